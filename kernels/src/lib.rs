@@ -1,0 +1,14 @@
+//! Per-tile compute kernels of chunkwise.
+//!
+//! Pure compute on slices and `ndarray` views: no graph, no executor, no I/O.
+//! - [`dtype`]: element types and run-time typed strips.
+//! - [`strip`]: fused elementwise programs evaluated strip by strip.
+//! - [`reduce`]: reductions of tiles over axes into partial states.
+//! - [`math`]: vectorised math functions on strips.
+//! - [`random`]: counter-based random numbers keyed by seed and element position.
+
+pub mod dtype;
+pub mod math;
+pub mod random;
+pub mod reduce;
+pub mod strip;

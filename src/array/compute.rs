@@ -1,0 +1,145 @@
+//! Running the graph: `compute`, `compute_many`, `persist`, and the plan printers.
+
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::Element;
+use ndarray::{ArrayD, IxDyn};
+
+use super::Array;
+use crate::error::Result;
+use crate::exec::{Config, Plan, Report, execute};
+use crate::graph::{Node, NodeKind, Source, Value, to_dot};
+use crate::ops::sources::Persisted;
+use crate::ops::sub_view_mut;
+use crate::optimize::{optimize, refusal};
+
+/// Optimises and plans `roots`, then runs them, handing output tiles to `sink`.
+fn evaluate(
+    roots: &[Arc<Node>],
+    config: &Config,
+    sink: &mut dyn FnMut(usize, &[usize], &Value),
+) -> Result<Report> {
+    let optimized = optimize(roots, config.fuse)?;
+    let plan = Plan::new(&optimized, config.strip_len, config.budget_bytes())?;
+    execute(Arc::new(plan), config, sink)
+}
+
+/// Why the inputs of an elementwise or reduction node were not fused into it.
+fn fusion_note(node: &Node) -> String {
+    let inputs = match &node.kind {
+        NodeKind::Elemwise(e) => &e.inputs,
+        NodeKind::Reduce(r) => &r.inputs,
+        _ => return String::new(),
+    };
+    let reasons: Vec<String> = inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, input)| refusal(input).map(|why| format!("in{i} not fused: {why}")))
+        .collect();
+    reasons.join("; ")
+}
+
+/// Copies output tiles into dense arrays, one per root.
+fn assemble<T: Element>(roots: &[Arc<Node>], config: &Config) -> Result<(Vec<ArrayD<T>>, Report)> {
+    for root in roots {
+        if let Some(e) = root.first_error() {
+            return Err(e);
+        }
+    }
+    let mut results: Vec<ArrayD<T>> =
+        roots.iter().map(|r| ArrayD::<T>::default(IxDyn(&r.shape()))).collect();
+    let report = evaluate(roots, config, &mut |o, block, value| {
+        let tile = value.as_any().downcast_ref::<ArrayD<T>>().expect("output tiles are arrays of T");
+        let ranges = roots[o].grid.block_ranges(block);
+        sub_view_mut(results[o].view_mut(), &ranges).assign(tile);
+    })?;
+    Ok((results, report))
+}
+
+/// Computes several arrays in one run: work they share is computed once.
+///
+/// ```
+/// use chunkwise::prelude::*;
+/// let x = chunkwise::random::uniform::<f64>(7, 0.0, 1.0, &[1000], [100]).unwrap();
+/// let [lo, hi] = <[_; 2]>::try_from(chunkwise::compute_many(&[&x.min(), &x.max()]).unwrap()).unwrap();
+/// assert!(lo.into_scalar() < hi.into_scalar());
+/// ```
+pub fn compute_many<T: Element>(arrays: &[&Array<T>]) -> Result<Vec<ArrayD<T>>> {
+    let roots: Vec<Arc<Node>> = arrays.iter().map(|a| a.node.clone()).collect();
+    Ok(assemble::<T>(&roots, &Config::default())?.0)
+}
+
+/// Computing, persisting and explaining.
+impl<T: Element> Array<T> {
+    /// Computes the array with the default [`Config`].
+    pub fn compute(&self) -> Result<ArrayD<T>> {
+        self.compute_with(&Config::default())
+    }
+
+    /// Computes the array with `config`.
+    pub fn compute_with(&self, config: &Config) -> Result<ArrayD<T>> {
+        Ok(self.compute_report(config)?.0)
+    }
+
+    /// Computes the array and reports what the run did (tasks, peak memory, trace).
+    pub fn compute_report(&self, config: &Config) -> Result<(ArrayD<T>, Report)> {
+        let (mut results, report) = assemble::<T>(std::slice::from_ref(&self.node), config)?;
+        Ok((results.pop().expect("one result per root"), report))
+    }
+
+    /// Computes the tiles and keeps them in memory as a new source: later work on the
+    /// result starts from the stored tiles.
+    pub fn persist(&self) -> Result<Array<T>> {
+        self.persist_with(&Config::default())
+    }
+
+    /// [`Array::persist`] with `config`.
+    pub fn persist_with(&self, config: &Config) -> Result<Array<T>> {
+        self.check()?;
+        let grid = self.node.grid.clone();
+        let mut tiles: Vec<Option<Value>> = vec![None; grid.n_blocks()];
+        let nblocks = grid.nblocks();
+        evaluate(std::slice::from_ref(&self.node), config, &mut |_, block, value| {
+            tiles[crate::chunks::ravel(block, &nblocks)] = Some(value.clone());
+        })?;
+        let tiles = tiles.into_iter().map(|t| t.expect("every output tile was computed")).collect();
+        let source = Persisted { tiles, nblocks };
+        let node = Node::new(NodeKind::Source(Source::Tiles(Arc::new(source))), grid, T::DTYPE);
+        Ok(Array::from_node(node))
+    }
+
+    /// The optimised plan as text: nodes (fused kernels show as one expression), tasks and
+    /// memory per node, total tasks and projected peak memory.
+    ///
+    /// ```
+    /// use chunkwise::prelude::*;
+    /// let x = chunkwise::ones::<f64>(&[100, 100], [50, 50]).unwrap();
+    /// let plan = ((&x + 1.0).sin().sum()).explain().unwrap();
+    /// assert!(plan.contains("Reduce sum over axes [0, 1] of sin(add[rhs=1.0](full[1.0]))"), "{plan}");
+    /// ```
+    pub fn explain(&self) -> Result<String> {
+        self.explain_with(&Config::default())
+    }
+
+    /// [`Array::explain`] with `config` (threads, budget, fusion on or off).
+    pub fn explain_with(&self, config: &Config) -> Result<String> {
+        self.check()?;
+        let optimized = optimize(std::slice::from_ref(&self.node), config.fuse)?;
+        let plan = Plan::new(&optimized, config.strip_len, config.budget_bytes())?;
+        Ok(plan.explain(config.worker_threads(), config.budget_bytes(), &fusion_note))
+    }
+
+    /// The optimised graph in Graphviz DOT.
+    pub fn to_dot(&self) -> Result<String> {
+        self.check()?;
+        let optimized = optimize(std::slice::from_ref(&self.node), Config::default().fuse)?;
+        Ok(to_dot(&optimized))
+    }
+
+    /// Number of tasks the optimised plan runs (fusion shows here: fewer tasks).
+    pub fn task_count(&self, config: &Config) -> Result<usize> {
+        self.check()?;
+        let optimized = optimize(std::slice::from_ref(&self.node), config.fuse)?;
+        Ok(Plan::new(&optimized, config.strip_len, config.budget_bytes())?.tasks.len())
+    }
+}

@@ -1,0 +1,88 @@
+//! Random arrays from a counter-based generator (Philox4x32-10): each value depends only on
+//! the seed and the element's position, so the same seed gives the same array whatever the
+//! chunking and the thread count.
+//!
+//! ```
+//! let a = chunkwise::random::uniform::<f64>(42, 0.0, 1.0, &[100, 100], [30, 70]).unwrap();
+//! let b = chunkwise::random::uniform::<f64>(42, 0.0, 1.0, &[100, 100], [100, 9]).unwrap();
+//! assert_eq!(a.compute().unwrap(), b.compute().unwrap());
+//! ```
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::{FloatElement, Numeric};
+
+use super::Array;
+use super::creation::generated;
+use crate::chunks::Chunks;
+use crate::error::{Error, Result};
+use crate::ops::generators::{Distribution, Random, RandomIntegers};
+
+/// Uniform floats on `[low, high)`.
+pub fn uniform<T: FloatElement>(
+    seed: u64,
+    low: T,
+    high: T,
+    shape: &[usize],
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
+    let (low, high) = (T::as_f64(low), T::as_f64(high));
+    if !(low < high) || !low.is_finite() || !high.is_finite() {
+        return Err(Error::InvalidArgument {
+            op: "uniform".into(),
+            reason: format!("need finite low < high, got {low} and {high}"),
+        });
+    }
+    let op = Random::<T> { seed, distribution: Distribution::Uniform { low, high }, _t: PhantomData };
+    generated(shape, chunks, Arc::new(op))
+}
+
+/// Normal floats with `mean` and standard deviation `std`.
+pub fn normal<T: FloatElement>(
+    seed: u64,
+    mean: T,
+    std: T,
+    shape: &[usize],
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
+    let (mean, std) = (T::as_f64(mean), T::as_f64(std));
+    if !(std >= 0.0) || !mean.is_finite() || !std.is_finite() {
+        return Err(Error::InvalidArgument {
+            op: "normal".into(),
+            reason: format!("need a finite mean and std >= 0, got {mean} and {std}"),
+        });
+    }
+    let op = Random::<T> { seed, distribution: Distribution::Normal { mean, std }, _t: PhantomData };
+    generated(shape, chunks, Arc::new(op))
+}
+
+/// Integers uniform on `[low, high)`.
+///
+/// ```
+/// let x = chunkwise::random::integers::<i32>(1, -5, 3, &[1000], [128]).unwrap();
+/// let v = x.compute().unwrap();
+/// assert!(v.iter().all(|&i| (-5..3).contains(&i)));
+/// ```
+pub fn integers<T: Numeric>(
+    seed: u64,
+    low: T,
+    high: T,
+    shape: &[usize],
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
+    let (lo, hi) = (T::as_f64(low), T::as_f64(high));
+    if matches!(T::DTYPE, chunkwise_kernels::dtype::DType::F32 | chunkwise_kernels::dtype::DType::F64) || !(lo < hi) {
+        return Err(Error::InvalidArgument {
+            op: "integers".into(),
+            reason: format!("need an integer type and low < high, got {lo} and {hi}"),
+        });
+    }
+    let op = RandomIntegers::<T> {
+        seed,
+        low: low.cast::<i64>(),
+        high: high.cast::<i64>(),
+        _t: PhantomData,
+    };
+    generated(shape, chunks, Arc::new(op))
+}

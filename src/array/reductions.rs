@@ -1,0 +1,197 @@
+//! Reductions: over all axes, one axis, or a set of axes, with `keepdims` and the tree's
+//! fan-in (`split_every`). Each partial step fuses the elementwise chain that feeds it.
+
+use chunkwise_kernels::dtype::{Element, Numeric};
+use chunkwise_kernels::reduce::{AnyAll, ArgMinMax, CountNonzero, Extreme, FloatSum, MinMax, Moments, Reducer};
+
+use super::Array;
+use crate::graph::erase;
+use crate::ops::reduction::{DEFAULT_SPLIT_EVERY, reduce};
+
+/// Which axes a reduction runs over, and how.
+///
+/// ```
+/// use chunkwise::Reduction;
+/// let over_time = Reduction::axes([0]).keepdims(true).split_every(8);
+/// # let _ = over_time;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reduction {
+    axes: Option<Vec<isize>>,
+    keepdims: bool,
+    split_every: usize,
+}
+
+impl Default for Reduction {
+    fn default() -> Reduction {
+        Reduction { axes: None, keepdims: false, split_every: DEFAULT_SPLIT_EVERY }
+    }
+}
+
+impl Reduction {
+    /// Over all axes.
+    pub fn all() -> Reduction {
+        Reduction::default()
+    }
+
+    /// Over the given axes (negative counts from the end).
+    pub fn axes(axes: impl AsRef<[isize]>) -> Reduction {
+        Reduction { axes: Some(axes.as_ref().to_vec()), ..Reduction::default() }
+    }
+
+    /// Over one axis.
+    pub fn axis(axis: isize) -> Reduction {
+        Reduction::axes([axis])
+    }
+
+    /// Keep reduced axes with length 1.
+    pub fn keepdims(mut self, keep: bool) -> Reduction {
+        self.keepdims = keep;
+        self
+    }
+
+    /// Largest number of partial results one combine task reads (at least 2).
+    pub fn split_every(mut self, n: usize) -> Reduction {
+        self.split_every = n;
+        self
+    }
+}
+
+impl<T: Element> Array<T> {
+    /// The reduction of this array by `reducer`, as `how` says.
+    fn reduce_by<R: Reducer<In = T>>(&self, how: &Reduction, reducer: R, name: &str) -> Array<R::Out> {
+        let node = reduce(&self.node, how.axes.as_deref(), how.keepdims, how.split_every, erase(reducer, name));
+        Array::from_node(node)
+    }
+}
+
+/// Defines `name()` (all axes), `name_axis(axis)` and `name_with(&Reduction)` for one
+/// reduction, from the expression that makes its reducer.
+macro_rules! reduction_methods {
+    ($bound:path; $($(#[$doc:meta])* $name:ident, $axis:ident, $with:ident -> $out:ty = $make:expr;)*) => {
+        /// Reductions.
+        impl<T: $bound> Array<T> {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Array<$out> {
+                    self.$with(&Reduction::all())
+                }
+                #[doc = concat!("[`Array::", stringify!($name), "`] along one axis.")]
+                pub fn $axis(&self, axis: isize) -> Array<$out> {
+                    self.$with(&Reduction::axis(axis))
+                }
+                #[doc = concat!("[`Array::", stringify!($name), "`] as `how` says (axes, keepdims, split_every).")]
+                pub fn $with(&self, how: &Reduction) -> Array<$out> {
+                    self.reduce_by(how, $make, stringify!($name))
+                }
+            )*
+        }
+    };
+}
+
+reduction_methods! { Numeric;
+    /// Sum (wrapping for integers; for floats compensated, accumulated in f64).
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<f64>(0.0, 100.0, 1.0, [7]).unwrap();
+    /// assert_eq!(x.sum().compute().unwrap().into_scalar(), 4950.0);
+    /// ```
+    sum, sum_axis, sum_with -> T = T::sum_reducer(false);
+    /// Sum ignoring NaN.
+    nansum, nansum_axis, nansum_with -> T = T::sum_reducer(true);
+    /// Product (wrapping for integers).
+    prod, prod_axis, prod_with -> T = chunkwise_kernels::reduce::Fold::<T>::new(true);
+    /// Arithmetic mean (in f64 for integers).
+    mean, mean_axis, mean_with -> T::Real = FloatSum::<T>::new(false, true);
+    /// Mean ignoring NaN.
+    nanmean, nanmean_axis, nanmean_with -> T::Real = FloatSum::<T>::new(true, true);
+    /// Minimum (NaN propagates); an error for an empty selection.
+    min, min_axis, min_with -> T = MinMax::<T>::new(Extreme::Min, false);
+    /// Maximum (NaN propagates); an error for an empty selection.
+    max, max_axis, max_with -> T = MinMax::<T>::new(Extreme::Max, false);
+    /// Minimum ignoring NaN (NaN where all are NaN).
+    nanmin, nanmin_axis, nanmin_with -> T = MinMax::<T>::new(Extreme::Min, true);
+    /// Maximum ignoring NaN (NaN where all are NaN).
+    nanmax, nanmax_axis, nanmax_with -> T = MinMax::<T>::new(Extreme::Max, true);
+    /// Index of the first minimum: the flat index over all axes, or the index along the
+    /// axis. The first NaN counts as the minimum, like NumPy.
+    argmin, argmin_axis, argmin_with -> u64 = ArgMinMax::<T>::new(Extreme::Min);
+    /// Index of the first maximum (see [`Array::argmin`]).
+    argmax, argmax_axis, argmax_with -> u64 = ArgMinMax::<T>::new(Extreme::Max);
+}
+
+reduction_methods! { Element;
+    /// Number of elements that are not zero (not `false`).
+    count_nonzero, count_nonzero_axis, count_nonzero_with -> u64 = CountNonzero::<T>::default();
+}
+
+/// Boolean reductions.
+impl Array<bool> {
+    /// Whether any element is true.
+    pub fn any(&self) -> Array<bool> {
+        self.any_with(&Reduction::all())
+    }
+
+    /// Whether any element along `axis` is true.
+    pub fn any_axis(&self, axis: isize) -> Array<bool> {
+        self.any_with(&Reduction::axis(axis))
+    }
+
+    /// [`Array::any`] as `how` says.
+    pub fn any_with(&self, how: &Reduction) -> Array<bool> {
+        self.reduce_by(how, AnyAll::new(false), "any")
+    }
+
+    /// Whether all elements are true.
+    pub fn all(&self) -> Array<bool> {
+        self.all_with(&Reduction::all())
+    }
+
+    /// Whether all elements along `axis` are true.
+    pub fn all_axis(&self, axis: isize) -> Array<bool> {
+        self.all_with(&Reduction::axis(axis))
+    }
+
+    /// [`Array::all`] as `how` says.
+    pub fn all_with(&self, how: &Reduction) -> Array<bool> {
+        self.reduce_by(how, AnyAll::new(true), "all")
+    }
+}
+
+/// Variance and standard deviation, from (count, mean, M2) states merged pairwise.
+impl<T: Numeric> Array<T> {
+    /// Variance with `ddof` delta degrees of freedom (0: population, 1: sample).
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<f64>(1.0, 5.0, 1.0, [3]).unwrap();
+    /// assert_eq!(x.var(1.0).compute().unwrap().into_scalar(), 5.0 / 3.0);
+    /// ```
+    pub fn var(&self, ddof: f64) -> Array<T::Real> {
+        self.var_with(&Reduction::all(), ddof)
+    }
+
+    /// Variance along `axis`.
+    pub fn var_axis(&self, axis: isize, ddof: f64) -> Array<T::Real> {
+        self.var_with(&Reduction::axis(axis), ddof)
+    }
+
+    /// Variance as `how` says.
+    pub fn var_with(&self, how: &Reduction, ddof: f64) -> Array<T::Real> {
+        self.reduce_by(how, Moments::<T>::new(ddof, false, false), "var")
+    }
+
+    /// Standard deviation with `ddof` delta degrees of freedom.
+    pub fn std(&self, ddof: f64) -> Array<T::Real> {
+        self.std_with(&Reduction::all(), ddof)
+    }
+
+    /// Standard deviation along `axis`.
+    pub fn std_axis(&self, axis: isize, ddof: f64) -> Array<T::Real> {
+        self.std_with(&Reduction::axis(axis), ddof)
+    }
+
+    /// Standard deviation as `how` says.
+    pub fn std_with(&self, how: &Reduction, ddof: f64) -> Array<T::Real> {
+        self.reduce_by(how, Moments::<T>::new(ddof, true, false), "std")
+    }
+}

@@ -1,0 +1,151 @@
+//! The crate's error type.
+
+use chunkwise_kernels::dtype::DType;
+
+/// Everything that can go wrong when building or computing an array.
+///
+/// Building errors (shapes, chunks, dtypes, axes) are found before anything runs; an
+/// operator such as `+` that cannot return a `Result` records the error in the array it
+/// returns, and `compute()` reports it. Planning and execution errors name the task.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two shapes cannot be broadcast together.
+    #[error("cannot broadcast shapes {left:?} and {right:?} (in {op})")]
+    Broadcast {
+        /// The operation.
+        op: String,
+        /// Shape of the left operand.
+        left: Vec<usize>,
+        /// Shape of the right operand.
+        right: Vec<usize>,
+    },
+    /// A shape is not what an operation needs.
+    #[error("shape mismatch in {op}: expected {expected:?}, found {found:?}")]
+    ShapeMismatch {
+        /// The operation.
+        op: String,
+        /// The shape it needs.
+        expected: Vec<usize>,
+        /// The shape it got.
+        found: Vec<usize>,
+    },
+    /// Chunk sizes that do not tile the shape.
+    #[error("chunks {chunks:?} do not tile shape {shape:?}: {reason}")]
+    InvalidChunks {
+        /// Array shape.
+        shape: Vec<usize>,
+        /// The chunks asked for.
+        chunks: Vec<Vec<usize>>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An axis number beyond the array's dimensions.
+    #[error("axis {axis} is out of range for an array of {ndim} dimensions")]
+    AxisOutOfRange {
+        /// The axis asked for.
+        axis: isize,
+        /// Number of dimensions of the array.
+        ndim: usize,
+    },
+    /// An index beyond an axis' length.
+    #[error("index {index} is out of bounds for axis {axis} of length {len}")]
+    IndexOutOfBounds {
+        /// The index asked for.
+        index: isize,
+        /// The axis.
+        axis: usize,
+        /// Its length.
+        len: usize,
+    },
+    /// An array of another element type than expected.
+    #[error("dtype mismatch: expected {expected}, found {found}")]
+    DTypeMismatch {
+        /// The dtype needed.
+        expected: DType,
+        /// The dtype found.
+        found: DType,
+    },
+    /// A reduction without identity (min, argmax, ...) over zero elements.
+    #[error("{op} of an empty selection has no value (axis of length 0)")]
+    EmptyReduction {
+        /// The reduction.
+        op: String,
+    },
+    /// An argument outside what the operation accepts.
+    #[error("invalid argument to {op}: {reason}")]
+    InvalidArgument {
+        /// The operation.
+        op: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A single task needs more memory than the whole budget: found before anything runs.
+    #[error(
+        "task {task} needs {needed} bytes but the memory budget is {budget} bytes; \
+         use smaller chunks or a larger budget"
+    )]
+    TaskOverBudget {
+        /// The task.
+        task: String,
+        /// Bytes it needs (inputs, output and scratch).
+        needed: u64,
+        /// The budget.
+        budget: u64,
+    },
+    /// The tiles held in memory leave no room for any task that could run next.
+    #[error(
+        "memory budget of {budget} bytes exhausted: {held} bytes of tiles are held and the \
+         next task {task} needs {needed}"
+    )]
+    BudgetExhausted {
+        /// The task that could not start.
+        task: String,
+        /// Bytes held by live tiles.
+        held: u64,
+        /// Bytes the task needs.
+        needed: u64,
+        /// The budget.
+        budget: u64,
+    },
+    /// A user closure (or generator) panicked while computing a tile.
+    #[error("a closure panicked while computing {task}: {message}")]
+    TaskPanicked {
+        /// The task, with its node and block index.
+        task: String,
+        /// The panic message.
+        message: String,
+    },
+    /// A generator returned a tile of the wrong shape.
+    #[error("{task} returned a tile of shape {found:?}, expected {expected:?}")]
+    TileShape {
+        /// The task.
+        task: String,
+        /// The shape the block has.
+        expected: Vec<usize>,
+        /// The shape returned.
+        found: Vec<usize>,
+    },
+    /// An optimiser pass produced an invalid plan (a bug in that pass).
+    #[error("optimiser pass {pass} produced an invalid plan: {reason}")]
+    InvalidPlan {
+        /// The pass at fault.
+        pass: String,
+        /// What is wrong with the plan.
+        reason: String,
+    },
+    /// The thread pool could not be created.
+    #[error("cannot build the thread pool: {0}")]
+    ThreadPool(String),
+    /// Writing a plan or trace file failed.
+    #[error("I/O error on {path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The system's message.
+        message: String,
+    },
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,14 @@
+//! Lowering to tile tasks, and the memory-bounded executor on a rayon pool.
+
+mod config;
+mod plan;
+mod progress;
+mod run;
+mod task;
+mod trace;
+
+pub use config::{Config, physical_memory};
+pub(crate) use plan::Plan;
+pub use run::Report;
+pub(crate) use run::execute;
+pub use trace::TraceEvent;

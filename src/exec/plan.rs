@@ -1,0 +1,344 @@
+//! Lowering the optimised graph to tile tasks: one task per needed output tile (reductions add
+//! their partial and combine tasks), each with its dependencies and projected memory.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::Arc;
+
+use crate::chunks::ChunkGrid;
+use crate::error::{Error, Result};
+use crate::graph::{Node, NodeId, NodeKind, Reduce, Source, plan_text};
+
+/// What a task does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TaskKind {
+    /// A tile of a source.
+    Source,
+    /// A tile of a fused elementwise program.
+    Elemwise,
+    /// A tile of a blockwise node.
+    Blockwise,
+    /// Partial reduction states of one input tile.
+    Partial,
+    /// Partial states of several tiles combined, at tree `level` (1 = above the partials).
+    Combine { level: usize },
+    /// The last combine of a reduction, finished into its result tile.
+    Finish,
+}
+
+/// One tile task.
+#[derive(Debug)]
+pub(crate) struct Task {
+    pub(crate) kind: TaskKind,
+    pub(crate) node: Arc<Node>,
+    /// Block index in the grid of this task's stage (for reductions: the input grid coarsened
+    /// by the tree level; for `Finish`: the output grid).
+    pub(crate) block: Vec<usize>,
+    pub(crate) deps: Vec<usize>,
+    /// Projected bytes of the task's result.
+    pub(crate) out_bytes: u64,
+    /// Projected scratch bytes while it runs.
+    pub(crate) scratch_bytes: u64,
+}
+
+impl Task {
+    /// Bytes reserved while the task runs (its result and scratch).
+    pub(crate) fn run_bytes(&self) -> u64 {
+        self.out_bytes + self.scratch_bytes
+    }
+
+    /// A name for errors and traces: node, stage and block.
+    pub(crate) fn describe(&self) -> String {
+        let stage = match &self.kind {
+            TaskKind::Source | TaskKind::Elemwise | TaskKind::Blockwise => "tile".to_string(),
+            TaskKind::Partial => "partial".to_string(),
+            TaskKind::Combine { level } => format!("combine level {level}"),
+            TaskKind::Finish => "finish".to_string(),
+        };
+        format!("{} of node #{} ({}) block {:?}", stage, self.node.id, short(&self.node.label()), self.block)
+    }
+}
+
+fn short(label: &str) -> String {
+    if label.chars().count() > 60 {
+        format!("{}...", label.chars().take(57).collect::<String>())
+    } else {
+        label.to_string()
+    }
+}
+
+/// Tasks in a valid execution order (dependencies first, depth first from the outputs, so
+/// partial results are consumed early), and the tasks that give each output's tiles.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) tasks: Vec<Task>,
+    /// Per output: (block index, task) for every block of the output.
+    pub(crate) outputs: Vec<Vec<(Vec<usize>, usize)>>,
+    pub(crate) roots: Vec<Arc<Node>>,
+}
+
+impl Plan {
+    /// Lowers `roots` (already optimised) to tasks, checking every task against `budget`.
+    pub(crate) fn new(roots: &[Arc<Node>], strip_len: usize, budget: u64) -> Result<Plan> {
+        for root in roots {
+            if let Some(e) = root.first_error() {
+                return Err(e);
+            }
+        }
+        let mut lower = Lowering { tasks: Vec::new(), memo: HashMap::new(), strip_len };
+        let outputs = roots
+            .iter()
+            .map(|root| {
+                root.grid.blocks().map(|b| (b.clone(), lower.task(root, Stage::Tile, &b))).collect()
+            })
+            .collect();
+        let plan = Plan { tasks: lower.tasks, outputs, roots: roots.to_vec() };
+        for task in &plan.tasks {
+            let inputs: u64 = task.deps.iter().map(|&d| plan.tasks[d].out_bytes).sum();
+            let needed = inputs + task.run_bytes();
+            if needed > budget {
+                return Err(Error::TaskOverBudget { task: task.describe(), needed, budget });
+            }
+        }
+        Ok(plan)
+    }
+
+    /// For each task, the tasks that read its result.
+    pub(crate) fn consumers(&self) -> Vec<Vec<usize>> {
+        let mut consumers = vec![Vec::new(); self.tasks.len()];
+        for (t, task) in self.tasks.iter().enumerate() {
+            for &d in &task.deps {
+                consumers[d].push(t);
+            }
+        }
+        consumers
+    }
+
+    /// Peak memory of running the tasks in order on one thread, plus room for the other
+    /// threads' largest tasks: the projection `explain()` prints.
+    pub(crate) fn projected_peak(&self, threads: usize) -> u64 {
+        let consumers = self.consumers();
+        let mut remaining: Vec<usize> = consumers.iter().map(Vec::len).collect();
+        let mut held = 0u64;
+        let mut peak = 0u64;
+        for (t, task) in self.tasks.iter().enumerate() {
+            peak = peak.max(held + task.run_bytes());
+            held += task.out_bytes;
+            for &d in &task.deps {
+                remaining[d] -= 1;
+                if remaining[d] == 0 {
+                    held -= self.tasks[d].out_bytes;
+                }
+            }
+            if remaining[t] == 0 {
+                held -= task.out_bytes;
+            }
+        }
+        let largest = self.tasks.iter().map(Task::run_bytes).max().unwrap_or(0);
+        peak + largest * threads.saturating_sub(1) as u64
+    }
+
+    /// The optimised graph with task counts and memory per node, and the plan's totals.
+    /// `note` adds facts from the layers above (such as why an input was not fused).
+    pub(crate) fn explain(&self, threads: usize, budget: u64, note: &dyn Fn(&Node) -> String) -> String {
+        let mut per_node: HashMap<NodeId, (usize, u64)> = HashMap::new();
+        for task in &self.tasks {
+            let entry = per_node.entry(task.node.id).or_default();
+            entry.0 += 1;
+            entry.1 = entry.1.max(task.run_bytes());
+        }
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "plan: {} tasks, {} threads, projected peak {} of budget {}",
+            self.tasks.len(),
+            threads,
+            human_bytes(self.projected_peak(threads)),
+            human_bytes(budget)
+        );
+        out.push_str(&plan_text(&self.roots, &|node| {
+            let tasks = match per_node.get(&node.id) {
+                Some((n, bytes)) => format!("{n} task(s), up to {} each", human_bytes(*bytes)),
+                None => "fused away".to_string(),
+            };
+            let extra = note(node);
+            if extra.is_empty() { tasks } else { format!("{tasks}; {extra}") }
+        }));
+        out
+    }
+}
+
+/// Bytes as a short human-readable figure.
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// The stage of a node's work that a task key names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Stage {
+    /// The node's own tiles (for reductions: the finished result tiles).
+    Tile,
+    /// A reduction's tree level: 0 for partials, then combines.
+    Level(usize),
+}
+
+struct Lowering {
+    tasks: Vec<Task>,
+    memo: HashMap<(NodeId, Stage, Vec<usize>), usize>,
+    strip_len: usize,
+}
+
+impl Lowering {
+    /// The task computing `block` of `node` at `stage`, created with its dependencies first.
+    fn task(&mut self, node: &Arc<Node>, stage: Stage, block: &[usize]) -> usize {
+        let key = (node.id, stage, block.to_vec());
+        if let Some(&t) = self.memo.get(&key) {
+            return t;
+        }
+        let task = match (&node.kind, stage) {
+            (NodeKind::Reduce(r), Stage::Tile) => self.finish_task(node, r, block),
+            (NodeKind::Reduce(r), Stage::Level(level)) => self.level_task(node, r, level, block),
+            _ => self.tile_task(node, block),
+        };
+        self.tasks.push(task);
+        let id = self.tasks.len() - 1;
+        self.memo.insert(key, id);
+        id
+    }
+
+    fn tile_bytes(node: &Node, grid: &ChunkGrid, block: &[usize]) -> u64 {
+        (grid.block_shape(block).iter().product::<usize>() * node.dtype.size()) as u64
+    }
+
+    fn tile_task(&mut self, node: &Arc<Node>, block: &[usize]) -> Task {
+        let out_bytes = Self::tile_bytes(node, &node.grid, block);
+        let (kind, deps, scratch) = match &node.kind {
+            NodeKind::Source(Source::Generator(op)) => {
+                (TaskKind::Source, Vec::new(), (op.out_dtype().size() * self.strip_len) as u64)
+            }
+            NodeKind::Source(Source::Tiles(_)) | NodeKind::Invalid(_) => (TaskKind::Source, Vec::new(), 0),
+            NodeKind::Elemwise(e) => {
+                let mut deps = Vec::new();
+                let mut scratch = e.program.scratch_bytes(self.strip_len) as u64;
+                for input in &e.inputs {
+                    deps.push(self.task(&input.node, Stage::Tile, &input.block_for(block)));
+                    if !input.is_aligned() {
+                        // The broadcast input is repeated to the full tile.
+                        let len: usize = node.grid.block_shape(block).iter().product();
+                        scratch += (len * input.node.dtype.size()) as u64;
+                    }
+                }
+                (TaskKind::Elemwise, deps, scratch)
+            }
+            NodeKind::Blockwise(b) => {
+                let deps = b
+                    .map
+                    .deps(block)
+                    .into_iter()
+                    .map(|(i, blk)| self.task(&b.inputs[i], Stage::Tile, &blk))
+                    .collect();
+                (TaskKind::Blockwise, deps, b.map.scratch_bytes() as u64)
+            }
+            NodeKind::Reduce(_) => unreachable!("reductions lower through finish_task"),
+        };
+        Task { kind, node: node.clone(), block: block.to_vec(), deps, out_bytes, scratch_bytes: scratch }
+    }
+
+    /// Blocks per axis at each tree level, until every reduced axis has one block.
+    fn levels(r: &Reduce) -> Vec<Vec<usize>> {
+        let fan = r.fan_in();
+        let mut levels = vec![r.in_grid.nblocks()];
+        loop {
+            let last = levels.last().expect("level 0 exists");
+            if last.iter().zip(&r.reduced).all(|(&n, &red)| !red || n <= 1) {
+                return levels;
+            }
+            let next = last.iter().zip(&r.reduced).map(|(&n, &red)| if red { n.div_ceil(fan) } else { n }).collect();
+            levels.push(next);
+        }
+    }
+
+    /// Partial states of one input tile (level 0) or a combine of a group (higher levels).
+    fn level_task(&mut self, node: &Arc<Node>, r: &Reduce, level: usize, block: &[usize]) -> Task {
+        let kept_len: usize = r
+            .in_grid
+            .chunks()
+            .iter()
+            .zip(block)
+            .zip(&r.reduced)
+            .map(|((sizes, &b), &red)| if red { 1 } else { sizes[b] })
+            .product();
+        let out_bytes = (kept_len * r.reducer.state_bytes()) as u64;
+        if level == 0 {
+            let deps = r.inputs.iter().map(|i| self.task(&i.node, Stage::Tile, &i.block_for(block))).collect();
+            let tile_len: usize = r.in_grid.block_shape(block).iter().product();
+            let broadcast: usize = r
+                .inputs
+                .iter()
+                .filter(|i| !i.is_aligned())
+                .map(|i| tile_len * i.node.dtype.size())
+                .sum();
+            let scratch = (r.program.scratch_bytes(self.strip_len) + broadcast) as u64;
+            return Task { kind: TaskKind::Partial, node: node.clone(), block: block.to_vec(), deps, out_bytes, scratch_bytes: scratch };
+        }
+        let deps = self.children(node, r, level, block);
+        Task { kind: TaskKind::Combine { level }, node: node.clone(), block: block.to_vec(), deps, out_bytes, scratch_bytes: 0 }
+    }
+
+    /// The tasks of level `level - 1` that combine into `block` of level `level`.
+    fn children(&mut self, node: &Arc<Node>, r: &Reduce, level: usize, block: &[usize]) -> Vec<usize> {
+        let levels = Self::levels(r);
+        let below = &levels[level - 1];
+        let fan = r.fan_in();
+        let ranges: Vec<std::ops::Range<usize>> = block
+            .iter()
+            .zip(&r.reduced)
+            .zip(below)
+            .map(|((&b, &red), &n)| if red { b * fan..((b + 1) * fan).min(n) } else { b..b + 1 })
+            .collect();
+        let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+        let total: usize = counts.iter().product();
+        (0..total)
+            .map(|flat| {
+                let offset = crate::chunks::unravel(flat, &counts);
+                let child: Vec<usize> = ranges.iter().zip(&offset).map(|(r, &o)| r.start + o).collect();
+                self.task(node, Stage::Level(level - 1), &child)
+            })
+            .collect()
+    }
+
+    /// The result tile `block` of a reduction: the top combine, finished.
+    fn finish_task(&mut self, node: &Arc<Node>, r: &Reduce, block: &[usize]) -> Task {
+        // The block in the input grid's axes: kept axes from the output block, reduced 0.
+        let mut out_axes = block.iter();
+        let in_block: Vec<usize> = r
+            .reduced
+            .iter()
+            .map(|&red| {
+                if red {
+                    if r.keepdims {
+                        out_axes.next();
+                    }
+                    0
+                } else {
+                    *out_axes.next().expect("one output axis per kept axis")
+                }
+            })
+            .collect();
+        let top = Self::levels(r).len() - 1;
+        let deps = if top == 0 {
+            vec![self.task(node, Stage::Level(0), &in_block)]
+        } else {
+            self.children(node, r, top, &in_block)
+        };
+        let out_bytes = Self::tile_bytes(node, &node.grid, block);
+        Task { kind: TaskKind::Finish, node: node.clone(), block: block.to_vec(), deps, out_bytes, scratch_bytes: 0 }
+    }
+}

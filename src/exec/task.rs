@@ -1,0 +1,105 @@
+//! Running one task: gathering its input tiles and calling the kernel of its kind.
+
+use chunkwise_kernels::dtype::{Strip, StripVec};
+use chunkwise_kernels::strip::{Program, Step, TilePosition, Operand};
+
+use super::plan::{Task, TaskKind};
+use crate::error::{Error, Result};
+use crate::graph::{ElemInput, NodeKind, Source, Value, new_tile};
+
+/// Computes `task` from the results of its dependencies (in `deps` order).
+pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Result<Value> {
+    let node = &task.node;
+    match (&task.kind, &node.kind) {
+        (TaskKind::Source, NodeKind::Source(Source::Generator(op))) => {
+            let program = Program {
+                inputs: Vec::new(),
+                steps: vec![Step { op: op.clone(), args: Vec::new() }],
+                output: Operand::Step(0),
+            };
+            Ok(run_program(&program, &[], &[], &node.grid, &task.block, strip_len))
+        }
+        (TaskKind::Source, NodeKind::Source(Source::Tiles(src))) => {
+            let value = src.tile(&task.block, &node.grid.block_ranges(&task.block))?;
+            let expected = node.grid.block_shape(&task.block);
+            if value.shape() != expected.as_slice() {
+                return Err(Error::TileShape {
+                    task: task.describe(),
+                    expected,
+                    found: value.shape().to_vec(),
+                });
+            }
+            Ok(value)
+        }
+        (TaskKind::Source, NodeKind::Invalid(e)) => Err(e.clone()),
+        (TaskKind::Elemwise, NodeKind::Elemwise(e)) => {
+            Ok(run_program(&e.program, &e.inputs, inputs, &node.grid, &task.block, strip_len))
+        }
+        (TaskKind::Blockwise, NodeKind::Blockwise(b)) => {
+            let refs: Vec<&Value> = inputs.iter().collect();
+            let shape = node.grid.block_shape(&task.block);
+            let value = b.map.run(&task.block, &shape, &refs)?;
+            debug_assert_eq!(value.shape(), shape.as_slice(), "{}", task.describe());
+            Ok(value)
+        }
+        (TaskKind::Partial, NodeKind::Reduce(r)) => {
+            let shape = r.in_grid.block_shape(&task.block);
+            let full = broadcast_inputs(&r.inputs, inputs, &shape);
+            let strips = strips_of(&full);
+            let origin = r.in_grid.block_origin(&task.block);
+            let array_shape = r.in_grid.shape();
+            let tile = TilePosition { origin: &origin, shape: &shape, array_shape: &array_shape };
+            Ok(r.reducer.partial(&r.program, &strips, tile, &r.reduced, strip_len))
+        }
+        (TaskKind::Combine { .. }, NodeKind::Reduce(r)) => {
+            let refs: Vec<&Value> = inputs.iter().collect();
+            Ok(r.reducer.combine(&refs))
+        }
+        (TaskKind::Finish, NodeKind::Reduce(r)) => {
+            let refs: Vec<&Value> = inputs.iter().collect();
+            let combined = if refs.len() == 1 { refs[0].clone() } else { r.reducer.combine(&refs) };
+            Ok(r.reducer.finish(&combined, &node.grid.block_shape(&task.block)))
+        }
+        (kind, _) => unreachable!("task kind {kind:?} does not match node {}", node.label()),
+    }
+}
+
+/// Input tiles repeated to the full tile shape where they are broadcast.
+fn broadcast_inputs(specs: &[ElemInput], inputs: &[Value], shape: &[usize]) -> Vec<Value> {
+    specs
+        .iter()
+        .zip(inputs)
+        .map(|(spec, value)| {
+            if spec.is_aligned() {
+                value.clone()
+            } else {
+                value.broadcast_to(shape).expect("broadcast inputs have length 1 on broadcast axes")
+            }
+        })
+        .collect()
+}
+
+fn strips_of(values: &[Value]) -> Vec<Strip<'_>> {
+    values.iter().map(|v| v.strip().expect("elementwise inputs are array tiles")).collect()
+}
+
+/// Evaluates a program into a new tile of `block` of `grid`.
+fn run_program(
+    program: &Program,
+    specs: &[ElemInput],
+    inputs: &[Value],
+    grid: &crate::chunks::ChunkGrid,
+    block: &[usize],
+    strip_len: usize,
+) -> Value {
+    let shape = grid.block_shape(block);
+    let full = broadcast_inputs(specs, inputs, &shape);
+    let strips = strips_of(&full);
+    let origin = grid.block_origin(block);
+    let array_shape = grid.shape();
+    let tile = TilePosition { origin: &origin, shape: &shape, array_shape: &array_shape };
+    let len = tile.len();
+    let mut out = StripVec::zeros(program.out_dtype(), len);
+    program.run_into(&strips, tile, strip_len, out.head_mut(len));
+    new_tile(out, &shape)
+}

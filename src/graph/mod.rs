@@ -1,0 +1,249 @@
+//! The logical graph: nodes of a few primitive kinds, each with shape, dtype and chunk grid.
+//!
+//! - [`NodeKind::Source`]: tiles from memory, a user generator, or a position generator
+//!   (zeros, arange, random) that can be fused into elementwise kernels.
+//! - [`NodeKind::Elemwise`]: a fused elementwise [`Program`] over inputs on the same grid.
+//! - [`NodeKind::Blockwise`]: an output tile as a function of input tiles chosen by an index
+//!   map (slicing, transposes, rechunks, `map_blocks`).
+//! - [`NodeKind::Reduce`]: per-tile partial reductions (with a fused elementwise prelude),
+//!   combined as a tree of fixed shape.
+//! - [`NodeKind::Invalid`]: an error found while building, reported by `compute()`.
+
+mod display;
+mod reduce;
+mod value;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub(crate) use chunkwise_kernels::dtype::DType;
+use chunkwise_kernels::strip::{Program, StripOp};
+
+pub(crate) use reduce::{ErasedReducer, erase};
+pub(crate) use value::{TileData, Value, new_tile, tile_value};
+
+use crate::chunks::ChunkGrid;
+use crate::error::{Error, Result};
+
+/// Unique identity of a node (shared work is recognised by it).
+pub(crate) type NodeId = u64;
+
+fn next_id() -> NodeId {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A node of the logical graph.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub(crate) id: NodeId,
+    pub(crate) kind: NodeKind,
+    pub(crate) grid: ChunkGrid,
+    pub(crate) dtype: DType,
+}
+
+/// The primitive kinds of node.
+#[derive(Debug)]
+pub(crate) enum NodeKind {
+    Source(Source),
+    Elemwise(Elemwise),
+    Blockwise(Blockwise),
+    Reduce(Reduce),
+    Invalid(Error),
+}
+
+/// Where a source's tiles come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// A value per element from its global position (constants, ranges, random numbers):
+    /// fusable into elementwise programs.
+    Generator(Arc<dyn StripOp>),
+    /// Whole tiles (in-memory arrays, user generator functions).
+    Tiles(Arc<dyn TileSource>),
+}
+
+/// A source of whole tiles.
+pub(crate) trait TileSource: Send + Sync + Debug {
+    /// A short name for plans.
+    fn name(&self) -> String;
+    /// The tile of `block`, covering `ranges` of the array.
+    fn tile(&self, block: &[usize], ranges: &[std::ops::Range<usize>]) -> Result<Value>;
+}
+
+/// An input of an elementwise program or a reduction's prelude: a node on the same grid as
+/// the consumer, except on `broadcast` axes, where it has length 1 (one block).
+#[derive(Debug, Clone)]
+pub(crate) struct ElemInput {
+    pub(crate) node: Arc<Node>,
+    pub(crate) broadcast: Vec<bool>,
+}
+
+impl ElemInput {
+    /// An input aligned with its consumer on every axis.
+    pub(crate) fn aligned(node: Arc<Node>) -> ElemInput {
+        let broadcast = vec![false; node.ndim()];
+        ElemInput { node, broadcast }
+    }
+
+    /// Whether the input is aligned on every axis (no broadcasting).
+    pub(crate) fn is_aligned(&self) -> bool {
+        !self.broadcast.contains(&true)
+    }
+
+    /// The input's block for the consumer's block.
+    pub(crate) fn block_for(&self, block: &[usize]) -> Vec<usize> {
+        block.iter().zip(&self.broadcast).map(|(&b, &bc)| if bc { 0 } else { b }).collect()
+    }
+}
+
+/// A fused elementwise kernel.
+#[derive(Debug, Clone)]
+pub(crate) struct Elemwise {
+    pub(crate) inputs: Vec<ElemInput>,
+    pub(crate) program: Program,
+}
+
+/// How a blockwise node maps output blocks to input blocks, and computes a tile.
+pub(crate) trait BlockMap: Send + Sync + Debug {
+    /// A short name for plans.
+    fn name(&self) -> String;
+    /// The input blocks that output block `block` reads: (input number, block index).
+    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)>;
+    /// Computes output block `block` (of `shape`) from the tiles of `deps(block)`, in order.
+    fn run(&self, block: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value>;
+    /// Scratch bytes the computation of one tile needs beyond its inputs and output.
+    fn scratch_bytes(&self) -> usize {
+        0
+    }
+}
+
+/// A blockwise node.
+#[derive(Debug, Clone)]
+pub(crate) struct Blockwise {
+    pub(crate) inputs: Vec<Arc<Node>>,
+    pub(crate) map: Arc<dyn BlockMap>,
+}
+
+/// A reduction over `axes` of the result of `program` applied to `inputs` (the identity
+/// program on one input unless an elementwise chain was fused in).
+#[derive(Debug, Clone)]
+pub(crate) struct Reduce {
+    pub(crate) inputs: Vec<ElemInput>,
+    pub(crate) program: Program,
+    /// The grid of the reduced data (the grid the inputs are aligned to).
+    pub(crate) in_grid: ChunkGrid,
+    /// Per input axis: whether it is reduced.
+    pub(crate) reduced: Vec<bool>,
+    pub(crate) keepdims: bool,
+    /// Total fan-in of one combine task.
+    pub(crate) split_every: usize,
+    pub(crate) reducer: Arc<dyn ErasedReducer>,
+}
+
+impl Reduce {
+    /// Fan-in per reduced axis so that one combine reads at most `split_every` partials.
+    pub(crate) fn fan_in(&self) -> usize {
+        let n_reduced = self.reduced.iter().filter(|&&r| r).count().max(1);
+        ((self.split_every as f64).powf(1.0 / n_reduced as f64).floor() as usize).max(2)
+    }
+}
+
+impl Node {
+    pub(crate) fn new(kind: NodeKind, grid: ChunkGrid, dtype: DType) -> Arc<Node> {
+        Arc::new(Node { id: next_id(), kind, grid, dtype })
+    }
+
+    /// A node that records a building error.
+    pub(crate) fn invalid(error: Error, dtype: DType) -> Arc<Node> {
+        Node::new(NodeKind::Invalid(error), ChunkGrid::single(&[]), dtype)
+    }
+
+    pub(crate) fn shape(&self) -> Vec<usize> {
+        self.grid.shape()
+    }
+
+    pub(crate) fn ndim(&self) -> usize {
+        self.grid.ndim()
+    }
+
+    /// The nodes this node reads.
+    pub(crate) fn inputs(&self) -> Vec<&Arc<Node>> {
+        match &self.kind {
+            NodeKind::Source(_) | NodeKind::Invalid(_) => Vec::new(),
+            NodeKind::Elemwise(e) => e.inputs.iter().map(|i| &i.node).collect(),
+            NodeKind::Blockwise(b) => b.inputs.iter().collect(),
+            NodeKind::Reduce(r) => r.inputs.iter().map(|i| &i.node).collect(),
+        }
+    }
+
+    /// A copy of this node reading `inputs` (in the order of [`Node::inputs`]) instead.
+    pub(crate) fn with_inputs(&self, inputs: Vec<Arc<Node>>) -> Arc<Node> {
+        let mut new = inputs.into_iter();
+        let mut next = || new.next().expect("one new input per input");
+        let mut remap = |list: &[ElemInput]| -> Vec<ElemInput> {
+            list.iter()
+                .map(|i| ElemInput { node: next(), broadcast: i.broadcast.clone() })
+                .collect()
+        };
+        let kind = match &self.kind {
+            NodeKind::Source(s) => NodeKind::Source(s.clone()),
+            NodeKind::Invalid(e) => NodeKind::Invalid(e.clone()),
+            NodeKind::Elemwise(e) => NodeKind::Elemwise(Elemwise {
+                inputs: remap(&e.inputs),
+                program: e.program.clone(),
+            }),
+            NodeKind::Reduce(r) => NodeKind::Reduce(Reduce { inputs: remap(&r.inputs), ..r.clone() }),
+            NodeKind::Blockwise(b) => NodeKind::Blockwise(Blockwise {
+                inputs: b.inputs.iter().map(|_| next()).collect(),
+                map: b.map.clone(),
+            }),
+        };
+        Node::new(kind, self.grid.clone(), self.dtype)
+    }
+
+    /// The first building error in this node or anything it reads.
+    pub(crate) fn first_error(self: &Arc<Node>) -> Option<Error> {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![self.clone()];
+        while let Some(node) = stack.pop() {
+            if !seen.insert(node.id) {
+                continue;
+            }
+            if let NodeKind::Invalid(e) = &node.kind {
+                return Some(e.clone());
+            }
+            stack.extend(node.inputs().into_iter().cloned());
+        }
+        None
+    }
+
+    /// A short label: the kind and what it computes.
+    pub(crate) fn label(&self) -> String {
+        match &self.kind {
+            NodeKind::Source(Source::Generator(op)) => format!("Source {}", op.name()),
+            NodeKind::Source(Source::Tiles(src)) => format!("Source {}", src.name()),
+            NodeKind::Elemwise(e) => format!("Elemwise {}", display::program_text(&e.program)),
+            NodeKind::Blockwise(b) => format!("Blockwise {}", b.map.name()),
+            NodeKind::Reduce(r) => {
+                let axes: Vec<usize> =
+                    r.reduced.iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| i).collect();
+                let prelude = if r.program.steps.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of {}", display::program_text(&r.program))
+                };
+                format!(
+                    "Reduce {} over axes {:?}{}{}",
+                    r.reducer.name(),
+                    axes,
+                    prelude,
+                    if r.keepdims { " keepdims" } else { "" }
+                )
+            }
+            NodeKind::Invalid(e) => format!("Invalid: {e}"),
+        }
+    }
+}
+
+pub(crate) use display::{plan_text, to_dot};

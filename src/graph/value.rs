@@ -1,0 +1,91 @@
+//! Computed tiles and partial states, shared between tasks without copying.
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::{Element, Strip, StripVec, VecVisitor};
+use ndarray::{ArrayD, IxDyn};
+
+/// A computed tile (or a tile of partial reduction states), held until its last consumer ran.
+pub(crate) type Value = Arc<dyn TileData>;
+
+/// What the executor needs to know of a computed value, whatever its type.
+pub(crate) trait TileData: Any + Send + Sync + Debug {
+    fn as_any(&self) -> &dyn Any;
+    /// Bytes of memory the value holds.
+    fn nbytes(&self) -> usize;
+    /// The elements in C order, if this is an array tile.
+    fn strip(&self) -> Option<Strip<'_>>;
+    /// The tile's shape.
+    fn shape(&self) -> &[usize];
+    /// The tile repeated along its length-1 axes to `shape` (an array tile, C order).
+    fn broadcast_to(&self, shape: &[usize]) -> Option<Value>;
+}
+
+impl<T: Element> TileData for ArrayD<T> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn nbytes(&self) -> usize {
+        self.len() * std::mem::size_of::<T>()
+    }
+    fn strip(&self) -> Option<Strip<'_>> {
+        self.as_slice().map(T::to_strip)
+    }
+    fn shape(&self) -> &[usize] {
+        ArrayD::shape(self)
+    }
+    fn broadcast_to(&self, shape: &[usize]) -> Option<Value> {
+        let view = self.broadcast(shape)?;
+        Some(tile_value(view.as_standard_layout().into_owned()))
+    }
+}
+
+/// Wraps an array as a tile value, in C order.
+pub(crate) fn tile_value<T: Element>(array: ArrayD<T>) -> Value {
+    if array.is_standard_layout() {
+        Arc::new(array)
+    } else {
+        Arc::new(array.as_standard_layout().into_owned())
+    }
+}
+
+/// Partial reduction states of one tile, in C order of the kept axes.
+#[derive(Debug)]
+pub(crate) struct StateTile<S> {
+    pub(crate) states: Vec<S>,
+    pub(crate) shape: Vec<usize>,
+}
+
+impl<S: Send + Sync + Debug + 'static> TileData for StateTile<S> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn nbytes(&self) -> usize {
+        self.states.len() * std::mem::size_of::<S>()
+    }
+    fn strip(&self) -> Option<Strip<'_>> {
+        None
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn broadcast_to(&self, _: &[usize]) -> Option<Value> {
+        None
+    }
+}
+
+/// A tile of `shape` holding the elements of `values` in C order.
+pub(crate) fn new_tile(values: StripVec, shape: &[usize]) -> Value {
+    struct MakeTile<'a>(&'a [usize]);
+    impl VecVisitor for MakeTile<'_> {
+        type Output = Value;
+        fn visit<T: Element>(self, values: Vec<T>) -> Value {
+            let array = ArrayD::from_shape_vec(IxDyn(self.0), values)
+                .expect("the vector holds one element per tile element");
+            Arc::new(array)
+        }
+    }
+    values.visit(MakeTile(shape))
+}

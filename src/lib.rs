@@ -1,0 +1,44 @@
+//! Lazy, chunked n-dimensional arrays: the model of Dask Array, compiled.
+//!
+//! An [`Array<T>`] is a NumPy-style array cut into tiles. Operations build a graph;
+//! [`Array::compute`] optimises it (elementwise chains fuse into one strip kernel per tile,
+//! and into the reductions they feed), then runs the tile tasks on a rayon pool inside a
+//! memory budget and returns an `ndarray::ArrayD`.
+//!
+//! ```
+//! use chunkwise::prelude::*;
+//!
+//! let x = chunkwise::random::uniform::<f64>(1, 0.0, 1.0, &[1000, 1000], [250, 250])?;
+//! let y = chunkwise::random::uniform::<f64>(2, 0.0, 1.0, &[1000, 1000], [250, 250])?;
+//! let total = (x.sin().powi(2) + y.cos().powi(2) * 2.0 - &x / (&y + 1.0)).sum();
+//! let value = total.compute()?.into_scalar();
+//! assert!(value > 0.0);
+//! # Ok::<(), chunkwise::Error>(())
+//! ```
+//!
+//! Layers (each a folder, each knowing only the one below): `array` (this API), `graph`
+//! (nodes of a few primitive kinds), `optimize` (passes), `exec` (tasks, executor), and the
+//! `chunkwise-kernels` crate (per-tile compute).
+
+mod array;
+mod chunks;
+mod error;
+mod exec;
+mod graph;
+mod ops;
+mod optimize;
+
+pub use array::{
+    Array, IntoOperand, Operand, Reduction, arange, compute_many, eye, from_fn, from_ndarray,
+    full, linspace, ones, random, where_, zeros,
+};
+pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES};
+pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};
+pub use error::{Error, Result};
+pub use exec::{Config, Report, TraceEvent, physical_memory};
+pub use ops::reduction::DEFAULT_SPLIT_EVERY;
+
+/// The common imports: `use chunkwise::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Array, Chunks, Config, Element, FloatElement, Numeric, Reduction};
+}

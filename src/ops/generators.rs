@@ -1,0 +1,165 @@
+//! Position generators: sources whose value at each element depends only on its global
+//! position (constants, ranges, the identity matrix, counter-based random numbers). They run
+//! strip by strip inside fused kernels, so a random input never exists as a whole tile.
+
+use std::fmt::Debug;
+
+use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric, Scalar, Strip, StripMut};
+use chunkwise_kernels::random::fill_integers_i64;
+use chunkwise_kernels::strip::{StripAt, StripOp};
+
+/// The same value everywhere.
+#[derive(Debug)]
+pub(crate) struct Fill<T>(pub(crate) T);
+
+impl<T: Element> StripOp for Fill<T> {
+    fn name(&self) -> String {
+        format!("full[{:?}]", self.0)
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, _: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        T::from_strip_mut(out).fill(self.0);
+    }
+}
+
+/// `start + i * step` for the element at global linear index `i` (computed in f64, like
+/// NumPy's `linspace`; for integer types exact as long as values stay below 2^53).
+#[derive(Debug)]
+pub(crate) struct Ramp<T> {
+    pub(crate) start: f64,
+    pub(crate) step: f64,
+    /// Index whose value is exactly `end` (linspace's endpoint), if any.
+    pub(crate) end: Option<(u64, f64)>,
+    pub(crate) _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> StripOp for Ramp<T> {
+    fn name(&self) -> String {
+        format!("ramp[start={}, step={}]", self.start, self.step)
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
+        let out = T::from_strip_mut(out);
+        at.tile.for_each_run(at.offset, out.len(), |o, linear, len| {
+            for (k, v) in out[o..o + len].iter_mut().enumerate() {
+                let i = linear + k as u64;
+                let value = match self.end {
+                    Some((last, end)) if i == last => end,
+                    _ => self.start + i as f64 * self.step,
+                };
+                *v = T::from_scalar(Scalar::Float(value));
+            }
+        });
+    }
+}
+
+/// Ones on the `k`-th diagonal of a matrix with `cols` columns, zeros elsewhere.
+#[derive(Debug)]
+pub(crate) struct Eye<T> {
+    pub(crate) k: i64,
+    pub(crate) cols: u64,
+    pub(crate) _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Numeric> StripOp for Eye<T> {
+    fn name(&self) -> String {
+        format!("eye[k={}]", self.k)
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
+        let out = T::from_strip_mut(out);
+        at.tile.for_each_run(at.offset, out.len(), |o, linear, len| {
+            for (k, v) in out[o..o + len].iter_mut().enumerate() {
+                let i = linear + k as u64;
+                let (row, col) = ((i / self.cols) as i64, (i % self.cols) as i64);
+                *v = if col - row == self.k { T::ONE } else { T::ZERO };
+            }
+        });
+    }
+}
+
+/// Which distribution a [`Random`] generator draws from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Distribution {
+    /// Uniform on [low, high).
+    Uniform { low: f64, high: f64 },
+    /// Normal with this mean and standard deviation.
+    Normal { mean: f64, std: f64 },
+}
+
+/// Counter-based random floats: Philox keyed by the seed, counter from the element's
+/// global position, so values do not depend on chunking or threads.
+#[derive(Debug)]
+pub(crate) struct Random<T> {
+    pub(crate) seed: u64,
+    pub(crate) distribution: Distribution,
+    pub(crate) _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: FloatElement> StripOp for Random<T> {
+    fn name(&self) -> String {
+        match self.distribution {
+            Distribution::Uniform { low, high } => format!("uniform[seed={}, {low}..{high}]", self.seed),
+            Distribution::Normal { mean, std } => format!("normal[seed={}, {mean}, {std}]", self.seed),
+        }
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
+        let out = T::from_strip_mut(out);
+        at.tile.for_each_run(at.offset, out.len(), |o, linear, len| {
+            let run = &mut out[o..o + len];
+            match self.distribution {
+                Distribution::Uniform { low, high } => {
+                    T::fill_uniform(self.seed, 0, linear, run);
+                    if (low, high) != (0.0, 1.0) {
+                        let (low, width) = (T::from_f64(low), T::from_f64(high - low));
+                        run.iter_mut().for_each(|v| *v = low + *v * width);
+                    }
+                }
+                Distribution::Normal { mean, std } => {
+                    T::fill_normal(self.seed, 1, linear, run);
+                    if (mean, std) != (0.0, 1.0) {
+                        let (mean, std) = (T::from_f64(mean), T::from_f64(std));
+                        run.iter_mut().for_each(|v| *v = mean + *v * std);
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Counter-based random integers, uniform on [low, high).
+#[derive(Debug)]
+pub(crate) struct RandomIntegers<T> {
+    pub(crate) seed: u64,
+    pub(crate) low: i64,
+    pub(crate) high: i64,
+    pub(crate) _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Numeric> StripOp for RandomIntegers<T> {
+    fn name(&self) -> String {
+        format!("integers[seed={}, {}..{}]", self.seed, self.low, self.high)
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
+        let out = T::from_strip_mut(out);
+        let mut buffer = vec![0i64; out.len()];
+        at.tile.for_each_run(at.offset, out.len(), |o, linear, len| {
+            fill_integers_i64(self.seed, 2, linear, self.low, self.high, &mut buffer[o..o + len]);
+        });
+        for (v, &x) in out.iter_mut().zip(&buffer) {
+            *v = x.cast::<T>();
+        }
+    }
+}

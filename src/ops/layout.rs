@@ -1,0 +1,140 @@
+//! Axis rearrangements: transposes, new axes of length 1, squeezed axes. One blockwise map
+//! covers them all: output axis `k` reads input axis `source[k]`, or is a new axis.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::Element;
+use ndarray::{ArrayD, Axis};
+
+use super::with_dtype;
+use crate::chunks::ChunkGrid;
+use crate::error::{Error, Result};
+use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
+
+#[derive(Debug)]
+struct AxisMap<T> {
+    /// Per output axis: the input axis it reads, or `None` for a new axis of length 1.
+    source: Vec<Option<usize>>,
+    in_ndim: usize,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> BlockMap for AxisMap<T> {
+    fn name(&self) -> String {
+        let axes: Vec<String> =
+            self.source.iter().map(|s| s.map_or("new".to_string(), |a| a.to_string())).collect();
+        format!("axes[{}]", axes.join(", "))
+    }
+
+    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
+        let mut in_block = vec![0; self.in_ndim];
+        for (k, s) in self.source.iter().enumerate() {
+            if let Some(a) = s {
+                in_block[*a] = block[k];
+            }
+        }
+        vec![(0, in_block)]
+    }
+
+    fn run(&self, _: &[usize], _: &[usize], inputs: &[&Value]) -> Result<Value> {
+        let tile = inputs[0].as_any().downcast_ref::<ArrayD<T>>().expect("tiles of T");
+        let mut kept: Vec<usize> = self.source.iter().flatten().copied().collect();
+        let mut view = tile.view();
+        for axis in (0..self.in_ndim).rev() {
+            if !kept.contains(&axis) {
+                view = view.index_axis_move(Axis(axis), 0);
+            }
+        }
+        let mut sorted = kept.clone();
+        sorted.sort_unstable();
+        for a in kept.iter_mut() {
+            *a = sorted.iter().position(|s| s == a).expect("kept axes are in sorted");
+        }
+        let mut view = view.permuted_axes(kept);
+        for (k, s) in self.source.iter().enumerate() {
+            if s.is_none() {
+                view = view.insert_axis(Axis(k));
+            }
+        }
+        Ok(tile_value(view.as_standard_layout().into_owned()))
+    }
+}
+
+/// The node whose axis `k` is axis `source[k]` of `node` (or a new axis of length 1); axes
+/// of `node` that no output axis reads must have length 1. Callers check the arguments.
+pub(crate) fn axis_map(node: &Arc<Node>, source: Vec<Option<usize>>) -> Arc<Node> {
+    let chunks: Vec<Vec<usize>> = source
+        .iter()
+        .map(|s| s.map_or_else(|| vec![1], |a| node.grid.chunks()[a].clone()))
+        .collect();
+    let grid = ChunkGrid::from_valid(chunks);
+    let map: Arc<dyn BlockMap> = with_dtype!(node.dtype, T => Arc::new(AxisMap::<T> {
+        source: source.clone(),
+        in_ndim: node.ndim(),
+        _t: PhantomData,
+    }));
+    Node::new(NodeKind::Blockwise(Blockwise { inputs: vec![node.clone()], map }), grid, node.dtype)
+}
+
+/// An axis number, negative counting from the end, checked against `ndim`.
+pub(crate) fn normalize_axis(axis: isize, ndim: usize) -> Result<usize> {
+    let resolved = if axis < 0 { axis + ndim as isize } else { axis };
+    if resolved < 0 || resolved >= ndim as isize {
+        return Err(Error::AxisOutOfRange { axis, ndim });
+    }
+    Ok(resolved as usize)
+}
+
+/// `node` with its axes in the order `axes` (a permutation).
+pub(crate) fn permute(node: &Arc<Node>, axes: &[isize]) -> Result<Arc<Node>> {
+    let ndim = node.ndim();
+    let axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, ndim)).collect::<Result<_>>()?;
+    let mut seen = vec![false; ndim];
+    for &a in &axes {
+        seen[a] = true;
+    }
+    if axes.len() != ndim || seen.contains(&false) {
+        return Err(Error::InvalidArgument {
+            op: "permute_axes".into(),
+            reason: format!("{axes:?} is not a permutation of {ndim} axes"),
+        });
+    }
+    Ok(axis_map(node, axes.into_iter().map(Some).collect()))
+}
+
+/// `node` with a new axis of length 1 at `axis` (0..=ndim).
+pub(crate) fn insert_axis(node: &Arc<Node>, axis: isize) -> Result<Arc<Node>> {
+    let axis = normalize_axis(axis, node.ndim() + 1)?;
+    let mut source: Vec<Option<usize>> = (0..node.ndim()).map(Some).collect();
+    source.insert(axis, None);
+    Ok(axis_map(node, source))
+}
+
+/// `node` without the given axes of length 1 (all axes of length 1 when `axes` is `None`).
+pub(crate) fn squeeze(node: &Arc<Node>, axes: Option<&[isize]>) -> Result<Arc<Node>> {
+    let shape = node.shape();
+    let drop: Vec<usize> = match axes {
+        None => (0..shape.len()).filter(|&a| shape[a] == 1).collect(),
+        Some(list) => {
+            let list: Vec<usize> = list.iter().map(|&a| normalize_axis(a, shape.len())).collect::<Result<_>>()?;
+            if let Some(&bad) = list.iter().find(|&&a| shape[a] != 1) {
+                return Err(Error::InvalidArgument {
+                    op: "squeeze".into(),
+                    reason: format!("axis {bad} has length {}, not 1", shape[bad]),
+                });
+            }
+            list
+        }
+    };
+    Ok(axis_map(node, (0..shape.len()).filter(|a| !drop.contains(a)).map(Some).collect()))
+}
+
+/// `node` with `n` new leading axes of length 1 (for broadcasting).
+pub(crate) fn expand_leading(node: &Arc<Node>, n: usize) -> Arc<Node> {
+    if n == 0 {
+        return node.clone();
+    }
+    let source = std::iter::repeat_n(None, n).chain((0..node.ndim()).map(Some)).collect();
+    axis_map(node, source)
+}

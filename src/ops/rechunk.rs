@@ -1,0 +1,89 @@
+//! Changing the tile grid: each output tile is assembled from the input tiles it overlaps.
+//!
+//! This direct regrid holds one output tile and its overlapping inputs per task; the planner
+//! checks that against the memory budget before anything runs.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::Element;
+use ndarray::{ArrayD, IxDyn};
+
+use super::{sub_view, sub_view_mut, with_dtype};
+use crate::chunks::ChunkGrid;
+use crate::error::Result;
+use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
+
+/// Assembles tiles of `to` from tiles of `from` (same shape).
+#[derive(Debug)]
+struct Regrid<T> {
+    from: ChunkGrid,
+    to: ChunkGrid,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Regrid<T> {
+    /// Per axis, the input blocks that output block `block` overlaps.
+    fn overlapping(&self, block: &[usize]) -> Vec<std::ops::Range<usize>> {
+        self.to
+            .block_ranges(block)
+            .iter()
+            .enumerate()
+            .map(|(axis, r)| {
+                if r.is_empty() {
+                    let b = self.from.block_of(axis, r.start.min(self.from.shape()[axis].saturating_sub(1)));
+                    return b..b + 1;
+                }
+                self.from.block_of(axis, r.start)..self.from.block_of(axis, r.end - 1) + 1
+            })
+            .collect()
+    }
+}
+
+impl<T: Element> BlockMap for Regrid<T> {
+    fn name(&self) -> String {
+        "rechunk".into()
+    }
+
+    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
+        let ranges = self.overlapping(block);
+        let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+        let total: usize = counts.iter().product();
+        (0..total)
+            .map(|flat| {
+                let offs = crate::chunks::unravel(flat, &counts);
+                (0, ranges.iter().zip(offs).map(|(r, o)| r.start + o).collect())
+            })
+            .collect()
+    }
+
+    fn run(&self, block: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value> {
+        let out_ranges = self.to.block_ranges(block);
+        let mut out = ArrayD::<T>::default(IxDyn(shape));
+        for ((_, in_block), tile) in self.deps(block).iter().zip(inputs) {
+            let tile = tile.as_any().downcast_ref::<ArrayD<T>>().expect("rechunk inputs are tiles of T");
+            let in_ranges = self.from.block_ranges(in_block);
+            // Overlap of the two blocks, in global coordinates.
+            let overlap: Vec<_> = out_ranges
+                .iter()
+                .zip(&in_ranges)
+                .map(|(o, i)| o.start.max(i.start)..o.end.min(i.end).max(o.start.max(i.start)))
+                .collect();
+            let src: Vec<_> = overlap.iter().zip(&in_ranges).map(|(g, i)| g.start - i.start..g.end - i.start).collect();
+            let dst: Vec<_> = overlap.iter().zip(&out_ranges).map(|(g, o)| g.start - o.start..g.end - o.start).collect();
+            sub_view_mut(out.view_mut(), &dst).assign(&sub_view(tile.view(), &src));
+        }
+        Ok(tile_value(out))
+    }
+}
+
+/// `node` on the grid `to` (the same node if it is already on it).
+pub(crate) fn rechunk(node: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
+    if node.grid == to {
+        return node.clone();
+    }
+    let from = node.grid.clone();
+    let map: Arc<dyn BlockMap> =
+        with_dtype!(node.dtype, T => Arc::new(Regrid::<T> { from, to: to.clone(), _t: PhantomData }));
+    Node::new(NodeKind::Blockwise(Blockwise { inputs: vec![node.clone()], map }), to, node.dtype)
+}

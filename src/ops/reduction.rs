@@ -1,0 +1,85 @@
+//! Building reductions: checked axes, the output grid, and the reduction node.
+
+use std::sync::Arc;
+
+use chunkwise_kernels::strip::Program;
+
+use super::layout::normalize_axis;
+use crate::chunks::ChunkGrid;
+use crate::error::{Error, Result};
+use crate::graph::{ElemInput, ErasedReducer, Node, NodeKind, Reduce};
+
+/// Default total fan-in of a combine (Dask's default is 16 too).
+pub const DEFAULT_SPLIT_EVERY: usize = 16;
+
+/// The reduction of `node` over `axes` (all axes when `None`).
+pub(crate) fn reduce(
+    node: &Arc<Node>,
+    axes: Option<&[isize]>,
+    keepdims: bool,
+    split_every: usize,
+    reducer: Arc<dyn ErasedReducer>,
+) -> Arc<Node> {
+    let dtype = reducer.out_dtype();
+    match build(node, axes, keepdims, split_every, reducer) {
+        Ok(n) => n,
+        Err(e) => Node::invalid(e, dtype),
+    }
+}
+
+fn build(
+    node: &Arc<Node>,
+    axes: Option<&[isize]>,
+    keepdims: bool,
+    split_every: usize,
+    reducer: Arc<dyn ErasedReducer>,
+) -> Result<Arc<Node>> {
+    if let NodeKind::Invalid(e) = &node.kind {
+        return Err(e.clone());
+    }
+    let ndim = node.ndim();
+    let mut reduced = vec![axes.is_none(); ndim];
+    for &a in axes.unwrap_or(&[]) {
+        let axis = normalize_axis(a, ndim)?;
+        if reduced[axis] {
+            return Err(Error::InvalidArgument {
+                op: reducer.name(),
+                reason: format!("axis {axis} given twice"),
+            });
+        }
+        reduced[axis] = true;
+    }
+    if split_every < 2 {
+        return Err(Error::InvalidArgument {
+            op: reducer.name(),
+            reason: format!("split_every must be at least 2, got {split_every}"),
+        });
+    }
+    let shape = node.shape();
+    let reduced_len: usize = shape.iter().zip(&reduced).filter(|(_, r)| **r).map(|(n, _)| n).product();
+    if reduced_len == 0 && !reducer.has_identity() {
+        return Err(Error::EmptyReduction { op: reducer.name() });
+    }
+    let chunks: Vec<Vec<usize>> = node
+        .grid
+        .chunks()
+        .iter()
+        .zip(&reduced)
+        .filter_map(|(sizes, &r)| match (r, keepdims) {
+            (false, _) => Some(sizes.clone()),
+            (true, true) => Some(vec![1]),
+            (true, false) => None,
+        })
+        .collect();
+    let dtype = reducer.out_dtype();
+    let kind = NodeKind::Reduce(Reduce {
+        inputs: vec![ElemInput::aligned(node.clone())],
+        program: Program::identity(node.dtype),
+        in_grid: node.grid.clone(),
+        reduced,
+        keepdims,
+        split_every,
+        reducer,
+    });
+    Ok(Node::new(kind, ChunkGrid::from_valid(chunks), dtype))
+}

@@ -1,0 +1,183 @@
+//! Basic slicing with ranges, steps (also negative), single indices and new axes, with
+//! ndarray's `s![..]` semantics. Output tiles follow the input tiles, so each output tile
+//! reads exactly one input tile and only the touched input tiles are ever computed.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::Element;
+use ndarray::{ArrayD, Axis, Slice, SliceInfoElem};
+
+use super::with_dtype;
+use crate::chunks::ChunkGrid;
+use crate::error::{Error, Result};
+use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
+
+/// One output block along a selected axis: the input block and the local selection in it.
+#[derive(Clone, Debug)]
+struct Piece {
+    in_block: usize,
+    /// Local index (in the input tile) of the piece's first selected element.
+    first: usize,
+    count: usize,
+}
+
+#[derive(Clone, Debug)]
+enum OutAxis {
+    /// Elements of input axis `axis`, `step` apart (negative: descending).
+    Selected { axis: usize, step: isize, pieces: Vec<Piece> },
+    /// A new axis of length 1.
+    New,
+}
+
+#[derive(Debug)]
+struct Slicer<T> {
+    out_axes: Vec<OutAxis>,
+    /// Input axes fixed by an index: (axis, block, local index).
+    fixed: Vec<(usize, usize, usize)>,
+    in_ndim: usize,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> BlockMap for Slicer<T> {
+    fn name(&self) -> String {
+        "slice".into()
+    }
+
+    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
+        let mut in_block = vec![0; self.in_ndim];
+        for &(axis, b, _) in &self.fixed {
+            in_block[axis] = b;
+        }
+        for (k, out) in self.out_axes.iter().enumerate() {
+            if let OutAxis::Selected { axis, pieces, .. } = out {
+                in_block[*axis] = pieces[block[k]].in_block;
+            }
+        }
+        vec![(0, in_block)]
+    }
+
+    fn run(&self, block: &[usize], _: &[usize], inputs: &[&Value]) -> Result<Value> {
+        let tile = inputs[0].as_any().downcast_ref::<ArrayD<T>>().expect("tiles of T");
+        let mut view = tile.view();
+        for (k, out) in self.out_axes.iter().enumerate() {
+            if let OutAxis::Selected { axis, step, pieces } = out {
+                let p = &pieces[block[k]];
+                let stride = step.unsigned_abs();
+                if p.count == 0 {
+                    view.slice_axis_inplace(Axis(*axis), Slice::new(0, Some(0), 1));
+                    continue;
+                }
+                // The selected local indices, ascending; reversed below for negative steps.
+                let lowest = if *step > 0 { p.first } else { p.first - (p.count - 1) * stride };
+                let end = lowest + (p.count - 1) * stride + 1;
+                view.slice_axis_inplace(Axis(*axis), Slice::new(lowest as isize, Some(end as isize), stride as isize));
+                if *step < 0 {
+                    view.invert_axis(Axis(*axis));
+                }
+            }
+        }
+        let mut fixed = self.fixed.clone();
+        fixed.sort_by_key(|f| std::cmp::Reverse(f.0));
+        for (axis, _, local) in fixed {
+            view = view.index_axis_move(Axis(axis), local);
+        }
+        for (k, out) in self.out_axes.iter().enumerate() {
+            if matches!(out, OutAxis::New) {
+                view = view.insert_axis(Axis(k));
+            }
+        }
+        Ok(tile_value(view.as_standard_layout().into_owned()))
+    }
+}
+
+fn resolve_index(index: isize, axis: usize, len: usize) -> Result<usize> {
+    let resolved = if index < 0 { index + len as isize } else { index };
+    if resolved < 0 || resolved > len as isize {
+        return Err(Error::IndexOutOfBounds { index, axis, len });
+    }
+    Ok(resolved as usize)
+}
+
+/// The selected axis `axis` of `grid`: `start..end` every `step` (ndarray's semantics).
+fn select_axis(grid: &ChunkGrid, axis: usize, start: isize, end: Option<isize>, step: isize) -> Result<OutAxis> {
+    let len = grid.shape()[axis];
+    if step == 0 {
+        return Err(Error::InvalidArgument { op: "slice".into(), reason: format!("step 0 on axis {axis}") });
+    }
+    let start = resolve_index(start, axis, len)?;
+    let end = match end {
+        Some(e) => resolve_index(e, axis, len)?,
+        None => len,
+    };
+    let end = end.max(start);
+    let stride = step.unsigned_abs();
+    let count = (end - start).div_ceil(stride);
+    // Global indices in output order.
+    let index_at = |k: usize| if step > 0 { start + k * stride } else { end - 1 - k * stride };
+    let mut pieces: Vec<Piece> = Vec::new();
+    for k in 0..count {
+        let g = index_at(k);
+        let b = grid.block_of(axis, g);
+        match pieces.last_mut() {
+            Some(p) if p.in_block == b => p.count += 1,
+            _ => pieces.push(Piece { in_block: b, first: g - grid.offsets(axis)[b], count: 1 }),
+        }
+    }
+    if pieces.is_empty() {
+        pieces.push(Piece { in_block: 0, first: 0, count: 0 });
+    }
+    Ok(OutAxis::Selected { axis, step, pieces })
+}
+
+/// `node` sliced by `info` (as from ndarray's `s![..]`).
+pub(crate) fn slice(node: &Arc<Node>, info: &[SliceInfoElem]) -> Result<Arc<Node>> {
+    let ndim = node.ndim();
+    let used = info.iter().filter(|e| !matches!(e, SliceInfoElem::NewAxis)).count();
+    if used > ndim {
+        return Err(Error::InvalidArgument {
+            op: "slice".into(),
+            reason: format!("{used} indices for an array of {ndim} axes"),
+        });
+    }
+    let full = SliceInfoElem::Slice { start: 0, end: None, step: 1 };
+    let elems = info.iter().copied().chain(std::iter::repeat_n(full, ndim - used));
+    let shape = node.shape();
+    let mut out_axes = Vec::new();
+    let mut fixed = Vec::new();
+    let mut axis = 0;
+    for elem in elems {
+        match elem {
+            SliceInfoElem::NewAxis => out_axes.push(OutAxis::New),
+            SliceInfoElem::Index(i) => {
+                let len = shape[axis];
+                let resolved = resolve_index(i, axis, len)?;
+                if resolved >= len {
+                    return Err(Error::IndexOutOfBounds { index: i, axis, len });
+                }
+                let b = node.grid.block_of(axis, resolved);
+                fixed.push((axis, b, resolved - node.grid.offsets(axis)[b]));
+                axis += 1;
+            }
+            SliceInfoElem::Slice { start, end, step } => {
+                out_axes.push(select_axis(&node.grid, axis, start, end, step)?);
+                axis += 1;
+            }
+        }
+    }
+    let chunks: Vec<Vec<usize>> = out_axes
+        .iter()
+        .map(|o| match o {
+            OutAxis::New => vec![1],
+            OutAxis::Selected { pieces, .. } => pieces.iter().map(|p| p.count).collect(),
+        })
+        .collect();
+    let grid = ChunkGrid::from_valid(chunks);
+    let map: Arc<dyn BlockMap> = with_dtype!(node.dtype, T => Arc::new(Slicer::<T> {
+        out_axes: out_axes.clone(),
+        fixed: fixed.clone(),
+        in_ndim: ndim,
+        _t: PhantomData,
+    }));
+    Ok(Node::new(NodeKind::Blockwise(Blockwise { inputs: vec![node.clone()], map }), grid, node.dtype))
+}

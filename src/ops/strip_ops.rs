@@ -1,0 +1,478 @@
+//! The elementwise operations that fused programs are made of.
+//!
+//! Each is a [`StripOp`]: one `match` on the operation per strip, then a tight typed loop
+//! that the compiler vectorises. Scalars ride inside the operation (`x + 2` is one operand).
+
+use std::fmt::Debug;
+use std::marker::PhantomData;
+
+use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric, Strip, StripMut};
+use chunkwise_kernels::math::{BinaryFn, UnaryFn};
+use chunkwise_kernels::strip::{StripAt, StripOp};
+
+/// Where the scalar operand of a binary operation sits, if there is one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Scalar<T> {
+    /// Both operands are arrays.
+    None,
+    /// `scalar op array`.
+    Left(T),
+    /// `array op scalar`.
+    Right(T),
+}
+
+impl<T: Debug> Scalar<T> {
+    fn arity(&self) -> usize {
+        if matches!(self, Scalar::None) { 2 } else { 1 }
+    }
+
+    fn decorate(&self, name: &str) -> String {
+        match self {
+            Scalar::None => name.to_string(),
+            Scalar::Left(v) => format!("{name}[lhs={v:?}]"),
+            Scalar::Right(v) => format!("{name}[rhs={v:?}]"),
+        }
+    }
+}
+
+/// Applies `f` pairwise over two array operands, or one array and the scalar.
+#[inline(always)]
+fn zip_apply<A: Element, O: Element>(
+    args: &[Strip<'_>],
+    scalar: Scalar<A>,
+    out: &mut [O],
+    f: impl Fn(A, A) -> O,
+) {
+    match scalar {
+        Scalar::None => {
+            let (a, b) = (A::from_strip(args[0]), A::from_strip(args[1]));
+            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                *o = f(x, y);
+            }
+        }
+        Scalar::Left(s) => {
+            for (o, &y) in out.iter_mut().zip(A::from_strip(args[0])) {
+                *o = f(s, y);
+            }
+        }
+        Scalar::Right(s) => {
+            for (o, &x) in out.iter_mut().zip(A::from_strip(args[0])) {
+                *o = f(x, s);
+            }
+        }
+    }
+}
+
+/// Arithmetic between numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    /// NaN-propagating maximum (NumPy's `maximum`).
+    Maximum,
+    /// NaN-propagating minimum (NumPy's `minimum`).
+    Minimum,
+}
+
+/// `a op b` for numeric arrays and scalars.
+#[derive(Debug)]
+pub(crate) struct Arith<T> {
+    pub(crate) op: ArithOp,
+    pub(crate) scalar: Scalar<T>,
+}
+
+#[inline(always)]
+fn maximum<T: Numeric>(a: T, b: T) -> T {
+    if T::is_nan(a) || a > b { a } else { b }
+}
+
+#[inline(always)]
+fn minimum<T: Numeric>(a: T, b: T) -> T {
+    if T::is_nan(a) || a < b { a } else { b }
+}
+
+impl<T: Numeric> StripOp for Arith<T> {
+    fn name(&self) -> String {
+        let name = match self.op {
+            ArithOp::Add => "add",
+            ArithOp::Sub => "sub",
+            ArithOp::Mul => "mul",
+            ArithOp::Div => "div",
+            ArithOp::Rem => "rem",
+            ArithOp::Maximum => "maximum",
+            ArithOp::Minimum => "minimum",
+        };
+        self.scalar.decorate(name)
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        debug_assert_eq!(args.len(), self.scalar.arity());
+        let out = T::from_strip_mut(out);
+        match self.op {
+            ArithOp::Add => zip_apply(args, self.scalar, out, T::add),
+            ArithOp::Sub => zip_apply(args, self.scalar, out, T::sub),
+            ArithOp::Mul => zip_apply(args, self.scalar, out, T::mul),
+            ArithOp::Div => zip_apply(args, self.scalar, out, T::div),
+            ArithOp::Rem => zip_apply(args, self.scalar, out, T::rem),
+            ArithOp::Maximum => zip_apply(args, self.scalar, out, maximum),
+            ArithOp::Minimum => zip_apply(args, self.scalar, out, minimum),
+        }
+    }
+}
+
+/// Unary operations on any number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NumUnaryOp {
+    Neg,
+    Abs,
+    /// -1, 0 or 1 (NaN stays NaN).
+    Signum,
+}
+
+/// `-x`, `|x|`, `signum(x)` for numbers.
+#[derive(Debug)]
+pub(crate) struct NumUnary<T> {
+    pub(crate) op: NumUnaryOp,
+    pub(crate) _t: PhantomData<fn(T)>,
+}
+
+impl<T: Numeric> StripOp for NumUnary<T> {
+    fn name(&self) -> String {
+        match self.op {
+            NumUnaryOp::Neg => "neg",
+            NumUnaryOp::Abs => "abs",
+            NumUnaryOp::Signum => "signum",
+        }
+        .into()
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        let (xs, out) = (T::from_strip(args[0]), T::from_strip_mut(out));
+        let pairs = out.iter_mut().zip(xs);
+        match self.op {
+            NumUnaryOp::Neg => pairs.for_each(|(o, &x)| *o = T::neg(x)),
+            NumUnaryOp::Abs => pairs.for_each(|(o, &x)| *o = T::abs(x)),
+            NumUnaryOp::Signum => pairs.for_each(|(o, &x)| {
+                *o = if T::is_nan(x) {
+                    x
+                } else if x > T::ZERO {
+                    T::ONE
+                } else if x < T::ZERO {
+                    T::neg(T::ONE)
+                } else {
+                    T::ZERO
+                }
+            }),
+        }
+    }
+}
+
+/// A vectorised float function (`sin`, `exp`, ...).
+#[derive(Debug)]
+pub(crate) struct FloatUnary<T> {
+    pub(crate) f: UnaryFn,
+    pub(crate) _t: PhantomData<fn(T)>,
+}
+
+impl<T: FloatElement> StripOp for FloatUnary<T> {
+    fn name(&self) -> String {
+        self.f.name().into()
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        T::unary(self.f, T::from_strip(args[0]), T::from_strip_mut(out));
+    }
+}
+
+/// A vectorised float function of two arguments (`atan2`, `hypot`, `powf`).
+#[derive(Debug)]
+pub(crate) struct FloatBinary<T> {
+    pub(crate) f: BinaryFn,
+    pub(crate) scalar: Scalar<T>,
+}
+
+impl<T: FloatElement> StripOp for FloatBinary<T> {
+    fn name(&self) -> String {
+        self.scalar.decorate(self.f.name())
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        let out = T::from_strip_mut(out);
+        match self.scalar {
+            Scalar::None => T::binary(self.f, T::from_strip(args[0]), T::from_strip(args[1]), out),
+            Scalar::Left(s) => {
+                let filled = vec![s; out.len()];
+                T::binary(self.f, &filled, T::from_strip(args[0]), out)
+            }
+            Scalar::Right(s) => {
+                let filled = vec![s; out.len()];
+                T::binary(self.f, T::from_strip(args[0]), &filled, out)
+            }
+        }
+    }
+}
+
+/// `x.powi(n)`.
+#[derive(Debug)]
+pub(crate) struct Powi<T> {
+    pub(crate) n: i32,
+    pub(crate) _t: PhantomData<fn(T)>,
+}
+
+impl<T: FloatElement> StripOp for Powi<T> {
+    fn name(&self) -> String {
+        format!("powi[{}]", self.n)
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        let (xs, out) = (T::from_strip(args[0]), T::from_strip_mut(out));
+        match self.n {
+            // Small powers as multiplications: exact as std's powi, and vectorised.
+            2 => out.iter_mut().zip(xs).for_each(|(o, &x)| *o = x * x),
+            3 => out.iter_mut().zip(xs).for_each(|(o, &x)| *o = x * x * x),
+            _ => <T as chunkwise_kernels::math::StripFloat>::powi(xs, self.n, out),
+        }
+    }
+}
+
+/// Comparisons, giving booleans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// `a cmp b` for arrays and scalars of any element type.
+#[derive(Debug)]
+pub(crate) struct Compare<T> {
+    pub(crate) op: CmpOp,
+    pub(crate) scalar: Scalar<T>,
+}
+
+impl<T: Element> StripOp for Compare<T> {
+    fn name(&self) -> String {
+        let name = match self.op {
+            CmpOp::Eq => "eq",
+            CmpOp::Ne => "ne",
+            CmpOp::Lt => "lt",
+            CmpOp::Le => "le",
+            CmpOp::Gt => "gt",
+            CmpOp::Ge => "ge",
+        };
+        self.scalar.decorate(name)
+    }
+    fn out_dtype(&self) -> DType {
+        DType::Bool
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        let out = bool::from_strip_mut(out);
+        match self.op {
+            CmpOp::Eq => zip_apply(args, self.scalar, out, |a: T, b| a == b),
+            CmpOp::Ne => zip_apply(args, self.scalar, out, |a: T, b| a != b),
+            CmpOp::Lt => zip_apply(args, self.scalar, out, |a: T, b| a < b),
+            CmpOp::Le => zip_apply(args, self.scalar, out, |a: T, b| a <= b),
+            CmpOp::Gt => zip_apply(args, self.scalar, out, |a: T, b| a > b),
+            CmpOp::Ge => zip_apply(args, self.scalar, out, |a: T, b| a >= b),
+        }
+    }
+}
+
+/// Boolean logic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogicOp {
+    And,
+    Or,
+    Xor,
+    Not,
+}
+
+/// `a & b`, `a | b`, `a ^ b`, `!a` on booleans.
+#[derive(Debug)]
+pub(crate) struct Logic {
+    pub(crate) op: LogicOp,
+    pub(crate) scalar: Scalar<bool>,
+}
+
+impl StripOp for Logic {
+    fn name(&self) -> String {
+        let name = match self.op {
+            LogicOp::And => "and",
+            LogicOp::Or => "or",
+            LogicOp::Xor => "xor",
+            LogicOp::Not => "not",
+        };
+        self.scalar.decorate(name)
+    }
+    fn out_dtype(&self) -> DType {
+        DType::Bool
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        let out = bool::from_strip_mut(out);
+        match self.op {
+            LogicOp::And => zip_apply(args, self.scalar, out, |a, b| a & b),
+            LogicOp::Or => zip_apply(args, self.scalar, out, |a, b| a | b),
+            LogicOp::Xor => zip_apply(args, self.scalar, out, |a, b| a ^ b),
+            LogicOp::Not => {
+                for (o, &x) in out.iter_mut().zip(bool::from_strip(args[0])) {
+                    *o = !x;
+                }
+            }
+        }
+    }
+}
+
+/// Float classification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClassifyOp {
+    IsNan,
+    IsFinite,
+    IsInfinite,
+}
+
+/// `isnan`, `isfinite`, `isinf` (integers are never NaN and always finite).
+#[derive(Debug)]
+pub(crate) struct Classify<T> {
+    pub(crate) op: ClassifyOp,
+    pub(crate) _t: PhantomData<fn(T)>,
+}
+
+impl<T: Numeric> StripOp for Classify<T> {
+    fn name(&self) -> String {
+        match self.op {
+            ClassifyOp::IsNan => "isnan",
+            ClassifyOp::IsFinite => "isfinite",
+            ClassifyOp::IsInfinite => "isinf",
+        }
+        .into()
+    }
+    fn out_dtype(&self) -> DType {
+        DType::Bool
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        let (xs, out) = (T::from_strip(args[0]), bool::from_strip_mut(out));
+        let pairs = out.iter_mut().zip(xs);
+        match self.op {
+            ClassifyOp::IsNan => pairs.for_each(|(o, &x)| *o = T::is_nan(x)),
+            ClassifyOp::IsFinite => {
+                pairs.for_each(|(o, &x)| *o = !T::is_nan(x) && x != T::HIGHEST && x != T::LOWEST || !is_float::<T>())
+            }
+            ClassifyOp::IsInfinite => {
+                pairs.for_each(|(o, &x)| *o = is_float::<T>() && (x == T::HIGHEST || x == T::LOWEST))
+            }
+        }
+    }
+}
+
+fn is_float<T: Element>() -> bool {
+    matches!(T::DTYPE, DType::F32 | DType::F64)
+}
+
+/// `where(cond, a, b)`: `a` where `cond`, else `b`.
+#[derive(Debug)]
+pub(crate) struct Select<T>(pub(crate) PhantomData<fn(T)>);
+
+impl<T: Element> StripOp for Select<T> {
+    fn name(&self) -> String {
+        "where".into()
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        let cond = bool::from_strip(args[0]);
+        let (a, b) = (T::from_strip(args[1]), T::from_strip(args[2]));
+        for (((o, &c), &x), &y) in T::from_strip_mut(out).iter_mut().zip(cond).zip(a).zip(b) {
+            *o = if c { x } else { y };
+        }
+    }
+}
+
+/// `as`-style conversion between element types.
+#[derive(Debug)]
+pub(crate) struct Cast<T, U>(pub(crate) PhantomData<fn(T) -> U>);
+
+impl<T: Element, U: Element> StripOp for Cast<T, U> {
+    fn name(&self) -> String {
+        format!("astype[{}]", U::DTYPE)
+    }
+    fn out_dtype(&self) -> DType {
+        U::DTYPE
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        for (o, &x) in U::from_strip_mut(out).iter_mut().zip(T::from_strip(args[0])) {
+            *o = x.cast::<U>();
+        }
+    }
+}
+
+/// A user closure applied to each element; called in a typed loop over the strip.
+pub(crate) struct MapFn<T, U, F> {
+    pub(crate) f: F,
+    pub(crate) _t: PhantomData<fn(T) -> U>,
+}
+
+impl<T, U, F> Debug for MapFn<T, U, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("map(closure)")
+    }
+}
+
+impl<T: Element, U: Element, F: Fn(T) -> U + Send + Sync + 'static> StripOp for MapFn<T, U, F> {
+    fn name(&self) -> String {
+        "map".into()
+    }
+    fn out_dtype(&self) -> DType {
+        U::DTYPE
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        for (o, &x) in U::from_strip_mut(out).iter_mut().zip(T::from_strip(args[0])) {
+            *o = (self.f)(x);
+        }
+    }
+}
+
+/// A user closure of two elements.
+pub(crate) struct ZipMapFn<A, B, U, F> {
+    pub(crate) f: F,
+    pub(crate) _t: PhantomData<fn(A, B) -> U>,
+}
+
+impl<A, B, U, F> Debug for ZipMapFn<A, B, U, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("zip_map(closure)")
+    }
+}
+
+impl<A: Element, B: Element, U: Element, F: Fn(A, B) -> U + Send + Sync + 'static> StripOp
+    for ZipMapFn<A, B, U, F>
+{
+    fn name(&self) -> String {
+        "zip_map".into()
+    }
+    fn out_dtype(&self) -> DType {
+        U::DTYPE
+    }
+    fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
+        let (a, b) = (A::from_strip(args[0]), B::from_strip(args[1]));
+        for ((o, &x), &y) in U::from_strip_mut(out).iter_mut().zip(a).zip(b) {
+            *o = (self.f)(x, y);
+        }
+    }
+}

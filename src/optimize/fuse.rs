@@ -1,0 +1,119 @@
+//! Blockwise fusion: elementwise chains become one strip program, and a reduction swallows
+//! the program that feeds it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chunkwise_kernels::strip::{Operand, Program, Step};
+
+use super::{Pass, rewrite};
+use crate::error::Result;
+use crate::graph::{ElemInput, Elemwise, Node, NodeId, NodeKind, Reduce, Source};
+
+/// Why `input` cannot be fused into its consumer, or `None` if it can.
+pub(crate) fn refusal(input: &ElemInput) -> Option<&'static str> {
+    match &input.node.kind {
+        NodeKind::Elemwise(_) | NodeKind::Source(Source::Generator(_)) if !input.is_aligned() => {
+            Some("broadcast input: its tile is repeated, not computed per element")
+        }
+        NodeKind::Elemwise(_) | NodeKind::Source(Source::Generator(_)) => None,
+        NodeKind::Source(Source::Tiles(_)) => Some("materialised source"),
+        NodeKind::Blockwise(_) => Some("blockwise producer (tiles are rearranged)"),
+        NodeKind::Reduce(_) => Some("reduction result"),
+        NodeKind::Invalid(_) => Some("invalid node"),
+    }
+}
+
+/// Inlines the fusable inputs of a program. Returns `None` when nothing could be fused.
+fn fuse_program(inputs: &[ElemInput], program: &Program) -> Option<(Vec<ElemInput>, Program)> {
+    if inputs.iter().all(|i| refusal(i).is_some()) {
+        return None;
+    }
+    let mut fused = Fused::default();
+    let mapped: Vec<Operand> = inputs.iter().map(|i| fused.operand_for(i)).collect();
+    let output = fused.append(program, &mapped);
+    Some((fused.inputs, Program { inputs: fused.input_dtypes, steps: fused.steps, output }))
+}
+
+/// A program being assembled from the programs of several nodes.
+#[derive(Default)]
+struct Fused {
+    inputs: Vec<ElemInput>,
+    input_dtypes: Vec<crate::graph::DType>,
+    steps: Vec<Step>,
+    /// Operand already standing for a node (so shared work is computed once per strip).
+    by_node: HashMap<(NodeId, Vec<bool>), Operand>,
+}
+
+impl Fused {
+    fn operand_for(&mut self, input: &ElemInput) -> Operand {
+        let key = (input.node.id, input.broadcast.clone());
+        if let Some(&op) = self.by_node.get(&key) {
+            return op;
+        }
+        let operand = match (&input.node.kind, refusal(input)) {
+            (NodeKind::Elemwise(e), None) => {
+                let mapped: Vec<Operand> = e.inputs.iter().map(|i| self.operand_for(i)).collect();
+                self.append(&e.program, &mapped)
+            }
+            (NodeKind::Source(Source::Generator(op)), None) => {
+                self.steps.push(Step { op: op.clone(), args: Vec::new() });
+                Operand::Step(self.steps.len() - 1)
+            }
+            _ => {
+                self.inputs.push(input.clone());
+                self.input_dtypes.push(input.node.dtype);
+                Operand::Input(self.inputs.len() - 1)
+            }
+        };
+        self.by_node.insert(key, operand);
+        operand
+    }
+
+    /// Appends `program`'s steps, its inputs standing for `mapped`; returns its output.
+    fn append(&mut self, program: &Program, mapped: &[Operand]) -> Operand {
+        let base = self.steps.len();
+        let map = |o: Operand| match o {
+            Operand::Input(i) => mapped[i],
+            Operand::Step(j) => Operand::Step(base + j),
+        };
+        for step in &program.steps {
+            self.steps.push(Step { op: step.op.clone(), args: step.args.iter().map(|&a| map(a)).collect() });
+        }
+        map(program.output)
+    }
+}
+
+/// Fuses chains of elementwise nodes (and position generators) into single programs.
+pub(crate) struct FuseElemwise;
+
+impl Pass for FuseElemwise {
+    fn name(&self) -> &'static str {
+        "fuse-elementwise"
+    }
+    fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
+        Ok(rewrite(roots, &|node| {
+            let NodeKind::Elemwise(e) = &node.kind else { return None };
+            let (inputs, program) = fuse_program(&e.inputs, &e.program)?;
+            let kind = NodeKind::Elemwise(Elemwise { inputs, program });
+            Some(Node::new(kind, node.grid.clone(), node.dtype))
+        }))
+    }
+}
+
+/// Fuses the elementwise program that feeds a reduction into its per-tile step.
+pub(crate) struct FuseIntoReduce;
+
+impl Pass for FuseIntoReduce {
+    fn name(&self) -> &'static str {
+        "fuse-into-reduce"
+    }
+    fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
+        Ok(rewrite(roots, &|node| {
+            let NodeKind::Reduce(r) = &node.kind else { return None };
+            let (inputs, program) = fuse_program(&r.inputs, &r.program)?;
+            let kind = NodeKind::Reduce(Reduce { inputs, program, ..r.clone() });
+            Some(Node::new(kind, node.grid.clone(), node.dtype))
+        }))
+    }
+}

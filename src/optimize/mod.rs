@@ -1,0 +1,94 @@
+//! Graph passes: fusion of elementwise chains (into each other, and into reductions), then a
+//! validation that changes nothing.
+//!
+//! Culling needs no pass of its own: the graph reachable from the outputs is all there is,
+//! and the planner creates tasks only for the blocks that the outputs need, so slicing a huge
+//! array computes only the tiles it touches.
+
+mod fuse;
+mod validate;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::graph::{Node, NodeId};
+
+pub(crate) use fuse::refusal;
+
+/// One graph-to-graph pass.
+pub(crate) trait Pass {
+    /// The pass's name, for plans and errors.
+    fn name(&self) -> &'static str;
+    /// The rewritten roots, and whether anything changed.
+    fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)>;
+}
+
+/// The passes in order:
+/// 1. `fuse-elementwise` first, so chains become single programs (generators inlined);
+/// 2. `fuse-into-reduce` next, so a reduction swallows the already-fused chain that feeds it;
+/// 3. `validate` last: it changes nothing and rejects a plan whose shapes or dtypes a pass
+///    broke, naming the pass.
+pub(crate) fn passes(fuse: bool) -> Vec<Box<dyn Pass>> {
+    let mut list: Vec<Box<dyn Pass>> = Vec::new();
+    if fuse {
+        list.push(Box::new(fuse::FuseElemwise));
+        list.push(Box::new(fuse::FuseIntoReduce));
+    }
+    list.push(Box::new(validate::Validate));
+    list
+}
+
+/// Runs the passes; after each one, checks that the roots kept their shapes and dtypes.
+pub(crate) fn optimize(roots: &[Arc<Node>], fuse: bool) -> Result<Vec<Arc<Node>>> {
+    let mut current = roots.to_vec();
+    for pass in passes(fuse) {
+        let (next, _changed) = pass.run(&current)?;
+        validate::check(&next)
+            .map_err(|reason| Error::InvalidPlan { pass: pass.name().to_string(), reason })?;
+        for (before, after) in current.iter().zip(&next) {
+            if before.shape() != after.shape() || before.dtype != after.dtype {
+                return Err(Error::InvalidPlan {
+                    pass: pass.name().to_string(),
+                    reason: format!(
+                        "output changed from {:?} {} to {:?} {}",
+                        before.shape(),
+                        before.dtype,
+                        after.shape(),
+                        after.dtype
+                    ),
+                });
+            }
+        }
+        current = next;
+    }
+    Ok(current)
+}
+
+/// Rebuilds the graph below `roots` bottom-up: `f` sees each node after its inputs were
+/// rewritten and may return a replacement. Shared nodes are rewritten once.
+pub(crate) fn rewrite(
+    roots: &[Arc<Node>],
+    f: &dyn Fn(&Arc<Node>) -> Option<Arc<Node>>,
+) -> (Vec<Arc<Node>>, bool) {
+    fn visit(
+        node: &Arc<Node>,
+        f: &dyn Fn(&Arc<Node>) -> Option<Arc<Node>>,
+        memo: &mut HashMap<NodeId, Arc<Node>>,
+    ) -> Arc<Node> {
+        if let Some(done) = memo.get(&node.id) {
+            return done.clone();
+        }
+        let new_inputs: Vec<Arc<Node>> =
+            node.inputs().into_iter().map(|i| visit(i, f, memo)).collect();
+        let unchanged = node.inputs().iter().zip(&new_inputs).all(|(a, b)| Arc::ptr_eq(a, b));
+        let rebuilt = if unchanged { node.clone() } else { node.with_inputs(new_inputs) };
+        let result = f(&rebuilt).unwrap_or(rebuilt);
+        memo.insert(node.id, result.clone());
+        result
+    }
+    let mut memo = HashMap::new();
+    let out: Vec<Arc<Node>> = roots.iter().map(|r| visit(r, f, &mut memo)).collect();
+    let changed = roots.iter().zip(&out).any(|(a, b)| !Arc::ptr_eq(a, b));
+    (out, changed)
+}
