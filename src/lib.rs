@@ -11,7 +11,7 @@
 //! let x = chunkwise::random::uniform::<f64>(1, 0.0, 1.0, &[1000, 1000], [250, 250])?;
 //! let y = chunkwise::random::uniform::<f64>(2, 0.0, 1.0, &[1000, 1000], [250, 250])?;
 //! let total = (x.sin().powi(2) + y.cos().powi(2) * 2.0 - &x / (&y + 1.0)).sum();
-//! let value = total.compute()?.into_scalar();
+//! let value = total.compute_scalar()?;
 //! assert!(value > 0.0);
 //! # Ok::<(), chunkwise::Error>(())
 //! ```

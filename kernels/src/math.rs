@@ -289,12 +289,22 @@ fn unary_f32(f: UnaryFn, xs: &[f32], out: &mut [f32]) {
 
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn binary_f64(f: BinaryFn, a: &[f64], b: &[f64], out: &mut [f64]) {
-    binary_impl::<f64>(f, a, b, out);
+    // FMA only computes exact products here: results do not depend on it.
+    const FMA: bool = multiversion::target::target_cfg_f!(any(
+        target_feature = "fma",
+        target_arch = "aarch64"
+    ));
+    binary_impl::<f64, FMA>(f, a, b, out);
 }
 
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn binary_f32(f: BinaryFn, a: &[f32], b: &[f32], out: &mut [f32]) {
-    binary_impl::<f32>(f, a, b, out);
+    // FMA only computes exact products here: results do not depend on it.
+    const FMA: bool = multiversion::target::target_cfg_f!(any(
+        target_feature = "fma",
+        target_arch = "aarch64"
+    ));
+    binary_impl::<f32, FMA>(f, a, b, out);
 }
 
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
@@ -421,7 +431,7 @@ fn fix_large_trig_cold<T: Lane>(f: UnaryFn, xs: &[T], out: &mut [T]) {
 
 /// `out[i] = f(a[i], b[i])`.
 #[inline(always)]
-fn binary_impl<T: Lane>(f: BinaryFn, a: &[T], b: &[T], out: &mut [T]) {
+fn binary_impl<T: Lane, const FMA: bool>(f: BinaryFn, a: &[T], b: &[T], out: &mut [T]) {
     macro_rules! map2 {
         ($k:path) => {
             for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
@@ -432,7 +442,7 @@ fn binary_impl<T: Lane>(f: BinaryFn, a: &[T], b: &[T], out: &mut [T]) {
     match f {
         BinaryFn::Atan2 => map2!(k::atan2),
         BinaryFn::Hypot => map2!(k::hypot),
-        BinaryFn::Powf => map2!(k::pow),
+        BinaryFn::Powf => map2!(k::pow::<FMA>),
     }
 }
 
@@ -593,13 +603,22 @@ mod k {
         q
     }
 
+    /// `x - k ln2 = r + rl` (`rl` the rounding error of `r`), for `|k| <= 1100`.
+    #[inline(always)]
+    fn reduce_ln2(x: f64, k: f64) -> (f64, f64) {
+        let r1 = x - k * LN2_HI; // exact
+        let t = k * LN2_LO;
+        let r = r1 - t;
+        (r, (r1 - r) - t)
+    }
+
     /// `e^x * 2^shift` for `shift` in `-2..=0`; overflow to +inf, underflow to 0.
     #[inline(always)]
     fn exp_scaled(x: f64, shift: i64) -> f64 {
         let xc = sel(x > 711.0, 711.0, sel(x < -746.0, -746.0, x));
         let (kd, ki) = rint(xc * LOG2_E);
-        let r = (xc - kd * LN2_HI) - kd * LN2_LO;
-        let p = 1.0 + (r + (r * r) * expm1_q(r));
+        let (r, rl) = reduce_ln2(xc, kd);
+        let p = 1.0 + (r + (rl + (r * r) * expm1_q(r)));
         scale(p, ki.wrapping_add(shift))
     }
 
@@ -643,12 +662,15 @@ mod k {
     pub(super) fn exp_m1(x: f64) -> f64 {
         let xc = sel(x > 710.0, 710.0, sel(x < -60.0, -60.0, x));
         let (kd, ki) = rint(xc * LOG2_E);
-        let r = (xc - kd * LN2_HI) - kd * LN2_LO;
-        let p = r + (r * r) * expm1_q(r);
-        // e^x - 1 = 2^k (1 + p) - 1 = 2^k p + (2^k - 1); 2^1024 is done as 2 * 2^1023.
+        let (r, rl) = reduce_ln2(xc, kd);
+        // e^(r + rl) - 1 - r
+        let pr = (r * r) * expm1_q(r) + rl * (1.0 + r);
+        // e^x - 1 = 2^k (1 + r + pr) - 1 = 2^k r + (2^k - 1) + 2^k pr, the first sum exact as
+        // a double-double; 2^1024 is done as 2 * 2^1023.
         let big = ki > 1023;
         let s = pow2i(seli(big, 1023, ki));
-        let res = (s * p + (s - sel(big, 0.5, 1.0))) * sel(big, 2.0, 1.0);
+        let (hi, lo) = two_sum(s * r, s - sel(big, 0.5, 1.0));
+        let res = (hi + (lo + s * pr)) * sel(big, 2.0, 1.0);
         sel(x.abs() < TINY26 * TINY26, x, res)
     }
 
@@ -656,12 +678,10 @@ mod k {
 
     #[inline(always)]
     pub(super) fn tanh(x: f64) -> f64 {
+        // tanh|x| = t / (t + 2), t = e^(2|x|) - 1; tanh(20) rounds to 1
         let a = x.abs();
-        let big = a > h(0x3fe193ea, 0x7aad030a); // ln(3)/2
-        let mid = a > h(0x3fd058ae, 0xa3d2b000); // ln(5/3)/2 (hi word)
-        let t = exp_m1(sel(mid, 2.0 * a, -2.0 * a));
-        let d = sel(big, 2.0, sel(mid, t, -t)) / (t + 2.0);
-        copysign(sel(big, 1.0 - d, d), x)
+        let t = exp_m1(2.0 * sel(a > 20.0, 20.0, a));
+        copysign(t / (t + 2.0), x)
     }
 
     #[inline(always)]
@@ -1068,13 +1088,18 @@ mod k {
         (hi, a - hi)
     }
 
-    /// Dekker's exact product: `a * b = p + e`.
+    /// Exact product `a * b = p + e` (barring underflow of `e` and `|a|, |b| >= 2^995`):
+    /// with FMA or Dekker's algorithm, which give the same `e`.
     #[inline(always)]
-    fn two_prod(a: f64, b: f64) -> (f64, f64) {
+    fn two_prod<const FMA: bool>(a: f64, b: f64) -> (f64, f64) {
         let p = a * b;
-        let (ah, al) = split(a);
-        let (bh, bl) = split(b);
-        (p, ((ah * bh - p) + ah * bl + al * bh) + al * bl)
+        if FMA {
+            (p, a.mul_add(b, -p))
+        } else {
+            let (ah, al) = split(a);
+            let (bh, bl) = split(b);
+            (p, ((ah * bh - p) + ah * bl + al * bh) + al * bl)
+        }
     }
 
     /// Knuth's exact sum: `a + b = s + e`.
@@ -1094,21 +1119,22 @@ mod k {
 
     /// `ln(a)` as a double-double (relative error about 2^-62), for positive finite `a`.
     #[inline(always)]
-    fn ln_dd(a: f64) -> (f64, f64) {
+    fn ln_dd<const FMA: bool>(a: f64) -> (f64, f64) {
         // 2/3 as a double-double
         const C23H: f64 = h(0x3fe55555, 0x55555555);
         const C23L: f64 = h(0x3c855555, 0x55555555);
         let (f, k) = log_reduce(a);
         // s = f / (2 + f) as a double-double; ln(1+f) = 2 atanh(s)
         let (dh, dl) = fast_two_sum(2.0, f);
-        let sh = f / dh;
-        let (ph, pl) = two_prod(sh, dh);
-        let sl = (((f - ph) - pl) - sh * dl) / dh;
-        let (s2h, s2e) = two_prod(sh, sh);
+        let rd = 1.0 / dh;
+        let sh = f * rd;
+        let (ph, pl) = two_prod::<FMA>(sh, dh);
+        let sl = (((f - ph) - pl) - sh * dl) * rd;
+        let (s2h, s2e) = two_prod::<FMA>(sh, sh);
         let s2l = s2e + 2.0 * sh * sl;
-        let (s3h, s3e) = two_prod(s2h, sh);
+        let (s3h, s3e) = two_prod::<FMA>(s2h, sh);
         let s3l = s3e + (s2h * sl + s2l * sh);
-        let (th, te) = two_prod(s3h, C23H);
+        let (th, te) = two_prod::<FMA>(s3h, C23H);
         let tl = te + (s3h * C23L + s3l * C23H);
         // s^5 (2/5 + 2/7 s^2 + ... + 2/25 s^20), |s| <= 0.1716
         let u = s2h;
@@ -1136,16 +1162,16 @@ mod k {
     #[inline(always)]
     fn exp_dd(zh: f64, zl: f64) -> f64 {
         let (kd, ki) = rint(zh * LOG2_E);
-        let r = (zh - kd * LN2_HI) + (zl - kd * LN2_LO);
-        let p = 1.0 + (r + (r * r) * expm1_q(r));
+        let (r, rl) = fast_two_sum(zh - kd * LN2_HI, zl - kd * LN2_LO);
+        let p = 1.0 + (r + (rl + (r * r) * expm1_q(r)));
         scale(p, ki)
     }
 
     #[inline(always)]
-    pub(super) fn pow(x: f64, y: f64) -> f64 {
+    pub(super) fn pow<const FMA: bool>(x: f64, y: f64) -> f64 {
         let ax = x.abs();
-        let (lh, ll) = ln_dd(ax);
-        let (zh, ze) = two_prod(y, lh);
+        let (lh, ll) = ln_dd::<FMA>(ax);
+        let (zh, ze) = two_prod::<FMA>(y, lh);
         let zl = ze + y * ll;
         // (zl is not finite only if the split of a huge |y| overflowed: then zh is out of
         // range or ln|x| = 0, and zl does not matter)
@@ -1474,7 +1500,7 @@ mod tests {
         while i < a.len() {
             let n = lens[j % lens.len()].min(a.len() - i);
             T::binary(f, &a[i..i + n], &b[i..i + n], &mut got[i..i + n]);
-            binary_impl::<T>(f, &a[i..i + n], &b[i..i + n], &mut soft[i..i + n]);
+            binary_impl::<T, false>(f, &a[i..i + n], &b[i..i + n], &mut soft[i..i + n]);
             i += n;
             j += 1;
         }
@@ -1645,7 +1671,8 @@ mod tests {
         }
     }
 
-    /// ns per element on 1M f64 in 4096-element strips, vectorised vs scalar `std`.
+    /// ns per element on 1M f64 in 4096-element strips, vectorised vs scalar `std`; the
+    /// "hot" column repeats one 4096-element strip (L1/L2-resident, as in fused kernels).
     /// Run: `cargo test -p chunkwise-kernels --release math_speed -- --ignored --nocapture`
     #[test]
     #[ignore]
@@ -1657,40 +1684,54 @@ mod tests {
         let mut rng = Rng(5);
         let wide: Vec<f64> = (0..N).map(|_| rng.range(-100.0, 100.0)).collect();
         let pos: Vec<f64> = (0..N).map(|_| rng.log_uniform(-5.0, 5.0).abs()).collect();
+        let unit: Vec<f64> = (0..N).map(|_| rng.range(-1.0, 1.0)).collect();
         let exps: Vec<f64> = (0..N).map(|_| rng.range(-700.0, 700.0)).collect();
+        let ys: Vec<f64> = (0..N).map(|_| rng.range(-10.0, 10.0)).collect();
         let mut out = vec![0.0; N];
         let time = |f: &mut dyn FnMut()| {
             f();
             let mut best = f64::INFINITY;
-            for _ in 0..5 {
+            for _ in 0..7 {
                 let t = Instant::now();
                 f();
                 best = best.min(t.elapsed().as_secs_f64());
             }
             best * 1e9 / N as f64
         };
+        println!("function    1M ns/elem   hot ns/elem   std ns/elem");
         let cases: &[(UnaryFn, &[f64])] = &[
             (UnaryFn::Sin, &wide),
             (UnaryFn::Cos, &wide),
             (UnaryFn::Tan, &wide),
             (UnaryFn::Exp, &exps),
+            (UnaryFn::Exp2, &exps),
             (UnaryFn::ExpM1, &exps),
             (UnaryFn::Ln, &pos),
+            (UnaryFn::Log2, &pos),
             (UnaryFn::Log10, &pos),
+            (UnaryFn::Ln1p, &pos),
             (UnaryFn::Sqrt, &pos),
-            (UnaryFn::Tanh, &wide),
-            (UnaryFn::Atan, &wide),
-            (UnaryFn::Asin, &pos),
             (UnaryFn::Cbrt, &wide),
+            (UnaryFn::Tanh, &wide),
+            (UnaryFn::Sinh, &wide),
+            (UnaryFn::Cosh, &wide),
+            (UnaryFn::Atan, &wide),
+            (UnaryFn::Asin, &unit),
+            (UnaryFn::Acos, &unit),
             (UnaryFn::Floor, &wide),
             (UnaryFn::Round, &wide),
             (UnaryFn::Abs, &wide),
         ];
-        println!("function   vector ns/elem   std ns/elem");
         for &(f, xs) in cases {
             let v = time(&mut || {
                 for (x, o) in xs.chunks(STRIP).zip(out.chunks_mut(STRIP)) {
                     f64::unary(f, black_box(x), o);
+                }
+                black_box(&out);
+            });
+            let hot = time(&mut || {
+                for _ in 0..N / STRIP {
+                    f64::unary(f, black_box(&xs[..STRIP]), &mut out[..STRIP]);
                 }
                 black_box(&out);
             });
@@ -1700,13 +1741,18 @@ mod tests {
                 }
                 black_box(&out);
             });
-            println!("{:>8}   {v:>8.3}   {s:>8.3}", f.name());
+            println!("{:>8}   {v:>10.3}   {hot:>11.3}   {s:>11.3}", f.name());
         }
-        let ys: Vec<f64> = (0..N).map(|_| rng.range(-10.0, 10.0)).collect();
         for (f, a) in [(BinaryFn::Atan2, &wide), (BinaryFn::Hypot, &wide), (BinaryFn::Powf, &pos)] {
             let v = time(&mut || {
                 for ((x, y), o) in a.chunks(STRIP).zip(ys.chunks(STRIP)).zip(out.chunks_mut(STRIP)) {
                     f64::binary(f, black_box(x), y, o);
+                }
+                black_box(&out);
+            });
+            let hot = time(&mut || {
+                for _ in 0..N / STRIP {
+                    f64::binary(f, black_box(&a[..STRIP]), &ys[..STRIP], &mut out[..STRIP]);
                 }
                 black_box(&out);
             });
@@ -1716,14 +1762,20 @@ mod tests {
                 }
                 black_box(&out);
             });
-            println!("{:>8}   {v:>8.3}   {s:>8.3}", f.name());
+            println!("{:>8}   {v:>10.3}   {hot:>11.3}   {s:>11.3}", f.name());
         }
         let xs32: Vec<f32> = wide.iter().map(|&x| x as f32).collect();
         let mut out32 = vec![0.0f32; N];
-        for f in [UnaryFn::Sin, UnaryFn::Exp] {
+        for f in [UnaryFn::Sin, UnaryFn::Exp, UnaryFn::Ln] {
             let v = time(&mut || {
                 for (x, o) in xs32.chunks(STRIP).zip(out32.chunks_mut(STRIP)) {
                     f32::unary(f, black_box(x), o);
+                }
+                black_box(&out32);
+            });
+            let hot = time(&mut || {
+                for _ in 0..N / STRIP {
+                    f32::unary(f, black_box(&xs32[..STRIP]), &mut out32[..STRIP]);
                 }
                 black_box(&out32);
             });
@@ -1733,7 +1785,7 @@ mod tests {
                 }
                 black_box(&out32);
             });
-            println!("{:>5} f32   {v:>8.3}   {s:>8.3}", f.name());
+            println!("{:>4} f32   {v:>10.3}   {hot:>11.3}   {s:>11.3}", f.name());
         }
     }
 }

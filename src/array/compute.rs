@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::Element;
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayD, Dimension, Ix0, IxDyn};
 
-use super::Array;
-use crate::error::Result;
+use super::Array as Lazy;
+use crate::error::{Error, Result};
 use crate::exec::{Config, Plan, Report, execute};
 use crate::graph::{Node, NodeKind, Source, Value, to_dot};
 use crate::ops::sources::Persisted;
@@ -62,15 +62,15 @@ fn assemble<T: Element>(roots: &[Arc<Node>], config: &Config) -> Result<(Vec<Arr
 /// use chunkwise::prelude::*;
 /// let x = chunkwise::random::uniform::<f64>(7, 0.0, 1.0, &[1000], [100]).unwrap();
 /// let [lo, hi] = <[_; 2]>::try_from(chunkwise::compute_many(&[&x.min(), &x.max()]).unwrap()).unwrap();
-/// assert!(lo.into_scalar() < hi.into_scalar());
+/// assert!(lo[[]] < hi[[]]);
 /// ```
-pub fn compute_many<T: Element>(arrays: &[&Array<T>]) -> Result<Vec<ArrayD<T>>> {
+pub fn compute_many<T: Element>(arrays: &[&Lazy<T>]) -> Result<Vec<ArrayD<T>>> {
     let roots: Vec<Arc<Node>> = arrays.iter().map(|a| a.node.clone()).collect();
     Ok(assemble::<T>(&roots, &Config::default())?.0)
 }
 
 /// Computing, persisting and explaining.
-impl<T: Element> Array<T> {
+impl<T: Element> Lazy<T> {
     /// Computes the array with the default [`Config`].
     pub fn compute(&self) -> Result<ArrayD<T>> {
         self.compute_with(&Config::default())
@@ -81,6 +81,34 @@ impl<T: Element> Array<T> {
         Ok(self.compute_report(config)?.0)
     }
 
+    /// Computes a 0-d array (such as a full reduction) to its single value.
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i64>(0, 5, 1, [2]).unwrap();
+    /// assert_eq!(x.sum().compute_scalar().unwrap(), 10);
+    /// ```
+    pub fn compute_scalar(&self) -> Result<T> {
+        Ok(self.compute_dim::<Ix0>()?.into_scalar())
+    }
+
+    /// Computes the array into a fixed-dimension `ndarray` (`Ix1`, `Ix2`, ...); an error if
+    /// the number of axes differs.
+    ///
+    /// ```
+    /// let x = chunkwise::zeros::<f32>(&[2, 3], [1, 3]).unwrap();
+    /// let dense: ndarray::Array2<f32> = x.compute_dim().unwrap();
+    /// assert_eq!(dense.dim(), (2, 3));
+    /// ```
+    pub fn compute_dim<D: Dimension>(&self) -> Result<ndarray::Array<T, D>> {
+        let dense = self.compute()?;
+        let found = dense.shape().to_vec();
+        dense.into_dimensionality::<D>().map_err(|_| Error::ShapeMismatch {
+            op: "compute_dim".into(),
+            expected: vec![0; D::NDIM.unwrap_or(found.len())],
+            found,
+        })
+    }
+
     /// Computes the array and reports what the run did (tasks, peak memory, trace).
     pub fn compute_report(&self, config: &Config) -> Result<(ArrayD<T>, Report)> {
         let (mut results, report) = assemble::<T>(std::slice::from_ref(&self.node), config)?;
@@ -89,12 +117,12 @@ impl<T: Element> Array<T> {
 
     /// Computes the tiles and keeps them in memory as a new source: later work on the
     /// result starts from the stored tiles.
-    pub fn persist(&self) -> Result<Array<T>> {
+    pub fn persist(&self) -> Result<Lazy<T>> {
         self.persist_with(&Config::default())
     }
 
     /// [`Array::persist`] with `config`.
-    pub fn persist_with(&self, config: &Config) -> Result<Array<T>> {
+    pub fn persist_with(&self, config: &Config) -> Result<Lazy<T>> {
         self.check()?;
         let grid = self.node.grid.clone();
         let mut tiles: Vec<Option<Value>> = vec![None; grid.n_blocks()];
@@ -105,7 +133,7 @@ impl<T: Element> Array<T> {
         let tiles = tiles.into_iter().map(|t| t.expect("every output tile was computed")).collect();
         let source = Persisted { tiles, nblocks };
         let node = Node::new(NodeKind::Source(Source::Tiles(Arc::new(source))), grid, T::DTYPE);
-        Ok(Array::from_node(node))
+        Ok(Lazy::from_node(node))
     }
 
     /// The optimised plan as text: nodes (fused kernels show as one expression), tasks and

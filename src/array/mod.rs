@@ -33,7 +33,7 @@ use crate::graph::Node;
 /// use chunkwise::prelude::*;
 /// let x = chunkwise::arange::<f64>(0.0, 10.0, 1.0, [4]).unwrap();
 /// let y = (&x * 2.0 + 1.0).sum();
-/// assert_eq!(y.compute().unwrap().into_scalar(), 100.0);
+/// assert_eq!(y.compute_scalar().unwrap(), 100.0);
 /// ```
 pub struct Array<T: Element> {
     pub(crate) node: Arc<Node>,

@@ -94,7 +94,7 @@ reduction_methods! { Numeric;
     ///
     /// ```
     /// let x = chunkwise::arange::<f64>(0.0, 100.0, 1.0, [7]).unwrap();
-    /// assert_eq!(x.sum().compute().unwrap().into_scalar(), 4950.0);
+    /// assert_eq!(x.sum().compute_scalar().unwrap(), 4950.0);
     /// ```
     sum, sum_axis, sum_with -> T = T::sum_reducer(false);
     /// Sum ignoring NaN.
@@ -164,7 +164,7 @@ impl<T: Numeric> Array<T> {
     ///
     /// ```
     /// let x = chunkwise::arange::<f64>(1.0, 5.0, 1.0, [3]).unwrap();
-    /// assert_eq!(x.var(1.0).compute().unwrap().into_scalar(), 5.0 / 3.0);
+    /// assert_eq!(x.var(1.0).compute_scalar().unwrap(), 5.0 / 3.0);
     /// ```
     pub fn var(&self, ddof: f64) -> Array<T::Real> {
         self.var_with(&Reduction::all(), ddof)
