@@ -411,7 +411,7 @@ fn fix_large_trig<T: Lane>(f: UnaryFn, xs: &[T], out: &mut [T]) {
     let mut any = false;
     for &x in xs {
         let a = x.to64().abs();
-        any |= (a >= k::TRIG_MAX) & (a < f64::INFINITY);
+        any |= (k::TRIG_MAX..f64::INFINITY).contains(&a);
     }
     if any {
         fix_large_trig_cold(f, xs, out);
@@ -594,13 +594,19 @@ mod k {
             1.0 / 479001600.0,
             1.0 / 6227020800.0,
         ];
-        let mut q = C[11];
-        let mut i = 11;
-        while i > 0 {
-            i -= 1;
-            q = q * r + C[i];
-        }
-        q
+        estrin12(r, &C)
+    }
+
+    /// `c[0] + c[1] x + ... + c[11] x^11` by Estrin's scheme (short dependency chains).
+    #[inline(always)]
+    fn estrin12(x: f64, c: &[f64; 12]) -> f64 {
+        let x2 = x * x;
+        let x4 = x2 * x2;
+        let x8 = x4 * x4;
+        let p0 = (c[0] + c[1] * x) + (c[2] + c[3] * x) * x2;
+        let p1 = (c[4] + c[5] * x) + (c[6] + c[7] * x) * x2;
+        let p2 = (c[8] + c[9] * x) + (c[10] + c[11] * x) * x2;
+        (p0 + p1 * x4) + p2 * x8
     }
 
     /// `x - k ln2 = r + rl` (`rl` the rounding error of `r`), for `|k| <= 1100`.
@@ -1136,20 +1142,22 @@ mod k {
         let s3l = s3e + (s2h * sl + s2l * sh);
         let (th, te) = two_prod::<FMA>(s3h, C23H);
         let tl = te + (s3h * C23L + s3l * C23H);
-        // s^5 (2/5 + 2/7 s^2 + ... + 2/25 s^20), |s| <= 0.1716
-        let u = s2h;
-        let mut p = 2.0 / 25.0;
-        p = p * u + 2.0 / 23.0;
-        p = p * u + 2.0 / 21.0;
-        p = p * u + 2.0 / 19.0;
-        p = p * u + 2.0 / 17.0;
-        p = p * u + 2.0 / 15.0;
-        p = p * u + 2.0 / 13.0;
-        p = p * u + 2.0 / 11.0;
-        p = p * u + 2.0 / 9.0;
-        p = p * u + 2.0 / 7.0;
-        p = p * u + 2.0 / 5.0;
-        let r5 = s3h * s2h * p;
+        // s^5 (2/5 + 2/7 s^2 + ... + 2/27 s^22), |s| <= 0.1716
+        const P: [f64; 12] = [
+            2.0 / 5.0,
+            2.0 / 7.0,
+            2.0 / 9.0,
+            2.0 / 11.0,
+            2.0 / 13.0,
+            2.0 / 15.0,
+            2.0 / 17.0,
+            2.0 / 19.0,
+            2.0 / 21.0,
+            2.0 / 23.0,
+            2.0 / 25.0,
+            2.0 / 27.0,
+        ];
+        let r5 = s3h * s2h * estrin12(s2h, &P);
         // k ln2 + 2s + (2/3) s^3 + r5
         let (h1, l1) = two_sum(k * LN2_HI, 2.0 * sh);
         let l1 = l1 + (2.0 * sl + k * LN2_LO);
@@ -1316,7 +1324,7 @@ mod tests {
             0.5493061443340549,
             0.2554128118829953,
             0.975,
-            0.97499847412109375,
+            0.9749984741210938,
             0.4375,
             0.6875,
             1.1875,
@@ -1324,10 +1332,10 @@ mod tests {
             0.41421356237309503,
             -0.2928932188134524,
             0.34657359027997264,
-            0.6931471805599453,
+            std::f64::consts::LN_2,
             1.0397207708399179,
-            1.4142135623730951,
-            0.7071067811865476,
+            std::f64::consts::SQRT_2,
+            std::f64::consts::FRAC_1_SQRT_2,
             0.9999999999999999,
             1.0000000000000002,
             1647099.0,

@@ -211,11 +211,9 @@ impl CompensatedSum {
     #[inline(always)]
     pub fn add(&mut self, x: f64) {
         let t = self.sum + x;
-        if self.sum.abs() >= x.abs() {
-            self.compensation += (self.sum - t) + x;
-        } else {
-            self.compensation += (x - t) + self.sum;
-        }
+        // Branch-free select, so loops over many sums vectorise.
+        let (big, small) = if self.sum.abs() >= x.abs() { (self.sum, x) } else { (x, self.sum) };
+        self.compensation += (big - t) + small;
         self.sum = t;
     }
 
@@ -233,47 +231,13 @@ impl CompensatedSum {
     }
 }
 
-/// Adds one value per lane with Kahan compensation (branch-free, so it vectorises).
-#[inline(always)]
-fn kahan_lanes<T: Numeric>(states: &mut [CompensatedSum], xs: &[T], skip_nan: bool) {
-    for (s, &x) in states.iter_mut().zip(xs) {
-        let x = T::as_f64(x);
-        let x = if skip_nan && x.is_nan() { 0.0 } else { x };
-        let y = x - s.compensation;
-        let t = s.sum + y;
-        s.compensation = (t - s.sum) - y;
-        s.sum = t;
-    }
-}
-
-/// Note: `kahan_lanes` keeps `compensation` as the negated error (Kahan's convention), while
-/// `CompensatedSum::add` keeps it positive (Neumaier's). Lane states are converted before
-/// they meet other states: see [`SumState`].
+/// State of a float sum or mean: a compensated f64 sum and the number of values in it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SumState {
-    /// Neumaier-compensated sum of runs and merged states.
-    pub runs: CompensatedSum,
-    /// Kahan-compensated sum of lane values (compensation negated).
-    pub lanes: CompensatedSum,
+    /// Neumaier-compensated sum.
+    pub sum: CompensatedSum,
     /// Number of values folded in that were not skipped.
     pub count: u64,
-}
-
-impl SumState {
-    /// The total of everything folded in.
-    pub fn value(&self) -> f64 {
-        let mut total = self.runs;
-        total.add(self.lanes.sum);
-        total.add(-self.lanes.compensation);
-        total.value()
-    }
-
-    fn merge(&mut self, other: &SumState) {
-        self.runs.merge(&other.runs);
-        self.runs.add(other.lanes.sum);
-        self.runs.add(-other.lanes.compensation);
-        self.count += other.count;
-    }
 }
 
 /// Float sum (and, with `skip_nan`, `nansum`); accumulates in f64.
@@ -301,27 +265,27 @@ impl<T: Numeric> Reducer for FloatSum<T> {
     fn fold_run(&self, state: &mut SumState, xs: &[T], _: u64) {
         if self.skip_nan && xs.iter().any(|&x| T::is_nan(x)) {
             let kept: Vec<T> = xs.iter().copied().filter(|&x| !T::is_nan(x)).collect();
-            state.runs.add(pairwise_sum(&kept));
+            state.sum.add(pairwise_sum(&kept));
             state.count += kept.len() as u64;
         } else {
-            state.runs.add(pairwise_sum(xs));
+            state.sum.add(pairwise_sum(xs));
             state.count += xs.len() as u64;
         }
     }
     fn fold_lanes(&self, states: &mut [SumState], xs: &[T], _: u64) {
-        // Lane states are viewed as their `lanes` sums for the vectorised Kahan loop.
-        let mut lanes: Vec<CompensatedSum> = states.iter().map(|s| s.lanes).collect();
-        kahan_lanes(&mut lanes, xs, self.skip_nan);
-        for ((s, l), &x) in states.iter_mut().zip(lanes).zip(xs) {
-            s.lanes = l;
-            s.count += u64::from(!(self.skip_nan && T::is_nan(x)));
+        for (s, &x) in states.iter_mut().zip(xs) {
+            let x = T::as_f64(x);
+            let keep = !(self.skip_nan && x.is_nan());
+            s.sum.add(if keep { x } else { 0.0 });
+            s.count += u64::from(keep);
         }
     }
     fn combine(&self, into: &mut SumState, other: &SumState) {
-        into.merge(other);
+        into.sum.merge(&other.sum);
+        into.count += other.count;
     }
     fn finish(&self, state: &SumState) -> T::Real {
-        let total = state.value();
+        let total = state.sum.value();
         let v = if self.mean { total / state.count as f64 } else { total };
         T::Real::from_f64(v)
     }
@@ -573,6 +537,20 @@ impl<T: Numeric> Reducer for Moments<T> {
         state.merge(&MomentState { count: n, mean, m2 });
     }
     fn fold_lanes(&self, states: &mut [MomentState], xs: &[T], _: u64) {
+        let same_count = states.first().map(|f| f.count);
+        if !self.skip_nan && states.iter().all(|s| Some(s.count) == same_count) {
+            // Every lane has seen the same rows: one reciprocal for the whole row.
+            let n = same_count.unwrap_or(0) + 1;
+            let inv = 1.0 / n as f64;
+            for (s, &x) in states.iter_mut().zip(xs) {
+                let x = T::as_f64(x);
+                let delta = x - s.mean;
+                s.mean += delta * inv;
+                s.m2 += delta * (x - s.mean);
+                s.count = n;
+            }
+            return;
+        }
         for (s, &x) in states.iter_mut().zip(xs) {
             let x = T::as_f64(x);
             if self.skip_nan && x.is_nan() {
@@ -714,7 +692,7 @@ mod tests {
         assert_eq!(reduce_tile(&r, &[6], &[true], &xs, 2), vec![3]);
         let xs = [3.0, 1.0, 4.0, 1.0, 0.5, 9.0];
         assert_eq!(reduce_tile(&r, &[2, 3], &[false, true], &xs, 4), vec![1, 1]);
-        assert_eq!(reduce_tile(&r, &[2, 3], &[true, false], &xs, 4), vec![1, 0, 0]);
+        assert_eq!(reduce_tile(&r, &[2, 3], &[true, false], &xs, 4), vec![1, 1, 0]);
         let m = MinMax::<f64>::new(Extreme::Max, true);
         assert_eq!(reduce_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1), vec![2.0]);
         let m = MinMax::<f64>::new(Extreme::Max, false);

@@ -1,6 +1,6 @@
 //! Text and Graphviz renderings of graphs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -47,38 +47,41 @@ fn grid_text(node: &Node) -> String {
     )
 }
 
-/// The graph below `roots` as indented text, one node per line; a node read twice is printed
-/// once and referred to by number after that. `annotate` adds planner facts to each line.
+/// The graph below `roots` as indented text, one node per line, numbered in the order they
+/// are printed (so the text does not depend on how many nodes the process made before); a
+/// node read twice is printed once and referred to by number after that. `annotate` adds
+/// planner facts to each line.
 pub(crate) fn plan_text(roots: &[Arc<Node>], annotate: &dyn Fn(&Node) -> String) -> String {
     fn visit(
         node: &Arc<Node>,
         depth: usize,
-        seen: &mut HashSet<u64>,
+        numbers: &mut HashMap<u64, usize>,
         out: &mut String,
         annotate: &dyn Fn(&Node) -> String,
     ) {
         let indent = "  ".repeat(depth);
-        if !seen.insert(node.id) {
-            let _ = writeln!(out, "{indent}(node #{} again)", node.id);
+        if let Some(n) = numbers.get(&node.id) {
+            let _ = writeln!(out, "{indent}(#{n} again)");
             return;
         }
+        let number = numbers.len();
+        numbers.insert(node.id, number);
         let note = annotate(node);
         let _ = writeln!(
             out,
-            "{indent}#{} {}  [{}]{}",
-            node.id,
+            "{indent}#{number} {}  [{}]{}",
             node.label(),
             grid_text(node),
             if note.is_empty() { String::new() } else { format!("  {note}") }
         );
         for input in node.inputs() {
-            visit(input, depth + 1, seen, out, annotate);
+            visit(input, depth + 1, numbers, out, annotate);
         }
     }
     let mut out = String::new();
-    let mut seen = HashSet::new();
+    let mut numbers = HashMap::new();
     for root in roots {
-        visit(root, 0, &mut seen, &mut out, annotate);
+        visit(root, 0, &mut numbers, &mut out, annotate);
     }
     out
 }

@@ -5,7 +5,9 @@
 //! and the planner creates tasks only for the blocks that the outputs need, so slicing a huge
 //! array computes only the tiles it touches.
 
-mod fuse;
+mod fuse_elemwise;
+mod fuse_reduce;
+mod fusion;
 mod validate;
 
 use std::collections::HashMap;
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeId};
 
-pub(crate) use fuse::refusal;
+pub(crate) use fusion::refusal;
 
 /// One graph-to-graph pass.
 pub(crate) trait Pass {
@@ -32,8 +34,8 @@ pub(crate) trait Pass {
 pub(crate) fn passes(fuse: bool) -> Vec<Box<dyn Pass>> {
     let mut list: Vec<Box<dyn Pass>> = Vec::new();
     if fuse {
-        list.push(Box::new(fuse::FuseElemwise));
-        list.push(Box::new(fuse::FuseIntoReduce));
+        list.push(Box::new(fuse_elemwise::FuseElemwise));
+        list.push(Box::new(fuse_reduce::FuseIntoReduce));
     }
     list.push(Box::new(validate::Validate));
     list

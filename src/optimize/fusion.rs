@@ -1,14 +1,10 @@
-//! Blockwise fusion: elementwise chains become one strip program, and a reduction swallows
-//! the program that feeds it.
+//! What fusion passes share: whether an input can be fused, and inlining fusable inputs into
+//! a program.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-
 use chunkwise_kernels::strip::{Operand, Program, Step};
 
-use super::{Pass, rewrite};
-use crate::error::Result;
-use crate::graph::{ElemInput, Elemwise, Node, NodeId, NodeKind, Reduce, Source};
+use crate::graph::{ElemInput, NodeId, NodeKind, Source};
 
 /// Why `input` cannot be fused into its consumer, or `None` if it can.
 pub(crate) fn refusal(input: &ElemInput) -> Option<&'static str> {
@@ -25,7 +21,7 @@ pub(crate) fn refusal(input: &ElemInput) -> Option<&'static str> {
 }
 
 /// Inlines the fusable inputs of a program. Returns `None` when nothing could be fused.
-fn fuse_program(inputs: &[ElemInput], program: &Program) -> Option<(Vec<ElemInput>, Program)> {
+pub(crate) fn fuse_program(inputs: &[ElemInput], program: &Program) -> Option<(Vec<ElemInput>, Program)> {
     if inputs.iter().all(|i| refusal(i).is_some()) {
         return None;
     }
@@ -84,36 +80,3 @@ impl Fused {
     }
 }
 
-/// Fuses chains of elementwise nodes (and position generators) into single programs.
-pub(crate) struct FuseElemwise;
-
-impl Pass for FuseElemwise {
-    fn name(&self) -> &'static str {
-        "fuse-elementwise"
-    }
-    fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
-        Ok(rewrite(roots, &|node| {
-            let NodeKind::Elemwise(e) = &node.kind else { return None };
-            let (inputs, program) = fuse_program(&e.inputs, &e.program)?;
-            let kind = NodeKind::Elemwise(Elemwise { inputs, program });
-            Some(Node::new(kind, node.grid.clone(), node.dtype))
-        }))
-    }
-}
-
-/// Fuses the elementwise program that feeds a reduction into its per-tile step.
-pub(crate) struct FuseIntoReduce;
-
-impl Pass for FuseIntoReduce {
-    fn name(&self) -> &'static str {
-        "fuse-into-reduce"
-    }
-    fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
-        Ok(rewrite(roots, &|node| {
-            let NodeKind::Reduce(r) = &node.kind else { return None };
-            let (inputs, program) = fuse_program(&r.inputs, &r.program)?;
-            let kind = NodeKind::Reduce(Reduce { inputs, program, ..r.clone() });
-            Some(Node::new(kind, node.grid.clone(), node.dtype))
-        }))
-    }
-}
