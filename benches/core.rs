@@ -16,7 +16,11 @@ use chunkwise::prelude::*;
 use ndarray::{Array2, Axis, Zip};
 
 fn scale() -> usize {
-    std::env::var("CHUNKWISE_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1).max(1)
+    std::env::var("CHUNKWISE_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// Resets the kernel's record of peak resident memory for this process.
@@ -62,8 +66,10 @@ fn ns_per(d: Duration, n: usize) -> f64 {
 }
 
 fn dense_inputs(n: usize) -> (Array2<f64>, Array2<f64>) {
-    let x = chunkwise::random::uniform::<f64>(11, 0.0, 1.0, &[n, n], [n.min(2000), n.min(2000)]).unwrap();
-    let y = chunkwise::random::uniform::<f64>(12, 0.0, 1.0, &[n, n], [n.min(2000), n.min(2000)]).unwrap();
+    let x = chunkwise::random::uniform::<f64>(11, 0.0, 1.0, &[n, n], [n.min(2000), n.min(2000)])
+        .unwrap();
+    let y = chunkwise::random::uniform::<f64>(12, 0.0, 1.0, &[n, n], [n.min(2000), n.min(2000)])
+        .unwrap();
     let to2 = |a: ndarray::ArrayD<f64>| a.into_dimensionality::<ndarray::Ix2>().unwrap();
     (to2(x.compute().unwrap()), to2(y.compute().unwrap()))
 }
@@ -71,7 +77,9 @@ fn dense_inputs(n: usize) -> (Array2<f64>, Array2<f64>) {
 fn fused(threads: usize) {
     let s = scale();
     let (n, c) = (20_000 / s, 2000 / s);
-    println!("\n== fused (sin(x)^2 + cos(y)^2 * 2 - x / (y + 1)).sum(), {n} x {n} f64 in {c} x {c} tiles");
+    println!(
+        "\n== fused (sin(x)^2 + cos(y)^2 * 2 - x / (y + 1)).sum(), {n} x {n} f64 in {c} x {c} tiles"
+    );
     let x = chunkwise::random::uniform::<f64>(1, 0.0, 1.0, &[n, n], [c, c]).unwrap();
     let y = chunkwise::random::uniform::<f64>(2, 0.0, 1.0, &[n, n], [c, c]).unwrap();
     let expr = (x.sin().powi(2) + y.cos().powi(2) * 2.0 - &x / (&y + 1.0)).sum();
@@ -95,13 +103,19 @@ fn fused(threads: usize) {
     let nd = n / 2;
     let (xd, yd) = dense_inputs(nd);
     let (t1, v1) = median(3, || {
-        let e = xd.mapv(f64::sin).mapv(|v| v * v) + yd.mapv(f64::cos).mapv(|v| v * v) * 2.0 - &xd / &yd.mapv(|v| v + 1.0);
+        let e = xd.mapv(f64::sin).mapv(|v| v * v) + yd.mapv(f64::cos).mapv(|v| v * v) * 2.0
+            - &xd / &yd.mapv(|v| v + 1.0);
         e.sum()
     });
     let (t2, v2) = median(3, || {
-        Zip::from(&xd).and(&yd).fold(0.0, |acc, &a, &b| acc + (a.sin().powi(2) + b.cos().powi(2) * 2.0 - a / (b + 1.0)))
+        Zip::from(&xd).and(&yd).fold(0.0, |acc, &a, &b| {
+            acc + (a.sin().powi(2) + b.cos().powi(2) * 2.0 - a / (b + 1.0))
+        })
     });
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     let (t3, v3) = median(3, || {
         pool.install(|| {
             Zip::from(&xd).and(&yd).par_fold(
@@ -118,7 +132,10 @@ fn fused(threads: usize) {
         ("ndarray, parallel fused Zip (par_fold)", t3),
     ] {
         let per = ns_per(t, nd * nd);
-        println!("  baseline {name} on {nd} x {nd}: {per:.2} ns/element -> chunkwise is {:.2}x faster", per / ours);
+        println!(
+            "  baseline {name} on {nd} x {nd}: {per:.2} ns/element -> chunkwise is {:.2}x faster",
+            per / ours
+        );
     }
 }
 
@@ -131,7 +148,12 @@ fn reductions(threads: usize) {
     let config = Config::default().threads(threads);
     reset_peak_rss();
     let base_rss = current_rss_mib();
-    let (t, _) = median(3, || (mean.compute_with(&config).unwrap(), std.compute_with(&config).unwrap()));
+    let (t, _) = median(3, || {
+        (
+            mean.compute_with(&config).unwrap(),
+            std.compute_with(&config).unwrap(),
+        )
+    });
     let rss = peak_rss_mib() - base_rss;
     let ours = ns_per(t, n * n);
     println!(
@@ -141,9 +163,14 @@ fn reductions(threads: usize) {
     );
     let nd = n / 2;
     let (xd, _) = dense_inputs(nd);
-    let (td, _) = median(3, || (xd.mean_axis(Axis(0)).unwrap(), xd.std_axis(Axis(0), 0.0)));
+    let (td, _) = median(3, || {
+        (xd.mean_axis(Axis(0)).unwrap(), xd.std_axis(Axis(0), 0.0))
+    });
     let per = ns_per(td, nd * nd);
-    println!("  baseline ndarray mean_axis + std_axis on {nd} x {nd} (inputs in memory), 1 thread: {per:.2} ns/element -> chunkwise is {:.2}x faster", per / ours);
+    println!(
+        "  baseline ndarray mean_axis + std_axis on {nd} x {nd} (inputs in memory), 1 thread: {per:.2} ns/element -> chunkwise is {:.2}x faster",
+        per / ours
+    );
 }
 
 fn overhead(threads: usize) {
@@ -164,13 +191,25 @@ fn overhead(threads: usize) {
     );
     let dense = Array2::<f64>::ones((n, n));
     let (td, _) = median(5, || (&dense + 1.0).sum());
-    println!("  baseline ndarray (&ones + 1.0).sum(), 1 thread: {:.4} s -> chunkwise is {:.2}x faster", td.as_secs_f64(), td.as_secs_f64() / t.as_secs_f64());
+    println!(
+        "  baseline ndarray (&ones + 1.0).sum(), 1 thread: {:.4} s -> chunkwise is {:.2}x faster",
+        td.as_secs_f64(),
+        td.as_secs_f64() / t.as_secs_f64()
+    );
 }
 
 fn main() {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    println!("chunkwise core bench: {threads} threads, scale 1/{}", scale());
-    let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!(
+        "chunkwise core bench: {threads} threads, scale 1/{}",
+        scale()
+    );
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let run = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
     if run("fused") {
         fused(threads);

@@ -20,7 +20,10 @@ fn main() -> chunkwise::Result<()> {
     let column_std = z.std_axis(0, 0.0);
 
     println!("Optimised plan of the sum:\n{}", total.explain()?);
-    println!("Optimised plan of the column means:\n{}", column_mean.explain()?);
+    println!(
+        "Optimised plan of the column means:\n{}",
+        column_mean.explain()?
+    );
 
     let config = Config::default().progress(true);
     let (value, report) = total.compute_report(&config)?;
@@ -35,7 +38,13 @@ fn main() -> chunkwise::Result<()> {
     );
     let means = column_mean.compute_with(&config)?;
     let stds = column_std.compute_with(&config)?;
-    println!("column means [0..4]: {:?}", &means.as_slice().unwrap_or(&[])[..4]);
-    println!("column stds  [0..4]: {:?}", &stds.as_slice().unwrap_or(&[])[..4]);
+    println!(
+        "column means [0..4]: {:?}",
+        &means.as_slice().unwrap_or(&[])[..4]
+    );
+    println!(
+        "column stds  [0..4]: {:?}",
+        &stds.as_slice().unwrap_or(&[])[..4]
+    );
     Ok(())
 }

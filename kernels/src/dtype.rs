@@ -202,7 +202,7 @@ impl<'a> Strip<'a> {
 
     /// The run-time element type.
     pub fn dtype(&self) -> DType {
-        each_variant!(Strip, self, v => element_dtype(*v))
+        each_variant!(Strip, self, v => element_dtype(v))
     }
 
     /// Elements `range` of this strip.
@@ -253,9 +253,7 @@ pub enum Scalar {
 /// An element type of arrays: `bool`, the signed and unsigned integers, `f32`, `f64`.
 ///
 /// The trait ties a Rust type to its [`DType`] tag and to the matching [`Strip`] variants.
-pub trait Element:
-    Copy + Send + Sync + Debug + PartialEq + PartialOrd + Default + 'static
-{
+pub trait Element: Copy + Send + Sync + Debug + PartialEq + PartialOrd + Default + 'static {
     /// The run-time tag of this type.
     const DTYPE: DType;
     /// Takes the typed slice back from a strip. Panics if the dtype differs, which the graph
@@ -343,7 +341,10 @@ impl Element for bool {
     fn from_strip(strip: Strip<'_>) -> &[Self] {
         match strip {
             Strip::Bool(v) => v,
-            other => panic!("dtype invariant broken: expected bool, got {}", other.dtype()),
+            other => panic!(
+                "dtype invariant broken: expected bool, got {}",
+                other.dtype()
+            ),
         }
     }
     #[inline]

@@ -11,4 +11,5 @@ pub mod dtype;
 pub mod math;
 pub mod random;
 pub mod reduce;
+pub mod simd;
 pub mod strip;

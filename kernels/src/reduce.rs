@@ -10,7 +10,10 @@
 use std::fmt::Debug;
 use std::marker::PhantomData;
 
+use multiversion::multiversion;
+
 use crate::dtype::{Element, FloatElement, Numeric};
+use crate::simd::fold_lanes;
 
 /// A reduction: folding values into states, combining states, finishing a state into a value.
 pub trait Reducer: Send + Sync + Debug + 'static {
@@ -99,7 +102,13 @@ impl ReduceLayout {
             origin: origin.to_vec(),
             array_shape: array_shape.to_vec(),
         });
-        ReduceLayout { dims, reduced: kinds, state_strides, n_states, positions }
+        ReduceLayout {
+            dims,
+            reduced: kinds,
+            state_strides,
+            n_states,
+            positions,
+        }
     }
 
     /// Number of partial states this tile reduces to.
@@ -166,7 +175,11 @@ impl ReduceLayout {
             if last_reduced {
                 reducer.fold_run(&mut states[base], piece, coords_position);
             } else {
-                reducer.fold_lanes(&mut states[base + col..base + col + run], piece, coords_position);
+                reducer.fold_lanes(
+                    &mut states[base + col..base + col + run],
+                    piece,
+                    coords_position,
+                );
             }
             done += run;
         }
@@ -178,6 +191,17 @@ impl ReduceLayout {
 pub fn pairwise_sum<T: Numeric>(xs: &[T]) -> f64 {
     const BLOCK: usize = 256;
     if xs.len() <= BLOCK {
+        block_sum(xs)
+    } else {
+        let half = (xs.len() / 2).next_multiple_of(8);
+        pairwise_sum(&xs[..half]) + pairwise_sum(&xs[half..])
+    }
+}
+
+/// The sum of up to a few hundred values with 8 accumulators, vectorised per CPU.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn block_sum<T: Numeric>(xs: &[T]) -> f64 {
+    {
         let mut acc = [0.0f64; 8];
         let chunks = xs.chunks_exact(8);
         let tail = chunks.remainder();
@@ -186,14 +210,12 @@ pub fn pairwise_sum<T: Numeric>(xs: &[T]) -> f64 {
                 acc[k] += T::as_f64(c[k]);
             }
         }
-        let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        let mut s =
+            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
         for &x in tail {
             s += T::as_f64(x);
         }
         s
-    } else {
-        let half = (xs.len() / 2).next_multiple_of(8);
-        pairwise_sum(&xs[..half]) + pairwise_sum(&xs[half..])
     }
 }
 
@@ -212,7 +234,11 @@ impl CompensatedSum {
     pub fn add(&mut self, x: f64) {
         let t = self.sum + x;
         // Branch-free select, so loops over many sums vectorise.
-        let (big, small) = if self.sum.abs() >= x.abs() { (self.sum, x) } else { (x, self.sum) };
+        let (big, small) = if self.sum.abs() >= x.abs() {
+            (self.sum, x)
+        } else {
+            (x, self.sum)
+        };
         self.compensation += (big - t) + small;
         self.sum = t;
     }
@@ -251,7 +277,11 @@ pub struct FloatSum<T> {
 impl<T> FloatSum<T> {
     /// A sum; `skip_nan` treats NaN as absent; `mean` divides by the count at the end.
     pub fn new(skip_nan: bool, mean: bool) -> Self {
-        FloatSum { skip_nan, mean, _t: PhantomData }
+        FloatSum {
+            skip_nan,
+            mean,
+            _t: PhantomData,
+        }
     }
 }
 
@@ -273,12 +303,13 @@ impl<T: Numeric> Reducer for FloatSum<T> {
         }
     }
     fn fold_lanes(&self, states: &mut [SumState], xs: &[T], _: u64) {
-        for (s, &x) in states.iter_mut().zip(xs) {
+        let skip_nan = self.skip_nan;
+        fold_lanes(states, xs, |s: &mut SumState, x: T| {
             let x = T::as_f64(x);
-            let keep = !(self.skip_nan && x.is_nan());
+            let keep = !(skip_nan && x.is_nan());
             s.sum.add(if keep { x } else { 0.0 });
             s.count += u64::from(keep);
-        }
+        });
     }
     fn combine(&self, into: &mut SumState, other: &SumState) {
         into.sum.merge(&other.sum);
@@ -286,7 +317,11 @@ impl<T: Numeric> Reducer for FloatSum<T> {
     }
     fn finish(&self, state: &SumState) -> T::Real {
         let total = state.sum.value();
-        let v = if self.mean { total / state.count as f64 } else { total };
+        let v = if self.mean {
+            total / state.count as f64
+        } else {
+            total
+        };
         T::Real::from_f64(v)
     }
 }
@@ -301,7 +336,10 @@ pub struct Fold<T> {
 impl<T> Fold<T> {
     /// A wrapping sum (`product == false`) or product.
     pub fn new(product: bool) -> Self {
-        Fold { product, _t: PhantomData }
+        Fold {
+            product,
+            _t: PhantomData,
+        }
     }
 }
 
@@ -363,7 +401,11 @@ pub struct MinMax<T> {
 impl<T> MinMax<T> {
     /// A min or max reduction.
     pub fn new(extreme: Extreme, skip_nan: bool) -> Self {
-        MinMax { extreme, skip_nan, _t: PhantomData }
+        MinMax {
+            extreme,
+            skip_nan,
+            _t: PhantomData,
+        }
     }
 }
 
@@ -386,7 +428,11 @@ impl<T: Numeric> MinMax<T> {
     #[inline(always)]
     fn offer(&self, state: &mut BestState<T>, x: T, position: u64) {
         if self.better(x, state) {
-            *state = BestState { value: x, position, seen: true };
+            *state = BestState {
+                value: x,
+                position,
+                seen: true,
+            };
         }
     }
 }
@@ -414,8 +460,16 @@ impl<T: Numeric> Reducer for MinMax<T> {
     type State = BestState<T>;
     type Out = T;
     fn init(&self) -> BestState<T> {
-        let value = if self.skip_nan { T::from_scalar(crate::dtype::Scalar::Float(f64::NAN)) } else { T::ZERO };
-        BestState { value, position: 0, seen: false }
+        let value = if self.skip_nan {
+            T::from_scalar(crate::dtype::Scalar::Float(f64::NAN))
+        } else {
+            T::ZERO
+        };
+        BestState {
+            value,
+            position: 0,
+            seen: false,
+        }
     }
     fn fold_run(&self, state: &mut BestState<T>, xs: &[T], position: u64) {
         self.fold_run_impl(state, xs, position)
@@ -514,7 +568,12 @@ pub struct Moments<T> {
 impl<T> Moments<T> {
     /// A variance (`sqrt == false`) or standard deviation with `ddof` delta degrees of freedom.
     pub fn new(ddof: f64, sqrt: bool, skip_nan: bool) -> Self {
-        Moments { ddof, sqrt, skip_nan, _t: PhantomData }
+        Moments {
+            ddof,
+            sqrt,
+            skip_nan,
+            _t: PhantomData,
+        }
     }
 }
 
@@ -527,7 +586,10 @@ impl<T: Numeric> Reducer for Moments<T> {
     }
     fn fold_run(&self, state: &mut MomentState, xs: &[T], _: u64) {
         // Two passes over the run (it is in cache), then a merge: accurate and fast.
-        let values = xs.iter().map(|&x| T::as_f64(x)).filter(|x| !(self.skip_nan && x.is_nan()));
+        let values = xs
+            .iter()
+            .map(|&x| T::as_f64(x))
+            .filter(|x| !(self.skip_nan && x.is_nan()));
         let (n, sum) = values.clone().fold((0u64, 0.0), |(n, s), x| (n + 1, s + x));
         if n == 0 {
             return;
@@ -542,13 +604,13 @@ impl<T: Numeric> Reducer for Moments<T> {
             // Every lane has seen the same rows: one reciprocal for the whole row.
             let n = same_count.unwrap_or(0) + 1;
             let inv = 1.0 / n as f64;
-            for (s, &x) in states.iter_mut().zip(xs) {
+            fold_lanes(states, xs, |s: &mut MomentState, x: T| {
                 let x = T::as_f64(x);
                 let delta = x - s.mean;
                 s.mean += delta * inv;
                 s.m2 += delta * (x - s.mean);
                 s.count = n;
-            }
+            });
             return;
         }
         for (s, &x) in states.iter_mut().zip(xs) {
@@ -567,7 +629,11 @@ impl<T: Numeric> Reducer for Moments<T> {
     }
     fn finish(&self, state: &MomentState) -> T::Real {
         let var = state.m2 / (state.count as f64 - self.ddof);
-        let var = if state.count as f64 - self.ddof <= 0.0 { f64::NAN } else { var };
+        let var = if state.count as f64 - self.ddof <= 0.0 {
+            f64::NAN
+        } else {
+            var
+        };
         T::Real::from_f64(if self.sqrt { var.sqrt() } else { var })
     }
 }
@@ -593,7 +659,11 @@ impl Reducer for AnyAll {
         self.all
     }
     fn fold_run(&self, state: &mut bool, xs: &[bool], _: u64) {
-        *state = if self.all { *state && xs.iter().all(|&x| x) } else { *state || xs.iter().any(|&x| x) };
+        *state = if self.all {
+            *state && xs.iter().all(|&x| x)
+        } else {
+            *state || xs.iter().any(|&x| x)
+        };
     }
     fn fold_lanes(&self, states: &mut [bool], xs: &[bool], _: u64) {
         for (s, &x) in states.iter_mut().zip(xs) {
@@ -601,7 +671,11 @@ impl Reducer for AnyAll {
         }
     }
     fn combine(&self, into: &mut bool, other: &bool) {
-        *into = if self.all { *into && *other } else { *into || *other };
+        *into = if self.all {
+            *into && *other
+        } else {
+            *into || *other
+        };
     }
     fn finish(&self, state: &bool) -> bool {
         *state
@@ -645,7 +719,13 @@ impl<T: Element> Reducer for CountNonzero<T> {
 mod tests {
     use super::*;
 
-    fn reduce_tile<R: Reducer>(r: &R, shape: &[usize], reduced: &[bool], xs: &[R::In], strip: usize) -> Vec<R::Out> {
+    fn reduce_tile<R: Reducer>(
+        r: &R,
+        shape: &[usize],
+        reduced: &[bool],
+        xs: &[R::In],
+        strip: usize,
+    ) -> Vec<R::Out> {
         let origin = vec![0; shape.len()];
         let layout = ReduceLayout::new(shape, &origin, shape, reduced, r.needs_positions());
         let mut states = vec![r.init(); layout.n_states()];
@@ -670,9 +750,12 @@ mod tests {
                 }
             }
             let over_02 = reduce_tile(&r, &shape, &[true, false, true], &xs, strip);
-            for j in 0..4 {
-                let want: f64 = (0..3).flat_map(|i| (0..5).map(move |k| (i, k))).map(|(i, k)| at(i, j, k)).sum();
-                assert!((over_02[j] - want).abs() < 1e-12);
+            for (j, &got) in over_02.iter().enumerate() {
+                let want: f64 = (0..3)
+                    .flat_map(|i| (0..5).map(move |k| (i, k)))
+                    .map(|(i, k)| at(i, j, k))
+                    .sum();
+                assert!((got - want).abs() < 1e-12);
             }
         }
     }
@@ -692,16 +775,24 @@ mod tests {
         assert_eq!(reduce_tile(&r, &[6], &[true], &xs, 2), vec![3]);
         let xs = [3.0, 1.0, 4.0, 1.0, 0.5, 9.0];
         assert_eq!(reduce_tile(&r, &[2, 3], &[false, true], &xs, 4), vec![1, 1]);
-        assert_eq!(reduce_tile(&r, &[2, 3], &[true, false], &xs, 4), vec![1, 1, 0]);
+        assert_eq!(
+            reduce_tile(&r, &[2, 3], &[true, false], &xs, 4),
+            vec![1, 1, 0]
+        );
         let m = MinMax::<f64>::new(Extreme::Max, true);
-        assert_eq!(reduce_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1), vec![2.0]);
+        assert_eq!(
+            reduce_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1),
+            vec![2.0]
+        );
         let m = MinMax::<f64>::new(Extreme::Max, false);
         assert!(reduce_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1)[0].is_nan());
     }
 
     #[test]
     fn moments_merge_matches_two_pass() {
-        let xs: Vec<f64> = (0..37).map(|i| ((i * 13 % 17) as f64).sin() * 1e3 + 1e6).collect();
+        let xs: Vec<f64> = (0..37)
+            .map(|i| ((i * 13 % 17) as f64).sin() * 1e3 + 1e6)
+            .collect();
         let mean = xs.iter().sum::<f64>() / 37.0;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 36.0;
         let r = Moments::<f64>::new(1.0, false, false);

@@ -133,7 +133,11 @@ pub struct Program {
 impl Program {
     /// The program that passes its single input through.
     pub fn identity(dtype: DType) -> Program {
-        Program { inputs: vec![dtype], steps: Vec::new(), output: Operand::Input(0) }
+        Program {
+            inputs: vec![dtype],
+            steps: Vec::new(),
+            output: Operand::Input(0),
+        }
     }
 
     /// The dtype of an operand.
@@ -151,7 +155,10 @@ impl Program {
 
     /// Scratch bytes that [`Program::run`] allocates for strips of `strip_len` elements.
     pub fn scratch_bytes(&self, strip_len: usize) -> usize {
-        self.steps.iter().map(|s| s.op.out_dtype().size() * strip_len).sum()
+        self.steps
+            .iter()
+            .map(|s| s.op.out_dtype().size() * strip_len)
+            .sum()
     }
 
     /// Evaluates the program over a tile, strip by strip, handing each result strip with its
@@ -166,8 +173,11 @@ impl Program {
         debug_assert_eq!(inputs.len(), self.inputs.len());
         let total = tile.len();
         let strip_len = strip_len.max(1).min(total.max(1));
-        let mut scratch: Vec<StripVec> =
-            self.steps.iter().map(|s| StripVec::zeros(s.op.out_dtype(), strip_len)).collect();
+        let mut scratch: Vec<StripVec> = self
+            .steps
+            .iter()
+            .map(|s| StripVec::zeros(s.op.out_dtype(), strip_len))
+            .collect();
         let mut offset = 0;
         while offset < total {
             let len = strip_len.min(total - offset);
@@ -249,11 +259,12 @@ mod tests {
         }
         fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
             let out = f64::from_strip_mut(out);
-            at.tile.for_each_run(at.offset, out.len(), |o, linear, len| {
-                for (k, v) in out[o..o + len].iter_mut().enumerate() {
-                    *v = (linear + k as u64) as f64;
-                }
-            });
+            at.tile
+                .for_each_run(at.offset, out.len(), |o, linear, len| {
+                    for (k, v) in out[o..o + len].iter_mut().enumerate() {
+                        *v = (linear + k as u64) as f64;
+                    }
+                });
         }
     }
 
@@ -263,15 +274,28 @@ mod tests {
         let program = Program {
             inputs: vec![DType::F64],
             steps: vec![
-                Step { op: Arc::new(Position), args: vec![] },
-                Step { op: Arc::new(AddF64), args: vec![Operand::Input(0), Operand::Step(0)] },
-                Step { op: Arc::new(AddF64), args: vec![Operand::Step(1), Operand::Step(1)] },
+                Step {
+                    op: Arc::new(Position),
+                    args: vec![],
+                },
+                Step {
+                    op: Arc::new(AddF64),
+                    args: vec![Operand::Input(0), Operand::Step(0)],
+                },
+                Step {
+                    op: Arc::new(AddF64),
+                    args: vec![Operand::Step(1), Operand::Step(1)],
+                },
             ],
             output: Operand::Step(2),
         };
         // A 3 x 5 tile at (2, 4) of a 10 x 20 array; strips of 4 cross rows.
         let (origin, shape, array_shape) = ([2, 4], [3, 5], [10, 20]);
-        let tile = TilePosition { origin: &origin, shape: &shape, array_shape: &array_shape };
+        let tile = TilePosition {
+            origin: &origin,
+            shape: &shape,
+            array_shape: &array_shape,
+        };
         let x: Vec<f64> = (0..15).map(|i| i as f64 * 0.5).collect();
         let mut out = vec![0.0; 15];
         program.run_into(&[f64::to_strip(&x)], tile, 4, f64::to_strip_mut(&mut out));
@@ -287,7 +311,11 @@ mod tests {
     #[test]
     fn identity_program_and_zero_d_tile() {
         let program = Program::identity(DType::F64);
-        let tile = TilePosition { origin: &[], shape: &[], array_shape: &[] };
+        let tile = TilePosition {
+            origin: &[],
+            shape: &[],
+            array_shape: &[],
+        };
         let mut seen = Vec::new();
         program.run(&[f64::to_strip(&[7.0])], tile, 16, |offset, strip| {
             seen.push((offset, f64::from_strip(strip).to_vec()))

@@ -89,7 +89,10 @@ scalar_left_operators!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
 impl<T: Numeric> Neg for &Array<T> {
     type Output = Array<T>;
     fn neg(self) -> Array<T> {
-        self.unary_op(Arc::new(NumUnary::<T> { op: NumUnaryOp::Neg, _t: PhantomData }))
+        self.unary_op(Arc::new(NumUnary::<T> {
+            op: NumUnaryOp::Neg,
+            _t: PhantomData,
+        }))
     }
 }
 
@@ -105,7 +108,10 @@ macro_rules! logic_operator {
         impl $Trait<&Array<bool>> for &Array<bool> {
             type Output = Array<bool>;
             fn $method(self, rhs: &Array<bool>) -> Array<bool> {
-                let op = Arc::new(Logic { op: LogicOp::$op, scalar: Scalar::None });
+                let op = Arc::new(Logic {
+                    op: LogicOp::$op,
+                    scalar: Scalar::None,
+                });
                 Array::from_node(elemwise(&[&self.node, &rhs.node], op))
             }
         }
@@ -118,7 +124,10 @@ macro_rules! logic_operator {
         impl $Trait<bool> for &Array<bool> {
             type Output = Array<bool>;
             fn $method(self, rhs: bool) -> Array<bool> {
-                self.unary_op(Arc::new(Logic { op: LogicOp::$op, scalar: Scalar::Right(rhs) }))
+                self.unary_op(Arc::new(Logic {
+                    op: LogicOp::$op,
+                    scalar: Scalar::Right(rhs),
+                }))
             }
         }
     };
@@ -131,7 +140,10 @@ logic_operator!(BitXor, bitxor, Xor);
 impl Not for &Array<bool> {
     type Output = Array<bool>;
     fn not(self) -> Array<bool> {
-        self.unary_op(Arc::new(Logic { op: LogicOp::Not, scalar: Scalar::None }))
+        self.unary_op(Arc::new(Logic {
+            op: LogicOp::Not,
+            scalar: Scalar::None,
+        }))
     }
 }
 

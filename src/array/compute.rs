@@ -46,10 +46,15 @@ fn assemble<T: Element>(roots: &[Arc<Node>], config: &Config) -> Result<(Vec<Arr
             return Err(e);
         }
     }
-    let mut results: Vec<ArrayD<T>> =
-        roots.iter().map(|r| ArrayD::<T>::default(IxDyn(&r.shape()))).collect();
+    let mut results: Vec<ArrayD<T>> = roots
+        .iter()
+        .map(|r| ArrayD::<T>::default(IxDyn(&r.shape())))
+        .collect();
     let report = evaluate(roots, config, &mut |o, block, value| {
-        let tile = value.as_any().downcast_ref::<ArrayD<T>>().expect("output tiles are arrays of T");
+        let tile = value
+            .as_any()
+            .downcast_ref::<ArrayD<T>>()
+            .expect("output tiles are arrays of T");
         let ranges = roots[o].grid.block_ranges(block);
         sub_view_mut(results[o].view_mut(), &ranges).assign(tile);
     })?;
@@ -102,11 +107,13 @@ impl<T: Element> Lazy<T> {
     pub fn compute_dim<D: Dimension>(&self) -> Result<ndarray::Array<T, D>> {
         let dense = self.compute()?;
         let found = dense.shape().to_vec();
-        dense.into_dimensionality::<D>().map_err(|_| Error::ShapeMismatch {
-            op: "compute_dim".into(),
-            expected: vec![0; D::NDIM.unwrap_or(found.len())],
-            found,
-        })
+        dense
+            .into_dimensionality::<D>()
+            .map_err(|_| Error::ShapeMismatch {
+                op: "compute_dim".into(),
+                expected: vec![0; D::NDIM.unwrap_or(found.len())],
+                found,
+            })
     }
 
     /// Computes the array and reports what the run did (tasks, peak memory, trace).
@@ -127,12 +134,23 @@ impl<T: Element> Lazy<T> {
         let grid = self.node.grid.clone();
         let mut tiles: Vec<Option<Value>> = vec![None; grid.n_blocks()];
         let nblocks = grid.nblocks();
-        evaluate(std::slice::from_ref(&self.node), config, &mut |_, block, value| {
-            tiles[crate::chunks::ravel(block, &nblocks)] = Some(value.clone());
-        })?;
-        let tiles = tiles.into_iter().map(|t| t.expect("every output tile was computed")).collect();
+        evaluate(
+            std::slice::from_ref(&self.node),
+            config,
+            &mut |_, block, value| {
+                tiles[crate::chunks::ravel(block, &nblocks)] = Some(value.clone());
+            },
+        )?;
+        let tiles = tiles
+            .into_iter()
+            .map(|t| t.expect("every output tile was computed"))
+            .collect();
         let source = Persisted { tiles, nblocks };
-        let node = Node::new(NodeKind::Source(Source::Tiles(Arc::new(source))), grid, T::DTYPE);
+        let node = Node::new(
+            NodeKind::Source(Source::Tiles(Arc::new(source))),
+            grid,
+            T::DTYPE,
+        );
         Ok(Lazy::from_node(node))
     }
 
@@ -168,6 +186,10 @@ impl<T: Element> Lazy<T> {
     pub fn task_count(&self, config: &Config) -> Result<usize> {
         self.check()?;
         let optimized = optimize(std::slice::from_ref(&self.node), config.fuse)?;
-        Ok(Plan::new(&optimized, config.strip_len, config.budget_bytes())?.tasks.len())
+        Ok(
+            Plan::new(&optimized, config.strip_len, config.budget_bytes())?
+                .tasks
+                .len(),
+        )
     }
 }

@@ -22,7 +22,11 @@ pub(crate) fn generated<T: Element>(
     op: Arc<dyn StripOp>,
 ) -> Result<Array<T>> {
     let grid = ChunkGrid::new(shape, &chunks.into(), T::DTYPE.size())?;
-    Ok(Array::from_node(Node::new(NodeKind::Source(Source::Generator(op)), grid, T::DTYPE)))
+    Ok(Array::from_node(Node::new(
+        NodeKind::Source(Source::Generator(op)),
+        grid,
+        T::DTYPE,
+    )))
 }
 
 /// A chunked array over a copy of `array`'s data.
@@ -41,8 +45,14 @@ where
 {
     let owned: ArrayD<T> = array.to_owned().into_dyn();
     let grid = ChunkGrid::new(owned.shape(), &chunks.into(), T::DTYPE.size())?;
-    let source = InMemory { array: Arc::new(owned) };
-    Ok(Array::from_node(Node::new(NodeKind::Source(Source::Tiles(Arc::new(source))), grid, T::DTYPE)))
+    let source = InMemory {
+        array: Arc::new(owned),
+    };
+    Ok(Array::from_node(Node::new(
+        NodeKind::Source(Source::Tiles(Arc::new(source))),
+        grid,
+        T::DTYPE,
+    )))
 }
 
 /// An array filled with `value`.
@@ -71,7 +81,12 @@ pub fn ones<T: Numeric>(shape: &[usize], chunks: impl Into<Chunks>) -> Result<Ar
 /// let x = chunkwise::arange::<i32>(2, 11, 3, [2]).unwrap();
 /// assert_eq!(x.compute().unwrap().into_raw_vec_and_offset().0, vec![2, 5, 8]);
 /// ```
-pub fn arange<T: Numeric>(start: T, stop: T, step: T, chunks: impl Into<Chunks>) -> Result<Array<T>> {
+pub fn arange<T: Numeric>(
+    start: T,
+    stop: T,
+    step: T,
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
     let (a, b, s) = (T::as_f64(start), T::as_f64(stop), T::as_f64(step));
     if s == 0.0 || !s.is_finite() || !a.is_finite() || !b.is_finite() {
         return Err(Error::InvalidArgument {
@@ -80,7 +95,16 @@ pub fn arange<T: Numeric>(start: T, stop: T, step: T, chunks: impl Into<Chunks>)
         });
     }
     let n = ((b - a) / s).ceil().max(0.0) as usize;
-    generated(&[n], chunks, Arc::new(Ramp::<T> { start: a, step: s, end: None, _t: PhantomData }))
+    generated(
+        &[n],
+        chunks,
+        Arc::new(Ramp::<T> {
+            start: a,
+            step: s,
+            end: None,
+            _t: PhantomData,
+        }),
+    )
 }
 
 /// `num` values evenly spaced from `start` to `stop` inclusive (NumPy's `linspace`).
@@ -89,11 +113,29 @@ pub fn arange<T: Numeric>(start: T, stop: T, step: T, chunks: impl Into<Chunks>)
 /// let x = chunkwise::linspace::<f64>(0.0, 1.0, 5, [2]).unwrap();
 /// assert_eq!(x.compute().unwrap().into_raw_vec_and_offset().0, vec![0.0, 0.25, 0.5, 0.75, 1.0]);
 /// ```
-pub fn linspace<T: FloatElement>(start: T, stop: T, num: usize, chunks: impl Into<Chunks>) -> Result<Array<T>> {
+pub fn linspace<T: FloatElement>(
+    start: T,
+    stop: T,
+    num: usize,
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
     let (a, b) = (T::as_f64(start), T::as_f64(stop));
-    let step = if num > 1 { (b - a) / (num - 1) as f64 } else { 0.0 };
+    let step = if num > 1 {
+        (b - a) / (num - 1) as f64
+    } else {
+        0.0
+    };
     let end = (num > 1).then(|| ((num - 1) as u64, b));
-    generated(&[num], chunks, Arc::new(Ramp::<T> { start: a, step, end, _t: PhantomData }))
+    generated(
+        &[num],
+        chunks,
+        Arc::new(Ramp::<T> {
+            start: a,
+            step,
+            end,
+            _t: PhantomData,
+        }),
+    )
 }
 
 /// An `n x m` matrix with ones on diagonal `k` (0: main, positive: above).
@@ -104,7 +146,11 @@ pub fn linspace<T: FloatElement>(start: T, stop: T, num: usize, chunks: impl Int
 /// assert_eq!(x[[1, 1]], 0.0);
 /// ```
 pub fn eye<T: Numeric>(n: usize, m: usize, k: i64, chunks: impl Into<Chunks>) -> Result<Array<T>> {
-    let op = Eye::<T> { k, cols: m.max(1) as u64, _t: PhantomData };
+    let op = Eye::<T> {
+        k,
+        cols: m.max(1) as u64,
+        _t: PhantomData,
+    };
     generated(&[n, m], chunks, Arc::new(op))
 }
 
@@ -128,5 +174,9 @@ where
 {
     let grid = ChunkGrid::new(shape, &chunks.into(), T::DTYPE.size())?;
     let source = FromFn { f, _t: PhantomData };
-    Ok(Array::from_node(Node::new(NodeKind::Source(Source::Tiles(Arc::new(source))), grid, T::DTYPE)))
+    Ok(Array::from_node(Node::new(
+        NodeKind::Source(Source::Tiles(Arc::new(source))),
+        grid,
+        T::DTYPE,
+    )))
 }

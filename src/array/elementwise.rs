@@ -61,7 +61,9 @@ impl<T: Element> Array<T> {
         make: impl FnOnce(Scalar<T>) -> Arc<dyn StripOp>,
     ) -> Array<U> {
         match other {
-            Operand::Array(b) => Array::from_node(elemwise(&[&self.node, &b.node], make(Scalar::None))),
+            Operand::Array(b) => {
+                Array::from_node(elemwise(&[&self.node, &b.node], make(Scalar::None)))
+            }
             Operand::Scalar(s) => Array::from_node(elemwise(&[&self.node], make(Scalar::Right(s)))),
         }
     }
@@ -70,7 +72,9 @@ impl<T: Element> Array<T> {
 /// Comparisons (giving `Array<bool>`), selection, casts and closures: any element type.
 impl<T: Element> Array<T> {
     fn compare(&self, op: CmpOp, other: impl IntoOperand<T>) -> Array<bool> {
-        self.binary_op(other.into_operand(), |scalar| Arc::new(Compare { op, scalar }))
+        self.binary_op(other.into_operand(), |scalar| {
+            Arc::new(Compare { op, scalar })
+        })
     }
 
     /// `self == other`, elementwise.
@@ -153,26 +157,42 @@ impl<T: Element> Array<T> {
 /// let y = chunkwise::where_(&x.greater(1.5), &x, 0.0).compute().unwrap();
 /// assert_eq!(y.into_raw_vec_and_offset().0, vec![0.0, 0.0, 2.0, 3.0]);
 /// ```
-pub fn where_<T: Element>(cond: &Array<bool>, a: impl IntoOperand<T>, b: impl IntoOperand<T>) -> Array<T> {
+pub fn where_<T: Element>(
+    cond: &Array<bool>,
+    a: impl IntoOperand<T>,
+    b: impl IntoOperand<T>,
+) -> Array<T> {
     let as_array = |o: Operand<T>| match o {
         Operand::Array(a) => a,
-        Operand::Scalar(s) => match super::creation::full(&cond.shape(), s, crate::Chunks::Sizes(cond.chunks().chunks().to_vec())) {
+        Operand::Scalar(s) => match super::creation::full(
+            &cond.shape(),
+            s,
+            crate::Chunks::Sizes(cond.chunks().chunks().to_vec()),
+        ) {
             Ok(a) => a,
             Err(e) => Array::from_node(crate::graph::Node::invalid(e, T::DTYPE)),
         },
     };
     let (a, b) = (as_array(a.into_operand()), as_array(b.into_operand()));
-    Array::from_node(elemwise(&[&cond.node, &a.node, &b.node], Arc::new(Select::<T>(PhantomData))))
+    Array::from_node(elemwise(
+        &[&cond.node, &a.node, &b.node],
+        Arc::new(Select::<T>(PhantomData)),
+    ))
 }
 
 /// Arithmetic helpers on numbers.
 impl<T: Numeric> Array<T> {
     pub(crate) fn arith(&self, op: ArithOp, other: impl IntoOperand<T>) -> Array<T> {
-        self.binary_op(other.into_operand(), |scalar| Arc::new(Arith { op, scalar }))
+        self.binary_op(other.into_operand(), |scalar| {
+            Arc::new(Arith { op, scalar })
+        })
     }
 
     fn num_unary(&self, op: NumUnaryOp) -> Array<T> {
-        self.unary_op(Arc::new(NumUnary::<T> { op, _t: PhantomData }))
+        self.unary_op(Arc::new(NumUnary::<T> {
+            op,
+            _t: PhantomData,
+        }))
     }
 
     /// Elementwise maximum (NaN propagates, like NumPy's `maximum`).
@@ -206,22 +226,25 @@ impl<T: Numeric> Array<T> {
     }
 
     fn classify(&self, op: ClassifyOp) -> Array<bool> {
-        self.unary_op(Arc::new(Classify::<T> { op, _t: PhantomData }))
+        self.unary_op(Arc::new(Classify::<T> {
+            op,
+            _t: PhantomData,
+        }))
     }
 
     /// Whether each element is NaN.
     pub fn isnan(&self) -> Array<bool> {
-        self.classify(ClassifyOp::IsNan)
+        self.classify(ClassifyOp::Nan)
     }
 
     /// Whether each element is finite.
     pub fn isfinite(&self) -> Array<bool> {
-        self.classify(ClassifyOp::IsFinite)
+        self.classify(ClassifyOp::Finite)
     }
 
     /// Whether each element is infinite.
     pub fn isinf(&self) -> Array<bool> {
-        self.classify(ClassifyOp::IsInfinite)
+        self.classify(ClassifyOp::Infinite)
     }
 }
 
@@ -296,7 +319,9 @@ float_unary_methods! {
 /// Float functions of two arguments and powers.
 impl<T: FloatElement> Array<T> {
     fn float_binary(&self, f: BinaryFn, other: impl IntoOperand<T>) -> Array<T> {
-        self.binary_op(other.into_operand(), |scalar| Arc::new(FloatBinary { f, scalar }))
+        self.binary_op(other.into_operand(), |scalar| {
+            Arc::new(FloatBinary { f, scalar })
+        })
     }
 
     /// Four-quadrant arctangent of `self / other`.

@@ -28,7 +28,8 @@ impl<T: Element> Array<T> {
     /// Axes reversed.
     pub fn transpose(&self) -> Array<T> {
         let axes: Vec<isize> = (0..self.ndim() as isize).rev().collect();
-        self.permute_axes(&axes).expect("a reversal is a permutation")
+        self.permute_axes(&axes)
+            .expect("a reversal is a permutation")
     }
 
     /// Axes in the order `axes` (output axis `k` is input axis `axes[k]`).
@@ -45,7 +46,10 @@ impl<T: Element> Array<T> {
     /// Axes `a` and `b` exchanged.
     pub fn swap_axes(&self, a: isize, b: isize) -> Result<Array<T>> {
         let ndim = self.ndim();
-        let (a, b) = (layout::normalize_axis(a, ndim)?, layout::normalize_axis(b, ndim)?);
+        let (a, b) = (
+            layout::normalize_axis(a, ndim)?,
+            layout::normalize_axis(b, ndim)?,
+        );
         let mut axes: Vec<isize> = (0..ndim as isize).collect();
         axes.swap(a, b);
         self.permute_axes(&axes)

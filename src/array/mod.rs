@@ -42,21 +42,37 @@ pub struct Array<T: Element> {
 
 impl<T: Element> Clone for Array<T> {
     fn clone(&self) -> Self {
-        Array { node: self.node.clone(), _t: PhantomData }
+        Array {
+            node: self.node.clone(),
+            _t: PhantomData,
+        }
     }
 }
 
 impl<T: Element> fmt::Debug for Array<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Array<{}>(shape {:?}, chunks {:?})", T::DTYPE, self.shape(), self.node.grid.chunks())
+        write!(
+            f,
+            "Array<{}>(shape {:?}, chunks {:?})",
+            T::DTYPE,
+            self.shape(),
+            self.node.grid.chunks()
+        )
     }
 }
 
 /// Shape, chunks and type.
 impl<T: Element> Array<T> {
     pub(crate) fn from_node(node: Arc<Node>) -> Array<T> {
-        debug_assert_eq!(node.dtype, T::DTYPE, "typed handle over a node of another dtype");
-        Array { node, _t: PhantomData }
+        debug_assert_eq!(
+            node.dtype,
+            T::DTYPE,
+            "typed handle over a node of another dtype"
+        );
+        Array {
+            node,
+            _t: PhantomData,
+        }
     }
 
     /// The shape (empty for a 0-d array, and for an array whose building failed).

@@ -28,13 +28,20 @@ pub fn uniform<T: FloatElement>(
     chunks: impl Into<Chunks>,
 ) -> Result<Array<T>> {
     let (low, high) = (T::as_f64(low), T::as_f64(high));
-    if !(low < high) || !low.is_finite() || !high.is_finite() {
+    if low.partial_cmp(&high) != Some(std::cmp::Ordering::Less)
+        || !low.is_finite()
+        || !high.is_finite()
+    {
         return Err(Error::InvalidArgument {
             op: "uniform".into(),
             reason: format!("need finite low < high, got {low} and {high}"),
         });
     }
-    let op = Random::<T> { seed, distribution: Distribution::Uniform { low, high }, _t: PhantomData };
+    let op = Random::<T> {
+        seed,
+        distribution: Distribution::Uniform { low, high },
+        _t: PhantomData,
+    };
     generated(shape, chunks, Arc::new(op))
 }
 
@@ -47,13 +54,17 @@ pub fn normal<T: FloatElement>(
     chunks: impl Into<Chunks>,
 ) -> Result<Array<T>> {
     let (mean, std) = (T::as_f64(mean), T::as_f64(std));
-    if !(std >= 0.0) || !mean.is_finite() || !std.is_finite() {
+    if std.is_nan() || std < 0.0 || !mean.is_finite() || !std.is_finite() {
         return Err(Error::InvalidArgument {
             op: "normal".into(),
             reason: format!("need a finite mean and std >= 0, got {mean} and {std}"),
         });
     }
-    let op = Random::<T> { seed, distribution: Distribution::Normal { mean, std }, _t: PhantomData };
+    let op = Random::<T> {
+        seed,
+        distribution: Distribution::Normal { mean, std },
+        _t: PhantomData,
+    };
     generated(shape, chunks, Arc::new(op))
 }
 
@@ -72,7 +83,11 @@ pub fn integers<T: Numeric>(
     chunks: impl Into<Chunks>,
 ) -> Result<Array<T>> {
     let (lo, hi) = (T::as_f64(low), T::as_f64(high));
-    if matches!(T::DTYPE, chunkwise_kernels::dtype::DType::F32 | chunkwise_kernels::dtype::DType::F64) || !(lo < hi) {
+    if matches!(
+        T::DTYPE,
+        chunkwise_kernels::dtype::DType::F32 | chunkwise_kernels::dtype::DType::F64
+    ) || lo >= hi
+    {
         return Err(Error::InvalidArgument {
             op: "integers".into(),
             reason: format!("need an integer type and low < high, got {lo} and {hi}"),

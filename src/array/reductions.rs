@@ -2,7 +2,9 @@
 //! fan-in (`split_every`). Each partial step fuses the elementwise chain that feeds it.
 
 use chunkwise_kernels::dtype::{Element, Numeric};
-use chunkwise_kernels::reduce::{AnyAll, ArgMinMax, CountNonzero, Extreme, FloatSum, MinMax, Moments, Reducer};
+use chunkwise_kernels::reduce::{
+    AnyAll, ArgMinMax, CountNonzero, Extreme, FloatSum, MinMax, Moments, Reducer,
+};
 
 use super::Array;
 use crate::graph::erase;
@@ -24,7 +26,11 @@ pub struct Reduction {
 
 impl Default for Reduction {
     fn default() -> Reduction {
-        Reduction { axes: None, keepdims: false, split_every: DEFAULT_SPLIT_EVERY }
+        Reduction {
+            axes: None,
+            keepdims: false,
+            split_every: DEFAULT_SPLIT_EVERY,
+        }
     }
 }
 
@@ -36,7 +42,10 @@ impl Reduction {
 
     /// Over the given axes (negative counts from the end).
     pub fn axes(axes: impl AsRef<[isize]>) -> Reduction {
-        Reduction { axes: Some(axes.as_ref().to_vec()), ..Reduction::default() }
+        Reduction {
+            axes: Some(axes.as_ref().to_vec()),
+            ..Reduction::default()
+        }
     }
 
     /// Over one axis.
@@ -59,8 +68,19 @@ impl Reduction {
 
 impl<T: Element> Array<T> {
     /// The reduction of this array by `reducer`, as `how` says.
-    fn reduce_by<R: Reducer<In = T>>(&self, how: &Reduction, reducer: R, name: &str) -> Array<R::Out> {
-        let node = reduce(&self.node, how.axes.as_deref(), how.keepdims, how.split_every, erase(reducer, name));
+    fn reduce_by<R: Reducer<In = T>>(
+        &self,
+        how: &Reduction,
+        reducer: R,
+        name: &str,
+    ) -> Array<R::Out> {
+        let node = reduce(
+            &self.node,
+            how.axes.as_deref(),
+            how.keepdims,
+            how.split_every,
+            erase(reducer, name),
+        );
         Array::from_node(node)
     }
 }

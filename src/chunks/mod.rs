@@ -95,7 +95,9 @@ impl ChunkGrid {
                 continue;
             }
             if c == 0 {
-                return Err(invalid(format!("chunk length 0 on axis {axis} of length {len}")));
+                return Err(invalid(format!(
+                    "chunk length 0 on axis {axis} of length {len}"
+                )));
             }
             let mut sizes = vec![c; len / c];
             if len % c != 0 {
@@ -115,7 +117,11 @@ impl ChunkGrid {
             reason,
         };
         if chunks.len() != shape.len() {
-            return Err(invalid(format!("{} axes of chunks for {} axes", chunks.len(), shape.len())));
+            return Err(invalid(format!(
+                "{} axes of chunks for {} axes",
+                chunks.len(),
+                shape.len()
+            )));
         }
         for (axis, (sizes, &len)) in chunks.iter().zip(shape).enumerate() {
             let total: usize = sizes.iter().sum();
@@ -184,7 +190,10 @@ impl ChunkGrid {
 
     /// The array shape this grid tiles.
     pub fn shape(&self) -> Vec<usize> {
-        self.offsets.iter().map(|o| *o.last().expect("offsets start at 0")).collect()
+        self.offsets
+            .iter()
+            .map(|o| *o.last().expect("offsets start at 0"))
+            .collect()
     }
 
     /// Number of blocks per axis.
@@ -199,17 +208,29 @@ impl ChunkGrid {
 
     /// Shape of block `block`.
     pub fn block_shape(&self, block: &[usize]) -> Vec<usize> {
-        block.iter().zip(&self.chunks).map(|(&b, sizes)| sizes[b]).collect()
+        block
+            .iter()
+            .zip(&self.chunks)
+            .map(|(&b, sizes)| sizes[b])
+            .collect()
     }
 
     /// Global index of block `block`'s first element.
     pub fn block_origin(&self, block: &[usize]) -> Vec<usize> {
-        block.iter().zip(&self.offsets).map(|(&b, offs)| offs[b]).collect()
+        block
+            .iter()
+            .zip(&self.offsets)
+            .map(|(&b, offs)| offs[b])
+            .collect()
     }
 
     /// Element ranges of block `block`, per axis.
     pub fn block_ranges(&self, block: &[usize]) -> Vec<Range<usize>> {
-        block.iter().zip(&self.offsets).map(|(&b, offs)| offs[b]..offs[b + 1]).collect()
+        block
+            .iter()
+            .zip(&self.offsets)
+            .map(|(&b, offs)| offs[b]..offs[b + 1])
+            .collect()
     }
 
     /// Start offsets of the chunks along `axis`, followed by the axis length.
@@ -219,13 +240,18 @@ impl ChunkGrid {
 
     /// The largest number of elements in one tile.
     pub fn max_tile_len(&self) -> usize {
-        self.chunks.iter().map(|s| s.iter().copied().max().unwrap_or(0)).product()
+        self.chunks
+            .iter()
+            .map(|s| s.iter().copied().max().unwrap_or(0))
+            .product()
     }
 
     /// The block along `axis` that holds element `index`.
     pub fn block_of(&self, axis: usize, index: usize) -> usize {
         let offs = &self.offsets[axis];
-        offs.partition_point(|&o| o <= index).saturating_sub(1).min(self.chunks[axis].len() - 1)
+        offs.partition_point(|&o| o <= index)
+            .saturating_sub(1)
+            .min(self.chunks[axis].len() - 1)
     }
 
     /// All block indices in C order.
@@ -284,7 +310,9 @@ pub(crate) fn refine(a: &[usize], b: &[usize]) -> Vec<usize> {
 pub(crate) fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let ndim = a.len().max(b.len());
     let pad = |s: &[usize]| -> Vec<usize> {
-        std::iter::repeat_n(1, ndim - s.len()).chain(s.iter().copied()).collect()
+        std::iter::repeat_n(1, ndim - s.len())
+            .chain(s.iter().copied())
+            .collect()
     };
     let (pa, pb) = (pad(a), pad(b));
     pa.iter()
@@ -293,7 +321,11 @@ pub(crate) fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec
             _ if x == y => Ok(x),
             (1, _) => Ok(y),
             (_, 1) => Ok(x),
-            _ => Err(Error::Broadcast { op: op.to_string(), left: a.to_vec(), right: b.to_vec() }),
+            _ => Err(Error::Broadcast {
+                op: op.to_string(),
+                left: a.to_vec(),
+                right: b.to_vec(),
+            }),
         })
         .collect()
 }
@@ -316,11 +348,20 @@ mod tests {
             ChunkGrid::from_sizes(&[7], vec![vec![2, 4]]),
             Err(Error::InvalidChunks { .. })
         ));
-        assert!(matches!(ChunkGrid::regular(&[7], &[0]), Err(Error::InvalidChunks { .. })));
-        assert!(matches!(ChunkGrid::regular(&[7], &[1, 1]), Err(Error::InvalidChunks { .. })));
+        assert!(matches!(
+            ChunkGrid::regular(&[7], &[0]),
+            Err(Error::InvalidChunks { .. })
+        ));
+        assert!(matches!(
+            ChunkGrid::regular(&[7], &[1, 1]),
+            Err(Error::InvalidChunks { .. })
+        ));
         let zero_d = ChunkGrid::regular(&[], &[]).unwrap();
         assert_eq!(zero_d.n_blocks(), 1);
-        assert_eq!(zero_d.blocks().collect::<Vec<_>>(), vec![Vec::<usize>::new()]);
+        assert_eq!(
+            zero_d.blocks().collect::<Vec<_>>(),
+            vec![Vec::<usize>::new()]
+        );
     }
 
     #[test]
@@ -336,7 +377,10 @@ mod tests {
     fn refinement_and_broadcast() {
         assert_eq!(refine(&[4, 4, 2], &[5, 5]), vec![4, 1, 3, 2]);
         assert_eq!(refine(&[0], &[0]), vec![0]);
-        assert_eq!(broadcast_shapes("t", &[3, 1, 5], &[4, 1]).unwrap(), vec![3, 4, 5]);
+        assert_eq!(
+            broadcast_shapes("t", &[3, 1, 5], &[4, 1]).unwrap(),
+            vec![3, 4, 5]
+        );
         assert!(broadcast_shapes("t", &[3], &[4]).is_err());
         assert_eq!(broadcast_shapes("t", &[], &[2]).unwrap(), vec![2]);
     }

@@ -84,7 +84,9 @@ impl Config {
     /// The number of worker threads this config gives.
     pub fn worker_threads(&self) -> usize {
         if self.threads == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         } else {
             self.threads
         }

@@ -55,7 +55,13 @@ impl Task {
             TaskKind::Combine { level } => format!("combine level {level}"),
             TaskKind::Finish => "finish".to_string(),
         };
-        format!("{} of node #{} ({}) block {:?}", stage, self.node.id, short(&self.node.label()), self.block)
+        format!(
+            "{} of node #{} ({}) block {:?}",
+            stage,
+            self.node.id,
+            short(&self.node.label()),
+            self.block
+        )
     }
 }
 
@@ -85,19 +91,34 @@ impl Plan {
                 return Err(e);
             }
         }
-        let mut lower = Lowering { tasks: Vec::new(), memo: HashMap::new(), strip_len };
+        let mut lower = Lowering {
+            tasks: Vec::new(),
+            memo: HashMap::new(),
+            strip_len,
+        };
         let outputs = roots
             .iter()
             .map(|root| {
-                root.grid.blocks().map(|b| (b.clone(), lower.task(root, Stage::Tile, &b))).collect()
+                root.grid
+                    .blocks()
+                    .map(|b| (b.clone(), lower.task(root, Stage::Tile, &b)))
+                    .collect()
             })
             .collect();
-        let plan = Plan { tasks: lower.tasks, outputs, roots: roots.to_vec() };
+        let plan = Plan {
+            tasks: lower.tasks,
+            outputs,
+            roots: roots.to_vec(),
+        };
         for task in &plan.tasks {
             let inputs: u64 = task.deps.iter().map(|&d| plan.tasks[d].out_bytes).sum();
             let needed = inputs + task.run_bytes();
             if needed > budget {
-                return Err(Error::TaskOverBudget { task: task.describe(), needed, budget });
+                return Err(Error::TaskOverBudget {
+                    task: task.describe(),
+                    needed,
+                    budget,
+                });
             }
         }
         Ok(plan)
@@ -140,7 +161,12 @@ impl Plan {
 
     /// The optimised graph with task counts and memory per node, and the plan's totals.
     /// `note` adds facts from the layers above (such as why an input was not fused).
-    pub(crate) fn explain(&self, threads: usize, budget: u64, note: &dyn Fn(&Node) -> String) -> String {
+    pub(crate) fn explain(
+        &self,
+        threads: usize,
+        budget: u64,
+        note: &dyn Fn(&Node) -> String,
+    ) -> String {
         let mut per_node: HashMap<NodeId, (usize, u64)> = HashMap::new();
         for task in &self.tasks {
             let entry = per_node.entry(task.node.id).or_default();
@@ -162,7 +188,11 @@ impl Plan {
                 None => "fused away".to_string(),
             };
             let extra = note(node);
-            if extra.is_empty() { tasks } else { format!("{tasks}; {extra}") }
+            if extra.is_empty() {
+                tasks
+            } else {
+                format!("{tasks}; {extra}")
+            }
         }));
         out
     }
@@ -177,7 +207,11 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// The stage of a node's work that a task key names.
@@ -220,10 +254,14 @@ impl Lowering {
     fn tile_task(&mut self, node: &Arc<Node>, block: &[usize]) -> Task {
         let out_bytes = Self::tile_bytes(node, &node.grid, block);
         let (kind, deps, scratch) = match &node.kind {
-            NodeKind::Source(Source::Generator(op)) => {
-                (TaskKind::Source, Vec::new(), (op.out_dtype().size() * self.strip_len) as u64)
+            NodeKind::Source(Source::Generator(op)) => (
+                TaskKind::Source,
+                Vec::new(),
+                (op.out_dtype().size() * self.strip_len) as u64,
+            ),
+            NodeKind::Source(Source::Tiles(_)) | NodeKind::Invalid(_) => {
+                (TaskKind::Source, Vec::new(), 0)
             }
-            NodeKind::Source(Source::Tiles(_)) | NodeKind::Invalid(_) => (TaskKind::Source, Vec::new(), 0),
             NodeKind::Elemwise(e) => {
                 let mut deps = Vec::new();
                 let mut scratch = e.program.scratch_bytes(self.strip_len) as u64;
@@ -248,7 +286,14 @@ impl Lowering {
             }
             NodeKind::Reduce(_) => unreachable!("reductions lower through finish_task"),
         };
-        Task { kind, node: node.clone(), block: block.to_vec(), deps, out_bytes, scratch_bytes: scratch }
+        Task {
+            kind,
+            node: node.clone(),
+            block: block.to_vec(),
+            deps,
+            out_bytes,
+            scratch_bytes: scratch,
+        }
     }
 
     /// Blocks per axis at each tree level, until every reduced axis has one block.
@@ -260,7 +305,11 @@ impl Lowering {
             if last.iter().zip(&r.reduced).all(|(&n, &red)| !red || n <= 1) {
                 return levels;
             }
-            let next = last.iter().zip(&r.reduced).map(|(&n, &red)| if red { n.div_ceil(fan) } else { n }).collect();
+            let next = last
+                .iter()
+                .zip(&r.reduced)
+                .map(|(&n, &red)| if red { n.div_ceil(fan) } else { n })
+                .collect();
             levels.push(next);
         }
     }
@@ -277,7 +326,11 @@ impl Lowering {
             .product();
         let out_bytes = (kept_len * r.reducer.state_bytes()) as u64;
         if level == 0 {
-            let deps = r.inputs.iter().map(|i| self.task(&i.node, Stage::Tile, &i.block_for(block))).collect();
+            let deps = r
+                .inputs
+                .iter()
+                .map(|i| self.task(&i.node, Stage::Tile, &i.block_for(block)))
+                .collect();
             let tile_len: usize = r.in_grid.block_shape(block).iter().product();
             let broadcast: usize = r
                 .inputs
@@ -286,14 +339,34 @@ impl Lowering {
                 .map(|i| tile_len * i.node.dtype.size())
                 .sum();
             let scratch = (r.program.scratch_bytes(self.strip_len) + broadcast) as u64;
-            return Task { kind: TaskKind::Partial, node: node.clone(), block: block.to_vec(), deps, out_bytes, scratch_bytes: scratch };
+            return Task {
+                kind: TaskKind::Partial,
+                node: node.clone(),
+                block: block.to_vec(),
+                deps,
+                out_bytes,
+                scratch_bytes: scratch,
+            };
         }
         let deps = self.children(node, r, level, block);
-        Task { kind: TaskKind::Combine { level }, node: node.clone(), block: block.to_vec(), deps, out_bytes, scratch_bytes: 0 }
+        Task {
+            kind: TaskKind::Combine { level },
+            node: node.clone(),
+            block: block.to_vec(),
+            deps,
+            out_bytes,
+            scratch_bytes: 0,
+        }
     }
 
     /// The tasks of level `level - 1` that combine into `block` of level `level`.
-    fn children(&mut self, node: &Arc<Node>, r: &Reduce, level: usize, block: &[usize]) -> Vec<usize> {
+    fn children(
+        &mut self,
+        node: &Arc<Node>,
+        r: &Reduce,
+        level: usize,
+        block: &[usize],
+    ) -> Vec<usize> {
         let levels = Self::levels(r);
         let below = &levels[level - 1];
         let fan = r.fan_in();
@@ -301,14 +374,24 @@ impl Lowering {
             .iter()
             .zip(&r.reduced)
             .zip(below)
-            .map(|((&b, &red), &n)| if red { b * fan..((b + 1) * fan).min(n) } else { b..b + 1 })
+            .map(|((&b, &red), &n)| {
+                if red {
+                    b * fan..((b + 1) * fan).min(n)
+                } else {
+                    b..b + 1
+                }
+            })
             .collect();
         let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
         let total: usize = counts.iter().product();
         (0..total)
             .map(|flat| {
                 let offset = crate::chunks::unravel(flat, &counts);
-                let child: Vec<usize> = ranges.iter().zip(&offset).map(|(r, &o)| r.start + o).collect();
+                let child: Vec<usize> = ranges
+                    .iter()
+                    .zip(&offset)
+                    .map(|(r, &o)| r.start + o)
+                    .collect();
                 self.task(node, Stage::Level(level - 1), &child)
             })
             .collect()
@@ -339,6 +422,13 @@ impl Lowering {
             self.children(node, r, top, &in_block)
         };
         let out_bytes = Self::tile_bytes(node, &node.grid, block);
-        Task { kind: TaskKind::Finish, node: node.clone(), block: block.to_vec(), deps, out_bytes, scratch_bytes: 0 }
+        Task {
+            kind: TaskKind::Finish,
+            node: node.clone(),
+            block: block.to_vec(),
+            deps,
+            out_bytes,
+            scratch_bytes: 0,
+        }
     }
 }

@@ -6,8 +6,8 @@
 //! results early) whenever a worker is free and the task's projected bytes fit in the budget
 //! beside everything held; tiles are dropped the moment their last consumer finishes.
 
-use std::collections::{BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
@@ -50,7 +50,10 @@ impl Report {
 /// A shared pool per thread count, built once.
 fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
-    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     if let Some(pool) = pools.get(&threads) {
         return Ok(pool.clone());
     }
@@ -93,8 +96,10 @@ pub(crate) fn execute(
     let mut waiting_deps: Vec<usize> = plan.tasks.iter().map(|t| t.deps.len()).collect();
     let mut readers: Vec<usize> = consumers.iter().map(Vec::len).collect();
     let mut values: Vec<Option<Value>> = vec![None; n];
-    let mut ready: BinaryHeap<Reverse<usize>> =
-        (0..n).filter(|&t| waiting_deps[t] == 0).map(Reverse).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..n)
+        .filter(|&t| waiting_deps[t] == 0)
+        .map(Reverse)
+        .collect();
 
     let (tx, rx) = mpsc::channel::<Done>();
     let progress = Progress::new(n as u64, config.progress);
@@ -111,7 +116,9 @@ pub(crate) fn execute(
     while finished < n && (failure.is_none() || running > 0) {
         // Start what fits, in plan order.
         while failure.is_none() && running < threads {
-            let Some(&Reverse(t)) = ready.peek() else { break };
+            let Some(&Reverse(t)) = ready.peek() else {
+                break;
+            };
             let need = plan.tasks[t].run_bytes();
             if held + reserved + need > budget {
                 if running == 0 {
@@ -131,7 +138,11 @@ pub(crate) fn execute(
             let inputs: Vec<Value> = plan.tasks[t]
                 .deps
                 .iter()
-                .map(|&d| values[d].clone().expect("dependencies finish before their consumers"))
+                .map(|&d| {
+                    values[d]
+                        .clone()
+                        .expect("dependencies finish before their consumers")
+                })
                 .collect();
             let plan = plan.clone();
             let tx = tx.clone();
@@ -140,7 +151,10 @@ pub(crate) fn execute(
                 let task = &plan.tasks[t];
                 let result = catch_unwind(AssertUnwindSafe(|| run_task(task, &inputs, strip_len)))
                     .unwrap_or_else(|payload| {
-                        Err(Error::TaskPanicked { task: task.describe(), message: panic_message(&payload) })
+                        Err(Error::TaskPanicked {
+                            task: task.describe(),
+                            message: panic_message(&payload),
+                        })
                     });
                 drop(inputs);
                 let event = tracing.then(|| TraceEvent {
@@ -150,7 +164,11 @@ pub(crate) fn execute(
                     thread: rayon::current_thread_index().unwrap_or(0),
                     bytes: result.as_ref().map(|v| v.nbytes() as u64).unwrap_or(0),
                 });
-                let _ = tx.send(Done { task: t, result, event });
+                let _ = tx.send(Done {
+                    task: t,
+                    result,
+                    event,
+                });
             });
         }
         if running == 0 {
@@ -200,7 +218,14 @@ pub(crate) fn execute(
     if let Some(e) = failure {
         return Err(e);
     }
-    Ok(Report { tasks: n, peak_bytes: peak, budget, threads, elapsed: start.elapsed(), trace })
+    Ok(Report {
+        tasks: n,
+        peak_bytes: peak,
+        budget,
+        threads,
+        elapsed: start.elapsed(),
+        trace,
+    })
 }
 
 fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {

@@ -1,7 +1,7 @@
 //! Running one task: gathering its input tiles and calling the kernel of its kind.
 
 use chunkwise_kernels::dtype::{Strip, StripVec};
-use chunkwise_kernels::strip::{Program, Step, TilePosition, Operand};
+use chunkwise_kernels::strip::{Operand, Program, Step, TilePosition};
 
 use super::plan::{Task, TaskKind};
 use crate::error::{Error, Result};
@@ -14,10 +14,20 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
         (TaskKind::Source, NodeKind::Source(Source::Generator(op))) => {
             let program = Program {
                 inputs: Vec::new(),
-                steps: vec![Step { op: op.clone(), args: Vec::new() }],
+                steps: vec![Step {
+                    op: op.clone(),
+                    args: Vec::new(),
+                }],
                 output: Operand::Step(0),
             };
-            Ok(run_program(&program, &[], &[], &node.grid, &task.block, strip_len))
+            Ok(run_program(
+                &program,
+                &[],
+                &[],
+                &node.grid,
+                &task.block,
+                strip_len,
+            ))
         }
         (TaskKind::Source, NodeKind::Source(Source::Tiles(src))) => {
             let value = src.tile(&task.block, &node.grid.block_ranges(&task.block))?;
@@ -32,9 +42,14 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
             Ok(value)
         }
         (TaskKind::Source, NodeKind::Invalid(e)) => Err(e.clone()),
-        (TaskKind::Elemwise, NodeKind::Elemwise(e)) => {
-            Ok(run_program(&e.program, &e.inputs, inputs, &node.grid, &task.block, strip_len))
-        }
+        (TaskKind::Elemwise, NodeKind::Elemwise(e)) => Ok(run_program(
+            &e.program,
+            &e.inputs,
+            inputs,
+            &node.grid,
+            &task.block,
+            strip_len,
+        )),
         (TaskKind::Blockwise, NodeKind::Blockwise(b)) => {
             let refs: Vec<&Value> = inputs.iter().collect();
             let shape = node.grid.block_shape(&task.block);
@@ -48,8 +63,13 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
             let strips = strips_of(&full);
             let origin = r.in_grid.block_origin(&task.block);
             let array_shape = r.in_grid.shape();
-            let tile = TilePosition { origin: &origin, shape: &shape, array_shape: &array_shape };
-            Ok(r.reducer.partial(&r.program, &strips, tile, &r.reduced, strip_len))
+            let tile = TilePosition {
+                origin: &origin,
+                shape: &shape,
+                array_shape: &array_shape,
+            };
+            Ok(r.reducer
+                .partial(&r.program, &strips, tile, &r.reduced, strip_len))
         }
         (TaskKind::Combine { .. }, NodeKind::Reduce(r)) => {
             let refs: Vec<&Value> = inputs.iter().collect();
@@ -57,8 +77,13 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
         }
         (TaskKind::Finish, NodeKind::Reduce(r)) => {
             let refs: Vec<&Value> = inputs.iter().collect();
-            let combined = if refs.len() == 1 { refs[0].clone() } else { r.reducer.combine(&refs) };
-            Ok(r.reducer.finish(&combined, &node.grid.block_shape(&task.block)))
+            let combined = if refs.len() == 1 {
+                refs[0].clone()
+            } else {
+                r.reducer.combine(&refs)
+            };
+            Ok(r.reducer
+                .finish(&combined, &node.grid.block_shape(&task.block)))
         }
         (kind, _) => unreachable!("task kind {kind:?} does not match node {}", node.label()),
     }
@@ -73,14 +98,19 @@ fn broadcast_inputs(specs: &[ElemInput], inputs: &[Value], shape: &[usize]) -> V
             if spec.is_aligned() {
                 value.clone()
             } else {
-                value.broadcast_to(shape).expect("broadcast inputs have length 1 on broadcast axes")
+                value
+                    .broadcast_to(shape)
+                    .expect("broadcast inputs have length 1 on broadcast axes")
             }
         })
         .collect()
 }
 
 fn strips_of(values: &[Value]) -> Vec<Strip<'_>> {
-    values.iter().map(|v| v.strip().expect("elementwise inputs are array tiles")).collect()
+    values
+        .iter()
+        .map(|v| v.strip().expect("elementwise inputs are array tiles"))
+        .collect()
 }
 
 /// Evaluates a program into a new tile of `block` of `grid`.
@@ -97,7 +127,11 @@ fn run_program(
     let strips = strips_of(&full);
     let origin = grid.block_origin(block);
     let array_shape = grid.shape();
-    let tile = TilePosition { origin: &origin, shape: &shape, array_shape: &array_shape };
+    let tile = TilePosition {
+        origin: &origin,
+        shape: &shape,
+        array_shape: &array_shape,
+    };
     let len = tile.len();
     let mut out = StripVec::zeros(program.out_dtype(), len);
     program.run_into(&strips, tile, strip_len, out.head_mut(len));

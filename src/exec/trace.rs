@@ -25,12 +25,16 @@ pub(crate) fn chrome_json(events: &[TraceEvent]) -> String {
         if i > 0 {
             out.push(',');
         }
-        let name: String = e.name.chars().flat_map(|c| match c {
-            '"' => vec!['\\', '"'],
-            '\\' => vec!['\\', '\\'],
-            c if c.is_control() => vec![' '],
-            c => vec![c],
-        }).collect();
+        let name: String = e
+            .name
+            .chars()
+            .flat_map(|c| match c {
+                '"' => vec!['\\', '"'],
+                '\\' => vec!['\\', '\\'],
+                c if c.is_control() => vec![' '],
+                c => vec![c],
+            })
+            .collect();
         let _ = write!(
             out,
             "{{\"name\":\"{}\",\"ph\":\"X\",\"pid\":1,\"tid\":{},\"ts\":{:.3},\"dur\":{:.3},\"args\":{{\"bytes\":{}}}}}",

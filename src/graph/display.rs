@@ -18,7 +18,8 @@ pub(crate) fn program_text(program: &Program) -> String {
                 if step.args.is_empty() {
                     step.op.name()
                 } else {
-                    let args: Vec<String> = step.args.iter().map(|&a| operand(program, a)).collect();
+                    let args: Vec<String> =
+                        step.args.iter().map(|&a| operand(program, a)).collect();
                     format!("{}({})", step.op.name(), args.join(", "))
                 }
             }
@@ -35,7 +36,11 @@ fn grid_text(node: &Node) -> String {
             let first = sizes[0];
             let regular = sizes[..sizes.len() - 1].iter().all(|&s| s == first)
                 && sizes.last().is_some_and(|&l| l <= first);
-            if regular { first.to_string() } else { format!("{sizes:?}") }
+            if regular {
+                first.to_string()
+            } else {
+                format!("{sizes:?}")
+            }
         })
         .collect();
     format!(
@@ -43,7 +48,11 @@ fn grid_text(node: &Node) -> String {
         node.shape(),
         node.dtype,
         node.grid.n_blocks(),
-        if tile.is_empty() { "()".to_string() } else { tile.join("x") }
+        if tile.is_empty() {
+            "()".to_string()
+        } else {
+            tile.join("x")
+        }
     )
 }
 
@@ -72,7 +81,11 @@ pub(crate) fn plan_text(roots: &[Arc<Node>], annotate: &dyn Fn(&Node) -> String)
             "{indent}#{number} {}  [{}]{}",
             node.label(),
             grid_text(node),
-            if note.is_empty() { String::new() } else { format!("  {note}") }
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!("  {note}")
+            }
         );
         for input in node.inputs() {
             visit(input, depth + 1, numbers, out, annotate);
@@ -102,8 +115,13 @@ pub(crate) fn to_dot(roots: &[Arc<Node>]) -> String {
             NodeKind::Reduce(_) => "lightsalmon",
             NodeKind::Invalid(_) => "red",
         };
-        let label = format!("#{} {}\\n{}", node.id, node.label(), grid_text(&node)).replace('"', "'");
-        let _ = writeln!(out, "  n{} [label=\"{}\", style=filled, fillcolor={}];", node.id, label, color);
+        let label =
+            format!("#{} {}\\n{}", node.id, node.label(), grid_text(&node)).replace('"', "'");
+        let _ = writeln!(
+            out,
+            "  n{} [label=\"{}\", style=filled, fillcolor={}];",
+            node.id, label, color
+        );
         for input in node.inputs() {
             let _ = writeln!(out, "  n{} -> n{};", input.id, node.id);
             stack.push(input.clone());

@@ -21,7 +21,7 @@ pub(crate) use chunkwise_kernels::dtype::DType;
 use chunkwise_kernels::strip::{Program, StripOp};
 
 pub(crate) use reduce::{ErasedReducer, erase};
-pub(crate) use value::{TileData, Value, new_tile, tile_value};
+pub(crate) use value::{Value, new_tile, tile_value};
 
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, Result};
@@ -93,7 +93,11 @@ impl ElemInput {
 
     /// The input's block for the consumer's block.
     pub(crate) fn block_for(&self, block: &[usize]) -> Vec<usize> {
-        block.iter().zip(&self.broadcast).map(|(&b, &bc)| if bc { 0 } else { b }).collect()
+        block
+            .iter()
+            .zip(&self.broadcast)
+            .map(|(&b, &bc)| if bc { 0 } else { b })
+            .collect()
     }
 }
 
@@ -145,13 +149,21 @@ impl Reduce {
     /// Fan-in per reduced axis so that one combine reads at most `split_every` partials.
     pub(crate) fn fan_in(&self) -> usize {
         let n_reduced = self.reduced.iter().filter(|&&r| r).count().max(1);
-        ((self.split_every as f64).powf(1.0 / n_reduced as f64).floor() as usize).max(2)
+        ((self.split_every as f64)
+            .powf(1.0 / n_reduced as f64)
+            .floor() as usize)
+            .max(2)
     }
 }
 
 impl Node {
     pub(crate) fn new(kind: NodeKind, grid: ChunkGrid, dtype: DType) -> Arc<Node> {
-        Arc::new(Node { id: next_id(), kind, grid, dtype })
+        Arc::new(Node {
+            id: next_id(),
+            kind,
+            grid,
+            dtype,
+        })
     }
 
     /// A node that records a building error.
@@ -183,7 +195,10 @@ impl Node {
         let mut next = || new.next().expect("one new input per input");
         let mut remap = |list: &[ElemInput]| -> Vec<ElemInput> {
             list.iter()
-                .map(|i| ElemInput { node: next(), broadcast: i.broadcast.clone() })
+                .map(|i| ElemInput {
+                    node: next(),
+                    broadcast: i.broadcast.clone(),
+                })
                 .collect()
         };
         let kind = match &self.kind {
@@ -193,7 +208,10 @@ impl Node {
                 inputs: remap(&e.inputs),
                 program: e.program.clone(),
             }),
-            NodeKind::Reduce(r) => NodeKind::Reduce(Reduce { inputs: remap(&r.inputs), ..r.clone() }),
+            NodeKind::Reduce(r) => NodeKind::Reduce(Reduce {
+                inputs: remap(&r.inputs),
+                ..r.clone()
+            }),
             NodeKind::Blockwise(b) => NodeKind::Blockwise(Blockwise {
                 inputs: b.inputs.iter().map(|_| next()).collect(),
                 map: b.map.clone(),
@@ -226,8 +244,13 @@ impl Node {
             NodeKind::Elemwise(e) => format!("Elemwise {}", display::program_text(&e.program)),
             NodeKind::Blockwise(b) => format!("Blockwise {}", b.map.name()),
             NodeKind::Reduce(r) => {
-                let axes: Vec<usize> =
-                    r.reduced.iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| i).collect();
+                let axes: Vec<usize> = r
+                    .reduced
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| **r)
+                    .map(|(i, _)| i)
+                    .collect();
                 let prelude = if r.program.steps.is_empty() {
                     String::new()
                 } else {

@@ -42,7 +42,10 @@ struct Erased<R> {
 
 /// Erases a reducer's types; `name` is what plans print.
 pub(crate) fn erase<R: Reducer>(reducer: R, name: impl Into<String>) -> Arc<dyn ErasedReducer> {
-    Arc::new(Erased { reducer, name: name.into() })
+    Arc::new(Erased {
+        reducer,
+        name: name.into(),
+    })
 }
 
 impl<R: Reducer> Erased<R> {
@@ -80,13 +83,23 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
         strip_len: usize,
     ) -> Value {
         let r = &self.reducer;
-        let layout =
-            ReduceLayout::new(tile.shape, tile.origin, tile.array_shape, reduced, r.needs_positions());
+        let layout = ReduceLayout::new(
+            tile.shape,
+            tile.origin,
+            tile.array_shape,
+            reduced,
+            r.needs_positions(),
+        );
         let mut states = vec![r.init(); layout.n_states()];
         program.run(inputs, tile, strip_len, |offset, strip| {
             layout.fold(r, &mut states, offset, R::In::from_strip(strip))
         });
-        let shape = tile.shape.iter().zip(reduced).map(|(&n, &r)| if r { 1 } else { n }).collect();
+        let shape = tile
+            .shape
+            .iter()
+            .zip(reduced)
+            .map(|(&n, &r)| if r { 1 } else { n })
+            .collect();
         Arc::new(StateTile { states, shape })
     }
 
@@ -98,12 +111,19 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
                 self.reducer.combine(into, other);
             }
         }
-        Arc::new(StateTile { states, shape: first.shape.clone() })
+        Arc::new(StateTile {
+            states,
+            shape: first.shape.clone(),
+        })
     }
 
     fn finish(&self, states: &Value, shape: &[usize]) -> Value {
-        let values: Vec<R::Out> =
-            self.states(states).states.iter().map(|s| self.reducer.finish(s)).collect();
+        let values: Vec<R::Out> = self
+            .states(states)
+            .states
+            .iter()
+            .map(|s| self.reducer.finish(s))
+            .collect();
         let array = ArrayD::from_shape_vec(IxDyn(shape), values)
             .expect("one state per element of the result tile");
         tile_value(array)

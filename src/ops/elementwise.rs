@@ -15,7 +15,10 @@ use crate::graph::{ElemInput, Elemwise, Node, NodeKind};
 /// the inputs' chunks differ along an axis, each is rechunked to the common refinement (so
 /// no tile is split in a way that needs more than the pieces of one input tile).
 pub(crate) fn elemwise(inputs: &[&Arc<Node>], op: Arc<dyn StripOp>) -> Arc<Node> {
-    if let Some(bad) = inputs.iter().find(|n| matches!(n.kind, NodeKind::Invalid(_))) {
+    if let Some(bad) = inputs
+        .iter()
+        .find(|n| matches!(n.kind, NodeKind::Invalid(_)))
+    {
         return (*bad).clone();
     }
     let dtype = op.out_dtype();
@@ -27,7 +30,10 @@ pub(crate) fn elemwise(inputs: &[&Arc<Node>], op: Arc<dyn StripOp>) -> Arc<Node>
         }
     }
     let ndim = shape.len();
-    let padded: Vec<Arc<Node>> = inputs.iter().map(|n| expand_leading(n, ndim - n.ndim())).collect();
+    let padded: Vec<Arc<Node>> = inputs
+        .iter()
+        .map(|n| expand_leading(n, ndim - n.ndim()))
+        .collect();
     // Per axis: the common refinement of the chunks of the inputs that are not broadcast.
     let mut chunks: Vec<Option<Vec<usize>>> = vec![None; ndim];
     for node in &padded {
@@ -40,26 +46,47 @@ pub(crate) fn elemwise(inputs: &[&Arc<Node>], op: Arc<dyn StripOp>) -> Arc<Node>
             }
         }
     }
-    let chunks: Vec<Vec<usize>> =
-        chunks.into_iter().zip(&shape).map(|(c, &n)| c.unwrap_or_else(|| vec![n])).collect();
+    let chunks: Vec<Vec<usize>> = chunks
+        .into_iter()
+        .zip(&shape)
+        .map(|(c, &n)| c.unwrap_or_else(|| vec![n]))
+        .collect();
     let grid = ChunkGrid::from_valid(chunks);
     let elem_inputs: Vec<ElemInput> = padded
         .iter()
         .map(|node| {
-            let broadcast: Vec<bool> = node.shape().iter().zip(&shape).map(|(&a, &b)| a != b).collect();
+            let broadcast: Vec<bool> = node
+                .shape()
+                .iter()
+                .zip(&shape)
+                .map(|(&a, &b)| a != b)
+                .collect();
             let target: Vec<Vec<usize>> = grid
                 .chunks()
                 .iter()
                 .zip(&broadcast)
                 .map(|(sizes, &bc)| if bc { vec![1] } else { sizes.clone() })
                 .collect();
-            ElemInput { node: rechunk(node, ChunkGrid::from_valid(target)), broadcast }
+            ElemInput {
+                node: rechunk(node, ChunkGrid::from_valid(target)),
+                broadcast,
+            }
         })
         .collect();
     let program = Program {
         inputs: elem_inputs.iter().map(|i| i.node.dtype).collect(),
-        steps: vec![Step { op, args: (0..elem_inputs.len()).map(Operand::Input).collect() }],
+        steps: vec![Step {
+            op,
+            args: (0..elem_inputs.len()).map(Operand::Input).collect(),
+        }],
         output: Operand::Step(0),
     };
-    Node::new(NodeKind::Elemwise(Elemwise { inputs: elem_inputs, program }), grid, dtype)
+    Node::new(
+        NodeKind::Elemwise(Elemwise {
+            inputs: elem_inputs,
+            program,
+        }),
+        grid,
+        dtype,
+    )
 }

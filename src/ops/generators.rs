@@ -6,6 +6,7 @@ use std::fmt::Debug;
 
 use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric, Scalar, Strip, StripMut};
 use chunkwise_kernels::random::fill_integers_i64;
+use chunkwise_kernels::simd::map_in_place;
 use chunkwise_kernels::strip::{StripAt, StripOp};
 
 /// The same value everywhere.
@@ -44,16 +45,17 @@ impl<T: Element> StripOp for Ramp<T> {
     }
     fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
         let out = T::from_strip_mut(out);
-        at.tile.for_each_run(at.offset, out.len(), |o, linear, len| {
-            for (k, v) in out[o..o + len].iter_mut().enumerate() {
-                let i = linear + k as u64;
-                let value = match self.end {
-                    Some((last, end)) if i == last => end,
-                    _ => self.start + i as f64 * self.step,
-                };
-                *v = T::from_scalar(Scalar::Float(value));
-            }
-        });
+        at.tile
+            .for_each_run(at.offset, out.len(), |o, linear, len| {
+                for (k, v) in out[o..o + len].iter_mut().enumerate() {
+                    let i = linear + k as u64;
+                    let value = match self.end {
+                        Some((last, end)) if i == last => end,
+                        _ => self.start + i as f64 * self.step,
+                    };
+                    *v = T::from_scalar(Scalar::Float(value));
+                }
+            });
     }
 }
 
@@ -74,13 +76,14 @@ impl<T: Numeric> StripOp for Eye<T> {
     }
     fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
         let out = T::from_strip_mut(out);
-        at.tile.for_each_run(at.offset, out.len(), |o, linear, len| {
-            for (k, v) in out[o..o + len].iter_mut().enumerate() {
-                let i = linear + k as u64;
-                let (row, col) = ((i / self.cols) as i64, (i % self.cols) as i64);
-                *v = if col - row == self.k { T::ONE } else { T::ZERO };
-            }
-        });
+        at.tile
+            .for_each_run(at.offset, out.len(), |o, linear, len| {
+                for (k, v) in out[o..o + len].iter_mut().enumerate() {
+                    let i = linear + k as u64;
+                    let (row, col) = ((i / self.cols) as i64, (i % self.cols) as i64);
+                    *v = if col - row == self.k { T::ONE } else { T::ZERO };
+                }
+            });
     }
 }
 
@@ -105,8 +108,12 @@ pub(crate) struct Random<T> {
 impl<T: FloatElement> StripOp for Random<T> {
     fn name(&self) -> String {
         match self.distribution {
-            Distribution::Uniform { low, high } => format!("uniform[seed={}, {low}..{high}]", self.seed),
-            Distribution::Normal { mean, std } => format!("normal[seed={}, {mean}, {std}]", self.seed),
+            Distribution::Uniform { low, high } => {
+                format!("uniform[seed={}, {low}..{high}]", self.seed)
+            }
+            Distribution::Normal { mean, std } => {
+                format!("normal[seed={}, {mean}, {std}]", self.seed)
+            }
         }
     }
     fn out_dtype(&self) -> DType {
@@ -114,25 +121,26 @@ impl<T: FloatElement> StripOp for Random<T> {
     }
     fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
         let out = T::from_strip_mut(out);
-        at.tile.for_each_run(at.offset, out.len(), |o, linear, len| {
-            let run = &mut out[o..o + len];
-            match self.distribution {
-                Distribution::Uniform { low, high } => {
-                    T::fill_uniform(self.seed, 0, linear, run);
-                    if (low, high) != (0.0, 1.0) {
-                        let (low, width) = (T::from_f64(low), T::from_f64(high - low));
-                        run.iter_mut().for_each(|v| *v = low + *v * width);
+        at.tile
+            .for_each_run(at.offset, out.len(), |o, linear, len| {
+                let run = &mut out[o..o + len];
+                match self.distribution {
+                    Distribution::Uniform { low, high } => {
+                        T::fill_uniform(self.seed, 0, linear, run);
+                        if (low, high) != (0.0, 1.0) {
+                            let (low, width) = (T::from_f64(low), T::from_f64(high - low));
+                            map_in_place(run, |v| low + v * width);
+                        }
+                    }
+                    Distribution::Normal { mean, std } => {
+                        T::fill_normal(self.seed, 1, linear, run);
+                        if (mean, std) != (0.0, 1.0) {
+                            let (mean, std) = (T::from_f64(mean), T::from_f64(std));
+                            map_in_place(run, |v| mean + v * std);
+                        }
                     }
                 }
-                Distribution::Normal { mean, std } => {
-                    T::fill_normal(self.seed, 1, linear, run);
-                    if (mean, std) != (0.0, 1.0) {
-                        let (mean, std) = (T::from_f64(mean), T::from_f64(std));
-                        run.iter_mut().for_each(|v| *v = mean + *v * std);
-                    }
-                }
-            }
-        });
+            });
     }
 }
 
@@ -155,9 +163,17 @@ impl<T: Numeric> StripOp for RandomIntegers<T> {
     fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
         let out = T::from_strip_mut(out);
         let mut buffer = vec![0i64; out.len()];
-        at.tile.for_each_run(at.offset, out.len(), |o, linear, len| {
-            fill_integers_i64(self.seed, 2, linear, self.low, self.high, &mut buffer[o..o + len]);
-        });
+        at.tile
+            .for_each_run(at.offset, out.len(), |o, linear, len| {
+                fill_integers_i64(
+                    self.seed,
+                    2,
+                    linear,
+                    self.low,
+                    self.high,
+                    &mut buffer[o..o + len],
+                );
+            });
         for (v, &x) in out.iter_mut().zip(&buffer) {
             *v = x.cast::<T>();
         }

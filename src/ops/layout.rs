@@ -22,8 +22,11 @@ struct AxisMap<T> {
 
 impl<T: Element> BlockMap for AxisMap<T> {
     fn name(&self) -> String {
-        let axes: Vec<String> =
-            self.source.iter().map(|s| s.map_or("new".to_string(), |a| a.to_string())).collect();
+        let axes: Vec<String> = self
+            .source
+            .iter()
+            .map(|s| s.map_or("new".to_string(), |a| a.to_string()))
+            .collect();
         format!("axes[{}]", axes.join(", "))
     }
 
@@ -38,7 +41,10 @@ impl<T: Element> BlockMap for AxisMap<T> {
     }
 
     fn run(&self, _: &[usize], _: &[usize], inputs: &[&Value]) -> Result<Value> {
-        let tile = inputs[0].as_any().downcast_ref::<ArrayD<T>>().expect("tiles of T");
+        let tile = inputs[0]
+            .as_any()
+            .downcast_ref::<ArrayD<T>>()
+            .expect("tiles of T");
         let mut kept: Vec<usize> = self.source.iter().flatten().copied().collect();
         let mut view = tile.view();
         for axis in (0..self.in_ndim).rev() {
@@ -49,7 +55,10 @@ impl<T: Element> BlockMap for AxisMap<T> {
         let mut sorted = kept.clone();
         sorted.sort_unstable();
         for a in kept.iter_mut() {
-            *a = sorted.iter().position(|s| s == a).expect("kept axes are in sorted");
+            *a = sorted
+                .iter()
+                .position(|s| s == a)
+                .expect("kept axes are in sorted");
         }
         let mut view = view.permuted_axes(kept);
         for (k, s) in self.source.iter().enumerate() {
@@ -74,7 +83,14 @@ pub(crate) fn axis_map(node: &Arc<Node>, source: Vec<Option<usize>>) -> Arc<Node
         in_ndim: node.ndim(),
         _t: PhantomData,
     }));
-    Node::new(NodeKind::Blockwise(Blockwise { inputs: vec![node.clone()], map }), grid, node.dtype)
+    Node::new(
+        NodeKind::Blockwise(Blockwise {
+            inputs: vec![node.clone()],
+            map,
+        }),
+        grid,
+        node.dtype,
+    )
 }
 
 /// An axis number, negative counting from the end, checked against `ndim`.
@@ -89,7 +105,10 @@ pub(crate) fn normalize_axis(axis: isize, ndim: usize) -> Result<usize> {
 /// `node` with its axes in the order `axes` (a permutation).
 pub(crate) fn permute(node: &Arc<Node>, axes: &[isize]) -> Result<Arc<Node>> {
     let ndim = node.ndim();
-    let axes: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, ndim)).collect::<Result<_>>()?;
+    let axes: Vec<usize> = axes
+        .iter()
+        .map(|&a| normalize_axis(a, ndim))
+        .collect::<Result<_>>()?;
     let mut seen = vec![false; ndim];
     for &a in &axes {
         seen[a] = true;
@@ -117,7 +136,10 @@ pub(crate) fn squeeze(node: &Arc<Node>, axes: Option<&[isize]>) -> Result<Arc<No
     let drop: Vec<usize> = match axes {
         None => (0..shape.len()).filter(|&a| shape[a] == 1).collect(),
         Some(list) => {
-            let list: Vec<usize> = list.iter().map(|&a| normalize_axis(a, shape.len())).collect::<Result<_>>()?;
+            let list: Vec<usize> = list
+                .iter()
+                .map(|&a| normalize_axis(a, shape.len()))
+                .collect::<Result<_>>()?;
             if let Some(&bad) = list.iter().find(|&&a| shape[a] != 1) {
                 return Err(Error::InvalidArgument {
                     op: "squeeze".into(),
@@ -127,7 +149,13 @@ pub(crate) fn squeeze(node: &Arc<Node>, axes: Option<&[isize]>) -> Result<Arc<No
             list
         }
     };
-    Ok(axis_map(node, (0..shape.len()).filter(|a| !drop.contains(a)).map(Some).collect()))
+    Ok(axis_map(
+        node,
+        (0..shape.len())
+            .filter(|a| !drop.contains(a))
+            .map(Some)
+            .collect(),
+    ))
 }
 
 /// `node` with `n` new leading axes of length 1 (for broadcasting).
@@ -135,6 +163,8 @@ pub(crate) fn expand_leading(node: &Arc<Node>, n: usize) -> Arc<Node> {
     if n == 0 {
         return node.clone();
     }
-    let source = std::iter::repeat_n(None, n).chain((0..node.ndim()).map(Some)).collect();
+    let source = std::iter::repeat_n(None, n)
+        .chain((0..node.ndim()).map(Some))
+        .collect();
     axis_map(node, source)
 }

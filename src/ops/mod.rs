@@ -15,17 +15,50 @@ macro_rules! with_dtype {
     ($dtype:expr, $T:ident => $body:expr) => {{
         use chunkwise_kernels::dtype::DType;
         match $dtype {
-            DType::Bool => { type $T = bool; $body }
-            DType::I8 => { type $T = i8; $body }
-            DType::I16 => { type $T = i16; $body }
-            DType::I32 => { type $T = i32; $body }
-            DType::I64 => { type $T = i64; $body }
-            DType::U8 => { type $T = u8; $body }
-            DType::U16 => { type $T = u16; $body }
-            DType::U32 => { type $T = u32; $body }
-            DType::U64 => { type $T = u64; $body }
-            DType::F32 => { type $T = f32; $body }
-            DType::F64 => { type $T = f64; $body }
+            DType::Bool => {
+                type $T = bool;
+                $body
+            }
+            DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            DType::U16 => {
+                type $T = u16;
+                $body
+            }
+            DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            DType::U64 => {
+                type $T = u64;
+                $body
+            }
+            DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            DType::F64 => {
+                type $T = f64;
+                $body
+            }
             other => unreachable!("dtype {other} has no element type"),
         }
     }};
@@ -36,7 +69,10 @@ use ndarray::{ArrayViewD, ArrayViewMutD, Slice};
 use std::ops::Range;
 
 /// The part of `view` inside `ranges`.
-pub(crate) fn sub_view<'a, T>(view: ArrayViewD<'a, T>, ranges: &[Range<usize>]) -> ArrayViewD<'a, T> {
+pub(crate) fn sub_view<'a, T>(
+    view: ArrayViewD<'a, T>,
+    ranges: &[Range<usize>],
+) -> ArrayViewD<'a, T> {
     let mut view = view;
     view.slice_each_axis_inplace(|ax| {
         let r = &ranges[ax.axis.index()];

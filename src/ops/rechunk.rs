@@ -31,7 +31,9 @@ impl<T> Regrid<T> {
             .enumerate()
             .map(|(axis, r)| {
                 if r.is_empty() {
-                    let b = self.from.block_of(axis, r.start.min(self.from.shape()[axis].saturating_sub(1)));
+                    let b = self
+                        .from
+                        .block_of(axis, r.start.min(self.from.shape()[axis].saturating_sub(1)));
                     return b..b + 1;
                 }
                 self.from.block_of(axis, r.start)..self.from.block_of(axis, r.end - 1) + 1
@@ -52,7 +54,10 @@ impl<T: Element> BlockMap for Regrid<T> {
         (0..total)
             .map(|flat| {
                 let offs = crate::chunks::unravel(flat, &counts);
-                (0, ranges.iter().zip(offs).map(|(r, o)| r.start + o).collect())
+                (
+                    0,
+                    ranges.iter().zip(offs).map(|(r, o)| r.start + o).collect(),
+                )
             })
             .collect()
     }
@@ -61,7 +66,10 @@ impl<T: Element> BlockMap for Regrid<T> {
         let out_ranges = self.to.block_ranges(block);
         let mut out = ArrayD::<T>::default(IxDyn(shape));
         for ((_, in_block), tile) in self.deps(block).iter().zip(inputs) {
-            let tile = tile.as_any().downcast_ref::<ArrayD<T>>().expect("rechunk inputs are tiles of T");
+            let tile = tile
+                .as_any()
+                .downcast_ref::<ArrayD<T>>()
+                .expect("rechunk inputs are tiles of T");
             let in_ranges = self.from.block_ranges(in_block);
             // Overlap of the two blocks, in global coordinates.
             let overlap: Vec<_> = out_ranges
@@ -69,8 +77,16 @@ impl<T: Element> BlockMap for Regrid<T> {
                 .zip(&in_ranges)
                 .map(|(o, i)| o.start.max(i.start)..o.end.min(i.end).max(o.start.max(i.start)))
                 .collect();
-            let src: Vec<_> = overlap.iter().zip(&in_ranges).map(|(g, i)| g.start - i.start..g.end - i.start).collect();
-            let dst: Vec<_> = overlap.iter().zip(&out_ranges).map(|(g, o)| g.start - o.start..g.end - o.start).collect();
+            let src: Vec<_> = overlap
+                .iter()
+                .zip(&in_ranges)
+                .map(|(g, i)| g.start - i.start..g.end - i.start)
+                .collect();
+            let dst: Vec<_> = overlap
+                .iter()
+                .zip(&out_ranges)
+                .map(|(g, o)| g.start - o.start..g.end - o.start)
+                .collect();
             sub_view_mut(out.view_mut(), &dst).assign(&sub_view(tile.view(), &src));
         }
         Ok(tile_value(out))
@@ -83,7 +99,13 @@ pub(crate) fn rechunk(node: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
         return node.clone();
     }
     let from = node.grid.clone();
-    let map: Arc<dyn BlockMap> =
-        with_dtype!(node.dtype, T => Arc::new(Regrid::<T> { from, to: to.clone(), _t: PhantomData }));
-    Node::new(NodeKind::Blockwise(Blockwise { inputs: vec![node.clone()], map }), to, node.dtype)
+    let map: Arc<dyn BlockMap> = with_dtype!(node.dtype, T => Arc::new(Regrid::<T> { from, to: to.clone(), _t: PhantomData }));
+    Node::new(
+        NodeKind::Blockwise(Blockwise {
+            inputs: vec![node.clone()],
+            map,
+        }),
+        to,
+        node.dtype,
+    )
 }

@@ -56,7 +56,12 @@ fn build(
         });
     }
     let shape = node.shape();
-    let reduced_len: usize = shape.iter().zip(&reduced).filter(|(_, r)| **r).map(|(n, _)| n).product();
+    let reduced_len: usize = shape
+        .iter()
+        .zip(&reduced)
+        .filter(|(_, r)| **r)
+        .map(|(n, _)| n)
+        .product();
     if reduced_len == 0 && !reducer.has_identity() {
         return Err(Error::EmptyReduction { op: reducer.name() });
     }

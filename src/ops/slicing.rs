@@ -25,7 +25,11 @@ struct Piece {
 #[derive(Clone, Debug)]
 enum OutAxis {
     /// Elements of input axis `axis`, `step` apart (negative: descending).
-    Selected { axis: usize, step: isize, pieces: Vec<Piece> },
+    Selected {
+        axis: usize,
+        step: isize,
+        pieces: Vec<Piece>,
+    },
     /// A new axis of length 1.
     New,
 }
@@ -58,7 +62,10 @@ impl<T: Element> BlockMap for Slicer<T> {
     }
 
     fn run(&self, block: &[usize], _: &[usize], inputs: &[&Value]) -> Result<Value> {
-        let tile = inputs[0].as_any().downcast_ref::<ArrayD<T>>().expect("tiles of T");
+        let tile = inputs[0]
+            .as_any()
+            .downcast_ref::<ArrayD<T>>()
+            .expect("tiles of T");
         let mut view = tile.view();
         for (k, out) in self.out_axes.iter().enumerate() {
             if let OutAxis::Selected { axis, step, pieces } = out {
@@ -69,9 +76,16 @@ impl<T: Element> BlockMap for Slicer<T> {
                     continue;
                 }
                 // The selected local indices, ascending; reversed below for negative steps.
-                let lowest = if *step > 0 { p.first } else { p.first - (p.count - 1) * stride };
+                let lowest = if *step > 0 {
+                    p.first
+                } else {
+                    p.first - (p.count - 1) * stride
+                };
                 let end = lowest + (p.count - 1) * stride + 1;
-                view.slice_axis_inplace(Axis(*axis), Slice::new(lowest as isize, Some(end as isize), stride as isize));
+                view.slice_axis_inplace(
+                    Axis(*axis),
+                    Slice::new(lowest as isize, Some(end as isize), stride as isize),
+                );
                 if *step < 0 {
                     view.invert_axis(Axis(*axis));
                 }
@@ -92,7 +106,11 @@ impl<T: Element> BlockMap for Slicer<T> {
 }
 
 fn resolve_index(index: isize, axis: usize, len: usize) -> Result<usize> {
-    let resolved = if index < 0 { index + len as isize } else { index };
+    let resolved = if index < 0 {
+        index + len as isize
+    } else {
+        index
+    };
     if resolved < 0 || resolved > len as isize {
         return Err(Error::IndexOutOfBounds { index, axis, len });
     }
@@ -100,10 +118,19 @@ fn resolve_index(index: isize, axis: usize, len: usize) -> Result<usize> {
 }
 
 /// The selected axis `axis` of `grid`: `start..end` every `step` (ndarray's semantics).
-fn select_axis(grid: &ChunkGrid, axis: usize, start: isize, end: Option<isize>, step: isize) -> Result<OutAxis> {
+fn select_axis(
+    grid: &ChunkGrid,
+    axis: usize,
+    start: isize,
+    end: Option<isize>,
+    step: isize,
+) -> Result<OutAxis> {
     let len = grid.shape()[axis];
     if step == 0 {
-        return Err(Error::InvalidArgument { op: "slice".into(), reason: format!("step 0 on axis {axis}") });
+        return Err(Error::InvalidArgument {
+            op: "slice".into(),
+            reason: format!("step 0 on axis {axis}"),
+        });
     }
     let start = resolve_index(start, axis, len)?;
     let end = match end {
@@ -114,18 +141,32 @@ fn select_axis(grid: &ChunkGrid, axis: usize, start: isize, end: Option<isize>, 
     let stride = step.unsigned_abs();
     let count = (end - start).div_ceil(stride);
     // Global indices in output order.
-    let index_at = |k: usize| if step > 0 { start + k * stride } else { end - 1 - k * stride };
+    let index_at = |k: usize| {
+        if step > 0 {
+            start + k * stride
+        } else {
+            end - 1 - k * stride
+        }
+    };
     let mut pieces: Vec<Piece> = Vec::new();
     for k in 0..count {
         let g = index_at(k);
         let b = grid.block_of(axis, g);
         match pieces.last_mut() {
             Some(p) if p.in_block == b => p.count += 1,
-            _ => pieces.push(Piece { in_block: b, first: g - grid.offsets(axis)[b], count: 1 }),
+            _ => pieces.push(Piece {
+                in_block: b,
+                first: g - grid.offsets(axis)[b],
+                count: 1,
+            }),
         }
     }
     if pieces.is_empty() {
-        pieces.push(Piece { in_block: 0, first: 0, count: 0 });
+        pieces.push(Piece {
+            in_block: 0,
+            first: 0,
+            count: 0,
+        });
     }
     Ok(OutAxis::Selected { axis, step, pieces })
 }
@@ -133,15 +174,25 @@ fn select_axis(grid: &ChunkGrid, axis: usize, start: isize, end: Option<isize>, 
 /// `node` sliced by `info` (as from ndarray's `s![..]`).
 pub(crate) fn slice(node: &Arc<Node>, info: &[SliceInfoElem]) -> Result<Arc<Node>> {
     let ndim = node.ndim();
-    let used = info.iter().filter(|e| !matches!(e, SliceInfoElem::NewAxis)).count();
+    let used = info
+        .iter()
+        .filter(|e| !matches!(e, SliceInfoElem::NewAxis))
+        .count();
     if used > ndim {
         return Err(Error::InvalidArgument {
             op: "slice".into(),
             reason: format!("{used} indices for an array of {ndim} axes"),
         });
     }
-    let full = SliceInfoElem::Slice { start: 0, end: None, step: 1 };
-    let elems = info.iter().copied().chain(std::iter::repeat_n(full, ndim - used));
+    let full = SliceInfoElem::Slice {
+        start: 0,
+        end: None,
+        step: 1,
+    };
+    let elems = info
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(full, ndim - used));
     let shape = node.shape();
     let mut out_axes = Vec::new();
     let mut fixed = Vec::new();
@@ -153,7 +204,11 @@ pub(crate) fn slice(node: &Arc<Node>, info: &[SliceInfoElem]) -> Result<Arc<Node
                 let len = shape[axis];
                 let resolved = resolve_index(i, axis, len)?;
                 if resolved >= len {
-                    return Err(Error::IndexOutOfBounds { index: i, axis, len });
+                    return Err(Error::IndexOutOfBounds {
+                        index: i,
+                        axis,
+                        len,
+                    });
                 }
                 let b = node.grid.block_of(axis, resolved);
                 fixed.push((axis, b, resolved - node.grid.offsets(axis)[b]));
@@ -179,5 +234,12 @@ pub(crate) fn slice(node: &Arc<Node>, info: &[SliceInfoElem]) -> Result<Arc<Node
         in_ndim: ndim,
         _t: PhantomData,
     }));
-    Ok(Node::new(NodeKind::Blockwise(Blockwise { inputs: vec![node.clone()], map }), grid, node.dtype))
+    Ok(Node::new(
+        NodeKind::Blockwise(Blockwise {
+            inputs: vec![node.clone()],
+            map,
+        }),
+        grid,
+        node.dtype,
+    ))
 }

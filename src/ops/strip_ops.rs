@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 
 use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric, Strip, StripMut};
 use chunkwise_kernels::math::{BinaryFn, UnaryFn};
+use chunkwise_kernels::simd::{map1, map2, map3};
 use chunkwise_kernels::strip::{StripAt, StripOp};
 
 /// Where the scalar operand of a binary operation sits, if there is one.
@@ -35,7 +36,8 @@ impl<T: Debug> Scalar<T> {
     }
 }
 
-/// Applies `f` pairwise over two array operands, or one array and the scalar.
+/// Applies `f` pairwise over two array operands, or one array and the scalar, in a loop
+/// vectorised for the running CPU.
 #[inline(always)]
 fn zip_apply<A: Element, O: Element>(
     args: &[Strip<'_>],
@@ -44,22 +46,9 @@ fn zip_apply<A: Element, O: Element>(
     f: impl Fn(A, A) -> O,
 ) {
     match scalar {
-        Scalar::None => {
-            let (a, b) = (A::from_strip(args[0]), A::from_strip(args[1]));
-            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                *o = f(x, y);
-            }
-        }
-        Scalar::Left(s) => {
-            for (o, &y) in out.iter_mut().zip(A::from_strip(args[0])) {
-                *o = f(s, y);
-            }
-        }
-        Scalar::Right(s) => {
-            for (o, &x) in out.iter_mut().zip(A::from_strip(args[0])) {
-                *o = f(x, s);
-            }
-        }
+        Scalar::None => map2(A::from_strip(args[0]), A::from_strip(args[1]), out, f),
+        Scalar::Left(s) => map1(A::from_strip(args[0]), out, |y| f(s, y)),
+        Scalar::Right(s) => map1(A::from_strip(args[0]), out, |x| f(x, s)),
     }
 }
 
@@ -155,12 +144,11 @@ impl<T: Numeric> StripOp for NumUnary<T> {
     }
     fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
         let (xs, out) = (T::from_strip(args[0]), T::from_strip_mut(out));
-        let pairs = out.iter_mut().zip(xs);
         match self.op {
-            NumUnaryOp::Neg => pairs.for_each(|(o, &x)| *o = T::neg(x)),
-            NumUnaryOp::Abs => pairs.for_each(|(o, &x)| *o = T::abs(x)),
-            NumUnaryOp::Signum => pairs.for_each(|(o, &x)| {
-                *o = if T::is_nan(x) {
+            NumUnaryOp::Neg => map1(xs, out, T::neg),
+            NumUnaryOp::Abs => map1(xs, out, T::abs),
+            NumUnaryOp::Signum => map1(xs, out, |x| {
+                if T::is_nan(x) {
                     x
                 } else if x > T::ZERO {
                     T::ONE
@@ -241,8 +229,8 @@ impl<T: FloatElement> StripOp for Powi<T> {
         let (xs, out) = (T::from_strip(args[0]), T::from_strip_mut(out));
         match self.n {
             // Small powers as multiplications: exact as std's powi, and vectorised.
-            2 => out.iter_mut().zip(xs).for_each(|(o, &x)| *o = x * x),
-            3 => out.iter_mut().zip(xs).for_each(|(o, &x)| *o = x * x * x),
+            2 => map1(xs, out, |x| x * x),
+            3 => map1(xs, out, |x| x * x * x),
             _ => <T as chunkwise_kernels::math::StripFloat>::powi(xs, self.n, out),
         }
     }
@@ -329,11 +317,7 @@ impl StripOp for Logic {
             LogicOp::And => zip_apply(args, self.scalar, out, |a, b| a & b),
             LogicOp::Or => zip_apply(args, self.scalar, out, |a, b| a | b),
             LogicOp::Xor => zip_apply(args, self.scalar, out, |a, b| a ^ b),
-            LogicOp::Not => {
-                for (o, &x) in out.iter_mut().zip(bool::from_strip(args[0])) {
-                    *o = !x;
-                }
-            }
+            LogicOp::Not => map1(bool::from_strip(args[0]), out, |x: bool| !x),
         }
     }
 }
@@ -341,9 +325,9 @@ impl StripOp for Logic {
 /// Float classification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ClassifyOp {
-    IsNan,
-    IsFinite,
-    IsInfinite,
+    Nan,
+    Finite,
+    Infinite,
 }
 
 /// `isnan`, `isfinite`, `isinf` (integers are never NaN and always finite).
@@ -356,9 +340,9 @@ pub(crate) struct Classify<T> {
 impl<T: Numeric> StripOp for Classify<T> {
     fn name(&self) -> String {
         match self.op {
-            ClassifyOp::IsNan => "isnan",
-            ClassifyOp::IsFinite => "isfinite",
-            ClassifyOp::IsInfinite => "isinf",
+            ClassifyOp::Nan => "isnan",
+            ClassifyOp::Finite => "isfinite",
+            ClassifyOp::Infinite => "isinf",
         }
         .into()
     }
@@ -367,15 +351,13 @@ impl<T: Numeric> StripOp for Classify<T> {
     }
     fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
         let (xs, out) = (T::from_strip(args[0]), bool::from_strip_mut(out));
-        let pairs = out.iter_mut().zip(xs);
+        let float = is_float::<T>();
         match self.op {
-            ClassifyOp::IsNan => pairs.for_each(|(o, &x)| *o = T::is_nan(x)),
-            ClassifyOp::IsFinite => {
-                pairs.for_each(|(o, &x)| *o = !T::is_nan(x) && x != T::HIGHEST && x != T::LOWEST || !is_float::<T>())
-            }
-            ClassifyOp::IsInfinite => {
-                pairs.for_each(|(o, &x)| *o = is_float::<T>() && (x == T::HIGHEST || x == T::LOWEST))
-            }
+            ClassifyOp::Nan => map1(xs, out, T::is_nan),
+            ClassifyOp::Finite => map1(xs, out, |x| {
+                !float || (!T::is_nan(x) && x != T::HIGHEST && x != T::LOWEST)
+            }),
+            ClassifyOp::Infinite => map1(xs, out, |x| float && (x == T::HIGHEST || x == T::LOWEST)),
         }
     }
 }
@@ -398,9 +380,13 @@ impl<T: Element> StripOp for Select<T> {
     fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
         let cond = bool::from_strip(args[0]);
         let (a, b) = (T::from_strip(args[1]), T::from_strip(args[2]));
-        for (((o, &c), &x), &y) in T::from_strip_mut(out).iter_mut().zip(cond).zip(a).zip(b) {
-            *o = if c { x } else { y };
-        }
+        map3(
+            cond,
+            a,
+            b,
+            T::from_strip_mut(out),
+            |c, x, y| if c { x } else { y },
+        );
     }
 }
 
@@ -416,9 +402,9 @@ impl<T: Element, U: Element> StripOp for Cast<T, U> {
         U::DTYPE
     }
     fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
-        for (o, &x) in U::from_strip_mut(out).iter_mut().zip(T::from_strip(args[0])) {
-            *o = x.cast::<U>();
-        }
+        map1(T::from_strip(args[0]), U::from_strip_mut(out), |x| {
+            x.cast::<U>()
+        });
     }
 }
 
@@ -442,9 +428,7 @@ impl<T: Element, U: Element, F: Fn(T) -> U + Send + Sync + 'static> StripOp for 
         U::DTYPE
     }
     fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
-        for (o, &x) in U::from_strip_mut(out).iter_mut().zip(T::from_strip(args[0])) {
-            *o = (self.f)(x);
-        }
+        map1(T::from_strip(args[0]), U::from_strip_mut(out), &self.f);
     }
 }
 
@@ -470,9 +454,11 @@ impl<A: Element, B: Element, U: Element, F: Fn(A, B) -> U + Send + Sync + 'stati
         U::DTYPE
     }
     fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
-        let (a, b) = (A::from_strip(args[0]), B::from_strip(args[1]));
-        for ((o, &x), &y) in U::from_strip_mut(out).iter_mut().zip(a).zip(b) {
-            *o = (self.f)(x, y);
-        }
+        map2(
+            A::from_strip(args[0]),
+            B::from_strip(args[1]),
+            U::from_strip_mut(out),
+            &self.f,
+        );
     }
 }

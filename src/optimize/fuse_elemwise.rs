@@ -17,14 +17,15 @@ impl Pass for FuseElemwise {
     }
     fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
         Ok(rewrite(roots, &|node| {
-            let NodeKind::Elemwise(e) = &node.kind else { return None };
+            let NodeKind::Elemwise(e) = &node.kind else {
+                return None;
+            };
             let (inputs, program) = fuse_program(&e.inputs, &e.program)?;
             let kind = NodeKind::Elemwise(Elemwise { inputs, program });
             Some(Node::new(kind, node.grid.clone(), node.dtype))
         }))
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -56,7 +57,13 @@ mod tests {
         let z = &x + &row;
         let (fused, _) = FuseElemwise.run(std::slice::from_ref(&z.node)).unwrap();
         let text = plan(&fused[0]);
-        assert!(text.starts_with("#0 Elemwise add(full[1.0], in0)"), "{text}");
-        assert!(text.contains("Elemwise sin(ramp[start=0, step=1])"), "{text}");
+        assert!(
+            text.starts_with("#0 Elemwise add(full[1.0], in0)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Elemwise sin(ramp[start=0, step=1])"),
+            "{text}"
+        );
     }
 }

@@ -17,9 +17,15 @@ impl Pass for FuseIntoReduce {
     }
     fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
         Ok(rewrite(roots, &|node| {
-            let NodeKind::Reduce(r) = &node.kind else { return None };
+            let NodeKind::Reduce(r) = &node.kind else {
+                return None;
+            };
             let (inputs, program) = fuse_program(&r.inputs, &r.program)?;
-            let kind = NodeKind::Reduce(Reduce { inputs, program, ..r.clone() });
+            let kind = NodeKind::Reduce(Reduce {
+                inputs,
+                program,
+                ..r.clone()
+            });
             Some(Node::new(kind, node.grid.clone(), node.dtype))
         }))
     }

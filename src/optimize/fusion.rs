@@ -1,8 +1,8 @@
 //! What fusion passes share: whether an input can be fused, and inlining fusable inputs into
 //! a program.
 
-use std::collections::HashMap;
 use chunkwise_kernels::strip::{Operand, Program, Step};
+use std::collections::HashMap;
 
 use crate::graph::{ElemInput, NodeId, NodeKind, Source};
 
@@ -21,14 +21,24 @@ pub(crate) fn refusal(input: &ElemInput) -> Option<&'static str> {
 }
 
 /// Inlines the fusable inputs of a program. Returns `None` when nothing could be fused.
-pub(crate) fn fuse_program(inputs: &[ElemInput], program: &Program) -> Option<(Vec<ElemInput>, Program)> {
+pub(crate) fn fuse_program(
+    inputs: &[ElemInput],
+    program: &Program,
+) -> Option<(Vec<ElemInput>, Program)> {
     if inputs.iter().all(|i| refusal(i).is_some()) {
         return None;
     }
     let mut fused = Fused::default();
     let mapped: Vec<Operand> = inputs.iter().map(|i| fused.operand_for(i)).collect();
     let output = fused.append(program, &mapped);
-    Some((fused.inputs, Program { inputs: fused.input_dtypes, steps: fused.steps, output }))
+    Some((
+        fused.inputs,
+        Program {
+            inputs: fused.input_dtypes,
+            steps: fused.steps,
+            output,
+        },
+    ))
 }
 
 /// A program being assembled from the programs of several nodes.
@@ -39,6 +49,9 @@ struct Fused {
     steps: Vec<Step>,
     /// Operand already standing for a node (so shared work is computed once per strip).
     by_node: HashMap<(NodeId, Vec<bool>), Operand>,
+    /// Steps already present, by operation identity and operands: a step that two fused
+    /// programs share (such as the generator of an input read by both) is kept once.
+    by_step: HashMap<(usize, Vec<Operand>), Operand>,
 }
 
 impl Fused {
@@ -52,10 +65,10 @@ impl Fused {
                 let mapped: Vec<Operand> = e.inputs.iter().map(|i| self.operand_for(i)).collect();
                 self.append(&e.program, &mapped)
             }
-            (NodeKind::Source(Source::Generator(op)), None) => {
-                self.steps.push(Step { op: op.clone(), args: Vec::new() });
-                Operand::Step(self.steps.len() - 1)
-            }
+            (NodeKind::Source(Source::Generator(op)), None) => self.push(Step {
+                op: op.clone(),
+                args: Vec::new(),
+            }),
             _ => {
                 self.inputs.push(input.clone());
                 self.input_dtypes.push(input.node.dtype);
@@ -68,15 +81,36 @@ impl Fused {
 
     /// Appends `program`'s steps, its inputs standing for `mapped`; returns its output.
     fn append(&mut self, program: &Program, mapped: &[Operand]) -> Operand {
-        let base = self.steps.len();
-        let map = |o: Operand| match o {
-            Operand::Input(i) => mapped[i],
-            Operand::Step(j) => Operand::Step(base + j),
-        };
+        let mut mapped_steps = Vec::with_capacity(program.steps.len());
         for step in &program.steps {
-            self.steps.push(Step { op: step.op.clone(), args: step.args.iter().map(|&a| map(a)).collect() });
+            let args = step.args.iter().map(|&a| match a {
+                Operand::Input(i) => mapped[i],
+                Operand::Step(j) => mapped_steps[j],
+            });
+            let operand = self.push(Step {
+                op: step.op.clone(),
+                args: args.collect(),
+            });
+            mapped_steps.push(operand);
         }
-        map(program.output)
+        match program.output {
+            Operand::Input(i) => mapped[i],
+            Operand::Step(j) => mapped_steps[j],
+        }
+    }
+
+    /// Adds `step` unless the same operation on the same operands is already there.
+    fn push(&mut self, step: Step) -> Operand {
+        let key = (
+            std::sync::Arc::as_ptr(&step.op) as *const () as usize,
+            step.args.clone(),
+        );
+        if let Some(&existing) = self.by_step.get(&key) {
+            return existing;
+        }
+        self.steps.push(step);
+        let operand = Operand::Step(self.steps.len() - 1);
+        self.by_step.insert(key, operand);
+        operand
     }
 }
-

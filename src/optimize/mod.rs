@@ -46,8 +46,10 @@ pub(crate) fn optimize(roots: &[Arc<Node>], fuse: bool) -> Result<Vec<Arc<Node>>
     let mut current = roots.to_vec();
     for pass in passes(fuse) {
         let (next, _changed) = pass.run(&current)?;
-        validate::check(&next)
-            .map_err(|reason| Error::InvalidPlan { pass: pass.name().to_string(), reason })?;
+        validate::check(&next).map_err(|reason| Error::InvalidPlan {
+            pass: pass.name().to_string(),
+            reason,
+        })?;
         for (before, after) in current.iter().zip(&next) {
             if before.shape() != after.shape() || before.dtype != after.dtype {
                 return Err(Error::InvalidPlan {
@@ -81,10 +83,21 @@ pub(crate) fn rewrite(
         if let Some(done) = memo.get(&node.id) {
             return done.clone();
         }
-        let new_inputs: Vec<Arc<Node>> =
-            node.inputs().into_iter().map(|i| visit(i, f, memo)).collect();
-        let unchanged = node.inputs().iter().zip(&new_inputs).all(|(a, b)| Arc::ptr_eq(a, b));
-        let rebuilt = if unchanged { node.clone() } else { node.with_inputs(new_inputs) };
+        let new_inputs: Vec<Arc<Node>> = node
+            .inputs()
+            .into_iter()
+            .map(|i| visit(i, f, memo))
+            .collect();
+        let unchanged = node
+            .inputs()
+            .iter()
+            .zip(&new_inputs)
+            .all(|(a, b)| Arc::ptr_eq(a, b));
+        let rebuilt = if unchanged {
+            node.clone()
+        } else {
+            node.with_inputs(new_inputs)
+        };
         let result = f(&rebuilt).unwrap_or(rebuilt);
         memo.insert(node.id, result.clone());
         result

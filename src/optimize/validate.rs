@@ -9,16 +9,31 @@ use crate::graph::{ElemInput, Node, NodeKind};
 /// Rejects programs whose inputs or result disagree with the nodes around them.
 pub(crate) struct Validate;
 
-fn check_inputs(node: &Node, inputs: &[ElemInput], program: &chunkwise_kernels::strip::Program) -> Result<(), String> {
+fn check_inputs(
+    node: &Node,
+    inputs: &[ElemInput],
+    program: &chunkwise_kernels::strip::Program,
+) -> Result<(), String> {
     if inputs.len() != program.inputs.len() {
-        return Err(format!("{} inputs for a program of {}", inputs.len(), program.inputs.len()));
+        return Err(format!(
+            "{} inputs for a program of {}",
+            inputs.len(),
+            program.inputs.len()
+        ));
     }
     for (k, (input, &dtype)) in inputs.iter().zip(&program.inputs).enumerate() {
         if input.node.dtype != dtype {
-            return Err(format!("input {k} is {} but the program reads {dtype}", input.node.dtype));
+            return Err(format!(
+                "input {k} is {} but the program reads {dtype}",
+                input.node.dtype
+            ));
         }
         if input.node.ndim() != node.ndim() && !matches!(node.kind, NodeKind::Reduce(_)) {
-            return Err(format!("input {k} has {} axes, the node {}", input.node.ndim(), node.ndim()));
+            return Err(format!(
+                "input {k} has {} axes, the node {}",
+                input.node.ndim(),
+                node.ndim()
+            ));
         }
     }
     Ok(())
@@ -29,7 +44,10 @@ impl Pass for Validate {
         "validate"
     }
     fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
-        check(roots).map_err(|reason| Error::InvalidPlan { pass: "graph builder".into(), reason })?;
+        check(roots).map_err(|reason| Error::InvalidPlan {
+            pass: "graph builder".into(),
+            reason,
+        })?;
         Ok((roots.to_vec(), false))
     }
 }
@@ -44,15 +62,29 @@ pub(crate) fn check(roots: &[Arc<Node>]) -> Result<(), String> {
                 continue;
             }
             let problem = match &node.kind {
-                NodeKind::Elemwise(e) => check_inputs(&node, &e.inputs, &e.program).and_then(|()| {
-                    (e.program.out_dtype() == node.dtype).then_some(()).ok_or_else(|| {
-                        format!("program gives {} for a {} node", e.program.out_dtype(), node.dtype)
+                NodeKind::Elemwise(e) => {
+                    check_inputs(&node, &e.inputs, &e.program).and_then(|()| {
+                        (e.program.out_dtype() == node.dtype)
+                            .then_some(())
+                            .ok_or_else(|| {
+                                format!(
+                                    "program gives {} for a {} node",
+                                    e.program.out_dtype(),
+                                    node.dtype
+                                )
+                            })
                     })
-                }),
+                }
                 NodeKind::Reduce(r) => check_inputs(&node, &r.inputs, &r.program).and_then(|()| {
-                    (r.program.out_dtype() == r.reducer.in_dtype()).then_some(()).ok_or_else(|| {
-                        format!("prelude gives {}, the reducer reads {}", r.program.out_dtype(), r.reducer.in_dtype())
-                    })
+                    (r.program.out_dtype() == r.reducer.in_dtype())
+                        .then_some(())
+                        .ok_or_else(|| {
+                            format!(
+                                "prelude gives {}, the reducer reads {}",
+                                r.program.out_dtype(),
+                                r.reducer.in_dtype()
+                            )
+                        })
                 }),
                 _ => Ok(()),
             };

@@ -5,7 +5,7 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use chunkwise::Chunks;
-use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
+use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn, Zip};
 
 /// A small deterministic generator (64-bit LCG, high bits out).
 #[derive(Clone, Debug)]
@@ -13,11 +13,16 @@ pub struct Lcg(u64);
 
 impl Lcg {
     pub fn new(seed: u64) -> Lcg {
-        Lcg(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x2545_F491_4F6C_DD1D))
+        Lcg(seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x2545_F491_4F6C_DD1D))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         let x = self.0;
         // xorshift the output so that low bits are usable too
         (x ^ (x >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (x >> 32)
@@ -83,7 +88,9 @@ pub fn dense_small_i32(shape: &[usize], seed: u64) -> ArrayD<i32> {
 
 /// A boolean pattern: true at flat indices where `(i * 7 + seed) % 3 != 0`.
 pub fn dense_bool(shape: &[usize], seed: u64) -> ArrayD<bool> {
-    let v: Vec<bool> = (0..n_of(shape)).map(|i| (i as u64 * 7 + seed) % 3 != 0).collect();
+    let v: Vec<bool> = (0..n_of(shape))
+        .map(|i| (i as u64 * 7 + seed) % 3 != 0)
+        .collect();
     ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
 }
 
@@ -96,7 +103,10 @@ pub struct Case {
 
 impl Case {
     pub fn new(shape: &[usize], chunks: Chunks) -> Case {
-        Case { shape: shape.to_vec(), chunks }
+        Case {
+            shape: shape.to_vec(),
+            chunks,
+        }
     }
 }
 
@@ -105,7 +115,10 @@ fn reg(shape: &[usize], chunks: &[usize]) -> Case {
 }
 
 fn irr(shape: &[usize], sizes: &[&[usize]]) -> Case {
-    Case::new(shape, Chunks::Sizes(sizes.iter().map(|s| s.to_vec()).collect()))
+    Case::new(
+        shape,
+        Chunks::Sizes(sizes.iter().map(|s| s.to_vec()).collect()),
+    )
 }
 
 /// Shapes with chunkings: 0-d, zero-length axes, size-1 axes, 1-d to 4-d, regular and
@@ -130,7 +143,10 @@ pub fn cases() -> Vec<Case> {
 
 /// The non-empty cases of at least one dimension (for reductions that need elements).
 pub fn nonempty_cases() -> Vec<Case> {
-    cases().into_iter().filter(|c| !c.shape.is_empty() && n_of(&c.shape) > 0).collect()
+    cases()
+        .into_iter()
+        .filter(|c| !c.shape.is_empty() && n_of(&c.shape) > 0)
+        .collect()
 }
 
 /// Whether two floats agree within `rel_tol` (relative to the larger magnitude), treating
@@ -146,7 +162,11 @@ pub fn close(a: f64, e: f64, rel_tol: f64) -> bool {
 }
 
 /// Asserts equal shapes and elementwise `close` values.
-pub fn assert_close<T: Copy + Into<f64> + std::fmt::Debug>(actual: &ArrayD<T>, expected: &ArrayD<T>, rel_tol: f64) {
+pub fn assert_close<T: Copy + Into<f64> + std::fmt::Debug>(
+    actual: &ArrayD<T>,
+    expected: &ArrayD<T>,
+    rel_tol: f64,
+) {
     assert_eq!(actual.shape(), expected.shape(), "shapes differ");
     for ((idx, &a), &e) in actual.indexed_iter().zip(expected.iter()) {
         assert!(
@@ -163,8 +183,16 @@ pub fn assert_close<T: Copy + Into<f64> + std::fmt::Debug>(actual: &ArrayD<T>, e
 pub fn assert_within(actual: &ArrayD<f64>, expected: &ArrayD<f64>, tol: &ArrayD<f64>) {
     assert_eq!(actual.shape(), expected.shape(), "shapes differ");
     for (((idx, &a), &e), &t) in actual.indexed_iter().zip(expected.iter()).zip(tol.iter()) {
-        let ok = if a.is_nan() || e.is_nan() { a.is_nan() && e.is_nan() } else { a == e || (a - e).abs() <= t };
-        assert!(ok, "at {:?}: got {a:e}, expected {e:e}, tolerance {t:e}", idx.slice());
+        let ok = if a.is_nan() || e.is_nan() {
+            a.is_nan() && e.is_nan()
+        } else {
+            a == e || (a - e).abs() <= t
+        };
+        assert!(
+            ok,
+            "at {:?}: got {a:e}, expected {e:e}, tolerance {t:e}",
+            idx.slice()
+        );
     }
 }
 
@@ -183,7 +211,11 @@ pub fn assert_same_f64(actual: &ArrayD<f64>, expected: &ArrayD<f64>) {
 /// NumPy broadcasting of two shapes (None if incompatible).
 pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let n = a.len().max(b.len());
-    let pad = |s: &[usize]| -> Vec<usize> { std::iter::repeat_n(1, n - s.len()).chain(s.iter().copied()).collect() };
+    let pad = |s: &[usize]| -> Vec<usize> {
+        std::iter::repeat_n(1, n - s.len())
+            .chain(s.iter().copied())
+            .collect()
+    };
     let (pa, pb) = (pad(a), pad(b));
     pa.iter()
         .zip(&pb)
@@ -200,7 +232,11 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 }
 
 /// `f(a, b)` elementwise with NumPy broadcasting, densely.
-pub fn zip_dense<A: Copy, B: Copy, U>(a: &ArrayD<A>, b: &ArrayD<B>, f: impl Fn(A, B) -> U) -> ArrayD<U> {
+pub fn zip_dense<A: Copy, B: Copy, U>(
+    a: &ArrayD<A>,
+    b: &ArrayD<B>,
+    f: impl Fn(A, B) -> U,
+) -> ArrayD<U> {
     let shape = broadcast_shape(a.shape(), b.shape()).expect("broadcastable shapes");
     let av = a.broadcast(IxDyn(&shape)).unwrap();
     let bv = b.broadcast(IxDyn(&shape)).unwrap();
@@ -219,7 +255,10 @@ pub fn zip3_dense<C: Copy, A: Copy, B: Copy, U>(
     let cv = c.broadcast(IxDyn(&s)).unwrap();
     let av = a.broadcast(IxDyn(&s)).unwrap();
     let bv = b.broadcast(IxDyn(&s)).unwrap();
-    Zip::from(&cv).and(&av).and(&bv).map_collect(|&x, &y, &z| f(x, y, z))
+    Zip::from(&cv)
+        .and(&av)
+        .and(&bv)
+        .map_collect(|&x, &y, &z| f(x, y, z))
 }
 
 /// Dense reduction: for each position of the kept axes, `f` receives the reduced elements in
@@ -232,7 +271,9 @@ pub fn reduce_dense<T: Clone, U>(
     f: impl Fn(&[T]) -> U,
 ) -> ArrayD<U> {
     let ndim = a.ndim();
-    let reduced: Vec<bool> = (0..ndim).map(|i| axes.is_none_or(|ax| ax.contains(&i))).collect();
+    let reduced: Vec<bool> = (0..ndim)
+        .map(|i| axes.is_none_or(|ax| ax.contains(&i)))
+        .collect();
     let kept: Vec<usize> = (0..ndim).filter(|&i| !reduced[i]).collect();
     let red: Vec<usize> = (0..ndim).filter(|&i| reduced[i]).collect();
     let order: Vec<usize> = kept.iter().chain(&red).copied().collect();
@@ -248,16 +289,32 @@ pub fn reduce_dense<T: Clone, U>(
             (true, false) => None,
         })
         .collect();
-    let values: Vec<U> = (0..kept_len).map(|k| f(&flat[k * red_len..(k + 1) * red_len])).collect();
+    let values: Vec<U> = (0..kept_len)
+        .map(|k| f(&flat[k * red_len..(k + 1) * red_len]))
+        .collect();
     ArrayD::from_shape_vec(IxDyn(&out_shape), values).unwrap()
 }
 
 /// Every subset of `0..ndim` (as sorted axis lists), the empty one included.
 pub fn axis_subsets(ndim: usize) -> Vec<Vec<usize>> {
-    (0..1usize << ndim).map(|mask| (0..ndim).filter(|i| mask >> i & 1 == 1).collect()).collect()
+    (0..1usize << ndim)
+        .map(|mask| (0..ndim).filter(|i| mask >> i & 1 == 1).collect())
+        .collect()
 }
 
 /// The axes as `isize` for `Reduction::axes`.
 pub fn iaxes(axes: &[usize]) -> Vec<isize> {
     axes.iter().map(|&a| a as isize).collect()
+}
+
+/// The single element of a 0-d result.
+pub trait ScalarOf<T> {
+    fn scalar(self) -> T;
+}
+
+impl<T: Clone> ScalarOf<T> for ArrayD<T> {
+    fn scalar(self) -> T {
+        assert_eq!(self.ndim(), 0, "a 0-d result, got shape {:?}", self.shape());
+        self.first().expect("a 0-d array has one element").clone()
+    }
 }
