@@ -1,37 +1,55 @@
 #![allow(missing_docs)]
-use chunkwise::{Chunks, Reduction, from_ndarray};
+use chunkwise::{Config, Error, from_fn};
 use ndarray::{ArrayD, IxDyn};
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 #[test]
 fn scratch() {
-    let mut n = ArrayD::from_elem(IxDyn(&[8, 8]), 1.0f64);
-    n[[3, 0]] = f64::NAN;
-    n[[0, 5]] = f64::NAN;
-    let y = from_ndarray(&n, [4, 4]).unwrap();
-    println!(
-        "nan argmin {:?} argmax {:?}",
-        y.argmin().compute().unwrap(),
-        y.argmax().compute().unwrap()
-    );
-    let mut t = ArrayD::from_elem(IxDyn(&[4, 2, 6]), 7i32);
-    t[[1, 0, 0]] = -1;
-    t[[0, 0, 4]] = -1;
-    let z = from_ndarray(&t, [2, 2, 3]).unwrap();
-    println!(
-        "3d {:?}",
-        z.argmin_with(&Reduction::axes([0, 2])).compute().unwrap()
-    );
-    // 1 tile: fine?
-    let z1 = from_ndarray(&t, [4, 2, 6]).unwrap();
-    println!(
-        "3d one tile {:?}",
-        z1.argmin_with(&Reduction::axes([0, 2])).compute().unwrap()
-    );
-    let mut m = ArrayD::from_elem(IxDyn(&[2, 4]), 1.0f64);
-    m[[1, 0]] = 0.0;
-    m[[0, 3]] = 0.0;
-    let x = from_ndarray(&m, Chunks::Shape(vec![2, 2])).unwrap();
-    println!(
-        "2x4 in 2x2 tiles: argmin {:?} (numpy: 3)",
-        x.argmin().compute().unwrap()
-    );
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let x = from_fn(&[400, 400], [100, 100], move |_, r| {
+        c.fetch_add(1, Ordering::SeqCst);
+        let s: Vec<usize> = r.iter().map(|r| r.len()).collect();
+        ArrayD::from_shape_fn(IxDyn(&s), |i| (i[0] + i[1]) as f64)
+    })
+    .unwrap();
+    for (name, y) in [
+        ("x", x.clone()),
+        ("x*2", &x * 2.0),
+        ("sum", (&x * 2.0).sum()),
+        ("sum0", x.sum_axis(0)),
+        ("T", x.transpose()),
+        ("sin+x", x.sin() + &x),
+    ] {
+        let mut budget = 1u64;
+        for _ in 0..10 {
+            match y.compute_report(&Config::default().memory_budget(budget)) {
+                Err(Error::TaskOverBudget { needed, task, .. }) => {
+                    println!("{name} budget {budget}: over, needed {needed} by {task}");
+                    budget = needed;
+                }
+                Err(e) => {
+                    println!("{name} budget {budget}: {e}");
+                    break;
+                }
+                Ok((_, r)) => {
+                    println!(
+                        "{name} budget {budget}: ok peak {} tasks {}",
+                        r.peak_bytes, r.tasks
+                    );
+                    break;
+                }
+            }
+        }
+        for threads in [1, 2] {
+            let r = y.compute_report(&Config::default().threads(threads).memory_budget(budget));
+            println!(
+                "  threads {threads} at {budget}: {:?}",
+                r.map(|(_, r)| r.peak_bytes).map_err(|e| e.to_string())
+            );
+        }
+    }
+    println!("calls {}", calls.load(Ordering::SeqCst));
 }

@@ -7,21 +7,17 @@ use ndarray::{ArrayD, Dimension, Ix0, IxDyn};
 
 use super::Array as Lazy;
 use crate::error::{Error, Result};
-use crate::exec::{Config, Plan, Report, execute};
+use crate::exec::{Config, Plan, Report, Sink, execute};
 use crate::graph::{Node, NodeKind, Source, Value, to_dot};
 use crate::ops::sources::Persisted;
 use crate::ops::sub_view_mut;
 use crate::optimize::{optimize, refusal};
 
 /// Optimises and plans `roots`, then runs them, handing output tiles to `sink`.
-fn evaluate(
-    roots: &[Arc<Node>],
-    config: &Config,
-    sink: &mut dyn FnMut(usize, &[usize], &Value),
-) -> Result<Report> {
+fn evaluate(roots: &[Arc<Node>], config: &Config, sink: &mut Sink<'_>) -> Result<Report> {
     let optimized = optimize(roots, config.fuse)?;
     let plan = Plan::new(&optimized, config.strip_len, config.budget_bytes())?;
-    execute(Arc::new(plan), config, sink)
+    execute(&plan, config, sink)
 }
 
 /// Why the inputs of an elementwise or reduction node were not fused into it.

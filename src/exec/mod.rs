@@ -10,5 +10,5 @@ mod trace;
 pub use config::{Config, physical_memory};
 pub(crate) use plan::Plan;
 pub use run::Report;
-pub(crate) use run::execute;
+pub(crate) use run::{Sink, execute};
 pub use trace::TraceEvent;

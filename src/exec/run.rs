@@ -1,18 +1,20 @@
 //! The executor: runs a plan's tasks on a rayon pool inside a memory budget.
 //!
-//! One coordinating loop (on the calling thread) owns all bookkeeping: which tasks are ready,
-//! which tiles are held and how many bytes they take. It starts the ready task that comes
-//! first in plan order (depth first from the outputs, so reductions and sinks consume partial
-//! results early) whenever a worker is free and the task's projected bytes fit in the budget
-//! beside everything held; tiles are dropped the moment their last consumer finishes.
+//! All bookkeeping (which tasks are ready, which tiles are held, how many bytes they take)
+//! lives in one [`State`] behind a mutex. A worker that finishes a task takes the lock,
+//! records the result, frees the inputs whose last reader this was, and starts the ready
+//! tasks that come first in plan order (depth first from the outputs, so reductions and
+//! sinks consume partial results early) while a worker is free and the task's projected
+//! bytes fit in the budget beside everything held. No coordinating thread sits between
+//! tasks, so a task costs a few microseconds of scheduling.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use rayon::ThreadPool;
+use rayon::{Scope, ThreadPool};
 
 use super::config::Config;
 use super::plan::Plan;
@@ -67,164 +69,215 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     Ok(pool)
 }
 
-struct Done {
-    task: usize,
-    result: Result<Value>,
-    event: Option<TraceEvent>,
+/// Receives each output tile: (output number, block index, tile).
+pub(crate) type Sink<'a> = dyn FnMut(usize, &[usize], &Value) + Send + 'a;
+
+/// The executor's bookkeeping, shared by the workers.
+struct State<'a> {
+    plan: &'a Plan,
+    consumers: Vec<Vec<usize>>,
+    /// Per task: the outputs (and blocks) it gives.
+    output_of: Vec<Vec<(usize, Vec<usize>)>>,
+    waiting_deps: Vec<usize>,
+    readers: Vec<usize>,
+    values: Vec<Option<Value>>,
+    ready: BinaryHeap<Reverse<usize>>,
+    held: u64,
+    reserved: u64,
+    peak: u64,
+    running: usize,
+    failure: Option<Error>,
+    trace: Vec<TraceEvent>,
+    sink: &'a mut Sink<'a>,
+    progress: Progress,
+}
+
+/// What every task needs to know besides the shared state.
+struct Run<'a> {
+    state: Mutex<State<'a>>,
+    threads: usize,
+    budget: u64,
+    strip_len: usize,
+    tracing: bool,
+    start: Instant,
+}
+
+impl<'a> Run<'a> {
+    fn lock(&self) -> MutexGuard<'_, State<'a>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts ready tasks, in plan order, while workers are free and memory fits.
+    fn launch<'s>(&'s self, state: &mut State<'a>, scope: &Scope<'s>)
+    where
+        'a: 's,
+    {
+        while state.failure.is_none() && state.running < self.threads {
+            let Some(&Reverse(t)) = state.ready.peek() else {
+                break;
+            };
+            let task = &state.plan.tasks[t];
+            let need = task.run_bytes();
+            if state.held + state.reserved + need > self.budget {
+                if state.running == 0 {
+                    state.failure = Some(Error::BudgetExhausted {
+                        task: task.describe(),
+                        held: state.held,
+                        needed: need,
+                        budget: self.budget,
+                    });
+                }
+                break;
+            }
+            state.ready.pop();
+            state.reserved += need;
+            state.peak = state.peak.max(state.held + state.reserved);
+            state.running += 1;
+            let inputs: Vec<Value> = task
+                .deps
+                .iter()
+                .map(|&d| {
+                    state.values[d]
+                        .clone()
+                        .expect("dependencies finish before their consumers")
+                })
+                .collect();
+            scope.spawn(move |scope| self.run_one(t, inputs, scope));
+        }
+    }
+
+    /// Runs task `t` on this worker, records its result, and starts what became ready.
+    fn run_one<'s>(&'s self, t: usize, inputs: Vec<Value>, scope: &Scope<'s>)
+    where
+        'a: 's,
+    {
+        let plan: &Plan = self.lock().plan;
+        let task = &plan.tasks[t];
+        let began = Instant::now();
+        let result = catch_unwind(AssertUnwindSafe(|| run_task(task, &inputs, self.strip_len)))
+            .unwrap_or_else(|payload| {
+                Err(Error::TaskPanicked {
+                    task: task.describe(),
+                    message: panic_message(&payload),
+                })
+            });
+        drop(inputs);
+        let event = self.tracing.then(|| TraceEvent {
+            name: task.describe(),
+            start: began.duration_since(self.start),
+            end: Instant::now().duration_since(self.start),
+            thread: rayon::current_thread_index().unwrap_or(0),
+            bytes: result.as_ref().map(|v| v.nbytes() as u64).unwrap_or(0),
+        });
+        let mut state = self.lock();
+        state.running -= 1;
+        state.reserved -= task.run_bytes();
+        state.trace.extend(event);
+        state.progress.tick();
+        match result {
+            Ok(value) => state.complete(t, value),
+            Err(e) => {
+                state.failure.get_or_insert(e);
+            }
+        }
+        self.launch(&mut state, scope);
+    }
+}
+
+impl State<'_> {
+    /// Records task `t`'s result: hands output tiles to the sink, releases inputs whose last
+    /// reader this was, and marks consumers ready.
+    fn complete(&mut self, t: usize, value: Value) {
+        let bytes = value.nbytes() as u64;
+        self.held += bytes;
+        self.peak = self.peak.max(self.held + self.reserved);
+        for (o, block) in &self.output_of[t] {
+            (self.sink)(*o, block, &value);
+        }
+        for &d in &self.plan.tasks[t].deps {
+            self.readers[d] -= 1;
+            if self.readers[d] == 0
+                && let Some(v) = self.values[d].take()
+            {
+                self.held -= v.nbytes() as u64;
+            }
+        }
+        if self.readers[t] == 0 {
+            self.held -= bytes;
+        } else {
+            self.values[t] = Some(value);
+        }
+        for i in 0..self.consumers[t].len() {
+            let c = self.consumers[t][i];
+            self.waiting_deps[c] -= 1;
+            if self.waiting_deps[c] == 0 {
+                self.ready.push(Reverse(c));
+            }
+        }
+    }
 }
 
 /// Runs `plan`; `sink(output, block, tile)` receives each output tile as soon as it exists.
-pub(crate) fn execute(
-    plan: Arc<Plan>,
-    config: &Config,
-    sink: &mut dyn FnMut(usize, &[usize], &Value),
-) -> Result<Report> {
+pub(crate) fn execute(plan: &Plan, config: &Config, sink: &mut Sink<'_>) -> Result<Report> {
     let start = Instant::now();
     let threads = config.worker_threads();
     let budget = config.budget_bytes();
     let pool = pool(threads)?;
     let n = plan.tasks.len();
     let consumers = plan.consumers();
-
-    // Output tiles are held until the sink took them.
     let mut output_of: Vec<Vec<(usize, Vec<usize>)>> = vec![Vec::new(); n];
     for (o, blocks) in plan.outputs.iter().enumerate() {
         for (block, t) in blocks {
             output_of[*t].push((o, block.clone()));
         }
     }
-    let mut waiting_deps: Vec<usize> = plan.tasks.iter().map(|t| t.deps.len()).collect();
-    let mut readers: Vec<usize> = consumers.iter().map(Vec::len).collect();
-    let mut values: Vec<Option<Value>> = vec![None; n];
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..n)
+    let waiting_deps: Vec<usize> = plan.tasks.iter().map(|t| t.deps.len()).collect();
+    let ready = (0..n)
         .filter(|&t| waiting_deps[t] == 0)
         .map(Reverse)
         .collect();
-
-    let (tx, rx) = mpsc::channel::<Done>();
-    let progress = Progress::new(n as u64, config.progress);
-    let mut held = 0u64;
-    let mut reserved = 0u64;
-    let mut peak = 0u64;
-    let mut running = 0usize;
-    let mut finished = 0usize;
-    let mut failure: Option<Error> = None;
-    let mut trace = Vec::new();
-    let strip_len = config.strip_len;
-    let tracing = config.trace;
-
-    while finished < n && (failure.is_none() || running > 0) {
-        // Start what fits, in plan order.
-        while failure.is_none() && running < threads {
-            let Some(&Reverse(t)) = ready.peek() else {
-                break;
-            };
-            let need = plan.tasks[t].run_bytes();
-            if held + reserved + need > budget {
-                if running == 0 {
-                    failure = Some(Error::BudgetExhausted {
-                        task: plan.tasks[t].describe(),
-                        held,
-                        needed: need,
-                        budget,
-                    });
-                }
-                break;
-            }
-            ready.pop();
-            reserved += need;
-            peak = peak.max(held + reserved);
-            running += 1;
-            let inputs: Vec<Value> = plan.tasks[t]
-                .deps
-                .iter()
-                .map(|&d| {
-                    values[d]
-                        .clone()
-                        .expect("dependencies finish before their consumers")
-                })
-                .collect();
-            let plan = plan.clone();
-            let tx = tx.clone();
-            pool.spawn(move || {
-                let began = Instant::now();
-                let task = &plan.tasks[t];
-                let result = catch_unwind(AssertUnwindSafe(|| run_task(task, &inputs, strip_len)))
-                    .unwrap_or_else(|payload| {
-                        Err(Error::TaskPanicked {
-                            task: task.describe(),
-                            message: panic_message(&payload),
-                        })
-                    });
-                drop(inputs);
-                let event = tracing.then(|| TraceEvent {
-                    name: task.describe(),
-                    start: began.duration_since(start),
-                    end: Instant::now().duration_since(start),
-                    thread: rayon::current_thread_index().unwrap_or(0),
-                    bytes: result.as_ref().map(|v| v.nbytes() as u64).unwrap_or(0),
-                });
-                let _ = tx.send(Done {
-                    task: t,
-                    result,
-                    event,
-                });
-            });
-        }
-        if running == 0 {
-            break;
-        }
-        let done = rx.recv().expect("workers hold a sender until they report");
-        running -= 1;
-        finished += 1;
-        let t = done.task;
-        reserved -= plan.tasks[t].run_bytes();
-        trace.extend(done.event);
-        progress.tick();
-        let value = match done.result {
-            Ok(v) => v,
-            Err(e) => {
-                failure.get_or_insert(e);
-                continue;
-            }
-        };
-        held += value.nbytes() as u64;
-        peak = peak.max(held + reserved);
-        for (o, block) in &output_of[t] {
-            sink(*o, block, &value);
-        }
-        // Release inputs whose last reader this was.
-        for &d in &plan.tasks[t].deps {
-            readers[d] -= 1;
-            if readers[d] == 0
-                && let Some(v) = values[d].take()
-            {
-                held -= v.nbytes() as u64;
-            }
-        }
-        if readers[t] == 0 {
-            held -= value.nbytes() as u64;
-        } else {
-            values[t] = Some(value);
-        }
-        for &c in &consumers[t] {
-            waiting_deps[c] -= 1;
-            if waiting_deps[c] == 0 {
-                ready.push(Reverse(c));
-            }
-        }
-    }
-    progress.finish();
-    if let Some(e) = failure {
+    let readers = consumers.iter().map(Vec::len).collect();
+    let state = State {
+        plan,
+        consumers,
+        output_of,
+        waiting_deps,
+        readers,
+        values: vec![None; n],
+        ready,
+        held: 0,
+        reserved: 0,
+        peak: 0,
+        running: 0,
+        failure: None,
+        trace: Vec::new(),
+        sink,
+        progress: Progress::new(n as u64, config.progress),
+    };
+    let run = Run {
+        state: Mutex::new(state),
+        threads,
+        budget,
+        strip_len: config.strip_len,
+        tracing: config.trace,
+        start,
+    };
+    pool.scope(|scope| {
+        let mut state = run.lock();
+        run.launch(&mut state, scope);
+    });
+    let state = run.state.into_inner().unwrap_or_else(|p| p.into_inner());
+    state.progress.finish();
+    if let Some(e) = state.failure {
         return Err(e);
     }
     Ok(Report {
         tasks: n,
-        peak_bytes: peak,
+        peak_bytes: state.peak,
         budget,
         threads,
         elapsed: start.elapsed(),
-        trace,
+        trace: state.trace,
     })
 }
 

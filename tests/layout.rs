@@ -1,0 +1,568 @@
+//! Slicing, axis rearrangements and rechunking against ndarray's own operations.
+
+#![allow(missing_docs)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chunkwise::{Array, Chunks, Element, Error, from_fn, from_ndarray};
+use common::*;
+use ndarray::{ArrayD, Axis, IxDyn, NewAxis, SliceInfoElem, s};
+
+fn arr<T: Element>(dense: &ArrayD<T>, chunks: &Chunks) -> Array<T> {
+    from_ndarray(dense, chunks.clone()).unwrap()
+}
+
+fn sizes(v: &[&[usize]]) -> Chunks {
+    Chunks::Sizes(v.iter().map(|x| x.to_vec()).collect())
+}
+
+/// Slices with ndarray's semantics, checked against `ArrayBase::slice` on the dense array.
+fn check_slices(shape: &[usize], chunks: Chunks, specs: Vec<Vec<SliceInfoElem>>) {
+    let a = dense_f64(shape, shape.iter().sum::<usize>() as u64);
+    let x = arr(&a, &chunks);
+    for spec in specs {
+        let want = a.slice(spec.as_slice()).to_owned();
+        let y = x
+            .slice(&spec)
+            .unwrap_or_else(|e| panic!("{spec:?} on {shape:?}: {e}"));
+        assert_eq!(y.shape(), want.shape(), "{spec:?} on {shape:?}");
+        assert_eq!(
+            y.compute().unwrap(),
+            want,
+            "{spec:?} on {shape:?} {chunks:?}"
+        );
+        // and work on the slice afterwards, fused or not
+        let got = (&y * 2.0 + 1.0).compute().unwrap();
+        assert_eq!(
+            got,
+            want.mapv(|v| v * 2.0 + 1.0),
+            "{spec:?} then arithmetic"
+        );
+    }
+}
+
+fn v(info: impl AsRef<[SliceInfoElem]>) -> Vec<SliceInfoElem> {
+    info.as_ref().to_vec()
+}
+
+#[test]
+fn slicing_1d_irregular_chunks() {
+    let specs = vec![
+        v(s![..]),
+        v(s![2..7]),
+        v(s![..;2]),
+        v(s![1..;3]),
+        v(s![..;-1]),
+        v(s![2..8;-2]),
+        v(s![-3..]),
+        v(s![..-2]),
+        v(s![-8..-2;-3]),
+        v(s![5..5]),
+        v(s![7..3]),
+        v(s![7..3;-1]),
+        v(s![..;20]),
+        v(s![..;-20]),
+        v(s![9..]),
+        v(s![10..]),
+        v(s![10..;-1]),
+        v(s![0..0;-2]),
+        v(s![3]),
+        v(s![-1]),
+        v(s![-10]),
+        v(s![NewAxis, 2..5]),
+        v(s![1..9;-4, NewAxis]),
+        v(s![NewAxis, -4, NewAxis]),
+    ];
+    check_slices(&[10], sizes(&[&[3, 1, 4, 2]]), specs.clone());
+    check_slices(&[10], Chunks::Shape(vec![1]), specs.clone());
+    check_slices(&[10], Chunks::Shape(vec![10]), specs);
+}
+
+#[test]
+fn slicing_2d_to_4d() {
+    check_slices(
+        &[6, 5],
+        sizes(&[&[3, 1, 2], &[2, 3]]),
+        vec![
+            v(s![.., ..]),
+            v(s![1..5, 2]),
+            v(s![-1, ..;-1]),
+            v(s![..;2, 1..;2]),
+            v(s![NewAxis, 3, NewAxis, ..;-2]),
+            v(s![4..1, ..]),
+            v(s![.., -2..]),
+            v(s![2..6;-3, 0..5;4]),
+            v(s![..;-1, ..;-1]),
+            v(s![3, 4]),
+            v(s![-6, -5]),
+            v(s![5..;-1, 1..4;-2]),
+        ],
+    );
+    check_slices(
+        &[4, 3, 5],
+        sizes(&[&[1, 3], &[3], &[2, 2, 1]]),
+        vec![
+            v(s![1.., .., ..;-2]),
+            v(s![-1, 1, -1]),
+            v(s![..;3, NewAxis, 1..3, 2..]),
+            v(s![..;-2, 2, 1..4;-1]),
+            v(s![2..2, .., ..]),
+        ],
+    );
+    check_slices(
+        &[2, 3, 4, 5],
+        Chunks::Shape(vec![1, 2, 3, 2]),
+        vec![
+            v(s![1, ..;-1, 1..3, ..;2]),
+            v(s![.., NewAxis, -1, ..;-3, 4]),
+            v(s![..;-1, 1..2, ..;5, 1..-1]),
+        ],
+    );
+    check_slices(
+        &[4, 0],
+        Chunks::Shape(vec![2, 2]),
+        vec![v(s![1..3, ..]), v(s![..;-1, ..;-1]), v(s![2, ..])],
+    );
+    check_slices(
+        &[],
+        Chunks::Shape(vec![]),
+        vec![v(s![]), v(s![NewAxis]), v(s![NewAxis, NewAxis])],
+    );
+}
+
+#[test]
+fn slicing_with_fewer_indices_than_axes_pads_with_full_ranges() {
+    let a = dense_f64(&[5, 4, 3], 1);
+    let x = arr(&a, &Chunks::Shape(vec![2, 3, 2]));
+    assert_eq!(
+        x.slice(s![1..3]).unwrap().compute().unwrap(),
+        a.slice(s![1..3, .., ..]).to_owned().into_dyn()
+    );
+    assert_eq!(
+        x.slice(s![-1, ..;-1]).unwrap().compute().unwrap(),
+        a.slice(s![-1, ..;-1, ..]).to_owned().into_dyn()
+    );
+    assert_eq!(
+        x.slice(s![NewAxis]).unwrap().compute().unwrap(),
+        a.slice(s![NewAxis, .., .., ..]).to_owned().into_dyn()
+    );
+}
+
+#[test]
+fn slices_of_slices_and_of_computed_arrays() {
+    let a = dense_f64(&[9, 8], 2);
+    let x = arr(&a, &sizes(&[&[4, 1, 4], &[3, 3, 2]]));
+    let y = x
+        .slice(s![1..;2, ..;-1])
+        .unwrap()
+        .slice(s![..;-1, 1..6;2])
+        .unwrap();
+    let want = a
+        .slice(s![1..;2, ..;-1])
+        .slice(s![..;-1, 1..6;2])
+        .to_owned()
+        .into_dyn();
+    assert_eq!(y.compute().unwrap(), want);
+    let z = x.sin().slice(s![2..7, -1]).unwrap();
+    assert_close(
+        &z.compute().unwrap(),
+        &a.slice(s![2..7, -1]).mapv(f64::sin).into_dyn(),
+        2e-15,
+    );
+    // a slice combined with an unsliced array of another grid
+    let b = dense_f64(&[4, 8], 3);
+    let w = &x.slice(s![1..;2, ..]).unwrap() - &arr(&b, &Chunks::Shape(vec![3, 5]));
+    assert_eq!(w.compute().unwrap(), &a.slice(s![1..;2, ..]) - &b);
+}
+
+#[test]
+fn slicing_errors() {
+    let x = arr(&dense_f64(&[10, 4], 1), &Chunks::Shape(vec![3, 3]));
+    let oob = |r: Result<Array<f64>, Error>| matches!(r, Err(Error::IndexOutOfBounds { .. }));
+    assert!(oob(x.slice(s![10, ..])));
+    assert!(oob(x.slice(s![-11, ..])));
+    assert!(oob(x.slice(s![.., 4])));
+    assert!(oob(x.slice(s![.., -5])));
+    assert!(oob(x.slice(s![..11, ..])));
+    assert!(oob(x.slice(s![11.., ..])));
+    assert!(oob(x.slice(s![-11.., ..])));
+    match x.slice(s![2, 7]) {
+        Err(Error::IndexOutOfBounds { index, axis, len }) => {
+            assert_eq!((index, axis, len), (7, 1, 4))
+        }
+        other => panic!("expected IndexOutOfBounds, got {other:?}"),
+    }
+    let step0 = [SliceInfoElem::Slice {
+        start: 0,
+        end: None,
+        step: 0,
+    }];
+    assert!(matches!(x.slice(step0), Err(Error::InvalidArgument { .. })));
+    let step0_second = [
+        SliceInfoElem::Index(1),
+        SliceInfoElem::Slice {
+            start: 0,
+            end: Some(2),
+            step: 0,
+        },
+    ];
+    assert!(matches!(
+        x.slice(step0_second),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        x.slice(s![1, 1, 1]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    // slicing an array that already holds an error reports that error
+    let bad = &x + &arr(&dense_f64(&[3], 2), &Chunks::Shape(vec![3]));
+    assert!(matches!(bad.slice(s![1, ..]), Err(Error::Broadcast { .. })));
+}
+
+fn counting_source(shape: &[usize], chunks: &[usize]) -> (Array<f64>, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let x = from_fn(shape, chunks.to_vec(), move |_, ranges| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let tile: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+        ArrayD::from_shape_fn(IxDyn(&tile), |i| {
+            (ranges[0].start + i[0]) as f64 * 1000.0 + (ranges[1].start + i[1]) as f64
+        })
+    })
+    .unwrap();
+    (x, calls)
+}
+
+fn value_at(i: usize, j: usize) -> f64 {
+    i as f64 * 1000.0 + j as f64
+}
+
+#[test]
+fn slicing_computes_only_the_touched_tiles() {
+    let (x, calls) = counting_source(&[1000, 1000], &[100, 100]);
+    let y = x.slice(s![150..160, 220..230]).unwrap();
+    let got = y.compute().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(got[[0, 0]], value_at(150, 220));
+    assert_eq!(got[[9, 9]], value_at(159, 229));
+
+    calls.store(0, Ordering::SeqCst);
+    let got = x
+        .slice(s![95..105, 0..10])
+        .unwrap()
+        .sum()
+        .compute()
+        .unwrap()
+        .scalar();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let want: f64 = (95..105)
+        .flat_map(|i| (0..10).map(move |j| value_at(i, j)))
+        .sum();
+    assert_eq!(got, want);
+
+    calls.store(0, Ordering::SeqCst);
+    let got = x.slice(s![..;500, 5]).unwrap().compute().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(got.as_slice().unwrap(), &[value_at(0, 5), value_at(500, 5)]);
+
+    calls.store(0, Ordering::SeqCst);
+    let got = (x.slice(s![-1, -1]).unwrap() + 1.0)
+        .compute()
+        .unwrap()
+        .scalar();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(got, value_at(999, 999) + 1.0);
+
+    // through a transpose and elementwise work
+    calls.store(0, Ordering::SeqCst);
+    let got = (x.transpose() * 2.0)
+        .slice(s![310..320;-3, 7])
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        got.as_slice().unwrap(),
+        &[
+            2.0 * value_at(7, 319),
+            2.0 * value_at(7, 316),
+            2.0 * value_at(7, 313),
+            2.0 * value_at(7, 310)
+        ]
+    );
+
+    // after a rechunk: the input tiles that the needed output tile overlaps
+    calls.store(0, Ordering::SeqCst);
+    let got = x
+        .rechunk([300, 300])
+        .unwrap()
+        .slice(s![150..160, 220..230])
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert!(
+        calls.load(Ordering::SeqCst) <= 9,
+        "{}",
+        calls.load(Ordering::SeqCst)
+    );
+    assert_eq!(got[[3, 4]], value_at(153, 224));
+
+    // the whole array: every tile once
+    calls.store(0, Ordering::SeqCst);
+    let _ = x.max().compute().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 100);
+}
+
+/// All permutations of `0..n`.
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![vec![]];
+    }
+    let mut out = Vec::new();
+    for p in permutations(n - 1) {
+        for pos in 0..=p.len() {
+            let mut q = p.clone();
+            q.insert(pos, n - 1);
+            out.push(q);
+        }
+    }
+    out
+}
+
+#[test]
+fn transposes_and_permutations() {
+    for (k, case) in cases().into_iter().enumerate() {
+        let a = dense_f64(&case.shape, 50 + k as u64);
+        let x = arr(&a, &case.chunks);
+        let nd = case.shape.len();
+        assert_eq!(
+            x.transpose().compute().unwrap(),
+            a.t().to_owned(),
+            "{case:?}"
+        );
+        for perm in permutations(nd) {
+            let axes: Vec<isize> = perm.iter().map(|&p| p as isize).collect();
+            let y = x.permute_axes(&axes).unwrap();
+            let want = a
+                .clone()
+                .permuted_axes(IxDyn(&perm))
+                .as_standard_layout()
+                .to_owned();
+            assert_eq!(y.compute().unwrap(), want, "{case:?} {perm:?}");
+            // negative axis numbers mean the same
+            let neg: Vec<isize> = perm.iter().map(|&p| p as isize - nd as isize).collect();
+            assert_eq!(x.permute_axes(&neg).unwrap().compute().unwrap(), want);
+            // the chunks follow the axes
+            for (out_axis, &in_axis) in perm.iter().enumerate() {
+                assert_eq!(y.chunks().chunks()[out_axis], x.chunks().chunks()[in_axis]);
+            }
+        }
+        for i in 0..nd {
+            for j in 0..nd {
+                let mut want = a.clone();
+                want.swap_axes(i, j);
+                let got = x
+                    .swap_axes(i as isize, j as isize - nd as isize)
+                    .unwrap()
+                    .compute()
+                    .unwrap();
+                assert_eq!(
+                    got,
+                    want.as_standard_layout().to_owned(),
+                    "{case:?} swap {i} {j}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn insert_axis_and_squeeze() {
+    for (k, case) in cases().into_iter().enumerate() {
+        let a = dense_f64(&case.shape, 60 + k as u64);
+        let x = arr(&a, &case.chunks);
+        let nd = case.shape.len();
+        for pos in 0..=nd {
+            let want = a.clone().insert_axis(Axis(pos));
+            assert_eq!(
+                x.insert_axis(pos as isize).unwrap().compute().unwrap(),
+                want,
+                "{case:?} at {pos}"
+            );
+            let neg = pos as isize - (nd as isize + 1);
+            assert_eq!(
+                x.insert_axis(neg).unwrap().compute().unwrap(),
+                want,
+                "{case:?} at {neg}"
+            );
+        }
+        // squeeze everything of length 1
+        let kept: Vec<usize> = case.shape.iter().copied().filter(|&n| n != 1).collect();
+        let want = a.clone().into_shape_with_order(IxDyn(&kept)).unwrap();
+        assert_eq!(
+            x.squeeze(None).unwrap().compute().unwrap(),
+            want,
+            "{case:?}"
+        );
+        // squeeze one named axis of length 1
+        for axis in (0..nd).filter(|&i| case.shape[i] == 1) {
+            let want = a.index_axis(Axis(axis), 0).to_owned();
+            assert_eq!(
+                x.squeeze(Some(&[axis as isize]))
+                    .unwrap()
+                    .compute()
+                    .unwrap(),
+                want
+            );
+            assert_eq!(
+                x.squeeze(Some(&[axis as isize - nd as isize]))
+                    .unwrap()
+                    .compute()
+                    .unwrap(),
+                want
+            );
+        }
+        // insert then squeeze is the identity
+        let round = x
+            .insert_axis(0)
+            .unwrap()
+            .insert_axis(-1)
+            .unwrap()
+            .squeeze(Some(&[0, -1]))
+            .unwrap();
+        assert_eq!(round.compute().unwrap(), a);
+    }
+}
+
+#[test]
+fn axis_errors() {
+    let x = arr(&dense_f64(&[2, 1, 3], 1), &Chunks::Shape(vec![1, 1, 2]));
+    assert!(matches!(
+        x.permute_axes(&[0, 0, 1]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        x.permute_axes(&[0, 1]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        x.permute_axes(&[0, 1, 2, 0]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        x.permute_axes(&[0, 1, 3]),
+        Err(Error::AxisOutOfRange { axis: 3, ndim: 3 })
+    ));
+    assert!(matches!(
+        x.swap_axes(0, 3),
+        Err(Error::AxisOutOfRange { .. })
+    ));
+    assert!(matches!(
+        x.swap_axes(-4, 0),
+        Err(Error::AxisOutOfRange { .. })
+    ));
+    assert!(matches!(
+        x.insert_axis(4),
+        Err(Error::AxisOutOfRange { .. })
+    ));
+    assert!(matches!(
+        x.insert_axis(-5),
+        Err(Error::AxisOutOfRange { .. })
+    ));
+    assert!(matches!(
+        x.squeeze(Some(&[0])),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        x.squeeze(Some(&[1, 2])),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        x.squeeze(Some(&[3])),
+        Err(Error::AxisOutOfRange { .. })
+    ));
+    assert_eq!(x.squeeze(Some(&[1, -2])).unwrap().shape(), vec![2, 3]);
+    assert!(matches!(
+        x.rechunk([1, 1]),
+        Err(Error::InvalidChunks { .. })
+    ));
+    assert!(matches!(
+        x.rechunk(Chunks::Sizes(vec![vec![1], vec![1], vec![3]])),
+        Err(Error::InvalidChunks { .. })
+    ));
+    assert!(matches!(
+        x.rechunk([0, 1, 1]),
+        Err(Error::InvalidChunks { .. })
+    ));
+}
+
+/// Irregular chunks for `shape`: pieces of 1, 2, 3, ... until the axis is covered.
+fn growing_chunks(shape: &[usize]) -> Chunks {
+    Chunks::Sizes(
+        shape
+            .iter()
+            .map(|&n| {
+                if n == 0 {
+                    return vec![0];
+                }
+                let mut out = Vec::new();
+                let (mut left, mut next) = (n, 1);
+                while left > 0 {
+                    let c = next.min(left);
+                    out.push(c);
+                    left -= c;
+                    next += 1;
+                }
+                out
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn rechunk_round_trips() {
+    for (k, case) in cases().into_iter().enumerate() {
+        let a = dense_f64(&case.shape, 70 + k as u64);
+        let x = arr(&a, &case.chunks);
+        let target = growing_chunks(&case.shape);
+        let y = x.rechunk(target.clone()).unwrap();
+        if let Chunks::Sizes(s) = &target {
+            assert_eq!(y.chunks().chunks(), s.as_slice());
+        }
+        assert_eq!(y.compute().unwrap(), a, "{case:?}");
+        let back = y.rechunk(case.chunks.clone()).unwrap();
+        assert_eq!(back.chunks(), x.chunks());
+        assert_eq!(back.compute().unwrap(), a);
+        // one tile, and tiles of one element
+        let whole: Vec<usize> = case.shape.iter().map(|&n| n.max(1)).collect();
+        assert_eq!(x.rechunk(whole).unwrap().compute().unwrap(), a);
+        let ones = vec![1; case.shape.len()];
+        let tiny = x.rechunk(ones).unwrap();
+        assert_eq!(
+            tiny.n_tiles(),
+            case.shape.iter().map(|&n| n.max(1)).product::<usize>()
+        );
+        assert_eq!((tiny * 3.0).compute().unwrap(), a.mapv(|v| v * 3.0));
+        // Auto and Bytes chunkings keep the values
+        assert_eq!(x.rechunk(Chunks::Auto).unwrap().compute().unwrap(), a);
+        assert_eq!(x.rechunk(Chunks::Bytes(64)).unwrap().compute().unwrap(), a);
+    }
+}
+
+#[test]
+fn rechunk_of_computed_and_boolean_arrays() {
+    let a = dense_f64(&[30, 20], 8);
+    let x = arr(&a, &Chunks::Shape(vec![7, 6]));
+    let y = (x.cos() + 1.0)
+        .rechunk(sizes(&[&[1, 29], &[10, 3, 7]]))
+        .unwrap();
+    assert_close(&y.compute().unwrap(), &a.mapv(|v| v.cos() + 1.0), 1e-12);
+    let b = x.greater(0.0).rechunk([4, 4]).unwrap();
+    assert_eq!(b.compute().unwrap(), a.mapv(|v| v > 0.0));
+    let s = y.rechunk([30, 20]).unwrap().sum_axis(1).compute().unwrap();
+    let want = a.mapv(|v| v.cos() + 1.0).sum_axis(Axis(1));
+    assert_close(&s, &want, 1e-13);
+}
