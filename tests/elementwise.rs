@@ -335,6 +335,7 @@ fn arith_i32_all_shapes() {
 /// Integer arithmetic wraps on overflow and gives 0 for division and remainder by zero, like
 /// NumPy's fixed-width integers (the remainder takes the dividend's sign, like Rust's `%`).
 #[test]
+#[allow(clippy::modulo_one)]
 fn integer_overflow_wraps_and_division_by_zero_is_zero() {
     let c = Chunks::Shape(vec![2]);
     let a = arr(&arr1(&[i32::MAX, i32::MIN, 7, -7, i32::MIN]).into_dyn(), &c);
@@ -555,7 +556,7 @@ fn powf_negative_base_and_special_values() {
     ];
     let (a, b) = (arr1(&xs).into_dyn(), arr1(&ys).into_dyn());
     let c = Chunks::Shape(vec![5]);
-    let got = arr(&a, &c).powf(&arr(&b, &c)).compute().unwrap();
+    let got = arr(&a, &c).powf(arr(&b, &c)).compute().unwrap();
     let want = ndarray::Zip::from(&a)
         .and(&b)
         .map_collect(|&u, &v| u.powf(v));
@@ -574,8 +575,7 @@ fn comparisons_f64_with_nan() {
             }
         }
         let (x, y) = (arr(&a, &case.chunks), arr(&b, &case.chunks));
-        let z =
-            |f: fn(&f64, &f64) -> bool| ndarray::Zip::from(&a).and(&b).map_collect(|p, q| f(p, q));
+        let z = |f: fn(&f64, &f64) -> bool| ndarray::Zip::from(&a).and(&b).map_collect(f);
         assert_eq!(x.equal(&y).compute().unwrap(), z(|p, q| p == q), "{case:?}");
         assert_eq!(x.not_equal(&y).compute().unwrap(), z(|p, q| p != q));
         assert_eq!(x.less(&y).compute().unwrap(), z(|p, q| p < q));
@@ -633,8 +633,7 @@ fn comparisons_and_logic_on_ints_and_bools() {
         let a = dense_small_i32(&case.shape, 400 + k as u64);
         let b = dense_small_i32(&case.shape, 500 + k as u64);
         let (x, y) = (arr(&a, &case.chunks), arr(&b, &case.chunks));
-        let z =
-            |f: fn(&i32, &i32) -> bool| ndarray::Zip::from(&a).and(&b).map_collect(|p, q| f(p, q));
+        let z = |f: fn(&i32, &i32) -> bool| ndarray::Zip::from(&a).and(&b).map_collect(f);
         assert_eq!(x.equal(&y).compute().unwrap(), z(|p, q| p == q));
         assert_eq!(x.less(&y).compute().unwrap(), z(|p, q| p < q));
         assert_eq!(x.greater(0).compute().unwrap(), a.mapv(|v| v > 0));
@@ -1020,4 +1019,50 @@ fn a_panicking_closure_gives_task_panicked_naming_the_block() {
     }
     // the error does not poison later computations
     assert_eq!(x.map(|v| v + 1.0).compute().unwrap(), a.mapv(|v| v + 1.0));
+}
+
+#[test]
+fn dtype_preserving_ops_on_an_errored_array_record_the_error() {
+    let a = chunkwise::zeros::<f64>(&[3], [3]).unwrap();
+    let b = chunkwise::zeros::<f64>(&[4], [4]).unwrap();
+    let bad = &a + &b;
+    let is_broadcast = |r: Result<(), Error>| matches!(r, Err(Error::Broadcast { .. }));
+    assert!(is_broadcast(bad.sin().check()));
+    assert!(is_broadcast((&bad * 2.0).abs().check()));
+    assert!(is_broadcast((1.0 - &bad).check()));
+    assert!(is_broadcast(bad.maximum(&a).check()));
+    assert!(is_broadcast(bad.map(|v| v + 1.0).check()));
+    assert!(is_broadcast(bad.sum().check()));
+    assert!(is_broadcast(bad.argmin().check()));
+    assert!(is_broadcast(bad.var(1.0).check()));
+    assert!(is_broadcast(a.zip_map(&b, |x, y| (x + y) as i32).check()));
+    assert!(is_broadcast(bad.insert_axis(0).map(|_| ())));
+    assert!(is_broadcast(bad.slice(ndarray::s![..]).map(|_| ())));
+    assert!(is_broadcast(bad.rechunk([1]).map(|_| ())));
+}
+
+/// `elemwise` hands back the failed input node itself, whose dtype is the input's, so a typed
+/// handle of another dtype trips `debug_assert_eq!(node.dtype, T::DTYPE)` in `Array::from_node`.
+#[test]
+fn dtype_changing_ops_on_an_errored_array_record_the_error() {
+    let a = chunkwise::zeros::<f64>(&[3], [3]).unwrap();
+    let b = chunkwise::zeros::<f64>(&[4], [4]).unwrap();
+    let bad = &a + &b;
+    assert!(matches!(
+        bad.greater(0.0).check(),
+        Err(Error::Broadcast { .. })
+    ));
+    assert!(matches!(
+        bad.astype::<i32>().check(),
+        Err(Error::Broadcast { .. })
+    ));
+    assert!(matches!(bad.isnan().check(), Err(Error::Broadcast { .. })));
+    assert!(matches!(
+        bad.map(|v| v as i64).check(),
+        Err(Error::Broadcast { .. })
+    ));
+    assert!(matches!(
+        where_(&a.greater(&b), 1.0, 0.0).check(),
+        Err(Error::Broadcast { .. })
+    ));
 }

@@ -1,6 +1,8 @@
 //! Slicing, axis rearrangements and rechunking against ndarray's own operations.
 
 #![allow(missing_docs)]
+// ndarray's `s![7..3]` and `s![1..-1]` are meaningful slices, not empty Rust ranges
+#![allow(clippy::reversed_empty_ranges)]
 
 mod common;
 
@@ -565,4 +567,23 @@ fn rechunk_of_computed_and_boolean_arrays() {
     let s = y.rechunk([30, 20]).unwrap().sum_axis(1).compute().unwrap();
     let want = a.mapv(|v| v.cos() + 1.0).sum_axis(Axis(1));
     assert_close(&s, &want, 1e-13);
+}
+
+#[test]
+fn transpose_of_an_errored_array_reports_the_error() {
+    let a = chunkwise::zeros::<f64>(&[3], [3]).unwrap();
+    let b = chunkwise::zeros::<f64>(&[4], [4]).unwrap();
+    let bad = &a + &b;
+    assert!(matches!(
+        bad.transpose().check(),
+        Err(Error::Broadcast { .. })
+    ));
+}
+
+#[test]
+fn swap_axes_of_an_errored_array_reports_the_original_error() {
+    let a = chunkwise::zeros::<f64>(&[2, 3], [2, 3]).unwrap();
+    let b = chunkwise::zeros::<f64>(&[4, 3], [4, 3]).unwrap();
+    let bad = &a + &b;
+    assert!(matches!(bad.swap_axes(0, 1), Err(Error::Broadcast { .. })));
 }

@@ -507,10 +507,27 @@ fn argmin_argmax_nan_along_one_axis_first_nan_wins() {
 }
 
 /// Flat argmin over a 2-d array: the tie (or NaN) with the smaller flat index lies in a tile
-/// that comes later in the combine order (block (0, 1) after block (0, 0)).
+/// that comes later in the combine order (block (0, 1) after block (0, 0)). (This failed
+/// before combines compared positions on ties: a 2x4 array of ones with zeros at (1, 0) and
+/// (0, 3) in 2x2 tiles gave argmin 4 instead of 3.)
 #[test]
-#[ignore = "BUG: argmin/argmax over several axes return a later tie/NaN when it lies in an earlier-combined tile (combine ignores positions)"]
 fn argmin_ties_across_tiles_over_several_axes_take_the_first() {
+    let mut small = ArrayD::from_elem(IxDyn(&[2, 4]), 1.0f64);
+    small[[1, 0]] = 0.0;
+    small[[0, 3]] = 0.0;
+    let x = arr(&small, &Chunks::Shape(vec![2, 2]));
+    assert_eq!(x.argmin().compute().unwrap().scalar(), 3);
+    for split in [2, 3, 4, 16] {
+        let h = Reduction::all().split_every(split);
+        assert_eq!(
+            arr(&small, &Chunks::Shape(vec![1, 1]))
+                .argmin_with(&h)
+                .compute()
+                .unwrap()
+                .scalar(),
+            3
+        );
+    }
     let mut m = ArrayD::from_elem(IxDyn(&[8, 8]), 1.0f64);
     m[[3, 0]] = 0.0; // flat 24, block (0, 0)
     m[[0, 5]] = 0.0; // flat 5, block (0, 1): the first occurrence
@@ -946,5 +963,87 @@ fn strip_length_does_not_change_results_beyond_rounding() {
             dense_var(&dense.iter().copied().collect::<Vec<_>>(), 1.0),
             1e-12
         ));
+    }
+}
+
+fn first_argmin<T: PartialOrd + Copy>(xs: &[T], is_nan: impl Fn(T) -> bool) -> u64 {
+    if let Some(i) = xs.iter().position(|&v| is_nan(v)) {
+        return i as u64;
+    }
+    (0..xs.len()).fold(0, |b, i| if xs[i] < xs[b] { i } else { b }) as u64
+}
+
+fn first_argmax<T: PartialOrd + Copy>(xs: &[T], is_nan: impl Fn(T) -> bool) -> u64 {
+    if let Some(i) = xs.iter().position(|&v| is_nan(v)) {
+        return i as u64;
+    }
+    (0..xs.len()).fold(0, |b, i| if xs[i] > xs[b] { i } else { b }) as u64
+}
+
+/// Data with many ties (integers in [-4, 4)) and, for floats, NaNs: the first occurrence (the
+/// first NaN) wins, over every axis set, whatever the tiles and the tree.
+#[test]
+fn argmin_argmax_with_many_ties_and_nans_over_every_axis_set() {
+    for (k, case) in nonempty_cases().into_iter().enumerate() {
+        let a = dense_small_i32(&case.shape, 40 + k as u64);
+        let x = arr(&a, &case.chunks);
+        let f = a.mapv(f64::from);
+        let mut fnan = f.clone();
+        for (i, v) in fnan.iter_mut().enumerate() {
+            if (i * 7 + k) % 11 == 3 {
+                *v = f64::NAN;
+            }
+        }
+        let xf = arr(&fnan, &case.chunks);
+        for axes in selections(case.shape.len()) {
+            if reduced_len(&case.shape, &axes) == 0 {
+                continue;
+            }
+            for (keep, split) in variants() {
+                let h = how(&axes, keep, split);
+                let label = format!("{case:?} axes {axes:?} keepdims {keep} split {split:?}");
+                let want = reduce_dense(&a.view(), axes.as_deref(), keep, |xs| {
+                    first_argmin(xs, |_| false)
+                });
+                assert_eq!(x.argmin_with(&h).compute().unwrap(), want, "argmin {label}");
+                let want = reduce_dense(&a.view(), axes.as_deref(), keep, |xs| {
+                    first_argmax(xs, |_| false)
+                });
+                assert_eq!(x.argmax_with(&h).compute().unwrap(), want, "argmax {label}");
+                let want = reduce_dense(&fnan.view(), axes.as_deref(), keep, |xs| {
+                    first_argmin(xs, f64::is_nan)
+                });
+                assert_eq!(
+                    xf.argmin_with(&h).compute().unwrap(),
+                    want,
+                    "argmin with NaN {label}"
+                );
+                let want = reduce_dense(&fnan.view(), axes.as_deref(), keep, |xs| {
+                    first_argmax(xs, f64::is_nan)
+                });
+                assert_eq!(
+                    xf.argmax_with(&h).compute().unwrap(),
+                    want,
+                    "argmax with NaN {label}"
+                );
+                // nanmin / nanmax skip the NaNs (NaN only where everything is NaN)
+                let want = reduce_dense(&fnan.view(), axes.as_deref(), keep, |xs| {
+                    xs.iter()
+                        .copied()
+                        .filter(|v| !v.is_nan())
+                        .fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m })
+                });
+                assert_close(&xf.nanmin_with(&h).compute().unwrap(), &want, 0.0);
+                let want = reduce_dense(&fnan.view(), axes.as_deref(), keep, |xs| {
+                    let kept: Vec<f64> = xs.iter().copied().filter(|v| !v.is_nan()).collect();
+                    if kept.is_empty() {
+                        f64::NAN
+                    } else {
+                        kept.iter().sum::<f64>() / kept.len() as f64
+                    }
+                });
+                assert_close(&xf.nanmean_with(&h).compute().unwrap(), &want, 1e-14);
+            }
+        }
     }
 }

@@ -448,8 +448,20 @@ impl<T: Numeric> MinMax<T> {
             self.offer(s, x, position);
         }
     }
+    /// Merges two states. Partial results do not arrive in position order when several
+    /// axes are reduced (tile (0, 1) holds earlier flat positions than tile (1, 0) in some
+    /// rows), so ties go to the smaller position, not to the state combined first.
     fn combine_impl(&self, into: &mut BestState<T>, other: &BestState<T>) {
-        if other.seen && self.better(other.value, into) {
+        if !other.seen {
+            return;
+        }
+        let tie = into.seen
+            && (other.value == into.value || (T::is_nan(other.value) && T::is_nan(into.value)));
+        if tie {
+            if other.position < into.position {
+                into.position = other.position;
+            }
+        } else if self.better(other.value, into) {
             *into = *other;
         }
     }

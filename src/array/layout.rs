@@ -5,6 +5,7 @@ use ndarray::SliceInfoElem;
 use super::Array;
 use crate::chunks::{ChunkGrid, Chunks};
 use crate::error::Result;
+use crate::graph::Node;
 use crate::ops::{layout, rechunk, slicing};
 use chunkwise_kernels::dtype::Element;
 
@@ -28,8 +29,9 @@ impl<T: Element> Array<T> {
     /// Axes reversed.
     pub fn transpose(&self) -> Array<T> {
         let axes: Vec<isize> = (0..self.ndim() as isize).rev().collect();
+        // A reversal is a permutation: the only possible error is one recorded earlier.
         self.permute_axes(&axes)
-            .expect("a reversal is a permutation")
+            .unwrap_or_else(|e| Array::from_node(Node::invalid(e, T::DTYPE)))
     }
 
     /// Axes in the order `axes` (output axis `k` is input axis `axes[k]`).
@@ -45,6 +47,7 @@ impl<T: Element> Array<T> {
 
     /// Axes `a` and `b` exchanged.
     pub fn swap_axes(&self, a: isize, b: isize) -> Result<Array<T>> {
+        self.check()?;
         let ndim = self.ndim();
         let (a, b) = (
             layout::normalize_axis(a, ndim)?,

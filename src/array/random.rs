@@ -11,7 +11,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use chunkwise_kernels::dtype::{FloatElement, Numeric};
+use chunkwise_kernels::dtype::{DType, FloatElement, Numeric, Scalar};
 
 use super::Array;
 use super::creation::generated;
@@ -82,12 +82,13 @@ pub fn integers<T: Numeric>(
     shape: &[usize],
     chunks: impl Into<Chunks>,
 ) -> Result<Array<T>> {
-    let (lo, hi) = (T::as_f64(low), T::as_f64(high));
-    if matches!(
-        T::DTYPE,
-        chunkwise_kernels::dtype::DType::F32 | chunkwise_kernels::dtype::DType::F64
-    ) || lo >= hi
-    {
+    let as_i128 = |v: T| match v.to_scalar() {
+        Scalar::Int(i) => i as i128,
+        Scalar::UInt(u) => u as i128,
+        _ => 0,
+    };
+    let (lo, hi) = (as_i128(low), as_i128(high));
+    if matches!(T::DTYPE, DType::F32 | DType::F64) || lo >= hi {
         return Err(Error::InvalidArgument {
             op: "integers".into(),
             reason: format!("need an integer type and low < high, got {lo} and {hi}"),
@@ -95,8 +96,8 @@ pub fn integers<T: Numeric>(
     }
     let op = RandomIntegers::<T> {
         seed,
-        low: low.cast::<i64>(),
-        high: high.cast::<i64>(),
+        low: lo,
+        span: (hi - lo) as u64,
         _t: PhantomData,
     };
     generated(shape, chunks, Arc::new(op))

@@ -59,7 +59,9 @@ impl Reduction {
         self
     }
 
-    /// Largest number of partial results one combine task reads (at least 2).
+    /// Fan-in of the combine tree: each reduced axis combines `split_every^(1/k)` partial
+    /// results per task (k reduced axes; at least 2 per axis, as in Dask), so one combine
+    /// reads about `split_every` partials. Must be at least 2.
     pub fn split_every(mut self, n: usize) -> Reduction {
         self.split_every = n;
         self

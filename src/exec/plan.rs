@@ -167,11 +167,21 @@ impl Plan {
         budget: u64,
         note: &dyn Fn(&Node) -> String,
     ) -> String {
-        let mut per_node: HashMap<NodeId, (usize, u64)> = HashMap::new();
+        // Per node: task count per stage, and the largest task.
+        let mut per_node: HashMap<NodeId, (StageCounts, u64)> = HashMap::new();
         for task in &self.tasks {
-            let entry = per_node.entry(task.node.id).or_default();
-            entry.0 += 1;
-            entry.1 = entry.1.max(task.run_bytes());
+            let stage = match task.kind {
+                TaskKind::Source | TaskKind::Elemwise | TaskKind::Blockwise => "tile",
+                TaskKind::Partial => "partial",
+                TaskKind::Combine { .. } => "combine",
+                TaskKind::Finish => "finish",
+            };
+            let (stages, largest) = per_node.entry(task.node.id).or_default();
+            match stages.iter_mut().find(|(s, _)| *s == stage) {
+                Some((_, n)) => *n += 1,
+                None => stages.push((stage, 1)),
+            }
+            *largest = (*largest).max(task.run_bytes());
         }
         let mut out = String::new();
         let _ = writeln!(
@@ -184,7 +194,15 @@ impl Plan {
         );
         out.push_str(&plan_text(&self.roots, &|node| {
             let tasks = match per_node.get(&node.id) {
-                Some((n, bytes)) => format!("{n} task(s), up to {} each", human_bytes(*bytes)),
+                Some((stages, bytes)) => {
+                    let counts: Vec<String> =
+                        stages.iter().map(|(s, n)| format!("{n} {s}")).collect();
+                    format!(
+                        "tasks: {}, up to {} each",
+                        counts.join(" + "),
+                        human_bytes(*bytes)
+                    )
+                }
                 None => "fused away".to_string(),
             };
             let extra = note(node);
@@ -197,6 +215,9 @@ impl Plan {
         out
     }
 }
+
+/// Task counts per stage name ("partial", "combine", ...), in order of appearance.
+type StageCounts = Vec<(&'static str, usize)>;
 
 /// Bytes as a short human-readable figure.
 pub(crate) fn human_bytes(bytes: u64) -> String {

@@ -97,6 +97,8 @@ struct Run<'a> {
     state: Mutex<State<'a>>,
     threads: usize,
     budget: u64,
+    /// Bytes of the largest task of the plan.
+    largest_task: u64,
     strip_len: usize,
     tracing: bool,
     start: Instant,
@@ -118,7 +120,15 @@ impl<'a> Run<'a> {
             };
             let task = &state.plan.tasks[t];
             let need = task.run_bytes();
-            if state.held + state.reserved + need > self.budget {
+            // A task started beside running ones must leave room for one more task of any
+            // size: otherwise two producers could fill the budget with tiles that no
+            // consumer then has room to read.
+            let headroom = if state.running == 0 {
+                0
+            } else {
+                self.largest_task
+            };
+            if state.held + state.reserved + need + headroom > self.budget {
                 if state.running == 0 {
                     state.failure = Some(Error::BudgetExhausted {
                         task: task.describe(),
@@ -258,6 +268,7 @@ pub(crate) fn execute(plan: &Plan, config: &Config, sink: &mut Sink<'_>) -> Resu
         state: Mutex::new(state),
         threads,
         budget,
+        largest_task: plan.tasks.iter().map(|t| t.run_bytes()).max().unwrap_or(0),
         strip_len: config.strip_len,
         tracing: config.trace,
         start,

@@ -15,13 +15,12 @@ use crate::graph::{ElemInput, Elemwise, Node, NodeKind};
 /// the inputs' chunks differ along an axis, each is rechunked to the common refinement (so
 /// no tile is split in a way that needs more than the pieces of one input tile).
 pub(crate) fn elemwise(inputs: &[&Arc<Node>], op: Arc<dyn StripOp>) -> Arc<Node> {
-    if let Some(bad) = inputs
-        .iter()
-        .find(|n| matches!(n.kind, NodeKind::Invalid(_)))
-    {
-        return (*bad).clone();
-    }
     let dtype = op.out_dtype();
+    for input in inputs {
+        if let NodeKind::Invalid(e) = &input.kind {
+            return Node::invalid(e.clone(), dtype);
+        }
+    }
     let mut shape: Vec<usize> = Vec::new();
     for input in inputs {
         match broadcast_shapes(&op.name(), &shape, &input.shape()) {

@@ -144,18 +144,26 @@ impl<T: FloatElement> StripOp for Random<T> {
     }
 }
 
-/// Counter-based random integers, uniform on [low, high).
+/// Counter-based random integers, uniform on [low, high) for any integer type.
+///
+/// Draws come from the kernel's i64 generator on `[i64::MIN, i64::MIN + span)` and are
+/// shifted to `low`, so spans up to 2^64 - 1 (all of `u64` or `i64`) work.
 #[derive(Debug)]
 pub(crate) struct RandomIntegers<T> {
     pub(crate) seed: u64,
-    pub(crate) low: i64,
-    pub(crate) high: i64,
+    pub(crate) low: i128,
+    pub(crate) span: u64,
     pub(crate) _t: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T: Numeric> StripOp for RandomIntegers<T> {
     fn name(&self) -> String {
-        format!("integers[seed={}, {}..{}]", self.seed, self.low, self.high)
+        format!(
+            "integers[seed={}, {}..{}]",
+            self.seed,
+            self.low,
+            self.low + self.span as i128
+        )
     }
     fn out_dtype(&self) -> DType {
         T::DTYPE
@@ -163,19 +171,25 @@ impl<T: Numeric> StripOp for RandomIntegers<T> {
     fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
         let out = T::from_strip_mut(out);
         let mut buffer = vec![0i64; out.len()];
+        let high = (i64::MIN as i128 + self.span as i128) as i64;
         at.tile
             .for_each_run(at.offset, out.len(), |o, linear, len| {
                 fill_integers_i64(
                     self.seed,
                     2,
                     linear,
-                    self.low,
-                    self.high,
+                    i64::MIN,
+                    high,
                     &mut buffer[o..o + len],
                 );
             });
         for (v, &x) in out.iter_mut().zip(&buffer) {
-            *v = x.cast::<T>();
+            let value = self.low + (x as i128 - i64::MIN as i128);
+            *v = T::from_scalar(if value < 0 {
+                Scalar::Int(value as i64)
+            } else {
+                Scalar::UInt(value as u64)
+            });
         }
     }
 }

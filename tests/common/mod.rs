@@ -89,7 +89,7 @@ pub fn dense_small_i32(shape: &[usize], seed: u64) -> ArrayD<i32> {
 /// A boolean pattern: true at flat indices where `(i * 7 + seed) % 3 != 0`.
 pub fn dense_bool(shape: &[usize], seed: u64) -> ArrayD<bool> {
     let v: Vec<bool> = (0..n_of(shape))
-        .map(|i| (i as u64 * 7 + seed) % 3 != 0)
+        .map(|i| !(i as u64 * 7 + seed).is_multiple_of(3))
         .collect();
     ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
 }

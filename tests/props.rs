@@ -1,0 +1,266 @@
+//! Property tests: random shapes, random chunkings, random chains of elementwise operations,
+//! optionally followed by a sum or mean over a random set of axes; the chunked result must
+//! equal the dense one.
+
+#![allow(missing_docs)]
+
+mod common;
+
+use chunkwise::{Array, Chunks, Config, Reduction, from_ndarray, where_};
+use common::*;
+use ndarray::ArrayD;
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    AddScalar(f64),
+    MulArray,
+    Sin,
+    Abs,
+    MaxScalar(f64),
+    WhereGreater(f64),
+}
+
+#[derive(Clone, Debug)]
+struct Red {
+    /// `None`: all axes.
+    axes: Option<Vec<usize>>,
+    keepdims: bool,
+    split_every: usize,
+    mean: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Input {
+    shape: Vec<usize>,
+    chunks_x: Vec<Vec<usize>>,
+    /// Shape of the second operand: the same, or 1 on some axes (broadcast).
+    shape_y: Vec<usize>,
+    chunks_y: Vec<Vec<usize>>,
+    seed: u64,
+    ops: Vec<Op>,
+    red: Option<Red>,
+    fuse: bool,
+    threads: usize,
+    strip_len: usize,
+}
+
+/// Random positive chunk lengths adding up to `len` (`[0]` for an empty axis).
+fn chunks_for(len: usize) -> BoxedStrategy<Vec<usize>> {
+    if len == 0 {
+        return Just(vec![0]).boxed();
+    }
+    proptest::collection::vec(proptest::bool::weighted(0.35), len - 1)
+        .prop_map(move |cuts| {
+            let mut out = Vec::new();
+            let mut run = 1;
+            for cut in cuts {
+                if cut {
+                    out.push(run);
+                    run = 1;
+                } else {
+                    run += 1;
+                }
+            }
+            out.push(run);
+            debug_assert_eq!(out.iter().sum::<usize>(), len);
+            out
+        })
+        .boxed()
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let scalar = (-12i32..=12).prop_map(|k| f64::from(k) * 0.25);
+    prop_oneof![
+        scalar.clone().prop_map(Op::AddScalar),
+        Just(Op::MulArray),
+        Just(Op::Sin),
+        Just(Op::Abs),
+        scalar.clone().prop_map(Op::MaxScalar),
+        scalar.prop_map(Op::WhereGreater),
+    ]
+}
+
+fn red_strategy(ndim: usize) -> impl Strategy<Value = Red> {
+    (
+        any::<bool>(),
+        0u32..(1u32 << ndim),
+        any::<bool>(),
+        2usize..6,
+        any::<bool>(),
+    )
+        .prop_map(move |(all, mask, keepdims, split_every, mean)| Red {
+            axes: if all {
+                None
+            } else {
+                Some((0..ndim).filter(|i| mask >> i & 1 == 1).collect())
+            },
+            keepdims,
+            split_every,
+            mean,
+        })
+}
+
+fn input_strategy() -> impl Strategy<Value = Input> {
+    proptest::collection::vec(0usize..12, 0..=3).prop_flat_map(|shape| {
+        let ndim = shape.len();
+        let chunks_x: Vec<BoxedStrategy<Vec<usize>>> =
+            shape.iter().map(|&n| chunks_for(n)).collect();
+        let shape_y = (0u32..(1u32 << ndim)).prop_flat_map({
+            let shape = shape.clone();
+            move |bmask| {
+                let shape_y: Vec<usize> = shape
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &n)| if bmask >> i & 1 == 1 { 1 } else { n })
+                    .collect();
+                let chunks: Vec<BoxedStrategy<Vec<usize>>> =
+                    shape_y.iter().map(|&n| chunks_for(n)).collect();
+                (Just(shape_y), chunks)
+            }
+        });
+        (
+            Just(shape),
+            chunks_x,
+            shape_y,
+            any::<u64>(),
+            proptest::collection::vec(op_strategy(), 1..=5),
+            proptest::option::of(red_strategy(ndim)),
+            any::<bool>(),
+            1usize..=2,
+            prop_oneof![Just(1usize), Just(3), Just(2048)],
+        )
+            .prop_map(
+                |(
+                    shape,
+                    chunks_x,
+                    (shape_y, chunks_y),
+                    seed,
+                    ops,
+                    red,
+                    fuse,
+                    threads,
+                    strip_len,
+                )| Input {
+                    shape,
+                    chunks_x,
+                    shape_y,
+                    chunks_y,
+                    seed,
+                    ops,
+                    red,
+                    fuse,
+                    threads,
+                    strip_len,
+                },
+            )
+    })
+}
+
+/// Applies the chain to the chunked and the dense array side by side.
+fn run_chain(input: &Input) -> (Array<f64>, ArrayD<f64>) {
+    let a = dense_f64(&input.shape, input.seed);
+    let b = dense_f64(&input.shape_y, input.seed.wrapping_add(1));
+    let x = from_ndarray(&a, Chunks::Sizes(input.chunks_x.clone())).unwrap();
+    let y = from_ndarray(&b, Chunks::Sizes(input.chunks_y.clone())).unwrap();
+    let (mut cur, mut dense) = (x, a);
+    for op in &input.ops {
+        match *op {
+            Op::AddScalar(s) => {
+                cur = &cur + s;
+                dense = dense.mapv(|v| v + s);
+            }
+            Op::MulArray => {
+                cur = &cur * &y;
+                dense = zip_dense(&dense, &b, |u, v| u * v);
+            }
+            Op::Sin => {
+                cur = cur.sin();
+                dense = dense.mapv(f64::sin);
+            }
+            Op::Abs => {
+                cur = cur.abs();
+                dense = dense.mapv(f64::abs);
+            }
+            Op::MaxScalar(s) => {
+                cur = cur.maximum(s);
+                dense = dense.mapv(|v| if v > s { v } else { s });
+            }
+            Op::WhereGreater(t) => {
+                cur = where_(&cur.greater(t), &cur, &y);
+                dense = zip_dense(&dense, &b, |u, v| if u > t { u } else { v });
+            }
+        }
+    }
+    (cur, dense)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn chunked_equals_dense(input in input_strategy()) {
+        let (chunked, dense) = run_chain(&input);
+        let cfg = Config::default().fuse(input.fuse).threads(input.threads).strip_len(input.strip_len);
+        match &input.red {
+            None => {
+                let got = chunked.compute_with(&cfg).unwrap();
+                prop_assert_eq!(got.shape(), dense.shape());
+                for (g, w) in got.iter().zip(dense.iter()) {
+                    prop_assert!((g - w).abs() <= 1e-12 * w.abs().max(1.0), "{} vs {}", g, w);
+                }
+            }
+            Some(red) => {
+                let how = match &red.axes {
+                    None => Reduction::all(),
+                    Some(axes) => Reduction::axes(iaxes(axes)),
+                }
+                .keepdims(red.keepdims)
+                .split_every(red.split_every);
+                let got = if red.mean { chunked.mean_with(&how) } else { chunked.sum_with(&how) };
+                let got = got.compute_with(&cfg).unwrap();
+                let mean = red.mean;
+                let want = reduce_dense(&dense.view(), red.axes.as_deref(), red.keepdims, |xs| {
+                    let s: f64 = xs.iter().sum();
+                    if mean { s / xs.len() as f64 } else { s }
+                });
+                let tol = reduce_dense(&dense.view(), red.axes.as_deref(), red.keepdims, |xs| {
+                    let abs: f64 = xs.iter().map(|v| v.abs().max(1.0)).sum();
+                    let t = 1e-12 * abs;
+                    if mean { t / xs.len().max(1) as f64 } else { t }
+                });
+                prop_assert_eq!(got.shape(), want.shape());
+                for ((g, w), t) in got.iter().zip(want.iter()).zip(tol.iter()) {
+                    let ok = if w.is_nan() { g.is_nan() } else { (g - w).abs() <= *t };
+                    prop_assert!(ok, "{} vs {} (tolerance {})", g, w, t);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rechunk_and_slice_round_trip(
+        (shape, chunks_a, chunks_b) in proptest::collection::vec(0usize..10, 0..=3).prop_flat_map(|shape| {
+            let a: Vec<BoxedStrategy<Vec<usize>>> = shape.iter().map(|&n| chunks_for(n)).collect();
+            let b: Vec<BoxedStrategy<Vec<usize>>> = shape.iter().map(|&n| chunks_for(n)).collect();
+            (Just(shape), a, b)
+        }),
+        step in prop_oneof![Just(1isize), Just(2), Just(-1), Just(-3)],
+    ) {
+        let a = dense_f64(&shape, 5);
+        let x = from_ndarray(&a, Chunks::Sizes(chunks_a)).unwrap();
+        let y = x.rechunk(Chunks::Sizes(chunks_b.clone())).unwrap();
+        prop_assert_eq!(y.chunks().chunks(), chunks_b.as_slice());
+        prop_assert_eq!(y.compute().unwrap(), a.clone());
+        // every axis stepped by `step`
+        let info: Vec<ndarray::SliceInfoElem> = shape
+            .iter()
+            .map(|_| ndarray::SliceInfoElem::Slice { start: 0, end: None, step })
+            .collect();
+        let want = a.slice(info.as_slice()).to_owned();
+        prop_assert_eq!(y.slice(&info).unwrap().compute().unwrap(), want.clone());
+        let total = y.slice(&info).unwrap().sum().compute().unwrap().scalar();
+        let abs: f64 = want.iter().map(|v| v.abs()).sum();
+        prop_assert!((total - want.sum()).abs() <= 1e-13 * abs, "{} vs {}", total, want.sum());
+    }
+}
