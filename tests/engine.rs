@@ -950,3 +950,54 @@ fn report_fields() {
     assert_eq!(Config::default().threads(3).worker_threads(), 3);
     assert!(Config::default().worker_threads() >= 1);
 }
+
+/// Reductions of one expression over the same axes run as one merged pass in
+/// `compute_many`; each result must equal the reduction computed on its own, bit for bit.
+#[test]
+fn merged_reductions_equal_separate_ones() {
+    let x = random::uniform::<f64>(
+        9,
+        -1.0,
+        1.0,
+        &[37, 23],
+        Chunks::Sizes(vec![vec![10, 20, 7], vec![5, 18]]),
+    )
+    .unwrap();
+    let e = x.sin() * 3.0 + 0.5;
+    let (mean, std, sum, max) = (
+        e.mean_axis(0),
+        e.std_axis(0, 1.0),
+        e.sum_axis(0),
+        e.max_axis(0),
+    );
+    let merged = compute_many(&[&mean, &std, &sum, &max]).unwrap();
+    for (together, alone) in merged.iter().zip([&mean, &std, &sum, &max]) {
+        let alone = alone.compute().unwrap();
+        assert_eq!(together.shape(), alone.shape());
+        assert!(
+            together
+                .iter()
+                .zip(alone.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+    }
+    // The dense oracle for one of them.
+    let dense = e.compute().unwrap();
+    let want = dense.sum_axis(ndarray::Axis(0));
+    assert_close(&merged[2], &want, 1e-12);
+    // One pass: the plan holds a single reduction with all four parts.
+    let plan = compute_plan_of_four(&e);
+    assert!(plan.contains("mean + std + sum + max"), "{plan}");
+}
+
+fn compute_plan_of_four(e: &Array<f64>) -> String {
+    // explain() shows one root; merging shows on a root that reads all four.
+    let (mean, std, sum, max) = (
+        e.mean_axis(0),
+        e.std_axis(0, 1.0),
+        e.sum_axis(0),
+        e.max_axis(0),
+    );
+    let combined = &(&(&mean + &std) + &sum) + &max;
+    combined.explain_with(&Config::default()).unwrap()
+}

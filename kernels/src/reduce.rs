@@ -29,6 +29,8 @@ pub trait Reducer: Send + Sync + Debug + 'static {
     /// `xs[0]` (consecutive for the run).
     fn fold_run(&self, state: &mut Self::State, xs: &[Self::In], position: u64);
     /// Folds one value into each lane: `states[j]` takes `xs[j]`; all share `position`.
+    /// [`ReduceLayout::fold`] guarantees that the lanes of one call have taken the same
+    /// number of values before (they are part of one row of a tile).
     fn fold_lanes(&self, states: &mut [Self::State], xs: &[Self::In], position: u64);
     /// Merges `other` (data that comes after) into `into`.
     fn combine(&self, into: &mut Self::State, other: &Self::State);
@@ -611,10 +613,11 @@ impl<T: Numeric> Reducer for Moments<T> {
         state.merge(&MomentState { count: n, mean, m2 });
     }
     fn fold_lanes(&self, states: &mut [MomentState], xs: &[T], _: u64) {
-        let same_count = states.first().map(|f| f.count);
-        if !self.skip_nan && states.iter().all(|s| Some(s.count) == same_count) {
-            // Every lane has seen the same rows: one reciprocal for the whole row.
-            let n = same_count.unwrap_or(0) + 1;
+        if !self.skip_nan {
+            // The lanes of one call have seen the same rows (a call covers part of one row of
+            // the tile, and every lane of that row gets one value per row), so they share one
+            // count and one reciprocal.
+            let n = states.first().map_or(0, |f| f.count) + 1;
             let inv = 1.0 / n as f64;
             fold_lanes(states, xs, |s: &mut MomentState, x: T| {
                 let x = T::as_f64(x);

@@ -66,8 +66,16 @@ fn assemble<T: Element>(roots: &[Arc<Node>], config: &Config) -> Result<(Vec<Arr
 /// assert!(lo[[]] < hi[[]]);
 /// ```
 pub fn compute_many<T: Element>(arrays: &[&Lazy<T>]) -> Result<Vec<ArrayD<T>>> {
+    compute_many_with(arrays, &Config::default())
+}
+
+/// [`compute_many`] with `config`.
+pub fn compute_many_with<T: Element>(
+    arrays: &[&Lazy<T>],
+    config: &Config,
+) -> Result<Vec<ArrayD<T>>> {
     let roots: Vec<Arc<Node>> = arrays.iter().map(|a| a.node.clone()).collect();
-    Ok(assemble::<T>(&roots, &Config::default())?.0)
+    Ok(assemble::<T>(&roots, config)?.0)
 }
 
 /// Computing, persisting and explaining.

@@ -5,7 +5,7 @@ use chunkwise_kernels::strip::{Operand, Program, Step, TilePosition};
 
 use super::plan::{Task, TaskKind};
 use crate::error::{Error, Result};
-use crate::graph::{ElemInput, NodeKind, Source, Value, new_tile};
+use crate::graph::{ElemInput, NodeKind, Source, Value, new_tile, partial};
 
 /// Computes `task` from the results of its dependencies (in `deps` order).
 pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Result<Value> {
@@ -68,8 +68,14 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
                 shape: &shape,
                 array_shape: &array_shape,
             };
-            Ok(r.reducer
-                .partial(&r.program, &strips, tile, &r.reduced, strip_len))
+            Ok(partial(
+                &*r.reducer,
+                &r.program,
+                &strips,
+                tile,
+                &r.reduced,
+                strip_len,
+            ))
         }
         (TaskKind::Combine { .. }, NodeKind::Reduce(r)) => {
             let refs: Vec<&Value> = inputs.iter().collect();

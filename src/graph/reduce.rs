@@ -1,5 +1,7 @@
-//! Reducers with their state type erased, so the graph can hold any of them.
+//! Reducers with their state type erased, so the graph can hold any of them, and the
+//! composite reducer that folds several reductions of the same data in one pass.
 
+use std::any::Any;
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -8,9 +10,12 @@ use chunkwise_kernels::reduce::{ReduceLayout, Reducer};
 use chunkwise_kernels::strip::{Program, TilePosition};
 use ndarray::{ArrayD, IxDyn};
 
-use super::value::{StateTile, Value, tile_value};
+use super::value::{StateTile, TupleTile, Value, tile_value};
 
-/// A reduction as the graph and executor see it: partial states of a tile, combines of
+/// Partial states of one tile while it is being folded.
+pub(crate) type States = Box<dyn Any + Send>;
+
+/// A reduction as the graph and executor see it: states folded from strips, combines of
 /// partial states, and the finish into result tiles.
 pub(crate) trait ErasedReducer: Send + Sync + Debug {
     fn name(&self) -> String;
@@ -19,19 +24,46 @@ pub(crate) trait ErasedReducer: Send + Sync + Debug {
     /// Bytes of one partial state.
     fn state_bytes(&self) -> usize;
     fn has_identity(&self) -> bool;
-    /// Partial states of one tile: `program` over `inputs`, folded strip by strip.
-    fn partial(
-        &self,
-        program: &Program,
-        inputs: &[Strip<'_>],
-        tile: TilePosition<'_>,
-        reduced: &[bool],
-        strip_len: usize,
-    ) -> Value;
+    fn needs_positions(&self) -> bool;
+    /// `n` initial states.
+    fn start(&self, n: usize) -> States;
+    /// Folds the tile elements `offset..offset + strip.len()` into `states`.
+    fn fold(&self, states: &mut States, layout: &ReduceLayout, offset: usize, strip: Strip<'_>);
+    /// The folded states as a value (a tile of `shape`).
+    fn end(&self, states: States, shape: Vec<usize>) -> Value;
     /// States of several tiles (all of one shape) combined in order.
     fn combine(&self, parts: &[&Value]) -> Value;
     /// The result tile (of `shape`) of a tile of states.
     fn finish(&self, states: &Value, shape: &[usize]) -> Value;
+}
+
+/// Partial states of one tile: `program` over `inputs`, folded strip by strip.
+pub(crate) fn partial(
+    reducer: &dyn ErasedReducer,
+    program: &Program,
+    inputs: &[Strip<'_>],
+    tile: TilePosition<'_>,
+    reduced: &[bool],
+    strip_len: usize,
+) -> Value {
+    let layout = ReduceLayout::new(
+        tile.shape,
+        tile.origin,
+        tile.array_shape,
+        reduced,
+        reducer.needs_positions(),
+    );
+    let mut states = reducer.start(layout.n_states());
+    program.run(inputs, tile, strip_len, |offset, strip| {
+        reducer.fold(&mut states, &layout, offset, strip)
+    });
+    let shape = tile
+        .shape
+        .iter()
+        .zip(reduced)
+        .map(|(&n, &r)| if r { 1 } else { n })
+        .collect();
+    reducer.end(states, shape)
 }
 
 #[derive(Debug)]
@@ -73,36 +105,24 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
     fn has_identity(&self) -> bool {
         self.reducer.has_identity()
     }
-
-    fn partial(
-        &self,
-        program: &Program,
-        inputs: &[Strip<'_>],
-        tile: TilePosition<'_>,
-        reduced: &[bool],
-        strip_len: usize,
-    ) -> Value {
-        let r = &self.reducer;
-        let layout = ReduceLayout::new(
-            tile.shape,
-            tile.origin,
-            tile.array_shape,
-            reduced,
-            r.needs_positions(),
-        );
-        let mut states = vec![r.init(); layout.n_states()];
-        program.run(inputs, tile, strip_len, |offset, strip| {
-            layout.fold(r, &mut states, offset, R::In::from_strip(strip))
-        });
-        let shape = tile
-            .shape
-            .iter()
-            .zip(reduced)
-            .map(|(&n, &r)| if r { 1 } else { n })
-            .collect();
+    fn needs_positions(&self) -> bool {
+        self.reducer.needs_positions()
+    }
+    fn start(&self, n: usize) -> States {
+        Box::new(vec![self.reducer.init(); n])
+    }
+    fn fold(&self, states: &mut States, layout: &ReduceLayout, offset: usize, strip: Strip<'_>) {
+        let states = states
+            .downcast_mut::<Vec<R::State>>()
+            .expect("states from start()");
+        layout.fold(&self.reducer, states, offset, R::In::from_strip(strip));
+    }
+    fn end(&self, states: States, shape: Vec<usize>) -> Value {
+        let states = *states
+            .downcast::<Vec<R::State>>()
+            .expect("states from start()");
         Arc::new(StateTile { states, shape })
     }
-
     fn combine(&self, parts: &[&Value]) -> Value {
         let first = self.states(parts[0]);
         let mut states = first.states.clone();
@@ -116,7 +136,6 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
             shape: first.shape.clone(),
         })
     }
-
     fn finish(&self, states: &Value, shape: &[usize]) -> Value {
         let values: Vec<R::Out> = self
             .states(states)
@@ -127,5 +146,92 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
         let array = ArrayD::from_shape_vec(IxDyn(shape), values)
             .expect("one state per element of the result tile");
         tile_value(array)
+    }
+}
+
+/// Several reductions of the same data: one pass over each tile folds every strip into all
+/// of them. Values are [`TupleTile`]s with one part per reduction.
+#[derive(Debug)]
+pub(crate) struct Several {
+    pub(crate) parts: Vec<Arc<dyn ErasedReducer>>,
+}
+
+impl Several {
+    fn each<'a>(value: &'a Value) -> &'a [Value] {
+        &value
+            .as_any()
+            .downcast_ref::<TupleTile>()
+            .expect("values of several reductions")
+            .parts
+    }
+
+    /// Combines the `k`-th parts of `values` with `f`, for every part.
+    fn per_part(&self, values: &[&Value], f: impl Fn(usize, &[&Value]) -> Value) -> Value {
+        let parts = (0..self.parts.len())
+            .map(|k| {
+                let kth: Vec<&Value> = values.iter().map(|v| &Self::each(v)[k]).collect();
+                f(k, &kth)
+            })
+            .collect();
+        Arc::new(TupleTile { parts })
+    }
+}
+
+impl ErasedReducer for Several {
+    fn name(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+    fn in_dtype(&self) -> DType {
+        self.parts[0].in_dtype()
+    }
+    fn out_dtype(&self) -> DType {
+        self.parts[0].out_dtype()
+    }
+    fn state_bytes(&self) -> usize {
+        self.parts.iter().map(|p| p.state_bytes()).sum()
+    }
+    fn has_identity(&self) -> bool {
+        self.parts.iter().all(|p| p.has_identity())
+    }
+    fn needs_positions(&self) -> bool {
+        self.parts.iter().any(|p| p.needs_positions())
+    }
+    fn start(&self, n: usize) -> States {
+        Box::new(
+            self.parts
+                .iter()
+                .map(|p| p.start(n))
+                .collect::<Vec<States>>(),
+        )
+    }
+    fn fold(&self, states: &mut States, layout: &ReduceLayout, offset: usize, strip: Strip<'_>) {
+        let states = states
+            .downcast_mut::<Vec<States>>()
+            .expect("states from start()");
+        for (part, s) in self.parts.iter().zip(states.iter_mut()) {
+            part.fold(s, layout, offset, strip);
+        }
+    }
+    fn end(&self, states: States, shape: Vec<usize>) -> Value {
+        let states = *states
+            .downcast::<Vec<States>>()
+            .expect("states from start()");
+        let parts = self
+            .parts
+            .iter()
+            .zip(states)
+            .map(|(p, s)| p.end(s, shape.clone()))
+            .collect();
+        Arc::new(TupleTile { parts })
+    }
+    fn combine(&self, parts: &[&Value]) -> Value {
+        self.per_part(parts, |k, kth| self.parts[k].combine(kth))
+    }
+    fn finish(&self, states: &Value, shape: &[usize]) -> Value {
+        self.per_part(&[states], |k, kth| self.parts[k].finish(kth[0], shape))
     }
 }

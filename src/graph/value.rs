@@ -89,3 +89,27 @@ pub(crate) fn new_tile(values: StripVec, shape: &[usize]) -> Value {
     }
     values.visit(MakeTile(shape))
 }
+
+/// Tiles of several results that one task computes together (merged reductions).
+#[derive(Debug)]
+pub(crate) struct TupleTile {
+    pub(crate) parts: Vec<Value>,
+}
+
+impl TileData for TupleTile {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn nbytes(&self) -> usize {
+        self.parts.iter().map(|p| p.nbytes()).sum()
+    }
+    fn strip(&self) -> Option<Strip<'_>> {
+        None
+    }
+    fn shape(&self) -> &[usize] {
+        self.parts[0].shape()
+    }
+    fn broadcast_to(&self, _: &[usize]) -> Option<Value> {
+        None
+    }
+}

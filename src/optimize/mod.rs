@@ -8,6 +8,7 @@
 mod fuse_elemwise;
 mod fuse_reduce;
 mod fusion;
+mod merge_reductions;
 mod validate;
 
 use std::collections::HashMap;
@@ -29,13 +30,16 @@ pub(crate) trait Pass {
 /// The passes in order:
 /// 1. `fuse-elementwise` first, so chains become single programs (generators inlined);
 /// 2. `fuse-into-reduce` next, so a reduction swallows the already-fused chain that feeds it;
-/// 3. `validate` last: it changes nothing and rejects a plan whose shapes or dtypes a pass
+/// 3. `merge-reductions` after that, because only fused reductions show that they read the
+///    same data through the same program (`mean` and `std` of one expression);
+/// 4. `validate` last: it changes nothing and rejects a plan whose shapes or dtypes a pass
 ///    broke, naming the pass.
 pub(crate) fn passes(fuse: bool) -> Vec<Box<dyn Pass>> {
     let mut list: Vec<Box<dyn Pass>> = Vec::new();
     if fuse {
         list.push(Box::new(fuse_elemwise::FuseElemwise));
         list.push(Box::new(fuse_reduce::FuseIntoReduce));
+        list.push(Box::new(merge_reductions::MergeReductions));
     }
     list.push(Box::new(validate::Validate));
     list
