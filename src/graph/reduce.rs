@@ -157,7 +157,7 @@ pub(crate) struct Several {
 }
 
 impl Several {
-    fn each<'a>(value: &'a Value) -> &'a [Value] {
+    fn each(value: &Value) -> &[Value] {
         &value
             .as_any()
             .downcast_ref::<TupleTile>()
