@@ -134,6 +134,36 @@ pub enum Error {
         /// What is wrong with the plan.
         reason: String,
     },
+    /// A store, array or group that cannot be read or written.
+    #[error("storage error at {path}: {message}")]
+    Storage {
+        /// The store and node path.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A stored chunk that cannot be decoded (decompression or checksum failure).
+    #[error("corrupt chunk {key}: {message}")]
+    CorruptChunk {
+        /// The chunk's store key.
+        key: String,
+        /// What the codec said.
+        message: String,
+    },
+    /// A stored data type that chunkwise has no element type for.
+    #[error("array {path} has data type {dtype}, which chunkwise does not support")]
+    UnsupportedDataType {
+        /// The array's path.
+        path: String,
+        /// The stored data type.
+        dtype: String,
+    },
+    /// Writing would replace an existing array, and the write mode does not allow it.
+    #[error("an array already exists at {path} (use WriteMode::Overwrite or WriteMode::Resume)")]
+    AlreadyExists {
+        /// The array's path.
+        path: String,
+    },
     /// The thread pool could not be created.
     #[error("cannot build the thread pool: {0}")]
     ThreadPool(String),

@@ -25,6 +25,7 @@ mod chunks;
 mod error;
 mod exec;
 mod graph;
+pub mod io;
 mod ops;
 mod optimize;
 

@@ -14,7 +14,7 @@ use crate::ops::sub_view_mut;
 use crate::optimize::{optimize, refusal};
 
 /// Optimises and plans `roots`, then runs them, handing output tiles to `sink`.
-fn evaluate(roots: &[Arc<Node>], config: &Config, sink: &mut Sink<'_>) -> Result<Report> {
+pub(crate) fn evaluate(roots: &[Arc<Node>], config: &Config, sink: &mut Sink<'_>) -> Result<Report> {
     let optimized = optimize(roots, config.fuse)?;
     let plan = Plan::new(&optimized, config.strip_len, config.budget_bytes())?;
     execute(&plan, config, sink)

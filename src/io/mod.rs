@@ -1,0 +1,3 @@
+//! Sources and sinks of the graph outside memory: Zarr storage.
+
+pub mod zarr;

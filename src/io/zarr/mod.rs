@@ -1,0 +1,71 @@
+//! Zarr v2 and v3 storage through the `zarrs` crate: lazy reads, streaming writes.
+//!
+//! ```
+//! use chunkwise::io::zarr::{self, WriteOptions};
+//! let dir = tempfile_dir("doc-zarr");
+//! let x = chunkwise::arange::<f64>(0.0, 10.0, 1.0, [4]).unwrap();
+//! x.to_zarr(&dir, "x", &WriteOptions::default()).unwrap();
+//! let back = zarr::open(&dir, "x").unwrap().into_typed::<f64>().unwrap();
+//! assert_eq!(back.compute().unwrap(), x.compute().unwrap());
+//! # fn tempfile_dir(name: &str) -> std::path::PathBuf {
+//! #     let d = std::env::temp_dir().join(format!("chunkwise-{name}-{}", std::process::id()));
+//! #     let _ = std::fs::remove_dir_all(&d);
+//! #     d
+//! # }
+//! ```
+
+mod dynamic;
+mod group;
+mod metadata;
+mod read;
+mod store;
+mod write;
+
+use std::sync::Arc;
+
+pub use dynamic::AnyArray;
+pub use group::{Group, open_group};
+pub use metadata::{BloscCompressor, BloscShuffle, Compression, ZarrVersion};
+pub use store::{IntoStore, Store};
+pub use write::{WriteMode, WriteOptions};
+
+use crate::chunks::{ChunkGrid, Chunks};
+use crate::error::Result;
+use read::{Handle, dimension_names, storage_chunks, stored_dtype};
+
+/// How to open an array: its tile grid.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Tiles of the lazy array; `None` means the storage chunks (whole shards when sharded).
+    pub chunks: Option<Chunks>,
+}
+
+/// Opens the array at `path` in `store` as a lazy array (nothing is read but metadata).
+///
+/// The element type is known only at run time: the result is an [`AnyArray`], which
+/// [`AnyArray::into_typed`] turns into an `Array<T>` (an error if the type differs).
+pub fn open(store: impl IntoStore, path: &str) -> Result<AnyArray> {
+    open_with(store, path, &OpenOptions::default())
+}
+
+/// [`open`] with options (the tile grid).
+pub fn open_with(store: impl IntoStore, path: &str, options: &OpenOptions) -> Result<AnyArray> {
+    let store = store.into_store()?;
+    let node_path = node_path(path);
+    let array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
+        .map_err(|e| store.error(&node_path, e))?;
+    let dtype = stored_dtype(&array, &node_path)?;
+    let shape: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
+    let grid = match &options.chunks {
+        None => ChunkGrid::from_sizes(&shape, storage_chunks(&array)?)?,
+        Some(spec) => ChunkGrid::new(&shape, spec, dtype.size())?,
+    };
+    let names = dimension_names(&array);
+    let attributes = array.attributes().clone();
+    Ok(AnyArray::from_zarr(Arc::new(array), store, grid, dtype, names, attributes))
+}
+
+/// The node path of `path` in zarrs form (`/a/b`).
+pub(crate) fn node_path(path: &str) -> String {
+    format!("/{}", path.trim_matches('/'))
+}

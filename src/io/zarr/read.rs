@@ -1,0 +1,128 @@
+//! Lazy reads: a Zarr array as a source of tiles, read when a task needs them.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::{DType, Element};
+use ndarray::ArrayD;
+use serde_json::Value as Json;
+use zarrs::array::{Array as ZArray, ArraySubset};
+use zarrs::storage::ReadableWritableListableStorageTraits;
+
+use super::store::Store;
+use crate::error::{Error, Result};
+use crate::graph::{TileSource, Value, tile_value};
+
+/// The zarrs array handle that sources and sinks share.
+pub(crate) type Handle = ZArray<dyn ReadableWritableListableStorageTraits>;
+
+/// The element type of a stored array, from its metadata.
+pub(crate) fn stored_dtype(array: &Handle, path: &str) -> Result<DType> {
+    let meta = serde_json::to_value(array.metadata()).unwrap_or(Json::Null);
+    let name = meta
+        .get("data_type")
+        .or_else(|| meta.get("dtype"))
+        .and_then(Json::as_str)
+        .unwrap_or("")
+        .to_string();
+    let code = name.trim_start_matches(['<', '>', '|', '=']);
+    let dtype = match code {
+        "bool" | "b1" => DType::Bool,
+        "int8" | "i1" => DType::I8,
+        "int16" | "i2" => DType::I16,
+        "int32" | "i4" => DType::I32,
+        "int64" | "i8" => DType::I64,
+        "uint8" | "u1" => DType::U8,
+        "uint16" | "u2" => DType::U16,
+        "uint32" | "u4" => DType::U32,
+        "uint64" | "u8" => DType::U64,
+        "float32" | "f4" => DType::F32,
+        "float64" | "f8" => DType::F64,
+        _ => return Err(Error::UnsupportedDataType { path: path.to_string(), dtype: name }),
+    };
+    Ok(dtype)
+}
+
+/// Dimension names: v3 `dimension_names`, or xarray's `_ARRAY_DIMENSIONS` attribute in v2.
+pub(crate) fn dimension_names(array: &Handle) -> Option<Vec<Option<String>>> {
+    let meta = serde_json::to_value(array.metadata()).ok()?;
+    let names = meta
+        .get("dimension_names")
+        .filter(|v| !v.is_null())
+        .or_else(|| array.attributes().get("_ARRAY_DIMENSIONS"))?;
+    Some(names.as_array()?.iter().map(|n| n.as_str().map(str::to_string)).collect())
+}
+
+/// Chunk lengths per axis of the stored grid (shards, for sharded arrays), clipped to the
+/// array's extent.
+pub(crate) fn storage_chunks(array: &Handle) -> Result<Vec<Vec<usize>>> {
+    let shape = array.shape();
+    let grid = array.chunk_grid_shape().to_vec();
+    let mut chunks = Vec::with_capacity(shape.len());
+    for axis in 0..shape.len() {
+        let mut sizes = Vec::new();
+        let mut start = 0u64;
+        for i in 0..grid[axis] {
+            let mut index = vec![0u64; shape.len()];
+            index[axis] = i;
+            let chunk = array.chunk_shape(&index).map_err(|e| Error::Storage {
+                path: array.path().to_string(),
+                message: e.to_string(),
+            })?;
+            let len = chunk[axis].get().min(shape[axis] - start);
+            sizes.push(len as usize);
+            start += len;
+        }
+        if sizes.is_empty() {
+            sizes.push(0);
+        }
+        chunks.push(sizes);
+    }
+    Ok(chunks)
+}
+
+/// Tiles read from a Zarr array.
+pub(crate) struct ZarrSource<T> {
+    pub(crate) array: Arc<Handle>,
+    pub(crate) store: Store,
+    pub(crate) _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for ZarrSource<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "zarr({}{})", self.store.describe(), self.array.path())
+    }
+}
+
+impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
+    /// The key of the first stored chunk in `ranges` whose decoding fails, for messages.
+    fn failing_chunk(&self, ranges: &[Range<u64>]) -> Option<(String, String)> {
+        let subset = ArraySubset::new_with_ranges(ranges);
+        let chunks = self.array.chunks_in_array_subset(&subset).ok()??;
+        for index in chunks.indices().iter() {
+            if let Err(e) = self.array.retrieve_chunk::<ArrayD<T>>(&index) {
+                return Some((self.array.chunk_key(&index).to_string(), e.to_string()));
+            }
+        }
+        None
+    }
+}
+
+impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
+    fn name(&self) -> String {
+        format!("zarr[{}]", self.array.path())
+    }
+
+    fn tile(&self, _: &[usize], ranges: &[Range<usize>]) -> Result<Value> {
+        let ranges: Vec<Range<u64>> = ranges.iter().map(|r| r.start as u64..r.end as u64).collect();
+        let subset = ArraySubset::new_with_ranges(&ranges);
+        let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
+        match self.array.retrieve_array_subset_opt::<ArrayD<T>>(&subset, &options) {
+            Ok(tile) => Ok(tile_value(tile)),
+            Err(e) => Err(match self.failing_chunk(&ranges) {
+                Some((key, message)) => Error::CorruptChunk { key, message },
+                None => self.store.error(self.array.path().as_str(), e),
+            }),
+        }
+    }
+}

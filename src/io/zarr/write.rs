@@ -1,0 +1,269 @@
+//! Streaming writes: `to_zarr` adds a sink to the graph whose tasks each encode and store one
+//! storage chunk (or shard) as soon as its tile exists; the tile is then freed, so memory does
+//! not depend on the array's size.
+
+use std::collections::HashSet;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::Element;
+use ndarray::ArrayD;
+use serde_json::{Map, Value as Json};
+use zarrs::array::ArraySubset;
+use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
+
+use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
+use super::read::Handle;
+use super::store::{IntoStore, Store};
+use super::node_path;
+use crate::array::{Array, evaluate};
+use crate::chunks::ChunkGrid;
+use crate::error::{Error, Result};
+use crate::exec::{Config, Report};
+use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
+use crate::ops::rechunk::rechunk;
+use crate::ops::with_dtype;
+
+/// What to do when an array already exists where `to_zarr` writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Refuse (an error) if an array exists there.
+    #[default]
+    Create,
+    /// Replace it.
+    Overwrite,
+    /// Continue a killed write of the same array: chunks already stored are skipped (and not
+    /// computed); the result is identical to an uninterrupted run.
+    Resume,
+}
+
+/// How `to_zarr` writes: format, chunking, compression, names and attributes.
+///
+/// ```
+/// use chunkwise::io::zarr::{Compression, WriteOptions, ZarrVersion};
+/// let options = WriteOptions::default()
+///     .version(ZarrVersion::V2)
+///     .chunks([100, 100])
+///     .compression(Compression::Zstd { level: 3 })
+///     .dimension_names(["lat", "lon"])
+///     .attribute("units", "K");
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct WriteOptions {
+    /// Zarr format (v3 by default).
+    pub version: ZarrVersion,
+    /// Storage chunk shape; `None` uses the array's tile shape.
+    pub chunks: Option<Vec<usize>>,
+    /// Shard shape (v3 only; a multiple of the chunk shape); `None` for no sharding.
+    pub shards: Option<Vec<usize>>,
+    /// Compression (zstd level 1 by default).
+    pub compression: Compression,
+    /// Dimension names (`dimension_names` in v3, `_ARRAY_DIMENSIONS` in v2, as xarray reads).
+    pub dimension_names: Option<Vec<String>>,
+    /// User attributes.
+    pub attributes: Map<String, Json>,
+    /// What to do if the array exists.
+    pub mode: WriteMode,
+    /// How the computation runs.
+    pub config: Config,
+}
+
+impl Default for WriteOptions {
+    fn default() -> WriteOptions {
+        WriteOptions {
+            version: ZarrVersion::V3,
+            chunks: None,
+            shards: None,
+            compression: Compression::default(),
+            dimension_names: None,
+            attributes: Map::new(),
+            mode: WriteMode::Create,
+            config: Config::default(),
+        }
+    }
+}
+
+impl WriteOptions {
+    /// Sets the Zarr format.
+    pub fn version(mut self, version: ZarrVersion) -> Self {
+        self.version = version;
+        self
+    }
+    /// Sets the storage chunk shape.
+    pub fn chunks(mut self, chunks: impl AsRef<[usize]>) -> Self {
+        self.chunks = Some(chunks.as_ref().to_vec());
+        self
+    }
+    /// Sets the shard shape (v3).
+    pub fn shards(mut self, shards: impl AsRef<[usize]>) -> Self {
+        self.shards = Some(shards.as_ref().to_vec());
+        self
+    }
+    /// Sets the compression.
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+    /// Sets the dimension names.
+    pub fn dimension_names<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.dimension_names = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Adds a user attribute.
+    pub fn attribute(mut self, key: &str, value: impl Into<Json>) -> Self {
+        self.attributes.insert(key.to_string(), value.into());
+        self
+    }
+    /// Sets the write mode.
+    pub fn mode(mut self, mode: WriteMode) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// Sets how the computation runs.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+}
+
+/// Encodes and stores one write unit (chunk or shard) per block.
+struct WriteUnits<T> {
+    array: Arc<Handle>,
+    store: Store,
+    grid: ChunkGrid,
+    /// Units already stored by an earlier run (resume).
+    done: HashSet<Vec<usize>>,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T> std::fmt::Debug for WriteUnits<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "write({})", self.array.path())
+    }
+}
+
+impl<T: Element + zarrs::array::Element> BlockMap for WriteUnits<T> {
+    fn name(&self) -> String {
+        format!("to_zarr[{}]", self.array.path())
+    }
+
+    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
+        if self.done.contains(block) { Vec::new() } else { vec![(0, block.to_vec())] }
+    }
+
+    fn run(&self, block: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value> {
+        if let Some(tile) = inputs.first() {
+            let tile = tile.as_any().downcast_ref::<ArrayD<T>>().expect("tiles of T");
+            let ranges: Vec<std::ops::Range<u64>> = self
+                .grid
+                .block_ranges(block)
+                .iter()
+                .map(|r| r.start as u64..r.end as u64)
+                .collect();
+            let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
+            self.array
+                .store_array_subset_opt(&ArraySubset::new_with_ranges(&ranges), tile, &options)
+                .map_err(|e| self.store.error(self.array.path().as_str(), e))?;
+        }
+        Ok(tile_value(ArrayD::<u8>::zeros(shape)))
+    }
+}
+
+/// Keys under `prefix`.
+fn keys_under(store: &Store, prefix: &str) -> Result<Vec<String>> {
+    let prefix = StorePrefix::new(format!("{}/", prefix.trim_matches('/'))).map_err(|e| store.error(prefix, e))?;
+    let keys = store.storage.list_prefix(&prefix).map_err(|e| store.error(prefix.as_str(), e))?;
+    Ok(keys.iter().map(|k| k.as_str().to_string()).collect())
+}
+
+/// Streaming writes to Zarr.
+impl<T: Element> Array<T> {
+    /// Computes the array and writes it to a new Zarr array at `path` in `store`, tile by
+    /// tile: each storage chunk (or shard) is written by exactly one task as soon as its data
+    /// exists, then freed. Tiles are rechunked to the storage chunks first where they differ.
+    /// Every chunk is written to a temporary key and renamed, so a killed run leaves each
+    /// chunk old or new; [`WriteMode::Resume`] continues such a run.
+    pub fn to_zarr(&self, store: impl IntoStore, path: &str, options: &WriteOptions) -> Result<Report> {
+        self.check()?;
+        let store = store.into_store()?;
+        let node_path = node_path(path);
+        let shape = self.shape();
+        let chunks = match &options.chunks {
+            Some(c) => c.clone(),
+            None => self.chunks().chunks().iter().map(|s| s[0].max(1)).collect(),
+        };
+        let layout = Layout {
+            version: options.version,
+            shape: &shape,
+            dtype: T::DTYPE,
+            chunks: &chunks,
+            shards: options.shards.as_deref(),
+            compression: options.compression,
+            dimension_names: options.dimension_names.as_deref(),
+            attributes: &options.attributes,
+        };
+        let metadata = array_metadata(&layout)?;
+        let existing = zarrs::array::Array::open(store.storage.clone(), &node_path).ok();
+        let mut done = HashSet::new();
+        let array: Handle = match (existing, options.mode) {
+            (Some(_), WriteMode::Create) => return Err(Error::AlreadyExists { path: format!("{}{}", store.describe(), node_path) }),
+            (Some(old), WriteMode::Resume) => {
+                if old.shape().iter().map(|&n| n as usize).ne(shape.iter().copied()) {
+                    return Err(Error::ShapeMismatch {
+                        op: "to_zarr (resume)".into(),
+                        expected: old.shape().iter().map(|&n| n as usize).collect(),
+                        found: shape.clone(),
+                    });
+                }
+                // Interrupted writes leave temporary keys; the chunks they were for are redone.
+                let keys = keys_under(&store, &node_path)?;
+                for key in keys.iter().filter(|k| k.ends_with(".tmp")) {
+                    let key = zarrs::storage::StoreKey::new(key.clone()).map_err(|e| store.error(key, e))?;
+                    store.storage.erase(&key).map_err(|e| store.error(key.as_str(), e))?;
+                }
+                let stored: HashSet<&String> = keys.iter().collect();
+                let units = old.chunk_grid_shape().to_vec();
+                for flat in 0..units.iter().product::<u64>() {
+                    let index = crate::chunks::unravel(flat as usize, &units.iter().map(|&u| u as usize).collect::<Vec<_>>());
+                    let key = old.chunk_key(&index.iter().map(|&i| i as u64).collect::<Vec<_>>());
+                    if stored.contains(&key.as_str().to_string()) {
+                        done.insert(index);
+                    }
+                }
+                old
+            }
+            (existing, _) => {
+                if existing.is_some() {
+                    let prefix = StorePrefix::new(format!("{}/", node_path.trim_matches('/')))
+                        .map_err(|e| store.error(&node_path, e))?;
+                    store.storage.erase_prefix(&prefix).map_err(|e| store.error(&node_path, e))?;
+                }
+                let array = zarrs::array::Array::new_with_metadata(store.storage.clone(), &node_path, metadata)
+                    .map_err(|e| store.error(&node_path, e))?;
+                array.store_metadata().map_err(|e| store.error(&node_path, e))?;
+                array
+            }
+        };
+        // One write unit per task: the shard shape if sharded, else the chunk shape.
+        let unit = options.shards.clone().unwrap_or(chunks);
+        let grid = ChunkGrid::regular(&shape, &unit)?;
+        let input = rechunk(&self.node, grid.clone());
+        let array = Arc::new(array);
+        let map: Arc<dyn BlockMap> = with_dtype!(T::DTYPE, S => Arc::new(WriteUnits::<S> {
+            array: array.clone(),
+            store: store.clone(),
+            grid: grid.clone(),
+            done: done.clone(),
+            _t: PhantomData,
+        }));
+        let marks: Vec<Vec<usize>> = grid.nblocks().iter().map(|&n| vec![1; n]).collect();
+        let sink = Node::new(
+            NodeKind::Blockwise(Blockwise { inputs: vec![input], map }),
+            ChunkGrid::from_valid(marks),
+            chunkwise_kernels::dtype::DType::U8,
+        );
+        evaluate(&[sink], &options.config, &mut |_, _, _| {})
+    }
+}
