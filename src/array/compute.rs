@@ -14,9 +14,18 @@ use crate::ops::sub_view_mut;
 use crate::optimize::{optimize, refusal};
 
 /// Optimises and plans `roots`, then runs them, handing output tiles to `sink`.
-pub(crate) fn evaluate(roots: &[Arc<Node>], config: &Config, sink: &mut Sink<'_>) -> Result<Report> {
+pub(crate) fn evaluate(
+    roots: &[Arc<Node>],
+    config: &Config,
+    sink: &mut Sink<'_>,
+) -> Result<Report> {
     let optimized = optimize(roots, config.fuse)?;
-    let plan = Plan::new(&optimized, config.strip_len, config.budget_bytes())?;
+    let plan = Plan::new(
+        &optimized,
+        config.strip_len,
+        config.budget_bytes(),
+        config.worker_threads(),
+    )?;
     execute(&plan, config, sink)
 }
 
@@ -175,7 +184,12 @@ impl<T: Element> Lazy<T> {
     pub fn explain_with(&self, config: &Config) -> Result<String> {
         self.check()?;
         let optimized = optimize(std::slice::from_ref(&self.node), config.fuse)?;
-        let plan = Plan::new(&optimized, config.strip_len, config.budget_bytes())?;
+        let plan = Plan::new(
+            &optimized,
+            config.strip_len,
+            config.budget_bytes(),
+            config.worker_threads(),
+        )?;
         Ok(plan.explain(config.worker_threads(), config.budget_bytes(), &fusion_note))
     }
 
@@ -190,10 +204,13 @@ impl<T: Element> Lazy<T> {
     pub fn task_count(&self, config: &Config) -> Result<usize> {
         self.check()?;
         let optimized = optimize(std::slice::from_ref(&self.node), config.fuse)?;
-        Ok(
-            Plan::new(&optimized, config.strip_len, config.budget_bytes())?
-                .tasks
-                .len(),
-        )
+        Ok(Plan::new(
+            &optimized,
+            config.strip_len,
+            config.budget_bytes(),
+            config.worker_threads(),
+        )?
+        .tasks
+        .len())
     }
 }

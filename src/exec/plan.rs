@@ -85,30 +85,27 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// Lowers `roots` (already optimised) to tasks, checking every task against `budget`.
-    pub(crate) fn new(roots: &[Arc<Node>], strip_len: usize, budget: u64) -> Result<Plan> {
+    ///
+    /// Source tiles read by several tasks are normally read once and held until their last
+    /// reader ran. When that would make the plan's projected peak exceed the budget (an
+    /// anomaly `x - x.mean(axis=0)` holds a whole column of `x` until the mean is known),
+    /// the plan reads such tiles again for each reader instead: more I/O, bounded memory.
+    pub(crate) fn new(
+        roots: &[Arc<Node>],
+        strip_len: usize,
+        budget: u64,
+        threads: usize,
+    ) -> Result<Plan> {
         for root in roots {
             if let Some(e) = root.first_error() {
                 return Err(e);
             }
         }
-        let mut lower = Lowering {
-            tasks: Vec::new(),
-            memo: HashMap::new(),
-            strip_len,
-        };
-        let outputs = roots
-            .iter()
-            .map(|root| {
-                root.grid
-                    .blocks()
-                    .map(|b| (b.clone(), lower.task(root, Stage::Tile, &b)))
-                    .collect()
-            })
-            .collect();
-        let plan = Plan {
-            tasks: lower.tasks,
-            outputs,
-            roots: roots.to_vec(),
+        let shared = Self::lower(roots, strip_len, true);
+        let plan = if shared.projected_peak(threads) > budget {
+            Self::lower(roots, strip_len, false)
+        } else {
+            shared
         };
         for task in &plan.tasks {
             let inputs: u64 = task.deps.iter().map(|&d| plan.tasks[d].out_bytes).sum();
@@ -122,6 +119,29 @@ impl Plan {
             }
         }
         Ok(plan)
+    }
+
+    fn lower(roots: &[Arc<Node>], strip_len: usize, share_sources: bool) -> Plan {
+        let mut lower = Lowering {
+            tasks: Vec::new(),
+            memo: HashMap::new(),
+            strip_len,
+            share_sources,
+        };
+        let outputs = roots
+            .iter()
+            .map(|root| {
+                root.grid
+                    .blocks()
+                    .map(|b| (b.clone(), lower.task(root, Stage::Tile, &b)))
+                    .collect()
+            })
+            .collect();
+        Plan {
+            tasks: lower.tasks,
+            outputs,
+            roots: roots.to_vec(),
+        }
     }
 
     /// For each task, the tasks that read its result.
@@ -248,13 +268,18 @@ struct Lowering {
     tasks: Vec<Task>,
     memo: HashMap<(NodeId, Stage, Vec<usize>), usize>,
     strip_len: usize,
+    /// Whether a source tile read by several tasks is read once (or once per reader).
+    share_sources: bool,
 }
 
 impl Lowering {
     /// The task computing `block` of `node` at `stage`, created with its dependencies first.
     fn task(&mut self, node: &Arc<Node>, stage: Stage, block: &[usize]) -> usize {
         let key = (node.id, stage, block.to_vec());
-        if let Some(&t) = self.memo.get(&key) {
+        let reread = !self.share_sources && matches!(node.kind, NodeKind::Source(Source::Tiles(_)));
+        if let Some(&t) = self.memo.get(&key)
+            && !reread
+        {
             return t;
         }
         let task = match (&node.kind, stage) {

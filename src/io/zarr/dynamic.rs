@@ -40,7 +40,11 @@ impl AnyArray {
             _t: PhantomData,
         }));
         let node = Node::new(NodeKind::Source(Source::Tiles(source)), grid, dtype);
-        AnyArray { node, dimension_names, attributes }
+        AnyArray {
+            node,
+            dimension_names,
+            attributes,
+        }
     }
 
     /// The stored element type.
@@ -71,7 +75,10 @@ impl AnyArray {
     /// The typed array, if the stored type is `T`.
     pub fn into_typed<T: Element>(self) -> Result<Array<T>> {
         if self.node.dtype != T::DTYPE {
-            return Err(Error::DTypeMismatch { expected: T::DTYPE, found: self.node.dtype });
+            return Err(Error::DTypeMismatch {
+                expected: T::DTYPE,
+                found: self.node.dtype,
+            });
         }
         Ok(Array::from_node(self.node))
     }

@@ -21,16 +21,31 @@ pub struct Group {
 pub fn open_group(store: impl IntoStore, path: &str) -> Result<Group> {
     let store = store.into_store()?;
     let node_path = node_path(path);
-    let group = ZGroup::open(store.storage.clone(), &node_path).map_err(|e| store.error(&node_path, e))?;
+    let group =
+        ZGroup::open(store.storage.clone(), &node_path).map_err(|e| store.error(&node_path, e))?;
     let attributes = group.attributes().clone();
-    let children = group.children(false).map_err(|e| store.error(&node_path, e))?;
+    let children = group
+        .children(false)
+        .map_err(|e| store.error(&node_path, e))?;
     let mut arrays: Vec<String> = children
         .iter()
         .filter(|c| matches!(c.metadata(), NodeMetadata::Array(_)))
-        .map(|c| c.path().as_str().rsplit('/').next().unwrap_or_default().to_string())
+        .map(|c| {
+            c.path()
+                .as_str()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     arrays.sort();
-    Ok(Group { store, path: node_path, attributes, arrays })
+    Ok(Group {
+        store,
+        path: node_path,
+        attributes,
+        arrays,
+    })
 }
 
 impl Group {
@@ -46,6 +61,9 @@ impl Group {
 
     /// Opens the array `name` of this group.
     pub fn array(&self, name: &str) -> Result<AnyArray> {
-        open(&self.store, &format!("{}/{}", self.path.trim_end_matches('/'), name))
+        open(
+            &self.store,
+            &format!("{}/{}", self.path.trim_end_matches('/'), name),
+        )
     }
 }

@@ -112,7 +112,11 @@ fn v3_compressor(compression: Compression, itemsize: usize) -> Option<Json> {
         Compression::Zstd { level } => {
             Some(json!({"name": "zstd", "configuration": {"level": level, "checksum": false}}))
         }
-        Compression::Blosc { cname, clevel, shuffle } => {
+        Compression::Blosc {
+            cname,
+            clevel,
+            shuffle,
+        } => {
             let shuffle = match shuffle {
                 BloscShuffle::NoShuffle => "noshuffle",
                 BloscShuffle::Shuffle => "shuffle",
@@ -122,7 +126,9 @@ fn v3_compressor(compression: Compression, itemsize: usize) -> Option<Json> {
                 "cname": cname.name(), "clevel": clevel, "shuffle": shuffle,
                 "typesize": itemsize, "blocksize": 0}}))
         }
-        Compression::Gzip { level } => Some(json!({"name": "gzip", "configuration": {"level": level}})),
+        Compression::Gzip { level } => {
+            Some(json!({"name": "gzip", "configuration": {"level": level}}))
+        }
     }
 }
 
@@ -131,7 +137,11 @@ fn v2_compressor(compression: Compression) -> Json {
     match compression {
         Compression::None => Json::Null,
         Compression::Zstd { level } => json!({"id": "zstd", "level": level}),
-        Compression::Blosc { cname, clevel, shuffle } => {
+        Compression::Blosc {
+            cname,
+            clevel,
+            shuffle,
+        } => {
             let shuffle = match shuffle {
                 BloscShuffle::NoShuffle => 0,
                 BloscShuffle::Shuffle => 1,
@@ -157,15 +167,24 @@ pub(crate) struct Layout<'a> {
 
 /// The metadata of a new array.
 pub(crate) fn array_metadata(layout: &Layout<'_>) -> Result<ArrayMetadata> {
-    let invalid = |reason: String| Error::InvalidArgument { op: "to_zarr".into(), reason };
+    let invalid = |reason: String| Error::InvalidArgument {
+        op: "to_zarr".into(),
+        reason,
+    };
     let ndim = layout.shape.len();
     if layout.chunks.len() != ndim || layout.chunks.contains(&0) {
-        return Err(invalid(format!("chunk shape {:?} for an array of shape {:?}", layout.chunks, layout.shape)));
+        return Err(invalid(format!(
+            "chunk shape {:?} for an array of shape {:?}",
+            layout.chunks, layout.shape
+        )));
     }
     if let Some(names) = layout.dimension_names
         && names.len() != ndim
     {
-        return Err(invalid(format!("{} dimension names for {ndim} axes", names.len())));
+        return Err(invalid(format!(
+            "{} dimension names for {ndim} axes",
+            names.len()
+        )));
     }
     let json = match layout.version {
         ZarrVersion::V2 => {
@@ -196,7 +215,10 @@ pub(crate) fn array_metadata(layout: &Layout<'_>) -> Result<ArrayMetadata> {
                 None => (layout.chunks.to_vec(), codecs),
                 Some(shards) => {
                     if shards.len() != ndim
-                        || shards.iter().zip(layout.chunks).any(|(&s, &c)| s == 0 || s % c != 0)
+                        || shards
+                            .iter()
+                            .zip(layout.chunks)
+                            .any(|(&s, &c)| s == 0 || s % c != 0)
                     {
                         return Err(invalid(format!(
                             "shard shape {shards:?} must be a multiple of the chunk shape {:?}",

@@ -62,7 +62,14 @@ pub fn open_with(store: impl IntoStore, path: &str, options: &OpenOptions) -> Re
     };
     let names = dimension_names(&array);
     let attributes = array.attributes().clone();
-    Ok(AnyArray::from_zarr(Arc::new(array), store, grid, dtype, names, attributes))
+    Ok(AnyArray::from_zarr(
+        Arc::new(array),
+        store,
+        grid,
+        dtype,
+        names,
+        attributes,
+    ))
 }
 
 /// The node path of `path` in zarrs form (`/a/b`).

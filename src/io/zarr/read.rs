@@ -38,7 +38,12 @@ pub(crate) fn stored_dtype(array: &Handle, path: &str) -> Result<DType> {
         "uint64" | "u8" => DType::U64,
         "float32" | "f4" => DType::F32,
         "float64" | "f8" => DType::F64,
-        _ => return Err(Error::UnsupportedDataType { path: path.to_string(), dtype: name }),
+        _ => {
+            return Err(Error::UnsupportedDataType {
+                path: path.to_string(),
+                dtype: name,
+            });
+        }
     };
     Ok(dtype)
 }
@@ -50,7 +55,13 @@ pub(crate) fn dimension_names(array: &Handle) -> Option<Vec<Option<String>>> {
         .get("dimension_names")
         .filter(|v| !v.is_null())
         .or_else(|| array.attributes().get("_ARRAY_DIMENSIONS"))?;
-    Some(names.as_array()?.iter().map(|n| n.as_str().map(str::to_string)).collect())
+    Some(
+        names
+            .as_array()?
+            .iter()
+            .map(|n| n.as_str().map(str::to_string))
+            .collect(),
+    )
 }
 
 /// Chunk lengths per axis of the stored grid (shards, for sharded arrays), clipped to the
@@ -114,10 +125,16 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
     }
 
     fn tile(&self, _: &[usize], ranges: &[Range<usize>]) -> Result<Value> {
-        let ranges: Vec<Range<u64>> = ranges.iter().map(|r| r.start as u64..r.end as u64).collect();
+        let ranges: Vec<Range<u64>> = ranges
+            .iter()
+            .map(|r| r.start as u64..r.end as u64)
+            .collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
         let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
-        match self.array.retrieve_array_subset_opt::<ArrayD<T>>(&subset, &options) {
+        match self
+            .array
+            .retrieve_array_subset_opt::<ArrayD<T>>(&subset, &options)
+        {
             Ok(tile) => Ok(tile_value(tile)),
             Err(e) => Err(match self.failing_chunk(&ranges) {
                 Some((key, message)) => Error::CorruptChunk { key, message },

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use zarrs::filesystem::FilesystemStore;
-use zarrs::storage::storage_adapter::atomic_write::AtomicWriteStorageAdapter;
 use zarrs::storage::ReadableWritableListableStorage;
+use zarrs::storage::storage_adapter::atomic_write::AtomicWriteStorageAdapter;
 
 use crate::error::{Error, Result};
 
@@ -45,12 +45,18 @@ impl Store {
             message: e.to_string(),
         })?;
         let atomic = AtomicWriteStorageAdapter::new(Arc::new(fs));
-        Ok(Store { storage: Arc::new(atomic), path: Some(path) })
+        Ok(Store {
+            storage: Arc::new(atomic),
+            path: Some(path),
+        })
     }
 
     /// Any store of the `zarrs` crate (in memory, instrumented, remote...).
     pub fn from_storage(storage: ReadableWritableListableStorage) -> Store {
-        Store { storage, path: None }
+        Store {
+            storage,
+            path: None,
+        }
     }
 
     /// A short description for messages.
@@ -63,7 +69,10 @@ impl Store {
 
     /// The error for a storage failure at `what` in this store.
     pub(crate) fn error(&self, what: &str, e: impl std::fmt::Display) -> Error {
-        Error::Storage { path: format!("{}/{}", self.describe(), what.trim_start_matches('/')), message: e.to_string() }
+        Error::Storage {
+            path: format!("{}/{}", self.describe(), what.trim_start_matches('/')),
+            message: e.to_string(),
+        }
     }
 }
 

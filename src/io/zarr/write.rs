@@ -13,9 +13,9 @@ use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
+use super::node_path;
 use super::read::Handle;
 use super::store::{IntoStore, Store};
-use super::node_path;
 use crate::array::{Array, evaluate};
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, Result};
@@ -150,12 +150,19 @@ impl<T: Element + zarrs::array::Element> BlockMap for WriteUnits<T> {
     }
 
     fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
-        if self.done.contains(block) { Vec::new() } else { vec![(0, block.to_vec())] }
+        if self.done.contains(block) {
+            Vec::new()
+        } else {
+            vec![(0, block.to_vec())]
+        }
     }
 
     fn run(&self, block: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value> {
         if let Some(tile) = inputs.first() {
-            let tile = tile.as_any().downcast_ref::<ArrayD<T>>().expect("tiles of T");
+            let tile = tile
+                .as_any()
+                .downcast_ref::<ArrayD<T>>()
+                .expect("tiles of T");
             let ranges: Vec<std::ops::Range<u64>> = self
                 .grid
                 .block_ranges(block)
@@ -173,8 +180,12 @@ impl<T: Element + zarrs::array::Element> BlockMap for WriteUnits<T> {
 
 /// Keys under `prefix`.
 fn keys_under(store: &Store, prefix: &str) -> Result<Vec<String>> {
-    let prefix = StorePrefix::new(format!("{}/", prefix.trim_matches('/'))).map_err(|e| store.error(prefix, e))?;
-    let keys = store.storage.list_prefix(&prefix).map_err(|e| store.error(prefix.as_str(), e))?;
+    let prefix = StorePrefix::new(format!("{}/", prefix.trim_matches('/')))
+        .map_err(|e| store.error(prefix, e))?;
+    let keys = store
+        .storage
+        .list_prefix(&prefix)
+        .map_err(|e| store.error(prefix.as_str(), e))?;
     Ok(keys.iter().map(|k| k.as_str().to_string()).collect())
 }
 
@@ -185,7 +196,12 @@ impl<T: Element> Array<T> {
     /// exists, then freed. Tiles are rechunked to the storage chunks first where they differ.
     /// Every chunk is written to a temporary key and renamed, so a killed run leaves each
     /// chunk old or new; [`WriteMode::Resume`] continues such a run.
-    pub fn to_zarr(&self, store: impl IntoStore, path: &str, options: &WriteOptions) -> Result<Report> {
+    pub fn to_zarr(
+        &self,
+        store: impl IntoStore,
+        path: &str,
+        options: &WriteOptions,
+    ) -> Result<Report> {
         self.check()?;
         let store = store.into_store()?;
         let node_path = node_path(path);
@@ -208,9 +224,18 @@ impl<T: Element> Array<T> {
         let existing = zarrs::array::Array::open(store.storage.clone(), &node_path).ok();
         let mut done = HashSet::new();
         let array: Handle = match (existing, options.mode) {
-            (Some(_), WriteMode::Create) => return Err(Error::AlreadyExists { path: format!("{}{}", store.describe(), node_path) }),
+            (Some(_), WriteMode::Create) => {
+                return Err(Error::AlreadyExists {
+                    path: format!("{}{}", store.describe(), node_path),
+                });
+            }
             (Some(old), WriteMode::Resume) => {
-                if old.shape().iter().map(|&n| n as usize).ne(shape.iter().copied()) {
+                if old
+                    .shape()
+                    .iter()
+                    .map(|&n| n as usize)
+                    .ne(shape.iter().copied())
+                {
                     return Err(Error::ShapeMismatch {
                         op: "to_zarr (resume)".into(),
                         expected: old.shape().iter().map(|&n| n as usize).collect(),
@@ -220,13 +245,20 @@ impl<T: Element> Array<T> {
                 // Interrupted writes leave temporary keys; the chunks they were for are redone.
                 let keys = keys_under(&store, &node_path)?;
                 for key in keys.iter().filter(|k| k.ends_with(".tmp")) {
-                    let key = zarrs::storage::StoreKey::new(key.clone()).map_err(|e| store.error(key, e))?;
-                    store.storage.erase(&key).map_err(|e| store.error(key.as_str(), e))?;
+                    let key = zarrs::storage::StoreKey::new(key.clone())
+                        .map_err(|e| store.error(key, e))?;
+                    store
+                        .storage
+                        .erase(&key)
+                        .map_err(|e| store.error(key.as_str(), e))?;
                 }
                 let stored: HashSet<&String> = keys.iter().collect();
                 let units = old.chunk_grid_shape().to_vec();
                 for flat in 0..units.iter().product::<u64>() {
-                    let index = crate::chunks::unravel(flat as usize, &units.iter().map(|&u| u as usize).collect::<Vec<_>>());
+                    let index = crate::chunks::unravel(
+                        flat as usize,
+                        &units.iter().map(|&u| u as usize).collect::<Vec<_>>(),
+                    );
                     let key = old.chunk_key(&index.iter().map(|&i| i as u64).collect::<Vec<_>>());
                     if stored.contains(&key.as_str().to_string()) {
                         done.insert(index);
@@ -238,11 +270,20 @@ impl<T: Element> Array<T> {
                 if existing.is_some() {
                     let prefix = StorePrefix::new(format!("{}/", node_path.trim_matches('/')))
                         .map_err(|e| store.error(&node_path, e))?;
-                    store.storage.erase_prefix(&prefix).map_err(|e| store.error(&node_path, e))?;
+                    store
+                        .storage
+                        .erase_prefix(&prefix)
+                        .map_err(|e| store.error(&node_path, e))?;
                 }
-                let array = zarrs::array::Array::new_with_metadata(store.storage.clone(), &node_path, metadata)
+                let array = zarrs::array::Array::new_with_metadata(
+                    store.storage.clone(),
+                    &node_path,
+                    metadata,
+                )
+                .map_err(|e| store.error(&node_path, e))?;
+                array
+                    .store_metadata()
                     .map_err(|e| store.error(&node_path, e))?;
-                array.store_metadata().map_err(|e| store.error(&node_path, e))?;
                 array
             }
         };
@@ -260,7 +301,10 @@ impl<T: Element> Array<T> {
         }));
         let marks: Vec<Vec<usize>> = grid.nblocks().iter().map(|&n| vec![1; n]).collect();
         let sink = Node::new(
-            NodeKind::Blockwise(Blockwise { inputs: vec![input], map }),
+            NodeKind::Blockwise(Blockwise {
+                inputs: vec![input],
+                map,
+            }),
             ChunkGrid::from_valid(marks),
             chunkwise_kernels::dtype::DType::U8,
         );

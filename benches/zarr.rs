@@ -1,0 +1,213 @@
+//! `cargo bench --bench zarr`: Zarr throughput and the climate job, each beside a baseline
+//! measured in the same run.
+//!
+//! - write, and read-and-sum, a 10000 x 10000 f64 array in 1000 x 1000 chunks with zstd level
+//!   1 and with blosc lz4: MB/s, against a plain sequential zarrs loop over the same chunks;
+//! - the climate job (time mean, anomaly, its standard deviation over time, written to
+//!   Zarr) on 3650 x 360 x 720 f32 in (365, 90, 180) chunks: time and peak RSS.
+//!
+//! `CHUNKWISE_BENCH_SCALE=4` divides every side by 4 for a quick run. Name workloads
+//! (`throughput`, `climate`) as arguments to run only those.
+#![allow(missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chunkwise::io::zarr::{
+    self, BloscCompressor, BloscShuffle, Compression, WriteMode, WriteOptions,
+};
+use zarrs::array::{Array as ZArray, ArraySubset};
+
+fn scale() -> usize {
+    std::env::var("CHUNKWISE_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn rss_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn bench_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from("target/bench-zarr").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn dir_mb(path: &Path) -> f64 {
+    fn walk(p: &Path) -> u64 {
+        std::fs::read_dir(p)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        let m = e.metadata().map(|m| m.len()).unwrap_or(0);
+                        if e.path().is_dir() {
+                            walk(&e.path())
+                        } else {
+                            m
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    walk(path) as f64 / 1e6
+}
+
+/// The sequential baseline: one zarrs array, chunks stored and then read one after another.
+fn sequential_zarrs(
+    dir: &Path,
+    dense: &ndarray::ArrayD<f64>,
+    chunk: usize,
+    options: &WriteOptions,
+) -> (f64, f64) {
+    // Create the array metadata the same way (to_zarr of an empty 0-task array is not
+    // possible), by writing a tiny array and reusing its metadata document.
+    let n = dense.shape()[0];
+    let probe = chunkwise::zeros::<f64>(&[n, n], [chunk, chunk]).unwrap();
+    probe
+        .to_zarr(dir, "x", &options.clone().mode(WriteMode::Overwrite))
+        .unwrap();
+    let store = Arc::new(zarrs::filesystem::FilesystemStore::new(dir).unwrap());
+    let array = ZArray::open(store, "/x").unwrap();
+    let blocks = n / chunk;
+    let t = Instant::now();
+    for i in 0..blocks {
+        for j in 0..blocks {
+            let tile = dense
+                .slice(ndarray::s![
+                    i * chunk..(i + 1) * chunk,
+                    j * chunk..(j + 1) * chunk
+                ])
+                .to_owned();
+            array.store_chunk(&[i as u64, j as u64], &tile).unwrap();
+        }
+    }
+    let write = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut total = 0.0;
+    for i in 0..blocks {
+        for j in 0..blocks {
+            let tile: ndarray::ArrayD<f64> = array.retrieve_chunk(&[i as u64, j as u64]).unwrap();
+            total += tile.sum();
+        }
+    }
+    let read = t.elapsed().as_secs_f64();
+    assert!(total.is_finite());
+    (write, read)
+}
+
+fn throughput() {
+    let (n, c) = (10_000 / scale(), 1000 / scale());
+    let mb = (n * n * 8) as f64 / 1e6;
+    println!("\n== Zarr throughput: {n} x {n} f64 in {c} x {c} chunks ({mb:.0} MB)");
+    let x = chunkwise::random::uniform::<f64>(5, 0.0, 1.0, &[n, n], [c, c])
+        .unwrap()
+        .persist()
+        .unwrap();
+    let dense = x.compute().unwrap();
+    let cases = [
+        ("zstd level 1", Compression::Zstd { level: 1 }),
+        (
+            "blosc lz4",
+            Compression::Blosc {
+                cname: BloscCompressor::Lz4,
+                clevel: 5,
+                shuffle: BloscShuffle::Shuffle,
+            },
+        ),
+    ];
+    for (name, compression) in cases {
+        let options = WriteOptions::default()
+            .chunks([c, c])
+            .compression(compression)
+            .mode(WriteMode::Overwrite);
+        let dir = bench_dir("throughput");
+        let t = Instant::now();
+        x.to_zarr(&dir, "x", &options).unwrap();
+        let write = t.elapsed().as_secs_f64();
+        let disk = dir_mb(&dir);
+        let lazy = zarr::open(&dir, "x").unwrap().into_typed::<f64>().unwrap();
+        let t = Instant::now();
+        let total = lazy.sum().compute_scalar().unwrap();
+        let read = t.elapsed().as_secs_f64();
+        assert!((total - dense.sum()).abs() < 1e-6 * total.abs());
+        let base = bench_dir("throughput-baseline");
+        let (bw, br) = sequential_zarrs(&base, &dense, c, &options);
+        println!(
+            "{name}: write {:.0} MB/s (sequential zarrs loop {:.0} MB/s, {:.2}x), read+sum {:.0} MB/s (loop {:.0} MB/s, {:.2}x), {disk:.0} MB on disk",
+            mb / write,
+            mb / bw,
+            bw / write,
+            mb / read,
+            mb / br,
+            br / read
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&base);
+    }
+}
+
+fn climate() {
+    let s = scale();
+    let (days, nlat, nlon) = (3650 / s, 360 / s, 720 / s);
+    let chunks = [365 / s, 90 / s, 180 / s];
+    println!("\n== climate job: {days} x {nlat} x {nlon} f32 in {chunks:?} chunks");
+    let dir = bench_dir("climate");
+    let input =
+        chunkwise::random::uniform::<f32>(7, 250.0, 310.0, &[days, nlat, nlon], chunks).unwrap();
+    let options = WriteOptions::default()
+        .chunks(chunks)
+        .dimension_names(["time", "lat", "lon"])
+        .attribute("units", "K");
+    let t = Instant::now();
+    input.to_zarr(&dir, "in", &options).unwrap();
+    println!(
+        "input written in {:.1} s ({:.0} MB on disk)",
+        t.elapsed().as_secs_f64(),
+        dir_mb(&dir)
+    );
+    reset_peak_rss();
+    let base = rss_mib("VmRSS:");
+    let t = Instant::now();
+    let tas = zarr::open(&dir, "in").unwrap().into_typed::<f32>().unwrap();
+    let anomaly_std = (&tas - &tas.mean_axis(0)).std_axis(0, 0.0);
+    let out = WriteOptions::default()
+        .dimension_names(["lat", "lon"])
+        .attribute("units", "K");
+    anomaly_std.to_zarr(&dir, "out", &out).unwrap();
+    let took = t.elapsed().as_secs_f64();
+    println!(
+        "chunkwise: {took:.2} s, peak RSS {:.0} MiB (the process held {base:.0} MiB before the job)",
+        rss_mib("VmHWM:")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn main() {
+    println!("chunkwise zarr bench, scale 1/{}", scale());
+    let which: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
+    if run("throughput") {
+        throughput();
+    }
+    if run("climate") {
+        climate();
+    }
+}
