@@ -17,7 +17,7 @@ use std::time::Instant;
 use chunkwise::io::zarr::{
     self, BloscCompressor, BloscShuffle, Compression, WriteMode, WriteOptions,
 };
-use zarrs::array::{Array as ZArray, ArraySubset};
+use zarrs::array::Array as ZArray;
 
 fn scale() -> usize {
     std::env::var("CHUNKWISE_BENCH_SCALE")
