@@ -6,6 +6,9 @@
 //! - the climate job (time mean, anomaly, its standard deviation over time, written to
 //!   Zarr) on 3650 x 360 x 720 f32 in (365, 90, 180) chunks: time and peak RSS.
 //!
+//! - rechunk 20000 x 20000 f64 from (20000, 100) to (100, 20000) tiles through a temporary
+//!   Zarr store (the rows-to-columns case), each output tile then summed: time and peak RSS.
+//!
 //! `CHUNKWISE_BENCH_SCALE=4` divides every side by 4 for a quick run. Name workloads
 //! (`throughput`, `climate`) as arguments to run only those.
 #![allow(missing_docs)]
@@ -197,6 +200,31 @@ fn climate() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn rechunk() {
+    let s = scale();
+    let (n, c) = (20_000 / s, 100 / s.min(100));
+    println!(
+        "\n== rechunk {n} x {n} f64 from ({n}, {c}) to ({c}, {n}) tiles, through a temporary Zarr store"
+    );
+    let dir = bench_dir("rechunk");
+    let x = chunkwise::random::uniform::<f64>(8, 0.0, 1.0, &[n, n], [n, c]).unwrap();
+    let y = x.rechunk_via_store([c, n], &dir).unwrap().sum_axis(1);
+    reset_peak_rss();
+    let base = rss_mib("VmRSS:");
+    let t = Instant::now();
+    let (_, report) = y.compute_report(&chunkwise::Config::default()).unwrap();
+    let took = t.elapsed().as_secs_f64();
+    println!(
+        "chunkwise: {took:.2} s for {:.0} MB ({:.0} MB/s through the store), peak RSS {:.0} MiB (process {base:.0} MiB before), tracked peak {:.0} MiB",
+        (n * n * 8) as f64 / 1e6,
+        (n * n * 8) as f64 / 1e6 / took,
+        rss_mib("VmHWM:"),
+        report.peak_bytes as f64 / 1048576.0
+    );
+    drop(y);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     println!("chunkwise zarr bench, scale 1/{}", scale());
     let which: Vec<String> = std::env::args()
@@ -209,5 +237,8 @@ fn main() {
     }
     if run("climate") {
         climate();
+    }
+    if run("rechunk") {
+        rechunk();
     }
 }

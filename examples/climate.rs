@@ -25,7 +25,12 @@ struct Job {
 }
 
 fn parse_args() -> Job {
-    let mut job = Job { days: 1460, lat: 180, lon: 360, store: PathBuf::from("target/climate-demo.zarr") };
+    let mut job = Job {
+        days: 1460,
+        lat: 180,
+        lon: 360,
+        store: PathBuf::from("target/climate-demo.zarr"),
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
         let value = pair.get(1).map(String::as_str).unwrap_or("");
@@ -44,9 +49,12 @@ fn parse_args() -> Job {
 /// each hemisphere, and normally distributed weather.
 fn synthetic_temperature(days: usize, nlat: usize, nlon: usize) -> chunkwise::Result<Array<f32>> {
     let chunks = [365.min(days), 90.min(nlat), 180.min(nlon)];
-    let day = chunkwise::arange::<f32>(0.0, days as f32, 1.0, [chunks[0]])?.insert_axis(1)?.insert_axis(2)?;
+    let day = chunkwise::arange::<f32>(0.0, days as f32, 1.0, [chunks[0]])?
+        .insert_axis(1)?
+        .insert_axis(2)?;
     let half_cell = 90.0 / nlat as f32;
-    let lat = chunkwise::linspace::<f32>(-90.0 + half_cell, 90.0 - half_cell, nlat, [chunks[1]])?.insert_axis(1)?;
+    let lat = chunkwise::linspace::<f32>(-90.0 + half_cell, 90.0 - half_cell, nlat, [chunks[1]])?
+        .insert_axis(1)?;
     let sin_lat = (lat * (PI / 180.0)).sin();
     let season = (day * (2.0 * PI / 365.25)).cos();
     let weather = chunkwise::random::normal::<f32>(42, 0.0, 3.0, &[days, nlat, nlon], chunks)?;
@@ -59,7 +67,10 @@ fn main() -> chunkwise::Result<()> {
     let (days, nlat, nlon) = (job.days, job.lat, job.lon);
     println!("store: {}", job.store.display());
 
-    println!("1. synthesising {days} x {nlat} x {nlon} f32 ({:.0} MB) into Zarr", (days * nlat * nlon * 4) as f64 / 1e6);
+    println!(
+        "1. synthesising {days} x {nlat} x {nlon} f32 ({:.0} MB) into Zarr",
+        (days * nlat * nlon * 4) as f64 / 1e6
+    );
     let tas = synthetic_temperature(days, nlat, nlon)?;
     let options = WriteOptions::default()
         .chunks([365.min(days), 90.min(nlat), 180.min(nlon)])
@@ -69,7 +80,11 @@ fn main() -> chunkwise::Result<()> {
         .mode(WriteMode::Overwrite)
         .config(config.clone());
     let report = tas.to_zarr(&job.store, "tas", &options)?;
-    println!("   written in {:.2} s ({} tasks)", report.elapsed.as_secs_f64(), report.tasks);
+    println!(
+        "   written in {:.2} s ({} tasks)",
+        report.elapsed.as_secs_f64(),
+        report.tasks
+    );
 
     println!("2. time mean, anomaly and its standard deviation over time");
     let tas = zarr::open(&job.store, "tas")?.into_typed::<f32>()?;
@@ -86,22 +101,43 @@ fn main() -> chunkwise::Result<()> {
     };
     let started = std::time::Instant::now();
     mean.to_zarr(&job.store, "tas_mean", &map_options("time mean"))?;
-    anomaly_std.to_zarr(&job.store, "tas_anomaly_std", &map_options("standard deviation of the anomaly over time"))?;
-    let anomaly_options = options.clone().attribute("long_name", "anomaly from the time mean");
+    anomaly_std.to_zarr(
+        &job.store,
+        "tas_anomaly_std",
+        &map_options("standard deviation of the anomaly over time"),
+    )?;
+    let anomaly_options = options
+        .clone()
+        .attribute("long_name", "anomaly from the time mean");
     anomaly.to_zarr(&job.store, "tas_anomaly", &anomaly_options)?;
-    println!("   computed and written in {:.2} s", started.elapsed().as_secs_f64());
+    println!(
+        "   computed and written in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
 
     println!("3. summary (read back from the store)");
     let mean = zarr::open(&job.store, "tas_mean")?;
-    println!("   tas_mean dims {:?}, units {}", mean.dimension_names().unwrap_or(&[]), mean.attributes()["units"]);
+    println!(
+        "   tas_mean dims {:?}, units {}",
+        mean.dimension_names().unwrap_or(&[]),
+        mean.attributes()["units"]
+    );
     let mean = mean.into_typed::<f32>()?;
     let std = zarr::open(&job.store, "tas_anomaly_std")?.into_typed::<f32>()?;
     let (global_mean, std_mean) = (mean.mean().compute_scalar()?, std.mean().compute_scalar()?);
-    let equator = mean.slice(ndarray::s![nlat / 2, ..])?.mean().compute_scalar()?;
+    let equator = mean
+        .slice(ndarray::s![nlat / 2, ..])?
+        .mean()
+        .compute_scalar()?;
     let pole = mean.slice(ndarray::s![0, ..])?.mean().compute_scalar()?;
-    println!("   global mean temperature {global_mean:.2} K (equator {equator:.2} K, south pole row {pole:.2} K)");
+    println!(
+        "   global mean temperature {global_mean:.2} K (equator {equator:.2} K, south pole row {pole:.2} K)"
+    );
     println!("   mean standard deviation of the daily anomaly {std_mean:.2} K");
-    let anomaly_mean = zarr::open(&job.store, "tas_anomaly")?.into_typed::<f32>()?.mean().compute_scalar()?;
+    let anomaly_mean = zarr::open(&job.store, "tas_anomaly")?
+        .into_typed::<f32>()?
+        .mean()
+        .compute_scalar()?;
     println!("   mean anomaly {anomaly_mean:.2e} K (zero up to rounding)");
     Ok(())
 }

@@ -684,7 +684,7 @@ fn empty_selections() {
         x.sum_with(&Reduction::all().keepdims(true))
             .compute()
             .unwrap(),
-        ArrayD::zeros(IxDyn(&[1, 1]))
+        ArrayD::<f64>::zeros(IxDyn(&[1, 1]))
     );
     assert!(x.mean_axis(1).compute().unwrap().iter().all(|v| v.is_nan()));
     assert!(

@@ -276,7 +276,7 @@ impl Lowering {
     /// The task computing `block` of `node` at `stage`, created with its dependencies first.
     fn task(&mut self, node: &Arc<Node>, stage: Stage, block: &[usize]) -> usize {
         let key = (node.id, stage, block.to_vec());
-        let reread = !self.share_sources && matches!(node.kind, NodeKind::Source(Source::Tiles(_)));
+        let reread = !self.share_sources && matches!(node.kind, NodeKind::Source(_));
         if let Some(&t) = self.memo.get(&key)
             && !reread
         {

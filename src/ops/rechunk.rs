@@ -10,7 +10,7 @@ use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, IxDyn};
 
 use super::{sub_view, sub_view_mut, with_dtype};
-use crate::chunks::ChunkGrid;
+use crate::chunks::{ChunkGrid, refine};
 use crate::error::Result;
 use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
 
@@ -94,10 +94,62 @@ impl<T: Element> BlockMap for Regrid<T> {
 }
 
 /// `node` on the grid `to` (the same node if it is already on it).
+///
+/// A direct regrid task holds its output tile and every input tile it overlaps. When those
+/// overlaps are large (a tile of `to` crosses many tiles of the input, as when rows become
+/// columns), the regrid goes through the common refinement of the two grids instead (the
+/// rechunker algorithm with an in-memory intermediate): each intermediate tile lies inside
+/// one input tile and one output tile, so no task holds more than one input tile and its
+/// pieces, or one output tile and its pieces. `Array::rechunk_via_store` bounds the memory held
+/// between the two stages too, by putting the intermediate in a Zarr store.
 pub(crate) fn rechunk(node: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
     if node.grid == to {
         return node.clone();
     }
+    let itemsize = node.dtype.size() as u64;
+    let largest_tile = node.grid.max_tile_len().max(to.max_tile_len()) as u64 * itemsize;
+    let direct_bytes = largest_direct_task(&node.grid, &to) * itemsize;
+    if direct_bytes > 4 * largest_tile {
+        let middle: Vec<Vec<usize>> = node
+            .grid
+            .chunks()
+            .iter()
+            .zip(to.chunks())
+            .map(|(a, b)| refine(a, b))
+            .collect();
+        let middle = ChunkGrid::from_valid(middle);
+        if middle != node.grid && middle != to {
+            return regrid(&regrid(node, middle), to);
+        }
+    }
+    regrid(node, to)
+}
+
+/// The largest number of input elements one direct regrid task of `to` reads.
+fn largest_direct_task(from: &ChunkGrid, to: &ChunkGrid) -> u64 {
+    // Per axis, the largest total length of the input chunks that one output chunk overlaps.
+    from.chunks()
+        .iter()
+        .enumerate()
+        .map(|(axis, sizes)| {
+            let offsets = from.offsets(axis);
+            to.offsets(axis)
+                .windows(2)
+                .map(|w| {
+                    let (first, last) = (
+                        from.block_of(axis, w[0]),
+                        from.block_of(axis, w[1].saturating_sub(1).max(w[0])),
+                    );
+                    (offsets[last + 1] - offsets[first]) as u64
+                })
+                .max()
+                .unwrap_or(sizes.iter().copied().max().unwrap_or(0) as u64)
+        })
+        .product()
+}
+
+/// A direct regrid node.
+fn regrid(node: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
     let from = node.grid.clone();
     let map: Arc<dyn BlockMap> = with_dtype!(node.dtype, T => Arc::new(Regrid::<T> { from, to: to.clone(), _t: PhantomData }));
     Node::new(

@@ -18,6 +18,7 @@ mod dynamic;
 mod group;
 mod metadata;
 mod read;
+mod rechunk;
 mod store;
 mod write;
 

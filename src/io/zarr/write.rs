@@ -128,14 +128,15 @@ impl WriteOptions {
     }
 }
 
-/// Encodes and stores one write unit (chunk or shard) per block.
-struct WriteUnits<T> {
-    array: Arc<Handle>,
-    store: Store,
-    grid: ChunkGrid,
+/// Encodes and stores the tile of each block of `grid` (whose tiles must cover whole
+/// storage chunks, so that no two tasks write one chunk).
+pub(crate) struct WriteUnits<T> {
+    pub(crate) array: Arc<Handle>,
+    pub(crate) store: Store,
+    pub(crate) grid: ChunkGrid,
     /// Units already stored by an earlier run (resume).
-    done: HashSet<Vec<usize>>,
-    _t: PhantomData<fn(T)>,
+    pub(crate) done: HashSet<Vec<usize>>,
+    pub(crate) _t: PhantomData<fn(T)>,
 }
 
 impl<T> std::fmt::Debug for WriteUnits<T> {
@@ -176,6 +177,32 @@ impl<T: Element + zarrs::array::Element> BlockMap for WriteUnits<T> {
         }
         Ok(tile_value(ArrayD::<u8>::zeros(shape)))
     }
+}
+
+/// The sink node writing every block of `input` (on `grid`) to `array`, skipping `done`.
+pub(crate) fn sink_node(
+    input: Arc<Node>,
+    array: Arc<Handle>,
+    store: Store,
+    grid: ChunkGrid,
+    done: HashSet<Vec<usize>>,
+) -> Arc<Node> {
+    let map: Arc<dyn BlockMap> = with_dtype!(input.dtype, S => Arc::new(WriteUnits::<S> {
+        array: array.clone(),
+        store: store.clone(),
+        grid: grid.clone(),
+        done: done.clone(),
+        _t: PhantomData,
+    }));
+    let marks: Vec<Vec<usize>> = grid.nblocks().iter().map(|&n| vec![1; n]).collect();
+    Node::new(
+        NodeKind::Blockwise(Blockwise {
+            inputs: vec![input],
+            map,
+        }),
+        ChunkGrid::from_valid(marks),
+        chunkwise_kernels::dtype::DType::U8,
+    )
 }
 
 /// Keys under `prefix`.
@@ -291,23 +318,7 @@ impl<T: Element> Array<T> {
         let unit = options.shards.clone().unwrap_or(chunks);
         let grid = ChunkGrid::regular(&shape, &unit)?;
         let input = rechunk(&self.node, grid.clone());
-        let array = Arc::new(array);
-        let map: Arc<dyn BlockMap> = with_dtype!(T::DTYPE, S => Arc::new(WriteUnits::<S> {
-            array: array.clone(),
-            store: store.clone(),
-            grid: grid.clone(),
-            done: done.clone(),
-            _t: PhantomData,
-        }));
-        let marks: Vec<Vec<usize>> = grid.nblocks().iter().map(|&n| vec![1; n]).collect();
-        let sink = Node::new(
-            NodeKind::Blockwise(Blockwise {
-                inputs: vec![input],
-                map,
-            }),
-            ChunkGrid::from_valid(marks),
-            chunkwise_kernels::dtype::DType::U8,
-        );
+        let sink = sink_node(input, Arc::new(array), store, grid, done);
         evaluate(&[sink], &options.config, &mut |_, _, _| {})
     }
 }

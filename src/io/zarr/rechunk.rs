@@ -1,0 +1,205 @@
+//! Rechunking through a temporary Zarr store, in memory bounded by one tile per task.
+//!
+//! Stage one writes every input tile into an intermediate Zarr array whose chunks divide
+//! both the input and the output tiles (one shard per input tile, when the input grid is
+//! regular); stage two reads every output tile from it, decoding only the chunks it needs. Between
+//! the stages only tiny completion marks are held, so memory does not depend on the array's
+//! size, whatever the two grids (rows to columns included), at the cost of writing and
+//! reading the data once.
+
+use std::collections::HashSet;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::Element;
+use ndarray::ArrayD;
+use zarrs::array::ArraySubset;
+use zarrs::storage::{StorePrefix, WritableStorageTraits};
+
+use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
+use super::read::Handle;
+use super::store::{IntoStore, Store};
+use super::write::sink_node;
+use crate::array::Array;
+use crate::chunks::{ChunkGrid, Chunks};
+use crate::error::Result;
+use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
+use crate::ops::with_dtype;
+
+/// Erases the intermediate array when the graph that reads it is dropped.
+struct Scratch {
+    store: Store,
+    path: String,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Ok(prefix) = StorePrefix::new(format!("{}/", self.path.trim_matches('/'))) {
+            let _ = self.store.storage.erase_prefix(&prefix);
+        }
+    }
+}
+
+/// Reads each output tile from the intermediate array once the input tiles it overlaps are
+/// written.
+struct ReadBack<T> {
+    array: Arc<Handle>,
+    from: ChunkGrid,
+    to: ChunkGrid,
+    _scratch: Arc<Scratch>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for ReadBack<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rechunk_read({})", self.array.path())
+    }
+}
+
+impl<T: Element + zarrs::array::ElementOwned> BlockMap for ReadBack<T> {
+    fn name(&self) -> String {
+        format!("rechunk_via_store[{}]", self.array.path())
+    }
+
+    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
+        let ranges = self.to.block_ranges(block);
+        let per_axis: Vec<std::ops::Range<usize>> = ranges
+            .iter()
+            .enumerate()
+            .map(|(axis, r)| {
+                let last = r.end.max(r.start + 1) - 1;
+                self.from.block_of(axis, r.start)..self.from.block_of(axis, last) + 1
+            })
+            .collect();
+        let counts: Vec<usize> = per_axis.iter().map(|r| r.len()).collect();
+        (0..counts.iter().product::<usize>())
+            .map(|flat| {
+                let offs = crate::chunks::unravel(flat, &counts);
+                (
+                    0,
+                    per_axis
+                        .iter()
+                        .zip(offs)
+                        .map(|(r, o)| r.start + o)
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn run(&self, block: &[usize], _: &[usize], _: &[&Value]) -> Result<Value> {
+        let ranges: Vec<std::ops::Range<u64>> = self
+            .to
+            .block_ranges(block)
+            .iter()
+            .map(|r| r.start as u64..r.end as u64)
+            .collect();
+        let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
+        let tile = self
+            .array
+            .retrieve_array_subset_opt::<ArrayD<T>>(
+                &ArraySubset::new_with_ranges(&ranges),
+                &options,
+            )
+            .map_err(|e| crate::error::Error::Storage {
+                path: self.array.path().to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(tile_value(tile))
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+impl<T: Element> Array<T> {
+    /// The same values on another tile grid, through an intermediate Zarr array in `store`
+    /// (erased when the returned array is dropped). Each task holds one input or one output
+    /// tile, so memory stays bounded even when every output tile crosses every input tile.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-rechunk-{}", std::process::id()));
+    /// let x = chunkwise::arange::<f64>(0.0, 64.0, 1.0, [8]).unwrap().rechunk([64]).unwrap();
+    /// let y = x.rechunk_via_store([16], &dir).unwrap();
+    /// assert_eq!(y.chunks().chunks(), &[vec![16, 16, 16, 16]]);
+    /// assert_eq!(y.compute().unwrap(), x.compute().unwrap());
+    /// ```
+    pub fn rechunk_via_store(
+        &self,
+        chunks: impl Into<Chunks>,
+        store: impl IntoStore,
+    ) -> Result<Array<T>> {
+        self.check()?;
+        let store = store.into_store()?;
+        let shape = self.shape();
+        let from = self.chunks().clone();
+        let to = ChunkGrid::new(&shape, &chunks.into(), T::DTYPE.size())?;
+        // Intermediate chunks divide every boundary of both grids.
+        let middle: Vec<usize> = (0..shape.len())
+            .map(|axis| {
+                let bounds = from
+                    .offsets(axis)
+                    .iter()
+                    .chain(to.offsets(axis))
+                    .filter(|&&o| o < shape[axis]);
+                bounds.fold(shape[axis], |g, &o| gcd(g, o)).max(1)
+            })
+            .collect();
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let path = format!(
+            "/chunkwise-rechunk-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        // One shard per input tile (one file written per stage-one task), holding chunks that
+        // stage two reads partially: few files, and no read of data a task does not need.
+        let regular = from.chunks().iter().all(|sizes| {
+            sizes[..sizes.len() - 1].iter().all(|&c| c == sizes[0]) && sizes.last() <= sizes.first()
+        });
+        let shards: Option<Vec<usize>> =
+            regular.then(|| from.chunks().iter().map(|sizes| sizes[0].max(1)).collect());
+        let attributes = serde_json::Map::new();
+        let metadata = array_metadata(&Layout {
+            version: ZarrVersion::V3,
+            shape: &shape,
+            dtype: T::DTYPE,
+            chunks: &middle,
+            shards: shards.as_deref(),
+            compression: Compression::None,
+            dimension_names: None,
+            attributes: &attributes,
+        })?;
+        let array = zarrs::array::Array::new_with_metadata(store.storage.clone(), &path, metadata)
+            .map_err(|e| store.error(&path, e))?;
+        array.store_metadata().map_err(|e| store.error(&path, e))?;
+        let array = Arc::new(array);
+        let scratch = Arc::new(Scratch {
+            store: store.clone(),
+            path: path.clone(),
+        });
+        let written = sink_node(
+            self.node.clone(),
+            array.clone(),
+            store,
+            from.clone(),
+            HashSet::new(),
+        );
+        let map: Arc<dyn BlockMap> = with_dtype!(T::DTYPE, S => Arc::new(ReadBack::<S> {
+            array: array.clone(),
+            from: from.clone(),
+            to: to.clone(),
+            _scratch: scratch.clone(),
+            _t: PhantomData,
+        }));
+        let node = Node::new(
+            NodeKind::Blockwise(Blockwise {
+                inputs: vec![written],
+                map,
+            }),
+            to,
+            T::DTYPE,
+        );
+        Ok(Array::from_node(node))
+    }
+}
