@@ -183,6 +183,7 @@ impl<T: Element> Array<T> {
             array.clone(),
             store,
             from.clone(),
+            vec![0; shape.len()],
             HashSet::new(),
         );
         let map: Arc<dyn BlockMap> = with_dtype!(T::DTYPE, S => Arc::new(ReadBack::<S> {

@@ -134,6 +134,8 @@ pub(crate) struct WriteUnits<T> {
     pub(crate) array: Arc<Handle>,
     pub(crate) store: Store,
     pub(crate) grid: ChunkGrid,
+    /// Where the grid's first element lies in the stored array (a region write).
+    pub(crate) origin: Vec<usize>,
     /// Units already stored by an earlier run (resume).
     pub(crate) done: HashSet<Vec<usize>>,
     pub(crate) _t: PhantomData<fn(T)>,
@@ -168,7 +170,8 @@ impl<T: Element + zarrs::array::Element> BlockMap for WriteUnits<T> {
                 .grid
                 .block_ranges(block)
                 .iter()
-                .map(|r| r.start as u64..r.end as u64)
+                .zip(&self.origin)
+                .map(|(r, &o)| (o + r.start) as u64..(o + r.end) as u64)
                 .collect();
             let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
             self.array
@@ -185,12 +188,14 @@ pub(crate) fn sink_node(
     array: Arc<Handle>,
     store: Store,
     grid: ChunkGrid,
+    origin: Vec<usize>,
     done: HashSet<Vec<usize>>,
 ) -> Arc<Node> {
     let map: Arc<dyn BlockMap> = with_dtype!(input.dtype, S => Arc::new(WriteUnits::<S> {
         array: array.clone(),
         store: store.clone(),
         grid: grid.clone(),
+        origin: origin.clone(),
         done: done.clone(),
         _t: PhantomData,
     }));
@@ -318,7 +323,141 @@ impl<T: Element> Array<T> {
         let unit = options.shards.clone().unwrap_or(chunks);
         let grid = ChunkGrid::regular(&shape, &unit)?;
         let input = rechunk(&self.node, grid.clone());
-        let sink = sink_node(input, Arc::new(array), store, grid, done);
+        let origin = vec![0; shape.len()];
+        let sink = sink_node(input, Arc::new(array), store, grid, origin, done);
         evaluate(&[sink], &options.config, &mut |_, _, _| {})
+    }
+}
+
+/// The grid that splits `region` of an array at its storage chunk (or shard) boundaries, so
+/// each tile lies in one storage unit and no two tasks write the same unit.
+fn region_grid(storage: &[Vec<usize>], region: &[std::ops::Range<usize>]) -> ChunkGrid {
+    let chunks = storage
+        .iter()
+        .zip(region)
+        .map(|(sizes, r)| {
+            let mut cuts = Vec::new();
+            let mut edge = 0;
+            for &size in sizes {
+                let (start, end) = (edge.max(r.start), (edge + size).min(r.end));
+                if start < end {
+                    cuts.push(end - start);
+                }
+                edge += size;
+            }
+            if cuts.is_empty() {
+                cuts.push(0);
+            }
+            cuts
+        })
+        .collect();
+    ChunkGrid::from_valid(chunks)
+}
+
+/// Writes into existing arrays: a region, or appended along an axis.
+impl<T: Element> Array<T> {
+    /// Computes the array and writes it into `region` of the existing Zarr array at `path`
+    /// (its shape must equal the region's). Tiles are cut at the storage chunk (or shard)
+    /// boundaries, so each task updates one stored unit and no two tasks write the same one.
+    pub fn to_zarr_region(
+        &self,
+        store: impl IntoStore,
+        path: &str,
+        region: &[std::ops::Range<usize>],
+        config: &Config,
+    ) -> Result<Report> {
+        self.check()?;
+        let store = store.into_store()?;
+        let node_path = node_path(path);
+        let array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
+            .map_err(|e| store.error(&node_path, e))?;
+        self.write_region(store, array, region, config)
+    }
+
+    /// Computes the array and appends it to the existing Zarr array at `path` along `axis`
+    /// (the other axes must match): the stored shape grows, then the new part is written.
+    pub fn append_zarr(
+        &self,
+        store: impl IntoStore,
+        path: &str,
+        axis: usize,
+        config: &Config,
+    ) -> Result<Report> {
+        self.check()?;
+        let store = store.into_store()?;
+        let node_path = node_path(path);
+        let mut array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
+            .map_err(|e| store.error(&node_path, e))?;
+        let old: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
+        let shape = self.shape();
+        let fits = old.len() == shape.len()
+            && axis < old.len()
+            && old
+                .iter()
+                .zip(&shape)
+                .enumerate()
+                .all(|(a, (o, n))| a == axis || o == n);
+        if !fits {
+            let mut expected = old.clone();
+            if axis < expected.len() {
+                expected[axis] = shape.get(axis).copied().unwrap_or(0);
+            }
+            return Err(Error::ShapeMismatch {
+                op: format!("append_zarr along axis {axis}"),
+                expected,
+                found: shape,
+            });
+        }
+        let mut grown: Vec<u64> = old.iter().map(|&n| n as u64).collect();
+        grown[axis] += shape[axis] as u64;
+        array
+            .set_shape(grown)
+            .map_err(|e| store.error(&node_path, e))?;
+        array
+            .store_metadata()
+            .map_err(|e| store.error(&node_path, e))?;
+        let region: Vec<std::ops::Range<usize>> = old
+            .iter()
+            .enumerate()
+            .map(|(a, &n)| if a == axis { n..n + shape[axis] } else { 0..n })
+            .collect();
+        self.write_region(store, array, &region, config)
+    }
+
+    fn write_region(
+        &self,
+        store: Store,
+        array: Handle,
+        region: &[std::ops::Range<usize>],
+        config: &Config,
+    ) -> Result<Report> {
+        let path = array.path().to_string();
+        let dtype = super::read::stored_dtype(&array, &path)?;
+        if dtype != T::DTYPE {
+            return Err(Error::DTypeMismatch {
+                expected: dtype,
+                found: T::DTYPE,
+            });
+        }
+        let stored: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
+        let region_shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
+        let inside = region.len() == stored.len()
+            && region
+                .iter()
+                .zip(&stored)
+                .all(|(r, &n)| r.start <= r.end && r.end <= n);
+        if !inside || region_shape != self.shape() {
+            return Err(Error::ShapeMismatch {
+                op: format!("to_zarr_region {region:?} of an array of shape {stored:?}"),
+                expected: region_shape,
+                found: self.shape(),
+            });
+        }
+        let units = super::read::storage_chunks(&array)?;
+        let local = region_grid(&units, region);
+        let input = rechunk(&self.node, local.clone());
+        let origin: Vec<usize> = region.iter().map(|r| r.start).collect();
+        let sink = sink_node(input, Arc::new(array), store, local, origin, HashSet::new());
+        evaluate(&[sink], config, &mut |_, _, _| {})
     }
 }
