@@ -186,6 +186,18 @@ pub(crate) fn array_metadata(layout: &Layout<'_>) -> Result<ArrayMetadata> {
             names.len()
         )));
     }
+    let level_ok = match layout.compression {
+        Compression::None => true,
+        Compression::Zstd { level } => (-131_072..=22).contains(&level),
+        Compression::Blosc { clevel, .. } => clevel <= 9,
+        Compression::Gzip { level } => level <= 9,
+    };
+    if !level_ok {
+        return Err(invalid(format!(
+            "compression level out of range in {:?}",
+            layout.compression
+        )));
+    }
     let json = match layout.version {
         ZarrVersion::V2 => {
             if layout.shards.is_some() {

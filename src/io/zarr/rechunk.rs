@@ -172,7 +172,7 @@ impl<T: Element> Array<T> {
         })?;
         let array = zarrs::array::Array::new_with_metadata(store.storage.clone(), &path, metadata)
             .map_err(|e| store.error(&path, e))?;
-        array.store_metadata().map_err(|e| store.error(&path, e))?;
+        super::write::store_metadata(&store, &array)?;
         let array = Arc::new(array);
         let scratch = Arc::new(Scratch {
             store: store.clone(),

@@ -210,15 +210,96 @@ pub(crate) fn sink_node(
     )
 }
 
-/// Keys under `prefix`.
-fn keys_under(store: &Store, prefix: &str) -> Result<Vec<String>> {
-    let prefix = StorePrefix::new(format!("{}/", prefix.trim_matches('/')))
-        .map_err(|e| store.error(prefix, e))?;
+/// The store prefix of the node at `node_path` (the root prefix for `/`).
+fn node_prefix(store: &Store, node_path: &str) -> Result<StorePrefix> {
+    let trimmed = node_path.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(StorePrefix::root());
+    }
+    StorePrefix::new(format!("{trimmed}/")).map_err(|e| store.error(node_path, e))
+}
+
+/// Keys under the node at `node_path`.
+fn keys_under(store: &Store, node_path: &str) -> Result<Vec<String>> {
+    let prefix = node_prefix(store, node_path)?;
     let keys = store
         .storage
         .list_prefix(&prefix)
-        .map_err(|e| store.error(prefix.as_str(), e))?;
+        .map_err(|e| store.error(node_path, e))?;
     Ok(keys.iter().map(|k| k.as_str().to_string()).collect())
+}
+
+/// Whether any Zarr node (array or group, v2 or v3) has metadata at `node_path`.
+fn node_exists(store: &Store, node_path: &str) -> Result<bool> {
+    let prefix = node_prefix(store, node_path)?;
+    for name in ["zarr.json", ".zarray", ".zgroup"] {
+        let key = zarrs::storage::StoreKey::new(format!("{}{name}", prefix.as_str()))
+            .map_err(|e| store.error(node_path, e))?;
+        if store
+            .storage
+            .size_key(&key)
+            .map_err(|e| store.error(node_path, e))?
+            .is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Stores array metadata without zarrs' own `_zarrs` attribute (the attributes read back are
+/// exactly those written).
+pub(crate) fn store_metadata(store: &Store, array: &Handle) -> Result<()> {
+    let options = zarrs::array::ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
+    array
+        .store_metadata_opt(&options)
+        .map_err(|e| store.error(array.path().as_str(), e))
+}
+
+/// The units (chunks or shards) already stored for a resumed write, after checking that the
+/// stored array is the one being written (shape and unit grid), and erasing the temporary
+/// keys of interrupted writes (their units are redone).
+fn stored_units(
+    store: &Store,
+    old: &Handle,
+    node_path: &str,
+    shape: &[usize],
+    grid: &ChunkGrid,
+) -> Result<HashSet<Vec<usize>>> {
+    let old_shape: Vec<usize> = old.shape().iter().map(|&n| n as usize).collect();
+    if old_shape != shape {
+        return Err(Error::ShapeMismatch {
+            op: "to_zarr (resume)".into(),
+            expected: old_shape,
+            found: shape.to_vec(),
+        });
+    }
+    if super::read::storage_chunks(old)? != grid.chunks() {
+        return Err(Error::InvalidArgument {
+            op: "to_zarr (resume)".into(),
+            reason: format!(
+                "the stored array at {node_path} has chunks {:?}, the write asks for {:?}",
+                super::read::storage_chunks(old)?,
+                grid.chunks()
+            ),
+        });
+    }
+    let keys = keys_under(store, node_path)?;
+    for key in keys.iter().filter(|k| k.ends_with(".tmp")) {
+        let key = zarrs::storage::StoreKey::new(key.clone()).map_err(|e| store.error(key, e))?;
+        store
+            .storage
+            .erase(&key)
+            .map_err(|e| store.error(key.as_str(), e))?;
+    }
+    let stored: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    Ok(grid
+        .blocks()
+        .filter(|index| {
+            let key = old.chunk_key(&index.iter().map(|&i| i as u64).collect::<Vec<_>>());
+            stored.contains(key.as_str())
+        })
+        .collect())
 }
 
 /// Streaming writes to Zarr.
@@ -253,55 +334,32 @@ impl<T: Element> Array<T> {
             attributes: &options.attributes,
         };
         let metadata = array_metadata(&layout)?;
-        let existing = zarrs::array::Array::open(store.storage.clone(), &node_path).ok();
+        // One write unit per task: the shard shape if sharded, else the chunk shape.
+        let unit = options.shards.clone().unwrap_or(chunks);
+        let grid = ChunkGrid::regular(&shape, &unit)?;
+        let exists = node_exists(&store, &node_path)?;
         let mut done = HashSet::new();
-        let array: Handle = match (existing, options.mode) {
-            (Some(_), WriteMode::Create) => {
+        let array: Handle = match (exists, options.mode) {
+            (true, WriteMode::Create) => {
                 return Err(Error::AlreadyExists {
                     path: format!("{}{}", store.describe(), node_path),
                 });
             }
-            (Some(old), WriteMode::Resume) => {
-                if old
-                    .shape()
-                    .iter()
-                    .map(|&n| n as usize)
-                    .ne(shape.iter().copied())
-                {
-                    return Err(Error::ShapeMismatch {
-                        op: "to_zarr (resume)".into(),
-                        expected: old.shape().iter().map(|&n| n as usize).collect(),
-                        found: shape.clone(),
+            (true, WriteMode::Resume) => {
+                let old: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
+                    .map_err(|e| store.error(&node_path, e))?;
+                if super::read::stored_dtype(&old, &node_path)? != T::DTYPE {
+                    return Err(Error::DTypeMismatch {
+                        expected: super::read::stored_dtype(&old, &node_path)?,
+                        found: T::DTYPE,
                     });
                 }
-                // Interrupted writes leave temporary keys; the chunks they were for are redone.
-                let keys = keys_under(&store, &node_path)?;
-                for key in keys.iter().filter(|k| k.ends_with(".tmp")) {
-                    let key = zarrs::storage::StoreKey::new(key.clone())
-                        .map_err(|e| store.error(key, e))?;
-                    store
-                        .storage
-                        .erase(&key)
-                        .map_err(|e| store.error(key.as_str(), e))?;
-                }
-                let stored: HashSet<&String> = keys.iter().collect();
-                let units = old.chunk_grid_shape().to_vec();
-                for flat in 0..units.iter().product::<u64>() {
-                    let index = crate::chunks::unravel(
-                        flat as usize,
-                        &units.iter().map(|&u| u as usize).collect::<Vec<_>>(),
-                    );
-                    let key = old.chunk_key(&index.iter().map(|&i| i as u64).collect::<Vec<_>>());
-                    if stored.contains(&key.as_str().to_string()) {
-                        done.insert(index);
-                    }
-                }
+                done = stored_units(&store, &old, &node_path, &shape, &grid)?;
                 old
             }
-            (existing, _) => {
-                if existing.is_some() {
-                    let prefix = StorePrefix::new(format!("{}/", node_path.trim_matches('/')))
-                        .map_err(|e| store.error(&node_path, e))?;
+            (exists, _) => {
+                if exists {
+                    let prefix = node_prefix(&store, &node_path)?;
                     store
                         .storage
                         .erase_prefix(&prefix)
@@ -313,15 +371,10 @@ impl<T: Element> Array<T> {
                     metadata,
                 )
                 .map_err(|e| store.error(&node_path, e))?;
-                array
-                    .store_metadata()
-                    .map_err(|e| store.error(&node_path, e))?;
+                store_metadata(&store, &array)?;
                 array
             }
         };
-        // One write unit per task: the shard shape if sharded, else the chunk shape.
-        let unit = options.shards.clone().unwrap_or(chunks);
-        let grid = ChunkGrid::regular(&shape, &unit)?;
         let input = rechunk(&self.node, grid.clone());
         let origin = vec![0; shape.len()];
         let sink = sink_node(input, Arc::new(array), store, grid, origin, done);
@@ -413,9 +466,7 @@ impl<T: Element> Array<T> {
         array
             .set_shape(grown)
             .map_err(|e| store.error(&node_path, e))?;
-        array
-            .store_metadata()
-            .map_err(|e| store.error(&node_path, e))?;
+        store_metadata(&store, &array)?;
         let region: Vec<std::ops::Range<usize>> = old
             .iter()
             .enumerate()

@@ -1,0 +1,182 @@
+//! Helpers of the Zarr tests: fresh temporary store directories, and value formulas that the
+//! Python interop scripts (tests/interop/zarr_check.py) evaluate independently.
+//!
+//! The formulas give the element at C-order flat index `i` of an array; each is exact in
+//! IEEE arithmetic (one correctly rounded division and subtraction), so Rust and NumPy agree
+//! bit for bit.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension, IxDyn};
+
+/// A fresh directory under the system's temporary directory, removed on drop (kept, with
+/// its path printed, when the test fails and `CHUNKWISE_KEEP_STORES` is set).
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "chunkwise-zarr-{name}-{}-{n}-{nanos}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the temporary directory");
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() && std::env::var_os("CHUNKWISE_KEEP_STORES").is_some() {
+            eprintln!("test failed: store kept at {}", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// An element type with a value formula (mirrored in tests/interop/zarr_check.py).
+pub trait Formula: chunkwise::Element + PartialEq + Debug {
+    /// The value at C-order flat index `i`.
+    fn at(i: usize) -> Self;
+    /// Equality where NaN equals NaN.
+    fn same(a: Self, b: Self) -> bool {
+        a == b
+    }
+}
+
+impl Formula for f64 {
+    fn at(i: usize) -> f64 {
+        ((i * 37) % 101) as f64 / 7.0 - 3.0
+    }
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+}
+
+impl Formula for f32 {
+    fn at(i: usize) -> f32 {
+        ((i * 37) % 101) as f32 / 7.0f32 - 3.0f32
+    }
+    fn same(a: f32, b: f32) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+}
+
+impl Formula for i32 {
+    fn at(i: usize) -> i32 {
+        ((i * 7919) % 2001) as i32 - 1000
+    }
+}
+
+impl Formula for u8 {
+    fn at(i: usize) -> u8 {
+        ((i * 13) % 256) as u8
+    }
+}
+
+impl Formula for bool {
+    fn at(i: usize) -> bool {
+        i.is_multiple_of(3) || i.is_multiple_of(7)
+    }
+}
+
+/// The formula's values over `shape`.
+pub fn formula<T: Formula>(shape: &[usize]) -> ArrayD<T> {
+    let n: usize = shape.iter().product();
+    ArrayD::from_shape_vec(IxDyn(shape), (0..n).map(T::at).collect()).unwrap()
+}
+
+/// Whether two arrays have the same shape and the same elements (NaN equal to NaN).
+pub fn same<T: Formula>(a: &ArrayViewD<'_, T>, b: &ArrayViewD<'_, T>) -> bool {
+    a.shape() == b.shape() && a.iter().zip(b.iter()).all(|(&x, &y)| T::same(x, y))
+}
+
+/// Asserts [`same`], showing both arrays when they differ.
+#[track_caller]
+pub fn assert_same<T, S, D>(found: &ArrayD<T>, expected: &ArrayBase<S, D>, what: &str)
+where
+    T: Formula,
+    S: Data<Elem = T>,
+    D: Dimension,
+{
+    let expected = expected.view().into_dyn();
+    if !same(&found.view(), &expected) {
+        let first = found
+            .indexed_iter()
+            .zip(expected.iter())
+            .find(|((_, x), y)| !T::same(**x, **y))
+            .map(|((i, x), y)| {
+                format!(
+                    "first difference at {:?}: found {x:?}, expected {y:?}",
+                    i.slice()
+                )
+            });
+        panic!(
+            "{what}: values differ (shapes {:?} and {:?}); {}\nfound:\n{found:?}\nexpected:\n{expected:?}",
+            found.shape(),
+            expected.shape(),
+            first.unwrap_or_default()
+        );
+    }
+}
+
+/// The element at row-major index `index` of `shape` as a flat index.
+pub fn flat(index: &[usize], shape: &[usize]) -> usize {
+    index.iter().zip(shape).fold(0, |acc, (&i, &n)| acc * n + i)
+}
+
+/// Dimension names used for an array of `ndim` axes.
+pub fn dim_names(ndim: usize) -> Vec<String> {
+    ["z", "y", "x"][3 - ndim..]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// The relative path of every file under `dir` (sorted, `/`-separated).
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                out.push(parts.join("/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
