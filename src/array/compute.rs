@@ -10,8 +10,19 @@ use crate::error::{Error, Result};
 use crate::exec::{Config, Plan, Report, Sink, execute};
 use crate::graph::{Node, NodeKind, Source, Value, to_dot};
 use crate::ops::sources::Persisted;
-use crate::ops::sub_view_mut;
+use crate::ops::sub_view;
 use crate::optimize::{optimize, refusal};
+
+/// The optimised, lowered plan of `roots` under `config`.
+fn plan_for(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
+    let optimized = optimize(roots, config.fuse)?;
+    Plan::new(
+        &optimized,
+        config.strip_len,
+        config.budget_bytes(),
+        config.worker_threads(),
+    )
+}
 
 /// Optimises and plans `roots`, then runs them, handing output tiles to `sink`.
 pub(crate) fn evaluate(
@@ -19,14 +30,7 @@ pub(crate) fn evaluate(
     config: &Config,
     sink: &mut Sink<'_>,
 ) -> Result<Report> {
-    let optimized = optimize(roots, config.fuse)?;
-    let plan = Plan::new(
-        &optimized,
-        config.strip_len,
-        config.budget_bytes(),
-        config.worker_threads(),
-    )?;
-    execute(&plan, config, sink)
+    execute(&plan_for(roots, config)?, config, sink)
 }
 
 /// Why the inputs of an elementwise or reduction node were not fused into it.
@@ -61,7 +65,7 @@ fn assemble<T: Element>(roots: &[Arc<Node>], config: &Config) -> Result<(Vec<Arr
             .downcast_ref::<ArrayD<T>>()
             .expect("output tiles are arrays of T");
         let ranges = roots[o].grid.block_ranges(block);
-        sub_view_mut(results[o].view_mut(), &ranges).assign(tile);
+        sub_view(results[o].view_mut(), &ranges).assign(tile);
     })?;
     Ok((results, report))
 }
@@ -183,13 +187,7 @@ impl<T: Element> Lazy<T> {
     /// [`Array::explain`] with `config` (threads, budget, fusion on or off).
     pub fn explain_with(&self, config: &Config) -> Result<String> {
         self.check()?;
-        let optimized = optimize(std::slice::from_ref(&self.node), config.fuse)?;
-        let plan = Plan::new(
-            &optimized,
-            config.strip_len,
-            config.budget_bytes(),
-            config.worker_threads(),
-        )?;
+        let plan = plan_for(std::slice::from_ref(&self.node), config)?;
         Ok(plan.explain(config.worker_threads(), config.budget_bytes(), &fusion_note))
     }
 
@@ -203,14 +201,8 @@ impl<T: Element> Lazy<T> {
     /// Number of tasks the optimised plan runs (fusion shows here: fewer tasks).
     pub fn task_count(&self, config: &Config) -> Result<usize> {
         self.check()?;
-        let optimized = optimize(std::slice::from_ref(&self.node), config.fuse)?;
-        Ok(Plan::new(
-            &optimized,
-            config.strip_len,
-            config.budget_bytes(),
-            config.worker_threads(),
-        )?
-        .tasks
-        .len())
+        Ok(plan_for(std::slice::from_ref(&self.node), config)?
+            .tasks
+            .len())
     }
 }

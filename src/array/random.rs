@@ -28,21 +28,14 @@ pub fn uniform<T: FloatElement>(
     chunks: impl Into<Chunks>,
 ) -> Result<Array<T>> {
     let (low, high) = (T::as_f64(low), T::as_f64(high));
-    if low.partial_cmp(&high) != Some(std::cmp::Ordering::Less)
-        || !low.is_finite()
-        || !high.is_finite()
-    {
-        return Err(Error::InvalidArgument {
-            op: "uniform".into(),
-            reason: format!("need finite low < high, got {low} and {high}"),
-        });
-    }
-    let op = Random::<T> {
+    let valid = low.is_finite() && high.is_finite() && low < high;
+    random_floats::<T>(
         seed,
-        distribution: Distribution::Uniform { low, high },
-        _t: PhantomData,
-    };
-    generated(shape, chunks, Arc::new(op))
+        Distribution::Uniform { low, high },
+        valid,
+        shape,
+        chunks,
+    )
 }
 
 /// Normal floats with `mean` and standard deviation `std`.
@@ -54,15 +47,43 @@ pub fn normal<T: FloatElement>(
     chunks: impl Into<Chunks>,
 ) -> Result<Array<T>> {
     let (mean, std) = (T::as_f64(mean), T::as_f64(std));
-    if std.is_nan() || std < 0.0 || !mean.is_finite() || !std.is_finite() {
+    let valid = mean.is_finite() && std.is_finite() && std >= 0.0;
+    random_floats::<T>(
+        seed,
+        Distribution::Normal { mean, std },
+        valid,
+        shape,
+        chunks,
+    )
+}
+
+/// Random floats from `distribution`, or an error naming its parameters when not `valid`.
+fn random_floats<T: FloatElement>(
+    seed: u64,
+    distribution: Distribution,
+    valid: bool,
+    shape: &[usize],
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
+    if !valid {
+        let (op, reason) = match distribution {
+            Distribution::Uniform { low, high } => (
+                "uniform",
+                format!("need finite low < high, got {low} and {high}"),
+            ),
+            Distribution::Normal { mean, std } => (
+                "normal",
+                format!("need a finite mean and std >= 0, got {mean} and {std}"),
+            ),
+        };
         return Err(Error::InvalidArgument {
-            op: "normal".into(),
-            reason: format!("need a finite mean and std >= 0, got {mean} and {std}"),
+            op: op.into(),
+            reason,
         });
     }
     let op = Random::<T> {
         seed,
-        distribution: Distribution::Normal { mean, std },
+        distribution,
         _t: PhantomData,
     };
     generated(shape, chunks, Arc::new(op))

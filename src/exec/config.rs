@@ -26,6 +26,10 @@ pub struct Config {
     pub fuse: bool,
     /// Elements per strip in fused kernels.
     pub strip_len: usize,
+    /// Let the allocator keep freed tile buffers for reuse (glibc: raise the mmap and trim
+    /// thresholds, once per process) instead of unmapping and faulting them in again for every
+    /// tile. On by default; `CHUNKWISE_KEEP_BUFFERS=0` turns it off.
+    pub keep_buffers: bool,
 }
 
 impl Default for Config {
@@ -40,6 +44,7 @@ impl Default for Config {
             trace: false,
             fuse: true,
             strip_len: DEFAULT_STRIP_LEN,
+            keep_buffers: std::env::var("CHUNKWISE_KEEP_BUFFERS").map_or(true, |v| v != "0"),
         }
     }
 }

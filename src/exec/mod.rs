@@ -1,5 +1,6 @@
 //! Lowering to tile tasks, and the memory-bounded executor on a rayon pool.
 
+mod allocator;
 mod config;
 mod plan;
 mod progress;

@@ -232,6 +232,9 @@ pub(crate) fn execute(plan: &Plan, config: &Config, sink: &mut Sink<'_>) -> Resu
     let start = Instant::now();
     let threads = config.worker_threads();
     let budget = config.budget_bytes();
+    if config.keep_buffers {
+        super::allocator::keep_tile_buffers();
+    }
     let pool = pool(threads)?;
     let n = plan.tasks.len();
     let consumers = plan.consumers();

@@ -65,28 +65,14 @@ macro_rules! with_dtype {
 }
 pub(crate) use with_dtype;
 
-use ndarray::{ArrayViewD, ArrayViewMutD, Slice};
+use ndarray::{ArrayBase, IxDyn, RawData, Slice};
 use std::ops::Range;
 
-/// The part of `view` inside `ranges`.
-pub(crate) fn sub_view<'a, T>(
-    view: ArrayViewD<'a, T>,
+/// The part of `view` (read-only or writable) inside `ranges`.
+pub(crate) fn sub_view<S: RawData>(
+    mut view: ArrayBase<S, IxDyn>,
     ranges: &[Range<usize>],
-) -> ArrayViewD<'a, T> {
-    let mut view = view;
-    view.slice_each_axis_inplace(|ax| {
-        let r = &ranges[ax.axis.index()];
-        Slice::from(r.start as isize..r.end as isize)
-    });
-    view
-}
-
-/// The part of `view` inside `ranges`, writable.
-pub(crate) fn sub_view_mut<'a, T>(
-    view: ArrayViewMutD<'a, T>,
-    ranges: &[Range<usize>],
-) -> ArrayViewMutD<'a, T> {
-    let mut view = view;
+) -> ArrayBase<S, IxDyn> {
     view.slice_each_axis_inplace(|ax| {
         let r = &ranges[ax.axis.index()];
         Slice::from(r.start as isize..r.end as isize)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, IxDyn};
 
-use super::{sub_view, sub_view_mut, with_dtype};
+use super::{sub_view, with_dtype};
 use crate::chunks::{ChunkGrid, refine};
 use crate::error::Result;
 use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
@@ -87,7 +87,7 @@ impl<T: Element> BlockMap for Regrid<T> {
                 .zip(&out_ranges)
                 .map(|(g, o)| g.start - o.start..g.end - o.start)
                 .collect();
-            sub_view_mut(out.view_mut(), &dst).assign(&sub_view(tile.view(), &src));
+            sub_view(out.view_mut(), &dst).assign(&sub_view(tile.view(), &src));
         }
         Ok(tile_value(out))
     }

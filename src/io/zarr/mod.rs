@@ -16,6 +16,7 @@
 
 mod dynamic;
 mod group;
+mod local;
 mod metadata;
 mod read;
 mod rechunk;

@@ -3,15 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use zarrs::filesystem::FilesystemStore;
 use zarrs::storage::ReadableWritableListableStorage;
-use zarrs::storage::storage_adapter::atomic_write::AtomicWriteStorageAdapter;
+
+use super::local::LocalStore;
 
 use crate::error::{Error, Result};
 
 /// A Zarr store: a local directory, or any store of the `zarrs` crate.
 ///
-/// Writes to a directory store go through a temporary key and an atomic rename, so a chunk
+/// Writes to a directory store go through a temporary file and an atomic rename, so a chunk
 /// on disk is always either its old or its new content, even if the process is killed.
 ///
 /// ```
@@ -37,17 +37,28 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// A store in the directory `path` (created when something is written).
+    /// A store in the directory `path` (created when something is written). Every value is
+    /// written to a temporary file and renamed into place, so a killed process leaves each
+    /// chunk old or new.
     pub fn directory(path: impl AsRef<Path>) -> Result<Store> {
-        let path = path.as_ref().to_path_buf();
-        let fs = FilesystemStore::new(&path).map_err(|e| Error::Storage {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        let atomic = AtomicWriteStorageAdapter::new(Arc::new(fs));
+        Self::local(path.as_ref(), false)
+    }
+
+    /// Like [`Store::directory`], and each value is also on the disk (`fsync`) before it is
+    /// renamed into place, so chunks survive a power loss too. Slower.
+    pub fn directory_synced(path: impl AsRef<Path>) -> Result<Store> {
+        Self::local(path.as_ref(), true)
+    }
+
+    fn local(path: &Path, sync: bool) -> Result<Store> {
+        let store =
+            LocalStore::new(path.to_path_buf(), sync).map_err(|message| Error::Storage {
+                path: path.display().to_string(),
+                message,
+            })?;
         Ok(Store {
-            storage: Arc::new(atomic),
-            path: Some(path),
+            storage: Arc::new(store),
+            path: Some(path.to_path_buf()),
         })
     }
 
