@@ -70,6 +70,19 @@ fn dir_mb(path: &Path) -> f64 {
     walk(path) as f64 / 1e6
 }
 
+/// Median wall time of three runs of `f`.
+fn median_seconds(mut f: impl FnMut()) -> f64 {
+    let mut times: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[1]
+}
+
 /// The sequential baseline: one zarrs array, chunks stored and then read one after another.
 fn sequential_zarrs(
     dir: &Path,
@@ -87,29 +100,30 @@ fn sequential_zarrs(
     let store = Arc::new(zarrs::filesystem::FilesystemStore::new(dir).unwrap());
     let array = ZArray::open(store, "/x").unwrap();
     let blocks = n / chunk;
-    let t = Instant::now();
-    for i in 0..blocks {
-        for j in 0..blocks {
-            let tile = dense
-                .slice(ndarray::s![
-                    i * chunk..(i + 1) * chunk,
-                    j * chunk..(j + 1) * chunk
-                ])
-                .to_owned();
-            array.store_chunk(&[i as u64, j as u64], &tile).unwrap();
+    let write = median_seconds(|| {
+        for i in 0..blocks {
+            for j in 0..blocks {
+                let tile = dense
+                    .slice(ndarray::s![
+                        i * chunk..(i + 1) * chunk,
+                        j * chunk..(j + 1) * chunk
+                    ])
+                    .to_owned();
+                array.store_chunk(&[i as u64, j as u64], &tile).unwrap();
+            }
         }
-    }
-    let write = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let mut total = 0.0;
-    for i in 0..blocks {
-        for j in 0..blocks {
-            let tile: ndarray::ArrayD<f64> = array.retrieve_chunk(&[i as u64, j as u64]).unwrap();
-            total += tile.sum();
+    });
+    let read = median_seconds(|| {
+        let mut total = 0.0;
+        for i in 0..blocks {
+            for j in 0..blocks {
+                let tile: ndarray::ArrayD<f64> =
+                    array.retrieve_chunk(&[i as u64, j as u64]).unwrap();
+                total += tile.sum();
+            }
         }
-    }
-    let read = t.elapsed().as_secs_f64();
-    assert!(total.is_finite());
+        assert!(total.is_finite());
+    });
     (write, read)
 }
 
@@ -139,15 +153,15 @@ fn throughput() {
             .compression(compression)
             .mode(WriteMode::Overwrite);
         let dir = bench_dir("throughput");
-        let t = Instant::now();
-        x.to_zarr(&dir, "x", &options).unwrap();
-        let write = t.elapsed().as_secs_f64();
+        let write = median_seconds(|| {
+            x.to_zarr(&dir, "x", &options).unwrap();
+        });
         let disk = dir_mb(&dir);
         let lazy = zarr::open(&dir, "x").unwrap().into_typed::<f64>().unwrap();
-        let t = Instant::now();
-        let total = lazy.sum().compute_scalar().unwrap();
-        let read = t.elapsed().as_secs_f64();
-        assert!((total - dense.sum()).abs() < 1e-6 * total.abs());
+        let read = median_seconds(|| {
+            let total = lazy.sum().compute_scalar().unwrap();
+            assert!((total - dense.sum()).abs() < 1e-6 * total.abs());
+        });
         let base = bench_dir("throughput-baseline");
         let (bw, br) = sequential_zarrs(&base, &dense, c, &options);
         println!(
@@ -225,20 +239,32 @@ fn rechunk() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Runs each workload in a process of its own, so that its peak RSS is its own.
 fn main() {
-    println!("chunkwise zarr bench, scale 1/{}", scale());
     let which: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let run = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
-    if run("throughput") {
-        throughput();
+    let workloads: [(&str, fn()); 3] = [
+        ("throughput", throughput),
+        ("climate", climate),
+        ("rechunk", rechunk),
+    ];
+    if let [name] = which.as_slice()
+        && let Some((_, run)) = workloads.iter().find(|(w, _)| w == name)
+    {
+        run();
+        return;
     }
-    if run("climate") {
-        climate();
-    }
-    if run("rechunk") {
-        rechunk();
+    println!("chunkwise zarr bench, scale 1/{}", scale());
+    let exe = std::env::current_exe().expect("the bench binary");
+    for (name, _) in workloads {
+        if which.is_empty() || which.iter().any(|w| w == name) {
+            let status = std::process::Command::new(&exe)
+                .arg(name)
+                .status()
+                .expect("run a workload");
+            assert!(status.success(), "workload {name} failed");
+        }
     }
 }

@@ -10,7 +10,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use crate::dtype::{DType, Strip, StripMut, StripVec};
+use crate::dtype::{DType, Element, Strip, StripMut, StripVec};
 
 /// The default number of elements per strip: small enough that a step's scratch buffer
 /// stays in L1/L2, large enough that per-strip dispatch costs nothing measurable.
@@ -79,6 +79,83 @@ impl TilePosition<'_> {
             done += run;
         }
     }
+}
+
+/// An input tile of a program: a whole tile of the output's shape, or a smaller tile that
+/// is repeated along its axes of length 1 (NumPy broadcasting) without being copied out.
+#[derive(Clone, Copy, Debug)]
+pub enum InputTile<'a> {
+    /// A tile of the output tile's shape, in C order.
+    Full(Strip<'a>),
+    /// A tile of `shape` (the output tile's number of axes, 1 on broadcast axes), in C order.
+    Broadcast {
+        /// Its elements.
+        data: Strip<'a>,
+        /// Its shape.
+        shape: &'a [usize],
+    },
+}
+
+/// Copies the elements of a broadcast input for output elements `offset..offset + out.len()`
+/// of a tile of `out_shape`: row by row, each row a slice copy or a repeated value.
+fn gather_broadcast<T: Element>(
+    data: &[T],
+    shape: &[usize],
+    out_shape: &[usize],
+    offset: usize,
+    out: &mut [T],
+) {
+    let ndim = out_shape.len();
+    if ndim == 0 {
+        out.fill(data[0]);
+        return;
+    }
+    let row = out_shape[ndim - 1];
+    let last_repeats = shape[ndim - 1] == 1 && row != 1;
+    let mut done = 0;
+    while done < out.len() {
+        let flat = offset + done;
+        let col = flat % row;
+        let run = (row - col).min(out.len() - done);
+        // The input index of the row's first element: broadcast axes contribute nothing.
+        let mut rest = flat / row;
+        let mut index = 0;
+        let mut stride = shape[ndim - 1];
+        for axis in (0..ndim - 1).rev() {
+            let i = rest % out_shape[axis];
+            rest /= out_shape[axis];
+            if shape[axis] != 1 {
+                index += i * stride;
+            }
+            stride *= shape[axis];
+        }
+        let target = &mut out[done..done + run];
+        if last_repeats {
+            target.fill(data[index]);
+        } else {
+            target.copy_from_slice(&data[index + col..index + col + run]);
+        }
+        done += run;
+    }
+}
+
+/// Hands the typed pair of a broadcast input and its scratch strip to [`gather_broadcast`].
+fn gather_strip(
+    data: Strip<'_>,
+    shape: &[usize],
+    out_shape: &[usize],
+    offset: usize,
+    out: StripMut<'_>,
+) {
+    macro_rules! gather_each {
+        ($($v:ident),*) => {
+            match (data, out) {
+                $((Strip::$v(d), StripMut::$v(o)) => gather_broadcast(d, shape, out_shape, offset, o),)*
+                _ => panic!("dtype invariant broken: a broadcast input and its scratch differ"),
+            }
+        };
+    }
+    gather_each!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64)
 }
 
 /// The strip being evaluated: its tile and its offset in the tile (C order).
@@ -162,10 +239,11 @@ impl Program {
     }
 
     /// Evaluates the program over a tile, strip by strip, handing each result strip with its
-    /// flat offset to `sink`. `inputs` are whole tiles in C order, each `tile.len()` long.
+    /// flat offset to `sink`. Full inputs are whole tiles in C order (`tile.len()` long);
+    /// broadcast inputs are repeated into a strip-sized buffer, strip by strip.
     pub fn run(
         &self,
-        inputs: &[Strip<'_>],
+        inputs: &[InputTile<'_>],
         tile: TilePosition<'_>,
         strip_len: usize,
         mut sink: impl FnMut(usize, Strip<'_>),
@@ -178,15 +256,35 @@ impl Program {
             .iter()
             .map(|s| StripVec::zeros(s.op.out_dtype(), strip_len))
             .collect();
+        let mut repeated: Vec<Option<StripVec>> = inputs
+            .iter()
+            .zip(&self.inputs)
+            .map(|(input, &dtype)| match input {
+                InputTile::Full(_) => None,
+                InputTile::Broadcast { .. } => Some(StripVec::zeros(dtype, strip_len)),
+            })
+            .collect();
         let mut offset = 0;
         while offset < total {
             let len = strip_len.min(total - offset);
             let range = offset..offset + len;
             let at = StripAt { tile, offset };
+            for (input, buffer) in inputs.iter().zip(repeated.iter_mut()) {
+                if let (InputTile::Broadcast { data, shape }, Some(buffer)) = (input, buffer) {
+                    gather_strip(*data, shape, tile.shape, offset, buffer.head_mut(len));
+                }
+            }
+            let input_strip = |i: usize| match (&inputs[i], &repeated[i]) {
+                (InputTile::Full(strip), _) => strip.slice(range.clone()),
+                (InputTile::Broadcast { .. }, Some(buffer)) => buffer.head(len),
+                (InputTile::Broadcast { .. }, None) => {
+                    unreachable!("broadcast inputs have buffers")
+                }
+            };
             for (k, step) in self.steps.iter().enumerate() {
                 let (done, rest) = scratch.split_at_mut(k);
                 let operand = |o: &Operand| match *o {
-                    Operand::Input(i) => inputs[i].slice(range.clone()),
+                    Operand::Input(i) => input_strip(i),
                     Operand::Step(j) => done[j].head(len),
                 };
                 // Operands gathered on the stack: no allocation per strip.
@@ -204,7 +302,7 @@ impl Program {
                 step.op.eval(args, at, rest[0].head_mut(len));
             }
             match self.output {
-                Operand::Input(i) => sink(offset, inputs[i].slice(range)),
+                Operand::Input(i) => sink(offset, input_strip(i)),
                 Operand::Step(j) => sink(offset, scratch[j].head(len)),
             }
             offset += len;
@@ -214,7 +312,7 @@ impl Program {
     /// Evaluates the program over a tile into `out` (C order, `tile.len()` long).
     pub fn run_into(
         &self,
-        inputs: &[Strip<'_>],
+        inputs: &[InputTile<'_>],
         tile: TilePosition<'_>,
         strip_len: usize,
         mut out: StripMut<'_>,
@@ -298,7 +396,12 @@ mod tests {
         };
         let x: Vec<f64> = (0..15).map(|i| i as f64 * 0.5).collect();
         let mut out = vec![0.0; 15];
-        program.run_into(&[f64::to_strip(&x)], tile, 4, f64::to_strip_mut(&mut out));
+        program.run_into(
+            &[InputTile::Full(f64::to_strip(&x))],
+            tile,
+            4,
+            f64::to_strip_mut(&mut out),
+        );
         for r in 0..3 {
             for c in 0..5 {
                 let pos = ((2 + r) * 20 + 4 + c) as f64;
@@ -306,6 +409,42 @@ mod tests {
             }
         }
         assert_eq!(program.scratch_bytes(4), 3 * 4 * 8);
+    }
+
+    #[test]
+    fn broadcast_inputs_repeat_without_copying_the_tile() {
+        // A 3 x 4 tile reading a (1, 4) row and a (3, 1) column, in strips of 5.
+        let program = Program {
+            inputs: vec![DType::F64, DType::F64],
+            steps: vec![Step {
+                op: Arc::new(AddF64),
+                args: vec![Operand::Input(0), Operand::Input(1)],
+            }],
+            output: Operand::Step(0),
+        };
+        let (row, column) = ([1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0]);
+        let inputs = [
+            InputTile::Broadcast {
+                data: f64::to_strip(&row),
+                shape: &[1, 4],
+            },
+            InputTile::Broadcast {
+                data: f64::to_strip(&column),
+                shape: &[3, 1],
+            },
+        ];
+        let tile = TilePosition {
+            origin: &[0, 0],
+            shape: &[3, 4],
+            array_shape: &[3, 4],
+        };
+        let mut out = vec![0.0; 12];
+        program.run_into(&inputs, tile, 5, f64::to_strip_mut(&mut out));
+        for r in 0..3 {
+            for c in 0..4 {
+                assert_eq!(out[r * 4 + c], row[c] + column[r]);
+            }
+        }
     }
 
     #[test]
@@ -317,9 +456,12 @@ mod tests {
             array_shape: &[],
         };
         let mut seen = Vec::new();
-        program.run(&[f64::to_strip(&[7.0])], tile, 16, |offset, strip| {
-            seen.push((offset, f64::from_strip(strip).to_vec()))
-        });
+        program.run(
+            &[InputTile::Full(f64::to_strip(&[7.0]))],
+            tile,
+            16,
+            |offset, strip| seen.push((offset, f64::from_strip(strip).to_vec())),
+        );
         assert_eq!(seen, vec![(0, vec![7.0])]);
     }
 }

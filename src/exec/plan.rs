@@ -314,9 +314,8 @@ impl Lowering {
                 for input in &e.inputs {
                     deps.push(self.task(&input.node, Stage::Tile, &input.block_for(block)));
                     if !input.is_aligned() {
-                        // The broadcast input is repeated to the full tile.
-                        let len: usize = node.grid.block_shape(block).iter().product();
-                        scratch += (len * input.node.dtype.size()) as u64;
+                        // A broadcast input is repeated into a strip buffer.
+                        scratch += (self.strip_len * input.node.dtype.size()) as u64;
                     }
                 }
                 (TaskKind::Elemwise, deps, scratch)
@@ -377,12 +376,12 @@ impl Lowering {
                 .iter()
                 .map(|i| self.task(&i.node, Stage::Tile, &i.block_for(block)))
                 .collect();
-            let tile_len: usize = r.in_grid.block_shape(block).iter().product();
+            // A broadcast input is repeated into a strip buffer.
             let broadcast: usize = r
                 .inputs
                 .iter()
                 .filter(|i| !i.is_aligned())
-                .map(|i| tile_len * i.node.dtype.size())
+                .map(|i| self.strip_len * i.node.dtype.size())
                 .sum();
             let scratch = (r.program.scratch_bytes(self.strip_len) + broadcast) as u64;
             return Task {

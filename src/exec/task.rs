@@ -1,7 +1,7 @@
 //! Running one task: gathering its input tiles and calling the kernel of its kind.
 
-use chunkwise_kernels::dtype::{Strip, StripVec};
-use chunkwise_kernels::strip::{Operand, Program, Step, TilePosition};
+use chunkwise_kernels::dtype::StripVec;
+use chunkwise_kernels::strip::{InputTile, Operand, Program, Step, TilePosition};
 
 use super::plan::{Task, TaskKind};
 use crate::error::{Error, Result};
@@ -59,8 +59,7 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
         }
         (TaskKind::Partial, NodeKind::Reduce(r)) => {
             let shape = r.in_grid.block_shape(&task.block);
-            let full = broadcast_inputs(&r.inputs, inputs, &shape);
-            let strips = strips_of(&full);
+            let strips = input_tiles(&r.inputs, inputs);
             let origin = r.in_grid.block_origin(&task.block);
             let array_shape = r.in_grid.shape();
             let tile = TilePosition {
@@ -95,27 +94,22 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
     }
 }
 
-/// Input tiles repeated to the full tile shape where they are broadcast.
-fn broadcast_inputs(specs: &[ElemInput], inputs: &[Value], shape: &[usize]) -> Vec<Value> {
+/// The program inputs of a task: whole tiles, or broadcast tiles repeated strip by strip.
+fn input_tiles<'a>(specs: &[ElemInput], inputs: &'a [Value]) -> Vec<InputTile<'a>> {
     specs
         .iter()
         .zip(inputs)
         .map(|(spec, value)| {
+            let data = value.strip().expect("elementwise inputs are array tiles");
             if spec.is_aligned() {
-                value.clone()
+                InputTile::Full(data)
             } else {
-                value
-                    .broadcast_to(shape)
-                    .expect("broadcast inputs have length 1 on broadcast axes")
+                InputTile::Broadcast {
+                    data,
+                    shape: value.shape(),
+                }
             }
         })
-        .collect()
-}
-
-fn strips_of(values: &[Value]) -> Vec<Strip<'_>> {
-    values
-        .iter()
-        .map(|v| v.strip().expect("elementwise inputs are array tiles"))
         .collect()
 }
 
@@ -129,8 +123,7 @@ fn run_program(
     strip_len: usize,
 ) -> Value {
     let shape = grid.block_shape(block);
-    let full = broadcast_inputs(specs, inputs, &shape);
-    let strips = strips_of(&full);
+    let strips = input_tiles(specs, inputs);
     let origin = grid.block_origin(block);
     let array_shape = grid.shape();
     let tile = TilePosition {

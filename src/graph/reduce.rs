@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element, Strip};
 use chunkwise_kernels::reduce::{ReduceLayout, Reducer};
-use chunkwise_kernels::strip::{Program, TilePosition};
+use chunkwise_kernels::strip::{InputTile, Program, TilePosition};
 use ndarray::{ArrayD, IxDyn};
 
 use super::value::{StateTile, TupleTile, Value, tile_value};
@@ -41,7 +41,7 @@ pub(crate) trait ErasedReducer: Send + Sync + Debug {
 pub(crate) fn partial(
     reducer: &dyn ErasedReducer,
     program: &Program,
-    inputs: &[Strip<'_>],
+    inputs: &[InputTile<'_>],
     tile: TilePosition<'_>,
     reduced: &[bool],
     strip_len: usize,

@@ -19,8 +19,6 @@ pub(crate) trait TileData: Any + Send + Sync + Debug {
     fn strip(&self) -> Option<Strip<'_>>;
     /// The tile's shape.
     fn shape(&self) -> &[usize];
-    /// The tile repeated along its length-1 axes to `shape` (an array tile, C order).
-    fn broadcast_to(&self, shape: &[usize]) -> Option<Value>;
 }
 
 impl<T: Element> TileData for ArrayD<T> {
@@ -35,10 +33,6 @@ impl<T: Element> TileData for ArrayD<T> {
     }
     fn shape(&self) -> &[usize] {
         ArrayD::shape(self)
-    }
-    fn broadcast_to(&self, shape: &[usize]) -> Option<Value> {
-        let view = self.broadcast(shape)?;
-        Some(tile_value(view.as_standard_layout().into_owned()))
     }
 }
 
@@ -70,9 +64,6 @@ impl<S: Send + Sync + Debug + 'static> TileData for StateTile<S> {
     }
     fn shape(&self) -> &[usize] {
         &self.shape
-    }
-    fn broadcast_to(&self, _: &[usize]) -> Option<Value> {
-        None
     }
 }
 
@@ -108,8 +99,5 @@ impl TileData for TupleTile {
     }
     fn shape(&self) -> &[usize] {
         self.parts[0].shape()
-    }
-    fn broadcast_to(&self, _: &[usize]) -> Option<Value> {
-        None
     }
 }
