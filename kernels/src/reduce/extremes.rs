@@ -1,0 +1,175 @@
+//! Extremes: [`MinMax`] (min, max, nanmin, nanmax) and [`ArgMinMax`] (argmin, argmax).
+
+use std::marker::PhantomData;
+
+use super::Reducer;
+use crate::dtype::Numeric;
+
+/// Which extreme a [`MinMax`] reduction looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extreme {
+    /// The smallest value.
+    Min,
+    /// The largest value.
+    Max,
+}
+
+/// State of a min/max/argmin/argmax: the best value so far and where it was.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BestState<T> {
+    /// Best value seen (NaN once a NaN was seen, unless NaNs are skipped).
+    pub value: T,
+    /// Its reduced-space index.
+    pub position: u64,
+    /// Whether any (non-skipped) value was seen.
+    pub seen: bool,
+}
+
+/// `min`/`max` (NaN propagates, like NumPy), `nanmin`/`nanmax` (NaN skipped), and with
+/// `arg`, `argmin`/`argmax` (first occurrence; the first NaN wins, like NumPy).
+#[derive(Debug)]
+pub struct MinMax<T> {
+    extreme: Extreme,
+    skip_nan: bool,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T> MinMax<T> {
+    /// A min or max reduction.
+    pub fn new(extreme: Extreme, skip_nan: bool) -> Self {
+        MinMax {
+            extreme,
+            skip_nan,
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: Numeric> MinMax<T> {
+    /// Whether `x` replaces `best` (strictly better, or the first NaN).
+    #[inline(always)]
+    fn better(&self, x: T, best: &BestState<T>) -> bool {
+        if !best.seen {
+            return !(self.skip_nan && T::is_nan(x));
+        }
+        if T::is_nan(x) {
+            return !self.skip_nan && !T::is_nan(best.value);
+        }
+        match self.extreme {
+            Extreme::Min => x < best.value,
+            Extreme::Max => x > best.value,
+        }
+    }
+
+    #[inline(always)]
+    fn offer(&self, state: &mut BestState<T>, x: T, position: u64) {
+        if self.better(x, state) {
+            *state = BestState {
+                value: x,
+                position,
+                seen: true,
+            };
+        }
+    }
+}
+
+impl<T: Numeric> MinMax<T> {
+    fn fold_run_impl(&self, state: &mut BestState<T>, xs: &[T], position: u64) {
+        for (k, &x) in xs.iter().enumerate() {
+            self.offer(state, x, position + k as u64);
+        }
+    }
+    fn fold_lanes_impl(&self, states: &mut [BestState<T>], xs: &[T], position: u64) {
+        for (s, &x) in states.iter_mut().zip(xs) {
+            self.offer(s, x, position);
+        }
+    }
+    /// Merges two states. Partial results do not arrive in position order when several
+    /// axes are reduced (tile (0, 1) holds earlier flat positions than tile (1, 0) in some
+    /// rows), so ties go to the smaller position, not to the state combined first.
+    fn combine_impl(&self, into: &mut BestState<T>, other: &BestState<T>) {
+        if !other.seen {
+            return;
+        }
+        let tie = into.seen
+            && (other.value == into.value || (T::is_nan(other.value) && T::is_nan(into.value)));
+        if tie {
+            if other.position < into.position {
+                into.position = other.position;
+            }
+        } else if self.better(other.value, into) {
+            *into = *other;
+        }
+    }
+}
+
+impl<T: Numeric> Reducer for MinMax<T> {
+    type In = T;
+    type State = BestState<T>;
+    type Out = T;
+    fn init(&self) -> BestState<T> {
+        let value = if self.skip_nan {
+            T::from_scalar(crate::dtype::Scalar::Float(f64::NAN))
+        } else {
+            T::ZERO
+        };
+        BestState {
+            value,
+            position: 0,
+            seen: false,
+        }
+    }
+    fn fold_run(&self, state: &mut BestState<T>, xs: &[T], position: u64) {
+        self.fold_run_impl(state, xs, position)
+    }
+    fn fold_lanes(&self, states: &mut [BestState<T>], xs: &[T], position: u64) {
+        self.fold_lanes_impl(states, xs, position)
+    }
+    fn combine(&self, into: &mut BestState<T>, other: &BestState<T>) {
+        self.combine_impl(into, other)
+    }
+    fn finish(&self, state: &BestState<T>) -> T {
+        state.value
+    }
+    fn has_identity(&self) -> bool {
+        false
+    }
+}
+
+/// `argmin`/`argmax`: the reduced-space index of the first extreme value.
+#[derive(Debug)]
+pub struct ArgMinMax<T>(MinMax<T>);
+
+impl<T> ArgMinMax<T> {
+    /// An argmin or argmax reduction (NaN counts as the extreme, like NumPy).
+    pub fn new(extreme: Extreme) -> Self {
+        ArgMinMax(MinMax::new(extreme, false))
+    }
+}
+
+impl<T: Numeric> Reducer for ArgMinMax<T> {
+    type In = T;
+    type State = BestState<T>;
+    type Out = u64;
+    fn init(&self) -> BestState<T> {
+        self.0.init()
+    }
+    fn fold_run(&self, state: &mut BestState<T>, xs: &[T], position: u64) {
+        self.0.fold_run_impl(state, xs, position)
+    }
+    fn fold_lanes(&self, states: &mut [BestState<T>], xs: &[T], position: u64) {
+        self.0.fold_lanes_impl(states, xs, position)
+    }
+    fn combine(&self, into: &mut BestState<T>, other: &BestState<T>) {
+        self.0.combine_impl(into, other)
+    }
+    fn finish(&self, state: &BestState<T>) -> u64 {
+        state.position
+    }
+    fn needs_positions(&self) -> bool {
+        true
+    }
+    fn has_identity(&self) -> bool {
+        false
+    }
+}
