@@ -149,10 +149,7 @@ fn reductions(threads: usize) {
     reset_peak_rss();
     let base_rss = current_rss_mib();
     let (t, _) = median(3, || {
-        (
-            mean.compute_with(&config).unwrap(),
-            std.compute_with(&config).unwrap(),
-        )
+        chunkwise::compute_many_with(&[&mean, &std], &config).unwrap()
     });
     let rss = peak_rss_mib() - base_rss;
     let ours = ns_per(t, n * n);
