@@ -5,7 +5,9 @@
 //! every tile pays for page faults and page zeroing, which measured as 40% of the time of a
 //! Zarr read-and-sum. Raising the mmap and trim thresholds makes malloc reuse those buffers:
 //! reads went from about 800 to 2000 MB/s. Memory held this way is memory the budget already
-//! allowed; it is reused by the next tiles rather than returned to the system.
+//! allowed; it is reused by the next tiles rather than returned to the system. One arena
+//! for all threads keeps large tiles in the main heap too (the climate job: 6% faster, 10%
+//! less peak RSS).
 
 use std::sync::Once;
 
@@ -19,6 +21,9 @@ pub(crate) fn keep_tile_buffers() {
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
             libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+            // One arena: per-thread arenas are at most 64 MiB, so tiles of tens of MiB would
+            // still be mapped afresh in them.
+            libc::mallopt(libc::M_ARENA_MAX, 1);
         }
     });
 }
