@@ -80,6 +80,12 @@ impl Config {
         self
     }
 
+    /// Lets the allocator keep freed tile buffers for reuse (see the field's documentation).
+    pub fn keep_buffers(mut self, on: bool) -> Config {
+        self.keep_buffers = on;
+        self
+    }
+
     /// Sets the strip length of fused kernels.
     pub fn strip_len(mut self, len: usize) -> Config {
         self.strip_len = len.max(1);
