@@ -1416,3 +1416,55 @@ fn zero_dimensional_and_empty_arrays() {
         assert_eq!(back.compute().unwrap().shape(), &[0, 5]);
     }
 }
+
+/// An array stored with the `transpose` codec (written by zarrs directly) reads back in
+/// logical order; an unknown codec is a clear error when the array is opened, not a panic.
+#[test]
+fn transpose_codec_and_unknown_codecs() {
+    let dir = TempDir::new("codecs");
+    let d = dir.path();
+    let meta = |codecs: Json| {
+        json!({
+            "zarr_format": 3, "node_type": "array", "shape": [6, 8], "data_type": "float64",
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [3, 4]}},
+            "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+            "fill_value": 0.0, "codecs": codecs, "attributes": {}
+        })
+    };
+    let transposed = meta(json!([
+        {"name": "transpose", "configuration": {"order": [1, 0]}},
+        {"name": "bytes", "configuration": {"endian": "little"}},
+        {"name": "zstd", "configuration": {"level": 1, "checksum": false}}
+    ]));
+    let store = Arc::new(FilesystemStore::new(d).unwrap());
+    let metadata: zarrs::array::ArrayMetadata = serde_json::from_value(transposed).unwrap();
+    let array = zarrs::array::Array::new_with_metadata(store, "/t", metadata).unwrap();
+    array.store_metadata().unwrap();
+    let data = ArrayD::from_shape_fn(IxDyn(&[6, 8]), |i| (i[0] * 8 + i[1]) as f64 * 0.5 - 3.0);
+    array
+        .store_array_subset(
+            &zarrs::array::ArraySubset::new_with_ranges(&[0..6, 0..8]),
+            &data,
+        )
+        .unwrap();
+    let back = zarr::open(d, "t").unwrap().into_typed::<f64>().unwrap();
+    assert_eq!(back.compute().unwrap(), data);
+    assert_eq!(
+        back.slice(s![1..5, 3]).unwrap().compute().unwrap(),
+        data.slice(s![1..5, 3]).to_owned().into_dyn()
+    );
+
+    let unknown = meta(json!([
+        {"name": "bytes", "configuration": {"endian": "little"}},
+        {"name": "no-such-codec", "configuration": {}}
+    ]));
+    std::fs::create_dir_all(d.join("u")).unwrap();
+    std::fs::write(d.join("u/zarr.json"), unknown.to_string()).unwrap();
+    match catch_unwind(AssertUnwindSafe(|| zarr::open(d, "u"))).expect("open must not panic") {
+        Err(Error::Storage { path, message }) => {
+            assert!(path.contains('u'), "{path}");
+            assert!(message.contains("no-such-codec"), "{message}");
+        }
+        other => panic!("expected a Storage error naming the codec, got {other:?}"),
+    }
+}
