@@ -26,6 +26,7 @@ mod error;
 mod exec;
 mod graph;
 pub mod io;
+mod linalg;
 mod ops;
 mod optimize;
 

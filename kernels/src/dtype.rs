@@ -486,6 +486,8 @@ pub trait FloatElement: Numeric + num_traits::Float + StripFloat {
     fn fill_uniform(seed: u64, stream: u32, start: u64, out: &mut [Self]);
     /// Standard normal values for the elements at global indices `start..`.
     fn fill_normal(seed: u64, stream: u32, start: u64, out: &mut [Self]);
+    /// `out += a * b` for row-major tiles `a` (m x k), `b` (k x n), `out` (m x n).
+    fn gemm_accumulate(out: &mut [Self], a: &[Self], b: &[Self], m: usize, n: usize, k: usize);
 }
 
 impl FloatElement for f32 {
@@ -499,6 +501,9 @@ impl FloatElement for f32 {
     fn fill_normal(seed: u64, stream: u32, start: u64, out: &mut [Self]) {
         crate::random::fill_normal_f32(seed, stream, start, out)
     }
+    fn gemm_accumulate(out: &mut [Self], a: &[Self], b: &[Self], m: usize, n: usize, k: usize) {
+        crate::linalg::gemm_accumulate_f32(out, a, b, m, n, k)
+    }
 }
 
 impl FloatElement for f64 {
@@ -511,6 +516,9 @@ impl FloatElement for f64 {
     }
     fn fill_normal(seed: u64, stream: u32, start: u64, out: &mut [Self]) {
         crate::random::fill_normal_f64(seed, stream, start, out)
+    }
+    fn gemm_accumulate(out: &mut [Self], a: &[Self], b: &[Self], m: usize, n: usize, k: usize) {
+        crate::linalg::gemm_accumulate_f64(out, a, b, m, n, k)
     }
 }
 

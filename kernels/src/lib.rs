@@ -8,6 +8,7 @@
 //! - [`random`]: counter-based random numbers keyed by seed and element position.
 
 pub mod dtype;
+pub mod linalg;
 pub mod math;
 pub mod random;
 pub mod reduce;

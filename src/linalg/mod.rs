@@ -1,0 +1,3 @@
+//! Linear algebra on tiled matrices, built from the graph's primitives and tile kernels.
+
+mod matmul;
