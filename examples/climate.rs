@@ -6,7 +6,7 @@
 //!    standard deviation over time; writes them back to Zarr with dimension names and units.
 //! 3. Prints a short summary.
 //!
-//! Run with `cargo run --release --example climate` (about 1 GB of data, a few seconds);
+//! Run with `cargo run --release --example climate` (about 380 MB of data, a few seconds);
 //! `-- --days 3650 --lat 360 --lon 720` gives the benchmark's size. The store is written under
 //! `target/climate-demo.zarr` unless `--store DIR` says otherwise.
 
