@@ -27,6 +27,7 @@ mod exec;
 mod graph;
 pub mod io;
 mod linalg;
+pub use linalg::Norm;
 mod ops;
 mod optimize;
 

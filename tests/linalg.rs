@@ -118,3 +118,61 @@ fn shape_errors() {
         Err(Error::InvalidArgument { .. })
     ));
 }
+
+#[test]
+fn dot_outer_and_norms_match_dense_computations() {
+    use chunkwise::Norm;
+    let a = matrix(7, 5, 5);
+    let x = from_ndarray(&a, Chunks::Sizes(vec![vec![3, 4], vec![2, 3]])).unwrap();
+    let close = |got: f64, want: f64| (got - want).abs() <= 1e-12 * want.abs().max(1.0);
+    let fro: f64 = a.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let one = (0..5)
+        .map(|j| (0..7).map(|i| a[[i, j]].abs()).sum::<f64>())
+        .fold(0.0, f64::max);
+    let inf = (0..7)
+        .map(|i| (0..5).map(|j| a[[i, j]].abs()).sum::<f64>())
+        .fold(0.0, f64::max);
+    assert!(close(
+        x.norm(Norm::Frobenius).unwrap().compute_scalar().unwrap(),
+        fro
+    ));
+    assert!(close(
+        x.norm(Norm::One).unwrap().compute_scalar().unwrap(),
+        one
+    ));
+    assert!(close(
+        x.norm(Norm::Inf).unwrap().compute_scalar().unwrap(),
+        inf
+    ));
+    assert!(matches!(
+        x.norm(Norm::Two),
+        Err(Error::InvalidArgument { .. })
+    ));
+
+    let u: Vec<f64> = (0..9).map(|i| (i as f64 - 4.0) * 0.75).collect();
+    let w: Vec<f64> = (0..9).map(|i| 1.0 / (i as f64 + 1.0)).collect();
+    let (ux, wx) = (
+        from_ndarray(&ndarray::arr1(&u), [4]).unwrap(),
+        from_ndarray(&ndarray::arr1(&w), [2]).unwrap(),
+    );
+    assert!(close(
+        ux.norm(Norm::Two).unwrap().compute_scalar().unwrap(),
+        u.iter().map(|v| v * v).sum::<f64>().sqrt()
+    ));
+    assert!(close(
+        ux.norm(Norm::One).unwrap().compute_scalar().unwrap(),
+        u.iter().map(|v| v.abs()).sum()
+    ));
+    assert!(close(
+        ux.norm(Norm::Inf).unwrap().compute_scalar().unwrap(),
+        3.0
+    ));
+    let dot: f64 = u.iter().zip(&w).map(|(a, b)| a * b).sum();
+    let got = ux.dot(&wx).unwrap();
+    assert_eq!(got.shape(), Vec::<usize>::new());
+    assert!(close(got.compute_scalar().unwrap(), dot));
+    let outer = ux.outer(&wx).unwrap().compute().unwrap();
+    assert_eq!(outer.shape(), &[9, 9]);
+    assert!((0..9).all(|i| (0..9).all(|j| outer[[i, j]] == u[i] * w[j])));
+    assert!(matches!(x.outer(&ux), Err(Error::InvalidArgument { .. })));
+}

@@ -86,6 +86,37 @@ impl<T: FloatElement> Array<T> {
     }
 }
 
+/// Products of vectors.
+impl<T: FloatElement> Array<T> {
+    /// The dot product of two vectors (a 0-d array), or the matrix product for matrices
+    /// (NumPy's `dot` for 1-D and 2-D operands).
+    pub fn dot(&self, other: &Array<T>) -> Result<Array<T>> {
+        self.matmul(other)
+    }
+
+    /// The outer product of two vectors: `out[i, j] = self[i] * other[j]`.
+    ///
+    /// ```
+    /// let a = chunkwise::arange::<f64>(1.0, 3.0, 1.0, [1]).unwrap();
+    /// let b = chunkwise::arange::<f64>(1.0, 4.0, 1.0, [2]).unwrap();
+    /// let o = a.outer(&b).unwrap().compute().unwrap();
+    /// assert_eq!(o[[1, 2]], 6.0);
+    /// ```
+    pub fn outer(&self, other: &Array<T>) -> Result<Array<T>> {
+        if self.ndim() != 1 || other.ndim() != 1 {
+            return Err(Error::InvalidArgument {
+                op: "outer".into(),
+                reason: format!(
+                    "operands with {} and {} axes (vectors only)",
+                    self.ndim(),
+                    other.ndim()
+                ),
+            });
+        }
+        Ok(&self.insert_axis(1)? * &other.insert_axis(0)?)
+    }
+}
+
 fn matmul_2d<T: FloatElement>(a: &Arc<Node>, b: &Arc<Node>) -> Result<Arc<Node>> {
     let (sa, sb) = (a.shape(), b.shape());
     if sa[1] != sb[0] {
