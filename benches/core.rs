@@ -10,42 +10,14 @@
 //! Set `CHUNKWISE_BENCH_SCALE=4` (say) to divide every side by that factor for a quick run.
 #![allow(missing_docs)]
 
+mod common;
+
+use common::{reset_peak_rss, rss_mib, scale};
+
 use std::time::{Duration, Instant};
 
 use chunkwise::prelude::*;
 use ndarray::{Array2, Axis, Zip};
-
-fn scale() -> usize {
-    std::env::var("CHUNKWISE_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-        .max(1)
-}
-
-/// Resets the kernel's record of peak resident memory for this process.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Peak resident memory since the last reset, in MiB.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
-
-fn current_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
 
 /// Median wall time of `reps` runs.
 fn median<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, R) {
@@ -85,9 +57,9 @@ fn fused(threads: usize) {
     let expr = (x.sin().powi(2) + y.cos().powi(2) * 2.0 - &x / (&y + 1.0)).sum();
     let config = Config::default().threads(threads);
     reset_peak_rss();
-    let base_rss = current_rss_mib();
+    let base_rss = rss_mib("VmRSS:");
     let (t, (value, report)) = median(3, || expr.compute_report(&config).unwrap());
-    let rss = peak_rss_mib() - base_rss;
+    let rss = rss_mib("VmHWM:") - base_rss;
     let ours = ns_per(t, n * n);
     println!(
         "chunkwise ({threads} threads, inputs generated in the kernel): {:.3} s, {:.2} ns/element, sum {:.6e}, {} tasks, peak {:.1} MiB held, peak RSS growth {:.0} MiB (a tile is {:.0} MiB)",
@@ -147,11 +119,11 @@ fn reductions(threads: usize) {
     let (mean, std) = (x.mean_axis(0), x.std_axis(0, 0.0));
     let config = Config::default().threads(threads);
     reset_peak_rss();
-    let base_rss = current_rss_mib();
+    let base_rss = rss_mib("VmRSS:");
     let (t, _) = median(3, || {
         chunkwise::compute_many_with(&[&mean, &std], &config).unwrap()
     });
-    let rss = peak_rss_mib() - base_rss;
+    let rss = rss_mib("VmHWM:") - base_rss;
     let ours = ns_per(t, n * n);
     println!(
         "chunkwise ({threads} threads, compute_many: one pass folds mean and std, the generator fused in): {:.3} s, {:.2} ns/element, peak RSS growth {rss:.0} MiB",

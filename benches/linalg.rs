@@ -7,19 +7,15 @@
 //! `CHUNKWISE_BENCH_SCALE=4` divides the sides by 4.
 #![allow(missing_docs)]
 
+mod common;
+
+use common::scale;
+
 use std::time::Instant;
 
 use chunkwise::FloatElement;
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
-
-fn scale() -> usize {
-    std::env::var("CHUNKWISE_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-        .max(1)
-}
 
 fn best_of<R>(reps: usize, mut f: impl FnMut() -> R) -> f64 {
     (0..reps)

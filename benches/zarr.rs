@@ -13,6 +13,10 @@
 //! (`throughput`, `climate`) as arguments to run only those.
 #![allow(missing_docs)]
 
+mod common;
+
+use common::{reset_peak_rss, rss_mib, scale};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,27 +25,6 @@ use chunkwise::io::zarr::{
     self, BloscCompressor, BloscShuffle, Compression, WriteMode, WriteOptions,
 };
 use zarrs::array::Array as ZArray;
-
-fn scale() -> usize {
-    std::env::var("CHUNKWISE_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-        .max(1)
-}
-
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn rss_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
 
 fn bench_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from("target/bench-zarr").join(name);

@@ -254,6 +254,22 @@ impl ChunkGrid {
             .min(self.chunks[axis].len() - 1)
     }
 
+    /// The blocks along `axis` that hold elements of `range` (the block at its start for an
+    /// empty range, so that every tile depends on at least one input block).
+    pub(crate) fn blocks_overlapping(&self, axis: usize, range: &Range<usize>) -> Range<usize> {
+        let last = range.end.max(range.start + 1) - 1;
+        self.block_of(axis, range.start)..self.block_of(axis, last) + 1
+    }
+
+    /// The blocks of this grid that hold elements of `ranges`, per axis.
+    pub(crate) fn blocks_overlapping_all(&self, ranges: &[Range<usize>]) -> Vec<Range<usize>> {
+        ranges
+            .iter()
+            .enumerate()
+            .map(|(axis, r)| self.blocks_overlapping(axis, r))
+            .collect()
+    }
+
     /// All block indices in C order.
     pub fn blocks(&self) -> impl Iterator<Item = Vec<usize>> + '_ {
         let nb = self.nblocks();
@@ -270,6 +286,19 @@ pub(crate) fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
         flat /= shape[axis].max(1);
     }
     idx
+}
+
+/// Every index in the box `ranges` (one range per axis), in C order.
+pub(crate) fn box_indices(ranges: &[Range<usize>]) -> impl Iterator<Item = Vec<usize>> + '_ {
+    let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+    let total: usize = counts.iter().product();
+    (0..total).map(move |flat| {
+        unravel(flat, &counts)
+            .into_iter()
+            .zip(ranges)
+            .map(|(o, r)| r.start + o)
+            .collect()
+    })
 }
 
 /// The flat C-order index of `idx` in `shape`.

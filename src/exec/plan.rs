@@ -427,18 +427,8 @@ impl Lowering {
                 }
             })
             .collect();
-        let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-        let total: usize = counts.iter().product();
-        (0..total)
-            .map(|flat| {
-                let offset = crate::chunks::unravel(flat, &counts);
-                let child: Vec<usize> = ranges
-                    .iter()
-                    .zip(&offset)
-                    .map(|(r, &o)| r.start + o)
-                    .collect();
-                self.task(node, Stage::Level(level - 1), &child)
-            })
+        crate::chunks::box_indices(&ranges)
+            .map(|child| self.task(node, Stage::Level(level - 1), &child))
             .collect()
     }
 

@@ -10,7 +10,7 @@ use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, IxDyn};
 
 use super::{sub_view, with_dtype};
-use crate::chunks::{ChunkGrid, refine};
+use crate::chunks::{ChunkGrid, box_indices, refine};
 use crate::error::Result;
 use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
 
@@ -22,44 +22,16 @@ struct Regrid<T> {
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T> Regrid<T> {
-    /// Per axis, the input blocks that output block `block` overlaps.
-    fn overlapping(&self, block: &[usize]) -> Vec<std::ops::Range<usize>> {
-        self.to
-            .block_ranges(block)
-            .iter()
-            .enumerate()
-            .map(|(axis, r)| {
-                if r.is_empty() {
-                    let b = self
-                        .from
-                        .block_of(axis, r.start.min(self.from.shape()[axis].saturating_sub(1)));
-                    return b..b + 1;
-                }
-                self.from.block_of(axis, r.start)..self.from.block_of(axis, r.end - 1) + 1
-            })
-            .collect()
-    }
-}
-
 impl<T: Element> BlockMap for Regrid<T> {
     fn name(&self) -> String {
         "rechunk".into()
     }
 
     fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
-        let ranges = self.overlapping(block);
-        let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-        let total: usize = counts.iter().product();
-        (0..total)
-            .map(|flat| {
-                let offs = crate::chunks::unravel(flat, &counts);
-                (
-                    0,
-                    ranges.iter().zip(offs).map(|(r, o)| r.start + o).collect(),
-                )
-            })
-            .collect()
+        let blocks = self
+            .from
+            .blocks_overlapping_all(&self.to.block_ranges(block));
+        box_indices(&blocks).map(|b| (0, b)).collect()
     }
 
     fn run(&self, block: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value> {
@@ -128,22 +100,17 @@ pub(crate) fn rechunk(node: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
 /// The largest number of input elements one direct regrid task of `to` reads.
 fn largest_direct_task(from: &ChunkGrid, to: &ChunkGrid) -> u64 {
     // Per axis, the largest total length of the input chunks that one output chunk overlaps.
-    from.chunks()
-        .iter()
-        .enumerate()
-        .map(|(axis, sizes)| {
+    (0..from.ndim())
+        .map(|axis| {
             let offsets = from.offsets(axis);
             to.offsets(axis)
                 .windows(2)
                 .map(|w| {
-                    let (first, last) = (
-                        from.block_of(axis, w[0]),
-                        from.block_of(axis, w[1].saturating_sub(1).max(w[0])),
-                    );
-                    (offsets[last + 1] - offsets[first]) as u64
+                    let blocks = from.blocks_overlapping(axis, &(w[0]..w[1]));
+                    (offsets[blocks.end] - offsets[blocks.start]) as u64
                 })
                 .max()
-                .unwrap_or(sizes.iter().copied().max().unwrap_or(0) as u64)
+                .unwrap_or(0)
         })
         .product()
 }

@@ -62,28 +62,11 @@ impl<T: Element + zarrs::array::ElementOwned> BlockMap for ReadBack<T> {
     }
 
     fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
-        let ranges = self.to.block_ranges(block);
-        let per_axis: Vec<std::ops::Range<usize>> = ranges
-            .iter()
-            .enumerate()
-            .map(|(axis, r)| {
-                let last = r.end.max(r.start + 1) - 1;
-                self.from.block_of(axis, r.start)..self.from.block_of(axis, last) + 1
-            })
-            .collect();
-        let counts: Vec<usize> = per_axis.iter().map(|r| r.len()).collect();
-        (0..counts.iter().product::<usize>())
-            .map(|flat| {
-                let offs = crate::chunks::unravel(flat, &counts);
-                (
-                    0,
-                    per_axis
-                        .iter()
-                        .zip(offs)
-                        .map(|(r, o)| r.start + o)
-                        .collect(),
-                )
-            })
+        let blocks = self
+            .from
+            .blocks_overlapping_all(&self.to.block_ranges(block));
+        crate::chunks::box_indices(&blocks)
+            .map(|b| (0, b))
             .collect()
     }
 

@@ -1,0 +1,28 @@
+//! What the benchmarks share: the size divisor and the process's resident memory.
+
+/// `CHUNKWISE_BENCH_SCALE`: every side is divided by it for a quick run (default 1).
+pub(crate) fn scale() -> usize {
+    std::env::var("CHUNKWISE_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Resets the kernel's record of this process's peak resident memory.
+#[allow(dead_code)]
+pub(crate) fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A memory figure of this process in MiB from `/proc/self/status`: `"VmRSS:"` (now) or
+/// `"VmHWM:"` (peak since the last reset).
+#[allow(dead_code)]
+pub(crate) fn rss_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
