@@ -175,6 +175,42 @@ pub enum Error {
         /// The system's message.
         message: String,
     },
+    /// A square matrix was needed.
+    #[error("{op} needs a square matrix, found shape {shape:?}")]
+    NotSquare {
+        /// The operation.
+        op: String,
+        /// The shape found.
+        shape: Vec<usize>,
+    },
+    /// A Cholesky factorization met a pivot that is not positive.
+    #[error(
+        "matrix is not positive definite: the Cholesky factorization broke down in diagonal \
+         tile {tile:?} at pivot {pivot} (row {pivot} of the matrix)"
+    )]
+    NotPositiveDefinite {
+        /// The diagonal tile (block index) being factored.
+        tile: Vec<usize>,
+        /// The global row of the failing pivot.
+        pivot: usize,
+    },
+    /// An LU factorization met a zero pivot (to working precision).
+    #[error(
+        "matrix is singular: the LU factorization found a zero pivot in tile {tile:?} \
+         at pivot {pivot} (column {pivot} of the matrix)"
+    )]
+    Singular {
+        /// The tile (block index) whose pivot is zero.
+        tile: Vec<usize>,
+        /// The global column of the zero pivot.
+        pivot: usize,
+    },
+    /// An iterative kernel (the SVD) did not converge.
+    #[error("{op} did not converge")]
+    NotConverged {
+        /// The operation.
+        op: String,
+    },
 }
 
 /// `Result` with the crate's [`Error`].

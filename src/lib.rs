@@ -26,7 +26,7 @@ mod error;
 mod exec;
 mod graph;
 pub mod io;
-mod linalg;
+pub mod linalg;
 pub use linalg::Norm;
 mod ops;
 mod optimize;

@@ -479,15 +479,15 @@ macro_rules! impl_numeric_float {
 impl_numeric_float!(f32, f64);
 
 /// The float element types, `f32` and `f64`, with vectorised strip math and random fills.
-pub trait FloatElement: Numeric + num_traits::Float + StripFloat {
+pub trait FloatElement:
+    Numeric + num_traits::Float + StripFloat + crate::linalg::BlasScalar + faer::traits::RealField
+{
     /// Conversion from f64 (rounding for f32).
     fn from_f64(x: f64) -> Self;
     /// Uniform values in [0, 1) for the elements at global indices `start..`.
     fn fill_uniform(seed: u64, stream: u32, start: u64, out: &mut [Self]);
     /// Standard normal values for the elements at global indices `start..`.
     fn fill_normal(seed: u64, stream: u32, start: u64, out: &mut [Self]);
-    /// `out += a * b` for row-major tiles `a` (m x k), `b` (k x n), `out` (m x n).
-    fn gemm_accumulate(out: &mut [Self], a: &[Self], b: &[Self], m: usize, n: usize, k: usize);
 }
 
 impl FloatElement for f32 {
@@ -501,9 +501,6 @@ impl FloatElement for f32 {
     fn fill_normal(seed: u64, stream: u32, start: u64, out: &mut [Self]) {
         crate::random::fill_normal_f32(seed, stream, start, out)
     }
-    fn gemm_accumulate(out: &mut [Self], a: &[Self], b: &[Self], m: usize, n: usize, k: usize) {
-        crate::linalg::gemm_accumulate_f32(out, a, b, m, n, k)
-    }
 }
 
 impl FloatElement for f64 {
@@ -516,9 +513,6 @@ impl FloatElement for f64 {
     }
     fn fill_normal(seed: u64, stream: u32, start: u64, out: &mut [Self]) {
         crate::random::fill_normal_f64(seed, stream, start, out)
-    }
-    fn gemm_accumulate(out: &mut [Self], a: &[Self], b: &[Self], m: usize, n: usize, k: usize) {
-        crate::linalg::gemm_accumulate_f64(out, a, b, m, n, k)
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`reduce`]: reductions of tiles over axes into partial states.
 //! - [`math`]: vectorised math functions on strips.
 //! - [`random`]: counter-based random numbers keyed by seed and element position.
+//! - [`linalg`]: GEMM through BLAS, tile factorizations and triangular solves.
 
 pub mod dtype;
 pub mod linalg;

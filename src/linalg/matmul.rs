@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::FloatElement;
+use chunkwise_kernels::linalg::{Op, gemm};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::array::Array;
@@ -48,7 +49,18 @@ impl<T: FloatElement> BlockMap for MatmulTiles<T> {
                 a.as_slice().expect("C-order tiles"),
                 b.as_slice().expect("C-order tiles"),
             );
-            T::gemm_accumulate(&mut out, a, b, m, n, k);
+            gemm(
+                Op::Plain,
+                Op::Plain,
+                m,
+                n,
+                k,
+                T::ONE,
+                a,
+                b,
+                T::ONE,
+                &mut out,
+            );
         }
         Ok(tile_value(
             ArrayD::from_shape_vec(IxDyn(shape), out).expect("m x n values"),

@@ -1,6 +1,50 @@
 //! Linear algebra on tiled matrices, built from the graph's primitives and tile kernels.
+//!
+//! - [`Array::matmul`], `dot`, `outer`, [`tensordot`], [`einsum`]: products whose output
+//!   tiles accumulate their k-panel products in one buffer.
+//! - [`qr`] (TSQR), [`svd`], [`svd_compressed`]: for tall-and-skinny or short-and-wide
+//!   matrices.
+//! - [`cholesky`], [`lu`], [`solve`], [`solve_triangular`], [`lstsq`], [`inv`]: tile
+//!   algorithms on square matrices.
 
+mod cholesky;
 mod matmul;
 mod norm;
+mod qr;
+mod stage;
+mod svd;
+mod triangle;
 
+pub use cholesky::cholesky;
 pub use norm::Norm;
+pub use qr::qr;
+pub use svd::{SvdCompressed, svd, svd_compressed};
+pub use triangle::{tril, triu};
+
+use chunkwise_kernels::dtype::Element;
+
+use crate::array::Array;
+use crate::error::{Error, Result};
+
+/// The shape of a matrix operand, or an error naming `op` for other dimensions.
+fn matrix_shape<T: Element>(op: &str, a: &Array<T>) -> Result<(usize, usize)> {
+    a.check()?;
+    match a.shape()[..] {
+        [m, n] => Ok((m, n)),
+        _ => Err(Error::InvalidArgument {
+            op: op.into(),
+            reason: format!("a matrix (2 axes) is needed, found shape {:?}", a.shape()),
+        }),
+    }
+}
+
+/// The size of a square matrix operand, or an error naming `op`.
+fn square_size<T: Element>(op: &str, a: &Array<T>) -> Result<usize> {
+    match matrix_shape(op, a)? {
+        (m, n) if m == n => Ok(m),
+        _ => Err(Error::NotSquare {
+            op: op.into(),
+            shape: a.shape(),
+        }),
+    }
+}

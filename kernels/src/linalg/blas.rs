@@ -1,0 +1,204 @@
+//! Tile GEMM through CBLAS (`blas-src`: BLIS built from source by default, or a system
+//! OpenBLAS with the `openblas` feature), kept single-threaded inside tile tasks: the
+//! executor's rayon pool gives the parallelism.
+
+use std::os::raw::c_int;
+use std::sync::Once;
+
+use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE};
+
+// Links the BLAS library that `blas-src` selects.
+extern crate blas_src;
+
+/// How an operand of [`gemm`] enters the product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// As stored.
+    Plain,
+    /// Transposed.
+    Transposed,
+}
+
+impl Op {
+    fn cblas(self) -> CBLAS_TRANSPOSE {
+        match self {
+            Op::Plain => CBLAS_TRANSPOSE::CblasNoTrans,
+            Op::Transposed => CBLAS_TRANSPOSE::CblasTrans,
+        }
+    }
+}
+
+/// The element types CBLAS computes with.
+pub trait BlasScalar: Copy {
+    /// `c = alpha * op(a) * op(b) + beta * c`, all row-major with leading dimensions.
+    #[allow(clippy::too_many_arguments)]
+    fn raw_gemm(
+        op_a: Op,
+        op_b: Op,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: Self,
+        a: &[Self],
+        lda: usize,
+        b: &[Self],
+        ldb: usize,
+        beta: Self,
+        c: &mut [Self],
+        ldc: usize,
+    );
+}
+
+macro_rules! blas_scalar {
+    ($t:ty, $gemm:ident) => {
+        impl BlasScalar for $t {
+            fn raw_gemm(
+                op_a: Op,
+                op_b: Op,
+                m: usize,
+                n: usize,
+                k: usize,
+                alpha: Self,
+                a: &[Self],
+                lda: usize,
+                b: &[Self],
+                ldb: usize,
+                beta: Self,
+                c: &mut [Self],
+                ldc: usize,
+            ) {
+                if m == 0 || n == 0 {
+                    return;
+                }
+                init_blas();
+                // The extents were checked by `gemm`; CBLAS reads and writes only inside them.
+                unsafe {
+                    cblas_sys::$gemm(
+                        CBLAS_LAYOUT::CblasRowMajor,
+                        op_a.cblas(),
+                        op_b.cblas(),
+                        to_int(m),
+                        to_int(n),
+                        to_int(k),
+                        alpha,
+                        a.as_ptr(),
+                        to_int(lda.max(1)),
+                        b.as_ptr(),
+                        to_int(ldb.max(1)),
+                        beta,
+                        c.as_mut_ptr(),
+                        to_int(ldc.max(1)),
+                    )
+                }
+            }
+        }
+    };
+}
+
+blas_scalar!(f32, cblas_sgemm);
+blas_scalar!(f64, cblas_dgemm);
+
+fn to_int(x: usize) -> c_int {
+    c_int::try_from(x).expect("a tile dimension fits a BLAS int")
+}
+
+/// `c = alpha * op(a) @ op(b) + beta * c` for contiguous row-major matrices: `op(a)` is
+/// m x k, `op(b)` is k x n and `c` is m x n. `beta = 1` accumulates into `c`.
+///
+/// ```
+/// use chunkwise_kernels::linalg::{gemm, Op};
+/// let a = [1.0, 2.0, 3.0, 4.0]; // [[1, 2], [3, 4]]
+/// let mut c = [1.0; 4];
+/// gemm(Op::Plain, Op::Transposed, 2, 2, 2, 1.0, &a, &a, 1.0, &mut c);
+/// assert_eq!(c, [6.0, 12.0, 12.0, 26.0]); // a @ a.T + 1
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn gemm<T: BlasScalar>(
+    op_a: Op,
+    op_b: Op,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    beta: T,
+    c: &mut [T],
+) {
+    assert!(
+        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
+        "gemm operands hold {} x {} @ {} x {}",
+        m,
+        k,
+        k,
+        n
+    );
+    let lda = if op_a == Op::Plain { k } else { m };
+    let ldb = if op_b == Op::Plain { n } else { k };
+    T::raw_gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
+}
+
+/// The BLAS library this build links.
+pub const BLAS_LIBRARY: &str = if cfg!(feature = "openblas") {
+    "OpenBLAS (system)"
+} else {
+    "BLIS (vendored)"
+};
+
+#[cfg(feature = "openblas")]
+unsafe extern "C" {
+    fn openblas_set_num_threads(n: c_int);
+}
+
+#[cfg(not(feature = "openblas"))]
+unsafe extern "C" {
+    fn bli_thread_set_num_threads(n: i64);
+}
+
+/// Once per process, before the first BLAS call: one BLAS thread per caller, and for BLIS a
+/// kernel set chosen from the CPU's features.
+///
+/// The vendored BLIS picks its kernels by CPU model and does not know recent ones (AMD Zen 4
+/// and Zen 5 fall back to slow generic code), so unless the user set `BLIS_ARCH_TYPE`
+/// we choose by instruction set: the Skylake-X kernels with AVX-512, Zen 3's with AVX2 and
+/// FMA (BLIS's own choice otherwise).
+fn init_blas() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        #[cfg(feature = "openblas")]
+        unsafe {
+            openblas_set_num_threads(1)
+        };
+        #[cfg(not(feature = "openblas"))]
+        {
+            if std::env::var_os("BLIS_ARCH_TYPE").is_none()
+                && let Some(arch) = blis_arch_for_cpu()
+            {
+                // BLIS reads the variable once, in its initialisation, which this `Once`
+                // runs before any BLAS call of this process.
+                unsafe { std::env::set_var("BLIS_ARCH_TYPE", arch) };
+            }
+            unsafe { bli_thread_set_num_threads(1) };
+        }
+    });
+}
+
+/// BLIS's `arch_t` number for the kernels that suit this CPU, where its own detection
+/// may fail (see [`init_blas`]).
+#[cfg(not(feature = "openblas"))]
+fn blis_arch_for_cpu() -> Option<&'static str> {
+    // Positions in the vendored BLIS 1.0 `arch_t`: BLIS_ARCH_SKX = 0, BLIS_ARCH_ZEN3 = 6.
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+        {
+            return Some("0");
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Some("6");
+        }
+    }
+    None
+}

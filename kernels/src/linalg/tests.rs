@@ -1,0 +1,240 @@
+use super::*;
+
+/// Row-major `a (m x k) @ b (k x n)` by the definition, in f64.
+fn naive(a: &[f64], b: &[f64], m: usize, n: usize, k: usize) -> Vec<f64> {
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            out[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+        }
+    }
+    out
+}
+
+fn transpose(a: &[f64], m: usize, n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            out[j * m + i] = a[i * n + j];
+        }
+    }
+    out
+}
+
+/// Deterministic values in [-1, 1) that do not repeat in short patterns.
+fn values(len: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn assert_close(found: &[f64], expected: &[f64], tol: f64) {
+    assert_eq!(found.len(), expected.len());
+    for (i, (f, e)) in found.iter().zip(expected).enumerate() {
+        assert!((f - e).abs() <= tol, "element {i}: {f} vs {e}");
+    }
+}
+
+#[test]
+fn gemm_accumulates_with_every_transpose() {
+    let (m, n, k) = (7, 5, 6);
+    let a = values(m * k, 1);
+    let b = values(k * n, 2);
+    let product = naive(&a, &b, m, n, k);
+    for (op_a, op_b) in [
+        (Op::Plain, Op::Plain),
+        (Op::Transposed, Op::Plain),
+        (Op::Plain, Op::Transposed),
+        (Op::Transposed, Op::Transposed),
+    ] {
+        let a_stored = if op_a == Op::Plain {
+            a.clone()
+        } else {
+            transpose(&a, m, k)
+        };
+        let b_stored = if op_b == Op::Plain {
+            b.clone()
+        } else {
+            transpose(&b, k, n)
+        };
+        let mut c = vec![1.0; m * n];
+        gemm(op_a, op_b, m, n, k, -2.0, &a_stored, &b_stored, 1.0, &mut c);
+        let expected: Vec<f64> = product.iter().map(|p| 1.0 - 2.0 * p).collect();
+        assert_close(&c, &expected, 1e-12);
+    }
+}
+
+#[test]
+fn gemm_in_f32() {
+    let a: Vec<f32> = values(12, 3).iter().map(|&x| x as f32).collect();
+    let b: Vec<f32> = values(12, 4).iter().map(|&x| x as f32).collect();
+    let mut c = vec![0.0f32; 9];
+    gemm(Op::Plain, Op::Plain, 3, 3, 4, 1.0, &a, &b, 0.0, &mut c);
+    let a64: Vec<f64> = a.iter().map(|&x| x as f64).collect();
+    let b64: Vec<f64> = b.iter().map(|&x| x as f64).collect();
+    let c64: Vec<f64> = c.iter().map(|&x| x as f64).collect();
+    assert_close(&c64, &naive(&a64, &b64, 3, 3, 4), 1e-5);
+}
+
+/// A symmetric positive-definite matrix: `g g^T + n I`.
+fn spd(n: usize, seed: u64) -> Vec<f64> {
+    let g = values(n * n, seed);
+    let mut a = naive(&g, &transpose(&g, n, n), n, n, n);
+    for i in 0..n {
+        a[i * n + i] += n as f64;
+    }
+    a
+}
+
+#[test]
+fn cholesky_reproduces_the_matrix() {
+    let n = 9;
+    let a = spd(n, 5);
+    let l = cholesky_lower(&a, n).unwrap();
+    for i in 0..n {
+        for j in i + 1..n {
+            assert_eq!(l[i * n + j], 0.0);
+        }
+    }
+    assert_close(&naive(&l, &transpose(&l, n, n), n, n, n), &a, 1e-12);
+}
+
+#[test]
+fn cholesky_names_the_first_non_positive_pivot() {
+    // Leading 2 x 2 block is positive definite; the third pivot is 1 - 4 = -3.
+    let a = [1.0, 0.0, 2.0, 0.0, 1.0, 0.0, 2.0, 0.0, 1.0];
+    assert_eq!(cholesky_lower(&a, 3), Err(2));
+}
+
+#[test]
+fn triangular_solves_on_both_sides_and_transposed() {
+    let n = 6;
+    let mut l = values(n * n, 7);
+    for i in 0..n {
+        l[i * n + i] = 3.0 + i as f64;
+        for j in i + 1..n {
+            l[i * n + j] = 0.0;
+        }
+    }
+    let lt = transpose(&l, n, n);
+    let x = values(n * 4, 8);
+    for (lower, op) in [(true, Op::Plain), (true, Op::Transposed)] {
+        let t = Triangular {
+            data: &l,
+            n,
+            lower,
+            unit_diagonal: false,
+        };
+        let effective = if op == Op::Plain { &l } else { &lt };
+        // Left: op(l) @ x = b.
+        let mut b = naive(effective, &x, n, 4, n);
+        solve_left(t, op, &mut b, 4);
+        assert_close(&b, &x, 1e-12);
+        // Right: y @ op(l) = c, with y (4 x n).
+        let y = values(4 * n, 9);
+        let mut c = naive(&y, effective, 4, n, n);
+        solve_right(t, op, &mut c, 4);
+        assert_close(&c, &y, 1e-12);
+    }
+    // Upper (the transpose stored) and a unit diagonal.
+    let t = Triangular {
+        data: &lt,
+        n,
+        lower: false,
+        unit_diagonal: true,
+    };
+    let mut unit = lt.clone();
+    for i in 0..n {
+        unit[i * n + i] = 1.0;
+    }
+    let mut b = naive(&unit, &x, n, 4, n);
+    solve_left(t, Op::Plain, &mut b, 4);
+    assert_close(&b, &x, 1e-12);
+}
+
+#[test]
+fn qr_reproduces_tall_and_wide_matrices() {
+    for (m, n) in [(40, 7), (7, 7), (5, 9)] {
+        let a = values(m * n, 10 + m as u64);
+        let qr = HouseholderQr::new(&a, m, n);
+        let k = m.min(n);
+        let (q, r) = (qr.thin_q(), qr.r());
+        assert_close(&naive(&q, &r, m, n, k), &a, 1e-12);
+        // Orthonormal columns.
+        let qtq = naive(&transpose(&q, m, k), &q, k, k, m);
+        let identity: Vec<f64> = (0..k * k)
+            .map(|i| f64::from(u8::from(i % (k + 1) == 0)))
+            .collect();
+        assert_close(&qtq, &identity, 1e-12);
+        // R is upper triangular.
+        for i in 0..k {
+            for j in 0..i.min(n) {
+                assert_eq!(r[i * n + j], 0.0);
+            }
+        }
+        // Q applied to a k x 3 matrix equals the thin Q times it.
+        let top = values(k * 3, 11);
+        assert_close(&qr.q_times(&top, 3), &naive(&q, &top, m, 3, k), 1e-12);
+    }
+}
+
+#[test]
+fn lu_with_partial_pivoting_reproduces_the_rows() {
+    let (m, n) = (12, 5);
+    let a = values(m * n, 12);
+    let mut lu = a.clone();
+    let p = lu_partial_pivoting(&mut lu, m, n).unwrap();
+    let mut l = vec![0.0; m * n];
+    let mut u = vec![0.0; n * n];
+    for i in 0..m {
+        for j in 0..n {
+            match i.cmp(&j) {
+                std::cmp::Ordering::Greater => l[i * n + j] = lu[i * n + j],
+                std::cmp::Ordering::Equal => {
+                    l[i * n + j] = 1.0;
+                    u[i * n + j] = lu[i * n + j];
+                }
+                std::cmp::Ordering::Less => u[i * n + j] = lu[i * n + j],
+            }
+        }
+    }
+    // Partial pivoting keeps every multiplier at most 1 in magnitude.
+    assert!(l.iter().all(|x| x.abs() <= 1.0));
+    let permuted: Vec<f64> = p
+        .iter()
+        .flat_map(|&r| a[r * n..(r + 1) * n].to_vec())
+        .collect();
+    assert_close(&naive(&l, &u, m, n, n), &permuted, 1e-12);
+}
+
+#[test]
+fn lu_reports_a_zero_pivot() {
+    // The second column is twice the first.
+    let mut a = vec![1.0, 2.0, 3.0, 6.0, -1.0, -2.0];
+    assert_eq!(lu_partial_pivoting(&mut a, 3, 2), Err(1));
+}
+
+#[test]
+fn svd_reproduces_the_matrix() {
+    for (m, n) in [(30, 6), (6, 11)] {
+        let a = values(m * n, 13);
+        let f = thin_svd(&a, m, n).unwrap();
+        let k = m.min(n);
+        assert!(f.s.windows(2).all(|w| w[0] >= w[1]));
+        let mut us = f.u.clone();
+        for i in 0..m {
+            for j in 0..k {
+                us[i * k + j] *= f.s[j];
+            }
+        }
+        assert_close(&naive(&us, &f.vt, m, n, k), &a, 1e-12);
+    }
+}
