@@ -194,11 +194,8 @@ pub enum Error {
         /// The global row of the failing pivot.
         pivot: usize,
     },
-    /// An LU factorization met a zero pivot (to working precision).
-    #[error(
-        "matrix is singular: the LU factorization found a zero pivot in tile {tile:?} \
-         at pivot {pivot} (column {pivot} of the matrix)"
-    )]
+    /// An LU factorization or a triangular solve met a zero pivot (to working precision).
+    #[error("matrix is singular: zero pivot at row/column {pivot} of the matrix, in tile {tile:?}")]
     Singular {
         /// The tile (block index) whose pivot is zero.
         tile: Vec<usize>,

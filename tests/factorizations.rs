@@ -248,3 +248,201 @@ fn square_only_operations_reject_other_shapes() {
         Error::InvalidArgument { .. }
     ));
 }
+
+/// A well-conditioned general matrix: random entries plus `n` on the diagonal.
+fn general(n: usize, seed: u64) -> Array2<f64> {
+    dense(n, n, seed) + identity(n) * n as f64 * 0.5
+}
+
+#[test]
+fn lu_reproduces_the_matrix_with_pivoting_across_tiles() {
+    let cases = [
+        (40, Chunks::Shape(vec![10, 10])),
+        (23, Chunks::Sizes(vec![vec![5, 11, 7], vec![12, 11]])),
+        (6, Chunks::Shape(vec![6, 6])),
+    ];
+    for (n, chunks) in cases {
+        // Plain random entries: pivoting is needed (small leading pivots are likely).
+        let a = dense(n, n, 100 + n as u64);
+        let (p, l, u) = linalg::lu(&tiled(&a, chunks)).unwrap();
+        let (p, l, u) = (computed(&p), computed(&l), computed(&u));
+        assert!(lower_triangular(&l) && upper_triangular(&u));
+        assert!(l.diag().iter().all(|&d| d == 1.0), "unit diagonal");
+        assert!(
+            l.iter().all(|x| x.abs() <= 1.0),
+            "partial pivoting bounds L by 1"
+        );
+        // P is a permutation matrix.
+        assert!(p.iter().all(|&x| x == 0.0 || x == 1.0));
+        assert_near(&p.dot(&p.t()), &identity(n), n, 1.0, "P P^T = I");
+        let scale = max_abs(&a) * n as f64;
+        assert_near(&p.dot(&l).dot(&u), &a, n, scale, "A = P L U");
+    }
+}
+
+#[test]
+fn solve_and_inv_match_a_dense_solver() {
+    let n = 30;
+    let a = general(n, 8);
+    let b = dense(n, 4, 9);
+    let x = computed(
+        &linalg::solve(
+            &tiled(&a, Chunks::Shape(vec![8, 8])),
+            &tiled(&b, Chunks::Shape(vec![8, 3])),
+        )
+        .unwrap(),
+    );
+    // Residual and faer's dense solution.
+    assert_near(&a.dot(&x), &b, n, max_abs(&b) * 4.0, "A x = b");
+    let fa = faer::Mat::<f64>::from_fn(n, n, |i, j| a[[i, j]]);
+    let fb = faer::Mat::<f64>::from_fn(n, 4, |i, j| b[[i, j]]);
+    use faer::linalg::solvers::Solve;
+    let fx = fa.partial_piv_lu().solve(&fb);
+    let oracle = Array2::from_shape_fn((n, 4), |(i, j)| fx[(i, j)]);
+    assert_near(&x, &oracle, n, 10.0, "x = faer's x");
+    // A vector right-hand side gives a vector.
+    let v = b.column(0).to_owned();
+    let xv = linalg::solve(
+        &tiled(&a, Chunks::Shape(vec![8, 8])),
+        &from_ndarray(&v, [8]).unwrap(),
+    )
+    .unwrap()
+    .compute()
+    .unwrap();
+    assert_eq!(xv.shape(), &[n]);
+    // The inverse.
+    let inverse = computed(&linalg::inv(&tiled(&a, Chunks::Shape(vec![7, 7]))).unwrap());
+    assert_near(&a.dot(&inverse), &identity(n), n, 10.0, "A inv(A) = I");
+}
+
+#[test]
+fn solve_triangular_lower_and_upper() {
+    let n = 25;
+    let a = general(n, 10);
+    let b = dense(n, 3, 11);
+    for lower in [true, false] {
+        let t = if lower {
+            Array2::from_shape_fn((n, n), |(i, j)| if i >= j { a[[i, j]] } else { 0.0 })
+        } else {
+            Array2::from_shape_fn((n, n), |(i, j)| if i <= j { a[[i, j]] } else { 0.0 })
+        };
+        // The other triangle of the input is not read: fill it with garbage.
+        let stored = &t
+            + &Array2::from_shape_fn((n, n), |(i, j)| {
+                if (lower && j > i) || (!lower && i > j) {
+                    1e6
+                } else {
+                    0.0
+                }
+            });
+        let x = computed(
+            &linalg::solve_triangular(
+                &tiled(&stored, Chunks::Sizes(vec![vec![10, 15], vec![4, 21]])),
+                &tiled(&b, Chunks::Shape(vec![6, 2])),
+                lower,
+            )
+            .unwrap(),
+        );
+        assert_near(&t.dot(&x), &b, n, max_abs(&b) * 4.0, "T x = b");
+    }
+}
+
+#[test]
+fn singular_matrices_are_reported_with_the_tile_and_pivot() {
+    // Column 13 is a copy of column 2: singular, found in the panel of tile 3 (rows 12..16).
+    let n = 16;
+    let mut a = general(n, 12);
+    let copy = a.column(2).to_owned();
+    a.column_mut(13).assign(&copy);
+    let err = linalg::solve(
+        &tiled(&a, Chunks::Shape(vec![4, 4])),
+        &tiled(&dense(n, 1, 1), Chunks::Shape(vec![4, 1])),
+    )
+    .unwrap()
+    .compute()
+    .unwrap_err();
+    match err {
+        Error::Singular { tile, pivot } => {
+            assert_eq!(tile, vec![3, 3]);
+            assert_eq!(pivot, 13);
+        }
+        other => panic!("expected Singular, got {other}"),
+    }
+    // A triangular matrix with a zero on its diagonal.
+    let mut t = Array2::<f64>::eye(8);
+    t[[5, 5]] = 0.0;
+    let err = linalg::solve_triangular(
+        &tiled(&t, Chunks::Shape(vec![4, 4])),
+        &tiled(&dense(8, 1, 2), Chunks::Shape(vec![4, 1])),
+        true,
+    )
+    .unwrap()
+    .compute()
+    .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Singular {
+            tile: vec![1, 1],
+            pivot: 5
+        }
+    );
+}
+
+#[test]
+fn lstsq_matches_the_normal_equations_solution() {
+    let (m, n) = (200, 6);
+    let a = dense(m, n, 13);
+    let b = dense(m, 2, 14);
+    let fit = linalg::lstsq(
+        &tiled(&a, Chunks::Shape(vec![32, 6])),
+        &tiled(&b, Chunks::Shape(vec![32, 2])),
+    )
+    .unwrap();
+    let x = computed(&fit.solution);
+    // Oracle: faer's dense QR least squares.
+    let fa = faer::Mat::<f64>::from_fn(m, n, |i, j| a[[i, j]]);
+    let fb = faer::Mat::<f64>::from_fn(m, 2, |i, j| b[[i, j]]);
+    use faer::linalg::solvers::SolveLstsq;
+    let fx = fa.qr().solve_lstsq(&fb);
+    let oracle = Array2::from_shape_fn((n, 2), |(i, j)| fx[(i, j)]);
+    assert_near(&x, &oracle, m, 10.0, "x = faer's least-squares x");
+    let residuals = fit.residuals.compute().unwrap();
+    let expected = (&a.dot(&oracle) - &b)
+        .mapv(|d| d * d)
+        .sum_axis(ndarray::Axis(0));
+    for j in 0..2 {
+        assert!((residuals[[j]] - expected[j]).abs() <= 1e-10 * expected[j]);
+    }
+    let s = fit.singular_values.compute().unwrap();
+    let oracle_s = singular_values(&a);
+    for (i, e) in oracle_s.iter().enumerate() {
+        assert!((s[[i]] - e).abs() <= 1e-12 * oracle_s[0]);
+    }
+}
+
+#[test]
+fn solvers_check_shapes() {
+    let a = tiled(&general(6, 1), Chunks::Shape(vec![3, 3]));
+    let b = tiled(&dense(5, 1, 1), Chunks::Shape(vec![5, 1]));
+    assert!(matches!(
+        linalg::solve(&a, &b).unwrap_err(),
+        Error::ShapeMismatch { .. }
+    ));
+    assert!(matches!(
+        linalg::solve_triangular(&a, &b, true).unwrap_err(),
+        Error::ShapeMismatch { .. }
+    ));
+    let wide = tiled(&dense(3, 6, 1), Chunks::Shape(vec![3, 3]));
+    assert!(matches!(
+        linalg::lu(&wide).unwrap_err(),
+        Error::NotSquare { .. }
+    ));
+    assert!(matches!(
+        linalg::inv(&wide).unwrap_err(),
+        Error::NotSquare { .. }
+    ));
+    assert!(matches!(
+        linalg::lstsq(&wide, &b).unwrap_err(),
+        Error::InvalidArgument { .. }
+    ));
+}

@@ -8,18 +8,24 @@
 //!   algorithms on square matrices.
 
 mod cholesky;
+mod lu;
 mod matmul;
 mod norm;
 mod qr;
+mod solve;
 mod stage;
 mod svd;
 mod triangle;
+mod triangular;
 
 pub use cholesky::cholesky;
+pub use lu::lu;
 pub use norm::Norm;
 pub use qr::qr;
+pub use solve::{Lstsq, inv, lstsq, solve};
 pub use svd::{SvdCompressed, svd, svd_compressed};
 pub use triangle::{tril, triu};
+pub use triangular::solve_triangular;
 
 use chunkwise_kernels::dtype::Element;
 

@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 pub enum Norm {
     /// Vectors: the sum of absolute values; matrices: the largest column sum of them.
     One,
-    /// Vectors: the Euclidean norm (matrices: the spectral norm, not available yet).
+    /// Vectors: the Euclidean norm; matrices: the spectral norm (largest singular value,
+    /// through [`svd`](super::svd), so tall-and-skinny or short-and-wide matrices).
     Two,
     /// Vectors: the largest absolute value; matrices: the largest row sum of them.
     Inf,
@@ -38,11 +39,7 @@ impl<T: FloatElement> Array<T> {
             (1, Norm::Two) | (1 | 2, Norm::Frobenius) => Ok(self.powi(2).sum().sqrt()),
             (2, Norm::One) => Ok(abs.sum_with(&Reduction::axis(0)).max()),
             (2, Norm::Inf) => Ok(abs.sum_with(&Reduction::axis(1)).max()),
-            (2, Norm::Two) => Err(Error::InvalidArgument {
-                op: "norm".into(),
-                reason: "the spectral norm of a matrix needs the SVD, which is not available yet"
-                    .into(),
-            }),
+            (2, Norm::Two) => Ok(super::svd(self)?.1.max()),
             (ndim, _) => Err(Error::InvalidArgument {
                 op: "norm".into(),
                 reason: format!("an array of {ndim} axes (vectors and matrices only)"),

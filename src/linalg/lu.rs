@@ -1,0 +1,314 @@
+//! LU factorization with partial pivoting, panel by panel, and the solvers built on it.
+//!
+//! Pivoting scheme: the same as LAPACK's blocked `getrf` with the tile width as block size.
+//! For each column panel `k` (one tile wide, all rows from its diagonal down), one task
+//! factors the whole panel with partial pivoting, choosing each pivot among all remaining
+//! rows of the matrix; one task per trailing column panel then applies the panel's row
+//! interchanges, solves for its tile of `U` and updates the rest of its column (GEMM).
+//! Later interchanges are applied to the earlier columns of `L` when `L` is assembled.
+
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::{Element, FloatElement};
+use chunkwise_kernels::linalg::{Op, Triangular, gemm, lu_partial_pivoting, solve_left};
+
+use super::square_size;
+use super::stage::{Stage, array_part, assemble, matrix, part, tile_of, tuple};
+use crate::array::Array;
+use crate::chunks::{ChunkGrid, refine};
+use crate::error::{Error, Result};
+use crate::graph::Node;
+use crate::ops::rechunk::rechunk;
+
+/// The LU factorization with partial pivoting `a = p @ l @ u` of a square matrix, as
+/// SciPy's `linalg.lu` returns it: `p` a permutation matrix, `l` unit lower triangular
+/// (every entry at most 1 in magnitude), `u` upper triangular. Tiles are the common
+/// refinement of the row and column tiles, on both axes. A singular matrix gives
+/// [`Error::Singular`] naming the panel's diagonal tile and the pivot.
+///
+/// ```
+/// let a = ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]]);
+/// let (p, l, u) = chunkwise::linalg::lu(&chunkwise::from_ndarray(&a, [1, 1]).unwrap()).unwrap();
+/// let back = p.matmul(&l).unwrap().matmul(&u).unwrap().compute().unwrap();
+/// assert!((&back - &a.into_dyn()).iter().all(|d| d.abs() < 1e-14));
+/// ```
+pub fn lu<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T>, Array<T>)> {
+    let f = LuStages::<T>::new(a)?;
+    Ok((
+        Array::from_node(f.p()),
+        Array::from_node(f.l()),
+        Array::from_node(f.u()),
+    ))
+}
+
+/// The stages of a panel LU (see the module documentation).
+pub(super) struct LuStages<T> {
+    /// Square tiles of both axes.
+    grid: ChunkGrid,
+    /// Per panel `k`: (LU of the panel, row order of the panel's rows).
+    panels: Vec<Arc<Node>>,
+    /// Per panel `k`: its row order alone (u64 positions, relative to its first row).
+    pivots: Vec<Arc<Node>>,
+    /// Per panel `k` but the last: the trailing columns after step `k`, each tile holding
+    /// (updated rest of the column, the tile of `U` in block row `k`).
+    columns: Vec<Arc<Node>>,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: FloatElement> LuStages<T> {
+    pub(super) fn new(a: &Array<T>) -> Result<LuStages<T>> {
+        let n = square_size("lu", a)?;
+        let chunks = a.node.grid.chunks();
+        let tiles = refine(&chunks[0], &chunks[1]);
+        let grid = ChunkGrid::from_valid(vec![tiles.clone(), tiles.clone()]);
+        let offsets = grid.offsets(0).to_vec();
+        let nt = tiles.len();
+        // The matrix as full-height column panels.
+        let mut trailing = rechunk(&a.node, ChunkGrid::from_valid(vec![vec![n], tiles.clone()]));
+        let (mut panels, mut pivots, mut columns) = (Vec::new(), Vec::new(), Vec::new());
+        for k in 0..nt {
+            let (origin, width) = (offsets[k], tiles[k]);
+            let height = n - origin;
+            let panel_grid = ChunkGrid::from_valid(vec![vec![height], vec![width]]);
+            let panel = Stage::new(
+                "lu panel getrf",
+                panel_grid,
+                T::DTYPE,
+                vec![trailing.clone()],
+            )
+            .run(
+                |_| vec![(0, vec![0, 0])],
+                move |_, shape, tiles| {
+                    let mut lu = matrix::<T>(tiles[0], 0).data.to_vec();
+                    let order = lu_partial_pivoting(&mut lu, height, width).map_err(|pivot| {
+                        Error::Singular {
+                            tile: vec![k, k],
+                            pivot: origin + pivot,
+                        }
+                    })?;
+                    let order: Vec<u64> = order.into_iter().map(|r| r as u64).collect();
+                    Ok(tuple(vec![tile_of(lu, shape), tile_of(order, &[height])]))
+                },
+            );
+            let order = Stage::new(
+                "lu pivots",
+                ChunkGrid::from_valid(vec![vec![height]]),
+                u64::DTYPE,
+                vec![panel.clone()],
+            )
+            .run(
+                |_| vec![(0, vec![0, 0])],
+                |_, _, tiles| Ok(part(tiles[0], 1)),
+            );
+            if k + 1 < nt {
+                trailing = Self::update(&trailing, &panel, &tiles[k + 1..], height - width);
+                columns.push(trailing.clone());
+            }
+            panels.push(panel);
+            pivots.push(order);
+        }
+        Ok(LuStages {
+            grid,
+            panels,
+            pivots,
+            columns,
+            _t: std::marker::PhantomData,
+        })
+    }
+
+    /// The trailing column panels after a step: each applies the panel's interchanges to its
+    /// column, solves for its tile of `U` and updates the rows below.
+    fn update(
+        trailing: &Arc<Node>,
+        panel: &Arc<Node>,
+        widths: &[usize],
+        below: usize,
+    ) -> Arc<Node> {
+        let grid = ChunkGrid::from_valid(vec![vec![below], widths.to_vec()]);
+        Stage::new(
+            "lu column update",
+            grid,
+            T::DTYPE,
+            vec![trailing.clone(), panel.clone()],
+        )
+        .run(
+            |block| vec![(0, vec![0, block[1] + 1]), (1, vec![0, 0])],
+            move |_, shape, tiles| {
+                let column = matrix::<T>(tiles[0], 0);
+                let lu = matrix::<T>(tiles[1], 0);
+                let (cols, width) = (column.cols, lu.cols);
+                let mut permuted = column.data.to_vec();
+                permute_rows(&mut permuted, order_of(tiles[1], 1), cols);
+                let (top, rest) = permuted.split_at_mut(width * cols);
+                let l_top = Triangular {
+                    data: &lu.data[..width * width],
+                    n: width,
+                    lower: true,
+                    unit_diagonal: true,
+                };
+                solve_left(l_top, Op::Plain, top, cols);
+                gemm(
+                    Op::Plain,
+                    Op::Plain,
+                    below,
+                    cols,
+                    width,
+                    -T::ONE,
+                    &lu.data[width * width..],
+                    top,
+                    T::ONE,
+                    rest,
+                );
+                let u_tile = tile_of(top.to_vec(), &[width, cols]);
+                Ok(tuple(vec![tile_of(rest.to_vec(), shape), u_tile]))
+            },
+        )
+    }
+
+    fn tiles(&self) -> &[usize] {
+        &self.grid.chunks()[0]
+    }
+
+    /// The row order of the whole factorization (u64): row `i` of `l @ u` is row
+    /// `order[i]` of `a`.
+    pub(super) fn row_order(&self) -> Arc<Node> {
+        let n: usize = self.tiles().iter().sum();
+        let offsets = self.grid.offsets(0).to_vec();
+        let nt = self.pivots.len();
+        Stage::new(
+            "lu row order",
+            ChunkGrid::from_valid(vec![vec![n]]),
+            u64::DTYPE,
+            self.pivots.clone(),
+        )
+        .run(
+            move |_| (0..nt).map(|k| (k, vec![0])).collect(),
+            move |_, _, tiles| {
+                let mut rows: Vec<u64> = (0..n as u64).collect();
+                for (k, tile) in tiles.iter().enumerate() {
+                    permute_rows(&mut rows[offsets[k]..], order_of(tile, 0), 1);
+                }
+                Ok(tile_of(rows, &[n]))
+            },
+        )
+    }
+
+    /// `p`: the permutation matrix with `a = p @ l @ u`, on the factorization's tiles.
+    fn p(&self) -> Arc<Node> {
+        let rows = self.row_order();
+        let origins = self.grid.clone();
+        Stage::new("lu p", self.grid.clone(), T::DTYPE, vec![rows]).run(
+            |_| vec![(0, vec![0])],
+            move |block, shape, tiles| {
+                let rows = order_of(tiles[0], 0);
+                let origin = origins.block_origin(block);
+                let mut out = vec![T::ZERO; shape[0] * shape[1]];
+                for j in 0..shape[1] {
+                    let r = rows[origin[1] + j] as usize;
+                    if (origin[0]..origin[0] + shape[0]).contains(&r) {
+                        out[(r - origin[0]) * shape[1] + j] = T::ONE;
+                    }
+                }
+                Ok(tile_of(out, shape))
+            },
+        )
+    }
+
+    /// `l`: unit lower triangular; column panel `k` with the interchanges of the later
+    /// panels applied to its rows.
+    pub(super) fn l(&self) -> Arc<Node> {
+        let tiles = self.tiles().to_vec();
+        let offsets = self.grid.offsets(0).to_vec();
+        let nt = tiles.len();
+        let mut columns = Vec::new();
+        for k in 0..nt {
+            let (origin, width) = (offsets[k], tiles[k]);
+            let grid = ChunkGrid::from_valid(vec![tiles[k..].to_vec(), vec![width]]);
+            let mut inputs = vec![self.panels[k].clone()];
+            inputs.extend(self.pivots[k + 1..].iter().cloned());
+            let later = nt - k - 1;
+            let starts: Vec<usize> = offsets[k + 1..nt].iter().map(|o| o - origin).collect();
+            let row_offsets = grid.offsets(0).to_vec();
+            let column = Stage::new("lu l column", grid, T::DTYPE, inputs).run(
+                move |_| {
+                    let mut deps = vec![(0, vec![0, 0])];
+                    deps.extend((0..later).map(|j| (1 + j, vec![0])));
+                    deps
+                },
+                move |block, shape, tiles| {
+                    let lu = matrix::<T>(tiles[0], 0);
+                    let mut l = lu.data.to_vec();
+                    for i in 0..width {
+                        l[i * width + i] = T::ONE;
+                        l[i * width + i + 1..(i + 1) * width].fill(T::ZERO);
+                    }
+                    for (j, tile) in tiles[1..].iter().enumerate() {
+                        permute_rows(&mut l[starts[j] * width..], order_of(tile, 0), width);
+                    }
+                    let first = row_offsets[block[0]];
+                    Ok(tile_of(
+                        l[first * width..(first + shape[0]) * width].to_vec(),
+                        shape,
+                    ))
+                },
+            );
+            columns.push(column);
+        }
+        assemble::<T>("lu l", self.grid.clone(), columns, |block| {
+            let (i, k) = (block[0], block[1]);
+            (i >= k).then(|| (k, vec![i - k, 0], 0))
+        })
+    }
+
+    /// `u`: upper triangular; diagonal tiles from the panels, the rest from the column
+    /// updates.
+    pub(super) fn u(&self) -> Arc<Node> {
+        let tiles = self.tiles().to_vec();
+        let nt = tiles.len();
+        let diagonal = self.panels.iter().zip(&tiles).map(|(panel, &width)| {
+            let grid = ChunkGrid::from_valid(vec![vec![width], vec![width]]);
+            Stage::new("lu u diagonal", grid, T::DTYPE, vec![panel.clone()]).run(
+                |_| vec![(0, vec![0, 0])],
+                move |_, shape, tiles| {
+                    let lu = matrix::<T>(tiles[0], 0);
+                    let mut u = lu.data[..width * width].to_vec();
+                    for i in 0..width {
+                        u[i * width..i * width + i].fill(T::ZERO);
+                    }
+                    Ok(tile_of(u, shape))
+                },
+            )
+        });
+        let sources: Vec<Arc<Node>> = diagonal.chain(self.columns.iter().cloned()).collect();
+        assemble::<T>("lu u", self.grid.clone(), sources, move |block| {
+            let (k, j) = (block[0], block[1]);
+            match j.cmp(&k) {
+                std::cmp::Ordering::Equal => Some((k, vec![0, 0], 0)),
+                std::cmp::Ordering::Greater => Some((nt + k, vec![0, j - k - 1], 1)),
+                std::cmp::Ordering::Less => None,
+            }
+        })
+    }
+
+    /// The factorization's tiles (square, on both axes).
+    pub(super) fn grid(&self) -> &ChunkGrid {
+        &self.grid
+    }
+}
+
+/// A row order (u64 positions) held in part `index` of a tile.
+fn order_of(tile: &crate::graph::Value, index: usize) -> &[u64] {
+    array_part::<u64>(tile, index)
+        .as_slice()
+        .expect("C-order tiles")
+}
+
+/// Reorders the rows (of `width` elements) of `data`: row `i` becomes the old row
+/// `order[i]`. Rows past `order.len()` stay.
+pub(super) fn permute_rows<X: Element>(data: &mut [X], order: &[u64], width: usize) {
+    let old = data[..order.len() * width].to_vec();
+    for (i, &r) in order.iter().enumerate() {
+        let r = r as usize;
+        data[i * width..(i + 1) * width].copy_from_slice(&old[r * width..(r + 1) * width]);
+    }
+}
