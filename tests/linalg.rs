@@ -113,8 +113,10 @@ fn shape_errors() {
     let b = from_ndarray(&matrix(5, 2, 0), [5, 2]).unwrap();
     assert!(matches!(a.matmul(&b), Err(Error::ShapeMismatch { .. })));
     let cube = from_ndarray(&ArrayD::<f64>::zeros(IxDyn(&[2, 2, 2])), [2, 2, 2]).unwrap();
+    assert!(matches!(cube.matmul(&a), Err(Error::ShapeMismatch { .. })));
+    let scalar = from_ndarray(&ArrayD::<f64>::zeros(IxDyn(&[])), Vec::<usize>::new()).unwrap();
     assert!(matches!(
-        cube.matmul(&a),
+        scalar.matmul(&a),
         Err(Error::InvalidArgument { .. })
     ));
 }
@@ -179,4 +181,189 @@ fn dot_outer_and_norms_match_dense_computations() {
     assert_eq!(outer.shape(), &[9, 9]);
     assert!((0..9).all(|i| (0..9).all(|j| outer[[i, j]] == u[i] * w[j])));
     assert!(matches!(x.outer(&ux), Err(Error::InvalidArgument { .. })));
+}
+
+/// `einsum` by definition: sums over every letter combination (the oracle for contractions).
+fn dense_einsum(a: &ArrayD<f64>, la: &str, b: &ArrayD<f64>, lb: &str, lout: &str) -> ArrayD<f64> {
+    let mut sizes = std::collections::BTreeMap::new();
+    for (letters, x) in [(la, a), (lb, b)] {
+        for (c, &n) in letters.chars().zip(x.shape()) {
+            sizes.insert(c, n);
+        }
+    }
+    let letters: Vec<char> = sizes.keys().copied().collect();
+    let out_shape: Vec<usize> = lout.chars().map(|c| sizes[&c]).collect();
+    let mut out = ArrayD::<f64>::zeros(IxDyn(&out_shape));
+    let total: usize = letters.iter().map(|c| sizes[c]).product();
+    for flat in 0..total {
+        let mut rest = flat;
+        let mut value = std::collections::HashMap::new();
+        for c in letters.iter().rev() {
+            value.insert(*c, rest % sizes[c]);
+            rest /= sizes[c];
+        }
+        let index = |l: &str| -> Vec<usize> { l.chars().map(|c| value[&c]).collect() };
+        out[IxDyn(&index(lout))] += a[IxDyn(&index(la))] * b[IxDyn(&index(lb))];
+    }
+    out
+}
+
+fn tensor(shape: &[usize], seed: usize) -> ArrayD<f64> {
+    ArrayD::from_shape_fn(IxDyn(shape), |i| {
+        use ndarray::Dimension;
+        let s: usize = i
+            .slice()
+            .iter()
+            .enumerate()
+            .map(|(d, &x)| (d + 3) * x)
+            .sum();
+        (((s * 13 + seed * 7) % 19) as f64 - 9.0) / 5.0
+    })
+}
+
+fn assert_close_arrays(got: &ArrayD<f64>, want: &ArrayD<f64>, what: &str) {
+    assert_eq!(got.shape(), want.shape(), "{what}");
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+            "{what}: {g} vs {w}"
+        );
+    }
+}
+
+#[test]
+fn batched_matmul_broadcasts_leading_axes_like_numpy() {
+    // (a shape, a tiles, b shape, b tiles, oracle letters of a, of b, of the output)
+    type Case<'a> = (
+        &'a [usize],
+        &'a [usize],
+        &'a [usize],
+        &'a [usize],
+        &'a str,
+        &'a str,
+        &'a str,
+    );
+    let cases: [Case; 4] = [
+        // Same batch.
+        (
+            &[3, 4, 5],
+            &[2, 2, 3],
+            &[3, 5, 2],
+            &[1, 3, 2],
+            "bxy",
+            "byz",
+            "bxz",
+        ),
+        // Broadcast a batch axis of length 1.
+        (
+            &[1, 4, 5],
+            &[1, 3, 5],
+            &[3, 5, 2],
+            &[2, 5, 1],
+            "xy",
+            "byz",
+            "bxz",
+        ),
+        // Stack @ matrix and matrix @ stack.
+        (
+            &[2, 3, 4, 5],
+            &[1, 2, 3, 2],
+            &[5, 6],
+            &[2, 4],
+            "abxy",
+            "yz",
+            "abxz",
+        ),
+        (&[4, 5], &[2, 2], &[3, 5, 2], &[2, 3, 2], "xy", "byz", "bxz"),
+    ];
+    for (sa, ca, sb, cb, la, lb, lout) in cases {
+        let (a, b) = (tensor(sa, 1), tensor(sb, 2));
+        let got = from_ndarray(&a, ca.to_vec())
+            .unwrap()
+            .matmul(&from_ndarray(&b, cb.to_vec()).unwrap())
+            .unwrap()
+            .compute()
+            .unwrap();
+        // A length-1 batch axis of `a` is broadcast: the oracle drops it.
+        let a_oracle = if la.len() < sa.len() {
+            a.index_axis(ndarray::Axis(0), 0).to_owned()
+        } else {
+            a.clone()
+        };
+        let want = dense_einsum(&a_oracle, la, &b, lb, lout);
+        assert_close_arrays(&got, &want, &format!("{sa:?} @ {sb:?}"));
+    }
+    let err = from_ndarray(&tensor(&[2, 3, 4], 1), [1, 3, 4])
+        .unwrap()
+        .matmul(&from_ndarray(&tensor(&[3, 4, 2], 2), [1, 4, 2]).unwrap())
+        .unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { .. }), "{err}");
+}
+
+#[test]
+fn tensordot_and_einsum_match_the_definition() {
+    use chunkwise::linalg::{einsum, tensordot};
+    let a = tensor(&[4, 3, 5], 3);
+    let b = tensor(&[5, 4, 2], 4);
+    let (ta, tb) = (
+        from_ndarray(&a, [3, 2, 2]).unwrap(),
+        from_ndarray(&b, [5, 3, 1]).unwrap(),
+    );
+    let got = tensordot(&ta, &tb, &[0, 2], &[1, 0])
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_close_arrays(&got, &dense_einsum(&a, "ijk", &b, "kil", "jl"), "tensordot");
+    let specs = [
+        ("ijk,kil->jl", "ijk", "kil", "jl"),
+        ("ijk,kil->lj", "ijk", "kil", "lj"),
+        // Batch axis i, contracted k; j and l free.
+        ("ijk,kil->ijl", "ijk", "kil", "ijl"),
+        // Implicit output: letters that appear once, sorted.
+        ("ijk,kil", "ijk", "kil", "jl"),
+        // An outer product with a batch axis (nothing contracted).
+        ("ijk,kil->ijkl", "ijk", "kil", "ijkl"),
+        // j summed in a alone.
+        ("ijk,kil->l", "ijk", "kil", "l"),
+    ];
+    for (spec, la, lb, lout) in specs {
+        let got = einsum(spec, &[&ta, &tb]).unwrap().compute().unwrap();
+        assert_close_arrays(&got, &dense_einsum(&a, la, &b, lb, lout), spec);
+    }
+    // One operand: a transpose and a sum.
+    let one = einsum("ijk->kj", &[&ta]).unwrap().compute().unwrap();
+    let want = a.sum_axis(ndarray::Axis(0)).reversed_axes();
+    assert_close_arrays(&one, &want.into_dyn(), "ijk->kj");
+    for bad in ["ii,ij->j", "ij,jk->iq", "i...,j", "ij,jk,kl"] {
+        assert!(
+            matches!(einsum(bad, &[&ta, &tb]), Err(Error::InvalidArgument { .. })),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        einsum("ijk,ijl->kl", &[&ta, &tb]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_long_inner_dimension_is_accumulated_in_a_chain_of_bounded_links() {
+    use chunkwise::linalg::LINK_INPUT_BYTES;
+    // Tiles of 2 MiB: each link holds at most LINK_INPUT_BYTES of operand tiles.
+    let (m, k, n) = (512, 512 * 40, 512);
+    let a = chunkwise::random::uniform::<f64>(1, -1.0, 1.0, &[m, k], [m, 512]).unwrap();
+    let b = chunkwise::random::uniform::<f64>(2, -1.0, 1.0, &[k, n], [512, n]).unwrap();
+    let c = a.matmul(&b).unwrap();
+    let plan = c.explain().unwrap();
+    let links = plan.matches("contract[").count();
+    let per_link = LINK_INPUT_BYTES / (2 * 512 * 512 * 8);
+    assert_eq!(links, 40usize.div_ceil(per_link), "{plan}");
+    let got = c.compute().unwrap();
+    let (a, b) = (a.compute().unwrap(), b.compute().unwrap());
+    let a2 = a.into_dimensionality::<ndarray::Ix2>().unwrap();
+    let b2 = b.into_dimensionality::<ndarray::Ix2>().unwrap();
+    let want = a2.dot(&b2).into_dyn();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-9 * (1.0 + w.abs()));
+    }
 }

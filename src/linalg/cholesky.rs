@@ -27,7 +27,7 @@ use crate::ops::rechunk::rechunk;
 /// diagonal tile and row where a pivot was not positive.
 ///
 /// ```
-/// let a = ndarray::arr2(&[[4.0, 2.0, 0.4], [2.0, 5.0, 1.0], [0.4, 1.0, 3.0]]);
+/// let a = ndarray::arr2(&[[4.0f64, 2.0, 0.4], [2.0, 5.0, 1.0], [0.4, 1.0, 3.0]]);
 /// let l = chunkwise::linalg::cholesky(&chunkwise::from_ndarray(&a, [2, 2]).unwrap()).unwrap();
 /// let l = l.compute().unwrap().into_dimensionality::<ndarray::Ix2>().unwrap();
 /// assert!((l.dot(&l.t()) - &a).iter().all(|d| d.abs() < 1e-12));
@@ -41,8 +41,7 @@ pub fn cholesky<T: FloatElement>(a: &Array<T>) -> Result<Array<T>> {
     let nt = tiles.len();
     let mut trailing = rechunk(&a.node, grid.clone());
     let (mut diagonal, mut panels) = (Vec::new(), Vec::new());
-    for k in 0..nt {
-        let origin = offsets[k];
+    for (k, &origin) in offsets.iter().enumerate().take(nt) {
         let diag = Stage::new(
             "cholesky potrf",
             grid.clone(),

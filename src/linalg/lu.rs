@@ -27,7 +27,7 @@ use crate::ops::rechunk::rechunk;
 /// [`Error::Singular`] naming the panel's diagonal tile and the pivot.
 ///
 /// ```
-/// let a = ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]]);
+/// let a = ndarray::arr2(&[[1.0f64, 2.0], [3.0, 4.0]]);
 /// let (p, l, u) = chunkwise::linalg::lu(&chunkwise::from_ndarray(&a, [1, 1]).unwrap()).unwrap();
 /// let back = p.matmul(&l).unwrap().matmul(&u).unwrap().compute().unwrap();
 /// assert!((&back - &a.into_dyn()).iter().all(|d| d.abs() < 1e-14));

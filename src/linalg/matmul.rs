@@ -1,78 +1,20 @@
-//! Tiled matrix products: each output tile accumulates its k-panel products into one buffer
-//! (GEMM with beta = 1), so the partial products are never materialised.
-
-use std::marker::PhantomData;
-use std::sync::Arc;
+//! Matrix products (`matmul` with NumPy's batching and broadcasting, `dot`, `outer`), as
+//! contractions.
 
 use chunkwise_kernels::dtype::FloatElement;
-use chunkwise_kernels::linalg::{Op, gemm};
-use ndarray::{ArrayD, IxDyn};
 
+use super::contract::{Spec, contract};
 use crate::array::Array;
-use crate::chunks::{ChunkGrid, refine};
 use crate::error::{Error, Result};
-use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
-use crate::ops::rechunk::rechunk;
-
-/// Output tile (i, j) = sum over k of A(i, k) B(k, j).
-#[derive(Debug)]
-struct MatmulTiles<T> {
-    k_blocks: usize,
-    _t: PhantomData<fn() -> T>,
-}
-
-impl<T: FloatElement> BlockMap for MatmulTiles<T> {
-    fn name(&self) -> String {
-        format!("matmul[{} k-panels]", self.k_blocks)
-    }
-
-    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
-        (0..self.k_blocks)
-            .flat_map(|k| [(0, vec![block[0], k]), (1, vec![k, block[1]])])
-            .collect()
-    }
-
-    fn run(&self, _: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value> {
-        let (m, n) = (shape[0], shape[1]);
-        let mut out = vec![T::ZERO; m * n];
-        for pair in inputs.chunks(2) {
-            let a = pair[0]
-                .as_any()
-                .downcast_ref::<ArrayD<T>>()
-                .expect("tiles of T");
-            let b = pair[1]
-                .as_any()
-                .downcast_ref::<ArrayD<T>>()
-                .expect("tiles of T");
-            let k = a.shape()[1];
-            let (a, b) = (
-                a.as_slice().expect("C-order tiles"),
-                b.as_slice().expect("C-order tiles"),
-            );
-            gemm(
-                Op::Plain,
-                Op::Plain,
-                m,
-                n,
-                k,
-                T::ONE,
-                a,
-                b,
-                T::ONE,
-                &mut out,
-            );
-        }
-        Ok(tile_value(
-            ArrayD::from_shape_vec(IxDyn(shape), out).expect("m x n values"),
-        ))
-    }
-}
 
 /// Matrix products.
 impl<T: FloatElement> Array<T> {
-    /// The matrix product `self @ other` for 2-D arrays; a 1-D operand is a vector (as in
-    /// NumPy: `matrix @ vector` and `vector @ matrix` give vectors). Tiles along the inner
-    /// dimension are aligned first (rechunked to the common refinement when they differ).
+    /// The matrix product `self @ other`, as NumPy's `matmul`: 2-D operands are matrices;
+    /// a 1-D operand is a vector (`matrix @ vector` and `vector @ matrix` give vectors);
+    /// operands with more axes are stacks of matrices in their last two axes, and their
+    /// leading (batch) axes broadcast against each other. Tiles along the inner dimension
+    /// are aligned first (rechunked to the common refinement when they differ). Each output
+    /// tile accumulates its k-panel products into one buffer (see [`tensordot`](super::tensordot)).
     ///
     /// ```
     /// let a = chunkwise::from_ndarray(&ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]]), [1, 2]).unwrap();
@@ -82,20 +24,43 @@ impl<T: FloatElement> Array<T> {
     pub fn matmul(&self, other: &Array<T>) -> Result<Array<T>> {
         self.check()?;
         other.check()?;
-        match (self.ndim(), other.ndim()) {
-            (2, 2) => Ok(Array::from_node(matmul_2d::<T>(&self.node, &other.node)?)),
-            (2, 1) => self.matmul(&other.insert_axis(1)?)?.squeeze(Some(&[1])),
-            (1, 2) => self.insert_axis(0)?.matmul(other)?.squeeze(Some(&[0])),
-            (1, 1) => self
-                .insert_axis(0)?
-                .matmul(&other.insert_axis(1)?)?
-                .squeeze(None),
-            (a, b) => Err(Error::InvalidArgument {
+        let (na, nb) = (self.ndim(), other.ndim());
+        if na == 0 || nb == 0 {
+            return Err(Error::InvalidArgument {
                 op: "matmul".into(),
-                reason: format!("operands with {a} and {b} axes (1 or 2 supported)"),
-            }),
+                reason: "0-d operands (use multiplication for scalars)".into(),
+            });
         }
+        // Letters: batch axes from 'a' on (aligned from the right), then rows 'x', inner 'y',
+        // columns 'z'. A vector operand has no batch, rows or columns axis.
+        let batch = |ndim: usize| -> Vec<char> {
+            let count = ndim.saturating_sub(2);
+            let total = na.max(nb).saturating_sub(2);
+            (total - count..total).map(batch_letter).collect()
+        };
+        let a: Vec<char> = match na {
+            1 => vec!['y'],
+            _ => batch(na).into_iter().chain(['x', 'y']).collect(),
+        };
+        let b: Vec<char> = match nb {
+            1 => vec!['y'],
+            _ => batch(nb).into_iter().chain(['y', 'z']).collect(),
+        };
+        let total = na.max(nb).saturating_sub(2);
+        let mut out: Vec<char> = (0..total).map(batch_letter).collect();
+        if na > 1 {
+            out.push('x');
+        }
+        if nb > 1 {
+            out.push('z');
+        }
+        contract("matmul", self, other, &Spec { a, b, out }, true)
     }
+}
+
+/// The letter of batch axis `i` (at most 23 batch axes).
+fn batch_letter(i: usize) -> char {
+    char::from(b'a' + i as u8)
 }
 
 /// Products of vectors.
@@ -127,38 +92,4 @@ impl<T: FloatElement> Array<T> {
         }
         Ok(&self.insert_axis(1)? * &other.insert_axis(0)?)
     }
-}
-
-fn matmul_2d<T: FloatElement>(a: &Arc<Node>, b: &Arc<Node>) -> Result<Arc<Node>> {
-    let (sa, sb) = (a.shape(), b.shape());
-    if sa[1] != sb[0] {
-        return Err(Error::ShapeMismatch {
-            op: "matmul (inner dimensions)".into(),
-            expected: vec![sa[1]],
-            found: vec![sb[0]],
-        });
-    }
-    let inner = refine(&a.grid.chunks()[1], &b.grid.chunks()[0]);
-    let a = rechunk(
-        a,
-        ChunkGrid::from_valid(vec![a.grid.chunks()[0].clone(), inner.clone()]),
-    );
-    let b = rechunk(
-        b,
-        ChunkGrid::from_valid(vec![inner.clone(), b.grid.chunks()[1].clone()]),
-    );
-    let grid = ChunkGrid::from_valid(vec![a.grid.chunks()[0].clone(), b.grid.chunks()[1].clone()]);
-    let map: Arc<dyn BlockMap> = Arc::new(MatmulTiles::<T> {
-        k_blocks: inner.len(),
-        _t: PhantomData,
-    });
-    let dtype = a.dtype;
-    Ok(Node::new(
-        NodeKind::Blockwise(Blockwise {
-            inputs: vec![a, b],
-            map,
-        }),
-        grid,
-        dtype,
-    ))
 }

@@ -8,6 +8,8 @@
 //!   algorithms on square matrices.
 
 mod cholesky;
+mod contract;
+mod einsum;
 mod lu;
 mod matmul;
 mod norm;
@@ -19,6 +21,8 @@ mod triangle;
 mod triangular;
 
 pub use cholesky::cholesky;
+pub use contract::LINK_INPUT_BYTES;
+pub use einsum::{einsum, tensordot};
 pub use lu::lu;
 pub use norm::Norm;
 pub use qr::qr;

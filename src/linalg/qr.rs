@@ -92,9 +92,8 @@ fn householder<T: FloatElement>(value: &Value) -> &HouseholderQr<T> {
 struct Tsqr<T> {
     /// Columns of `a`.
     n: usize,
-    /// Per level (leaves first): the stage, and for each of its tiles the parent's tile and
-    /// the position among the parent's children.
-    levels: Vec<(Arc<Node>, Vec<(usize, usize)>)>,
+    /// The levels, leaves first.
+    levels: Vec<Level>,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -138,10 +137,16 @@ impl<T: FloatElement> Tsqr<T> {
                     Ok(factor(&stacked, shape[0], n))
                 },
             );
-            levels.push((stage, parents));
+            levels.push(Level {
+                stage: stage.clone(),
+                parents,
+            });
             (stage, count) = (next, groups);
         }
-        levels.push((stage, Vec::new()));
+        levels.push(Level {
+            stage,
+            parents: Vec::new(),
+        });
         Tsqr {
             n,
             levels,
@@ -151,7 +156,7 @@ impl<T: FloatElement> Tsqr<T> {
 
     /// `R` (n x n, upper triangular): the top of the tree's.
     fn r(&self) -> Arc<Node> {
-        let top = self.levels.last().expect("a tree has a top").0.clone();
+        let top = self.levels.last().expect("a tree has a top").stage.clone();
         let n = self.n;
         Stage::new(
             "tsqr r",
@@ -169,7 +174,7 @@ impl<T: FloatElement> Tsqr<T> {
     /// applied to its rows of the product of the levels above.
     fn q(&self) -> Arc<Node> {
         let n = self.n;
-        let (top, _) = self.levels.last().expect("a tree has a top");
+        let top = &self.levels.last().expect("a tree has a top").stage;
         let mut above = Stage::new("tsqr q", top.grid.clone(), T::DTYPE, vec![top.clone()]).run(
             |block| vec![(0, block.to_vec())],
             move |_, _, tiles| {
@@ -177,7 +182,7 @@ impl<T: FloatElement> Tsqr<T> {
                 Ok(tile_of(qr.thin_q(), &[qr.nrows(), n]))
             },
         );
-        for (stage, parents) in self.levels.iter().rev().skip(1) {
+        for Level { stage, parents } in self.levels.iter().rev().skip(1) {
             let parents = parents.clone();
             let deps_parents = parents.clone();
             above = Stage::new(
@@ -202,6 +207,14 @@ impl<T: FloatElement> Tsqr<T> {
         }
         above
     }
+}
+
+/// One level of a TSQR tree.
+struct Level {
+    /// Tiles of (Householder factors, `R`).
+    stage: Arc<Node>,
+    /// Per tile: the parent's tile in the level above, and the position among its children.
+    parents: Vec<(usize, usize)>,
 }
 
 /// Row tile sizes where every tile has at least `n` rows (short tiles merged into their

@@ -18,7 +18,7 @@ use crate::ops::rechunk::rechunk;
 /// pivoting and two triangular solves. A singular `a` gives [`Error::Singular`].
 ///
 /// ```
-/// let a = chunkwise::from_ndarray(&ndarray::arr2(&[[3.0, 1.0], [1.0, 2.0]]), [1, 1]).unwrap();
+/// let a = chunkwise::from_ndarray(&ndarray::arr2(&[[3.0f64, 1.0], [1.0, 2.0]]), [1, 1]).unwrap();
 /// let b = chunkwise::from_ndarray(&ndarray::arr1(&[9.0, 8.0]), [1]).unwrap();
 /// let x = chunkwise::linalg::solve(&a, &b).unwrap().compute().unwrap();
 /// assert!((x[[0]] - 2.0).abs() < 1e-14 && (x[[1]] - 3.0).abs() < 1e-14);
@@ -71,7 +71,7 @@ fn gather_rows<T: FloatElement>(b: &Arc<Node>, order: &Arc<Node>, tiles: &[usize
             let order = array_part::<u64>(tiles[1], 0).as_slice().expect("C order");
             let first = origins.block_origin(block)[0];
             let mut rows = column.data.to_vec();
-            permute_rows(&mut rows, &order[..], column.cols);
+            permute_rows(&mut rows, order, column.cols);
             let out = rows[first * column.cols..(first + shape[0]) * column.cols].to_vec();
             Ok(tile_of(out, shape))
         },
@@ -94,7 +94,7 @@ pub struct Lstsq<T: FloatElement> {
 ///
 /// ```
 /// // Fit y = 1 + 2 t exactly.
-/// let t = ndarray::Array1::linspace(0.0, 1.0, 50);
+/// let t = ndarray::Array1::<f64>::linspace(0.0, 1.0, 50);
 /// let a = ndarray::stack![ndarray::Axis(1), ndarray::Array1::ones(50), t.clone()];
 /// let y = t.mapv(|t| 1.0 + 2.0 * t);
 /// let fit = chunkwise::linalg::lstsq(

@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 /// ```
 /// let a = chunkwise::random::uniform::<f64>(3, -1.0, 1.0, &[600, 8], [200, 8]).unwrap();
 /// let (u, s, vt) = chunkwise::linalg::svd(&a).unwrap();
-/// let s = s.compute().unwrap();
-/// assert!(s.windows(2).into_iter().all(|w| w[0] >= w[1]));
+/// let s = s.compute().unwrap().into_raw_vec_and_offset().0;
+/// assert!(s.windows(2).all(|w| w[0] >= w[1]));
 /// assert_eq!(u.shape(), vec![600, 8]);
 /// assert_eq!(vt.shape(), vec![8, 8]);
 /// ```
@@ -102,7 +102,8 @@ impl Default for SvdCompressed {
 /// let y = chunkwise::random::normal::<f64>(2, 0.0, 1.0, &[2, 200], [2, 100]).unwrap();
 /// let a = x.matmul(&y).unwrap();
 /// let (u, s, vt) = svd_compressed(&a, 2, SvdCompressed::default()).unwrap();
-/// let s_matrix = chunkwise::from_ndarray(&ndarray::Array2::from_diag(&s.compute().unwrap()), [2, 2]).unwrap();
+/// let s = s.compute().unwrap().into_dimensionality::<ndarray::Ix1>().unwrap();
+/// let s_matrix = chunkwise::from_ndarray(&ndarray::Array2::from_diag(&s), [2, 2]).unwrap();
 /// let back = u.matmul(&s_matrix).unwrap().matmul(&vt).unwrap().compute().unwrap();
 /// let a = a.compute().unwrap();
 /// assert!((&back - &a).iter().all(|d| d.abs() < 1e-9));

@@ -116,7 +116,7 @@ impl<T: FloatElement> HouseholderQr<T> {
     ///
     /// ```
     /// use chunkwise_kernels::linalg::HouseholderQr;
-    /// let a = [3.0, 1.0, 4.0, 2.0]; // [[3, 1], [4, 2]]
+    /// let a = [3.0f64, 1.0, 4.0, 2.0]; // [[3, 1], [4, 2]]
     /// let qr = HouseholderQr::new(&a, 2, 2);
     /// let (q, r) = (qr.thin_q(), qr.r());
     /// // q @ r == a
