@@ -446,3 +446,36 @@ fn solvers_check_shapes() {
         Error::InvalidArgument { .. }
     ));
 }
+
+#[test]
+fn factorizations_in_f32() {
+    // Tolerances scale with f32's epsilon (1.2e-7): 100 * size * eps * |a|, as above.
+    let tolerance = |size: usize, scale: f64| 100.0 * size as f64 * f32::EPSILON as f64 * scale;
+    let to32 = |a: &Array2<f64>| a.mapv(|x| x as f32);
+    let back = |a: &Array<f32>| -> Array2<f64> {
+        a.compute()
+            .unwrap()
+            .into_dimensionality::<Ix2>()
+            .unwrap()
+            .mapv(f64::from)
+    };
+    let worst = |a: &Array2<f64>, b: &Array2<f64>| max_abs(&(a - b));
+    // QR of a tall matrix.
+    let a = dense(120, 6, 21).mapv(|x| f64::from(x as f32));
+    let (q, r) = linalg::qr(&from_ndarray(&to32(&a), [30, 6]).unwrap()).unwrap();
+    let (q, r) = (back(&q), back(&r));
+    assert!(worst(&q.dot(&r), &a) <= tolerance(120, max_abs(&a)));
+    // Cholesky and solve.
+    let s = spd(20, 22).mapv(|x| f64::from(x as f32));
+    let l = back(&linalg::cholesky(&from_ndarray(&to32(&s), [8, 8]).unwrap()).unwrap());
+    assert!(worst(&l.dot(&l.t()), &s) <= tolerance(20, max_abs(&s)));
+    let b = dense(20, 2, 23).mapv(|x| f64::from(x as f32));
+    let x = back(
+        &linalg::solve(
+            &from_ndarray(&to32(&s), [8, 8]).unwrap(),
+            &from_ndarray(&to32(&b), [8, 2]).unwrap(),
+        )
+        .unwrap(),
+    );
+    assert!(worst(&s.dot(&x), &b) <= tolerance(20, max_abs(&s) * max_abs(&x)));
+}

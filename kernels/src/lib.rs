@@ -15,3 +15,10 @@ pub mod random;
 pub mod reduce;
 pub mod simd;
 pub mod strip;
+
+#[cfg(not(any(feature = "blis", feature = "openblas")))]
+compile_error!(
+    "chunkwise-kernels needs a BLAS for tile GEMM: enable the `blis` feature (the default) or `openblas`"
+);
+#[cfg(all(feature = "blis", feature = "openblas"))]
+compile_error!("enable one BLAS: `blis` (the default) or `openblas` (with --no-default-features)");

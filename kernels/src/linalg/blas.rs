@@ -155,6 +155,27 @@ unsafe extern "C" {
     fn bli_thread_set_num_threads(n: i64);
 }
 
+/// Runs `f` with `threads` BLAS threads, then goes back to one: for a single multi-threaded
+/// BLAS call (a benchmark's baseline) outside tile tasks, which assume one thread each.
+pub fn with_blas_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+    init_blas();
+    set_blas_threads(threads.max(1));
+    let result = f();
+    set_blas_threads(1);
+    result
+}
+
+fn set_blas_threads(threads: usize) {
+    #[cfg(feature = "openblas")]
+    unsafe {
+        openblas_set_num_threads(threads as c_int)
+    };
+    #[cfg(not(feature = "openblas"))]
+    unsafe {
+        bli_thread_set_num_threads(threads as i64)
+    };
+}
+
 /// Once per process, before the first BLAS call: one BLAS thread per caller, and for BLIS a
 /// kernel set chosen from the CPU's features.
 ///
@@ -165,10 +186,6 @@ unsafe extern "C" {
 fn init_blas() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
-        #[cfg(feature = "openblas")]
-        unsafe {
-            openblas_set_num_threads(1)
-        };
         #[cfg(not(feature = "openblas"))]
         {
             if std::env::var_os("BLIS_ARCH_TYPE").is_none()
@@ -178,8 +195,8 @@ fn init_blas() {
                 // runs before any BLAS call of this process.
                 unsafe { std::env::set_var("BLIS_ARCH_TYPE", arch) };
             }
-            unsafe { bli_thread_set_num_threads(1) };
         }
+        set_blas_threads(1);
     });
 }
 

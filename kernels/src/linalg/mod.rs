@@ -6,7 +6,7 @@ mod factor;
 #[cfg(test)]
 mod tests;
 
-pub use blas::{BLAS_LIBRARY, BlasScalar, Op, gemm};
+pub use blas::{BLAS_LIBRARY, BlasScalar, Op, gemm, with_blas_threads};
 pub use factor::{
     HouseholderQr, SvdFactors, Triangular, cholesky_lower, lu_partial_pivoting, solve_left,
     solve_right, thin_svd,
