@@ -8,6 +8,7 @@
 //! operation is a tight loop over slices (dispatched once per strip, never per element).
 
 use std::fmt::Debug;
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::dtype::{DType, Element, Strip, StripMut, StripVec};
@@ -140,6 +141,35 @@ fn gather_broadcast<T: Element>(
 }
 
 /// Hands the typed pair of a broadcast input and its scratch strip to [`gather_broadcast`].
+/// Where the strip `offset..offset + len` of a tile of `out_shape` lies in a broadcast input
+/// of `shape`, when that is one contiguous range: the strip stays within one row and the
+/// input's last axis is not broadcast.
+fn contiguous_broadcast(
+    shape: &[usize],
+    out_shape: &[usize],
+    offset: usize,
+    len: usize,
+) -> Option<Range<usize>> {
+    let ndim = out_shape.len();
+    let row = *out_shape.last()?;
+    let col = offset % row;
+    if shape[ndim - 1] != row || col + len > row {
+        return None;
+    }
+    let mut rest = offset / row;
+    let mut index = 0;
+    let mut stride = row;
+    for axis in (0..ndim - 1).rev() {
+        let i = rest % out_shape[axis];
+        rest /= out_shape[axis];
+        if shape[axis] != 1 {
+            index += i * stride;
+        }
+        stride *= shape[axis];
+    }
+    Some(index + col..index + col + len)
+}
+
 fn gather_strip(
     data: Strip<'_>,
     shape: &[usize],
@@ -269,15 +299,29 @@ impl Program {
             let len = strip_len.min(total - offset);
             let range = offset..offset + len;
             let at = StripAt { tile, offset };
-            for (input, buffer) in inputs.iter().zip(repeated.iter_mut()) {
-                if let (InputTile::Broadcast { data, shape }, Some(buffer)) = (input, buffer) {
+            // A broadcast input whose strip is one contiguous piece of it is read in place;
+            // others are repeated into their buffers.
+            let in_place: Vec<Option<Range<usize>>> = inputs
+                .iter()
+                .map(|input| match input {
+                    InputTile::Full(_) => None,
+                    InputTile::Broadcast { shape, .. } => {
+                        contiguous_broadcast(shape, tile.shape, offset, len)
+                    }
+                })
+                .collect();
+            for ((input, buffer), place) in inputs.iter().zip(repeated.iter_mut()).zip(&in_place) {
+                if let (InputTile::Broadcast { data, shape }, Some(buffer), None) =
+                    (input, buffer, place)
+                {
                     gather_strip(*data, shape, tile.shape, offset, buffer.head_mut(len));
                 }
             }
-            let input_strip = |i: usize| match (&inputs[i], &repeated[i]) {
-                (InputTile::Full(strip), _) => strip.slice(range.clone()),
-                (InputTile::Broadcast { .. }, Some(buffer)) => buffer.head(len),
-                (InputTile::Broadcast { .. }, None) => {
+            let input_strip = |i: usize| match (&inputs[i], &repeated[i], &in_place[i]) {
+                (InputTile::Full(strip), _, _) => strip.slice(range.clone()),
+                (InputTile::Broadcast { data, .. }, _, Some(place)) => data.slice(place.clone()),
+                (InputTile::Broadcast { .. }, Some(buffer), None) => buffer.head(len),
+                (InputTile::Broadcast { .. }, None, None) => {
                     unreachable!("broadcast inputs have buffers")
                 }
             };

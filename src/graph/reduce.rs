@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element, Strip};
-use chunkwise_kernels::reduce::{ReduceLayout, Reducer};
+use chunkwise_kernels::reduce::{ReduceLayout, Reducer, SoaStates};
 use chunkwise_kernels::strip::{InputTile, Program, TilePosition};
 use ndarray::{ArrayD, IxDyn};
 
@@ -109,18 +109,33 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
         self.reducer.needs_positions()
     }
     fn start(&self, n: usize) -> States {
-        Box::new(vec![self.reducer.init(); n])
+        let init = self.reducer.init();
+        if self.reducer.uses_soa() {
+            Box::new(SoaStates::new(n, self.reducer.fields_of(&init)))
+        } else {
+            Box::new(vec![init; n])
+        }
     }
     fn fold(&self, states: &mut States, layout: &ReduceLayout, offset: usize, strip: Strip<'_>) {
+        let xs = R::In::from_strip(strip);
+        if let Some(columns) = states.downcast_mut::<SoaStates>() {
+            layout.fold_soa(&self.reducer, columns, offset, xs);
+            return;
+        }
         let states = states
             .downcast_mut::<Vec<R::State>>()
             .expect("states from start()");
-        layout.fold(&self.reducer, states, offset, R::In::from_strip(strip));
+        layout.fold(&self.reducer, states, offset, xs);
     }
     fn end(&self, states: States, shape: Vec<usize>) -> Value {
-        let states = *states
-            .downcast::<Vec<R::State>>()
-            .expect("states from start()");
+        let states = match states.downcast::<SoaStates>() {
+            Ok(columns) => (0..columns.len())
+                .map(|i| self.reducer.state_of(columns.get(i)))
+                .collect(),
+            Err(states) => *states
+                .downcast::<Vec<R::State>>()
+                .expect("states from start()"),
+        };
         Arc::new(StateTile { states, shape })
     }
     fn combine(&self, parts: &[&Value]) -> Value {

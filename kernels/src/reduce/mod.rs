@@ -15,6 +15,7 @@ mod sums;
 mod tests;
 
 use std::fmt::Debug;
+use std::ops::Range;
 
 use multiversion::multiversion;
 
@@ -54,6 +55,90 @@ pub trait Reducer: Send + Sync + Debug + 'static {
     fn has_identity(&self) -> bool {
         true
     }
+    /// Whether a tile's states are folded as [`SoaStates`]: three f64 fields per state held
+    /// as three columns, so that folds of many lanes vectorise (sums and moments). The
+    /// reducer then implements the three methods below.
+    fn uses_soa(&self) -> bool {
+        false
+    }
+    /// A state as its three fields.
+    fn fields_of(&self, _state: &Self::State) -> [f64; 3] {
+        unreachable!("called only for reducers whose uses_soa() is true")
+    }
+    /// The state of three fields.
+    fn state_of(&self, _fields: [f64; 3]) -> Self::State {
+        unreachable!("called only for reducers whose uses_soa() is true")
+    }
+    /// [`Reducer::fold_lanes`] on columns: lane `j`'s fields are `a[j]`, `b[j]`, `c[j]`.
+    fn fold_lanes_soa(&self, _a: &mut [f64], _b: &mut [f64], _c: &mut [f64], _xs: &[Self::In]) {
+        unreachable!("called only for reducers whose uses_soa() is true")
+    }
+}
+
+/// The states of one tile as three columns of f64 fields (see [`Reducer::uses_soa`]).
+#[derive(Clone, Debug)]
+pub struct SoaStates {
+    n: usize,
+    /// Field 0 of every state, then field 1, then field 2.
+    fields: Vec<f64>,
+}
+
+impl SoaStates {
+    /// `n` copies of the state of `fields`.
+    pub fn new(n: usize, fields: [f64; 3]) -> SoaStates {
+        let mut all = Vec::with_capacity(3 * n);
+        for f in fields {
+            all.extend(std::iter::repeat_n(f, n));
+        }
+        SoaStates { n, fields: all }
+    }
+
+    /// Number of states.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether there is no state.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The fields of state `i`.
+    pub fn get(&self, i: usize) -> [f64; 3] {
+        [
+            self.fields[i],
+            self.fields[self.n + i],
+            self.fields[2 * self.n + i],
+        ]
+    }
+
+    /// Sets the fields of state `i`.
+    pub fn set(&mut self, i: usize, fields: [f64; 3]) {
+        self.fields[i] = fields[0];
+        self.fields[self.n + i] = fields[1];
+        self.fields[2 * self.n + i] = fields[2];
+    }
+
+    /// The three columns of the states in `range`.
+    pub fn columns(&mut self, range: Range<usize>) -> (&mut [f64], &mut [f64], &mut [f64]) {
+        let (first, rest) = self.fields.split_at_mut(self.n);
+        let (second, third) = rest.split_at_mut(self.n);
+        (
+            &mut first[range.clone()],
+            &mut second[range.clone()],
+            &mut third[range],
+        )
+    }
+}
+
+/// One piece of a strip that [`ReduceLayout`] folds: `run` elements from `done`, into the
+/// state at `base` (reduced last axis) or the lanes from `base + col`.
+struct Piece {
+    done: usize,
+    run: usize,
+    base: usize,
+    col: usize,
+    position: u64,
 }
 
 /// How the elements of one tile map onto the partial states of a reduction over some axes.
@@ -146,17 +231,53 @@ impl ReduceLayout {
         offset: usize,
         xs: &[R::In],
     ) {
+        let last_reduced = self.reduced[self.dims.len() - 1];
+        self.for_each_piece(offset, xs.len(), |p| {
+            let piece = &xs[p.done..p.done + p.run];
+            if last_reduced {
+                reducer.fold_run(&mut states[p.base], piece, p.position);
+            } else {
+                let lanes = p.base + p.col..p.base + p.col + p.run;
+                reducer.fold_lanes(&mut states[lanes], piece, p.position);
+            }
+        });
+    }
+
+    /// [`ReduceLayout::fold`] into states held as columns (for reducers that
+    /// [use them](Reducer::uses_soa)).
+    pub fn fold_soa<R: Reducer>(
+        &self,
+        reducer: &R,
+        states: &mut SoaStates,
+        offset: usize,
+        xs: &[R::In],
+    ) {
+        let last_reduced = self.reduced[self.dims.len() - 1];
+        self.for_each_piece(offset, xs.len(), |p| {
+            let piece = &xs[p.done..p.done + p.run];
+            if last_reduced {
+                let mut state = reducer.state_of(states.get(p.base));
+                reducer.fold_run(&mut state, piece, p.position);
+                states.set(p.base, reducer.fields_of(&state));
+            } else {
+                let (a, b, c) = states.columns(p.base + p.col..p.base + p.col + p.run);
+                reducer.fold_lanes_soa(a, b, c, piece);
+            }
+        });
+    }
+
+    /// Splits the tile elements `offset..offset + len` at row ends, with each piece's states.
+    fn for_each_piece(&self, offset: usize, len: usize, mut f: impl FnMut(Piece)) {
         let last = self.dims.len() - 1;
         let row = self.dims[last];
-        let last_reduced = self.reduced[last];
         let mut done = 0;
-        while done < xs.len() {
+        while done < len {
             let flat = offset + done;
             let col = flat % row;
-            let run = (row - col).min(xs.len() - done);
+            let run = (row - col).min(len - done);
             let mut rest = flat / row;
             let mut base = 0;
-            let mut coords_position = 0u64;
+            let mut position = 0u64;
             // Unravel the row index over the outer axes.
             let mut outer = [0usize; 16];
             let mut outer_vec;
@@ -178,21 +299,18 @@ impl ReduceLayout {
                 for axis in (0..=last).rev() {
                     if self.reduced[axis] {
                         let local = if axis == last { col } else { outer_idx[axis] };
-                        coords_position += (pos.origin[axis] + local) as u64 * stride;
+                        position += (pos.origin[axis] + local) as u64 * stride;
                         stride *= pos.array_shape[axis] as u64;
                     }
                 }
             }
-            let piece = &xs[done..done + run];
-            if last_reduced {
-                reducer.fold_run(&mut states[base], piece, coords_position);
-            } else {
-                reducer.fold_lanes(
-                    &mut states[base + col..base + col + run],
-                    piece,
-                    coords_position,
-                );
-            }
+            f(Piece {
+                done,
+                run,
+                base,
+                col,
+                position,
+            });
             done += run;
         }
     }
@@ -244,15 +362,21 @@ impl CompensatedSum {
     /// Adds `x` with error compensation.
     #[inline(always)]
     pub fn add(&mut self, x: f64) {
-        let t = self.sum + x;
+        Self::add_to(&mut self.sum, &mut self.compensation, x);
+    }
+
+    /// [`CompensatedSum::add`] on a sum and compensation held apart (in columns).
+    #[inline(always)]
+    pub fn add_to(sum: &mut f64, compensation: &mut f64, x: f64) {
+        let t = *sum + x;
         // Branch-free select, so loops over many sums vectorise.
-        let (big, small) = if self.sum.abs() >= x.abs() {
-            (self.sum, x)
+        let (big, small) = if sum.abs() >= x.abs() {
+            (*sum, x)
         } else {
-            (x, self.sum)
+            (x, *sum)
         };
-        self.compensation += (big - t) + small;
-        self.sum = t;
+        *compensation += (big - t) + small;
+        *sum = t;
     }
 
     /// Adds another compensated sum.

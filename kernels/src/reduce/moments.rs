@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use super::Reducer;
 use crate::dtype::{FloatElement, Numeric};
-use crate::simd::fold_lanes;
+use crate::simd::{fold_columns3, fold_lanes};
 
 /// Count, mean and sum of squared deviations (Welford/Chan): the state of `var` and `std`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -103,6 +103,44 @@ impl<T: Numeric> Reducer for Moments<T> {
             let delta = x - s.mean;
             s.mean += delta / s.count as f64;
             s.m2 += delta * (x - s.mean);
+        }
+    }
+    fn uses_soa(&self) -> bool {
+        true
+    }
+    fn fields_of(&self, state: &MomentState) -> [f64; 3] {
+        [state.count as f64, state.mean, state.m2]
+    }
+    fn state_of(&self, [count, mean, m2]: [f64; 3]) -> MomentState {
+        MomentState {
+            count: count as u64,
+            mean,
+            m2,
+        }
+    }
+    fn fold_lanes_soa(&self, counts: &mut [f64], means: &mut [f64], m2s: &mut [f64], xs: &[T]) {
+        if !self.skip_nan {
+            // As in `fold_lanes`: the lanes of one call share one count and one reciprocal.
+            let n = counts.first().map_or(0.0, |&c| c) + 1.0;
+            let inv = 1.0 / n;
+            fold_columns3(counts, means, m2s, xs, |count, mean, m2, x: T| {
+                let x = T::as_f64(x);
+                let delta = x - *mean;
+                *mean += delta * inv;
+                *m2 += delta * (x - *mean);
+                *count = n;
+            });
+            return;
+        }
+        for (((count, mean), m2), &x) in counts.iter_mut().zip(means).zip(m2s).zip(xs) {
+            let x = T::as_f64(x);
+            if x.is_nan() {
+                continue;
+            }
+            *count += 1.0;
+            let delta = x - *mean;
+            *mean += delta / *count;
+            *m2 += delta * (x - *mean);
         }
     }
     fn combine(&self, into: &mut MomentState, other: &MomentState) {

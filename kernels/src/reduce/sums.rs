@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use super::{CompensatedSum, Reducer, pairwise_sum};
 use crate::dtype::{FloatElement, Numeric};
-use crate::simd::fold_lanes;
+use crate::simd::{fold_columns3, fold_lanes};
 
 /// State of a float sum or mean: a compensated f64 sum and the number of values in it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -58,6 +58,27 @@ impl<T: Numeric> Reducer for FloatSum<T> {
             let keep = !(skip_nan && x.is_nan());
             s.sum.add(if keep { x } else { 0.0 });
             s.count += u64::from(keep);
+        });
+    }
+    fn uses_soa(&self) -> bool {
+        true
+    }
+    fn fields_of(&self, state: &SumState) -> [f64; 3] {
+        [state.sum.sum, state.sum.compensation, state.count as f64]
+    }
+    fn state_of(&self, [sum, compensation, count]: [f64; 3]) -> SumState {
+        SumState {
+            sum: CompensatedSum { sum, compensation },
+            count: count as u64,
+        }
+    }
+    fn fold_lanes_soa(&self, sums: &mut [f64], comps: &mut [f64], counts: &mut [f64], xs: &[T]) {
+        let skip_nan = self.skip_nan;
+        fold_columns3(sums, comps, counts, xs, |s, c, n, x: T| {
+            let x = T::as_f64(x);
+            let keep = !(skip_nan && x.is_nan());
+            CompensatedSum::add_to(s, c, if keep { x } else { 0.0 });
+            *n += if keep { 1.0 } else { 0.0 };
         });
     }
     fn combine(&self, into: &mut SumState, other: &SumState) {

@@ -1,6 +1,5 @@
 //! Arrays whose element type is known only at run time.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element};
@@ -34,11 +33,8 @@ impl AnyArray {
         dimension_names: Option<Vec<Option<String>>>,
         attributes: Map<String, Json>,
     ) -> AnyArray {
-        let source: Arc<dyn crate::graph::TileSource> = with_dtype!(dtype, T => Arc::new(ZarrSource::<T> {
-            array: array.clone(),
-            store: store.clone(),
-            _t: PhantomData,
-        }));
+        let source: Arc<dyn crate::graph::TileSource> =
+            with_dtype!(dtype, T => Arc::new(ZarrSource::<T>::new(array.clone(), store.clone())));
         let node = Node::new(NodeKind::Source(Source::Tiles(source)), grid, dtype);
         AnyArray {
             node,

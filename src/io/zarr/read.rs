@@ -94,9 +94,88 @@ pub(crate) fn storage_chunks(array: &Handle) -> Result<Vec<Vec<usize>>> {
 
 /// Tiles read from a Zarr array.
 pub(crate) struct ZarrSource<T> {
-    pub(crate) array: Arc<Handle>,
-    pub(crate) store: Store,
-    pub(crate) _t: std::marker::PhantomData<fn() -> T>,
+    array: Arc<Handle>,
+    store: Store,
+    /// Chunks are plain little-endian elements compressed by zstd alone: a tile that is one
+    /// whole chunk is decompressed straight into its buffer (see [`decompress_zstd_into`]).
+    plain_zstd: bool,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> ZarrSource<T> {
+    pub(crate) fn new(array: Arc<Handle>, store: Store) -> ZarrSource<T> {
+        let plain_zstd = is_plain_zstd(&array);
+        ZarrSource {
+            array,
+            store,
+            plain_zstd,
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
+/// Whether the array's chunks are its elements in C order, little-endian (this machine's
+/// order), compressed by zstd and nothing else: v3 codecs `[bytes(little), zstd]`, or v2
+/// with the zstd compressor, no filters and C order.
+fn is_plain_zstd(array: &Handle) -> bool {
+    let Ok(meta) = serde_json::to_value(array.metadata()) else {
+        return false;
+    };
+    let transformed = meta
+        .get("storage_transformers")
+        .and_then(Json::as_array)
+        .is_some_and(|t| !t.is_empty());
+    if !cfg!(target_endian = "little") || transformed {
+        return false;
+    }
+    let name = |codec: &Json| {
+        codec
+            .get("name")
+            .or_else(|| codec.get("id"))
+            .and_then(Json::as_str)
+            .map(str::to_string)
+    };
+    if let Some(codecs) = meta.get("codecs").and_then(Json::as_array) {
+        let little = |codec: &Json| {
+            codec
+                .pointer("/configuration/endian")
+                .is_none_or(|e| e.as_str() == Some("little"))
+        };
+        return codecs.len() == 2
+            && name(&codecs[0]).as_deref() == Some("bytes")
+            && little(&codecs[0])
+            && name(&codecs[1]).as_deref() == Some("zstd");
+    }
+    let dtype = meta.get("dtype").and_then(Json::as_str).unwrap_or("");
+    meta.get("compressor").and_then(name).as_deref() == Some("zstd")
+        && meta.get("filters").is_none_or(Json::is_null)
+        && meta.get("order").and_then(Json::as_str) == Some("C")
+        && (dtype.starts_with('<') || dtype.starts_with('|'))
+}
+
+/// Decompresses the zstd frame `encoded` straight into a new buffer of `len` elements: no
+/// intermediate byte buffer, no zero-filling. `None` unless the frame decompresses to
+/// exactly `len` elements (the caller then takes the general path, which reports errors).
+fn decompress_zstd_into<T: Element>(encoded: &[u8], len: usize) -> Option<Vec<T>> {
+    let bytes = len.checked_mul(std::mem::size_of::<T>())?;
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    // SAFETY: zstd writes at most `bytes` bytes into the buffer's spare capacity (exactly
+    // `bytes` long) and reads only `encoded`. Every bit pattern is a valid `T` (plain
+    // numbers; booleans are stored as 0 or 1), and the length is set only when all `bytes`
+    // were written.
+    unsafe {
+        let written = zstd_sys::ZSTD_decompress(
+            out.as_mut_ptr().cast(),
+            bytes,
+            encoded.as_ptr().cast(),
+            encoded.len(),
+        );
+        if zstd_sys::ZSTD_isError(written) != 0 || written != bytes {
+            return None;
+        }
+        out.set_len(len);
+    }
+    Some(out)
 }
 
 impl<T> std::fmt::Debug for ZarrSource<T> {
@@ -106,6 +185,25 @@ impl<T> std::fmt::Debug for ZarrSource<T> {
 }
 
 impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
+    /// The tile covering exactly one stored chunk of a plain zstd array, decompressed
+    /// straight into its buffer; `None` where the general path must run (another layout, a
+    /// missing or undecodable chunk).
+    fn whole_zstd_chunk(&self, subset: &ArraySubset, shape: &[usize]) -> Option<Value> {
+        let chunks = self.array.chunks_in_array_subset(subset).ok()??;
+        if chunks.num_elements() != 1 {
+            return None;
+        }
+        let index = chunks.start().to_vec();
+        if self.array.chunk_subset(&index).ok()? != *subset {
+            return None;
+        }
+        let encoded = self.array.retrieve_encoded_chunk(&index).ok()??;
+        let values = decompress_zstd_into::<T>(&encoded, shape.iter().product())?;
+        Some(tile_value(
+            ArrayD::from_shape_vec(ndarray::IxDyn(shape), values).ok()?,
+        ))
+    }
+
     /// The key of the first stored chunk in `ranges` whose decoding fails, for messages.
     fn failing_chunk(&self, ranges: &[Range<u64>]) -> Option<(String, String)> {
         let subset = ArraySubset::new_with_ranges(ranges);
@@ -130,6 +228,12 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
             .map(|r| r.start as u64..r.end as u64)
             .collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
+        if self.plain_zstd {
+            let shape: Vec<usize> = ranges.iter().map(|r| (r.end - r.start) as usize).collect();
+            if let Some(tile) = self.whole_zstd_chunk(&subset, &shape) {
+                return Ok(tile);
+            }
+        }
         let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
         match self
             .array
