@@ -96,86 +96,23 @@ pub(crate) fn storage_chunks(array: &Handle) -> Result<Vec<Vec<usize>>> {
 pub(crate) struct ZarrSource<T> {
     array: Arc<Handle>,
     store: Store,
-    /// Chunks are plain little-endian elements compressed by zstd alone: a tile that is one
-    /// whole chunk is decompressed straight into its buffer (see [`decompress_zstd_into`]).
-    plain_zstd: bool,
+    /// Chunks are plain little-endian elements compressed by one compressor that can write
+    /// into a given buffer: a tile that is one whole chunk is decompressed straight into
+    /// its buffer (see [`decompress_into`]).
+    direct: Option<Compressor>,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T> ZarrSource<T> {
     pub(crate) fn new(array: Arc<Handle>, store: Store) -> ZarrSource<T> {
-        let plain_zstd = is_plain_zstd(&array);
+        let direct = direct_compressor(&array);
         ZarrSource {
             array,
             store,
-            plain_zstd,
+            direct,
             _t: std::marker::PhantomData,
         }
     }
-}
-
-/// Whether the array's chunks are its elements in C order, little-endian (this machine's
-/// order), compressed by zstd and nothing else: v3 codecs `[bytes(little), zstd]`, or v2
-/// with the zstd compressor, no filters and C order.
-fn is_plain_zstd(array: &Handle) -> bool {
-    let Ok(meta) = serde_json::to_value(array.metadata()) else {
-        return false;
-    };
-    let transformed = meta
-        .get("storage_transformers")
-        .and_then(Json::as_array)
-        .is_some_and(|t| !t.is_empty());
-    if !cfg!(target_endian = "little") || transformed {
-        return false;
-    }
-    let name = |codec: &Json| {
-        codec
-            .get("name")
-            .or_else(|| codec.get("id"))
-            .and_then(Json::as_str)
-            .map(str::to_string)
-    };
-    if let Some(codecs) = meta.get("codecs").and_then(Json::as_array) {
-        let little = |codec: &Json| {
-            codec
-                .pointer("/configuration/endian")
-                .is_none_or(|e| e.as_str() == Some("little"))
-        };
-        return codecs.len() == 2
-            && name(&codecs[0]).as_deref() == Some("bytes")
-            && little(&codecs[0])
-            && name(&codecs[1]).as_deref() == Some("zstd");
-    }
-    let dtype = meta.get("dtype").and_then(Json::as_str).unwrap_or("");
-    meta.get("compressor").and_then(name).as_deref() == Some("zstd")
-        && meta.get("filters").is_none_or(Json::is_null)
-        && meta.get("order").and_then(Json::as_str) == Some("C")
-        && (dtype.starts_with('<') || dtype.starts_with('|'))
-}
-
-/// Decompresses the zstd frame `encoded` straight into a new buffer of `len` elements: no
-/// intermediate byte buffer, no zero-filling. `None` unless the frame decompresses to
-/// exactly `len` elements (the caller then takes the general path, which reports errors).
-fn decompress_zstd_into<T: Element>(encoded: &[u8], len: usize) -> Option<Vec<T>> {
-    let bytes = len.checked_mul(std::mem::size_of::<T>())?;
-    let mut out: Vec<T> = Vec::with_capacity(len);
-    // SAFETY: zstd writes at most `bytes` bytes into the buffer's spare capacity (exactly
-    // `bytes` long) and reads only `encoded`. Every bit pattern is a valid `T` (plain
-    // numbers; booleans are stored as 0 or 1), and the length is set only when all `bytes`
-    // were written.
-    unsafe {
-        let written = zstd_sys::ZSTD_decompress(
-            out.as_mut_ptr().cast(),
-            bytes,
-            encoded.as_ptr().cast(),
-            encoded.len(),
-        );
-        if zstd_sys::ZSTD_isError(written) != 0 || written != bytes {
-            return None;
-        }
-        out.set_len(len);
-    }
-    Some(out)
 }
 
 impl<T> std::fmt::Debug for ZarrSource<T> {
@@ -184,11 +121,120 @@ impl<T> std::fmt::Debug for ZarrSource<T> {
     }
 }
 
+/// A compressor whose frames [`decompress_into`] decodes into a tile's own buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compressor {
+    Zstd,
+    Blosc,
+}
+
+/// The compressor, when the array's chunks are its elements in C order, little-endian (this
+/// machine's order), compressed by zstd or blosc and nothing else: v3 codecs `[bytes(little),
+/// zstd | blosc]`, or v2 with that compressor, no filters and C order.
+fn direct_compressor(array: &Handle) -> Option<Compressor> {
+    let meta = serde_json::to_value(array.metadata()).ok()?;
+    let transformed = meta
+        .get("storage_transformers")
+        .and_then(Json::as_array)
+        .is_some_and(|t| !t.is_empty());
+    if !cfg!(target_endian = "little") || transformed {
+        return None;
+    }
+    let name = |codec: &Json| {
+        codec
+            .get("name")
+            .or_else(|| codec.get("id"))
+            .and_then(Json::as_str)
+            .map(str::to_string)
+    };
+    let compressor = |codec: &Json| match name(codec).as_deref() {
+        Some("zstd") => Some(Compressor::Zstd),
+        Some("blosc") => Some(Compressor::Blosc),
+        _ => None,
+    };
+    if let Some(codecs) = meta.get("codecs").and_then(Json::as_array) {
+        let little = codecs.first().is_some_and(|c| {
+            name(c).as_deref() == Some("bytes")
+                && c.pointer("/configuration/endian")
+                    .is_none_or(|e| e.as_str() == Some("little"))
+        });
+        return if codecs.len() == 2 && little {
+            compressor(&codecs[1])
+        } else {
+            None
+        };
+    }
+    let dtype = meta.get("dtype").and_then(Json::as_str).unwrap_or("");
+    let plain = meta.get("filters").is_none_or(Json::is_null)
+        && meta.get("order").and_then(Json::as_str) == Some("C")
+        && (dtype.starts_with('<') || dtype.starts_with('|'));
+    if plain {
+        compressor(meta.get("compressor")?)
+    } else {
+        None
+    }
+}
+
+/// Decompresses the frame `encoded` straight into a new buffer of `len` elements: no
+/// intermediate byte buffer, no zero-filling. `None` unless the frame decompresses to
+/// exactly `len` elements (the caller then takes the general path, which reports errors).
+fn decompress_into<T: Element>(
+    compressor: Compressor,
+    encoded: &[u8],
+    len: usize,
+) -> Option<Vec<T>> {
+    let bytes = len.checked_mul(std::mem::size_of::<T>())?;
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    let destination = out.as_mut_ptr().cast::<std::ffi::c_void>();
+    let source = encoded.as_ptr().cast::<std::ffi::c_void>();
+    // SAFETY: both libraries write at most `bytes` bytes (the buffer's spare capacity) and
+    // read only `encoded` (blosc after validating its header against `encoded.len()`). Every
+    // bit pattern is a valid `T` (plain numbers; booleans are stored as 0 or 1), and the
+    // length is set only when exactly `bytes` bytes were written.
+    let written = unsafe {
+        match compressor {
+            Compressor::Zstd => {
+                let n = zstd_sys::ZSTD_decompress(destination, bytes, source, encoded.len());
+                if zstd_sys::ZSTD_isError(n) != 0 {
+                    return None;
+                }
+                n
+            }
+            Compressor::Blosc => {
+                let mut stored = 0usize;
+                if blosc_src::blosc_cbuffer_validate(source, encoded.len(), &mut stored) != 0
+                    || stored != bytes
+                {
+                    return None;
+                }
+                usize::try_from(blosc_src::blosc_decompress_ctx(
+                    source,
+                    destination,
+                    bytes,
+                    1,
+                ))
+                .ok()?
+            }
+        }
+    };
+    if written != bytes {
+        return None;
+    }
+    // SAFETY: all `len` elements were written above.
+    unsafe { out.set_len(len) };
+    Some(out)
+}
+
 impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
-    /// The tile covering exactly one stored chunk of a plain zstd array, decompressed
-    /// straight into its buffer; `None` where the general path must run (another layout, a
-    /// missing or undecodable chunk).
-    fn whole_zstd_chunk(&self, subset: &ArraySubset, shape: &[usize]) -> Option<Value> {
+    /// The tile covering exactly one stored chunk, decompressed straight into its buffer;
+    /// `None` where the general path must run (another layout, a missing or undecodable
+    /// chunk).
+    fn whole_chunk(
+        &self,
+        compressor: Compressor,
+        subset: &ArraySubset,
+        shape: &[usize],
+    ) -> Option<Value> {
         let chunks = self.array.chunks_in_array_subset(subset).ok()??;
         if chunks.num_elements() != 1 {
             return None;
@@ -198,7 +244,7 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
             return None;
         }
         let encoded = self.array.retrieve_encoded_chunk(&index).ok()??;
-        let values = decompress_zstd_into::<T>(&encoded, shape.iter().product())?;
+        let values = decompress_into::<T>(compressor, &encoded, shape.iter().product())?;
         Some(tile_value(
             ArrayD::from_shape_vec(ndarray::IxDyn(shape), values).ok()?,
         ))
@@ -228,9 +274,9 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
             .map(|r| r.start as u64..r.end as u64)
             .collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
-        if self.plain_zstd {
+        if let Some(compressor) = self.direct {
             let shape: Vec<usize> = ranges.iter().map(|r| (r.end - r.start) as usize).collect();
-            if let Some(tile) = self.whole_zstd_chunk(&subset, &shape) {
+            if let Some(tile) = self.whole_chunk(compressor, &subset, &shape) {
                 return Ok(tile);
             }
         }
