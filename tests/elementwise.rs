@@ -1066,3 +1066,20 @@ fn dtype_changing_ops_on_an_errored_array_record_the_error() {
         Err(Error::Broadcast { .. })
     ));
 }
+
+#[test]
+fn broadcast_rows_longer_than_a_strip_are_read_in_place_or_gathered() {
+    // Rows of 5000 elements with strips of 2048 (and of 700): most strips lie within one row,
+    // where the broadcast input is read in place; the others straddle two rows and are
+    // gathered. Both must give the dense result.
+    let x = dense_f64(&[3, 4, 5000], 1);
+    let m = dense_f64(&[1, 4, 5000], 2);
+    let want = &x - &m;
+    for strip in [2048, 700] {
+        let got = (&arr(&x, &Chunks::Shape(vec![2, 3, 5000]))
+            - &arr(&m, &Chunks::Shape(vec![1, 3, 5000])))
+            .compute_with(&chunkwise::Config::default().strip_len(strip))
+            .unwrap();
+        assert_eq!(got, want, "strips of {strip}");
+    }
+}

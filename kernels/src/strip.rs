@@ -118,18 +118,7 @@ fn gather_broadcast<T: Element>(
         let flat = offset + done;
         let col = flat % row;
         let run = (row - col).min(out.len() - done);
-        // The input index of the row's first element: broadcast axes contribute nothing.
-        let mut rest = flat / row;
-        let mut index = 0;
-        let mut stride = shape[ndim - 1];
-        for axis in (0..ndim - 1).rev() {
-            let i = rest % out_shape[axis];
-            rest /= out_shape[axis];
-            if shape[axis] != 1 {
-                index += i * stride;
-            }
-            stride *= shape[axis];
-        }
+        let index = row_start(shape, out_shape, flat / row);
         let target = &mut out[done..done + run];
         if last_repeats {
             target.fill(data[index]);
@@ -140,7 +129,24 @@ fn gather_broadcast<T: Element>(
     }
 }
 
-/// Hands the typed pair of a broadcast input and its scratch strip to [`gather_broadcast`].
+/// The index in a broadcast input of `shape` of the first element of output row `row`
+/// (a tile of `out_shape`): broadcast axes contribute nothing.
+fn row_start(shape: &[usize], out_shape: &[usize], row: usize) -> usize {
+    let ndim = out_shape.len();
+    let mut rest = row;
+    let mut index = 0;
+    let mut stride = shape[ndim - 1];
+    for axis in (0..ndim - 1).rev() {
+        let i = rest % out_shape[axis];
+        rest /= out_shape[axis];
+        if shape[axis] != 1 {
+            index += i * stride;
+        }
+        stride *= shape[axis];
+    }
+    index
+}
+
 /// Where the strip `offset..offset + len` of a tile of `out_shape` lies in a broadcast input
 /// of `shape`, when that is one contiguous range: the strip stays within one row and the
 /// input's last axis is not broadcast.
@@ -156,20 +162,11 @@ fn contiguous_broadcast(
     if shape[ndim - 1] != row || col + len > row {
         return None;
     }
-    let mut rest = offset / row;
-    let mut index = 0;
-    let mut stride = row;
-    for axis in (0..ndim - 1).rev() {
-        let i = rest % out_shape[axis];
-        rest /= out_shape[axis];
-        if shape[axis] != 1 {
-            index += i * stride;
-        }
-        stride *= shape[axis];
-    }
+    let index = row_start(shape, out_shape, offset / row);
     Some(index + col..index + col + len)
 }
 
+/// Hands the typed pair of a broadcast input and its scratch strip to [`gather_broadcast`].
 fn gather_strip(
     data: Strip<'_>,
     shape: &[usize],
