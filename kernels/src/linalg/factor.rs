@@ -202,19 +202,27 @@ impl<T: FloatElement> HouseholderQr<T> {
     /// `Q[:, :k] @ top`, row-major `m x ncols`, for a row-major `k x ncols` matrix `top`:
     /// the Householder reflectors applied to `top` stacked on zeros.
     pub fn q_times(&self, top: &[T], ncols: usize) -> Vec<T> {
+        let mut out = vec![T::ZERO; self.rows * ncols];
+        self.q_times_into(top, ncols, &mut out);
+        out
+    }
+
+    /// [`HouseholderQr::q_times`] written into `out` (row-major `m x ncols`).
+    fn q_times_into(&self, top: &[T], ncols: usize, out: &mut [T]) {
         match &self.shape {
-            QrShape::Leaf(leaf) => leaf.q_times(top, ncols),
+            QrShape::Leaf(leaf) => leaf.q_times_into(top, ncols, out),
             QrShape::Blocked {
                 blocks,
                 top: stacked,
             } => {
                 let middle = stacked.q_times(top, ncols);
                 let n = self.cols;
-                let mut out = Vec::with_capacity(self.rows * ncols);
+                let mut rows = out;
                 for (b, block) in blocks.iter().enumerate() {
-                    out.extend(block.q_times(&middle[b * n * ncols..(b + 1) * n * ncols], ncols));
+                    let (here, rest) = rows.split_at_mut(block.rows * ncols);
+                    block.q_times_into(&middle[b * n * ncols..(b + 1) * n * ncols], ncols, here);
+                    rows = rest;
                 }
-                out
             }
         }
     }
@@ -290,7 +298,7 @@ impl<T: FloatElement> LeafQr<T> {
         out
     }
 
-    fn q_times(&self, top: &[T], ncols: usize) -> Vec<T> {
+    fn q_times_into(&self, top: &[T], ncols: usize, rows: &mut [T]) {
         let (m, k) = (self.rows, self.rows.min(self.cols));
         // Column-major m x ncols: `top` in its first k rows, zeros below.
         let mut out = vec![T::ZERO; m * ncols];
@@ -315,9 +323,7 @@ impl<T: FloatElement> LeafQr<T> {
                 MemStack::new(&mut buffer),
             );
         }
-        let mut rows = vec![T::ZERO; m * ncols];
-        transpose_into(&out, ncols, m, &mut rows);
-        rows
+        transpose_into(&out, ncols, m, rows);
     }
 }
 
@@ -406,16 +412,34 @@ pub struct SvdFactors<T> {
 /// Writes the transpose of the row-major `rows x cols` matrix `src` into `dst` (row-major
 /// `cols x rows`), in cache-sized blocks. (A row-major matrix's transpose is its
 /// column-major storage, and the other way round.)
-pub(crate) fn transpose_into<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
-    const BLOCK: usize = 32;
-    assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
-    for i0 in (0..rows).step_by(BLOCK) {
-        for j0 in (0..cols).step_by(BLOCK) {
-            for i in i0..(i0 + BLOCK).min(rows) {
-                for j in j0..(j0 + BLOCK).min(cols) {
-                    dst[j * rows + i] = src[i * cols + j];
+pub fn transpose_into<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    const B: usize = 8;
+    let (src, dst) = (&src[..rows * cols], &mut dst[..rows * cols]);
+    let (full_rows, full_cols) = (rows - rows % B, cols - cols % B);
+    // 8 x 8 blocks through a local array: contiguous 8-element reads and writes.
+    for i0 in (0..full_rows).step_by(B) {
+        for j0 in (0..full_cols).step_by(B) {
+            let mut block = [[src[0]; B]; B];
+            for (r, row) in block.iter_mut().enumerate() {
+                row.copy_from_slice(&src[(i0 + r) * cols + j0..(i0 + r) * cols + j0 + B]);
+            }
+            for c in 0..B {
+                let out = &mut dst[(j0 + c) * rows + i0..(j0 + c) * rows + i0 + B];
+                for (r, o) in out.iter_mut().enumerate() {
+                    *o = block[r][c];
                 }
             }
+        }
+    }
+    // The edges: the last rows (all columns) and the last columns of the full rows.
+    for i in full_rows..rows {
+        for j in 0..cols {
+            dst[j * rows + i] = src[i * cols + j];
+        }
+    }
+    for i in 0..full_rows {
+        for j in full_cols..cols {
+            dst[j * rows + i] = src[i * cols + j];
         }
     }
 }

@@ -9,5 +9,5 @@ mod tests;
 pub use blas::{BLAS_LIBRARY, BlasScalar, Op, gemm, with_blas_threads};
 pub use factor::{
     HouseholderQr, SvdFactors, Triangular, cholesky_lower, lu_partial_pivoting, solve_left,
-    solve_right, thin_svd,
+    solve_right, thin_svd, transpose_into,
 };

@@ -239,3 +239,13 @@ fn svd_reproduces_the_matrix() {
         assert_close(&naive(&us, &f.vt, m, n, k), &a, 1e-12);
     }
 }
+
+#[test]
+fn transposes_of_every_edge_shape() {
+    for (rows, cols) in [(1, 1), (3, 5), (8, 8), (9, 17), (16, 3), (33, 40)] {
+        let src: Vec<f64> = (0..rows * cols).map(|x| x as f64).collect();
+        let mut dst = vec![0.0; rows * cols];
+        super::factor::transpose_into(&src, rows, cols, &mut dst);
+        assert_eq!(dst, transpose(&src, rows, cols), "{rows} x {cols}");
+    }
+}
