@@ -88,13 +88,15 @@ struct State<'a> {
     running: usize,
     failure: Option<Error>,
     trace: Vec<TraceEvent>,
-    sink: &'a mut Sink<'a>,
     progress: Progress,
 }
 
 /// What every task needs to know besides the shared state.
 struct Run<'a> {
     state: Mutex<State<'a>>,
+    /// Receives output tiles outside the state's lock, so that copying a large tile out
+    /// (into a result array) does not hold up the other workers' bookkeeping.
+    sink: Mutex<&'a mut Sink<'a>>,
     threads: usize,
     budget: u64,
     /// Bytes of the largest task of the plan.
@@ -184,26 +186,35 @@ impl<'a> Run<'a> {
         state.reserved -= task.run_bytes();
         state.trace.extend(event);
         state.progress.tick();
-        match result {
-            Ok(value) => state.complete(t, value),
+        let delivery = match result {
+            Ok(value) => {
+                let outputs = state.output_of[t].clone();
+                state.complete(t, value.clone());
+                (!outputs.is_empty()).then_some((outputs, value))
+            }
             Err(e) => {
                 state.failure.get_or_insert(e);
+                None
+            }
+        };
+        self.launch(&mut state, scope);
+        drop(state);
+        if let Some((outputs, value)) = delivery {
+            let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
+            for (o, block) in &outputs {
+                (*sink)(*o, block, &value);
             }
         }
-        self.launch(&mut state, scope);
     }
 }
 
 impl State<'_> {
-    /// Records task `t`'s result: hands output tiles to the sink, releases inputs whose last
-    /// reader this was, and marks consumers ready.
+    /// Records task `t`'s result: releases inputs whose last reader this was, and marks
+    /// consumers ready. (The caller hands output tiles to the sink.)
     fn complete(&mut self, t: usize, value: Value) {
         let bytes = value.nbytes() as u64;
         self.held += bytes;
         self.peak = self.peak.max(self.held + self.reserved);
-        for (o, block) in &self.output_of[t] {
-            (self.sink)(*o, block, &value);
-        }
         for &d in &self.plan.tasks[t].deps {
             self.readers[d] -= 1;
             if self.readers[d] == 0
@@ -264,11 +275,11 @@ pub(crate) fn execute(plan: &Plan, config: &Config, sink: &mut Sink<'_>) -> Resu
         running: 0,
         failure: None,
         trace: Vec::new(),
-        sink,
         progress: Progress::new(n as u64, config.progress),
     };
     let run = Run {
         state: Mutex::new(state),
+        sink: Mutex::new(sink),
         threads,
         budget,
         largest_task: plan.tasks.iter().map(|t| t.run_bytes()).max().unwrap_or(0),
