@@ -21,7 +21,7 @@ pub(crate) use chunkwise_kernels::dtype::DType;
 use chunkwise_kernels::strip::{Program, StripOp};
 
 pub(crate) use reduce::{ErasedReducer, Several, erase, partial};
-pub(crate) use value::{TileData, TupleTile, Value, new_tile, tile_value};
+pub(crate) use value::{Pick, TileData, TupleTile, Value, new_tile, tile_value};
 
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, Result};

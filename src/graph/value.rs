@@ -101,3 +101,27 @@ impl TileData for TupleTile {
         self.parts[0].shape()
     }
 }
+
+/// A blockwise map that takes part `k` of its input's [`TupleTile`]s (or the whole tile, for
+/// a plain one): of the same block, or of the one tile `from` when the result has one block
+/// (a factor picked out of a factorization's tile).
+#[derive(Debug)]
+pub(crate) struct Pick {
+    pub(crate) k: usize,
+    pub(crate) from: Option<Vec<usize>>,
+}
+
+impl super::BlockMap for Pick {
+    fn name(&self) -> String {
+        format!("pick[{}]", self.k)
+    }
+    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
+        vec![(0, self.from.clone().unwrap_or_else(|| block.to_vec()))]
+    }
+    fn run(&self, _: &[usize], _: &[usize], inputs: &[&Value]) -> crate::error::Result<Value> {
+        Ok(match inputs[0].as_any().downcast_ref::<TupleTile>() {
+            Some(tuple) => tuple.parts[self.k].clone(),
+            None => inputs[0].clone(),
+        })
+    }
+}

@@ -13,7 +13,7 @@ use chunkwise_kernels::dtype::{Element, FloatElement};
 use chunkwise_kernels::linalg::{Op, Triangular, gemm, lu_partial_pivoting, solve_left};
 
 use super::square_size;
-use super::stage::{Stage, array_part, assemble, matrix, part, tile_of, tuple};
+use super::stage::{Stage, array_part, assemble, matrix, pick_part, tile_of, tuple};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
 use crate::error::{Error, Result};
@@ -90,15 +90,12 @@ impl<T: FloatElement> LuStages<T> {
                     Ok(tuple(vec![tile_of(lu, shape), tile_of(order, &[height])]))
                 },
             );
-            let order = Stage::new(
-                "lu pivots",
+            let order = pick_part(
                 ChunkGrid::from_valid(vec![vec![height]]),
                 u64::DTYPE,
-                vec![panel.clone()],
-            )
-            .run(
-                |_| vec![(0, vec![0, 0])],
-                |_, _, tiles| Ok(part(tiles[0], 1)),
+                &panel,
+                vec![0, 0],
+                1,
             );
             if k + 1 < nt {
                 trailing = Self::update(&trailing, &panel, &tiles[k + 1..], height - width);

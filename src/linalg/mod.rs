@@ -31,7 +31,7 @@ pub use svd::{SvdCompressed, svd, svd_compressed};
 pub use triangle::{tril, triu};
 pub use triangular::solve_triangular;
 
-use chunkwise_kernels::dtype::Element;
+use chunkwise_kernels::dtype::{Element, FloatElement};
 
 use crate::array::Array;
 use crate::error::{Error, Result};
@@ -57,4 +57,27 @@ fn square_size<T: Element>(op: &str, a: &Array<T>) -> Result<usize> {
             shape: a.shape(),
         }),
     }
+}
+
+/// Solves for a right-hand side `b` of `n` rows: a matrix goes to `solve_matrix`; a vector
+/// is solved as a one-column matrix and comes back as a vector. Shape errors name `op`.
+fn with_rhs<T: FloatElement>(
+    op: &str,
+    n: usize,
+    b: &Array<T>,
+    solve_matrix: impl FnOnce(&Array<T>) -> Result<Array<T>>,
+) -> Result<Array<T>> {
+    b.check()?;
+    if b.ndim() == 1 {
+        return with_rhs(op, n, &b.insert_axis(1)?, solve_matrix)?.squeeze(Some(&[1]));
+    }
+    let (rows, _) = matrix_shape(&format!("{op} (right-hand side)"), b)?;
+    if rows != n {
+        return Err(Error::ShapeMismatch {
+            op: format!("{op} (rows of b)"),
+            expected: vec![n],
+            found: vec![rows],
+        });
+    }
+    solve_matrix(b)
 }

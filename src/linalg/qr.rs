@@ -9,7 +9,7 @@ use chunkwise_kernels::dtype::{FloatElement, Strip};
 use chunkwise_kernels::linalg::HouseholderQr;
 
 use super::matrix_shape;
-use super::stage::{Stage, matrix, part, part_ref, tile_of, tuple};
+use super::stage::{Stage, matrix, part, part_ref, pick_part, tile_of, tuple};
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
 use crate::error::Result;
@@ -158,15 +158,12 @@ impl<T: FloatElement> Tsqr<T> {
     fn r(&self) -> Arc<Node> {
         let top = self.levels.last().expect("a tree has a top").stage.clone();
         let n = self.n;
-        Stage::new(
-            "tsqr r",
+        pick_part(
             ChunkGrid::from_valid(vec![vec![n], vec![n]]),
             T::DTYPE,
-            vec![top],
-        )
-        .run(
-            |_| vec![(0, vec![0, 0])],
-            |_, _, tiles| Ok(part(tiles[0], 1)),
+            &top,
+            vec![0, 0],
+            1,
         )
     }
 

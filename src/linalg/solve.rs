@@ -7,7 +7,7 @@ use chunkwise_kernels::dtype::FloatElement;
 use super::lu::{LuStages, permute_rows};
 use super::stage::{Stage, array_part, matrix, tile_of};
 use super::triangular::substitute;
-use super::{matrix_shape, qr, solve_triangular, square_size, svd};
+use super::{matrix_shape, qr, solve_triangular, square_size, svd, with_rhs};
 use crate::array::{Array, Reduction};
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, Result};
@@ -25,22 +25,12 @@ use crate::ops::rechunk::rechunk;
 /// ```
 pub fn solve<T: FloatElement>(a: &Array<T>, b: &Array<T>) -> Result<Array<T>> {
     let n = square_size("solve", a)?;
-    b.check()?;
-    if b.ndim() == 1 {
-        return solve(a, &b.insert_axis(1)?)?.squeeze(Some(&[1]));
-    }
-    let (rows, _) = matrix_shape("solve (right-hand side)", b)?;
-    if rows != n {
-        return Err(Error::ShapeMismatch {
-            op: "solve (rows of b)".into(),
-            expected: vec![n],
-            found: vec![rows],
-        });
-    }
-    let f = LuStages::<T>::new(a)?;
-    let permuted = gather_rows::<T>(&b.node, &f.row_order(), &f.grid().chunks()[0]);
-    let y = substitute::<T>(&f.l(), &permuted, true);
-    Ok(Array::from_node(substitute::<T>(&f.u(), &y, false)))
+    with_rhs("solve", n, b, |b| {
+        let f = LuStages::<T>::new(a)?;
+        let permuted = gather_rows::<T>(&b.node, &f.row_order(), &f.grid().chunks()[0]);
+        let y = substitute::<T>(&f.l(), &permuted, true);
+        Ok(Array::from_node(substitute::<T>(&f.u(), &y, false)))
+    })
 }
 
 /// The inverse of a square matrix: `solve(a, I)`.

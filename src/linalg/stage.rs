@@ -13,7 +13,9 @@ use ndarray::{ArrayD, IxDyn};
 
 use crate::chunks::ChunkGrid;
 use crate::error::Result;
-use crate::graph::{BlockMap, Blockwise, DType, Node, NodeKind, TupleTile, Value, tile_value};
+use crate::graph::{
+    BlockMap, Blockwise, DType, Node, NodeKind, Pick, TupleTile, Value, tile_value,
+};
 
 /// Which input tiles a tile reads: `(input number, block index)`, in the order `run` gets them.
 type DepsFn = dyn Fn(&[usize]) -> Vec<(usize, Vec<usize>)> + Send + Sync;
@@ -164,6 +166,29 @@ pub(crate) fn part(value: &Value, index: usize) -> Value {
         Some(tuple) => tuple.parts[index].clone(),
         None => value.clone(),
     }
+}
+
+/// Part `index` of the one tile `from` of `source`, as a node of one tile on `grid` (a factor
+/// taken out of a factorization's result).
+pub(crate) fn pick_part(
+    grid: ChunkGrid,
+    dtype: DType,
+    source: &Arc<Node>,
+    from: Vec<usize>,
+    index: usize,
+) -> Arc<Node> {
+    let map: Arc<dyn BlockMap> = Arc::new(Pick {
+        k: index,
+        from: Some(from),
+    });
+    Node::new(
+        NodeKind::Blockwise(Blockwise {
+            inputs: vec![source.clone()],
+            map,
+        }),
+        grid,
+        dtype,
+    )
 }
 
 /// A node on `grid` whose tile `block` is tile `pick(block)` of one of `sources` (a tile of

@@ -4,7 +4,7 @@
 use chunkwise_kernels::dtype::FloatElement;
 use chunkwise_kernels::linalg::thin_svd;
 
-use super::stage::{Stage, matrix, part, tile_of, tuple};
+use super::stage::{Stage, matrix, pick_part, tile_of, tuple};
 use super::{matrix_shape, qr};
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
@@ -54,16 +54,16 @@ pub fn svd<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T>, Array<T
             ]))
         },
     );
-    let pick = |name: &str, index: usize, shape: &[usize]| {
-        let grid = ChunkGrid::single(shape);
-        Array::<T>::from_node(Stage::new(name, grid, T::DTYPE, vec![factors.clone()]).run(
-            |_| vec![(0, vec![0, 0])],
-            move |_, _, tiles| Ok(part(tiles[0], index)),
+    let pick = |index: usize, shape: &[usize]| {
+        Array::<T>::from_node(pick_part(
+            ChunkGrid::single(shape),
+            T::DTYPE,
+            &factors,
+            vec![0, 0],
+            index,
         ))
     };
-    let u_r = pick("svd u of r", 0, &[n, n]);
-    let s = pick("svd s", 1, &[n]);
-    let vt = pick("svd vt", 2, &[n, n]);
+    let (u_r, s, vt) = (pick(0, &[n, n]), pick(1, &[n]), pick(2, &[n, n]));
     Ok((q.matmul(&u_r)?, s, vt))
 }
 

@@ -7,7 +7,7 @@ use chunkwise_kernels::dtype::FloatElement;
 use chunkwise_kernels::linalg::{Op, Triangular, gemm, solve_left};
 
 use super::stage::{Stage, assemble, matrix, tile_of};
-use super::{matrix_shape, square_size};
+use super::{square_size, with_rhs};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
 use crate::error::{Error, Result};
@@ -33,19 +33,9 @@ pub fn solve_triangular<T: FloatElement>(
     lower: bool,
 ) -> Result<Array<T>> {
     let n = square_size("solve_triangular", a)?;
-    b.check()?;
-    if b.ndim() == 1 {
-        return solve_triangular(a, &b.insert_axis(1)?, lower)?.squeeze(Some(&[1]));
-    }
-    let (rows, _) = matrix_shape("solve_triangular (right-hand side)", b)?;
-    if rows != n {
-        return Err(Error::ShapeMismatch {
-            op: "solve_triangular (rows of b)".into(),
-            expected: vec![n],
-            found: vec![rows],
-        });
-    }
-    Ok(Array::from_node(substitute::<T>(&a.node, &b.node, lower)))
+    with_rhs("solve_triangular", n, b, |b| {
+        Ok(Array::from_node(substitute::<T>(&a.node, &b.node, lower)))
+    })
 }
 
 /// The block substitution on nodes (see [`solve_triangular`]).

@@ -10,31 +10,7 @@ use chunkwise_kernels::strip::Program;
 
 use super::{Pass, rewrite};
 use crate::error::Result;
-use crate::graph::{
-    BlockMap, Blockwise, ElemInput, Node, NodeId, NodeKind, Reduce, Several, TupleTile, Value,
-};
-
-/// Takes part `k` of a merged reduction's tiles.
-#[derive(Debug)]
-struct Pick {
-    k: usize,
-}
-
-impl BlockMap for Pick {
-    fn name(&self) -> String {
-        format!("pick[{}]", self.k)
-    }
-    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
-        vec![(0, block.to_vec())]
-    }
-    fn run(&self, _: &[usize], _: &[usize], inputs: &[&Value]) -> Result<Value> {
-        let tuple = inputs[0]
-            .as_any()
-            .downcast_ref::<TupleTile>()
-            .expect("merged tiles");
-        Ok(tuple.parts[self.k].clone())
-    }
-}
+use crate::graph::{Blockwise, ElemInput, Node, NodeId, NodeKind, Pick, Reduce, Several};
 
 fn same_inputs(a: &[ElemInput], b: &[ElemInput]) -> bool {
     a.len() == b.len()
@@ -124,7 +100,7 @@ impl Pass for MergeReductions {
             for (k, original) in group.iter().enumerate() {
                 let pick = Blockwise {
                     inputs: vec![merged.clone()],
-                    map: Arc::new(Pick { k }),
+                    map: Arc::new(Pick { k, from: None }),
                 };
                 let node = Node::new(
                     NodeKind::Blockwise(pick),
