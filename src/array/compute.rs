@@ -1,13 +1,15 @@
 //! Running the graph: `compute`, `compute_many`, `persist`, and the plan printers.
 
-use std::sync::Arc;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chunkwise_kernels::dtype::Element;
-use ndarray::{ArrayD, Dimension, Ix0, IxDyn};
+use ndarray::{ArrayD, Dimension, Ix0, IxDyn, RawArrayViewMut};
 
 use super::Array as Lazy;
 use crate::error::{Error, Result};
-use crate::exec::{Config, Plan, Report, Sink, execute};
+use crate::exec::{Config, Plan, Report, Sink, advise_huge_pages, execute};
 use crate::graph::{Node, NodeKind, Source, Value, to_dot};
 use crate::ops::sources::Persisted;
 use crate::ops::sub_view;
@@ -25,11 +27,7 @@ fn plan_for(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
 }
 
 /// Optimises and plans `roots`, then runs them, handing output tiles to `sink`.
-pub(crate) fn evaluate(
-    roots: &[Arc<Node>],
-    config: &Config,
-    sink: &mut Sink<'_>,
-) -> Result<Report> {
+pub(crate) fn evaluate(roots: &[Arc<Node>], config: &Config, sink: &Sink<'_>) -> Result<Report> {
     execute(&plan_for(roots, config)?, config, sink)
 }
 
@@ -55,20 +53,56 @@ fn assemble<T: Element>(roots: &[Arc<Node>], config: &Config) -> Result<(Vec<Arr
             return Err(e);
         }
     }
-    let mut results: Vec<ArrayD<T>> = roots
+    // The results are allocated uninitialised and each output tile is copied into its block
+    // by the worker that computed it: no serial zero-fill first, and the page faults of a
+    // large result are taken by the workers in parallel.
+    let mut results: Vec<ArrayD<MaybeUninit<T>>> = roots
         .iter()
-        .map(|r| ArrayD::<T>::default(IxDyn(&r.shape())))
+        .map(|r| ArrayD::<T>::uninit(IxDyn(&r.shape())))
         .collect();
-    let report = evaluate(roots, config, &mut |o, block, value| {
+    for result in &mut results {
+        advise_huge_pages(result.as_mut_ptr().cast(), result.len() * size_of::<T>());
+    }
+    let targets: Vec<BlockTarget<T>> = results
+        .iter_mut()
+        .map(|r| BlockTarget(r.raw_view_mut()))
+        .collect();
+    let written: Vec<AtomicUsize> = roots.iter().map(|_| AtomicUsize::new(0)).collect();
+    let report = evaluate(roots, config, &|o, block, value| {
         let tile = value
             .as_any()
             .downcast_ref::<ArrayD<T>>()
             .expect("output tiles are arrays of T");
         let ranges = roots[o].grid.block_ranges(block);
-        sub_view(results[o].view_mut(), &ranges).assign(tile);
+        let region = sub_view(targets[o].0.clone(), &ranges);
+        // SAFETY: the executor hands each output block to the sink exactly once and the
+        // blocks of a grid are disjoint, so no two calls write the same element; `results`
+        // is not touched until `evaluate` has returned.
+        tile.assign_to(unsafe { region.deref_into_view_mut() });
+        written[o].fetch_add(tile.len(), Ordering::Relaxed);
     })?;
+    let results = results
+        .into_iter()
+        .zip(&written)
+        .map(|(result, written)| {
+            assert_eq!(
+                written.load(Ordering::Relaxed),
+                result.len(),
+                "every element of a result is written once"
+            );
+            // SAFETY: the blocks of the grid cover the array and each was written once
+            // (counted just above).
+            unsafe { result.assume_init() }
+        })
+        .collect();
     Ok((results, report))
 }
+
+/// A result array that concurrent sink calls write through, each into its own block.
+struct BlockTarget<T>(RawArrayViewMut<MaybeUninit<T>, IxDyn>);
+
+// SAFETY: writes through the view go to disjoint blocks (see `assemble`), and `T: Send`.
+unsafe impl<T: Send> Sync for BlockTarget<T> {}
 
 /// Computes several arrays in one run: work they share is computed once.
 ///
@@ -149,16 +183,19 @@ impl<T: Element> Lazy<T> {
     pub fn persist_with(&self, config: &Config) -> Result<Lazy<T>> {
         self.check()?;
         let grid = self.node.grid.clone();
-        let mut tiles: Vec<Option<Value>> = vec![None; grid.n_blocks()];
+        let tiles: Mutex<Vec<Option<Value>>> = Mutex::new(vec![None; grid.n_blocks()]);
         let nblocks = grid.nblocks();
         evaluate(
             std::slice::from_ref(&self.node),
             config,
-            &mut |_, block, value| {
+            &|_, block, value| {
+                let mut tiles = tiles.lock().unwrap_or_else(|p| p.into_inner());
                 tiles[crate::chunks::ravel(block, &nblocks)] = Some(value.clone());
             },
         )?;
         let tiles = tiles
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
             .into_iter()
             .map(|t| t.expect("every output tile was computed"))
             .collect();

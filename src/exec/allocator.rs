@@ -27,3 +27,27 @@ pub(crate) fn keep_tile_buffers() {
         }
     });
 }
+
+/// Asks the kernel to back a large, freshly allocated buffer with huge pages (Linux only;
+/// elsewhere nothing). A 1.6 GB result then takes 800 page faults instead of 400,000; the
+/// advice is only a hint, and a buffer below 32 MiB is left alone.
+pub(crate) fn advise_huge_pages(start: *mut u8, bytes: usize) {
+    const HUGE_PAGE: usize = 2 << 20;
+    if bytes < 16 * HUGE_PAGE {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let begin = (start as usize).next_multiple_of(HUGE_PAGE);
+        let end = (start as usize + bytes) / HUGE_PAGE * HUGE_PAGE;
+        if end > begin {
+            // SAFETY: the range lies inside one live allocation of the caller, and
+            // MADV_HUGEPAGE changes only how its pages are backed, never their contents.
+            unsafe {
+                libc::madvise(begin as *mut libc::c_void, end - begin, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = start;
+}

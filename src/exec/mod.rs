@@ -8,6 +8,7 @@ mod run;
 mod task;
 mod trace;
 
+pub(crate) use allocator::advise_huge_pages;
 pub use config::{Config, physical_memory};
 pub(crate) use plan::Plan;
 pub use run::Report;

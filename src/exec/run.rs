@@ -69,8 +69,10 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     Ok(pool)
 }
 
-/// Receives each output tile: (output number, block index, tile).
-pub(crate) type Sink<'a> = dyn FnMut(usize, &[usize], &Value) + Send + 'a;
+/// Receives each output tile: (output number, block index, tile). Workers call it
+/// concurrently, each with a different block, so that copying large tiles out runs in
+/// parallel (and off the bookkeeping lock).
+pub(crate) type Sink<'a> = dyn Fn(usize, &[usize], &Value) + Sync + 'a;
 
 /// The executor's bookkeeping, shared by the workers.
 struct State<'a> {
@@ -96,7 +98,7 @@ struct Run<'a> {
     state: Mutex<State<'a>>,
     /// Receives output tiles outside the state's lock, so that copying a large tile out
     /// (into a result array) does not hold up the other workers' bookkeeping.
-    sink: Mutex<&'a mut Sink<'a>>,
+    sink: &'a Sink<'a>,
     threads: usize,
     budget: u64,
     /// Bytes of the largest task of the plan.
@@ -200,9 +202,8 @@ impl<'a> Run<'a> {
         self.launch(&mut state, scope);
         drop(state);
         if let Some((outputs, value)) = delivery {
-            let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
             for (o, block) in &outputs {
-                (*sink)(*o, block, &value);
+                (self.sink)(*o, block, &value);
             }
         }
     }
@@ -239,7 +240,7 @@ impl State<'_> {
 }
 
 /// Runs `plan`; `sink(output, block, tile)` receives each output tile as soon as it exists.
-pub(crate) fn execute(plan: &Plan, config: &Config, sink: &mut Sink<'_>) -> Result<Report> {
+pub(crate) fn execute(plan: &Plan, config: &Config, sink: &Sink<'_>) -> Result<Report> {
     let start = Instant::now();
     let threads = config.worker_threads();
     let budget = config.budget_bytes();
@@ -279,7 +280,7 @@ pub(crate) fn execute(plan: &Plan, config: &Config, sink: &mut Sink<'_>) -> Resu
     };
     let run = Run {
         state: Mutex::new(state),
-        sink: Mutex::new(sink),
+        sink,
         threads,
         budget,
         largest_task: plan.tasks.iter().map(|t| t.run_bytes()).max().unwrap_or(0),

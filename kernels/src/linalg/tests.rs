@@ -162,8 +162,9 @@ fn triangular_solves_on_both_sides_and_transposed() {
 
 #[test]
 fn qr_reproduces_tall_and_wide_matrices() {
-    // The last case is factored in row blocks (a TSQR inside the tile).
-    for (m, n) in [(40, 7), (7, 7), (5, 9), (30_000, 40)] {
+    // (200, 20) is tall enough for blocks of 16 reflectors with unblocked panels (and a
+    // last block of 4); the last case is factored in row blocks (a TSQR inside the tile).
+    for (m, n) in [(40, 7), (7, 7), (5, 9), (200, 20), (30_000, 40)] {
         let a = values(m * n, 10 + m as u64);
         let qr = HouseholderQr::new(&a, m, n);
         let k = m.min(n);
