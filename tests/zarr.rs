@@ -877,6 +877,41 @@ fn corrupt_chunks_are_named() {
     }
 }
 
+#[test]
+fn truncated_or_padded_zstd_chunks_are_named() {
+    // Whole zstd chunks in a directory are streamed from their files straight into the
+    // tile; a frame cut short, or followed by stray bytes, must still be an error naming
+    // the chunk, never a silently short or padded tile.
+    let dir = TempDir::new("truncated");
+    let d = dir.path();
+    let data = formula::<f64>(&[8, 8]);
+    let x = from_ndarray(&data, [4, 4]).unwrap();
+    let options = WriteOptions::default().compression(Compression::Zstd { level: 1 });
+    let edits: [(&str, fn(&mut Vec<u8>)); 2] = [
+        ("cut", |bytes| bytes.truncate(bytes.len() / 2)),
+        ("padded", |bytes| bytes.extend_from_slice(b"stray bytes")),
+    ];
+    for (name, edit) in edits {
+        x.to_zarr(d, name, &options).unwrap();
+        let key = format!("{name}/c/1/1");
+        let mut bytes = std::fs::read(d.join(&key)).unwrap();
+        edit(&mut bytes);
+        std::fs::write(d.join(&key), bytes).unwrap();
+        let err = zarr::open(d, name)
+            .unwrap()
+            .into_typed::<f64>()
+            .unwrap()
+            .compute()
+            .unwrap_err();
+        match &err {
+            Error::CorruptChunk { key: found, .. } => {
+                assert!(found.ends_with(&key), "{name}: error names {found}")
+            }
+            other => panic!("{name}: expected CorruptChunk naming {key}, got {other:?}"),
+        }
+    }
+}
+
 /// `zarr.json` of a 1-d v3 array of `data_type` with `fill_value`.
 fn v3_metadata(data_type: &str, fill_value: Json) -> String {
     json!({

@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+mod direct;
 mod dynamic;
 mod group;
 mod local;

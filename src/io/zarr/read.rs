@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 use zarrs::array::{Array as ZArray, ArraySubset};
 use zarrs::storage::ReadableWritableListableStorageTraits;
 
+use super::direct::{Compressor, decompress_into, direct_compressor, stream_zstd_file};
 use super::store::Store;
 use crate::error::{Error, Result};
 use crate::graph::{TileSource, Value, tile_value};
@@ -121,110 +122,6 @@ impl<T> std::fmt::Debug for ZarrSource<T> {
     }
 }
 
-/// A compressor whose frames [`decompress_into`] decodes into a tile's own buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Compressor {
-    Zstd,
-    Blosc,
-}
-
-/// The compressor, when the array's chunks are its elements in C order, little-endian (this
-/// machine's order), compressed by zstd or blosc and nothing else: v3 codecs `[bytes(little),
-/// zstd | blosc]`, or v2 with that compressor, no filters and C order.
-fn direct_compressor(array: &Handle) -> Option<Compressor> {
-    let meta = serde_json::to_value(array.metadata()).ok()?;
-    let transformed = meta
-        .get("storage_transformers")
-        .and_then(Json::as_array)
-        .is_some_and(|t| !t.is_empty());
-    if !cfg!(target_endian = "little") || transformed {
-        return None;
-    }
-    let name = |codec: &Json| {
-        codec
-            .get("name")
-            .or_else(|| codec.get("id"))
-            .and_then(Json::as_str)
-            .map(str::to_string)
-    };
-    let compressor = |codec: &Json| match name(codec).as_deref() {
-        Some("zstd") => Some(Compressor::Zstd),
-        Some("blosc") => Some(Compressor::Blosc),
-        _ => None,
-    };
-    if let Some(codecs) = meta.get("codecs").and_then(Json::as_array) {
-        let little = codecs.first().is_some_and(|c| {
-            name(c).as_deref() == Some("bytes")
-                && c.pointer("/configuration/endian")
-                    .is_none_or(|e| e.as_str() == Some("little"))
-        });
-        return if codecs.len() == 2 && little {
-            compressor(&codecs[1])
-        } else {
-            None
-        };
-    }
-    let dtype = meta.get("dtype").and_then(Json::as_str).unwrap_or("");
-    let plain = meta.get("filters").is_none_or(Json::is_null)
-        && meta.get("order").and_then(Json::as_str) == Some("C")
-        && (dtype.starts_with('<') || dtype.starts_with('|'));
-    if plain {
-        compressor(meta.get("compressor")?)
-    } else {
-        None
-    }
-}
-
-/// Decompresses the frame `encoded` straight into a new buffer of `len` elements: no
-/// intermediate byte buffer, no zero-filling. `None` unless the frame decompresses to
-/// exactly `len` elements (the caller then takes the general path, which reports errors).
-fn decompress_into<T: Element>(
-    compressor: Compressor,
-    encoded: &[u8],
-    len: usize,
-) -> Option<Vec<T>> {
-    let bytes = len.checked_mul(std::mem::size_of::<T>())?;
-    let mut out: Vec<T> = Vec::with_capacity(len);
-    let destination = out.as_mut_ptr().cast::<std::ffi::c_void>();
-    let source = encoded.as_ptr().cast::<std::ffi::c_void>();
-    // SAFETY: both libraries write at most `bytes` bytes (the buffer's spare capacity) and
-    // read only `encoded` (blosc after validating its header against `encoded.len()`). Every
-    // bit pattern is a valid `T` (plain numbers; booleans are stored as 0 or 1), and the
-    // length is set only when exactly `bytes` bytes were written.
-    let written = unsafe {
-        match compressor {
-            Compressor::Zstd => {
-                let n = zstd_sys::ZSTD_decompress(destination, bytes, source, encoded.len());
-                if zstd_sys::ZSTD_isError(n) != 0 {
-                    return None;
-                }
-                n
-            }
-            Compressor::Blosc => {
-                let mut stored = 0usize;
-                if blosc_src::blosc_cbuffer_validate(source, encoded.len(), &mut stored) != 0
-                    || stored != bytes
-                {
-                    return None;
-                }
-                usize::try_from(blosc_src::blosc_decompress_ctx(
-                    source,
-                    destination,
-                    bytes,
-                    1,
-                ))
-                .ok()?
-            }
-        }
-    };
-    if written != bytes {
-        return None;
-    }
-    // SAFETY: all `len` elements were written above.
-    unsafe { out.set_len(len) };
-    Some(out)
-}
-
 impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
     /// The tile covering exactly one stored chunk, decompressed straight into its buffer;
     /// `None` where the general path must run (another layout, a missing or undecodable
@@ -243,8 +140,18 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         if self.array.chunk_subset(&index).ok()? != *subset {
             return None;
         }
-        let encoded = self.array.retrieve_encoded_chunk(&index).ok()??;
-        let values = decompress_into::<T>(compressor, &encoded, shape.iter().product())?;
+        let len = shape.iter().product();
+        let file = self.store.path.as_ref().map(|root| {
+            let key = self.array.chunk_key(&index);
+            root.join(key.as_str())
+        });
+        let values = match (compressor, file) {
+            (Compressor::Zstd, Some(file)) => stream_zstd_file::<T>(&file, len)?,
+            _ => {
+                let encoded = self.array.retrieve_encoded_chunk(&index).ok()??;
+                decompress_into::<T>(compressor, &encoded, len)?
+            }
+        };
         Some(tile_value(
             ArrayD::from_shape_vec(ndarray::IxDyn(shape), values).ok()?,
         ))
