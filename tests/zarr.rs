@@ -887,7 +887,8 @@ fn truncated_or_padded_zstd_chunks_are_named() {
     let data = formula::<f64>(&[8, 8]);
     let x = from_ndarray(&data, [4, 4]).unwrap();
     let options = WriteOptions::default().compression(Compression::Zstd { level: 1 });
-    let edits: [(&str, fn(&mut Vec<u8>)); 2] = [
+    type Edit = fn(&mut Vec<u8>);
+    let edits: [(&str, Edit); 2] = [
         ("cut", |bytes| bytes.truncate(bytes.len() / 2)),
         ("padded", |bytes| bytes.extend_from_slice(b"stray bytes")),
     ];
