@@ -54,7 +54,19 @@ fn dir_mb(path: &Path) -> f64 {
 }
 
 /// Median wall time of three runs of `f`.
-fn median_seconds(mut f: impl FnMut()) -> f64 {
+fn median_seconds(f: impl FnMut()) -> f64 {
+    three_runs(f).median
+}
+
+/// Wall times of three runs: the first, the fastest and the median.
+struct Runs {
+    first: f64,
+    min: f64,
+    median: f64,
+}
+
+/// Runs `f` three times.
+fn three_runs(mut f: impl FnMut()) -> Runs {
     let mut times: Vec<f64> = (0..3)
         .map(|_| {
             let t = Instant::now();
@@ -62,8 +74,13 @@ fn median_seconds(mut f: impl FnMut()) -> f64 {
             t.elapsed().as_secs_f64()
         })
         .collect();
+    let first = times[0];
     times.sort_by(f64::total_cmp);
-    times[1]
+    Runs {
+        first,
+        min: times[0],
+        median: times[1],
+    }
 }
 
 /// The sequential baseline: one zarrs array, chunks stored and then read one after another.
@@ -182,26 +199,21 @@ fn climate() {
     );
     reset_peak_rss();
     let base = rss_mib("VmRSS:");
-    // Three runs, the median reported, as the Dask baseline script does.
-    let mut times: Vec<f64> = (0..3)
-        .map(|_| {
-            let t = Instant::now();
-            let tas = zarr::open(&dir, "in").unwrap().into_typed::<f32>().unwrap();
-            let anomaly_std = (&tas - &tas.mean_axis(0)).std_axis(0, 0.0);
-            let out = WriteOptions::default()
-                .dimension_names(["lat", "lon"])
-                .attribute("units", "K")
-                .mode(WriteMode::Overwrite);
-            anomaly_std.to_zarr(&dir, "out", &out).unwrap();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    let first = times[0];
-    times.sort_by(f64::total_cmp);
+    // The median of three runs, as ../shared/peers/dask_baseline.py reports Dask's.
+    let runs = three_runs(|| {
+        let tas = zarr::open(&dir, "in").unwrap().into_typed::<f32>().unwrap();
+        let anomaly_std = (&tas - &tas.mean_axis(0)).std_axis(0, 0.0);
+        let out = WriteOptions::default()
+            .dimension_names(["lat", "lon"])
+            .attribute("units", "K")
+            .mode(WriteMode::Overwrite);
+        anomaly_std.to_zarr(&dir, "out", &out).unwrap();
+    });
     println!(
-        "chunkwise: median {:.2} s of 3 (min {:.2}, first {first:.2}), peak RSS {:.0} MiB (the process held {base:.0} MiB before the job)",
-        times[1],
-        times[0],
+        "chunkwise: median {:.2} s of 3 (min {:.2}, first {:.2}), peak RSS {:.0} MiB (the process held {base:.0} MiB before the job)",
+        runs.median,
+        runs.min,
+        runs.first,
         rss_mib("VmHWM:")
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -72,30 +72,40 @@ fn assemble<T: Element>(roots: &[Arc<Node>], config: &Config) -> Result<(Vec<Arr
         let tile = value
             .as_any()
             .downcast_ref::<ArrayD<T>>()
-            .expect("output tiles are arrays of T");
+            .ok_or_else(|| output_error(o, block, "is not an array of the result's type"))?;
         let ranges = roots[o].grid.block_ranges(block);
         let region = sub_view(targets[o].0.clone(), &ranges);
-        // SAFETY: the executor hands each output block to the sink exactly once and the
-        // blocks of a grid are disjoint, so no two calls write the same element; `results`
-        // is not touched until `evaluate` has returned.
+        if tile.shape() != region.shape() {
+            let found = format!("has shape {:?}, not {:?}", tile.shape(), region.shape());
+            return Err(output_error(o, block, &found));
+        }
+        // SAFETY: the executor hands each output block to the sink exactly once, the blocks
+        // of a grid are disjoint, and the tile has the block's shape (checked above), so no
+        // two calls write the same element and each writes its whole block; `results` is
+        // not touched until `evaluate` has returned and every call has ended.
         tile.assign_to(unsafe { region.deref_into_view_mut() });
         written[o].fetch_add(tile.len(), Ordering::Relaxed);
+        Ok(())
     })?;
-    let results = results
-        .into_iter()
-        .zip(&written)
-        .map(|(result, written)| {
-            assert_eq!(
-                written.load(Ordering::Relaxed),
-                result.len(),
-                "every element of a result is written once"
-            );
-            // SAFETY: the blocks of the grid cover the array and each was written once
-            // (counted just above).
-            unsafe { result.assume_init() }
-        })
-        .collect();
-    Ok((results, report))
+    drop(targets);
+    let mut assembled = Vec::with_capacity(results.len());
+    for (o, (result, written)) in results.into_iter().zip(&written).enumerate() {
+        if written.load(Ordering::Relaxed) != result.len() {
+            return Err(output_error(o, &[], "was not written in full"));
+        }
+        // SAFETY: each block was written once, in full, and together they hold as many
+        // elements as the array (counted just above), so every element is initialised.
+        assembled.push(unsafe { result.assume_init() });
+    }
+    Ok((assembled, report))
+}
+
+/// The error for an output tile that does not fit its result: a bug in the plan.
+fn output_error(output: usize, block: &[usize], what: &str) -> Error {
+    Error::InvalidPlan {
+        pass: "lowering".into(),
+        reason: format!("output {output}, block {block:?}: the tile {what}"),
+    }
 }
 
 /// A result array that concurrent sink calls write through, each into its own block.
@@ -191,6 +201,7 @@ impl<T: Element> Lazy<T> {
             &|_, block, value| {
                 let mut tiles = tiles.lock().unwrap_or_else(|p| p.into_inner());
                 tiles[crate::chunks::ravel(block, &nblocks)] = Some(value.clone());
+                Ok(())
             },
         )?;
         let tiles = tiles

@@ -71,8 +71,9 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
 
 /// Receives each output tile: (output number, block index, tile). Workers call it
 /// concurrently, each with a different block, so that copying large tiles out runs in
-/// parallel (and off the bookkeeping lock).
-pub(crate) type Sink<'a> = dyn Fn(usize, &[usize], &Value) + Sync + 'a;
+/// parallel (and off the bookkeeping lock). An error (or a panic) stops the run like a
+/// failed task.
+pub(crate) type Sink<'a> = dyn Fn(usize, &[usize], &Value) -> Result<()> + Sync + 'a;
 
 /// The executor's bookkeeping, shared by the workers.
 struct State<'a> {
@@ -203,7 +204,17 @@ impl<'a> Run<'a> {
         drop(state);
         if let Some((outputs, value)) = delivery {
             for (o, block) in &outputs {
-                (self.sink)(*o, block, &value);
+                let delivered = catch_unwind(AssertUnwindSafe(|| (self.sink)(*o, block, &value)))
+                    .unwrap_or_else(|payload| {
+                        Err(Error::TaskPanicked {
+                            task: format!("delivering the output of {}", task.describe()),
+                            message: panic_message(&payload),
+                        })
+                    });
+                if let Err(e) = delivered {
+                    self.lock().failure.get_or_insert(e);
+                    break;
+                }
             }
         }
     }

@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use chunkwise_kernels::dtype::Element;
+use chunkwise_kernels::dtype::{DType, Element};
 use serde_json::Value as Json;
 
 use super::read::Handle;
@@ -17,7 +17,9 @@ use super::read::Handle;
 /// A compressor whose frames [`decompress_into`] decodes into a tile's own buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Compressor {
+    /// One zstd frame per chunk.
     Zstd,
+    /// One blosc buffer per chunk.
     Blosc,
 }
 
@@ -68,6 +70,12 @@ pub(super) fn direct_compressor(array: &Handle) -> Option<Compressor> {
     }
 }
 
+/// Whether any bytes decoded into a buffer of `T` are a valid `T`: true for the numbers,
+/// false for `bool` (only 0 and 1 are). Bool chunks take the general path, which checks.
+fn any_bytes_are_valid<T: Element>() -> bool {
+    T::DTYPE != DType::Bool
+}
+
 /// Decompresses the frame `encoded` straight into a new buffer of `len` elements: no
 /// intermediate byte buffer, no zero-filling. `None` unless the frame decompresses to
 /// exactly `len` elements (the caller then takes the general path, which reports errors).
@@ -76,14 +84,15 @@ pub(super) fn decompress_into<T: Element>(
     encoded: &[u8],
     len: usize,
 ) -> Option<Vec<T>> {
+    if !any_bytes_are_valid::<T>() {
+        return None;
+    }
     let bytes = len.checked_mul(std::mem::size_of::<T>())?;
     let mut out: Vec<T> = Vec::with_capacity(len);
     let destination = out.as_mut_ptr().cast::<std::ffi::c_void>();
     let source = encoded.as_ptr().cast::<std::ffi::c_void>();
     // SAFETY: both libraries write at most `bytes` bytes (the buffer's spare capacity) and
-    // read only `encoded` (blosc after validating its header against `encoded.len()`). Every
-    // bit pattern is a valid `T` (plain numbers; booleans are stored as 0 or 1), and the
-    // length is set only when exactly `bytes` bytes were written.
+    // read only `encoded` (blosc after validating its header against `encoded.len()`).
     let written = unsafe {
         match compressor {
             Compressor::Zstd => {
@@ -113,7 +122,8 @@ pub(super) fn decompress_into<T: Element>(
     if written != bytes {
         return None;
     }
-    // SAFETY: all `len` elements were written above.
+    // SAFETY: all `len` elements were written above, and any bytes are a valid `T` (checked
+    // at the top).
     unsafe { out.set_len(len) };
     Some(out)
 }
@@ -123,11 +133,20 @@ pub(super) fn decompress_into<T: Element>(
 /// reading the whole file first).
 const READ_BYTES: usize = 512 << 10;
 
+/// zstd's `ZSTD_d_stableOutBuffer` (zstd.h defines it as `ZSTD_d_experimentalParam2`): the
+/// output buffer never moves between calls, so zstd decodes into it directly instead of
+/// through its own window buffer.
+const STABLE_OUT_BUFFER: zstd_sys::ZSTD_dParameter =
+    zstd_sys::ZSTD_dParameter::ZSTD_d_experimentalParam2;
+
 /// Decompresses the zstd frame in the chunk file `path` into a new buffer of `len`
 /// elements, streaming the file through a small buffer: the compressed chunk is never held
 /// whole, so it does not go through main memory twice. `None` if the file is missing or
-/// unreadable, or the frame is not exactly one frame of `len` elements.
+/// unreadable, or does not hold exactly one frame of `len` elements.
 pub(super) fn stream_zstd_file<T: Element>(path: &Path, len: usize) -> Option<Vec<T>> {
+    if !any_bytes_are_valid::<T>() {
+        return None;
+    }
     let bytes = len.checked_mul(std::mem::size_of::<T>())?;
     let mut file = std::fs::File::open(path).ok()?;
     let context = DecompressionContext::new()?;
@@ -138,41 +157,45 @@ pub(super) fn stream_zstd_file<T: Element>(path: &Path, len: usize) -> Option<Ve
         pos: 0,
     };
     let mut buffer = vec![0u8; READ_BYTES];
-    // zstd's return value: 0 once the frame is complete, otherwise a hint of what remains.
-    let mut remaining = 1;
+    let mut frame_done = false;
     loop {
-        let got = file.read(&mut buffer).ok()?;
-        if got == 0 {
-            break;
+        let got = match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        };
+        if frame_done {
+            return None; // bytes after the frame
         }
         let mut input = zstd_sys::ZSTD_inBuffer {
             src: buffer.as_ptr().cast(),
             size: got,
             pos: 0,
         };
-        while input.pos < input.size {
-            if remaining == 0 {
-                return None; // bytes after the frame
-            }
+        // With a stable output buffer zstd takes all the input it is given unless the frame
+        // ends or fails (a frame larger than the tile fails: the output is too small).
+        while input.pos < input.size && !frame_done {
             // SAFETY: `output` describes the spare capacity of `out` (`bytes` bytes, never
             // moved while decoding), `input` the bytes just read; zstd writes only within
             // `output.size` and advances the positions.
-            remaining =
+            let code =
                 unsafe { zstd_sys::ZSTD_decompressStream(context.0, &mut output, &mut input) };
             // SAFETY: a pure function of the returned code.
-            if unsafe { zstd_sys::ZSTD_isError(remaining) } != 0 {
+            if unsafe { zstd_sys::ZSTD_isError(code) } != 0 {
                 return None;
             }
-            if remaining != 0 && output.pos == output.size && input.pos < input.size {
-                return None; // the frame holds more than the tile
-            }
+            frame_done = code == 0;
+        }
+        if input.pos < input.size {
+            return None; // bytes after the frame
         }
     }
-    if remaining != 0 || output.pos != bytes {
+    if !frame_done || output.pos != bytes {
         return None;
     }
-    // SAFETY: zstd wrote all `bytes` bytes of the buffer, and every bit pattern is a valid
-    // `T` (plain numbers; booleans are stored as 0 or 1).
+    // SAFETY: zstd wrote all `bytes` bytes of the buffer, and any bytes are a valid `T`
+    // (checked at the top).
     unsafe { out.set_len(len) };
     Some(out)
 }
@@ -189,16 +212,8 @@ impl DecompressionContext {
             return None;
         }
         let context = DecompressionContext(context);
-        // "Stable output buffer": the output never moves between calls, so zstd decodes into
-        // it directly instead of through its own window buffer.
         // SAFETY: a valid context and a parameter zstd 1.5 knows.
-        let code = unsafe {
-            zstd_sys::ZSTD_DCtx_setParameter(
-                context.0,
-                zstd_sys::ZSTD_dParameter::ZSTD_d_experimentalParam2,
-                1,
-            )
-        };
+        let code = unsafe { zstd_sys::ZSTD_DCtx_setParameter(context.0, STABLE_OUT_BUFFER, 1) };
         // SAFETY: a pure function of the returned code.
         (unsafe { zstd_sys::ZSTD_isError(code) } == 0).then_some(context)
     }
@@ -208,5 +223,87 @@ impl Drop for DecompressionContext {
     fn drop(&mut self) {
         // SAFETY: the context came from ZSTD_createDCtx and is freed once.
         unsafe { zstd_sys::ZSTD_freeDCtx(self.0) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zstd frame (level 1) of `values`.
+    fn frame(values: &[f64]) -> Vec<u8> {
+        let bytes = std::mem::size_of_val(values);
+        // SAFETY: the bound is zstd's, the destination has that capacity, and the source
+        // is `values`' bytes.
+        unsafe {
+            let bound = zstd_sys::ZSTD_compressBound(bytes);
+            let mut out = Vec::<u8>::with_capacity(bound);
+            let n = zstd_sys::ZSTD_compress(
+                out.as_mut_ptr().cast(),
+                bound,
+                values.as_ptr().cast(),
+                bytes,
+                1,
+            );
+            assert_eq!(zstd_sys::ZSTD_isError(n), 0);
+            out.set_len(n);
+            out
+        }
+    }
+
+    /// Values that barely compress (xorshift bits), so the frame spans several reads.
+    fn noise(n: usize) -> Vec<f64> {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                f64::from_bits(state >> 2)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn streams_a_frame_exactly_and_refuses_anything_else() {
+        let dir = std::env::temp_dir().join(format!("chunkwise-direct-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let values = noise(300_000); // 2.4 MB: several reads of READ_BYTES
+        let encoded = frame(&values);
+        assert!(encoded.len() > 2 * READ_BYTES);
+        let file = dir.join("chunk");
+        std::fs::write(&file, &encoded).unwrap();
+        let back = stream_zstd_file::<f64>(&file, values.len()).unwrap();
+        assert!(
+            back.iter()
+                .zip(&values)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        assert_eq!(back.len(), values.len());
+        // The tile is larger or smaller than the frame.
+        assert!(stream_zstd_file::<f64>(&file, values.len() + 1).is_none());
+        assert!(stream_zstd_file::<f64>(&file, values.len() - 1).is_none());
+        // The same bytes are not valid booleans in general: bool takes the checked path.
+        assert!(stream_zstd_file::<bool>(&file, values.len() * 8).is_none());
+        assert!(decompress_into::<bool>(Compressor::Zstd, &encoded, values.len() * 8).is_none());
+        // A cut frame, stray bytes after the frame (in a later read), an empty file, no file.
+        std::fs::write(&file, &encoded[..encoded.len() - 1]).unwrap();
+        assert!(stream_zstd_file::<f64>(&file, values.len()).is_none());
+        let mut padded = encoded.clone();
+        padded.extend(std::iter::repeat_n(0u8, READ_BYTES));
+        std::fs::write(&file, &padded).unwrap();
+        assert!(stream_zstd_file::<f64>(&file, values.len()).is_none());
+        std::fs::write(&file, b"").unwrap();
+        assert!(stream_zstd_file::<f64>(&file, values.len()).is_none());
+        std::fs::remove_file(&file).unwrap();
+        assert!(stream_zstd_file::<f64>(&file, values.len()).is_none());
+        // The one-shot decoder agrees.
+        let once = decompress_into::<f64>(Compressor::Zstd, &encoded, values.len()).unwrap();
+        assert!(
+            once.iter()
+                .zip(&values)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -378,7 +378,7 @@ impl<T: Element> Array<T> {
         let input = rechunk(&self.node, grid.clone());
         let origin = vec![0; shape.len()];
         let sink = sink_node(input, Arc::new(array), store, grid, origin, done);
-        evaluate(&[sink], &options.config, &|_, _, _| {})
+        evaluate(&[sink], &options.config, &|_, _, _| Ok(()))
     }
 }
 
@@ -509,6 +509,6 @@ impl<T: Element> Array<T> {
         let input = rechunk(&self.node, local.clone());
         let origin: Vec<usize> = region.iter().map(|r| r.start).collect();
         let sink = sink_node(input, Arc::new(array), store, local, origin, HashSet::new());
-        evaluate(&[sink], config, &|_, _, _| {})
+        evaluate(&[sink], config, &|_, _, _| Ok(()))
     }
 }
