@@ -62,6 +62,21 @@ pub fn fold_lanes<S, A: Copy, F: Fn(&mut S, A)>(acc: &mut [S], xs: &[A], f: F) {
     }
 }
 
+/// `f(&mut a[i], &mut b[i], xs[i])`: folds one row into lane states held as two columns.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub fn fold_columns2<A: Copy, F: Fn(&mut f64, &mut f64, A)>(
+    a: &mut [f64],
+    b: &mut [f64],
+    xs: &[A],
+    f: F,
+) {
+    let n = xs.len().min(a.len()).min(b.len());
+    let (a, b, xs) = (&mut a[..n], &mut b[..n], &xs[..n]);
+    for i in 0..n {
+        f(&mut a[i], &mut b[i], xs[i]);
+    }
+}
+
 /// `f(&mut a[i], &mut b[i], &mut c[i], xs[i])`: folds one row into lane states held as
 /// three columns.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]

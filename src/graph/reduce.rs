@@ -29,8 +29,9 @@ pub(crate) trait ErasedReducer: Send + Sync + Debug {
     fn start(&self, n: usize) -> States;
     /// Folds the tile elements `offset..offset + strip.len()` into `states`.
     fn fold(&self, states: &mut States, layout: &ReduceLayout, offset: usize, strip: Strip<'_>);
-    /// The folded states as a value (a tile of `shape`).
-    fn end(&self, states: States, shape: Vec<usize>) -> Value;
+    /// The folded states as a value (a tile of `shape`); each state was offered `offered`
+    /// values.
+    fn end(&self, states: States, offered: u64, shape: Vec<usize>) -> Value;
     /// States of several tiles (all of one shape) combined in order.
     fn combine(&self, parts: &[&Value]) -> Value;
     /// The result tile (of `shape`) of a tile of states.
@@ -63,7 +64,7 @@ pub(crate) fn partial(
         .zip(reduced)
         .map(|(&n, &r)| if r { 1 } else { n })
         .collect();
-    reducer.end(states, shape)
+    reducer.end(states, layout.values_per_state(), shape)
 }
 
 #[derive(Debug)]
@@ -127,11 +128,15 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
             .expect("states from start()");
         layout.fold(&self.reducer, states, offset, xs);
     }
-    fn end(&self, states: States, shape: Vec<usize>) -> Value {
+    fn end(&self, states: States, offered: u64, shape: Vec<usize>) -> Value {
         let states = match states.downcast::<SoaStates>() {
-            Ok(columns) => (0..columns.len())
-                .map(|i| self.reducer.state_of(columns.get(i)))
-                .collect(),
+            Ok(mut columns) => {
+                let (a, b, c) = columns.all_columns();
+                self.reducer.end_soa(a, b, c, offered);
+                (0..columns.len())
+                    .map(|i| self.reducer.state_of(columns.get(i)))
+                    .collect()
+            }
             Err(states) => *states
                 .downcast::<Vec<R::State>>()
                 .expect("states from start()"),
@@ -231,7 +236,7 @@ impl ErasedReducer for Several {
             part.fold(s, layout, offset, strip);
         }
     }
-    fn end(&self, states: States, shape: Vec<usize>) -> Value {
+    fn end(&self, states: States, offered: u64, shape: Vec<usize>) -> Value {
         let states = *states
             .downcast::<Vec<States>>()
             .expect("states from start()");
@@ -239,7 +244,7 @@ impl ErasedReducer for Several {
             .parts
             .iter()
             .zip(states)
-            .map(|(p, s)| p.end(s, shape.clone()))
+            .map(|(p, s)| p.end(s, offered, shape.clone()))
             .collect();
         Arc::new(TupleTile { parts })
     }

@@ -137,6 +137,8 @@ pub fn cases() -> Vec<Case> {
         reg(&[3, 1, 4], &[2, 1, 3]),
         irr(&[4, 3, 5], &[&[1, 3], &[3], &[2, 2, 1]]),
         reg(&[2, 3, 4, 5], &[1, 2, 3, 2]),
+        // Tiles with two reduced extents above 1 around a kept one (axes 0 and 2).
+        reg(&[4, 3, 5, 6], &[2, 3, 5, 6]),
         irr(&[3, 2, 1, 4], &[&[2, 1], &[1, 1], &[1], &[3, 1]]),
     ]
 }

@@ -70,9 +70,22 @@ pub trait Reducer: Send + Sync + Debug + 'static {
         unreachable!("called only for reducers whose uses_soa() is true")
     }
     /// [`Reducer::fold_lanes`] on columns: lane `j`'s fields are `a[j]`, `b[j]`, `c[j]`.
-    fn fold_lanes_soa(&self, _a: &mut [f64], _b: &mut [f64], _c: &mut [f64], _xs: &[Self::In]) {
+    /// Every lane has been offered `seen` values of this tile before, so a count that is
+    /// the same for every lane need not be stored lane by lane on each call (the store is a
+    /// third of a fold's memory traffic): [`Reducer::end_soa`] can set it once.
+    fn fold_lanes_soa(
+        &self,
+        _a: &mut [f64],
+        _b: &mut [f64],
+        _c: &mut [f64],
+        _xs: &[Self::In],
+        _seen: u64,
+    ) {
         unreachable!("called only for reducers whose uses_soa() is true")
     }
+    /// Completes a tile's column states once it is folded: each state has been offered
+    /// `offered` values. The default does nothing.
+    fn end_soa(&self, _a: &mut [f64], _b: &mut [f64], _c: &mut [f64], _offered: u64) {}
 }
 
 /// The states of one tile as three columns of f64 fields (see [`Reducer::uses_soa`]).
@@ -119,6 +132,11 @@ impl SoaStates {
         self.fields[2 * self.n + i] = fields[2];
     }
 
+    /// The three columns of all the states.
+    pub fn all_columns(&mut self) -> (&mut [f64], &mut [f64], &mut [f64]) {
+        self.columns(0..self.n)
+    }
+
     /// The three columns of the states in `range`.
     pub fn columns(&mut self, range: Range<usize>) -> (&mut [f64], &mut [f64], &mut [f64]) {
         let (first, rest) = self.fields.split_at_mut(self.n);
@@ -132,13 +150,15 @@ impl SoaStates {
 }
 
 /// One piece of a strip that [`ReduceLayout`] folds: `run` elements from `done`, into the
-/// state at `base` (reduced last axis) or the lanes from `base + col`.
+/// state at `base` (reduced last axis) or the lanes from `base + col`, which have each been
+/// offered `seen` values of the tile before.
 struct Piece {
     done: usize,
     run: usize,
     base: usize,
     col: usize,
     position: u64,
+    seen: u64,
 }
 
 /// How the elements of one tile map onto the partial states of a reduction over some axes.
@@ -213,6 +233,16 @@ impl ReduceLayout {
         self.n_states
     }
 
+    /// Number of values each state is offered by the whole tile.
+    pub fn values_per_state(&self) -> u64 {
+        self.dims
+            .iter()
+            .zip(&self.reduced)
+            .filter(|(_, reduced)| **reduced)
+            .map(|(&extent, _)| extent as u64)
+            .product()
+    }
+
     /// Number of elements in the tile.
     pub fn len(&self) -> usize {
         self.dims.iter().product()
@@ -261,7 +291,7 @@ impl ReduceLayout {
                 states.set(p.base, reducer.fields_of(&state));
             } else {
                 let (a, b, c) = states.columns(p.base + p.col..p.base + p.col + p.run);
-                reducer.fold_lanes_soa(a, b, c, piece);
+                reducer.fold_lanes_soa(a, b, c, piece, p.seen);
             }
         });
     }
@@ -278,6 +308,10 @@ impl ReduceLayout {
             let mut rest = flat / row;
             let mut base = 0;
             let mut position = 0u64;
+            // The row's index among the tile's rows of the same lanes: the values its lanes
+            // were offered before.
+            let mut seen = 0u64;
+            let mut seen_stride = 1u64;
             // Unravel the row index over the outer axes.
             let mut outer = [0usize; 16];
             let mut outer_vec;
@@ -292,6 +326,10 @@ impl ReduceLayout {
                 rest /= self.dims[axis];
                 outer_idx[axis] = i;
                 base += i * self.state_strides[axis];
+                if self.reduced[axis] {
+                    seen += i as u64 * seen_stride;
+                    seen_stride *= self.dims[axis] as u64;
+                }
             }
             if let Some(pos) = &self.positions {
                 // Ravel of the global coordinates over the reduced axes.
@@ -310,6 +348,7 @@ impl ReduceLayout {
                 base,
                 col,
                 position,
+                seen,
             });
             done += run;
         }

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use super::Reducer;
 use crate::dtype::{FloatElement, Numeric};
-use crate::simd::{fold_columns3, fold_lanes};
+use crate::simd::{fold_columns2, fold_lanes};
 
 /// Count, mean and sum of squared deviations (Welford/Chan): the state of `var` and `std`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -118,17 +118,23 @@ impl<T: Numeric> Reducer for Moments<T> {
             m2,
         }
     }
-    fn fold_lanes_soa(&self, counts: &mut [f64], means: &mut [f64], m2s: &mut [f64], xs: &[T]) {
+    fn fold_lanes_soa(
+        &self,
+        counts: &mut [f64],
+        means: &mut [f64],
+        m2s: &mut [f64],
+        xs: &[T],
+        seen: u64,
+    ) {
         if !self.skip_nan {
-            // As in `fold_lanes`: the lanes of one call share one count and one reciprocal.
-            let n = counts.first().map_or(0.0, |&c| c) + 1.0;
-            let inv = 1.0 / n;
-            fold_columns3(counts, means, m2s, xs, |count, mean, m2, x: T| {
+            // Every lane has taken `seen` values: they share one reciprocal, and the counts
+            // are set once, by `end_soa`.
+            let inv = 1.0 / (seen + 1) as f64;
+            fold_columns2(means, m2s, xs, |mean, m2, x: T| {
                 let x = T::as_f64(x);
                 let delta = x - *mean;
                 *mean += delta * inv;
                 *m2 += delta * (x - *mean);
-                *count = n;
             });
             return;
         }
@@ -141,6 +147,11 @@ impl<T: Numeric> Reducer for Moments<T> {
             let delta = x - *mean;
             *mean += delta / *count;
             *m2 += delta * (x - *mean);
+        }
+    }
+    fn end_soa(&self, counts: &mut [f64], _: &mut [f64], _: &mut [f64], offered: u64) {
+        if !self.skip_nan {
+            counts.fill(offered as f64);
         }
     }
     fn combine(&self, into: &mut MomentState, other: &MomentState) {

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use super::{CompensatedSum, Reducer, pairwise_sum};
 use crate::dtype::{FloatElement, Numeric};
-use crate::simd::{fold_columns3, fold_lanes};
+use crate::simd::{fold_columns2, fold_columns3, fold_lanes};
 
 /// State of a float sum or mean: a compensated f64 sum and the number of values in it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -72,14 +72,32 @@ impl<T: Numeric> Reducer for FloatSum<T> {
             count: count as u64,
         }
     }
-    fn fold_lanes_soa(&self, sums: &mut [f64], comps: &mut [f64], counts: &mut [f64], xs: &[T]) {
-        let skip_nan = self.skip_nan;
+    fn fold_lanes_soa(
+        &self,
+        sums: &mut [f64],
+        comps: &mut [f64],
+        counts: &mut [f64],
+        xs: &[T],
+        _seen: u64,
+    ) {
+        if !self.skip_nan {
+            // Every value counts: the counts are set once, by `end_soa`.
+            fold_columns2(sums, comps, xs, |s, c, x: T| {
+                CompensatedSum::add_to(s, c, T::as_f64(x));
+            });
+            return;
+        }
         fold_columns3(sums, comps, counts, xs, |s, c, n, x: T| {
             let x = T::as_f64(x);
-            let keep = !(skip_nan && x.is_nan());
+            let keep = !x.is_nan();
             CompensatedSum::add_to(s, c, if keep { x } else { 0.0 });
             *n += if keep { 1.0 } else { 0.0 };
         });
+    }
+    fn end_soa(&self, _: &mut [f64], _: &mut [f64], counts: &mut [f64], offered: u64) {
+        if !self.skip_nan {
+            counts.fill(offered as f64);
+        }
     }
     fn combine(&self, into: &mut SumState, other: &SumState) {
         into.sum.merge(&other.sum);
