@@ -820,6 +820,19 @@ fn missing_chunks_read_as_the_fill_value() {
     }
 }
 
+/// Asserts that `err` is a corrupt chunk whose key ends with `key`.
+fn assert_names_corrupt_chunk(err: &Error, key: &str, label: &str) {
+    match err {
+        Error::CorruptChunk { key: found, .. } => {
+            assert!(
+                found.ends_with(key),
+                "{label}: error names {found}, not {key}"
+            )
+        }
+        other => panic!("{label}: expected CorruptChunk naming {key}, got {other:?}"),
+    }
+}
+
 /// Overwrites the file at `path` with bytes no codec accepts.
 fn corrupt(path: &Path) {
     assert!(path.is_file(), "{} is not a chunk file", path.display());
@@ -861,16 +874,7 @@ fn corrupt_chunks_are_named() {
         x.to_zarr(d, name, &options).unwrap();
         corrupt(&d.join(key));
         let a = zarr::open(d, name).unwrap().into_typed::<f64>().unwrap();
-        let err = a.compute().unwrap_err();
-        match &err {
-            Error::CorruptChunk { key: found, .. } => {
-                assert!(
-                    found.ends_with(key),
-                    "{name}: error names {found}, not {key}"
-                )
-            }
-            other => panic!("{name}: expected CorruptChunk naming {key}, got {other:?}"),
-        }
+        assert_names_corrupt_chunk(&a.compute().unwrap_err(), key, name);
         // What does not touch the corrupt chunk still reads.
         let top = a.slice(s![0..4, ..]).unwrap().compute().unwrap();
         assert_same(&top, &data.slice(s![0..4, ..]).to_owned(), name);
@@ -904,12 +908,7 @@ fn truncated_or_padded_zstd_chunks_are_named() {
             .unwrap()
             .compute()
             .unwrap_err();
-        match &err {
-            Error::CorruptChunk { key: found, .. } => {
-                assert!(found.ends_with(&key), "{name}: error names {found}")
-            }
-            other => panic!("{name}: expected CorruptChunk naming {key}, got {other:?}"),
-        }
+        assert_names_corrupt_chunk(&err, &key, name);
     }
 }
 

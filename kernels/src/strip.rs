@@ -292,21 +292,22 @@ impl Program {
             })
             .collect();
         let mut offset = 0;
+        // Per input, where its strip lies in place (reused across strips: no allocation
+        // per strip).
+        let mut in_place: Vec<Option<Range<usize>>> = Vec::with_capacity(inputs.len());
         while offset < total {
             let len = strip_len.min(total - offset);
             let range = offset..offset + len;
             let at = StripAt { tile, offset };
             // A broadcast input whose strip is one contiguous piece of it is read in place;
             // others are repeated into their buffers.
-            let in_place: Vec<Option<Range<usize>>> = inputs
-                .iter()
-                .map(|input| match input {
-                    InputTile::Full(_) => None,
-                    InputTile::Broadcast { shape, .. } => {
-                        contiguous_broadcast(shape, tile.shape, offset, len)
-                    }
-                })
-                .collect();
+            in_place.clear();
+            in_place.extend(inputs.iter().map(|input| match input {
+                InputTile::Full(_) => None,
+                InputTile::Broadcast { shape, .. } => {
+                    contiguous_broadcast(shape, tile.shape, offset, len)
+                }
+            }));
             for ((input, buffer), place) in inputs.iter().zip(repeated.iter_mut()).zip(&in_place) {
                 if let (InputTile::Broadcast { data, shape }, Some(buffer), None) =
                     (input, buffer, place)
