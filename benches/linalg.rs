@@ -38,6 +38,17 @@ fn best_of<R>(reps: usize, mut f: impl FnMut() -> R) -> f64 {
         .fold(f64::MAX, f64::min)
 }
 
+/// Uniform values in [0, 1) of the given shape, row-major.
+fn uniform(seed: u64, shape: &[usize]) -> Vec<f64> {
+    let array = chunkwise::random::uniform::<f64>(seed, 0.0, 1.0, shape, shape.to_vec());
+    array
+        .unwrap()
+        .compute()
+        .unwrap()
+        .into_raw_vec_and_offset()
+        .0
+}
+
 fn threads() -> usize {
     std::thread::available_parallelism()
         .map(|t| t.get())
@@ -102,15 +113,6 @@ fn matmul_case<T: FloatElement>(n: usize, tile: usize) {
 /// Single-thread tile kernels: the choice of BLAS for GEMM and faer for factorizations.
 fn kernels(s: usize) {
     let n = 2048 / s;
-    let uniform = |seed: u64, shape: &[usize]| -> Vec<f64> {
-        let array = chunkwise::random::uniform::<f64>(seed, 0.0, 1.0, shape, shape.to_vec());
-        array
-            .unwrap()
-            .compute()
-            .unwrap()
-            .into_raw_vec_and_offset()
-            .0
-    };
     let a = uniform(7, &[n, n]);
     let mut c = vec![0.0; n * n];
     let flops = 2.0 * (n as f64).powi(3);
@@ -150,16 +152,55 @@ fn kernels(s: usize) {
         lu_input.copy_from_slice(&a);
         chunkwise_kernels::linalg::lu_partial_pivoting(&mut lu_input, n, n).unwrap()
     });
-    let (m, k) = (100_000 / s, 100);
-    let tall = uniform(8, &[m, k]);
-    let qr = best_of(3, || {
-        chunkwise_kernels::linalg::HouseholderQr::new(&tall, m, k)
-    });
     println!(
-        "tile factorizations on one thread (faer): Cholesky {n}² {:.1} GFLOP/s, LU {n}² {:.1} GFLOP/s, QR {m} x {k} {:.1} GFLOP/s",
+        "tile factorizations on one thread (faer): Cholesky {n}² {:.1} GFLOP/s, LU {n}² {:.1} GFLOP/s",
         (n as f64).powi(3) / 3.0 / chol / 1e9,
         2.0 * (n as f64).powi(3) / 3.0 / lu / 1e9,
-        2.0 * m as f64 * (k * k) as f64 / qr / 1e9
+    );
+    tsqr_tile(s);
+}
+
+/// One TSQR leaf on one thread: factoring a tall tile and applying its `Q`, by Householder
+/// reflectors (faer) and by CholeskyQR2, and the Gram matrix CholeskyQR2 is built on.
+fn tsqr_tile(s: usize) {
+    use chunkwise_kernels::linalg::{QrMethod, TileQr, add_gram};
+    let (m, k) = (100_000 / s, 100);
+    let tall = uniform(8, &[m, k]);
+    let householder = best_of(3, || TileQr::householder(&tall, m, k));
+    let cholesky_qr2 = best_of(3, || TileQr::new(&tall, m, k));
+    let (h, c) = (TileQr::householder(&tall, m, k), TileQr::new(&tall, m, k));
+    assert_eq!(c.method(), QrMethod::CholeskyQr2);
+    let top = uniform(9, &[k, k]);
+    let apply_h = best_of(3, || h.q_times(&top, k));
+    let apply_c = best_of(3, || c.q_times(&top, k));
+    let mut gram = vec![0.0; k * k];
+    let ours = best_of(3, || add_gram(&mut gram, &tall, m, k));
+    let mut lower = Mat::<f64>::zeros(k, k);
+    let faer_gram = best_of(3, || {
+        let a = MatRef::from_row_major_slice(&tall, m, k);
+        faer::linalg::matmul::triangular::matmul(
+            lower.as_mut(),
+            faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
+            Accum::Replace,
+            a.transpose(),
+            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+            a,
+            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+            1.0,
+            Par::Seq,
+        )
+    });
+    println!(
+        "TSQR tile {m} x {k} on one thread: factor by Householder {:.1} ms, by CholeskyQR2 {:.1} ms -> {:.2}x; Q @ ({k} x {k}) {:.1} ms vs {:.1} ms -> {:.2}x; Gram aᵀa {:.1} ms vs faer's triangular product {:.1} ms -> {:.2}x",
+        householder * 1e3,
+        cholesky_qr2 * 1e3,
+        householder / cholesky_qr2,
+        apply_h * 1e3,
+        apply_c * 1e3,
+        apply_h / apply_c,
+        ours * 1e3,
+        faer_gram * 1e3,
+        faer_gram / ours
     );
 }
 

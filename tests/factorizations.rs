@@ -88,6 +88,41 @@ fn tsqr_reproduces_tall_matrices_with_irregular_row_tiles() {
     }
 }
 
+/// `rows x cols` with singular values from 1 down to `10^-digits`: columns of a random
+/// matrix graded by powers of ten, then mixed by an orthogonal matrix (faer's QR of a
+/// random one), so that no column scaling undoes the conditioning.
+fn ill_conditioned(rows: usize, cols: usize, digits: f64, seed: u64) -> Array2<f64> {
+    let mut graded = dense(rows, cols, seed);
+    for (j, mut column) in graded.columns_mut().into_iter().enumerate() {
+        column *= 10f64.powf(-digits * j as f64 / (cols - 1) as f64);
+    }
+    let random = dense(cols, cols, seed + 1);
+    let q = faer::Mat::<f64>::from_fn(cols, cols, |i, j| random[[i, j]])
+        .qr()
+        .compute_thin_Q();
+    graded.dot(&Array2::from_shape_fn((cols, cols), |(i, j)| q[(i, j)]))
+}
+
+#[test]
+fn tsqr_stays_orthonormal_for_ill_conditioned_tiles() {
+    // Tall f64 tiles take CholeskyQR2 where its check passes and Householder where it does
+    // not: here one tile (condition number 1e12) among well-conditioned ones, then a
+    // matrix ill-conditioned throughout. Q must be orthonormal to working precision either
+    // way, which CholeskyQR2 alone could not give at this condition number.
+    let (m, n) = (600, 12);
+    let mut mixed = dense(m, n, 31);
+    mixed
+        .slice_mut(ndarray::s![100..200, ..])
+        .assign(&ill_conditioned(100, n, 12.0, 32));
+    for a in [mixed, ill_conditioned(m, n, 12.0, 33)] {
+        let (q, r) = linalg::qr(&tiled(&a, Chunks::Shape(vec![100, n]))).unwrap();
+        let (q, r) = (computed(&q), computed(&r));
+        assert!(upper_triangular(&r), "R is upper triangular");
+        assert_near(&q.dot(&r), &a, m, max_abs(&a), "A = QR");
+        assert_near(&q.t().dot(&q), &identity(n), m, 1.0, "Q^T Q = I");
+    }
+}
+
 #[test]
 fn qr_of_a_short_wide_matrix() {
     let (m, n) = (6, 50);

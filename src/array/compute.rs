@@ -189,7 +189,7 @@ impl<T: Element> Lazy<T> {
         self.persist_with(&Config::default())
     }
 
-    /// [`Array::persist`] with `config`.
+    /// [`Array::persist`](crate::Array::persist) with `config`.
     pub fn persist_with(&self, config: &Config) -> Result<Lazy<T>> {
         self.check()?;
         let grid = self.node.grid.clone();
@@ -232,7 +232,7 @@ impl<T: Element> Lazy<T> {
         self.explain_with(&Config::default())
     }
 
-    /// [`Array::explain`] with `config` (threads, budget, fusion on or off).
+    /// [`Array::explain`](crate::Array::explain) with `config` (threads, budget, fusion on or off).
     pub fn explain_with(&self, config: &Config) -> Result<String> {
         self.check()?;
         let plan = plan_for(std::slice::from_ref(&self.node), config)?;

@@ -1,12 +1,13 @@
 //! QR factorizations: TSQR for tall-and-skinny matrices (a QR per row tile, then QR of the
-//! stacked `R` factors as a tree, `Q` formed on demand from the tree's Householder factors)
-//! and a short-and-wide variant.
+//! stacked `R` factors as a tree, `Q` formed on demand from the tree's factors) and a
+//! short-and-wide variant. Each tile's QR is a [`TileQr`]: CholeskyQR2 where its check
+//! passes, Householder reflectors otherwise.
 
 use std::any::Any;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{FloatElement, Strip};
-use chunkwise_kernels::linalg::HouseholderQr;
+use chunkwise_kernels::linalg::TileQr;
 
 use super::matrix_shape;
 use super::stage::{Stage, matrix, part, part_ref, pick_part, tile_of, tuple};
@@ -22,7 +23,7 @@ use crate::ops::rechunk::rechunk;
 /// A tall matrix (`m >= n`) is factored by TSQR: its columns must fit one tile, its rows
 /// may be as many as storage holds. Each row tile is factored on its own; the stacked `R`
 /// factors are factored again as a tree (each node no larger than a leaf tile), and `q` is
-/// formed tile by tile from the tree's Householder factors only if it is used. A wide
+/// formed tile by tile from the tree's factors only if it is used. A wide
 /// matrix (`m < n`) is factored through its leading `m x m` block: `q` from its QR, then
 /// `r = q^T a`.
 ///
@@ -47,14 +48,14 @@ pub fn qr<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T>)> {
     }
 }
 
-/// The Householder factors of one tile of a TSQR tree, as a tile value.
+/// The QR factors of one tile of a TSQR tree, as a tile value.
 #[derive(Debug)]
-pub(super) struct HouseholderTile<T> {
-    pub(super) qr: HouseholderQr<T>,
+pub(super) struct QrTile<T> {
+    pub(super) qr: TileQr<T>,
     shape: [usize; 2],
 }
 
-impl<T: FloatElement> TileData for HouseholderTile<T> {
+impl<T: FloatElement> TileData for QrTile<T> {
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -69,12 +70,12 @@ impl<T: FloatElement> TileData for HouseholderTile<T> {
     }
 }
 
-/// Factors the row-major `rows x n` matrix `data`: (Householder factors, `R`).
+/// Factors the row-major `rows x n` matrix `data`: (QR factors, `R`).
 fn factor<T: FloatElement>(data: &[T], rows: usize, n: usize) -> Value {
-    let qr = HouseholderQr::new(data, rows, n);
+    let qr = TileQr::new(data, rows, n);
     let r = tile_of(qr.r(), &[n, n]);
     tuple(vec![
-        Arc::new(HouseholderTile {
+        Arc::new(QrTile {
             qr,
             shape: [rows, n],
         }),
@@ -82,12 +83,12 @@ fn factor<T: FloatElement>(data: &[T], rows: usize, n: usize) -> Value {
     ])
 }
 
-fn householder<T: FloatElement>(value: &Value) -> &HouseholderQr<T> {
-    &part_ref::<HouseholderTile<T>>(value, 0).qr
+fn tile_qr<T: FloatElement>(value: &Value) -> &TileQr<T> {
+    &part_ref::<QrTile<T>>(value, 0).qr
 }
 
 /// The stages of a TSQR: the leaves (one QR per row tile of `a`) and the levels of the
-/// tree that factors their stacked `R`s, each stage's tiles holding (Householder factors,
+/// tree that factors their stacked `R`s, each stage's tiles holding (QR factors,
 /// `R`).
 struct Tsqr<T> {
     /// Columns of `a`.
@@ -167,7 +168,7 @@ impl<T: FloatElement> Tsqr<T> {
         )
     }
 
-    /// `Q` on the grid of `a`'s row tiles: top-down, each tile's Householder factors
+    /// `Q` on the grid of `a`'s row tiles: top-down, each tile's QR factors
     /// applied to its rows of the product of the levels above.
     fn q(&self) -> Arc<Node> {
         let n = self.n;
@@ -175,7 +176,7 @@ impl<T: FloatElement> Tsqr<T> {
         let mut above = Stage::new("tsqr q", top.grid.clone(), T::DTYPE, vec![top.clone()]).run(
             |block| vec![(0, block.to_vec())],
             move |_, _, tiles| {
-                let qr = householder::<T>(tiles[0]);
+                let qr = tile_qr::<T>(tiles[0]);
                 Ok(tile_of(qr.thin_q(), &[qr.nrows(), n]))
             },
         );
@@ -194,7 +195,7 @@ impl<T: FloatElement> Tsqr<T> {
                     vec![(0, block.to_vec()), (1, vec![parent, 0])]
                 },
                 move |block, shape, tiles| {
-                    let qr = householder::<T>(tiles[0]);
+                    let qr = tile_qr::<T>(tiles[0]);
                     let (_, position) = parents[block[0]];
                     let parent_q = matrix::<T>(tiles[1], 0);
                     let rows = &parent_q.data[position * n * n..(position + 1) * n * n];
@@ -208,7 +209,7 @@ impl<T: FloatElement> Tsqr<T> {
 
 /// One level of a TSQR tree.
 struct Level {
-    /// Tiles of (Householder factors, `R`).
+    /// Tiles of (QR factors, `R`).
     stage: Arc<Node>,
     /// Per tile: the parent's tile in the level above, and the position among its children.
     parents: Vec<(usize, usize)>,

@@ -2,6 +2,7 @@
 //! OpenBLAS with the `openblas` feature), kept single-threaded inside tile tasks: the
 //! executor's rayon pool gives the parallelism.
 
+use std::mem::MaybeUninit;
 use std::os::raw::c_int;
 use std::sync::Once;
 
@@ -30,7 +31,9 @@ impl Op {
 
 /// The element types CBLAS computes with.
 pub trait BlasScalar: Copy {
-    /// `c = alpha * op(a) * op(b) + beta * c`, all row-major with leading dimensions.
+    /// `c = alpha * op(a) * op(b) + beta * c`, all row-major with leading dimensions. With
+    /// `beta = 0`, `c` is only written (BLAS does not read `C` then), so it may be
+    /// uninitialised.
     #[allow(clippy::too_many_arguments)]
     fn raw_gemm(
         op_a: Op,
@@ -44,7 +47,7 @@ pub trait BlasScalar: Copy {
         b: &[Self],
         ldb: usize,
         beta: Self,
-        c: &mut [Self],
+        c: &mut [MaybeUninit<Self>],
         ldc: usize,
     );
 }
@@ -64,7 +67,7 @@ macro_rules! blas_scalar {
                 b: &[Self],
                 ldb: usize,
                 beta: Self,
-                c: &mut [Self],
+                c: &mut [MaybeUninit<Self>],
                 ldc: usize,
             ) {
                 if m == 0 || n == 0 {
@@ -86,7 +89,7 @@ macro_rules! blas_scalar {
                         b.as_ptr(),
                         to_int(ldb.max(1)),
                         beta,
-                        c.as_mut_ptr(),
+                        c.as_mut_ptr().cast::<Self>(),
                         to_int(ldc.max(1)),
                     )
                 }
@@ -124,6 +127,51 @@ pub fn gemm<T: BlasScalar>(
     b: &[T],
     beta: T,
     c: &mut [T],
+) {
+    // A `[T]` viewed as `[MaybeUninit<T>]`: BLAS writes only finished values into it.
+    let c = unsafe { std::slice::from_raw_parts_mut(c.as_mut_ptr().cast(), c.len()) };
+    checked_gemm(op_a, op_b, m, n, k, alpha, a, b, beta, c);
+}
+
+/// [`gemm`] with `beta = 0` into uninitialised memory: `c = alpha * op(a) @ op(b)`, every
+/// element of `c[..m * n]` written, none read.
+///
+/// ```
+/// use chunkwise_kernels::linalg::{gemm_uninit, Op};
+/// use std::mem::MaybeUninit;
+/// let a = [1.0, 2.0, 3.0, 4.0]; // [[1, 2], [3, 4]]
+/// let mut c = Vec::with_capacity(4);
+/// gemm_uninit(Op::Plain, Op::Plain, 2, 2, 2, 1.0, &a, &a, &mut c.spare_capacity_mut()[..4]);
+/// unsafe { c.set_len(4) };
+/// assert_eq!(c, [7.0, 10.0, 15.0, 22.0]);
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_uninit<T: BlasScalar + num_traits::Zero>(
+    op_a: Op,
+    op_b: Op,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    c: &mut [MaybeUninit<T>],
+) {
+    checked_gemm(op_a, op_b, m, n, k, alpha, a, b, T::zero(), c);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn checked_gemm<T: BlasScalar>(
+    op_a: Op,
+    op_b: Op,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    beta: T,
+    c: &mut [MaybeUninit<T>],
 ) {
     assert!(
         a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,

@@ -1,13 +1,18 @@
-//! Dense linear algebra on one tile: GEMM through CBLAS ([`blas`]), factorizations and
-//! triangular solves through faer ([`factor`]), all on the calling thread.
+//! Dense linear algebra on one tile: GEMM through CBLAS (`blas`), factorizations and
+//! triangular solves through faer (`factor`), the QR of a TSQR tile (`tile_qr`), all on
+//! the calling thread.
 
 mod blas;
 mod factor;
+mod gram;
 #[cfg(test)]
 mod tests;
+mod tile_qr;
 
-pub use blas::{BLAS_LIBRARY, BlasScalar, Op, gemm, with_blas_threads};
+pub use blas::{BLAS_LIBRARY, BlasScalar, Op, gemm, gemm_uninit, with_blas_threads};
 pub use factor::{
-    HouseholderQr, SvdFactors, Triangular, cholesky_lower, lu_partial_pivoting, solve_left,
-    solve_right, thin_svd, transpose_into,
+    SvdFactors, Triangular, cholesky_lower, lu_partial_pivoting, solve_left, solve_right, thin_svd,
+    transpose_into,
 };
+pub use gram::add_gram;
+pub use tile_qr::{GRAM_TOLERANCE, QrMethod, TileQr};

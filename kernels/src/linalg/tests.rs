@@ -160,32 +160,95 @@ fn triangular_solves_on_both_sides_and_transposed() {
     assert_close(&b, &x, 1e-12);
 }
 
-#[test]
-fn qr_reproduces_tall_and_wide_matrices() {
-    // (200, 20) is tall enough for blocks of 16 reflectors with unblocked panels (and a
-    // last block of 4); the last case is factored in row blocks (a TSQR inside the tile).
-    for (m, n) in [(40, 7), (7, 7), (5, 9), (200, 20), (30_000, 40)] {
-        let a = values(m * n, 10 + m as u64);
-        let qr = HouseholderQr::new(&a, m, n);
-        let k = m.min(n);
-        let (q, r) = (qr.thin_q(), qr.r());
-        assert_close(&naive(&q, &r, m, n, k), &a, 1e-12);
-        // Orthonormal columns.
-        let qtq = naive(&transpose(&q, m, k), &q, k, k, m);
-        let identity: Vec<f64> = (0..k * k)
-            .map(|i| f64::from(u8::from(i % (k + 1) == 0)))
-            .collect();
-        assert_close(&qtq, &identity, 1e-12);
-        // R is upper triangular.
-        for i in 0..k {
-            for j in 0..i.min(n) {
-                assert_eq!(r[i * n + j], 0.0);
-            }
+/// Checks `a == q r`, `qᵀq == I`, `r` upper triangular and `q_times` against the thin `Q`,
+/// all to `tol`.
+fn assert_is_qr_of(qr: &TileQr<f64>, a: &[f64], m: usize, n: usize, tol: f64) {
+    let k = m.min(n);
+    let (q, r) = (qr.thin_q(), qr.r());
+    assert_close(&naive(&q, &r, m, n, k), a, tol);
+    // Orthonormal columns.
+    let qtq = naive(&transpose(&q, m, k), &q, k, k, m);
+    let identity: Vec<f64> = (0..k * k)
+        .map(|i| f64::from(u8::from(i % (k + 1) == 0)))
+        .collect();
+    assert_close(&qtq, &identity, tol);
+    // R is upper triangular.
+    for i in 0..k {
+        for j in 0..i.min(n) {
+            assert_eq!(r[i * n + j], 0.0);
         }
-        // Q applied to a k x 3 matrix equals the thin Q times it.
-        let top = values(k * 3, 11);
-        assert_close(&qr.q_times(&top, 3), &naive(&q, &top, m, 3, k), 1e-12);
     }
+    // Q applied to a k x 3 matrix equals the thin Q times it.
+    let top = values(k * 3, 11);
+    assert_close(&qr.q_times(&top, 3), &naive(&q, &top, m, 3, k), tol);
+}
+
+/// A matrix with singular values from 1 down to `10^-digits`: `values` with column `j`
+/// scaled by `10^(-digits * j / (n - 1))`, then its columns mixed by an orthogonal matrix
+/// (so that no column scaling undoes the conditioning).
+fn ill_conditioned(m: usize, n: usize, digits: f64, seed: u64) -> Vec<f64> {
+    let mut graded = values(m * n, seed);
+    for (i, x) in graded.iter_mut().enumerate() {
+        *x *= 10f64.powf(-digits * (i % n) as f64 / (n - 1) as f64);
+    }
+    let mixing = TileQr::householder(&values(n * n, seed + 1), n, n).thin_q();
+    naive(&graded, &mixing, m, n, n)
+}
+
+#[test]
+fn qr_reproduces_tall_and_wide_matrices_by_either_method() {
+    // Tall tiles (m >= 2n) take CholeskyQR2, others Householder. Through Householder,
+    // (200, 20) is tall enough for blocks of 16 reflectors with unblocked panels (and a
+    // last block of 4), and (30000, 40) is factored in row blocks (a TSQR inside the tile).
+    for (m, n, method) in [
+        (40, 7, QrMethod::CholeskyQr2),
+        (7, 7, QrMethod::Householder),
+        (5, 9, QrMethod::Householder),
+        (200, 20, QrMethod::CholeskyQr2),
+        (30_000, 40, QrMethod::CholeskyQr2),
+    ] {
+        let a = values(m * n, 10 + m as u64);
+        let qr = TileQr::new(&a, m, n);
+        assert_eq!(qr.method(), method, "{m} x {n}");
+        assert_is_qr_of(&qr, &a, m, n, 1e-12);
+        let householder = TileQr::householder(&a, m, n);
+        assert_eq!(householder.method(), QrMethod::Householder);
+        assert_is_qr_of(&householder, &a, m, n, 1e-12);
+    }
+}
+
+#[test]
+fn cholesky_qr2_keeps_q_orthonormal_up_to_its_check_and_falls_back_beyond() {
+    let (m, n) = (2000, 30);
+    // Condition number 1e5: the first pass's Q1 is off by about 1e-6, the second pass
+    // corrects it to working precision.
+    let a = ill_conditioned(m, n, 5.0, 21);
+    let qr = TileQr::new(&a, m, n);
+    assert_eq!(qr.method(), QrMethod::CholeskyQr2);
+    assert_is_qr_of(&qr, &a, m, n, 1e-12);
+    // Condition numbers 1e12 and infinity (a zero column: AᵀA is singular): Householder.
+    let ill = ill_conditioned(m, n, 12.0, 22);
+    let mut singular = values(m * n, 23);
+    for row in singular.chunks_mut(n) {
+        row[4] = 0.0;
+    }
+    for a in [ill, singular] {
+        let qr = TileQr::new(&a, m, n);
+        assert_eq!(qr.method(), QrMethod::Householder);
+        assert_is_qr_of(&qr, &a, m, n, 1e-12);
+    }
+}
+
+#[test]
+fn single_precision_tiles_take_householder() {
+    let (m, n) = (300, 10);
+    let a: Vec<f32> = values(m * n, 24).iter().map(|&x| x as f32).collect();
+    let qr = TileQr::new(&a, m, n);
+    assert_eq!(qr.method(), QrMethod::Householder);
+    let back: Vec<f64> = qr.thin_q().iter().map(|&x| f64::from(x)).collect();
+    let r: Vec<f64> = qr.r().iter().map(|&x| f64::from(x)).collect();
+    let a: Vec<f64> = a.iter().map(|&x| f64::from(x)).collect();
+    assert_close(&naive(&back, &r, m, n, n), &a, 1e-5);
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! Every function is written once as branch-free scalar code on `f64` lanes (selects instead
 //! of branches, bit manipulation instead of `frexp`/`ldexp`, the `1.5 * 2^52` trick instead of
 //! float/int conversions) and applied in a plain loop over the strip. The loops live in
-//! functions compiled by [`multiversion`] for AVX-512 (x86-64-v4 plus the Ice Lake
+//! functions compiled by `multiversion` for AVX-512 (x86-64-v4 plus the Ice Lake
 //! extensions), AVX2+FMA (x86-64-v3) and the portable baseline, chosen at run time; LLVM's
 //! loop vectoriser turns them into 8-, 4- or 2-lane SIMD code. Nothing depends on
 //! `target-cpu=native`. (`wide` is not used: its types pick their implementation with
@@ -236,13 +236,13 @@ impl BinaryFn {
 
 /// Floats with vectorised strip math (implemented for f32 and f64).
 pub trait StripFloat: num_traits::Float + Copy + Send + Sync + 'static {
-    /// out[i] = f(xs[i]). Panics only if lengths differ (caller guarantees equal).
+    /// `out[i] = f(xs[i])`. Panics only if lengths differ (caller guarantees equal).
     fn unary(f: UnaryFn, xs: &[Self], out: &mut [Self]);
-    /// In place: xs[i] = f(xs[i]).
+    /// In place: `xs[i] = f(xs[i])`.
     fn unary_in_place(f: UnaryFn, xs: &mut [Self]);
-    /// out[i] = f(a[i], b[i]).
+    /// `out[i] = f(a[i], b[i])`.
     fn binary(f: BinaryFn, a: &[Self], b: &[Self], out: &mut [Self]);
-    /// out[i] = xs[i].powi(n)
+    /// `out[i] = xs[i].powi(n)`.
     fn powi(xs: &[Self], n: i32, out: &mut [Self]);
 }
 

@@ -1,0 +1,443 @@
+//! The QR factorization of one tile, on one thread, in the form TSQR needs: `R`, and `Q`
+//! applied on demand to a small matrix (`Q @ top`), never formed unless asked.
+//!
+//! Two methods, chosen per tile:
+//! - **CholeskyQR2** for tall double-precision tiles: `R1 = chol(AᵀA)`, `Q1 = A R1⁻¹`, then
+//!   the same once more on `Q1` (`R2 = chol(Q1ᵀQ1)`), so `A = Q1 R2⁻¹ · R2 R1`. Every step is
+//!   a matrix product or a triangular solve (BLAS-3), and applying `Q` is one GEMM with
+//!   `Q1`. The second pass makes `Q` orthonormal to working precision when the first `Q1`
+//!   is orthonormal to about the square root of it (Yamamoto, Nakatsukasa, Yanagisawa and
+//!   Fukaya, 2015); that is checked on the computed `Q1ᵀQ1` of every tile, not assumed.
+//! - **Householder** (faer) otherwise: wide or short tiles, single precision (the Gram
+//!   matrix squares the condition number, and `f32` has too little headroom for that),
+//!   and every tile where CholeskyQR2 is not safe (the Cholesky factorization of `AᵀA`
+//!   broke down, or `Q1ᵀQ1` is farther than [`GRAM_TOLERANCE`] from the identity:
+//!   condition numbers beyond about 10⁷). A tall tile is factored in row blocks of a few
+//!   MiB (each QR runs in cache, about 1.7x faster than one QR of the whole tile), whose
+//!   stacked `R` factors are factored again: a TSQR inside the tile.
+
+use crate::dtype::FloatElement;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::{cholesky, householder, qr, triangular_solve};
+use faer::{Conj, Mat, MatMut, MatRef, Par};
+
+use super::blas::{Op, gemm_uninit};
+use super::factor::transpose_into;
+
+/// The QR factorization of an `m x n` tile; see the module documentation.
+#[derive(Debug)]
+pub struct TileQr<T> {
+    rows: usize,
+    cols: usize,
+    shape: QrShape<T>,
+}
+
+/// How a tile was factored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QrMethod {
+    /// Householder reflectors (faer), possibly in row blocks.
+    Householder,
+    /// CholeskyQR2 with its a-posteriori orthogonality check passed.
+    CholeskyQr2,
+}
+
+#[derive(Debug)]
+enum QrShape<T> {
+    /// One Householder QR.
+    Householder(LeafQr<T>),
+    /// Row blocks factored one by one (Householder), then their stacked `R` factors.
+    Blocked {
+        blocks: Vec<TileQr<T>>,
+        top: Box<TileQr<T>>,
+    },
+    /// CholeskyQR2.
+    Gram(GramQr<T>),
+}
+
+/// Bytes of one row block of a blocked Householder tile QR.
+const QR_BLOCK_BYTES: usize = 3 << 20;
+
+/// Bytes of the row blocks in which CholeskyQR2's second pass solves for `Q1` and adds to
+/// `Q1ᵀQ1` while they are in cache.
+const GRAM_BLOCK_BYTES: usize = 512 << 10;
+
+/// The largest Frobenius distance of the first pass's `Q1ᵀQ1` from the identity that
+/// CholeskyQR2 accepts. At 1/2, `Q1`'s condition number is at most √3, so the second pass
+/// (a CholeskyQR of a matrix that well conditioned) leaves `Q` orthonormal to working
+/// precision; larger distances mean `A` is too ill-conditioned and the tile falls back to
+/// Householder.
+pub const GRAM_TOLERANCE: f64 = 0.5;
+
+impl<T: FloatElement> TileQr<T> {
+    /// Factors the row-major `m x n` matrix `a`: by CholeskyQR2 where that is safe, else
+    /// by Householder reflectors.
+    ///
+    /// ```
+    /// use chunkwise_kernels::linalg::TileQr;
+    /// let a = [3.0f64, 1.0, 4.0, 2.0]; // [[3, 1], [4, 2]]
+    /// let qr = TileQr::new(&a, 2, 2);
+    /// let (q, r) = (qr.thin_q(), qr.r());
+    /// // q @ r == a
+    /// assert!((q[0] * r[0] + q[1] * r[2] - 3.0).abs() < 1e-12);
+    /// assert!((q[2] * r[1] + q[3] * r[3] - 2.0).abs() < 1e-12);
+    /// ```
+    pub fn new(a: &[T], m: usize, n: usize) -> Self {
+        let shape = match GramQr::try_new(a, m, n) {
+            Some(gram) => QrShape::Gram(gram),
+            None => return Self::householder(a, m, n),
+        };
+        TileQr {
+            rows: m,
+            cols: n,
+            shape,
+        }
+    }
+
+    /// Factors `a` by Householder reflectors, in row blocks if it is tall.
+    pub fn householder(a: &[T], m: usize, n: usize) -> Self {
+        let block_rows = (QR_BLOCK_BYTES / (n.max(1) * std::mem::size_of::<T>())).max(2 * n);
+        let shape = if n > 0 && m >= 2 * block_rows {
+            let count = m / block_rows;
+            let blocks: Vec<TileQr<T>> = (0..count)
+                .map(|b| {
+                    let end = if b + 1 == count {
+                        m
+                    } else {
+                        (b + 1) * block_rows
+                    };
+                    let rows = end - b * block_rows;
+                    TileQr::householder(&a[b * block_rows * n..end * n], rows, n)
+                })
+                .collect();
+            let stacked: Vec<T> = blocks.iter().flat_map(|b| b.r()).collect();
+            let top = TileQr::householder(&stacked, count * n, n);
+            QrShape::Blocked {
+                blocks,
+                top: Box::new(top),
+            }
+        } else {
+            QrShape::Householder(LeafQr::new(a, m, n))
+        };
+        TileQr {
+            rows: m,
+            cols: n,
+            shape,
+        }
+    }
+
+    /// How the tile was factored.
+    pub fn method(&self) -> QrMethod {
+        match self.shape {
+            QrShape::Gram(_) => QrMethod::CholeskyQr2,
+            QrShape::Householder(_) | QrShape::Blocked { .. } => QrMethod::Householder,
+        }
+    }
+
+    /// Rows of the factored matrix.
+    pub fn nrows(&self) -> usize {
+        self.rows
+    }
+
+    /// `min(rows, columns)`: the columns of the thin `Q`, the rows of `R`.
+    pub fn rank_bound(&self) -> usize {
+        self.rows.min(self.cols)
+    }
+
+    /// Bytes held.
+    pub fn nbytes(&self) -> usize {
+        match &self.shape {
+            QrShape::Householder(leaf) => leaf.nbytes(),
+            QrShape::Blocked { blocks, top } => {
+                blocks.iter().map(TileQr::nbytes).sum::<usize>() + top.nbytes()
+            }
+            QrShape::Gram(gram) => gram.nbytes(),
+        }
+    }
+
+    /// `R`, row-major `k x n` with `k = min(m, n)`, zeros below the diagonal.
+    pub fn r(&self) -> Vec<T> {
+        match &self.shape {
+            QrShape::Householder(leaf) => leaf.r(),
+            QrShape::Blocked { top, .. } => top.r(),
+            QrShape::Gram(gram) => gram.r.clone(),
+        }
+    }
+
+    /// `Q[:, :k] @ top`, row-major `m x ncols`, for a row-major `k x ncols` matrix `top`.
+    pub fn q_times(&self, top: &[T], ncols: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.rows * ncols);
+        self.append_q_times(top, ncols, &mut out);
+        out
+    }
+
+    /// Appends [`TileQr::q_times`] to `out`. A blocked tile appends block by block, so
+    /// each block's rows are written once and transformed while still in cache.
+    fn append_q_times(&self, top: &[T], ncols: usize, out: &mut Vec<T>) {
+        match &self.shape {
+            QrShape::Householder(leaf) => leaf.append_q_times(top, ncols, out),
+            QrShape::Blocked {
+                blocks,
+                top: stacked,
+            } => {
+                let middle = stacked.q_times(top, ncols);
+                let n = self.cols;
+                for (b, block) in blocks.iter().enumerate() {
+                    block.append_q_times(&middle[b * n * ncols..(b + 1) * n * ncols], ncols, out);
+                }
+            }
+            QrShape::Gram(gram) => gram.append_q_times(top, ncols, out),
+        }
+    }
+
+    /// The thin `Q`, row-major `m x k`.
+    pub fn thin_q(&self) -> Vec<T> {
+        let k = self.rank_bound();
+        let mut identity = vec![T::ZERO; k * k];
+        for i in 0..k {
+            identity[i * k + i] = T::ONE;
+        }
+        self.q_times(&identity, k)
+    }
+}
+
+/// A CholeskyQR2 factorization: `A = Q1 R2⁻¹ · R`, `R = R2 R1`.
+#[derive(Debug)]
+struct GramQr<T> {
+    /// `Q1 = A R1⁻¹`, row-major `m x n`: orthonormal to about the square root of the
+    /// working precision.
+    q1: Vec<T>,
+    /// `L2 = R2ᵀ`, lower triangular `n x n`.
+    l2: Mat<T>,
+    /// `R = R2 R1`, row-major `n x n`, zeros below the diagonal.
+    r: Vec<T>,
+}
+
+impl<T: FloatElement> GramQr<T> {
+    /// CholeskyQR2 of the row-major `m x n` matrix `a`, or `None` where it does not apply
+    /// (not tall, not double precision) or is not safe (see [`GRAM_TOLERANCE`]).
+    fn try_new(a: &[T], m: usize, n: usize) -> Option<Self> {
+        let double_precision = T::epsilon().to_f64()? < 1e-10;
+        if n == 0 || m < 2 * n || !double_precision {
+            return None;
+        }
+        let mut gram = Mat::<T>::zeros(n, n);
+        add_gram(&mut gram, a, m, n);
+        let l1 = checked_cholesky(gram, None)?;
+        // The second pass, in row blocks that stay in cache: each block's rows of Q1 are
+        // solved for (Q1 L1ᵀ = A, that is L1 Q1ᵀ = Aᵀ, and Q1ᵀ is a column-major view of
+        // Q1), then added to Q1ᵀQ1 before the next block is read.
+        let block_rows = (GRAM_BLOCK_BYTES / (n * std::mem::size_of::<T>())).max(1);
+        let mut q1 = Vec::with_capacity(m * n);
+        let mut gram = Mat::<T>::zeros(n, n);
+        for rows in a[..m * n].chunks(block_rows * n) {
+            let start = q1.len();
+            q1.extend_from_slice(rows);
+            let block = &mut q1[start..];
+            let count = block.len() / n;
+            triangular_solve::solve_lower_triangular_in_place(
+                l1.as_ref(),
+                MatMut::from_row_major_slice_mut(block, count, n).transpose_mut(),
+                Par::Seq,
+            );
+            add_gram(&mut gram, block, count, n);
+        }
+        let l2 = checked_cholesky(gram, Some(GRAM_TOLERANCE))?;
+        // R = R2 R1 = (L1 L2)ᵀ.
+        let product = &l1 * &l2;
+        let mut r = vec![T::ZERO; n * n];
+        for i in 0..n {
+            for j in i..n {
+                r[i * n + j] = product[(j, i)];
+            }
+        }
+        Some(GramQr { q1, l2, r })
+    }
+
+    fn nbytes(&self) -> usize {
+        (self.q1.len() + self.l2.nrows() * self.l2.ncols() + self.r.len())
+            * std::mem::size_of::<T>()
+    }
+
+    /// `Q @ top = Q1 (R2⁻¹ top)`: a small triangular solve, then one GEMM.
+    fn append_q_times(&self, top: &[T], ncols: usize, out: &mut Vec<T>) {
+        let n = self.l2.nrows();
+        let m = self.q1.len() / n;
+        let mut scaled = top[..n * ncols].to_vec();
+        triangular_solve::solve_upper_triangular_in_place(
+            self.l2.transpose(),
+            MatMut::from_row_major_slice_mut(&mut scaled, n, ncols),
+            Par::Seq,
+        );
+        let start = out.len();
+        out.reserve(m * ncols);
+        gemm_uninit(
+            Op::Plain,
+            Op::Plain,
+            m,
+            ncols,
+            n,
+            T::ONE,
+            &self.q1,
+            &scaled,
+            &mut out.spare_capacity_mut()[..m * ncols],
+        );
+        // `gemm_uninit` wrote all `m * ncols` elements.
+        unsafe { out.set_len(start + m * ncols) };
+    }
+}
+
+/// Adds `aᵀa` to the lower triangle of `gram`, for the row-major `m x n` matrix `a`.
+fn add_gram<T: FloatElement>(gram: &mut Mat<T>, a: &[T], m: usize, n: usize) {
+    let mut lower = vec![T::ZERO; n * n];
+    super::gram::add_gram(&mut lower, a, m, n);
+    for j in 0..n {
+        for i in j..n {
+            gram[(i, j)] += lower[i * n + j];
+        }
+    }
+}
+
+/// The lower Cholesky factor of the symmetric `gram` (its lower triangle is read), or
+/// `None` if the factorization breaks down or (given a tolerance) `gram` is farther than
+/// that from the identity in the Frobenius norm (a NaN anywhere also gives `None`).
+fn checked_cholesky<T: FloatElement>(mut gram: Mat<T>, tolerance: Option<f64>) -> Option<Mat<T>> {
+    let n = gram.nrows();
+    if let Some(tolerance) = tolerance {
+        let mut squares = 0.0;
+        for j in 0..n {
+            let d = gram[(j, j)].to_f64()? - 1.0;
+            squares += d * d;
+            for i in j + 1..n {
+                let off = gram[(i, j)].to_f64()?;
+                squares += 2.0 * off * off;
+            }
+        }
+        let distance = squares.sqrt();
+        if distance.is_nan() || distance > tolerance {
+            return None;
+        }
+    }
+    let mut buffer = MemBuffer::new(cholesky::llt::factor::cholesky_in_place_scratch::<T>(
+        n,
+        Par::Seq,
+        Default::default(),
+    ));
+    cholesky::llt::factor::cholesky_in_place(
+        gram.as_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut buffer),
+        Default::default(),
+    )
+    .ok()?;
+    for j in 1..n {
+        for i in 0..j {
+            gram[(i, j)] = T::ZERO;
+        }
+    }
+    Some(gram)
+}
+
+/// One Householder QR through faer.
+#[derive(Debug)]
+struct LeafQr<T> {
+    /// `R` in the upper triangle, the Householder vectors below it (column-major, `m x n`,
+    /// no padding: the transpose of the row-major input).
+    factors: Vec<T>,
+    rows: usize,
+    cols: usize,
+    /// The block Householder coefficients.
+    coeff: Mat<T>,
+}
+
+impl<T: FloatElement> LeafQr<T> {
+    fn new(a: &[T], m: usize, n: usize) -> Self {
+        // Column-major storage is the transpose of the row-major tile.
+        let mut factors = vec![T::ZERO; m * n];
+        transpose_into(a, m, n, &mut factors);
+        let k = m.min(n);
+        let (block, params) = qr_tuning::<T>(m, n);
+        let mut coeff = Mat::<T>::zeros(block, k);
+        let mut buffer = MemBuffer::new(qr::no_pivoting::factor::qr_in_place_scratch::<T>(
+            m,
+            n,
+            block,
+            Par::Seq,
+            params.into(),
+        ));
+        if k > 0 {
+            qr::no_pivoting::factor::qr_in_place(
+                MatMut::from_column_major_slice_mut(&mut factors, m, n),
+                coeff.as_mut(),
+                Par::Seq,
+                MemStack::new(&mut buffer),
+                params.into(),
+            );
+        }
+        LeafQr {
+            factors,
+            rows: m,
+            cols: n,
+            coeff,
+        }
+    }
+
+    fn nbytes(&self) -> usize {
+        (self.factors.len() + self.coeff.nrows() * self.coeff.ncols()) * std::mem::size_of::<T>()
+    }
+
+    fn r(&self) -> Vec<T> {
+        let (m, n) = (self.rows, self.cols);
+        let k = m.min(n);
+        let mut out = vec![T::ZERO; k * n];
+        for i in 0..k {
+            for j in i..n {
+                out[i * n + j] = self.factors[j * m + i];
+            }
+        }
+        out
+    }
+
+    fn append_q_times(&self, top: &[T], ncols: usize, out: &mut Vec<T>) {
+        let (m, k) = (self.rows, self.rows.min(self.cols));
+        // The reflectors are applied in place to the row-major rows appended here: `top`
+        // in the first k rows, zeros below. (faer's blocked application is GEMM-based and
+        // takes any strides, so no column-major copy is needed.)
+        let start = out.len();
+        out.extend_from_slice(&top[..k * ncols]);
+        out.resize(start + m * ncols, T::ZERO);
+        if k > 0 && ncols > 0 {
+            let block = self.coeff.nrows();
+            let mut buffer = MemBuffer::new(
+                householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<T>(
+                    m, block, ncols,
+                ),
+            );
+            householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+                MatRef::from_column_major_slice(&self.factors, m, self.cols).subcols(0, k),
+                self.coeff.as_ref(),
+                Conj::No,
+                MatMut::from_row_major_slice_mut(&mut out[start..], m, ncols),
+                Par::Seq,
+                MemStack::new(&mut buffer),
+            );
+        }
+    }
+}
+
+/// faer's block size and blocking threshold for the QR of an `m x n` matrix. For a tall
+/// matrix (`m >= 8 n`, such as the 3 MiB row blocks of a TSQR tile of up to about 200
+/// columns), blocks of 16 reflectors whose panels are factored unblocked measured 8-10%
+/// faster on one core than faer's defaults (blocks of 48 for a 3932 x 100 block, panels
+/// split recursively down to single columns), and the Householder application to form `Q`
+/// as fast. Other shapes keep faer's defaults.
+fn qr_tuning<T: FloatElement>(m: usize, n: usize) -> (usize, qr::no_pivoting::factor::QrParams) {
+    let mut params: qr::no_pivoting::factor::QrParams = faer::Auto::<T>::auto();
+    let block = if m >= 8 * n {
+        params.blocking_threshold = usize::MAX;
+        16
+    } else {
+        qr::no_pivoting::factor::recommended_block_size::<T>(m, n)
+    };
+    (block.min(m.min(n)).max(1), params)
+}
