@@ -1047,3 +1047,74 @@ fn argmin_argmax_with_many_ties_and_nans_over_every_axis_set() {
         }
     }
 }
+
+#[test]
+fn spread_of_an_array_shifted_by_a_constant_along_the_reduced_axes() {
+    // var(x - c), var(c - x) and var(x + c), with c constant along the reduced axes (here
+    // c = mean of x over them, kept as length-1 axes), are computed as var(x): compare with
+    // the dense variance of the shifted values themselves.
+    let a = dense_f64_in(&[4, 3, 5], 41, 200.0, 300.0);
+    let chunks = Chunks::Sizes(vec![vec![1, 3], vec![2, 1], vec![5]]);
+    let x = arr(&a, &chunks);
+    for axes in axis_subsets(3).into_iter().filter(|s| !s.is_empty()) {
+        let c = x.mean_with(&Reduction::axes(iaxes(&axes)).keepdims(true));
+        let c_dense = reduce_dense(&a.view(), Some(&axes), true, |xs| {
+            exact_sum(xs.iter().copied()).0 / xs.len() as f64
+        });
+        for keepdims in [false, true] {
+            let how = Reduction::axes(iaxes(&axes)).keepdims(keepdims);
+            for (shifted, dense) in [
+                (&x - &c, &a - &c_dense),
+                (&c - &x, &c_dense - &a),
+                (&x + &c, &a + &c_dense),
+            ] {
+                let want = reduce_dense(&dense.view(), Some(&axes), keepdims, |xs| {
+                    dense_var(xs, 1.0)
+                });
+                assert_close(
+                    &shifted.var_with(&how, 1.0).compute().unwrap(),
+                    &want,
+                    1e-12,
+                );
+                let std = want.mapv(f64::sqrt);
+                assert_close(&shifted.std_with(&how, 1.0).compute().unwrap(), &std, 1e-12);
+            }
+        }
+    }
+    // The anomaly's variance and the mean it subtracts read x once: one merged reduction.
+    let anomaly_std = (&x - &x.mean_axis(0)).std_axis(0, 0.0);
+    assert!(anomaly_std.explain().unwrap().contains("mean + std"));
+}
+
+#[test]
+fn spread_of_an_array_shifted_by_a_non_finite_constant_is_nan() {
+    // var(x - c) is NaN where c is infinite or NaN, as the dense computation says.
+    let a = dense_f64(&[6, 2, 3], 42);
+    let mut c = dense_f64(&[1, 2, 3], 43);
+    c[[0, 0, 1]] = f64::INFINITY;
+    c[[0, 1, 2]] = f64::NAN;
+    let x = arr(&a, &Chunks::Shape(vec![4, 2, 2]));
+    let shift = arr(&c, &Chunks::Shape(vec![1, 1, 3]));
+    let got = (&x - &shift).var_axis(0, 0.0).compute().unwrap();
+    let want = reduce_dense(&(&a - &c).view(), Some(&[0]), false, |xs| {
+        if xs.iter().all(|v| v.is_finite()) {
+            dense_var(xs, 0.0)
+        } else {
+            f64::NAN
+        }
+    });
+    assert_close(&got, &want, 1e-12);
+    assert!(got[[0, 1]].is_nan() && got[[1, 2]].is_nan() && got[[0, 0]].is_finite());
+}
+
+#[test]
+fn integer_differences_keep_their_wrapping_variance() {
+    // Integers are not rewritten: x - c wraps, and the variance is that of the wrapped values.
+    let a = ArrayD::from_shape_vec(IxDyn(&[4, 1]), vec![i32::MAX, i32::MAX - 1, 5, 7]).unwrap();
+    let c = ArrayD::from_shape_vec(IxDyn(&[1, 1]), vec![-10]).unwrap();
+    let x = arr(&a, &Chunks::Shape(vec![2, 1]));
+    let shift = arr(&c, &Chunks::Shape(vec![1, 1]));
+    let got = (&x - &shift).var_axis(0, 0.0).compute().unwrap();
+    let wrapped: Vec<f64> = a.iter().map(|&v| f64::from(v.wrapping_sub(-10))).collect();
+    assert!(close(got[[0]], dense_var(&wrapped, 0.0), 1e-12), "{got}");
+}

@@ -203,6 +203,12 @@ pub trait StripOp: Send + Sync + Debug {
     fn out_dtype(&self) -> DType;
     /// Computes `out` from `args` (each as long as `out`). Generators use `at` for positions.
     fn eval(&self, args: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>);
+    /// Whether this is the floating-point sum or difference of two arrays (`a + b`,
+    /// `a - b`): then along axes where one operand is constant, the result's spread (its
+    /// variance) is the other operand's, which lets a graph rewrite skip the operation.
+    fn is_float_shift(&self) -> bool {
+        false
+    }
 }
 
 /// What a step reads: an input tile of the program, or the result of an earlier step.

@@ -112,6 +112,11 @@ impl<T: Numeric> StripOp for Arith<T> {
             ArithOp::Minimum => zip_apply(args, self.scalar, out, minimum),
         }
     }
+    fn is_float_shift(&self) -> bool {
+        matches!(self.op, ArithOp::Add | ArithOp::Sub)
+            && matches!(self.scalar, Scalar::None)
+            && is_float::<T>()
+    }
 }
 
 /// Unary operations on any number.
