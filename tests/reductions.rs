@@ -1118,3 +1118,63 @@ fn integer_differences_keep_their_wrapping_variance() {
     let wrapped: Vec<f64> = a.iter().map(|&v| f64::from(v.wrapping_sub(-10))).collect();
     assert!(close(got[[0]], dense_var(&wrapped, 0.0), 1e-12), "{got}");
 }
+
+#[test]
+fn shifted_spreads_of_other_shapes_match_the_dense_ones() {
+    // The rewrite applies only where c is constant along every reduced axis; elsewhere the
+    // shifted values are reduced as they are. Either way: the dense variance of x - c.
+    let a = dense_f64_in(&[4, 3, 5], 44, -50.0, 50.0);
+    let x = arr(&a, &Chunks::Shape(vec![3, 2, 5]));
+    let check =
+        |shifted: Array<f64>, dense: ArrayD<f64>, how: Reduction, axes: Option<&[usize]>| {
+            let keep = how.clone().keepdims(false) != how;
+            let want = reduce_dense(&dense.view(), axes, keep, |xs| dense_var(xs, 0.0));
+            assert_close(
+                &shifted.var_with(&how, 0.0).compute().unwrap(),
+                &want,
+                1e-12,
+            );
+        };
+    // c constant along axis 0 only, reduced over axes 0 and 1: not a shift of x.
+    let c = x.mean_with(&Reduction::axes([0]).keepdims(true));
+    let c_dense = reduce_dense(&a.view(), Some(&[0]), true, |xs| {
+        xs.iter().sum::<f64>() / 4.0
+    });
+    check(
+        &x - &c,
+        &a - &c_dense,
+        Reduction::axes([0, 1]),
+        Some(&[0, 1]),
+    );
+    // All axes (no axes given), with a (1, 1, 1) c.
+    let c_dense = ArrayD::from_elem(IxDyn(&[1, 1, 1]), 7.5);
+    let c = arr(&c_dense, &Chunks::Shape(vec![1, 1, 1]));
+    check(&x - &c, &a - &c_dense, Reduction::all(), None);
+    // A lower-rank c ([3, 5] against [4, 3, 5]), negative axis, keepdims.
+    let c_dense = dense_f64(&[3, 5], 45);
+    let c = arr(&c_dense, &Chunks::Shape(vec![2, 5]));
+    check(
+        &c - &x,
+        &c_dense - &a,
+        Reduction::axis(-3).keepdims(true),
+        Some(&[0]),
+    );
+    // A broadcast x ([1, 3, 5]) against an aligned c: the spread is c's.
+    let b_dense = dense_f64(&[1, 3, 5], 46);
+    let b = arr(&b_dense, &Chunks::Shape(vec![1, 3, 5]));
+    check(&b - &x, &b_dense - &a, Reduction::axis(0), Some(&[0]));
+}
+
+#[test]
+fn shifted_f32_spread_matches_the_dense_one() {
+    // The climate job's case: f32 anomalies from the time mean. The rewrite reduces x in
+    // f64 without the f32 rounding of x - mean, so the reference is the f64 variance.
+    let a = dense_f32(&[30, 4, 6], 47).mapv(|v| 250.0 + 60.0 * v);
+    let x = arr(&a, &Chunks::Shape(vec![7, 4, 3]));
+    let got = (&x - &x.mean_axis(0)).std_axis(0, 0.0).compute().unwrap();
+    let a64 = a.mapv(f64::from);
+    let want = reduce_dense(&a64.view(), Some(&[0]), false, |xs| {
+        dense_var(xs, 0.0).sqrt()
+    });
+    assert_close(&got.mapv(f64::from), &want, 1e-6);
+}

@@ -252,7 +252,12 @@ impl<T: Numeric> Array<T> {
             return None;
         };
         let operands = [Operand::Input(0), Operand::Input(1)];
-        if !step.op.is_float_shift() || step.args != operands || e.inputs.len() != 2 {
+        let typed = e.inputs.len() == 2 && e.inputs.iter().all(|i| i.node.dtype == T::DTYPE);
+        if !step.op.is_float_shift()
+            || step.args != operands
+            || e.program.output != Operand::Step(0)
+            || !typed
+        {
             return None;
         }
         let ndim = self.ndim();

@@ -29,13 +29,24 @@ impl Op {
     }
 }
 
-/// The element types CBLAS computes with.
-pub trait BlasScalar: Copy {
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// The element types CBLAS computes with: `f32` and `f64` (sealed).
+pub trait BlasScalar: Copy + sealed::Sealed {
     /// `c = alpha * op(a) * op(b) + beta * c`, all row-major with leading dimensions. With
     /// `beta = 0`, `c` is only written (BLAS does not read `C` then), so it may be
     /// uninitialised.
+    ///
+    /// # Safety
+    ///
+    /// `a`, `b` and `c` must hold the matrices that `m`, `n`, `k` and the leading
+    /// dimensions describe (BLAS is not told the slices' lengths); [`gemm`] checks this.
     #[allow(clippy::too_many_arguments)]
-    fn raw_gemm(
+    unsafe fn raw_gemm(
         op_a: Op,
         op_b: Op,
         m: usize,
@@ -55,7 +66,7 @@ pub trait BlasScalar: Copy {
 macro_rules! blas_scalar {
     ($t:ty, $gemm:ident) => {
         impl BlasScalar for $t {
-            fn raw_gemm(
+            unsafe fn raw_gemm(
                 op_a: Op,
                 op_b: Op,
                 m: usize,
@@ -74,7 +85,8 @@ macro_rules! blas_scalar {
                     return;
                 }
                 init_blas();
-                // The extents were checked by `gemm`; CBLAS reads and writes only inside them.
+                // The caller guarantees the extents (`checked_gemm` checks them); CBLAS reads
+                // and writes only inside them.
                 unsafe {
                     cblas_sys::$gemm(
                         CBLAS_LAYOUT::CblasRowMajor,
@@ -157,6 +169,11 @@ pub fn gemm_uninit<T: BlasScalar + num_traits::Zero>(
     b: &[T],
     c: &mut [MaybeUninit<T>],
 ) {
+    if k == 0 {
+        // An empty sum: zeros, whatever the BLAS does with k = 0.
+        c[..m * n].fill(MaybeUninit::new(T::zero()));
+        return;
+    }
     checked_gemm(op_a, op_b, m, n, k, alpha, a, b, T::zero(), c);
 }
 
@@ -183,7 +200,8 @@ fn checked_gemm<T: BlasScalar>(
     );
     let lda = if op_a == Op::Plain { k } else { m };
     let ldb = if op_b == Op::Plain { n } else { k };
-    T::raw_gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, n);
+    // SAFETY: the lengths were checked above against the extents and leading dimensions.
+    unsafe { T::raw_gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, n) };
 }
 
 /// The BLAS library this build links.

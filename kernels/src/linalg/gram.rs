@@ -28,27 +28,23 @@ pub fn add_gram<T: FloatElement>(gram: &mut [T], a: &[T], m: usize, n: usize) {
         return;
     }
     // The block of `aᵀa` kept in registers: 8 x 8 with 32 vector registers (AVX-512),
-    // 4 x 8 with 16 (AVX2); one row of it is one AVX-512 register of f64.
-    if wide_registers() {
-        add_gram_blocked::<T, 8, 8>(gram, a, m, n);
-    } else {
-        add_gram_blocked::<T, 4, 8>(gram, a, m, n);
-    }
-}
-
-fn wide_registers() -> bool {
+    // 4 x 8 with 16 (AVX2); one row of it is one AVX-512 register of f64. Without FMA
+    // instructions, `mul_add` would be a library call: multiply, then add.
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx512f")
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return add_gram_blocked::<T, 8, 8, true>(gram, a, m, n);
+        }
+        if std::arch::is_x86_feature_detected!("fma") {
+            return add_gram_blocked::<T, 4, 8, true>(gram, a, m, n);
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    add_gram_blocked::<T, 4, 8, false>(gram, a, m, n)
 }
 
-/// [`add_gram`] in `MR x NR` register blocks (`MR` divides `NR`).
-fn add_gram_blocked<T: FloatElement, const MR: usize, const NR: usize>(
+/// [`add_gram`] in `MR x NR` register blocks (`MR` divides `NR`), with fused
+/// multiply-adds if `FUSED`.
+fn add_gram_blocked<T: FloatElement, const MR: usize, const NR: usize, const FUSED: bool>(
     gram: &mut [T],
     a: &[T],
     m: usize,
@@ -63,7 +59,7 @@ fn add_gram_blocked<T: FloatElement, const MR: usize, const NR: usize>(
             // The padding columns stay zero.
             padded[..n].copy_from_slice(row);
         }
-        add_chunk::<T, MR, NR>(&mut sums, &chunk[..count * width], width);
+        add_chunk::<T, MR, NR, FUSED>(&mut sums, &chunk[..count * width], width);
     }
     for i in 0..n {
         for j in 0..=i {
@@ -75,7 +71,7 @@ fn add_gram_blocked<T: FloatElement, const MR: usize, const NR: usize>(
 /// Adds `chunkᵀ chunk` to the `MR x NR` blocks of `sums` (both `width` columns wide) that
 /// hold any of its lower triangle.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn add_chunk<T: FloatElement, const MR: usize, const NR: usize>(
+fn add_chunk<T: FloatElement, const MR: usize, const NR: usize, const FUSED: bool>(
     sums: &mut [T],
     chunk: &[T],
     width: usize,
@@ -91,7 +87,11 @@ fn add_chunk<T: FloatElement, const MR: usize, const NR: usize>(
                 for (u, lane) in block.iter_mut().enumerate() {
                     let left = row[ib + u];
                     for (sum, &r) in lane.iter_mut().zip(right) {
-                        *sum = Float::mul_add(left, r, *sum);
+                        *sum = if FUSED {
+                            Float::mul_add(left, r, *sum)
+                        } else {
+                            *sum + left * r
+                        };
                     }
                 }
             }
@@ -109,7 +109,7 @@ mod tests {
     type AddGram = fn(&mut [f64], &[f64], usize, usize);
 
     #[test]
-    fn both_register_blockings_match_the_definition() {
+    fn every_register_blocking_matches_the_definition() {
         // Widths that are not whole blocks, and row counts that are not whole chunks.
         for (m, n) in [(1, 1), (5, 3), (200, 20), (130, 17), (64, 8)] {
             let a: Vec<f64> = (0..m * n)
@@ -121,8 +121,11 @@ mod tests {
                     expected[i * n + j] += (0..m).map(|r| a[r * n + i] * a[r * n + j]).sum::<f64>();
                 }
             }
-            let blockings: [AddGram; 2] =
-                [add_gram_blocked::<f64, 8, 8>, add_gram_blocked::<f64, 4, 8>];
+            let blockings: [AddGram; 3] = [
+                add_gram_blocked::<f64, 8, 8, true>,
+                add_gram_blocked::<f64, 4, 8, true>,
+                add_gram_blocked::<f64, 4, 8, false>,
+            ];
             for add in blockings {
                 let mut gram = vec![-1.0; n * n];
                 add(&mut gram, &a, m, n);

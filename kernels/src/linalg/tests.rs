@@ -240,6 +240,46 @@ fn cholesky_qr2_keeps_q_orthonormal_up_to_its_check_and_falls_back_beyond() {
 }
 
 #[test]
+fn either_method_keeps_q_orthonormal_across_condition_numbers() {
+    // Around where CholeskyQR2 stops being safe (about 1e8): whichever method a tile
+    // takes, Q is orthonormal and reproduces A to working precision.
+    let (m, n) = (1000, 20);
+    let mut methods = Vec::new();
+    for digits in [6.0, 7.0, 7.5, 8.0, 8.5, 9.0] {
+        let a = ill_conditioned(m, n, digits, 25);
+        let qr = TileQr::new(&a, m, n);
+        methods.push(qr.method());
+        assert_is_qr_of(&qr, &a, m, n, 1e-12);
+    }
+    assert_eq!(methods[0], QrMethod::CholeskyQr2);
+    assert_eq!(methods[5], QrMethod::Householder);
+}
+
+#[test]
+fn gemm_into_uninitialised_memory_writes_every_element() {
+    let (m, n, k) = (5, 4, 3);
+    let (a, b) = (values(m * k, 26), values(k * n, 27));
+    let mut c = Vec::with_capacity(m * n);
+    gemm_uninit(
+        Op::Plain,
+        Op::Plain,
+        m,
+        n,
+        k,
+        1.0,
+        &a,
+        &b,
+        &mut c.spare_capacity_mut()[..m * n],
+    );
+    unsafe { c.set_len(m * n) };
+    assert_close(&c, &naive(&a, &b, m, n, k), 1e-14);
+    // An empty inner dimension: zeros, not whatever the memory held.
+    let mut c = vec![std::mem::MaybeUninit::new(f64::NAN); m * n];
+    gemm_uninit(Op::Plain, Op::Plain, m, n, 0, 1.0, &[], &[], &mut c);
+    assert!(c.iter().all(|x| unsafe { x.assume_init() } == 0.0));
+}
+
+#[test]
 fn single_precision_tiles_take_householder() {
     let (m, n) = (300, 10);
     let a: Vec<f32> = values(m * n, 24).iter().map(|&x| x as f32).collect();

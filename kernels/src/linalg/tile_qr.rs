@@ -6,13 +6,14 @@
 //!   the same once more on `Q1` (`R2 = chol(Q1ᵀQ1)`), so `A = Q1 R2⁻¹ · R2 R1`. Every step is
 //!   a matrix product or a triangular solve (BLAS-3), and applying `Q` is one GEMM with
 //!   `Q1`. The second pass makes `Q` orthonormal to working precision when the first `Q1`
-//!   is orthonormal to about the square root of it (Yamamoto, Nakatsukasa, Yanagisawa and
-//!   Fukaya, 2015); that is checked on the computed `Q1ᵀQ1` of every tile, not assumed.
+//!   is close enough to orthonormal (Yamamoto, Nakatsukasa, Yanagisawa and Fukaya, 2015),
+//!   which holds for condition numbers up to about 10⁸ and is checked on the computed
+//!   `Q1ᵀQ1` of every tile, not assumed.
 //! - **Householder** (faer) otherwise: wide or short tiles, single precision (the Gram
 //!   matrix squares the condition number, and `f32` has too little headroom for that),
 //!   and every tile where CholeskyQR2 is not safe (the Cholesky factorization of `AᵀA`
 //!   broke down, or `Q1ᵀQ1` is farther than [`GRAM_TOLERANCE`] from the identity:
-//!   condition numbers beyond about 10⁷). A tall tile is factored in row blocks of a few
+//!   condition numbers beyond about 10⁸). A tall tile is factored in row blocks of a few
 //!   MiB (each QR runs in cache, about 1.7x faster than one QR of the whole tile), whose
 //!   stacked `R` factors are factored again: a TSQR inside the tile.
 
@@ -23,6 +24,7 @@ use faer::{Conj, Mat, MatMut, MatRef, Par};
 
 use super::blas::{Op, gemm_uninit};
 use super::factor::transpose_into;
+use super::gram::add_gram;
 
 /// The QR factorization of an `m x n` tile; see the module documentation.
 #[derive(Debug)]
@@ -73,13 +75,18 @@ impl<T: FloatElement> TileQr<T> {
     /// by Householder reflectors.
     ///
     /// ```
-    /// use chunkwise_kernels::linalg::TileQr;
-    /// let a = [3.0f64, 1.0, 4.0, 2.0]; // [[3, 1], [4, 2]]
-    /// let qr = TileQr::new(&a, 2, 2);
+    /// use chunkwise_kernels::linalg::{QrMethod, TileQr};
+    /// let a = [3.0f64, 1.0, 4.0, 2.0, 0.0, 5.0, 1.0, 1.0]; // [[3, 1], [4, 2], [0, 5], [1, 1]]
+    /// let qr = TileQr::new(&a, 4, 2);
+    /// assert_eq!(qr.method(), QrMethod::CholeskyQr2); // tall (m >= 2n), well conditioned
     /// let (q, r) = (qr.thin_q(), qr.r());
-    /// // q @ r == a
-    /// assert!((q[0] * r[0] + q[1] * r[2] - 3.0).abs() < 1e-12);
-    /// assert!((q[2] * r[1] + q[3] * r[3] - 2.0).abs() < 1e-12);
+    /// // q @ r == a, row by row
+    /// for i in 0..4 {
+    ///     for j in 0..2 {
+    ///         let x = q[i * 2] * r[j] + q[i * 2 + 1] * r[2 + j];
+    ///         assert!((x - a[i * 2 + j]).abs() < 1e-12);
+    ///     }
+    /// }
     /// ```
     pub fn new(a: &[T], m: usize, n: usize) -> Self {
         let shape = match GramQr::try_new(a, m, n) {
@@ -203,8 +210,8 @@ impl<T: FloatElement> TileQr<T> {
 /// A CholeskyQR2 factorization: `A = Q1 R2⁻¹ · R`, `R = R2 R1`.
 #[derive(Debug)]
 struct GramQr<T> {
-    /// `Q1 = A R1⁻¹`, row-major `m x n`: orthonormal to about the square root of the
-    /// working precision.
+    /// `Q1 = A R1⁻¹`, row-major `m x n`: within [`GRAM_TOLERANCE`] of orthonormal (`Q1ᵀQ1`
+    /// from the identity, Frobenius norm).
     q1: Vec<T>,
     /// `L2 = R2ᵀ`, lower triangular `n x n`.
     l2: Mat<T>,
@@ -220,15 +227,15 @@ impl<T: FloatElement> GramQr<T> {
         if n == 0 || m < 2 * n || !double_precision {
             return None;
         }
-        let mut gram = Mat::<T>::zeros(n, n);
+        let mut gram = vec![T::ZERO; n * n];
         add_gram(&mut gram, a, m, n);
-        let l1 = checked_cholesky(gram, None)?;
+        let l1 = checked_cholesky(&gram, n, None)?;
         // The second pass, in row blocks that stay in cache: each block's rows of Q1 are
         // solved for (Q1 L1ᵀ = A, that is L1 Q1ᵀ = Aᵀ, and Q1ᵀ is a column-major view of
         // Q1), then added to Q1ᵀQ1 before the next block is read.
         let block_rows = (GRAM_BLOCK_BYTES / (n * std::mem::size_of::<T>())).max(1);
         let mut q1 = Vec::with_capacity(m * n);
-        let mut gram = Mat::<T>::zeros(n, n);
+        gram.fill(T::ZERO);
         for rows in a[..m * n].chunks(block_rows * n) {
             let start = q1.len();
             q1.extend_from_slice(rows);
@@ -241,7 +248,7 @@ impl<T: FloatElement> GramQr<T> {
             );
             add_gram(&mut gram, block, count, n);
         }
-        let l2 = checked_cholesky(gram, Some(GRAM_TOLERANCE))?;
+        let l2 = checked_cholesky(&gram, n, Some(GRAM_TOLERANCE))?;
         // R = R2 R1 = (L1 L2)ᵀ.
         let product = &l1 * &l2;
         let mut r = vec![T::ZERO; n * n];
@@ -286,29 +293,22 @@ impl<T: FloatElement> GramQr<T> {
     }
 }
 
-/// Adds `aᵀa` to the lower triangle of `gram`, for the row-major `m x n` matrix `a`.
-fn add_gram<T: FloatElement>(gram: &mut Mat<T>, a: &[T], m: usize, n: usize) {
-    let mut lower = vec![T::ZERO; n * n];
-    super::gram::add_gram(&mut lower, a, m, n);
-    for j in 0..n {
-        for i in j..n {
-            gram[(i, j)] += lower[i * n + j];
-        }
-    }
-}
-
-/// The lower Cholesky factor of the symmetric `gram` (its lower triangle is read), or
-/// `None` if the factorization breaks down or (given a tolerance) `gram` is farther than
-/// that from the identity in the Frobenius norm (a NaN anywhere also gives `None`).
-fn checked_cholesky<T: FloatElement>(mut gram: Mat<T>, tolerance: Option<f64>) -> Option<Mat<T>> {
-    let n = gram.nrows();
+/// The lower Cholesky factor of the symmetric `n x n` matrix whose lower triangle `lower`
+/// holds (row-major), or `None` if the factorization breaks down or (given a tolerance) the
+/// matrix is farther than that from the identity in the Frobenius norm (a NaN anywhere also
+/// gives `None`).
+fn checked_cholesky<T: FloatElement>(
+    lower: &[T],
+    n: usize,
+    tolerance: Option<f64>,
+) -> Option<Mat<T>> {
     if let Some(tolerance) = tolerance {
         let mut squares = 0.0;
-        for j in 0..n {
-            let d = gram[(j, j)].to_f64()? - 1.0;
+        for i in 0..n {
+            let d = lower[i * n + i].to_f64()? - 1.0;
             squares += d * d;
-            for i in j + 1..n {
-                let off = gram[(i, j)].to_f64()?;
+            for j in 0..i {
+                let off = lower[i * n + j].to_f64()?;
                 squares += 2.0 * off * off;
             }
         }
@@ -317,6 +317,7 @@ fn checked_cholesky<T: FloatElement>(mut gram: Mat<T>, tolerance: Option<f64>) -
             return None;
         }
     }
+    let mut gram = Mat::from_fn(n, n, |i, j| if i >= j { lower[i * n + j] } else { T::ZERO });
     let mut buffer = MemBuffer::new(cholesky::llt::factor::cholesky_in_place_scratch::<T>(
         n,
         Par::Seq,
@@ -440,4 +441,39 @@ fn qr_tuning<T: FloatElement>(m: usize, n: usize) -> (usize, qr::no_pivoting::fa
         qr::no_pivoting::factor::recommended_block_size::<T>(m, n)
     };
     (block.min(m.min(n)).max(1), params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gram_check_accepts_within_its_tolerance_and_rejects_beyond() {
+        // The identity with e at (1, 0) and (0, 1) is e√2 from the identity (Frobenius).
+        let near = |e: f64| vec![1.0, 0.0, 0.0, e, 1.0, 0.0, 0.0, 0.0, 1.0];
+        assert!(checked_cholesky(&near(0.3), 3, Some(GRAM_TOLERANCE)).is_some());
+        assert!(checked_cholesky(&near(0.4), 3, Some(GRAM_TOLERANCE)).is_none());
+        assert!(checked_cholesky(&near(0.4), 3, None).is_some());
+        assert!(checked_cholesky(&near(f64::NAN), 3, Some(GRAM_TOLERANCE)).is_none());
+        // Not positive definite: no factor, with or without the check.
+        assert!(checked_cholesky(&near(1.5), 3, None).is_none());
+        // The factor: L Lᵀ reproduces the matrix, zeros above the diagonal.
+        let l = checked_cholesky(&near(0.3), 3, None).unwrap();
+        let product = &l * l.transpose();
+        for i in 0..3 {
+            for j in 0..3 {
+                let want = if i == j {
+                    1.0
+                } else if i + j == 1 {
+                    0.3
+                } else {
+                    0.0
+                };
+                assert!((product[(i, j)] - want).abs() < 1e-15);
+                if j > i {
+                    assert_eq!(l[(i, j)], 0.0);
+                }
+            }
+        }
+    }
 }
