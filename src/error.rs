@@ -2,14 +2,42 @@
 
 use chunkwise_kernels::dtype::DType;
 
-/// Everything that can go wrong when building or computing an array.
+/// Everything that can go wrong when building or computing an array: one variant per layer,
+/// each holding that layer's error. Messages are the layer's own.
 ///
-/// Building errors (shapes, chunks, dtypes, axes) are found before anything runs; an
-/// operator such as `+` that cannot return a `Result` records the error in the array it
-/// returns, and `compute()` reports it. Planning and execution errors name the task.
+/// ```
+/// use chunkwise::{BuildError, Error};
+/// let a = chunkwise::zeros::<f64>(&[3], [3]).unwrap();
+/// let b = chunkwise::zeros::<f64>(&[4], [4]).unwrap();
+/// let err = (&a + &b).compute().unwrap_err();
+/// assert!(matches!(err, Error::Build(BuildError::Broadcast { .. })));
+/// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// Building the graph: shapes, chunks, dtypes, axes, arguments.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// Planning: a task over the memory budget, an invalid plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Running tasks: the budget exhausted, a panicking closure, a wrong tile.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// Zarr stores and files.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Linear algebra.
+    #[error(transparent)]
+    Linalg(#[from] LinalgError),
+}
+
+/// Errors found while building the graph, before anything runs: shapes, chunks, dtypes,
+/// axes and arguments. An operator such as `+` that cannot return a `Result` records the
+/// error in the array it returns, and `compute()` reports it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
     /// Two shapes cannot be broadcast together.
     #[error("cannot broadcast shapes {left:?} and {right:?} (in {op})")]
     Broadcast {
@@ -80,6 +108,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// Errors found while planning a computation, before any task runs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
     /// A single task needs more memory than the whole budget: found before anything runs.
     #[error(
         "task {task} needs {needed} bytes but the memory budget is {budget} bytes; \
@@ -93,6 +127,20 @@ pub enum Error {
         /// The budget.
         budget: u64,
     },
+    /// An optimiser pass produced an invalid plan (a bug in that pass).
+    #[error("optimiser pass {pass} produced an invalid plan: {reason}")]
+    InvalidPlan {
+        /// The pass at fault.
+        pass: String,
+        /// What is wrong with the plan.
+        reason: String,
+    },
+}
+
+/// Errors while tasks run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecError {
     /// The tiles held in memory leave no room for any task that could run next.
     #[error(
         "memory budget of {budget} bytes exhausted: {held} bytes of tiles are held and the \
@@ -126,14 +174,16 @@ pub enum Error {
         /// The shape returned.
         found: Vec<usize>,
     },
-    /// An optimiser pass produced an invalid plan (a bug in that pass).
-    #[error("optimiser pass {pass} produced an invalid plan: {reason}")]
-    InvalidPlan {
-        /// The pass at fault.
-        pass: String,
-        /// What is wrong with the plan.
-        reason: String,
-    },
+    /// The thread pool could not be created.
+    #[error("cannot build the thread pool: {0}")]
+    ThreadPool(String),
+}
+
+/// Errors of Zarr stores and files: missing or unreadable data, corrupt chunks, refused
+/// writes.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
     /// A store, array or group that cannot be read or written.
     #[error("storage error at {path}: {message}")]
     Storage {
@@ -164,9 +214,6 @@ pub enum Error {
         /// The array's path.
         path: String,
     },
-    /// The thread pool could not be created.
-    #[error("cannot build the thread pool: {0}")]
-    ThreadPool(String),
     /// Writing a plan or trace file failed.
     #[error("I/O error on {path}: {message}")]
     Io {
@@ -175,6 +222,13 @@ pub enum Error {
         /// The system's message.
         message: String,
     },
+}
+
+/// Errors of linear algebra: shapes a factorization cannot take, and matrices it cannot
+/// factor (naming the tile and pivot where it broke down).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinalgError {
     /// A square matrix was needed.
     #[error("{op} needs a square matrix, found shape {shape:?}")]
     NotSquare {

@@ -37,7 +37,7 @@ pub use array::{
 };
 pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES};
 pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};
-pub use error::{Error, Result};
+pub use error::{BuildError, Error, ExecError, LinalgError, PlanError, Result, StorageError};
 pub use exec::{Config, Report, TraceEvent, physical_memory};
 pub use ops::reduction::DEFAULT_SPLIT_EVERY;
 

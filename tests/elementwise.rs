@@ -4,7 +4,7 @@
 
 mod common;
 
-use chunkwise::{Array, Chunks, Element, Error, from_ndarray, where_};
+use chunkwise::{Array, BuildError, Chunks, Element, Error, ExecError, from_ndarray, where_};
 use common::*;
 use ndarray::{ArrayD, IxDyn, arr1};
 
@@ -758,21 +758,33 @@ fn broadcast_mismatch_is_an_error() {
     let b = from_ndarray(&dense_f64(&[4], 2), [2]).unwrap();
     let sum = &a + &b;
     assert!(
-        matches!(sum.check(), Err(Error::Broadcast { .. })),
+        matches!(sum.check(), Err(Error::Build(BuildError::Broadcast { .. }))),
         "{:?}",
         sum.check()
     );
-    assert!(matches!(sum.compute(), Err(Error::Broadcast { .. })));
+    assert!(matches!(
+        sum.compute(),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
     // the error travels through later operations
     let later = (&sum * 2.0).sin().sum();
-    assert!(matches!(later.check(), Err(Error::Broadcast { .. })));
-    assert!(matches!(later.compute(), Err(Error::Broadcast { .. })));
+    assert!(matches!(
+        later.check(),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
+    assert!(matches!(
+        later.compute(),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
     let cmp = a.less(&b);
-    assert!(matches!(cmp.compute(), Err(Error::Broadcast { .. })));
+    assert!(matches!(
+        cmp.compute(),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
     let c = from_ndarray(&dense_f64(&[2, 3], 3), [1, 3]).unwrap();
     let d = from_ndarray(&dense_f64(&[3, 2], 4), [3, 1]).unwrap();
     match (&c + &d).compute() {
-        Err(Error::Broadcast { left, right, .. }) => {
+        Err(Error::Build(BuildError::Broadcast { left, right, .. })) => {
             assert_eq!((left, right), (vec![2, 3], vec![3, 2]));
         }
         other => panic!("expected a broadcast error, got {other:?}"),
@@ -780,11 +792,11 @@ fn broadcast_mismatch_is_an_error() {
     let cond = from_ndarray(&dense_bool(&[5], 1), [2]).unwrap();
     assert!(matches!(
         where_(&cond, &a, 0.0).compute(),
-        Err(Error::Broadcast { .. })
+        Err(Error::Build(BuildError::Broadcast { .. }))
     ));
     assert!(matches!(
         a.zip_map(&b, |u, v| u + v).compute(),
-        Err(Error::Broadcast { .. })
+        Err(Error::Build(BuildError::Broadcast { .. }))
     ));
 }
 
@@ -989,7 +1001,7 @@ fn a_panicking_closure_gives_task_panicked_naming_the_block() {
         v * 2.0
     });
     match y.compute() {
-        Err(Error::TaskPanicked { task, message }) => {
+        Err(Error::Exec(ExecError::TaskPanicked { task, message })) => {
             assert!(task.contains("block [2]"), "task: {task}");
             assert!(message.contains("boom at 7"), "message: {message}");
         }
@@ -997,7 +1009,7 @@ fn a_panicking_closure_gives_task_panicked_naming_the_block() {
     }
     // fused into a reduction: the partial of the block names it
     match y.sum().compute() {
-        Err(Error::TaskPanicked { task, message }) => {
+        Err(Error::Exec(ExecError::TaskPanicked { task, message })) => {
             assert!(task.contains("block [2]"), "task: {task}");
             assert!(message.contains("boom"), "message: {message}");
         }
@@ -1011,7 +1023,7 @@ fn a_panicking_closure_gives_task_panicked_naming_the_block() {
         u
     });
     match z.compute() {
-        Err(Error::TaskPanicked { task, message }) => {
+        Err(Error::Exec(ExecError::TaskPanicked { task, message })) => {
             assert!(task.contains("block [1, 1]"), "task: {task}");
             assert!(message.contains("bad element 46"), "message: {message}");
         }
@@ -1026,7 +1038,8 @@ fn dtype_preserving_ops_on_an_errored_array_record_the_error() {
     let a = chunkwise::zeros::<f64>(&[3], [3]).unwrap();
     let b = chunkwise::zeros::<f64>(&[4], [4]).unwrap();
     let bad = &a + &b;
-    let is_broadcast = |r: Result<(), Error>| matches!(r, Err(Error::Broadcast { .. }));
+    let is_broadcast =
+        |r: Result<(), Error>| matches!(r, Err(Error::Build(BuildError::Broadcast { .. })));
     assert!(is_broadcast(bad.sin().check()));
     assert!(is_broadcast((&bad * 2.0).abs().check()));
     assert!(is_broadcast((1.0 - &bad).check()));
@@ -1050,20 +1063,23 @@ fn dtype_changing_ops_on_an_errored_array_record_the_error() {
     let bad = &a + &b;
     assert!(matches!(
         bad.greater(0.0).check(),
-        Err(Error::Broadcast { .. })
+        Err(Error::Build(BuildError::Broadcast { .. }))
     ));
     assert!(matches!(
         bad.astype::<i32>().check(),
-        Err(Error::Broadcast { .. })
+        Err(Error::Build(BuildError::Broadcast { .. }))
     ));
-    assert!(matches!(bad.isnan().check(), Err(Error::Broadcast { .. })));
+    assert!(matches!(
+        bad.isnan().check(),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
     assert!(matches!(
         bad.map(|v| v as i64).check(),
-        Err(Error::Broadcast { .. })
+        Err(Error::Build(BuildError::Broadcast { .. }))
     ));
     assert!(matches!(
         where_(&a.greater(&b), 1.0, 0.0).check(),
-        Err(Error::Broadcast { .. })
+        Err(Error::Build(BuildError::Broadcast { .. }))
     ));
 }
 

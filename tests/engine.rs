@@ -8,7 +8,9 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chunkwise::{Array, Chunks, Config, Error, compute_many, from_fn, random};
+use chunkwise::{
+    Array, BuildError, Chunks, Config, Error, ExecError, PlanError, compute_many, from_fn, random,
+};
 use common::*;
 use ndarray::{ArrayD, IxDyn, arr1};
 
@@ -54,15 +56,15 @@ fn constant_arrays() {
     );
     assert!(matches!(
         chunkwise::zeros::<f64>(&[3], [0]),
-        Err(Error::InvalidChunks { .. })
+        Err(Error::Build(BuildError::InvalidChunks { .. }))
     ));
     assert!(matches!(
         chunkwise::zeros::<f64>(&[3, 3], [2]),
-        Err(Error::InvalidChunks { .. })
+        Err(Error::Build(BuildError::InvalidChunks { .. }))
     ));
     assert!(matches!(
         chunkwise::zeros::<f64>(&[5], Chunks::Sizes(vec![vec![2, 2]])),
-        Err(Error::InvalidChunks { .. })
+        Err(Error::Build(BuildError::InvalidChunks { .. }))
     ));
 }
 
@@ -143,15 +145,15 @@ fn arange_for_integers_and_floats() {
     // bad steps
     assert!(matches!(
         chunkwise::arange::<i32>(0, 10, 0, [3]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         chunkwise::arange::<f64>(0.0, 1.0, f64::NAN, [3]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         chunkwise::arange::<f64>(0.0, f64::INFINITY, 1.0, [3]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
 }
 
@@ -419,15 +421,15 @@ fn uniform_distribution() {
     assert!((m - 0.5).abs() < 0.005);
     assert!(matches!(
         random::uniform::<f64>(1, 1.0, 1.0, &[3], [3]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         random::uniform::<f64>(1, 2.0, 1.0, &[3], [3]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         random::uniform::<f64>(1, 0.0, f64::INFINITY, &[3], [3]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
 }
 
@@ -460,11 +462,11 @@ fn normal_distribution() {
     assert!(z.iter().all(|&v| v == 5.0));
     assert!(matches!(
         random::normal::<f64>(1, 0.0, -1.0, &[3], [3]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         random::normal::<f64>(1, f64::NAN, 1.0, &[3], [3]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
 }
 
@@ -500,11 +502,11 @@ fn integers_within_range() {
     assert!(one.iter().all(|&v| v == 7));
     assert!(matches!(
         random::integers::<f64>(1, 0.0, 10.0, &[3], [3]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         random::integers::<i32>(1, 5, 5, &[3], [3]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
 }
 
@@ -585,11 +587,11 @@ fn from_fn_gives_block_indices_and_ranges() {
 fn from_fn_tile_of_the_wrong_shape_is_an_error() {
     let x = from_fn(&[5, 4], [2, 2], |_, _| ArrayD::<f64>::zeros(IxDyn(&[2, 2]))).unwrap();
     match x.compute() {
-        Err(Error::TileShape {
+        Err(Error::Exec(ExecError::TileShape {
             task,
             expected,
             found,
-        }) => {
+        })) => {
             assert_eq!(expected, vec![1, 2]);
             assert_eq!(found, vec![2, 2]);
             assert!(task.contains("block [2, "), "{task}");
@@ -598,7 +600,10 @@ fn from_fn_tile_of_the_wrong_shape_is_an_error() {
     }
     // a tile with the wrong number of axes, consumed by a reduction
     let y = from_fn(&[4], [2], |_, _| ArrayD::<f64>::zeros(IxDyn(&[2, 1]))).unwrap();
-    assert!(matches!(y.sum().compute(), Err(Error::TileShape { .. })));
+    assert!(matches!(
+        y.sum().compute(),
+        Err(Error::Exec(ExecError::TileShape { .. }))
+    ));
     // a panicking source
     let z = from_fn(&[4], [2], |block, ranges| {
         assert!(block[0] == 0, "no block {block:?}");
@@ -606,7 +611,7 @@ fn from_fn_tile_of_the_wrong_shape_is_an_error() {
     })
     .unwrap();
     match z.compute() {
-        Err(Error::TaskPanicked { task, message }) => {
+        Err(Error::Exec(ExecError::TaskPanicked { task, message })) => {
             assert!(task.contains("block [1]"), "{task}");
             assert!(message.contains("no block [1]"), "{message}");
         }
@@ -670,11 +675,17 @@ fn explain_shows_one_fused_reduction() {
     assert!(unfused.lines().any(|l| l.contains("Elemwise")), "{unfused}");
     // errors are reported, not printed
     let bad = &x + &random::uniform::<f64>(1, 0.0, 1.0, &[3], [3]).unwrap();
-    assert!(matches!(bad.explain(), Err(Error::Broadcast { .. })));
-    assert!(matches!(bad.to_dot(), Err(Error::Broadcast { .. })));
+    assert!(matches!(
+        bad.explain(),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
+    assert!(matches!(
+        bad.to_dot(),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
     assert!(matches!(
         bad.task_count(&Config::default()),
-        Err(Error::Broadcast { .. })
+        Err(Error::Build(BuildError::Broadcast { .. }))
     ));
 }
 
@@ -722,7 +733,7 @@ fn compute_many_computes_each_source_tile_once() {
     let bad = &x + &from_fn(&[3], [3], |_, _| ArrayD::<f64>::zeros(IxDyn(&[3]))).unwrap();
     assert!(matches!(
         compute_many(&[&x, &bad]),
-        Err(Error::Broadcast { .. })
+        Err(Error::Build(BuildError::Broadcast { .. }))
     ));
 }
 
@@ -749,7 +760,10 @@ fn persist_computes_once() {
     assert_eq!(calls.load(Ordering::SeqCst), 24);
     // persisting an array that holds an error reports it
     let bad = &x + &x.sum_axis(0).insert_axis(1).unwrap();
-    assert!(matches!(bad.persist(), Err(Error::Broadcast { .. })));
+    assert!(matches!(
+        bad.persist(),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
 }
 
 // ---------------------------------------------------------------- memory budget
@@ -765,11 +779,11 @@ fn a_task_over_the_budget_is_refused_before_anything_runs() {
         (&x * 2.0).compute_with(&cfg).map(|_| ()),
     ] {
         match result {
-            Err(Error::TaskOverBudget {
+            Err(Error::Plan(PlanError::TaskOverBudget {
                 needed,
                 budget: b,
                 task,
-            }) => {
+            })) => {
                 assert_eq!(b, budget);
                 assert!(needed > budget, "{needed}");
                 assert!(task.contains("block"), "{task}");
@@ -779,11 +793,11 @@ fn a_task_over_the_budget_is_refused_before_anything_runs() {
     }
     assert!(matches!(
         x.task_count(&cfg),
-        Err(Error::TaskOverBudget { .. })
+        Err(Error::Plan(PlanError::TaskOverBudget { .. }))
     ));
     assert!(matches!(
         x.persist_with(&cfg),
-        Err(Error::TaskOverBudget { .. })
+        Err(Error::Plan(PlanError::TaskOverBudget { .. }))
     ));
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
@@ -795,8 +809,10 @@ fn minimal_budget(run: &dyn Fn(u64) -> Result<chunkwise::Report, Error>) -> (u64
     for _ in 0..50 {
         match run(budget) {
             Ok(report) => return (budget, report.peak_bytes),
-            Err(Error::TaskOverBudget { needed, .. }) => budget = needed,
-            Err(Error::BudgetExhausted { held, needed, .. }) => budget = held + needed,
+            Err(Error::Plan(PlanError::TaskOverBudget { needed, .. })) => budget = needed,
+            Err(Error::Exec(ExecError::BudgetExhausted { held, needed, .. })) => {
+                budget = held + needed
+            }
             Err(e) => panic!("unexpected error at budget {budget}: {e}"),
         }
     }

@@ -9,7 +9,7 @@
 mod common;
 
 use chunkwise::linalg::{self, SvdCompressed};
-use chunkwise::{Array, Chunks, Config, Error, from_ndarray};
+use chunkwise::{Array, BuildError, Chunks, Config, Error, LinalgError, from_ndarray};
 use ndarray::{Array1, Array2, Ix1, Ix2};
 
 fn dense(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
@@ -224,7 +224,10 @@ fn svd_compressed_rejects_a_rank_out_of_range() {
     let a = tiled(&dense(10, 8, 1), Chunks::Shape(vec![5, 8]));
     for k in [0, 9] {
         let err = linalg::svd_compressed(&a, k, SvdCompressed::default()).unwrap_err();
-        assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+        assert!(
+            matches!(err, Error::Build(BuildError::InvalidArgument { .. })),
+            "{err}"
+        );
     }
 }
 
@@ -262,10 +265,10 @@ fn cholesky_of_an_indefinite_matrix_names_the_tile_and_pivot() {
         .unwrap_err();
     assert_eq!(
         err,
-        Error::NotPositiveDefinite {
+        Error::Linalg(LinalgError::NotPositiveDefinite {
             tile: vec![2, 2],
             pivot: 9
-        }
+        })
     );
 }
 
@@ -274,13 +277,13 @@ fn square_only_operations_reject_other_shapes() {
     let a = tiled(&dense(6, 4, 1), Chunks::Shape(vec![3, 4]));
     let err = linalg::cholesky(&a).unwrap_err();
     assert!(
-        matches!(err, Error::NotSquare { ref shape, .. } if shape == &vec![6, 4]),
+        matches!(err, Error::Linalg(LinalgError::NotSquare { ref shape, .. }) if shape == &vec![6, 4]),
         "{err}"
     );
     let v = from_ndarray(&Array1::<f64>::zeros(4), [2]).unwrap();
     assert!(matches!(
         linalg::qr(&v).unwrap_err(),
-        Error::InvalidArgument { .. }
+        Error::Build(BuildError::InvalidArgument { .. })
     ));
 }
 
@@ -397,7 +400,7 @@ fn singular_matrices_are_reported_with_the_tile_and_pivot() {
     .compute()
     .unwrap_err();
     match err {
-        Error::Singular { tile, pivot } => {
+        Error::Linalg(LinalgError::Singular { tile, pivot }) => {
             assert_eq!(tile, vec![3, 3]);
             assert_eq!(pivot, 13);
         }
@@ -416,10 +419,10 @@ fn singular_matrices_are_reported_with_the_tile_and_pivot() {
     .unwrap_err();
     assert_eq!(
         err,
-        Error::Singular {
+        Error::Linalg(LinalgError::Singular {
             tile: vec![1, 1],
             pivot: 5
-        }
+        })
     );
 }
 
@@ -461,24 +464,24 @@ fn solvers_check_shapes() {
     let b = tiled(&dense(5, 1, 1), Chunks::Shape(vec![5, 1]));
     assert!(matches!(
         linalg::solve(&a, &b).unwrap_err(),
-        Error::ShapeMismatch { .. }
+        Error::Build(BuildError::ShapeMismatch { .. })
     ));
     assert!(matches!(
         linalg::solve_triangular(&a, &b, true).unwrap_err(),
-        Error::ShapeMismatch { .. }
+        Error::Build(BuildError::ShapeMismatch { .. })
     ));
     let wide = tiled(&dense(3, 6, 1), Chunks::Shape(vec![3, 3]));
     assert!(matches!(
         linalg::lu(&wide).unwrap_err(),
-        Error::NotSquare { .. }
+        Error::Linalg(LinalgError::NotSquare { .. })
     ));
     assert!(matches!(
         linalg::inv(&wide).unwrap_err(),
-        Error::NotSquare { .. }
+        Error::Linalg(LinalgError::NotSquare { .. })
     ));
     assert!(matches!(
         linalg::lstsq(&wide, &b).unwrap_err(),
-        Error::InvalidArgument { .. }
+        Error::Build(BuildError::InvalidArgument { .. })
     ));
 }
 

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chunkwise::{Array, Chunks, Element, Error, from_fn, from_ndarray};
+use chunkwise::{Array, BuildError, Chunks, Element, Error, from_fn, from_ndarray};
 use common::*;
 use ndarray::{ArrayD, Axis, IxDyn, NewAxis, SliceInfoElem, s};
 
@@ -183,7 +183,9 @@ fn slices_of_slices_and_of_computed_arrays() {
 #[test]
 fn slicing_errors() {
     let x = arr(&dense_f64(&[10, 4], 1), &Chunks::Shape(vec![3, 3]));
-    let oob = |r: Result<Array<f64>, Error>| matches!(r, Err(Error::IndexOutOfBounds { .. }));
+    let oob = |r: Result<Array<f64>, Error>| {
+        matches!(r, Err(Error::Build(BuildError::IndexOutOfBounds { .. })))
+    };
     assert!(oob(x.slice(s![10, ..])));
     assert!(oob(x.slice(s![-11, ..])));
     assert!(oob(x.slice(s![.., 4])));
@@ -192,7 +194,7 @@ fn slicing_errors() {
     assert!(oob(x.slice(s![11.., ..])));
     assert!(oob(x.slice(s![-11.., ..])));
     match x.slice(s![2, 7]) {
-        Err(Error::IndexOutOfBounds { index, axis, len }) => {
+        Err(Error::Build(BuildError::IndexOutOfBounds { index, axis, len })) => {
             assert_eq!((index, axis, len), (7, 1, 4))
         }
         other => panic!("expected IndexOutOfBounds, got {other:?}"),
@@ -202,7 +204,10 @@ fn slicing_errors() {
         end: None,
         step: 0,
     }];
-    assert!(matches!(x.slice(step0), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        x.slice(step0),
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
+    ));
     let step0_second = [
         SliceInfoElem::Index(1),
         SliceInfoElem::Slice {
@@ -213,15 +218,18 @@ fn slicing_errors() {
     ];
     assert!(matches!(
         x.slice(step0_second),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         x.slice(s![1, 1, 1]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     // slicing an array that already holds an error reports that error
     let bad = &x + &arr(&dense_f64(&[3], 2), &Chunks::Shape(vec![3]));
-    assert!(matches!(bad.slice(s![1, ..]), Err(Error::Broadcast { .. })));
+    assert!(matches!(
+        bad.slice(s![1, ..]),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
 }
 
 fn counting_source(shape: &[usize], chunks: &[usize]) -> (Array<f64>, Arc<AtomicUsize>) {
@@ -444,60 +452,63 @@ fn axis_errors() {
     let x = arr(&dense_f64(&[2, 1, 3], 1), &Chunks::Shape(vec![1, 1, 2]));
     assert!(matches!(
         x.permute_axes(&[0, 0, 1]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         x.permute_axes(&[0, 1]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         x.permute_axes(&[0, 1, 2, 0]),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         x.permute_axes(&[0, 1, 3]),
-        Err(Error::AxisOutOfRange { axis: 3, ndim: 3 })
+        Err(Error::Build(BuildError::AxisOutOfRange {
+            axis: 3,
+            ndim: 3
+        }))
     ));
     assert!(matches!(
         x.swap_axes(0, 3),
-        Err(Error::AxisOutOfRange { .. })
+        Err(Error::Build(BuildError::AxisOutOfRange { .. }))
     ));
     assert!(matches!(
         x.swap_axes(-4, 0),
-        Err(Error::AxisOutOfRange { .. })
+        Err(Error::Build(BuildError::AxisOutOfRange { .. }))
     ));
     assert!(matches!(
         x.insert_axis(4),
-        Err(Error::AxisOutOfRange { .. })
+        Err(Error::Build(BuildError::AxisOutOfRange { .. }))
     ));
     assert!(matches!(
         x.insert_axis(-5),
-        Err(Error::AxisOutOfRange { .. })
+        Err(Error::Build(BuildError::AxisOutOfRange { .. }))
     ));
     assert!(matches!(
         x.squeeze(Some(&[0])),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         x.squeeze(Some(&[1, 2])),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         x.squeeze(Some(&[3])),
-        Err(Error::AxisOutOfRange { .. })
+        Err(Error::Build(BuildError::AxisOutOfRange { .. }))
     ));
     assert_eq!(x.squeeze(Some(&[1, -2])).unwrap().shape(), vec![2, 3]);
     assert!(matches!(
         x.rechunk([1, 1]),
-        Err(Error::InvalidChunks { .. })
+        Err(Error::Build(BuildError::InvalidChunks { .. }))
     ));
     assert!(matches!(
         x.rechunk(Chunks::Sizes(vec![vec![1], vec![1], vec![3]])),
-        Err(Error::InvalidChunks { .. })
+        Err(Error::Build(BuildError::InvalidChunks { .. }))
     ));
     assert!(matches!(
         x.rechunk([0, 1, 1]),
-        Err(Error::InvalidChunks { .. })
+        Err(Error::Build(BuildError::InvalidChunks { .. }))
     ));
 }
 
@@ -576,7 +587,7 @@ fn transpose_of_an_errored_array_reports_the_error() {
     let bad = &a + &b;
     assert!(matches!(
         bad.transpose().check(),
-        Err(Error::Broadcast { .. })
+        Err(Error::Build(BuildError::Broadcast { .. }))
     ));
 }
 
@@ -585,5 +596,8 @@ fn swap_axes_of_an_errored_array_reports_the_original_error() {
     let a = chunkwise::zeros::<f64>(&[2, 3], [2, 3]).unwrap();
     let b = chunkwise::zeros::<f64>(&[4, 3], [4, 3]).unwrap();
     let bad = &a + &b;
-    assert!(matches!(bad.swap_axes(0, 1), Err(Error::Broadcast { .. })));
+    assert!(matches!(
+        bad.swap_axes(0, 1),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use chunkwise::{Array, Chunks, Config, Element, Error, Reduction, from_ndarray};
+use chunkwise::{Array, BuildError, Chunks, Config, Element, Error, Reduction, from_ndarray};
 use common::*;
 use ndarray::{ArrayD, IxDyn, arr1, arr2};
 
@@ -81,7 +81,7 @@ fn variants() -> Vec<(bool, Option<usize>)> {
 
 fn expect_empty<T: Element>(result: Result<ArrayD<T>, Error>, label: &str) {
     match result {
-        Err(Error::EmptyReduction { .. }) => {}
+        Err(Error::Build(BuildError::EmptyReduction { .. })) => {}
         other => panic!("{label}: expected EmptyReduction, got {other:?}"),
     }
 }
@@ -346,23 +346,26 @@ fn bad_reduction_arguments_are_errors() {
     let x = arr(&dense_f64(&[4, 3], 1), &Chunks::Shape(vec![2, 2]));
     assert!(matches!(
         x.sum_axis(2).compute(),
-        Err(Error::AxisOutOfRange { axis: 2, ndim: 2 })
+        Err(Error::Build(BuildError::AxisOutOfRange {
+            axis: 2,
+            ndim: 2
+        }))
     ));
     assert!(matches!(
         x.sum_axis(-3).check(),
-        Err(Error::AxisOutOfRange { .. })
+        Err(Error::Build(BuildError::AxisOutOfRange { .. }))
     ));
     assert!(matches!(
         x.sum_with(&Reduction::axes([1, -1])).compute(),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         x.sum_with(&Reduction::all().split_every(1)).compute(),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
     assert!(matches!(
         x.argmin_with(&Reduction::axes([0, 0])).compute(),
-        Err(Error::InvalidArgument { .. })
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
     ));
 }
 
@@ -714,7 +717,7 @@ fn empty_selections() {
     expect_empty(x.min_axis(1).compute(), "min axis 1");
     assert!(matches!(
         x.min_axis(1).check(),
-        Err(Error::EmptyReduction { .. })
+        Err(Error::Build(BuildError::EmptyReduction { .. }))
     ));
     expect_empty(x.max().compute(), "max");
     expect_empty(x.nanmin().compute(), "nanmin");

@@ -17,7 +17,10 @@ use chunkwise::io::zarr::{
     self, AnyArray, BloscCompressor, BloscShuffle, Compression, OpenOptions, Store, WriteMode,
     WriteOptions, ZarrVersion,
 };
-use chunkwise::{ChunkGrid, Chunks, Config, DType, Error, from_fn, from_ndarray};
+use chunkwise::{
+    BuildError, ChunkGrid, Chunks, Config, DType, Error, ExecError, StorageError, from_fn,
+    from_ndarray,
+};
 use ndarray::{ArrayD, IxDyn, s};
 use serde_json::{Map, Value as Json, json};
 use zarr_util::*;
@@ -395,7 +398,10 @@ fn dimension_names_and_attributes() {
     let err = x
         .to_zarr(d, "bad", &WriteOptions::default().dimension_names(["t"]))
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Build(BuildError::InvalidArgument { .. })),
+        "{err:?}"
+    );
 }
 
 /// The attributes without the `_zarrs` entry that zarrs adds to what it writes (see
@@ -450,7 +456,7 @@ fn invalid_write_options() {
     ] {
         let err = x.to_zarr(d, "a", &options).unwrap_err();
         assert!(
-            matches!(err, Error::InvalidArgument { .. }),
+            matches!(err, Error::Build(BuildError::InvalidArgument { .. })),
             "{what}: {err:?}"
         );
     }
@@ -678,10 +684,10 @@ fn dynamic_element_type() {
     let err = any.clone().into_typed::<f32>().unwrap_err();
     assert_eq!(
         err,
-        Error::DTypeMismatch {
+        Error::Build(BuildError::DTypeMismatch {
             expected: DType::F32,
             found: DType::F64
-        }
+        })
     );
     assert_eq!(
         any.astype::<f32>().compute().unwrap(),
@@ -701,7 +707,10 @@ fn open_errors() {
     let dir = TempDir::new("open-errors");
     let missing = dir.join("no-such-store");
     let err = zarr::open(&missing, "a").unwrap_err();
-    assert!(matches!(err, Error::Storage { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Storage(StorageError::Storage { .. })),
+        "{err:?}"
+    );
     assert!(
         !missing.exists(),
         "opening must not create the store directory"
@@ -712,11 +721,20 @@ fn open_errors() {
         .to_zarr(dir.path(), "a", &WriteOptions::default())
         .unwrap();
     let err = zarr::open(dir.path(), "b").unwrap_err();
-    assert!(matches!(err, Error::Storage { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Storage(StorageError::Storage { .. })),
+        "{err:?}"
+    );
     let err = zarr::open(dir.path(), "a/c").unwrap_err();
-    assert!(matches!(err, Error::Storage { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Storage(StorageError::Storage { .. })),
+        "{err:?}"
+    );
     let err = zarr::open_group(dir.path(), "nope").unwrap_err();
-    assert!(matches!(err, Error::Storage { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Storage(StorageError::Storage { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -733,7 +751,7 @@ fn existing_arrays_create_overwrite() {
     let y = from_ndarray(&new, [3]).unwrap();
     let err = y.to_zarr(d, "a", &WriteOptions::default()).unwrap_err();
     assert!(
-        matches!(&err, Error::AlreadyExists { path } if path.contains('a')),
+        matches!(&err, Error::Storage(StorageError::AlreadyExists { path }) if path.contains('a')),
         "{err:?}"
     );
     let kept = zarr::open(d, "a")
@@ -823,7 +841,7 @@ fn missing_chunks_read_as_the_fill_value() {
 /// Asserts that `err` is a corrupt chunk whose key ends with `key`.
 fn assert_names_corrupt_chunk(err: &Error, key: &str, label: &str) {
     match err {
-        Error::CorruptChunk { key: found, .. } => {
+        Error::Storage(StorageError::CorruptChunk { key: found, .. }) => {
             assert!(
                 found.ends_with(key),
                 "{label}: error names {found}, not {key}"
@@ -957,7 +975,7 @@ fn unsupported_data_types() {
     };
     for (name, dtype) in [("c128", "complex128"), ("f16", "float16"), ("v2c16", "c16")] {
         match open(name) {
-            Err(Error::UnsupportedDataType { dtype: found, path }) => {
+            Err(Error::Storage(StorageError::UnsupportedDataType { dtype: found, path })) => {
                 assert!(found.contains(dtype), "{name}: {found}");
                 assert!(path.contains(name), "{name}: {path}");
             }
@@ -966,7 +984,7 @@ fn unsupported_data_types() {
     }
     // A type no Zarr implementation knows: zarrs refuses the metadata.
     match open("bogus") {
-        Err(Error::Storage { path, message }) => {
+        Err(Error::Storage(StorageError::Storage { path, message })) => {
             assert!(path.contains("bogus"), "{path}");
             assert!(message.contains("float128x"), "{message}");
         }
@@ -1001,7 +1019,10 @@ fn resume_case(name: &str, options: WriteOptions) {
     let err = failing
         .to_zarr(d, "a", &options.clone().config(config.clone()))
         .unwrap_err();
-    assert!(matches!(err, Error::TaskPanicked { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Exec(ExecError::TaskPanicked { .. })),
+        "{err:?}"
+    );
 
     let stored = chunk_files(d, "a");
     eprintln!("{name}: units stored before the crash: {stored:?}");
@@ -1078,7 +1099,7 @@ fn resume_case(name: &str, options: WriteOptions) {
         .to_zarr(d, "a", &options.clone().mode(WriteMode::Resume))
         .unwrap_err();
     assert!(
-        matches!(err, Error::ShapeMismatch { .. }),
+        matches!(err, Error::Build(BuildError::ShapeMismatch { .. })),
         "{name}: {err:?}"
     );
 }
@@ -1126,7 +1147,10 @@ fn resume_case_sharded(options: WriteOptions) {
             &options.clone().config(Config::default().threads(1)),
         )
         .unwrap_err();
-    assert!(matches!(err, Error::TaskPanicked { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Exec(ExecError::TaskPanicked { .. })),
+        "{err:?}"
+    );
     let stored = chunk_files(d, "a");
     eprintln!("sharded: shards stored before the crash: {stored:?}");
     assert!(!stored.contains(&"c/1/1".to_string()), "{stored:?}");
@@ -1270,7 +1294,10 @@ fn create_refuses_to_replace_a_group() {
     let result = x.to_zarr(d, "g", &WriteOptions::default());
     let group = zarr::open_group(d, "g");
     assert!(
-        matches!(result, Err(Error::AlreadyExists { .. })),
+        matches!(
+            result,
+            Err(Error::Storage(StorageError::AlreadyExists { .. }))
+        ),
         "writing an array over the group g: {result:?}; the group now opens as {group:?}"
     );
     assert_eq!(group.unwrap().arrays(), ["a"]);
@@ -1313,7 +1340,10 @@ fn invalid_compression_levels_are_invalid_arguments() {
     let x = from_ndarray(&formula::<f64>(&[8]), [4]).unwrap();
     let options = WriteOptions::default().compression(Compression::Gzip { level: 10 });
     let err = x.to_zarr(dir.path(), "a", &options).unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Build(BuildError::InvalidArgument { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -1496,7 +1526,7 @@ fn transpose_codec_and_unknown_codecs() {
     std::fs::create_dir_all(d.join("u")).unwrap();
     std::fs::write(d.join("u/zarr.json"), unknown.to_string()).unwrap();
     match catch_unwind(AssertUnwindSafe(|| zarr::open(d, "u"))).expect("open must not panic") {
-        Err(Error::Storage { path, message }) => {
+        Err(Error::Storage(StorageError::Storage { path, message })) => {
             assert!(path.contains('u'), "{path}");
             assert!(message.contains("no-such-codec"), "{message}");
         }

@@ -1,8 +1,8 @@
 //! Writing into regions of existing Zarr arrays, and appending along an axis.
 #![allow(missing_docs)]
 
-use chunkwise::Config;
 use chunkwise::io::zarr::{self, WriteOptions};
+use chunkwise::{BuildError, Config};
 use ndarray::{ArrayD, IxDyn, s};
 
 fn dir(name: &str) -> std::path::PathBuf {
@@ -47,16 +47,16 @@ fn region_writes_touch_only_the_region() {
     // Shape mismatch and out-of-range regions are errors.
     assert!(matches!(
         patch.to_zarr_region(&d, "a", &[0..6, 0..6], &Config::default()),
-        Err(chunkwise::Error::ShapeMismatch { .. })
+        Err(chunkwise::Error::Build(BuildError::ShapeMismatch { .. }))
     ));
     assert!(matches!(
         patch.to_zarr_region(&d, "a", &[5..11, 0..7], &Config::default()),
-        Err(chunkwise::Error::ShapeMismatch { .. })
+        Err(chunkwise::Error::Build(BuildError::ShapeMismatch { .. }))
     ));
     let wrong = chunkwise::zeros::<f32>(&[6, 7], [6, 7]).unwrap();
     assert!(matches!(
         wrong.to_zarr_region(&d, "a", &[3..9, 2..9], &Config::default()),
-        Err(chunkwise::Error::DTypeMismatch { .. })
+        Err(chunkwise::Error::Build(BuildError::DTypeMismatch { .. }))
     ));
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -93,7 +93,7 @@ fn append_grows_the_array_along_an_axis() {
     let bad = chunkwise::full(&[3, 5], 0i32, [3, 5]).unwrap();
     assert!(matches!(
         bad.append_zarr(&d, "t", 0, &Config::default()),
-        Err(chunkwise::Error::ShapeMismatch { .. })
+        Err(chunkwise::Error::Build(BuildError::ShapeMismatch { .. }))
     ));
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -8,7 +8,7 @@ use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, Dimension, Ix0, IxDyn, RawArrayViewMut};
 
 use super::Array as Lazy;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, PlanError, Result};
 use crate::exec::{Config, Plan, Report, Sink, advise_huge_pages, execute};
 use crate::graph::{Node, NodeKind, Source, Value, to_dot};
 use crate::ops::sources::Persisted;
@@ -102,10 +102,10 @@ fn assemble<T: Element>(roots: &[Arc<Node>], config: &Config) -> Result<(Vec<Arr
 
 /// The error for an output tile that does not fit its result: a bug in the plan.
 fn output_error(output: usize, block: &[usize], what: &str) -> Error {
-    Error::InvalidPlan {
+    Error::Plan(PlanError::InvalidPlan {
         pass: "lowering".into(),
         reason: format!("output {output}, block {block:?}: the tile {what}"),
-    }
+    })
 }
 
 /// A result array that concurrent sink calls write through, each into its own block.
@@ -168,13 +168,13 @@ impl<T: Element> Lazy<T> {
     pub fn compute_dim<D: Dimension>(&self) -> Result<ndarray::Array<T, D>> {
         let dense = self.compute()?;
         let found = dense.shape().to_vec();
-        dense
-            .into_dimensionality::<D>()
-            .map_err(|_| Error::ShapeMismatch {
+        dense.into_dimensionality::<D>().map_err(|_| {
+            Error::Build(BuildError::ShapeMismatch {
                 op: "compute_dim".into(),
                 expected: vec![0; D::NDIM.unwrap_or(found.len())],
                 found,
             })
+        })
     }
 
     /// Computes the array and reports what the run did (tasks, peak memory, trace).

@@ -10,7 +10,7 @@ use ndarray::{ArrayBase, ArrayD, Data, Dimension};
 
 use super::Array;
 use crate::chunks::{ChunkGrid, Chunks};
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 use crate::graph::{Node, NodeKind, Source};
 use crate::ops::generators::{Eye, Fill, Ramp};
 use crate::ops::sources::{FromFn, InMemory};
@@ -89,10 +89,10 @@ pub fn arange<T: Numeric>(
 ) -> Result<Array<T>> {
     let (a, b, s) = (T::as_f64(start), T::as_f64(stop), T::as_f64(step));
     if s == 0.0 || !s.is_finite() || !a.is_finite() || !b.is_finite() {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Build(BuildError::InvalidArgument {
             op: "arange".into(),
             reason: format!("start {a}, stop {b}, step {s}: the step must be finite and non-zero"),
-        });
+        }));
     }
     let n = ((b - a) / s).ceil().max(0.0) as usize;
     generated(

@@ -118,7 +118,7 @@ impl<T: Element> Array<T> {
     /// use chunkwise::prelude::*;
     /// let a = chunkwise::zeros::<f64>(&[3], [3]).unwrap();
     /// let b = chunkwise::zeros::<f64>(&[4], [4]).unwrap();
-    /// assert!(matches!((&a + &b).check(), Err(chunkwise::Error::Broadcast { .. })));
+    /// assert!(matches!((&a + &b).check(), Err(chunkwise::Error::Build(chunkwise::BuildError::Broadcast { .. }))));
     /// ```
     pub fn check(&self) -> Result<()> {
         match self.node.first_error() {

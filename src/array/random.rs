@@ -16,7 +16,7 @@ use chunkwise_kernels::dtype::{DType, FloatElement, Numeric, Scalar};
 use super::Array;
 use super::creation::generated;
 use crate::chunks::Chunks;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 use crate::ops::generators::{Distribution, Random, RandomIntegers};
 
 /// Uniform floats on `[low, high)`.
@@ -76,10 +76,10 @@ fn random_floats<T: FloatElement>(
                 format!("need a finite mean and std >= 0, got {mean} and {std}"),
             ),
         };
-        return Err(Error::InvalidArgument {
+        return Err(Error::Build(BuildError::InvalidArgument {
             op: op.into(),
             reason,
-        });
+        }));
     }
     let op = Random::<T> {
         seed,
@@ -110,10 +110,10 @@ pub fn integers<T: Numeric>(
     };
     let (lo, hi) = (as_i128(low), as_i128(high));
     if matches!(T::DTYPE, DType::F32 | DType::F64) || lo >= hi {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Build(BuildError::InvalidArgument {
             op: "integers".into(),
             reason: format!("need an integer type and low < high, got {lo} and {hi}"),
-        });
+        }));
     }
     let op = RandomIntegers::<T> {
         seed,

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 
 /// The default tile size that `Chunks::Auto` aims for: 128 MiB.
 pub const DEFAULT_TILE_BYTES: usize = 128 << 20;
@@ -76,10 +76,12 @@ impl ChunkGrid {
 
     /// Regular chunks of `chunk_shape` (the last chunk along an axis may be shorter).
     pub fn regular(shape: &[usize], chunk_shape: &[usize]) -> Result<ChunkGrid> {
-        let invalid = |reason: String| Error::InvalidChunks {
-            shape: shape.to_vec(),
-            chunks: vec![chunk_shape.to_vec()],
-            reason,
+        let invalid = |reason: String| {
+            Error::Build(BuildError::InvalidChunks {
+                shape: shape.to_vec(),
+                chunks: vec![chunk_shape.to_vec()],
+                reason,
+            })
         };
         if chunk_shape.len() != shape.len() {
             return Err(invalid(format!(
@@ -111,10 +113,12 @@ impl ChunkGrid {
     /// Explicit chunk lengths per axis; they must add up to each axis length, and only a
     /// zero-length axis may have a zero-length chunk.
     pub fn from_sizes(shape: &[usize], chunks: Vec<Vec<usize>>) -> Result<ChunkGrid> {
-        let invalid = |reason: String| Error::InvalidChunks {
-            shape: shape.to_vec(),
-            chunks: chunks.clone(),
-            reason,
+        let invalid = |reason: String| {
+            Error::Build(BuildError::InvalidChunks {
+                shape: shape.to_vec(),
+                chunks: chunks.clone(),
+                reason,
+            })
         };
         if chunks.len() != shape.len() {
             return Err(invalid(format!(
@@ -350,11 +354,11 @@ pub(crate) fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec
             _ if x == y => Ok(x),
             (1, _) => Ok(y),
             (_, 1) => Ok(x),
-            _ => Err(Error::Broadcast {
+            _ => Err(Error::Build(BuildError::Broadcast {
                 op: op.to_string(),
                 left: a.to_vec(),
                 right: b.to_vec(),
-            }),
+            })),
         })
         .collect()
 }
@@ -375,15 +379,15 @@ mod tests {
         assert_eq!(g.block_origin(&[1]), vec![2]);
         assert!(matches!(
             ChunkGrid::from_sizes(&[7], vec![vec![2, 4]]),
-            Err(Error::InvalidChunks { .. })
+            Err(Error::Build(BuildError::InvalidChunks { .. }))
         ));
         assert!(matches!(
             ChunkGrid::regular(&[7], &[0]),
-            Err(Error::InvalidChunks { .. })
+            Err(Error::Build(BuildError::InvalidChunks { .. }))
         ));
         assert!(matches!(
             ChunkGrid::regular(&[7], &[1, 1]),
-            Err(Error::InvalidChunks { .. })
+            Err(Error::Build(BuildError::InvalidChunks { .. }))
         ));
         let zero_d = ChunkGrid::regular(&[], &[]).unwrap();
         assert_eq!(zero_d.n_blocks(), 1);

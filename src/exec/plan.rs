@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use crate::chunks::ChunkGrid;
-use crate::error::{Error, Result};
+use crate::error::{Error, PlanError, Result};
 use crate::graph::{Node, NodeId, NodeKind, Reduce, Source, plan_text};
 
 /// What a task does.
@@ -111,11 +111,11 @@ impl Plan {
             let inputs: u64 = task.deps.iter().map(|&d| plan.tasks[d].out_bytes).sum();
             let needed = inputs + task.run_bytes();
             if needed > budget {
-                return Err(Error::TaskOverBudget {
+                return Err(Error::Plan(PlanError::TaskOverBudget {
                     task: task.describe(),
                     needed,
                     budget,
-                });
+                }));
             }
         }
         Ok(plan)

@@ -21,7 +21,7 @@ use super::plan::Plan;
 use super::progress::Progress;
 use super::task::run_task;
 use super::trace::TraceEvent;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExecError, Result};
 use crate::graph::Value;
 
 /// What a computation did: task count, memory, time, and the trace if one was asked for.
@@ -63,7 +63,7 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
         .num_threads(threads)
         .thread_name(|i| format!("chunkwise-{i}"))
         .build()
-        .map_err(|e| Error::ThreadPool(e.to_string()))?;
+        .map_err(|e| Error::Exec(ExecError::ThreadPool(e.to_string())))?;
     let pool = Arc::new(pool);
     pools.insert(threads, pool.clone());
     Ok(pool)
@@ -135,12 +135,12 @@ impl<'a> Run<'a> {
             };
             if state.held + state.reserved + need + headroom > self.budget {
                 if state.running == 0 {
-                    state.failure = Some(Error::BudgetExhausted {
+                    state.failure = Some(Error::Exec(ExecError::BudgetExhausted {
                         task: task.describe(),
                         held: state.held,
                         needed: need,
                         budget: self.budget,
-                    });
+                    }));
                 }
                 break;
             }
@@ -171,10 +171,10 @@ impl<'a> Run<'a> {
         let began = Instant::now();
         let result = catch_unwind(AssertUnwindSafe(|| run_task(task, &inputs, self.strip_len)))
             .unwrap_or_else(|payload| {
-                Err(Error::TaskPanicked {
+                Err(Error::Exec(ExecError::TaskPanicked {
                     task: task.describe(),
                     message: panic_message(&payload),
-                })
+                }))
             });
         drop(inputs);
         let event = self.tracing.then(|| TraceEvent {
@@ -206,10 +206,10 @@ impl<'a> Run<'a> {
             for (o, block) in &outputs {
                 let delivered = catch_unwind(AssertUnwindSafe(|| (self.sink)(*o, block, &value)))
                     .unwrap_or_else(|payload| {
-                        Err(Error::TaskPanicked {
+                        Err(Error::Exec(ExecError::TaskPanicked {
                             task: format!("delivering the output of {}", task.describe()),
                             message: panic_message(&payload),
-                        })
+                        }))
                     });
                 if let Err(e) = delivered {
                     self.lock().failure.get_or_insert(e);

@@ -4,7 +4,7 @@ use chunkwise_kernels::dtype::StripVec;
 use chunkwise_kernels::strip::{InputTile, Operand, Program, Step, TilePosition};
 
 use super::plan::{Task, TaskKind};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExecError, Result};
 use crate::graph::{ElemInput, NodeKind, Source, Value, new_tile, partial};
 
 /// Computes `task` from the results of its dependencies (in `deps` order).
@@ -33,11 +33,11 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
             let value = src.tile(&task.block, &node.grid.block_ranges(&task.block))?;
             let expected = node.grid.block_shape(&task.block);
             if value.shape() != expected.as_slice() {
-                return Err(Error::TileShape {
+                return Err(Error::Exec(ExecError::TileShape {
                     task: task.describe(),
                     expected,
                     found: value.shape().to_vec(),
-                });
+                }));
             }
             Ok(value)
         }

@@ -11,7 +11,7 @@ use super::square_size;
 use super::stage::{Stage, assemble, matrix, tile_of};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
-use crate::error::{Error, Result};
+use crate::error::{Error, LinalgError, Result};
 use crate::graph::Node;
 use crate::ops::rechunk::rechunk;
 
@@ -23,7 +23,7 @@ use crate::ops::rechunk::rechunk;
 /// and column tiles). For each diagonal tile `k`: `L[k][k] = potrf(A[k][k])`, then
 /// `L[i][k] = A[i][k] L[k][k]^-T` below it, then `A[i][j] -= L[i][k] L[j][k]^T` for the
 /// trailing tiles; every step is a separate task, so steps overlap as their inputs allow.
-/// A matrix that is not positive definite gives [`Error::NotPositiveDefinite`] naming the
+/// A matrix that is not positive definite gives [`LinalgError::NotPositiveDefinite`] naming the
 /// diagonal tile and row where a pivot was not positive.
 ///
 /// ```
@@ -53,10 +53,10 @@ pub fn cholesky<T: FloatElement>(a: &Array<T>) -> Result<Array<T>> {
             move |block, shape, inputs| {
                 let tile = matrix::<T>(inputs[0], 0);
                 let l = cholesky_lower(tile.data, tile.rows).map_err(|pivot| {
-                    Error::NotPositiveDefinite {
+                    Error::Linalg(LinalgError::NotPositiveDefinite {
                         tile: block.to_vec(),
                         pivot: origin + pivot,
-                    }
+                    })
                 })?;
                 Ok(tile_of(l, shape))
             },

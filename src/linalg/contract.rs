@@ -19,7 +19,7 @@ use ndarray::{ArrayD, IxDyn};
 use super::stage::{Stage, array_part, tile_of};
 use crate::array::{Array, Reduction};
 use crate::chunks::{ChunkGrid, box_indices, refine};
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 use crate::graph::Value;
 use crate::ops::rechunk::rechunk;
 
@@ -44,9 +44,11 @@ pub(super) fn contract<T: FloatElement>(
     spec: &Spec,
     broadcast: bool,
 ) -> Result<Array<T>> {
-    let invalid = |reason: String| Error::InvalidArgument {
-        op: op.into(),
-        reason,
+    let invalid = |reason: String| {
+        Error::Build(BuildError::InvalidArgument {
+            op: op.into(),
+            reason,
+        })
     };
     for (name, letters, ndim) in [
         ("first operand", &spec.a, a.ndim()),
@@ -96,11 +98,11 @@ pub(super) fn contract<T: FloatElement>(
             } else if broadcast && batch && lb == 1 {
                 drop_b.push(j);
             } else {
-                return Err(Error::ShapeMismatch {
+                return Err(Error::Build(BuildError::ShapeMismatch {
                     op: format!("{op} (axis '{c}')"),
                     expected: vec![la],
                     found: vec![lb],
-                });
+                }));
             }
         }
     }

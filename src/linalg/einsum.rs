@@ -4,7 +4,7 @@ use chunkwise_kernels::dtype::FloatElement;
 
 use super::contract::{Spec, contract};
 use crate::array::{Array, Reduction};
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 use crate::ops::layout::normalize_axis;
 
 /// The sum of products of `a` and `b` over the axes `a_axes` of `a` paired with `b_axes`
@@ -33,14 +33,14 @@ pub fn tensordot<T: FloatElement>(
     a.check()?;
     b.check()?;
     if a_axes.len() != b_axes.len() {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Build(BuildError::InvalidArgument {
             op: "tensordot".into(),
             reason: format!(
                 "{} axes of the first operand paired with {} of the second",
                 a_axes.len(),
                 b_axes.len()
             ),
-        });
+        }));
     }
     let a_axes: Vec<usize> = a_axes
         .iter()
@@ -95,9 +95,11 @@ pub fn tensordot<T: FloatElement>(
 /// assert_eq!(c[[0, 1]], 12.0);
 /// ```
 pub fn einsum<T: FloatElement>(spec: &str, operands: &[&Array<T>]) -> Result<Array<T>> {
-    let invalid = |reason: String| Error::InvalidArgument {
-        op: format!("einsum(\"{spec}\")"),
-        reason,
+    let invalid = |reason: String| {
+        Error::Build(BuildError::InvalidArgument {
+            op: format!("einsum(\"{spec}\")"),
+            reason,
+        })
     };
     let (inputs, output) = match spec.split_once("->") {
         Some((inputs, output)) => (inputs, Some(output)),
@@ -137,7 +139,7 @@ pub fn einsum<T: FloatElement>(spec: &str, operands: &[&Array<T>]) -> Result<Arr
     };
     match operands {
         [a] => one_operand(a, &terms[0], &out).map_err(|e| match e {
-            Error::InvalidArgument { reason, .. } => invalid(reason),
+            Error::Build(BuildError::InvalidArgument { reason, .. }) => invalid(reason),
             other => other,
         }),
         [a, b] => contract(
@@ -157,9 +159,11 @@ pub fn einsum<T: FloatElement>(spec: &str, operands: &[&Array<T>]) -> Result<Arr
 
 /// One-operand `einsum`: sums over the dropped letters, then orders the axes as `out`.
 fn one_operand<T: FloatElement>(a: &Array<T>, letters: &[char], out: &[char]) -> Result<Array<T>> {
-    let invalid = |reason: String| Error::InvalidArgument {
-        op: "einsum".into(),
-        reason,
+    let invalid = |reason: String| {
+        Error::Build(BuildError::InvalidArgument {
+            op: "einsum".into(),
+            reason,
+        })
     };
     if letters.len() != a.ndim() {
         return Err(invalid(format!(

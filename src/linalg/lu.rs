@@ -16,7 +16,7 @@ use super::square_size;
 use super::stage::{Stage, array_part, assemble, matrix, pick_part, tile_of, tuple};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
-use crate::error::{Error, Result};
+use crate::error::{Error, LinalgError, Result};
 use crate::graph::Node;
 use crate::ops::rechunk::rechunk;
 
@@ -24,7 +24,7 @@ use crate::ops::rechunk::rechunk;
 /// SciPy's `linalg.lu` returns it: `p` a permutation matrix, `l` unit lower triangular
 /// (every entry at most 1 in magnitude), `u` upper triangular. Tiles are the common
 /// refinement of the row and column tiles, on both axes. A singular matrix gives
-/// [`Error::Singular`] naming the panel's diagonal tile and the pivot.
+/// [`LinalgError::Singular`] naming the panel's diagonal tile and the pivot.
 ///
 /// ```
 /// let a = ndarray::arr2(&[[1.0f64, 2.0], [3.0, 4.0]]);
@@ -81,10 +81,10 @@ impl<T: FloatElement> LuStages<T> {
                 move |_, shape, tiles| {
                     let mut lu = matrix::<T>(tiles[0], 0).data.to_vec();
                     let order = lu_partial_pivoting(&mut lu, height, width).map_err(|pivot| {
-                        Error::Singular {
+                        Error::Linalg(LinalgError::Singular {
                             tile: vec![k, k],
                             pivot: origin + pivot,
-                        }
+                        })
                     })?;
                     let order: Vec<u64> = order.into_iter().map(|r| r as u64).collect();
                     Ok(tuple(vec![tile_of(lu, shape), tile_of(order, &[height])]))

@@ -5,7 +5,7 @@ use chunkwise_kernels::dtype::FloatElement;
 
 use super::contract::{Spec, contract};
 use crate::array::Array;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 
 /// Matrix products.
 impl<T: FloatElement> Array<T> {
@@ -26,10 +26,10 @@ impl<T: FloatElement> Array<T> {
         other.check()?;
         let (na, nb) = (self.ndim(), other.ndim());
         if na == 0 || nb == 0 {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Build(BuildError::InvalidArgument {
                 op: "matmul".into(),
                 reason: "0-d operands (use multiplication for scalars)".into(),
-            });
+            }));
         }
         // Letters: batch axes from 'a' on (aligned from the right), then rows 'x', inner 'y',
         // columns 'z'. A vector operand has no batch, rows or columns axis.
@@ -81,14 +81,14 @@ impl<T: FloatElement> Array<T> {
     /// ```
     pub fn outer(&self, other: &Array<T>) -> Result<Array<T>> {
         if self.ndim() != 1 || other.ndim() != 1 {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Build(BuildError::InvalidArgument {
                 op: "outer".into(),
                 reason: format!(
                     "operands with {} and {} axes (vectors only)",
                     self.ndim(),
                     other.ndim()
                 ),
-            });
+            }));
         }
         Ok(&self.insert_axis(1)? * &other.insert_axis(0)?)
     }

@@ -34,17 +34,17 @@ pub use triangular::solve_triangular;
 use chunkwise_kernels::dtype::{Element, FloatElement};
 
 use crate::array::Array;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, LinalgError, Result};
 
 /// The shape of a matrix operand, or an error naming `op` for other dimensions.
 fn matrix_shape<T: Element>(op: &str, a: &Array<T>) -> Result<(usize, usize)> {
     a.check()?;
     match a.shape()[..] {
         [m, n] => Ok((m, n)),
-        _ => Err(Error::InvalidArgument {
+        _ => Err(Error::Build(BuildError::InvalidArgument {
             op: op.into(),
             reason: format!("a matrix (2 axes) is needed, found shape {:?}", a.shape()),
-        }),
+        })),
     }
 }
 
@@ -52,10 +52,10 @@ fn matrix_shape<T: Element>(op: &str, a: &Array<T>) -> Result<(usize, usize)> {
 fn square_size<T: Element>(op: &str, a: &Array<T>) -> Result<usize> {
     match matrix_shape(op, a)? {
         (m, n) if m == n => Ok(m),
-        _ => Err(Error::NotSquare {
+        _ => Err(Error::Linalg(LinalgError::NotSquare {
             op: op.into(),
             shape: a.shape(),
-        }),
+        })),
     }
 }
 
@@ -73,11 +73,11 @@ fn with_rhs<T: FloatElement>(
     }
     let (rows, _) = matrix_shape(&format!("{op} (right-hand side)"), b)?;
     if rows != n {
-        return Err(Error::ShapeMismatch {
+        return Err(Error::Build(BuildError::ShapeMismatch {
             op: format!("{op} (rows of b)"),
             expected: vec![n],
             found: vec![rows],
-        });
+        }));
     }
     solve_matrix(b)
 }

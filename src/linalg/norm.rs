@@ -3,7 +3,7 @@
 use chunkwise_kernels::dtype::FloatElement;
 
 use crate::array::{Array, Reduction};
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 
 /// Which norm [`Array::norm`] computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,10 +40,10 @@ impl<T: FloatElement> Array<T> {
             (2, Norm::One) => Ok(abs.sum_with(&Reduction::axis(0)).max()),
             (2, Norm::Inf) => Ok(abs.sum_with(&Reduction::axis(1)).max()),
             (2, Norm::Two) => Ok(super::svd(self)?.1.max()),
-            (ndim, _) => Err(Error::InvalidArgument {
+            (ndim, _) => Err(Error::Build(BuildError::InvalidArgument {
                 op: "norm".into(),
                 reason: format!("an array of {ndim} axes (vectors and matrices only)"),
-            }),
+            })),
         }
     }
 }

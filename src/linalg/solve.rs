@@ -10,12 +10,12 @@ use super::triangular::substitute;
 use super::{matrix_shape, qr, solve_triangular, square_size, svd, with_rhs};
 use crate::array::{Array, Reduction};
 use crate::chunks::ChunkGrid;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 use crate::graph::Node;
 use crate::ops::rechunk::rechunk;
 
 /// Solves `a @ x = b` for a square `a` and a vector or matrix `b`, by LU with partial
-/// pivoting and two triangular solves. A singular `a` gives [`Error::Singular`].
+/// pivoting and two triangular solves. A singular `a` gives [`LinalgError::Singular`](crate::LinalgError::Singular).
 ///
 /// ```
 /// let a = chunkwise::from_ndarray(&ndarray::arr2(&[[3.0f64, 1.0], [1.0, 2.0]]), [1, 1]).unwrap();
@@ -98,20 +98,20 @@ pub fn lstsq<T: FloatElement>(a: &Array<T>, b: &Array<T>) -> Result<Lstsq<T>> {
     let (m, n) = matrix_shape("lstsq", a)?;
     b.check()?;
     if m < n {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Build(BuildError::InvalidArgument {
             op: "lstsq".into(),
             reason: format!(
                 "a tall matrix is needed (rows >= columns), found shape {:?}",
                 a.shape()
             ),
-        });
+        }));
     }
     if b.shape().first() != Some(&m) || b.ndim() > 2 {
-        return Err(Error::ShapeMismatch {
+        return Err(Error::Build(BuildError::ShapeMismatch {
             op: "lstsq (b: a vector or matrix with the rows of a)".into(),
             expected: vec![m],
             found: b.shape(),
-        });
+        }));
     }
     let (q, r) = qr(a)?;
     let solution = solve_triangular(&r, &q.transpose().matmul(b)?, false)?;

@@ -8,7 +8,7 @@ use super::stage::{Stage, matrix, pick_part, tile_of, tuple};
 use super::{matrix_shape, qr};
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, LinalgError, Result};
 
 /// The thin SVD `a = u @ diag(s) @ vt` of a tall-and-skinny or short-and-wide matrix:
 /// `u` (m x k) and `vt` (k x n) have orthonormal columns and rows, `s` holds the `k =
@@ -44,8 +44,10 @@ pub fn svd<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T>, Array<T
         |_| vec![(0, vec![0, 0])],
         move |_, _, tiles| {
             let r = matrix::<T>(tiles[0], 0);
-            let f = thin_svd(r.data, n, n).ok_or_else(|| Error::NotConverged {
-                op: "svd of the R factor".into(),
+            let f = thin_svd(r.data, n, n).ok_or_else(|| {
+                Error::Linalg(LinalgError::NotConverged {
+                    op: "svd of the R factor".into(),
+                })
             })?;
             Ok(tuple(vec![
                 tile_of(f.u, &[n, n]),
@@ -116,10 +118,10 @@ pub fn svd_compressed<T: FloatElement>(
     let (m, n) = matrix_shape("svd_compressed", a)?;
     let samples = (k + options.oversampling).min(m.min(n));
     if k == 0 || k > m.min(n) {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Build(BuildError::InvalidArgument {
             op: "svd_compressed".into(),
             reason: format!("rank {k} must be between 1 and min(m, n) = {}", m.min(n)),
-        });
+        }));
     }
     let column_tiles = a.node.grid.chunks()[1].clone();
     let omega = crate::random::normal::<T>(

@@ -10,7 +10,7 @@ use super::stage::{Stage, assemble, matrix, tile_of};
 use super::{square_size, with_rhs};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
-use crate::error::{Error, Result};
+use crate::error::{Error, LinalgError, Result};
 use crate::graph::Node;
 use crate::ops::rechunk::rechunk;
 
@@ -19,7 +19,7 @@ use crate::ops::rechunk::rechunk;
 ///
 /// Block substitution: the solution's block row `i` is `A[i][i]^-1 (B[i] - sum_j A[i][j]
 /// X[j])` over the blocks `j` already solved, one task per block row and column tile of
-/// `b`. A zero diagonal entry (to working precision) gives [`Error::Singular`].
+/// `b`. A zero diagonal entry (to working precision) gives [`LinalgError::Singular`].
 ///
 /// ```
 /// let l = chunkwise::from_ndarray(&ndarray::arr2(&[[2.0, 0.0], [1.0, 4.0]]), [1, 1]).unwrap();
@@ -123,10 +123,10 @@ fn check_diagonal<T: FloatElement>(
     let largest = diagonal().fold(T::ZERO, |m, x| m.max(x));
     let tolerance = T::from_f64(n as f64) * T::epsilon() * largest;
     match diagonal().position(|x| x <= tolerance || !x.is_finite()) {
-        Some(pivot) => Err(Error::Singular {
+        Some(pivot) => Err(Error::Linalg(LinalgError::Singular {
             tile: tile.to_vec(),
             pivot: origin + pivot,
-        }),
+        })),
         None => Ok(()),
     }
 }

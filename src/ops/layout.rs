@@ -9,7 +9,7 @@ use ndarray::{ArrayD, Axis};
 
 use super::with_dtype;
 use crate::chunks::ChunkGrid;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
 
 #[derive(Debug)]
@@ -97,7 +97,7 @@ pub(crate) fn axis_map(node: &Arc<Node>, source: Vec<Option<usize>>) -> Arc<Node
 pub(crate) fn normalize_axis(axis: isize, ndim: usize) -> Result<usize> {
     let resolved = if axis < 0 { axis + ndim as isize } else { axis };
     if resolved < 0 || resolved >= ndim as isize {
-        return Err(Error::AxisOutOfRange { axis, ndim });
+        return Err(Error::Build(BuildError::AxisOutOfRange { axis, ndim }));
     }
     Ok(resolved as usize)
 }
@@ -114,10 +114,10 @@ pub(crate) fn permute(node: &Arc<Node>, axes: &[isize]) -> Result<Arc<Node>> {
         seen[a] = true;
     }
     if axes.len() != ndim || seen.contains(&false) {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Build(BuildError::InvalidArgument {
             op: "permute_axes".into(),
             reason: format!("{axes:?} is not a permutation of {ndim} axes"),
-        });
+        }));
     }
     Ok(axis_map(node, axes.into_iter().map(Some).collect()))
 }
@@ -141,10 +141,10 @@ pub(crate) fn squeeze(node: &Arc<Node>, axes: Option<&[isize]>) -> Result<Arc<No
                 .map(|&a| normalize_axis(a, shape.len()))
                 .collect::<Result<_>>()?;
             if let Some(&bad) = list.iter().find(|&&a| shape[a] != 1) {
-                return Err(Error::InvalidArgument {
+                return Err(Error::Build(BuildError::InvalidArgument {
                     op: "squeeze".into(),
                     reason: format!("axis {bad} has length {}, not 1", shape[bad]),
-                });
+                }));
             }
             list
         }

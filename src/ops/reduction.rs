@@ -6,7 +6,7 @@ use chunkwise_kernels::strip::Program;
 
 use super::layout::normalize_axis;
 use crate::chunks::ChunkGrid;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 use crate::graph::{ElemInput, ErasedReducer, Node, NodeKind, Reduce};
 
 /// Default total fan-in of a combine (Dask's default is 16 too).
@@ -42,18 +42,18 @@ fn build(
     for &a in axes.unwrap_or(&[]) {
         let axis = normalize_axis(a, ndim)?;
         if reduced[axis] {
-            return Err(Error::InvalidArgument {
+            return Err(Error::Build(BuildError::InvalidArgument {
                 op: reducer.name(),
                 reason: format!("axis {axis} given twice"),
-            });
+            }));
         }
         reduced[axis] = true;
     }
     if split_every < 2 {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Build(BuildError::InvalidArgument {
             op: reducer.name(),
             reason: format!("split_every must be at least 2, got {split_every}"),
-        });
+        }));
     }
     let shape = node.shape();
     let reduced_len: usize = shape
@@ -63,7 +63,9 @@ fn build(
         .map(|(n, _)| n)
         .product();
     if reduced_len == 0 && !reducer.has_identity() {
-        return Err(Error::EmptyReduction { op: reducer.name() });
+        return Err(Error::Build(BuildError::EmptyReduction {
+            op: reducer.name(),
+        }));
     }
     let chunks: Vec<Vec<usize>> = node
         .grid

@@ -10,7 +10,7 @@ use ndarray::{ArrayD, Axis, Slice, SliceInfoElem};
 
 use super::with_dtype;
 use crate::chunks::ChunkGrid;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
 
 /// One output block along a selected axis: the input block and the local selection in it.
@@ -112,7 +112,11 @@ fn resolve_index(index: isize, axis: usize, len: usize) -> Result<usize> {
         index
     };
     if resolved < 0 || resolved > len as isize {
-        return Err(Error::IndexOutOfBounds { index, axis, len });
+        return Err(Error::Build(BuildError::IndexOutOfBounds {
+            index,
+            axis,
+            len,
+        }));
     }
     Ok(resolved as usize)
 }
@@ -127,10 +131,10 @@ fn select_axis(
 ) -> Result<OutAxis> {
     let len = grid.shape()[axis];
     if step == 0 {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Build(BuildError::InvalidArgument {
             op: "slice".into(),
             reason: format!("step 0 on axis {axis}"),
-        });
+        }));
     }
     let start = resolve_index(start, axis, len)?;
     let end = match end {
@@ -179,10 +183,10 @@ pub(crate) fn slice(node: &Arc<Node>, info: &[SliceInfoElem]) -> Result<Arc<Node
         .filter(|e| !matches!(e, SliceInfoElem::NewAxis))
         .count();
     if used > ndim {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Build(BuildError::InvalidArgument {
             op: "slice".into(),
             reason: format!("{used} indices for an array of {ndim} axes"),
-        });
+        }));
     }
     let full = SliceInfoElem::Slice {
         start: 0,
@@ -204,11 +208,11 @@ pub(crate) fn slice(node: &Arc<Node>, info: &[SliceInfoElem]) -> Result<Arc<Node
                 let len = shape[axis];
                 let resolved = resolve_index(i, axis, len)?;
                 if resolved >= len {
-                    return Err(Error::IndexOutOfBounds {
+                    return Err(Error::Build(BuildError::IndexOutOfBounds {
                         index: i,
                         axis,
                         len,
-                    });
+                    }));
                 }
                 let b = node.grid.block_of(axis, resolved);
                 fixed.push((axis, b, resolved - node.grid.offsets(axis)[b]));

@@ -14,7 +14,7 @@ mod validate;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PlanError, Result};
 use crate::graph::{Node, NodeId};
 
 pub(crate) use fusion::refusal;
@@ -50,13 +50,15 @@ pub(crate) fn optimize(roots: &[Arc<Node>], fuse: bool) -> Result<Vec<Arc<Node>>
     let mut current = roots.to_vec();
     for pass in passes(fuse) {
         let (next, _changed) = pass.run(&current)?;
-        validate::check(&next).map_err(|reason| Error::InvalidPlan {
-            pass: pass.name().to_string(),
-            reason,
+        validate::check(&next).map_err(|reason| {
+            Error::Plan(PlanError::InvalidPlan {
+                pass: pass.name().to_string(),
+                reason,
+            })
         })?;
         for (before, after) in current.iter().zip(&next) {
             if before.shape() != after.shape() || before.dtype != after.dtype {
-                return Err(Error::InvalidPlan {
+                return Err(Error::Plan(PlanError::InvalidPlan {
                     pass: pass.name().to_string(),
                     reason: format!(
                         "output changed from {:?} {} to {:?} {}",
@@ -65,7 +67,7 @@ pub(crate) fn optimize(roots: &[Arc<Node>], fuse: bool) -> Result<Vec<Arc<Node>>
                         after.shape(),
                         after.dtype
                     ),
-                });
+                }));
             }
         }
         current = next;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::Pass;
-use crate::error::{Error, Result};
+use crate::error::{Error, PlanError, Result};
 use crate::graph::{ElemInput, Node, NodeKind};
 
 /// Rejects programs whose inputs or result disagree with the nodes around them.
@@ -44,9 +44,11 @@ impl Pass for Validate {
         "validate"
     }
     fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
-        check(roots).map_err(|reason| Error::InvalidPlan {
-            pass: "graph builder".into(),
-            reason,
+        check(roots).map_err(|reason| {
+            Error::Plan(PlanError::InvalidPlan {
+                pass: "graph builder".into(),
+                reason,
+            })
         })?;
         Ok((roots.to_vec(), false))
     }

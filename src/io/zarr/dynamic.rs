@@ -9,7 +9,7 @@ use super::read::{Handle, ZarrSource};
 use super::store::Store;
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 use crate::graph::{Node, NodeKind, Source};
 use crate::ops::with_dtype;
 
@@ -71,10 +71,10 @@ impl AnyArray {
     /// The typed array, if the stored type is `T`.
     pub fn into_typed<T: Element>(self) -> Result<Array<T>> {
         if self.node.dtype != T::DTYPE {
-            return Err(Error::DTypeMismatch {
+            return Err(Error::Build(BuildError::DTypeMismatch {
                 expected: T::DTYPE,
                 found: self.node.dtype,
-            });
+            }));
         }
         Ok(Array::from_node(self.node))
     }

@@ -3,7 +3,7 @@
 use serde_json::{Value as Json, json};
 use zarrs::array::ArrayMetadata;
 
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result};
 use chunkwise_kernels::dtype::DType;
 
 /// The Zarr format version to write.
@@ -167,9 +167,11 @@ pub(crate) struct Layout<'a> {
 
 /// The metadata of a new array.
 pub(crate) fn array_metadata(layout: &Layout<'_>) -> Result<ArrayMetadata> {
-    let invalid = |reason: String| Error::InvalidArgument {
-        op: "to_zarr".into(),
-        reason,
+    let invalid = |reason: String| {
+        Error::Build(BuildError::InvalidArgument {
+            op: "to_zarr".into(),
+            reason,
+        })
     };
     let ndim = layout.shape.len();
     if layout.chunks.len() != ndim || layout.chunks.contains(&0) {

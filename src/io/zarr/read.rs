@@ -11,7 +11,7 @@ use zarrs::storage::ReadableWritableListableStorageTraits;
 
 use super::direct::{Compressor, decompress_into, direct_compressor, stream_zstd_file};
 use super::store::Store;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageError};
 use crate::graph::{TileSource, Value, tile_value};
 
 /// The zarrs array handle that sources and sinks share.
@@ -40,10 +40,10 @@ pub(crate) fn stored_dtype(array: &Handle, path: &str) -> Result<DType> {
         "float32" | "f4" => DType::F32,
         "float64" | "f8" => DType::F64,
         _ => {
-            return Err(Error::UnsupportedDataType {
+            return Err(Error::Storage(StorageError::UnsupportedDataType {
                 path: path.to_string(),
                 dtype: name,
-            });
+            }));
         }
     };
     Ok(dtype)
@@ -77,9 +77,11 @@ pub(crate) fn storage_chunks(array: &Handle) -> Result<Vec<Vec<usize>>> {
         for i in 0..grid[axis] {
             let mut index = vec![0u64; shape.len()];
             index[axis] = i;
-            let chunk = array.chunk_shape(&index).map_err(|e| Error::Storage {
-                path: array.path().to_string(),
-                message: e.to_string(),
+            let chunk = array.chunk_shape(&index).map_err(|e| {
+                Error::Storage(StorageError::Storage {
+                    path: array.path().to_string(),
+                    message: e.to_string(),
+                })
             })?;
             let len = chunk[axis].get().min(shape[axis] - start);
             sizes.push(len as usize);
@@ -194,7 +196,7 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         {
             Ok(tile) => Ok(tile_value(tile)),
             Err(e) => Err(match self.failing_chunk(&ranges) {
-                Some((key, message)) => Error::CorruptChunk { key, message },
+                Some((key, message)) => Error::Storage(StorageError::CorruptChunk { key, message }),
                 None => self.store.error(self.array.path().as_str(), e),
             }),
         }

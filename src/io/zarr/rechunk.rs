@@ -22,7 +22,7 @@ use super::store::{IntoStore, Store};
 use super::write::sink_node;
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, Chunks};
-use crate::error::Result;
+use crate::error::{Result, StorageError};
 use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
 use crate::ops::with_dtype;
 
@@ -84,9 +84,11 @@ impl<T: Element + zarrs::array::ElementOwned> BlockMap for ReadBack<T> {
                 &ArraySubset::new_with_ranges(&ranges),
                 &options,
             )
-            .map_err(|e| crate::error::Error::Storage {
-                path: self.array.path().to_string(),
-                message: e.to_string(),
+            .map_err(|e| {
+                crate::error::Error::Storage(StorageError::Storage {
+                    path: self.array.path().to_string(),
+                    message: e.to_string(),
+                })
             })?;
         Ok(tile_value(tile))
     }

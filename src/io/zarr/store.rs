@@ -7,7 +7,7 @@ use zarrs::storage::ReadableWritableListableStorage;
 
 use super::local::LocalStore;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageError};
 
 /// A Zarr store: a local directory, or any store of the `zarrs` crate.
 ///
@@ -51,11 +51,12 @@ impl Store {
     }
 
     fn local(path: &Path, sync: bool) -> Result<Store> {
-        let store =
-            LocalStore::new(path.to_path_buf(), sync).map_err(|message| Error::Storage {
+        let store = LocalStore::new(path.to_path_buf(), sync).map_err(|message| {
+            Error::Storage(StorageError::Storage {
                 path: path.display().to_string(),
                 message,
-            })?;
+            })
+        })?;
         Ok(Store {
             storage: Arc::new(store),
             path: Some(path.to_path_buf()),
@@ -80,10 +81,10 @@ impl Store {
 
     /// The error for a storage failure at `what` in this store.
     pub(crate) fn error(&self, what: &str, e: impl std::fmt::Display) -> Error {
-        Error::Storage {
+        Error::Storage(StorageError::Storage {
             path: format!("{}/{}", self.describe(), what.trim_start_matches('/')),
             message: e.to_string(),
-        }
+        })
     }
 }
 

@@ -18,7 +18,7 @@ use super::read::Handle;
 use super::store::{IntoStore, Store};
 use crate::array::{Array, evaluate};
 use crate::chunks::ChunkGrid;
-use crate::error::{Error, Result};
+use crate::error::{BuildError, Error, Result, StorageError};
 use crate::exec::{Config, Report};
 use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
 use crate::ops::rechunk::rechunk;
@@ -268,21 +268,21 @@ fn stored_units(
 ) -> Result<HashSet<Vec<usize>>> {
     let old_shape: Vec<usize> = old.shape().iter().map(|&n| n as usize).collect();
     if old_shape != shape {
-        return Err(Error::ShapeMismatch {
+        return Err(Error::Build(BuildError::ShapeMismatch {
             op: "to_zarr (resume)".into(),
             expected: old_shape,
             found: shape.to_vec(),
-        });
+        }));
     }
     if super::read::storage_chunks(old)? != grid.chunks() {
-        return Err(Error::InvalidArgument {
+        return Err(Error::Build(BuildError::InvalidArgument {
             op: "to_zarr (resume)".into(),
             reason: format!(
                 "the stored array at {node_path} has chunks {:?}, the write asks for {:?}",
                 super::read::storage_chunks(old)?,
                 grid.chunks()
             ),
-        });
+        }));
     }
     let keys = keys_under(store, node_path)?;
     for key in keys.iter().filter(|k| k.ends_with(".tmp")) {
@@ -341,18 +341,18 @@ impl<T: Element> Array<T> {
         let mut done = HashSet::new();
         let array: Handle = match (exists, options.mode) {
             (true, WriteMode::Create) => {
-                return Err(Error::AlreadyExists {
+                return Err(Error::Storage(StorageError::AlreadyExists {
                     path: format!("{}{}", store.describe(), node_path),
-                });
+                }));
             }
             (true, WriteMode::Resume) => {
                 let old: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
                     .map_err(|e| store.error(&node_path, e))?;
                 if super::read::stored_dtype(&old, &node_path)? != T::DTYPE {
-                    return Err(Error::DTypeMismatch {
+                    return Err(Error::Build(BuildError::DTypeMismatch {
                         expected: super::read::stored_dtype(&old, &node_path)?,
                         found: T::DTYPE,
-                    });
+                    }));
                 }
                 done = stored_units(&store, &old, &node_path, &shape, &grid)?;
                 old
@@ -455,11 +455,11 @@ impl<T: Element> Array<T> {
             if axis < expected.len() {
                 expected[axis] = shape.get(axis).copied().unwrap_or(0);
             }
-            return Err(Error::ShapeMismatch {
+            return Err(Error::Build(BuildError::ShapeMismatch {
                 op: format!("append_zarr along axis {axis}"),
                 expected,
                 found: shape,
-            });
+            }));
         }
         let mut grown: Vec<u64> = old.iter().map(|&n| n as u64).collect();
         grown[axis] += shape[axis] as u64;
@@ -485,10 +485,10 @@ impl<T: Element> Array<T> {
         let path = array.path().to_string();
         let dtype = super::read::stored_dtype(&array, &path)?;
         if dtype != T::DTYPE {
-            return Err(Error::DTypeMismatch {
+            return Err(Error::Build(BuildError::DTypeMismatch {
                 expected: dtype,
                 found: T::DTYPE,
-            });
+            }));
         }
         let stored: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
         let region_shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
@@ -498,11 +498,11 @@ impl<T: Element> Array<T> {
                 .zip(&stored)
                 .all(|(r, &n)| r.start <= r.end && r.end <= n);
         if !inside || region_shape != self.shape() {
-            return Err(Error::ShapeMismatch {
+            return Err(Error::Build(BuildError::ShapeMismatch {
                 op: format!("to_zarr_region {region:?} of an array of shape {stored:?}"),
                 expected: region_shape,
                 found: self.shape(),
-            });
+            }));
         }
         let units = super::read::storage_chunks(&array)?;
         let local = region_grid(&units, region);
