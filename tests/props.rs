@@ -1,12 +1,13 @@
 //! Property tests: random shapes, random chunkings, random chains of elementwise operations,
 //! optionally followed by a sum or mean over a random set of axes; the chunked result must
-//! equal the dense one.
+//! equal the dense one. And TSQR of random tall matrices on random row tiles, with columns
+//! graded over up to twelve orders of magnitude.
 
 #![allow(missing_docs)]
 
 mod common;
 
-use chunkwise::{Array, Chunks, Config, Reduction, from_ndarray, where_};
+use chunkwise::{Array, Chunks, Config, Reduction, from_ndarray, linalg, where_};
 use common::*;
 use ndarray::ArrayD;
 use proptest::prelude::*;
@@ -262,5 +263,43 @@ proptest! {
         let total = y.slice(&info).unwrap().sum().compute().unwrap().scalar();
         let abs: f64 = want.iter().map(|v| v.abs()).sum();
         prop_assert!((total - want.sum()).abs() <= 1e-13 * abs, "{} vs {}", total, want.sum());
+    }
+
+    #[test]
+    fn tsqr_of_random_tall_matrices(
+        (m, n, tile, cols) in (1usize..12).prop_flat_map(|n| (n..300, Just(n))).prop_flat_map(|(m, n)| {
+            (Just(m), Just(n), 1..=m, chunks_for(n))
+        }),
+        digits in 0.0f64..12.0,
+        seed in 0u64..1000,
+    ) {
+        // Columns scaled by up to 10^-digits, then mixed: tiles from well conditioned to
+        // far beyond CholeskyQR2's limit, so both tile methods (and the fallback) are hit.
+        let mut a = dense_f64(&[m, n], seed)
+            .into_dimensionality::<ndarray::Ix2>()
+            .unwrap();
+        for (j, mut column) in a.columns_mut().into_iter().enumerate() {
+            column *= 10f64.powf(-digits * j as f64 / n.max(2) as f64);
+        }
+        let mix = dense_f64(&[n, n], seed + 1).into_dimensionality::<ndarray::Ix2>().unwrap()
+            + ndarray::Array2::<f64>::eye(n) * n as f64;
+        let a = a.dot(&mix);
+        // Row tiles of `tile` rows (shorter ones are merged by TSQR): long tiles take
+        // CholeskyQR2 where it is safe, short ones and the tree's nodes vary.
+        let rows: Vec<usize> = (0..m).step_by(tile).map(|start| tile.min(m - start)).collect();
+        let x = from_ndarray(&a, Chunks::Sizes(vec![rows, cols])).unwrap();
+        let (q, r) = linalg::qr(&x).unwrap();
+        let q = q.compute().unwrap().into_dimensionality::<ndarray::Ix2>().unwrap();
+        let r = r.compute().unwrap().into_dimensionality::<ndarray::Ix2>().unwrap();
+        prop_assert_eq!((q.dim(), r.dim()), ((m, n), (n, n)));
+        let scale = a.iter().fold(1.0f64, |s, v| s.max(v.abs()));
+        let tol = 100.0 * m as f64 * f64::EPSILON;
+        let residual = (&q.dot(&r) - &a).iter().fold(0.0f64, |s, v| s.max(v.abs()));
+        prop_assert!(residual <= tol * scale, "A = QR: {} over {}", residual, tol * scale);
+        let orth = (&q.t().dot(&q) - &ndarray::Array2::<f64>::eye(n))
+            .iter()
+            .fold(0.0f64, |s, v| s.max(v.abs()));
+        prop_assert!(orth <= tol, "QᵀQ = I: {} over {}", orth, tol);
+        prop_assert!(r.indexed_iter().all(|((i, j), &v)| i <= j || v == 0.0));
     }
 }
