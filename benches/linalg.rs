@@ -178,15 +178,16 @@ fn tsqr_tile(s: usize) {
     let ours = best_of(3, || add_gram(&mut gram, &tall, m, k));
     let mut lower = Mat::<f64>::zeros(k, k);
     let faer_gram = best_of(3, || {
+        use faer::linalg::matmul::triangular::{BlockStructure, matmul};
         let a = MatRef::from_row_major_slice(&tall, m, k);
-        faer::linalg::matmul::triangular::matmul(
+        matmul(
             lower.as_mut(),
-            faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
+            BlockStructure::TriangularLower,
             Accum::Replace,
             a.transpose(),
-            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+            BlockStructure::Rectangular,
             a,
-            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+            BlockStructure::Rectangular,
             1.0,
             Par::Seq,
         )

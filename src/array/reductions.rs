@@ -11,8 +11,7 @@ use chunkwise_kernels::strip::Operand;
 use super::Array;
 use super::elementwise::where_;
 use crate::graph::{ElemInput, NodeKind, erase};
-use crate::ops::layout::normalize_axis;
-use crate::ops::reduction::{DEFAULT_SPLIT_EVERY, reduce};
+use crate::ops::reduction::{DEFAULT_SPLIT_EVERY, reduce, reduced_axes};
 
 /// Which axes a reduction runs over, and how.
 ///
@@ -261,10 +260,8 @@ impl<T: Numeric> Array<T> {
             return None;
         }
         let ndim = self.ndim();
-        let mut reduced = vec![how.axes.is_none(); ndim];
-        for &axis in how.axes.as_deref().unwrap_or(&[]) {
-            reduced[normalize_axis(axis, ndim).ok()?] = true;
-        }
+        // Bad axes: no rewrite, so that the reduction itself reports them.
+        let reduced = reduced_axes(how.axes.as_deref(), ndim, "").ok()?;
         if !reduced.contains(&true) {
             return None;
         }

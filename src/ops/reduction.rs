@@ -27,6 +27,23 @@ pub(crate) fn reduce(
     }
 }
 
+/// Per axis of an `ndim`-dimensional array: whether `axes` (all of them if `None`; negative
+/// ones count from the end) reduce it. An axis out of range or given twice is an error.
+pub(crate) fn reduced_axes(axes: Option<&[isize]>, ndim: usize, op: &str) -> Result<Vec<bool>> {
+    let mut reduced = vec![axes.is_none(); ndim];
+    for &a in axes.unwrap_or(&[]) {
+        let axis = normalize_axis(a, ndim)?;
+        if reduced[axis] {
+            return Err(Error::Build(BuildError::InvalidArgument {
+                op: op.to_string(),
+                reason: format!("axis {axis} given twice"),
+            }));
+        }
+        reduced[axis] = true;
+    }
+    Ok(reduced)
+}
+
 fn build(
     node: &Arc<Node>,
     axes: Option<&[isize]>,
@@ -37,18 +54,7 @@ fn build(
     if let NodeKind::Invalid(e) = &node.kind {
         return Err(e.clone());
     }
-    let ndim = node.ndim();
-    let mut reduced = vec![axes.is_none(); ndim];
-    for &a in axes.unwrap_or(&[]) {
-        let axis = normalize_axis(a, ndim)?;
-        if reduced[axis] {
-            return Err(Error::Build(BuildError::InvalidArgument {
-                op: reducer.name(),
-                reason: format!("axis {axis} given twice"),
-            }));
-        }
-        reduced[axis] = true;
-    }
+    let reduced = reduced_axes(axes, node.ndim(), &reducer.name())?;
     if split_every < 2 {
         return Err(Error::Build(BuildError::InvalidArgument {
             op: reducer.name(),

@@ -19,11 +19,11 @@
 
 use crate::dtype::FloatElement;
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::{cholesky, householder, qr, triangular_solve};
+use faer::linalg::{householder, qr, triangular_solve};
 use faer::{Conj, Mat, MatMut, MatRef, Par};
 
 use super::blas::{Op, gemm_uninit};
-use super::factor::transpose_into;
+use super::factor::{cholesky_lower, transpose_into};
 use super::gram::add_gram;
 
 /// The QR factorization of an `m x n` tile; see the module documentation.
@@ -317,26 +317,9 @@ fn checked_cholesky<T: FloatElement>(
             return None;
         }
     }
-    let mut gram = Mat::from_fn(n, n, |i, j| if i >= j { lower[i * n + j] } else { T::ZERO });
-    let mut buffer = MemBuffer::new(cholesky::llt::factor::cholesky_in_place_scratch::<T>(
-        n,
-        Par::Seq,
-        Default::default(),
-    ));
-    cholesky::llt::factor::cholesky_in_place(
-        gram.as_mut(),
-        Default::default(),
-        Par::Seq,
-        MemStack::new(&mut buffer),
-        Default::default(),
-    )
-    .ok()?;
-    for j in 1..n {
-        for i in 0..j {
-            gram[(i, j)] = T::ZERO;
-        }
-    }
-    Some(gram)
+    // `cholesky_lower` reads the lower triangle and leaves zeros above the diagonal.
+    let factor = cholesky_lower(lower, n).ok()?;
+    Some(MatRef::from_row_major_slice(&factor, n, n).to_owned())
 }
 
 /// One Householder QR through faer.
