@@ -1169,6 +1169,55 @@ fn shifted_spreads_of_other_shapes_match_the_dense_ones() {
 }
 
 #[test]
+fn f32_mean_with_var_or_std_is_read_off_their_states() {
+    // The mean and the spread of f32 data computed together fold once: the mean comes from
+    // the moments' f64 shifted sums, as accurate as the compensated sum for an f32 result.
+    let a = dense_f32(&[40, 3, 7], 48).mapv(|v| 1e4 + 3.0 * v);
+    let a64 = a.mapv(f64::from);
+    for chunks in [vec![40, 3, 7], vec![9, 2, 7], vec![40, 3, 1]] {
+        let x = arr(&a, &Chunks::Shape(chunks.clone()));
+        for axes in axis_subsets(3).into_iter().filter(|s| !s.is_empty()) {
+            let how = Reduction::axes(iaxes(&axes));
+            let (mean, var, std) = (
+                x.mean_with(&how),
+                x.var_with(&how, 1.0),
+                x.std_with(&how, 0.0),
+            );
+            let got = chunkwise::compute_many(&[&mean, &var, &std]).unwrap();
+            let dense =
+                |f: &dyn Fn(&[f64]) -> f64| reduce_dense(&a64.view(), Some(&axes), false, f);
+            let want_mean = dense(&|xs| exact_sum(xs.iter().copied()).0 / xs.len() as f64);
+            // Rounded once to f32.
+            let tol = want_mean.mapv(|m| 0.6 * f32::EPSILON as f64 * m.abs());
+            assert_within(&got[0].mapv(f64::from), &want_mean, &tol);
+            let want_var = dense(&|xs| dense_var(xs, 1.0));
+            assert_close(
+                &got[1].mapv(f64::from),
+                &want_var,
+                2.0 * f32::EPSILON as f64,
+            );
+            let want_std = dense(&|xs| dense_var(xs, 0.0).sqrt());
+            assert_close(
+                &got[2].mapv(f64::from),
+                &want_std,
+                2.0 * f32::EPSILON as f64,
+            );
+        }
+    }
+    // The anomaly's spread folds once (f32); f64 keeps its compensated mean beside
+    // Welford's spread.
+    let x = arr(&a, &Chunks::Shape(vec![9, 3, 7]));
+    let plan = (&x - &x.mean_axis(0)).std_axis(0, 0.0).explain().unwrap();
+    assert!(plan.contains("mean (from std) + std"), "{plan}");
+    let x = arr(&a64, &Chunks::Shape(vec![9, 3, 7]));
+    let plan = (&x - &x.mean_axis(0)).std_axis(0, 0.0).explain().unwrap();
+    assert!(
+        plan.contains("mean + std") && !plan.contains("(from"),
+        "{plan}"
+    );
+}
+
+#[test]
 fn shifted_f32_spread_matches_the_dense_one() {
     // The climate job's case: f32 anomalies from the time mean. The rewrite reduces x in
     // f64 without the f32 rounding of x - mean, so the reference is the f64 variance.

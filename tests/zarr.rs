@@ -920,14 +920,100 @@ fn truncated_or_padded_zstd_chunks_are_named() {
         let mut bytes = std::fs::read(d.join(&key)).unwrap();
         edit(&mut bytes);
         std::fs::write(d.join(&key), bytes).unwrap();
-        let err = zarr::open(d, name)
-            .unwrap()
-            .into_typed::<f64>()
-            .unwrap()
-            .compute()
-            .unwrap_err();
-        assert_names_corrupt_chunk(&err, &key, name);
+        let a = zarr::open(d, name).unwrap().into_typed::<f64>().unwrap();
+        assert_names_corrupt_chunk(&a.compute().unwrap_err(), &key, name);
+        // A reduction reads the chunks itself, folding them as they are decoded: the padded
+        // frame is decoded whole before the stray bytes show, and must not count either.
+        for reduced in [a.sum_axis(0), a.sum()] {
+            let err = reduced.compute().unwrap_err();
+            assert_names_corrupt_chunk(&err, &key, name);
+        }
     }
+}
+
+/// One zstd frame (level 1) of `bytes`.
+fn zstd_frame(bytes: &[u8]) -> Vec<u8> {
+    // SAFETY: the destination has zstd's bound as capacity, the source is `bytes`.
+    unsafe {
+        let bound = zstd_sys::ZSTD_compressBound(bytes.len());
+        let mut out = Vec::<u8>::with_capacity(bound);
+        let n = zstd_sys::ZSTD_compress(
+            out.as_mut_ptr().cast(),
+            bound,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            1,
+        );
+        assert_eq!(zstd_sys::ZSTD_isError(n), 0);
+        out.set_len(n);
+        out
+    }
+}
+
+#[test]
+fn reductions_fold_zstd_chunks_as_they_are_decoded() {
+    // A reduction that is a zstd array's only reader reads the chunks itself and folds each
+    // 128 KiB block as zstd decodes it. Chunks of 216 KiB (and edge chunks of 86 KiB) take
+    // several blocks; the tiles over the lanes and along the rows fold different ways.
+    let dir = TempDir::new("streamed");
+    let d = dir.path();
+    let data = formula::<f32>(&[130, 24, 30]).mapv(|v| 280.0 + v);
+    let options = WriteOptions::default()
+        .chunks([75, 24, 30])
+        .compression(Compression::Zstd { level: 1 });
+    from_ndarray(&data, [130, 24, 30])
+        .unwrap()
+        .to_zarr(d, "x", &options)
+        .unwrap();
+    let x = zarr::open(d, "x").unwrap().into_typed::<f32>().unwrap();
+    let (mean, std) = (x.mean_axis(0), x.std_axis(0, 0.0));
+    let plan = std.explain().unwrap();
+    assert!(
+        plan.contains("folded as it is decoded"),
+        "the source is not streamed:\n{plan}"
+    );
+    let wide = data.mapv(f64::from);
+    let check = |got: ArrayD<f32>, axes: &[usize], f: &dyn Fn(&[f64]) -> f64| {
+        let mut want = wide.clone();
+        for &axis in axes.iter().rev() {
+            want = want.map_axis(ndarray::Axis(axis), |lane| f(&lane.to_vec()));
+        }
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (f64::from(*g) - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "{g} vs {w}"
+            );
+        }
+    };
+    let dense_mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
+    let dense_std = |xs: &[f64]| {
+        let m = dense_mean(xs);
+        (xs.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / xs.len() as f64).sqrt()
+    };
+    let both = chunkwise::compute_many(&[&mean, &std]).unwrap();
+    check(both[0].clone(), &[0], &dense_mean);
+    check(both[1].clone(), &[0], &dense_std);
+    check(x.mean_axis(2).compute().unwrap(), &[2], &dense_mean);
+    let total = x.sum().compute_scalar().unwrap();
+    let want: f64 = wide.sum();
+    assert!(
+        (f64::from(total) - want).abs() <= 1e-6 * want,
+        "{total} vs {want}"
+    );
+
+    // A chunk of two frames: the block-by-block decoder gives up after the first frame's
+    // blocks were folded; the reduction starts the tile again on zarrs' general path.
+    let key = d.join("x/c/0/0/0");
+    let first = data.slice(s![0..75, .., ..]).to_owned();
+    let bytes: Vec<u8> = first.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    let mut two_frames = zstd_frame(head);
+    two_frames.extend(zstd_frame(tail));
+    std::fs::write(&key, two_frames).unwrap();
+    let x = zarr::open(d, "x").unwrap().into_typed::<f32>().unwrap();
+    assert_same(&x.compute().unwrap(), &data, "two frames");
+    check(x.mean_axis(0).compute().unwrap(), &[0], &dense_mean);
+    check(x.std_axis(0, 0.0).compute().unwrap(), &[0], &dense_std);
 }
 
 /// `zarr.json` of a 1-d v3 array of `data_type` with `fill_value`.

@@ -482,6 +482,8 @@ impl_numeric_float!(f32, f64);
 pub trait FloatElement:
     Numeric + num_traits::Float + StripFloat + crate::linalg::BlasScalar + faer::traits::RealField
 {
+    /// Number of significant binary digits (24 for f32, 53 for f64).
+    const MANTISSA_DIGITS: u32;
     /// Conversion from f64 (rounding for f32).
     fn from_f64(x: f64) -> Self;
     /// Uniform values in [0, 1) for the elements at global indices `start..`.
@@ -491,6 +493,7 @@ pub trait FloatElement:
 }
 
 impl FloatElement for f32 {
+    const MANTISSA_DIGITS: u32 = f32::MANTISSA_DIGITS;
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x as f32
@@ -504,6 +507,7 @@ impl FloatElement for f32 {
 }
 
 impl FloatElement for f64 {
+    const MANTISSA_DIGITS: u32 = f64::MANTISSA_DIGITS;
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x

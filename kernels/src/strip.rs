@@ -279,11 +279,27 @@ impl Program {
         inputs: &[InputTile<'_>],
         tile: TilePosition<'_>,
         strip_len: usize,
+        sink: impl FnMut(usize, Strip<'_>),
+    ) {
+        self.run_range(inputs, tile, 0..tile.len(), strip_len, sink);
+    }
+
+    /// [`Program::run`] over the tile's elements `range` (C order) only. Full inputs need
+    /// hold only the elements up to `range.end`: a tile that arrives piece by piece can be
+    /// evaluated as it comes.
+    pub fn run_range(
+        &self,
+        inputs: &[InputTile<'_>],
+        tile: TilePosition<'_>,
+        range: Range<usize>,
+        strip_len: usize,
         mut sink: impl FnMut(usize, Strip<'_>),
     ) {
         debug_assert_eq!(inputs.len(), self.inputs.len());
-        let total = tile.len();
-        let strip_len = strip_len.max(1).min(total.max(1));
+        let total = range.end.min(tile.len());
+        let strip_len = strip_len
+            .max(1)
+            .min(total.saturating_sub(range.start).max(1));
         let mut scratch: Vec<StripVec> = self
             .steps
             .iter()
@@ -297,7 +313,7 @@ impl Program {
                 InputTile::Broadcast { .. } => Some(StripVec::zeros(dtype, strip_len)),
             })
             .collect();
-        let mut offset = 0;
+        let mut offset = range.start;
         // Per input, where its strip lies in place (reused across strips: no allocation
         // per strip).
         let mut in_place: Vec<Option<Range<usize>>> = Vec::with_capacity(inputs.len());

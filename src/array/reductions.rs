@@ -3,7 +3,7 @@
 
 use chunkwise_kernels::dtype::{Element, Numeric};
 use chunkwise_kernels::reduce::{
-    AnyAll, ArgMinMax, CountNonzero, Extreme, FloatSum, MinMax, Moments, Reducer,
+    AnyAll, ArgMinMax, CountNonzero, Extreme, FloatSum, MinMax, MomentOutput, Moments, Reducer,
 };
 
 use chunkwise_kernels::strip::Operand;
@@ -202,7 +202,11 @@ impl<T: Numeric> Array<T> {
 
     /// Variance as `how` says.
     pub fn var_with(&self, how: &Reduction, ddof: f64) -> Array<T::Real> {
-        self.spread_by(how, Moments::<T>::new(ddof, false, false), "var")
+        self.spread_by(
+            how,
+            Moments::<T>::new(MomentOutput::Variance { ddof }, false),
+            "var",
+        )
     }
 
     /// Standard deviation with `ddof` delta degrees of freedom.
@@ -217,7 +221,11 @@ impl<T: Numeric> Array<T> {
 
     /// Standard deviation as `how` says.
     pub fn std_with(&self, how: &Reduction, ddof: f64) -> Array<T::Real> {
-        self.spread_by(how, Moments::<T>::new(ddof, true, false), "std")
+        self.spread_by(
+            how,
+            Moments::<T>::new(MomentOutput::StdDev { ddof }, false),
+            "std",
+        )
     }
 
     /// A variance-like reduction. Of `x - c`, `x + c` or `c ± x` in floating point, where `c`

@@ -1,7 +1,7 @@
 //! Lowering the optimised graph to tile tasks: one task per needed output tile (reductions add
 //! their partial and combine tasks), each with its dependencies and projected memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -39,6 +39,9 @@ pub(crate) struct Task {
     pub(crate) out_bytes: u64,
     /// Projected scratch bytes while it runs.
     pub(crate) scratch_bytes: u64,
+    /// For a partial reduction: the input (by position) whose tile the task reads itself,
+    /// folding it as it is decoded, instead of taking it from a source task.
+    pub(crate) streamed: Option<usize>,
 }
 
 impl Task {
@@ -81,6 +84,8 @@ pub(crate) struct Plan {
     /// Per output: (block index, task) for every block of the output.
     pub(crate) outputs: Vec<Vec<(Vec<usize>, usize)>>,
     pub(crate) roots: Vec<Arc<Node>>,
+    /// Sources that the partial reductions reading them read themselves.
+    streamed: HashSet<NodeId>,
 }
 
 impl Plan {
@@ -122,11 +127,13 @@ impl Plan {
     }
 
     fn lower(roots: &[Arc<Node>], strip_len: usize, share_sources: bool) -> Plan {
+        let streamed = streamed_sources(roots);
         let mut lower = Lowering {
             tasks: Vec::new(),
             memo: HashMap::new(),
             strip_len,
             share_sources,
+            streamed: streamed.clone(),
         };
         let outputs = roots
             .iter()
@@ -141,6 +148,7 @@ impl Plan {
             tasks: lower.tasks,
             outputs,
             roots: roots.to_vec(),
+            streamed,
         }
     }
 
@@ -223,6 +231,9 @@ impl Plan {
                         human_bytes(*bytes)
                     )
                 }
+                None if self.streamed.contains(&node.id) => {
+                    "read by the partial reductions, folded as it is decoded".to_string()
+                }
                 None => "fused away".to_string(),
             };
             let extra = note(node);
@@ -264,12 +275,49 @@ enum Stage {
     Level(usize),
 }
 
+/// The tile sources that their one reader, a reduction, reads itself (see
+/// [`Task::streamed`]): sources that [stream](crate::graph::TileSource::streams), read by
+/// that reduction tile for tile (not broadcast) and by no other node or output.
+fn streamed_sources(roots: &[Arc<Node>]) -> HashSet<NodeId> {
+    let mut readers: HashMap<NodeId, usize> = HashMap::new();
+    let mut reductions = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack: Vec<Arc<Node>> = roots.to_vec();
+    for root in roots {
+        *readers.entry(root.id).or_default() += 1;
+    }
+    while let Some(node) = stack.pop() {
+        if !seen.insert(node.id) {
+            continue;
+        }
+        for input in node.inputs() {
+            *readers.entry(input.id).or_default() += 1;
+            stack.push(input.clone());
+        }
+        if let NodeKind::Reduce(r) = &node.kind {
+            reductions.push(r.clone());
+        }
+    }
+    reductions
+        .iter()
+        .flat_map(|r| &r.inputs)
+        .filter(|input| {
+            let streams = matches!(&input.node.kind,
+                NodeKind::Source(Source::Tiles(source)) if source.streams());
+            streams && input.is_aligned() && readers.get(&input.node.id) == Some(&1)
+        })
+        .map(|input| input.node.id)
+        .collect()
+}
+
 struct Lowering {
     tasks: Vec<Task>,
     memo: HashMap<(NodeId, Stage, Vec<usize>), usize>,
     strip_len: usize,
     /// Whether a source tile read by several tasks is read once (or once per reader).
     share_sources: bool,
+    /// Sources whose tiles the partial reductions reading them read themselves.
+    streamed: HashSet<NodeId>,
 }
 
 impl Lowering {
@@ -338,6 +386,7 @@ impl Lowering {
             deps,
             out_bytes,
             scratch_bytes: scratch,
+            streamed: None,
         }
     }
 
@@ -371,11 +420,22 @@ impl Lowering {
             .product();
         let out_bytes = (kept_len * r.reducer.state_bytes()) as u64;
         if level == 0 {
+            // One input at most is read by the task itself; its tile is the task's scratch.
+            let streamed = r
+                .inputs
+                .iter()
+                .position(|i| self.streamed.contains(&i.node.id));
             let deps = r
                 .inputs
                 .iter()
-                .map(|i| self.task(&i.node, Stage::Tile, &i.block_for(block)))
+                .enumerate()
+                .filter(|&(k, _)| Some(k) != streamed)
+                .map(|(_, i)| self.task(&i.node, Stage::Tile, &i.block_for(block)))
                 .collect();
+            let decoded = streamed.map_or(0, |k| {
+                let input = &r.inputs[k].node;
+                Self::tile_bytes(input, &input.grid, block)
+            });
             // A broadcast input is repeated into a strip buffer.
             let broadcast: usize = r
                 .inputs
@@ -383,7 +443,7 @@ impl Lowering {
                 .filter(|i| !i.is_aligned())
                 .map(|i| self.strip_len * i.node.dtype.size())
                 .sum();
-            let scratch = (r.program.scratch_bytes(self.strip_len) + broadcast) as u64;
+            let scratch = (r.program.scratch_bytes(self.strip_len) + broadcast) as u64 + decoded;
             return Task {
                 kind: TaskKind::Partial,
                 node: node.clone(),
@@ -391,6 +451,7 @@ impl Lowering {
                 deps,
                 out_bytes,
                 scratch_bytes: scratch,
+                streamed,
             };
         }
         let deps = self.children(node, r, level, block);
@@ -401,6 +462,7 @@ impl Lowering {
             deps,
             out_bytes,
             scratch_bytes: 0,
+            streamed: None,
         }
     }
 
@@ -464,6 +526,7 @@ impl Lowering {
             deps,
             out_bytes,
             scratch_bytes: 0,
+            streamed: None,
         }
     }
 }

@@ -5,7 +5,9 @@ use chunkwise_kernels::strip::{InputTile, Operand, Program, Step, TilePosition};
 
 use super::plan::{Task, TaskKind};
 use crate::error::{Error, ExecError, Result};
-use crate::graph::{ElemInput, NodeKind, Source, Value, new_tile, partial};
+use crate::graph::{
+    ElemInput, NodeKind, PartialFold, Reduce, Source, TilePiece, Value, new_tile, partial,
+};
 
 /// Computes `task` from the results of its dependencies (in `deps` order).
 pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Result<Value> {
@@ -59,7 +61,6 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
         }
         (TaskKind::Partial, NodeKind::Reduce(r)) => {
             let shape = r.in_grid.block_shape(&task.block);
-            let strips = input_tiles(&r.inputs, inputs);
             let origin = r.in_grid.block_origin(&task.block);
             let array_shape = r.in_grid.shape();
             let tile = TilePosition {
@@ -67,14 +68,17 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
                 shape: &shape,
                 array_shape: &array_shape,
             };
-            Ok(partial(
-                &*r.reducer,
-                &r.program,
-                &strips,
-                tile,
-                &r.reduced,
-                strip_len,
-            ))
+            match task.streamed {
+                Some(k) => streamed_partial(task, r, k, inputs, tile, strip_len),
+                None => Ok(partial(
+                    &*r.reducer,
+                    &r.program,
+                    &input_tiles(&r.inputs, inputs),
+                    tile,
+                    &r.reduced,
+                    strip_len,
+                )),
+            }
         }
         (TaskKind::Combine { .. }, NodeKind::Reduce(r)) => {
             let refs: Vec<&Value> = inputs.iter().collect();
@@ -92,6 +96,49 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
         }
         (kind, _) => unreachable!("task kind {kind:?} does not match node {}", node.label()),
     }
+}
+
+/// The partial states of a tile whose input `streamed` the task reads itself: each piece
+/// of that input's tile is folded as soon as the source has decoded it, while it is still in
+/// cache. `deps` are the tiles of the other inputs, in order.
+fn streamed_partial(
+    task: &Task,
+    r: &Reduce,
+    streamed: usize,
+    deps: &[Value],
+    tile: TilePosition<'_>,
+    strip_len: usize,
+) -> Result<Value> {
+    let input = &r.inputs[streamed].node;
+    let NodeKind::Source(Source::Tiles(source)) = &input.kind else {
+        unreachable!("the plan streams tile sources only")
+    };
+    let others: Vec<ElemInput> = r
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| k != streamed)
+        .map(|(_, i)| i.clone())
+        .collect();
+    let others = input_tiles(&others, deps);
+    let mut fold = PartialFold::new(&*r.reducer, &r.program, tile, &r.reduced, strip_len);
+    let ranges = input.grid.block_ranges(&task.block);
+    source.stream_tile(&task.block, &ranges, &mut |piece| match piece {
+        TilePiece::Restart => fold.restart(),
+        TilePiece::Prefix(prefix) => {
+            let mut inputs = others.clone();
+            inputs.insert(streamed, InputTile::Full(prefix));
+            fold.fold_upto(&inputs, prefix.len().min(tile.len()));
+        }
+    })?;
+    if fold.done() != tile.len() {
+        return Err(Error::Exec(ExecError::TileShape {
+            task: task.describe(),
+            expected: tile.shape.to_vec(),
+            found: vec![fold.done()],
+        }));
+    }
+    Ok(fold.end())
 }
 
 /// The program inputs of a task: whole tiles, or broadcast tiles repeated strip by strip.

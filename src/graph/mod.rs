@@ -18,9 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use chunkwise_kernels::dtype::DType;
+use chunkwise_kernels::dtype::Strip;
 use chunkwise_kernels::strip::{Program, StripOp};
 
-pub(crate) use reduce::{ErasedReducer, Several, erase, partial};
+pub(crate) use reduce::{ErasedReducer, PartialFold, Several, erase, partial};
 pub(crate) use value::{Pick, TileData, TupleTile, Value, new_tile, tile_value};
 
 use crate::chunks::ChunkGrid;
@@ -69,6 +70,37 @@ pub(crate) trait TileSource: Send + Sync + Debug {
     fn name(&self) -> String;
     /// The tile of `block`, covering `ranges` of the array.
     fn tile(&self, block: &[usize], ranges: &[std::ops::Range<usize>]) -> Result<Value>;
+    /// Whether [`TileSource::stream_tile`] hands tiles over as they are decoded, so that
+    /// a reduction can fold each piece while it is in cache instead of reading the tile
+    /// back from memory.
+    fn streams(&self) -> bool {
+        false
+    }
+    /// The tile of `block` handed to `sink` piece by piece, as [`TilePiece`]s. The default
+    /// reads the whole tile and hands it over at once.
+    fn stream_tile(
+        &self,
+        block: &[usize],
+        ranges: &[std::ops::Range<usize>],
+        sink: &mut dyn FnMut(TilePiece<'_>),
+    ) -> Result<()> {
+        let tile = self.tile(block, ranges)?;
+        sink(TilePiece::Prefix(
+            tile.strip().expect("a source's tiles are arrays"),
+        ));
+        Ok(())
+    }
+}
+
+/// What [`TileSource::stream_tile`] hands over.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TilePiece<'a> {
+    /// The tile's first elements in C order, final from here on: each prefix extends the
+    /// one before, and the last is the whole tile.
+    Prefix(Strip<'a>),
+    /// The elements handed over so far are void: the tile starts again (a fast decoder
+    /// gave up half-way and the general one takes over).
+    Restart,
 }
 
 /// An input of an elementwise program or a reduction's prelude: a node on the same grid as

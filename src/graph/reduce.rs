@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element, Strip};
-use chunkwise_kernels::reduce::{ReduceLayout, Reducer, SoaStates};
+use chunkwise_kernels::reduce::{ReduceLayout, Reducer, SoaStates, Statistic};
 use chunkwise_kernels::strip::{InputTile, Program, TilePosition};
 use ndarray::{ArrayD, IxDyn};
 
@@ -25,13 +25,16 @@ pub(crate) trait ErasedReducer: Send + Sync + Debug {
     fn state_bytes(&self) -> usize;
     fn has_identity(&self) -> bool;
     fn needs_positions(&self) -> bool;
+    /// See [`Reducer::statistic`].
+    fn statistic(&self) -> Option<Statistic>;
+    /// [`Reducer::finishing`], named `name` in plans.
+    fn finishing(&self, wanted: Statistic, name: String) -> Option<Arc<dyn ErasedReducer>>;
     /// `n` initial states.
     fn start(&self, n: usize) -> States;
     /// Folds the tile elements `offset..offset + strip.len()` into `states`.
     fn fold(&self, states: &mut States, layout: &ReduceLayout, offset: usize, strip: Strip<'_>);
-    /// The folded states as a value (a tile of `shape`); each state was offered `offered`
-    /// values.
-    fn end(&self, states: States, offered: u64, shape: Vec<usize>) -> Value;
+    /// The states folded over a tile of `layout` as a value (a tile of `shape`).
+    fn end(&self, states: States, layout: &ReduceLayout, shape: Vec<usize>) -> Value;
     /// States of several tiles (all of one shape) combined in order.
     fn combine(&self, parts: &[&Value]) -> Value;
     /// The result tile (of `shape`) of a tile of states.
@@ -47,24 +50,92 @@ pub(crate) fn partial(
     reduced: &[bool],
     strip_len: usize,
 ) -> Value {
-    let layout = ReduceLayout::new(
-        tile.shape,
-        tile.origin,
-        tile.array_shape,
-        reduced,
-        reducer.needs_positions(),
-    );
-    let mut states = reducer.start(layout.n_states());
-    program.run(inputs, tile, strip_len, |offset, strip| {
-        reducer.fold(&mut states, &layout, offset, strip)
-    });
-    let shape = tile
-        .shape
-        .iter()
-        .zip(reduced)
-        .map(|(&n, &r)| if r { 1 } else { n })
-        .collect();
-    reducer.end(states, layout.values_per_state(), shape)
+    let mut fold = PartialFold::new(reducer, program, tile, reduced, strip_len);
+    fold.fold_upto(inputs, tile.len());
+    fold.end()
+}
+
+/// The partial states of one tile, folded as its elements become available: all at once
+/// ([`partial`]), or piece by piece while a source decodes it.
+pub(crate) struct PartialFold<'a> {
+    reducer: &'a dyn ErasedReducer,
+    program: &'a Program,
+    tile: TilePosition<'a>,
+    reduced: &'a [bool],
+    strip_len: usize,
+    layout: ReduceLayout,
+    states: States,
+    /// Elements folded so far (C order).
+    done: usize,
+}
+
+impl<'a> PartialFold<'a> {
+    pub(crate) fn new(
+        reducer: &'a dyn ErasedReducer,
+        program: &'a Program,
+        tile: TilePosition<'a>,
+        reduced: &'a [bool],
+        strip_len: usize,
+    ) -> PartialFold<'a> {
+        let layout = ReduceLayout::new(
+            tile.shape,
+            tile.origin,
+            tile.array_shape,
+            reduced,
+            reducer.needs_positions(),
+        );
+        let states = reducer.start(layout.n_states());
+        PartialFold {
+            reducer,
+            program,
+            tile,
+            reduced,
+            strip_len,
+            layout,
+            states,
+            done: 0,
+        }
+    }
+
+    /// Elements folded so far.
+    pub(crate) fn done(&self) -> usize {
+        self.done
+    }
+
+    /// Folds the elements from the last call's end up to `upto`; `inputs` hold at least
+    /// the elements up to `upto`.
+    pub(crate) fn fold_upto(&mut self, inputs: &[InputTile<'_>], upto: usize) {
+        if upto <= self.done {
+            return;
+        }
+        let (reducer, layout, states) = (self.reducer, &self.layout, &mut self.states);
+        self.program.run_range(
+            inputs,
+            self.tile,
+            self.done..upto,
+            self.strip_len,
+            |offset, strip| reducer.fold(states, layout, offset, strip),
+        );
+        self.done = upto;
+    }
+
+    /// Forgets everything folded: the tile starts again.
+    pub(crate) fn restart(&mut self) {
+        self.states = self.reducer.start(self.layout.n_states());
+        self.done = 0;
+    }
+
+    /// The partial states of the tile (every element folded).
+    pub(crate) fn end(self) -> Value {
+        let shape = self
+            .tile
+            .shape
+            .iter()
+            .zip(self.reduced)
+            .map(|(&n, &r)| if r { 1 } else { n })
+            .collect();
+        self.reducer.end(self.states, &self.layout, shape)
+    }
 }
 
 #[derive(Debug)]
@@ -109,6 +180,12 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
     fn needs_positions(&self) -> bool {
         self.reducer.needs_positions()
     }
+    fn statistic(&self) -> Option<Statistic> {
+        self.reducer.statistic()
+    }
+    fn finishing(&self, wanted: Statistic, name: String) -> Option<Arc<dyn ErasedReducer>> {
+        Some(erase(self.reducer.finishing(wanted)?, name))
+    }
     fn start(&self, n: usize) -> States {
         let init = self.reducer.init();
         if self.reducer.uses_soa() {
@@ -128,11 +205,12 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
             .expect("states from start()");
         layout.fold(&self.reducer, states, offset, xs);
     }
-    fn end(&self, states: States, offered: u64, shape: Vec<usize>) -> Value {
+    fn end(&self, states: States, layout: &ReduceLayout, shape: Vec<usize>) -> Value {
         let states = match states.downcast::<SoaStates>() {
             Ok(mut columns) => {
                 let (a, b, c) = columns.all_columns();
-                self.reducer.end_soa(a, b, c, offered);
+                let offered = layout.values_per_state();
+                self.reducer.end_soa(a, b, c, offered, layout.folds_lanes());
                 (0..columns.len())
                     .map(|i| self.reducer.state_of(columns.get(i)))
                     .collect()
@@ -171,12 +249,41 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
 
 /// Several reductions of the same data: one pass over each tile folds every strip into all
 /// of them. Values are [`TupleTile`]s with one part per reduction.
+///
+/// A reduction whose result another's states also hold (the mean of f32 data, in the
+/// states of its variance) is not folded: it finishes that reduction's states.
 #[derive(Debug)]
 pub(crate) struct Several {
-    pub(crate) parts: Vec<Arc<dyn ErasedReducer>>,
+    parts: Vec<Arc<dyn ErasedReducer>>,
+    /// Per part: the part whose states it finishes (itself when it folds its own).
+    states_of: Vec<usize>,
 }
 
 impl Several {
+    /// The reductions `parts`, each folded unless another's states hold its result.
+    pub(crate) fn new(mut parts: Vec<Arc<dyn ErasedReducer>>) -> Several {
+        let mut states_of: Vec<usize> = (0..parts.len()).collect();
+        for k in 0..parts.len() {
+            let Some(wanted) = parts[k].statistic() else {
+                continue;
+            };
+            // Parts that compute a statistic of their own are not asked to hold another's,
+            // so no part both finishes another's states and has its own finished.
+            let holder = (0..parts.len()).find_map(|j| {
+                let eligible = j != k && parts[j].statistic().is_none();
+                eligible
+                    .then(|| parts[j].finishing(wanted, parts[k].name()))
+                    .flatten()
+                    .map(|reducer| (j, reducer))
+            });
+            if let Some((j, reducer)) = holder {
+                parts[k] = reducer;
+                states_of[k] = j;
+            }
+        }
+        Several { parts, states_of }
+    }
+
     fn each(value: &Value) -> &[Value] {
         &value
             .as_any()
@@ -185,13 +292,24 @@ impl Several {
             .parts
     }
 
-    /// Combines the `k`-th parts of `values` with `f`, for every part.
-    fn per_part(&self, values: &[&Value], f: impl Fn(usize, &[&Value]) -> Value) -> Value {
-        let parts = (0..self.parts.len())
-            .map(|k| {
-                let kth: Vec<&Value> = values.iter().map(|v| &Self::each(v)[k]).collect();
-                f(k, &kth)
-            })
+    fn folds_own(&self, k: usize) -> bool {
+        self.states_of[k] == k
+    }
+
+    /// One value per part: `f(k)` for the parts that fold, and the value of the part whose
+    /// states they finish for the others.
+    fn per_folded_part(&self, mut f: impl FnMut(usize) -> Value) -> Value {
+        let mut parts: Vec<Option<Value>> = (0..self.parts.len())
+            .map(|k| self.folds_own(k).then(|| f(k)))
+            .collect();
+        for k in 0..parts.len() {
+            if !self.folds_own(k) {
+                parts[k] = parts[self.states_of[k]].clone();
+            }
+        }
+        let parts = parts
+            .into_iter()
+            .map(|p| p.expect("every part holds a folding part's value"))
             .collect();
         Arc::new(TupleTile { parts })
     }
@@ -201,7 +319,15 @@ impl ErasedReducer for Several {
     fn name(&self) -> String {
         self.parts
             .iter()
-            .map(|p| p.name())
+            .enumerate()
+            .map(|(k, p)| match self.folds_own(k) {
+                true => p.name(),
+                false => format!(
+                    "{} (from {})",
+                    p.name(),
+                    self.parts[self.states_of[k]].name()
+                ),
+            })
             .collect::<Vec<_>>()
             .join(" + ")
     }
@@ -212,7 +338,10 @@ impl ErasedReducer for Several {
         self.parts[0].out_dtype()
     }
     fn state_bytes(&self) -> usize {
-        self.parts.iter().map(|p| p.state_bytes()).sum()
+        (0..self.parts.len())
+            .filter(|&k| self.folds_own(k))
+            .map(|k| self.parts[k].state_bytes())
+            .sum()
     }
     fn has_identity(&self) -> bool {
         self.parts.iter().all(|p| p.has_identity())
@@ -220,38 +349,95 @@ impl ErasedReducer for Several {
     fn needs_positions(&self) -> bool {
         self.parts.iter().any(|p| p.needs_positions())
     }
+    fn statistic(&self) -> Option<Statistic> {
+        None
+    }
+    fn finishing(&self, _: Statistic, _: String) -> Option<Arc<dyn ErasedReducer>> {
+        None
+    }
     fn start(&self, n: usize) -> States {
         Box::new(
-            self.parts
-                .iter()
-                .map(|p| p.start(n))
-                .collect::<Vec<States>>(),
+            (0..self.parts.len())
+                .map(|k| self.folds_own(k).then(|| self.parts[k].start(n)))
+                .collect::<Vec<Option<States>>>(),
         )
     }
     fn fold(&self, states: &mut States, layout: &ReduceLayout, offset: usize, strip: Strip<'_>) {
         let states = states
-            .downcast_mut::<Vec<States>>()
+            .downcast_mut::<Vec<Option<States>>>()
             .expect("states from start()");
         for (part, s) in self.parts.iter().zip(states.iter_mut()) {
-            part.fold(s, layout, offset, strip);
+            if let Some(s) = s {
+                part.fold(s, layout, offset, strip);
+            }
         }
     }
-    fn end(&self, states: States, offered: u64, shape: Vec<usize>) -> Value {
-        let states = *states
-            .downcast::<Vec<States>>()
+    fn end(&self, states: States, layout: &ReduceLayout, shape: Vec<usize>) -> Value {
+        let mut states = *states
+            .downcast::<Vec<Option<States>>>()
             .expect("states from start()");
+        self.per_folded_part(|k| {
+            let s = states[k].take().expect("a folding part has states");
+            self.parts[k].end(s, layout, shape.clone())
+        })
+    }
+    fn combine(&self, parts: &[&Value]) -> Value {
+        self.per_folded_part(|k| {
+            let kth: Vec<&Value> = parts.iter().map(|v| &Self::each(v)[k]).collect();
+            self.parts[k].combine(&kth)
+        })
+    }
+    fn finish(&self, states: &Value, shape: &[usize]) -> Value {
         let parts = self
             .parts
             .iter()
-            .zip(states)
-            .map(|(p, s)| p.end(s, offered, shape.clone()))
+            .zip(Self::each(states))
+            .map(|(p, s)| p.finish(s, shape))
             .collect();
         Arc::new(TupleTile { parts })
     }
-    fn combine(&self, parts: &[&Value]) -> Value {
-        self.per_part(parts, |k, kth| self.parts[k].combine(kth))
-    }
-    fn finish(&self, states: &Value, shape: &[usize]) -> Value {
-        self.per_part(&[states], |k, kth| self.parts[k].finish(kth[0], shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use chunkwise_kernels::reduce::FloatSum;
+    use chunkwise_kernels::strip::Operand;
+
+    use super::*;
+
+    #[test]
+    fn a_partial_fold_that_restarts_forgets_what_it_folded() {
+        let sum = erase(FloatSum::<f64>::new(false, false), "sum");
+        let identity = Program {
+            inputs: vec![DType::F64],
+            steps: Vec::new(),
+            output: Operand::Input(0),
+        };
+        let (origin, shape) = ([0, 0], [4, 3]);
+        let tile = TilePosition {
+            origin: &origin,
+            shape: &shape,
+            array_shape: &shape,
+        };
+        let reduced = [true, false];
+        let values: Vec<f64> = (0..12).map(f64::from).collect();
+        let whole = [InputTile::Full(Strip::F64(&values))];
+        let finished = |states: &Value| {
+            let tile = sum.finish(states, &[1, 3]);
+            f64::from_strip(tile.strip().unwrap()).to_vec()
+        };
+        let want = finished(&partial(&*sum, &identity, &whole, tile, &reduced, 2));
+        assert_eq!(want, vec![18.0, 22.0, 26.0]);
+        // Pieces as a decoder hands them over, with a false start.
+        let mut fold = PartialFold::new(&*sum, &identity, tile, &reduced, 2);
+        let garbage = vec![1e9; 7];
+        fold.fold_upto(&[InputTile::Full(Strip::F64(&garbage))], 7);
+        fold.restart();
+        assert_eq!(fold.done(), 0);
+        for upto in [5, 5, 9, 12] {
+            fold.fold_upto(&[InputTile::Full(Strip::F64(&values[..upto]))], upto);
+        }
+        assert_eq!(fold.done(), 12);
+        assert_eq!(finished(&fold.end()), want);
     }
 }

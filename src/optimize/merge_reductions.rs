@@ -89,7 +89,7 @@ impl Pass for MergeReductions {
                 })
                 .collect();
             let merged = Reduce {
-                reducer: Arc::new(Several { parts }),
+                reducer: Arc::new(Several::new(parts)),
                 ..first.clone()
             };
             let merged = Node::new(

@@ -23,7 +23,7 @@ use crate::dtype::{Element, Numeric};
 
 pub use extremes::{ArgMinMax, BestState, Extreme, MinMax};
 pub use logic::{AnyAll, CountNonzero};
-pub use moments::{MomentState, Moments};
+pub use moments::{MomentOutput, MomentState, Moments};
 pub use sums::{FloatSum, Fold, SumState};
 
 /// A reduction: folding values into states, combining states, finishing a state into a value.
@@ -84,8 +84,33 @@ pub trait Reducer: Send + Sync + Debug + 'static {
         unreachable!("called only for reducers whose uses_soa() is true")
     }
     /// Completes a tile's column states once it is folded: each state has been offered
-    /// `offered` values. The default does nothing.
-    fn end_soa(&self, _a: &mut [f64], _b: &mut [f64], _c: &mut [f64], _offered: u64) {}
+    /// `offered` values, by [`Reducer::fold_lanes_soa`] if `lanes` (else by
+    /// [`Reducer::fold_run`] on the states the fields give). The default does nothing.
+    fn end_soa(&self, _a: &mut [f64], _b: &mut [f64], _c: &mut [f64], _offered: u64, _lanes: bool) {
+    }
+    /// What this reducer computes, where an optimiser may find it in another's states.
+    fn statistic(&self) -> Option<Statistic> {
+        None
+    }
+    /// A reducer with this one's fold and states that finishes them into `wanted`, if these
+    /// states hold it as accurately as its own reducer would. Reductions of the same data
+    /// can then fold once for both.
+    fn finishing(&self, _wanted: Statistic) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
+}
+
+/// A result that several reducers' states may hold (see [`Reducer::finishing`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statistic {
+    /// The arithmetic mean, skipping NaN or not.
+    Mean {
+        /// Whether NaN values are left out.
+        skip_nan: bool,
+    },
 }
 
 /// The states of one tile as three columns of f64 fields (see [`Reducer::uses_soa`]).
@@ -241,6 +266,12 @@ impl ReduceLayout {
             .filter(|(_, reduced)| **reduced)
             .map(|(&extent, _)| extent as u64)
             .product()
+    }
+
+    /// Whether the tile is folded row by row into lanes of states (the last axis is kept),
+    /// rather than in runs into one state each.
+    pub fn folds_lanes(&self) -> bool {
+        !self.reduced[self.dims.len() - 1]
     }
 
     /// Number of elements in the tile.

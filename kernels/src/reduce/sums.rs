@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use super::{CompensatedSum, Reducer, pairwise_sum};
+use super::{CompensatedSum, Reducer, Statistic, pairwise_sum};
 use crate::dtype::{FloatElement, Numeric};
 use crate::simd::{fold_columns2, fold_columns3, fold_lanes};
 
@@ -94,10 +94,15 @@ impl<T: Numeric> Reducer for FloatSum<T> {
             *n += if keep { 1.0 } else { 0.0 };
         });
     }
-    fn end_soa(&self, _: &mut [f64], _: &mut [f64], counts: &mut [f64], offered: u64) {
+    fn end_soa(&self, _: &mut [f64], _: &mut [f64], counts: &mut [f64], offered: u64, _: bool) {
         if !self.skip_nan {
             counts.fill(offered as f64);
         }
+    }
+    fn statistic(&self) -> Option<Statistic> {
+        self.mean.then_some(Statistic::Mean {
+            skip_nan: self.skip_nan,
+        })
     }
     fn combine(&self, into: &mut SumState, other: &SumState) {
         into.sum.merge(&other.sum);

@@ -76,11 +76,134 @@ fn moments_merge_matches_two_pass() {
         .collect();
     let mean = xs.iter().sum::<f64>() / 37.0;
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 36.0;
-    let r = Moments::<f64>::new(1.0, false, false);
+    let r = Moments::<f64>::new(MomentOutput::Variance { ddof: 1.0 }, false);
     for strip in [1, 5, 37] {
         let got = reduce_tile(&r, &[37], &[true], &xs, strip)[0];
         assert!((got - var).abs() <= 1e-9 * var, "{got} vs {var}");
         let lanes = reduce_tile(&r, &[37, 1], &[true, false], &xs, strip)[0];
         assert!((lanes - var).abs() <= 1e-9 * var, "{lanes} vs {var}");
     }
+}
+
+/// [`reduce_tile`] through column states, as the engine folds reducers that use them.
+fn reduce_tile_soa<R: Reducer>(
+    r: &R,
+    shape: &[usize],
+    reduced: &[bool],
+    xs: &[R::In],
+    strip: usize,
+) -> Vec<R::Out> {
+    let origin = vec![0; shape.len()];
+    let layout = ReduceLayout::new(shape, &origin, shape, reduced, r.needs_positions());
+    let mut states = SoaStates::new(layout.n_states(), r.fields_of(&r.init()));
+    for (k, chunk) in xs.chunks(strip).enumerate() {
+        layout.fold_soa(r, &mut states, k * strip, chunk);
+    }
+    let (a, b, c) = states.all_columns();
+    r.end_soa(a, b, c, layout.values_per_state(), layout.folds_lanes());
+    (0..states.len())
+        .map(|i| r.finish(&r.state_of(states.get(i))))
+        .collect()
+}
+
+/// The mean and variance (ddof 0) of `xs` in f64, two passes.
+fn two_pass(xs: &[f64]) -> (f64, f64) {
+    let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / xs.len() as f64;
+    (mean, var)
+}
+
+#[test]
+fn f32_lanes_fold_by_shifted_sums_across_recentring() {
+    // 3000 rows (two re-centrings) of 5 lanes with a large offset and a drift, so a shift
+    // taken from the first row alone would be far from the later values.
+    let (rows, lanes) = (3000, 5);
+    let xs: Vec<f32> = (0..rows * lanes)
+        .map(|i| {
+            let (row, lane) = (i / lanes, i % lanes);
+            1e4 + (row as f32) * 0.01 * lane as f32 + ((i * 7919 % 1013) as f32) / 1013.0
+        })
+        .collect();
+    let mean = Moments::<f32>::new(MomentOutput::Mean, false);
+    let var = Moments::<f32>::new(MomentOutput::Variance { ddof: 0.0 }, false);
+    for strip in [7, 5 * 1024, xs.len()] {
+        let means = reduce_tile_soa(&mean, &[rows, lanes], &[true, false], &xs, strip);
+        let vars = reduce_tile_soa(&var, &[rows, lanes], &[true, false], &xs, strip);
+        for lane in 0..lanes {
+            let column: Vec<f64> = (0..rows).map(|r| xs[r * lanes + lane] as f64).collect();
+            let (m, v) = two_pass(&column);
+            // Rounded once to f32: within half an f32 ulp, plus the f64 error.
+            assert!((means[lane] as f64 - m).abs() <= 0.6 * f32::EPSILON as f64 * m);
+            assert!((vars[lane] as f64 - v).abs() <= 0.6 * f32::EPSILON as f64 * v);
+        }
+    }
+}
+
+#[test]
+fn shifted_sums_keep_the_ieee_results_of_infinities_and_nan() {
+    let inf = f32::INFINITY;
+    // Per column: (values, mean); the variance is NaN wherever a value is not finite.
+    let columns: [(&[f32], f32); 6] = [
+        (&[inf, 1.0, 2.0], inf),
+        (&[1.0, 2.0, -inf], -inf),
+        (&[inf, 1.0, -inf], f32::NAN),
+        (&[1.0, f32::NAN, 2.0], f32::NAN),
+        (&[-inf, -inf, 3.0], -inf),
+        (&[1.0, 2.0, 4.0], 7.0 / 3.0),
+    ];
+    let rows = 3;
+    let xs: Vec<f32> = (0..rows)
+        .flat_map(|r| columns.iter().map(move |(c, _)| c[r]))
+        .collect();
+    let shape = [rows, columns.len()];
+    let mean = Moments::<f32>::new(MomentOutput::Mean, false);
+    let var = Moments::<f32>::new(MomentOutput::Variance { ddof: 0.0 }, false);
+    let means = reduce_tile_soa(&mean, &shape, &[true, false], &xs, 4);
+    let vars = reduce_tile_soa(&var, &shape, &[true, false], &xs, 4);
+    for (k, (column, want)) in columns.iter().enumerate() {
+        let same = means[k] == *want || (means[k].is_nan() && want.is_nan());
+        assert!(same, "column {k}: mean {} vs {want}", means[k]);
+        let finite = column.iter().all(|v| v.is_finite());
+        assert_eq!(vars[k].is_nan(), !finite, "column {k}: var {}", vars[k]);
+    }
+    assert!((vars[5] as f64 - two_pass(&[1.0, 2.0, 4.0]).1).abs() < 1e-6);
+    // Across re-centrings (every 1024 rows): an infinity early on, a NaN late.
+    let rows = 2100;
+    let xs: Vec<f32> = (0..rows)
+        .flat_map(|r| {
+            let early = if r == 3 { inf } else { 1.0 };
+            let late = if r == 2000 { f32::NAN } else { 2.0 };
+            [early, late, r as f32]
+        })
+        .collect();
+    let means = reduce_tile_soa(&mean, &[rows, 3], &[true, false], &xs, 1000);
+    let vars = reduce_tile_soa(&var, &[rows, 3], &[true, false], &xs, 1000);
+    assert_eq!(means[0], inf);
+    assert!(means[1].is_nan() && vars[0].is_nan() && vars[1].is_nan());
+    assert_eq!(means[2], (rows - 1) as f32 / 2.0);
+    // Merging tiles keeps them too: an infinite mean with a finite one stays infinite.
+    let mut state = MomentState {
+        count: 2,
+        mean: f64::INFINITY,
+        m2: f64::NAN,
+    };
+    state.merge(&MomentState {
+        count: 3,
+        mean: 1.0,
+        m2: 2.0,
+    });
+    assert_eq!((state.count, state.mean), (5, f64::INFINITY));
+    assert!(state.m2.is_nan());
+}
+
+#[test]
+fn only_f32_moments_give_the_mean_from_their_states() {
+    let wanted = Statistic::Mean { skip_nan: false };
+    let std = |skip_nan| Moments::<f32>::new(MomentOutput::StdDev { ddof: 1.0 }, skip_nan);
+    assert!(std(false).finishing(wanted).is_some());
+    assert!(std(true).finishing(wanted).is_none());
+    let wide = Moments::<f64>::new(MomentOutput::StdDev { ddof: 1.0 }, false);
+    assert!(wide.finishing(wanted).is_none());
+    assert_eq!(FloatSum::<f32>::new(false, true).statistic(), Some(wanted));
+    assert_eq!(FloatSum::<f32>::new(false, false).statistic(), None);
 }

@@ -128,22 +128,25 @@ pub(super) fn decompress_into<T: Element>(
     Some(out)
 }
 
-/// Bytes read from a chunk file at a time by [`stream_zstd_file`]: small enough to stay in
-/// the L2 cache while zstd consumes them (512 KiB measured 4% faster than 128 KiB, and than
-/// reading the whole file first).
-const READ_BYTES: usize = 512 << 10;
+/// The size of a zstd block header: read with the block before it, so that a block costs
+/// one read.
+const BLOCK_HEADER: usize = 3;
 
-/// zstd's `ZSTD_d_stableOutBuffer` (zstd.h defines it as `ZSTD_d_experimentalParam2`): the
-/// output buffer never moves between calls, so zstd decodes into it directly instead of
-/// through its own window buffer.
-const STABLE_OUT_BUFFER: zstd_sys::ZSTD_dParameter =
-    zstd_sys::ZSTD_dParameter::ZSTD_d_experimentalParam2;
+/// The most compressed bytes one step of [`stream_zstd_file`] takes: a block, stored raw at
+/// worst (`ZSTD_BLOCKSIZE_MAX`), and the next block's header.
+const STEP_BYTES: usize = (1 << 17) + BLOCK_HEADER;
 
 /// Decompresses the zstd frame in the chunk file `path` into a new buffer of `len`
-/// elements, streaming the file through a small buffer: the compressed chunk is never held
-/// whole, so it does not go through main memory twice. `None` if the file is missing or
-/// unreadable, or does not hold exactly one frame of `len` elements.
-pub(super) fn stream_zstd_file<T: Element>(path: &Path, len: usize) -> Option<Vec<T>> {
+/// elements, block by block (at most 128 KiB of output each): each block's bytes are read
+/// into a small buffer and decoded straight into place, so the compressed chunk is never
+/// held whole and nothing is copied on the way but the read itself. After each block,
+/// `decoded` sees the elements decoded so far, while they are still in cache. `None` if the
+/// file is missing or unreadable, or does not hold exactly one frame of `len` elements.
+pub(super) fn stream_zstd_file<T: Element>(
+    path: &Path,
+    len: usize,
+    decoded: &mut dyn FnMut(&[T]),
+) -> Option<Vec<T>> {
     if !any_bytes_are_valid::<T>() {
         return None;
     }
@@ -151,47 +154,66 @@ pub(super) fn stream_zstd_file<T: Element>(path: &Path, len: usize) -> Option<Ve
     let mut file = std::fs::File::open(path).ok()?;
     let context = DecompressionContext::new()?;
     let mut out: Vec<T> = Vec::with_capacity(len);
-    let mut output = zstd_sys::ZSTD_outBuffer {
-        dst: out.as_mut_ptr().cast(),
-        size: bytes,
-        pos: 0,
-    };
-    let mut buffer = vec![0u8; READ_BYTES];
-    let mut frame_done = false;
+    let destination = out.as_mut_ptr().cast::<u8>();
+    let mut written = 0;
+    let mut buffer = vec![0u8; STEP_BYTES];
+    // The bytes read but not yet decoded: `buffer[start..end]`.
+    let (mut start, mut end) = (0, 0);
     loop {
-        let got = match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(got) => got,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return None,
-        };
-        if frame_done {
-            return None; // bytes after the frame
+        // SAFETY: a valid context.
+        let need = unsafe { zstd_sys::ZSTD_nextSrcSizeToDecompress(context.0) };
+        if need == 0 {
+            break; // the frame is complete (and its checksum, if any, verified)
         }
-        let mut input = zstd_sys::ZSTD_inBuffer {
-            src: buffer.as_ptr().cast(),
-            size: got,
-            pos: 0,
-        };
-        // With a stable output buffer zstd takes all the input it is given unless the frame
-        // ends or fails (a frame larger than the tile fails: the output is too small).
-        while input.pos < input.size && !frame_done {
-            // SAFETY: `output` describes the spare capacity of `out` (`bytes` bytes, never
-            // moved while decoding), `input` the bytes just read; zstd writes only within
-            // `output.size` and advances the positions.
-            let code =
-                unsafe { zstd_sys::ZSTD_decompressStream(context.0, &mut output, &mut input) };
-            // SAFETY: a pure function of the returned code.
-            if unsafe { zstd_sys::ZSTD_isError(code) } != 0 {
-                return None;
+        if need > buffer.len() {
+            return None;
+        }
+        if end - start < need {
+            buffer.copy_within(start..end, 0);
+            (start, end) = (0, end - start);
+            // This step's bytes, and the next block's header where the file has one.
+            let want = (need + BLOCK_HEADER).min(buffer.len());
+            while end < want {
+                match file.read(&mut buffer[end..want]) {
+                    Ok(0) => break,
+                    Ok(got) => end += got,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => return None,
+                }
             }
-            frame_done = code == 0;
+            if end < need {
+                return None; // the file ends inside the frame
+            }
         }
-        if input.pos < input.size {
-            return None; // bytes after the frame
+        // SAFETY: the destination is the unwritten rest of `out`'s capacity (`bytes -
+        // written` bytes); zstd writes only there, reads `need` bytes of `buffer`, and
+        // refers back only to what it wrote before in the same buffer.
+        let produced = unsafe {
+            zstd_sys::ZSTD_decompressContinue(
+                context.0,
+                destination.add(written).cast(),
+                bytes - written,
+                buffer[start..].as_ptr().cast(),
+                need,
+            )
+        };
+        // SAFETY: a pure function of the returned code.
+        if unsafe { zstd_sys::ZSTD_isError(produced) } != 0 {
+            return None;
+        }
+        start += need;
+        if produced > 0 {
+            written += produced;
+            let ready = written / std::mem::size_of::<T>();
+            // SAFETY: zstd wrote the first `written` bytes of the buffer and writes only
+            // after them from here on (the slice ends before the next call); any bytes are
+            // a valid `T` (checked at the top).
+            decoded(unsafe { std::slice::from_raw_parts(out.as_ptr(), ready) });
         }
     }
-    if !frame_done || output.pos != bytes {
+    // Nothing may follow the frame.
+    let trailing = start < end || file.read(&mut [0u8; 1]).ok()? != 0;
+    if trailing || written != bytes {
         return None;
     }
     // SAFETY: zstd wrote all `bytes` bytes of the buffer, and any bytes are a valid `T`
@@ -200,8 +222,7 @@ pub(super) fn stream_zstd_file<T: Element>(path: &Path, len: usize) -> Option<Ve
     Some(out)
 }
 
-/// A zstd decompression context that writes straight into the caller's buffer, freed on
-/// drop.
+/// A zstd decompression context, ready to decode one frame block by block, freed on drop.
 struct DecompressionContext(*mut zstd_sys::ZSTD_DCtx);
 
 impl DecompressionContext {
@@ -212,8 +233,8 @@ impl DecompressionContext {
             return None;
         }
         let context = DecompressionContext(context);
-        // SAFETY: a valid context and a parameter zstd 1.5 knows.
-        let code = unsafe { zstd_sys::ZSTD_DCtx_setParameter(context.0, STABLE_OUT_BUFFER, 1) };
+        // SAFETY: a valid context.
+        let code = unsafe { zstd_sys::ZSTD_decompressBegin(context.0) };
         // SAFETY: a pure function of the returned code.
         (unsafe { zstd_sys::ZSTD_isError(code) } == 0).then_some(context)
     }
@@ -268,12 +289,26 @@ mod tests {
     fn streams_a_frame_exactly_and_refuses_anything_else() {
         let dir = std::env::temp_dir().join(format!("chunkwise-direct-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let values = noise(300_000); // 2.4 MB: several reads of READ_BYTES
+        let values = noise(300_000); // 2.4 MB: many blocks
         let encoded = frame(&values);
-        assert!(encoded.len() > 2 * READ_BYTES);
+        assert!(encoded.len() > 2 * STEP_BYTES);
         let file = dir.join("chunk");
         std::fs::write(&file, &encoded).unwrap();
-        let back = stream_zstd_file::<f64>(&file, values.len()).unwrap();
+        let mut seen = Vec::new();
+        let back = stream_zstd_file::<f64>(&file, values.len(), &mut |prefix| {
+            assert!(prefix.len() >= seen.last().copied().unwrap_or(0));
+            assert!(
+                prefix
+                    .iter()
+                    .zip(&values)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+            seen.push(prefix.len());
+        })
+        .unwrap();
+        // Several pieces, the last the whole tile.
+        assert!(seen.len() > 2, "{seen:?}");
+        assert_eq!(seen.last(), Some(&values.len()));
         assert!(
             back.iter()
                 .zip(&values)
@@ -281,22 +316,22 @@ mod tests {
         );
         assert_eq!(back.len(), values.len());
         // The tile is larger or smaller than the frame.
-        assert!(stream_zstd_file::<f64>(&file, values.len() + 1).is_none());
-        assert!(stream_zstd_file::<f64>(&file, values.len() - 1).is_none());
+        assert!(stream_zstd_file::<f64>(&file, values.len() + 1, &mut |_| {}).is_none());
+        assert!(stream_zstd_file::<f64>(&file, values.len() - 1, &mut |_| {}).is_none());
         // The same bytes are not valid booleans in general: bool takes the checked path.
-        assert!(stream_zstd_file::<bool>(&file, values.len() * 8).is_none());
+        assert!(stream_zstd_file::<bool>(&file, values.len() * 8, &mut |_| {}).is_none());
         assert!(decompress_into::<bool>(Compressor::Zstd, &encoded, values.len() * 8).is_none());
         // A cut frame, stray bytes after the frame (in a later read), an empty file, no file.
         std::fs::write(&file, &encoded[..encoded.len() - 1]).unwrap();
-        assert!(stream_zstd_file::<f64>(&file, values.len()).is_none());
+        assert!(stream_zstd_file::<f64>(&file, values.len(), &mut |_| {}).is_none());
         let mut padded = encoded.clone();
-        padded.extend(std::iter::repeat_n(0u8, READ_BYTES));
+        padded.extend(std::iter::repeat_n(0u8, STEP_BYTES));
         std::fs::write(&file, &padded).unwrap();
-        assert!(stream_zstd_file::<f64>(&file, values.len()).is_none());
+        assert!(stream_zstd_file::<f64>(&file, values.len(), &mut |_| {}).is_none());
         std::fs::write(&file, b"").unwrap();
-        assert!(stream_zstd_file::<f64>(&file, values.len()).is_none());
+        assert!(stream_zstd_file::<f64>(&file, values.len(), &mut |_| {}).is_none());
         std::fs::remove_file(&file).unwrap();
-        assert!(stream_zstd_file::<f64>(&file, values.len()).is_none());
+        assert!(stream_zstd_file::<f64>(&file, values.len(), &mut |_| {}).is_none());
         // The one-shot decoder agrees.
         let once = decompress_into::<f64>(Compressor::Zstd, &encoded, values.len()).unwrap();
         assert!(

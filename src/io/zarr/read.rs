@@ -1,6 +1,7 @@
 //! Lazy reads: a Zarr array as a source of tiles, read when a task needs them.
 
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element};
@@ -12,7 +13,16 @@ use zarrs::storage::ReadableWritableListableStorageTraits;
 use super::direct::{Compressor, decompress_into, direct_compressor, stream_zstd_file};
 use super::store::Store;
 use crate::error::{Error, Result, StorageError};
-use crate::graph::{TileSource, Value, tile_value};
+use crate::graph::{TilePiece, TileSource, Value, tile_value};
+
+/// The array subset of a tile's `ranges`.
+fn subset_of(ranges: &[Range<usize>]) -> ArraySubset {
+    let ranges: Vec<Range<u64>> = ranges
+        .iter()
+        .map(|r| r.start as u64..r.end as u64)
+        .collect();
+    ArraySubset::new_with_ranges(&ranges)
+}
 
 /// The zarrs array handle that sources and sinks share.
 pub(crate) type Handle = ZArray<dyn ReadableWritableListableStorageTraits>;
@@ -125,6 +135,24 @@ impl<T> std::fmt::Debug for ZarrSource<T> {
 }
 
 impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
+    /// The index of the one stored chunk that `subset` covers exactly, and its file in a
+    /// local store; `None` if the subset is not exactly one chunk.
+    fn single_chunk(&self, subset: &ArraySubset) -> Option<(Vec<u64>, Option<PathBuf>)> {
+        let chunks = self.array.chunks_in_array_subset(subset).ok()??;
+        if chunks.num_elements() != 1 {
+            return None;
+        }
+        let index = chunks.start().to_vec();
+        if self.array.chunk_subset(&index).ok()? != *subset {
+            return None;
+        }
+        let file = self.store.path.as_ref().map(|root| {
+            let key = self.array.chunk_key(&index);
+            root.join(key.as_str())
+        });
+        Some((index, file))
+    }
+
     /// The tile covering exactly one stored chunk, decompressed straight into its buffer;
     /// `None` where the general path must run (another layout, a missing or undecodable
     /// chunk).
@@ -134,21 +162,10 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         subset: &ArraySubset,
         shape: &[usize],
     ) -> Option<Value> {
-        let chunks = self.array.chunks_in_array_subset(subset).ok()??;
-        if chunks.num_elements() != 1 {
-            return None;
-        }
-        let index = chunks.start().to_vec();
-        if self.array.chunk_subset(&index).ok()? != *subset {
-            return None;
-        }
+        let (index, file) = self.single_chunk(subset)?;
         let len = shape.iter().product();
-        let file = self.store.path.as_ref().map(|root| {
-            let key = self.array.chunk_key(&index);
-            root.join(key.as_str())
-        });
         let values = match (compressor, file) {
-            (Compressor::Zstd, Some(file)) => stream_zstd_file::<T>(&file, len)?,
+            (Compressor::Zstd, Some(file)) => stream_zstd_file::<T>(&file, len, &mut |_| {})?,
             _ => {
                 let encoded = self.array.retrieve_encoded_chunk(&index).ok()??;
                 decompress_into::<T>(compressor, &encoded, len)?
@@ -177,12 +194,49 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         format!("zarr[{}]", self.array.path())
     }
 
+    fn streams(&self) -> bool {
+        self.direct == Some(Compressor::Zstd) && self.store.path.is_some()
+    }
+
+    /// Tiles that are one zstd chunk of a local store are handed over as zstd decodes them
+    /// (about 128 KiB at a time); others whole.
+    fn stream_tile(
+        &self,
+        block: &[usize],
+        ranges: &[Range<usize>],
+        sink: &mut dyn FnMut(TilePiece<'_>),
+    ) -> Result<()> {
+        if self.streams() {
+            let subset = subset_of(ranges);
+            if let Some((_, Some(file))) = self.single_chunk(&subset) {
+                let len = ranges.iter().map(|r| r.end - r.start).product();
+                let mut started = false;
+                let decoded = stream_zstd_file::<T>(&file, len, &mut |prefix| {
+                    started = true;
+                    sink(TilePiece::Prefix(T::to_strip(prefix)));
+                });
+                if decoded.is_some() {
+                    return Ok(());
+                }
+                if started {
+                    sink(TilePiece::Restart);
+                }
+            }
+        }
+        // The general path, which reports errors with the chunk's key.
+        let tile = self.tile(block, ranges)?;
+        sink(TilePiece::Prefix(
+            tile.strip().expect("a Zarr source's tiles are arrays"),
+        ));
+        Ok(())
+    }
+
     fn tile(&self, _: &[usize], ranges: &[Range<usize>]) -> Result<Value> {
+        let subset = subset_of(ranges);
         let ranges: Vec<Range<u64>> = ranges
             .iter()
             .map(|r| r.start as u64..r.end as u64)
             .collect();
-        let subset = ArraySubset::new_with_ranges(&ranges);
         if let Some(compressor) = self.direct {
             let shape: Vec<usize> = ranges.iter().map(|r| (r.end - r.start) as usize).collect();
             if let Some(tile) = self.whole_chunk(compressor, &subset, &shape) {
