@@ -4,7 +4,8 @@
 //! - write, and read-and-sum, a 10000 x 10000 f64 array in 1000 x 1000 chunks with zstd level
 //!   1 and with blosc lz4: MB/s, against a plain sequential zarrs loop over the same chunks;
 //! - the climate job (time mean, anomaly, its standard deviation over time, written to
-//!   Zarr) on 3650 x 360 x 720 f32 in (365, 90, 180) chunks: time and peak RSS.
+//!   Zarr) on 3650 x 360 x 720 f32 in (365, 90, 180) chunks: time and peak RSS; with
+//!   `CHUNKWISE_CLIMATE_STORE=<path of an array>` also on that array (Dask's input, say).
 //!
 //! - rechunk 20000 x 20000 f64 from (20000, 100) to (100, 20000) tiles through a temporary
 //!   Zarr store (the rows-to-columns case), each output tile then summed: time and peak RSS.
@@ -197,26 +198,40 @@ fn climate() {
         t.elapsed().as_secs_f64(),
         dir_mb(&dir)
     );
+    climate_job("chunkwise", &dir, "in", &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    // The same job on a store written elsewhere, such as the one dask_baseline.py's recipe
+    // writes (`x.to_zarr(store + "/in.zarr")`): CHUNKWISE_CLIMATE_STORE=<store>/in.zarr.
+    if let Some(store) = std::env::var_os("CHUNKWISE_CLIMATE_STORE") {
+        let store = PathBuf::from(store);
+        let out = bench_dir("climate-out");
+        climate_job(&format!("{}", store.display()), &store, "", &out);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+/// The climate job on array `array` of the store `dir`, written to `out`: the median of
+/// three runs and the peak RSS.
+fn climate_job(label: &str, dir: &Path, array: &str, out: &Path) {
     reset_peak_rss();
     let base = rss_mib("VmRSS:");
     // The median of three runs, as ../shared/peers/dask_baseline.py reports Dask's.
     let runs = three_runs(|| {
-        let tas = zarr::open(&dir, "in").unwrap().into_typed::<f32>().unwrap();
+        let tas = zarr::open(dir, array).unwrap().into_typed::<f32>().unwrap();
         let anomaly_std = (&tas - &tas.mean_axis(0)).std_axis(0, 0.0);
-        let out = WriteOptions::default()
+        let options = WriteOptions::default()
             .dimension_names(["lat", "lon"])
             .attribute("units", "K")
             .mode(WriteMode::Overwrite);
-        anomaly_std.to_zarr(&dir, "out", &out).unwrap();
+        anomaly_std.to_zarr(out, "out", &options).unwrap();
     });
     println!(
-        "chunkwise: median {:.2} s of 3 (min {:.2}, first {:.2}), peak RSS {:.0} MiB (the process held {base:.0} MiB before the job)",
+        "{label}: median {:.2} s of 3 (min {:.2}, first {:.2}), peak RSS {:.0} MiB (the process held {base:.0} MiB before the job)",
         runs.median,
         runs.min,
         runs.first,
         rss_mib("VmHWM:")
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn rechunk() {
