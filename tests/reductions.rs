@@ -1204,8 +1204,22 @@ fn f32_mean_with_var_or_std_is_read_off_their_states() {
             );
         }
     }
+    // Infinities: the mean alone (a compensated sum) and the mean read off the moments agree.
+    let a = ndarray::arr2(&[[f32::INFINITY, 1.0], [2.0, f32::NEG_INFINITY], [3.0, 4.0]]).into_dyn();
+    let x = arr(&a, &Chunks::Shape(vec![2, 2]));
+    let alone = x.mean_axis(0).compute().unwrap();
+    let (mean, std) = (x.mean_axis(0), x.std_axis(0, 0.0));
+    let together = chunkwise::compute_many(&[&mean, &std]).unwrap();
+    assert_eq!(
+        alone.as_slice().unwrap(),
+        &[f32::INFINITY, f32::NEG_INFINITY]
+    );
+    assert_eq!(together[0], alone);
+    assert!(together[1].iter().all(|s| s.is_nan()));
     // The anomaly's spread folds once (f32); f64 keeps its compensated mean beside
     // Welford's spread.
+    let a = dense_f32(&[40, 3, 7], 48);
+    let a64 = a.mapv(f64::from);
     let x = arr(&a, &Chunks::Shape(vec![9, 3, 7]));
     let plan = (&x - &x.mean_axis(0)).std_axis(0, 0.0).explain().unwrap();
     assert!(plan.contains("mean (from std) + std"), "{plan}");

@@ -953,8 +953,8 @@ fn zstd_frame(bytes: &[u8]) -> Vec<u8> {
 #[test]
 fn reductions_fold_zstd_chunks_as_they_are_decoded() {
     // A reduction that is a zstd array's only reader reads the chunks itself and folds each
-    // 128 KiB block as zstd decodes it. Chunks of 216 KiB (and edge chunks of 86 KiB) take
-    // several blocks; the tiles over the lanes and along the rows fold different ways.
+    // 128 KiB block as zstd decodes it. Chunks of 211 KiB (and edge chunks of 155 KiB) take
+    // two blocks each; tiles reduced over the lanes and along the rows fold different ways.
     let dir = TempDir::new("streamed");
     let d = dir.path();
     let data = formula::<f32>(&[130, 24, 30]).mapv(|v| 280.0 + v);
@@ -1001,8 +1001,27 @@ fn reductions_fold_zstd_chunks_as_they_are_decoded() {
         "{total} vs {want}"
     );
 
-    // A chunk of two frames: the block-by-block decoder gives up after the first frame's
-    // blocks were folded; the reduction starts the tile again on zarrs' general path.
+    // With other inputs beside the streamed one, from the middle of a tile on: a weight
+    // broadcast along time, and a second stored array (read by a task of its own).
+    let weights = formula::<f32>(&[1, 24, 30]).mapv(|v| 0.5 + v / 4096.0);
+    let w = from_ndarray(&weights, [1, 24, 30]).unwrap();
+    let weighted = (&x * &w).sum_axis(0).compute().unwrap();
+    let want = (&data * &weights)
+        .mapv(f64::from)
+        .sum_axis(ndarray::Axis(0));
+    for (g, w) in weighted.iter().zip(&want) {
+        assert!((f64::from(*g) - w).abs() <= 1e-6 * w.abs(), "{g} vs {w}");
+    }
+    from_ndarray(&data, [75, 24, 30])
+        .unwrap()
+        .to_zarr(d, "y", &options)
+        .unwrap();
+    let y = zarr::open(d, "y").unwrap().into_typed::<f32>().unwrap();
+    let both = (&x - &y).sum().compute_scalar().unwrap();
+    assert_eq!(both, 0.0);
+
+    // A chunk of two frames: the block-by-block decoder gives up after the first frame (its
+    // blocks already folded) and the tile comes again, whole, from zarrs' general path.
     let key = d.join("x/c/0/0/0");
     let first = data.slice(s![0..75, .., ..]).to_owned();
     let bytes: Vec<u8> = first.iter().flat_map(|v| v.to_le_bytes()).collect();

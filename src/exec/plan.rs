@@ -303,7 +303,7 @@ fn streamed_sources(roots: &[Arc<Node>]) -> HashSet<NodeId> {
         .flat_map(|r| &r.inputs)
         .filter(|input| {
             let streams = matches!(&input.node.kind,
-                NodeKind::Source(Source::Tiles(source)) if source.streams());
+                NodeKind::Source(Source::Tiles(source)) if source.streams(&input.node.grid));
             streams && input.is_aligned() && readers.get(&input.node.id) == Some(&1)
         })
         .map(|input| input.node.id)

@@ -123,19 +123,28 @@ fn streamed_partial(
     let others = input_tiles(&others, deps);
     let mut fold = PartialFold::new(&*r.reducer, &r.program, tile, &r.reduced, strip_len);
     let ranges = input.grid.block_ranges(&task.block);
+    // The most elements the source handed over (more than the tile is an error).
+    let mut handed = 0;
     source.stream_tile(&task.block, &ranges, &mut |piece| match piece {
-        TilePiece::Restart => fold.restart(),
+        TilePiece::Restart => {
+            fold.restart();
+            handed = 0;
+        }
         TilePiece::Prefix(prefix) => {
-            let mut inputs = others.clone();
-            inputs.insert(streamed, InputTile::Full(prefix));
-            fold.fold_upto(&inputs, prefix.len().min(tile.len()));
+            handed = prefix.len();
+            if handed <= tile.len() {
+                let mut inputs = others.clone();
+                inputs.insert(streamed, InputTile::Full(prefix));
+                fold.fold_upto(&inputs, handed);
+            }
         }
     })?;
-    if fold.done() != tile.len() {
+    if handed != tile.len() {
+        // Element counts: a stream hands over elements, not a shape.
         return Err(Error::Exec(ExecError::TileShape {
             task: task.describe(),
-            expected: tile.shape.to_vec(),
-            found: vec![fold.done()],
+            expected: vec![tile.len()],
+            found: vec![handed],
         }));
     }
     Ok(fold.end())
@@ -182,4 +191,84 @@ fn run_program(
     let mut out = StripVec::zeros(program.out_dtype(), len);
     program.run_into(&strips, tile, strip_len, out.head_mut(len));
     new_tile(out, &shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::Range;
+    use std::sync::Arc;
+
+    use chunkwise_kernels::dtype::Element;
+    use ndarray::{ArrayD, IxDyn};
+
+    use crate::array::Array;
+    use crate::chunks::ChunkGrid;
+    use crate::graph::{DType, Node, NodeKind, Source, TilePiece, TileSource, Value, tile_value};
+
+    /// Tiles of `i * 10 + j`, streamed in pieces of 5 elements after a false start of
+    /// garbage that is then taken back (as when a fast decoder gives up at the end).
+    #[derive(Debug)]
+    struct FalseStart;
+
+    impl FalseStart {
+        fn values(ranges: &[Range<usize>]) -> Vec<f64> {
+            ranges[0]
+                .clone()
+                .flat_map(|i| ranges[1].clone().map(move |j| (i * 10 + j) as f64))
+                .collect()
+        }
+    }
+
+    impl TileSource for FalseStart {
+        fn name(&self) -> String {
+            "false-start".into()
+        }
+        fn tile(&self, _: &[usize], ranges: &[Range<usize>]) -> crate::error::Result<Value> {
+            let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+            let tile = ArrayD::from_shape_vec(IxDyn(&shape), Self::values(ranges));
+            Ok(tile_value(tile.expect("one value per element")))
+        }
+        fn streams(&self, _: &ChunkGrid) -> bool {
+            true
+        }
+        fn stream_tile(
+            &self,
+            _: &[usize],
+            ranges: &[Range<usize>],
+            sink: &mut dyn FnMut(TilePiece<'_>),
+        ) -> crate::error::Result<()> {
+            let values = Self::values(ranges);
+            let garbage = vec![1e9; values.len()];
+            // A whole tile of garbage (a frame with stray bytes after it), then taken back.
+            sink(TilePiece::Prefix(f64::to_strip(&garbage)));
+            sink(TilePiece::Restart);
+            for end in (5..values.len()).step_by(5).chain([values.len()]) {
+                sink(TilePiece::Prefix(f64::to_strip(&values[..end])));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_streamed_source_that_restarts_is_folded_once() {
+        let grid = ChunkGrid::regular(&[6, 7], &[4, 3]).unwrap();
+        let node = Node::new(
+            NodeKind::Source(Source::Tiles(Arc::new(FalseStart))),
+            grid,
+            DType::F64,
+        );
+        let x = Array::<f64>::from_node(node);
+        let plan = x.sum_axis(0).explain().unwrap();
+        assert!(plan.contains("folded as it is decoded"), "{plan}");
+        let sums = x.sum_axis(0).compute().unwrap();
+        let rows = x.sum_axis(1).compute().unwrap();
+        for j in 0..7 {
+            let want: f64 = (0..6).map(|i| (i * 10 + j) as f64).sum();
+            assert_eq!(sums[[j]], want);
+        }
+        for i in 0..6 {
+            let want: f64 = (0..7).map(|j| (i * 10 + j) as f64).sum();
+            assert_eq!(rows[[i]], want);
+        }
+    }
 }

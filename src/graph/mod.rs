@@ -70,10 +70,10 @@ pub(crate) trait TileSource: Send + Sync + Debug {
     fn name(&self) -> String;
     /// The tile of `block`, covering `ranges` of the array.
     fn tile(&self, block: &[usize], ranges: &[std::ops::Range<usize>]) -> Result<Value>;
-    /// Whether [`TileSource::stream_tile`] hands tiles over as they are decoded, so that
-    /// a reduction can fold each piece while it is in cache instead of reading the tile
-    /// back from memory.
-    fn streams(&self) -> bool {
+    /// Whether [`TileSource::stream_tile`] hands the tiles of `grid` over as they are
+    /// decoded, so that a reduction can fold each piece while it is in cache instead of
+    /// reading the tile back from memory.
+    fn streams(&self, _grid: &ChunkGrid) -> bool {
         false
     }
     /// The tile of `block` handed to `sink` piece by piece, as [`TilePiece`]s. The default

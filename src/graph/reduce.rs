@@ -98,13 +98,21 @@ impl<'a> PartialFold<'a> {
     }
 
     /// Elements folded so far.
-    pub(crate) fn done(&self) -> usize {
+    #[cfg(test)]
+    fn done(&self) -> usize {
         self.done
     }
 
-    /// Folds the elements from the last call's end up to `upto`; `inputs` hold at least
-    /// the elements up to `upto`.
+    /// Folds the elements from the last call's end up to `upto`, or up to the last whole
+    /// strip before it: the strips are those [`partial`] folds, so that the result does not
+    /// depend on how the tile arrived. `inputs` hold at least the elements up to `upto`.
     pub(crate) fn fold_upto(&mut self, inputs: &[InputTile<'_>], upto: usize) {
+        let len = self.tile.len();
+        let upto = if upto >= len {
+            len
+        } else {
+            upto - upto % self.strip_len.max(1)
+        };
         if upto <= self.done {
             return;
         }
@@ -434,8 +442,9 @@ mod tests {
         fold.fold_upto(&[InputTile::Full(Strip::F64(&garbage))], 7);
         fold.restart();
         assert_eq!(fold.done(), 0);
-        for upto in [5, 5, 9, 12] {
+        for (upto, folded) in [(5, 4), (5, 4), (9, 8), (12, 12)] {
             fold.fold_upto(&[InputTile::Full(Strip::F64(&values[..upto]))], upto);
+            assert_eq!(fold.done(), folded, "whole strips of 2 only, until the end");
         }
         assert_eq!(fold.done(), 12);
         assert_eq!(finished(&fold.end()), want);

@@ -93,8 +93,8 @@ pub trait Reducer: Send + Sync + Debug + 'static {
         None
     }
     /// A reducer with this one's fold and states that finishes them into `wanted`, if these
-    /// states hold it as accurately as its own reducer would. Reductions of the same data
-    /// can then fold once for both.
+    /// states hold it to the precision of the result type (see [`Moments`] for the one
+    /// case). Reductions of the same data can then fold once for both.
     fn finishing(&self, _wanted: Statistic) -> Option<Self>
     where
         Self: Sized,
@@ -456,9 +456,15 @@ impl CompensatedSum {
         self.compensation += other.compensation;
     }
 
-    /// The total.
+    /// The total. Once the running sum is not finite (an infinity or NaN was added, or the
+    /// sum overflowed) it is the total, as IEEE arithmetic gives it: the compensation is
+    /// then meaningless (`inf - inf` made it NaN).
     #[inline(always)]
     pub fn value(&self) -> f64 {
-        self.sum + self.compensation
+        if self.sum.is_finite() {
+            self.sum + self.compensation
+        } else {
+            self.sum
+        }
     }
 }

@@ -81,12 +81,23 @@ const SHIFT_BLOCK: u64 = 1024;
 /// How a tile's lanes are folded depends on the precision of the result:
 /// - for `f64` results, Welford's update, one value at a time;
 /// - for `f32` results (f32 data), shifted sums in f64: each lane keeps a shift `K` (its
-///   first value), `S1 = Σ(x - K)` and `S2 = Σ(x - K)²`, so a value costs a subtraction,
-///   two additions and a multiplication. With `K` one of the values, `S2 ≥ (mean - K)²`
-///   bounds the cancellation in `M2 = S2 - S1²/n`: the relative error is below `n²·ε64`.
-///   Every [`SHIFT_BLOCK`] rows the lanes re-centre on their running mean, so `n` stays
-///   below 1024 and the error below 1.2e-10, far under f32's 6e-8. The mean `K + S1/n` is
-///   as accurate, which is why the mean of f32 data can be read off these states.
+///   first value, or 0 if that is not finite), `S1 = Σ(x - K)` and `S2 = Σ(x - K)²`, so a
+///   value costs a subtraction, two additions and a multiplication. `x - K` and its square
+///   are exact in f64.
+///
+/// **Accuracy of the shifted sums.** `M2 = S2 - S1²/n`, and `S2 = M2 + n (mean - K)²`. With
+/// `K` one of the values, `M2 ≥ (mean - K)²`, so `S2 ≤ (n + 1) M2` and the rounding of `S2`
+/// costs at most about `n² ε64` of `M2` (relatively). Every [`SHIFT_BLOCK`] rows the lanes
+/// re-centre on their running mean, rounded to f32 (so that `x - K` stays exact); from
+/// there `S2` is at most `(1 + b/n₀)` times `M2` for the `b ≤ 1024` rows since, so the
+/// bound stays near `3 · 1024² · ε64 ≈ 4e-10`, far below f32's `6e-8`.
+///
+/// **The mean** read off these states is `(K n + S1) / n`, where `K n` is exact, so it is
+/// correctly rounded to f32 wherever `S1` is exact: when a lane's values within a tile span
+/// less than 2¹⁸ in magnitude. Otherwise, and where tiles merge (Chan's update), its error is
+/// a few `ε64` of the largest magnitude involved: the f32 result then differs from the
+/// compensated sum of `mean()` alone only if the mean is below about 1e-8 of the values
+/// (heavy cancellation), in its last bits.
 ///
 /// ```
 /// use chunkwise_kernels::reduce::{MomentOutput, Moments, Reducer};
@@ -184,7 +195,7 @@ impl<T: Numeric> Reducer for Moments<T> {
                 return;
             }
             if seen.is_multiple_of(SHIFT_BLOCK) {
-                recentre(shifts, s1s, s2s, seen);
+                recentre::<T>(shifts, s1s, s2s, seen);
             }
             fold_columns3(shifts, s1s, s2s, xs, |k, s1, s2, x: T| {
                 let d = T::as_f64(x) - *k;
@@ -268,22 +279,27 @@ impl<T: Numeric> Reducer for Moments<T> {
 }
 
 /// The mean and the sum of squared deviations of `n` values with shifted sums `s1`, `s2`
-/// about `shift`. NaN and infinities propagate as in a direct computation.
+/// about `shift` (an f32 value, so `shift * n` is exact). NaN and infinities propagate as in
+/// a direct computation.
 fn shifted_moments(shift: f64, s1: f64, s2: f64, n: f64) -> (f64, f64) {
-    let mean = shift + s1 / n;
+    let mean = (shift * n + s1) / n;
     let m2 = s2 - s1 * s1 / n;
     // Rounding can take a tiny sum of squares below zero; NaN stays NaN.
     (mean, if m2 < 0.0 { 0.0 } else { m2 })
 }
 
-/// Moves each lane's shift to its running mean over the `seen` values folded so far, where
-/// that mean is finite (a non-finite one keeps the old shift, so that it propagates).
-fn recentre(shifts: &mut [f64], s1s: &mut [f64], s2s: &mut [f64], seen: u64) {
+/// Moves each lane's shift to its running mean over the `seen` values folded so far,
+/// rounded to the data's type (so that `x - K` stays exact), where that mean is finite (a
+/// non-finite one keeps the old shift, so that it propagates).
+fn recentre<T: Numeric>(shifts: &mut [f64], s1s: &mut [f64], s2s: &mut [f64], seen: u64) {
     let n = seen as f64;
     for ((k, s1), s2) in shifts.iter_mut().zip(s1s.iter_mut()).zip(s2s.iter_mut()) {
-        let (mean, m2) = shifted_moments(*k, *s1, *s2, n);
-        if mean.is_finite() {
-            (*k, *s1, *s2) = (mean, 0.0, m2);
+        let (mean, _) = shifted_moments(*k, *s1, *s2, n);
+        let shift = <T::Real as Numeric>::as_f64(T::Real::from_f64(mean));
+        if shift.is_finite() {
+            // Σ(x - K') = S1 + n c and Σ(x - K')² = S2 + 2 c S1 + n c², with c = K - K'.
+            let c = *k - shift;
+            (*k, *s1, *s2) = (shift, *s1 + n * c, *s2 + c * (2.0 * *s1 + n * c));
         }
     }
 }

@@ -207,3 +207,57 @@ fn only_f32_moments_give_the_mean_from_their_states() {
     assert_eq!(FloatSum::<f32>::new(false, true).statistic(), Some(wanted));
     assert_eq!(FloatSum::<f32>::new(false, false).statistic(), None);
 }
+
+#[test]
+fn f32_mean_off_the_moments_is_correctly_rounded_under_cancellation() {
+    // Centred data: values near ±1e4 whose mean is tiny. `K + S1/n` would be off by about
+    // ε64·1e4; `(K n + S1) / n` is exact before its one rounding.
+    // Pairs that cancel exactly, then a tiny value and a zero: the mean is about 3e-9.
+    let (rows, lanes) = (364, 4);
+    let xs: Vec<f32> = (0..rows * lanes)
+        .map(|i| {
+            let (row, lane) = (i / lanes, i % lanes);
+            let magnitude = 1e4 + ((row / 2 * 31 + lane * 7) % 97) as f32 / 64.0;
+            match row {
+                362 => (lane + 1) as f32 * 2f32.powi(-20),
+                363 => 0.0,
+                _ if row % 2 == 0 => magnitude,
+                _ => -magnitude,
+            }
+        })
+        .collect();
+    let mean = Moments::<f32>::new(MomentOutput::Mean, false);
+    let got = reduce_tile_soa(&mean, &[rows, lanes], &[true, false], &xs, 50);
+    let alone = FloatSum::<f32>::new(false, true);
+    let compensated = reduce_tile_soa(&alone, &[rows, lanes], &[true, false], &xs, 50);
+    for lane in 0..lanes {
+        // The values span 2^-20 to 2^14: their f64 sum is exact.
+        let exact: f64 = (0..rows).map(|r| xs[r * lanes + lane] as f64).sum();
+        let want = (exact / rows as f64) as f32;
+        assert_eq!(got[lane], want, "lane {lane}");
+        assert_eq!(compensated[lane], want, "lane {lane}");
+    }
+}
+
+#[test]
+fn compensated_sums_of_infinities_are_the_ieee_ones() {
+    let sum = FloatSum::<f64>::new(false, false);
+    let cases: [(&[f64], f64); 4] = [
+        (&[f64::INFINITY, 1.0], f64::INFINITY),
+        (&[1.0, f64::NEG_INFINITY, 2.0], f64::NEG_INFINITY),
+        (&[f64::INFINITY, f64::NEG_INFINITY], f64::NAN),
+        (&[f64::MAX, f64::MAX], f64::INFINITY),
+    ];
+    for (xs, want) in cases {
+        let n = xs.len();
+        for got in [
+            reduce_tile(&sum, &[n], &[true], xs, 1)[0],
+            reduce_tile_soa(&sum, &[n, 1], &[true, false], xs, 1)[0],
+        ] {
+            assert!(
+                got == want || (got.is_nan() && want.is_nan()),
+                "{xs:?}: {got}"
+            );
+        }
+    }
+}

@@ -72,7 +72,7 @@ pub(super) fn direct_compressor(array: &Handle) -> Option<Compressor> {
 
 /// Whether any bytes decoded into a buffer of `T` are a valid `T`: true for the numbers,
 /// false for `bool` (only 0 and 1 are). Bool chunks take the general path, which checks.
-fn any_bytes_are_valid<T: Element>() -> bool {
+pub(super) fn any_bytes_are_valid<T: Element>() -> bool {
     T::DTYPE != DType::Bool
 }
 

@@ -10,8 +10,11 @@ use serde_json::Value as Json;
 use zarrs::array::{Array as ZArray, ArraySubset};
 use zarrs::storage::ReadableWritableListableStorageTraits;
 
-use super::direct::{Compressor, decompress_into, direct_compressor, stream_zstd_file};
+use super::direct::{
+    Compressor, any_bytes_are_valid, decompress_into, direct_compressor, stream_zstd_file,
+};
 use super::store::Store;
+use crate::chunks::ChunkGrid;
 use crate::error::{Error, Result, StorageError};
 use crate::graph::{TilePiece, TileSource, Value, tile_value};
 
@@ -176,10 +179,24 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         ))
     }
 
-    /// The key of the first stored chunk in `ranges` whose decoding fails, for messages.
-    fn failing_chunk(&self, ranges: &[Range<u64>]) -> Option<(String, String)> {
-        let subset = ArraySubset::new_with_ranges(ranges);
-        let chunks = self.array.chunks_in_array_subset(&subset).ok()??;
+    /// The tile of `subset` through zarrs' codec pipeline, which names a corrupt chunk.
+    fn general_tile(&self, subset: &ArraySubset) -> Result<Value> {
+        let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
+        match self
+            .array
+            .retrieve_array_subset_opt::<ArrayD<T>>(subset, &options)
+        {
+            Ok(tile) => Ok(tile_value(tile)),
+            Err(e) => Err(match self.failing_chunk(subset) {
+                Some((key, message)) => Error::Storage(StorageError::CorruptChunk { key, message }),
+                None => self.store.error(self.array.path().as_str(), e),
+            }),
+        }
+    }
+
+    /// The key of the first stored chunk in `subset` whose decoding fails, for messages.
+    fn failing_chunk(&self, subset: &ArraySubset) -> Option<(String, String)> {
+        let chunks = self.array.chunks_in_array_subset(subset).ok()??;
         for index in chunks.indices().iter() {
             if let Err(e) = self.array.retrieve_chunk::<ArrayD<T>>(&index) {
                 return Some((self.array.chunk_key(&index).to_string(), e.to_string()));
@@ -194,65 +211,65 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         format!("zarr[{}]", self.array.path())
     }
 
-    fn streams(&self) -> bool {
-        self.direct == Some(Compressor::Zstd) && self.store.path.is_some()
+    /// Local zstd chunks of a number type, and tiles that are the chunks.
+    fn streams(&self, grid: &ChunkGrid) -> bool {
+        let zero = vec![0; grid.ndim()];
+        let tiles_are_chunks = self.array.chunk_shape(&zero).ok().is_some_and(|chunk| {
+            let chunk: Vec<usize> = chunk.iter().map(|n| n.get() as usize).collect();
+            ChunkGrid::regular(&grid.shape(), &chunk).is_ok_and(|chunks| chunks == *grid)
+        });
+        self.direct == Some(Compressor::Zstd)
+            && self.store.path.is_some()
+            && any_bytes_are_valid::<T>()
+            && tiles_are_chunks
     }
 
-    /// Tiles that are one zstd chunk of a local store are handed over as zstd decodes them
-    /// (about 128 KiB at a time); others whole.
+    /// Tiles that are one zstd chunk of a local store are handed over as zstd decodes them,
+    /// a block (at most 128 KiB) at a time; others whole.
     fn stream_tile(
         &self,
         block: &[usize],
         ranges: &[Range<usize>],
         sink: &mut dyn FnMut(TilePiece<'_>),
     ) -> Result<()> {
-        if self.streams() {
-            let subset = subset_of(ranges);
-            if let Some((_, Some(file))) = self.single_chunk(&subset) {
-                let len = ranges.iter().map(|r| r.end - r.start).product();
-                let mut started = false;
-                let decoded = stream_zstd_file::<T>(&file, len, &mut |prefix| {
-                    started = true;
-                    sink(TilePiece::Prefix(T::to_strip(prefix)));
-                });
-                if decoded.is_some() {
-                    return Ok(());
-                }
-                if started {
-                    sink(TilePiece::Restart);
-                }
+        let subset = subset_of(ranges);
+        let file = match self.single_chunk(&subset) {
+            Some((_, Some(file))) if self.direct == Some(Compressor::Zstd) => file,
+            _ => {
+                let tile = self.tile(block, ranges)?;
+                sink(TilePiece::Prefix(
+                    tile.strip().expect("a Zarr source's tiles are arrays"),
+                ));
+                return Ok(());
             }
+        };
+        let len = ranges.iter().map(|r| r.end - r.start).product();
+        let mut started = false;
+        let decoded = stream_zstd_file::<T>(&file, len, &mut |prefix| {
+            started = true;
+            sink(TilePiece::Prefix(T::to_strip(prefix)));
+        });
+        if decoded.is_none() {
+            if started {
+                sink(TilePiece::Restart);
+            }
+            // The general path, which reports errors with the chunk's key.
+            let tile = self.general_tile(&subset)?;
+            sink(TilePiece::Prefix(
+                tile.strip().expect("a Zarr source's tiles are arrays"),
+            ));
         }
-        // The general path, which reports errors with the chunk's key.
-        let tile = self.tile(block, ranges)?;
-        sink(TilePiece::Prefix(
-            tile.strip().expect("a Zarr source's tiles are arrays"),
-        ));
         Ok(())
     }
 
     fn tile(&self, _: &[usize], ranges: &[Range<usize>]) -> Result<Value> {
         let subset = subset_of(ranges);
-        let ranges: Vec<Range<u64>> = ranges
-            .iter()
-            .map(|r| r.start as u64..r.end as u64)
-            .collect();
         if let Some(compressor) = self.direct {
-            let shape: Vec<usize> = ranges.iter().map(|r| (r.end - r.start) as usize).collect();
+            let shape: Vec<usize> = ranges.iter().map(|r| r.end - r.start).collect();
             if let Some(tile) = self.whole_chunk(compressor, &subset, &shape) {
                 return Ok(tile);
             }
         }
-        let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
-        match self
-            .array
-            .retrieve_array_subset_opt::<ArrayD<T>>(&subset, &options)
-        {
-            Ok(tile) => Ok(tile_value(tile)),
-            Err(e) => Err(match self.failing_chunk(&ranges) {
-                Some((key, message)) => Error::Storage(StorageError::CorruptChunk { key, message }),
-                None => self.store.error(self.array.path().as_str(), e),
-            }),
-        }
+        self.general_tile(&subset)
     }
 }
