@@ -1,19 +1,43 @@
 use super::*;
 
-fn reduce_tile<R: Reducer>(
+/// How a test holds a tile's states.
+#[derive(Clone, Copy)]
+enum Held {
+    /// A vector of states.
+    OneByOne,
+    /// [`SoaStates`], as the engine holds the states of reducers that use them.
+    Columns,
+}
+
+/// A tile of `shape` reduced over the `reduced` axes, folded `strip` elements at a time
+/// into states held as `held` says.
+fn fold_tile<R: Reducer>(
     r: &R,
     shape: &[usize],
     reduced: &[bool],
     xs: &[R::In],
     strip: usize,
+    held: Held,
 ) -> Vec<R::Out> {
     let origin = vec![0; shape.len()];
     let layout = ReduceLayout::new(shape, &origin, shape, reduced, r.needs_positions());
-    let mut states = vec![r.init(); layout.n_states()];
-    for (k, chunk) in xs.chunks(strip).enumerate() {
-        layout.fold(r, &mut states, k * strip, chunk);
+    let strips = xs.chunks(strip).enumerate().map(|(k, xs)| (k * strip, xs));
+    if let Held::OneByOne = held {
+        let mut states = vec![r.init(); layout.n_states()];
+        for (offset, xs) in strips {
+            layout.fold(r, &mut states, offset, xs);
+        }
+        return states.iter().map(|s| r.finish(s)).collect();
     }
-    states.iter().map(|s| r.finish(s)).collect()
+    let mut states = SoaStates::new(layout.n_states(), r.fields_of(&r.init()));
+    for (offset, xs) in strips {
+        layout.fold_soa(r, &mut states, offset, xs);
+    }
+    let (a, b, c) = states.all_columns();
+    r.end_soa(a, b, c, layout.values_per_state(), layout.folds_lanes());
+    (0..states.len())
+        .map(|i| r.finish(&r.state_of(states.get(i))))
+        .collect()
 }
 
 #[test]
@@ -23,14 +47,21 @@ fn axis_sums_match_direct_loops_for_any_strip_size() {
     let at = |i: usize, j: usize, k: usize| xs[i * 20 + j * 5 + k];
     for strip in [1, 3, 7, 60] {
         let r = FloatSum::<f64>::new(false, false);
-        let over_1 = reduce_tile(&r, &shape, &[false, true, false], &xs, strip);
+        let over_1 = fold_tile(
+            &r,
+            &shape,
+            &[false, true, false],
+            &xs,
+            strip,
+            Held::OneByOne,
+        );
         for i in 0..3 {
             for k in 0..5 {
                 let want: f64 = (0..4).map(|j| at(i, j, k)).sum();
                 assert!((over_1[i * 5 + k] - want).abs() < 1e-12);
             }
         }
-        let over_02 = reduce_tile(&r, &shape, &[true, false, true], &xs, strip);
+        let over_02 = fold_tile(&r, &shape, &[true, false, true], &xs, strip, Held::OneByOne);
         for (j, &got) in over_02.iter().enumerate() {
             let want: f64 = (0..3)
                 .flat_map(|i| (0..5).map(move |k| (i, k)))
@@ -45,28 +76,40 @@ fn axis_sums_match_direct_loops_for_any_strip_size() {
 fn compensated_sum_is_exact_where_naive_is_not() {
     let xs = [1e16, 1.0, -1e16, 1.0];
     let r = FloatSum::<f64>::new(false, false);
-    assert_eq!(reduce_tile(&r, &[4], &[true], &xs, 1), vec![2.0]);
-    assert_eq!(reduce_tile(&r, &[4, 1], &[true, false], &xs, 1), vec![2.0]);
+    assert_eq!(
+        fold_tile(&r, &[4], &[true], &xs, 1, Held::OneByOne),
+        vec![2.0]
+    );
+    assert_eq!(
+        fold_tile(&r, &[4, 1], &[true, false], &xs, 1, Held::OneByOne),
+        vec![2.0]
+    );
 }
 
 #[test]
 fn argmin_positions_and_nan_rules() {
     let xs = [3.0, 1.0, 1.0, f64::NAN, 0.0, 5.0];
     let r = ArgMinMax::<f64>::new(Extreme::Min);
-    assert_eq!(reduce_tile(&r, &[6], &[true], &xs, 2), vec![3]);
-    let xs = [3.0, 1.0, 4.0, 1.0, 0.5, 9.0];
-    assert_eq!(reduce_tile(&r, &[2, 3], &[false, true], &xs, 4), vec![1, 1]);
     assert_eq!(
-        reduce_tile(&r, &[2, 3], &[true, false], &xs, 4),
+        fold_tile(&r, &[6], &[true], &xs, 2, Held::OneByOne),
+        vec![3]
+    );
+    let xs = [3.0, 1.0, 4.0, 1.0, 0.5, 9.0];
+    assert_eq!(
+        fold_tile(&r, &[2, 3], &[false, true], &xs, 4, Held::OneByOne),
+        vec![1, 1]
+    );
+    assert_eq!(
+        fold_tile(&r, &[2, 3], &[true, false], &xs, 4, Held::OneByOne),
         vec![1, 1, 0]
     );
     let m = MinMax::<f64>::new(Extreme::Max, true);
     assert_eq!(
-        reduce_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1),
+        fold_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1, Held::OneByOne),
         vec![2.0]
     );
     let m = MinMax::<f64>::new(Extreme::Max, false);
-    assert!(reduce_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1)[0].is_nan());
+    assert!(fold_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1, Held::OneByOne)[0].is_nan());
 }
 
 #[test]
@@ -78,32 +121,11 @@ fn moments_merge_matches_two_pass() {
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 36.0;
     let r = Moments::<f64>::new(MomentOutput::Variance { ddof: 1.0 }, false);
     for strip in [1, 5, 37] {
-        let got = reduce_tile(&r, &[37], &[true], &xs, strip)[0];
+        let got = fold_tile(&r, &[37], &[true], &xs, strip, Held::OneByOne)[0];
         assert!((got - var).abs() <= 1e-9 * var, "{got} vs {var}");
-        let lanes = reduce_tile(&r, &[37, 1], &[true, false], &xs, strip)[0];
+        let lanes = fold_tile(&r, &[37, 1], &[true, false], &xs, strip, Held::OneByOne)[0];
         assert!((lanes - var).abs() <= 1e-9 * var, "{lanes} vs {var}");
     }
-}
-
-/// [`reduce_tile`] through column states, as the engine folds reducers that use them.
-fn reduce_tile_soa<R: Reducer>(
-    r: &R,
-    shape: &[usize],
-    reduced: &[bool],
-    xs: &[R::In],
-    strip: usize,
-) -> Vec<R::Out> {
-    let origin = vec![0; shape.len()];
-    let layout = ReduceLayout::new(shape, &origin, shape, reduced, r.needs_positions());
-    let mut states = SoaStates::new(layout.n_states(), r.fields_of(&r.init()));
-    for (k, chunk) in xs.chunks(strip).enumerate() {
-        layout.fold_soa(r, &mut states, k * strip, chunk);
-    }
-    let (a, b, c) = states.all_columns();
-    r.end_soa(a, b, c, layout.values_per_state(), layout.folds_lanes());
-    (0..states.len())
-        .map(|i| r.finish(&r.state_of(states.get(i))))
-        .collect()
 }
 
 /// The mean and variance (ddof 0) of `xs` in f64, two passes.
@@ -115,8 +137,8 @@ fn two_pass(xs: &[f64]) -> (f64, f64) {
 
 #[test]
 fn f32_lanes_fold_by_shifted_sums_across_recentring() {
-    // 3000 rows (two re-centrings) of 5 lanes with a large offset and a drift, so a shift
-    // taken from the first row alone would be far from the later values.
+    // 3000 rows (two re-centrings) of 5 lanes with a large offset and a drift: the shifts
+    // and sums carried across the re-centrings must give the two-pass results.
     let (rows, lanes) = (3000, 5);
     let xs: Vec<f32> = (0..rows * lanes)
         .map(|i| {
@@ -127,8 +149,22 @@ fn f32_lanes_fold_by_shifted_sums_across_recentring() {
     let mean = Moments::<f32>::new(MomentOutput::Mean, false);
     let var = Moments::<f32>::new(MomentOutput::Variance { ddof: 0.0 }, false);
     for strip in [7, 5 * 1024, xs.len()] {
-        let means = reduce_tile_soa(&mean, &[rows, lanes], &[true, false], &xs, strip);
-        let vars = reduce_tile_soa(&var, &[rows, lanes], &[true, false], &xs, strip);
+        let means = fold_tile(
+            &mean,
+            &[rows, lanes],
+            &[true, false],
+            &xs,
+            strip,
+            Held::Columns,
+        );
+        let vars = fold_tile(
+            &var,
+            &[rows, lanes],
+            &[true, false],
+            &xs,
+            strip,
+            Held::Columns,
+        );
         for lane in 0..lanes {
             let column: Vec<f64> = (0..rows).map(|r| xs[r * lanes + lane] as f64).collect();
             let (m, v) = two_pass(&column);
@@ -158,8 +194,8 @@ fn shifted_sums_keep_the_ieee_results_of_infinities_and_nan() {
     let shape = [rows, columns.len()];
     let mean = Moments::<f32>::new(MomentOutput::Mean, false);
     let var = Moments::<f32>::new(MomentOutput::Variance { ddof: 0.0 }, false);
-    let means = reduce_tile_soa(&mean, &shape, &[true, false], &xs, 4);
-    let vars = reduce_tile_soa(&var, &shape, &[true, false], &xs, 4);
+    let means = fold_tile(&mean, &shape, &[true, false], &xs, 4, Held::Columns);
+    let vars = fold_tile(&var, &shape, &[true, false], &xs, 4, Held::Columns);
     for (k, (column, want)) in columns.iter().enumerate() {
         let same = means[k] == *want || (means[k].is_nan() && want.is_nan());
         assert!(same, "column {k}: mean {} vs {want}", means[k]);
@@ -176,8 +212,8 @@ fn shifted_sums_keep_the_ieee_results_of_infinities_and_nan() {
             [early, late, r as f32]
         })
         .collect();
-    let means = reduce_tile_soa(&mean, &[rows, 3], &[true, false], &xs, 1000);
-    let vars = reduce_tile_soa(&var, &[rows, 3], &[true, false], &xs, 1000);
+    let means = fold_tile(&mean, &[rows, 3], &[true, false], &xs, 1000, Held::Columns);
+    let vars = fold_tile(&var, &[rows, 3], &[true, false], &xs, 1000, Held::Columns);
     assert_eq!(means[0], inf);
     assert!(means[1].is_nan() && vars[0].is_nan() && vars[1].is_nan());
     assert_eq!(means[2], (rows - 1) as f32 / 2.0);
@@ -210,9 +246,9 @@ fn only_f32_moments_give_the_mean_from_their_states() {
 
 #[test]
 fn f32_mean_off_the_moments_is_correctly_rounded_under_cancellation() {
-    // Centred data: values near ±1e4 whose mean is tiny. `K + S1/n` would be off by about
-    // ε64·1e4; `(K n + S1) / n` is exact before its one rounding.
-    // Pairs that cancel exactly, then a tiny value and a zero: the mean is about 3e-9.
+    // Centred data: values near ±1e4 whose mean is tiny (pairs that cancel exactly, then a
+    // tiny value and a zero: about 3e-9). `K + S1/n` would be off by about ε64·1e4, many
+    // f32 ulps of the mean; `(K n + S1) / n` is exact before its one rounding.
     let (rows, lanes) = (364, 4);
     let xs: Vec<f32> = (0..rows * lanes)
         .map(|i| {
@@ -227,9 +263,23 @@ fn f32_mean_off_the_moments_is_correctly_rounded_under_cancellation() {
         })
         .collect();
     let mean = Moments::<f32>::new(MomentOutput::Mean, false);
-    let got = reduce_tile_soa(&mean, &[rows, lanes], &[true, false], &xs, 50);
+    let got = fold_tile(
+        &mean,
+        &[rows, lanes],
+        &[true, false],
+        &xs,
+        50,
+        Held::Columns,
+    );
     let alone = FloatSum::<f32>::new(false, true);
-    let compensated = reduce_tile_soa(&alone, &[rows, lanes], &[true, false], &xs, 50);
+    let compensated = fold_tile(
+        &alone,
+        &[rows, lanes],
+        &[true, false],
+        &xs,
+        50,
+        Held::Columns,
+    );
     for lane in 0..lanes {
         // The values span 2^-20 to 2^14: their f64 sum is exact.
         let exact: f64 = (0..rows).map(|r| xs[r * lanes + lane] as f64).sum();
@@ -251,8 +301,8 @@ fn compensated_sums_of_infinities_are_the_ieee_ones() {
     for (xs, want) in cases {
         let n = xs.len();
         for got in [
-            reduce_tile(&sum, &[n], &[true], xs, 1)[0],
-            reduce_tile_soa(&sum, &[n, 1], &[true, false], xs, 1)[0],
+            fold_tile(&sum, &[n], &[true], xs, 1, Held::OneByOne)[0],
+            fold_tile(&sum, &[n, 1], &[true, false], xs, 1, Held::Columns)[0],
         ] {
             assert!(
                 got == want || (got.is_nan() && want.is_nan()),
