@@ -1,7 +1,8 @@
 //! Property tests: random shapes, random chunkings, random chains of elementwise operations,
 //! optionally followed by a sum or mean over a random set of axes; the chunked result must
-//! equal the dense one. And TSQR of random tall matrices on random row tiles, with columns
-//! graded over up to twelve orders of magnitude.
+//! equal the dense one. TSQR of random tall matrices on random row tiles, with columns
+//! graded over up to twelve orders of magnitude. And the f32 mean, variance and standard
+//! deviation computed together (one fold of shifted sums) over random axes and chunkings.
 
 #![allow(missing_docs)]
 
@@ -301,5 +302,64 @@ proptest! {
             .fold(0.0f64, |s, v| s.max(v.abs()));
         prop_assert!(orth <= tol, "QᵀQ = I: {} over {}", orth, tol);
         prop_assert!(r.indexed_iter().all(|((i, j), &v)| i <= j || v == 0.0));
+    }
+
+    #[test]
+    fn f32_mean_and_spread_computed_together_match_dense(
+        // A long first axis now and then, past the 1024-row re-centring.
+        (shape, chunks) in (proptest::collection::vec(1usize..8, 1..=3), proptest::bool::weighted(0.3))
+            .prop_map(|(mut shape, long)| {
+                if long {
+                    shape[0] = 2500;
+                }
+                shape
+            })
+            .prop_flat_map(|shape| {
+                // The long axis in tiles of over 1024 rows, so that tiles re-centre.
+                let chunks: Vec<BoxedStrategy<Vec<usize>>> = shape
+                    .iter()
+                    .map(|&n| match n {
+                        2500 => prop_oneof![Just(vec![2500]), Just(vec![1100, 1400])].boxed(),
+                        _ => chunks_for(n),
+                    })
+                    .collect();
+                (Just(shape), chunks)
+            }),
+        axes_mask in 1u8..8,
+        offset in prop_oneof![Just(0.0f64), Just(280.0), Just(1e5)],
+        scale in prop_oneof![Just(1e-3f64), Just(1.0), Just(60.0)],
+        seed in 0u64..1000,
+        strip_len in prop_oneof![Just(7usize), Just(2048)],
+    ) {
+        // The f32 mean read off the moments' shifted sums, and the variance and standard
+        // deviation from them, against the dense f64 two-pass values of the same f32 data.
+        let a = dense_f64(&shape, seed).mapv(|v| (offset + scale * v) as f32);
+        let axes: Vec<usize> = (0..shape.len()).filter(|k| axes_mask & (1 << k) != 0).collect();
+        prop_assume!(!axes.is_empty());
+        let x = from_ndarray(&a, Chunks::Sizes(chunks)).unwrap();
+        let how = Reduction::axes(iaxes(&axes));
+        let (mean, var, std) = (x.mean_with(&how), x.var_with(&how, 0.0), x.std_with(&how, 1.0));
+        let cfg = Config::default().strip_len(strip_len);
+        let got = chunkwise::compute_many_with(&[&mean, &var, &std], &cfg).unwrap();
+        let wide = a.mapv(f64::from);
+        let two_pass = |xs: &[f64], ddof: f64| {
+            let m = xs.iter().sum::<f64>() / xs.len() as f64;
+            (m, xs.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (xs.len() as f64 - ddof))
+        };
+        let dense = |f: &dyn Fn(&[f64]) -> f64| reduce_dense(&wide.view(), Some(&axes), false, f);
+        let largest = |xs: &[f64]| xs.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+        let eps = f32::EPSILON as f64;
+        let checks = [
+            (dense(&|xs| two_pass(xs, 0.0).0), dense(&|xs| 0.6 * eps * two_pass(xs, 0.0).0.abs() + 1e-12 * largest(xs))),
+            (dense(&|xs| two_pass(xs, 0.0).1), dense(&|xs| 2.0 * eps * two_pass(xs, 0.0).1 + 1e-13 * largest(xs).powi(2))),
+            (dense(&|xs| two_pass(xs, 1.0).1.sqrt()), dense(&|xs| 2.0 * eps * two_pass(xs, 1.0).1.sqrt() + 1e-7 * largest(xs))),
+        ];
+        for (result, (want, tol)) in got.iter().zip(&checks) {
+            for ((g, w), t) in result.iter().zip(want.iter()).zip(tol.iter()) {
+                let g = f64::from(*g);
+                let ok = if w.is_nan() { g.is_nan() } else { (g - w).abs() <= *t };
+                prop_assert!(ok, "{} vs {} (tolerance {})", g, w, t);
+            }
+        }
     }
 }
