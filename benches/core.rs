@@ -4,7 +4,8 @@
 //! - fused `(sin(x)^2 + cos(y)^2 * 2 - x / (y + 1)).sum()` on random 20000 x 20000 f64 in
 //!   2000 x 2000 tiles, against the same expression done densely with ndarray on
 //!   10000 x 10000 (per element), single-threaded and with a parallel zip;
-//! - `mean` and `std` along axis 0 of a random 20000 x 20000 f64 array;
+//! - `mean` and `std` along axis 0 of a random 20000 x 20000 f64 array, and f32 (whose
+//!   mean is read off the moments' states);
 //! - scheduler overhead: `(ones + 1).sum()` on 10000 x 10000 in 100 x 100 tiles.
 //!
 //! Set `CHUNKWISE_BENCH_SCALE=4` (say) to divide every side by that factor for a quick run.
@@ -112,10 +113,17 @@ fn fused(threads: usize) {
 }
 
 fn reductions(threads: usize) {
+    mean_std::<f64>(threads);
+    mean_std::<f32>(threads);
+}
+
+/// `mean` and `std` along axis 0 of random `T` data, computed together, beside ndarray's.
+fn mean_std<T: FloatElement + num_traits::FromPrimitive>(threads: usize) {
     let s = scale();
     let (n, c) = (20_000 / s, 2000 / s);
-    println!("\n== mean and std along axis 0, random {n} x {n} f64 in {c} x {c} tiles");
-    let x = chunkwise::random::uniform::<f64>(3, 0.0, 1.0, &[n, n], [c, c]).unwrap();
+    let dtype = T::DTYPE;
+    println!("\n== mean and std along axis 0, random {n} x {n} {dtype} in {c} x {c} tiles");
+    let x = chunkwise::random::uniform::<T>(3, T::zero(), T::one(), &[n, n], [c, c]).unwrap();
     let (mean, std) = (x.mean_axis(0), x.std_axis(0, 0.0));
     let config = Config::default().threads(threads);
     reset_peak_rss();
@@ -132,8 +140,12 @@ fn reductions(threads: usize) {
     );
     let nd = n / 2;
     let (xd, _) = dense_inputs(nd);
+    let xd = xd.mapv(<T as FloatElement>::from_f64);
     let (td, _) = median(3, || {
-        (xd.mean_axis(Axis(0)).unwrap(), xd.std_axis(Axis(0), 0.0))
+        (
+            xd.mean_axis(Axis(0)).unwrap(),
+            xd.std_axis(Axis(0), T::zero()),
+        )
     });
     let per = ns_per(td, nd * nd);
     println!(
