@@ -127,13 +127,12 @@ impl Plan {
     }
 
     fn lower(roots: &[Arc<Node>], strip_len: usize, share_sources: bool) -> Plan {
-        let streamed = streamed_sources(roots);
         let mut lower = Lowering {
             tasks: Vec::new(),
             memo: HashMap::new(),
             strip_len,
             share_sources,
-            streamed: streamed.clone(),
+            streamed: streamed_sources(roots),
         };
         let outputs = roots
             .iter()
@@ -148,7 +147,7 @@ impl Plan {
             tasks: lower.tasks,
             outputs,
             roots: roots.to_vec(),
-            streamed,
+            streamed: lower.streamed,
         }
     }
 

@@ -84,10 +84,7 @@ pub(crate) trait TileSource: Send + Sync + Debug {
         ranges: &[std::ops::Range<usize>],
         sink: &mut dyn FnMut(TilePiece<'_>),
     ) -> Result<()> {
-        let tile = self.tile(block, ranges)?;
-        sink(TilePiece::Prefix(
-            tile.strip().expect("a source's tiles are arrays"),
-        ));
+        sink(TilePiece::whole(&self.tile(block, ranges)?));
         Ok(())
     }
 }
@@ -101,6 +98,13 @@ pub(crate) enum TilePiece<'a> {
     /// The elements handed over so far are void: the tile starts again (a fast decoder
     /// gave up half-way and the general one takes over).
     Restart,
+}
+
+impl<'a> TilePiece<'a> {
+    /// A whole tile, handed over at once.
+    pub(crate) fn whole(tile: &'a Value) -> TilePiece<'a> {
+        TilePiece::Prefix(tile.strip().expect("a source's tiles are arrays"))
+    }
 }
 
 /// An input of an elementwise program or a reduction's prelude: a node on the same grid as

@@ -277,13 +277,9 @@ impl Several {
             };
             // Parts that compute a statistic of their own are not asked to hold another's,
             // so no part both finishes another's states and has its own finished.
-            let holder = (0..parts.len()).find_map(|j| {
-                let eligible = j != k && parts[j].statistic().is_none();
-                eligible
-                    .then(|| parts[j].finishing(wanted, parts[k].name()))
-                    .flatten()
-                    .map(|reducer| (j, reducer))
-            });
+            let holder = (0..parts.len())
+                .filter(|&j| parts[j].statistic().is_none())
+                .find_map(|j| Some((j, parts[j].finishing(wanted, parts[k].name())?)));
             if let Some((j, reducer)) = holder {
                 parts[k] = reducer;
                 states_of[k] = j;

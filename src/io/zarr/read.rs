@@ -236,10 +236,7 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         let file = match self.single_chunk(&subset) {
             Some((_, Some(file))) if self.direct == Some(Compressor::Zstd) => file,
             _ => {
-                let tile = self.tile(block, ranges)?;
-                sink(TilePiece::Prefix(
-                    tile.strip().expect("a Zarr source's tiles are arrays"),
-                ));
+                sink(TilePiece::whole(&self.tile(block, ranges)?));
                 return Ok(());
             }
         };
@@ -254,10 +251,7 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
                 sink(TilePiece::Restart);
             }
             // The general path, which reports errors with the chunk's key.
-            let tile = self.general_tile(&subset)?;
-            sink(TilePiece::Prefix(
-                tile.strip().expect("a Zarr source's tiles are arrays"),
-            ));
+            sink(TilePiece::whole(&self.general_tile(&subset)?));
         }
         Ok(())
     }
