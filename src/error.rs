@@ -214,6 +214,15 @@ pub enum StorageError {
         /// The array's path.
         path: String,
     },
+    /// A node path or store key that could reach outside its store or node (`..`, `.`,
+    /// empty components, backslashes), refused before anything is read, written or erased.
+    #[error("refused path {path}: it has {reason}")]
+    UnsafePath {
+        /// The path or key as given.
+        path: String,
+        /// What makes it unsafe.
+        reason: String,
+    },
     /// Writing a plan or trace file failed.
     #[error("I/O error on {path}: {message}")]
     Io {

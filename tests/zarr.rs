@@ -69,6 +69,19 @@ fn chunk_files(dir: &Path, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Plants the temporary file that a write killed while storing `key` (in the store `dir`)
+/// leaves beside it: `.<name>.<pid>-<n>-<nanos>.chunkwise-tmp`.
+fn plant_leftover_temporary(dir: &Path, key: &str) {
+    let (parent, name) = key.rsplit_once('/').unwrap();
+    let parent = dir.join(parent);
+    std::fs::create_dir_all(&parent).unwrap();
+    std::fs::write(
+        parent.join(format!(".{name}.4000000-0-0.chunkwise-tmp")),
+        b"partial",
+    )
+    .unwrap();
+}
+
 fn read_json(path: &Path) -> Json {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
@@ -1098,7 +1111,7 @@ fn unsupported_data_types() {
 }
 
 /// Writes the formula over [12, 12] (tiles [4, 4]) from a generator that panics on block
-/// [1, 1], then resumes with a counting generator; checks the calls, the values, the `.tmp`
+/// [1, 1], then resumes with a counting generator; checks the calls, the values, the temporaries'
 /// cleanup, and that the stored files equal those of a clean write.
 fn resume_case(name: &str, options: WriteOptions) {
     let units = 9;
@@ -1135,16 +1148,17 @@ fn resume_case(name: &str, options: WriteOptions) {
         stored.len() < units,
         "{name}: the failing unit was stored: {stored:?}"
     );
-    // A killed atomic write leaves `<key>.tmp`; put one next to a stored chunk and one for
-    // the chunk that was never written.
+    // A killed atomic write leaves a hidden temporary beside the chunk's key
+    // (`.<name>.<pid>-<n>-<nanos>.chunkwise-tmp`); put one next to a stored chunk and one
+    // for the chunk that was never written.
     let last = if options.version == ZarrVersion::V2 {
         "a/1.1"
     } else {
         "a/c/1/1"
     };
-    std::fs::write(d.join(format!("{last}.tmp")), b"partial").unwrap();
+    plant_leftover_temporary(d, last);
     if let Some(first) = stored.first() {
-        std::fs::write(d.join(format!("a/{first}.tmp")), b"partial").unwrap();
+        plant_leftover_temporary(d, &format!("a/{first}"));
     }
 
     let calls = Arc::new(AtomicUsize::new(0));
@@ -1164,7 +1178,7 @@ fn resume_case(name: &str, options: WriteOptions) {
     );
     let files = files_under(&d.join("a"));
     assert!(
-        files.iter().all(|f| !f.ends_with(".tmp")),
+        files.iter().all(|f| !f.ends_with(".chunkwise-tmp")),
         "{name}: temporary keys left: {files:?}"
     );
     let back = zarr::open(d, "a")
@@ -1259,10 +1273,9 @@ fn resume_case_sharded(options: WriteOptions) {
     let stored = chunk_files(d, "a");
     eprintln!("sharded: shards stored before the crash: {stored:?}");
     assert!(!stored.contains(&"c/1/1".to_string()), "{stored:?}");
-    std::fs::create_dir_all(d.join("a/c/1")).unwrap();
-    std::fs::write(d.join("a/c/1/1.tmp"), b"partial").unwrap();
+    plant_leftover_temporary(d, "a/c/1/1");
     if let Some(first) = stored.first() {
-        std::fs::write(d.join(format!("a/{first}.tmp")), b"partial").unwrap();
+        plant_leftover_temporary(d, &format!("a/{first}"));
     }
 
     // Tiles per shard: [0, 0] holds 4, [0, 1] and [1, 0] hold 2, [1, 1] holds 1.
@@ -1296,7 +1309,7 @@ fn resume_case_sharded(options: WriteOptions) {
     );
     let files = files_under(&d.join("a"));
     assert!(
-        files.iter().all(|f| !f.ends_with(".tmp")),
+        files.iter().all(|f| !f.ends_with(".chunkwise-tmp")),
         "temporary keys left: {files:?}"
     );
     let back = zarr::open(d, "a")

@@ -4,6 +4,7 @@ use serde_json::{Map, Value as Json};
 use zarrs::group::Group as ZGroup;
 use zarrs::node::NodeMetadata;
 
+use super::staging::is_staging;
 use super::store::{IntoStore, Store};
 use super::{AnyArray, node_path, open};
 use crate::error::Result;
@@ -20,7 +21,7 @@ pub struct Group {
 /// Opens the group at `path` in `store` (reads its metadata and lists its children).
 pub fn open_group(store: impl IntoStore, path: &str) -> Result<Group> {
     let store = store.into_store()?;
-    let node_path = node_path(path);
+    let node_path = node_path(path)?;
     let group =
         ZGroup::open(store.storage.clone(), &node_path).map_err(|e| store.error(&node_path, e))?;
     let attributes = group.attributes().clone();
@@ -38,6 +39,7 @@ pub fn open_group(store: impl IntoStore, path: &str) -> Result<Group> {
                 .unwrap_or_default()
                 .to_string()
         })
+        .filter(|name| !is_staging(name))
         .collect();
     arrays.sort();
     Ok(Group {

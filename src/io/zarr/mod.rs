@@ -19,8 +19,10 @@ mod dynamic;
 mod group;
 mod local;
 mod metadata;
+mod paths;
 mod read;
 mod rechunk;
+mod staging;
 mod store;
 mod write;
 
@@ -34,6 +36,7 @@ pub use write::{WriteMode, WriteOptions};
 
 use crate::chunks::{ChunkGrid, Chunks};
 use crate::error::Result;
+use paths::node_path;
 use read::{Handle, dimension_names, storage_chunks, stored_dtype};
 
 /// How to open an array: its tile grid.
@@ -54,7 +57,7 @@ pub fn open(store: impl IntoStore, path: &str) -> Result<AnyArray> {
 /// [`open`] with options (the tile grid).
 pub fn open_with(store: impl IntoStore, path: &str, options: &OpenOptions) -> Result<AnyArray> {
     let store = store.into_store()?;
-    let node_path = node_path(path);
+    let node_path = node_path(path)?;
     let array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
         .map_err(|e| store.error(&node_path, e))?;
     let dtype = stored_dtype(&array, &node_path)?;
@@ -73,9 +76,4 @@ pub fn open_with(store: impl IntoStore, path: &str, options: &OpenOptions) -> Re
         names,
         attributes,
     ))
-}
-
-/// The node path of `path` in zarrs form (`/a/b`).
-pub(crate) fn node_path(path: &str) -> String {
-    format!("/{}", path.trim_matches('/'))
 }

@@ -25,6 +25,8 @@ pub struct Store {
     pub(crate) storage: ReadableWritableListableStorage,
     /// The directory, for stores on the filesystem (used in messages and cleanup).
     pub(crate) path: Option<PathBuf>,
+    /// Whether writes to the directory reach the disk before they are published.
+    pub(crate) synced: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -60,6 +62,7 @@ impl Store {
         Ok(Store {
             storage: Arc::new(store),
             path: Some(path.to_path_buf()),
+            synced: sync,
         })
     }
 
@@ -68,6 +71,7 @@ impl Store {
         Store {
             storage,
             path: None,
+            synced: false,
         }
     }
 

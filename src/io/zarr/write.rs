@@ -8,13 +8,16 @@ use std::sync::Arc;
 
 use chunkwise_kernels::dtype::Element;
 use ndarray::ArrayD;
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use serde_json::{Map, Value as Json};
 use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
+use super::local::is_temporary;
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
-use super::node_path;
+use super::paths::{check_key_under, node_path};
 use super::read::Handle;
+use super::staging::Staging;
 use super::store::{IntoStore, Store};
 use crate::array::{Array, evaluate};
 use crate::chunks::ChunkGrid;
@@ -173,13 +176,37 @@ impl<T: Element + zarrs::array::Element> BlockMap for WriteUnits<T> {
                 .zip(&self.origin)
                 .map(|(r, &o)| (o + r.start) as u64..(o + r.end) as u64)
                 .collect();
+            let subset = ArraySubset::new_with_ranges(&ranges);
+            let keys = unit_keys(&self.array, &subset)?;
             let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
             self.array
-                .store_array_subset_opt(&ArraySubset::new_with_ranges(&ranges), tile, &options)
-                .map_err(|e| self.store.error(self.array.path().as_str(), e))?;
+                .store_array_subset_opt(&subset, tile, &options)
+                .map_err(|e| self.store.error(&keys.join(", "), e))?;
         }
         Ok(tile_value(ArrayD::<u8>::zeros(shape)))
     }
+}
+
+/// The keys of the stored units (chunks or shards) that `subset` of `array` touches, each
+/// checked to lie under the array's node, whatever its chunk key encoding says.
+fn unit_keys(array: &Handle, subset: &ArraySubset) -> Result<Vec<String>> {
+    let path = array.path().as_str();
+    let units = array.chunks_in_array_subset(subset).map_err(|e| {
+        Error::Storage(StorageError::Storage {
+            path: path.to_string(),
+            message: e.to_string(),
+        })
+    })?;
+    let mut keys = Vec::new();
+    for index in units
+        .iter()
+        .flat_map(|units| units.indices().iter().collect::<Vec<_>>())
+    {
+        let key = array.chunk_key(&index);
+        check_key_under(path, key.as_str())?;
+        keys.push(key.as_str().to_string());
+    }
+    Ok(keys)
 }
 
 /// The sink node writing every block of `input` (on `grid`) to `array`, skipping `done`.
@@ -285,7 +312,8 @@ fn stored_units(
         }));
     }
     let keys = keys_under(store, node_path)?;
-    for key in keys.iter().filter(|k| k.ends_with(".tmp")) {
+    let name = |key: &str| key.rsplit('/').next().unwrap_or_default().to_string();
+    for key in keys.iter().filter(|k| is_temporary(&name(k))) {
         let key = zarrs::storage::StoreKey::new(key.clone()).map_err(|e| store.error(key, e))?;
         store
             .storage
@@ -293,13 +321,34 @@ fn stored_units(
             .map_err(|e| store.error(key.as_str(), e))?;
     }
     let stored: HashSet<&str> = keys.iter().map(String::as_str).collect();
-    Ok(grid
+    let present: Vec<Vec<usize>> = grid
         .blocks()
         .filter(|index| {
             let key = old.chunk_key(&index.iter().map(|&i| i as u64).collect::<Vec<_>>());
             stored.contains(key.as_str())
         })
+        .collect();
+    Ok(present
+        .into_par_iter()
+        .filter(|index| decodes_whole(old, grid, index))
         .collect())
+}
+
+/// Whether the stored unit `index` of `grid` decodes to all its elements: a chunk torn by
+/// a writer outside chunkwise, or cut short by a power loss, is written again by a resume.
+fn decodes_whole(array: &Handle, grid: &ChunkGrid, index: &[usize]) -> bool {
+    let ranges: Vec<std::ops::Range<u64>> = grid
+        .block_ranges(index)
+        .iter()
+        .map(|r| r.start as u64..r.end as u64)
+        .collect();
+    let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
+    array
+        .retrieve_array_subset_opt::<zarrs::array::ArrayBytes<'static>>(
+            &ArraySubset::new_with_ranges(&ranges),
+            &options,
+        )
+        .is_ok()
 }
 
 /// Streaming writes to Zarr.
@@ -317,7 +366,7 @@ impl<T: Element> Array<T> {
     ) -> Result<Report> {
         self.check()?;
         let store = store.into_store()?;
-        let node_path = node_path(path);
+        let node_path = node_path(path)?;
         let shape = self.shape();
         let chunks = match &options.chunks {
             Some(c) => c.clone(),
@@ -339,6 +388,7 @@ impl<T: Element> Array<T> {
         let grid = ChunkGrid::regular(&shape, &unit)?;
         let exists = node_exists(&store, &node_path)?;
         let mut done = HashSet::new();
+        let mut staging = None;
         let array: Handle = match (exists, options.mode) {
             (true, WriteMode::Create) => {
                 return Err(Error::Storage(StorageError::AlreadyExists {
@@ -358,27 +408,40 @@ impl<T: Element> Array<T> {
                 old
             }
             (exists, _) => {
-                if exists {
-                    let prefix = node_prefix(&store, &node_path)?;
-                    store
-                        .storage
-                        .erase_prefix(&prefix)
-                        .map_err(|e| store.error(&node_path, e))?;
-                }
+                let target = match (&store.path, exists) {
+                    (_, false) => node_path.clone(),
+                    (Some(root), true) if node_path != "/" => {
+                        let staged = Staging::new(root, &node_path, store.synced)
+                            .map_err(|e| store.error(&node_path, e))?;
+                        staging.insert(staged).node_path().to_string()
+                    }
+                    (_, true) => {
+                        let prefix = node_prefix(&store, &node_path)?;
+                        store
+                            .storage
+                            .erase_prefix(&prefix)
+                            .map_err(|e| store.error(&node_path, e))?;
+                        node_path.clone()
+                    }
+                };
                 let array = zarrs::array::Array::new_with_metadata(
                     store.storage.clone(),
-                    &node_path,
+                    &target,
                     metadata,
                 )
-                .map_err(|e| store.error(&node_path, e))?;
+                .map_err(|e| store.error(&target, e))?;
                 store_metadata(&store, &array)?;
                 array
             }
         };
         let input = rechunk(&self.node, grid.clone());
         let origin = vec![0; shape.len()];
-        let sink = sink_node(input, Arc::new(array), store, grid, origin, done);
-        evaluate(&[sink], &options.config, &|_, _, _| Ok(()))
+        let sink = sink_node(input, Arc::new(array), store.clone(), grid, origin, done);
+        let report = evaluate(&[sink], &options.config, &|_, _, _| Ok(()))?;
+        if let Some(staging) = staging {
+            staging.publish().map_err(|e| store.error(&node_path, e))?;
+        }
+        Ok(report)
     }
 }
 
@@ -421,14 +484,17 @@ impl<T: Element> Array<T> {
     ) -> Result<Report> {
         self.check()?;
         let store = store.into_store()?;
-        let node_path = node_path(path);
+        let node_path = node_path(path)?;
         let array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
             .map_err(|e| store.error(&node_path, e))?;
-        self.write_region(store, array, region, config)
+        self.write_region(store, Arc::new(array), region, config)
     }
 
     /// Computes the array and appends it to the existing Zarr array at `path` along `axis`
-    /// (the other axes must match): the stored shape grows, then the new part is written.
+    /// (the other axes must match, and so must the element type). The new part is written
+    /// first, into chunks past the stored shape that readers do not see; the stored shape
+    /// grows only once all of them are written. So a refused or failed append leaves the
+    /// array as it was, and a killed one leaves the old array, whole.
     pub fn append_zarr(
         &self,
         store: impl IntoStore,
@@ -438,7 +504,7 @@ impl<T: Element> Array<T> {
     ) -> Result<Report> {
         self.check()?;
         let store = store.into_store()?;
-        let node_path = node_path(path);
+        let node_path = node_path(path)?;
         let mut array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
             .map_err(|e| store.error(&node_path, e))?;
         let old: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
@@ -463,22 +529,27 @@ impl<T: Element> Array<T> {
         }
         let mut grown: Vec<u64> = old.iter().map(|&n| n as u64).collect();
         grown[axis] += shape[axis] as u64;
+        // Grown in this handle only: the stored metadata changes after the data is written.
         array
             .set_shape(grown)
             .map_err(|e| store.error(&node_path, e))?;
-        store_metadata(&store, &array)?;
         let region: Vec<std::ops::Range<usize>> = old
             .iter()
             .enumerate()
             .map(|(a, &n)| if a == axis { n..n + shape[axis] } else { 0..n })
             .collect();
-        self.write_region(store, array, &region, config)
+        let array = Arc::new(array);
+        let report = self.write_region(store.clone(), array.clone(), &region, config)?;
+        store_metadata(&store, &array)?;
+        Ok(report)
     }
 
+    /// Writes the array into `region` of `array` (checked against its element type and
+    /// shape before anything is written).
     fn write_region(
         &self,
         store: Store,
-        array: Handle,
+        array: Arc<Handle>,
         region: &[std::ops::Range<usize>],
         config: &Config,
     ) -> Result<Report> {
@@ -508,7 +579,7 @@ impl<T: Element> Array<T> {
         let local = region_grid(&units, region);
         let input = rechunk(&self.node, local.clone());
         let origin: Vec<usize> = region.iter().map(|r| r.start).collect();
-        let sink = sink_node(input, Arc::new(array), store, local, origin, HashSet::new());
+        let sink = sink_node(input, array, store, local, origin, HashSet::new());
         evaluate(&[sink], config, &|_, _, _| Ok(()))
     }
 }

@@ -1,0 +1,238 @@
+//! Overwrite of an array in a local directory store, atomic at the array level: the new
+//! array is written beside the old one under a hidden, unique name, and the two directories
+//! are then exchanged in one step (Linux `renameat2(RENAME_EXCHANGE)`), so a killed process
+//! leaves the old array or the new one, whole, at the array's path.
+//!
+//! Where the filesystem cannot exchange (not Linux, or a filesystem without
+//! `RENAME_EXCHANGE`), the old directory is renamed away and the new one renamed into
+//! place: two steps, between which a kill leaves the old array under the hidden name.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What every staging directory's name holds, after the array's own name.
+const STAGING_MARK: &str = ".chunkwise-staging-";
+
+/// Whether the node name `name` is a staging directory of an overwrite (in progress, or
+/// left by a killed process): such names are not arrays of their group.
+pub(crate) fn is_staging(name: &str) -> bool {
+    name.starts_with('.') && name.contains(STAGING_MARK)
+}
+
+/// This machine's name, so that staging directories of another machine sharing the
+/// filesystem are never mistaken for stale ones.
+fn host_name() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: gethostname writes at most `buffer.len()` bytes into the buffer.
+    let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
+    let len = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    let name = if ok {
+        String::from_utf8_lossy(&buffer[..len]).into_owned()
+    } else {
+        String::new()
+    };
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Whether process `pid` of this machine is alive.
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let sent = unsafe { libc::kill(pid, 0) } == 0;
+    sent || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// The new array of an overwrite, written under a hidden name beside the old one.
+#[derive(Debug)]
+pub(crate) struct Staging {
+    /// The store's directory.
+    root: PathBuf,
+    /// The array's node path (`/a/b`).
+    target: String,
+    /// The staging directory's node path (`/a/.b.chunkwise-staging-host-pid-n`).
+    staged: String,
+    sync: bool,
+}
+
+impl Staging {
+    /// A staging place for the array at `node_path` (not the root) of the store in `root`.
+    /// Staging directories of this node left by dead processes of this machine are erased.
+    pub(crate) fn new(root: &Path, node_path: &str, sync: bool) -> std::io::Result<Staging> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let (parent, name) = node_path.rsplit_once('/').expect("node paths start with /");
+        let host = host_name();
+        let own = format!(".{name}{STAGING_MARK}{host}-");
+        reap_stale(&root.join(parent.trim_start_matches('/')), &own);
+        let staged = format!(
+            "{parent}/{own}{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let staging = Staging {
+            root: root.to_path_buf(),
+            target: node_path.to_string(),
+            staged,
+            sync,
+        };
+        remove_tree(&staging.dir(&staging.staged))?;
+        Ok(staging)
+    }
+
+    /// The node path the new array is written to.
+    pub(crate) fn node_path(&self) -> &str {
+        &self.staged
+    }
+
+    fn dir(&self, node_path: &str) -> PathBuf {
+        self.root.join(node_path.trim_start_matches('/'))
+    }
+
+    /// Puts the staged array in place of the old one, then erases the old one.
+    pub(crate) fn publish(&self) -> std::io::Result<()> {
+        let (staged, target) = (self.dir(&self.staged), self.dir(&self.target));
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if target.symlink_metadata().is_err() {
+            std::fs::rename(&staged, &target)?;
+        } else if exchange(&staged, &target).is_err() {
+            let aside = PathBuf::from(format!("{}-old", staged.display()));
+            std::fs::rename(&target, &aside)?;
+            if let Err(e) = std::fs::rename(&staged, &target) {
+                std::fs::rename(&aside, &target)?;
+                return Err(e);
+            }
+            std::fs::rename(&aside, &staged)?;
+        }
+        if self.sync
+            && let Some(parent) = target.parent()
+        {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
+        remove_tree(&staged)
+    }
+}
+
+/// The staged directory is erased when the staging ends: after [`Staging::publish`] it holds
+/// the old array; after a failed write, the unfinished new one (the old array stays).
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = remove_tree(&self.dir(&self.staged));
+    }
+}
+
+/// Removes the directory tree at `path` (never following a symlink), if it exists.
+fn remove_tree(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => std::fs::remove_file(path),
+        other => other,
+    }
+}
+
+/// Erases the entries of `parent` named `own` followed by the pid of a dead process.
+fn reap_stale(parent: &Path, own: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(own)) else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !process_alive(pid)) {
+            let _ = remove_tree(&entry.path());
+        }
+    }
+}
+
+/// Exchanges the two paths in one atomic step.
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    };
+    let (a, b) = (c(a)?, c(b)?);
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: both paths are NUL-terminated strings that outlive the call.
+        let done = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                a.as_ptr(),
+                libc::AT_FDCWD,
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if done == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (a, b);
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("chunkwise-staging-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn publish_swaps_the_staged_tree_in_and_erases_the_old_one() {
+        let root = scratch("publish");
+        std::fs::create_dir_all(root.join("g/x")).unwrap();
+        std::fs::write(root.join("g/x/old"), b"old").unwrap();
+        let staging = Staging::new(&root, "/g/x", false).unwrap();
+        let staged = root.join(staging.node_path().trim_start_matches('/'));
+        assert!(is_staging(staged.file_name().unwrap().to_str().unwrap()));
+        std::fs::create_dir_all(&staged).unwrap();
+        std::fs::write(staged.join("new"), b"new").unwrap();
+        staging.publish().unwrap();
+        let names: Vec<_> = std::fs::read_dir(root.join("g"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("x")]);
+        assert_eq!(std::fs::read(root.join("g/x/new")).unwrap(), b"new");
+        assert!(!root.join("g/x/old").exists());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn stale_staging_of_dead_processes_is_reaped_and_live_ones_kept() {
+        let root = scratch("reap");
+        let own = format!(".x{STAGING_MARK}{}-", host_name());
+        // A pid above the kernel's limit is never alive; our own pid is.
+        let dead = root.join(format!("{own}4294967-0"));
+        let live = root.join(format!("{own}{}-0", std::process::id()));
+        let other_host = root.join(format!(".x{STAGING_MARK}elsewhere-4294967-0"));
+        for d in [&dead, &live, &other_host] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let staging = Staging::new(&root, "/x", false).unwrap();
+        assert!(!dead.exists());
+        assert!(live.exists() && other_host.exists());
+        drop(staging);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}

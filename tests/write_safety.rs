@@ -1,0 +1,616 @@
+//! Writes never reach outside their node and never lose data: unsafe paths and chunk keys
+//! are refused before anything is touched, temporaries never follow symlinks, concurrent
+//! writers publish whole chunks, and a write killed at any moment leaves the old array or
+//! the new one, whole (or one that `Resume` completes bit-exactly).
+//!
+//! The crash and concurrency tests run writers in child processes: this test binary run
+//! again with `CHUNKWISE_SAFETY_CHILD` set, so that they can be killed with SIGKILL.
+#![allow(missing_docs)]
+
+mod common;
+#[path = "common/zarr_util.rs"]
+mod zarr_util;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chunkwise::io::zarr::{self, Compression, WriteMode, WriteOptions};
+use chunkwise::{Array, BuildError, Config, Error, StorageError};
+use common::Lcg;
+use ndarray::{ArrayD, IxDyn};
+use zarr_util::TempDir;
+
+/// The element at `index` of the arrays the writers produce (`salt` tells writers apart).
+fn value(index: &[usize], salt: f64) -> f64 {
+    (index[0] * 10_007 + index[1]) as f64 * 0.5 + salt
+}
+
+/// A lazy array of `value`s whose tiles each take `delay_ms` to make, so that a child's
+/// write lasts long enough to be killed part-way.
+fn slow_array(shape: &[usize], chunks: [usize; 2], salt: f64, delay_ms: u64) -> Array<f64> {
+    chunkwise::from_fn(shape, chunks, move |_, ranges| {
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+        ArrayD::from_shape_fn(IxDyn(&shape), |i| {
+            value(&[i[0] + ranges[0].start, i[1] + ranges[1].start], salt)
+        })
+    })
+    .unwrap()
+}
+
+fn expected(shape: &[usize], origin: [usize; 2], salt: f64) -> ArrayD<f64> {
+    ArrayD::from_shape_fn(IxDyn(shape), |i| {
+        value(&[i[0] + origin[0], i[1] + origin[1]], salt)
+    })
+}
+
+fn read(store: &Path, path: &str) -> chunkwise::Result<ArrayD<f64>> {
+    zarr::open(store, path)?.into_typed::<f64>()?.compute()
+}
+
+const SHAPE: [usize; 2] = [400, 300];
+const CHUNKS: [usize; 2] = [50, 50];
+const OLD: f64 = -1.0e6;
+
+fn options(mode: WriteMode) -> WriteOptions {
+    WriteOptions::default()
+        .chunks(CHUNKS)
+        .mode(mode)
+        .compression(Compression::Zstd { level: 1 })
+        .config(Config::default().threads(2))
+}
+
+/// Files beside the array's node, inside and outside the store, that no write may touch.
+struct Sentinels {
+    files: Vec<PathBuf>,
+}
+
+impl Sentinels {
+    fn plant(dir: &TempDir) -> Sentinels {
+        let files = vec![
+            dir.join("victim/precious.txt"),
+            dir.join("store/sentinel.txt"),
+            dir.join("store/sibling/zarr.json"),
+        ];
+        for f in &files {
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, f.display().to_string()).unwrap();
+        }
+        Sentinels { files }
+    }
+
+    fn check(&self) {
+        for f in &self.files {
+            assert_eq!(
+                std::fs::read_to_string(f).unwrap_or_default(),
+                f.display().to_string(),
+                "{} changed",
+                f.display()
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The child process: runs one write, as `CHUNKWISE_SAFETY_CHILD=<job>` says.
+
+/// The entry point of the child processes (does nothing in the normal test run).
+#[test]
+fn child_process_entry() {
+    let Ok(job) = std::env::var("CHUNKWISE_SAFETY_CHILD") else {
+        return;
+    };
+    let store = PathBuf::from(std::env::var("CHUNKWISE_SAFETY_STORE").unwrap());
+    let salt: f64 = std::env::var("CHUNKWISE_SAFETY_SALT").map_or(0.0, |s| s.parse().unwrap());
+    let repeat: usize = std::env::var("CHUNKWISE_SAFETY_REPEAT").map_or(1, |s| s.parse().unwrap());
+    for _ in 0..repeat {
+        match job.as_str() {
+            "create" | "overwrite" | "resume" => {
+                let mode = match job.as_str() {
+                    "create" => WriteMode::Create,
+                    "overwrite" => WriteMode::Overwrite,
+                    _ => WriteMode::Resume,
+                };
+                slow_array(&SHAPE, CHUNKS, salt, 10)
+                    .to_zarr(&store, "a", &options(mode))
+                    .unwrap();
+            }
+            "region" => {
+                slow_array(&[250, 220], [60, 70], salt, 10)
+                    .to_zarr_region(&store, "a", &[70..320, 40..260], &Config::default())
+                    .unwrap();
+            }
+            "append" => {
+                slow_array(&[230, SHAPE[1]], [60, 70], salt, 10)
+                    .append_zarr(&store, "a", 0, &Config::default())
+                    .unwrap();
+            }
+            "whole" => {
+                chunkwise::full(&[1000, 1000], salt, [500, 500])
+                    .unwrap()
+                    .to_zarr_region(&store, "a", &[0..1000, 0..1000], &Config::default())
+                    .unwrap();
+            }
+            other => panic!("unknown child job {other}"),
+        }
+    }
+}
+
+fn spawn(job: &str, store: &Path, salt: f64, repeat: usize) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CHUNKWISE_SAFETY_CHILD", job)
+        .env("CHUNKWISE_SAFETY_STORE", store)
+        .env("CHUNKWISE_SAFETY_SALT", salt.to_string())
+        .env("CHUNKWISE_SAFETY_REPEAT", repeat.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `job` in a child and kills it with SIGKILL after `after` (if it still runs).
+fn run_and_kill(job: &str, store: &Path, salt: f64, after: Duration) {
+    let mut child = spawn(job, store, salt, 1);
+    std::thread::sleep(after);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The stored array's chunk files and staging directories must not include temporaries
+/// once a write has completed.
+fn assert_no_leftovers(store: &Path) {
+    let mut stack = vec![store.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.contains("chunkwise-tmp") && !name.contains("chunkwise-staging"),
+                "left over: {}",
+                entry.path().display()
+            );
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Paths and keys.
+
+#[test]
+fn unsafe_node_paths_are_refused_before_anything_is_written_or_erased() {
+    let dir = TempDir::new("unsafe-paths");
+    let sentinels = Sentinels::plant(&dir);
+    let store = dir.join("store");
+    let x = chunkwise::full(&[4, 4], 3.0f64, [2, 2]).unwrap();
+    x.to_zarr(&store, "x", &WriteOptions::default()).unwrap();
+    let bad = [
+        "../victim",
+        ".",
+        "..",
+        "x/.",
+        "x/..",
+        "./x",
+        "x/../x",
+        "a//b",
+        "x/./y",
+        "...",
+        "a\\b",
+    ];
+    for path in bad {
+        for mode in [WriteMode::Create, WriteMode::Overwrite, WriteMode::Resume] {
+            let err = x
+                .to_zarr(&store, path, &WriteOptions::default().mode(mode))
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::Storage(StorageError::UnsafePath { .. })),
+                "{path:?} {mode:?}: {err}"
+            );
+        }
+        let region = x.to_zarr_region(&store, path, &[0..4, 0..4], &Config::default());
+        let append = x.append_zarr(&store, path, 0, &Config::default());
+        let opened = zarr::open(&store, path).map(|_| ());
+        let group = zarr::open_group(&store, path).map(|_| ());
+        for (what, result) in [
+            ("region", region.map(|_| ())),
+            ("append", append.map(|_| ())),
+            ("open", opened),
+            ("open_group", group),
+        ] {
+            assert!(
+                matches!(result, Err(Error::Storage(StorageError::UnsafePath { .. }))),
+                "{what} {path:?}: {result:?}"
+            );
+        }
+        sentinels.check();
+        assert_eq!(read(&store, "x").unwrap(), x.compute().unwrap());
+    }
+}
+
+#[test]
+fn a_symlink_at_a_temporary_name_is_never_followed() {
+    let dir = TempDir::new("symlink-tmp");
+    let sentinels = Sentinels::plant(&dir);
+    let store = dir.join("store");
+    chunkwise::full(&[4, 4], 1.0f64, [4, 4])
+        .unwrap()
+        .to_zarr(&store, "a", &WriteOptions::default().chunks([4, 4]))
+        .unwrap();
+    // The temporary name that writes used before, and any name of ours an attacker could
+    // plant: the write must neither write through nor publish the link.
+    let target = dir.join("victim/precious.txt");
+    let chunk = store.join("a/c/0/0");
+    std::os::unix::fs::symlink(&target, store.join("a/c/0/0.tmp")).unwrap();
+    let twos = chunkwise::full(&[4, 4], 2.0f64, [2, 2]).unwrap();
+    twos.to_zarr_region(&store, "a", &[0..4, 0..4], &Config::default())
+        .unwrap();
+    sentinels.check();
+    let meta = std::fs::symlink_metadata(&chunk).unwrap();
+    assert!(meta.file_type().is_file(), "the chunk is a regular file");
+    assert_eq!(read(&store, "a").unwrap(), twos.compute().unwrap());
+}
+
+#[test]
+fn chunk_keys_that_lead_outside_the_node_are_refused() {
+    let dir = TempDir::new("key-escape");
+    let sentinels = Sentinels::plant(&dir);
+    let store = dir.join("store");
+    chunkwise::full(&[4, 4], 1.0f64, [2, 2])
+        .unwrap()
+        .to_zarr(&store, "a", &WriteOptions::default().chunks([2, 2]))
+        .unwrap();
+    let meta_path = store.join("a/zarr.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    meta["chunk_key_encoding"] = serde_json::json!({
+        "name": "zarrs.default_suffix",
+        "configuration": {"separator": "/", "suffix": "/../../../../escaped"}
+    });
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    let listing = |p: &Path| {
+        let mut names: Vec<_> = std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let (before_dir, before_store) = (listing(dir.path()), listing(&store));
+    let result = chunkwise::full(&[2, 2], 5.0f64, [2, 2])
+        .unwrap()
+        .to_zarr_region(&store, "a", &[0..2, 0..2], &Config::default());
+    assert!(
+        matches!(result, Err(Error::Storage(StorageError::UnsafePath { .. }))),
+        "{result:?}"
+    );
+    // Reading through such keys is refused too (it would read outside the store).
+    assert!(read(&store, "a").is_err());
+    assert_eq!(listing(dir.path()), before_dir);
+    assert_eq!(listing(&store), before_store);
+    assert!(!dir.join("escaped").exists() && !store.join("escaped").exists());
+    sentinels.check();
+}
+
+// ---------------------------------------------------------------------------------------
+// Overwrite, append and resume.
+
+#[test]
+fn a_failed_overwrite_keeps_the_old_array_whole() {
+    let dir = TempDir::new("failed-overwrite");
+    let store = dir.join("store");
+    let old = chunkwise::full(&[6, 6], 7.0f64, [3, 3]).unwrap();
+    old.to_zarr(&store, "g/a", &WriteOptions::default())
+        .unwrap();
+    let failing = chunkwise::from_fn(&[6, 6], [3, 3], |block, ranges| {
+        assert!(block != [1, 1], "the user's closure fails on one tile");
+        let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+        ArrayD::from_elem(IxDyn(&shape), 1.0f64)
+    })
+    .unwrap();
+    let result = failing.to_zarr(
+        &store,
+        "g/a",
+        &WriteOptions::default().mode(WriteMode::Overwrite),
+    );
+    assert!(result.is_err());
+    assert_eq!(read(&store, "g/a").unwrap(), old.compute().unwrap());
+    assert_no_leftovers(&store);
+    let names: Vec<_> = std::fs::read_dir(store.join("g"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["a"]);
+    // A successful one replaces it, with nothing left beside it.
+    let new = chunkwise::full(&[5, 2], 2.0f64, [2, 2]).unwrap();
+    new.to_zarr(
+        &store,
+        "g/a",
+        &WriteOptions::default().mode(WriteMode::Overwrite),
+    )
+    .unwrap();
+    assert_eq!(read(&store, "g/a").unwrap(), new.compute().unwrap());
+    assert_no_leftovers(&store);
+}
+
+#[test]
+fn a_refused_append_leaves_the_array_as_it_was() {
+    let dir = TempDir::new("refused-append");
+    let store = dir.join("store");
+    let base = chunkwise::full(&[4, 3], 1.0f64, [2, 2]).unwrap();
+    base.to_zarr(&store, "a", &WriteOptions::default()).unwrap();
+    let meta = std::fs::read(store.join("a/zarr.json")).unwrap();
+    for _ in 0..2 {
+        let err = chunkwise::full(&[2, 3], 1.0f32, [2, 2])
+            .unwrap()
+            .append_zarr(&store, "a", 0, &Config::default())
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Build(BuildError::DTypeMismatch { .. })),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(store.join("a/zarr.json")).unwrap(), meta);
+        assert_eq!(read(&store, "a").unwrap(), base.compute().unwrap());
+    }
+    // An append whose computation fails leaves the shape too.
+    let failing = chunkwise::from_fn(&[2, 3], [2, 2], |block, ranges| {
+        assert!(block != [0, 1], "fails on one tile");
+        let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+        ArrayD::from_elem(IxDyn(&shape), 9.0f64)
+    })
+    .unwrap();
+    assert!(
+        failing
+            .append_zarr(&store, "a", 0, &Config::default())
+            .is_err()
+    );
+    assert_eq!(read(&store, "a").unwrap(), base.compute().unwrap());
+}
+
+#[test]
+fn resume_rewrites_torn_and_missing_chunks() {
+    let dir = TempDir::new("resume-torn");
+    let store = dir.join("store");
+    let x = slow_array(&SHAPE, CHUNKS, 0.0, 0);
+    x.to_zarr(&store, "a", &options(WriteMode::Create)).unwrap();
+    // A chunk cut short (as a writer outside chunkwise, or a power loss, leaves it), one
+    // replaced by garbage, and one missing.
+    let torn = store.join("a/c/1/2");
+    let bytes = std::fs::read(&torn).unwrap();
+    std::fs::write(&torn, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(store.join("a/c/3/0"), b"not a zstd frame").unwrap();
+    std::fs::remove_file(store.join("a/c/7/5")).unwrap();
+    assert!(read(&store, "a").is_err());
+    x.to_zarr(&store, "a", &options(WriteMode::Resume)).unwrap();
+    assert_eq!(read(&store, "a").unwrap(), expected(&SHAPE, [0, 0], 0.0));
+}
+
+// ---------------------------------------------------------------------------------------
+// Writers killed at random moments.
+
+/// Kill moments spread over a child's run (its tiles take 10 ms each, about 0.3 s in all
+/// on two threads, after the process starts).
+fn kill_moments(seed: u64) -> Vec<Duration> {
+    let mut rng = Lcg::new(seed);
+    (0..5)
+        .map(|_| Duration::from_millis(20 + (rng.unit() * 400.0) as u64))
+        .collect()
+}
+
+#[test]
+fn killed_create_and_resume_are_completed_bit_exactly_by_resume() {
+    for (round, after) in kill_moments(11).into_iter().enumerate() {
+        let dir = TempDir::new("kill-create");
+        let sentinels = Sentinels::plant(&dir);
+        let store = dir.join("store");
+        run_and_kill("create", &store, 0.0, after);
+        // A resume killed in turn, then one that runs to the end.
+        if zarr::open(&store, "a").is_ok() {
+            run_and_kill("resume", &store, 0.0, after / 2);
+        }
+        let mode = if zarr::open(&store, "a").is_ok() {
+            WriteMode::Resume
+        } else {
+            WriteMode::Create
+        };
+        slow_array(&SHAPE, CHUNKS, 0.0, 0)
+            .to_zarr(&store, "a", &options(mode))
+            .unwrap();
+        assert_eq!(
+            read(&store, "a").unwrap(),
+            expected(&SHAPE, [0, 0], 0.0),
+            "round {round}"
+        );
+        assert_no_leftovers(&store);
+        sentinels.check();
+    }
+}
+
+#[test]
+fn a_killed_overwrite_leaves_the_old_array_or_the_new_one() {
+    let old = ArrayD::from_elem(IxDyn(&SHAPE), OLD);
+    let new = expected(&SHAPE, [0, 0], 0.0);
+    for (round, after) in kill_moments(12).into_iter().enumerate() {
+        let dir = TempDir::new("kill-overwrite");
+        let sentinels = Sentinels::plant(&dir);
+        let store = dir.join("store");
+        chunkwise::full(&SHAPE, OLD, CHUNKS)
+            .unwrap()
+            .to_zarr(&store, "a", &options(WriteMode::Create))
+            .unwrap();
+        run_and_kill("overwrite", &store, 0.0, after);
+        let got = read(&store, "a").unwrap();
+        assert!(got == old || got == new, "round {round}: a mixed array");
+        eprintln!(
+            "overwrite killed after {after:?}: {} array",
+            if got == old { "old" } else { "new" }
+        );
+        sentinels.check();
+        // The next overwrite completes and clears what the killed one left.
+        slow_array(&SHAPE, CHUNKS, 0.0, 0)
+            .to_zarr(&store, "a", &options(WriteMode::Overwrite))
+            .unwrap();
+        assert_eq!(read(&store, "a").unwrap(), new);
+        assert_no_leftovers(&store);
+    }
+    // A child that is never killed publishes the new array.
+    let dir = TempDir::new("kill-overwrite-late");
+    let store = dir.join("store");
+    chunkwise::full(&SHAPE, OLD, CHUNKS)
+        .unwrap()
+        .to_zarr(&store, "a", &options(WriteMode::Create))
+        .unwrap();
+    run_and_kill("overwrite", &store, 0.0, Duration::from_secs(30));
+    assert_eq!(read(&store, "a").unwrap(), new);
+    assert_no_leftovers(&store);
+}
+
+#[test]
+fn a_killed_region_write_leaves_each_chunk_old_or_new_and_a_rerun_completes_it() {
+    let region = [70..320, 40..260];
+    for (round, after) in kill_moments(13).into_iter().enumerate() {
+        let dir = TempDir::new("kill-region");
+        let sentinels = Sentinels::plant(&dir);
+        let store = dir.join("store");
+        chunkwise::full(&SHAPE, OLD, CHUNKS)
+            .unwrap()
+            .to_zarr(&store, "a", &options(WriteMode::Create))
+            .unwrap();
+        run_and_kill("region", &store, 0.0, after);
+        let got = read(&store, "a").unwrap();
+        let is_new = |i: usize, j: usize| {
+            region[0].contains(&i)
+                && region[1].contains(&j)
+                && got[[i, j]] == value(&[i - region[0].start, j - region[1].start], 0.0)
+        };
+        // Per stored chunk: its part in the region is all old or all new; the rest is old.
+        for ci in 0..SHAPE[0] / CHUNKS[0] {
+            for cj in 0..SHAPE[1] / CHUNKS[1] {
+                let cells: Vec<(usize, usize)> = (ci * CHUNKS[0]..(ci + 1) * CHUNKS[0])
+                    .flat_map(|i| (cj * CHUNKS[1]..(cj + 1) * CHUNKS[1]).map(move |j| (i, j)))
+                    .collect();
+                let inside: Vec<_> = cells
+                    .iter()
+                    .filter(|&&(i, j)| region[0].contains(&i) && region[1].contains(&j))
+                    .collect();
+                let new_cells = inside.iter().filter(|&&&(i, j)| is_new(i, j)).count();
+                assert!(
+                    new_cells == 0 || new_cells == inside.len(),
+                    "round {round}: chunk ({ci}, {cj}) is torn"
+                );
+                for &(i, j) in &cells {
+                    if !is_new(i, j) {
+                        assert_eq!(got[[i, j]], OLD, "round {round}: ({i}, {j})");
+                    }
+                }
+            }
+        }
+        sentinels.check();
+        slow_array(&[250, 220], [60, 70], 0.0, 0)
+            .to_zarr_region(&store, "a", &region, &Config::default())
+            .unwrap();
+        let done = read(&store, "a").unwrap();
+        for ((i, j), &v) in done.indexed_iter().map(|(ix, v)| ((ix[0], ix[1]), v)) {
+            let want = if region[0].contains(&i) && region[1].contains(&j) {
+                value(&[i - region[0].start, j - region[1].start], 0.0)
+            } else {
+                OLD
+            };
+            assert_eq!(v, want, "({i}, {j})");
+        }
+        assert_no_leftovers(&store);
+    }
+}
+
+#[test]
+fn a_killed_append_leaves_the_old_array_or_the_grown_one() {
+    let old = expected(&SHAPE, [0, 0], 0.0);
+    let mut grown = ArrayD::zeros(IxDyn(&[SHAPE[0] + 230, SHAPE[1]]));
+    grown
+        .slice_mut(ndarray::s![..SHAPE[0], ..])
+        .assign(&old.view().into_dimensionality::<ndarray::Ix2>().unwrap());
+    grown.slice_mut(ndarray::s![SHAPE[0].., ..]).assign(
+        &expected(&[230, SHAPE[1]], [0, 0], 0.5)
+            .into_dimensionality::<ndarray::Ix2>()
+            .unwrap(),
+    );
+    let grown = grown.into_dyn();
+    for (round, after) in kill_moments(14).into_iter().enumerate() {
+        let dir = TempDir::new("kill-append");
+        let sentinels = Sentinels::plant(&dir);
+        let store = dir.join("store");
+        slow_array(&SHAPE, CHUNKS, 0.0, 0)
+            .to_zarr(&store, "a", &options(WriteMode::Create))
+            .unwrap();
+        run_and_kill("append", &store, 0.5, after);
+        let got = read(&store, "a").unwrap();
+        assert!(
+            got == old || got == grown,
+            "round {round}: shape {:?}",
+            got.shape()
+        );
+        eprintln!("append killed after {after:?}: shape {:?}", got.shape());
+        sentinels.check();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Two uncoordinated writers of the same chunks.
+
+#[test]
+fn concurrent_writers_of_one_chunk_publish_whole_chunks() {
+    let dir = TempDir::new("concurrent");
+    let store = dir.join("store");
+    chunkwise::full(&[1000, 1000], 0.0f64, [500, 500])
+        .unwrap()
+        .to_zarr(
+            &store,
+            "a",
+            &WriteOptions::default()
+                .chunks([500, 500])
+                .compression(Compression::None),
+        )
+        .unwrap();
+    let mut writers = [
+        spawn("whole", &store, 1.0, 8),
+        spawn("whole", &store, 2.0, 8),
+    ];
+    let check_chunks = |got: &ArrayD<f64>| {
+        for ci in 0..2 {
+            for cj in 0..2 {
+                let chunk = got.slice(ndarray::s![
+                    ci * 500..(ci + 1) * 500,
+                    cj * 500..(cj + 1) * 500
+                ]);
+                let first = chunk[[0, 0]];
+                assert!(
+                    chunk.iter().all(|&v| v == first),
+                    "chunk ({ci}, {cj}) mixes writers"
+                );
+            }
+        }
+    };
+    // Read while they write: every chunk a reader sees decodes and is one writer's.
+    let mut reads = 0;
+    while writers.iter_mut().any(|w| w.try_wait().unwrap().is_none()) {
+        let got = read(&store, "a").unwrap_or_else(|e| panic!("read during writes: {e}"));
+        check_chunks(&got);
+        reads += 1;
+    }
+    for w in &mut writers {
+        assert!(w.wait().unwrap().success());
+    }
+    let got = read(&store, "a").unwrap();
+    check_chunks(&got);
+    assert!(got.iter().all(|&v| v == 1.0 || v == 2.0));
+    assert!(reads > 0);
+    assert_no_leftovers(&store);
+}
