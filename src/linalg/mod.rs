@@ -6,10 +6,18 @@
 //!   matrices.
 //! - [`cholesky`], [`lu`], [`solve`], [`solve_triangular`], [`lstsq`], [`inv`]: tile
 //!   algorithms on square matrices.
+//!
+//! Every factorization and solver (and `norm(Norm::Two)`, which takes an SVD) checks its
+//! inputs tile by tile before factoring: a NaN or an infinity where it reads gives
+//! [`LinalgError::NotFinite`](crate::LinalgError::NotFinite), naming the input, the tile
+//! and the element, never a result (see `finite`). Products (`matmul`, `tensordot`,
+//! `einsum`) do not check: NaNs and infinities propagate through them as IEEE arithmetic
+//! says.
 
 mod cholesky;
 mod contract;
 mod einsum;
+mod finite;
 mod lu;
 mod matmul;
 mod norm;
@@ -35,6 +43,7 @@ use chunkwise_kernels::dtype::{Element, FloatElement};
 
 use crate::array::Array;
 use crate::error::{BuildError, Error, LinalgError, Result};
+use finite::{Region, checked};
 
 /// The shape of a matrix operand, or an error naming `op` for other dimensions.
 fn matrix_shape<T: Element>(op: &str, a: &Array<T>) -> Result<(usize, usize)> {
@@ -59,8 +68,8 @@ fn square_size<T: Element>(op: &str, a: &Array<T>) -> Result<usize> {
     }
 }
 
-/// Solves for a right-hand side `b` of `n` rows: a matrix goes to `solve_matrix`; a vector
-/// is solved as a one-column matrix and comes back as a vector. Shape errors name `op`.
+/// Solves for a right-hand side `b` of `n` rows, checked to be finite (input "b" of `op`):
+/// see [`column_wise`]. Shape errors name `op`.
 fn with_rhs<T: FloatElement>(
     op: &str,
     n: usize,
@@ -68,10 +77,11 @@ fn with_rhs<T: FloatElement>(
     solve_matrix: impl FnOnce(&Array<T>) -> Result<Array<T>>,
 ) -> Result<Array<T>> {
     b.check()?;
-    if b.ndim() == 1 {
-        return with_rhs(op, n, &b.insert_axis(1)?, solve_matrix)?.squeeze(Some(&[1]));
-    }
-    let (rows, _) = matrix_shape(&format!("{op} (right-hand side)"), b)?;
+    let as_matrix = match b.ndim() {
+        1 => b.insert_axis(1)?,
+        _ => b.clone(),
+    };
+    let (rows, _) = matrix_shape(&format!("{op} (right-hand side)"), &as_matrix)?;
     if rows != n {
         return Err(Error::Build(BuildError::ShapeMismatch {
             op: format!("{op} (rows of b)"),
@@ -79,5 +89,17 @@ fn with_rhs<T: FloatElement>(
             found: vec![rows],
         }));
     }
-    solve_matrix(b)
+    column_wise(&checked(op, "b", b, Region::All), solve_matrix)
+}
+
+/// `solve_matrix(b)` for a matrix `b`; a vector is solved as a one-column matrix and comes
+/// back as a vector.
+fn column_wise<T: FloatElement>(
+    b: &Array<T>,
+    solve_matrix: impl FnOnce(&Array<T>) -> Result<Array<T>>,
+) -> Result<Array<T>> {
+    match b.ndim() {
+        1 => solve_matrix(&b.insert_axis(1)?)?.squeeze(Some(&[1])),
+        _ => solve_matrix(b),
+    }
 }
