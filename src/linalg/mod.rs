@@ -13,6 +13,18 @@
 //! and the element, never a result (see `finite`). Products (`matmul`, `tensordot`,
 //! `einsum`) do not check: NaNs and infinities propagate through them as IEEE arithmetic
 //! says.
+//!
+//! ```
+//! use chunkwise::{Error, LinalgError};
+//! let a = ndarray::arr2(&[[1.0, 2.0], [f64::NAN, 4.0], [5.0, 6.0], [7.0, 9.0]]);
+//! let (q, _) = chunkwise::linalg::qr(&chunkwise::from_ndarray(&a, [2, 2]).unwrap()).unwrap();
+//! match q.compute().unwrap_err() {
+//!     Error::Linalg(LinalgError::NotFinite { index, tile, .. }) => {
+//!         assert_eq!((index, tile), (vec![1, 0], vec![0, 0]));
+//!     }
+//!     other => panic!("{other}"),
+//! }
+//! ```
 
 mod cholesky;
 mod contract;
