@@ -133,6 +133,16 @@ fn qr_of_a_tall_or_wide_matrix_refuses_non_finite_values() {
     };
     refuses("qr", "a", &dense(40, 4, 1), &[10, 4], &TALL, qr);
     refuses("qr", "a", &dense(4, 40, 2), &[4, 10], &WIDE, qr);
+    // f32 (always Householder, never CholeskyQR2) is checked the same way.
+    let mut a = dense(40, 4, 1).mapv(|x| x as f32);
+    a[[17, 1]] = f32::NAN;
+    let (q, _) = linalg::qr(&from_ndarray(&a, [10, 4]).unwrap()).unwrap();
+    match q.compute() {
+        Err(Error::Linalg(LinalgError::NotFinite { index, tile, .. })) => {
+            assert_eq!((index, tile), (vec![17, 1], vec![1, 0]));
+        }
+        other => panic!("f32 qr with a NaN: expected NotFinite, got {other:?}"),
+    }
 }
 
 #[test]

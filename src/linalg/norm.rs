@@ -24,8 +24,8 @@ pub enum Norm {
 /// Norms.
 impl<T: FloatElement> Array<T> {
     /// The norm of a vector or matrix (NumPy's `linalg.norm` with `ord` 1, 2, inf, 'fro'),
-    /// as a 0-d array. NaNs and infinities propagate as in NumPy (a NaN gives NaN, an
-    /// infinity `inf`), except in the spectral norm of a matrix (see [`Norm::Two`]).
+    /// as a 0-d array. The spectral norm of a matrix refuses NaNs and infinities (see
+    /// [`Norm::Two`]); the other norms are reductions and treat them as reductions do.
     ///
     /// ```
     /// use chunkwise::Norm;
