@@ -265,6 +265,24 @@ pub enum LinalgError {
         /// The global column of the zero pivot.
         pivot: usize,
     },
+    /// A factorization or solver met a NaN or an infinity in one of its inputs (which it
+    /// checks tile by tile before factoring: results would be meaningless).
+    #[error(
+        "{op}: input {input} holds the non-finite value {value} at index {index:?} (in its \
+         tile {tile:?}); factorizations and solvers need finite values"
+    )]
+    NotFinite {
+        /// The operation.
+        op: String,
+        /// Which input: `a` (the matrix) or `b` (the right-hand side).
+        input: String,
+        /// The tile (block index, in the input's own chunking) holding the value.
+        tile: Vec<usize>,
+        /// The element's index in the input.
+        index: Vec<usize>,
+        /// The value met: `NaN`, `inf` or `-inf`.
+        value: String,
+    },
     /// An iterative kernel (the SVD) did not converge.
     #[error("{op} did not converge")]
     NotConverged {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::FloatElement;
 use chunkwise_kernels::linalg::{Op, Triangular, cholesky_lower, gemm, solve_right};
 
+use super::finite::{Region, checked};
 use super::square_size;
 use super::stage::{Stage, assemble, matrix, tile_of};
 use crate::array::Array;
@@ -24,7 +25,8 @@ use crate::ops::rechunk::rechunk;
 /// `L[i][k] = A[i][k] L[k][k]^-T` below it, then `A[i][j] -= L[i][k] L[j][k]^T` for the
 /// trailing tiles; every step is a separate task, so steps overlap as their inputs allow.
 /// A matrix that is not positive definite gives [`LinalgError::NotPositiveDefinite`] naming the
-/// diagonal tile and row where a pivot was not positive.
+/// diagonal tile and row where a pivot was not positive; a NaN or an infinity in the lower
+/// triangle gives [`LinalgError::NotFinite`] (the upper triangle is not read).
 ///
 /// ```
 /// let a = ndarray::arr2(&[[4.0f64, 2.0, 0.4], [2.0, 5.0, 1.0], [0.4, 1.0, 3.0]]);
@@ -34,6 +36,7 @@ use crate::ops::rechunk::rechunk;
 /// ```
 pub fn cholesky<T: FloatElement>(a: &Array<T>) -> Result<Array<T>> {
     square_size("cholesky", a)?;
+    let a = checked("cholesky", "a", a, Region::Lower);
     let chunks = a.node.grid.chunks();
     let tiles = refine(&chunks[0], &chunks[1]);
     let grid = ChunkGrid::from_valid(vec![tiles.clone(), tiles.clone()]);

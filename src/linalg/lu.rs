@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::{Element, FloatElement};
 use chunkwise_kernels::linalg::{Op, Triangular, gemm, lu_partial_pivoting, solve_left};
 
+use super::finite::{Region, checked};
 use super::square_size;
 use super::stage::{Stage, array_part, assemble, matrix, pick_part, tile_of, tuple};
 use crate::array::Array;
@@ -24,7 +25,8 @@ use crate::ops::rechunk::rechunk;
 /// SciPy's `linalg.lu` returns it: `p` a permutation matrix, `l` unit lower triangular
 /// (every entry at most 1 in magnitude), `u` upper triangular. Tiles are the common
 /// refinement of the row and column tiles, on both axes. A singular matrix gives
-/// [`LinalgError::Singular`] naming the panel's diagonal tile and the pivot.
+/// [`LinalgError::Singular`] naming the panel's diagonal tile and the pivot; a NaN or an
+/// infinity in `a` gives [`LinalgError::NotFinite`].
 ///
 /// ```
 /// let a = ndarray::arr2(&[[1.0f64, 2.0], [3.0, 4.0]]);
@@ -33,7 +35,8 @@ use crate::ops::rechunk::rechunk;
 /// assert!((&back - &a.into_dyn()).iter().all(|d| d.abs() < 1e-14));
 /// ```
 pub fn lu<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T>, Array<T>)> {
-    let f = LuStages::<T>::new(a)?;
+    square_size("lu", a)?;
+    let f = LuStages::<T>::new(&checked("lu", "a", a, Region::All))?;
     Ok((
         Array::from_node(f.p()),
         Array::from_node(f.l()),
@@ -56,6 +59,7 @@ pub(super) struct LuStages<T> {
 }
 
 impl<T: FloatElement> LuStages<T> {
+    /// The stages for `a`, already checked to be finite.
     pub(super) fn new(a: &Array<T>) -> Result<LuStages<T>> {
         let n = square_size("lu", a)?;
         let chunks = a.node.grid.chunks();

@@ -6,10 +6,30 @@
 //!   matrices.
 //! - [`cholesky`], [`lu`], [`solve`], [`solve_triangular`], [`lstsq`], [`inv`]: tile
 //!   algorithms on square matrices.
+//!
+//! Every factorization and solver (and `norm(Norm::Two)`, which takes an SVD) checks its
+//! inputs tile by tile before factoring: a NaN or an infinity where it reads gives
+//! [`LinalgError::NotFinite`](crate::LinalgError::NotFinite), naming the input, the tile
+//! and the element, never a result. Products (`matmul`, `tensordot`,
+//! `einsum`) do not check: NaNs and infinities propagate through them as IEEE arithmetic
+//! says.
+//!
+//! ```
+//! use chunkwise::{Error, LinalgError};
+//! let a = ndarray::arr2(&[[1.0, 2.0], [f64::NAN, 4.0], [5.0, 6.0], [7.0, 9.0]]);
+//! let (q, _) = chunkwise::linalg::qr(&chunkwise::from_ndarray(&a, [2, 2]).unwrap()).unwrap();
+//! match q.compute().unwrap_err() {
+//!     Error::Linalg(LinalgError::NotFinite { index, tile, .. }) => {
+//!         assert_eq!((index, tile), (vec![1, 0], vec![0, 0]));
+//!     }
+//!     other => panic!("{other}"),
+//! }
+//! ```
 
 mod cholesky;
 mod contract;
 mod einsum;
+mod finite;
 mod lu;
 mod matmul;
 mod norm;
@@ -35,6 +55,7 @@ use chunkwise_kernels::dtype::{Element, FloatElement};
 
 use crate::array::Array;
 use crate::error::{BuildError, Error, LinalgError, Result};
+use finite::{Region, checked};
 
 /// The shape of a matrix operand, or an error naming `op` for other dimensions.
 fn matrix_shape<T: Element>(op: &str, a: &Array<T>) -> Result<(usize, usize)> {
@@ -59,8 +80,8 @@ fn square_size<T: Element>(op: &str, a: &Array<T>) -> Result<usize> {
     }
 }
 
-/// Solves for a right-hand side `b` of `n` rows: a matrix goes to `solve_matrix`; a vector
-/// is solved as a one-column matrix and comes back as a vector. Shape errors name `op`.
+/// Solves for a right-hand side `b` of `n` rows, checked to be finite (input "b" of `op`):
+/// see [`column_wise`]. Shape errors name `op`.
 fn with_rhs<T: FloatElement>(
     op: &str,
     n: usize,
@@ -68,10 +89,11 @@ fn with_rhs<T: FloatElement>(
     solve_matrix: impl FnOnce(&Array<T>) -> Result<Array<T>>,
 ) -> Result<Array<T>> {
     b.check()?;
-    if b.ndim() == 1 {
-        return with_rhs(op, n, &b.insert_axis(1)?, solve_matrix)?.squeeze(Some(&[1]));
-    }
-    let (rows, _) = matrix_shape(&format!("{op} (right-hand side)"), b)?;
+    let as_matrix = match b.ndim() {
+        1 => b.insert_axis(1)?,
+        _ => b.clone(),
+    };
+    let (rows, _) = matrix_shape(&format!("{op} (right-hand side)"), &as_matrix)?;
     if rows != n {
         return Err(Error::Build(BuildError::ShapeMismatch {
             op: format!("{op} (rows of b)"),
@@ -79,5 +101,17 @@ fn with_rhs<T: FloatElement>(
             found: vec![rows],
         }));
     }
-    solve_matrix(b)
+    column_wise(&checked(op, "b", b, Region::All), solve_matrix)
+}
+
+/// `solve_matrix(b)` for a matrix `b`; a vector is solved as a one-column matrix and comes
+/// back as a vector.
+fn column_wise<T: FloatElement>(
+    b: &Array<T>,
+    solve_matrix: impl FnOnce(&Array<T>) -> Result<Array<T>>,
+) -> Result<Array<T>> {
+    match b.ndim() {
+        1 => solve_matrix(&b.insert_axis(1)?)?.squeeze(Some(&[1])),
+        _ => solve_matrix(b),
+    }
 }

@@ -11,7 +11,9 @@ pub enum Norm {
     /// Vectors: the sum of absolute values; matrices: the largest column sum of them.
     One,
     /// Vectors: the Euclidean norm; matrices: the spectral norm (largest singular value,
-    /// through [`svd`](super::svd), so tall-and-skinny or short-and-wide matrices).
+    /// through [`svd`](super::svd), so tall-and-skinny or short-and-wide matrices; a NaN
+    /// or an infinity in the matrix gives
+    /// [`LinalgError::NotFinite`](crate::LinalgError::NotFinite), as in `svd`).
     Two,
     /// Vectors: the largest absolute value; matrices: the largest row sum of them.
     Inf,
@@ -22,7 +24,8 @@ pub enum Norm {
 /// Norms.
 impl<T: FloatElement> Array<T> {
     /// The norm of a vector or matrix (NumPy's `linalg.norm` with `ord` 1, 2, inf, 'fro'),
-    /// as a 0-d array.
+    /// as a 0-d array. The spectral norm of a matrix refuses NaNs and infinities (see
+    /// [`Norm::Two`]); the other norms are reductions and treat them as reductions do.
     ///
     /// ```
     /// use chunkwise::Norm;
@@ -39,7 +42,7 @@ impl<T: FloatElement> Array<T> {
             (1, Norm::Two) | (1 | 2, Norm::Frobenius) => Ok(self.powi(2).sum().sqrt()),
             (2, Norm::One) => Ok(abs.sum_with(&Reduction::axis(0)).max()),
             (2, Norm::Inf) => Ok(abs.sum_with(&Reduction::axis(1)).max()),
-            (2, Norm::Two) => Ok(super::svd(self)?.1.max()),
+            (2, Norm::Two) => Ok(super::svd::svd_checking("norm", self)?.1.max()),
             (ndim, _) => Err(Error::Build(BuildError::InvalidArgument {
                 op: "norm".into(),
                 reason: format!("an array of {ndim} axes (vectors and matrices only)"),

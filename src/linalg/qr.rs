@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::{FloatElement, Strip};
 use chunkwise_kernels::linalg::TileQr;
 
+use super::finite::{Region, checked};
 use super::matrix_shape;
 use super::stage::{Stage, matrix, part, part_ref, pick_part, tile_of, tuple};
 use crate::array::Array;
@@ -27,6 +28,9 @@ use crate::ops::rechunk::rechunk;
 /// matrix (`m < n`) is factored through its leading `m x m` block: `q` from its QR, then
 /// `r = q^T a`.
 ///
+/// A NaN or an infinity anywhere in `a` gives
+/// [`LinalgError::NotFinite`](crate::LinalgError::NotFinite) when computed.
+///
 /// ```
 /// let a = chunkwise::random::normal::<f64>(1, 0.0, 1.0, &[1000, 20], [250, 20]).unwrap();
 /// let (q, r) = chunkwise::linalg::qr(&a).unwrap();
@@ -35,13 +39,19 @@ use crate::ops::rechunk::rechunk;
 /// assert!((&back - &a).iter().all(|d| d.abs() < 1e-12));
 /// ```
 pub fn qr<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T>)> {
+    matrix_shape("qr", a)?;
+    qr_of(&checked("qr", "a", a, Region::All))
+}
+
+/// [`qr`] of a matrix already checked to be finite.
+pub(super) fn qr_of<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T>)> {
     let (m, n) = matrix_shape("qr", a)?;
     if m >= n {
         let tree = Tsqr::<T>::new(&a.node);
         Ok((Array::from_node(tree.q()), Array::from_node(tree.r())))
     } else {
         let lead = a.slice(ndarray::s![.., ..m])?.rechunk([m, m])?;
-        let (q, _) = qr(&lead)?;
+        let (q, _) = qr_of(&lead)?;
         // Exactly upper triangular, where rounding leaves tiny values below the diagonal.
         let r = super::triu(&q.transpose().matmul(a)?, 0)?;
         Ok((q, r))

@@ -4,10 +4,13 @@ use std::sync::Arc;
 
 use chunkwise_kernels::dtype::FloatElement;
 
+use super::finite::{Region, checked};
 use super::lu::{LuStages, permute_rows};
+use super::qr::qr_of;
 use super::stage::{Stage, array_part, matrix, tile_of};
+use super::svd::svd_of;
 use super::triangular::substitute;
-use super::{matrix_shape, qr, solve_triangular, square_size, svd, with_rhs};
+use super::{column_wise, matrix_shape, square_size, with_rhs};
 use crate::array::{Array, Reduction};
 use crate::chunks::ChunkGrid;
 use crate::error::{BuildError, Error, Result};
@@ -15,7 +18,9 @@ use crate::graph::Node;
 use crate::ops::rechunk::rechunk;
 
 /// Solves `a @ x = b` for a square `a` and a vector or matrix `b`, by LU with partial
-/// pivoting and two triangular solves. A singular `a` gives [`LinalgError::Singular`](crate::LinalgError::Singular).
+/// pivoting and two triangular solves. A singular `a` gives
+/// [`LinalgError::Singular`](crate::LinalgError::Singular); a NaN or an infinity in `a` or
+/// `b` gives [`LinalgError::NotFinite`](crate::LinalgError::NotFinite).
 ///
 /// ```
 /// let a = chunkwise::from_ndarray(&ndarray::arr2(&[[3.0f64, 1.0], [1.0, 2.0]]), [1, 1]).unwrap();
@@ -25,15 +30,21 @@ use crate::ops::rechunk::rechunk;
 /// ```
 pub fn solve<T: FloatElement>(a: &Array<T>, b: &Array<T>) -> Result<Array<T>> {
     let n = square_size("solve", a)?;
-    with_rhs("solve", n, b, |b| {
-        let f = LuStages::<T>::new(a)?;
-        let permuted = gather_rows::<T>(&b.node, &f.row_order(), &f.grid().chunks()[0]);
-        let y = substitute::<T>(&f.l(), &permuted, true);
-        Ok(Array::from_node(substitute::<T>(&f.u(), &y, false)))
-    })
+    let a = checked("solve", "a", a, Region::All);
+    with_rhs("solve", n, b, |b| lu_solve(&a, b))
 }
 
-/// The inverse of a square matrix: `solve(a, I)`.
+/// Solves `a @ x = b` by LU for a matrix `b`, both already checked to be finite.
+fn lu_solve<T: FloatElement>(a: &Array<T>, b: &Array<T>) -> Result<Array<T>> {
+    let f = LuStages::<T>::new(a)?;
+    let permuted = gather_rows::<T>(&b.node, &f.row_order(), &f.grid().chunks()[0]);
+    let y = substitute::<T>(&f.l(), &permuted, true);
+    Ok(Array::from_node(substitute::<T>(&f.u(), &y, false)))
+}
+
+/// The inverse of a square matrix: `solve(a, I)`. A singular `a` gives
+/// [`LinalgError::Singular`](crate::LinalgError::Singular); a NaN or an infinity in `a`
+/// gives [`LinalgError::NotFinite`](crate::LinalgError::NotFinite).
 ///
 /// ```
 /// let a = chunkwise::from_ndarray(&ndarray::arr2(&[[2.0, 0.0], [0.0, 4.0]]), [1, 2]).unwrap();
@@ -43,7 +54,7 @@ pub fn solve<T: FloatElement>(a: &Array<T>, b: &Array<T>) -> Result<Array<T>> {
 pub fn inv<T: FloatElement>(a: &Array<T>) -> Result<Array<T>> {
     let n = square_size("inv", a)?;
     let identity = crate::eye::<T>(n, n, 0, crate::Chunks::Sizes(a.chunks().chunks().to_vec()))?;
-    solve(a, &identity)
+    lu_solve(&checked("inv", "a", a, Region::All), &identity)
 }
 
 /// `b` with its rows reordered (row `i` is row `order[i]` of `b`), on row tiles `tiles`.
@@ -80,7 +91,8 @@ pub struct Lstsq<T: FloatElement> {
 }
 
 /// The least-squares solution of `a @ x = b` for a tall matrix `a` of full column rank
-/// (`m >= n`, the columns in one tile): `a = q r` by TSQR, then `r x = q^T b`.
+/// (`m >= n`, the columns in one tile): `a = q r` by TSQR, then `r x = q^T b`. A NaN or
+/// an infinity in `a` or `b` gives [`LinalgError::NotFinite`](crate::LinalgError::NotFinite).
 ///
 /// ```
 /// // Fit y = 1 + 2 t exactly.
@@ -113,12 +125,18 @@ pub fn lstsq<T: FloatElement>(a: &Array<T>, b: &Array<T>) -> Result<Lstsq<T>> {
             found: b.shape(),
         }));
     }
-    let (q, r) = qr(a)?;
-    let solution = solve_triangular(&r, &q.transpose().matmul(b)?, false)?;
-    let residuals = (&a.matmul(&solution)? - b)
+    let (a, b) = (
+        checked("lstsq", "a", a, Region::All),
+        checked("lstsq", "b", b, Region::All),
+    );
+    let (q, r) = qr_of(&a)?;
+    let solution = column_wise(&q.transpose().matmul(&b)?, |qtb| {
+        Ok(Array::from_node(substitute::<T>(&r.node, &qtb.node, false)))
+    })?;
+    let residuals = (&a.matmul(&solution)? - &b)
         .powi(2)
         .sum_with(&Reduction::axis(0));
-    let (_, singular_values, _) = svd(&r)?;
+    let (_, singular_values, _) = svd_of(&r)?;
     Ok(Lstsq {
         solution,
         residuals,

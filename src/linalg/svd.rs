@@ -4,8 +4,10 @@
 use chunkwise_kernels::dtype::FloatElement;
 use chunkwise_kernels::linalg::thin_svd;
 
+use super::finite::{Region, checked};
+use super::matrix_shape;
+use super::qr::qr_of;
 use super::stage::{Stage, matrix, pick_part, tile_of, tuple};
-use super::{matrix_shape, qr};
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
 use crate::error::{BuildError, Error, LinalgError, Result};
@@ -16,7 +18,8 @@ use crate::error::{BuildError, Error, LinalgError, Result};
 ///
 /// A tall matrix is factored as `a = q r` by TSQR, then `r = u_r s vt` in one tile, and
 /// `u = q u_r`; a wide matrix through its transpose. The smaller dimension must fit one
-/// tile.
+/// tile. A NaN or an infinity anywhere in `a` gives
+/// [`LinalgError::NotFinite`](crate::LinalgError::NotFinite) when computed.
 ///
 /// ```
 /// let a = chunkwise::random::uniform::<f64>(3, -1.0, 1.0, &[600, 8], [200, 8]).unwrap();
@@ -27,12 +30,26 @@ use crate::error::{BuildError, Error, LinalgError, Result};
 /// assert_eq!(vt.shape(), vec![8, 8]);
 /// ```
 pub fn svd<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T>, Array<T>)> {
+    svd_checking("svd", a)
+}
+
+/// [`svd`] of `a`, checked to be finite as input "a" of `op`.
+pub(super) fn svd_checking<T: FloatElement>(
+    op: &str,
+    a: &Array<T>,
+) -> Result<(Array<T>, Array<T>, Array<T>)> {
+    matrix_shape(op, a)?;
+    svd_of(&checked(op, "a", a, Region::All))
+}
+
+/// [`svd`] of a matrix already checked to be finite.
+pub(super) fn svd_of<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T>, Array<T>)> {
     let (m, n) = matrix_shape("svd", a)?;
     if m < n {
-        let (u, s, vt) = svd(&a.transpose())?;
+        let (u, s, vt) = svd_of(&a.transpose())?;
         return Ok((vt.transpose(), s, u.transpose()));
     }
-    let (q, r) = qr(a)?;
+    let (q, r) = qr_of(a)?;
     // One task factors R; its three results are picked apart.
     let factors = Stage::new(
         "svd of r",
@@ -96,6 +113,8 @@ impl Default for SvdCompressed {
 /// Tropp 2011): sample the range of `a` with a Gaussian test matrix, refine it by power
 /// iterations (each re-orthonormalised by TSQR), project `a` onto it and take the exact SVD
 /// of the small projection. Any matrix whose row tiles hold `k + oversampling` columns.
+/// A NaN or an infinity anywhere in `a` gives
+/// [`LinalgError::NotFinite`](crate::LinalgError::NotFinite) when computed.
 ///
 /// ```
 /// use chunkwise::linalg::{svd_compressed, SvdCompressed};
@@ -123,6 +142,7 @@ pub fn svd_compressed<T: FloatElement>(
             reason: format!("rank {k} must be between 1 and min(m, n) = {}", m.min(n)),
         }));
     }
+    let a = &checked("svd_compressed", "a", a, Region::All);
     let column_tiles = a.node.grid.chunks()[1].clone();
     let omega = crate::random::normal::<T>(
         options.seed,
@@ -131,14 +151,14 @@ pub fn svd_compressed<T: FloatElement>(
         &[n, samples],
         crate::Chunks::Sizes(vec![column_tiles, vec![samples]]),
     )?;
-    let (mut q, _) = qr(&a.matmul(&omega)?)?;
+    let (mut q, _) = qr_of(&a.matmul(&omega)?)?;
     for _ in 0..options.power_iterations {
-        let (z, _) = qr(&a.transpose().matmul(&q)?)?;
-        (q, _) = qr(&a.matmul(&z)?)?;
+        let (z, _) = qr_of(&a.transpose().matmul(&q)?)?;
+        (q, _) = qr_of(&a.matmul(&z)?)?;
     }
     // The projection b = q^T a is short and wide: its SVD goes through b^T.
     let b = q.transpose().matmul(a)?;
-    let (u_b, s, vt) = svd(&b)?;
+    let (u_b, s, vt) = svd_of(&b)?;
     let u = q.matmul(&u_b.slice(ndarray::s![.., ..k])?)?;
     Ok((
         u,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::FloatElement;
 use chunkwise_kernels::linalg::{Op, Triangular, gemm, solve_left};
 
+use super::finite::{Region, checked};
 use super::stage::{Stage, assemble, matrix, tile_of};
 use super::{square_size, with_rhs};
 use crate::array::Array;
@@ -19,7 +20,9 @@ use crate::ops::rechunk::rechunk;
 ///
 /// Block substitution: the solution's block row `i` is `A[i][i]^-1 (B[i] - sum_j A[i][j]
 /// X[j])` over the blocks `j` already solved, one task per block row and column tile of
-/// `b`. A zero diagonal entry (to working precision) gives [`LinalgError::Singular`].
+/// `b`. A zero diagonal entry (to working precision) gives [`LinalgError::Singular`]; a
+/// NaN or an infinity in the triangle of `a` or in `b` gives [`LinalgError::NotFinite`]
+/// (the other triangle is not read).
 ///
 /// ```
 /// let l = chunkwise::from_ndarray(&ndarray::arr2(&[[2.0, 0.0], [1.0, 4.0]]), [1, 1]).unwrap();
@@ -33,6 +36,8 @@ pub fn solve_triangular<T: FloatElement>(
     lower: bool,
 ) -> Result<Array<T>> {
     let n = square_size("solve_triangular", a)?;
+    let triangle = if lower { Region::Lower } else { Region::Upper };
+    let a = checked("solve_triangular", "a", a, triangle);
     with_rhs("solve_triangular", n, b, |b| {
         Ok(Array::from_node(substitute::<T>(&a.node, &b.node, lower)))
     })

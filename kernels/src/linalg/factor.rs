@@ -5,6 +5,10 @@
 //! Tiles are row-major slices; faer views them in place (a row-major matrix is a
 //! column-major view of its transpose) or copies them into column-major storage where its
 //! algorithms prefer that (SVD).
+//!
+//! The input must be finite: NaNs and infinities give meaningless factors or a wrong
+//! breakdown (a NaN pivot reads as "not positive", an infinity makes every pivot "zero to
+//! working precision"). Check with [`first_non_finite`](super::first_non_finite) first.
 
 use crate::dtype::FloatElement;
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -16,7 +20,8 @@ use super::Op;
 
 /// The Cholesky factor `L` (lower, row-major, zeros above the diagonal) of the symmetric
 /// positive-definite `n x n` matrix `a` (only its lower triangle is read), or the index of
-/// the first pivot that was not positive.
+/// the first pivot that was not positive. The lower triangle must be finite (see the module
+/// documentation).
 ///
 /// ```
 /// let l = chunkwise_kernels::linalg::cholesky_lower(&[4.0, 2.0, 2.0, 5.0], 2).unwrap();
@@ -106,7 +111,7 @@ fn solve_in_place<T: FloatElement>(t: Triangular<'_, T>, op: Op, rhs: MatMut<'_,
 /// in place: afterwards `a` holds `U` in its upper triangle and the unit lower `L` below.
 /// Returns the row order `p` (row `i` of `P a` is row `p[i]` of `a`), or the index of the
 /// first pivot that is zero to working precision, `|u_ii| <= max(m, n) * eps * max|a|`
-/// (the columns are linearly dependent: the matrix is singular).
+/// (the columns are linearly dependent: the matrix is singular). `a` must be finite.
 pub fn lu_partial_pivoting<T: FloatElement>(
     a: &mut [T],
     m: usize,
@@ -141,7 +146,7 @@ pub fn lu_partial_pivoting<T: FloatElement>(
 
 /// The thin SVD of the row-major `m x n` matrix `a`: `(u, s, vt)` with `u` `m x k`,
 /// `s` the `k` singular values in non-increasing order and `vt` `k x n` (`k = min(m, n)`),
-/// all row-major; `None` if the iteration did not converge.
+/// all row-major; `None` if the iteration did not converge. `a` must be finite.
 pub fn thin_svd<T: FloatElement>(a: &[T], m: usize, n: usize) -> Option<SvdFactors<T>> {
     let k = m.min(n);
     let matrix = MatRef::from_row_major_slice(a, m, n).to_owned();

@@ -1,9 +1,11 @@
 //! Dense linear algebra on one tile: GEMM through CBLAS (`blas`), factorizations and
 //! triangular solves through faer (`factor`), the QR of a TSQR tile (`tile_qr`), all on
-//! the calling thread.
+//! the calling thread, and the check for NaNs and infinities that callers run on a tile
+//! before factoring it (`finite`).
 
 mod blas;
 mod factor;
+mod finite;
 mod gram;
 #[cfg(test)]
 mod tests;
@@ -14,5 +16,6 @@ pub use factor::{
     SvdFactors, Triangular, cholesky_lower, lu_partial_pivoting, solve_left, solve_right, thin_svd,
     transpose_into,
 };
+pub use finite::{Region, all_finite, first_non_finite};
 pub use gram::add_gram;
 pub use tile_qr::{GRAM_TOLERANCE, QrMethod, TileQr};

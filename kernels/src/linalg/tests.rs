@@ -353,3 +353,47 @@ fn transposes_of_every_edge_shape() {
         assert_eq!(dst, transpose(&src, rows, cols), "{rows} x {cols}");
     }
 }
+
+#[test]
+fn the_first_non_finite_element_of_a_region_is_found_as_a_scan_finds_it() {
+    let (rows, cols) = (7, 300);
+    let in_region = |region: Region, r: usize, c: usize| match region {
+        Region::All => true,
+        Region::Lower => r >= c,
+        Region::Upper => r <= c,
+    };
+    for origin in [[0, 0], [3, 0], [0, 5], [290, 0], [0, 400]] {
+        for region in [Region::All, Region::Lower, Region::Upper] {
+            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                for at in [
+                    0,
+                    1,
+                    cols + 2,
+                    3 * cols + 4,
+                    3 * cols + 299,
+                    rows * cols - 1,
+                ] {
+                    let mut tile = values(rows * cols, 17);
+                    tile[at] = bad;
+                    tile[rows * cols - 1 - at / 2] = bad;
+                    // The oracle: every element in turn, by its global position.
+                    let expected =
+                        (0..rows * cols)
+                            .map(|p| (p / cols, p % cols))
+                            .find(|&(i, j)| {
+                                in_region(region, origin[0] + i, origin[1] + j)
+                                    && !tile[i * cols + j].is_finite()
+                            });
+                    let found = first_non_finite(&tile, rows, cols, origin, region);
+                    assert_eq!(found, expected, "{region:?} at {origin:?}, {bad} at {at}");
+                }
+            }
+        }
+        let clean = values(rows * cols, 18);
+        assert_eq!(
+            first_non_finite(&clean, rows, cols, origin, Region::All),
+            None
+        );
+        assert!(all_finite(&clean));
+    }
+}

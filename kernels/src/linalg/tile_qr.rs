@@ -16,6 +16,10 @@
 //!   condition numbers beyond about 10⁸). A tall tile is factored in row blocks of a few
 //!   MiB (each QR runs in cache, about 1.7x faster than one QR of the whole tile), whose
 //!   stacked `R` factors are factored again: a TSQR inside the tile.
+//!
+//! The tile must be finite: a NaN fails CholeskyQR2's check, and faer's Householder QR then
+//! takes the NaN column as already reduced and returns a finite, orthonormal `Q`. Check
+//! with [`first_non_finite`](super::first_non_finite) first.
 
 use crate::dtype::FloatElement;
 use faer::dyn_stack::{MemBuffer, MemStack};
