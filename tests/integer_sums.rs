@@ -108,14 +108,17 @@ fn narrow<T: Numeric + Into<i128>>(seed: u64) {
             for (how, keep) in variants(&axes) {
                 let label = format!("{} {case:?} {how:?}", T::DTYPE);
                 let view = a.view();
-                let want = reduce_dense(&view, axes.as_deref(), keep, |xs| {
-                    wrap::<T>(exact_sum(xs))
-                });
+                let want =
+                    reduce_dense(&view, axes.as_deref(), keep, |xs| wrap::<T>(exact_sum(xs)));
                 assert_eq!(x.sum_as_with::<T>(&how).compute().unwrap(), want, "{label}");
                 let want = reduce_dense(&p.view(), axes.as_deref(), keep, |xs| {
                     wrap::<T>(exact_prod(xs))
                 });
-                assert_eq!(xp.prod_as_with::<T>(&how).compute().unwrap(), want, "{label}");
+                assert_eq!(
+                    xp.prod_as_with::<T>(&how).compute().unwrap(),
+                    want,
+                    "{label}"
+                );
                 // The mean: f64 values summed with compensation, so within a few ulps of the
                 // sum of magnitudes.
                 let got = x.mean_with(&how).compute().unwrap();
@@ -123,7 +126,10 @@ fn narrow<T: Numeric + Into<i128>>(seed: u64) {
                     exact_sum(xs) as f64 / xs.len() as f64
                 });
                 let tol = reduce_dense(&view, axes.as_deref(), keep, |xs| {
-                    let abs: f64 = xs.iter().map(|&v| (Into::<i128>::into(v) as f64).abs()).sum();
+                    let abs: f64 = xs
+                        .iter()
+                        .map(|&v| (Into::<i128>::into(v) as f64).abs())
+                        .sum();
                     8.0 * f64::EPSILON * abs / xs.len().max(1) as f64
                 });
                 let got: ArrayD<f64> = got.mapv(|v| v.cast());
@@ -188,8 +194,8 @@ fn three_hundred_u8_ones_sum_to_300() {
 
 #[test]
 fn float_sums_keep_their_type_and_nan_products_skip_nan() {
-    let a = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![2.0f32, f32::NAN, 3.0, 0.5, 4.0, 8.0])
-        .unwrap();
+    let a =
+        ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![2.0f32, f32::NAN, 3.0, 0.5, 4.0, 8.0]).unwrap();
     let x = arr(&a, &Chunks::Shape(vec![1, 2]));
     let rows = x.nanprod_axis(1).compute().unwrap();
     assert_eq!(rows.into_raw_vec_and_offset().0, vec![6.0f32, 16.0]);
@@ -199,4 +205,38 @@ fn float_sums_keep_their_type_and_nan_products_skip_nan() {
     // f32 in, f32 out: the sum type of a float is itself.
     let total: ArrayD<f32> = x.nansum_axis(0).compute().unwrap();
     assert_eq!(total.into_raw_vec_and_offset().0, vec![2.5f32, 4.0, 11.0]);
+}
+
+/// The line of the plan's root node.
+fn root_line(plan: &str) -> String {
+    plan.lines()
+        .nth(1)
+        .expect("a plan names its root")
+        .to_string()
+}
+
+#[test]
+fn wide_sums_read_the_narrow_values_in_one_pass() {
+    let a = dense(&[300, 2], 1, &any_value::<u8>);
+    let x = arr(&a, &Chunks::Shape(vec![128, 1]));
+    // No astype: the fold reads u8 and accumulates in u64.
+    let sum = root_line(&x.sum().explain().unwrap());
+    assert!(
+        sum.starts_with("#0 Reduce sum over axes [0, 1]  [shape [] uint64"),
+        "{sum}"
+    );
+    // The sum and the mean of one array fold it once.
+    let (s, m) = (x.sum_axis(0), x.mean_axis(0));
+    let both = (&s.astype::<f64>() - &m).explain().unwrap();
+    assert!(both.contains("Reduce sum + mean over axes [0]"), "{both}");
+    let sums = reduce_dense(&a.view(), Some(&[0]), false, |xs| exact_sum(xs) as f64);
+    let got = chunkwise::compute_many(&[&s.astype::<f64>(), &m]).unwrap();
+    assert_eq!(got[0], sums);
+    assert_eq!(got[1], sums.mapv(|v| v / 300.0));
+    // A narrow accumulator of another type converts in the reduction's fused program.
+    let narrow = root_line(&x.sum_as::<u16>().explain().unwrap());
+    assert!(
+        narrow.contains("of astype[uint16](in0)") && narrow.contains("uint16 in 1 tile"),
+        "{narrow}"
+    );
 }

@@ -506,7 +506,11 @@ impl_numeric_float!(f32, f64);
 
 /// The float element types, `f32` and `f64`, with vectorised strip math and random fills.
 pub trait FloatElement:
-    Numeric<Sum = Self> + num_traits::Float + StripFloat + crate::linalg::BlasScalar + faer::traits::RealField
+    Numeric<Sum = Self>
+    + num_traits::Float
+    + StripFloat
+    + crate::linalg::BlasScalar
+    + faer::traits::RealField
 {
     /// Number of significant binary digits (24 for f32, 53 for f64).
     const MANTISSA_DIGITS: u32;

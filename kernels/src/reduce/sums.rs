@@ -149,10 +149,18 @@ impl<T: Element, A: Numeric> Fold<T, A> {
     fn step(&self, acc: A, x: T) -> A {
         let x = x.cast::<A>();
         if self.product {
-            let x = if self.skip_nan && A::is_nan(x) { A::ONE } else { x };
+            let x = if self.skip_nan && A::is_nan(x) {
+                A::ONE
+            } else {
+                x
+            };
             A::mul(acc, x)
         } else {
-            let x = if self.skip_nan && A::is_nan(x) { A::ZERO } else { x };
+            let x = if self.skip_nan && A::is_nan(x) {
+                A::ZERO
+            } else {
+                x
+            };
             A::add(acc, x)
         }
     }
