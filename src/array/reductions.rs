@@ -119,8 +119,9 @@ reduction_methods! { Element;
     /// Sum, in [`Element::Sum`] as NumPy's: `bool` and signed integers sum into `i64`,
     /// unsigned integers into `u64` (so 300 `u8` ones sum to 300), floats into their own
     /// type, compensated and accumulated in f64. Integer sums wrap on 64-bit overflow, as
-    /// NumPy's do; float sums are more accurate than NumPy's pairwise ones, so their last
-    /// bits may differ. [`Array::sum_as`] sums in another type.
+    /// NumPy's do (silently); float sums are compensated in f64, more accurate than NumPy's
+    /// pairwise sums in the float's own type, so their last bits may differ.
+    /// [`Array::sum_as`] sums in another type.
     ///
     /// ```
     /// let x = chunkwise::arange::<f64>(0.0, 100.0, 1.0, [7]).unwrap();
@@ -149,7 +150,14 @@ reduction_methods! { Element;
 }
 
 reduction_methods! { Numeric;
-    /// Arithmetic mean (in f64 for integers).
+    /// Arithmetic mean; of integers in f64, as NumPy's: each value is converted to f64 and
+    /// summed with compensation, so no integer sum under it wraps. (The mean of a `bool`
+    /// array is that of `astype::<u8>()`.)
+    ///
+    /// ```
+    /// let x = chunkwise::full::<u8>(&[300], 200, [128]).unwrap();
+    /// assert_eq!(x.mean().compute_scalar().unwrap(), 200.0);
+    /// ```
     mean, mean_axis, mean_with -> T::Real = FloatSum::<T>::new(false, true);
     /// Mean ignoring NaN.
     nanmean, nanmean_axis, nanmean_with -> T::Real = FloatSum::<T>::new(true, true);
@@ -172,8 +180,10 @@ reduction_methods! { Numeric;
 impl<T: Element> Array<T> {
     /// Sum over all axes in `U`: each element is converted to `U` with Rust's `as` (as
     /// [`Array::astype`]; the conversion is fused into the sum, no tile of `U` is made),
-    /// then summed in `U`, wrapping on overflow for integers. `sum_as::<u8>()` of 300 `u8`
-    /// ones is 44, as NumPy's `sum(dtype=np.uint8)`.
+    /// then summed in `U`, wrapping on overflow for integers: `sum_as::<u8>()` of 300 `u8`
+    /// ones is 44, as NumPy's `sum(dtype=np.uint8)`. A float `U` is summed as
+    /// [`Array::sum`] sums floats (compensated in f64, then rounded to `U`), so it can be
+    /// more accurate than NumPy's.
     ///
     /// ```
     /// let ones = chunkwise::ones::<u8>(&[300], [128]).unwrap();
