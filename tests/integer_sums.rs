@@ -7,7 +7,7 @@
 
 mod common;
 
-use chunkwise::{Array, Chunks, Element, Numeric, Reduction, from_ndarray};
+use chunkwise::{Array, BuildError, Chunks, Element, Error, Numeric, Reduction, from_ndarray};
 use common::*;
 use ndarray::{ArrayD, IxDyn};
 
@@ -239,4 +239,59 @@ fn wide_sums_read_the_narrow_values_in_one_pass() {
         narrow.contains("of astype[uint16](in0)") && narrow.contains("uint16 in 1 tile"),
         "{narrow}"
     );
+}
+
+fn empty_reduction<T>(result: Result<ArrayD<T>, Error>) -> bool {
+    matches!(result, Err(Error::Build(BuildError::EmptyReduction { .. })))
+}
+
+/// The first index of `want` in `xs`, or 0 (where every value is the other one).
+fn first(xs: &[bool], want: bool) -> u64 {
+    xs.iter().position(|&b| b == want).unwrap_or(0) as u64
+}
+
+#[test]
+fn booleans_have_numpys_extremes() {
+    for (k, case) in cases().into_iter().enumerate() {
+        // All false, mostly false, mostly true, all true.
+        for t in [0, 1, 4, 5] {
+            let p = dense(&case.shape, 40 + k as u64, &|g| g.next_u64() % 5 < t);
+            let x = arr(&p, &case.chunks);
+            for axes in selections(case.shape.len()) {
+                for (how, keep) in variants(&axes) {
+                    let label = format!("{case:?} {how:?}");
+                    let view = p.view();
+                    let n: usize = match &axes {
+                        None => p.len(),
+                        Some(a) => a.iter().map(|&i| case.shape[i]).product(),
+                    };
+                    if n == 0 {
+                        assert!(empty_reduction(x.min_with(&how).compute()), "{label}");
+                        assert!(empty_reduction(x.argmax_with(&how).compute()), "{label}");
+                        continue;
+                    }
+                    let want =
+                        reduce_dense(&view, axes.as_deref(), keep, |xs| xs.iter().all(|&b| b));
+                    assert_eq!(x.min_with(&how).compute().unwrap(), want, "min {label}");
+                    assert_eq!(x.nanmin_with(&how).compute().unwrap(), want, "{label}");
+                    let want =
+                        reduce_dense(&view, axes.as_deref(), keep, |xs| xs.iter().any(|&b| b));
+                    assert_eq!(x.max_with(&how).compute().unwrap(), want, "max {label}");
+                    assert_eq!(x.nanmax_with(&how).compute().unwrap(), want, "{label}");
+                    let want = reduce_dense(&view, axes.as_deref(), keep, |xs| first(xs, false));
+                    assert_eq!(
+                        x.argmin_with(&how).compute().unwrap(),
+                        want,
+                        "argmin {label}"
+                    );
+                    let want = reduce_dense(&view, axes.as_deref(), keep, |xs| first(xs, true));
+                    assert_eq!(
+                        x.argmax_with(&how).compute().unwrap(),
+                        want,
+                        "argmax {label}"
+                    );
+                }
+            }
+        }
+    }
 }

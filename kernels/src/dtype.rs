@@ -275,6 +275,8 @@ pub trait Element: Copy + Send + Sync + Debug + PartialEq + PartialOrd + Default
     fn cast<U: Element>(self) -> U {
         U::from_scalar(self.to_scalar())
     }
+    /// Whether this value is NaN (never, for integers and `bool`).
+    fn is_nan(a: Self) -> bool;
     /// The type that sums and products of this type accumulate in and return, as NumPy's
     /// do: `i64` for `bool` and the signed integers, `u64` for the unsigned ones, the type
     /// itself for floats. Sums and products in it wrap on overflow, as NumPy's do (silently).
@@ -294,6 +296,17 @@ macro_rules! sum_reducer {
     };
 }
 
+/// [`Element::is_nan`] of an `int` or a `float` type.
+macro_rules! is_nan {
+    (int, $a:ident) => {{
+        let _ = $a;
+        false
+    }};
+    (float, $a:ident) => {
+        $a.is_nan()
+    };
+}
+
 macro_rules! impl_element {
     ($t:ty, $variant:ident, $scalar:ident, $sum:ty, $kind:ident) => {
         impl Element for $t {
@@ -301,6 +314,10 @@ macro_rules! impl_element {
             type Sum = $sum;
             fn sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self::Sum> {
                 sum_reducer!($kind, $t, skip_nan)
+            }
+            #[inline(always)]
+            fn is_nan(a: Self) -> bool {
+                is_nan!($kind, a)
             }
             #[inline]
             fn from_strip(strip: Strip<'_>) -> &[Self] {
@@ -361,6 +378,10 @@ impl Element for bool {
     type Sum = i64;
     fn sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = i64> {
         sum_reducer!(int, bool, skip_nan)
+    }
+    #[inline(always)]
+    fn is_nan(_: Self) -> bool {
+        false
     }
     #[inline]
     fn from_strip(strip: Strip<'_>) -> &[Self] {
@@ -431,8 +452,6 @@ pub trait Numeric: Element {
     fn neg(a: Self) -> Self;
     /// `|a|`
     fn abs(a: Self) -> Self;
-    /// Whether this value is NaN (never, for integers).
-    fn is_nan(a: Self) -> bool;
     /// Conversion to the type that statistics are computed in.
     fn to_real(a: Self) -> Self::Real;
     /// Conversion to f64 (for accumulating sums of floats).
@@ -465,7 +484,6 @@ macro_rules! impl_numeric_int {
                 #[allow(unused_comparisons)]
                 if a < 0 { (0 as $t).wrapping_sub(a) } else { a }
             }
-            #[inline(always)] fn is_nan(_: Self) -> bool { false }
             #[inline(always)] fn to_real(a: Self) -> f64 { a as f64 }
             #[inline(always)] fn as_f64(a: Self) -> f64 { a as f64 }
             fn own_sum_reducer(_: bool) -> impl Reducer<In = Self, Out = Self> {
@@ -492,7 +510,6 @@ macro_rules! impl_numeric_float {
             #[inline(always)] fn rem(a: Self, b: Self) -> Self { a % b }
             #[inline(always)] fn neg(a: Self) -> Self { -a }
             #[inline(always)] fn abs(a: Self) -> Self { a.abs() }
-            #[inline(always)] fn is_nan(a: Self) -> bool { a.is_nan() }
             #[inline(always)] fn to_real(a: Self) -> Self { a }
             #[inline(always)] fn as_f64(a: Self) -> f64 { a as f64 }
             fn own_sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self> {

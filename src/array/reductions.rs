@@ -147,6 +147,22 @@ reduction_methods! { Element;
     nanprod, nanprod_axis, nanprod_with -> T::Sum = Fold::<T, T::Sum>::new(true, true);
     /// Number of elements that are not zero (not `false`).
     count_nonzero, count_nonzero_axis, count_nonzero_with -> u64 = CountNonzero::<T>::default();
+    /// Minimum (NaN propagates); an error for an empty selection. Of `bool`: whether all
+    /// are true, as NumPy's.
+    min, min_axis, min_with -> T = MinMax::<T>::new(Extreme::Min, false);
+    /// Maximum (NaN propagates); an error for an empty selection. Of `bool`: whether any
+    /// is true.
+    max, max_axis, max_with -> T = MinMax::<T>::new(Extreme::Max, false);
+    /// Minimum ignoring NaN (NaN where all are NaN).
+    nanmin, nanmin_axis, nanmin_with -> T = MinMax::<T>::new(Extreme::Min, true);
+    /// Maximum ignoring NaN (NaN where all are NaN).
+    nanmax, nanmax_axis, nanmax_with -> T = MinMax::<T>::new(Extreme::Max, true);
+    /// Index of the first minimum: the flat index over all axes, or the index along the
+    /// axis. The first NaN counts as the minimum, like NumPy (and the first `false` of
+    /// `bool`s).
+    argmin, argmin_axis, argmin_with -> u64 = ArgMinMax::<T>::new(Extreme::Min);
+    /// Index of the first maximum (see [`Array::argmin`]).
+    argmax, argmax_axis, argmax_with -> u64 = ArgMinMax::<T>::new(Extreme::Max);
 }
 
 reduction_methods! { Numeric;
@@ -161,19 +177,6 @@ reduction_methods! { Numeric;
     mean, mean_axis, mean_with -> T::Real = FloatSum::<T>::new(false, true);
     /// Mean ignoring NaN.
     nanmean, nanmean_axis, nanmean_with -> T::Real = FloatSum::<T>::new(true, true);
-    /// Minimum (NaN propagates); an error for an empty selection.
-    min, min_axis, min_with -> T = MinMax::<T>::new(Extreme::Min, false);
-    /// Maximum (NaN propagates); an error for an empty selection.
-    max, max_axis, max_with -> T = MinMax::<T>::new(Extreme::Max, false);
-    /// Minimum ignoring NaN (NaN where all are NaN).
-    nanmin, nanmin_axis, nanmin_with -> T = MinMax::<T>::new(Extreme::Min, true);
-    /// Maximum ignoring NaN (NaN where all are NaN).
-    nanmax, nanmax_axis, nanmax_with -> T = MinMax::<T>::new(Extreme::Max, true);
-    /// Index of the first minimum: the flat index over all axes, or the index along the
-    /// axis. The first NaN counts as the minimum, like NumPy.
-    argmin, argmin_axis, argmin_with -> u64 = ArgMinMax::<T>::new(Extreme::Min);
-    /// Index of the first maximum (see [`Array::argmin`]).
-    argmax, argmax_axis, argmax_with -> u64 = ArgMinMax::<T>::new(Extreme::Max);
 }
 
 /// Sums and products in a type of the caller's choosing, as NumPy's `sum(dtype=...)`.
