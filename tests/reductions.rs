@@ -234,18 +234,19 @@ fn integer_reductions_over_every_axis_set() {
                 let label = format!("{case:?} axes {axes:?} keepdims {keep} split {split:?}");
                 let view = a.view();
                 let want = reduce_dense(&view, axes.as_deref(), keep, |xs| {
-                    xs.iter().fold(0i32, |s, &v| s.wrapping_add(v))
+                    xs.iter().map(|&v| i64::from(v)).sum::<i64>()
                 });
                 assert_eq!(x.sum_with(&h).compute().unwrap(), want, "{label}");
-                // wrapping sums and products, like NumPy's fixed-width integers
+                // sums and products in i64, like NumPy's: values whose i32 sum would wrap
+                // sum exactly, and products wrap in 64 bits
                 let want = reduce_dense(&big.view(), axes.as_deref(), keep, |xs| {
-                    xs.iter().fold(0i32, |s, &v| s.wrapping_add(v))
+                    xs.iter().map(|&v| i64::from(v)).sum::<i64>()
                 });
                 assert_eq!(xb.sum_with(&h).compute().unwrap(), want, "{label}");
-                let want = reduce_dense(&view, axes.as_deref(), keep, |xs| {
-                    xs.iter().fold(1i32, |s, &v| s.wrapping_mul(v))
+                let want = reduce_dense(&big.view(), axes.as_deref(), keep, |xs| {
+                    xs.iter().fold(1i64, |s, &v| s.wrapping_mul(i64::from(v)))
                 });
-                assert_eq!(x.prod_with(&h).compute().unwrap(), want, "{label}");
+                assert_eq!(xb.prod_with(&h).compute().unwrap(), want, "{label}");
                 let want = reduce_dense(&view, axes.as_deref(), keep, |xs| {
                     xs.iter().map(|&v| v as f64).sum::<f64>() / xs.len() as f64
                 });

@@ -275,12 +275,50 @@ pub trait Element: Copy + Send + Sync + Debug + PartialEq + PartialOrd + Default
     fn cast<U: Element>(self) -> U {
         U::from_scalar(self.to_scalar())
     }
+    /// Whether this value is NaN (never, for integers and `bool`).
+    fn is_nan(a: Self) -> bool;
+    /// The type that sums and products of this type accumulate in and return, as NumPy's
+    /// do: `i64` for `bool` and the signed integers, `u64` for the unsigned ones, the type
+    /// itself for floats. Sums and products in it wrap on overflow, as NumPy's do (silently).
+    type Sum: Numeric;
+    /// The reducer of `sum` (of `nansum` with `skip_nan`): in [`Element::Sum`] for `bool` and
+    /// integers, compensated in f64 for floats.
+    fn sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self::Sum>;
+}
+
+/// [`Element::sum_reducer`] of an `int` (or `bool`) or a `float` type.
+macro_rules! sum_reducer {
+    (int, $t:ty, $skip_nan:ident) => {
+        Fold::<$t, <$t as Element>::Sum>::new(false, $skip_nan)
+    };
+    (float, $t:ty, $skip_nan:ident) => {
+        FloatSum::<$t>::new($skip_nan, false)
+    };
+}
+
+/// [`Element::is_nan`] of an `int` or a `float` type.
+macro_rules! is_nan {
+    (int, $a:ident) => {{
+        let _ = $a;
+        false
+    }};
+    (float, $a:ident) => {
+        $a.is_nan()
+    };
 }
 
 macro_rules! impl_element {
-    ($t:ty, $variant:ident, $scalar:ident) => {
+    ($t:ty, $variant:ident, $scalar:ident, $sum:ty, $kind:ident) => {
         impl Element for $t {
             const DTYPE: DType = DType::$variant;
+            type Sum = $sum;
+            fn sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self::Sum> {
+                sum_reducer!($kind, $t, skip_nan)
+            }
+            #[inline(always)]
+            fn is_nan(a: Self) -> bool {
+                is_nan!($kind, a)
+            }
             #[inline]
             fn from_strip(strip: Strip<'_>) -> &[Self] {
                 match strip {
@@ -324,19 +362,27 @@ macro_rules! impl_element {
     };
 }
 
-impl_element!(i8, I8, Int);
-impl_element!(i16, I16, Int);
-impl_element!(i32, I32, Int);
-impl_element!(i64, I64, Int);
-impl_element!(u8, U8, UInt);
-impl_element!(u16, U16, UInt);
-impl_element!(u32, U32, UInt);
-impl_element!(u64, U64, UInt);
-impl_element!(f32, F32, Float);
-impl_element!(f64, F64, Float);
+impl_element!(i8, I8, Int, i64, int);
+impl_element!(i16, I16, Int, i64, int);
+impl_element!(i32, I32, Int, i64, int);
+impl_element!(i64, I64, Int, i64, int);
+impl_element!(u8, U8, UInt, u64, int);
+impl_element!(u16, U16, UInt, u64, int);
+impl_element!(u32, U32, UInt, u64, int);
+impl_element!(u64, U64, UInt, u64, int);
+impl_element!(f32, F32, Float, f32, float);
+impl_element!(f64, F64, Float, f64, float);
 
 impl Element for bool {
     const DTYPE: DType = DType::Bool;
+    type Sum = i64;
+    fn sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = i64> {
+        sum_reducer!(int, bool, skip_nan)
+    }
+    #[inline(always)]
+    fn is_nan(_: Self) -> bool {
+        false
+    }
     #[inline]
     fn from_strip(strip: Strip<'_>) -> &[Self] {
         match strip {
@@ -406,15 +452,14 @@ pub trait Numeric: Element {
     fn neg(a: Self) -> Self;
     /// `|a|`
     fn abs(a: Self) -> Self;
-    /// Whether this value is NaN (never, for integers).
-    fn is_nan(a: Self) -> bool;
     /// Conversion to the type that statistics are computed in.
     fn to_real(a: Self) -> Self::Real;
     /// Conversion to f64 (for accumulating sums of floats).
     fn as_f64(a: Self) -> f64;
-    /// The reducer that sums values of this type: wrapping for integers (NaN skipping is
-    /// moot), compensated in f64 for floats (NaN skipped when `skip_nan`).
-    fn sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self>;
+    /// The reducer that sums values of this type in this type itself (not in
+    /// [`Element::Sum`]): wrapping for integers (NaN skipping is moot), compensated in f64
+    /// for floats (NaN skipped when `skip_nan`), as `sum_as::<Self>()` asks.
+    fn own_sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self>;
 }
 
 macro_rules! impl_numeric_int {
@@ -439,11 +484,10 @@ macro_rules! impl_numeric_int {
                 #[allow(unused_comparisons)]
                 if a < 0 { (0 as $t).wrapping_sub(a) } else { a }
             }
-            #[inline(always)] fn is_nan(_: Self) -> bool { false }
             #[inline(always)] fn to_real(a: Self) -> f64 { a as f64 }
             #[inline(always)] fn as_f64(a: Self) -> f64 { a as f64 }
-            fn sum_reducer(_: bool) -> impl Reducer<In = Self, Out = Self> {
-                Fold::<Self>::new(false)
+            fn own_sum_reducer(_: bool) -> impl Reducer<In = Self, Out = Self> {
+                Fold::<Self>::new(false, false)
             }
         }
     )*};
@@ -466,10 +510,9 @@ macro_rules! impl_numeric_float {
             #[inline(always)] fn rem(a: Self, b: Self) -> Self { a % b }
             #[inline(always)] fn neg(a: Self) -> Self { -a }
             #[inline(always)] fn abs(a: Self) -> Self { a.abs() }
-            #[inline(always)] fn is_nan(a: Self) -> bool { a.is_nan() }
             #[inline(always)] fn to_real(a: Self) -> Self { a }
             #[inline(always)] fn as_f64(a: Self) -> f64 { a as f64 }
-            fn sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self> {
+            fn own_sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self> {
                 FloatSum::<Self>::new(skip_nan, false)
             }
         }
@@ -480,7 +523,11 @@ impl_numeric_float!(f32, f64);
 
 /// The float element types, `f32` and `f64`, with vectorised strip math and random fills.
 pub trait FloatElement:
-    Numeric + num_traits::Float + StripFloat + crate::linalg::BlasScalar + faer::traits::RealField
+    Numeric<Sum = Self>
+    + num_traits::Float
+    + StripFloat
+    + crate::linalg::BlasScalar
+    + faer::traits::RealField
 {
     /// Number of significant binary digits (24 for f32, 53 for f64).
     const MANTISSA_DIGITS: u32;

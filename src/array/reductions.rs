@@ -3,7 +3,8 @@
 
 use chunkwise_kernels::dtype::{Element, Numeric};
 use chunkwise_kernels::reduce::{
-    AnyAll, ArgMinMax, CountNonzero, Extreme, FloatSum, MinMax, MomentOutput, Moments, Reducer,
+    AnyAll, ArgMinMax, CountNonzero, Extreme, FloatSum, Fold, MinMax, MomentOutput, Moments,
+    Reducer,
 };
 
 use chunkwise_kernels::strip::Operand;
@@ -114,40 +115,109 @@ macro_rules! reduction_methods {
     };
 }
 
-reduction_methods! { Numeric;
-    /// Sum (wrapping for integers; for floats compensated, accumulated in f64).
+reduction_methods! { Element;
+    /// Sum, in [`Element::Sum`] as NumPy's: `bool` and signed integers sum into `i64`,
+    /// unsigned integers into `u64` (so 300 `u8` ones sum to 300), floats into their own
+    /// type, compensated and accumulated in f64. Integer sums wrap on 64-bit overflow, as
+    /// NumPy's do (silently); float sums are compensated in f64, more accurate than NumPy's
+    /// pairwise sums in the float's own type, so their last bits may differ.
+    /// [`Array::sum_as`] sums in another type.
     ///
     /// ```
     /// let x = chunkwise::arange::<f64>(0.0, 100.0, 1.0, [7]).unwrap();
     /// assert_eq!(x.sum().compute_scalar().unwrap(), 4950.0);
+    /// let ones = chunkwise::ones::<u8>(&[300], [128]).unwrap();
+    /// assert_eq!(ones.sum().compute_scalar().unwrap(), 300u64);
+    /// let flags = ones.greater(0u8);
+    /// assert_eq!(flags.sum().compute_scalar().unwrap(), 300i64);
     /// ```
-    sum, sum_axis, sum_with -> T = T::sum_reducer(false);
-    /// Sum ignoring NaN.
-    nansum, nansum_axis, nansum_with -> T = T::sum_reducer(true);
-    /// Product (wrapping for integers).
-    prod, prod_axis, prod_with -> T = chunkwise_kernels::reduce::Fold::<T>::new(true);
-    /// Arithmetic mean (in f64 for integers).
-    mean, mean_axis, mean_with -> T::Real = FloatSum::<T>::new(false, true);
-    /// Mean ignoring NaN.
-    nanmean, nanmean_axis, nanmean_with -> T::Real = FloatSum::<T>::new(true, true);
-    /// Minimum (NaN propagates); an error for an empty selection.
+    sum, sum_axis, sum_with -> T::Sum = T::sum_reducer(false);
+    /// Sum ignoring NaN, in [`Element::Sum`] (see [`Array::sum`]).
+    nansum, nansum_axis, nansum_with -> T::Sum = T::sum_reducer(true);
+    /// Product, in [`Element::Sum`] as NumPy's (see [`Array::sum`]): integer products wrap
+    /// on 64-bit overflow, float products are plain products in their own type.
+    /// [`Array::prod_as`] multiplies in another type.
+    ///
+    /// ```
+    /// let x = chunkwise::full::<u8>(&[4], 16, [3]).unwrap();
+    /// assert_eq!(x.prod().compute_scalar().unwrap(), 65536u64);
+    /// ```
+    prod, prod_axis, prod_with -> T::Sum = Fold::<T, T::Sum>::new(true, false);
+    /// Product ignoring NaN (as if it were 1), in [`Element::Sum`] (see [`Array::prod`]).
+    nanprod, nanprod_axis, nanprod_with -> T::Sum = Fold::<T, T::Sum>::new(true, true);
+    /// Number of elements that are not zero (not `false`).
+    count_nonzero, count_nonzero_axis, count_nonzero_with -> u64 = CountNonzero::<T>::default();
+    /// Minimum (NaN propagates); an error for an empty selection. Of `bool`: whether all
+    /// are true, as NumPy's.
     min, min_axis, min_with -> T = MinMax::<T>::new(Extreme::Min, false);
-    /// Maximum (NaN propagates); an error for an empty selection.
+    /// Maximum (NaN propagates); an error for an empty selection. Of `bool`: whether any
+    /// is true.
     max, max_axis, max_with -> T = MinMax::<T>::new(Extreme::Max, false);
     /// Minimum ignoring NaN (NaN where all are NaN).
     nanmin, nanmin_axis, nanmin_with -> T = MinMax::<T>::new(Extreme::Min, true);
     /// Maximum ignoring NaN (NaN where all are NaN).
     nanmax, nanmax_axis, nanmax_with -> T = MinMax::<T>::new(Extreme::Max, true);
     /// Index of the first minimum: the flat index over all axes, or the index along the
-    /// axis. The first NaN counts as the minimum, like NumPy.
+    /// axis. The first NaN counts as the minimum, like NumPy (and the first `false` of
+    /// `bool`s).
     argmin, argmin_axis, argmin_with -> u64 = ArgMinMax::<T>::new(Extreme::Min);
     /// Index of the first maximum (see [`Array::argmin`]).
     argmax, argmax_axis, argmax_with -> u64 = ArgMinMax::<T>::new(Extreme::Max);
 }
 
-reduction_methods! { Element;
-    /// Number of elements that are not zero (not `false`).
-    count_nonzero, count_nonzero_axis, count_nonzero_with -> u64 = CountNonzero::<T>::default();
+reduction_methods! { Numeric;
+    /// Arithmetic mean; of integers in f64, as NumPy's: each value is converted to f64 and
+    /// summed with compensation, so no integer sum under it wraps. (The mean of a `bool`
+    /// array is that of `astype::<u8>()`.)
+    ///
+    /// ```
+    /// let x = chunkwise::full::<u8>(&[300], 200, [128]).unwrap();
+    /// assert_eq!(x.mean().compute_scalar().unwrap(), 200.0);
+    /// ```
+    mean, mean_axis, mean_with -> T::Real = FloatSum::<T>::new(false, true);
+    /// Mean ignoring NaN.
+    nanmean, nanmean_axis, nanmean_with -> T::Real = FloatSum::<T>::new(true, true);
+}
+
+/// Sums and products in a type of the caller's choosing, as NumPy's `sum(dtype=...)`.
+impl<T: Element> Array<T> {
+    /// Sum over all axes in `U`: each element is converted to `U` with Rust's `as` (as
+    /// [`Array::astype`]; the conversion is fused into the sum, no tile of `U` is made),
+    /// then summed in `U`, wrapping on overflow for integers: `sum_as::<u8>()` of 300 `u8`
+    /// ones is 44, as NumPy's `sum(dtype=np.uint8)`. A float `U` is summed as
+    /// [`Array::sum`] sums floats (compensated in f64, then rounded to `U`), so it can be
+    /// more accurate than NumPy's.
+    ///
+    /// ```
+    /// let ones = chunkwise::ones::<u8>(&[300], [128]).unwrap();
+    /// assert_eq!(ones.sum_as::<u8>().compute_scalar().unwrap(), 44);
+    /// assert_eq!(ones.sum_as::<f32>().compute_scalar().unwrap(), 300.0);
+    /// ```
+    pub fn sum_as<U: Numeric>(&self) -> Array<U> {
+        self.sum_as_with(&Reduction::all())
+    }
+
+    /// [`Array::sum_as`] as `how` says (axes, keepdims, split_every).
+    pub fn sum_as_with<U: Numeric>(&self, how: &Reduction) -> Array<U> {
+        self.astype::<U>()
+            .reduce_by(how, U::own_sum_reducer(false), "sum")
+    }
+
+    /// Product over all axes in `U` (see [`Array::sum_as`]).
+    ///
+    /// ```
+    /// let x = chunkwise::full::<u8>(&[4], 16, [3]).unwrap();
+    /// assert_eq!(x.prod_as::<u16>().compute_scalar().unwrap(), 0);
+    /// ```
+    pub fn prod_as<U: Numeric>(&self) -> Array<U> {
+        self.prod_as_with(&Reduction::all())
+    }
+
+    /// [`Array::prod_as`] as `how` says (axes, keepdims, split_every).
+    pub fn prod_as_with<U: Numeric>(&self, how: &Reduction) -> Array<U> {
+        self.astype::<U>()
+            .reduce_by(how, Fold::<U>::new(true, false), "prod")
+    }
 }
 
 /// Boolean reductions.

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use super::Reducer;
-use crate::dtype::Numeric;
+use crate::dtype::Element;
 
 /// Which extreme a [`MinMax`] reduction looks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl<T> MinMax<T> {
     }
 }
 
-impl<T: Numeric> MinMax<T> {
+impl<T: Element> MinMax<T> {
     /// Whether `x` replaces `best` (strictly better, or the first NaN).
     #[inline(always)]
     fn better(&self, x: T, best: &BestState<T>) -> bool {
@@ -73,7 +73,7 @@ impl<T: Numeric> MinMax<T> {
     }
 }
 
-impl<T: Numeric> MinMax<T> {
+impl<T: Element> MinMax<T> {
     fn fold_run_impl(&self, state: &mut BestState<T>, xs: &[T], position: u64) {
         for (k, &x) in xs.iter().enumerate() {
             self.offer(state, x, position + k as u64);
@@ -103,7 +103,7 @@ impl<T: Numeric> MinMax<T> {
     }
 }
 
-impl<T: Numeric> Reducer for MinMax<T> {
+impl<T: Element> Reducer for MinMax<T> {
     type In = T;
     type State = BestState<T>;
     type Out = T;
@@ -111,7 +111,7 @@ impl<T: Numeric> Reducer for MinMax<T> {
         let value = if self.skip_nan {
             T::from_scalar(crate::dtype::Scalar::Float(f64::NAN))
         } else {
-            T::ZERO
+            T::default()
         };
         BestState {
             value,
@@ -147,7 +147,7 @@ impl<T> ArgMinMax<T> {
     }
 }
 
-impl<T: Numeric> Reducer for ArgMinMax<T> {
+impl<T: Element> Reducer for ArgMinMax<T> {
     type In = T;
     type State = BestState<T>;
     type Out = u64;

@@ -1,9 +1,10 @@
-//! Sums and products: [`FloatSum`] (sum, mean, nansum) and [`Fold`] (wrapping sum or product).
+//! Sums and products: [`FloatSum`] (float sum, mean, nansum) and [`Fold`] (integer and
+//! `bool` sums in 64 bits, and products).
 
 use std::marker::PhantomData;
 
 use super::{CompensatedSum, Reducer, Statistic, pairwise_sum};
-use crate::dtype::{FloatElement, Numeric};
+use crate::dtype::{Element, FloatElement, Numeric};
 use crate::simd::{fold_columns2, fold_columns3, fold_lanes};
 
 /// State of a float sum or mean: a compensated f64 sum and the number of values in it.
@@ -119,45 +120,77 @@ impl<T: Numeric> Reducer for FloatSum<T> {
     }
 }
 
-/// Integer sum or product, wrapping like NumPy's fixed-width integers. Also the float product.
+/// A sum or product of values of `T` accumulated in `A`, each value converted to `A` as it
+/// is folded (Rust's `as`, so `bool` counts as 0 or 1): integer sums and products wrap in
+/// `A` like NumPy's fixed-width integers. It is every integer and `bool` sum (in
+/// [`Element::Sum`], 64 bits wide) and every product; float sums are [`FloatSum`].
 #[derive(Debug)]
-pub struct Fold<T> {
+pub struct Fold<T, A = T> {
     product: bool,
-    _t: PhantomData<fn(T)>,
+    skip_nan: bool,
+    _t: PhantomData<fn(T) -> A>,
 }
 
-impl<T> Fold<T> {
-    /// A wrapping sum (`product == false`) or product.
-    pub fn new(product: bool) -> Self {
+impl<T, A> Fold<T, A> {
+    /// A sum (`product == false`) or product; `skip_nan` leaves NaN values out (`nansum`,
+    /// `nanprod`), which only floats have.
+    pub fn new(product: bool, skip_nan: bool) -> Self {
         Fold {
             product,
+            skip_nan,
             _t: PhantomData,
         }
     }
 }
 
-impl<T: Numeric> Reducer for Fold<T> {
-    type In = T;
-    type State = T;
-    type Out = T;
-    fn init(&self) -> T {
-        if self.product { T::ONE } else { T::ZERO }
-    }
-    fn fold_run(&self, state: &mut T, xs: &[T], _: u64) {
-        let op = if self.product { T::mul } else { T::add };
-        *state = xs.iter().fold(*state, |a, &b| op(a, b));
-    }
-    fn fold_lanes(&self, states: &mut [T], xs: &[T], _: u64) {
-        let op = if self.product { T::mul } else { T::add };
-        for (s, &x) in states.iter_mut().zip(xs) {
-            *s = op(*s, x);
+impl<T: Element, A: Numeric> Fold<T, A> {
+    /// `acc` with `x` folded in.
+    #[inline(always)]
+    fn step(&self, acc: A, x: T) -> A {
+        let x = x.cast::<A>();
+        if self.product {
+            let x = if self.skip_nan && A::is_nan(x) {
+                A::ONE
+            } else {
+                x
+            };
+            A::mul(acc, x)
+        } else {
+            let x = if self.skip_nan && A::is_nan(x) {
+                A::ZERO
+            } else {
+                x
+            };
+            A::add(acc, x)
         }
     }
-    fn combine(&self, into: &mut T, other: &T) {
-        let op = if self.product { T::mul } else { T::add };
+}
+
+impl<T: Element, A: Numeric> Reducer for Fold<T, A> {
+    type In = T;
+    type State = A;
+    type Out = A;
+    fn init(&self) -> A {
+        if self.product { A::ONE } else { A::ZERO }
+    }
+    fn fold_run(&self, state: &mut A, xs: &[T], _: u64) {
+        // Separate loops, so that each is a plain reduction the compiler vectorises.
+        *state = match (self.product, self.skip_nan) {
+            (false, false) => xs.iter().fold(*state, |a, &x| A::add(a, x.cast())),
+            (true, false) => xs.iter().fold(*state, |a, &x| A::mul(a, x.cast())),
+            _ => xs.iter().fold(*state, |a, &x| self.step(a, x)),
+        };
+    }
+    fn fold_lanes(&self, states: &mut [A], xs: &[T], _: u64) {
+        for (s, &x) in states.iter_mut().zip(xs) {
+            *s = self.step(*s, x);
+        }
+    }
+    fn combine(&self, into: &mut A, other: &A) {
+        let op = if self.product { A::mul } else { A::add };
         *into = op(*into, *other);
     }
-    fn finish(&self, state: &T) -> T {
+    fn finish(&self, state: &A) -> A {
         *state
     }
 }

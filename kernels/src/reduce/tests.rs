@@ -311,3 +311,86 @@ fn compensated_sums_of_infinities_are_the_ieee_ones() {
         }
     }
 }
+
+#[test]
+fn folds_accumulate_in_the_wide_type_as_they_read() {
+    // 300 values of 255 along runs and along lanes, in strips that split rows: a u8
+    // accumulator would wrap, u64 holds 76500.
+    let xs = vec![255u8; 600];
+    let sum = Fold::<u8, u64>::new(false, false);
+    for strip in [1, 7, 600] {
+        let runs = fold_tile(&sum, &[2, 300], &[false, true], &xs, strip, Held::OneByOne);
+        assert_eq!(runs, vec![76_500, 76_500]);
+        let lanes = fold_tile(&sum, &[300, 2], &[true, false], &xs, strip, Held::OneByOne);
+        assert_eq!(lanes, vec![76_500, 76_500]);
+    }
+    // Signed values widen with their sign; products wrap in 64 bits, not in 8.
+    let signed = [-128i8, -128, 127, -1];
+    let total = fold_tile(
+        &Fold::<i8, i64>::new(false, false),
+        &[4],
+        &[true],
+        &signed,
+        3,
+        Held::OneByOne,
+    );
+    assert_eq!(total, vec![-130]);
+    let product = fold_tile(
+        &Fold::<i8, i64>::new(true, false),
+        &[4],
+        &[true],
+        &signed,
+        3,
+        Held::OneByOne,
+    );
+    assert_eq!(product, vec![-(128 * 128 * 127)]);
+    // Booleans count as 0 and 1.
+    let flags = [true, false, true, true];
+    let count = fold_tile(
+        &Fold::<bool, i64>::new(false, false),
+        &[2, 2],
+        &[true, false],
+        &flags,
+        1,
+        Held::OneByOne,
+    );
+    assert_eq!(count, vec![2, 1]);
+    // nanprod and nansum leave NaN out; prod keeps it.
+    let floats = [2.0, f64::NAN, 4.0];
+    let nanprod = fold_tile(
+        &Fold::<f64>::new(true, true),
+        &[3],
+        &[true],
+        &floats,
+        2,
+        Held::OneByOne,
+    );
+    assert_eq!(nanprod, vec![8.0]);
+    let lanes = fold_tile(
+        &Fold::<f64>::new(true, true),
+        &[1, 3],
+        &[true, false],
+        &floats,
+        2,
+        Held::OneByOne,
+    );
+    assert_eq!(lanes, vec![2.0, 1.0, 4.0]);
+    let nansum = fold_tile(
+        &Fold::<f64>::new(false, true),
+        &[3],
+        &[true],
+        &floats,
+        1,
+        Held::OneByOne,
+    );
+    assert_eq!(nansum, vec![6.0]);
+    let prod = fold_tile(
+        &Fold::<f64>::new(true, false),
+        &[3],
+        &[true],
+        &floats,
+        1,
+        Held::OneByOne,
+    );
+    assert!(prod[0].is_nan());
+}
