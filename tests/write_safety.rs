@@ -276,6 +276,8 @@ fn chunk_keys_that_lead_outside_the_node_are_refused() {
         "configuration": {"separator": "/", "suffix": "/../../../../escaped"}
     });
     std::fs::write(&meta_path, meta.to_string()).unwrap();
+    // No chunk stored yet (all fill value), so `a/c/0/0/../../../..` can resolve.
+    std::fs::remove_dir_all(store.join("a/c")).unwrap();
     let listing = |p: &Path| {
         let mut names: Vec<_> = std::fs::read_dir(p)
             .unwrap()
