@@ -6,19 +6,21 @@
 //! [`GuardedReads`] wraps the store that a source reads chunks from and checks every value
 //! before zarrs sees it, against what the array's metadata says a chunk can hold:
 //! - every byte range must lie inside the stored value;
-//! - a zstd frame sequence may not declare more than the chunk's bytes (plus one block of
-//!   slack for frames that declare no size);
-//! - a blosc buffer must be valid and hold no more than the chunk's bytes;
-//! - a gzip or zlib stream may not inflate to more than the chunk's bytes (checked by
-//!   inflating into a small scratch buffer, as these formats declare nothing up front);
+//! - zstd frames must declare the chunk's size (frames that declare none, which streaming
+//!   writers make, are decoded once into a buffer of the chunk's size and counted);
+//! - a blosc buffer must be valid and declare the chunk's size;
+//! - a gzip or zlib stream must inflate to the chunk's size (counted by inflating into a
+//!   small scratch buffer, as these formats declare nothing up front);
 //! - a shard's index must point inside the shard, and each inner chunk passes the same
 //!   checks against the inner chunk's size;
 //! - a crc32c checksum must be there before it is stripped.
 //!
+//! "The chunk's size" is exact in a regular grid (zarrs would otherwise decode a value too
+//! long and keep its start: a silently wrong chunk), and the largest chunk's in others.
 //! A value that fails is a storage error naming the check; the source then reports the
 //! chunk's key. The checks read headers only (zstd's walk visits block headers), except
-//! for deflate streams. Codecs nested under a compressor (a blosc buffer inside a zstd
-//! frame) are checked at the outermost compressor only.
+//! for deflate streams and zstd frames without sizes. Codecs nested under a compressor (a
+//! blosc buffer inside a zstd frame) are checked at the outermost compressor only.
 
 use std::borrow::Cow;
 use std::num::NonZeroU64;
@@ -36,21 +38,68 @@ use zarrs::storage::{
     StorageError, StoreKey,
 };
 
-/// The most a zstd block decodes to (`ZSTD_BLOCKSIZE_MAX`): the slack allowed to frames that
-/// declare no content size, whose bound zstd rounds up to whole blocks.
-const ZSTD_BLOCK_MAX: u64 = 1 << 17;
+/// How many bytes a codec's decoded value may have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Size {
+    /// Exactly this many (the chunk's elements, in a regular grid).
+    Exact(u64),
+    /// At most this many (the largest chunk of an irregular grid, or a compressor's bound).
+    AtMost(u64),
+    /// Not known (variable-size data): nothing is checked.
+    Unknown,
+}
+
+impl Size {
+    /// The size of a decoded value of `representation`; `exact` if every chunk has it.
+    fn of(representation: BytesRepresentation, exact: bool) -> Size {
+        match representation {
+            BytesRepresentation::FixedSize(n) if exact => Size::Exact(n),
+            BytesRepresentation::FixedSize(n) | BytesRepresentation::BoundedSize(n) => {
+                Size::AtMost(n)
+            }
+            BytesRepresentation::UnboundedSize => Size::Unknown,
+        }
+    }
+
+    /// Whether a decoded value of `n` bytes may be right.
+    fn admits(self, n: u64) -> bool {
+        match self {
+            Size::Exact(m) => n == m,
+            Size::AtMost(m) => n <= m,
+            Size::Unknown => true,
+        }
+    }
+
+    /// The most bytes a decoded value may have.
+    fn limit(self) -> Option<u64> {
+        match self {
+            Size::Exact(m) | Size::AtMost(m) => Some(m),
+            Size::Unknown => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Size::Exact(n) => write!(f, "{n} bytes"),
+            Size::AtMost(n) => write!(f, "at most {n} bytes"),
+            Size::Unknown => f.write_str("an unknown number of bytes"),
+        }
+    }
+}
 
 /// A bytes-to-bytes codec as far as the guard is concerned, in decoding order.
 #[derive(Clone, Debug, PartialEq)]
 enum Stage {
     /// A crc32c checksum of 4 bytes at the end (or the start) of the value.
     Crc32c { at_end: bool },
-    /// zstd frames decoding to at most `bound` bytes.
-    Zstd { bound: Option<u64> },
-    /// One blosc buffer decoding to at most `bound` bytes.
-    Blosc { bound: Option<u64> },
-    /// A gzip (`gzip: true`) or zlib stream inflating to at most `bound` bytes.
-    Deflate { gzip: bool, bound: Option<u64> },
+    /// zstd frames decoding to `size`.
+    Zstd(Size),
+    /// One blosc buffer decoding to `size`.
+    Blosc(Size),
+    /// A gzip (`gzip: true`) or zlib stream inflating to `size`.
+    Deflate { gzip: bool, size: Size },
     /// Any other codec: nothing is checked from here on.
     Other,
 }
@@ -58,8 +107,9 @@ enum Stage {
 /// What a chunk's stored bytes look like.
 #[derive(Clone, Debug)]
 enum Layout {
-    /// Bytes-to-bytes stages (outermost first) over an array-to-bytes codec.
-    Plain(Vec<Stage>),
+    /// Bytes-to-bytes stages (outermost first) over an array-to-bytes codec whose output
+    /// has `raw` bytes.
+    Plain { stages: Vec<Stage>, raw: Size },
     /// A shard: an index of `(offset, length)` pairs and inner chunks.
     Sharded(Box<Shard>),
 }
@@ -88,25 +138,26 @@ pub(super) struct GuardedReads {
 }
 
 impl GuardedReads {
-    /// Reads of the chunks of an array with `codecs`, chunks of at most `chunk_shape`
-    /// elements of `data_type`, from `inner`. An error if the codecs' sizes cannot be known
-    /// (the caller then reads unguarded only what zarrs bounds itself: nothing; it fails).
+    /// Reads from `inner` of the chunks of an array with `codecs`, chunks of `chunk_shape`
+    /// elements of `data_type` (at most, unless `regular`: then every chunk has that
+    /// shape). An error if the codecs cannot say what their values hold.
     pub(super) fn new(
         inner: ReadableWritableListableStorage,
         codecs: &CodecChain,
-        chunk_shape: &[NonZeroU64],
+        (chunk_shape, regular): (&[NonZeroU64], bool),
         data_type: &DataType,
         fill_value: &FillValue,
     ) -> Result<GuardedReads, String> {
-        let layout = layout_of(codecs, chunk_shape, data_type, fill_value)?;
+        let layout = layout_of(codecs, chunk_shape, regular, data_type, fill_value)?;
         Ok(GuardedReads { inner, layout })
     }
 }
 
-/// The layout of chunks of `shape` encoded by `codecs`.
+/// The layout of chunks of `shape` (at most, unless `exact`) encoded by `codecs`.
 fn layout_of(
     codecs: &CodecChain,
     shape: &[NonZeroU64],
+    exact: bool,
     data_type: &DataType,
     fill_value: &FillValue,
 ) -> Result<Layout, String> {
@@ -123,17 +174,20 @@ fn layout_of(
         .array_to_bytes_codec()
         .encoded_representation(&shape, &data_type, &fill_value)
         .map_err(|e| e.to_string())?;
+    let raw = Size::of(representation, exact);
     let b2b = codecs.bytes_to_bytes_codecs();
+    let mut exact = exact;
     let mut stages = Vec::with_capacity(b2b.len());
     for codec in b2b {
         let (name, config) = describe(codec.as_ref());
-        stages.push(stage_of(&name, &config, representation.size()));
+        stages.push(stage_of(&name, &config, Size::of(representation, exact)));
+        exact = false; // compressed sizes vary
         representation = codec.encoded_representation(&representation);
     }
     stages.reverse();
     let (name, config) = describe(codec_chain_a2b(codecs));
     if name != "sharding_indexed" {
-        return Ok(Layout::Plain(stages));
+        return Ok(Layout::Plain { stages, raw });
     }
     let parse = |field: &str| -> Result<Vec<MetadataV3>, String> {
         serde_json::from_value(config.get(field).cloned().unwrap_or(Json::Null))
@@ -163,7 +217,8 @@ fn layout_of(
         _ => return Err("a shard index of variable size".into()),
     };
     let index_at_end = config.get("index_location").and_then(Json::as_str) != Some("start");
-    let inner = layout_of(&inner_codecs, &inner_shape, &data_type, &fill_value)?;
+    // Every inner chunk has the inner chunk shape.
+    let inner = layout_of(&inner_codecs, &inner_shape, true, &data_type, &fill_value)?;
     Ok(Layout::Sharded(Box::new(Shard {
         outer: stages,
         index_codecs,
@@ -194,23 +249,23 @@ fn u64_type() -> DataType {
     zarrs::array::data_type::uint64()
 }
 
-/// The stage of the codec `name` configured by `config`, whose decoded value has at most
-/// `bound` bytes.
-fn stage_of(name: &str, config: &Json, bound: Option<u64>) -> Stage {
+/// The stage of the codec `name` configured by `config`, whose decoded value has `size`.
+fn stage_of(name: &str, config: &Json, size: Size) -> Stage {
     match name {
         "crc32c" => Stage::Crc32c {
             at_end: config.get("location").and_then(Json::as_str) != Some("start"),
         },
-        "zstd" => Stage::Zstd { bound },
-        "blosc" => Stage::Blosc { bound },
-        "gzip" => Stage::Deflate { gzip: true, bound },
-        "zlib" | "numcodecs.zlib" => Stage::Deflate { gzip: false, bound },
+        "zstd" => Stage::Zstd(size),
+        "blosc" => Stage::Blosc(size),
+        "gzip" => Stage::Deflate { gzip: true, size },
+        "zlib" | "numcodecs.zlib" => Stage::Deflate { gzip: false, size },
         _ => Stage::Other,
     }
 }
 
-/// Checks a value that `stages` (outermost first) decode: an error says what is wrong.
-fn check_stages(stages: &[Stage], mut bytes: &[u8]) -> Result<(), String> {
+/// Checks a value that `stages` (outermost first) decode into `raw` bytes: an error says
+/// what is wrong.
+fn check_stages(stages: &[Stage], raw: Size, mut bytes: &[u8]) -> Result<(), String> {
     for stage in stages {
         match *stage {
             Stage::Crc32c { at_end } => {
@@ -220,34 +275,69 @@ fn check_stages(stages: &[Stage], mut bytes: &[u8]) -> Result<(), String> {
                     .ok_or("value shorter than its crc32c checksum")?;
                 bytes = if at_end { &bytes[..rest] } else { &bytes[4..] };
             }
-            Stage::Zstd { bound } => return check_zstd(bytes, bound),
-            Stage::Blosc { bound } => return check_blosc(bytes, bound),
-            Stage::Deflate { gzip, bound } => return check_deflate(bytes, gzip, bound),
+            Stage::Zstd(size) => return check_zstd(bytes, size),
+            Stage::Blosc(size) => return check_blosc(bytes, size),
+            Stage::Deflate { gzip, size } => return check_deflate(bytes, gzip, size),
             Stage::Other => return Ok(()),
         }
+    }
+    check_raw(bytes.len() as u64, raw)
+}
+
+/// Uncompressed bytes must have the chunk's size: zarrs reads the start of a longer value.
+fn check_raw(len: u64, raw: Size) -> Result<(), String> {
+    if raw.admits(len) {
+        Ok(())
+    } else {
+        Err(format!("{len} bytes stored, but the chunk holds {raw}"))
+    }
+}
+
+/// zstd frames must declare `size` in all (read from their headers). Frames that do not
+/// declare their sizes (rare: streaming writers) are decoded once into a buffer of the
+/// chunk's size and counted.
+fn check_zstd(bytes: &[u8], size: Size) -> Result<(), String> {
+    // SAFETY: zstd reads `bytes` only (frame and block headers).
+    let declared =
+        unsafe { zstd_sys::ZSTD_findDecompressedSize(bytes.as_ptr().cast(), bytes.len()) };
+    if declared == zstd_sys::ZSTD_CONTENTSIZE_ERROR as u64 {
+        return Err("not a sequence of whole zstd frames".into());
+    }
+    if declared != zstd_sys::ZSTD_CONTENTSIZE_UNKNOWN as u64 {
+        return if size.admits(declared) {
+            Ok(())
+        } else {
+            Err(format!(
+                "zstd frames declare {declared} bytes, but the chunk holds {size}"
+            ))
+        };
+    }
+    let Some(limit) = size.limit().and_then(|n| usize::try_from(n).ok()) else {
+        return Ok(());
+    };
+    let mut scratch = vec![0u8; limit.saturating_add(1)];
+    // SAFETY: zstd writes at most `scratch.len()` bytes into `scratch` and reads `bytes`.
+    let decoded = unsafe {
+        zstd_sys::ZSTD_decompress(
+            scratch.as_mut_ptr().cast(),
+            scratch.len(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+        )
+    };
+    // SAFETY: a pure function of the code.
+    let failed = unsafe { zstd_sys::ZSTD_isError(decoded) } != 0;
+    if failed || !size.admits(decoded as u64) {
+        return Err(format!(
+            "zstd frames without declared sizes do not decode to the chunk's {size}"
+        ));
     }
     Ok(())
 }
 
-/// zstd frames may declare (or, without declared sizes, span blocks for) no more than
-/// `bound` bytes, with one block of slack for frames that declare no size.
-fn check_zstd(bytes: &[u8], bound: Option<u64>) -> Result<(), String> {
-    // SAFETY: zstd reads `bytes` only (frame and block headers).
-    let declared = unsafe { zstd_sys::ZSTD_decompressBound(bytes.as_ptr().cast(), bytes.len()) };
-    if declared == zstd_sys::ZSTD_CONTENTSIZE_ERROR as u64 {
-        return Err("not a sequence of whole zstd frames".into());
-    }
-    match bound {
-        Some(bound) if declared > bound.saturating_add(ZSTD_BLOCK_MAX) => Err(format!(
-            "zstd frames declare {declared} bytes, but the chunk holds at most {bound}"
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// A blosc buffer must be valid (its header's compressed size is the value's length) and
-/// decode to no more than `bound` bytes.
-fn check_blosc(bytes: &[u8], bound: Option<u64>) -> Result<(), String> {
+/// declare `size`.
+fn check_blosc(bytes: &[u8], size: Size) -> Result<(), String> {
     let mut declared = 0usize;
     // SAFETY: blosc reads the header of `bytes` only after checking its length.
     let invalid = unsafe {
@@ -256,19 +346,23 @@ fn check_blosc(bytes: &[u8], bound: Option<u64>) -> Result<(), String> {
     if invalid {
         return Err("not a valid blosc buffer".into());
     }
-    match bound {
-        Some(bound) if declared as u64 > bound => Err(format!(
-            "blosc header declares {declared} bytes, but the chunk holds at most {bound}"
-        )),
-        _ => Ok(()),
+    if size.admits(declared as u64) {
+        Ok(())
+    } else {
+        Err(format!(
+            "blosc header declares {declared} bytes, but the chunk holds {size}"
+        ))
     }
 }
 
-/// A gzip or zlib stream must inflate to no more than `bound` bytes. These formats declare
-/// nothing up front, so the stream is inflated into a small scratch buffer and counted.
-fn check_deflate(bytes: &[u8], gzip: bool, bound: Option<u64>) -> Result<(), String> {
+/// A gzip or zlib stream must inflate to `size`. These formats declare nothing up front,
+/// so the stream is inflated into a small scratch buffer and counted, stopping past the
+/// most the chunk holds. A broken stream is left to zarrs, which stops where this did.
+fn check_deflate(bytes: &[u8], gzip: bool, size: Size) -> Result<(), String> {
     use std::io::Read;
-    let Some(bound) = bound else { return Ok(()) };
+    let Some(limit) = size.limit() else {
+        return Ok(());
+    };
     let mut decoder: Box<dyn Read> = if gzip {
         Box::new(flate2::read::GzDecoder::new(bytes))
     } else {
@@ -276,28 +370,32 @@ fn check_deflate(bytes: &[u8], gzip: bool, bound: Option<u64>) -> Result<(), Str
     };
     let mut scratch = vec![0u8; 1 << 16];
     let mut total = 0u64;
-    loop {
+    while total <= limit {
         match decoder.read(&mut scratch) {
-            Ok(0) => return Ok(()),
+            Ok(0) | Err(_) => break,
             Ok(n) => total += n as u64,
-            // A broken stream: zarrs reports it, after inflating no more than this did.
-            Err(_) => return Ok(()),
         }
-        if total > bound {
-            return Err(format!(
-                "deflate stream inflates to more than {bound} bytes, the most the chunk holds"
-            ));
-        }
+    }
+    if size.admits(total) {
+        Ok(())
+    } else if total > limit {
+        Err(format!(
+            "deflate stream inflates to more than the chunk's {size}"
+        ))
+    } else {
+        Err(format!(
+            "deflate stream inflates to {total} bytes, but the chunk holds {size}"
+        ))
     }
 }
 
 /// Checks a whole stored chunk (or shard) of `layout`.
 fn check_value(layout: &Layout, bytes: &[u8]) -> Result<(), String> {
     match layout {
-        Layout::Plain(stages) => check_stages(stages, bytes),
+        Layout::Plain { stages, raw } => check_stages(stages, *raw, bytes),
         Layout::Sharded(shard) if !shard.outer.is_empty() => {
             // The index is inside compressed data: only the outer layer can be checked.
-            check_stages(&shard.outer, bytes)
+            check_stages(&shard.outer, Size::Unknown, bytes)
         }
         Layout::Sharded(shard) => {
             let index = &bytes[index_range(shard, bytes.len())?];
@@ -387,9 +485,9 @@ impl GuardedReads {
         let whole = matches!(range, ByteRange::FromStart(0, None));
         match &self.layout {
             _ if whole => check_value(&self.layout, value),
-            // Partial reads of unsharded chunks are of raw elements: every compressor (and
-            // checksum) in zarrs reads the whole value.
-            Layout::Plain(_) => Ok(()),
+            // Partial reads of unsharded chunks are of raw elements (every compressor and
+            // checksum in zarrs reads the whole value): the value must have the chunk's size.
+            Layout::Plain { raw, .. } => size.map_or(Ok(()), |size| check_raw(size, *raw)),
             Layout::Sharded(shard) if !shard.outer.is_empty() => Ok(()),
             Layout::Sharded(shard) => {
                 let index_read = if shard.index_at_end {
@@ -400,11 +498,19 @@ impl GuardedReads {
                 let len = size
                     .and_then(|s| usize::try_from(s).ok())
                     .unwrap_or(usize::MAX);
-                if index_read && inner_chunks(shard, value, len).is_ok() {
-                    return Ok(());
+                if index_read && let Ok(inner) = inner_chunks(shard, value, len) {
+                    // Raw inner chunks are read in pieces: their lengths are checked here.
+                    return match &shard.inner {
+                        Layout::Plain { stages, raw } if stages.is_empty() => inner
+                            .iter()
+                            .try_for_each(|r| check_raw(r.len() as u64, *raw)),
+                        _ => Ok(()),
+                    };
                 }
                 match &shard.inner {
-                    // Partial reads inside nested shards: their ranges were checked above.
+                    // Pieces of raw inner chunks, and partial reads inside nested shards:
+                    // their ranges were checked above.
+                    Layout::Plain { stages, .. } if stages.is_empty() => Ok(()),
                     Layout::Sharded(_) => Ok(()),
                     inner => check_value(inner, value),
                 }
@@ -479,27 +585,46 @@ mod tests {
     }
 
     #[test]
-    fn zstd_frames_may_not_declare_more_than_the_chunk() {
+    fn zstd_frames_must_declare_the_chunk() {
         let data = vec![3u8; 1000];
         let good = frame(&data);
-        assert_eq!(check_zstd(&good, Some(1000)), Ok(()));
-        assert_eq!(check_zstd(&good, None), Ok(()));
+        assert_eq!(check_zstd(&good, Size::Exact(1000)), Ok(()));
+        assert_eq!(check_zstd(&good, Size::AtMost(1000)), Ok(()));
+        assert_eq!(check_zstd(&good, Size::Unknown), Ok(()));
+        assert!(check_zstd(&good, Size::Exact(1001)).is_err());
+        assert!(check_zstd(&good, Size::AtMost(999)).is_err());
         // Two frames: their sizes add up.
         let two = [good.clone(), good.clone()].concat();
-        assert_eq!(check_zstd(&two, Some(2000)), Ok(()));
-        // More than a block beyond the chunk.
-        let big = frame(&vec![3u8; 200_000]);
-        assert!(check_zstd(&big, Some(200_000 - ZSTD_BLOCK_MAX)).is_ok());
-        assert!(check_zstd(&big, Some(200_000 - ZSTD_BLOCK_MAX - 1)).is_err());
+        assert_eq!(check_zstd(&two, Size::Exact(2000)), Ok(()));
+        assert!(check_zstd(&two, Size::Exact(1000)).is_err());
         // A declared size of 2^62 (single segment, 8-byte size field, one raw block).
         let mut lying = vec![0x28, 0xB5, 0x2F, 0xFD, 0xE0];
         lying.extend((1u64 << 62).to_le_bytes());
         lying.extend([1 | (4 << 3), 0, 0, 1, 2, 3, 4]);
-        let err = check_zstd(&lying, Some(1000)).unwrap_err();
+        let err = check_zstd(&lying, Size::AtMost(1000)).unwrap_err();
         assert!(err.contains("4611686018427387904"), "{err}");
+        // The same raw block in a frame that declares no size: decoded and counted.
+        let unsized_frame = [
+            0x28,
+            0xB5,
+            0x2F,
+            0xFD,
+            0x00,
+            0x50,
+            1 | (4 << 3),
+            0,
+            0,
+            1,
+            2,
+            3,
+            4,
+        ];
+        assert_eq!(check_zstd(&unsized_frame, Size::Exact(4)), Ok(()));
+        assert!(check_zstd(&unsized_frame, Size::Exact(5)).is_err());
+        assert!(check_zstd(&unsized_frame, Size::AtMost(3)).is_err());
         // Not frames at all, a cut frame.
-        assert!(check_zstd(b"garbage", Some(1000)).is_err());
-        assert!(check_zstd(&good[..good.len() - 1], Some(1000)).is_err());
+        assert!(check_zstd(b"garbage", Size::Exact(1000)).is_err());
+        assert!(check_zstd(&good[..good.len() - 1], Size::Exact(1000)).is_err());
     }
 
     #[test]
@@ -522,10 +647,12 @@ mod tests {
             )
         };
         out.truncate(usize::try_from(n).unwrap());
-        assert_eq!(check_blosc(&out, Some(1000)), Ok(()));
-        assert!(check_blosc(&out, Some(999)).is_err());
-        assert!(check_blosc(&out[..out.len() - 1], Some(1000)).is_err());
-        assert!(check_blosc(b"short", Some(1000)).is_err());
+        assert_eq!(check_blosc(&out, Size::Exact(1000)), Ok(()));
+        assert_eq!(check_blosc(&out, Size::AtMost(1000)), Ok(()));
+        assert!(check_blosc(&out, Size::Exact(1001)).is_err());
+        assert!(check_blosc(&out, Size::AtMost(999)).is_err());
+        assert!(check_blosc(&out[..out.len() - 1], Size::Exact(1000)).is_err());
+        assert!(check_blosc(b"short", Size::Exact(1000)).is_err());
     }
 
     #[test]
@@ -535,13 +662,15 @@ mod tests {
         gz.write_all(&vec![0u8; 1 << 20]).unwrap();
         let bomb = gz.finish().unwrap();
         assert!(bomb.len() < 4096);
-        assert_eq!(check_deflate(&bomb, true, Some(1 << 20)), Ok(()));
-        assert!(check_deflate(&bomb, true, Some(1000)).is_err());
+        assert_eq!(check_deflate(&bomb, true, Size::Exact(1 << 20)), Ok(()));
+        assert_eq!(check_deflate(&bomb, true, Size::AtMost(1 << 20)), Ok(()));
+        assert!(check_deflate(&bomb, true, Size::Exact((1 << 20) + 1)).is_err());
+        assert!(check_deflate(&bomb, true, Size::AtMost(1000)).is_err());
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(9));
         z.write_all(&vec![0u8; 1 << 20]).unwrap();
         let bomb = z.finish().unwrap();
-        assert_eq!(check_deflate(&bomb, false, Some(1 << 20)), Ok(()));
-        assert!(check_deflate(&bomb, false, Some(1000)).is_err());
+        assert_eq!(check_deflate(&bomb, false, Size::Exact(1 << 20)), Ok(()));
+        assert!(check_deflate(&bomb, false, Size::AtMost(1000)).is_err());
     }
 
     #[test]
@@ -573,10 +702,17 @@ mod tests {
             Stage::Crc32c { at_end: true },
             Stage::Zstd { bound: Some(8) },
         ];
-        assert!(check_stages(&stages, b"abc").is_err());
+        let raw = Size::Exact(8);
+        assert!(check_stages(&stages, raw, b"abc").is_err());
         // After the checksum, the frame is checked.
         let good = [frame(&[1u8; 8]), vec![0; 4]].concat();
-        assert_eq!(check_stages(&stages, &good), Ok(()));
-        assert!(check_stages(&stages, &good[..good.len() - 5]).is_err());
+        assert_eq!(check_stages(&stages, raw, &good), Ok(()));
+        assert!(check_stages(&stages, raw, &good[..good.len() - 5]).is_err());
+        // Without a compressor, what remains must have the chunk's size.
+        let crc = [Stage::Crc32c { at_end: true }];
+        assert_eq!(check_stages(&crc, raw, &[0; 12]), Ok(()));
+        assert!(check_stages(&crc, raw, &[0; 13]).is_err());
+        assert!(check_stages(&[], raw, &[0; 7]).is_err());
+        assert_eq!(check_stages(&[], Size::AtMost(8), &[0; 7]), Ok(()));
     }
 }

@@ -109,9 +109,12 @@ pub(crate) fn storage_chunks(array: &Handle) -> Result<Vec<Vec<usize>>> {
     Ok(chunks)
 }
 
-/// The largest stored chunk (shard) of `array`: the first along each axis of a regular
-/// grid, the longest along each axis otherwise.
-fn largest_chunk(array: &Handle) -> std::result::Result<Vec<std::num::NonZeroU64>, String> {
+/// The largest stored chunk (shard) of `array`, and whether every chunk has its shape: the
+/// first chunk of a regular grid, the longest along each axis otherwise.
+type Largest = (Vec<std::num::NonZeroU64>, bool);
+
+/// See [`Largest`].
+fn largest_chunk(array: &Handle) -> std::result::Result<Largest, String> {
     let ndim = array.dimensionality();
     let regular = serde_json::to_value(array.metadata())
         .ok()
@@ -132,16 +135,17 @@ fn largest_chunk(array: &Handle) -> std::result::Result<Vec<std::num::NonZeroU64
             }
         }
     }
-    Ok(largest)
+    Ok((largest, regular))
 }
 
 /// A handle on `array` whose chunk reads are checked against the largest chunk's size
 /// before zarrs decodes them (see [`GuardedReads`]).
 fn guarded(array: &Handle) -> std::result::Result<ZArray<GuardedReads>, String> {
+    let (largest, regular) = largest_chunk(array)?;
     let reads = GuardedReads::new(
         array.storage(),
         &array.codecs(),
-        &largest_chunk(array)?,
+        (&largest, regular),
         array.data_type(),
         array.fill_value(),
     )?;
