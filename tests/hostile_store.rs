@@ -333,6 +333,17 @@ fn deflate_bomb(gzip: bool, zeros: usize) -> Vec<u8> {
     }
 }
 
+/// The most memory this process has held (its peak resident set).
+fn peak_resident_bytes() -> u64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, &mut usage), 0);
+        usage
+    };
+    u64::try_from(usage.ru_maxrss).unwrap() * 1024
+}
+
 /// Turns the uncompressed v2 array `name` of `dir` into a zlib one (numcodecs' `zlib`).
 fn recompress_as_zlib(dir: &Path, name: &str) {
     use std::io::Write;
@@ -353,7 +364,8 @@ fn recompress_as_zlib(dir: &Path, name: &str) {
 #[test]
 fn deflate_bombs_are_corrupt_chunks_before_they_inflate() {
     // A 512-byte chunk stored as a 1 MB deflate stream of 1 GiB of zeros: zarrs inflated it
-    // whole before finding the size wrong, and a child limited to 768 MiB aborted.
+    // whole (6 GB resident) and kept its first 512 bytes; in a child limited to 768 MiB
+    // the inflation ran out of memory instead.
     in_child_within(
         "deflate_bombs_are_corrupt_chunks_before_they_inflate",
         Some(768 << 20),
@@ -382,6 +394,9 @@ fn deflate_bombs_are_corrupt_chunks_before_they_inflate() {
                 std::fs::write(d.join(key), if is_gzip { &gz } else { &z }).unwrap();
                 assert_every_read_names(d, name, key);
             }
+            // Refused before inflating: the process never held more than a few chunks.
+            let peak = peak_resident_bytes();
+            assert!(peak < 256 << 20, "peak resident memory {peak} bytes");
         },
     );
 }
