@@ -698,10 +698,7 @@ mod tests {
 
     #[test]
     fn crc32c_needs_its_four_bytes() {
-        let stages = [
-            Stage::Crc32c { at_end: true },
-            Stage::Zstd { bound: Some(8) },
-        ];
+        let stages = [Stage::Crc32c { at_end: true }, Stage::Zstd(Size::Exact(8))];
         let raw = Size::Exact(8);
         assert!(check_stages(&stages, raw, b"abc").is_err());
         // After the checksum, the frame is checked.
