@@ -8,83 +8,27 @@
 
 #![allow(missing_docs)]
 
+#[path = "common/hostile_util.rs"]
+mod hostile_util;
 #[path = "common/zarr_util.rs"]
 mod zarr_util;
 
+#[path = "hostile_store/metadata.rs"]
+mod metadata;
+
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use chunkwise::io::zarr::{
     self, BloscCompressor, BloscShuffle, Compression, OpenOptions, WriteOptions, ZarrVersion,
 };
 use chunkwise::{Chunks, Error, StorageError, from_ndarray};
+use hostile_util::*;
 use ndarray::{ArrayD, IxDyn, s};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{Value as Json, json};
 use zarr_util::*;
-
-/// Set in the child process that runs a test's body.
-const CHILD: &str = "CHUNKWISE_HOSTILE_CHILD";
-
-/// Runs `body` in a child process (this test binary, running only `test`) and asserts that
-/// the child ran it and exited normally within a minute: an abort, a crash or a hang in a
-/// decoder fails the test (with the child's output) instead of killing the test run.
-fn in_child(test: &str, body: impl FnOnce()) {
-    in_child_within(test, None, body);
-}
-
-/// [`in_child`] with the child's address space limited to `memory` bytes (one malloc
-/// arena, so that the limit measures what the test allocates).
-fn in_child_within(test: &str, memory: Option<u64>, body: impl FnOnce()) {
-    if std::env::var_os(CHILD).is_some() {
-        body();
-        return;
-    }
-    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
-    command
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .env("MALLOC_ARENA_MAX", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(memory) = memory {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: setrlimit is async-signal-safe and touches only the child.
-        unsafe {
-            command.pre_exec(move || {
-                let limit = libc::rlimit {
-                    rlim_cur: memory,
-                    rlim_max: memory,
-                };
-                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-    let mut child = command.spawn().expect("start the child process");
-    let started = Instant::now();
-    while child.try_wait().expect("wait for the child").is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("the child's output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "the child running {test} ended with {:?} after {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status,
-        started.elapsed()
-    );
-}
 
 /// The array every case writes: 16 x 16 f64 in chunks of 8 x 8 (512 bytes each).
 const SHAPE: [usize; 2] = [16, 16];
@@ -147,23 +91,6 @@ fn assert_every_read_names(dir: &Path, name: &str, key: &str) {
     assert_same(&top, &data().slice(s![0..8, ..]).to_owned(), name);
 }
 
-/// A zstd frame declaring `declared` bytes of content, holding one raw block of `payload`.
-fn lying_zstd_frame(declared: u64, single_segment: bool, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x28, 0xB5, 0x2F, 0xFD];
-    // Frame header descriptor: an 8-byte content size; a window of 2 MiB unless the frame
-    // is a single segment (its window is then the content size).
-    if single_segment {
-        frame.push(0xE0);
-    } else {
-        frame.extend([0xC0, 0x58]);
-    }
-    frame.extend(declared.to_le_bytes());
-    let block = 1u32 | ((payload.len() as u32) << 3); // last block, raw, its size
-    frame.extend(&block.to_le_bytes()[..3]);
-    frame.extend(payload);
-    frame
-}
-
 #[test]
 fn zstd_frames_declaring_huge_sizes_are_corrupt_chunks() {
     // A 4 KB chunk whose frame header declares 2^62 bytes: zarrs allocated that much and the
@@ -215,22 +142,6 @@ fn blosc_headers_declaring_other_sizes_are_corrupt_chunks() {
             }
         },
     );
-}
-
-/// The CRC-32C (Castagnoli) of `bytes`, as Zarr's `crc32c` codec stores it.
-fn crc32c(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// The sharded layout of the shard tests: shards of 8 x 8 (one per stored chunk of
@@ -311,37 +222,6 @@ fn shard_indexes_pointing_outside_the_shard_are_corrupt_chunks() {
             assert_every_read_names(d, "s", key);
         },
     );
-}
-
-/// A deflate stream of `zeros` zero bytes: gzip (`gzip: true`) or zlib.
-fn deflate_bomb(gzip: bool, zeros: usize) -> Vec<u8> {
-    use std::io::Write;
-    let block = vec![0u8; 1 << 20];
-    let level = flate2::Compression::fast();
-    if gzip {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), level);
-        for _ in 0..zeros / block.len() {
-            gz.write_all(&block).unwrap();
-        }
-        gz.finish().unwrap()
-    } else {
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), level);
-        for _ in 0..zeros / block.len() {
-            z.write_all(&block).unwrap();
-        }
-        z.finish().unwrap()
-    }
-}
-
-/// The most memory this process has held (its peak resident set).
-fn peak_resident_bytes() -> u64 {
-    // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, &mut usage), 0);
-        usage
-    };
-    u64::try_from(usage.ru_maxrss).unwrap() * 1024
 }
 
 /// Turns the uncompressed v2 array `name` of `dir` into a zlib one (numcodecs' `zlib`).
@@ -767,214 +647,6 @@ fn mutated_chunks_read_correctly_or_name_the_chunk() {
                     Ok(())
                 })
                 .unwrap();
-        }
-    });
-}
-
-/// A change to an array's metadata file (the JSON value, or its text).
-enum Edit {
-    /// Set the field at a JSON pointer (`None`: remove it).
-    Set(&'static str, Option<Json>),
-    /// Keep the first bytes of the text.
-    Cut(usize),
-    /// Replace the text.
-    Text(&'static [u8]),
-}
-
-/// Metadata edits that an array must survive (open and read, or fail naming it), for a v3
-/// (`zarr.json`) or v2 (`.zarray`) array.
-fn metadata_edits(v3: bool) -> Vec<Edit> {
-    use Edit::*;
-    let (dtype, chunks) = if v3 {
-        ("/data_type", "/chunk_grid/configuration/chunk_shape")
-    } else {
-        ("/dtype", "/chunks")
-    };
-    let mut edits = vec![
-        Set(dtype, Some(json!("float128"))),
-        Set(dtype, Some(json!("<f16"))),
-        Set(dtype, Some(json!("|V8"))),
-        Set(dtype, Some(json!(""))),
-        Set(dtype, Some(json!(42))),
-        Set(dtype, Some(json!({"name": "nope"}))),
-        Set(dtype, Some(json!("int32"))),
-        Set(dtype, Some(json!("<i4"))),
-        Set(dtype, None),
-        Set("/shape", Some(json!([-1, 16]))),
-        Set("/shape", Some(json!([16]))),
-        Set("/shape", Some(json!([16, 16, 16]))),
-        Set("/shape", Some(json!("16"))),
-        Set("/shape", Some(json!([0, 0]))),
-        Set("/shape", Some(json!([17, 5]))),
-        Set("/shape", Some(json!([16.5, 16]))),
-        Set("/shape", None),
-        Set(chunks, Some(json!([0, 8]))),
-        Set(chunks, Some(json!([-8, 8]))),
-        Set(chunks, Some(json!([8]))),
-        Set(chunks, Some(json!([3, 5]))),
-        Set(chunks, Some(json!("8"))),
-        Set(chunks, None),
-        Set("/fill_value", Some(json!("abc"))),
-        Set("/fill_value", Some(json!([1, 2]))),
-        Set("/fill_value", Some(json!("NaN"))),
-        Set("/fill_value", None),
-        Set("/zarr_format", Some(json!(4))),
-        Set("/zarr_format", Some(json!("3"))),
-        Set("/zarr_format", None),
-        Cut(0),
-        Cut(1),
-        Cut(40),
-        Text(b"\xff\xfe not json"),
-        Text(b"[]"),
-        Text(b"null"),
-        Text(b"{}"),
-    ];
-    if v3 {
-        edits.extend([
-            Set("/node_type", Some(json!("group"))),
-            Set("/node_type", None),
-            Set("/codecs", Some(json!("zstd"))),
-            Set("/codecs", Some(json!([]))),
-            Set("/codecs", Some(json!([{"name": "no-such-codec"}]))),
-            Set(
-                "/codecs",
-                Some(json!([{"name": "zstd"}, {"name": "bytes"}])),
-            ),
-            Set("/codecs/0/configuration/endian", Some(json!("big"))),
-            Set("/codecs/0/configuration/endian", Some(json!("sideways"))),
-            Set("/codecs/1/configuration/level", Some(json!("high"))),
-            Set("/codecs", None),
-            Set("/chunk_grid/name", Some(json!("irregular"))),
-            Set("/chunk_grid", None),
-            Set("/chunk_key_encoding/name", Some(json!("v2"))),
-            Set(
-                "/chunk_key_encoding/configuration/separator",
-                Some(json!("x")),
-            ),
-            Set("/chunk_key_encoding", None),
-            Set("/dimension_names", Some(json!(["a"]))),
-            Set("/dimension_names", Some(json!(7))),
-            Set("/storage_transformers", Some(json!([{"name": "nope"}]))),
-        ]);
-    } else {
-        edits.extend([
-            Set("/compressor", Some(json!({"id": "no-such-codec"}))),
-            Set("/compressor", Some(json!("zstd"))),
-            Set("/compressor/level", Some(json!("high"))),
-            Set("/filters", Some(json!([{"id": "no-such-filter"}]))),
-            Set("/order", Some(json!("F"))),
-            Set("/order", Some(json!("Z"))),
-            Set("/order", None),
-            Set("/dimension_separator", Some(json!("x"))),
-            Set("/dtype", Some(json!(">f8"))),
-            Set("/dtype", Some(json!("f8"))),
-        ]);
-    }
-    edits
-}
-
-/// Applies `edit` to the metadata `text`.
-fn apply(edit: &Edit, text: &[u8]) -> Vec<u8> {
-    match edit {
-        Edit::Set(pointer, value) => {
-            let mut json: Json = serde_json::from_slice(text).unwrap();
-            let (parent, field) = pointer.rsplit_once('/').unwrap();
-            let parent = json.pointer_mut(parent).unwrap();
-            match (parent, value) {
-                (Json::Object(map), Some(v)) => {
-                    map.insert(field.to_string(), v.clone());
-                }
-                (Json::Object(map), None) => {
-                    map.remove(field);
-                }
-                (Json::Array(items), Some(v)) => items[field.parse::<usize>().unwrap()] = v.clone(),
-                (other, _) => panic!("cannot edit {pointer} in {other}"),
-            }
-            json.to_string().into_bytes()
-        }
-        Edit::Cut(n) => text[..(*n).min(text.len())].to_vec(),
-        Edit::Text(t) => t.to_vec(),
-    }
-}
-
-/// Opens and reads array `name` of `dir`: Ok if it reads whole (any values of its shape),
-/// otherwise the error, which must name the array.
-#[track_caller]
-fn open_and_read(dir: &Path, name: &str, label: &str) {
-    let read = zarr::open(dir, name).and_then(|any| {
-        let shape = any.shape();
-        let values = any.astype::<f64>().compute()?;
-        assert_eq!(values.shape(), shape.as_slice(), "{label}");
-        Ok(())
-    });
-    if let Err(err) = read {
-        assert!(
-            err.to_string().contains(name),
-            "{label}: the error does not name the array {name}: {err}"
-        );
-    }
-}
-
-#[test]
-fn mutated_metadata_opens_or_names_the_array() {
-    in_child("mutated_metadata_opens_or_names_the_array", || {
-        let dir = TempDir::new("metadata");
-        let d = dir.path();
-        for (v3, file) in [(true, "zarr.json"), (false, ".zarray")] {
-            let name = if v3 { "victim3" } else { "victim2" };
-            let options =
-                WriteOptions::default().version(if v3 { ZarrVersion::V3 } else { ZarrVersion::V2 });
-            write(d, name, &options);
-            let path = d.join(name).join(file);
-            let original = std::fs::read(&path).unwrap();
-            for edit in metadata_edits(v3) {
-                std::fs::write(&path, apply(&edit, &original)).unwrap();
-                let label = format!(
-                    "{name}: {}",
-                    String::from_utf8_lossy(&apply(&edit, &original))
-                );
-                open_and_read(d, name, &label);
-            }
-            std::fs::write(&path, &original).unwrap();
-            open_and_read(d, name, "restored");
-        }
-    });
-}
-
-#[test]
-#[ignore = "needs the O(rank) open of huge grids and the overflow checks (wt-sizes' part of issue 12)"]
-fn huge_shapes_in_metadata_never_abort() {
-    // Shapes and chunks whose element counts overflow, or whose grids have 10^11 chunks
-    // along an axis: opening must cost O(rank) and fail or succeed, never abort. Only "no
-    // panic, no abort" is asserted here; the errors are another part's.
-    in_child("huge_shapes_in_metadata_never_abort", || {
-        let dir = TempDir::new("huge");
-        let d = dir.path();
-        write(d, "victim", &WriteOptions::default());
-        let path = d.join("victim/zarr.json");
-        let original: Json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let huge = [
-            (
-                json!([1_000_000_000_000u64, 1_000_000_000_000u64]),
-                json!([8, 8]),
-            ),
-            (json!([1u64 << 63, 2]), json!([8, 8])),
-            (json!([u64::MAX, 1]), json!([1, 1])),
-            (json!([16, 16]), json!([1_000_000_000_000u64, 8])),
-            (
-                json!([1u64 << 40, 1u64 << 40]),
-                json!([1u64 << 39, 1u64 << 39]),
-            ),
-        ];
-        for (shape, chunks) in huge {
-            let mut json = original.clone();
-            json["shape"] = shape;
-            json["chunk_grid"]["configuration"]["chunk_shape"] = chunks;
-            std::fs::write(&path, json.to_string()).unwrap();
-            if let Ok(any) = zarr::open(d, "victim") {
-                let corner = any.astype::<f64>().slice(s![0..1, 0..1]);
-                let _ = corner.and_then(|c| c.compute());
-            }
         }
     });
 }
