@@ -26,7 +26,13 @@ pub fn in_child_within(test: &str, memory: Option<u64>, body: impl FnOnce()) {
     }
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            test,
+            "--exact",
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, "1")
         .env("MALLOC_ARENA_MAX", "1")
         .stdout(Stdio::piped())
