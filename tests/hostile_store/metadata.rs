@@ -225,3 +225,39 @@ fn huge_shapes_in_metadata_never_abort() {
         }
     });
 }
+
+#[test]
+fn valid_metadata_edits_read_the_right_values() {
+    // Edits that leave valid metadata: an empty array, a grown one (the new elements are
+    // missing chunks: the fill value), a NaN fill value.
+    let dir = TempDir::new("valid-edits");
+    let d = dir.path();
+    for (v3, file) in [(true, "zarr.json"), (false, ".zarray")] {
+        let name = if v3 { "edited3" } else { "edited2" };
+        let version = if v3 { ZarrVersion::V3 } else { ZarrVersion::V2 };
+        write(d, name, &WriteOptions::default().version(version));
+        let path = d.join(name).join(file);
+        let original: Json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let data = super::data();
+        let mut grown = ndarray::Array2::<f64>::from_elem((17, 5), -2.5).into_dyn();
+        grown
+            .slice_mut(s![0..16, 0..5])
+            .assign(&data.slice(s![0..16, 0..5]));
+        let cases = [
+            (
+                json!([0, 0]),
+                json!(0.0),
+                ndarray::ArrayD::<f64>::zeros(vec![0, 0]),
+            ),
+            (json!([17, 5]), json!(-2.5), grown),
+        ];
+        for (shape, fill, expected) in cases {
+            let mut json = original.clone();
+            json["shape"] = shape;
+            json["fill_value"] = fill;
+            std::fs::write(&path, json.to_string()).unwrap();
+            let a = zarr::open(d, name).unwrap().into_typed::<f64>().unwrap();
+            super::assert_same(&a.compute().unwrap(), &expected, name);
+        }
+    }
+}
