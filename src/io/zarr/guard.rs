@@ -13,7 +13,9 @@
 //!   small scratch buffer, as these formats declare nothing up front);
 //! - a shard's index must point inside the shard, and each inner chunk passes the same
 //!   checks against the inner chunk's size;
-//! - a crc32c checksum must be there before it is stripped.
+//! - a crc32c checksum must be there before it is stripped;
+//! - an uncompressed value must have the chunk's size (also the pieces of raw inner chunks:
+//!   their lengths are checked when the shard index is read).
 //!
 //! "The chunk's size" is exact in a regular grid (zarrs would otherwise decode a value too
 //! long and keep its start: a silently wrong chunk), and the largest chunk's in others.
@@ -185,7 +187,7 @@ fn layout_of(
         representation = codec.encoded_representation(&representation);
     }
     stages.reverse();
-    let (name, config) = describe(codec_chain_a2b(codecs));
+    let (name, config) = describe(codecs.array_to_bytes_codec().as_ref());
     if name != "sharding_indexed" {
         return Ok(Layout::Plain { stages, raw });
     }
@@ -227,11 +229,6 @@ fn layout_of(
         index_at_end,
         inner,
     })))
-}
-
-/// The array-to-bytes codec of `codecs`.
-fn codec_chain_a2b(codecs: &CodecChain) -> &dyn CodecTraits {
-    codecs.array_to_bytes_codec().as_ref()
 }
 
 /// A codec's Zarr v3 name (empty if it has none) and configuration (`null` if none).
