@@ -17,6 +17,7 @@
 mod direct;
 mod dynamic;
 mod group;
+mod guard;
 mod local;
 mod metadata;
 mod paths;

@@ -13,6 +13,7 @@ use zarrs::storage::ReadableWritableListableStorageTraits;
 use super::direct::{
     Compressor, any_bytes_are_valid, decompress_into, direct_compressor, stream_zstd_file,
 };
+use super::guard::GuardedReads;
 use super::store::Store;
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, Result, StorageError};
@@ -108,9 +109,55 @@ pub(crate) fn storage_chunks(array: &Handle) -> Result<Vec<Vec<usize>>> {
     Ok(chunks)
 }
 
+/// The largest stored chunk (shard) of `array`, and whether every chunk has its shape: the
+/// first chunk of a regular grid, the longest along each axis otherwise.
+type Largest = (Vec<std::num::NonZeroU64>, bool);
+
+/// See [`Largest`].
+fn largest_chunk(array: &Handle) -> std::result::Result<Largest, String> {
+    let ndim = array.dimensionality();
+    let regular = serde_json::to_value(array.metadata())
+        .ok()
+        .and_then(|m| m.pointer("/chunk_grid/name").cloned())
+        .is_none_or(|name| name == "regular");
+    let mut largest = array
+        .chunk_shape(&vec![0; ndim])
+        .map_err(|e| e.to_string())?
+        .to_vec();
+    if !regular {
+        let grid = array.chunk_grid_shape().to_vec();
+        for axis in 0..ndim {
+            for i in 0..grid[axis] {
+                let mut index = vec![0u64; ndim];
+                index[axis] = i;
+                let chunk = array.chunk_shape(&index).map_err(|e| e.to_string())?;
+                largest[axis] = largest[axis].max(chunk[axis]);
+            }
+        }
+    }
+    Ok((largest, regular))
+}
+
+/// A handle on `array` whose chunk reads are checked against the largest chunk's size
+/// before zarrs decodes them (see [`GuardedReads`]).
+fn guarded(array: &Handle) -> std::result::Result<ZArray<GuardedReads>, String> {
+    let (largest, regular) = largest_chunk(array)?;
+    let reads = GuardedReads::new(
+        array.storage(),
+        &array.codecs(),
+        (&largest, regular),
+        array.data_type(),
+        array.fill_value(),
+    )?;
+    Ok(array.with_storage(Arc::new(reads)))
+}
+
 /// Tiles read from a Zarr array.
 pub(crate) struct ZarrSource<T> {
     array: Arc<Handle>,
+    /// The same array, read through checks that bound every decode by the chunk's size;
+    /// the message says why the checks could not be set up.
+    reader: std::result::Result<ZArray<GuardedReads>, String>,
     store: Store,
     /// Chunks are plain little-endian elements compressed by one compressor that can write
     /// into a given buffer: a tile that is one whole chunk is decompressed straight into
@@ -122,8 +169,10 @@ pub(crate) struct ZarrSource<T> {
 impl<T> ZarrSource<T> {
     pub(crate) fn new(array: Arc<Handle>, store: Store) -> ZarrSource<T> {
         let direct = direct_compressor(&array);
+        let reader = guarded(&array);
         ZarrSource {
             array,
+            reader,
             store,
             direct,
             _t: std::marker::PhantomData,
@@ -138,6 +187,16 @@ impl<T> std::fmt::Debug for ZarrSource<T> {
 }
 
 impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
+    /// The guarded handle that reads chunks, or the error that says why there is none.
+    fn reader(&self) -> Result<&ZArray<GuardedReads>> {
+        self.reader.as_ref().map_err(|message| {
+            self.store.error(
+                self.array.path().as_str(),
+                format!("cannot bound the decoding of its chunks: {message}"),
+            )
+        })
+    }
+
     /// The index of the one stored chunk that `subset` covers exactly, and its file in a
     /// local store; `None` if the subset is not exactly one chunk.
     fn single_chunk(&self, subset: &ArraySubset) -> Option<(Vec<u64>, Option<PathBuf>)> {
@@ -170,7 +229,7 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         let values = match (compressor, file) {
             (Compressor::Zstd, Some(file)) => stream_zstd_file::<T>(&file, len, &mut |_| {})?,
             _ => {
-                let encoded = self.array.retrieve_encoded_chunk(&index).ok()??;
+                let encoded = self.reader().ok()?.retrieve_encoded_chunk(&index).ok()??;
                 decompress_into::<T>(compressor, &encoded, len)?
             }
         };
@@ -183,7 +242,7 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
     fn general_tile(&self, subset: &ArraySubset) -> Result<Value> {
         let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
         match self
-            .array
+            .reader()?
             .retrieve_array_subset_opt::<ArrayD<T>>(subset, &options)
         {
             Ok(tile) => Ok(tile_value(tile)),
@@ -196,9 +255,10 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
 
     /// The key of the first stored chunk in `subset` whose decoding fails, for messages.
     fn failing_chunk(&self, subset: &ArraySubset) -> Option<(String, String)> {
-        let chunks = self.array.chunks_in_array_subset(subset).ok()??;
+        let reader = self.reader().ok()?;
+        let chunks = reader.chunks_in_array_subset(subset).ok()??;
         for index in chunks.indices().iter() {
-            if let Err(e) = self.array.retrieve_chunk::<ArrayD<T>>(&index) {
+            if let Err(e) = reader.retrieve_chunk::<ArrayD<T>>(&index) {
                 return Some((self.array.chunk_key(&index).to_string(), e.to_string()));
             }
         }
