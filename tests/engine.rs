@@ -809,7 +809,9 @@ fn minimal_budget(run: &dyn Fn(u64) -> Result<chunkwise::Report, Error>) -> (u64
     for _ in 0..50 {
         match run(budget) {
             Ok(report) => return (budget, report.peak_bytes),
-            Err(Error::Plan(PlanError::TaskOverBudget { needed, .. })) => budget = needed,
+            Err(Error::Plan(
+                PlanError::TaskOverBudget { needed, .. } | PlanError::PeakOverBudget { needed, .. },
+            )) => budget = needed,
             Err(Error::Exec(ExecError::BudgetExhausted { held, needed, .. })) => {
                 budget = held + needed
             }
