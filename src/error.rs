@@ -115,6 +115,7 @@ pub enum BuildError {
 #[non_exhaustive]
 pub enum PlanError {
     /// A single task needs more memory than the whole budget: found before anything runs.
+    /// It names the task that needs the most, so a budget of `needed` fits every task.
     #[error(
         "task {task} needs {needed} bytes but the memory budget is {budget} bytes; \
          use smaller chunks or a larger budget"

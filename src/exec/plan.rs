@@ -129,16 +129,23 @@ impl Plan {
                 shared
             }
         };
-        for task in &plan.tasks {
-            let inputs: u64 = task.deps.iter().map(|&d| plan.tasks[d].out_bytes).sum();
-            let needed = inputs + task.run_bytes();
-            if needed > budget {
-                return Err(Error::Plan(PlanError::TaskOverBudget {
-                    task: task.describe(),
-                    needed,
-                    budget,
-                }));
-            }
+        // The largest task, so that the error names the budget every task fits in.
+        let largest = plan
+            .tasks
+            .iter()
+            .map(|task| {
+                let inputs: u64 = task.deps.iter().map(|&d| plan.tasks[d].out_bytes).sum();
+                (inputs + task.run_bytes(), task)
+            })
+            .max_by_key(|&(needed, _)| needed);
+        if let Some((needed, task)) = largest
+            && needed > budget
+        {
+            return Err(Error::Plan(PlanError::TaskOverBudget {
+                task: task.describe(),
+                needed,
+                budget,
+            }));
         }
         if plan.peak() > budget {
             let held = plan.held_before();
@@ -576,7 +583,9 @@ impl Lowering {
         } else {
             self.children(node, r, top, &in_block)
         };
-        let out_bytes = Self::tile_bytes(node, &node.grid, block);
+        // Merged reductions finish one tile per part.
+        let elements: usize = node.grid.block_shape(block).iter().product();
+        let out_bytes = (elements * r.reducer.finished_bytes()) as u64;
         Task {
             kind: TaskKind::Finish,
             node: node.clone(),
