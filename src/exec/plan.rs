@@ -153,7 +153,7 @@ impl Plan {
                 .tasks
                 .iter()
                 .enumerate()
-                .find(|(t, task)| held[*t] + task.run_bytes() == plan.peak())
+                .find(|(t, task)| held[*t].saturating_add(task.run_bytes()) == plan.peak())
                 .expect("some task is at the peak");
             return Err(Error::Plan(PlanError::PeakOverBudget {
                 task: task.describe(),
@@ -193,7 +193,7 @@ impl Plan {
         let mut needs: Vec<u64> = held
             .iter()
             .zip(&plan.tasks)
-            .map(|(&h, task)| h + task.run_bytes())
+            .map(|(&h, task)| h.saturating_add(task.run_bytes()))
             .collect();
         for k in (1..needs.len()).rev() {
             needs[k - 1] = needs[k - 1].max(needs[k]);

@@ -153,7 +153,8 @@ impl<'a> Run<'a> {
             // Ahead of plan order, only if the plan order can still finish beside it (see
             // the module's documentation).
             let safe = in_order
-                || state.plan.needs[state.next] + state.ahead + task.out_bytes <= self.budget;
+                || state.plan.needs[state.next].saturating_add(state.ahead + task.out_bytes)
+                    <= self.budget;
             if !safe || state.held + state.reserved + need > self.budget {
                 // With nothing running, every task before `next` is done, so `t` is `next`
                 // and fits unless a task's tile outgrew its projection.
