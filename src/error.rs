@@ -115,6 +115,7 @@ pub enum BuildError {
 #[non_exhaustive]
 pub enum PlanError {
     /// A single task needs more memory than the whole budget: found before anything runs.
+    /// It names the task that needs the most, so a budget of `needed` fits every task.
     #[error(
         "task {task} needs {needed} bytes but the memory budget is {budget} bytes; \
          use smaller chunks or a larger budget"
@@ -123,6 +124,26 @@ pub enum PlanError {
         /// The task.
         task: String,
         /// Bytes it needs (inputs, output and scratch).
+        needed: u64,
+        /// The budget.
+        budget: u64,
+    },
+    /// Every task fits on its own, but the plan's order (depth first from the outputs) must
+    /// hold tiles for later tasks while one runs, and together they exceed the budget: found
+    /// before anything runs. The executor runs a plan only if this order fits, so that it can
+    /// always finish.
+    #[error(
+        "the plan needs {needed} bytes but the memory budget is {budget} bytes: task {task} \
+         needs {needed} bytes while {held} bytes of tiles are held for later tasks; use \
+         smaller chunks or a larger budget"
+    )]
+    PeakOverBudget {
+        /// The task at the plan's peak.
+        task: String,
+        /// Bytes of tiles held for later tasks while it runs (its inputs among them).
+        held: u64,
+        /// Bytes the plan needs at its peak: the held tiles plus the task's own output and
+        /// scratch. A budget of this size runs the plan.
         needed: u64,
         /// The budget.
         budget: u64,

@@ -32,8 +32,8 @@ mod ops;
 mod optimize;
 
 pub use array::{
-    Array, IntoOperand, Operand, Reduction, arange, compute_many, compute_many_with, eye, from_fn,
-    from_ndarray, full, linspace, ones, random, where_, zeros,
+    Array, IntoOperand, Operand, Reduction, arange, compute_many, compute_many_report,
+    compute_many_with, eye, from_fn, from_ndarray, full, linspace, ones, random, where_, zeros,
 };
 pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES};
 pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};

@@ -809,7 +809,9 @@ fn minimal_budget(run: &dyn Fn(u64) -> Result<chunkwise::Report, Error>) -> (u64
     for _ in 0..50 {
         match run(budget) {
             Ok(report) => return (budget, report.peak_bytes),
-            Err(Error::Plan(PlanError::TaskOverBudget { needed, .. })) => budget = needed,
+            Err(Error::Plan(
+                PlanError::TaskOverBudget { needed, .. } | PlanError::PeakOverBudget { needed, .. },
+            )) => budget = needed,
             Err(Error::Exec(ExecError::BudgetExhausted { held, needed, .. })) => {
                 budget = held + needed
             }
@@ -869,6 +871,53 @@ fn a_budget_that_fits_one_worker_also_fits_two() {
     let (got, report) = y.compute_report(&two).unwrap();
     assert!(report.peak_bytes <= budget);
     assert_eq!(got, dense.mapv(|v| v * 2.0));
+}
+
+/// Every task fits, but the plan order must hold every tile of `y` (read by the sum first,
+/// by `y * 2` later) at once: planning refuses that before anything runs, naming the task
+/// at the peak and the budget the plan needs, and that budget runs it.
+#[test]
+fn a_plan_whose_order_does_not_fit_is_refused_before_anything_runs() {
+    let (x, calls, dense) = counting_source(&[64, 64], &[16, 16]);
+    let y = x.rechunk([8, 32]).unwrap(); // not a source: its tiles cannot be read again
+    let (total, doubled) = (y.sum(), &y * 2.0);
+    let tile: u64 = 8 * 32 * 8;
+    let config = |budget: u64| {
+        Config::default()
+            .threads(2)
+            .strip_len(64) // scratch well below a tile
+            .memory_budget(budget)
+    };
+    let needed = match chunkwise::compute_many_report(&[&total, &doubled], &config(8 * tile)) {
+        Err(Error::Plan(PlanError::PeakOverBudget {
+            task,
+            held,
+            needed,
+            budget,
+        })) => {
+            assert_eq!(budget, 8 * tile);
+            assert!(needed > budget && held < needed, "{held} {needed}");
+            assert!(task.contains("block"), "{task}");
+            needed
+        }
+        other => panic!("expected PeakOverBudget, got {other:?}"),
+    };
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    // y is 32 KiB: the order holds nearly all of it.
+    assert!(needed >= 12 * tile, "{needed}");
+    let (values, report) =
+        chunkwise::compute_many_report(&[&total, &doubled], &config(needed)).unwrap();
+    assert!(
+        report.peak_bytes <= needed,
+        "{} > {needed}",
+        report.peak_bytes
+    );
+    assert_close(
+        &values[0],
+        &ArrayD::from_elem(IxDyn(&[]), dense.sum()),
+        1e-12,
+    );
+    assert_eq!(values[1], dense.mapv(|v| v * 2.0));
 }
 
 #[test]

@@ -131,8 +131,25 @@ pub fn compute_many_with<T: Element>(
     arrays: &[&Lazy<T>],
     config: &Config,
 ) -> Result<Vec<ArrayD<T>>> {
+    Ok(compute_many_report(arrays, config)?.0)
+}
+
+/// [`compute_many`] with `config`, reporting what the run did (tasks, peak memory, trace).
+///
+/// ```
+/// use chunkwise::Config;
+/// let x = chunkwise::arange::<i64>(0, 10, 1, [4]).unwrap();
+/// let config = Config::default().memory_budget(1 << 20);
+/// let (values, report) = chunkwise::compute_many_report(&[&x.sum(), &x.max()], &config).unwrap();
+/// assert_eq!((values[0][[]], values[1][[]]), (45, 9));
+/// assert!(report.peak_bytes <= report.budget);
+/// ```
+pub fn compute_many_report<T: Element>(
+    arrays: &[&Lazy<T>],
+    config: &Config,
+) -> Result<(Vec<ArrayD<T>>, Report)> {
     let roots: Vec<Arc<Node>> = arrays.iter().map(|a| a.node.clone()).collect();
-    Ok(assemble::<T>(&roots, config)?.0)
+    assemble::<T>(&roots, config)
 }
 
 /// Computing, persisting and explaining.

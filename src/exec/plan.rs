@@ -86,6 +86,12 @@ pub(crate) struct Plan {
     pub(crate) roots: Vec<Arc<Node>>,
     /// Sources that the partial reductions reading them read themselves.
     streamed: HashSet<NodeId>,
+    /// Per task `k`: the bytes that running tasks `k..` one after another in plan order
+    /// needs at its peak, once every task before `k` has finished (the tiles of earlier tasks
+    /// that later ones read, plus one running task's output and scratch). The executor
+    /// admits a task out of order only if this much room remains beside what it started
+    /// ahead (see `exec::run`), so that the plan order can always finish.
+    pub(crate) needs: Vec<u64>,
 }
 
 impl Plan {
@@ -95,6 +101,11 @@ impl Plan {
     /// reader ran. When that would make the plan's projected peak exceed the budget (an
     /// anomaly `x - x.mean(axis=0)` holds a whole column of `x` until the mean is known),
     /// the plan reads such tiles again for each reader instead: more I/O, bounded memory.
+    ///
+    /// A plan is accepted only if running its tasks one after another in plan order stays
+    /// within the budget ([`PlanError::PeakOverBudget`] otherwise, naming the task at the
+    /// peak and the budget it needs): the executor keeps that order possible at every
+    /// moment, so an accepted plan always finishes.
     pub(crate) fn new(
         roots: &[Arc<Node>],
         strip_len: usize,
@@ -107,21 +118,49 @@ impl Plan {
             }
         }
         let shared = Self::lower(roots, strip_len, true);
-        let plan = if shared.projected_peak(threads) > budget {
-            Self::lower(roots, strip_len, false)
-        } else {
+        let plan = if shared.projected_peak(threads) <= budget {
             shared
-        };
-        for task in &plan.tasks {
-            let inputs: u64 = task.deps.iter().map(|&d| plan.tasks[d].out_bytes).sum();
-            let needed = inputs + task.run_bytes();
-            if needed > budget {
-                return Err(Error::Plan(PlanError::TaskOverBudget {
-                    task: task.describe(),
-                    needed,
-                    budget,
-                }));
+        } else {
+            // Re-reading costs I/O, not memory: prefer it unless only sharing fits.
+            let reread = Self::lower(roots, strip_len, false);
+            if reread.peak() <= budget || reread.peak() <= shared.peak() {
+                reread
+            } else {
+                shared
             }
+        };
+        // The largest task, so that the error names the budget every task fits in.
+        let largest = plan
+            .tasks
+            .iter()
+            .map(|task| {
+                let inputs: u64 = task.deps.iter().map(|&d| plan.tasks[d].out_bytes).sum();
+                (inputs + task.run_bytes(), task)
+            })
+            .max_by_key(|&(needed, _)| needed);
+        if let Some((needed, task)) = largest
+            && needed > budget
+        {
+            return Err(Error::Plan(PlanError::TaskOverBudget {
+                task: task.describe(),
+                needed,
+                budget,
+            }));
+        }
+        if plan.peak() > budget {
+            let held = plan.held_before();
+            let (t, task) = plan
+                .tasks
+                .iter()
+                .enumerate()
+                .find(|(t, task)| held[*t].saturating_add(task.run_bytes()) == plan.peak())
+                .expect("some task is at the peak");
+            return Err(Error::Plan(PlanError::PeakOverBudget {
+                task: task.describe(),
+                held: held[t],
+                needed: plan.peak(),
+                budget,
+            }));
         }
         Ok(plan)
     }
@@ -143,12 +182,56 @@ impl Plan {
                     .collect()
             })
             .collect();
-        Plan {
+        let mut plan = Plan {
             tasks: lower.tasks,
             outputs,
             roots: roots.to_vec(),
             streamed: lower.streamed,
+            needs: Vec::new(),
+        };
+        let held = plan.held_before();
+        let mut needs: Vec<u64> = held
+            .iter()
+            .zip(&plan.tasks)
+            .map(|(&h, task)| h.saturating_add(task.run_bytes()))
+            .collect();
+        for k in (1..needs.len()).rev() {
+            needs[k - 1] = needs[k - 1].max(needs[k]);
         }
+        plan.needs = needs;
+        plan
+    }
+
+    /// Peak memory of running the tasks one after another in plan order.
+    pub(crate) fn peak(&self) -> u64 {
+        self.needs.first().copied().unwrap_or(0)
+    }
+
+    /// Per task: the bytes of tiles held when it starts, in a run of the tasks one after
+    /// another in plan order (tiles of earlier tasks that it or later tasks read).
+    fn held_before(&self) -> Vec<u64> {
+        let mut remaining: Vec<usize> = vec![0; self.tasks.len()];
+        for task in &self.tasks {
+            for &d in &task.deps {
+                remaining[d] += 1;
+            }
+        }
+        let mut held = 0u64;
+        let mut before = Vec::with_capacity(self.tasks.len());
+        for (t, task) in self.tasks.iter().enumerate() {
+            before.push(held);
+            held += task.out_bytes;
+            for &d in &task.deps {
+                remaining[d] -= 1;
+                if remaining[d] == 0 {
+                    held -= self.tasks[d].out_bytes;
+                }
+            }
+            if remaining[t] == 0 {
+                held -= task.out_bytes;
+            }
+        }
+        before
     }
 
     /// For each task, the tasks that read its result.
@@ -165,25 +248,8 @@ impl Plan {
     /// Peak memory of running the tasks in order on one thread, plus room for the other
     /// threads' largest tasks: the projection `explain()` prints.
     pub(crate) fn projected_peak(&self, threads: usize) -> u64 {
-        let consumers = self.consumers();
-        let mut remaining: Vec<usize> = consumers.iter().map(Vec::len).collect();
-        let mut held = 0u64;
-        let mut peak = 0u64;
-        for (t, task) in self.tasks.iter().enumerate() {
-            peak = peak.max(held + task.run_bytes());
-            held += task.out_bytes;
-            for &d in &task.deps {
-                remaining[d] -= 1;
-                if remaining[d] == 0 {
-                    held -= self.tasks[d].out_bytes;
-                }
-            }
-            if remaining[t] == 0 {
-                held -= task.out_bytes;
-            }
-        }
         let largest = self.tasks.iter().map(Task::run_bytes).max().unwrap_or(0);
-        peak + largest * threads.saturating_sub(1) as u64
+        self.peak() + largest * threads.saturating_sub(1) as u64
     }
 
     /// The optimised graph with task counts and memory per node, and the plan's totals.
@@ -517,7 +583,9 @@ impl Lowering {
         } else {
             self.children(node, r, top, &in_block)
         };
-        let out_bytes = Self::tile_bytes(node, &node.grid, block);
+        // Merged reductions finish one tile per part.
+        let elements: usize = node.grid.block_shape(block).iter().product();
+        let out_bytes = (elements * r.reducer.finished_bytes()) as u64;
         Task {
             kind: TaskKind::Finish,
             node: node.clone(),

@@ -7,6 +7,22 @@
 //! sinks consume partial results early) while a worker is free and the task's projected
 //! bytes fit in the budget beside everything held. No coordinating thread sits between
 //! tasks, so a task costs a few microseconds of scheduling.
+//!
+//! # Why an accepted plan always finishes
+//!
+//! Planning accepts a plan only if running its tasks one after another in plan order fits
+//! the budget, and records for each task `k` what that order still needs from `k` on
+//! (`Plan::needs`). The executor keeps that order possible at every moment. Call `next`
+//! the first task in plan order that has not started. Starting `next` itself is always safe.
+//! A task started ahead of `next` holds its tile early, so it is admitted only if
+//! `needs[next]`, plus the outputs of every task started ahead whose tile is still held or
+//! to come, plus its own output fit the budget. This keeps the invariant
+//! `needs[next] + ahead <= budget`, which means: let the running tasks finish, then run the
+//! rest one by one in plan order; each finds the tiles that order would hold (or fewer,
+//! since work done ahead has freed some) plus at most `ahead` bytes, so it fits. When no
+//! task is running, every task before `next` is done, so `next` is ready and fits: the
+//! executor never waits on tiles that no admissible task would free (a banker's check,
+//! at the cost of a few additions per task).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -85,6 +101,16 @@ struct State<'a> {
     readers: Vec<usize>,
     values: Vec<Option<Value>>,
     ready: BinaryHeap<Reverse<usize>>,
+    /// The first task in plan order that has not started.
+    next: usize,
+    /// Per task: whether it started.
+    started: Vec<bool>,
+    /// Per task: whether it started ahead of `next` and its output (to come, or held) still
+    /// counts in `ahead`.
+    is_ahead: Vec<bool>,
+    /// Projected output bytes of the tasks started ahead of `next` whose tiles are running
+    /// or held.
+    ahead: u64,
     held: u64,
     reserved: u64,
     peak: u64,
@@ -102,8 +128,6 @@ struct Run<'a> {
     sink: &'a Sink<'a>,
     threads: usize,
     budget: u64,
-    /// Bytes of the largest task of the plan.
-    largest_task: u64,
     strip_len: usize,
     tracing: bool,
     start: Instant,
@@ -125,15 +149,15 @@ impl<'a> Run<'a> {
             };
             let task = &state.plan.tasks[t];
             let need = task.run_bytes();
-            // A task started beside running ones must leave room for one more task of any
-            // size: otherwise two producers could fill the budget with tiles that no
-            // consumer then has room to read.
-            let headroom = if state.running == 0 {
-                0
-            } else {
-                self.largest_task
-            };
-            if state.held + state.reserved + need + headroom > self.budget {
+            let in_order = t == state.next;
+            // Ahead of plan order, only if the plan order can still finish beside it (see
+            // the module's documentation).
+            let safe = in_order
+                || state.plan.needs[state.next].saturating_add(state.ahead + task.out_bytes)
+                    <= self.budget;
+            if !safe || state.held + state.reserved + need > self.budget {
+                // With nothing running, every task before `next` is done, so `t` is `next`
+                // and fits unless a task's tile outgrew its projection.
                 if state.running == 0 {
                     state.failure = Some(Error::Exec(ExecError::BudgetExhausted {
                         task: task.describe(),
@@ -145,6 +169,7 @@ impl<'a> Run<'a> {
                 break;
             }
             state.ready.pop();
+            state.start(t, in_order);
             state.reserved += need;
             state.peak = state.peak.max(state.held + state.reserved);
             state.running += 1;
@@ -221,6 +246,29 @@ impl<'a> Run<'a> {
 }
 
 impl State<'_> {
+    /// Marks task `t` started: moves `next` past the started tasks (whose tiles are then
+    /// no longer ahead of it), or counts `t`'s output as ahead.
+    fn start(&mut self, t: usize, in_order: bool) {
+        self.started[t] = true;
+        if !in_order {
+            self.is_ahead[t] = true;
+            self.ahead += self.plan.tasks[t].out_bytes;
+            return;
+        }
+        while self.next < self.started.len() && self.started[self.next] {
+            self.not_ahead(self.next);
+            self.next += 1;
+        }
+    }
+
+    /// Stops counting task `t`'s output as ahead of `next` (it is freed, or `next` passed it).
+    fn not_ahead(&mut self, t: usize) {
+        if self.is_ahead[t] {
+            self.is_ahead[t] = false;
+            self.ahead -= self.plan.tasks[t].out_bytes;
+        }
+    }
+
     /// Records task `t`'s result: releases inputs whose last reader this was, and marks
     /// consumers ready. (The caller hands output tiles to the sink.)
     fn complete(&mut self, t: usize, value: Value) {
@@ -233,10 +281,12 @@ impl State<'_> {
                 && let Some(v) = self.values[d].take()
             {
                 self.held -= v.nbytes() as u64;
+                self.not_ahead(d);
             }
         }
         if self.readers[t] == 0 {
             self.held -= bytes;
+            self.not_ahead(t);
         } else {
             self.values[t] = Some(value);
         }
@@ -281,6 +331,10 @@ pub(crate) fn execute(plan: &Plan, config: &Config, sink: &Sink<'_>) -> Result<R
         readers,
         values: vec![None; n],
         ready,
+        next: 0,
+        started: vec![false; n],
+        is_ahead: vec![false; n],
+        ahead: 0,
         held: 0,
         reserved: 0,
         peak: 0,
@@ -294,7 +348,6 @@ pub(crate) fn execute(plan: &Plan, config: &Config, sink: &Sink<'_>) -> Result<R
         sink,
         threads,
         budget,
-        largest_task: plan.tasks.iter().map(|t| t.run_bytes()).max().unwrap_or(0),
         strip_len: config.strip_len,
         tracing: config.trace,
         start,

@@ -23,6 +23,10 @@ pub(crate) trait ErasedReducer: Send + Sync + Debug {
     fn out_dtype(&self) -> DType;
     /// Bytes of one partial state.
     fn state_bytes(&self) -> usize;
+    /// Bytes per element of the finished result (of every part, for merged reductions).
+    fn finished_bytes(&self) -> usize {
+        self.out_dtype().size()
+    }
     fn has_identity(&self) -> bool;
     fn needs_positions(&self) -> bool;
     /// See [`Reducer::statistic`].
@@ -346,6 +350,9 @@ impl ErasedReducer for Several {
             .filter(|&k| self.folds_own(k))
             .map(|k| self.parts[k].state_bytes())
             .sum()
+    }
+    fn finished_bytes(&self) -> usize {
+        self.parts.iter().map(|p| p.finished_bytes()).sum()
     }
     fn has_identity(&self) -> bool {
         self.parts.iter().all(|p| p.has_identity())

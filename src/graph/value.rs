@@ -91,8 +91,14 @@ impl TileData for TupleTile {
     fn as_any(&self) -> &dyn Any {
         self
     }
+    /// Each part once: parts may share one value (states that several reductions read).
     fn nbytes(&self) -> usize {
-        self.parts.iter().map(|p| p.nbytes()).sum()
+        self.parts
+            .iter()
+            .enumerate()
+            .filter(|&(k, p)| !self.parts[..k].iter().any(|q| Arc::ptr_eq(p, q)))
+            .map(|(_, p)| p.nbytes())
+            .sum()
     }
     fn strip(&self) -> Option<Strip<'_>> {
         None
