@@ -199,6 +199,17 @@ pub enum ExecError {
         /// The shape returned.
         found: Vec<usize>,
     },
+    /// The memory for a computed result could not be allocated.
+    #[error(
+        "cannot allocate the result of shape {shape:?} ({bytes} bytes); compute a slice of \
+         it, or write it with to_zarr"
+    )]
+    ResultAllocation {
+        /// The result's shape.
+        shape: Vec<usize>,
+        /// Its size in bytes.
+        bytes: u128,
+    },
     /// The thread pool could not be created.
     #[error("cannot build the thread pool: {0}")]
     ThreadPool(String),

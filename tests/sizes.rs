@@ -288,6 +288,20 @@ fn plans_with_too_many_tasks_are_refused_before_they_are_made() {
         [1 << 20]
     )));
 
+    // A plan that is accepted, but whose result cannot be allocated (a petabyte in 2^17
+    // tiles, under a budget that fits a tile): an error before anything runs.
+    let huge = chunkwise::zeros::<u8>(&[1 << 50], [1 << 33]).unwrap();
+    let roomy = Config::default().memory_budget(1 << 40);
+    let computed = quick("compute", limit, || huge.compute_with(&roomy));
+    assert!(
+        matches!(
+            computed,
+            Err(Error::Exec(chunkwise::ExecError::ResultAllocation { .. }))
+        ),
+        "{:?}",
+        computed.map(|r| r.len())
+    );
+
     // The limit follows the budget: bookkeeping per task must fit it.
     let many = chunkwise::zeros::<u8>(&[200_000], [1]).unwrap().sum();
     let small = Config::default().memory_budget(1 << 20);
