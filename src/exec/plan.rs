@@ -127,9 +127,10 @@ impl Plan {
         Ok(plan)
     }
 
-    /// The tasks of `roots`, refused with [`PlanError::TooManyTasks`] as soon as there
-    /// would be more than `limit`: before anything is allocated per task when the outputs
-    /// alone have too many tiles, else before the task past the limit is made.
+    /// The tasks of `roots`, refused with [`PlanError::TooManyTasks`] when there would be
+    /// more than `limit`: before anything is allocated per task when a lower bound of their
+    /// number (see [`least_tasks`]) is already over it, else before the task past the limit
+    /// is made.
     fn lower(
         roots: &[Arc<Node>],
         strip_len: usize,
