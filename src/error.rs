@@ -100,6 +100,18 @@ pub enum BuildError {
         /// The reduction.
         op: String,
     },
+    /// An array too large to exist: its size in bytes exceeds `isize::MAX` (NumPy's
+    /// limit, and Rust's for one allocation), or its element count overflows `usize`.
+    #[error(
+        "an array of shape {shape:?} with {itemsize}-byte elements would hold more than \
+         isize::MAX bytes"
+    )]
+    TooLarge {
+        /// The shape asked for.
+        shape: Vec<usize>,
+        /// Bytes per element.
+        itemsize: usize,
+    },
     /// An argument outside what the operation accepts.
     #[error("invalid argument to {op}: {reason}")]
     InvalidArgument {
@@ -148,6 +160,19 @@ pub enum PlanError {
         /// The budget.
         budget: u64,
     },
+    /// The plan would need more tasks than the planner keeps track of: each task costs
+    /// bookkeeping memory, so the limit follows the memory budget. Found before any task
+    /// is made.
+    #[error(
+        "the plan needs at least {tasks} tasks, more than the limit of {limit} for this memory \
+         budget; use larger chunks"
+    )]
+    TooManyTasks {
+        /// Tasks the plan needs (a lower bound when planning stopped early).
+        tasks: u128,
+        /// The most tasks a plan may have.
+        limit: u64,
+    },
     /// An optimiser pass produced an invalid plan (a bug in that pass).
     #[error("optimiser pass {pass} produced an invalid plan: {reason}")]
     InvalidPlan {
@@ -194,6 +219,17 @@ pub enum ExecError {
         expected: Vec<usize>,
         /// The shape returned.
         found: Vec<usize>,
+    },
+    /// The memory for a computed result could not be allocated.
+    #[error(
+        "cannot allocate the result of shape {shape:?} ({bytes} bytes); compute a slice of \
+         it, or write it with to_zarr"
+    )]
+    ResultAllocation {
+        /// The result's shape.
+        shape: Vec<usize>,
+        /// Its size in bytes.
+        bytes: u128,
     },
     /// The thread pool could not be created.
     #[error("cannot build the thread pool: {0}")]

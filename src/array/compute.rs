@@ -8,7 +8,7 @@ use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, Dimension, Ix0, IxDyn, RawArrayViewMut};
 
 use super::Array as Lazy;
-use crate::error::{BuildError, Error, PlanError, Result};
+use crate::error::{BuildError, Error, ExecError, PlanError, Result};
 use crate::exec::{Config, Plan, Report, Sink, advise_huge_pages, execute};
 use crate::graph::{Node, NodeKind, Source, Value, to_dot};
 use crate::ops::sources::Persisted;
@@ -46,6 +46,22 @@ fn fusion_note(node: &Node) -> String {
     reasons.join("; ")
 }
 
+/// An uninitialised result of `shape`, or an error if the memory cannot be had (never an
+/// abort: the shape was checked to exist, not to fit).
+fn uninit_result<T: Element>(shape: &[usize]) -> Result<ArrayD<MaybeUninit<T>>> {
+    let len: usize = shape.iter().product();
+    let mut buffer: Vec<MaybeUninit<T>> = Vec::new();
+    buffer.try_reserve_exact(len).map_err(|_| {
+        Error::Exec(ExecError::ResultAllocation {
+            shape: shape.to_vec(),
+            bytes: len as u128 * size_of::<T>() as u128,
+        })
+    })?;
+    // SAFETY: `MaybeUninit` needs no initialisation, and the capacity is `len`.
+    unsafe { buffer.set_len(len) };
+    Ok(ArrayD::from_shape_vec(IxDyn(shape), buffer).expect("the buffer has the shape's length"))
+}
+
 /// Copies output tiles into dense arrays, one per root.
 fn assemble<T: Element>(roots: &[Arc<Node>], config: &Config) -> Result<(Vec<ArrayD<T>>, Report)> {
     for root in roots {
@@ -53,13 +69,16 @@ fn assemble<T: Element>(roots: &[Arc<Node>], config: &Config) -> Result<(Vec<Arr
             return Err(e);
         }
     }
+    // Planned first, so that a plan refused (too many tasks, a task over the budget) is
+    // refused before the results are allocated.
+    let plan = plan_for(roots, config)?;
     // The results are allocated uninitialised and each output tile is copied into its block
     // by the worker that computed it: no serial zero-fill first, and the page faults of a
     // large result are taken by the workers in parallel.
     let mut results: Vec<ArrayD<MaybeUninit<T>>> = roots
         .iter()
-        .map(|r| ArrayD::<T>::uninit(IxDyn(&r.shape())))
-        .collect();
+        .map(|r| uninit_result::<T>(&r.shape()))
+        .collect::<Result<_>>()?;
     for result in &mut results {
         advise_huge_pages(result.as_mut_ptr().cast(), result.len() * size_of::<T>());
     }
@@ -68,7 +87,7 @@ fn assemble<T: Element>(roots: &[Arc<Node>], config: &Config) -> Result<(Vec<Arr
         .map(|r| BlockTarget(r.raw_view_mut()))
         .collect();
     let written: Vec<AtomicUsize> = roots.iter().map(|_| AtomicUsize::new(0)).collect();
-    let report = evaluate(roots, config, &|o, block, value| {
+    let report = execute(&plan, config, &|o, block, value| {
         let tile = value
             .as_any()
             .downcast_ref::<ArrayD<T>>()
@@ -210,17 +229,16 @@ impl<T: Element> Lazy<T> {
     pub fn persist_with(&self, config: &Config) -> Result<Lazy<T>> {
         self.check()?;
         let grid = self.node.grid.clone();
+        // Planned before the tile slots are allocated, so a plan with too many tiles is
+        // refused first.
+        let plan = plan_for(std::slice::from_ref(&self.node), config)?;
         let tiles: Mutex<Vec<Option<Value>>> = Mutex::new(vec![None; grid.n_blocks()]);
         let nblocks = grid.nblocks();
-        evaluate(
-            std::slice::from_ref(&self.node),
-            config,
-            &|_, block, value| {
-                let mut tiles = tiles.lock().unwrap_or_else(|p| p.into_inner());
-                tiles[crate::chunks::ravel(block, &nblocks)] = Some(value.clone());
-                Ok(())
-            },
-        )?;
+        execute(&plan, config, &|_, block, value| {
+            let mut tiles = tiles.lock().unwrap_or_else(|p| p.into_inner());
+            tiles[crate::chunks::ravel(block, &nblocks)] = Some(value.clone());
+            Ok(())
+        })?;
         let tiles = tiles
             .into_inner()
             .unwrap_or_else(|p| p.into_inner())

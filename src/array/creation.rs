@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::ops::Range;
 use std::sync::Arc;
 
-use chunkwise_kernels::dtype::{Element, FloatElement, Numeric};
+use chunkwise_kernels::dtype::{Element, FloatElement, Numeric, Scalar};
 use chunkwise_kernels::strip::StripOp;
 use ndarray::{ArrayBase, ArrayD, Data, Dimension};
 
@@ -12,7 +12,7 @@ use super::Array;
 use crate::chunks::{ChunkGrid, Chunks};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::{Node, NodeKind, Source};
-use crate::ops::generators::{Eye, Fill, Ramp};
+use crate::ops::generators::{Eye, Fill, IntRamp, Ramp};
 use crate::ops::sources::{FromFn, InMemory};
 
 /// An array whose elements come from a position generator.
@@ -22,11 +22,16 @@ pub(crate) fn generated<T: Element>(
     op: Arc<dyn StripOp>,
 ) -> Result<Array<T>> {
     let grid = ChunkGrid::new(shape, &chunks.into(), T::DTYPE.size())?;
-    Ok(Array::from_node(Node::new(
+    Ok(generated_on(grid, op))
+}
+
+/// An array on `grid` whose elements come from a position generator.
+pub(crate) fn generated_on<T: Element>(grid: ChunkGrid, op: Arc<dyn StripOp>) -> Array<T> {
+    Array::from_node(Node::new(
         NodeKind::Source(Source::Generator(op)),
         grid,
         T::DTYPE,
-    )))
+    ))
 }
 
 /// A chunked array over a copy of `array`'s data.
@@ -77,11 +82,78 @@ pub fn ones<T: Numeric>(shape: &[usize], chunks: impl Into<Chunks>) -> Result<Ar
 
 /// Values from `start` up to (not including) `stop`, `step` apart (NumPy's `arange`).
 ///
+/// Integer ranges are exact for every integer type (integer arithmetic, whatever the
+/// magnitude); float ranges follow NumPy (`ceil((stop - start) / step)` values, each
+/// `start + i * step` in f64). A step of 0, a non-finite argument, or a range too long to
+/// exist is an error.
+///
 /// ```
 /// let x = chunkwise::arange::<i32>(2, 11, 3, [2]).unwrap();
 /// assert_eq!(x.compute().unwrap().into_raw_vec_and_offset().0, vec![2, 5, 8]);
+/// let y = chunkwise::arange::<u64>(u64::MAX - 2, u64::MAX, 1, [2]).unwrap();
+/// assert_eq!(y.compute().unwrap().into_raw_vec_and_offset().0, vec![u64::MAX - 2, u64::MAX - 1]);
 /// ```
 pub fn arange<T: Numeric>(
+    start: T,
+    stop: T,
+    step: T,
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
+    match (int_value(start), int_value(stop), int_value(step)) {
+        (Some(a), Some(b), Some(s)) => int_arange::<T>(a, b, s, chunks),
+        _ => float_arange(start, stop, step, chunks),
+    }
+}
+
+/// An integer element's value (`None` for floats).
+fn int_value<T: Element>(v: T) -> Option<i128> {
+    match v.to_scalar() {
+        Scalar::Int(v) => Some(v.into()),
+        Scalar::UInt(v) => Some(v.into()),
+        Scalar::Bool(v) => Some(v.into()),
+        Scalar::Float(_) => None,
+    }
+}
+
+/// [`arange`] of an integer type, in exact integer arithmetic.
+fn int_arange<T: Numeric>(
+    start: i128,
+    stop: i128,
+    step: i128,
+    chunks: impl Into<Chunks>,
+) -> Result<Array<T>> {
+    if step == 0 {
+        return Err(Error::Build(BuildError::InvalidArgument {
+            op: "arange".into(),
+            reason: format!("start {start}, stop {stop}, step 0: the step must be non-zero"),
+        }));
+    }
+    // |stop - start| < 2^65 and |step| >= 1: no overflow in i128.
+    let span = if step > 0 { stop - start } else { start - stop };
+    let count = if span > 0 {
+        (span - 1) / step.abs() + 1
+    } else {
+        0
+    };
+    let n = usize::try_from(count).map_err(|_| {
+        Error::Build(BuildError::InvalidArgument {
+            op: "arange".into(),
+            reason: format!("start {start}, stop {stop}, step {step}: {count} values, more than an array can hold"),
+        })
+    })?;
+    generated(
+        &[n],
+        chunks,
+        Arc::new(IntRamp::<T> {
+            start,
+            step,
+            _t: PhantomData,
+        }),
+    )
+}
+
+/// [`arange`] of a float type (NumPy's semantics).
+fn float_arange<T: Numeric>(
     start: T,
     stop: T,
     step: T,
@@ -94,7 +166,16 @@ pub fn arange<T: Numeric>(
             reason: format!("start {a}, stop {b}, step {s}: the step must be finite and non-zero"),
         }));
     }
-    let n = ((b - a) / s).ceil().max(0.0) as usize;
+    let count = ((b - a) / s).ceil().max(0.0);
+    if count >= usize::MAX as f64 {
+        return Err(Error::Build(BuildError::InvalidArgument {
+            op: "arange".into(),
+            reason: format!(
+                "start {a}, stop {b}, step {s}: {count} values, more than an array can hold"
+            ),
+        }));
+    }
+    let n = count as usize;
     generated(
         &[n],
         chunks,

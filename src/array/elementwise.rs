@@ -164,14 +164,10 @@ pub fn where_<T: Element>(
 ) -> Array<T> {
     let as_array = |o: Operand<T>| match o {
         Operand::Array(a) => a,
-        Operand::Scalar(s) => match super::creation::full(
-            &cond.shape(),
-            s,
-            crate::Chunks::Sizes(cond.chunks().chunks().to_vec()),
-        ) {
-            Ok(a) => a,
-            Err(e) => Array::from_node(crate::graph::Node::invalid(e, T::DTYPE)),
-        },
+        Operand::Scalar(s) => super::creation::generated_on(
+            cond.chunks().clone(),
+            Arc::new(crate::ops::generators::Fill(s)),
+        ),
     };
     let (a, b) = (as_array(a.into_operand()), as_array(b.into_operand()));
     Array::from_node(elemwise(

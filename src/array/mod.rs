@@ -54,10 +54,10 @@ impl<T: Element> fmt::Debug for Array<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Array<{}>(shape {:?}, chunks {:?})",
+            "Array<{}>(shape {:?}, chunks {})",
             T::DTYPE,
             self.shape(),
-            self.node.grid.chunks()
+            self.node.grid.axis_texts().join("x")
         )
     }
 }

@@ -5,6 +5,10 @@ use std::ops::Range;
 
 use crate::error::{BuildError, Error, Result};
 
+mod axis;
+
+pub(crate) use axis::AxisChunks;
+
 /// The default tile size that `Chunks::Auto` aims for: 128 MiB.
 pub const DEFAULT_TILE_BYTES: usize = 128 << 20;
 
@@ -50,22 +54,28 @@ impl<const N: usize> From<[usize; N]> for Chunks {
 
 /// The tile grid of an array: chunk lengths per axis.
 ///
+/// A regular axis (all chunks of one length but the last) is held as its length and chunk
+/// length, so a grid costs O(rank) however many tiles it has; only irregular axes list
+/// their chunks. Lookups (`block_ranges`, `block_of`, ...) never list the chunks.
+///
 /// ```
 /// use chunkwise::ChunkGrid;
 /// let grid = ChunkGrid::regular(&[10, 4], &[4, 4]).unwrap();
 /// assert_eq!(grid.chunks(), &[vec![4, 4, 2], vec![4]]);
 /// assert_eq!(grid.block_ranges(&[2, 0]), vec![8..10, 0..4]);
+/// let huge = ChunkGrid::regular(&[1 << 40, 1 << 40], &[1000, 1000]).unwrap();
+/// assert_eq!(huge.block_ranges(&[5, 0]), vec![5000..6000, 0..1000]);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ChunkGrid {
-    chunks: Vec<Vec<usize>>,
-    /// Per axis, the start of each chunk (plus the axis length at the end).
-    offsets: Vec<Vec<usize>>,
+    axes: Vec<AxisChunks>,
 }
 
 impl ChunkGrid {
-    /// The grid for `shape` that `spec` asks for, with `itemsize`-byte elements.
+    /// The grid for `shape` that `spec` asks for, with `itemsize`-byte elements. A shape
+    /// whose size in bytes exceeds `isize::MAX` is refused (see [`check_size`]).
     pub fn new(shape: &[usize], spec: &Chunks, itemsize: usize) -> Result<ChunkGrid> {
+        check_size(shape, itemsize)?;
         match spec {
             Chunks::Auto => Ok(Self::auto(shape, itemsize, DEFAULT_TILE_BYTES)),
             Chunks::Bytes(target) => Ok(Self::auto(shape, itemsize, *target)),
@@ -90,24 +100,16 @@ impl ChunkGrid {
                 shape.len()
             )));
         }
-        let mut chunks = Vec::with_capacity(shape.len());
+        let mut axes = Vec::with_capacity(shape.len());
         for (axis, (&len, &c)) in shape.iter().zip(chunk_shape).enumerate() {
-            if len == 0 {
-                chunks.push(vec![0]);
-                continue;
-            }
-            if c == 0 {
+            if len > 0 && c == 0 {
                 return Err(invalid(format!(
                     "chunk length 0 on axis {axis} of length {len}"
                 )));
             }
-            let mut sizes = vec![c; len / c];
-            if len % c != 0 {
-                sizes.push(len % c);
-            }
-            chunks.push(sizes);
+            axes.push(AxisChunks::regular(len, c));
         }
-        Ok(Self::from_valid(chunks))
+        Ok(ChunkGrid { axes })
     }
 
     /// Explicit chunk lengths per axis; they must add up to each axis length, and only a
@@ -128,8 +130,9 @@ impl ChunkGrid {
             )));
         }
         for (axis, (sizes, &len)) in chunks.iter().zip(shape).enumerate() {
-            let total: usize = sizes.iter().sum();
-            if total != len {
+            let total = sizes.iter().try_fold(0usize, |acc, &s| acc.checked_add(s));
+            if total != Some(len) {
+                let total = total.map_or("more than usize::MAX".into(), |t| t.to_string());
                 return Err(invalid(format!(
                     "chunks on axis {axis} add up to {total}, the axis has length {len}"
                 )));
@@ -149,7 +152,13 @@ impl ChunkGrid {
     pub fn auto(shape: &[usize], itemsize: usize, target_bytes: usize) -> ChunkGrid {
         let mut chunk: Vec<usize> = shape.iter().map(|&n| n.max(1)).collect();
         let target = (target_bytes / itemsize.max(1)).max(1);
-        while chunk.iter().product::<usize>() > target {
+        let fits = |chunk: &[usize]| {
+            chunk
+                .iter()
+                .try_fold(1usize, |acc, &c| acc.checked_mul(c))
+                .is_some_and(|len| len <= target)
+        };
+        while !fits(&chunk) {
             let (axis, _) = chunk
                 .iter()
                 .enumerate()
@@ -162,60 +171,81 @@ impl ChunkGrid {
 
     /// A grid with one tile of the whole shape.
     pub fn single(shape: &[usize]) -> ChunkGrid {
-        Self::from_valid(shape.iter().map(|&n| vec![n]).collect())
+        ChunkGrid {
+            axes: shape.iter().map(|&n| AxisChunks::single(n)).collect(),
+        }
     }
 
+    /// The grid of valid chunk lists (checked by the caller).
     pub(crate) fn from_valid(chunks: Vec<Vec<usize>>) -> ChunkGrid {
-        let offsets = chunks
-            .iter()
-            .map(|sizes| {
-                let mut acc = 0;
-                let mut offs = Vec::with_capacity(sizes.len() + 1);
-                offs.push(0);
-                for &s in sizes {
-                    acc += s;
-                    offs.push(acc);
-                }
-                offs
-            })
-            .collect();
-        ChunkGrid { chunks, offsets }
+        ChunkGrid {
+            axes: chunks.into_iter().map(AxisChunks::from_sizes).collect(),
+        }
     }
 
-    /// Chunk lengths per axis.
-    pub fn chunks(&self) -> &[Vec<usize>] {
-        &self.chunks
+    /// The grid of these axes.
+    pub(crate) fn from_axes(axes: Vec<AxisChunks>) -> ChunkGrid {
+        ChunkGrid { axes }
+    }
+
+    /// The chunks of `axis`.
+    pub(crate) fn axis(&self, axis: usize) -> &AxisChunks {
+        &self.axes[axis]
+    }
+
+    /// Chunk lengths per axis, listed: this costs memory per chunk along each axis, so it is
+    /// meant for small grids (tests, printing); lookups have accessors of their own.
+    pub fn chunks(&self) -> Vec<Vec<usize>> {
+        self.axes.iter().map(AxisChunks::sizes).collect()
+    }
+
+    /// The chunk length along `axis` if that axis is regular (all chunks of this length
+    /// but the last, which may be shorter).
+    ///
+    /// ```
+    /// use chunkwise::ChunkGrid;
+    /// let grid = ChunkGrid::from_sizes(&[10, 6], vec![vec![4, 4, 2], vec![2, 4]]).unwrap();
+    /// assert_eq!(grid.regular_chunk(0), Some(4));
+    /// assert_eq!(grid.regular_chunk(1), None);
+    /// ```
+    pub fn regular_chunk(&self, axis: usize) -> Option<usize> {
+        self.axes[axis].regular_chunk()
+    }
+
+    /// Per axis, the chunk length of a regular axis or the list of an irregular one: the
+    /// grid in words, without listing the chunks of regular axes.
+    pub(crate) fn axis_texts(&self) -> Vec<String> {
+        self.axes.iter().map(AxisChunks::text).collect()
     }
 
     /// Number of axes.
     pub fn ndim(&self) -> usize {
-        self.chunks.len()
+        self.axes.len()
     }
 
     /// The array shape this grid tiles.
     pub fn shape(&self) -> Vec<usize> {
-        self.offsets
-            .iter()
-            .map(|o| *o.last().expect("offsets start at 0"))
-            .collect()
+        self.axes.iter().map(AxisChunks::len).collect()
     }
 
     /// Number of blocks per axis.
     pub fn nblocks(&self) -> Vec<usize> {
-        self.chunks.iter().map(Vec::len).collect()
+        self.axes.iter().map(AxisChunks::count).collect()
     }
 
-    /// Total number of blocks.
+    /// Total number of blocks (saturating at `usize::MAX`).
     pub fn n_blocks(&self) -> usize {
-        self.chunks.iter().map(Vec::len).product()
+        self.axes
+            .iter()
+            .fold(1usize, |acc, a| acc.saturating_mul(a.count()))
     }
 
     /// Shape of block `block`.
     pub fn block_shape(&self, block: &[usize]) -> Vec<usize> {
         block
             .iter()
-            .zip(&self.chunks)
-            .map(|(&b, sizes)| sizes[b])
+            .zip(&self.axes)
+            .map(|(&b, axis)| axis.size(b))
             .collect()
     }
 
@@ -223,8 +253,8 @@ impl ChunkGrid {
     pub fn block_origin(&self, block: &[usize]) -> Vec<usize> {
         block
             .iter()
-            .zip(&self.offsets)
-            .map(|(&b, offs)| offs[b])
+            .zip(&self.axes)
+            .map(|(&b, axis)| axis.start(b))
             .collect()
     }
 
@@ -232,30 +262,38 @@ impl ChunkGrid {
     pub fn block_ranges(&self, block: &[usize]) -> Vec<Range<usize>> {
         block
             .iter()
-            .zip(&self.offsets)
-            .map(|(&b, offs)| offs[b]..offs[b + 1])
+            .zip(&self.axes)
+            .map(|(&b, axis)| axis.range(b))
             .collect()
     }
 
-    /// Start offsets of the chunks along `axis`, followed by the axis length.
-    pub fn offsets(&self, axis: usize) -> &[usize] {
-        &self.offsets[axis]
+    /// The length of chunk `b` along `axis`.
+    pub fn chunk_len(&self, axis: usize, b: usize) -> usize {
+        self.axes[axis].size(b)
     }
 
-    /// The largest number of elements in one tile.
+    /// The start of chunk `b` along `axis` (the axis length for `b` = the number of chunks).
+    pub fn block_start(&self, axis: usize, b: usize) -> usize {
+        self.axes[axis].start(b)
+    }
+
+    /// Start offsets of the chunks along `axis`, followed by the axis length (listed: for
+    /// small grids; [`ChunkGrid::block_start`] looks one up).
+    pub fn offsets(&self, axis: usize) -> Vec<usize> {
+        let a = &self.axes[axis];
+        (0..=a.count()).map(|b| a.start(b)).collect()
+    }
+
+    /// The largest number of elements in one tile (saturating at `usize::MAX`).
     pub fn max_tile_len(&self) -> usize {
-        self.chunks
+        self.axes
             .iter()
-            .map(|s| s.iter().copied().max().unwrap_or(0))
-            .product()
+            .fold(1usize, |acc, a| acc.saturating_mul(a.max_size()))
     }
 
     /// The block along `axis` that holds element `index`.
     pub fn block_of(&self, axis: usize, index: usize) -> usize {
-        let offs = &self.offsets[axis];
-        offs.partition_point(|&o| o <= index)
-            .saturating_sub(1)
-            .min(self.chunks[axis].len() - 1)
+        self.axes[axis].chunk_of(index)
     }
 
     /// The blocks along `axis` that hold elements of `range` (the block at its start for an
@@ -274,11 +312,57 @@ impl ChunkGrid {
             .collect()
     }
 
+    /// The grid of `region` (one range per axis, inside the shape) cut at this grid's chunk
+    /// boundaries, so that each of its tiles lies in one chunk. Costs the number of chunks
+    /// the region overlaps, not the grid's.
+    pub(crate) fn restrict(&self, region: &[Range<usize>]) -> ChunkGrid {
+        let axes = region
+            .iter()
+            .enumerate()
+            .map(|(axis, r)| {
+                let a = &self.axes[axis];
+                let mut cuts: Vec<usize> = self
+                    .blocks_overlapping(axis, r)
+                    .map(|b| {
+                        let chunk = a.range(b);
+                        chunk
+                            .end
+                            .min(r.end)
+                            .saturating_sub(chunk.start.max(r.start))
+                    })
+                    .filter(|&n| n > 0)
+                    .collect();
+                if cuts.is_empty() {
+                    cuts.push(0);
+                }
+                AxisChunks::from_sizes(cuts)
+            })
+            .collect();
+        ChunkGrid { axes }
+    }
+
     /// All block indices in C order.
     pub fn blocks(&self) -> impl Iterator<Item = Vec<usize>> + '_ {
         let nb = self.nblocks();
-        let total: usize = nb.iter().product();
+        let total = self.n_blocks();
         (0..total).map(move |flat| unravel(flat, &nb))
+    }
+}
+
+/// Checks that an array of `shape` with `itemsize`-byte elements can exist: its size in
+/// bytes (counting an axis of length 0 as 1, so that its grid's block count fits too) must
+/// not exceed `isize::MAX`, NumPy's limit and Rust's for one allocation. Returns the number
+/// of elements.
+pub(crate) fn check_size(shape: &[usize], itemsize: usize) -> Result<usize> {
+    let bytes = shape
+        .iter()
+        .try_fold(itemsize.max(1), |acc, &n| acc.checked_mul(n.max(1)));
+    match bytes {
+        Some(b) if b <= isize::MAX as usize => Ok(shape.iter().product()),
+        _ => Err(Error::Build(BuildError::TooLarge {
+            shape: shape.to_vec(),
+            itemsize,
+        })),
     }
 }
 

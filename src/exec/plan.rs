@@ -117,12 +117,13 @@ impl Plan {
                 return Err(e);
             }
         }
-        let shared = Self::lower(roots, strip_len, true);
+        let limit = task_limit(budget);
+        let shared = Self::lower(roots, strip_len, true, limit)?;
         let plan = if shared.projected_peak(threads) <= budget {
             shared
         } else {
             // Re-reading costs I/O, not memory: prefer it unless only sharing fits.
-            let reread = Self::lower(roots, strip_len, false);
+            let reread = Self::lower(roots, strip_len, false, limit)?;
             if reread.peak() <= budget || reread.peak() <= shared.peak() {
                 reread
             } else {
@@ -165,23 +166,37 @@ impl Plan {
         Ok(plan)
     }
 
-    fn lower(roots: &[Arc<Node>], strip_len: usize, share_sources: bool) -> Plan {
+    /// The tasks of `roots`, refused with [`PlanError::TooManyTasks`] when there would be
+    /// more than `limit`: before anything is allocated per task when a lower bound of their
+    /// number (see [`least_tasks`]) is already over it, else before the task past the limit
+    /// is made.
+    fn lower(
+        roots: &[Arc<Node>],
+        strip_len: usize,
+        share_sources: bool,
+        limit: u64,
+    ) -> Result<Plan> {
+        let least = least_tasks(roots);
+        if least > u128::from(limit) {
+            return Err(too_many_tasks(least, limit));
+        }
         let mut lower = Lowering {
             tasks: Vec::new(),
             memo: HashMap::new(),
             strip_len,
             share_sources,
             streamed: streamed_sources(roots),
+            limit,
         };
         let outputs = roots
             .iter()
             .map(|root| {
                 root.grid
                     .blocks()
-                    .map(|b| (b.clone(), lower.task(root, Stage::Tile, &b)))
+                    .map(|b| Ok((b.clone(), lower.task(root, Stage::Tile, &b)?)))
                     .collect()
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let mut plan = Plan {
             tasks: lower.tasks,
             outputs,
@@ -199,7 +214,7 @@ impl Plan {
             needs[k - 1] = needs[k - 1].max(needs[k]);
         }
         plan.needs = needs;
-        plan
+        Ok(plan)
     }
 
     /// Peak memory of running the tasks one after another in plan order.
@@ -312,6 +327,65 @@ impl Plan {
     }
 }
 
+/// Planner bookkeeping per task, in bytes, counted generously: the task (its kind, block
+/// index, dependencies and sizes), its entry in the lowering's memo, and the executor's
+/// per-task state (consumers, counters). A plan may have as many tasks as this bookkeeping
+/// fits in the memory budget.
+const TASK_BOOKKEEPING_BYTES: u64 = 512;
+
+/// The task limit of the smallest budgets (32 MiB of bookkeeping), so that a tiny budget
+/// for tiles still plans a few tens of thousands of small tasks.
+const MIN_TASK_LIMIT: u64 = 1 << 16;
+
+/// The most tasks a plan may have under `budget`.
+fn task_limit(budget: u64) -> u64 {
+    (budget / TASK_BOOKKEEPING_BYTES).max(MIN_TASK_LIMIT)
+}
+
+/// A lower bound of the number of tasks of `roots`, found per node (not per task): every
+/// output tile, the tiles of elementwise inputs aligned with a needed tile, and one partial
+/// per input tile of a reduction whose every result tile is needed. Plans too large to
+/// make are refused from it before anything is allocated per task.
+fn least_tasks(roots: &[Arc<Node>]) -> u128 {
+    let mut demand: HashMap<NodeId, u128> = HashMap::new();
+    let mut partials: HashMap<NodeId, u128> = HashMap::new();
+    let mut stack: Vec<(Arc<Node>, u128)> = roots
+        .iter()
+        .map(|r| (r.clone(), r.grid.n_blocks() as u128))
+        .collect();
+    while let Some((node, tiles)) = stack.pop() {
+        let known = demand.entry(node.id).or_default();
+        if *known >= tiles {
+            continue;
+        }
+        *known = tiles;
+        match &node.kind {
+            NodeKind::Reduce(r) => {
+                let all = tiles == node.grid.n_blocks() as u128;
+                let count = if all {
+                    r.in_grid.n_blocks() as u128
+                } else {
+                    tiles
+                };
+                let known = partials.entry(node.id).or_default();
+                *known = (*known).max(count);
+            }
+            NodeKind::Elemwise(e) => stack.extend(
+                e.inputs
+                    .iter()
+                    .filter(|i| i.is_aligned() && !matches!(i.node.kind, NodeKind::Source(_)))
+                    .map(|i| (i.node.clone(), tiles)),
+            ),
+            _ => {}
+        }
+    }
+    demand.values().chain(partials.values()).sum()
+}
+
+fn too_many_tasks(tasks: u128, limit: u64) -> Error {
+    Error::Plan(PlanError::TooManyTasks { tasks, limit })
+}
+
 /// Task counts per stage name ("partial", "combine", ...), in order of appearance.
 type StageCounts = Vec<(&'static str, usize)>;
 
@@ -383,34 +457,39 @@ struct Lowering {
     share_sources: bool,
     /// Sources whose tiles the partial reductions reading them read themselves.
     streamed: HashSet<NodeId>,
+    /// The most tasks the plan may have.
+    limit: u64,
 }
 
 impl Lowering {
     /// The task computing `block` of `node` at `stage`, created with its dependencies first.
-    fn task(&mut self, node: &Arc<Node>, stage: Stage, block: &[usize]) -> usize {
+    fn task(&mut self, node: &Arc<Node>, stage: Stage, block: &[usize]) -> Result<usize> {
         let key = (node.id, stage, block.to_vec());
         let reread = !self.share_sources && matches!(node.kind, NodeKind::Source(_));
         if let Some(&t) = self.memo.get(&key)
             && !reread
         {
-            return t;
+            return Ok(t);
+        }
+        if self.tasks.len() as u64 >= self.limit {
+            return Err(too_many_tasks(self.tasks.len() as u128 + 1, self.limit));
         }
         let task = match (&node.kind, stage) {
-            (NodeKind::Reduce(r), Stage::Tile) => self.finish_task(node, r, block),
-            (NodeKind::Reduce(r), Stage::Level(level)) => self.level_task(node, r, level, block),
-            _ => self.tile_task(node, block),
+            (NodeKind::Reduce(r), Stage::Tile) => self.finish_task(node, r, block)?,
+            (NodeKind::Reduce(r), Stage::Level(level)) => self.level_task(node, r, level, block)?,
+            _ => self.tile_task(node, block)?,
         };
         self.tasks.push(task);
         let id = self.tasks.len() - 1;
         self.memo.insert(key, id);
-        id
+        Ok(id)
     }
 
     fn tile_bytes(node: &Node, grid: &ChunkGrid, block: &[usize]) -> u64 {
         (grid.block_shape(block).iter().product::<usize>() * node.dtype.size()) as u64
     }
 
-    fn tile_task(&mut self, node: &Arc<Node>, block: &[usize]) -> Task {
+    fn tile_task(&mut self, node: &Arc<Node>, block: &[usize]) -> Result<Task> {
         let out_bytes = Self::tile_bytes(node, &node.grid, block);
         let (kind, deps, scratch) = match &node.kind {
             NodeKind::Source(Source::Generator(op)) => (
@@ -425,7 +504,7 @@ impl Lowering {
                 let mut deps = Vec::new();
                 let mut scratch = e.program.scratch_bytes(self.strip_len) as u64;
                 for input in &e.inputs {
-                    deps.push(self.task(&input.node, Stage::Tile, &input.block_for(block)));
+                    deps.push(self.task(&input.node, Stage::Tile, &input.block_for(block))?);
                     if !input.is_aligned() {
                         // A broadcast input is repeated into a strip buffer.
                         scratch += (self.strip_len * input.node.dtype.size()) as u64;
@@ -439,12 +518,12 @@ impl Lowering {
                     .deps(block)
                     .into_iter()
                     .map(|(i, blk)| self.task(&b.inputs[i], Stage::Tile, &blk))
-                    .collect();
+                    .collect::<Result<_>>()?;
                 (TaskKind::Blockwise, deps, b.map.scratch_bytes() as u64)
             }
             NodeKind::Reduce(_) => unreachable!("reductions lower through finish_task"),
         };
-        Task {
+        Ok(Task {
             kind,
             node: node.clone(),
             block: block.to_vec(),
@@ -452,7 +531,7 @@ impl Lowering {
             out_bytes,
             scratch_bytes: scratch,
             streamed: None,
-        }
+        })
     }
 
     /// Blocks per axis at each tree level, until every reduced axis has one block.
@@ -474,14 +553,18 @@ impl Lowering {
     }
 
     /// Partial states of one input tile (level 0) or a combine of a group (higher levels).
-    fn level_task(&mut self, node: &Arc<Node>, r: &Reduce, level: usize, block: &[usize]) -> Task {
-        let kept_len: usize = r
-            .in_grid
-            .chunks()
+    fn level_task(
+        &mut self,
+        node: &Arc<Node>,
+        r: &Reduce,
+        level: usize,
+        block: &[usize],
+    ) -> Result<Task> {
+        let kept_len: usize = block
             .iter()
-            .zip(block)
             .zip(&r.reduced)
-            .map(|((sizes, &b), &red)| if red { 1 } else { sizes[b] })
+            .enumerate()
+            .map(|(axis, (&b, &red))| if red { 1 } else { r.in_grid.chunk_len(axis, b) })
             .product();
         let out_bytes = (kept_len * r.reducer.state_bytes()) as u64;
         if level == 0 {
@@ -496,7 +579,7 @@ impl Lowering {
                 .enumerate()
                 .filter(|&(k, _)| Some(k) != streamed)
                 .map(|(_, i)| self.task(&i.node, Stage::Tile, &i.block_for(block)))
-                .collect();
+                .collect::<Result<_>>()?;
             let decoded = streamed.map_or(0, |k| {
                 let input = &r.inputs[k].node;
                 Self::tile_bytes(input, &input.grid, block)
@@ -509,7 +592,7 @@ impl Lowering {
                 .map(|i| self.strip_len * i.node.dtype.size())
                 .sum();
             let scratch = (r.program.scratch_bytes(self.strip_len) + broadcast) as u64 + decoded;
-            return Task {
+            return Ok(Task {
                 kind: TaskKind::Partial,
                 node: node.clone(),
                 block: block.to_vec(),
@@ -517,10 +600,10 @@ impl Lowering {
                 out_bytes,
                 scratch_bytes: scratch,
                 streamed,
-            };
+            });
         }
-        let deps = self.children(node, r, level, block);
-        Task {
+        let deps = self.children(node, r, level, block)?;
+        Ok(Task {
             kind: TaskKind::Combine { level },
             node: node.clone(),
             block: block.to_vec(),
@@ -528,7 +611,7 @@ impl Lowering {
             out_bytes,
             scratch_bytes: 0,
             streamed: None,
-        }
+        })
     }
 
     /// The tasks of level `level - 1` that combine into `block` of level `level`.
@@ -538,7 +621,7 @@ impl Lowering {
         r: &Reduce,
         level: usize,
         block: &[usize],
-    ) -> Vec<usize> {
+    ) -> Result<Vec<usize>> {
         let levels = Self::levels(r);
         let below = &levels[level - 1];
         let fan = r.fan_in();
@@ -560,7 +643,7 @@ impl Lowering {
     }
 
     /// The result tile `block` of a reduction: the top combine, finished.
-    fn finish_task(&mut self, node: &Arc<Node>, r: &Reduce, block: &[usize]) -> Task {
+    fn finish_task(&mut self, node: &Arc<Node>, r: &Reduce, block: &[usize]) -> Result<Task> {
         // The block in the input grid's axes: kept axes from the output block, reduced 0.
         let mut out_axes = block.iter();
         let in_block: Vec<usize> = r
@@ -579,14 +662,14 @@ impl Lowering {
             .collect();
         let top = Self::levels(r).len() - 1;
         let deps = if top == 0 {
-            vec![self.task(node, Stage::Level(0), &in_block)]
+            vec![self.task(node, Stage::Level(0), &in_block)?]
         } else {
-            self.children(node, r, top, &in_block)
+            self.children(node, r, top, &in_block)?
         };
         // Merged reductions finish one tile per part.
         let elements: usize = node.grid.block_shape(block).iter().product();
         let out_bytes = (elements * r.reducer.finished_bytes()) as u64;
-        Task {
+        Ok(Task {
             kind: TaskKind::Finish,
             node: node.clone(),
             block: block.to_vec(),
@@ -594,6 +677,6 @@ impl Lowering {
             out_bytes,
             scratch_bytes: 0,
             streamed: None,
-        }
+        })
     }
 }

@@ -29,20 +29,7 @@ pub(crate) fn program_text(program: &Program) -> String {
 }
 
 fn grid_text(node: &Node) -> String {
-    let chunks = node.grid.chunks();
-    let tile: Vec<String> = chunks
-        .iter()
-        .map(|sizes| {
-            let first = sizes[0];
-            let regular = sizes[..sizes.len() - 1].iter().all(|&s| s == first)
-                && sizes.last().is_some_and(|&l| l <= first);
-            if regular {
-                first.to_string()
-            } else {
-                format!("{sizes:?}")
-            }
-        })
-        .collect();
+    let tile = node.grid.axis_texts();
     format!(
         "shape {:?} {} in {} tile(s) of {}",
         node.shape(),

@@ -193,7 +193,15 @@ impl Reduce {
 }
 
 impl Node {
+    /// A node of `kind` on `grid`. A node too large to exist (see
+    /// [`check_size`](crate::chunks::check_size)), such as the broadcast of two long vectors,
+    /// becomes an invalid node that records the error, whatever operation made it.
     pub(crate) fn new(kind: NodeKind, grid: ChunkGrid, dtype: DType) -> Arc<Node> {
+        if let Err(e) = crate::chunks::check_size(&grid.shape(), dtype.size())
+            && !matches!(kind, NodeKind::Invalid(_))
+        {
+            return Node::invalid(e, dtype);
+        }
         Arc::new(Node {
             id: next_id(),
             kind,

@@ -166,8 +166,8 @@ impl<T: FloatElement> LuStages<T> {
         )
     }
 
-    fn tiles(&self) -> &[usize] {
-        &self.grid.chunks()[0]
+    fn tiles(&self) -> Vec<usize> {
+        self.grid.axis(0).sizes()
     }
 
     /// The row order of the whole factorization (u64): row `i` of `l @ u` is row

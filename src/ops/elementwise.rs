@@ -6,7 +6,7 @@ use chunkwise_kernels::strip::{Operand, Program, Step, StripOp};
 
 use super::layout::expand_leading;
 use super::rechunk::rechunk;
-use crate::chunks::{ChunkGrid, broadcast_shapes, refine};
+use crate::chunks::{AxisChunks, ChunkGrid, broadcast_shapes};
 use crate::graph::{ElemInput, Elemwise, Node, NodeKind};
 
 /// The node applying `op` elementwise to `inputs`, broadcast against each other.
@@ -34,23 +34,24 @@ pub(crate) fn elemwise(inputs: &[&Arc<Node>], op: Arc<dyn StripOp>) -> Arc<Node>
         .map(|n| expand_leading(n, ndim - n.ndim()))
         .collect();
     // Per axis: the common refinement of the chunks of the inputs that are not broadcast.
-    let mut chunks: Vec<Option<Vec<usize>>> = vec![None; ndim];
+    let mut axes: Vec<Option<AxisChunks>> = vec![None; ndim];
     for node in &padded {
-        for (axis, sizes) in node.grid.chunks().iter().enumerate() {
-            if node.shape()[axis] == shape[axis] {
-                chunks[axis] = Some(match &chunks[axis] {
-                    None => sizes.clone(),
-                    Some(existing) => refine(existing, sizes),
+        for (axis, len) in node.shape().into_iter().enumerate() {
+            if len == shape[axis] {
+                let chunks = node.grid.axis(axis);
+                axes[axis] = Some(match &axes[axis] {
+                    None => chunks.clone(),
+                    Some(existing) => existing.refine(chunks),
                 });
             }
         }
     }
-    let chunks: Vec<Vec<usize>> = chunks
+    let axes: Vec<AxisChunks> = axes
         .into_iter()
         .zip(&shape)
-        .map(|(c, &n)| c.unwrap_or_else(|| vec![n]))
+        .map(|(c, &n)| c.unwrap_or_else(|| AxisChunks::single(n)))
         .collect();
-    let grid = ChunkGrid::from_valid(chunks);
+    let grid = ChunkGrid::from_axes(axes.clone());
     let elem_inputs: Vec<ElemInput> = padded
         .iter()
         .map(|node| {
@@ -60,14 +61,19 @@ pub(crate) fn elemwise(inputs: &[&Arc<Node>], op: Arc<dyn StripOp>) -> Arc<Node>
                 .zip(&shape)
                 .map(|(&a, &b)| a != b)
                 .collect();
-            let target: Vec<Vec<usize>> = grid
-                .chunks()
+            let target: Vec<AxisChunks> = axes
                 .iter()
                 .zip(&broadcast)
-                .map(|(sizes, &bc)| if bc { vec![1] } else { sizes.clone() })
+                .map(|(chunks, &bc)| {
+                    if bc {
+                        AxisChunks::single(1)
+                    } else {
+                        chunks.clone()
+                    }
+                })
                 .collect();
             ElemInput {
-                node: rechunk(node, ChunkGrid::from_valid(target)),
+                node: rechunk(node, ChunkGrid::from_axes(target)),
                 broadcast,
             }
         })

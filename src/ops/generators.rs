@@ -25,8 +25,8 @@ impl<T: Element> StripOp for Fill<T> {
     }
 }
 
-/// `start + i * step` for the element at global linear index `i` (computed in f64, like
-/// NumPy's `linspace`; for integer types exact as long as values stay below 2^53).
+/// `start + i * step` for the element at global linear index `i`, computed in f64 (NumPy's
+/// float `arange` and `linspace`; integer ranges use the exact [`IntRamp`]).
 #[derive(Debug)]
 pub(crate) struct Ramp<T> {
     pub(crate) start: f64,
@@ -56,6 +56,45 @@ impl<T: Element> StripOp for Ramp<T> {
                     *v = T::from_scalar(Scalar::Float(value));
                 }
             });
+    }
+}
+
+/// `start + i * step` for the element at global linear index `i`, exactly: integer
+/// arithmetic in i128, where every value of every integer type and every step between two
+/// of them fits. The builder ensures that every value of the range fits `T`.
+#[derive(Debug)]
+pub(crate) struct IntRamp<T> {
+    pub(crate) start: i128,
+    pub(crate) step: i128,
+    pub(crate) _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> StripOp for IntRamp<T> {
+    fn name(&self) -> String {
+        format!("ramp[start={}, step={}]", self.start, self.step)
+    }
+    fn out_dtype(&self) -> DType {
+        T::DTYPE
+    }
+    fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
+        let out = T::from_strip_mut(out);
+        at.tile
+            .for_each_run(at.offset, out.len(), |o, linear, len| {
+                let mut value = self.start + i128::from(linear) * self.step;
+                for v in &mut out[o..o + len] {
+                    *v = T::from_scalar(int_scalar(value));
+                    value += self.step;
+                }
+            });
+    }
+}
+
+/// An integer as the [`Scalar`] that holds it (values of integer element types fit one).
+pub(crate) fn int_scalar(value: i128) -> Scalar {
+    if value < 0 {
+        Scalar::Int(value as i64)
+    } else {
+        Scalar::UInt(value as u64)
     }
 }
 
@@ -184,12 +223,7 @@ impl<T: Numeric> StripOp for RandomIntegers<T> {
                 );
             });
         for (v, &x) in out.iter_mut().zip(&buffer) {
-            let value = self.low + (x as i128 - i64::MIN as i128);
-            *v = T::from_scalar(if value < 0 {
-                Scalar::Int(value as i64)
-            } else {
-                Scalar::UInt(value as u64)
-            });
+            *v = T::from_scalar(int_scalar(self.low + (x as i128 - i64::MIN as i128)));
         }
     }
 }

@@ -8,7 +8,7 @@ use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, Axis};
 
 use super::with_dtype;
-use crate::chunks::ChunkGrid;
+use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
 
@@ -73,11 +73,11 @@ impl<T: Element> BlockMap for AxisMap<T> {
 /// The node whose axis `k` is axis `source[k]` of `node` (or a new axis of length 1); axes
 /// of `node` that no output axis reads must have length 1. Callers check the arguments.
 pub(crate) fn axis_map(node: &Arc<Node>, source: Vec<Option<usize>>) -> Arc<Node> {
-    let chunks: Vec<Vec<usize>> = source
+    let axes: Vec<AxisChunks> = source
         .iter()
-        .map(|s| s.map_or_else(|| vec![1], |a| node.grid.chunks()[a].clone()))
+        .map(|s| s.map_or_else(|| AxisChunks::single(1), |a| node.grid.axis(a).clone()))
         .collect();
-    let grid = ChunkGrid::from_valid(chunks);
+    let grid = ChunkGrid::from_axes(axes);
     let map: Arc<dyn BlockMap> = with_dtype!(node.dtype, T => Arc::new(AxisMap::<T> {
         source: source.clone(),
         in_ndim: node.ndim(),

@@ -10,7 +10,7 @@ use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, IxDyn};
 
 use super::{sub_view, with_dtype};
-use crate::chunks::{ChunkGrid, box_indices, refine};
+use crate::chunks::{ChunkGrid, box_indices};
 use crate::error::Result;
 use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
 
@@ -82,14 +82,11 @@ pub(crate) fn rechunk(node: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
     let largest_tile = node.grid.max_tile_len().max(to.max_tile_len()) as u64 * itemsize;
     let direct_bytes = largest_direct_task(&node.grid, &to) * itemsize;
     if direct_bytes > 4 * largest_tile {
-        let middle: Vec<Vec<usize>> = node
-            .grid
-            .chunks()
-            .iter()
-            .zip(to.chunks())
-            .map(|(a, b)| refine(a, b))
-            .collect();
-        let middle = ChunkGrid::from_valid(middle);
+        let middle = ChunkGrid::from_axes(
+            (0..to.ndim())
+                .map(|axis| node.grid.axis(axis).refine(to.axis(axis)))
+                .collect(),
+        );
         if middle != node.grid && middle != to {
             return regrid(&regrid(node, middle), to);
         }
@@ -101,18 +98,8 @@ pub(crate) fn rechunk(node: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
 fn largest_direct_task(from: &ChunkGrid, to: &ChunkGrid) -> u64 {
     // Per axis, the largest total length of the input chunks that one output chunk overlaps.
     (0..from.ndim())
-        .map(|axis| {
-            let offsets = from.offsets(axis);
-            to.offsets(axis)
-                .windows(2)
-                .map(|w| {
-                    let blocks = from.blocks_overlapping(axis, &(w[0]..w[1]));
-                    (offsets[blocks.end] - offsets[blocks.start]) as u64
-                })
-                .max()
-                .unwrap_or(0)
-        })
-        .product()
+        .map(|axis| from.axis(axis).largest_overlap(to.axis(axis)) as u64)
+        .fold(1u64, u64::saturating_mul)
 }
 
 /// A direct regrid node.

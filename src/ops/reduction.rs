@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chunkwise_kernels::strip::Program;
 
 use super::layout::normalize_axis;
-use crate::chunks::ChunkGrid;
+use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::{ElemInput, ErasedReducer, Node, NodeKind, Reduce};
 
@@ -73,14 +73,12 @@ fn build(
             op: reducer.name(),
         }));
     }
-    let chunks: Vec<Vec<usize>> = node
-        .grid
-        .chunks()
+    let axes: Vec<AxisChunks> = reduced
         .iter()
-        .zip(&reduced)
-        .filter_map(|(sizes, &r)| match (r, keepdims) {
-            (false, _) => Some(sizes.clone()),
-            (true, true) => Some(vec![1]),
+        .enumerate()
+        .filter_map(|(a, &r)| match (r, keepdims) {
+            (false, _) => Some(node.grid.axis(a).clone()),
+            (true, true) => Some(AxisChunks::single(1)),
             (true, false) => None,
         })
         .collect();
@@ -94,5 +92,5 @@ fn build(
         split_every,
         reducer,
     });
-    Ok(Node::new(kind, ChunkGrid::from_valid(chunks), dtype))
+    Ok(Node::new(kind, ChunkGrid::from_axes(axes), dtype))
 }

@@ -9,7 +9,7 @@ use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, Axis, Slice, SliceInfoElem};
 
 use super::with_dtype;
-use crate::chunks::ChunkGrid;
+use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
 
@@ -22,17 +22,57 @@ struct Piece {
     count: usize,
 }
 
+/// The elements `start..end` of input axis `axis`, `step` apart (negative: descending from
+/// `end - 1`), chunked as `out`: each output chunk lies in one chunk of `input`.
+#[derive(Clone, Debug)]
+struct Selection {
+    axis: usize,
+    step: isize,
+    start: usize,
+    end: usize,
+    input: AxisChunks,
+    out: AxisChunks,
+}
+
+impl Selection {
+    /// The input block and local selection of output block `b`, computed (not stored: a
+    /// long axis of a huge array has many).
+    fn piece(&self, b: usize) -> Piece {
+        let count = self.out.size(b);
+        let k = self.out.start(b);
+        if count == 0 {
+            return Piece {
+                in_block: 0,
+                first: 0,
+                count,
+            };
+        }
+        let stride = self.step.unsigned_abs();
+        let g = if self.step > 0 {
+            self.start + k * stride
+        } else {
+            self.end - 1 - k * stride
+        };
+        let in_block = self.input.chunk_of(g);
+        Piece {
+            in_block,
+            first: g - self.input.start(in_block),
+            count,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum OutAxis {
-    /// Elements of input axis `axis`, `step` apart (negative: descending).
-    Selected {
-        axis: usize,
-        step: isize,
-        pieces: Vec<Piece>,
-    },
+    /// Selected elements of an input axis.
+    Selected(Selection),
     /// A new axis of length 1.
     New,
 }
+
+/// The most chunks an irregular selection may list along one axis (a strided slice of a
+/// huge axis whose chunk length the step does not divide).
+const MAX_LISTED_PIECES: usize = 1 << 24;
 
 #[derive(Debug)]
 struct Slicer<T> {
@@ -54,8 +94,8 @@ impl<T: Element> BlockMap for Slicer<T> {
             in_block[axis] = b;
         }
         for (k, out) in self.out_axes.iter().enumerate() {
-            if let OutAxis::Selected { axis, pieces, .. } = out {
-                in_block[*axis] = pieces[block[k]].in_block;
+            if let OutAxis::Selected(sel) = out {
+                in_block[sel.axis] = sel.piece(block[k]).in_block;
             }
         }
         vec![(0, in_block)]
@@ -68,8 +108,9 @@ impl<T: Element> BlockMap for Slicer<T> {
             .expect("tiles of T");
         let mut view = tile.view();
         for (k, out) in self.out_axes.iter().enumerate() {
-            if let OutAxis::Selected { axis, step, pieces } = out {
-                let p = &pieces[block[k]];
+            if let OutAxis::Selected(sel) = out {
+                let (axis, step) = (&sel.axis, &sel.step);
+                let p = &sel.piece(block[k]);
                 let stride = step.unsigned_abs();
                 if p.count == 0 {
                     view.slice_axis_inplace(Axis(*axis), Slice::new(0, Some(0), 1));
@@ -143,36 +184,28 @@ fn select_axis(
     };
     let end = end.max(start);
     let stride = step.unsigned_abs();
-    let count = (end - start).div_ceil(stride);
-    // Global indices in output order.
-    let index_at = |k: usize| {
-        if step > 0 {
-            start + k * stride
-        } else {
-            end - 1 - k * stride
-        }
-    };
-    let mut pieces: Vec<Piece> = Vec::new();
-    for k in 0..count {
-        let g = index_at(k);
-        let b = grid.block_of(axis, g);
-        match pieces.last_mut() {
-            Some(p) if p.in_block == b => p.count += 1,
-            _ => pieces.push(Piece {
-                in_block: b,
-                first: g - grid.offsets(axis)[b],
-                count: 1,
-            }),
-        }
-    }
-    if pieces.is_empty() {
-        pieces.push(Piece {
-            in_block: 0,
-            first: 0,
-            count: 0,
-        });
-    }
-    Ok(OutAxis::Selected { axis, step, pieces })
+    let input = grid.axis(axis).clone();
+    let out = input
+        .select(start, end, stride, step < 0, MAX_LISTED_PIECES)
+        .ok_or_else(|| {
+            Error::Build(BuildError::InvalidArgument {
+                op: "slice".into(),
+                reason: format!(
+                    "step {step} over {} elements of axis {axis} would cut one tile per input \
+                     tile, more than {MAX_LISTED_PIECES}; rechunk the axis to a multiple of \
+                     the step first",
+                    end - start
+                ),
+            })
+        })?;
+    Ok(OutAxis::Selected(Selection {
+        axis,
+        step,
+        start,
+        end,
+        input,
+        out,
+    }))
 }
 
 /// `node` sliced by `info` (as from ndarray's `s![..]`).
@@ -215,7 +248,7 @@ pub(crate) fn slice(node: &Arc<Node>, info: &[SliceInfoElem]) -> Result<Arc<Node
                     }));
                 }
                 let b = node.grid.block_of(axis, resolved);
-                fixed.push((axis, b, resolved - node.grid.offsets(axis)[b]));
+                fixed.push((axis, b, resolved - node.grid.block_start(axis, b)));
                 axis += 1;
             }
             SliceInfoElem::Slice { start, end, step } => {
@@ -224,14 +257,14 @@ pub(crate) fn slice(node: &Arc<Node>, info: &[SliceInfoElem]) -> Result<Arc<Node
             }
         }
     }
-    let chunks: Vec<Vec<usize>> = out_axes
+    let axes: Vec<AxisChunks> = out_axes
         .iter()
         .map(|o| match o {
-            OutAxis::New => vec![1],
-            OutAxis::Selected { pieces, .. } => pieces.iter().map(|p| p.count).collect(),
+            OutAxis::New => AxisChunks::single(1),
+            OutAxis::Selected(sel) => sel.out.clone(),
         })
         .collect();
-    let grid = ChunkGrid::from_valid(chunks);
+    let grid = ChunkGrid::from_axes(axes);
     let map: Arc<dyn BlockMap> = with_dtype!(node.dtype, T => Arc::new(Slicer::<T> {
         out_axes: out_axes.clone(),
         fixed: fixed.clone(),

@@ -35,10 +35,10 @@ pub use metadata::{BloscCompressor, BloscShuffle, Compression, ZarrVersion};
 pub use store::{IntoStore, Store};
 pub use write::{WriteMode, WriteOptions};
 
-use crate::chunks::{ChunkGrid, Chunks};
+use crate::chunks::{ChunkGrid, Chunks, check_size};
 use crate::error::Result;
 use paths::node_path;
-use read::{Handle, dimension_names, storage_chunks, stored_dtype};
+use read::{Handle, dimension_names, storage_grid, stored_dtype};
 
 /// How to open an array: its tile grid.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -63,8 +63,9 @@ pub fn open_with(store: impl IntoStore, path: &str, options: &OpenOptions) -> Re
         .map_err(|e| store.error(&node_path, e))?;
     let dtype = stored_dtype(&array, &node_path)?;
     let shape: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
+    check_size(&shape, dtype.size())?;
     let grid = match &options.chunks {
-        None => ChunkGrid::from_sizes(&shape, storage_chunks(&array)?)?,
+        None => storage_grid(&array)?,
         Some(spec) => ChunkGrid::new(&shape, spec, dtype.size())?,
     };
     let names = dimension_names(&array);

@@ -80,8 +80,53 @@ pub(crate) fn dimension_names(array: &Handle) -> Option<Vec<Option<String>>> {
 }
 
 /// Chunk lengths per axis of the stored grid (shards, for sharded arrays), clipped to the
-/// array's extent.
+/// array's extent, listed (see [`storage_grid`]).
 pub(crate) fn storage_chunks(array: &Handle) -> Result<Vec<Vec<usize>>> {
+    Ok(storage_grid(array)?.chunks())
+}
+
+/// The most chunks along all axes together that an irregular stored grid may list.
+const MAX_LISTED_CHUNKS: u64 = 1 << 24;
+
+/// The stored grid (shards, for sharded arrays), clipped to the array's extent. A regular
+/// grid (every Zarr v2 array, and v3's `regular` and `zarrs.regular_bounded`) is read from
+/// the metadata in O(rank), however many chunks it has; only irregular grids are listed.
+pub(crate) fn storage_grid(array: &Handle) -> Result<ChunkGrid> {
+    let shape: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
+    let meta = serde_json::to_value(array.metadata()).unwrap_or(Json::Null);
+    let regular = match meta.get("chunk_grid") {
+        Some(grid) => matches!(
+            grid.get("name").and_then(Json::as_str),
+            Some("regular" | "zarrs.regular_bounded")
+        )
+        .then(|| grid.pointer("/configuration/chunk_shape"))
+        .flatten(),
+        None => meta.get("chunks"),
+    };
+    let chunk_shape: Option<Vec<usize>> = regular.and_then(|c| {
+        c.as_array()?
+            .iter()
+            .map(|n| n.as_u64().map(|n| n as usize))
+            .collect()
+    });
+    if let Some(chunk_shape) = chunk_shape {
+        return ChunkGrid::regular(&shape, &chunk_shape);
+    }
+    let listed: u64 = array.chunk_grid_shape().iter().sum();
+    if listed > MAX_LISTED_CHUNKS {
+        return Err(Error::Storage(StorageError::Storage {
+            path: array.path().to_string(),
+            message: format!(
+                "an irregular chunk grid of {listed} chunks along its axes (at most \
+                 {MAX_LISTED_CHUNKS} are supported)"
+            ),
+        }));
+    }
+    ChunkGrid::from_sizes(&shape, listed_chunks(array)?)
+}
+
+/// The chunk lengths of every chunk along each axis, asked of zarrs one by one.
+fn listed_chunks(array: &Handle) -> Result<Vec<Vec<usize>>> {
     let shape = array.shape();
     let grid = array.chunk_grid_shape().to_vec();
     let mut chunks = Vec::with_capacity(shape.len());

@@ -125,10 +125,10 @@ impl<T: Element> Array<T> {
             .map(|axis| {
                 let bounds = from
                     .offsets(axis)
-                    .iter()
+                    .into_iter()
                     .chain(to.offsets(axis))
-                    .filter(|&&o| o < shape[axis]);
-                bounds.fold(shape[axis], |g, &o| gcd(g, o)).max(1)
+                    .filter(|&o| o < shape[axis]);
+                bounds.fold(shape[axis], gcd).max(1)
             })
             .collect();
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -139,11 +139,9 @@ impl<T: Element> Array<T> {
         );
         // One shard per input tile (one file written per stage-one task), holding chunks that
         // stage two reads partially: few files, and no read of data a task does not need.
-        let regular = from.chunks().iter().all(|sizes| {
-            sizes[..sizes.len() - 1].iter().all(|&c| c == sizes[0]) && sizes.last() <= sizes.first()
-        });
-        let shards: Option<Vec<usize>> =
-            regular.then(|| from.chunks().iter().map(|sizes| sizes[0].max(1)).collect());
+        let shards: Option<Vec<usize>> = (0..shape.len())
+            .map(|axis| from.regular_chunk(axis).map(|c| c.max(1)))
+            .collect();
         let attributes = serde_json::Map::new();
         let metadata = array_metadata(&Layout {
             version: ZarrVersion::V3,

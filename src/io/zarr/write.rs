@@ -20,7 +20,7 @@ use super::read::Handle;
 use super::staging::Staging;
 use super::store::{IntoStore, Store};
 use crate::array::{Array, evaluate};
-use crate::chunks::ChunkGrid;
+use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::error::{BuildError, Error, Result, StorageError};
 use crate::exec::{Config, Report};
 use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
@@ -226,13 +226,17 @@ pub(crate) fn sink_node(
         done: done.clone(),
         _t: PhantomData,
     }));
-    let marks: Vec<Vec<usize>> = grid.nblocks().iter().map(|&n| vec![1; n]).collect();
+    let marks = grid
+        .nblocks()
+        .iter()
+        .map(|&n| AxisChunks::regular(n, 1))
+        .collect();
     Node::new(
         NodeKind::Blockwise(Blockwise {
             inputs: vec![input],
             map,
         }),
-        ChunkGrid::from_valid(marks),
+        ChunkGrid::from_axes(marks),
         chunkwise_kernels::dtype::DType::U8,
     )
 }
@@ -301,7 +305,7 @@ fn stored_units(
             found: shape.to_vec(),
         }));
     }
-    if super::read::storage_chunks(old)? != grid.chunks() {
+    if super::read::storage_grid(old)? != *grid {
         return Err(Error::Build(BuildError::InvalidArgument {
             op: "to_zarr (resume)".into(),
             reason: format!(
@@ -370,7 +374,9 @@ impl<T: Element> Array<T> {
         let shape = self.shape();
         let chunks = match &options.chunks {
             Some(c) => c.clone(),
-            None => self.chunks().chunks().iter().map(|s| s[0].max(1)).collect(),
+            None => (0..self.ndim())
+                .map(|axis| self.chunks().chunk_len(axis, 0).max(1))
+                .collect(),
         };
         let layout = Layout {
             version: options.version,
@@ -445,31 +451,6 @@ impl<T: Element> Array<T> {
     }
 }
 
-/// The grid that splits `region` of an array at its storage chunk (or shard) boundaries, so
-/// each tile lies in one storage unit and no two tasks write the same unit.
-fn region_grid(storage: &[Vec<usize>], region: &[std::ops::Range<usize>]) -> ChunkGrid {
-    let chunks = storage
-        .iter()
-        .zip(region)
-        .map(|(sizes, r)| {
-            let mut cuts = Vec::new();
-            let mut edge = 0;
-            for &size in sizes {
-                let (start, end) = (edge.max(r.start), (edge + size).min(r.end));
-                if start < end {
-                    cuts.push(end - start);
-                }
-                edge += size;
-            }
-            if cuts.is_empty() {
-                cuts.push(0);
-            }
-            cuts
-        })
-        .collect();
-    ChunkGrid::from_valid(chunks)
-}
-
 /// Writes into existing arrays: a region, or appended along an axis.
 impl<T: Element> Array<T> {
     /// Computes the array and writes it into `region` of the existing Zarr array at `path`
@@ -527,8 +508,10 @@ impl<T: Element> Array<T> {
                 found: shape,
             }));
         }
-        let mut grown: Vec<u64> = old.iter().map(|&n| n as u64).collect();
-        grown[axis] += shape[axis] as u64;
+        let mut grown = old.clone();
+        grown[axis] = old[axis].saturating_add(shape[axis]);
+        crate::chunks::check_size(&grown, T::DTYPE.size())?;
+        let grown: Vec<u64> = grown.iter().map(|&n| n as u64).collect();
         // Grown in this handle only: the stored metadata changes after the data is written.
         array
             .set_shape(grown)
@@ -575,8 +558,9 @@ impl<T: Element> Array<T> {
                 found: self.shape(),
             }));
         }
-        let units = super::read::storage_chunks(&array)?;
-        let local = region_grid(&units, region);
+        // Tiles cut at the storage chunk (or shard) boundaries, so each lies in one storage
+        // unit and no two tasks write the same unit.
+        let local = super::read::storage_grid(&array)?.restrict(region);
         let input = rechunk(&self.node, local.clone());
         let origin: Vec<usize> = region.iter().map(|r| r.start).collect();
         let sink = sink_node(input, array, store, local, origin, HashSet::new());
