@@ -337,8 +337,8 @@ pub enum LinalgError {
         tile: Vec<usize>,
         /// The element's index in the input.
         index: Vec<usize>,
-        /// The value met: `NaN`, `inf` or `-inf`.
-        value: String,
+        /// The value met: NaN, +inf or -inf (as f64).
+        value: f64,
     },
     /// An iterative kernel (the SVD) did not converge.
     #[error("{op} did not converge")]

@@ -181,11 +181,8 @@ fn assert_leftovers(store: &Path, temporaries_too: bool) {
             let entry = entry.unwrap();
             let name = entry.file_name().to_string_lossy().into_owned();
             let temporary = name.starts_with('.') && name.ends_with(".chunkwise-tmp");
-            assert!(
-                !(temporaries_too && temporary) && !name.contains("chunkwise-staging"),
-                "left over: {}",
-                entry.path().display()
-            );
+            let left_over = name.contains("chunkwise-staging") || (temporaries_too && temporary);
+            assert!(!left_over, "left over: {}", entry.path().display());
             assert!(
                 temporary || !name.starts_with('.') || name.starts_with(".z"),
                 "unknown hidden file: {}",

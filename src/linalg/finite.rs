@@ -57,7 +57,7 @@ fn check_tile<T: FloatElement>(
     tile: &ndarray::ArrayD<T>,
     origin: &[usize],
     region: Region,
-) -> std::result::Result<(), (Vec<usize>, String)> {
+) -> std::result::Result<(), (Vec<usize>, f64)> {
     let data = tile.as_slice().expect("C-order tiles");
     // A vector is checked as a one-column matrix.
     let (rows, cols) = match *tile.shape() {
@@ -71,7 +71,7 @@ fn check_tile<T: FloatElement>(
         Some((i, j)) => {
             let index = [corner[0] + i, corner[1] + j];
             let value = data[i * cols + j].to_f64().unwrap_or(f64::NAN);
-            Err((index[..origin.len()].to_vec(), value.to_string()))
+            Err((index[..origin.len()].to_vec(), value))
         }
     }
 }
