@@ -248,15 +248,22 @@ fn unsafe_node_paths_are_refused_before_anything_is_written_or_erased() {
     }
 }
 
-#[test]
-fn a_symlink_at_a_temporary_name_is_never_followed() {
-    let dir = TempDir::new("symlink-tmp");
+/// A fresh directory with sentinels, and a store in it holding a 4 x 4 array `a` of ones
+/// in chunks of `chunks`.
+fn ones_in_a_store(name: &str, chunks: [usize; 2]) -> (TempDir, Sentinels, PathBuf) {
+    let dir = TempDir::new(name);
     let sentinels = Sentinels::plant(&dir);
     let store = dir.join("store");
-    chunkwise::full(&[4, 4], 1.0f64, [4, 4])
+    chunkwise::full(&[4, 4], 1.0f64, chunks)
         .unwrap()
-        .to_zarr(&store, "a", &WriteOptions::default().chunks([4, 4]))
+        .to_zarr(&store, "a", &WriteOptions::default().chunks(chunks))
         .unwrap();
+    (dir, sentinels, store)
+}
+
+#[test]
+fn a_symlink_at_a_temporary_name_is_never_followed() {
+    let (dir, sentinels, store) = ones_in_a_store("symlink-tmp", [4, 4]);
     // The temporary name that writes used before, and any name of ours an attacker could
     // plant: the write must neither write through nor publish the link.
     let target = dir.join("victim/precious.txt");
@@ -273,13 +280,7 @@ fn a_symlink_at_a_temporary_name_is_never_followed() {
 
 #[test]
 fn chunk_keys_that_lead_outside_the_node_are_refused() {
-    let dir = TempDir::new("key-escape");
-    let sentinels = Sentinels::plant(&dir);
-    let store = dir.join("store");
-    chunkwise::full(&[4, 4], 1.0f64, [2, 2])
-        .unwrap()
-        .to_zarr(&store, "a", &WriteOptions::default().chunks([2, 2]))
-        .unwrap();
+    let (dir, sentinels, store) = ones_in_a_store("key-escape", [2, 2]);
     let meta_path = store.join("a/zarr.json");
     let mut meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();

@@ -12,7 +12,7 @@ use super::Array;
 use crate::chunks::{ChunkGrid, Chunks};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::{Node, NodeKind, Source};
-use crate::ops::generators::{Eye, Fill, IntRamp, Ramp};
+use crate::ops::generators::{Eye, Fill, FloatSteps, IntSteps, Ramp};
 use crate::ops::sources::{FromFn, InMemory};
 
 /// An array whose elements come from a position generator.
@@ -144,9 +144,8 @@ fn int_arange<T: Numeric>(
     generated(
         &[n],
         chunks,
-        Arc::new(IntRamp::<T> {
-            start,
-            step,
+        Arc::new(Ramp::<T, _> {
+            values: IntSteps { start, step },
             _t: PhantomData,
         }),
     )
@@ -179,10 +178,12 @@ fn float_arange<T: Numeric>(
     generated(
         &[n],
         chunks,
-        Arc::new(Ramp::<T> {
-            start: a,
-            step: s,
-            end: None,
+        Arc::new(Ramp::<T, _> {
+            values: FloatSteps {
+                start: a,
+                step: s,
+                end: None,
+            },
             _t: PhantomData,
         }),
     )
@@ -210,10 +211,12 @@ pub fn linspace<T: FloatElement>(
     generated(
         &[num],
         chunks,
-        Arc::new(Ramp::<T> {
-            start: a,
-            step,
-            end,
+        Arc::new(Ramp::<T, _> {
+            values: FloatSteps {
+                start: a,
+                step,
+                end,
+            },
             _t: PhantomData,
         }),
     )

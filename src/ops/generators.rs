@@ -25,20 +25,65 @@ impl<T: Element> StripOp for Fill<T> {
     }
 }
 
-/// `start + i * step` for the element at global linear index `i`, computed in f64 (NumPy's
-/// float `arange` and `linspace`; integer ranges use the exact [`IntRamp`]).
+/// A range: the value at global linear index `i` is `values.at(i)`, in f64 ([`FloatSteps`],
+/// NumPy's float `arange` and `linspace`) or exactly in i128 ([`IntSteps`], integer
+/// `arange`).
 #[derive(Debug)]
-pub(crate) struct Ramp<T> {
-    pub(crate) start: f64,
-    pub(crate) step: f64,
-    /// Index whose value is exactly `end` (linspace's endpoint), if any.
-    pub(crate) end: Option<(u64, f64)>,
+pub(crate) struct Ramp<T, V> {
+    pub(crate) values: V,
     pub(crate) _t: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<T: Element> StripOp for Ramp<T> {
+/// The values of a [`Ramp`] by global linear index.
+pub(crate) trait Steps: Debug + Send + Sync + 'static {
+    /// `start` and `step`, for plans.
+    fn describe(&self) -> String;
+    /// The value at global linear index `i`.
+    fn at(&self, i: u64) -> Scalar;
+}
+
+/// `start + i * step` in f64; the index `end.0`, if any, is exactly `end.1` (linspace's
+/// endpoint).
+#[derive(Debug)]
+pub(crate) struct FloatSteps {
+    pub(crate) start: f64,
+    pub(crate) step: f64,
+    pub(crate) end: Option<(u64, f64)>,
+}
+
+impl Steps for FloatSteps {
+    fn describe(&self) -> String {
+        format!("start={}, step={}", self.start, self.step)
+    }
+    fn at(&self, i: u64) -> Scalar {
+        Scalar::Float(match self.end {
+            Some((last, end)) if i == last => end,
+            _ => self.start + i as f64 * self.step,
+        })
+    }
+}
+
+/// `start + i * step` exactly, in i128, where every value of every integer type and every
+/// step between two of them fits. The builder ensures that every value of the range fits
+/// the element type.
+#[derive(Debug)]
+pub(crate) struct IntSteps {
+    pub(crate) start: i128,
+    pub(crate) step: i128,
+}
+
+impl Steps for IntSteps {
+    fn describe(&self) -> String {
+        format!("start={}, step={}", self.start, self.step)
+    }
+    fn at(&self, i: u64) -> Scalar {
+        int_scalar(self.start + i128::from(i) * self.step)
+    }
+}
+
+impl<T: Element, V: Steps> StripOp for Ramp<T, V> {
     fn name(&self) -> String {
-        format!("ramp[start={}, step={}]", self.start, self.step)
+        format!("ramp[{}]", self.values.describe())
     }
     fn out_dtype(&self) -> DType {
         T::DTYPE
@@ -48,42 +93,7 @@ impl<T: Element> StripOp for Ramp<T> {
         at.tile
             .for_each_run(at.offset, out.len(), |o, linear, len| {
                 for (k, v) in out[o..o + len].iter_mut().enumerate() {
-                    let i = linear + k as u64;
-                    let value = match self.end {
-                        Some((last, end)) if i == last => end,
-                        _ => self.start + i as f64 * self.step,
-                    };
-                    *v = T::from_scalar(Scalar::Float(value));
-                }
-            });
-    }
-}
-
-/// `start + i * step` for the element at global linear index `i`, exactly: integer
-/// arithmetic in i128, where every value of every integer type and every step between two
-/// of them fits. The builder ensures that every value of the range fits `T`.
-#[derive(Debug)]
-pub(crate) struct IntRamp<T> {
-    pub(crate) start: i128,
-    pub(crate) step: i128,
-    pub(crate) _t: std::marker::PhantomData<fn() -> T>,
-}
-
-impl<T: Element> StripOp for IntRamp<T> {
-    fn name(&self) -> String {
-        format!("ramp[start={}, step={}]", self.start, self.step)
-    }
-    fn out_dtype(&self) -> DType {
-        T::DTYPE
-    }
-    fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
-        let out = T::from_strip_mut(out);
-        at.tile
-            .for_each_run(at.offset, out.len(), |o, linear, len| {
-                let mut value = self.start + i128::from(linear) * self.step;
-                for v in &mut out[o..o + len] {
-                    *v = T::from_scalar(int_scalar(value));
-                    value += self.step;
+                    *v = T::from_scalar(self.values.at(linear + k as u64));
                 }
             });
     }
