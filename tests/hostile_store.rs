@@ -650,3 +650,103 @@ fn mutated_chunks_read_correctly_or_name_the_chunk() {
         }
     });
 }
+
+#[test]
+fn writers_read_hostile_chunks_through_the_guard() {
+    // A region write that updates part of a chunk reads the stored chunk first, and Resume
+    // decodes every stored chunk: both went to zarrs unchecked, and a zstd frame declaring
+    // 2^62 bytes aborted the process.
+    in_child("writers_read_hostile_chunks_through_the_guard", || {
+        let dir = TempDir::new("hostile-writers");
+        let d = dir.path();
+        let zstd = WriteOptions::default().compression(Compression::Zstd { level: 3 });
+        let lie = || lying_zstd_frame(1 << 62, true, &[7u8; 4000]);
+        write(d, "v3", &zstd);
+        std::fs::write(d.join("v3/c/0/0"), lie()).unwrap();
+        let patch = from_ndarray(&ArrayD::from_elem(IxDyn(&[2, 2]), 1.0f64), [2, 2]).unwrap();
+        let err = patch
+            .to_zarr_region(d, "v3", &[0..2, 0..2], &chunkwise::Config::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("v3/c/0/0"), "{err}");
+        // Resume rewrites the chunk that does not decode, and keeps the others.
+        let whole = from_ndarray(&data(), CHUNK).unwrap();
+        whole
+            .to_zarr(d, "v3", &zstd.clone().mode(zarr::WriteMode::Resume))
+            .unwrap();
+        let back = zarr::open(d, "v3").unwrap().into_typed::<f64>().unwrap();
+        assert_eq!(back.compute().unwrap(), data());
+    });
+}
+
+#[test]
+fn a_chunk_file_larger_than_any_chunk_is_refused_before_it_is_read() {
+    // The store reads a whole value at the size of its file: a sparse 4 TiB file must be
+    // refused from its size, not allocated.
+    in_child(
+        "a_chunk_file_larger_than_any_chunk_is_refused_before_it_is_read",
+        || {
+            let dir = TempDir::new("hostile-huge-file");
+            let d = dir.path();
+            write(d, "v3", &WriteOptions::default());
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(d.join("v3/c/1/1"))
+                .unwrap();
+            file.set_len(4 << 40).unwrap();
+            drop(file);
+            let a = zarr::open(d, "v3").unwrap().into_typed::<f64>().unwrap();
+            let err = a.compute().unwrap_err();
+            assert!(err.to_string().contains("c/1/1"), "{err}");
+        },
+    );
+}
+
+#[test]
+fn chunk_shapes_larger_than_memory_are_refused_at_open_and_write() {
+    // Metadata may give a chunk shape far beyond the array's shape: zarrs would build a
+    // whole fill-value chunk of 2^46 bytes for a partial write.
+    in_child(
+        "chunk_shapes_larger_than_memory_are_refused_at_open_and_write",
+        || {
+            let dir = TempDir::new("hostile-chunk-shape");
+            let d = dir.path();
+            write(d, "v3", &WriteOptions::default());
+            let path = d.join("v3/zarr.json");
+            let mut meta: Json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            meta["chunk_grid"]["configuration"]["chunk_shape"] = json!([1u64 << 40, 8]);
+            std::fs::write(&path, meta.to_string()).unwrap();
+            let opened = zarr::open(d, "v3");
+            assert!(
+                matches!(opened, Err(Error::Storage(StorageError::Storage { .. }))),
+                "{opened:?}"
+            );
+            let patch = from_ndarray(&ArrayD::from_elem(IxDyn(&[2, 2]), 1.0f64), [2, 2]).unwrap();
+            assert!(
+                patch
+                    .to_zarr_region(d, "v3", &[0..2, 0..2], &chunkwise::Config::default())
+                    .is_err()
+            );
+        },
+    );
+}
+
+#[test]
+fn a_compressor_inside_another_is_refused() {
+    // Only the outer compressor's size is known from the metadata: an inner zstd frame
+    // declaring 2^62 bytes would be decoded unchecked.
+    in_child("a_compressor_inside_another_is_refused", || {
+        let dir = TempDir::new("hostile-nested");
+        let d = dir.path();
+        write(d, "v3", &WriteOptions::default());
+        let path = d.join("v3/zarr.json");
+        let mut meta: Json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let zstd = json!({"name": "zstd", "configuration": {"level": 1, "checksum": false}});
+        meta["codecs"] = json!([meta["codecs"][0].clone(), zstd.clone(), zstd]);
+        std::fs::write(&path, meta.to_string()).unwrap();
+        let inner = lying_zstd_frame(1 << 62, true, &[7u8; 4000]);
+        let outer = zstd_frame(&inner);
+        std::fs::write(d.join("v3/c/0/0"), outer).unwrap();
+        let read = zarr::open(d, "v3").and_then(|a| a.into_typed::<f64>()?.compute());
+        assert!(read.is_err(), "{read:?}");
+    });
+}

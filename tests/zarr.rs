@@ -70,13 +70,14 @@ fn chunk_files(dir: &Path, name: &str) -> Vec<String> {
 }
 
 /// Plants the temporary file that a write killed while storing `key` (in the store `dir`)
-/// leaves beside it: `.<name>.<pid>-<n>-<nanos>.chunkwise-tmp`.
+/// leaves beside it: `.<name>.<pid>-<n>-<nanos>.chunkwise-tmp`, with a pid above the
+/// kernel's limit (2^22), so never a live one.
 fn plant_leftover_temporary(dir: &Path, key: &str) {
     let (parent, name) = key.rsplit_once('/').unwrap();
     let parent = dir.join(parent);
     std::fs::create_dir_all(&parent).unwrap();
     std::fs::write(
-        parent.join(format!(".{name}.4000000-0-0.chunkwise-tmp")),
+        parent.join(format!(".{name}.4294967-0-0.chunkwise-tmp")),
         b"partial",
     )
     .unwrap();

@@ -36,8 +36,9 @@ use zarrs::array::{
 use zarrs::metadata::v3::MetadataV3;
 use zarrs::storage::byte_range::{ByteRange, ByteRangeIterator, InvalidByteRangeError};
 use zarrs::storage::{
-    Bytes, MaybeBytesIterator, ReadableStorageTraits, ReadableWritableListableStorage,
-    StorageError, StoreKey,
+    Bytes, ListableStorageTraits, MaybeBytesIterator, OffsetBytesIterator, ReadableStorageTraits,
+    ReadableWritableListableStorage, StorageError, StoreKey, StoreKeys, StoreKeysPrefixes,
+    StorePrefix, WritableStorageTraits,
 };
 
 /// How many bytes a codec's decoded value may have.
@@ -116,6 +117,32 @@ enum Layout {
     Sharded(Box<Shard>),
 }
 
+impl Layout {
+    /// The most bytes a stored value of this layout can take: twice the decoded size plus
+    /// 64 KiB per value (every compressor's worst case is far below; raw values are
+    /// exact), so a whole value is never read into memory on the word of its file size
+    /// alone. `None` where the decoded size is unknown.
+    fn max_stored(&self) -> Option<u64> {
+        match self {
+            Layout::Plain { raw, .. } => raw
+                .limit()
+                .map(|n| n.saturating_mul(2).saturating_add(1 << 16)),
+            Layout::Sharded(shard) => {
+                let chunks = shard.index_shape[..shard.index_shape.len() - 1]
+                    .iter()
+                    .try_fold(1u64, |n, c| n.checked_mul(c.get()))?;
+                let inner = shard.inner.max_stored()?;
+                Some(
+                    inner
+                        .saturating_mul(chunks)
+                        .saturating_add(shard.index_bytes)
+                        .saturating_add(1 << 16),
+                )
+            }
+        }
+    }
+}
+
 /// The parts of a sharded layout.
 #[derive(Clone, Debug)]
 struct Shard {
@@ -187,6 +214,15 @@ fn layout_of(
         representation = codec.encoded_representation(&representation);
     }
     stages.reverse();
+    // Only the outermost compressor's output size is known from the metadata: a compressor
+    // inside another would be decoded by zarrs from a size written in the data.
+    let compressors = stages
+        .iter()
+        .filter(|s| !matches!(s, Stage::Crc32c { .. }))
+        .count();
+    if compressors > 1 {
+        return Err("a compressor inside another: its decoded size cannot be bounded".into());
+    }
     let (name, config) = describe(codecs.array_to_bytes_codec().as_ref());
     if name != "sharding_indexed" {
         return Ok(Layout::Plain { stages, raw });
@@ -221,6 +257,9 @@ fn layout_of(
     let index_at_end = config.get("index_location").and_then(Json::as_str) != Some("start");
     // Every inner chunk has the inner chunk shape.
     let inner = layout_of(&inner_codecs, &inner_shape, true, &data_type, &fill_value)?;
+    if matches!(inner, Layout::Sharded(_)) {
+        return Err("shards inside shards: their inner indexes cannot be bounded".into());
+    }
     Ok(Layout::Sharded(Box::new(Shard {
         outer: stages,
         index_codecs,
@@ -525,6 +564,16 @@ impl ReadableStorageTraits for GuardedReads {
         let ranges: Vec<ByteRange> = byte_ranges.collect();
         let whole = |r: &ByteRange| matches!(r, ByteRange::FromStart(0, None));
         let size = if ranges.iter().all(whole) {
+            // The store reads a whole value into memory at the size it reports: refuse
+            // sizes no chunk of this layout can have before anything is allocated.
+            if let (Some(size), Some(limit)) = (self.inner.size_key(key)?, self.layout.max_stored())
+                && size > limit
+            {
+                return Err(StorageError::Other(format!(
+                    "{key}: {size} bytes stored, more than a chunk of at most {limit} bytes \
+                     can take"
+                )));
+            }
             None
         } else {
             let Some(size) = self.inner.size_key(key)? else {
@@ -555,6 +604,45 @@ impl ReadableStorageTraits for GuardedReads {
 
     fn supports_get_partial(&self) -> bool {
         self.inner.supports_get_partial()
+    }
+}
+
+/// Writes go to the store unchanged: writers read through the guard (a partial chunk is
+/// read, updated and written back) and write as they would without it.
+impl WritableStorageTraits for GuardedReads {
+    fn set(&self, key: &StoreKey, value: Bytes) -> Result<(), StorageError> {
+        self.inner.set(key, value)
+    }
+    fn set_partial_many(
+        &self,
+        key: &StoreKey,
+        offset_values: OffsetBytesIterator,
+    ) -> Result<(), StorageError> {
+        self.inner.set_partial_many(key, offset_values)
+    }
+    fn erase(&self, key: &StoreKey) -> Result<(), StorageError> {
+        self.inner.erase(key)
+    }
+    fn erase_prefix(&self, prefix: &StorePrefix) -> Result<(), StorageError> {
+        self.inner.erase_prefix(prefix)
+    }
+    fn supports_set_partial(&self) -> bool {
+        self.inner.supports_set_partial()
+    }
+}
+
+impl ListableStorageTraits for GuardedReads {
+    fn list(&self) -> Result<StoreKeys, StorageError> {
+        self.inner.list()
+    }
+    fn list_prefix(&self, prefix: &StorePrefix) -> Result<StoreKeys, StorageError> {
+        self.inner.list_prefix(prefix)
+    }
+    fn list_dir(&self, prefix: &StorePrefix) -> Result<StoreKeysPrefixes, StorageError> {
+        self.inner.list_dir(prefix)
+    }
+    fn size_prefix(&self, prefix: &StorePrefix) -> Result<u64, StorageError> {
+        self.inner.size_prefix(prefix)
     }
 }
 

@@ -27,12 +27,17 @@ use zarrs::storage::{
 use super::paths::unsafe_key;
 
 /// What every temporary file name of chunkwise's writes ends with.
-pub(crate) const TEMPORARY_SUFFIX: &str = ".chunkwise-tmp";
+const TEMPORARY_SUFFIX: &str = ".chunkwise-tmp";
 
-/// Whether the key or file name `name` is a temporary file of a write (possibly left by a
-/// killed process).
-pub(crate) fn is_temporary(name: &str) -> bool {
-    name.ends_with(TEMPORARY_SUFFIX)
+/// Whether `name` is a temporary file whose writer (the pid in its name) is no longer
+/// running on this machine.
+pub(crate) fn is_stale_temporary(name: &str) -> bool {
+    let pid = name
+        .strip_suffix(TEMPORARY_SUFFIX)
+        .and_then(|rest| rest.rsplit('.').next())
+        .and_then(|unique| unique.split('-').next())
+        .and_then(|pid| pid.parse::<u32>().ok());
+    pid.is_some_and(|pid| !super::staging::process_alive(pid))
 }
 
 /// A name for a new temporary file beside `path`: hidden, unique to this process and call.
@@ -188,6 +193,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn temporaries_of_dead_writers_are_stale_and_those_of_live_ones_not() {
+        let own = temporary_beside(Path::new("a/c/0.1"));
+        let own = own.file_name().unwrap().to_str().unwrap();
+        assert!(
+            own.starts_with(".0.1.") && own.ends_with(TEMPORARY_SUFFIX),
+            "{own}"
+        );
+        assert!(!is_stale_temporary(own));
+        // A pid above the kernel's limit (2^22) is never alive.
+        assert!(is_stale_temporary(".0.1.4294967-3-0badcafe.chunkwise-tmp"));
+        assert!(!is_stale_temporary("0.1"));
+        assert!(!is_stale_temporary(".0.1.x-3-0.chunkwise-tmp"));
+    }
+
+    #[test]
     fn whole_values_replace_keys_through_a_temporary_file() {
         let root =
             std::env::temp_dir().join(format!("chunkwise-local-store-{}", std::process::id()));
@@ -199,7 +219,10 @@ mod tests {
             store.set(&key, Bytes::from(vec![2u8; 10])).unwrap();
             assert_eq!(store.get(&key).unwrap().unwrap().to_vec(), vec![2u8; 10]);
             let keys = store.list().unwrap();
-            assert!(keys.iter().all(|k| !is_temporary(k.as_str())), "{keys:?}");
+            assert!(
+                keys.iter().all(|k| !k.as_str().ends_with(TEMPORARY_SUFFIX)),
+                "{keys:?}"
+            );
         }
         let _ = std::fs::remove_dir_all(&root);
     }

@@ -64,6 +64,7 @@ pub fn open_with(store: impl IntoStore, path: &str, options: &OpenOptions) -> Re
     let dtype = stored_dtype(&array, &node_path)?;
     let shape: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
     check_size(&shape, dtype.size())?;
+    read::check_chunk_size(&array)?;
     let grid = match &options.chunks {
         None => storage_grid(&array)?,
         Some(spec) => ChunkGrid::new(&shape, spec, dtype.size())?,

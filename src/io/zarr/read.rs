@@ -79,12 +79,6 @@ pub(crate) fn dimension_names(array: &Handle) -> Option<Vec<Option<String>>> {
     )
 }
 
-/// Chunk lengths per axis of the stored grid (shards, for sharded arrays), clipped to the
-/// array's extent, listed (see [`storage_grid`]).
-pub(crate) fn storage_chunks(array: &Handle) -> Result<Vec<Vec<usize>>> {
-    Ok(storage_grid(array)?.chunks())
-}
-
 /// The most chunks along all axes together that an irregular stored grid may list.
 const MAX_LISTED_CHUNKS: u64 = 1 << 24;
 
@@ -161,10 +155,24 @@ type Largest = (Vec<std::num::NonZeroU64>, bool);
 /// See [`Largest`].
 fn largest_chunk(array: &Handle) -> std::result::Result<Largest, String> {
     let ndim = array.dimensionality();
-    let regular = serde_json::to_value(array.metadata())
+    let name = serde_json::to_value(array.metadata())
         .ok()
-        .and_then(|m| m.pointer("/chunk_grid/name").cloned())
-        .is_none_or(|name| name == "regular");
+        .and_then(|m| m.pointer("/chunk_grid/name").cloned());
+    let regular = name.as_ref().is_none_or(|name| name == "regular");
+    if name.is_some_and(|name| name == "zarrs.regular_bounded") {
+        // Every chunk is the first one or a part of it.
+        let first = array
+            .chunk_shape(&vec![0; ndim])
+            .map_err(|e| e.to_string())?;
+        return Ok((first.to_vec(), false));
+    }
+    let listed: u64 = array.chunk_grid_shape().iter().sum();
+    if !regular && listed > MAX_LISTED_CHUNKS {
+        return Err(format!(
+            "an irregular chunk grid of {listed} chunks along its axes (at most \
+             {MAX_LISTED_CHUNKS} are listed)"
+        ));
+    }
     let mut largest = array
         .chunk_shape(&vec![0; ndim])
         .map_err(|e| e.to_string())?
@@ -181,6 +189,49 @@ fn largest_chunk(array: &Handle) -> std::result::Result<Largest, String> {
         }
     }
     Ok((largest, regular))
+}
+
+/// Refuses an array whose stored chunks (or shards) could not be decoded in this machine's
+/// memory: zarrs decodes a whole chunk to read or update any part of it, and its shape
+/// comes from metadata, which is not trusted.
+pub(crate) fn check_chunk_size(array: &Handle) -> Result<()> {
+    let (chunk, _) = largest_chunk(array).map_err(|e| storage_error(array, e))?;
+    let itemsize = array.data_type().fixed_size().unwrap_or(1) as u64;
+    let bytes = chunk
+        .iter()
+        .try_fold(itemsize, |acc, n| acc.checked_mul(n.get()));
+    let memory = crate::exec::physical_memory();
+    match bytes {
+        Some(bytes) if bytes <= memory => Ok(()),
+        _ => Err(storage_error(
+            array,
+            format!(
+                "its chunks of shape {chunk:?} hold more bytes than this machine's memory \
+                 ({memory} bytes): they cannot be decoded"
+            ),
+        )),
+    }
+}
+
+fn storage_error(array: &Handle, message: impl std::fmt::Display) -> Error {
+    Error::Storage(StorageError::Storage {
+        path: array.path().to_string(),
+        message: message.to_string(),
+    })
+}
+
+/// A handle on `array` for writers: its reads (of chunks a write updates in part, or that
+/// Resume verifies) are checked like [`guarded`]'s, its writes go to the store unchanged.
+pub(crate) fn guarded_for_writes(array: &Handle, store: &Store) -> Result<Handle> {
+    check_chunk_size(array)?;
+    let guarded = guarded(array).map_err(|message| {
+        store.error(
+            array.path().as_str(),
+            format!("cannot bound the decoding of its chunks: {message}"),
+        )
+    })?;
+    let storage: Arc<dyn ReadableWritableListableStorageTraits> = guarded.storage();
+    Ok(array.with_storage(storage))
 }
 
 /// A handle on `array` whose chunk reads are checked against the largest chunk's size

@@ -39,7 +39,7 @@ fn host_name() -> String {
 }
 
 /// Whether process `pid` of this machine is alive.
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };
@@ -96,6 +96,24 @@ impl Staging {
     /// Puts the staged array in place of the old one, then erases the old one.
     pub(crate) fn publish(&self) -> std::io::Result<()> {
         let (staged, target) = (self.dir(&self.staged), self.dir(&self.target));
+        // Never swap in a tree that lost its metadata (reaped by another process).
+        let has_metadata = ["zarr.json", ".zarray"]
+            .iter()
+            .any(|name| staged.join(name).is_file());
+        if !has_metadata {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the staged array {} has no metadata", staged.display()),
+            ));
+        }
+        if self.sync {
+            // The staged tree's directories reach the disk before the exchange publishes it.
+            let dir = std::fs::File::open(&staged)?;
+            // SAFETY: syncfs only flushes the filesystem holding the open descriptor.
+            if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -207,6 +225,7 @@ mod tests {
         assert!(is_staging(staged.file_name().unwrap().to_str().unwrap()));
         std::fs::create_dir_all(&staged).unwrap();
         std::fs::write(staged.join("new"), b"new").unwrap();
+        std::fs::write(staged.join("zarr.json"), b"{}").unwrap();
         staging.publish().unwrap();
         let names: Vec<_> = std::fs::read_dir(root.join("g"))
             .unwrap()

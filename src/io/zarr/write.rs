@@ -13,10 +13,10 @@ use serde_json::{Map, Value as Json};
 use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
-use super::local::is_temporary;
+use super::local::is_stale_temporary;
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
 use super::paths::{check_key_under, node_path};
-use super::read::Handle;
+use super::read::{Handle, guarded_for_writes};
 use super::staging::Staging;
 use super::store::{IntoStore, Store};
 use crate::array::{Array, evaluate};
@@ -310,14 +310,15 @@ fn stored_units(
             op: "to_zarr (resume)".into(),
             reason: format!(
                 "the stored array at {node_path} has chunks {:?}, the write asks for {:?}",
-                super::read::storage_chunks(old)?,
-                grid.chunks()
+                super::read::storage_grid(old)?.axis_texts(),
+                grid.axis_texts()
             ),
         }));
     }
     let keys = keys_under(store, node_path)?;
     let name = |key: &str| key.rsplit('/').next().unwrap_or_default().to_string();
-    for key in keys.iter().filter(|k| is_temporary(&name(k))) {
+    // Temporaries of killed writers (those of live ones are theirs to rename).
+    for key in keys.iter().filter(|k| is_stale_temporary(&name(k))) {
         let key = zarrs::storage::StoreKey::new(key.clone()).map_err(|e| store.error(key, e))?;
         store
             .storage
@@ -332,9 +333,10 @@ fn stored_units(
             stored.contains(key.as_str())
         })
         .collect();
+    let checked = guarded_for_writes(old, store)?;
     Ok(present
         .into_par_iter()
-        .filter(|index| decodes_whole(old, grid, index))
+        .filter(|index| decodes_whole(&checked, grid, index))
         .collect())
 }
 
@@ -442,7 +444,9 @@ impl<T: Element> Array<T> {
         };
         let input = rechunk(&self.node, grid.clone());
         let origin = vec![0; shape.len()];
-        let sink = sink_node(input, Arc::new(array), store.clone(), grid, origin, done);
+        // Chunks a task updates in part are read back through the decode guard.
+        let array = Arc::new(guarded_for_writes(&array, &store)?);
+        let sink = sink_node(input, array, store.clone(), grid, origin, done);
         let report = evaluate(&[sink], &options.config, &|_, _, _| Ok(()))?;
         if let Some(staging) = staging {
             staging.publish().map_err(|e| store.error(&node_path, e))?;
@@ -563,6 +567,7 @@ impl<T: Element> Array<T> {
         let local = super::read::storage_grid(&array)?.restrict(region);
         let input = rechunk(&self.node, local.clone());
         let origin: Vec<usize> = region.iter().map(|r| r.start).collect();
+        let array = Arc::new(guarded_for_writes(&array, &store)?);
         let sink = sink_node(input, array, store, local, origin, HashSet::new());
         evaluate(&[sink], config, &|_, _, _| Ok(()))
     }
