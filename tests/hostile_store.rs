@@ -49,20 +49,6 @@ fn write(dir: &Path, name: &str, options: &WriteOptions) {
         .unwrap();
 }
 
-/// Asserts that `err` is a corrupt chunk whose key ends with `key`.
-#[track_caller]
-fn assert_corrupt_chunk(err: &Error, key: &str, label: &str) {
-    match err {
-        Error::Storage(StorageError::CorruptChunk { key: found, .. }) => {
-            assert!(
-                found.ends_with(key),
-                "{label}: error names {found}, not {key}"
-            )
-        }
-        other => panic!("{label}: expected CorruptChunk naming {key}, got {other:?}"),
-    }
-}
-
 /// Asserts that `read` failed with a corrupt chunk whose key ends with `key`.
 #[track_caller]
 fn assert_fails_naming<T: std::fmt::Debug>(read: chunkwise::Result<T>, key: &str, label: &str) {

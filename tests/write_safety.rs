@@ -411,6 +411,19 @@ fn resume_rewrites_torn_and_missing_chunks() {
 // ---------------------------------------------------------------------------------------
 // Writers killed at random moments.
 
+/// A fresh directory with sentinels, and a store in it holding array `a` of [`SHAPE`],
+/// all [`OLD`], in chunks of [`CHUNKS`].
+fn old_array_in_a_store(name: &str) -> (TempDir, Sentinels, PathBuf) {
+    let dir = TempDir::new(name);
+    let sentinels = Sentinels::plant(&dir);
+    let store = dir.join("store");
+    chunkwise::full(&SHAPE, OLD, CHUNKS)
+        .unwrap()
+        .to_zarr(&store, "a", &options(WriteMode::Create))
+        .unwrap();
+    (dir, sentinels, store)
+}
+
 /// Kill moments spread over a child's run (its tiles take 10 ms each, about 0.3 s in all
 /// on two threads, after the process starts).
 fn kill_moments(seed: u64) -> Vec<Duration> {
@@ -454,13 +467,7 @@ fn a_killed_overwrite_leaves_the_old_array_or_the_new_one() {
     let old = ArrayD::from_elem(IxDyn(&SHAPE), OLD);
     let new = expected(&SHAPE, [0, 0], 0.0);
     for (round, after) in kill_moments(12).into_iter().enumerate() {
-        let dir = TempDir::new("kill-overwrite");
-        let sentinels = Sentinels::plant(&dir);
-        let store = dir.join("store");
-        chunkwise::full(&SHAPE, OLD, CHUNKS)
-            .unwrap()
-            .to_zarr(&store, "a", &options(WriteMode::Create))
-            .unwrap();
+        let (_dir, sentinels, store) = old_array_in_a_store("kill-overwrite");
         run_and_kill("overwrite", &store, 0.0, after);
         let got = read(&store, "a").unwrap();
         assert!(got == old || got == new, "round {round}: a mixed array");
@@ -477,12 +484,7 @@ fn a_killed_overwrite_leaves_the_old_array_or_the_new_one() {
         assert_no_leftovers(&store);
     }
     // A child that is never killed publishes the new array.
-    let dir = TempDir::new("kill-overwrite-late");
-    let store = dir.join("store");
-    chunkwise::full(&SHAPE, OLD, CHUNKS)
-        .unwrap()
-        .to_zarr(&store, "a", &options(WriteMode::Create))
-        .unwrap();
+    let (_dir, _, store) = old_array_in_a_store("kill-overwrite-late");
     run_and_kill("overwrite", &store, 0.0, Duration::from_secs(30));
     assert_eq!(read(&store, "a").unwrap(), new);
     assert_no_leftovers(&store);
@@ -492,13 +494,7 @@ fn a_killed_overwrite_leaves_the_old_array_or_the_new_one() {
 fn a_killed_region_write_leaves_each_chunk_old_or_new_and_a_rerun_completes_it() {
     let region = [70..320, 40..260];
     for (round, after) in kill_moments(13).into_iter().enumerate() {
-        let dir = TempDir::new("kill-region");
-        let sentinels = Sentinels::plant(&dir);
-        let store = dir.join("store");
-        chunkwise::full(&SHAPE, OLD, CHUNKS)
-            .unwrap()
-            .to_zarr(&store, "a", &options(WriteMode::Create))
-            .unwrap();
+        let (_dir, sentinels, store) = old_array_in_a_store("kill-region");
         run_and_kill("region", &store, 0.0, after);
         let got = read(&store, "a").unwrap();
         let is_new = |i: usize, j: usize| {

@@ -136,22 +136,3 @@ pub fn peak_resident_bytes() -> u64 {
     };
     u64::try_from(usage.ru_maxrss).unwrap() * 1024
 }
-
-/// One honest zstd frame (level 1) of `bytes`.
-pub fn zstd_frame(bytes: &[u8]) -> Vec<u8> {
-    // SAFETY: the destination has zstd's bound as capacity, the source is `bytes`.
-    unsafe {
-        let bound = zstd_sys::ZSTD_compressBound(bytes.len());
-        let mut out = Vec::<u8>::with_capacity(bound);
-        let n = zstd_sys::ZSTD_compress(
-            out.as_mut_ptr().cast(),
-            bound,
-            bytes.as_ptr().cast(),
-            bytes.len(),
-            1,
-        );
-        assert_eq!(zstd_sys::ZSTD_isError(n), 0);
-        out.set_len(n);
-        out
-    }
-}

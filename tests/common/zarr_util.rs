@@ -180,3 +180,36 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Asserts that `err` is a corrupt chunk whose key ends with `key`.
+#[track_caller]
+pub fn assert_corrupt_chunk(err: &chunkwise::Error, key: &str, label: &str) {
+    match err {
+        chunkwise::Error::Storage(chunkwise::StorageError::CorruptChunk { key: found, .. }) => {
+            assert!(
+                found.ends_with(key),
+                "{label}: error names {found}, not {key}"
+            )
+        }
+        other => panic!("{label}: expected CorruptChunk naming {key}, got {other:?}"),
+    }
+}
+
+/// One honest zstd frame (level 1) of `bytes`.
+pub fn zstd_frame(bytes: &[u8]) -> Vec<u8> {
+    // SAFETY: the destination has zstd's bound as capacity, the source is `bytes`.
+    unsafe {
+        let bound = zstd_sys::ZSTD_compressBound(bytes.len());
+        let mut out = Vec::<u8>::with_capacity(bound);
+        let n = zstd_sys::ZSTD_compress(
+            out.as_mut_ptr().cast(),
+            bound,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            1,
+        );
+        assert_eq!(zstd_sys::ZSTD_isError(n), 0);
+        out.set_len(n);
+        out
+    }
+}
