@@ -234,6 +234,18 @@ pub enum ExecError {
     /// The thread pool could not be created.
     #[error("cannot build the thread pool: {0}")]
     ThreadPool(String),
+    /// A tile is not of the type its consumer reads: a bug in a block map or in the plan.
+    #[error("a tile holds {found} where {expected} was expected")]
+    TileType {
+        /// What the consumer reads.
+        expected: String,
+        /// What the tile holds.
+        found: String,
+    },
+    /// Bytes that do not decode as a tile (see `tile::encode`), or a tile that has no
+    /// encoding.
+    #[error("tile encoding: {0}")]
+    TileEncoding(String),
 }
 
 /// Errors of Zarr stores and files: missing or unreadable data, corrupt chunks, refused

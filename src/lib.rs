@@ -30,6 +30,7 @@ pub mod linalg;
 pub use linalg::Norm;
 mod ops;
 mod optimize;
+mod tile;
 
 pub use array::{
     Array, IntoOperand, Operand, Reduction, arange, compute_many, compute_many_report,

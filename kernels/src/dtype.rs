@@ -8,6 +8,7 @@
 
 use std::fmt::Debug;
 
+use crate::bytes::FixedBytes;
 use crate::math::StripFloat;
 use crate::reduce::{FloatSum, Fold, Reducer};
 
@@ -253,7 +254,9 @@ pub enum Scalar {
 /// An element type of arrays: `bool`, the signed and unsigned integers, `f32`, `f64`.
 ///
 /// The trait ties a Rust type to its [`DType`] tag and to the matching [`Strip`] variants.
-pub trait Element: Copy + Send + Sync + Debug + PartialEq + PartialOrd + Default + 'static {
+pub trait Element:
+    Copy + Send + Sync + Debug + PartialEq + PartialOrd + Default + FixedBytes + 'static
+{
     /// The run-time tag of this type.
     const DTYPE: DType;
     /// Takes the typed slice back from a strip. Panics if the dtype differs, which the graph

@@ -1,6 +1,7 @@
 //! Per-tile compute kernels of chunkwise.
 //!
 //! Pure compute on slices and `ndarray` views: no graph, no executor, no I/O.
+//! - [`bytes`]: fixed-width encodings of elements and reduction states.
 //! - [`dtype`]: element types and run-time typed strips.
 //! - [`strip`]: fused elementwise programs evaluated strip by strip.
 //! - [`reduce`]: reductions of tiles over axes into partial states.
@@ -8,6 +9,7 @@
 //! - [`random`]: counter-based random numbers keyed by seed and element position.
 //! - [`linalg`]: GEMM through BLAS, tile factorizations and triangular solves.
 
+pub mod bytes;
 pub mod dtype;
 pub mod linalg;
 pub mod math;

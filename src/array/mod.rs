@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element};
 
-pub(crate) use compute::evaluate;
 pub use compute::{compute_many, compute_many_report, compute_many_with};
 pub use creation::{arange, eye, from_fn, from_ndarray, full, linspace, ones, zeros};
 pub use elementwise::{IntoOperand, Operand, where_};

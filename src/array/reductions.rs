@@ -11,8 +11,9 @@ use chunkwise_kernels::strip::Operand;
 
 use super::Array;
 use super::elementwise::where_;
-use crate::graph::{ElemInput, NodeKind, erase};
+use crate::graph::{ElemInput, NodeKind};
 use crate::ops::reduction::{DEFAULT_SPLIT_EVERY, reduce, reduced_axes};
+use crate::tile::erase;
 
 /// Which axes a reduction runs over, and how.
 ///

@@ -312,6 +312,12 @@ impl ChunkGrid {
             .collect()
     }
 
+    /// The blocks of this grid that block `block` of `other` (a grid of the same array)
+    /// overlaps, in C order: the input tiles a regrid to `other` reads for that block.
+    pub(crate) fn blocks_under(&self, other: &ChunkGrid, block: &[usize]) -> Vec<Vec<usize>> {
+        box_indices(&self.blocks_overlapping_all(&other.block_ranges(block))).collect()
+    }
+
     /// The grid of `region` (one range per axis, inside the shape) cut at this grid's chunk
     /// boundaries, so that each of its tiles lies in one chunk. Costs the number of chunks
     /// the region overlaps, not the grid's.
@@ -374,6 +380,26 @@ pub(crate) fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
         flat /= shape[axis].max(1);
     }
     idx
+}
+
+/// Where two boxes of one array (one range per axis each) overlap: the overlap in the
+/// local coordinates of `a`, and in those of `b` (empty ranges if they do not overlap).
+///
+pub(crate) fn overlap_local(
+    a: &[Range<usize>],
+    b: &[Range<usize>],
+) -> (Vec<Range<usize>>, Vec<Range<usize>>) {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| {
+            let start = a.start.max(b.start);
+            let end = a.end.min(b.end).max(start);
+            (
+                start - a.start..end - a.start,
+                start - b.start..end - b.start,
+            )
+        })
+        .unzip()
 }
 
 /// Every index in the box `ranges` (one range per axis), in C order.
@@ -450,6 +476,23 @@ pub(crate) fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlaps_of_boxes_in_local_coordinates_and_blocks_under_another_grid() {
+        let (in_a, in_b) = overlap_local(&[0..4, 2..6], &[3..8, 0..4]);
+        assert_eq!(in_a, vec![3..4, 0..2]);
+        assert_eq!(in_b, vec![0..1, 2..4]);
+        let (in_a, in_b) = overlap_local(&[0..2], &[5..9]);
+        assert!(in_a[0].is_empty() && in_b[0].is_empty());
+        let from = ChunkGrid::regular(&[10, 6], &[4, 3]).unwrap();
+        let to = ChunkGrid::regular(&[10, 6], &[5, 6]).unwrap();
+        // Block [1, 0] of `to` is rows 5..10, columns 0..6: rows in blocks 1 and 2 of
+        // `from`, columns in both of its blocks.
+        assert_eq!(
+            from.blocks_under(&to, &[1, 0]),
+            vec![vec![1, 0], vec![1, 1], vec![2, 0], vec![2, 1]]
+        );
+    }
 
     #[test]
     fn regular_and_irregular_grids() {

@@ -1,16 +1,16 @@
-//! Lowering to tile tasks, and the memory-bounded executor on a rayon pool.
+//! Running graphs: the driver (optimise, plan, run, collect), the lowering to tile tasks,
+//! the [`Executor`] seam, and the memory-bounded executor on a rayon pool.
 
 mod allocator;
 mod config;
+mod driver;
 mod plan;
 mod progress;
 mod run;
 mod task;
 mod trace;
 
-pub(crate) use allocator::advise_huge_pages;
 pub use config::{Config, physical_memory};
-pub(crate) use plan::Plan;
+pub(crate) use driver::{compute_dense, compute_tiles, plan_for, run_sinks};
 pub use run::Report;
-pub(crate) use run::{Sink, execute};
 pub use trace::TraceEvent;

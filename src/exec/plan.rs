@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, PlanError, Result};
-use crate::graph::{Node, NodeId, NodeKind, Reduce, Source, plan_text};
+use crate::graph::{Node, NodeId, NodeKind, Reduce, Source, node_numbers, plan_text};
 
 /// What a task does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +31,9 @@ pub(crate) enum TaskKind {
 pub(crate) struct Task {
     pub(crate) kind: TaskKind,
     pub(crate) node: Arc<Node>,
+    /// The node's number in the plan (see [`node_numbers`]): the same in every process that
+    /// builds the same program.
+    pub(crate) node_number: usize,
     /// Block index in the grid of this task's stage (for reductions: the input grid coarsened
     /// by the tree level; for `Finish`: the output grid).
     pub(crate) block: Vec<usize>,
@@ -61,7 +64,7 @@ impl Task {
         format!(
             "{} of node #{} ({}) block {:?}",
             stage,
-            self.node.id,
+            self.node_number,
             short(&self.node.label()),
             self.block
         )
@@ -187,6 +190,7 @@ impl Plan {
             share_sources,
             streamed: streamed_sources(roots),
             limit,
+            numbers: node_numbers(roots),
         };
         let outputs = roots
             .iter()
@@ -459,6 +463,8 @@ struct Lowering {
     streamed: HashSet<NodeId>,
     /// The most tasks the plan may have.
     limit: u64,
+    /// Deterministic node numbers.
+    numbers: HashMap<NodeId, usize>,
 }
 
 impl Lowering {
@@ -479,7 +485,10 @@ impl Lowering {
             (NodeKind::Reduce(r), Stage::Level(level)) => self.level_task(node, r, level, block)?,
             _ => self.tile_task(node, block)?,
         };
-        self.tasks.push(task);
+        self.tasks.push(Task {
+            node_number: self.numbers[&node.id],
+            ..task
+        });
         let id = self.tasks.len() - 1;
         self.memo.insert(key, id);
         Ok(id)
@@ -490,7 +499,7 @@ impl Lowering {
     }
 
     fn tile_task(&mut self, node: &Arc<Node>, block: &[usize]) -> Result<Task> {
-        let out_bytes = Self::tile_bytes(node, &node.grid, block);
+        let mut out_bytes = Self::tile_bytes(node, &node.grid, block);
         let (kind, deps, scratch) = match &node.kind {
             NodeKind::Source(Source::Generator(op)) => (
                 TaskKind::Source,
@@ -519,11 +528,14 @@ impl Lowering {
                     .into_iter()
                     .map(|(i, blk)| self.task(&b.inputs[i], Stage::Tile, &blk))
                     .collect::<Result<_>>()?;
-                (TaskKind::Blockwise, deps, b.map.scratch_bytes() as u64)
+                let memory = b.map.memory(block, &node.grid.block_shape(block));
+                out_bytes = memory.output;
+                (TaskKind::Blockwise, deps, memory.scratch)
             }
             NodeKind::Reduce(_) => unreachable!("reductions lower through finish_task"),
         };
         Ok(Task {
+            node_number: 0,
             kind,
             node: node.clone(),
             block: block.to_vec(),
@@ -593,6 +605,7 @@ impl Lowering {
                 .sum();
             let scratch = (r.program.scratch_bytes(self.strip_len) + broadcast) as u64 + decoded;
             return Ok(Task {
+                node_number: 0,
                 kind: TaskKind::Partial,
                 node: node.clone(),
                 block: block.to_vec(),
@@ -604,6 +617,7 @@ impl Lowering {
         }
         let deps = self.children(node, r, level, block)?;
         Ok(Task {
+            node_number: 0,
             kind: TaskKind::Combine { level },
             node: node.clone(),
             block: block.to_vec(),
@@ -670,6 +684,7 @@ impl Lowering {
         let elements: usize = node.grid.block_shape(block).iter().product();
         let out_bytes = (elements * r.reducer.finished_bytes()) as u64;
         Ok(Task {
+            node_number: 0,
             kind: TaskKind::Finish,
             node: node.clone(),
             block: block.to_vec(),

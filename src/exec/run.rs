@@ -38,7 +38,7 @@ use super::progress::Progress;
 use super::task::run_task;
 use super::trace::TraceEvent;
 use crate::error::{Error, ExecError, Result};
-use crate::graph::Value;
+use crate::tile::Value;
 
 /// What a computation did: task count, memory, time, and the trace if one was asked for.
 #[derive(Clone, Debug, Default)]
@@ -89,7 +89,26 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
 /// concurrently, each with a different block, so that copying large tiles out runs in
 /// parallel (and off the bookkeeping lock). An error (or a panic) stops the run like a
 /// failed task.
-pub(crate) type Sink<'a> = dyn Fn(usize, &[usize], &Value) -> Result<()> + Sync + 'a;
+pub(crate) type Outputs<'a> = dyn Fn(usize, &[usize], &Value) -> Result<()> + Sync + 'a;
+
+/// Runs a lowered plan: the one seam between planning and running, so that another
+/// executor (many processes, a cluster) runs the same plans. An executor runs every task
+/// once its dependencies have run, keeps within `config`'s memory budget, hands each output
+/// tile to `outputs` once, and stops at the first error.
+pub(crate) trait Executor: Sync {
+    /// Runs `plan`.
+    fn execute(&self, plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report>;
+}
+
+/// The executor of one process: tasks on a rayon pool of `Config::threads` workers (see
+/// the module's documentation).
+pub(crate) struct RayonExecutor;
+
+impl Executor for RayonExecutor {
+    fn execute(&self, plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report> {
+        execute(plan, config, outputs)
+    }
+}
 
 /// The executor's bookkeeping, shared by the workers.
 struct State<'a> {
@@ -125,7 +144,7 @@ struct Run<'a> {
     state: Mutex<State<'a>>,
     /// Receives output tiles outside the state's lock, so that copying a large tile out
     /// (into a result array) does not hold up the other workers' bookkeeping.
-    sink: &'a Sink<'a>,
+    outputs: &'a Outputs<'a>,
     threads: usize,
     budget: u64,
     strip_len: usize,
@@ -229,13 +248,14 @@ impl<'a> Run<'a> {
         drop(state);
         if let Some((outputs, value)) = delivery {
             for (o, block) in &outputs {
-                let delivered = catch_unwind(AssertUnwindSafe(|| (self.sink)(*o, block, &value)))
-                    .unwrap_or_else(|payload| {
-                        Err(Error::Exec(ExecError::TaskPanicked {
-                            task: format!("delivering the output of {}", task.describe()),
-                            message: panic_message(&payload),
-                        }))
-                    });
+                let delivered =
+                    catch_unwind(AssertUnwindSafe(|| (self.outputs)(*o, block, &value)))
+                        .unwrap_or_else(|payload| {
+                            Err(Error::Exec(ExecError::TaskPanicked {
+                                task: format!("delivering the output of {}", task.describe()),
+                                message: panic_message(&payload),
+                            }))
+                        });
                 if let Err(e) = delivered {
                     self.lock().failure.get_or_insert(e);
                     break;
@@ -270,7 +290,7 @@ impl State<'_> {
     }
 
     /// Records task `t`'s result: releases inputs whose last reader this was, and marks
-    /// consumers ready. (The caller hands output tiles to the sink.)
+    /// consumers ready. (The caller hands output tiles to `outputs`.)
     fn complete(&mut self, t: usize, value: Value) {
         let bytes = value.nbytes() as u64;
         self.held += bytes;
@@ -300,8 +320,8 @@ impl State<'_> {
     }
 }
 
-/// Runs `plan`; `sink(output, block, tile)` receives each output tile as soon as it exists.
-pub(crate) fn execute(plan: &Plan, config: &Config, sink: &Sink<'_>) -> Result<Report> {
+/// Runs `plan`; `outputs(output, block, tile)` receives each output tile as soon as it exists.
+fn execute(plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report> {
     let start = Instant::now();
     let threads = config.worker_threads();
     let budget = config.budget_bytes();
@@ -345,7 +365,7 @@ pub(crate) fn execute(plan: &Plan, config: &Config, sink: &Sink<'_>) -> Result<R
     };
     let run = Run {
         state: Mutex::new(state),
-        sink,
+        outputs,
         threads,
         budget,
         strip_len: config.strip_len,

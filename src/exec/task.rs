@@ -5,9 +5,8 @@ use chunkwise_kernels::strip::{InputTile, Operand, Program, Step, TilePosition};
 
 use super::plan::{Task, TaskKind};
 use crate::error::{Error, ExecError, Result};
-use crate::graph::{
-    ElemInput, NodeKind, PartialFold, Reduce, Source, TilePiece, Value, new_tile, partial,
-};
+use crate::graph::{ElemInput, NodeKind, Reduce, Source};
+use crate::tile::{PartialFold, TilePiece, Value, new_tile, partial};
 
 /// Computes `task` from the results of its dependencies (in `deps` order).
 pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Result<Value> {
@@ -82,17 +81,17 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
         }
         (TaskKind::Combine { .. }, NodeKind::Reduce(r)) => {
             let refs: Vec<&Value> = inputs.iter().collect();
-            Ok(r.reducer.combine(&refs))
+            r.reducer.combine(&refs)
         }
         (TaskKind::Finish, NodeKind::Reduce(r)) => {
             let refs: Vec<&Value> = inputs.iter().collect();
             let combined = if refs.len() == 1 {
                 refs[0].clone()
             } else {
-                r.reducer.combine(&refs)
+                r.reducer.combine(&refs)?
             };
-            Ok(r.reducer
-                .finish(&combined, &node.grid.block_shape(&task.block)))
+            r.reducer
+                .finish(&combined, &node.grid.block_shape(&task.block))
         }
         (kind, _) => unreachable!("task kind {kind:?} does not match node {}", node.label()),
     }
@@ -203,7 +202,8 @@ mod tests {
 
     use crate::array::Array;
     use crate::chunks::ChunkGrid;
-    use crate::graph::{DType, Node, NodeKind, Source, TilePiece, TileSource, Value, tile_value};
+    use crate::graph::{DType, Node, NodeKind, Source};
+    use crate::tile::{TilePiece, TileSource, Value, tile_value};
 
     /// Tiles of `i * 10 + j`, streamed in pieces of 5 elements after a false start of
     /// garbage that is then taken back (as when a fast decoder gives up at the end).

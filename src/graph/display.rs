@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chunkwise_kernels::strip::{Operand, Program};
 
-use super::{Node, NodeKind};
+use super::{Node, NodeId, NodeKind};
 
 /// A fused program as a nested expression, such as `add(sin(in0), in1)`.
 pub(crate) fn program_text(program: &Program) -> String {
@@ -86,9 +86,10 @@ pub(crate) fn plan_text(roots: &[Arc<Node>], annotate: &dyn Fn(&Node) -> String)
     out
 }
 
-/// The graph below `roots` in Graphviz DOT.
+/// The graph below `roots` in Graphviz DOT, nodes numbered as [`node_numbers`] does.
 pub(crate) fn to_dot(roots: &[Arc<Node>]) -> String {
     let mut out = String::from("digraph chunkwise {\n  node [shape=box, fontname=monospace];\n");
+    let numbers = node_numbers(roots);
     let mut seen = HashSet::new();
     let mut stack: Vec<Arc<Node>> = roots.to_vec();
     while let Some(node) = stack.pop() {
@@ -102,18 +103,35 @@ pub(crate) fn to_dot(roots: &[Arc<Node>]) -> String {
             NodeKind::Reduce(_) => "lightsalmon",
             NodeKind::Invalid(_) => "red",
         };
-        let label =
-            format!("#{} {}\\n{}", node.id, node.label(), grid_text(&node)).replace('"', "'");
+        let number = numbers[&node.id];
+        let label = format!("#{number} {}\\n{}", node.label(), grid_text(&node)).replace('"', "'");
         let _ = writeln!(
             out,
-            "  n{} [label=\"{}\", style=filled, fillcolor={}];",
-            node.id, label, color
+            "  n{number} [label=\"{label}\", style=filled, fillcolor={color}];",
         );
         for input in node.inputs() {
-            let _ = writeln!(out, "  n{} -> n{};", input.id, node.id);
+            let _ = writeln!(out, "  n{} -> n{number};", numbers[&input.id]);
             stack.push(input.clone());
         }
     }
     out.push_str("}\n");
     out
+}
+
+/// A number for every node below `roots`: its place in a depth-first walk from the roots
+/// (in order, each node before its inputs, in order). The numbers depend only on the
+/// graph's structure, never on how many nodes the process made before or on which thread,
+/// so every process that builds the same program numbers its nodes alike: plans, errors and
+/// the tasks an executor exchanges name nodes by these numbers.
+pub(crate) fn node_numbers(roots: &[Arc<Node>]) -> HashMap<NodeId, usize> {
+    let mut numbers = HashMap::new();
+    let mut stack: Vec<&Arc<Node>> = roots.iter().rev().collect();
+    while let Some(node) = stack.pop() {
+        if numbers.contains_key(&node.id) {
+            continue;
+        }
+        numbers.insert(node.id, numbers.len());
+        stack.extend(node.inputs().into_iter().rev());
+    }
+    numbers
 }

@@ -10,24 +10,21 @@
 //! - [`NodeKind::Invalid`]: an error found while building, reported by `compute()`.
 
 mod display;
-mod reduce;
-mod value;
 
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use chunkwise_kernels::dtype::DType;
-use chunkwise_kernels::dtype::Strip;
 use chunkwise_kernels::strip::{Program, StripOp};
 
-pub(crate) use reduce::{ErasedReducer, PartialFold, Several, erase, partial};
-pub(crate) use value::{Pick, TileData, TupleTile, Value, new_tile, tile_value};
-
 use crate::chunks::ChunkGrid;
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::tile::{BlockMap, ErasedReducer, TileSource};
 
-/// Unique identity of a node (shared work is recognised by it).
+/// Identity of a node within this process: shared work is recognised by it. It depends on
+/// how many nodes the process made before, so it is never shown nor sent: plans, errors and
+/// executors name nodes by their [`node_numbers`], which depend only on the graph.
 pub(crate) type NodeId = u64;
 
 fn next_id() -> NodeId {
@@ -62,49 +59,6 @@ pub(crate) enum Source {
     Generator(Arc<dyn StripOp>),
     /// Whole tiles (in-memory arrays, user generator functions).
     Tiles(Arc<dyn TileSource>),
-}
-
-/// A source of whole tiles.
-pub(crate) trait TileSource: Send + Sync + Debug {
-    /// A short name for plans.
-    fn name(&self) -> String;
-    /// The tile of `block`, covering `ranges` of the array.
-    fn tile(&self, block: &[usize], ranges: &[std::ops::Range<usize>]) -> Result<Value>;
-    /// Whether [`TileSource::stream_tile`] hands the tiles of `grid` over as they are
-    /// decoded, so that a reduction can fold each piece while it is in cache instead of
-    /// reading the tile back from memory.
-    fn streams(&self, _grid: &ChunkGrid) -> bool {
-        false
-    }
-    /// The tile of `block` handed to `sink` piece by piece, as [`TilePiece`]s. The default
-    /// reads the whole tile and hands it over at once.
-    fn stream_tile(
-        &self,
-        block: &[usize],
-        ranges: &[std::ops::Range<usize>],
-        sink: &mut dyn FnMut(TilePiece<'_>),
-    ) -> Result<()> {
-        sink(TilePiece::whole(&self.tile(block, ranges)?));
-        Ok(())
-    }
-}
-
-/// What [`TileSource::stream_tile`] hands over.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum TilePiece<'a> {
-    /// The tile's first elements in C order, final from here on: each prefix extends the
-    /// one before, and the last is the whole tile.
-    Prefix(Strip<'a>),
-    /// The elements handed over so far are void: the tile starts again (a fast decoder
-    /// gave up half-way and the general one takes over).
-    Restart,
-}
-
-impl<'a> TilePiece<'a> {
-    /// A whole tile, handed over at once.
-    pub(crate) fn whole(tile: &'a Value) -> TilePiece<'a> {
-        TilePiece::Prefix(tile.strip().expect("a source's tiles are arrays"))
-    }
 }
 
 /// An input of an elementwise program or a reduction's prelude: a node on the same grid as
@@ -142,20 +96,6 @@ impl ElemInput {
 pub(crate) struct Elemwise {
     pub(crate) inputs: Vec<ElemInput>,
     pub(crate) program: Program,
-}
-
-/// How a blockwise node maps output blocks to input blocks, and computes a tile.
-pub(crate) trait BlockMap: Send + Sync + Debug {
-    /// A short name for plans.
-    fn name(&self) -> String;
-    /// The input blocks that output block `block` reads: (input number, block index).
-    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)>;
-    /// Computes output block `block` (of `shape`) from the tiles of `deps(block)`, in order.
-    fn run(&self, block: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value>;
-    /// Scratch bytes the computation of one tile needs beyond its inputs and output.
-    fn scratch_bytes(&self) -> usize {
-        0
-    }
 }
 
 /// A blockwise node.
@@ -313,4 +253,4 @@ impl Node {
     }
 }
 
-pub(crate) use display::{plan_text, to_dot};
+pub(crate) use display::{node_numbers, plan_text, to_dot};

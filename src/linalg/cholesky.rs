@@ -9,7 +9,7 @@ use chunkwise_kernels::linalg::{Op, Triangular, cholesky_lower, gemm, solve_righ
 
 use super::finite::{Region, checked};
 use super::square_size;
-use super::stage::{Stage, assemble, matrix, tile_of};
+use super::stage::{assemble, blockwise, matrix, tile_of};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
 use crate::error::{Error, LinalgError, Result};
@@ -45,7 +45,7 @@ pub fn cholesky<T: FloatElement>(a: &Array<T>) -> Result<Array<T>> {
     let mut trailing = rechunk(&a.node, grid.clone());
     let (mut diagonal, mut panels) = (Vec::new(), Vec::new());
     for (k, &origin) in offsets.iter().enumerate().take(nt) {
-        let diag = Stage::new(
+        let diag = blockwise(
             "cholesky potrf",
             grid.clone(),
             T::DTYPE,
@@ -53,7 +53,8 @@ pub fn cholesky<T: FloatElement>(a: &Array<T>) -> Result<Array<T>> {
         )
         .run(
             |block| vec![(0, block.to_vec())],
-            move |block, shape, inputs| {
+            move |b, inputs| {
+                let (block, shape) = (b.index, b.shape);
                 let tile = matrix::<T>(inputs[0], 0);
                 let l = cholesky_lower(tile.data, tile.rows).map_err(|pivot| {
                     Error::Linalg(LinalgError::NotPositiveDefinite {
@@ -64,7 +65,7 @@ pub fn cholesky<T: FloatElement>(a: &Array<T>) -> Result<Array<T>> {
                 Ok(tile_of(l, shape))
             },
         );
-        let panel = Stage::new(
+        let panel = blockwise(
             "cholesky trsm",
             grid.clone(),
             T::DTYPE,
@@ -72,7 +73,8 @@ pub fn cholesky<T: FloatElement>(a: &Array<T>) -> Result<Array<T>> {
         )
         .run(
             move |block| vec![(0, block.to_vec()), (1, vec![k, k])],
-            |_, shape, inputs| {
+            |b, inputs| {
+                let shape = b.shape;
                 let (b, l) = (matrix::<T>(inputs[0], 0), matrix::<T>(inputs[1], 0));
                 let mut x = b.data.to_vec();
                 let l = Triangular {
@@ -113,7 +115,7 @@ fn update_trailing<T: FloatElement>(
     panel: &Arc<Node>,
     k: usize,
 ) -> Arc<Node> {
-    Stage::new(
+    blockwise(
         "cholesky update",
         grid.clone(),
         T::DTYPE,
@@ -127,7 +129,8 @@ fn update_trailing<T: FloatElement>(
                 (1, vec![block[1], k]),
             ]
         },
-        |_, shape, inputs| {
+        |b, inputs| {
+            let shape = b.shape;
             let c = matrix::<T>(inputs[0], 0);
             let (li, lj) = (matrix::<T>(inputs[1], 0), matrix::<T>(inputs[2], 0));
             let mut out = c.data.to_vec();

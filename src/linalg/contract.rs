@@ -16,12 +16,12 @@ use chunkwise_kernels::dtype::FloatElement;
 use chunkwise_kernels::linalg::{Op, gemm};
 use ndarray::{ArrayD, IxDyn};
 
-use super::stage::{Stage, array_part, tile_of};
+use super::stage::{array_part, blockwise, tile_of};
 use crate::array::{Array, Reduction};
 use crate::chunks::{ChunkGrid, box_indices, refine};
 use crate::error::{BuildError, Error, Result};
-use crate::graph::Value;
 use crate::ops::rechunk::rechunk;
+use crate::tile::Value;
 
 /// The most bytes of operand tiles one link of a contraction chain reads.
 pub const LINK_INPUT_BYTES: usize = 256 << 20;
@@ -333,8 +333,8 @@ fn contract_nodes<T: FloatElement>(
             (Some(_), None) => b_node.grid.max_tile_len(),
             (None, None) => a_node.grid.max_tile_len() + b_node.grid.max_tile_len(),
         };
-        let stage = Stage::new(name, grid.clone(), T::DTYPE, inputs)
-            .scratch(copies * std::mem::size_of::<T>())
+        let stage = blockwise(name, grid.clone(), T::DTYPE, inputs)
+            .scratch(move |_| (copies * size_of::<T>()) as u64)
             .run(
                 move |block| {
                     let mut deps = Vec::new();
@@ -347,7 +347,8 @@ fn contract_nodes<T: FloatElement>(
                     }
                     deps
                 },
-                move |_, shape, tiles| {
+                move |b, tiles| {
+                    let shape = b.shape;
                     let (start, pairs) = if has_previous {
                         (Some(tiles[0]), &tiles[1..])
                     } else {

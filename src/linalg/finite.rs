@@ -15,7 +15,7 @@ use chunkwise_kernels::dtype::FloatElement;
 pub(super) use chunkwise_kernels::linalg::Region;
 use chunkwise_kernels::linalg::first_non_finite;
 
-use super::stage::{Stage, array_part};
+use super::stage::{array_part, blockwise};
 use crate::array::Array;
 use crate::error::{Error, LinalgError};
 
@@ -30,9 +30,10 @@ pub(super) fn checked<T: FloatElement>(
 ) -> Array<T> {
     let grid = a.node.grid.clone();
     let (op, input) = (op.to_string(), input.to_string());
-    let node = Stage::new("check finite", grid.clone(), T::DTYPE, vec![a.node.clone()]).run(
+    let node = blockwise("check finite", grid.clone(), T::DTYPE, vec![a.node.clone()]).run(
         |block| vec![(0, block.to_vec())],
-        move |block, _, tiles| {
+        move |b, tiles| {
+            let block = b.index;
             let origin = grid.block_origin(block);
             check_tile(array_part::<T>(tiles[0], 0), &origin, region).map_err(
                 |(index, value)| {

@@ -14,7 +14,7 @@ use chunkwise_kernels::linalg::{Op, Triangular, gemm, lu_partial_pivoting, solve
 
 use super::finite::{Region, checked};
 use super::square_size;
-use super::stage::{Stage, array_part, assemble, matrix, pick_part, tile_of, tuple};
+use super::stage::{array_part, assemble, blockwise, matrix, pick_part, tile_of, tuple};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
 use crate::error::{Error, LinalgError, Result};
@@ -74,7 +74,7 @@ impl<T: FloatElement> LuStages<T> {
             let (origin, width) = (offsets[k], tiles[k]);
             let height = n - origin;
             let panel_grid = ChunkGrid::from_valid(vec![vec![height], vec![width]]);
-            let panel = Stage::new(
+            let panel = blockwise(
                 "lu panel getrf",
                 panel_grid,
                 T::DTYPE,
@@ -82,7 +82,8 @@ impl<T: FloatElement> LuStages<T> {
             )
             .run(
                 |_| vec![(0, vec![0, 0])],
-                move |_, shape, tiles| {
+                move |b, tiles| {
+                    let shape = b.shape;
                     let mut lu = matrix::<T>(tiles[0], 0).data.to_vec();
                     let order = lu_partial_pivoting(&mut lu, height, width).map_err(|pivot| {
                         Error::Linalg(LinalgError::Singular {
@@ -126,7 +127,7 @@ impl<T: FloatElement> LuStages<T> {
         below: usize,
     ) -> Arc<Node> {
         let grid = ChunkGrid::from_valid(vec![vec![below], widths.to_vec()]);
-        Stage::new(
+        blockwise(
             "lu column update",
             grid,
             T::DTYPE,
@@ -134,7 +135,8 @@ impl<T: FloatElement> LuStages<T> {
         )
         .run(
             |block| vec![(0, vec![0, block[1] + 1]), (1, vec![0, 0])],
-            move |_, shape, tiles| {
+            move |b, tiles| {
+                let shape = b.shape;
                 let column = matrix::<T>(tiles[0], 0);
                 let lu = matrix::<T>(tiles[1], 0);
                 let (cols, width) = (column.cols, lu.cols);
@@ -176,7 +178,7 @@ impl<T: FloatElement> LuStages<T> {
         let n: usize = self.tiles().iter().sum();
         let offsets = self.grid.offsets(0).to_vec();
         let nt = self.pivots.len();
-        Stage::new(
+        blockwise(
             "lu row order",
             ChunkGrid::from_valid(vec![vec![n]]),
             u64::DTYPE,
@@ -184,7 +186,7 @@ impl<T: FloatElement> LuStages<T> {
         )
         .run(
             move |_| (0..nt).map(|k| (k, vec![0])).collect(),
-            move |_, _, tiles| {
+            move |_, tiles| {
                 let mut rows: Vec<u64> = (0..n as u64).collect();
                 for (k, tile) in tiles.iter().enumerate() {
                     permute_rows(&mut rows[offsets[k]..], order_of(tile, 0), 1);
@@ -198,9 +200,10 @@ impl<T: FloatElement> LuStages<T> {
     fn p(&self) -> Arc<Node> {
         let rows = self.row_order();
         let origins = self.grid.clone();
-        Stage::new("lu p", self.grid.clone(), T::DTYPE, vec![rows]).run(
+        blockwise("lu p", self.grid.clone(), T::DTYPE, vec![rows]).run(
             |_| vec![(0, vec![0])],
-            move |block, shape, tiles| {
+            move |b, tiles| {
+                let (block, shape) = (b.index, b.shape);
                 let rows = order_of(tiles[0], 0);
                 let origin = origins.block_origin(block);
                 let mut out = vec![T::ZERO; shape[0] * shape[1]];
@@ -230,13 +233,14 @@ impl<T: FloatElement> LuStages<T> {
             let later = nt - k - 1;
             let starts: Vec<usize> = offsets[k + 1..nt].iter().map(|o| o - origin).collect();
             let row_offsets = grid.offsets(0).to_vec();
-            let column = Stage::new("lu l column", grid, T::DTYPE, inputs).run(
+            let column = blockwise("lu l column", grid, T::DTYPE, inputs).run(
                 move |_| {
                     let mut deps = vec![(0, vec![0, 0])];
                     deps.extend((0..later).map(|j| (1 + j, vec![0])));
                     deps
                 },
-                move |block, shape, tiles| {
+                move |b, tiles| {
+                    let (block, shape) = (b.index, b.shape);
                     let lu = matrix::<T>(tiles[0], 0);
                     let mut l = lu.data.to_vec();
                     for i in 0..width {
@@ -268,9 +272,10 @@ impl<T: FloatElement> LuStages<T> {
         let nt = tiles.len();
         let diagonal = self.panels.iter().zip(&tiles).map(|(panel, &width)| {
             let grid = ChunkGrid::from_valid(vec![vec![width], vec![width]]);
-            Stage::new("lu u diagonal", grid, T::DTYPE, vec![panel.clone()]).run(
+            blockwise("lu u diagonal", grid, T::DTYPE, vec![panel.clone()]).run(
                 |_| vec![(0, vec![0, 0])],
-                move |_, shape, tiles| {
+                move |b, tiles| {
+                    let shape = b.shape;
                     let lu = matrix::<T>(tiles[0], 0);
                     let mut u = lu.data[..width * width].to_vec();
                     for i in 0..width {
@@ -298,7 +303,7 @@ impl<T: FloatElement> LuStages<T> {
 }
 
 /// A row order (u64 positions) held in part `index` of a tile.
-fn order_of(tile: &crate::graph::Value, index: usize) -> &[u64] {
+fn order_of(tile: &crate::tile::Value, index: usize) -> &[u64] {
     array_part::<u64>(tile, index)
         .as_slice()
         .expect("C-order tiles")

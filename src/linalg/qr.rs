@@ -11,12 +11,13 @@ use chunkwise_kernels::linalg::TileQr;
 
 use super::finite::{Region, checked};
 use super::matrix_shape;
-use super::stage::{Stage, matrix, part, part_ref, pick_part, tile_of, tuple};
+use super::stage::{blockwise, matrix, part, part_ref, pick_part, tile_of, tuple};
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
 use crate::error::Result;
-use crate::graph::{Node, TileData, Value};
+use crate::graph::Node;
 use crate::ops::rechunk::rechunk;
+use crate::tile::{TileData, Value};
 
 /// The QR factorization `a = q @ r`: `q` (m x k) has orthonormal columns and `r` (k x n)
 /// is upper triangular, with `k = min(m, n)`.
@@ -78,6 +79,16 @@ impl<T: FloatElement> TileData for QrTile<T> {
     fn shape(&self) -> &[usize] {
         &self.shape
     }
+    fn describe(&self) -> String {
+        format!("the QR factors of a {:?} tile", self.shape)
+    }
+    /// QR factors stay in the process that made them: the tasks that apply them run where
+    /// their leaf was factored.
+    fn encode_into(&self, _: &mut crate::tile::encode::Writer) -> Result<()> {
+        Err(crate::error::Error::Exec(
+            crate::error::ExecError::TileEncoding(format!("{} have no encoding", self.describe())),
+        ))
+    }
 }
 
 /// Factors the row-major `rows x n` matrix `data`: (QR factors, `R`).
@@ -115,9 +126,10 @@ impl<T: FloatElement> Tsqr<T> {
         let n = shape[1];
         let rows = merge_short_tiles(&a.grid.chunks()[0], n);
         let a = rechunk(a, ChunkGrid::from_valid(vec![rows.clone(), vec![n]]));
-        let leaves = Stage::new("tsqr leaf qr", a.grid.clone(), T::DTYPE, vec![a]).run(
+        let leaves = blockwise("tsqr leaf qr", a.grid.clone(), T::DTYPE, vec![a]).run(
             |block| vec![(0, block.to_vec())],
-            move |_, shape, tiles| {
+            move |b, tiles| {
+                let shape = b.shape;
                 let tile = matrix::<T>(tiles[0], 0);
                 Ok(factor(tile.data, shape[0], n))
             },
@@ -133,18 +145,19 @@ impl<T: FloatElement> Tsqr<T> {
                 .map(|g| (count - g * fan_in).min(fan_in) * n)
                 .collect();
             let grid = ChunkGrid::from_valid(vec![sizes, vec![n]]);
-            let next = Stage::new("tsqr tree qr", grid, T::DTYPE, vec![stage.clone()]).run(
+            let next = blockwise("tsqr tree qr", grid, T::DTYPE, vec![stage.clone()]).run(
                 move |block| {
                     let first = block[0] * fan_in;
                     (first..(first + fan_in).min(count))
                         .map(|child| (0, vec![child, 0]))
                         .collect()
                 },
-                move |_, shape, tiles| {
-                    let stacked: Vec<T> = tiles
-                        .iter()
-                        .flat_map(|t| matrix::<T>(&part(t, 1), 0).data.to_vec())
-                        .collect();
+                move |b, tiles| {
+                    let shape = b.shape;
+                    let mut stacked: Vec<T> = Vec::new();
+                    for tile in tiles {
+                        stacked.extend_from_slice(matrix::<T>(&part(tile, 1)?, 0).data);
+                    }
                     Ok(factor(&stacked, shape[0], n))
                 },
             );
@@ -183,9 +196,9 @@ impl<T: FloatElement> Tsqr<T> {
     fn q(&self) -> Arc<Node> {
         let n = self.n;
         let top = &self.levels.last().expect("a tree has a top").stage;
-        let mut above = Stage::new("tsqr q", top.grid.clone(), T::DTYPE, vec![top.clone()]).run(
+        let mut above = blockwise("tsqr q", top.grid.clone(), T::DTYPE, vec![top.clone()]).run(
             |block| vec![(0, block.to_vec())],
-            move |_, _, tiles| {
+            move |_, tiles| {
                 let qr = tile_qr::<T>(tiles[0]);
                 Ok(tile_of(qr.thin_q(), &[qr.nrows(), n]))
             },
@@ -193,7 +206,7 @@ impl<T: FloatElement> Tsqr<T> {
         for Level { stage, parents } in self.levels.iter().rev().skip(1) {
             let parents = parents.clone();
             let deps_parents = parents.clone();
-            above = Stage::new(
+            above = blockwise(
                 "tsqr q",
                 stage.grid.clone(),
                 T::DTYPE,
@@ -204,7 +217,8 @@ impl<T: FloatElement> Tsqr<T> {
                     let (parent, _) = deps_parents[block[0]];
                     vec![(0, block.to_vec()), (1, vec![parent, 0])]
                 },
-                move |block, shape, tiles| {
+                move |b, tiles| {
+                    let (block, shape) = (b.index, b.shape);
                     let qr = tile_qr::<T>(tiles[0]);
                     let (_, position) = parents[block[0]];
                     let parent_q = matrix::<T>(tiles[1], 0);

@@ -7,7 +7,7 @@ use chunkwise_kernels::dtype::FloatElement;
 use super::finite::{Region, checked};
 use super::lu::{LuStages, permute_rows};
 use super::qr::qr_of;
-use super::stage::{Stage, array_part, matrix, tile_of};
+use super::stage::{array_part, blockwise, matrix, tile_of};
 use super::svd::svd_of;
 use super::triangular::substitute;
 use super::{column_wise, matrix_shape, square_size, with_rhs};
@@ -65,9 +65,10 @@ fn gather_rows<T: FloatElement>(b: &Arc<Node>, order: &Arc<Node>, tiles: &[usize
     let b = rechunk(b, ChunkGrid::from_valid(vec![vec![n], columns.clone()]));
     let grid = ChunkGrid::from_valid(vec![tiles.to_vec(), columns]);
     let origins = grid.clone();
-    Stage::new("permute rows", grid, T::DTYPE, vec![b, order.clone()]).run(
+    blockwise("permute rows", grid, T::DTYPE, vec![b, order.clone()]).run(
         |block| vec![(0, vec![0, block[1]]), (1, vec![0])],
-        move |block, shape, tiles| {
+        move |b, tiles| {
+            let (block, shape) = (b.index, b.shape);
             let column = matrix::<T>(tiles[0], 0);
             let order = array_part::<u64>(tiles[1], 0).as_slice().expect("C order");
             let first = origins.block_origin(block)[0];

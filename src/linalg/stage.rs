@@ -5,110 +5,16 @@
 //! Only the tiles some consumer asks for become tasks (the planner lowers on demand), so a
 //! stage may be declared on a whole grid and used on one triangle of it.
 
-use std::fmt;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{Element, FloatElement};
-use ndarray::{ArrayD, IxDyn};
+use ndarray::ArrayD;
 
 use crate::chunks::ChunkGrid;
-use crate::error::Result;
-use crate::graph::{
-    BlockMap, Blockwise, DType, Node, NodeKind, Pick, TupleTile, Value, tile_value,
-};
-
-/// Which input tiles a tile reads: `(input number, block index)`, in the order `run` gets them.
-type DepsFn = dyn Fn(&[usize]) -> Vec<(usize, Vec<usize>)> + Send + Sync;
-/// Computes the tile of a block (of a shape) from its input tiles.
-type RunFn = dyn Fn(&[usize], &[usize], &[&Value]) -> Result<Value> + Send + Sync;
-
-/// A blockwise map given by two closures.
-struct StageMap {
-    name: String,
-    deps: Box<DepsFn>,
-    run: Box<RunFn>,
-    scratch_bytes: usize,
-}
-
-impl fmt::Debug for StageMap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StageMap")
-            .field("name", &self.name)
-            .finish()
-    }
-}
-
-impl BlockMap for StageMap {
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
-        (self.deps)(block)
-    }
-    fn run(&self, block: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value> {
-        (self.run)(block, shape, inputs)
-    }
-    fn scratch_bytes(&self) -> usize {
-        self.scratch_bytes
-    }
-}
-
-/// A stage of a tile algorithm, to be finished with [`Stage::run`].
-pub(crate) struct Stage {
-    name: String,
-    grid: ChunkGrid,
-    dtype: DType,
-    inputs: Vec<Arc<Node>>,
-    scratch_bytes: usize,
-}
-
-impl Stage {
-    /// A stage named `name` producing tiles of `dtype` on `grid`, reading `inputs`.
-    pub(crate) fn new(
-        name: impl Into<String>,
-        grid: ChunkGrid,
-        dtype: DType,
-        inputs: Vec<Arc<Node>>,
-    ) -> Stage {
-        Stage {
-            name: name.into(),
-            grid,
-            dtype,
-            inputs,
-            scratch_bytes: 0,
-        }
-    }
-
-    /// Declares the working memory of one tile beyond its inputs and result (planned
-    /// against the budget).
-    pub(crate) fn scratch(mut self, bytes: usize) -> Stage {
-        self.scratch_bytes = bytes;
-        self
-    }
-
-    /// The node: tile `block` reads `deps(block)` and is computed by `run(block, shape,
-    /// tiles)`.
-    pub(crate) fn run(
-        self,
-        deps: impl Fn(&[usize]) -> Vec<(usize, Vec<usize>)> + Send + Sync + 'static,
-        run: impl Fn(&[usize], &[usize], &[&Value]) -> Result<Value> + Send + Sync + 'static,
-    ) -> Arc<Node> {
-        let map: Arc<dyn BlockMap> = Arc::new(StageMap {
-            name: self.name,
-            deps: Box::new(deps),
-            run: Box::new(run),
-            scratch_bytes: self.scratch_bytes,
-        });
-        Node::new(
-            NodeKind::Blockwise(Blockwise {
-                inputs: self.inputs,
-                map,
-            }),
-            self.grid,
-            self.dtype,
-        )
-    }
-}
+use crate::graph::{Blockwise, DType, Node, NodeKind};
+pub(crate) use crate::ops::blockwise::blockwise;
+use crate::tile::{BlockMap, Pick, Value};
+pub(crate) use crate::tile::{TileData, part, tile_of, tuple};
 
 /// A row-major matrix tile borrowed from a value.
 pub(crate) struct MatrixTile<'a, T> {
@@ -118,16 +24,14 @@ pub(crate) struct MatrixTile<'a, T> {
 }
 
 /// Part `index` of a tuple value (or the value itself for part 0), as its concrete type.
-pub(crate) fn part_ref<D: 'static>(value: &Value, index: usize) -> &D {
-    let any = value.as_any();
-    let found = match any.downcast_ref::<TupleTile>() {
-        Some(tuple) => tuple.parts[index].as_any().downcast_ref::<D>(),
-        None => {
-            debug_assert_eq!(index, 0, "a plain tile has one part");
-            any.downcast_ref::<D>()
-        }
+/// A stage reads the tile types its producer makes, so a mismatch is a bug (and the task's
+/// panic becomes an error naming it).
+pub(crate) fn part_ref<D: TileData>(value: &Value, index: usize) -> &D {
+    let found = match value.get::<crate::tile::TupleTile>() {
+        Ok(tuple) => tuple.parts[index].get::<D>(),
+        Err(_) => value.get::<D>(),
     };
-    found.expect("a linear-algebra stage reads the tile types its producer makes")
+    found.unwrap_or_else(|e| panic!("a linear-algebra stage read the wrong tile: {e}"))
 }
 
 /// The array tile of a value (part `part` of a tuple value, or the value itself for part 0).
@@ -147,24 +51,6 @@ pub(crate) fn matrix<T: Element>(value: &Value, part: usize) -> MatrixTile<'_, T
         data: array.as_slice().expect("C-order tiles"),
         rows,
         cols,
-    }
-}
-
-/// A value holding `values` as a tile of `shape`.
-pub(crate) fn tile_of<T: Element>(values: Vec<T>, shape: &[usize]) -> Value {
-    tile_value(ArrayD::from_shape_vec(IxDyn(shape), values).expect("one value per element"))
-}
-
-/// Several tiles computed by one task (the first gives the task's shape).
-pub(crate) fn tuple(parts: Vec<Value>) -> Value {
-    Arc::new(TupleTile { parts })
-}
-
-/// The part of a tuple value (or a plain value as its only part).
-pub(crate) fn part(value: &Value, index: usize) -> Value {
-    match value.as_any().downcast_ref::<TupleTile>() {
-        Some(tuple) => tuple.parts[index].clone(),
-        None => value.clone(),
     }
 }
 
@@ -202,15 +88,25 @@ pub(crate) fn assemble<T: FloatElement>(
 ) -> Arc<Node> {
     let pick = Arc::new(pick);
     let deps_pick = pick.clone();
-    Stage::new(name, grid, T::DTYPE, sources).run(
-        move |block| {
-            deps_pick(block)
-                .map(|(input, at, _)| vec![(input, at)])
-                .unwrap_or_default()
-        },
-        move |block, shape, tiles| match pick(block) {
-            Some((_, _, index)) => Ok(part(tiles[0], index)),
-            None => Ok(tile_of(vec![T::ZERO; shape.iter().product()], shape)),
-        },
-    )
+    let (memory_pick, size) = (pick.clone(), size_of::<T>() as u64);
+    blockwise(name, grid, T::DTYPE, sources)
+        .memory(move |block| crate::tile::TileMemory {
+            // A picked tile exists already; only tiles of zeros are new.
+            output: match memory_pick(block.index) {
+                Some(_) => 0,
+                None => block.len() as u64 * size,
+            },
+            scratch: 0,
+        })
+        .run(
+            move |block| {
+                deps_pick(block)
+                    .map(|(input, at, _)| vec![(input, at)])
+                    .unwrap_or_default()
+            },
+            move |block, tiles| match pick(block.index) {
+                Some((_, _, index)) => part(tiles[0], index),
+                None => Ok(tile_of(vec![T::ZERO; block.len()], block.shape)),
+            },
+        )
 }

@@ -7,7 +7,7 @@ use chunkwise_kernels::linalg::thin_svd;
 use super::finite::{Region, checked};
 use super::matrix_shape;
 use super::qr::qr_of;
-use super::stage::{Stage, matrix, pick_part, tile_of, tuple};
+use super::stage::{blockwise, matrix, pick_part, tile_of, tuple};
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
 use crate::error::{BuildError, Error, LinalgError, Result};
@@ -51,7 +51,7 @@ pub(super) fn svd_of<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T
     }
     let (q, r) = qr_of(a)?;
     // One task factors R; its three results are picked apart.
-    let factors = Stage::new(
+    let factors = blockwise(
         "svd of r",
         r.node.grid.clone(),
         T::DTYPE,
@@ -59,7 +59,7 @@ pub(super) fn svd_of<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T
     )
     .run(
         |_| vec![(0, vec![0, 0])],
-        move |_, _, tiles| {
+        move |_, tiles| {
             let r = matrix::<T>(tiles[0], 0);
             let f = thin_svd(r.data, n, n).ok_or_else(|| {
                 Error::Linalg(LinalgError::NotConverged {

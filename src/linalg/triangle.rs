@@ -3,7 +3,7 @@
 use chunkwise_kernels::dtype::FloatElement;
 
 use super::matrix_shape;
-use super::stage::{Stage, matrix, tile_of};
+use super::stage::{blockwise, matrix, tile_of};
 use crate::array::Array;
 use crate::error::Result;
 
@@ -33,9 +33,10 @@ fn keep_where<T: FloatElement>(
     let grid = a.node.grid.clone();
     let origins = grid.clone();
     Ok(Array::from_node(
-        Stage::new(name, grid, T::DTYPE, vec![a.node.clone()]).run(
+        blockwise(name, grid, T::DTYPE, vec![a.node.clone()]).run(
             |block| vec![(0, block.to_vec())],
-            move |block, shape, tiles| {
+            move |b, tiles| {
+                let (block, shape) = (b.index, b.shape);
                 let tile = matrix::<T>(tiles[0], 0);
                 let origin = origins.block_origin(block);
                 let mut out = tile.data.to_vec();

@@ -7,7 +7,7 @@ use chunkwise_kernels::dtype::FloatElement;
 use chunkwise_kernels::linalg::{Op, Triangular, gemm, solve_left};
 
 use super::finite::{Region, checked};
-use super::stage::{Stage, assemble, matrix, tile_of};
+use super::stage::{assemble, blockwise, matrix, tile_of};
 use super::{square_size, with_rhs};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
@@ -69,7 +69,7 @@ pub(super) fn substitute<T: FloatElement>(a: &Arc<Node>, b: &Arc<Node>, lower: b
         );
         let deps_earlier = earlier.clone();
         let origin = offsets[i];
-        let stage = Stage::new("triangular solve", grid.clone(), T::DTYPE, inputs).run(
+        let stage = blockwise("triangular solve", grid.clone(), T::DTYPE, inputs).run(
             move |block| {
                 let c = block[1];
                 let mut deps = vec![(0, vec![i, i]), (1, vec![i, c])];
@@ -79,7 +79,8 @@ pub(super) fn substitute<T: FloatElement>(a: &Arc<Node>, b: &Arc<Node>, lower: b
                 }
                 deps
             },
-            move |block, shape, tiles| {
+            move |b, tiles| {
+                let (block, shape) = (b.index, b.shape);
                 let (diag, rhs) = (matrix::<T>(tiles[0], 0), matrix::<T>(tiles[1], 0));
                 let mut x = rhs.data.to_vec();
                 for pair in tiles[2..].chunks(2) {

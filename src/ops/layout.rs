@@ -1,73 +1,40 @@
 //! Axis rearrangements: transposes, new axes of length 1, squeezed axes. One blockwise map
 //! covers them all: output axis `k` reads input axis `source[k]`, or is a new axis.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 
-use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, Axis};
 
+use super::blockwise::blockwise;
 use super::with_dtype;
 use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::error::{BuildError, Error, Result};
-use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
+use crate::graph::Node;
 
-#[derive(Debug)]
-struct AxisMap<T> {
-    /// Per output axis: the input axis it reads, or `None` for a new axis of length 1.
-    source: Vec<Option<usize>>,
-    in_ndim: usize,
-    _t: PhantomData<fn() -> T>,
-}
-
-impl<T: Element> BlockMap for AxisMap<T> {
-    fn name(&self) -> String {
-        let axes: Vec<String> = self
-            .source
+/// The view of `tile` whose axis `k` is its axis `source[k]` (or a new axis of length 1).
+fn axis_view<'a, T>(tile: &'a ArrayD<T>, source: &[Option<usize>]) -> ndarray::ArrayViewD<'a, T> {
+    let mut kept: Vec<usize> = source.iter().flatten().copied().collect();
+    let mut view = tile.view();
+    for axis in (0..tile.ndim()).rev() {
+        if !kept.contains(&axis) {
+            view = view.index_axis_move(Axis(axis), 0);
+        }
+    }
+    let mut sorted = kept.clone();
+    sorted.sort_unstable();
+    for a in kept.iter_mut() {
+        *a = sorted
             .iter()
-            .map(|s| s.map_or("new".to_string(), |a| a.to_string()))
-            .collect();
-        format!("axes[{}]", axes.join(", "))
+            .position(|s| s == a)
+            .expect("kept axes are in sorted");
     }
-
-    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
-        let mut in_block = vec![0; self.in_ndim];
-        for (k, s) in self.source.iter().enumerate() {
-            if let Some(a) = s {
-                in_block[*a] = block[k];
-            }
+    let mut view = view.permuted_axes(kept);
+    for (k, s) in source.iter().enumerate() {
+        if s.is_none() {
+            view = view.insert_axis(Axis(k));
         }
-        vec![(0, in_block)]
     }
-
-    fn run(&self, _: &[usize], _: &[usize], inputs: &[&Value]) -> Result<Value> {
-        let tile = inputs[0]
-            .as_any()
-            .downcast_ref::<ArrayD<T>>()
-            .expect("tiles of T");
-        let mut kept: Vec<usize> = self.source.iter().flatten().copied().collect();
-        let mut view = tile.view();
-        for axis in (0..self.in_ndim).rev() {
-            if !kept.contains(&axis) {
-                view = view.index_axis_move(Axis(axis), 0);
-            }
-        }
-        let mut sorted = kept.clone();
-        sorted.sort_unstable();
-        for a in kept.iter_mut() {
-            *a = sorted
-                .iter()
-                .position(|s| s == a)
-                .expect("kept axes are in sorted");
-        }
-        let mut view = view.permuted_axes(kept);
-        for (k, s) in self.source.iter().enumerate() {
-            if s.is_none() {
-                view = view.insert_axis(Axis(k));
-            }
-        }
-        Ok(tile_value(view.as_standard_layout().into_owned()))
-    }
+    view
 }
 
 /// The node whose axis `k` is axis `source[k]` of `node` (or a new axis of length 1); axes
@@ -77,20 +44,30 @@ pub(crate) fn axis_map(node: &Arc<Node>, source: Vec<Option<usize>>) -> Arc<Node
         .iter()
         .map(|s| s.map_or_else(|| AxisChunks::single(1), |a| node.grid.axis(a).clone()))
         .collect();
-    let grid = ChunkGrid::from_axes(axes);
-    let map: Arc<dyn BlockMap> = with_dtype!(node.dtype, T => Arc::new(AxisMap::<T> {
-        source: source.clone(),
-        in_ndim: node.ndim(),
-        _t: PhantomData,
-    }));
-    Node::new(
-        NodeKind::Blockwise(Blockwise {
-            inputs: vec![node.clone()],
-            map,
-        }),
-        grid,
+    let names: Vec<String> = source
+        .iter()
+        .map(|s| s.map_or("new".to_string(), |a| a.to_string()))
+        .collect();
+    let in_ndim = node.ndim();
+    let deps_source = source.clone();
+    let builder = blockwise(
+        format!("axes[{}]", names.join(", ")),
+        ChunkGrid::from_axes(axes),
         node.dtype,
-    )
+        vec![node.clone()],
+    );
+    with_dtype!(node.dtype, T => builder.arrays::<T, T>(
+        move |block| {
+            let mut in_block = vec![0; in_ndim];
+            for (k, s) in deps_source.iter().enumerate() {
+                if let Some(a) = s {
+                    in_block[*a] = block[k];
+                }
+            }
+            vec![(0, in_block)]
+        },
+        move |_, tiles| Ok(axis_view(tiles[0], &source).as_standard_layout().into_owned()),
+    ))
 }
 
 /// An axis number, negative counting from the end, checked against `ndim`.

@@ -1,6 +1,7 @@
 //! User operations written in terms of the graph's primitives: each checks its arguments
 //! and builds nodes; none has its own executor path.
 
+pub(crate) mod blockwise;
 pub(crate) mod elementwise;
 pub(crate) mod generators;
 pub(crate) mod layout;

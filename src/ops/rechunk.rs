@@ -3,67 +3,14 @@
 //! This direct regrid holds one output tile and its overlapping inputs per task; the planner
 //! checks that against the memory budget before anything runs.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 
-use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, IxDyn};
 
+use super::blockwise::blockwise;
 use super::{sub_view, with_dtype};
-use crate::chunks::{ChunkGrid, box_indices};
-use crate::error::Result;
-use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
-
-/// Assembles tiles of `to` from tiles of `from` (same shape).
-#[derive(Debug)]
-struct Regrid<T> {
-    from: ChunkGrid,
-    to: ChunkGrid,
-    _t: PhantomData<fn() -> T>,
-}
-
-impl<T: Element> BlockMap for Regrid<T> {
-    fn name(&self) -> String {
-        "rechunk".into()
-    }
-
-    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
-        let blocks = self
-            .from
-            .blocks_overlapping_all(&self.to.block_ranges(block));
-        box_indices(&blocks).map(|b| (0, b)).collect()
-    }
-
-    fn run(&self, block: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value> {
-        let out_ranges = self.to.block_ranges(block);
-        let mut out = ArrayD::<T>::default(IxDyn(shape));
-        for ((_, in_block), tile) in self.deps(block).iter().zip(inputs) {
-            let tile = tile
-                .as_any()
-                .downcast_ref::<ArrayD<T>>()
-                .expect("rechunk inputs are tiles of T");
-            let in_ranges = self.from.block_ranges(in_block);
-            // Overlap of the two blocks, in global coordinates.
-            let overlap: Vec<_> = out_ranges
-                .iter()
-                .zip(&in_ranges)
-                .map(|(o, i)| o.start.max(i.start)..o.end.min(i.end).max(o.start.max(i.start)))
-                .collect();
-            let src: Vec<_> = overlap
-                .iter()
-                .zip(&in_ranges)
-                .map(|(g, i)| g.start - i.start..g.end - i.start)
-                .collect();
-            let dst: Vec<_> = overlap
-                .iter()
-                .zip(&out_ranges)
-                .map(|(g, o)| g.start - o.start..g.end - o.start)
-                .collect();
-            sub_view(out.view_mut(), &dst).assign(&sub_view(tile.view(), &src));
-        }
-        Ok(tile_value(out))
-    }
-}
+use crate::chunks::{ChunkGrid, overlap_local};
+use crate::graph::Node;
 
 /// `node` on the grid `to` (the same node if it is already on it).
 ///
@@ -102,16 +49,24 @@ fn largest_direct_task(from: &ChunkGrid, to: &ChunkGrid) -> u64 {
         .fold(1u64, u64::saturating_mul)
 }
 
-/// A direct regrid node.
+/// A direct regrid node: each tile of `to` assembled from the tiles of `node` it overlaps.
 fn regrid(node: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
     let from = node.grid.clone();
-    let map: Arc<dyn BlockMap> = with_dtype!(node.dtype, T => Arc::new(Regrid::<T> { from, to: to.clone(), _t: PhantomData }));
-    Node::new(
-        NodeKind::Blockwise(Blockwise {
-            inputs: vec![node.clone()],
-            map,
-        }),
-        to,
-        node.dtype,
-    )
+    let deps_from = from.clone();
+    let deps_to = to.clone();
+    let builder = blockwise("rechunk", to.clone(), node.dtype, vec![node.clone()]);
+    with_dtype!(node.dtype, T => builder.arrays::<T, T>(
+        move |block| {
+            deps_from.blocks_under(&deps_to, block).into_iter().map(|b| (0, b)).collect()
+        },
+        move |block, tiles| {
+            let out_ranges = to.block_ranges(block.index);
+            let mut out = ArrayD::<T>::default(IxDyn(block.shape));
+            for (in_block, tile) in from.blocks_under(&to, block.index).iter().zip(tiles) {
+                let (dst, src) = overlap_local(&out_ranges, &from.block_ranges(in_block));
+                sub_view(out.view_mut(), &dst).assign(&sub_view(tile.view(), &src));
+            }
+            Ok(out)
+        },
+    ))
 }

@@ -7,7 +7,8 @@ use chunkwise_kernels::strip::Program;
 use super::layout::normalize_axis;
 use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::error::{BuildError, Error, Result};
-use crate::graph::{ElemInput, ErasedReducer, Node, NodeKind, Reduce};
+use crate::graph::{ElemInput, Node, NodeKind, Reduce};
+use crate::tile::ErasedReducer;
 
 /// Default total fan-in of a combine (Dask's default is 16 too).
 pub const DEFAULT_SPLIT_EVERY: usize = 16;

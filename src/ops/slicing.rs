@@ -2,16 +2,15 @@
 //! ndarray's `s![..]` semantics. Output tiles follow the input tiles, so each output tile
 //! reads exactly one input tile and only the touched input tiles are ever computed.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 
-use chunkwise_kernels::dtype::Element;
-use ndarray::{ArrayD, Axis, Slice, SliceInfoElem};
+use ndarray::{ArrayD, ArrayViewD, Axis, Slice, SliceInfoElem};
 
+use super::blockwise::blockwise;
 use super::with_dtype;
 use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::error::{BuildError, Error, Result};
-use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
+use crate::graph::Node;
 
 /// One output block along a selected axis: the input block and the local selection in it.
 #[derive(Clone, Debug)]
@@ -74,21 +73,18 @@ enum OutAxis {
 /// huge axis whose chunk length the step does not divide).
 const MAX_LISTED_PIECES: usize = 1 << 24;
 
-#[derive(Debug)]
-struct Slicer<T> {
+/// The selection of a slice: which input tile each output tile reads, and which part of it.
+#[derive(Clone, Debug)]
+struct Slicer {
     out_axes: Vec<OutAxis>,
     /// Input axes fixed by an index: (axis, block, local index).
     fixed: Vec<(usize, usize, usize)>,
     in_ndim: usize,
-    _t: PhantomData<fn() -> T>,
 }
 
-impl<T: Element> BlockMap for Slicer<T> {
-    fn name(&self) -> String {
-        "slice".into()
-    }
-
-    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
+impl Slicer {
+    /// The input block that output block `block` reads.
+    fn in_block(&self, block: &[usize]) -> Vec<usize> {
         let mut in_block = vec![0; self.in_ndim];
         for &(axis, b, _) in &self.fixed {
             in_block[axis] = b;
@@ -98,14 +94,11 @@ impl<T: Element> BlockMap for Slicer<T> {
                 in_block[sel.axis] = sel.piece(block[k]).in_block;
             }
         }
-        vec![(0, in_block)]
+        in_block
     }
 
-    fn run(&self, block: &[usize], _: &[usize], inputs: &[&Value]) -> Result<Value> {
-        let tile = inputs[0]
-            .as_any()
-            .downcast_ref::<ArrayD<T>>()
-            .expect("tiles of T");
+    /// The part of `tile` (the tile of `in_block(block)`) that is output block `block`.
+    fn view<'a, T>(&self, tile: &'a ArrayD<T>, block: &[usize]) -> ArrayViewD<'a, T> {
         let mut view = tile.view();
         for (k, out) in self.out_axes.iter().enumerate() {
             if let OutAxis::Selected(sel) = out {
@@ -142,7 +135,7 @@ impl<T: Element> BlockMap for Slicer<T> {
                 view = view.insert_axis(Axis(k));
             }
         }
-        Ok(tile_value(view.as_standard_layout().into_owned()))
+        view
     }
 }
 
@@ -265,18 +258,17 @@ pub(crate) fn slice(node: &Arc<Node>, info: &[SliceInfoElem]) -> Result<Arc<Node
         })
         .collect();
     let grid = ChunkGrid::from_axes(axes);
-    let map: Arc<dyn BlockMap> = with_dtype!(node.dtype, T => Arc::new(Slicer::<T> {
-        out_axes: out_axes.clone(),
-        fixed: fixed.clone(),
+    let slicer = Arc::new(Slicer {
+        out_axes,
+        fixed,
         in_ndim: ndim,
-        _t: PhantomData,
-    }));
-    Ok(Node::new(
-        NodeKind::Blockwise(Blockwise {
-            inputs: vec![node.clone()],
-            map,
-        }),
-        grid,
-        node.dtype,
-    ))
+    });
+    let deps_slicer = slicer.clone();
+    let builder = blockwise("slice", grid, node.dtype, vec![node.clone()]);
+    Ok(with_dtype!(node.dtype, T => builder.arrays::<T, T>(
+        move |block| vec![(0, deps_slicer.in_block(block))],
+        move |block, tiles| {
+            Ok(slicer.view(tiles[0], block.index).as_standard_layout().into_owned())
+        },
+    )))
 }

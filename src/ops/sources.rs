@@ -10,7 +10,7 @@ use ndarray::ArrayD;
 
 use super::sub_view;
 use crate::error::Result;
-use crate::graph::{TileSource, Value, tile_value};
+use crate::tile::{TileSource, Value, tile_value};
 
 /// Tiles cut (copied) from an array in memory.
 #[derive(Debug)]

@@ -10,7 +10,8 @@ use chunkwise_kernels::strip::Program;
 
 use super::{Pass, rewrite};
 use crate::error::Result;
-use crate::graph::{Blockwise, ElemInput, Node, NodeId, NodeKind, Pick, Reduce, Several};
+use crate::graph::{Blockwise, ElemInput, Node, NodeId, NodeKind, Reduce};
+use crate::tile::{Pick, Several};
 
 fn same_inputs(a: &[ElemInput], b: &[ElemInput]) -> bool {
     a.len() == b.len()

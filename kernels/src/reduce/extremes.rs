@@ -24,6 +24,11 @@ pub struct BestState<T> {
     /// Whether any (non-skipped) value was seen.
     pub seen: bool,
 }
+crate::bytes::fixed_bytes_fields!(BestState<T> {
+    value: T,
+    position: u64,
+    seen: bool
+});
 
 /// `min`/`max` (NaN propagates, like NumPy), `nanmin`/`nanmax` (NaN skipped), and with
 /// `arg`, `argmin`/`argmax` (first occurrence; the first NaN wins, like NumPy).

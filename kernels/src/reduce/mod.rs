@@ -19,6 +19,7 @@ use std::ops::Range;
 
 use multiversion::multiversion;
 
+use crate::bytes::{FixedBytes, fixed_bytes_fields};
 use crate::dtype::{Element, Numeric};
 
 pub use extremes::{ArgMinMax, BestState, Extreme, MinMax};
@@ -31,7 +32,7 @@ pub trait Reducer: Send + Sync + Debug + 'static {
     /// Element type of the reduced data.
     type In: Element;
     /// Partial state.
-    type State: Clone + Send + Sync + Debug + 'static;
+    type State: Clone + Send + Sync + Debug + FixedBytes + 'static;
     /// Element type of the result.
     type Out: Element;
     /// The state of an empty reduction.
@@ -427,6 +428,10 @@ pub struct CompensatedSum {
     /// Rounding error carried alongside.
     pub compensation: f64,
 }
+fixed_bytes_fields!(CompensatedSum {
+    sum: f64,
+    compensation: f64
+});
 
 impl CompensatedSum {
     /// Adds `x` with error compensation.

@@ -17,6 +17,11 @@ pub struct MomentState {
     /// Sum of squared deviations from the mean.
     pub m2: f64,
 }
+crate::bytes::fixed_bytes_fields!(MomentState {
+    count: u64,
+    mean: f64,
+    m2: f64
+});
 
 impl MomentState {
     /// Chan et al.'s parallel merge of two states.

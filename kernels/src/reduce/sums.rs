@@ -15,6 +15,10 @@ pub struct SumState {
     /// Number of values folded in that were not skipped.
     pub count: u64,
 }
+crate::bytes::fixed_bytes_fields!(SumState {
+    sum: CompensatedSum,
+    count: u64
+});
 
 /// Float sum (and, with `skip_nan`, `nansum`); accumulates in f64.
 #[derive(Debug)]

@@ -33,7 +33,7 @@ impl AnyArray {
         dimension_names: Option<Vec<Option<String>>>,
         attributes: Map<String, Json>,
     ) -> AnyArray {
-        let source: Arc<dyn crate::graph::TileSource> =
+        let source: Arc<dyn crate::tile::TileSource> =
             with_dtype!(dtype, T => Arc::new(ZarrSource::<T>::new(array.clone(), store.clone())));
         let node = Node::new(NodeKind::Source(Source::Tiles(source)), grid, dtype);
         AnyArray {

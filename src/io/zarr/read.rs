@@ -17,7 +17,7 @@ use super::guard::GuardedReads;
 use super::store::Store;
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, Result, StorageError};
-use crate::graph::{TilePiece, TileSource, Value, tile_value};
+use crate::tile::{TilePiece, TileSource, Value, tile_value};
 
 /// The array subset of a tile's `ranges`.
 fn subset_of(ranges: &[Range<usize>]) -> ArraySubset {
@@ -392,7 +392,7 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         let file = match self.single_chunk(&subset) {
             Some((_, Some(file))) if self.direct == Some(Compressor::Zstd) => file,
             _ => {
-                sink(TilePiece::whole(&self.tile(block, ranges)?));
+                sink(TilePiece::whole(&self.tile(block, ranges)?)?);
                 return Ok(());
             }
         };
@@ -407,7 +407,7 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
                 sink(TilePiece::Restart);
             }
             // The general path, which reports errors with the chunk's key.
-            sink(TilePiece::whole(&self.general_tile(&subset)?));
+            sink(TilePiece::whole(&self.general_tile(&subset)?)?);
         }
         Ok(())
     }

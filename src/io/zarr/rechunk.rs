@@ -8,7 +8,6 @@
 //! reading the data once.
 
 use std::collections::HashSet;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::Element;
@@ -23,8 +22,10 @@ use super::write::sink_node;
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, Chunks};
 use crate::error::{Result, StorageError};
-use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
+use crate::graph::Node;
+use crate::ops::blockwise::blockwise;
 use crate::ops::with_dtype;
+use crate::tile::tile_value;
 
 /// Erases the intermediate array when the graph that reads it is dropped.
 struct Scratch {
@@ -40,58 +41,46 @@ impl Drop for Scratch {
     }
 }
 
-/// Reads each output tile from the intermediate array once the input tiles it overlaps are
-/// written.
-struct ReadBack<T> {
+/// The node on grid `to` whose tiles are read from the intermediate `array`, each once the
+/// tiles of `written` (marks of the input grid `from`) that it overlaps are written.
+fn read_back<T: Element + zarrs::array::ElementOwned>(
+    written: Arc<Node>,
     array: Arc<Handle>,
     from: ChunkGrid,
     to: ChunkGrid,
-    _scratch: Arc<Scratch>,
-    _t: PhantomData<fn() -> T>,
-}
-
-impl<T> std::fmt::Debug for ReadBack<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "rechunk_read({})", self.array.path())
-    }
-}
-
-impl<T: Element + zarrs::array::ElementOwned> BlockMap for ReadBack<T> {
-    fn name(&self) -> String {
-        format!("rechunk_via_store[{}]", self.array.path())
-    }
-
-    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
-        let blocks = self
-            .from
-            .blocks_overlapping_all(&self.to.block_ranges(block));
-        crate::chunks::box_indices(&blocks)
-            .map(|b| (0, b))
-            .collect()
-    }
-
-    fn run(&self, block: &[usize], _: &[usize], _: &[&Value]) -> Result<Value> {
-        let ranges: Vec<std::ops::Range<u64>> = self
-            .to
-            .block_ranges(block)
-            .iter()
-            .map(|r| r.start as u64..r.end as u64)
-            .collect();
-        let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
-        let tile = self
-            .array
-            .retrieve_array_subset_opt::<ArrayD<T>>(
-                &ArraySubset::new_with_ranges(&ranges),
-                &options,
-            )
-            .map_err(|e| {
-                crate::error::Error::Storage(StorageError::Storage {
-                    path: self.array.path().to_string(),
-                    message: e.to_string(),
+    scratch: Arc<Scratch>,
+) -> Arc<Node> {
+    let deps_to = to.clone();
+    let name = format!("rechunk_via_store[{}]", array.path());
+    blockwise(name, to.clone(), T::DTYPE, vec![written]).run(
+        move |block| {
+            from.blocks_under(&deps_to, block)
+                .into_iter()
+                .map(|b| (0, b))
+                .collect()
+        },
+        move |block, _written| {
+            let _erased_when_dropped = &scratch;
+            let ranges: Vec<std::ops::Range<u64>> = to
+                .block_ranges(block.index)
+                .iter()
+                .map(|r| r.start as u64..r.end as u64)
+                .collect();
+            let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
+            array
+                .retrieve_array_subset_opt::<ArrayD<T>>(
+                    &ArraySubset::new_with_ranges(&ranges),
+                    &options,
+                )
+                .map(tile_value)
+                .map_err(|e| {
+                    crate::error::Error::Storage(StorageError::Storage {
+                        path: array.path().to_string(),
+                        message: e.to_string(),
+                    })
                 })
-            })?;
-        Ok(tile_value(tile))
-    }
+        },
+    )
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -169,21 +158,7 @@ impl<T: Element> Array<T> {
             vec![0; shape.len()],
             HashSet::new(),
         );
-        let map: Arc<dyn BlockMap> = with_dtype!(T::DTYPE, S => Arc::new(ReadBack::<S> {
-            array: array.clone(),
-            from: from.clone(),
-            to: to.clone(),
-            _scratch: scratch.clone(),
-            _t: PhantomData,
-        }));
-        let node = Node::new(
-            NodeKind::Blockwise(Blockwise {
-                inputs: vec![written],
-                map,
-            }),
-            to,
-            T::DTYPE,
-        );
+        let node = with_dtype!(T::DTYPE, S => read_back::<S>(written, array, from, to, scratch));
         Ok(Array::from_node(node))
     }
 }

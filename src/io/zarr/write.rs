@@ -7,7 +7,6 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::Element;
-use ndarray::ArrayD;
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use serde_json::{Map, Value as Json};
 use zarrs::array::ArraySubset;
@@ -19,13 +18,15 @@ use super::paths::{check_key_under, node_path};
 use super::read::{Handle, guarded_for_writes};
 use super::staging::Staging;
 use super::store::{IntoStore, Store};
-use crate::array::{Array, evaluate};
-use crate::chunks::{AxisChunks, ChunkGrid};
+use crate::array::Array;
+use crate::chunks::ChunkGrid;
 use crate::error::{BuildError, Error, Result, StorageError};
+use crate::exec::run_sinks;
 use crate::exec::{Config, Report};
-use crate::graph::{BlockMap, Blockwise, Node, NodeKind, Value, tile_value};
+use crate::graph::Node;
 use crate::ops::rechunk::rechunk;
 use crate::ops::with_dtype;
+use crate::tile::{TileSink, Value};
 
 /// What to do when an array already exists where `to_zarr` writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -133,7 +134,7 @@ impl WriteOptions {
 
 /// Encodes and stores the tile of each block of `grid` (whose tiles must cover whole
 /// storage chunks, so that no two tasks write one chunk).
-pub(crate) struct WriteUnits<T> {
+pub(crate) struct ZarrSink<T> {
     pub(crate) array: Arc<Handle>,
     pub(crate) store: Store,
     pub(crate) grid: ChunkGrid,
@@ -144,46 +145,36 @@ pub(crate) struct WriteUnits<T> {
     pub(crate) _t: PhantomData<fn(T)>,
 }
 
-impl<T> std::fmt::Debug for WriteUnits<T> {
+impl<T> std::fmt::Debug for ZarrSink<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "write({})", self.array.path())
     }
 }
 
-impl<T: Element + zarrs::array::Element> BlockMap for WriteUnits<T> {
+impl<T: Element + zarrs::array::Element> TileSink for ZarrSink<T> {
     fn name(&self) -> String {
         format!("to_zarr[{}]", self.array.path())
     }
 
-    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
-        if self.done.contains(block) {
-            Vec::new()
-        } else {
-            vec![(0, block.to_vec())]
-        }
+    fn holds(&self, block: &[usize]) -> bool {
+        self.done.contains(block)
     }
 
-    fn run(&self, block: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value> {
-        if let Some(tile) = inputs.first() {
-            let tile = tile
-                .as_any()
-                .downcast_ref::<ArrayD<T>>()
-                .expect("tiles of T");
-            let ranges: Vec<std::ops::Range<u64>> = self
-                .grid
-                .block_ranges(block)
-                .iter()
-                .zip(&self.origin)
-                .map(|(r, &o)| (o + r.start) as u64..(o + r.end) as u64)
-                .collect();
-            let subset = ArraySubset::new_with_ranges(&ranges);
-            let keys = unit_keys(&self.array, &subset)?;
-            let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
-            self.array
-                .store_array_subset_opt(&subset, tile, &options)
-                .map_err(|e| self.store.error(&keys.join(", "), e))?;
-        }
-        Ok(tile_value(ArrayD::<u8>::zeros(shape)))
+    fn write(&self, block: &[usize], tile: &Value) -> Result<()> {
+        let tile = tile.array::<T>()?;
+        let ranges: Vec<std::ops::Range<u64>> = self
+            .grid
+            .block_ranges(block)
+            .iter()
+            .zip(&self.origin)
+            .map(|(r, &o)| (o + r.start) as u64..(o + r.end) as u64)
+            .collect();
+        let subset = ArraySubset::new_with_ranges(&ranges);
+        let keys = unit_keys(&self.array, &subset)?;
+        let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
+        self.array
+            .store_array_subset_opt(&subset, tile, &options)
+            .map_err(|e| self.store.error(&keys.join(", "), e))
     }
 }
 
@@ -218,27 +209,15 @@ pub(crate) fn sink_node(
     origin: Vec<usize>,
     done: HashSet<Vec<usize>>,
 ) -> Arc<Node> {
-    let map: Arc<dyn BlockMap> = with_dtype!(input.dtype, S => Arc::new(WriteUnits::<S> {
-        array: array.clone(),
-        store: store.clone(),
-        grid: grid.clone(),
-        origin: origin.clone(),
-        done: done.clone(),
+    let sink: Arc<dyn TileSink> = with_dtype!(input.dtype, S => Arc::new(ZarrSink::<S> {
+        array,
+        store,
+        grid,
+        origin,
+        done,
         _t: PhantomData,
     }));
-    let marks = grid
-        .nblocks()
-        .iter()
-        .map(|&n| AxisChunks::regular(n, 1))
-        .collect();
-    Node::new(
-        NodeKind::Blockwise(Blockwise {
-            inputs: vec![input],
-            map,
-        }),
-        ChunkGrid::from_axes(marks),
-        chunkwise_kernels::dtype::DType::U8,
-    )
+    crate::ops::blockwise::sink(input, sink)
 }
 
 /// The store prefix of the node at `node_path` (the root prefix for `/`).
@@ -447,7 +426,7 @@ impl<T: Element> Array<T> {
         // Chunks a task updates in part are read back through the decode guard.
         let array = Arc::new(guarded_for_writes(&array, &store)?);
         let sink = sink_node(input, array, store.clone(), grid, origin, done);
-        let report = evaluate(&[sink], &options.config, &|_, _, _| Ok(()))?;
+        let report = run_sinks(&[sink], &options.config)?;
         if let Some(staging) = staging {
             staging.publish().map_err(|e| store.error(&node_path, e))?;
         }
@@ -569,6 +548,6 @@ impl<T: Element> Array<T> {
         let origin: Vec<usize> = region.iter().map(|r| r.start).collect();
         let array = Arc::new(guarded_for_writes(&array, &store)?);
         let sink = sink_node(input, array, store, local, origin, HashSet::new());
-        evaluate(&[sink], config, &|_, _, _| Ok(()))
+        run_sinks(&[sink], config)
     }
 }

@@ -10,7 +10,9 @@ use chunkwise_kernels::reduce::{ReduceLayout, Reducer, SoaStates, Statistic};
 use chunkwise_kernels::strip::{InputTile, Program, TilePosition};
 use ndarray::{ArrayD, IxDyn};
 
+use super::encode::Reader;
 use super::value::{StateTile, TupleTile, Value, tile_value};
+use crate::error::Result;
 
 /// Partial states of one tile while it is being folded.
 pub(crate) type States = Box<dyn Any + Send>;
@@ -40,9 +42,12 @@ pub(crate) trait ErasedReducer: Send + Sync + Debug {
     /// The states folded over a tile of `layout` as a value (a tile of `shape`).
     fn end(&self, states: States, layout: &ReduceLayout, shape: Vec<usize>) -> Value;
     /// States of several tiles (all of one shape) combined in order.
-    fn combine(&self, parts: &[&Value]) -> Value;
+    fn combine(&self, parts: &[&Value]) -> Result<Value>;
     /// The result tile (of `shape`) of a tile of states.
-    fn finish(&self, states: &Value, shape: &[usize]) -> Value;
+    fn finish(&self, states: &Value, shape: &[usize]) -> Result<Value>;
+    /// A tile of this reducer's states read back from its encoding (see
+    /// [`encode`](super::encode)).
+    fn decode_states(&self, reader: &mut Reader<'_>) -> Result<Value>;
 }
 
 /// Partial states of one tile: `program` over `inputs`, folded strip by strip.
@@ -165,11 +170,8 @@ pub(crate) fn erase<R: Reducer>(reducer: R, name: impl Into<String>) -> Arc<dyn 
 }
 
 impl<R: Reducer> Erased<R> {
-    fn states<'a>(&self, value: &'a Value) -> &'a StateTile<R::State> {
-        value
-            .as_any()
-            .downcast_ref::<StateTile<R::State>>()
-            .expect("a reduction's partial results all come from the same reducer")
+    fn states<'a>(&self, value: &'a Value) -> Result<&'a StateTile<R::State>> {
+        value.get::<StateTile<R::State>>()
     }
 }
 
@@ -233,29 +235,32 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
         };
         Arc::new(StateTile { states, shape })
     }
-    fn combine(&self, parts: &[&Value]) -> Value {
-        let first = self.states(parts[0]);
+    fn combine(&self, parts: &[&Value]) -> Result<Value> {
+        let first = self.states(parts[0])?;
         let mut states = first.states.clone();
         for part in &parts[1..] {
-            for (into, other) in states.iter_mut().zip(&self.states(part).states) {
+            for (into, other) in states.iter_mut().zip(&self.states(part)?.states) {
                 self.reducer.combine(into, other);
             }
         }
-        Arc::new(StateTile {
+        Ok(Arc::new(StateTile {
             states,
             shape: first.shape.clone(),
-        })
+        }))
     }
-    fn finish(&self, states: &Value, shape: &[usize]) -> Value {
+    fn finish(&self, states: &Value, shape: &[usize]) -> Result<Value> {
         let values: Vec<R::Out> = self
-            .states(states)
+            .states(states)?
             .states
             .iter()
             .map(|s| self.reducer.finish(s))
             .collect();
         let array = ArrayD::from_shape_vec(IxDyn(shape), values)
             .expect("one state per element of the result tile");
-        tile_value(array)
+        Ok(tile_value(array))
+    }
+    fn decode_states(&self, reader: &mut Reader<'_>) -> Result<Value> {
+        reader.states::<R::State>()
     }
 }
 
@@ -292,12 +297,8 @@ impl Several {
         Several { parts, states_of }
     }
 
-    fn each(value: &Value) -> &[Value] {
-        &value
-            .as_any()
-            .downcast_ref::<TupleTile>()
-            .expect("values of several reductions")
-            .parts
+    fn each(value: &Value) -> Result<&[Value]> {
+        Ok(&value.get::<TupleTile>()?.parts)
     }
 
     fn folds_own(&self, k: usize) -> bool {
@@ -306,10 +307,10 @@ impl Several {
 
     /// One value per part: `f(k)` for the parts that fold, and the value of the part whose
     /// states they finish for the others.
-    fn per_folded_part(&self, mut f: impl FnMut(usize) -> Value) -> Value {
+    fn per_folded_part(&self, mut f: impl FnMut(usize) -> Result<Value>) -> Result<Value> {
         let mut parts: Vec<Option<Value>> = (0..self.parts.len())
-            .map(|k| self.folds_own(k).then(|| f(k)))
-            .collect();
+            .map(|k| self.folds_own(k).then(|| f(k)).transpose())
+            .collect::<Result<_>>()?;
         for k in 0..parts.len() {
             if !self.folds_own(k) {
                 parts[k] = parts[self.states_of[k]].clone();
@@ -319,7 +320,7 @@ impl Several {
             .into_iter()
             .map(|p| p.expect("every part holds a folding part's value"))
             .collect();
-        Arc::new(TupleTile { parts })
+        Ok(Arc::new(TupleTile { parts }))
     }
 }
 
@@ -389,23 +390,38 @@ impl ErasedReducer for Several {
             .expect("states from start()");
         self.per_folded_part(|k| {
             let s = states[k].take().expect("a folding part has states");
-            self.parts[k].end(s, layout, shape.clone())
+            Ok(self.parts[k].end(s, layout, shape.clone()))
         })
+        .expect("ending folded states cannot fail")
     }
-    fn combine(&self, parts: &[&Value]) -> Value {
+    fn combine(&self, parts: &[&Value]) -> Result<Value> {
         self.per_folded_part(|k| {
-            let kth: Vec<&Value> = parts.iter().map(|v| &Self::each(v)[k]).collect();
+            let kth: Vec<&Value> = parts
+                .iter()
+                .map(|v| Ok(&Self::each(v)?[k]))
+                .collect::<Result<_>>()?;
             self.parts[k].combine(&kth)
         })
     }
-    fn finish(&self, states: &Value, shape: &[usize]) -> Value {
+    fn finish(&self, states: &Value, shape: &[usize]) -> Result<Value> {
         let parts = self
             .parts
             .iter()
-            .zip(Self::each(states))
+            .zip(Self::each(states)?)
             .map(|(p, s)| p.finish(s, shape))
-            .collect();
-        Arc::new(TupleTile { parts })
+            .collect::<Result<_>>()?;
+        Ok(Arc::new(TupleTile { parts }))
+    }
+    fn decode_states(&self, reader: &mut Reader<'_>) -> Result<Value> {
+        reader.tuple(|k, r| match self.parts.get(k) {
+            Some(part) => part.decode_states(r),
+            None => Err(crate::error::Error::Exec(
+                crate::error::ExecError::TileEncoding(format!(
+                    "more parts than the {} reductions",
+                    self.parts.len()
+                )),
+            )),
+        })
     }
 }
 
@@ -434,7 +450,7 @@ mod tests {
         let values: Vec<f64> = (0..12).map(f64::from).collect();
         let whole = [InputTile::Full(Strip::F64(&values))];
         let finished = |states: &Value| {
-            let tile = sum.finish(states, &[1, 3]);
+            let tile = sum.finish(states, &[1, 3]).unwrap();
             f64::from_strip(tile.strip().unwrap()).to_vec()
         };
         let want = finished(&partial(&*sum, &identity, &whole, tile, &reduced, 2));

@@ -1,0 +1,159 @@
+//! The driver: optimise, plan, run on an executor, and collect the results (dense arrays,
+//! kept tiles, or nothing for sinks). Every way of running a graph (`compute`, `persist`,
+//! `to_zarr`, `explain`) comes through here, so storage calls the executor, not the array
+//! API.
+
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chunkwise_kernels::dtype::Element;
+use ndarray::{ArrayD, IxDyn, RawArrayViewMut};
+
+use super::allocator::advise_huge_pages;
+use super::config::Config;
+use super::plan::Plan;
+use super::run::{Executor, Outputs, RayonExecutor, Report};
+use crate::error::{Error, ExecError, PlanError, Result};
+use crate::graph::Node;
+use crate::ops::sub_view;
+use crate::optimize::optimize;
+use crate::tile::Value;
+
+/// The executor that runs plans under `config` (one today: the rayon pool of this process).
+fn executor(_config: &Config) -> &'static dyn Executor {
+    &RayonExecutor
+}
+
+/// The optimised, lowered plan of `roots` under `config`.
+pub(crate) fn plan_for(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
+    let optimized = optimize(roots, config.fuse)?;
+    Plan::new(
+        &optimized,
+        config.strip_len,
+        config.budget_bytes(),
+        config.worker_threads(),
+    )
+}
+
+/// Optimises and plans `roots`, then runs them, handing output tiles to `outputs`.
+pub(crate) fn evaluate(
+    roots: &[Arc<Node>],
+    config: &Config,
+    outputs: &Outputs<'_>,
+) -> Result<Report> {
+    executor(config).execute(&plan_for(roots, config)?, config, outputs)
+}
+
+/// Runs `roots` for their effects (sink nodes that store their tiles).
+pub(crate) fn run_sinks(roots: &[Arc<Node>], config: &Config) -> Result<Report> {
+    evaluate(roots, config, &|_, _, _| Ok(()))
+}
+
+/// The tiles of `root`, in C order of their block index (kept by `persist`).
+pub(crate) fn compute_tiles(root: &Arc<Node>, config: &Config) -> Result<Vec<Value>> {
+    // Planned before the tile slots are allocated, so a plan with too many tiles is
+    // refused first.
+    let plan = plan_for(std::slice::from_ref(root), config)?;
+    let nblocks = root.grid.nblocks();
+    let tiles: Mutex<Vec<Option<Value>>> = Mutex::new(vec![None; root.grid.n_blocks()]);
+    executor(config).execute(&plan, config, &|_, block, value| {
+        let mut tiles = tiles.lock().unwrap_or_else(|p| p.into_inner());
+        tiles[crate::chunks::ravel(block, &nblocks)] = Some(value.clone());
+        Ok(())
+    })?;
+    Ok(tiles
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|t| t.expect("every output tile was computed"))
+        .collect())
+}
+
+/// An uninitialised result of `shape`, or an error if the memory cannot be had (never an
+/// abort: the shape was checked to exist, not to fit).
+fn uninit_result<T: Element>(shape: &[usize]) -> Result<ArrayD<MaybeUninit<T>>> {
+    let len: usize = shape.iter().product();
+    let mut buffer: Vec<MaybeUninit<T>> = Vec::new();
+    buffer.try_reserve_exact(len).map_err(|_| {
+        Error::Exec(ExecError::ResultAllocation {
+            shape: shape.to_vec(),
+            bytes: len as u128 * size_of::<T>() as u128,
+        })
+    })?;
+    // SAFETY: `MaybeUninit` needs no initialisation, and the capacity is `len`.
+    unsafe { buffer.set_len(len) };
+    Ok(ArrayD::from_shape_vec(IxDyn(shape), buffer).expect("the buffer has the shape's length"))
+}
+
+/// Computes `roots` into dense arrays, one per root: each output tile is copied into its
+/// block by the worker that computed it.
+pub(crate) fn compute_dense<T: Element>(
+    roots: &[Arc<Node>],
+    config: &Config,
+) -> Result<(Vec<ArrayD<T>>, Report)> {
+    for root in roots {
+        if let Some(e) = root.first_error() {
+            return Err(e);
+        }
+    }
+    // Planned first, so that a plan refused (too many tasks, a task over the budget) is
+    // refused before the results are allocated.
+    let plan = plan_for(roots, config)?;
+    // The results are allocated uninitialised and each output tile is copied into its block
+    // by the worker that computed it: no serial zero-fill first, and the page faults of a
+    // large result are taken by the workers in parallel.
+    let mut results: Vec<ArrayD<MaybeUninit<T>>> = roots
+        .iter()
+        .map(|r| uninit_result::<T>(&r.shape()))
+        .collect::<Result<_>>()?;
+    for result in &mut results {
+        advise_huge_pages(result.as_mut_ptr().cast(), result.len() * size_of::<T>());
+    }
+    let targets: Vec<BlockTarget<T>> = results
+        .iter_mut()
+        .map(|r| BlockTarget(r.raw_view_mut()))
+        .collect();
+    let written: Vec<AtomicUsize> = roots.iter().map(|_| AtomicUsize::new(0)).collect();
+    let report = executor(config).execute(&plan, config, &|o, block, value| {
+        let tile = value.array::<T>()?;
+        let ranges = roots[o].grid.block_ranges(block);
+        let region = sub_view(targets[o].0.clone(), &ranges);
+        if tile.shape() != region.shape() {
+            let found = format!("has shape {:?}, not {:?}", tile.shape(), region.shape());
+            return Err(output_error(o, block, &found));
+        }
+        // SAFETY: the executor hands each output block to the sink exactly once, the blocks
+        // of a grid are disjoint, and the tile has the block's shape (checked above), so no
+        // two calls write the same element and each writes its whole block; `results` is
+        // not touched until `evaluate` has returned and every call has ended.
+        tile.assign_to(unsafe { region.deref_into_view_mut() });
+        written[o].fetch_add(tile.len(), Ordering::Relaxed);
+        Ok(())
+    })?;
+    drop(targets);
+    let mut assembled = Vec::with_capacity(results.len());
+    for (o, (result, written)) in results.into_iter().zip(&written).enumerate() {
+        if written.load(Ordering::Relaxed) != result.len() {
+            return Err(output_error(o, &[], "was not written in full"));
+        }
+        // SAFETY: each block was written once, in full, and together they hold as many
+        // elements as the array (counted just above), so every element is initialised.
+        assembled.push(unsafe { result.assume_init() });
+    }
+    Ok((assembled, report))
+}
+
+/// The error for an output tile that does not fit its result: a bug in the plan.
+fn output_error(output: usize, block: &[usize], what: &str) -> Error {
+    Error::Plan(PlanError::InvalidPlan {
+        pass: "lowering".into(),
+        reason: format!("output {output}, block {block:?}: the tile {what}"),
+    })
+}
+
+/// A result array that concurrent sink calls write through, each into its own block.
+struct BlockTarget<T>(RawArrayViewMut<MaybeUninit<T>, IxDyn>);
+
+// SAFETY: writes through the view go to disjoint blocks (see `assemble`), and `T: Send`.
+unsafe impl<T: Send> Sync for BlockTarget<T> {}

@@ -1,0 +1,206 @@
+//! The one way to build a node whose tiles move between blocks: output tile `block` is
+//! computed by a closure from the input tiles that `deps(block)` names, as a tile algorithm
+//! writes it (`L[i][k] = trsm(A[i][k], L[k][k])`), a slice picks a tile, or a write stores
+//! one. Every structural operation (slicing, axis maps, rechunking, the Zarr sink, the
+//! stages of linear algebra, `map_blocks`) is a function on this builder, with no change
+//! to graph, optimiser or executor.
+//!
+//! Only the tiles some consumer asks for become tasks (the planner lowers on demand), so a
+//! node may be declared on a whole grid and used on part of it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::{DType, Element};
+use ndarray::ArrayD;
+
+use crate::chunks::{AxisChunks, ChunkGrid};
+use crate::error::Result;
+use crate::graph::{Blockwise, Node, NodeKind};
+use crate::tile::{BlockMap, TileMemory, TileSink, Value, Written, tile_value};
+
+/// Which input tiles a tile reads: `(input number, block index)`, in the order `run` gets them.
+type DepsFn = dyn Fn(&[usize]) -> Vec<(usize, Vec<usize>)> + Send + Sync;
+/// Computes the tile of a block from its input tiles.
+type RunFn = dyn Fn(&Block<'_>, &[&Value]) -> Result<Value> + Send + Sync;
+/// The memory of a block's task.
+type MemoryFn = dyn Fn(&Block<'_>) -> TileMemory + Send + Sync;
+
+/// The output block a closure computes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Block<'a> {
+    /// The block's index in the node's grid.
+    pub(crate) index: &'a [usize],
+    /// The tile's shape.
+    pub(crate) shape: &'a [usize],
+}
+
+impl Block<'_> {
+    /// Elements of the tile.
+    pub(crate) fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// A block map given by closures.
+struct ClosureMap {
+    name: String,
+    deps: Box<DepsFn>,
+    run: Box<RunFn>,
+    memory: Box<MemoryFn>,
+}
+
+impl fmt::Debug for ClosureMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockMap")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl BlockMap for ClosureMap {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn deps(&self, block: &[usize]) -> Vec<(usize, Vec<usize>)> {
+        (self.deps)(block)
+    }
+    fn run(&self, block: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value> {
+        (self.run)(
+            &Block {
+                index: block,
+                shape,
+            },
+            inputs,
+        )
+    }
+    fn memory(&self, block: &[usize], shape: &[usize]) -> TileMemory {
+        (self.memory)(&Block {
+            index: block,
+            shape,
+        })
+    }
+}
+
+/// A blockwise node being built; finish it with [`BlockwiseBuilder::run`] or
+/// [`BlockwiseBuilder::arrays`].
+pub(crate) struct BlockwiseBuilder {
+    name: String,
+    grid: ChunkGrid,
+    dtype: DType,
+    inputs: Vec<Arc<Node>>,
+    memory: Box<MemoryFn>,
+}
+
+/// A node named `name` with tiles of `dtype` on `grid`, reading `inputs`. By default a
+/// block's task holds its output tile (of `dtype`) and no scratch.
+pub(crate) fn blockwise(
+    name: impl Into<String>,
+    grid: ChunkGrid,
+    dtype: DType,
+    inputs: Vec<Arc<Node>>,
+) -> BlockwiseBuilder {
+    let size = dtype.size() as u64;
+    BlockwiseBuilder {
+        name: name.into(),
+        grid,
+        dtype,
+        inputs,
+        memory: Box::new(move |block| TileMemory {
+            output: block.len() as u64 * size,
+            scratch: 0,
+        }),
+    }
+}
+
+impl BlockwiseBuilder {
+    /// Declares the scratch of each block's task (working memory beyond its inputs and
+    /// output, planned against the budget).
+    pub(crate) fn scratch(self, bytes: impl Fn(&Block<'_>) -> u64 + Send + Sync + 'static) -> Self {
+        let size = self.dtype.size() as u64;
+        self.memory(move |block| TileMemory {
+            output: block.len() as u64 * size,
+            scratch: bytes(block),
+        })
+    }
+
+    /// Declares the whole memory of each block's task, for tiles that are not one array of
+    /// the node's dtype (tuples of factors, tiles passed through without a copy).
+    pub(crate) fn memory(
+        mut self,
+        memory: impl Fn(&Block<'_>) -> TileMemory + Send + Sync + 'static,
+    ) -> Self {
+        self.memory = Box::new(memory);
+        self
+    }
+
+    /// The node: tile `block` reads `deps(block)` and is `run(block, tiles)`.
+    pub(crate) fn run(
+        self,
+        deps: impl Fn(&[usize]) -> Vec<(usize, Vec<usize>)> + Send + Sync + 'static,
+        run: impl Fn(&Block<'_>, &[&Value]) -> Result<Value> + Send + Sync + 'static,
+    ) -> Arc<Node> {
+        let map: Arc<dyn BlockMap> = Arc::new(ClosureMap {
+            name: self.name,
+            deps: Box::new(deps),
+            run: Box::new(run),
+            memory: self.memory,
+        });
+        Node::new(
+            NodeKind::Blockwise(Blockwise {
+                inputs: self.inputs,
+                map,
+            }),
+            self.grid,
+            self.dtype,
+        )
+    }
+
+    /// [`BlockwiseBuilder::run`] on array tiles: every input tile is an array of `T`, the
+    /// result an array of `U` (the node's dtype).
+    pub(crate) fn arrays<T: Element, U: Element>(
+        self,
+        deps: impl Fn(&[usize]) -> Vec<(usize, Vec<usize>)> + Send + Sync + 'static,
+        run: impl Fn(&Block<'_>, &[&ArrayD<T>]) -> Result<ArrayD<U>> + Send + Sync + 'static,
+    ) -> Arc<Node> {
+        debug_assert_eq!(self.dtype, U::DTYPE, "{}", self.name);
+        self.run(deps, move |block, tiles| {
+            let arrays = tiles
+                .iter()
+                .map(|t| t.array::<T>())
+                .collect::<Result<Vec<_>>>()?;
+            Ok(tile_value(run(block, &arrays)?))
+        })
+    }
+}
+
+/// The node that hands every tile of `input` to `sink` (except those it holds already): one
+/// element per block, its tasks holding no memory once done.
+pub(crate) fn sink(input: Arc<Node>, sink: Arc<dyn TileSink>) -> Arc<Node> {
+    let marks = ChunkGrid::from_axes(
+        input
+            .grid
+            .nblocks()
+            .iter()
+            .map(|&n| AxisChunks::regular(n, 1))
+            .collect(),
+    );
+    let name = sink.name();
+    let deps_sink = sink.clone();
+    blockwise(name, marks, DType::U8, vec![input])
+        .memory(|_| TileMemory::default())
+        .run(
+            move |block| match deps_sink.holds(block) {
+                true => Vec::new(),
+                false => vec![(0, block.to_vec())],
+            },
+            move |block, tiles| {
+                if let Some(tile) = tiles.first() {
+                    sink.write(block.index, tile)?;
+                }
+                Ok(Arc::new(Written {
+                    shape: block.shape.to_vec(),
+                }))
+            },
+        )
+}

@@ -1,0 +1,28 @@
+//! The task contract: what a task reads, computes and returns, below the graph and above
+//! the kernels.
+//!
+//! - [`value`]: computed tiles ([`Value`]): array tiles, partial reduction states, tuples
+//!   of them, read back through checked, typed accessors.
+//! - [`reduce`]: reducers with their state type erased, the per-tile fold of a reduction
+//!   and the composite reducer of merged reductions.
+//! - [`source`]: [`TileSource`] (tiles that enter: memory, generators, Zarr chunks) and
+//!   [`TileSink`] (tiles that leave: Zarr chunks).
+//! - [`block_map`]: [`BlockMap`], how a blockwise node computes a tile, and the memory it
+//!   declares per block.
+//! - [`encode`]: tiles and states as bytes, in a stable, versioned layout, for executors
+//!   that move them between processes.
+
+pub(crate) mod block_map;
+// Read by the executors that move tiles between processes; until one lands, by its tests.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod encode;
+pub(crate) mod reduce;
+pub(crate) mod source;
+pub(crate) mod value;
+
+pub(crate) use block_map::{BlockMap, Pick, TileMemory};
+pub(crate) use reduce::{ErasedReducer, PartialFold, Several, erase, partial};
+pub(crate) use source::{TilePiece, TileSink, TileSource};
+pub(crate) use value::{
+    TileData, TupleTile, Value, Written, new_tile, part, tile_of, tile_value, tuple,
+};
