@@ -3,6 +3,8 @@
 
 use std::ops::Range;
 
+use ndarray::{ArrayBase, IxDyn, RawData, Slice};
+
 use crate::error::{BuildError, Error, Result};
 
 mod axis;
@@ -471,6 +473,18 @@ pub(crate) fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Result<Vec
             })),
         })
         .collect()
+}
+
+/// The part of `view` (read-only or writable) inside `ranges`.
+pub(crate) fn sub_view<S: RawData>(
+    mut view: ArrayBase<S, IxDyn>,
+    ranges: &[Range<usize>],
+) -> ArrayBase<S, IxDyn> {
+    view.slice_each_axis_inplace(|ax| {
+        let r = &ranges[ax.axis.index()];
+        Slice::from(r.start as isize..r.end as isize)
+    });
+    view
 }
 
 #[cfg(test)]

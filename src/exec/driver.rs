@@ -16,7 +16,7 @@ use super::plan::Plan;
 use super::run::{Executor, Outputs, RayonExecutor, Report};
 use crate::error::{Error, ExecError, PlanError, Result};
 use crate::graph::Node;
-use crate::ops::sub_view;
+use crate::chunks::sub_view;
 use crate::optimize::optimize;
 use crate::tile::Value;
 

@@ -224,7 +224,7 @@ impl<'a> Reader<'a> {
         let dtype = *DTYPES
             .get(code)
             .ok_or_else(|| corrupt(&format!("unknown dtype code {code}")))?;
-        crate::ops::with_dtype!(dtype, T => self.array_of::<T>())
+        super::with_dtype!(dtype, T => self.array_of::<T>())
     }
 
     fn array_of<T: Element>(&mut self) -> Result<Value> {

@@ -12,6 +12,62 @@
 //! - [`encode`]: tiles and states as bytes, in a stable, versioned layout, for executors
 //!   that move them between processes.
 
+/// Runs `$body` with the type alias `$T` standing for the element type of `$dtype`: how a
+/// run-time dtype picks a typed code path.
+macro_rules! with_dtype {
+    ($dtype:expr, $T:ident => $body:expr) => {{
+        use chunkwise_kernels::dtype::DType;
+        match $dtype {
+            DType::Bool => {
+                type $T = bool;
+                $body
+            }
+            DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            DType::U16 => {
+                type $T = u16;
+                $body
+            }
+            DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            DType::U64 => {
+                type $T = u64;
+                $body
+            }
+            DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            other => unreachable!("dtype {other} has no element type"),
+        }
+    }};
+}
+pub(crate) use with_dtype;
+
 pub(crate) mod block_map;
 // Read by the executors that move tiles between processes; until one lands, by its tests.
 #[cfg_attr(not(test), allow(dead_code))]
