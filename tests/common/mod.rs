@@ -1,10 +1,13 @@
-//! Shared helpers of the integration tests: deterministic dense inputs, a set of shapes with
-//! chunkings, dense (ndarray-only) oracles for broadcasting and reductions, and float
-//! comparisons that treat NaN as equal to NaN.
+//! Shared helpers of the integration tests: deterministic dense inputs, sources that count
+//! their calls, a set of shapes with chunkings, dense (ndarray-only) oracles for broadcasting
+//! and reductions, and float comparisons that treat NaN as equal to NaN.
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use chunkwise::Chunks;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chunkwise::{Array, Chunks};
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn, Zip};
 
 /// A small deterministic generator (64-bit LCG, high bits out).
@@ -92,6 +95,33 @@ pub fn dense_bool(shape: &[usize], seed: u64) -> ArrayD<bool> {
         .map(|i| !(i as u64 * 7 + seed).is_multiple_of(3))
         .collect();
     ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
+}
+
+/// `data` as a lazy array in tiles of `chunks`, from a source that counts its calls.
+pub fn counting_source_of(data: ArrayD<f64>, chunks: &[usize]) -> (Array<f64>, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let shape = data.shape().to_vec();
+    let x = chunkwise::from_fn(&shape, chunks.to_vec(), move |_, ranges| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let mut view = data.view();
+        for (axis, r) in ranges.iter().enumerate() {
+            view.slice_axis_inplace(ndarray::Axis(axis), ndarray::Slice::from(r.clone()));
+        }
+        view.to_owned()
+    })
+    .unwrap();
+    (x, calls)
+}
+
+/// [`counting_source_of`] `dense_f64(shape, 4242)`, returned beside it.
+pub fn counting_source(
+    shape: &[usize],
+    chunks: &[usize],
+) -> (Array<f64>, Arc<AtomicUsize>, ArrayD<f64>) {
+    let dense = dense_f64(shape, 4242);
+    let (x, calls) = counting_source_of(dense.clone(), chunks);
+    (x, calls, dense)
 }
 
 /// A shape and a chunking of it.
