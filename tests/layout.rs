@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use chunkwise::{Array, BuildError, Chunks, Element, Error, from_fn, from_ndarray};
+use chunkwise::{Array, BuildError, Chunks, Element, Error, from_ndarray};
 use common::*;
 use ndarray::{ArrayD, Axis, IxDyn, NewAxis, SliceInfoElem, s};
 
@@ -232,27 +231,14 @@ fn slicing_errors() {
     ));
 }
 
-fn counting_source(shape: &[usize], chunks: &[usize]) -> (Array<f64>, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = calls.clone();
-    let x = from_fn(shape, chunks.to_vec(), move |_, ranges| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        let tile: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-        ArrayD::from_shape_fn(IxDyn(&tile), |i| {
-            (ranges[0].start + i[0]) as f64 * 1000.0 + (ranges[1].start + i[1]) as f64
-        })
-    })
-    .unwrap();
-    (x, calls)
-}
-
 fn value_at(i: usize, j: usize) -> f64 {
     i as f64 * 1000.0 + j as f64
 }
 
 #[test]
 fn slicing_computes_only_the_touched_tiles() {
-    let (x, calls) = counting_source(&[1000, 1000], &[100, 100]);
+    let data = ArrayD::from_shape_fn(IxDyn(&[1000, 1000]), |i| value_at(i[0], i[1]));
+    let (x, calls) = counting_source_of(data, &[100, 100]);
     let y = x.slice(s![150..160, 220..230]).unwrap();
     let got = y.compute().unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);

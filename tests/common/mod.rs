@@ -1,48 +1,18 @@
-//! Shared helpers of the integration tests: deterministic dense inputs, a set of shapes with
-//! chunkings, dense (ndarray-only) oracles for broadcasting and reductions, and float
-//! comparisons that treat NaN as equal to NaN.
+//! Shared helpers of the integration tests: deterministic dense inputs, sources that count
+//! their calls, a set of shapes with chunkings, dense (ndarray-only) oracles for broadcasting
+//! and reductions, and float comparisons that treat NaN as equal to NaN.
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use chunkwise::Chunks;
+mod rng;
+
+pub use rng::Lcg;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chunkwise::{Array, Chunks};
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn, Zip};
-
-/// A small deterministic generator (64-bit LCG, high bits out).
-#[derive(Clone, Debug)]
-pub struct Lcg(u64);
-
-impl Lcg {
-    pub fn new(seed: u64) -> Lcg {
-        Lcg(seed
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(0x2545_F491_4F6C_DD1D))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let x = self.0;
-        // xorshift the output so that low bits are usable too
-        (x ^ (x >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (x >> 32)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in [lo, hi).
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    /// Uniform integer in [lo, hi).
-    pub fn int(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next_u64() % (hi - lo) as u64) as i64
-    }
-}
 
 fn n_of(shape: &[usize]) -> usize {
     shape.iter().product()
@@ -92,6 +62,33 @@ pub fn dense_bool(shape: &[usize], seed: u64) -> ArrayD<bool> {
         .map(|i| !(i as u64 * 7 + seed).is_multiple_of(3))
         .collect();
     ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()
+}
+
+/// `data` as a lazy array in tiles of `chunks`, from a source that counts its calls.
+pub fn counting_source_of(data: ArrayD<f64>, chunks: &[usize]) -> (Array<f64>, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let shape = data.shape().to_vec();
+    let x = chunkwise::from_fn(&shape, chunks.to_vec(), move |_, ranges| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let mut view = data.view();
+        for (axis, r) in ranges.iter().enumerate() {
+            view.slice_axis_inplace(ndarray::Axis(axis), ndarray::Slice::from(r.clone()));
+        }
+        view.to_owned()
+    })
+    .unwrap();
+    (x, calls)
+}
+
+/// [`counting_source_of`] `dense_f64(shape, 4242)`, returned beside it.
+pub fn counting_source(
+    shape: &[usize],
+    chunks: &[usize],
+) -> (Array<f64>, Arc<AtomicUsize>, ArrayD<f64>) {
+    let dense = dense_f64(shape, 4242);
+    let (x, calls) = counting_source_of(dense.clone(), chunks);
+    (x, calls, dense)
 }
 
 /// A shape and a chunking of it.

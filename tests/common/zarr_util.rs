@@ -1,5 +1,6 @@
-//! Helpers of the Zarr tests: fresh temporary store directories, and value formulas that the
-//! Python interop scripts (tests/interop/zarr_check.py) evaluate independently.
+//! Helpers of the Zarr tests: fresh temporary store directories, value formulas that the
+//! Python interop scripts (tests/interop/zarr_check.py) evaluate independently, reading an
+//! array back, listing a store's files and counting its reads and writes.
 //!
 //! The formulas give the element at C-order flat index `i` of an array; each is exact in
 //! IEEE arithmetic (one correctly rounded division and subtraction), so Rust and NumPy agree
@@ -9,9 +10,13 @@
 
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use chunkwise::io::zarr::{self, IntoStore, Store};
 use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension, IxDyn};
+use zarrs::filesystem::FilesystemStore;
+use zarrs::storage::storage_adapter::performance_metrics::PerformanceMetricsStorageAdapter;
 
 /// A fresh directory under the system's temporary directory, removed on drop (kept, with
 /// its path printed, when the test fails and `CHUNKWISE_KEEP_STORES` is set).
@@ -179,6 +184,41 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// The files of the array `name` in the store `dir` that are not metadata.
+pub fn chunk_files(dir: &Path, name: &str) -> Vec<String> {
+    files_under(&dir.join(name))
+        .into_iter()
+        .filter(|f| !matches!(f.as_str(), "zarr.json" | ".zarray" | ".zattrs" | ".zgroup"))
+        .collect()
+}
+
+/// The array `name` of `store` opened as `T`.
+#[track_caller]
+pub fn open_typed<T: chunkwise::Element>(store: impl IntoStore, name: &str) -> chunkwise::Array<T> {
+    zarr::open(store, name)
+        .unwrap_or_else(|e| panic!("open {name}: {e}"))
+        .into_typed::<T>()
+        .unwrap()
+}
+
+/// The array `name` of `store` opened as `T` and computed.
+#[track_caller]
+pub fn read_back<T: chunkwise::Element>(store: impl IntoStore, name: &str) -> ArrayD<T> {
+    open_typed::<T>(store, name).compute().unwrap()
+}
+
+/// A store over `dir` that counts its reads and writes.
+pub fn counted(
+    dir: &Path,
+) -> (
+    Store,
+    Arc<PerformanceMetricsStorageAdapter<FilesystemStore>>,
+) {
+    let fs = Arc::new(FilesystemStore::new(dir).unwrap());
+    let metrics = Arc::new(PerformanceMetricsStorageAdapter::new(fs));
+    (Store::from_storage(metrics.clone()), metrics)
 }
 
 /// Asserts that `err` is a corrupt chunk whose key ends with `key`.

@@ -1,0 +1,256 @@
+//! Plans: fusion in the task count, `explain` and `to_dot`, shared work (`compute_many` and
+//! `persist` compute each source tile once), merged reductions, traces and reports.
+
+#![allow(missing_docs)]
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use chunkwise::{Array, BuildError, Chunks, Config, Error, compute_many, from_fn, random};
+use common::*;
+use ndarray::{ArrayD, IxDyn};
+
+#[test]
+fn fusion_shows_in_the_task_count() {
+    let x = random::uniform::<f64>(1, -1.0, 1.0, &[400, 400], [100, 100]).unwrap();
+    assert_eq!(x.n_tiles(), 16);
+    let y = (&x + 1.0).sin() * 2.0;
+    assert_eq!(y.task_count(&Config::default()).unwrap(), 16);
+    let unfused = y.task_count(&Config::default().fuse(false)).unwrap();
+    assert!(unfused > 16, "{unfused}");
+    let fused_values = y.compute().unwrap();
+    let unfused_values = y.compute_with(&Config::default().fuse(false)).unwrap();
+    assert_same_f64(&fused_values, &unfused_values);
+    let dense = x.compute().unwrap().mapv(|v| (v + 1.0).sin() * 2.0);
+    assert_close(&fused_values, &dense, 2e-15);
+    // the report counts the tasks the plan has
+    let (_, report) = y.compute_report(&Config::default()).unwrap();
+    assert_eq!(report.tasks, 16);
+    let (_, report) = y.compute_report(&Config::default().fuse(false)).unwrap();
+    assert_eq!(report.tasks, unfused);
+    // reductions: the chain fuses into the partial step
+    let s = y.sum();
+    let fused = s.task_count(&Config::default()).unwrap();
+    let unfused = s.task_count(&Config::default().fuse(false)).unwrap();
+    assert!(fused < unfused, "{fused} vs {unfused}");
+    assert!(fused <= 16 + 2, "{fused}");
+    let a = s.compute().unwrap().scalar();
+    let b = s
+        .compute_with(&Config::default().fuse(false))
+        .unwrap()
+        .scalar();
+    assert!(close(a, b, 1e-14), "{a} vs {b}");
+}
+
+#[test]
+fn explain_shows_one_fused_reduction() {
+    let x = random::uniform::<f64>(1, 0.0, 1.0, &[300, 300], [100, 100]).unwrap();
+    let y = random::normal::<f64>(2, 0.0, 1.0, &[300, 300], [100, 100]).unwrap();
+    let plan = (&x * &y).sum().explain().unwrap();
+    let reduce_lines: Vec<&str> = plan.lines().filter(|l| l.contains("Reduce")).collect();
+    assert_eq!(reduce_lines.len(), 1, "{plan}");
+    assert!(reduce_lines[0].contains("mul("), "{plan}");
+    assert!(
+        !plan
+            .lines()
+            .any(|l| l.trim_start().starts_with('#') && l.contains("Elemwise")),
+        "{plan}"
+    );
+    // with fusion off the multiplication is its own node
+    let unfused = (&x * &y)
+        .sum()
+        .explain_with(&Config::default().fuse(false))
+        .unwrap();
+    assert!(unfused.lines().any(|l| l.contains("Elemwise")), "{unfused}");
+    // errors are reported, not printed
+    let bad = &x + &random::uniform::<f64>(1, 0.0, 1.0, &[3], [3]).unwrap();
+    assert!(matches!(
+        bad.explain(),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
+    assert!(matches!(
+        bad.to_dot(),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
+    assert!(matches!(
+        bad.task_count(&Config::default()),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
+}
+
+#[test]
+fn to_dot_is_graphviz() {
+    let x = random::uniform::<f64>(1, 0.0, 1.0, &[20, 20], [10, 10]).unwrap();
+    let dot = (x.transpose() + &x).sum_axis(0).to_dot().unwrap();
+    assert!(dot.starts_with("digraph"), "{dot}");
+    assert!(dot.contains("->"), "{dot}");
+    assert!(dot.trim_end().ends_with('}'), "{dot}");
+}
+
+#[test]
+fn compute_many_computes_each_source_tile_once() {
+    let (x, calls, dense) = counting_source(&[40, 30], &[10, 10]);
+    assert_eq!(x.n_tiles(), 12);
+    let results = compute_many(&[&x.sum(), &x.max(), &x.mean_axis(0)]).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 12);
+    let total: f64 = dense.iter().sum();
+    assert!(close(results[0].first().copied().unwrap(), total, 1e-12));
+    assert_eq!(
+        results[1].first().copied().unwrap(),
+        dense.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    );
+    assert_close(
+        &results[2],
+        &dense.mean_axis(ndarray::Axis(0)).unwrap(),
+        1e-13,
+    );
+    // elementwise results of one source
+    calls.store(0, Ordering::SeqCst);
+    let results = compute_many(&[&(&x + 1.0), &x.sin(), &x]).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 12);
+    assert_eq!(results[0], dense.mapv(|v| v + 1.0));
+    assert_eq!(results[2], dense);
+    // the same array twice
+    calls.store(0, Ordering::SeqCst);
+    let s = x.sum();
+    let results = compute_many(&[&s, &s]).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 12);
+    assert_eq!(results[0], results[1]);
+    // an error in one array is reported
+    let bad = &x + &from_fn(&[3], [3], |_, _| ArrayD::<f64>::zeros(IxDyn(&[3]))).unwrap();
+    assert!(matches!(
+        compute_many(&[&x, &bad]),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
+}
+
+#[test]
+fn persist_computes_once() {
+    let (x, calls, dense) = counting_source(&[40, 30], &[10, 10]);
+    let p = x.persist().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 12);
+    assert_eq!(p.compute().unwrap(), dense);
+    assert_eq!(p.compute().unwrap(), dense);
+    let s = (&p * 2.0).sum().compute().unwrap().scalar();
+    assert!(close(s, 2.0 * dense.iter().sum::<f64>(), 1e-12));
+    assert_eq!(
+        p.slice(ndarray::s![5..15, -1]).unwrap().compute().unwrap(),
+        dense.slice(ndarray::s![5..15, -1]).to_owned().into_dyn()
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 12);
+    assert_eq!(p.chunks(), x.chunks());
+    // persisting a computed expression keeps its values, and its inputs are not needed again
+    let q = (x.cos() * 3.0).persist().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 24);
+    assert_close(&q.compute().unwrap(), &dense.mapv(|v| v.cos() * 3.0), 2e-15);
+    let _ = q.max().compute().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 24);
+    // persisting an array that holds an error reports it
+    let bad = &x + &x.sum_axis(0).insert_axis(1).unwrap();
+    assert!(matches!(
+        bad.persist(),
+        Err(Error::Build(BuildError::Broadcast { .. }))
+    ));
+}
+
+/// Reductions of one expression over the same axes run as one merged pass in
+/// `compute_many`; each result must equal the reduction computed on its own, bit for bit.
+#[test]
+fn merged_reductions_equal_separate_ones() {
+    let x = random::uniform::<f64>(
+        9,
+        -1.0,
+        1.0,
+        &[37, 23],
+        Chunks::Sizes(vec![vec![10, 20, 7], vec![5, 18]]),
+    )
+    .unwrap();
+    let e = x.sin() * 3.0 + 0.5;
+    let (mean, std, sum, max) = (
+        e.mean_axis(0),
+        e.std_axis(0, 1.0),
+        e.sum_axis(0),
+        e.max_axis(0),
+    );
+    let merged = compute_many(&[&mean, &std, &sum, &max]).unwrap();
+    for (together, alone) in merged.iter().zip([&mean, &std, &sum, &max]) {
+        let alone = alone.compute().unwrap();
+        assert_eq!(together.shape(), alone.shape());
+        assert!(
+            together
+                .iter()
+                .zip(alone.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+    }
+    // The dense oracle for one of them.
+    let dense = e.compute().unwrap();
+    let want = dense.sum_axis(ndarray::Axis(0));
+    assert_close(&merged[2], &want, 1e-12);
+    // One pass: the plan holds a single reduction with all four parts.
+    let plan = compute_plan_of_four(&e);
+    assert!(plan.contains("mean + std + sum + max"), "{plan}");
+}
+
+fn compute_plan_of_four(e: &Array<f64>) -> String {
+    // explain() shows one root; merging shows on a root that reads all four.
+    let (mean, std, sum, max) = (
+        e.mean_axis(0),
+        e.std_axis(0, 1.0),
+        e.sum_axis(0),
+        e.max_axis(0),
+    );
+    let combined = &(&(&mean + &std) + &sum) + &max;
+    combined.explain_with(&Config::default()).unwrap()
+}
+
+#[test]
+fn trace_has_one_event_per_task() {
+    let x = random::uniform::<f64>(1, 0.0, 1.0, &[400, 400], [100, 100]).unwrap();
+    let y = (&x * 2.0).sum_axis(0);
+    let (_, report) = y.compute_report(&Config::default().trace(true)).unwrap();
+    assert_eq!(report.trace.len(), report.tasks);
+    assert_eq!(report.tasks, y.task_count(&Config::default()).unwrap());
+    for e in &report.trace {
+        assert!(e.end >= e.start, "{e:?}");
+        assert!(e.thread < report.threads.max(1), "{e:?}");
+        assert!(!e.name.is_empty());
+    }
+    let json = report.chrome_trace_json();
+    assert!(json.starts_with("{\"traceEvents\":["), "{json}");
+    assert!(json.ends_with("]}"), "{json}");
+    assert_eq!(json.matches("\"ph\":\"X\"").count(), report.tasks);
+    // braces and brackets balance outside strings
+    let (mut depth, mut in_string, mut escaped) = (0i64, false, false);
+    for c in json.chars() {
+        match (in_string, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => in_string = false,
+            (false, _, '"') => in_string = true,
+            (false, _, '{' | '[') => depth += 1,
+            (false, _, '}' | ']') => depth -= 1,
+            _ => {}
+        }
+        assert!(depth >= 0);
+    }
+    assert_eq!(depth, 0);
+    // without tracing, no events
+    let (_, report) = y.compute_report(&Config::default()).unwrap();
+    assert!(report.trace.is_empty());
+    assert_eq!(report.chrome_trace_json(), "{\"traceEvents\":[]}");
+}
+
+#[test]
+fn report_fields() {
+    let x = random::uniform::<f64>(1, 0.0, 1.0, &[100, 100], [50, 50]).unwrap();
+    let cfg = Config::default().threads(2).memory_budget(1 << 24);
+    let (_, report) = x.sum().compute_report(&cfg).unwrap();
+    assert_eq!(report.threads, 2);
+    assert_eq!(report.budget, 1 << 24);
+    assert!(report.peak_bytes > 0);
+    assert!(report.tasks >= 4);
+    assert_eq!(Config::default().threads(3).worker_threads(), 3);
+    assert!(Config::default().worker_threads() >= 1);
+}
