@@ -32,6 +32,11 @@ mod ops;
 mod optimize;
 mod tile;
 
+/// The tests' one pseudo-random generator (tests/common/rng.rs).
+#[cfg(test)]
+#[path = "../tests/common/rng.rs"]
+mod test_rng;
+
 pub use array::{
     Array, IntoOperand, Operand, Reduction, arange, compute_many, compute_many_report,
     compute_many_with, eye, from_fn, from_ndarray, full, linspace, ones, random, where_, zeros,

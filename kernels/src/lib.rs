@@ -18,6 +18,11 @@ pub mod reduce;
 pub mod simd;
 pub mod strip;
 
+/// The tests' one pseudo-random generator (shared with the main crate's tests).
+#[cfg(test)]
+#[path = "../../tests/common/rng.rs"]
+mod test_rng;
+
 #[cfg(not(any(feature = "blis", feature = "openblas")))]
 compile_error!(
     "chunkwise-kernels needs a BLAS for tile GEMM: enable the `blis` feature (the default) or `openblas`"

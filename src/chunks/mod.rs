@@ -496,7 +496,7 @@ mod tests {
         let (in_a, in_b) = overlap_local(&[0..4, 2..6], &[3..8, 0..4]);
         assert_eq!(in_a, vec![3..4, 0..2]);
         assert_eq!(in_b, vec![0..1, 2..4]);
-        let (in_a, in_b) = overlap_local(&[0..2], &[5..9]);
+        let (in_a, in_b) = overlap_local(&[0..2, 0..1], &[5..9, 0..1]);
         assert!(in_a[0].is_empty() && in_b[0].is_empty());
         let from = ChunkGrid::regular(&[10, 6], &[4, 3]).unwrap();
         let to = ChunkGrid::regular(&[10, 6], &[5, 6]).unwrap();

@@ -14,9 +14,9 @@ use super::allocator::advise_huge_pages;
 use super::config::Config;
 use super::plan::Plan;
 use super::run::{Executor, Outputs, RayonExecutor, Report};
+use crate::chunks::sub_view;
 use crate::error::{Error, ExecError, PlanError, Result};
 use crate::graph::Node;
-use crate::chunks::sub_view;
 use crate::optimize::optimize;
 use crate::tile::Value;
 

@@ -1,7 +1,8 @@
 //! The one hand-written pseudo-random generator of the tests, for inputs that should look
 //! random and be the same on every run. It needs only `std`, so a file outside
 //! `tests/common` can include it on its own (from a bench:
-//! `#[path = "../tests/common/rng.rs"] mod rng;`). It is independent of
+//! `#[path = "../tests/common/rng.rs"] mod rng;`), and the unit tests of both crates do
+//! (`test_rng` in `src/lib.rs` and `kernels/src/lib.rs`). It is independent of
 //! `chunkwise::random`, which is under test (and which the benches' inputs come from).
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
@@ -41,5 +42,22 @@ impl Lcg {
     /// Uniform integer in [lo, hi).
     pub fn int(&mut self, lo: i64, hi: i64) -> i64 {
         lo + (self.next_u64() % (hi - lo) as u64) as i64
+    }
+
+    /// Uniform (up to a negligible modulo bias) in [0, n).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// `±10^e` with `e` uniform in [lo, hi] and either sign: values spread over many
+    /// magnitudes.
+    pub fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        let v = 10f64.powf(self.range(lo, hi));
+        if self.next_u64() & 1 == 0 { v } else { -v }
+    }
+
+    /// `n` values uniform in [lo, hi).
+    pub fn values(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..n).map(|_| self.range(lo, hi)).collect()
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::test_rng::Lcg;
 
 /// Row-major `a (m x k) @ b (k x n)` by the definition, in f64.
 fn naive(a: &[f64], b: &[f64], m: usize, n: usize, k: usize) -> Vec<f64> {
@@ -23,17 +24,7 @@ fn transpose(a: &[f64], m: usize, n: usize) -> Vec<f64> {
 
 /// Deterministic values in [-1, 1) that do not repeat in short patterns.
 fn values(len: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect()
+    Lcg::new(seed).values(len, -1.0, 1.0)
 }
 
 fn assert_close(found: &[f64], expected: &[f64], tol: f64) {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::test_rng::Lcg;
 
 /// Floats under test: ulp distances and bit access.
 trait TF: StripFloat + Lane + std::fmt::Debug {
@@ -69,30 +70,6 @@ fn check<T: TF>(got: T, want: T) -> Result<u64, String> {
         return bad();
     }
     Ok((got.key() as i128 - want.key() as i128).unsigned_abs() as u64)
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-    /// Sign * 10^e, e uniform in [lo, hi].
-    fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        let v = 10f64.powf(self.range(lo, hi));
-        if self.next() & 1 == 0 { v } else { -v }
-    }
 }
 
 fn specials() -> Vec<f64> {
@@ -170,10 +147,10 @@ fn specials() -> Vec<f64> {
 
 fn inputs() -> Vec<f64> {
     let mut v = specials();
-    let mut rng = Rng(12345);
+    let mut rng = Lcg::new(12345);
     for _ in 0..6000 {
         // uniformly random bit patterns: every exponent, subnormals, NaNs
-        v.push(f64::from_bits(rng.next()));
+        v.push(f64::from_bits(rng.next_u64()));
         v.push(rng.log_uniform(-320.0, 309.0));
         v.push(rng.log_uniform(-20.0, 3.0));
         v.push(rng.range(-1.0, 1.0));
@@ -309,11 +286,11 @@ fn binary_inputs(f: BinaryFn) -> (Vec<f64>, Vec<f64>) {
             b.push(y);
         }
     }
-    let mut rng = Rng(777);
+    let mut rng = Lcg::new(777);
     let all = inputs();
     for _ in 0..20000 {
-        a.push(all[(rng.next() % all.len() as u64) as usize]);
-        b.push(all[(rng.next() % all.len() as u64) as usize]);
+        a.push(all[(rng.next_u64() % all.len() as u64) as usize]);
+        b.push(all[(rng.next_u64() % all.len() as u64) as usize]);
     }
     for _ in 0..20000 {
         match f {
@@ -444,14 +421,14 @@ fn powi_case<T: TF>(xs: &[T]) {
 
 #[test]
 fn math_powi_is_bit_exact() {
-    let mut rng = Rng(99);
+    let mut rng = Lcg::new(99);
     let mut xs = specials();
     for _ in 0..3000 {
         xs.push(rng.range(-3.0, 3.0));
     }
     // shuffle so that every prefix length sees a mix
     for i in (1..xs.len()).rev() {
-        xs.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+        xs.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
     }
     powi_case::<f64>(&xs);
     let xs32: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
@@ -584,7 +561,7 @@ fn math_speed() {
     use std::time::Instant;
     const N: usize = 1 << 20;
     const STRIP: usize = 4096;
-    let mut rng = Rng(5);
+    let mut rng = Lcg::new(5);
     let wide: Vec<f64> = (0..N).map(|_| rng.range(-100.0, 100.0)).collect();
     let pos: Vec<f64> = (0..N).map(|_| rng.log_uniform(-5.0, 5.0).abs()).collect();
     let unit: Vec<f64> = (0..N).map(|_| rng.range(-1.0, 1.0)).collect();

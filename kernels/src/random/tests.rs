@@ -1,19 +1,5 @@
 use super::*;
-
-/// splitmix64: test-side randomness for starts, lengths and inputs.
-struct Sm(u64);
-impl Sm {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::test_rng::Lcg;
 
 /// Independent reference Philox4x32-10, written from the paper's definition with the key
 /// schedule precomputed (round r uses key + r * (W0, W1)) and the S-box spelled out:
@@ -76,20 +62,20 @@ fn random_philox_known_answers() {
 
 #[test]
 fn random_philox_matches_reference_and_lanes() {
-    let mut rng = Sm(1);
+    let mut rng = Lcg::new(1);
     for _ in 0..2000 {
-        let x = rng.next();
-        let y = rng.next();
+        let x = rng.next_u64();
+        let y = rng.next_u64();
         let ctr = [x as u32, (x >> 32) as u32, y as u32, (y >> 32) as u32];
-        let key = key_from_seed(rng.next());
+        let key = key_from_seed(rng.next_u64());
         assert_eq!(philox4x32_10(ctr, key), philox_reference(ctr, key));
     }
     // The lane layout (several block sizes, counters crossing a 2^32 carry) agrees.
     for _ in 0..50 {
-        let key = key_from_seed(rng.next());
-        let (w2, w3) = (rng.next() as u32, rng.next() as u32);
-        let first = if rng.next().is_multiple_of(2) {
-            rng.next()
+        let key = key_from_seed(rng.next_u64());
+        let (w2, w3) = (rng.next_u64() as u32, rng.next_u64() as u32);
+        let first = if rng.next_u64().is_multiple_of(2) {
+            rng.next_u64()
         } else {
             (1u64 << 32) - 7
         };
@@ -160,7 +146,7 @@ fn check_position_independent<T: Copy + Default + PartialEq + std::fmt::Debug>(
 ) -> Vec<T> {
     let mut whole = vec![T::default(); n];
     fill(base, &mut whole);
-    let mut rng = Sm(base ^ n as u64);
+    let mut rng = Lcg::new(base ^ n as u64);
     for _ in 0..400 {
         let a = rng.below(n as u64) as usize;
         let len = (rng.below(301) as usize).min(n - a);
@@ -482,12 +468,12 @@ fn random_integer_buckets() {
 fn random_math_helpers_accurate() {
     assert_eq!(LN2_HI + LN2_LO, std::f64::consts::LN_2);
     assert_eq!(LN2_HI.to_bits() & 0x1F_FFFF, 0, "ln2_hi has trailing zeros");
-    let mut rng = Sm(77);
+    let mut rng = Lcg::new(77);
     let mut worst_ln = 0.0f64;
     for i in 0..200_000 {
         let x = match i % 3 {
             0 => {
-                rng.next() as f64 / 18_446_744_073_709_551_616.0
+                rng.next_u64() as f64 / 18_446_744_073_709_551_616.0
                     + 1.0 / 36_893_488_147_419_103_232.0
             }
             1 => 1.0 - (rng.below(1 << 20) as f64) * f64::EPSILON / 2.0,
@@ -513,7 +499,7 @@ fn random_math_helpers_accurate() {
         } else if i < 128 {
             (1u64 << (i - 64)).wrapping_neg()
         } else {
-            rng.next()
+            rng.next_u64()
         };
         let t = (b >> 11) as f64 / 9_007_199_254_740_992.0 * std::f64::consts::TAU;
         let (s, c) = sincos_turns(b);

@@ -274,14 +274,9 @@ mod tests {
 
     /// Values that barely compress (xorshift bits), so the frame spans several reads.
     fn noise(n: usize) -> Vec<f64> {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rng = crate::test_rng::Lcg::new(7);
         (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                f64::from_bits(state >> 2)
-            })
+            .map(|_| f64::from_bits(rng.next_u64() >> 2))
             .collect()
     }
 
