@@ -254,3 +254,47 @@ fn report_fields() {
     assert_eq!(Config::default().threads(3).worker_threads(), 3);
     assert!(Config::default().worker_threads() >= 1);
 }
+
+/// A program with shared work, a slice, a rechunk, a reduction and a panicking closure.
+fn deterministic_program() -> Array<f64> {
+    let x = random::uniform::<f64>(3, -1.0, 1.0, &[40, 30], [16, 7]).unwrap();
+    let y = from_fn::<f64, _>(&[40, 30], [8, 30], |_, ranges| {
+        assert!(ranges[0].start < 32, "no tile past row 32");
+        ArrayD::from_elem(IxDyn(&[ranges[0].len(), ranges[1].len()]), 1.0)
+    })
+    .unwrap();
+    let shifted = x.slice(ndarray::s![1.., ..]).unwrap().rechunk([13, 30]).unwrap();
+    (&shifted * 2.0 + &y.slice(ndarray::s![..39, ..]).unwrap()).sum_axis(0) + x.max_axis(0)
+}
+
+#[test]
+fn the_same_program_builds_the_same_plan_whatever_the_process_built_before() {
+    let first = deterministic_program();
+    let want = (
+        first.explain().unwrap(),
+        first.to_dot().unwrap(),
+        first.compute().unwrap_err().to_string(),
+    );
+    assert!(want.2.contains("node #"), "errors name nodes by number: {}", want.2);
+    // Other nodes made first, and the same program built on several threads at once: the
+    // process-wide node counter differs for each, the plan must not.
+    let others: Vec<Array<f64>> = (0..50)
+        .map(|i| random::uniform::<f64>(i, 0.0, 1.0, &[i as usize + 1], [1]).unwrap())
+        .collect();
+    let built: Vec<(String, String, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let p = deterministic_program();
+                    let text = (p.explain().unwrap(), p.to_dot().unwrap());
+                    (text.0, text.1, p.compute().unwrap_err().to_string())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    drop(others);
+    for got in built {
+        assert_eq!(got, want);
+    }
+}

@@ -235,15 +235,15 @@ mod tests {
             &self,
             _: &[usize],
             ranges: &[Range<usize>],
-            sink: &mut dyn FnMut(TilePiece<'_>),
+            receive: &mut dyn FnMut(TilePiece<'_>),
         ) -> crate::error::Result<()> {
             let values = Self::values(ranges);
             let garbage = vec![1e9; values.len()];
             // A whole tile of garbage (a frame with stray bytes after it), then taken back.
-            sink(TilePiece::Prefix(f64::to_strip(&garbage)));
-            sink(TilePiece::Restart);
+            receive(TilePiece::Prefix(f64::to_strip(&garbage)));
+            receive(TilePiece::Restart);
             for end in (5..values.len()).step_by(5).chain([values.len()]) {
-                sink(TilePiece::Prefix(f64::to_strip(&values[..end])));
+                receive(TilePiece::Prefix(f64::to_strip(&values[..end])));
             }
             Ok(())
         }

@@ -386,13 +386,13 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         &self,
         block: &[usize],
         ranges: &[Range<usize>],
-        sink: &mut dyn FnMut(TilePiece<'_>),
+        receive: &mut dyn FnMut(TilePiece<'_>),
     ) -> Result<()> {
         let subset = subset_of(ranges);
         let file = match self.single_chunk(&subset) {
             Some((_, Some(file))) if self.direct == Some(Compressor::Zstd) => file,
             _ => {
-                sink(TilePiece::whole(&self.tile(block, ranges)?)?);
+                receive(TilePiece::whole(&self.tile(block, ranges)?)?);
                 return Ok(());
             }
         };
@@ -400,14 +400,14 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         let mut started = false;
         let decoded = stream_zstd_file::<T>(&file, len, &mut |prefix| {
             started = true;
-            sink(TilePiece::Prefix(T::to_strip(prefix)));
+            receive(TilePiece::Prefix(T::to_strip(prefix)));
         });
         if decoded.is_none() {
             if started {
-                sink(TilePiece::Restart);
+                receive(TilePiece::Restart);
             }
             // The general path, which reports errors with the chunk's key.
-            sink(TilePiece::whole(&self.general_tile(&subset)?)?);
+            receive(TilePiece::whole(&self.general_tile(&subset)?)?);
         }
         Ok(())
     }
