@@ -15,6 +15,8 @@ use super::direct::{
 };
 use super::guard::GuardedReads;
 use super::store::Store;
+// Re-exported for write.rs and rechunk.rs, which still import it from here.
+pub(crate) use super::store::Handle;
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, Result, StorageError};
 use crate::graph::{TilePiece, TileSource, Value, tile_value};
@@ -27,9 +29,6 @@ fn subset_of(ranges: &[Range<usize>]) -> ArraySubset {
         .collect();
     ArraySubset::new_with_ranges(&ranges)
 }
-
-/// The zarrs array handle that sources and sinks share.
-pub(crate) type Handle = ZArray<dyn ReadableWritableListableStorageTraits>;
 
 /// The element type of a stored array, from its metadata.
 pub(crate) fn stored_dtype(array: &Handle, path: &str) -> Result<DType> {
