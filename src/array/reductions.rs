@@ -7,7 +7,7 @@ use chunkwise_kernels::reduce::{
     Reducer, ReducerVisitor, visit_own_sum_reducer, visit_sum_reducer,
 };
 
-use chunkwise_kernels::strip::Operand;
+use chunkwise_kernels::strip::ValueRef;
 
 use super::Array;
 use super::elementwise::where_;
@@ -371,11 +371,11 @@ impl<T: Numeric> Array<T> {
         let [step] = e.program.steps.as_slice() else {
             return None;
         };
-        let operands = [Operand::Input(0), Operand::Input(1)];
+        let operands = [ValueRef::Input(0), ValueRef::Input(1)];
         let typed = e.inputs.len() == 2 && e.inputs.iter().all(|i| i.node.dtype == T::DTYPE);
         if !step.op.is_float_shift()
             || step.args != operands
-            || e.program.output != Operand::Step(0)
+            || e.program.output != ValueRef::Step(0)
             || !typed
         {
             return None;

@@ -394,7 +394,7 @@ impl ErasedReducer for Several {
 #[cfg(test)]
 mod tests {
     use chunkwise_kernels::reduce::FloatSum;
-    use chunkwise_kernels::strip::Operand;
+    use chunkwise_kernels::strip::ValueRef;
 
     use super::*;
 
@@ -404,7 +404,7 @@ mod tests {
         let identity = Program {
             inputs: vec![DType::F64],
             steps: Vec::new(),
-            output: Operand::Input(0),
+            output: ValueRef::Input(0),
         };
         let (origin, shape) = ([0, 0], [4, 3]);
         let tile = TilePosition {
