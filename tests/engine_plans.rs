@@ -263,7 +263,11 @@ fn deterministic_program() -> Array<f64> {
         ArrayD::from_elem(IxDyn(&[ranges[0].len(), ranges[1].len()]), 1.0)
     })
     .unwrap();
-    let shifted = x.slice(ndarray::s![1.., ..]).unwrap().rechunk([13, 30]).unwrap();
+    let shifted = x
+        .slice(ndarray::s![1.., ..])
+        .unwrap()
+        .rechunk([13, 30])
+        .unwrap();
     (&shifted * 2.0 + &y.slice(ndarray::s![..39, ..]).unwrap()).sum_axis(0) + x.max_axis(0)
 }
 
@@ -275,7 +279,11 @@ fn the_same_program_builds_the_same_plan_whatever_the_process_built_before() {
         first.to_dot().unwrap(),
         first.compute().unwrap_err().to_string(),
     );
-    assert!(want.2.contains("node #"), "errors name nodes by number: {}", want.2);
+    assert!(
+        want.2.contains("node #"),
+        "errors name nodes by number: {}",
+        want.2
+    );
     // Other nodes made first, and the same program built on several threads at once: the
     // process-wide node counter differs for each, the plan must not.
     let others: Vec<Array<f64>> = (0..50)

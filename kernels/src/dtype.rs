@@ -10,7 +10,6 @@ use std::fmt::Debug;
 
 use crate::bytes::FixedBytes;
 use crate::math::StripFloat;
-use crate::reduce::{FloatSum, Fold, Reducer};
 
 /// The element type of an array, known at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -284,18 +283,32 @@ pub trait Element:
     /// do: `i64` for `bool` and the signed integers, `u64` for the unsigned ones, the type
     /// itself for floats. Sums and products in it wrap on overflow, as NumPy's do (silently).
     type Sum: Numeric;
-    /// The reducer of `sum` (of `nansum` with `skip_nan`): in [`Element::Sum`] for `bool` and
-    /// integers, compensated in f64 for floats.
-    fn sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self::Sum>;
+    /// Hands `visitor` the way sums of this type accumulate (wrapping in [`Element::Sum`]
+    /// for `bool` and integers, compensated in f64 for floats), so that the reduce layer
+    /// can pick its sum reducers for any element type.
+    fn visit_sum_kind<V: SumKindVisitor<Self>>(visitor: V) -> V::Output;
 }
 
-/// [`Element::sum_reducer`] of an `int` (or `bool`) or a `float` type.
-macro_rules! sum_reducer {
-    (int, $t:ty, $skip_nan:ident) => {
-        Fold::<$t, <$t as Element>::Sum>::new(false, $skip_nan)
+/// A computation that depends on how sums of `T` accumulate, handed the answer by
+/// [`Element::visit_sum_kind`]. The reduce layer picks the reducers of `sum` with it.
+pub trait SumKindVisitor<T: Element> {
+    /// What the visit returns.
+    type Output;
+    /// `T` is `bool` or an integer: sums wrap in [`Element::Sum`], as NumPy's do.
+    fn wrapping(self) -> Self::Output;
+    /// `T` is a float: sums are compensated in f64 and returned in `T`.
+    fn float(self) -> Self::Output
+    where
+        T: FloatElement;
+}
+
+/// [`Element::visit_sum_kind`] of an `int` (or `bool`) or a `float` type.
+macro_rules! visit_sum_kind {
+    (int, $visitor:ident) => {
+        $visitor.wrapping()
     };
-    (float, $t:ty, $skip_nan:ident) => {
-        FloatSum::<$t>::new($skip_nan, false)
+    (float, $visitor:ident) => {
+        $visitor.float()
     };
 }
 
@@ -315,8 +328,8 @@ macro_rules! impl_element {
         impl Element for $t {
             const DTYPE: DType = DType::$variant;
             type Sum = $sum;
-            fn sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self::Sum> {
-                sum_reducer!($kind, $t, skip_nan)
+            fn visit_sum_kind<V: SumKindVisitor<Self>>(visitor: V) -> V::Output {
+                visit_sum_kind!($kind, visitor)
             }
             #[inline(always)]
             fn is_nan(a: Self) -> bool {
@@ -379,8 +392,8 @@ impl_element!(f64, F64, Float, f64, float);
 impl Element for bool {
     const DTYPE: DType = DType::Bool;
     type Sum = i64;
-    fn sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = i64> {
-        sum_reducer!(int, bool, skip_nan)
+    fn visit_sum_kind<V: SumKindVisitor<Self>>(visitor: V) -> V::Output {
+        visitor.wrapping()
     }
     #[inline(always)]
     fn is_nan(_: Self) -> bool {
@@ -459,10 +472,6 @@ pub trait Numeric: Element {
     fn to_real(a: Self) -> Self::Real;
     /// Conversion to f64 (for accumulating sums of floats).
     fn as_f64(a: Self) -> f64;
-    /// The reducer that sums values of this type in this type itself (not in
-    /// [`Element::Sum`]): wrapping for integers (NaN skipping is moot), compensated in f64
-    /// for floats (NaN skipped when `skip_nan`), as `sum_as::<Self>()` asks.
-    fn own_sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self>;
 }
 
 macro_rules! impl_numeric_int {
@@ -489,9 +498,6 @@ macro_rules! impl_numeric_int {
             }
             #[inline(always)] fn to_real(a: Self) -> f64 { a as f64 }
             #[inline(always)] fn as_f64(a: Self) -> f64 { a as f64 }
-            fn own_sum_reducer(_: bool) -> impl Reducer<In = Self, Out = Self> {
-                Fold::<Self>::new(false, false)
-            }
         }
     )*};
 }
@@ -515,9 +521,6 @@ macro_rules! impl_numeric_float {
             #[inline(always)] fn abs(a: Self) -> Self { a.abs() }
             #[inline(always)] fn to_real(a: Self) -> Self { a }
             #[inline(always)] fn as_f64(a: Self) -> f64 { a as f64 }
-            fn own_sum_reducer(skip_nan: bool) -> impl Reducer<In = Self, Out = Self> {
-                FloatSum::<Self>::new(skip_nan, false)
-            }
         }
     )*};
 }
@@ -526,7 +529,7 @@ impl_numeric_float!(f32, f64);
 
 /// The float element types, `f32` and `f64`, with vectorised strip math and random fills.
 pub trait FloatElement:
-    Numeric<Sum = Self>
+    Numeric<Sum = Self, Real = Self>
     + num_traits::Float
     + StripFloat
     + crate::linalg::BlasScalar

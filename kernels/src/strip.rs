@@ -211,9 +211,10 @@ pub trait StripOp: Send + Sync + Debug {
     }
 }
 
-/// What a step reads: an input tile of the program, or the result of an earlier step.
+/// A reference to a value of a program: one of its input tiles, or the result of an earlier
+/// step. Steps read them, and the program returns one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Operand {
+pub enum ValueRef {
     /// The program's input tile number `i`.
     Input(usize),
     /// The result of step number `i` (always an earlier step).
@@ -226,7 +227,7 @@ pub struct Step {
     /// The operation.
     pub op: Arc<dyn StripOp>,
     /// Its operands, in order.
-    pub args: Vec<Operand>,
+    pub args: Vec<ValueRef>,
 }
 
 /// A straight-line program of strip operations: a fused elementwise kernel.
@@ -237,7 +238,7 @@ pub struct Program {
     /// Steps, each reading inputs or earlier steps.
     pub steps: Vec<Step>,
     /// Which operand is the program's result.
-    pub output: Operand,
+    pub output: ValueRef,
 }
 
 impl Program {
@@ -246,15 +247,15 @@ impl Program {
         Program {
             inputs: vec![dtype],
             steps: Vec::new(),
-            output: Operand::Input(0),
+            output: ValueRef::Input(0),
         }
     }
 
     /// The dtype of an operand.
-    pub fn dtype_of(&self, operand: Operand) -> DType {
+    pub fn dtype_of(&self, operand: ValueRef) -> DType {
         match operand {
-            Operand::Input(i) => self.inputs[i],
-            Operand::Step(i) => self.steps[i].op.out_dtype(),
+            ValueRef::Input(i) => self.inputs[i],
+            ValueRef::Step(i) => self.steps[i].op.out_dtype(),
         }
     }
 
@@ -347,9 +348,9 @@ impl Program {
             };
             for (k, step) in self.steps.iter().enumerate() {
                 let (done, rest) = scratch.split_at_mut(k);
-                let operand = |o: &Operand| match *o {
-                    Operand::Input(i) => input_strip(i),
-                    Operand::Step(j) => done[j].head(len),
+                let operand = |o: &ValueRef| match *o {
+                    ValueRef::Input(i) => input_strip(i),
+                    ValueRef::Step(j) => done[j].head(len),
                 };
                 // Operands gathered on the stack: no allocation per strip.
                 let mut inline = [Strip::Bool(&[]); MAX_INLINE_ARGS];
@@ -366,8 +367,8 @@ impl Program {
                 step.op.eval(args, at, rest[0].head_mut(len));
             }
             match self.output {
-                Operand::Input(i) => sink(offset, input_strip(i)),
-                Operand::Step(j) => sink(offset, scratch[j].head(len)),
+                ValueRef::Input(i) => sink(offset, input_strip(i)),
+                ValueRef::Step(j) => sink(offset, scratch[j].head(len)),
             }
             offset += len;
         }
@@ -442,14 +443,14 @@ mod tests {
                 },
                 Step {
                     op: Arc::new(AddF64),
-                    args: vec![Operand::Input(0), Operand::Step(0)],
+                    args: vec![ValueRef::Input(0), ValueRef::Step(0)],
                 },
                 Step {
                     op: Arc::new(AddF64),
-                    args: vec![Operand::Step(1), Operand::Step(1)],
+                    args: vec![ValueRef::Step(1), ValueRef::Step(1)],
                 },
             ],
-            output: Operand::Step(2),
+            output: ValueRef::Step(2),
         };
         // A 3 x 5 tile at (2, 4) of a 10 x 20 array; strips of 4 cross rows.
         let (origin, shape, array_shape) = ([2, 4], [3, 5], [10, 20]);
@@ -482,9 +483,9 @@ mod tests {
             inputs: vec![DType::F64, DType::F64],
             steps: vec![Step {
                 op: Arc::new(AddF64),
-                args: vec![Operand::Input(0), Operand::Input(1)],
+                args: vec![ValueRef::Input(0), ValueRef::Input(1)],
             }],
-            output: Operand::Step(0),
+            output: ValueRef::Step(0),
         };
         let (row, column) = ([1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0]);
         let inputs = [

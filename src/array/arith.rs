@@ -10,7 +10,7 @@ use chunkwise_kernels::dtype::Numeric;
 
 use super::Array;
 use crate::ops::elementwise::elemwise;
-use crate::ops::strip_ops::{Arith, ArithOp, Logic, LogicOp, NumUnary, NumUnaryOp, Scalar};
+use crate::ops::strip_ops::{Arith, ArithOp, Logic, LogicOp, NumUnary, NumUnaryOp, ScalarSide};
 
 macro_rules! arith_operator {
     ($Trait:ident, $method:ident, $op:ident) => {
@@ -72,13 +72,13 @@ macro_rules! scalar_left_operators {
         impl $Trait<&Array<$t>> for $t {
             type Output = Array<$t>;
             fn $method(self, rhs: &Array<$t>) -> Array<$t> {
-                rhs.unary_op(Arc::new(Arith { op: ArithOp::$op, scalar: Scalar::Left(self) }))
+                rhs.unary_op(Arc::new(Arith { op: ArithOp::$op, scalar: ScalarSide::Left(self) }))
             }
         }
         impl $Trait<Array<$t>> for $t {
             type Output = Array<$t>;
             fn $method(self, rhs: Array<$t>) -> Array<$t> {
-                rhs.unary_op(Arc::new(Arith { op: ArithOp::$op, scalar: Scalar::Left(self) }))
+                rhs.unary_op(Arc::new(Arith { op: ArithOp::$op, scalar: ScalarSide::Left(self) }))
             }
         }
     };
@@ -110,7 +110,7 @@ macro_rules! logic_operator {
             fn $method(self, rhs: &Array<bool>) -> Array<bool> {
                 let op = Arc::new(Logic {
                     op: LogicOp::$op,
-                    scalar: Scalar::None,
+                    scalar: ScalarSide::None,
                 });
                 Array::from_node(elemwise(&[&self.node, &rhs.node], op))
             }
@@ -126,7 +126,7 @@ macro_rules! logic_operator {
             fn $method(self, rhs: bool) -> Array<bool> {
                 self.unary_op(Arc::new(Logic {
                     op: LogicOp::$op,
-                    scalar: Scalar::Right(rhs),
+                    scalar: ScalarSide::Right(rhs),
                 }))
             }
         }
@@ -142,7 +142,7 @@ impl Not for &Array<bool> {
     fn not(self) -> Array<bool> {
         self.unary_op(Arc::new(Logic {
             op: LogicOp::Not,
-            scalar: Scalar::None,
+            scalar: ScalarSide::None,
         }))
     }
 }

@@ -12,7 +12,7 @@ use super::Array;
 use crate::ops::elementwise::elemwise;
 use crate::ops::strip_ops::{
     Arith, ArithOp, Cast, Classify, ClassifyOp, CmpOp, Compare, FloatBinary, FloatUnary, MapFn,
-    NumUnary, NumUnaryOp, Powi, Scalar, Select, ZipMapFn,
+    NumUnary, NumUnaryOp, Powi, ScalarSide, Select, ZipMapFn,
 };
 
 /// The other operand of a binary operation: an array or a scalar.
@@ -58,13 +58,15 @@ impl<T: Element> Array<T> {
     pub(crate) fn binary_op<U: Element>(
         &self,
         other: Operand<T>,
-        make: impl FnOnce(Scalar<T>) -> Arc<dyn StripOp>,
+        make: impl FnOnce(ScalarSide<T>) -> Arc<dyn StripOp>,
     ) -> Array<U> {
         match other {
             Operand::Array(b) => {
-                Array::from_node(elemwise(&[&self.node, &b.node], make(Scalar::None)))
+                Array::from_node(elemwise(&[&self.node, &b.node], make(ScalarSide::None)))
             }
-            Operand::Scalar(s) => Array::from_node(elemwise(&[&self.node], make(Scalar::Right(s)))),
+            Operand::Scalar(s) => {
+                Array::from_node(elemwise(&[&self.node], make(ScalarSide::Right(s))))
+            }
         }
     }
 }

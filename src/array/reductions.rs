@@ -4,10 +4,10 @@
 use chunkwise_kernels::dtype::{Element, Numeric};
 use chunkwise_kernels::reduce::{
     AnyAll, ArgMinMax, CountNonzero, Extreme, FloatSum, Fold, MinMax, MomentOutput, Moments,
-    Reducer,
+    Reducer, ReducerVisitor, visit_own_sum_reducer, visit_sum_reducer,
 };
 
-use chunkwise_kernels::strip::Operand;
+use chunkwise_kernels::strip::ValueRef;
 
 use super::Array;
 use super::elementwise::where_;
@@ -92,9 +92,44 @@ impl<T: Element> Array<T> {
     }
 }
 
+/// The reduction of `array` as `how` says by the reducer it is handed: for reducers whose
+/// type depends on the element type ([`visit_sum_reducer`]).
+struct ReduceBy<'a, T: Element> {
+    array: &'a Array<T>,
+    how: &'a Reduction,
+    name: &'a str,
+}
+
+impl<T: Element, O: Element> ReducerVisitor<T, O> for ReduceBy<'_, T> {
+    type Output = Array<O>;
+    fn visit<R: Reducer<In = T, Out = O>>(self, reducer: R) -> Array<O> {
+        self.array.reduce_by(self.how, reducer, self.name)
+    }
+}
+
 /// Defines `name()` (all axes), `name_axis(axis)` and `name_with(&Reduction)` for one
-/// reduction, from the expression that makes its reducer.
+/// reduction, from the expression that makes its reducer, or (after `via`) from the
+/// function that hands a [`ReduceBy`] a reducer whose type depends on the element type.
 macro_rules! reduction_methods {
+    ($bound:path; via $($(#[$doc:meta])* $name:ident, $axis:ident, $with:ident -> $out:ty = $visit:ident($arg:expr);)*) => {
+        /// Reductions.
+        impl<T: $bound> Array<T> {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Array<$out> {
+                    self.$with(&Reduction::all())
+                }
+                #[doc = concat!("[`Array::", stringify!($name), "`] along one axis.")]
+                pub fn $axis(&self, axis: isize) -> Array<$out> {
+                    self.$with(&Reduction::axis(axis))
+                }
+                #[doc = concat!("[`Array::", stringify!($name), "`] as `how` says (axes, keepdims, split_every).")]
+                pub fn $with(&self, how: &Reduction) -> Array<$out> {
+                    $visit($arg, ReduceBy { array: self, how, name: stringify!($name) })
+                }
+            )*
+        }
+    };
     ($bound:path; $($(#[$doc:meta])* $name:ident, $axis:ident, $with:ident -> $out:ty = $make:expr;)*) => {
         /// Reductions.
         impl<T: $bound> Array<T> {
@@ -116,7 +151,7 @@ macro_rules! reduction_methods {
     };
 }
 
-reduction_methods! { Element;
+reduction_methods! { Element; via
     /// Sum, in [`Element::Sum`] as NumPy's: `bool` and signed integers sum into `i64`,
     /// unsigned integers into `u64` (so 300 `u8` ones sum to 300), floats into their own
     /// type, compensated and accumulated in f64. Integer sums wrap on 64-bit overflow, as
@@ -132,9 +167,12 @@ reduction_methods! { Element;
     /// let flags = ones.greater(0u8);
     /// assert_eq!(flags.sum().compute_scalar().unwrap(), 300i64);
     /// ```
-    sum, sum_axis, sum_with -> T::Sum = T::sum_reducer(false);
+    sum, sum_axis, sum_with -> T::Sum = visit_sum_reducer(false);
     /// Sum ignoring NaN, in [`Element::Sum`] (see [`Array::sum`]).
-    nansum, nansum_axis, nansum_with -> T::Sum = T::sum_reducer(true);
+    nansum, nansum_axis, nansum_with -> T::Sum = visit_sum_reducer(true);
+}
+
+reduction_methods! { Element;
     /// Product, in [`Element::Sum`] as NumPy's (see [`Array::sum`]): integer products wrap
     /// on 64-bit overflow, float products are plain products in their own type.
     /// [`Array::prod_as`] multiplies in another type.
@@ -200,8 +238,13 @@ impl<T: Element> Array<T> {
 
     /// [`Array::sum_as`] as `how` says (axes, keepdims, split_every).
     pub fn sum_as_with<U: Numeric>(&self, how: &Reduction) -> Array<U> {
-        self.astype::<U>()
-            .reduce_by(how, U::own_sum_reducer(false), "sum")
+        let array = self.astype::<U>();
+        let by = ReduceBy {
+            array: &array,
+            how,
+            name: "sum",
+        };
+        visit_own_sum_reducer(false, by)
     }
 
     /// Product over all axes in `U` (see [`Array::sum_as`]).
@@ -329,11 +372,11 @@ impl<T: Numeric> Array<T> {
         let [step] = e.program.steps.as_slice() else {
             return None;
         };
-        let operands = [Operand::Input(0), Operand::Input(1)];
+        let operands = [ValueRef::Input(0), ValueRef::Input(1)];
         let typed = e.inputs.len() == 2 && e.inputs.iter().all(|i| i.node.dtype == T::DTYPE);
         if !step.op.is_float_shift()
             || step.args != operands
-            || e.program.output != Operand::Step(0)
+            || e.program.output != ValueRef::Step(0)
             || !typed
         {
             return None;

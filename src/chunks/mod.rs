@@ -8,8 +8,10 @@ use ndarray::{ArrayBase, IxDyn, RawData, Slice};
 use crate::error::{BuildError, Error, Result};
 
 mod axis;
+mod stored;
 
 pub(crate) use axis::AxisChunks;
+pub(crate) use stored::{chunk_counts, clipped_lengths, is_multiple_shape};
 
 /// The default tile size that `Chunks::Auto` aims for: 128 MiB.
 pub const DEFAULT_TILE_BYTES: usize = 128 << 20;
@@ -349,6 +351,12 @@ impl ChunkGrid {
         ChunkGrid { axes }
     }
 
+    /// Whether this is the regular grid of `chunk_shape` over its shape: every block has
+    /// that shape, but the last along an axis, which is cut at the axis end.
+    pub(crate) fn is_regular_of(&self, chunk_shape: &[usize]) -> bool {
+        ChunkGrid::regular(&self.shape(), chunk_shape).is_ok_and(|regular| regular == *self)
+    }
+
     /// All block indices in C order.
     pub fn blocks(&self) -> impl Iterator<Item = Vec<usize>> + '_ {
         let nb = self.nblocks();
@@ -386,7 +394,6 @@ pub(crate) fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
 
 /// Where two boxes of one array (one range per axis each) overlap: the overlap in the
 /// local coordinates of `a`, and in those of `b` (empty ranges if they do not overlap).
-///
 pub(crate) fn overlap_local(
     a: &[Range<usize>],
     b: &[Range<usize>],
@@ -402,6 +409,11 @@ pub(crate) fn overlap_local(
             )
         })
         .unzip()
+}
+
+/// The shape of the box `ranges` (one range per axis).
+pub(crate) fn box_shape(ranges: &[Range<usize>]) -> Vec<usize> {
+    ranges.iter().map(|r| r.len()).collect()
 }
 
 /// Every index in the box `ranges` (one range per axis), in C order.
@@ -536,6 +548,31 @@ mod tests {
             zero_d.blocks().collect::<Vec<_>>(),
             vec![Vec::<usize>::new()]
         );
+    }
+
+    #[test]
+    fn regular_grids_are_recognised() {
+        let g = ChunkGrid::regular(&[10, 3], &[4, 3]).unwrap();
+        assert!(g.is_regular_of(&[4, 3]));
+        assert!(
+            g.is_regular_of(&[4, 5]),
+            "one chunk of 3 is also one of 5 cut at 3"
+        );
+        assert!(!g.is_regular_of(&[5, 3]));
+        assert!(!g.is_regular_of(&[4]), "another rank");
+        let listed = ChunkGrid::from_sizes(&[10], vec![vec![4, 4, 2]]).unwrap();
+        let uneven = ChunkGrid::from_sizes(&[10], vec![vec![4, 2, 4]]).unwrap();
+        assert!(
+            listed.is_regular_of(&[4]),
+            "listed lengths of a regular grid"
+        );
+        assert!(!uneven.is_regular_of(&[4]));
+    }
+
+    #[test]
+    fn box_shapes() {
+        assert_eq!(box_shape(&[2..5, 0..0, 7..8]), vec![3, 0, 1]);
+        assert_eq!(box_shape(&[]), Vec::<usize>::new());
     }
 
     #[test]

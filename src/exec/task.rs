@@ -1,7 +1,7 @@
 //! Running one task: gathering its input tiles and calling the kernel of its kind.
 
 use chunkwise_kernels::dtype::StripVec;
-use chunkwise_kernels::strip::{InputTile, Operand, Program, Step, TilePosition};
+use chunkwise_kernels::strip::{InputTile, Program, Step, TilePosition, ValueRef};
 
 use super::plan::{Task, TaskKind};
 use crate::error::{Error, ExecError, Result};
@@ -19,7 +19,7 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
                     op: op.clone(),
                     args: Vec::new(),
                 }],
-                output: Operand::Step(0),
+                output: ValueRef::Step(0),
             };
             Ok(run_program(
                 &program,

@@ -4,16 +4,16 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::sync::Arc;
 
-use chunkwise_kernels::strip::{Operand, Program};
+use chunkwise_kernels::strip::{Program, ValueRef};
 
 use super::{Node, NodeId, NodeKind};
 
 /// A fused program as a nested expression, such as `add(sin(in0), in1)`.
 pub(crate) fn program_text(program: &Program) -> String {
-    fn operand(program: &Program, o: Operand) -> String {
+    fn operand(program: &Program, o: ValueRef) -> String {
         match o {
-            Operand::Input(i) => format!("in{i}"),
-            Operand::Step(j) => {
+            ValueRef::Input(i) => format!("in{i}"),
+            ValueRef::Step(j) => {
                 let step = &program.steps[j];
                 if step.args.is_empty() {
                     step.op.name()

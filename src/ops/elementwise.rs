@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chunkwise_kernels::strip::{Operand, Program, Step, StripOp};
+use chunkwise_kernels::strip::{Program, Step, StripOp, ValueRef};
 
 use super::layout::expand_leading;
 use super::rechunk::rechunk;
@@ -82,9 +82,9 @@ pub(crate) fn elemwise(inputs: &[&Arc<Node>], op: Arc<dyn StripOp>) -> Arc<Node>
         inputs: elem_inputs.iter().map(|i| i.node.dtype).collect(),
         steps: vec![Step {
             op,
-            args: (0..elem_inputs.len()).map(Operand::Input).collect(),
+            args: (0..elem_inputs.len()).map(ValueRef::Input).collect(),
         }],
-        output: Operand::Step(0),
+        output: ValueRef::Step(0),
     };
     Node::new(
         NodeKind::Elemwise(Elemwise {

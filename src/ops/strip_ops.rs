@@ -13,7 +13,7 @@ use chunkwise_kernels::strip::{StripAt, StripOp};
 
 /// Where the scalar operand of a binary operation sits, if there is one.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Scalar<T> {
+pub(crate) enum ScalarSide<T> {
     /// Both operands are arrays.
     None,
     /// `scalar op array`.
@@ -22,16 +22,20 @@ pub(crate) enum Scalar<T> {
     Right(T),
 }
 
-impl<T: Debug> Scalar<T> {
+impl<T: Debug> ScalarSide<T> {
     fn arity(&self) -> usize {
-        if matches!(self, Scalar::None) { 2 } else { 1 }
+        if matches!(self, ScalarSide::None) {
+            2
+        } else {
+            1
+        }
     }
 
     fn decorate(&self, name: &str) -> String {
         match self {
-            Scalar::None => name.to_string(),
-            Scalar::Left(v) => format!("{name}[lhs={v:?}]"),
-            Scalar::Right(v) => format!("{name}[rhs={v:?}]"),
+            ScalarSide::None => name.to_string(),
+            ScalarSide::Left(v) => format!("{name}[lhs={v:?}]"),
+            ScalarSide::Right(v) => format!("{name}[rhs={v:?}]"),
         }
     }
 }
@@ -41,14 +45,14 @@ impl<T: Debug> Scalar<T> {
 #[inline(always)]
 fn zip_apply<A: Element, O: Element>(
     args: &[Strip<'_>],
-    scalar: Scalar<A>,
+    scalar: ScalarSide<A>,
     out: &mut [O],
     f: impl Fn(A, A) -> O,
 ) {
     match scalar {
-        Scalar::None => map2(A::from_strip(args[0]), A::from_strip(args[1]), out, f),
-        Scalar::Left(s) => map1(A::from_strip(args[0]), out, |y| f(s, y)),
-        Scalar::Right(s) => map1(A::from_strip(args[0]), out, |x| f(x, s)),
+        ScalarSide::None => map2(A::from_strip(args[0]), A::from_strip(args[1]), out, f),
+        ScalarSide::Left(s) => map1(A::from_strip(args[0]), out, |y| f(s, y)),
+        ScalarSide::Right(s) => map1(A::from_strip(args[0]), out, |x| f(x, s)),
     }
 }
 
@@ -70,7 +74,7 @@ pub(crate) enum ArithOp {
 #[derive(Debug)]
 pub(crate) struct Arith<T> {
     pub(crate) op: ArithOp,
-    pub(crate) scalar: Scalar<T>,
+    pub(crate) scalar: ScalarSide<T>,
 }
 
 #[inline(always)]
@@ -114,7 +118,7 @@ impl<T: Numeric> StripOp for Arith<T> {
     }
     fn is_float_shift(&self) -> bool {
         matches!(self.op, ArithOp::Add | ArithOp::Sub)
-            && matches!(self.scalar, Scalar::None)
+            && matches!(self.scalar, ScalarSide::None)
             && is_float::<T>()
     }
 }
@@ -190,7 +194,7 @@ impl<T: FloatElement> StripOp for FloatUnary<T> {
 #[derive(Debug)]
 pub(crate) struct FloatBinary<T> {
     pub(crate) f: BinaryFn,
-    pub(crate) scalar: Scalar<T>,
+    pub(crate) scalar: ScalarSide<T>,
 }
 
 impl<T: FloatElement> StripOp for FloatBinary<T> {
@@ -203,12 +207,14 @@ impl<T: FloatElement> StripOp for FloatBinary<T> {
     fn eval(&self, args: &[Strip<'_>], _: StripAt<'_>, out: StripMut<'_>) {
         let out = T::from_strip_mut(out);
         match self.scalar {
-            Scalar::None => T::binary(self.f, T::from_strip(args[0]), T::from_strip(args[1]), out),
-            Scalar::Left(s) => {
+            ScalarSide::None => {
+                T::binary(self.f, T::from_strip(args[0]), T::from_strip(args[1]), out)
+            }
+            ScalarSide::Left(s) => {
                 let filled = vec![s; out.len()];
                 T::binary(self.f, &filled, T::from_strip(args[0]), out)
             }
-            Scalar::Right(s) => {
+            ScalarSide::Right(s) => {
                 let filled = vec![s; out.len()];
                 T::binary(self.f, T::from_strip(args[0]), &filled, out)
             }
@@ -256,7 +262,7 @@ pub(crate) enum CmpOp {
 #[derive(Debug)]
 pub(crate) struct Compare<T> {
     pub(crate) op: CmpOp,
-    pub(crate) scalar: Scalar<T>,
+    pub(crate) scalar: ScalarSide<T>,
 }
 
 impl<T: Element> StripOp for Compare<T> {
@@ -300,7 +306,7 @@ pub(crate) enum LogicOp {
 #[derive(Debug)]
 pub(crate) struct Logic {
     pub(crate) op: LogicOp,
-    pub(crate) scalar: Scalar<bool>,
+    pub(crate) scalar: ScalarSide<bool>,
 }
 
 impl StripOp for Logic {

@@ -1,7 +1,7 @@
 //! What fusion passes share: whether an input can be fused, and inlining fusable inputs into
 //! a program.
 
-use chunkwise_kernels::strip::{Operand, Program, Step};
+use chunkwise_kernels::strip::{Program, Step, ValueRef};
 use std::collections::HashMap;
 
 use crate::graph::{ElemInput, NodeId, NodeKind, Source};
@@ -29,7 +29,7 @@ pub(crate) fn fuse_program(
         return None;
     }
     let mut fused = Fused::default();
-    let mapped: Vec<Operand> = inputs.iter().map(|i| fused.operand_for(i)).collect();
+    let mapped: Vec<ValueRef> = inputs.iter().map(|i| fused.operand_for(i)).collect();
     let output = fused.append(program, &mapped);
     Some((
         fused.inputs,
@@ -47,22 +47,22 @@ struct Fused {
     inputs: Vec<ElemInput>,
     input_dtypes: Vec<crate::graph::DType>,
     steps: Vec<Step>,
-    /// Operand already standing for a node (so shared work is computed once per strip).
-    by_node: HashMap<(NodeId, Vec<bool>), Operand>,
+    /// The value already standing for a node (so shared work is computed once per strip).
+    by_node: HashMap<(NodeId, Vec<bool>), ValueRef>,
     /// Steps already present, by operation identity and operands: a step that two fused
     /// programs share (such as the generator of an input read by both) is kept once.
-    by_step: HashMap<(usize, Vec<Operand>), Operand>,
+    by_step: HashMap<(usize, Vec<ValueRef>), ValueRef>,
 }
 
 impl Fused {
-    fn operand_for(&mut self, input: &ElemInput) -> Operand {
+    fn operand_for(&mut self, input: &ElemInput) -> ValueRef {
         let key = (input.node.id, input.broadcast.clone());
         if let Some(&op) = self.by_node.get(&key) {
             return op;
         }
         let operand = match (&input.node.kind, refusal(input)) {
             (NodeKind::Elemwise(e), None) => {
-                let mapped: Vec<Operand> = e.inputs.iter().map(|i| self.operand_for(i)).collect();
+                let mapped: Vec<ValueRef> = e.inputs.iter().map(|i| self.operand_for(i)).collect();
                 self.append(&e.program, &mapped)
             }
             (NodeKind::Source(Source::Generator(op)), None) => self.push(Step {
@@ -72,7 +72,7 @@ impl Fused {
             _ => {
                 self.inputs.push(input.clone());
                 self.input_dtypes.push(input.node.dtype);
-                Operand::Input(self.inputs.len() - 1)
+                ValueRef::Input(self.inputs.len() - 1)
             }
         };
         self.by_node.insert(key, operand);
@@ -80,12 +80,12 @@ impl Fused {
     }
 
     /// Appends `program`'s steps, its inputs standing for `mapped`; returns its output.
-    fn append(&mut self, program: &Program, mapped: &[Operand]) -> Operand {
+    fn append(&mut self, program: &Program, mapped: &[ValueRef]) -> ValueRef {
         let mut mapped_steps = Vec::with_capacity(program.steps.len());
         for step in &program.steps {
             let args = step.args.iter().map(|&a| match a {
-                Operand::Input(i) => mapped[i],
-                Operand::Step(j) => mapped_steps[j],
+                ValueRef::Input(i) => mapped[i],
+                ValueRef::Step(j) => mapped_steps[j],
             });
             let operand = self.push(Step {
                 op: step.op.clone(),
@@ -94,13 +94,13 @@ impl Fused {
             mapped_steps.push(operand);
         }
         match program.output {
-            Operand::Input(i) => mapped[i],
-            Operand::Step(j) => mapped_steps[j],
+            ValueRef::Input(i) => mapped[i],
+            ValueRef::Step(j) => mapped_steps[j],
         }
     }
 
     /// Adds `step` unless the same operation on the same operands is already there.
-    fn push(&mut self, step: Step) -> Operand {
+    fn push(&mut self, step: Step) -> ValueRef {
         let key = (
             std::sync::Arc::as_ptr(&step.op) as *const () as usize,
             step.args.clone(),
@@ -109,7 +109,7 @@ impl Fused {
             return existing;
         }
         self.steps.push(step);
-        let operand = Operand::Step(self.steps.len() - 1);
+        let operand = ValueRef::Step(self.steps.len() - 1);
         self.by_step.insert(key, operand);
         operand
     }

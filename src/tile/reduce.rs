@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element, Strip};
-use chunkwise_kernels::reduce::{ReduceLayout, Reducer, SoaStates, Statistic};
+use chunkwise_kernels::reduce::{ReduceLayout, Reducer, Statistic, TileStates};
 use chunkwise_kernels::strip::{InputTile, Program, TilePosition};
 use ndarray::{ArrayD, IxDyn};
 
@@ -201,38 +201,20 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
         Some(erase(self.reducer.finishing(wanted)?, name))
     }
     fn start(&self, n: usize) -> States {
-        let init = self.reducer.init();
-        if self.reducer.uses_soa() {
-            Box::new(SoaStates::new(n, self.reducer.fields_of(&init)))
-        } else {
-            Box::new(vec![init; n])
-        }
+        Box::new(R::Held::start(&self.reducer, n))
     }
     fn fold(&self, states: &mut States, layout: &ReduceLayout, offset: usize, strip: Strip<'_>) {
         let xs = R::In::from_strip(strip);
-        if let Some(columns) = states.downcast_mut::<SoaStates>() {
-            layout.fold_soa(&self.reducer, columns, offset, xs);
-            return;
-        }
-        let states = states
-            .downcast_mut::<Vec<R::State>>()
-            .expect("states from start()");
-        layout.fold(&self.reducer, states, offset, xs);
+        states
+            .downcast_mut::<R::Held>()
+            .expect("states from start()")
+            .fold(&self.reducer, layout, offset, xs);
     }
     fn end(&self, states: States, layout: &ReduceLayout, shape: Vec<usize>) -> Value {
-        let states = match states.downcast::<SoaStates>() {
-            Ok(mut columns) => {
-                let (a, b, c) = columns.all_columns();
-                let offered = layout.values_per_state();
-                self.reducer.end_soa(a, b, c, offered, layout.folds_lanes());
-                (0..columns.len())
-                    .map(|i| self.reducer.state_of(columns.get(i)))
-                    .collect()
-            }
-            Err(states) => *states
-                .downcast::<Vec<R::State>>()
-                .expect("states from start()"),
-        };
+        let states = states
+            .downcast::<R::Held>()
+            .expect("states from start()")
+            .end(&self.reducer, layout);
         Arc::new(StateTile { states, shape })
     }
     fn combine(&self, parts: &[&Value]) -> Result<Value> {
@@ -428,7 +410,7 @@ impl ErasedReducer for Several {
 #[cfg(test)]
 mod tests {
     use chunkwise_kernels::reduce::FloatSum;
-    use chunkwise_kernels::strip::Operand;
+    use chunkwise_kernels::strip::ValueRef;
 
     use super::*;
 
@@ -438,7 +420,7 @@ mod tests {
         let identity = Program {
             inputs: vec![DType::F64],
             steps: Vec::new(),
-            output: Operand::Input(0),
+            output: ValueRef::Input(0),
         };
         let (origin, shape) = ([0, 0], [4, 3]);
         let tile = TilePosition {

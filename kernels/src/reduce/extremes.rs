@@ -112,6 +112,7 @@ impl<T: Element> Reducer for MinMax<T> {
     type In = T;
     type State = BestState<T>;
     type Out = T;
+    type Held = Vec<Self::State>;
     fn init(&self) -> BestState<T> {
         let value = if self.skip_nan {
             T::from_scalar(crate::dtype::Scalar::Float(f64::NAN))
@@ -156,6 +157,7 @@ impl<T: Element> Reducer for ArgMinMax<T> {
     type In = T;
     type State = BestState<T>;
     type Out = u64;
+    type Held = Vec<Self::State>;
     fn init(&self) -> BestState<T> {
         self.0.init()
     }

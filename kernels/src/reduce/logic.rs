@@ -22,6 +22,7 @@ impl Reducer for AnyAll {
     type In = bool;
     type State = bool;
     type Out = bool;
+    type Held = Vec<Self::State>;
     fn init(&self) -> bool {
         self.all
     }
@@ -63,6 +64,7 @@ impl<T: Element> Reducer for CountNonzero<T> {
     type In = T;
     type State = u64;
     type Out = u64;
+    type Held = Vec<Self::State>;
     fn init(&self) -> u64 {
         0
     }

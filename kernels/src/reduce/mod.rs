@@ -2,7 +2,8 @@
 //!
 //! A reduction is a [`Reducer`]: an initial state, two ways to fold data into states (a
 //! contiguous run into one state, or a row into a row of states, one per lane), a `combine`
-//! of two states and a `finish`. [`ReduceLayout`] maps a tile's C-order elements onto the
+//! of two states and a `finish`. A tile's states are held as the reducer says
+//! ([`Reducer::Held`]): one by one, or as columns for a [`SoaReducer`]. [`ReduceLayout`] maps a tile's C-order elements onto the
 //! states of the partial result, so a fused producer can hand over strips in any sizes.
 //! Sums are accurate: pairwise within a run, compensated (Neumaier/Kahan) across runs and
 //! tiles; all folds are deterministic, so results do not depend on scheduling.
@@ -25,16 +26,21 @@ use crate::dtype::{Element, Numeric};
 pub use extremes::{ArgMinMax, BestState, Extreme, MinMax};
 pub use logic::{AnyAll, CountNonzero};
 pub use moments::{MomentOutput, MomentState, Moments};
-pub use sums::{FloatSum, Fold, SumState};
+pub use sums::{
+    FloatSum, Fold, ReducerVisitor, SumState, visit_own_sum_reducer, visit_sum_reducer,
+};
 
 /// A reduction: folding values into states, combining states, finishing a state into a value.
-pub trait Reducer: Send + Sync + Debug + 'static {
+pub trait Reducer: Sized + Send + Sync + Debug + 'static {
     /// Element type of the reduced data.
     type In: Element;
     /// Partial state.
     type State: Clone + Send + Sync + Debug + FixedBytes + 'static;
     /// Element type of the result.
     type Out: Element;
+    /// How the states of a tile are held while it is folded: one by one
+    /// (`Vec<Self::State>`), or as columns ([`SoaStates`], for a [`SoaReducer`]).
+    type Held: TileStates<Self>;
     /// The state of an empty reduction.
     fn init(&self) -> Self::State;
     /// Folds a run of values into one state; `position` is the reduced-space index of
@@ -56,39 +62,6 @@ pub trait Reducer: Send + Sync + Debug + 'static {
     fn has_identity(&self) -> bool {
         true
     }
-    /// Whether a tile's states are folded as [`SoaStates`]: three f64 fields per state held
-    /// as three columns, so that folds of many lanes vectorise (sums and moments). The
-    /// reducer then implements the three methods below.
-    fn uses_soa(&self) -> bool {
-        false
-    }
-    /// A state as its three fields.
-    fn fields_of(&self, _state: &Self::State) -> [f64; 3] {
-        unreachable!("called only for reducers whose uses_soa() is true")
-    }
-    /// The state of three fields.
-    fn state_of(&self, _fields: [f64; 3]) -> Self::State {
-        unreachable!("called only for reducers whose uses_soa() is true")
-    }
-    /// [`Reducer::fold_lanes`] on columns: lane `j`'s fields are `a[j]`, `b[j]`, `c[j]`.
-    /// Every lane has been offered `seen` values of this tile before, so a count that is
-    /// the same for every lane need not be stored lane by lane on each call (the store is a
-    /// third of a fold's memory traffic): [`Reducer::end_soa`] can set it once.
-    fn fold_lanes_soa(
-        &self,
-        _a: &mut [f64],
-        _b: &mut [f64],
-        _c: &mut [f64],
-        _xs: &[Self::In],
-        _seen: u64,
-    ) {
-        unreachable!("called only for reducers whose uses_soa() is true")
-    }
-    /// Completes a tile's column states once it is folded: each state has been offered
-    /// `offered` values, by [`Reducer::fold_lanes_soa`] if `lanes` (else by
-    /// [`Reducer::fold_run`] on the states the fields give). The default does nothing.
-    fn end_soa(&self, _a: &mut [f64], _b: &mut [f64], _c: &mut [f64], _offered: u64, _lanes: bool) {
-    }
     /// What this reducer computes, where an optimiser may find it in another's states.
     fn statistic(&self) -> Option<Statistic> {
         None
@@ -96,11 +69,75 @@ pub trait Reducer: Send + Sync + Debug + 'static {
     /// A reducer with this one's fold and states that finishes them into `wanted`, if these
     /// states hold it to the precision of the result type (see [`Moments`] for the one
     /// case). Reductions of the same data can then fold once for both.
-    fn finishing(&self, _wanted: Statistic) -> Option<Self>
-    where
-        Self: Sized,
-    {
+    fn finishing(&self, _wanted: Statistic) -> Option<Self> {
         None
+    }
+}
+
+/// A reducer whose tile states are folded as [`SoaStates`]: three f64 fields per state held
+/// as three columns, so that folds of many lanes vectorise (sums and moments). Its
+/// [`Reducer::Held`] is [`SoaStates`].
+pub trait SoaReducer: Reducer {
+    /// A state as its three fields.
+    fn fields_of(&self, state: &Self::State) -> [f64; 3];
+    /// The state of three fields.
+    fn state_of(&self, fields: [f64; 3]) -> Self::State;
+    /// [`Reducer::fold_lanes`] on columns: lane `j`'s fields are `a[j]`, `b[j]`, `c[j]`.
+    /// Every lane has been offered `seen` values of this tile before, so a count that is
+    /// the same for every lane need not be stored lane by lane on each call (the store is a
+    /// third of a fold's memory traffic): [`SoaReducer::end_soa`] can set it once.
+    fn fold_lanes_soa(
+        &self,
+        a: &mut [f64],
+        b: &mut [f64],
+        c: &mut [f64],
+        xs: &[Self::In],
+        seen: u64,
+    );
+    /// Completes a tile's column states once it is folded: each state has been offered
+    /// `offered` values, by [`SoaReducer::fold_lanes_soa`] if `lanes` (else by
+    /// [`Reducer::fold_run`] on the states the fields give).
+    fn end_soa(&self, a: &mut [f64], b: &mut [f64], c: &mut [f64], offered: u64, lanes: bool);
+}
+
+/// The partial states of one tile while it is folded, held as the reducer `R` chooses
+/// ([`Reducer::Held`]).
+pub trait TileStates<R: Reducer>: Send + 'static {
+    /// `n` states of an empty reduction.
+    fn start(reducer: &R, n: usize) -> Self;
+    /// Folds the C-order elements `offset..offset + xs.len()` of the tile of `layout`.
+    fn fold(&mut self, reducer: &R, layout: &ReduceLayout, offset: usize, xs: &[R::In]);
+    /// The states once every element of the tile of `layout` is folded.
+    fn end(self, reducer: &R, layout: &ReduceLayout) -> Vec<R::State>;
+}
+
+/// States held one by one: any reducer can fold into them.
+impl<R: Reducer> TileStates<R> for Vec<R::State> {
+    fn start(reducer: &R, n: usize) -> Self {
+        vec![reducer.init(); n]
+    }
+    fn fold(&mut self, reducer: &R, layout: &ReduceLayout, offset: usize, xs: &[R::In]) {
+        layout.fold(reducer, self, offset, xs);
+    }
+    fn end(self, _: &R, _: &ReduceLayout) -> Vec<R::State> {
+        self
+    }
+}
+
+/// States held as columns, for the reducers that define them.
+impl<R: SoaReducer> TileStates<R> for SoaStates {
+    fn start(reducer: &R, n: usize) -> Self {
+        SoaStates::new(n, reducer.fields_of(&reducer.init()))
+    }
+    fn fold(&mut self, reducer: &R, layout: &ReduceLayout, offset: usize, xs: &[R::In]) {
+        layout.fold_soa(reducer, self, offset, xs);
+    }
+    fn end(mut self, reducer: &R, layout: &ReduceLayout) -> Vec<R::State> {
+        let (a, b, c) = self.all_columns();
+        reducer.end_soa(a, b, c, layout.values_per_state(), layout.folds_lanes());
+        (0..self.len())
+            .map(|i| reducer.state_of(self.get(i)))
+            .collect()
     }
 }
 
@@ -114,7 +151,7 @@ pub enum Statistic {
     },
 }
 
-/// The states of one tile as three columns of f64 fields (see [`Reducer::uses_soa`]).
+/// The states of one tile as three columns of f64 fields (see [`SoaReducer`]).
 #[derive(Clone, Debug)]
 pub struct SoaStates {
     n: usize,
@@ -305,9 +342,8 @@ impl ReduceLayout {
         });
     }
 
-    /// [`ReduceLayout::fold`] into states held as columns (for reducers that
-    /// [use them](Reducer::uses_soa)).
-    pub fn fold_soa<R: Reducer>(
+    /// [`ReduceLayout::fold`] into states held as columns (for a [`SoaReducer`]).
+    pub fn fold_soa<R: SoaReducer>(
         &self,
         reducer: &R,
         states: &mut SoaStates,

@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 
-use super::{Reducer, Statistic};
+use super::{Reducer, SoaReducer, SoaStates, Statistic};
 use crate::dtype::{FloatElement, Numeric};
 use crate::simd::{fold_columns2, fold_columns3, fold_lanes};
 
@@ -137,6 +137,7 @@ impl<T: Numeric> Moments<T> {
 impl<T: Numeric> Reducer for Moments<T> {
     type In = T;
     type State = MomentState;
+    type Held = SoaStates;
     type Out = T::Real;
     fn init(&self) -> MomentState {
         MomentState::default()
@@ -164,9 +165,37 @@ impl<T: Numeric> Reducer for Moments<T> {
             }
         });
     }
-    fn uses_soa(&self) -> bool {
-        true
+    fn combine(&self, into: &mut MomentState, other: &MomentState) {
+        into.merge(other);
     }
+    fn finish(&self, state: &MomentState) -> T::Real {
+        let spread = |ddof: f64| {
+            let dof = state.count as f64 - ddof;
+            if dof <= 0.0 { f64::NAN } else { state.m2 / dof }
+        };
+        T::Real::from_f64(match self.output {
+            MomentOutput::Mean if state.count == 0 => f64::NAN,
+            MomentOutput::Mean => state.mean,
+            MomentOutput::Variance { ddof } => spread(ddof),
+            MomentOutput::StdDev { ddof } => spread(ddof).sqrt(),
+        })
+    }
+    fn statistic(&self) -> Option<Statistic> {
+        match self.output {
+            MomentOutput::Mean => Some(Statistic::Mean {
+                skip_nan: self.skip_nan,
+            }),
+            _ => None,
+        }
+    }
+    fn finishing(&self, wanted: Statistic) -> Option<Self> {
+        let Statistic::Mean { skip_nan } = wanted;
+        (self.shifted_sums() && skip_nan == self.skip_nan)
+            .then(|| Moments::new(MomentOutput::Mean, skip_nan))
+    }
+}
+
+impl<T: Numeric> SoaReducer for Moments<T> {
     fn fields_of(&self, state: &MomentState) -> [f64; 3] {
         [state.count as f64, state.mean, state.m2]
     }
@@ -252,34 +281,6 @@ impl<T: Numeric> Reducer for Moments<T> {
             return;
         }
         counts.fill(offered as f64);
-    }
-    fn combine(&self, into: &mut MomentState, other: &MomentState) {
-        into.merge(other);
-    }
-    fn finish(&self, state: &MomentState) -> T::Real {
-        let spread = |ddof: f64| {
-            let dof = state.count as f64 - ddof;
-            if dof <= 0.0 { f64::NAN } else { state.m2 / dof }
-        };
-        T::Real::from_f64(match self.output {
-            MomentOutput::Mean if state.count == 0 => f64::NAN,
-            MomentOutput::Mean => state.mean,
-            MomentOutput::Variance { ddof } => spread(ddof),
-            MomentOutput::StdDev { ddof } => spread(ddof).sqrt(),
-        })
-    }
-    fn statistic(&self) -> Option<Statistic> {
-        match self.output {
-            MomentOutput::Mean => Some(Statistic::Mean {
-                skip_nan: self.skip_nan,
-            }),
-            _ => None,
-        }
-    }
-    fn finishing(&self, wanted: Statistic) -> Option<Self> {
-        let Statistic::Mean { skip_nan } = wanted;
-        (self.shifted_sums() && skip_nan == self.skip_nan)
-            .then(|| Moments::new(MomentOutput::Mean, skip_nan))
     }
 }
 

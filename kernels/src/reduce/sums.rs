@@ -1,10 +1,11 @@
 //! Sums and products: [`FloatSum`] (float sum, mean, nansum) and [`Fold`] (integer and
-//! `bool` sums in 64 bits, and products).
+//! `bool` sums in 64 bits, and products); [`visit_sum_reducer`] picks the one that sums an
+//! element type.
 
 use std::marker::PhantomData;
 
-use super::{CompensatedSum, Reducer, Statistic, pairwise_sum};
-use crate::dtype::{Element, FloatElement, Numeric};
+use super::{CompensatedSum, Reducer, SoaReducer, SoaStates, Statistic, pairwise_sum};
+use crate::dtype::{Element, FloatElement, Numeric, SumKindVisitor};
 use crate::simd::{fold_columns2, fold_columns3, fold_lanes};
 
 /// State of a float sum or mean: a compensated f64 sum and the number of values in it.
@@ -43,6 +44,7 @@ impl<T: Numeric> Reducer for FloatSum<T> {
     type In = T;
     type State = SumState;
     type Out = T::Real;
+    type Held = SoaStates;
     fn init(&self) -> SumState {
         SumState::default()
     }
@@ -65,9 +67,27 @@ impl<T: Numeric> Reducer for FloatSum<T> {
             s.count += u64::from(keep);
         });
     }
-    fn uses_soa(&self) -> bool {
-        true
+    fn statistic(&self) -> Option<Statistic> {
+        self.mean.then_some(Statistic::Mean {
+            skip_nan: self.skip_nan,
+        })
     }
+    fn combine(&self, into: &mut SumState, other: &SumState) {
+        into.sum.merge(&other.sum);
+        into.count += other.count;
+    }
+    fn finish(&self, state: &SumState) -> T::Real {
+        let total = state.sum.value();
+        let v = if self.mean {
+            total / state.count as f64
+        } else {
+            total
+        };
+        T::Real::from_f64(v)
+    }
+}
+
+impl<T: Numeric> SoaReducer for FloatSum<T> {
     fn fields_of(&self, state: &SumState) -> [f64; 3] {
         [state.sum.sum, state.sum.compensation, state.count as f64]
     }
@@ -103,24 +123,6 @@ impl<T: Numeric> Reducer for FloatSum<T> {
         if !self.skip_nan {
             counts.fill(offered as f64);
         }
-    }
-    fn statistic(&self) -> Option<Statistic> {
-        self.mean.then_some(Statistic::Mean {
-            skip_nan: self.skip_nan,
-        })
-    }
-    fn combine(&self, into: &mut SumState, other: &SumState) {
-        into.sum.merge(&other.sum);
-        into.count += other.count;
-    }
-    fn finish(&self, state: &SumState) -> T::Real {
-        let total = state.sum.value();
-        let v = if self.mean {
-            total / state.count as f64
-        } else {
-            total
-        };
-        T::Real::from_f64(v)
     }
 }
 
@@ -174,6 +176,7 @@ impl<T: Element, A: Numeric> Reducer for Fold<T, A> {
     type In = T;
     type State = A;
     type Out = A;
+    type Held = Vec<Self::State>;
     fn init(&self) -> A {
         if self.product { A::ONE } else { A::ZERO }
     }
@@ -196,5 +199,75 @@ impl<T: Element, A: Numeric> Reducer for Fold<T, A> {
     }
     fn finish(&self, state: &A) -> A {
         *state
+    }
+}
+
+/// A computation over a reducer of data of `In` into `Out`, whatever the reducer's type:
+/// [`visit_sum_reducer`] hands it the reducer that sums an element type, whose type depends
+/// on the element type.
+pub trait ReducerVisitor<In: Element, Out: Element> {
+    /// What the visit returns.
+    type Output;
+    /// Called with the reducer.
+    fn visit<R: Reducer<In = In, Out = Out>>(self, reducer: R) -> Self::Output;
+}
+
+/// Hands `visitor` the reducer of `sum` of `T` (of `nansum` with `skip_nan`), in
+/// [`Element::Sum`] as NumPy's: a wrapping [`Fold`] for `bool` and integers, a
+/// [`FloatSum`] (compensated in f64) for floats.
+pub fn visit_sum_reducer<T: Element, V: ReducerVisitor<T, T::Sum>>(
+    skip_nan: bool,
+    visitor: V,
+) -> V::Output {
+    T::visit_sum_kind(SumInSumType { skip_nan, visitor })
+}
+
+/// Hands `visitor` the reducer that sums values of `T` in `T` itself (not in
+/// [`Element::Sum`]), as `sum_as::<T>()` asks: a wrapping [`Fold`] for integers (where
+/// NaN skipping is moot), a [`FloatSum`] (compensated in f64, NaN skipped when
+/// `skip_nan`) for floats.
+pub fn visit_own_sum_reducer<T: Numeric, V: ReducerVisitor<T, T>>(
+    skip_nan: bool,
+    visitor: V,
+) -> V::Output {
+    T::visit_sum_kind(SumInOwnType { skip_nan, visitor })
+}
+
+/// [`visit_sum_reducer`] once the element type's kind of sum is known.
+struct SumInSumType<V> {
+    skip_nan: bool,
+    visitor: V,
+}
+
+impl<T: Element, V: ReducerVisitor<T, T::Sum>> SumKindVisitor<T> for SumInSumType<V> {
+    type Output = V::Output;
+    fn wrapping(self) -> V::Output {
+        self.visitor
+            .visit(Fold::<T, T::Sum>::new(false, self.skip_nan))
+    }
+    fn float(self) -> V::Output
+    where
+        T: FloatElement,
+    {
+        self.visitor.visit(FloatSum::<T>::new(self.skip_nan, false))
+    }
+}
+
+/// [`visit_own_sum_reducer`] once the element type's kind of sum is known.
+struct SumInOwnType<V> {
+    skip_nan: bool,
+    visitor: V,
+}
+
+impl<T: Numeric, V: ReducerVisitor<T, T>> SumKindVisitor<T> for SumInOwnType<V> {
+    type Output = V::Output;
+    fn wrapping(self) -> V::Output {
+        self.visitor.visit(Fold::<T>::new(false, false))
+    }
+    fn float(self) -> V::Output
+    where
+        T: FloatElement,
+    {
+        self.visitor.visit(FloatSum::<T>::new(self.skip_nan, false))
     }
 }

@@ -1,43 +1,44 @@
 use super::*;
 
-/// How a test holds a tile's states.
+/// How a test holds a tile's states: the states' type for reducer `R`.
+trait Holding<R: Reducer> {
+    /// The tile's states.
+    type States: TileStates<R>;
+}
+
+/// A vector of states (which any reducer can fold into).
 #[derive(Clone, Copy)]
-enum Held {
-    /// A vector of states.
-    OneByOne,
-    /// [`SoaStates`], as the engine holds the states of reducers that use them.
-    Columns,
+struct OneByOne;
+
+/// [`SoaStates`], as the engine holds the states of a [`SoaReducer`].
+#[derive(Clone, Copy)]
+struct Columns;
+
+impl<R: Reducer> Holding<R> for OneByOne {
+    type States = Vec<R::State>;
+}
+
+impl<R: SoaReducer> Holding<R> for Columns {
+    type States = SoaStates;
 }
 
 /// A tile of `shape` reduced over the `reduced` axes, folded `strip` elements at a time
-/// into states held as `held` says.
-fn fold_tile<R: Reducer>(
+/// into states held as `H` says.
+fn fold_tile<R: Reducer, H: Holding<R>>(
     r: &R,
     shape: &[usize],
     reduced: &[bool],
     xs: &[R::In],
     strip: usize,
-    held: Held,
+    _held: H,
 ) -> Vec<R::Out> {
     let origin = vec![0; shape.len()];
     let layout = ReduceLayout::new(shape, &origin, shape, reduced, r.needs_positions());
-    let strips = xs.chunks(strip).enumerate().map(|(k, xs)| (k * strip, xs));
-    if let Held::OneByOne = held {
-        let mut states = vec![r.init(); layout.n_states()];
-        for (offset, xs) in strips {
-            layout.fold(r, &mut states, offset, xs);
-        }
-        return states.iter().map(|s| r.finish(s)).collect();
+    let mut states = H::States::start(r, layout.n_states());
+    for (k, xs) in xs.chunks(strip).enumerate() {
+        states.fold(r, &layout, k * strip, xs);
     }
-    let mut states = SoaStates::new(layout.n_states(), r.fields_of(&r.init()));
-    for (offset, xs) in strips {
-        layout.fold_soa(r, &mut states, offset, xs);
-    }
-    let (a, b, c) = states.all_columns();
-    r.end_soa(a, b, c, layout.values_per_state(), layout.folds_lanes());
-    (0..states.len())
-        .map(|i| r.finish(&r.state_of(states.get(i))))
-        .collect()
+    states.end(r, &layout).iter().map(|s| r.finish(s)).collect()
 }
 
 #[test]
@@ -47,21 +48,14 @@ fn axis_sums_match_direct_loops_for_any_strip_size() {
     let at = |i: usize, j: usize, k: usize| xs[i * 20 + j * 5 + k];
     for strip in [1, 3, 7, 60] {
         let r = FloatSum::<f64>::new(false, false);
-        let over_1 = fold_tile(
-            &r,
-            &shape,
-            &[false, true, false],
-            &xs,
-            strip,
-            Held::OneByOne,
-        );
+        let over_1 = fold_tile(&r, &shape, &[false, true, false], &xs, strip, OneByOne);
         for i in 0..3 {
             for k in 0..5 {
                 let want: f64 = (0..4).map(|j| at(i, j, k)).sum();
                 assert!((over_1[i * 5 + k] - want).abs() < 1e-12);
             }
         }
-        let over_02 = fold_tile(&r, &shape, &[true, false, true], &xs, strip, Held::OneByOne);
+        let over_02 = fold_tile(&r, &shape, &[true, false, true], &xs, strip, OneByOne);
         for (j, &got) in over_02.iter().enumerate() {
             let want: f64 = (0..3)
                 .flat_map(|i| (0..5).map(move |k| (i, k)))
@@ -76,12 +70,9 @@ fn axis_sums_match_direct_loops_for_any_strip_size() {
 fn compensated_sum_is_exact_where_naive_is_not() {
     let xs = [1e16, 1.0, -1e16, 1.0];
     let r = FloatSum::<f64>::new(false, false);
+    assert_eq!(fold_tile(&r, &[4], &[true], &xs, 1, OneByOne), vec![2.0]);
     assert_eq!(
-        fold_tile(&r, &[4], &[true], &xs, 1, Held::OneByOne),
-        vec![2.0]
-    );
-    assert_eq!(
-        fold_tile(&r, &[4, 1], &[true, false], &xs, 1, Held::OneByOne),
+        fold_tile(&r, &[4, 1], &[true, false], &xs, 1, OneByOne),
         vec![2.0]
     );
 }
@@ -90,26 +81,23 @@ fn compensated_sum_is_exact_where_naive_is_not() {
 fn argmin_positions_and_nan_rules() {
     let xs = [3.0, 1.0, 1.0, f64::NAN, 0.0, 5.0];
     let r = ArgMinMax::<f64>::new(Extreme::Min);
-    assert_eq!(
-        fold_tile(&r, &[6], &[true], &xs, 2, Held::OneByOne),
-        vec![3]
-    );
+    assert_eq!(fold_tile(&r, &[6], &[true], &xs, 2, OneByOne), vec![3]);
     let xs = [3.0, 1.0, 4.0, 1.0, 0.5, 9.0];
     assert_eq!(
-        fold_tile(&r, &[2, 3], &[false, true], &xs, 4, Held::OneByOne),
+        fold_tile(&r, &[2, 3], &[false, true], &xs, 4, OneByOne),
         vec![1, 1]
     );
     assert_eq!(
-        fold_tile(&r, &[2, 3], &[true, false], &xs, 4, Held::OneByOne),
+        fold_tile(&r, &[2, 3], &[true, false], &xs, 4, OneByOne),
         vec![1, 1, 0]
     );
     let m = MinMax::<f64>::new(Extreme::Max, true);
     assert_eq!(
-        fold_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1, Held::OneByOne),
+        fold_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1, OneByOne),
         vec![2.0]
     );
     let m = MinMax::<f64>::new(Extreme::Max, false);
-    assert!(fold_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1, Held::OneByOne)[0].is_nan());
+    assert!(fold_tile(&m, &[3], &[true], &[1.0, f64::NAN, 2.0], 1, OneByOne)[0].is_nan());
 }
 
 #[test]
@@ -121,9 +109,9 @@ fn moments_merge_matches_two_pass() {
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 36.0;
     let r = Moments::<f64>::new(MomentOutput::Variance { ddof: 1.0 }, false);
     for strip in [1, 5, 37] {
-        let got = fold_tile(&r, &[37], &[true], &xs, strip, Held::OneByOne)[0];
+        let got = fold_tile(&r, &[37], &[true], &xs, strip, OneByOne)[0];
         assert!((got - var).abs() <= 1e-9 * var, "{got} vs {var}");
-        let lanes = fold_tile(&r, &[37, 1], &[true, false], &xs, strip, Held::OneByOne)[0];
+        let lanes = fold_tile(&r, &[37, 1], &[true, false], &xs, strip, OneByOne)[0];
         assert!((lanes - var).abs() <= 1e-9 * var, "{lanes} vs {var}");
     }
 }
@@ -149,22 +137,8 @@ fn f32_lanes_fold_by_shifted_sums_across_recentring() {
     let mean = Moments::<f32>::new(MomentOutput::Mean, false);
     let var = Moments::<f32>::new(MomentOutput::Variance { ddof: 0.0 }, false);
     for strip in [7, 5 * 1024, xs.len()] {
-        let means = fold_tile(
-            &mean,
-            &[rows, lanes],
-            &[true, false],
-            &xs,
-            strip,
-            Held::Columns,
-        );
-        let vars = fold_tile(
-            &var,
-            &[rows, lanes],
-            &[true, false],
-            &xs,
-            strip,
-            Held::Columns,
-        );
+        let means = fold_tile(&mean, &[rows, lanes], &[true, false], &xs, strip, Columns);
+        let vars = fold_tile(&var, &[rows, lanes], &[true, false], &xs, strip, Columns);
         for lane in 0..lanes {
             let column: Vec<f64> = (0..rows).map(|r| xs[r * lanes + lane] as f64).collect();
             let (m, v) = two_pass(&column);
@@ -194,8 +168,8 @@ fn shifted_sums_keep_the_ieee_results_of_infinities_and_nan() {
     let shape = [rows, columns.len()];
     let mean = Moments::<f32>::new(MomentOutput::Mean, false);
     let var = Moments::<f32>::new(MomentOutput::Variance { ddof: 0.0 }, false);
-    let means = fold_tile(&mean, &shape, &[true, false], &xs, 4, Held::Columns);
-    let vars = fold_tile(&var, &shape, &[true, false], &xs, 4, Held::Columns);
+    let means = fold_tile(&mean, &shape, &[true, false], &xs, 4, Columns);
+    let vars = fold_tile(&var, &shape, &[true, false], &xs, 4, Columns);
     for (k, (column, want)) in columns.iter().enumerate() {
         let same = means[k] == *want || (means[k].is_nan() && want.is_nan());
         assert!(same, "column {k}: mean {} vs {want}", means[k]);
@@ -212,8 +186,8 @@ fn shifted_sums_keep_the_ieee_results_of_infinities_and_nan() {
             [early, late, r as f32]
         })
         .collect();
-    let means = fold_tile(&mean, &[rows, 3], &[true, false], &xs, 1000, Held::Columns);
-    let vars = fold_tile(&var, &[rows, 3], &[true, false], &xs, 1000, Held::Columns);
+    let means = fold_tile(&mean, &[rows, 3], &[true, false], &xs, 1000, Columns);
+    let vars = fold_tile(&var, &[rows, 3], &[true, false], &xs, 1000, Columns);
     assert_eq!(means[0], inf);
     assert!(means[1].is_nan() && vars[0].is_nan() && vars[1].is_nan());
     assert_eq!(means[2], (rows - 1) as f32 / 2.0);
@@ -263,23 +237,9 @@ fn f32_mean_off_the_moments_is_correctly_rounded_under_cancellation() {
         })
         .collect();
     let mean = Moments::<f32>::new(MomentOutput::Mean, false);
-    let got = fold_tile(
-        &mean,
-        &[rows, lanes],
-        &[true, false],
-        &xs,
-        50,
-        Held::Columns,
-    );
+    let got = fold_tile(&mean, &[rows, lanes], &[true, false], &xs, 50, Columns);
     let alone = FloatSum::<f32>::new(false, true);
-    let compensated = fold_tile(
-        &alone,
-        &[rows, lanes],
-        &[true, false],
-        &xs,
-        50,
-        Held::Columns,
-    );
+    let compensated = fold_tile(&alone, &[rows, lanes], &[true, false], &xs, 50, Columns);
     for lane in 0..lanes {
         // The values span 2^-20 to 2^14: their f64 sum is exact.
         let exact: f64 = (0..rows).map(|r| xs[r * lanes + lane] as f64).sum();
@@ -301,8 +261,8 @@ fn compensated_sums_of_infinities_are_the_ieee_ones() {
     for (xs, want) in cases {
         let n = xs.len();
         for got in [
-            fold_tile(&sum, &[n], &[true], xs, 1, Held::OneByOne)[0],
-            fold_tile(&sum, &[n, 1], &[true, false], xs, 1, Held::Columns)[0],
+            fold_tile(&sum, &[n], &[true], xs, 1, OneByOne)[0],
+            fold_tile(&sum, &[n, 1], &[true, false], xs, 1, Columns)[0],
         ] {
             assert!(
                 got == want || (got.is_nan() && want.is_nan()),
@@ -319,9 +279,9 @@ fn folds_accumulate_in_the_wide_type_as_they_read() {
     let xs = vec![255u8; 600];
     let sum = Fold::<u8, u64>::new(false, false);
     for strip in [1, 7, 600] {
-        let runs = fold_tile(&sum, &[2, 300], &[false, true], &xs, strip, Held::OneByOne);
+        let runs = fold_tile(&sum, &[2, 300], &[false, true], &xs, strip, OneByOne);
         assert_eq!(runs, vec![76_500, 76_500]);
-        let lanes = fold_tile(&sum, &[300, 2], &[true, false], &xs, strip, Held::OneByOne);
+        let lanes = fold_tile(&sum, &[300, 2], &[true, false], &xs, strip, OneByOne);
         assert_eq!(lanes, vec![76_500, 76_500]);
     }
     // Signed values widen with their sign; products wrap in 64 bits, not in 8.
@@ -332,7 +292,7 @@ fn folds_accumulate_in_the_wide_type_as_they_read() {
         &[true],
         &signed,
         3,
-        Held::OneByOne,
+        OneByOne,
     );
     assert_eq!(total, vec![-130]);
     let product = fold_tile(
@@ -341,7 +301,7 @@ fn folds_accumulate_in_the_wide_type_as_they_read() {
         &[true],
         &signed,
         3,
-        Held::OneByOne,
+        OneByOne,
     );
     assert_eq!(product, vec![-(128 * 128 * 127)]);
     // Booleans count as 0 and 1.
@@ -352,7 +312,7 @@ fn folds_accumulate_in_the_wide_type_as_they_read() {
         &[true, false],
         &flags,
         1,
-        Held::OneByOne,
+        OneByOne,
     );
     assert_eq!(count, vec![2, 1]);
     // nanprod and nansum leave NaN out; prod keeps it.
@@ -363,7 +323,7 @@ fn folds_accumulate_in_the_wide_type_as_they_read() {
         &[true],
         &floats,
         2,
-        Held::OneByOne,
+        OneByOne,
     );
     assert_eq!(nanprod, vec![8.0]);
     let lanes = fold_tile(
@@ -372,7 +332,7 @@ fn folds_accumulate_in_the_wide_type_as_they_read() {
         &[true, false],
         &floats,
         2,
-        Held::OneByOne,
+        OneByOne,
     );
     assert_eq!(lanes, vec![2.0, 1.0, 4.0]);
     let nansum = fold_tile(
@@ -381,7 +341,7 @@ fn folds_accumulate_in_the_wide_type_as_they_read() {
         &[true],
         &floats,
         1,
-        Held::OneByOne,
+        OneByOne,
     );
     assert_eq!(nansum, vec![6.0]);
     let prod = fold_tile(
@@ -390,7 +350,47 @@ fn folds_accumulate_in_the_wide_type_as_they_read() {
         &[true],
         &floats,
         1,
-        Held::OneByOne,
+        OneByOne,
     );
     assert!(prod[0].is_nan());
+}
+
+/// Folds `xs` as one run with whichever reducer it is handed, and finishes the state.
+struct SumOf<'a, T>(&'a [T]);
+
+impl<T: Element, O: Element> ReducerVisitor<T, O> for SumOf<'_, T> {
+    type Output = O;
+    fn visit<R: Reducer<In = T, Out = O>>(self, reducer: R) -> O {
+        let mut state = reducer.init();
+        reducer.fold_run(&mut state, self.0, 0);
+        reducer.finish(&state)
+    }
+}
+
+#[test]
+fn sum_reducers_follow_the_element_type() {
+    // Integers and bool sum in 64 bits, wrapping; floats are compensated in f64.
+    assert_eq!(visit_sum_reducer(false, SumOf(&[200u8, 100])), 300u64);
+    assert_eq!(visit_sum_reducer(false, SumOf(&[true, true, false])), 2i64);
+    assert_eq!(
+        visit_sum_reducer(false, SumOf(&[i64::MAX, 1])),
+        i64::MIN,
+        "wraps as NumPy's"
+    );
+    assert_eq!(
+        visit_sum_reducer(false, SumOf(&[1e8f32, 1.0, -1e8])),
+        1.0f32
+    );
+    assert_eq!(
+        visit_sum_reducer(true, SumOf(&[1.0f64, f64::NAN, 2.0])),
+        3.0
+    );
+    // In the type itself: u8 wraps, floats still compensated and NaN-skipping on demand.
+    assert_eq!(visit_own_sum_reducer(false, SumOf(&[200u8, 100])), 44u8);
+    assert_eq!(
+        visit_own_sum_reducer(false, SumOf(&[1e8f32, 1.0, -1e8])),
+        1.0f32
+    );
+    assert!(visit_own_sum_reducer(false, SumOf(&[1.0f64, f64::NAN])).is_nan());
+    assert_eq!(visit_own_sum_reducer(true, SumOf(&[1.0f64, f64::NAN])), 1.0);
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use chunkwise_kernels::dtype::{DType, Element};
 use serde_json::Value as Json;
 
-use super::read::Handle;
+use super::store::Handle;
 
 /// A compressor whose frames [`decompress_into`] decodes into a tile's own buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::{DType, Element};
 use serde_json::{Map, Value as Json};
 
-use super::read::{Handle, ZarrSource};
-use super::store::Store;
+use super::read::ZarrSource;
+use super::store::{Handle, Store};
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
 use crate::error::{BuildError, Error, Result};

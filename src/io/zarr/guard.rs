@@ -41,6 +41,8 @@ use zarrs::storage::{
     StorePrefix, WritableStorageTraits,
 };
 
+use crate::chunks::chunk_counts;
+
 /// How many bytes a codec's decoded value may have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Size {
@@ -240,10 +242,9 @@ fn layout_of(
     let inner_codecs = CodecChain::from_metadata(&parse("codecs")?).map_err(|e| e.to_string())?;
     let index_codecs =
         CodecChain::from_metadata(&parse("index_codecs")?).map_err(|e| e.to_string())?;
-    let mut index_shape: Vec<NonZeroU64> = shape
-        .iter()
-        .zip(&inner_shape)
-        .map(|(s, i)| s.get().div_ceil(i.get()))
+    let lengths = |shape: &[NonZeroU64]| shape.iter().map(|n| n.get()).collect::<Vec<_>>();
+    let mut index_shape: Vec<NonZeroU64> = chunk_counts(&lengths(&shape), &lengths(&inner_shape))
+        .into_iter()
         .map(|n| NonZeroU64::new(n).ok_or("empty shard"))
         .collect::<Result<_, _>>()?;
     index_shape.push(NonZeroU64::new(2).expect("2 is not 0"));

@@ -3,6 +3,7 @@
 use serde_json::{Value as Json, json};
 use zarrs::array::ArrayMetadata;
 
+use crate::chunks::is_multiple_shape;
 use crate::error::{BuildError, Error, Result};
 use chunkwise_kernels::dtype::DType;
 
@@ -228,12 +229,7 @@ pub(crate) fn array_metadata(layout: &Layout<'_>) -> Result<ArrayMetadata> {
             let (grid, codecs) = match layout.shards {
                 None => (layout.chunks.to_vec(), codecs),
                 Some(shards) => {
-                    if shards.len() != ndim
-                        || shards
-                            .iter()
-                            .zip(layout.chunks)
-                            .any(|(&s, &c)| s == 0 || s % c != 0)
-                    {
+                    if !is_multiple_shape(shards, layout.chunks) {
                         return Err(invalid(format!(
                             "shard shape {shards:?} must be a multiple of the chunk shape {:?}",
                             layout.chunks

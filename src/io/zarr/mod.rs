@@ -38,7 +38,8 @@ pub use write::{WriteMode, WriteOptions};
 use crate::chunks::{ChunkGrid, Chunks, check_size};
 use crate::error::Result;
 use paths::node_path;
-use read::{Handle, dimension_names, storage_grid, stored_dtype};
+use read::{dimension_names, storage_grid, stored_dtype};
+use store::Handle;
 
 /// How to open an array: its tile grid.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Lazy reads: a Zarr array as a source of tiles, read when a task needs them.
 
+use std::num::NonZeroU64;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,7 +16,9 @@ use super::direct::{
 };
 use super::guard::GuardedReads;
 use super::store::Store;
-use crate::chunks::ChunkGrid;
+// Re-exported for write.rs and rechunk.rs, which still import it from here.
+pub(crate) use super::store::Handle;
+use crate::chunks::{ChunkGrid, box_shape, clipped_lengths};
 use crate::error::{Error, Result, StorageError};
 use crate::tile::{TilePiece, TileSource, Value, tile_value};
 
@@ -27,9 +30,6 @@ fn subset_of(ranges: &[Range<usize>]) -> ArraySubset {
         .collect();
     ArraySubset::new_with_ranges(&ranges)
 }
-
-/// The zarrs array handle that sources and sinks share.
-pub(crate) type Handle = ZArray<dyn ReadableWritableListableStorageTraits>;
 
 /// The element type of a stored array, from its metadata.
 pub(crate) fn stored_dtype(array: &Handle, path: &str) -> Result<DType> {
@@ -119,38 +119,39 @@ pub(crate) fn storage_grid(array: &Handle) -> Result<ChunkGrid> {
     ChunkGrid::from_sizes(&shape, listed_chunks(array)?)
 }
 
-/// The chunk lengths of every chunk along each axis, asked of zarrs one by one.
-fn listed_chunks(array: &Handle) -> Result<Vec<Vec<usize>>> {
-    let shape = array.shape();
+/// The declared length of every chunk along each axis, asked of zarrs one by one (the last
+/// chunks may run past the array's end).
+fn declared_lengths(array: &Handle) -> std::result::Result<Vec<Vec<u64>>, String> {
+    let ndim = array.dimensionality();
     let grid = array.chunk_grid_shape().to_vec();
-    let mut chunks = Vec::with_capacity(shape.len());
-    for axis in 0..shape.len() {
-        let mut sizes = Vec::new();
-        let mut start = 0u64;
-        for i in 0..grid[axis] {
-            let mut index = vec![0u64; shape.len()];
-            index[axis] = i;
-            let chunk = array.chunk_shape(&index).map_err(|e| {
-                Error::Storage(StorageError::Storage {
-                    path: array.path().to_string(),
-                    message: e.to_string(),
+    (0..ndim)
+        .map(|axis| {
+            (0..grid[axis])
+                .map(|i| {
+                    let mut index = vec![0u64; ndim];
+                    index[axis] = i;
+                    let chunk = array.chunk_shape(&index).map_err(|e| e.to_string())?;
+                    Ok(chunk[axis].get())
                 })
-            })?;
-            let len = chunk[axis].get().min(shape[axis] - start);
-            sizes.push(len as usize);
-            start += len;
-        }
-        if sizes.is_empty() {
-            sizes.push(0);
-        }
-        chunks.push(sizes);
-    }
-    Ok(chunks)
+                .collect()
+        })
+        .collect()
+}
+
+/// The lengths of every chunk along each axis, cut at the array's end.
+fn listed_chunks(array: &Handle) -> Result<Vec<Vec<usize>>> {
+    let declared = declared_lengths(array).map_err(|e| storage_error(array, e))?;
+    Ok(array
+        .shape()
+        .iter()
+        .zip(&declared)
+        .map(|(&extent, lengths)| clipped_lengths(extent, lengths))
+        .collect())
 }
 
 /// The largest stored chunk (shard) of `array`, and whether every chunk has its shape: the
 /// first chunk of a regular grid, the longest along each axis otherwise.
-type Largest = (Vec<std::num::NonZeroU64>, bool);
+type Largest = (Vec<NonZeroU64>, bool);
 
 /// See [`Largest`].
 fn largest_chunk(array: &Handle) -> std::result::Result<Largest, String> {
@@ -178,13 +179,10 @@ fn largest_chunk(array: &Handle) -> std::result::Result<Largest, String> {
         .map_err(|e| e.to_string())?
         .to_vec();
     if !regular {
-        let grid = array.chunk_grid_shape().to_vec();
-        for axis in 0..ndim {
-            for i in 0..grid[axis] {
-                let mut index = vec![0u64; ndim];
-                index[axis] = i;
-                let chunk = array.chunk_shape(&index).map_err(|e| e.to_string())?;
-                largest[axis] = largest[axis].max(chunk[axis]);
+        // The longest chunk along each axis (the first chunk is one of those listed).
+        for (largest, lengths) in largest.iter_mut().zip(declared_lengths(array)?) {
+            if let Some(longest) = lengths.into_iter().max().and_then(NonZeroU64::new) {
+                *largest = longest.max(*largest);
             }
         }
     }
@@ -372,7 +370,7 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         let zero = vec![0; grid.ndim()];
         let tiles_are_chunks = self.array.chunk_shape(&zero).ok().is_some_and(|chunk| {
             let chunk: Vec<usize> = chunk.iter().map(|n| n.get() as usize).collect();
-            ChunkGrid::regular(&grid.shape(), &chunk).is_ok_and(|chunks| chunks == *grid)
+            grid.is_regular_of(&chunk)
         });
         self.direct == Some(Compressor::Zstd)
             && self.store.path.is_some()
@@ -396,7 +394,7 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
                 return Ok(());
             }
         };
-        let len = ranges.iter().map(|r| r.end - r.start).product();
+        let len = box_shape(ranges).iter().product();
         let mut started = false;
         let decoded = stream_zstd_file::<T>(&file, len, &mut |prefix| {
             started = true;
@@ -415,11 +413,37 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
     fn tile(&self, _: &[usize], ranges: &[Range<usize>]) -> Result<Value> {
         let subset = subset_of(ranges);
         if let Some(compressor) = self.direct {
-            let shape: Vec<usize> = ranges.iter().map(|r| r.end - r.start).collect();
+            let shape = box_shape(ranges);
             if let Some(tile) = self.whole_chunk(compressor, &subset, &shape) {
                 return Ok(tile);
             }
         }
         self.general_tile(&subset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::open;
+
+    #[test]
+    fn irregular_stored_grids_are_listed_and_cut_at_the_array_end() {
+        let dir =
+            std::env::temp_dir().join(format!("chunkwise-read-listed-{}", std::process::id()));
+        let node = dir.join("x");
+        std::fs::create_dir_all(&node).unwrap();
+        // Chunks of 5, 5 and 25 along an axis of 30 (the last runs past the end), and 4, 6.
+        let metadata = r#"{
+            "zarr_format": 3, "node_type": "array", "shape": [30, 10], "data_type": "float64",
+            "chunk_grid": {"name": "rectilinear", "configuration": {
+                "kind": "inline", "chunk_shapes": [[5, 5, 25], [4, 6]]}},
+            "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+            "fill_value": 0.0,
+            "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}]
+        }"#;
+        std::fs::write(node.join("zarr.json"), metadata).unwrap();
+        let array = open(dir.as_path(), "x").unwrap();
+        assert_eq!(array.chunks().chunks(), vec![vec![5, 5, 20], vec![4, 6]]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,11 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use zarrs::storage::ReadableWritableListableStorage;
+use zarrs::array::Array as ZArray;
+use zarrs::storage::{ReadableWritableListableStorage, ReadableWritableListableStorageTraits};
 
 use super::local::LocalStore;
 
 use crate::error::{Error, Result, StorageError};
+
+/// The zarrs array handle, opened on a [`Store`]'s storage, that sources and sinks share.
+pub(crate) type Handle = ZArray<dyn ReadableWritableListableStorageTraits>;
 
 /// A Zarr store: a local directory, or any store of the `zarrs` crate.
 ///
