@@ -13,7 +13,7 @@ use crate::exec::{Config, Plan, Report, Sink, advise_huge_pages, execute};
 use crate::graph::{Node, NodeKind, Source, Value, to_dot};
 use crate::ops::sources::Persisted;
 use crate::ops::sub_view;
-use crate::optimize::{optimize, refusal};
+use crate::optimize::optimize;
 
 /// The optimised, lowered plan of `roots` under `config`.
 fn plan_for(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
@@ -31,19 +31,10 @@ pub(crate) fn evaluate(roots: &[Arc<Node>], config: &Config, sink: &Sink<'_>) ->
     execute(&plan_for(roots, config)?, config, sink)
 }
 
-/// Why the inputs of an elementwise or reduction node were not fused into it.
+/// What the optimiser passes recorded on `node` (such as why an input was not fused).
 fn fusion_note(node: &Node) -> String {
-    let inputs = match &node.kind {
-        NodeKind::Elemwise(e) => &e.inputs,
-        NodeKind::Reduce(r) => &r.inputs,
-        _ => return String::new(),
-    };
-    let reasons: Vec<String> = inputs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, input)| refusal(input).map(|why| format!("in{i} not fused: {why}")))
-        .collect();
-    reasons.join("; ")
+    let notes: Vec<String> = node.notes.iter().map(ToString::to_string).collect();
+    notes.join("; ")
 }
 
 /// An uninitialised result of `shape`, or an error if the memory cannot be had (never an
