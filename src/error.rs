@@ -220,6 +220,17 @@ pub enum ExecError {
         /// The shape returned.
         found: Vec<usize>,
     },
+    /// A task returned a tile of another element type than its node's (a bug in the
+    /// operation that built the node).
+    #[error("{task} returned a tile of {found}, expected {expected}")]
+    TileDType {
+        /// The task, with its node and block index.
+        task: String,
+        /// The node's element type.
+        expected: DType,
+        /// The element type of the tile returned.
+        found: DType,
+    },
     /// The memory for a computed result could not be allocated.
     #[error(
         "cannot allocate the result of shape {shape:?} ({bytes} bytes); compute a slice of \

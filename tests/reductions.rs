@@ -1245,3 +1245,100 @@ fn shifted_f32_spread_matches_the_dense_one() {
     });
     assert_close(&got.mapv(f64::from), &want, 1e-6);
 }
+
+#[test]
+fn the_plan_shows_the_spread_of_a_shift_reduced_without_the_shift() {
+    // The optimiser's `unshift-spread` pass reduces x for var/std of x ± c (c constant along
+    // the reduced axes); with fusion off the graph runs as built, x - c first.
+    let a = dense_f64_in(&[4, 6], 50, 100.0, 200.0);
+    let c_dense = dense_f64(&[6], 51);
+    let x = arr(&a, &Chunks::Shape(vec![2, 3]));
+    let c = arr(&c_dense, &Chunks::Shape(vec![3]));
+    let var = (&x - &c).var_axis(0, 1.0);
+    let unfused = Config::default().fuse(false);
+    let plan = var.explain().unwrap();
+    let body: Vec<&str> = plan
+        .lines()
+        .skip(1)
+        .map(|l| l.split("  [").next().unwrap())
+        .collect();
+    assert_eq!(
+        body,
+        [
+            "#0 Elemwise where(isfinite(in0), in1, full[NaN])",
+            "  #1 Blockwise axes[1]",
+            "    #2 Blockwise axes[new, 0]",
+            "      #3 Source from_ndarray[6]",
+            "  #4 Reduce var over axes [0]",
+            "    #5 Source from_ndarray[4, 6]",
+        ],
+        "{plan}"
+    );
+    // The fusion passes' refusals, as they recorded them.
+    let line = |plan: &str, start: &str| {
+        let found = plan.lines().find(|l| l.trim_start().starts_with(start));
+        found
+            .unwrap_or_else(|| panic!("no {start} in {plan}"))
+            .to_string()
+    };
+    assert!(
+        line(&plan, "#0").ends_with(
+            "in0 not fused: blockwise producer (tiles are rearranged); \
+             in1 not fused: reduction result"
+        ),
+        "{plan}"
+    );
+    assert!(
+        line(&plan, "#4").ends_with("in0 not fused: materialised source"),
+        "{plan}"
+    );
+    let plan = var.explain_with(&unfused).unwrap();
+    let body: Vec<&str> = plan
+        .lines()
+        .skip(1)
+        .map(|l| l.split("  [").next().unwrap())
+        .collect();
+    assert_eq!(
+        body,
+        [
+            "#0 Reduce var over axes [0]",
+            "  #1 Elemwise sub(in0, in1)",
+            "    #2 Source from_ndarray[4, 6]",
+            "    #3 Blockwise axes[new, 0]",
+            "      #4 Source from_ndarray[6]",
+        ],
+        "{plan}"
+    );
+    // Nothing was fused, so no pass refused anything.
+    assert!(!plan.contains("not fused"), "{plan}");
+    // Over all axes, of c + x with a fused chain for x: the chain is fused into the spread.
+    let whole = ndarray::arr2(&[[2.5]]).into_dyn();
+    let w = arr(&whole, &Chunks::Shape(vec![1, 1]));
+    let std = (&w + &(&x * 2.0)).std(0.0);
+    let plan = std.explain().unwrap();
+    assert!(
+        plan.contains("Reduce std over axes [0, 1] of mul[rhs=2.0](in0)"),
+        "{plan}"
+    );
+    assert!(!plan.contains("add("), "{plan}");
+    let plan = std.explain_with(&unfused).unwrap();
+    assert!(plan.contains("Elemwise add(in0, in1)"), "{plan}");
+    assert!(!plan.contains("isfinite"), "{plan}");
+    // x.var() has no shift: the same reduction either way.
+    for config in [Config::default(), unfused.clone()] {
+        let plan = x.var(0.0).explain_with(&config).unwrap();
+        assert!(plan.contains("#0 Reduce var over axes [0, 1]  ["), "{plan}");
+        assert!(!plan.contains("where"), "{plan}");
+    }
+    // The values: rewritten, computed as built, and the dense variance of the shifted data.
+    let shifted = &a - &c_dense;
+    let want = reduce_dense(&shifted.view(), Some(&[0]), false, |xs| dense_var(xs, 1.0));
+    assert_close(&var.compute().unwrap(), &want, 1e-12);
+    assert_close(&var.compute_with(&unfused).unwrap(), &want, 1e-12);
+    let shifted = (&a * 2.0) + 2.5;
+    let want = dense_var(shifted.as_slice().unwrap(), 0.0).sqrt();
+    for config in [Config::default(), unfused] {
+        let got = std.compute_with(&config).unwrap()[[]];
+        assert!(close(got, want, 1e-12), "{got} vs {want}");
+    }
+}

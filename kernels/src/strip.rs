@@ -203,12 +203,24 @@ pub trait StripOp: Send + Sync + Debug {
     fn out_dtype(&self) -> DType;
     /// Computes `out` from `args` (each as long as `out`). Generators use `at` for positions.
     fn eval(&self, args: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>);
-    /// Whether this is the floating-point sum or difference of two arrays (`a + b`,
-    /// `a - b`): then along axes where one operand is constant, the result's spread (its
-    /// variance) is the other operand's, which lets a graph rewrite skip the operation.
-    fn is_float_shift(&self) -> bool {
-        false
+    /// What the operation computes, as far as graph passes that rewrite programs by their
+    /// structure need to know ([`OpKind::Other`] for everything they leave alone).
+    fn kind(&self) -> OpKind {
+        OpKind::Other
     }
+}
+
+/// What a [`StripOp`] computes, described for graph passes: they match on this, never on
+/// [`StripOp::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpKind {
+    /// `a + b` of two array operands (no scalar), in the operation's output type.
+    Add,
+    /// `a - b` of two array operands (no scalar), in the operation's output type.
+    Sub,
+    /// Any other operation.
+    Other,
 }
 
 /// A reference to a value of a program: one of its input tiles, or the result of an earlier

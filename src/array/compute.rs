@@ -10,21 +10,12 @@ use crate::error::{BuildError, Error, Result};
 use crate::exec::{Config, Report, compute_dense, compute_tiles, plan_for};
 use crate::graph::{Node, NodeKind, Source, to_dot};
 use crate::ops::sources::Persisted;
-use crate::optimize::{optimize, refusal};
+use crate::optimize::optimize;
 
-/// Why the inputs of an elementwise or reduction node were not fused into it.
+/// What the optimiser passes recorded on `node` (such as why an input was not fused).
 fn fusion_note(node: &Node) -> String {
-    let inputs = match &node.kind {
-        NodeKind::Elemwise(e) => &e.inputs,
-        NodeKind::Reduce(r) => &r.inputs,
-        _ => return String::new(),
-    };
-    let reasons: Vec<String> = inputs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, input)| refusal(input).map(|why| format!("in{i} not fused: {why}")))
-        .collect();
-    reasons.join("; ")
+    let notes: Vec<String> = node.notes.iter().map(ToString::to_string).collect();
+    notes.join("; ")
 }
 
 /// Computes several arrays in one run: work they share is computed once.

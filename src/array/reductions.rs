@@ -7,12 +7,8 @@ use chunkwise_kernels::reduce::{
     Reducer, ReducerVisitor, visit_own_sum_reducer, visit_sum_reducer,
 };
 
-use chunkwise_kernels::strip::ValueRef;
-
 use super::Array;
-use super::elementwise::where_;
-use crate::graph::{ElemInput, NodeKind};
-use crate::ops::reduction::{DEFAULT_SPLIT_EVERY, reduce, reduced_axes};
+use crate::ops::reduction::{DEFAULT_SPLIT_EVERY, reduce};
 use crate::tile::erase;
 
 /// Which axes a reduction runs over, and how.
@@ -316,7 +312,7 @@ impl<T: Numeric> Array<T> {
 
     /// Variance as `how` says.
     pub fn var_with(&self, how: &Reduction, ddof: f64) -> Array<T::Real> {
-        self.spread_by(
+        self.reduce_by(
             how,
             Moments::<T>::new(MomentOutput::Variance { ddof }, false),
             "var",
@@ -335,76 +331,10 @@ impl<T: Numeric> Array<T> {
 
     /// Standard deviation as `how` says.
     pub fn std_with(&self, how: &Reduction, ddof: f64) -> Array<T::Real> {
-        self.spread_by(
+        self.reduce_by(
             how,
             Moments::<T>::new(MomentOutput::StdDev { ddof }, false),
             "std",
         )
-    }
-
-    /// A variance-like reduction. Of `x - c`, `x + c` or `c ± x` in floating point, where `c`
-    /// is constant along the reduced axes (an anomaly such as `x - x.mean_axis(0)`), it
-    /// reduces `x` instead: equal in exact arithmetic, and without the rounding of the
-    /// subtraction; where `c` is also a reduction of `x` (its mean), the two then read `x`
-    /// once, merged. Where `c` is not finite the result is NaN, as the variance of `x - c`
-    /// is. (Only where `x - c` itself overflows does the result differ: it stays finite.)
-    fn spread_by(&self, how: &Reduction, reducer: Moments<T>, name: &str) -> Array<T::Real> {
-        match self.constant_shift(how) {
-            Some((x, shift)) => {
-                let spread = x.reduce_by(how, reducer, name);
-                where_(
-                    &shift.isfinite(),
-                    &spread,
-                    <T::Real as num_traits::Float>::nan(),
-                )
-            }
-            None => self.reduce_by(how, reducer, name),
-        }
-    }
-
-    /// `(x, c)` if this array is a floating-point `x ± c` or `c ± x` (not yet computed)
-    /// whose `c` is constant along every axis `how` reduces; `c` comes with the shape of the
-    /// reduction's result (or one it broadcasts to).
-    fn constant_shift(&self, how: &Reduction) -> Option<(Array<T>, Array<T>)> {
-        let NodeKind::Elemwise(e) = &self.node.kind else {
-            return None;
-        };
-        let [step] = e.program.steps.as_slice() else {
-            return None;
-        };
-        let operands = [ValueRef::Input(0), ValueRef::Input(1)];
-        let typed = e.inputs.len() == 2 && e.inputs.iter().all(|i| i.node.dtype == T::DTYPE);
-        if !step.op.is_float_shift()
-            || step.args != operands
-            || e.program.output != ValueRef::Step(0)
-            || !typed
-        {
-            return None;
-        }
-        let ndim = self.ndim();
-        // Bad axes: no rewrite, so that the reduction itself reports them.
-        let reduced = reduced_axes(how.axes.as_deref(), ndim, "").ok()?;
-        if !reduced.contains(&true) {
-            return None;
-        }
-        let constant = |input: &ElemInput| {
-            (0..ndim).all(|a| !reduced[a] || input.broadcast[a] || input.node.shape()[a] == 1)
-        };
-        let (x, c) = match (&e.inputs[0], &e.inputs[1]) {
-            (x, c) if x.is_aligned() && constant(c) => (x, c),
-            (c, x) if x.is_aligned() && constant(c) => (x, c),
-            _ => return None,
-        };
-        let shift = Array::<T>::from_node(c.node.clone());
-        let shift = if how.keepdims {
-            shift
-        } else {
-            let axes: Vec<isize> = (0..ndim)
-                .filter(|&a| reduced[a])
-                .map(|a| a as isize)
-                .collect();
-            shift.squeeze(Some(&axes)).ok()?
-        };
-        Some((Array::from_node(x.node.clone()), shift))
     }
 }

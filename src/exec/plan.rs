@@ -695,3 +695,238 @@ impl Lowering {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::Array;
+    use crate::{Chunks, Reduction};
+
+    /// The strip length the test plans use.
+    const STRIP: usize = 1024;
+
+    /// The plan of `arrays` as built (no optimiser pass), on one thread, with a budget
+    /// nothing here reaches.
+    fn plan_of(arrays: &[&Array<f64>]) -> Plan {
+        let roots: Vec<Arc<Node>> = arrays.iter().map(|a| a.node.clone()).collect();
+        Plan::new(&roots, STRIP, 1 << 30, 1).unwrap()
+    }
+
+    /// How many tasks of each kind the plan has, as `(kind, count)` in a fixed order.
+    fn counts(plan: &Plan) -> Vec<(String, usize)> {
+        let mut counts = std::collections::BTreeMap::new();
+        for task in &plan.tasks {
+            *counts.entry(format!("{:?}", task.kind)).or_insert(0) += 1;
+        }
+        counts.into_iter().collect()
+    }
+
+    /// `list` in the form [`counts`] gives.
+    fn counted(list: &[(&str, usize)]) -> Vec<(String, usize)> {
+        list.iter().map(|&(k, n)| (k.to_string(), n)).collect()
+    }
+
+    /// A dense 1-d array of `len` values on `chunks`.
+    fn data(len: usize, chunks: Vec<usize>) -> Array<f64> {
+        let dense = ndarray::Array1::<f64>::linspace(0.0, 1.0, len);
+        crate::from_ndarray(&dense, Chunks::Sizes(vec![chunks])).unwrap()
+    }
+
+    #[test]
+    fn one_task_per_tile_and_each_reads_its_block() {
+        let x = crate::from_ndarray(&ndarray::Array2::<f64>::zeros((4, 6)), [2, 3]).unwrap();
+        let y = (&x * 2.0).sin();
+        let plan = plan_of(&[&y]);
+        assert_eq!(
+            counts(&plan),
+            counted(&[("Elemwise", 8), ("Source", 4)]),
+            "two elementwise nodes of 4 tiles over a source of 4"
+        );
+        for task in &plan.tasks {
+            for &d in &task.deps {
+                assert!(d < plan.tasks.len() && plan.tasks[d].block == task.block);
+                assert!(plan.tasks.iter().position(|t| std::ptr::eq(t, task)) > Some(d));
+            }
+        }
+        // The output's blocks in grid order, each given by an elementwise task.
+        let blocks: Vec<&Vec<usize>> = plan.outputs[0].iter().map(|(b, _)| b).collect();
+        assert_eq!(blocks, [&vec![0, 0], &vec![0, 1], &vec![1, 0], &vec![1, 1]]);
+        assert!(
+            plan.outputs[0]
+                .iter()
+                .all(|(b, t)| plan.tasks[*t].kind == TaskKind::Elemwise
+                    && &plan.tasks[*t].block == b)
+        );
+    }
+
+    #[test]
+    fn only_the_blocks_a_slice_needs_get_tasks() {
+        // 100 x 100 source tiles; the slice touches rows 15..25 of the first column of
+        // tiles: tiles (1, 0) and (2, 0).
+        let x = crate::ones::<f64>(&[1000, 1000], [10, 10]).unwrap();
+        let part = x.slice(ndarray::s![15..25, 0..5]).unwrap();
+        let plan = plan_of(&[&part]);
+        let mut sources: Vec<Vec<usize>> = plan
+            .tasks
+            .iter()
+            .filter(|t| t.kind == TaskKind::Source)
+            .map(|t| t.block.clone())
+            .collect();
+        sources.sort();
+        assert_eq!(sources, [vec![1, 0], vec![2, 0]]);
+        assert_eq!(
+            counts(&plan),
+            counted(&[("Blockwise", part.n_tiles()), ("Source", 2)])
+        );
+        assert_eq!(least_tasks(&plan.roots), part.n_tiles() as u128);
+    }
+
+    #[test]
+    fn the_reduction_tree_has_the_fan_in_of_split_every() {
+        let x = data(16, vec![1; 16]);
+        // split_every 4: 16 partials, 4 combines of 4, a finish of the 4.
+        let plan = plan_of(&[&x.sum_with(&Reduction::all().split_every(4))]);
+        assert_eq!(
+            counts(&plan),
+            counted(&[
+                ("Combine { level: 1 }", 4),
+                ("Finish", 1),
+                ("Partial", 16),
+                ("Source", 16)
+            ])
+        );
+        let finish = plan.outputs[0][0].1;
+        let deps = &plan.tasks[finish].deps;
+        assert_eq!(deps.len(), 4);
+        for (group, &d) in deps.iter().enumerate() {
+            let combine = &plan.tasks[d];
+            assert_eq!(combine.kind, TaskKind::Combine { level: 1 });
+            assert_eq!(combine.block, [group]);
+            let children: Vec<Vec<usize>> = combine
+                .deps
+                .iter()
+                .map(|&c| plan.tasks[c].block.clone())
+                .collect();
+            let want: Vec<Vec<usize>> = (4 * group..4 * group + 4).map(|b| vec![b]).collect();
+            assert_eq!(
+                children, want,
+                "combine {group} reads four partials in order"
+            );
+        }
+        // split_every 2: levels of 8, 4 and 2 combines, then a finish of 2.
+        let plan = plan_of(&[&x.sum_with(&Reduction::all().split_every(2))]);
+        assert_eq!(
+            counts(&plan),
+            counted(&[
+                ("Combine { level: 1 }", 8),
+                ("Combine { level: 2 }", 4),
+                ("Combine { level: 3 }", 2),
+                ("Finish", 1),
+                ("Partial", 16),
+                ("Source", 16)
+            ])
+        );
+        // split_every 16 or more: the finish reads the 16 partials itself.
+        let plan = plan_of(&[&x.sum()]);
+        assert_eq!(
+            counts(&plan),
+            counted(&[("Finish", 1), ("Partial", 16), ("Source", 16)])
+        );
+        assert_eq!(plan.tasks[plan.outputs[0][0].1].deps.len(), 16);
+        // Two reduced axes share the fan-in: floor(sqrt(9)) = 3 per axis, so 6 x 6 tiles
+        // combine as 2 x 2 groups of 3 x 3, then one finish of the 4.
+        let square = crate::zeros::<f64>(&[6, 6], [1, 1]).unwrap();
+        let plan = plan_of(&[&square.sum_with(&Reduction::all().split_every(9))]);
+        assert_eq!(
+            counts(&plan),
+            counted(&[
+                ("Combine { level: 1 }", 4),
+                ("Finish", 1),
+                ("Partial", 36),
+                ("Source", 36)
+            ])
+        );
+        assert!(
+            plan.tasks
+                .iter()
+                .filter(|t| t.kind == TaskKind::Combine { level: 1 })
+                .all(|t| t.deps.len() == 9)
+        );
+    }
+
+    #[test]
+    fn shared_inputs_are_planned_once() {
+        let x = data(8, vec![4, 4]);
+        let y = &x * 3.0;
+        // One root reading y twice, and two roots reading it.
+        let twice = &y + &y;
+        let plan = plan_of(&[&twice]);
+        assert_eq!(counts(&plan), counted(&[("Elemwise", 4), ("Source", 2)]));
+        for task in plan
+            .tasks
+            .iter()
+            .filter(|t| Arc::ptr_eq(&t.node, &twice.node))
+        {
+            assert_eq!(task.deps[0], task.deps[1], "both operands are one task");
+        }
+        let plan = plan_of(&[&y.sum(), &y.max()]);
+        assert_eq!(
+            counts(&plan),
+            counted(&[
+                ("Elemwise", 2),
+                ("Finish", 2),
+                ("Partial", 4),
+                ("Source", 2)
+            ])
+        );
+    }
+
+    #[test]
+    fn held_bytes_and_needs_follow_the_plan_order() {
+        // x: tiles of 4 and 2 f64 (32 and 16 bytes); its sum: two partials and a finish.
+        let x = data(6, vec![4, 2]);
+        let sum = x.sum();
+        let plan = plan_of(&[&sum]);
+        let NodeKind::Reduce(r) = &sum.node.kind else {
+            panic!("a reduction")
+        };
+        let state = r.reducer.state_bytes() as u64;
+        let kinds: Vec<&TaskKind> = plan.tasks.iter().map(|t| &t.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                &TaskKind::Source,
+                &TaskKind::Partial,
+                &TaskKind::Source,
+                &TaskKind::Partial,
+                &TaskKind::Finish
+            ],
+            "depth first: each partial right after its tile"
+        );
+        let run: Vec<u64> = plan.tasks.iter().map(Task::run_bytes).collect();
+        assert_eq!(run, [32, state, 16, state, 8], "outputs; no scratch");
+        // Held before each task: x0 until its partial ran, then the partials until the
+        // finish.
+        let held = plan.held_before();
+        assert_eq!(held, [0, 32, state, state + 16, 2 * state]);
+        // needs[k]: the most that tasks k.. need on top of what is held, in order.
+        let at = [32, 32 + state, state + 16, 16 + 2 * state, 2 * state + 8];
+        let needs: Vec<u64> = (0..5)
+            .map(|k| at[k..].iter().copied().max().unwrap())
+            .collect();
+        assert_eq!(plan.needs, needs);
+        assert_eq!(plan.peak(), needs[0]);
+        // Two threads: room for one more of the largest task beside the peak.
+        assert_eq!(plan.projected_peak(2), needs[0] + state.max(32));
+        // A budget below the peak is refused, naming the budget the plan needs.
+        let refused = Plan::new(std::slice::from_ref(&sum.node), STRIP, plan.peak() - 1, 1);
+        assert!(
+            matches!(
+                refused,
+                Err(Error::Plan(PlanError::PeakOverBudget { needed, .. }))
+                    if needed == plan.peak()
+            ),
+            "{refused:?}"
+        );
+    }
+}

@@ -55,7 +55,7 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
             let refs: Vec<&Value> = inputs.iter().collect();
             let shape = node.grid.block_shape(&task.block);
             let value = b.map.run(&task.block, &shape, &refs)?;
-            debug_assert_eq!(value.shape(), shape.as_slice(), "{}", task.describe());
+            check_tile(task, &value, &shape)?;
             Ok(value)
         }
         (TaskKind::Partial, NodeKind::Reduce(r)) => {
@@ -94,6 +94,27 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
                 .finish(&combined, &node.grid.block_shape(&task.block))
         }
         (kind, _) => unreachable!("task kind {kind:?} does not match node {}", node.label()),
+    }
+}
+
+/// An error naming the task unless `value`, the tile a blockwise task returned, has the
+/// block's `shape` and (for an array tile) the node's dtype: a map that breaks its contract
+/// is reported where it happens, not as a panic or a wrong answer further on.
+fn check_tile(task: &Task, value: &Value, shape: &[usize]) -> Result<()> {
+    if value.shape() != shape {
+        return Err(Error::Exec(ExecError::TileShape {
+            task: task.describe(),
+            expected: shape.to_vec(),
+            found: value.shape().to_vec(),
+        }));
+    }
+    match value.strip().map(|s| s.dtype()) {
+        Some(found) if found != task.node.dtype => Err(Error::Exec(ExecError::TileDType {
+            task: task.describe(),
+            expected: task.node.dtype,
+            found,
+        })),
+        _ => Ok(()),
     }
 }
 
@@ -269,6 +290,77 @@ mod tests {
         for i in 0..6 {
             let want: f64 = (0..7).map(|j| (i * 10 + j) as f64).sum();
             assert_eq!(rows[[i]], want);
+        }
+    }
+
+    /// A block map that returns, for each block, a tile of `shape` (the block's own when
+    /// `None`) of `f32` or of the node's `f64`.
+    #[derive(Debug)]
+    struct Liar {
+        shape: Option<Vec<usize>>,
+        f32: bool,
+    }
+
+    impl crate::tile::BlockMap for Liar {
+        fn name(&self) -> String {
+            "liar".into()
+        }
+        fn deps(&self, _: &[usize]) -> Vec<(usize, Vec<usize>)> {
+            Vec::new()
+        }
+        fn run(&self, _: &[usize], shape: &[usize], _: &[&Value]) -> crate::error::Result<Value> {
+            let shape = IxDyn(self.shape.as_deref().unwrap_or(shape));
+            Ok(if self.f32 {
+                tile_value(ArrayD::<f32>::zeros(shape))
+            } else {
+                tile_value(ArrayD::<f64>::zeros(shape))
+            })
+        }
+        fn memory(&self, _: &[usize], _: &[usize]) -> crate::tile::TileMemory {
+            crate::tile::TileMemory::default()
+        }
+    }
+
+    fn liar(shape: Option<Vec<usize>>, f32: bool) -> Array<f64> {
+        let grid = ChunkGrid::regular(&[4, 6], &[2, 3]).unwrap();
+        let kind = NodeKind::Blockwise(crate::graph::Blockwise {
+            inputs: Vec::new(),
+            map: Arc::new(Liar { shape, f32 }),
+        });
+        Array::from_node(Node::new(kind, grid, DType::F64))
+    }
+
+    #[test]
+    fn a_blockwise_tile_of_the_wrong_shape_or_dtype_is_an_error_naming_the_block() {
+        use crate::error::{Error, ExecError};
+        assert_eq!(liar(None, false).compute().unwrap().shape(), &[4, 6]);
+        // Also where the tile is not the output but is reduced further.
+        for x in [
+            liar(Some(vec![3, 2]), false),
+            liar(Some(vec![3, 2]), false).sum_axis(0),
+        ] {
+            match x.compute_with(&crate::Config::default().threads(1)) {
+                Err(Error::Exec(ExecError::TileShape {
+                    task,
+                    expected,
+                    found,
+                })) => {
+                    assert!(task.contains("(Blockwise liar) block [0, 0]"), "{task}");
+                    assert_eq!((expected, found), (vec![2, 3], vec![3, 2]));
+                }
+                other => panic!("expected TileShape, got {other:?}"),
+            }
+        }
+        match liar(None, true).compute_with(&crate::Config::default().threads(1)) {
+            Err(Error::Exec(ExecError::TileDType {
+                task,
+                expected,
+                found,
+            })) => {
+                assert!(task.contains("(Blockwise liar) block [0, 0]"), "{task}");
+                assert_eq!((expected, found), (DType::F64, DType::F32));
+            }
+            other => panic!("expected TileDType, got {other:?}"),
         }
     }
 }

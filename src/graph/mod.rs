@@ -39,6 +39,29 @@ pub(crate) struct Node {
     pub(crate) kind: NodeKind,
     pub(crate) grid: ChunkGrid,
     pub(crate) dtype: DType,
+    /// What the optimiser passes decided about this node and want plans to show (such as
+    /// why an input was not fused into it); empty for nodes as the user built them.
+    pub(crate) notes: Vec<Note>,
+}
+
+/// A decision of an optimiser pass about a node, recorded when the pass decides, for plans.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Note {
+    /// The node's input number `input` was not fused into it, for `reason`.
+    NotFused {
+        /// The input's position in [`Node::inputs`].
+        input: usize,
+        /// Why the fusion pass refused it.
+        reason: &'static str,
+    },
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::NotFused { input, reason } => write!(f, "in{input} not fused: {reason}"),
+        }
+    }
 }
 
 /// The primitive kinds of node.
@@ -137,6 +160,16 @@ impl Node {
     /// [`check_size`](crate::chunks::check_size)), such as the broadcast of two long vectors,
     /// becomes an invalid node that records the error, whatever operation made it.
     pub(crate) fn new(kind: NodeKind, grid: ChunkGrid, dtype: DType) -> Arc<Node> {
+        Node::with_notes(kind, grid, dtype, Vec::new())
+    }
+
+    /// [`Node::new`] with the notes of the pass that made it.
+    pub(crate) fn with_notes(
+        kind: NodeKind,
+        grid: ChunkGrid,
+        dtype: DType,
+        notes: Vec<Note>,
+    ) -> Arc<Node> {
         if let Err(e) = crate::chunks::check_size(&grid.shape(), dtype.size())
             && !matches!(kind, NodeKind::Invalid(_))
         {
@@ -147,6 +180,7 @@ impl Node {
             kind,
             grid,
             dtype,
+            notes,
         })
     }
 
@@ -173,7 +207,8 @@ impl Node {
         }
     }
 
-    /// A copy of this node reading `inputs` (in the order of [`Node::inputs`]) instead.
+    /// A copy of this node reading `inputs` (in the order of [`Node::inputs`]) instead,
+    /// with the same notes.
     pub(crate) fn with_inputs(&self, inputs: Vec<Arc<Node>>) -> Arc<Node> {
         let mut new = inputs.into_iter();
         let mut next = || new.next().expect("one new input per input");
@@ -201,7 +236,7 @@ impl Node {
                 map: b.map.clone(),
             }),
         };
-        Node::new(kind, self.grid.clone(), self.dtype)
+        Node::with_notes(kind, self.grid.clone(), self.dtype, self.notes.clone())
     }
 
     /// The first building error in this node or anything it reads.

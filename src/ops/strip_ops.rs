@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric, Strip, StripMut};
 use chunkwise_kernels::math::{BinaryFn, UnaryFn};
 use chunkwise_kernels::simd::{map1, map2, map3};
-use chunkwise_kernels::strip::{StripAt, StripOp};
+use chunkwise_kernels::strip::{OpKind, StripAt, StripOp};
 
 /// Where the scalar operand of a binary operation sits, if there is one.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -116,10 +116,12 @@ impl<T: Numeric> StripOp for Arith<T> {
             ArithOp::Minimum => zip_apply(args, self.scalar, out, minimum),
         }
     }
-    fn is_float_shift(&self) -> bool {
-        matches!(self.op, ArithOp::Add | ArithOp::Sub)
-            && matches!(self.scalar, ScalarSide::None)
-            && is_float::<T>()
+    fn kind(&self) -> OpKind {
+        match (self.op, self.scalar) {
+            (ArithOp::Add, ScalarSide::None) => OpKind::Add,
+            (ArithOp::Sub, ScalarSide::None) => OpKind::Sub,
+            _ => OpKind::Other,
+        }
     }
 }
 

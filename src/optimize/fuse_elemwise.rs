@@ -1,6 +1,7 @@
 //! The `fuse-elementwise` pass: chains of elementwise nodes, and the position generators
 //! they read, become one strip program per node.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use super::fusion::fuse_program;
@@ -15,22 +16,38 @@ impl Pass for FuseElemwise {
     fn name(&self) -> &'static str {
         "fuse-elementwise"
     }
+    /// Fuses each elementwise node's fusable inputs into it, and records on it why the
+    /// others were refused; reports a change only where something was fused.
     fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
-        Ok(rewrite(roots, &|node| {
+        let fused_any = Cell::new(false);
+        let (out, _) = rewrite(roots, &|node| {
             let NodeKind::Elemwise(e) = &node.kind else {
                 return None;
             };
-            let (inputs, program) = fuse_program(&e.inputs, &e.program)?;
-            let kind = NodeKind::Elemwise(Elemwise { inputs, program });
-            Some(Node::new(kind, node.grid.clone(), node.dtype))
-        }))
+            let fusion = fuse_program(&e.inputs, &e.program);
+            if !fusion.fused && fusion.notes == node.notes {
+                return None;
+            }
+            fused_any.set(fused_any.get() || fusion.fused);
+            let kind = NodeKind::Elemwise(Elemwise {
+                inputs: fusion.inputs,
+                program: fusion.program,
+            });
+            Some(Node::with_notes(
+                kind,
+                node.grid.clone(),
+                node.dtype,
+                fusion.notes,
+            ))
+        });
+        Ok((out, fused_any.get()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::plan_text;
+    use crate::graph::{Note, plan_text};
 
     fn plan(node: &Arc<Node>) -> String {
         plan_text(std::slice::from_ref(node), &|_| String::new())
@@ -64,6 +81,49 @@ mod tests {
         assert!(
             text.contains("Elemwise sin(ramp[start=0, step=1])"),
             "{text}"
+        );
+        // The refusal is recorded on the node when the pass decides (the row reaches the
+        // sum through the blockwise node that gives it a leading axis).
+        assert_eq!(
+            fused[0].notes,
+            [Note::NotFused {
+                input: 0,
+                reason: "blockwise producer (tiles are rearranged)"
+            }]
+        );
+        // Running the pass again changes nothing and keeps the note.
+        let (again, changed) = FuseElemwise.run(&fused).unwrap();
+        assert!(!changed);
+        assert!(Arc::ptr_eq(&again[0], &fused[0]), "{}", plan(&again[0]));
+    }
+
+    #[test]
+    fn a_node_with_nothing_to_fuse_records_why() {
+        let x = crate::from_ndarray(&ndarray::Array2::<f64>::zeros((4, 4)), [2, 2]).unwrap();
+        let y = x.transpose() * 2.0;
+        let (out, changed) = FuseElemwise.run(std::slice::from_ref(&y.node)).unwrap();
+        assert!(!changed, "nothing was fused");
+        assert_eq!(
+            out[0].notes,
+            [Note::NotFused {
+                input: 0,
+                reason: "blockwise producer (tiles are rearranged)"
+            }]
+        );
+        assert!(y.node.notes.is_empty(), "the user's graph is not touched");
+        // A column broadcast along axis 1 is refused for that, not for its kind.
+        let col = crate::from_ndarray(&ndarray::Array2::<f64>::zeros((4, 1)), [2, 1])
+            .unwrap()
+            .sin();
+        let z = &x.transpose() + &col;
+        let (out, _) = FuseElemwise.run(std::slice::from_ref(&z.node)).unwrap();
+        let text: Vec<String> = out[0].notes.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "in0 not fused: blockwise producer (tiles are rearranged)",
+                "in1 not fused: broadcast input: its tile is repeated, not computed per element"
+            ]
         );
     }
 }

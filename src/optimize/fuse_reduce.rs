@@ -1,6 +1,7 @@
 //! The `fuse-into-reduce` pass: a reduction's per-tile step runs the elementwise program
 //! that feeds it, so no tile of the reduced expression is ever stored.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use super::fusion::fuse_program;
@@ -15,19 +16,32 @@ impl Pass for FuseIntoReduce {
     fn name(&self) -> &'static str {
         "fuse-into-reduce"
     }
+    /// Fuses each reduction's fusable inputs into its prelude, and records on it why the
+    /// others were refused; reports a change only where something was fused.
     fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
-        Ok(rewrite(roots, &|node| {
+        let fused_any = Cell::new(false);
+        let (out, _) = rewrite(roots, &|node| {
             let NodeKind::Reduce(r) = &node.kind else {
                 return None;
             };
-            let (inputs, program) = fuse_program(&r.inputs, &r.program)?;
+            let fusion = fuse_program(&r.inputs, &r.program);
+            if !fusion.fused && fusion.notes == node.notes {
+                return None;
+            }
+            fused_any.set(fused_any.get() || fusion.fused);
             let kind = NodeKind::Reduce(Reduce {
-                inputs,
-                program,
+                inputs: fusion.inputs,
+                program: fusion.program,
                 ..r.clone()
             });
-            Some(Node::new(kind, node.grid.clone(), node.dtype))
-        }))
+            Some(Node::with_notes(
+                kind,
+                node.grid.clone(),
+                node.dtype,
+                fusion.notes,
+            ))
+        });
+        Ok((out, fused_any.get()))
     }
 }
 

@@ -1,13 +1,13 @@
 //! What fusion passes share: whether an input can be fused, and inlining fusable inputs into
-//! a program.
+//! a program while recording why the others were refused.
 
 use chunkwise_kernels::strip::{Program, Step, ValueRef};
 use std::collections::HashMap;
 
-use crate::graph::{ElemInput, NodeId, NodeKind, Source};
+use crate::graph::{ElemInput, NodeId, NodeKind, Note, Source};
 
 /// Why `input` cannot be fused into its consumer, or `None` if it can.
-pub(crate) fn refusal(input: &ElemInput) -> Option<&'static str> {
+fn refusal(input: &ElemInput) -> Option<&'static str> {
     match &input.node.kind {
         NodeKind::Elemwise(_) | NodeKind::Source(Source::Generator(_)) if !input.is_aligned() => {
             Some("broadcast input: its tile is repeated, not computed per element")
@@ -20,25 +20,47 @@ pub(crate) fn refusal(input: &ElemInput) -> Option<&'static str> {
     }
 }
 
-/// Inlines the fusable inputs of a program. Returns `None` when nothing could be fused.
-pub(crate) fn fuse_program(
-    inputs: &[ElemInput],
-    program: &Program,
-) -> Option<(Vec<ElemInput>, Program)> {
-    if inputs.iter().all(|i| refusal(i).is_some()) {
-        return None;
+/// What [`fuse_program`] made of a program: the inputs it reads now and the program over
+/// them, whether anything was inlined, and why each input it still reads was not (the
+/// pass records these on the node, for plans).
+pub(crate) struct Fusion {
+    pub(crate) inputs: Vec<ElemInput>,
+    pub(crate) program: Program,
+    /// Whether any input was inlined (else `inputs` and `program` are the ones given).
+    pub(crate) fused: bool,
+    /// One [`Note::NotFused`] per input of the result that could not be inlined.
+    pub(crate) notes: Vec<Note>,
+}
+
+/// Inlines the fusable inputs of a program, recording why the others were refused.
+pub(crate) fn fuse_program(inputs: &[ElemInput], program: &Program) -> Fusion {
+    let refusals: Vec<Option<&'static str>> = inputs.iter().map(refusal).collect();
+    if refusals.iter().all(Option::is_some) {
+        let notes = refusals
+            .into_iter()
+            .enumerate()
+            .filter_map(|(input, why)| why.map(|reason| Note::NotFused { input, reason }))
+            .collect();
+        return Fusion {
+            inputs: inputs.to_vec(),
+            program: program.clone(),
+            fused: false,
+            notes,
+        };
     }
     let mut fused = Fused::default();
     let mapped: Vec<ValueRef> = inputs.iter().map(|i| fused.operand_for(i)).collect();
     let output = fused.append(program, &mapped);
-    Some((
-        fused.inputs,
-        Program {
+    Fusion {
+        inputs: fused.inputs,
+        program: Program {
             inputs: fused.input_dtypes,
             steps: fused.steps,
             output,
         },
-    ))
+        fused: true,
+        notes: fused.notes,
+    }
 }
 
 /// A program being assembled from the programs of several nodes.
@@ -52,6 +74,8 @@ struct Fused {
     /// Steps already present, by operation identity and operands: a step that two fused
     /// programs share (such as the generator of an input read by both) is kept once.
     by_step: HashMap<(usize, Vec<ValueRef>), ValueRef>,
+    /// Why each input in `inputs` was not inlined.
+    notes: Vec<Note>,
 }
 
 impl Fused {
@@ -69,11 +93,14 @@ impl Fused {
                 op: op.clone(),
                 args: Vec::new(),
             }),
-            _ => {
+            (_, Some(reason)) => {
                 self.inputs.push(input.clone());
                 self.input_dtypes.push(input.node.dtype);
-                ValueRef::Input(self.inputs.len() - 1)
+                let input = self.inputs.len() - 1;
+                self.notes.push(Note::NotFused { input, reason });
+                ValueRef::Input(input)
             }
+            (_, None) => unreachable!("refusal() accepts elementwise nodes and generators only"),
         };
         self.by_node.insert(key, operand);
         operand

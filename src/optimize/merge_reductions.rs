@@ -93,10 +93,12 @@ impl Pass for MergeReductions {
                 reducer: Arc::new(Several::new(parts)),
                 ..first.clone()
             };
-            let merged = Node::new(
+            // The group reads the same inputs the same way: their fusion notes are one.
+            let merged = Node::with_notes(
                 NodeKind::Reduce(merged),
                 group[0].grid.clone(),
                 group[0].dtype,
+                group[0].notes.clone(),
             );
             for (k, original) in group.iter().enumerate() {
                 let pick = Blockwise {

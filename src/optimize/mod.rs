@@ -1,5 +1,5 @@
-//! Graph passes: fusion of elementwise chains (into each other, and into reductions), then a
-//! validation that changes nothing.
+//! Graph passes: the var/std of a constant shift rewritten, fusion of elementwise chains
+//! (into each other, and into reductions), then a validation that changes nothing.
 //!
 //! Culling needs no pass of its own: the graph reachable from the outputs is all there is,
 //! and the planner creates tasks only for the blocks that the outputs need, so slicing a huge
@@ -9,6 +9,7 @@ mod fuse_elemwise;
 mod fuse_reduce;
 mod fusion;
 mod merge_reductions;
+mod unshift_spread;
 mod validate;
 
 use std::collections::HashMap;
@@ -16,8 +17,6 @@ use std::sync::Arc;
 
 use crate::error::{Error, PlanError, Result};
 use crate::graph::{Node, NodeId};
-
-pub(crate) use fusion::refusal;
 
 /// One graph-to-graph pass.
 pub(crate) trait Pass {
@@ -28,15 +27,24 @@ pub(crate) trait Pass {
 }
 
 /// The passes in order:
-/// 1. `fuse-elementwise` first, so chains become single programs (generators inlined);
-/// 2. `fuse-into-reduce` next, so a reduction swallows the already-fused chain that feeds it;
-/// 3. `merge-reductions` after that, because only fused reductions show that they read the
+/// 1. `unshift-spread` first, because it looks for the var/std of one unfused `x ± c`
+///    node: after `fuse-elementwise` the shift would be one step of a longer program, and
+///    after `fuse-into-reduce` part of the reduction's prelude. The `x` it exposes is then
+///    fused like any other input, and the mean inside an anomaly `x - x.mean()` is left for
+///    `merge-reductions` to fold with the spread;
+/// 2. `fuse-elementwise` next, so chains become single programs (generators inlined);
+/// 3. `fuse-into-reduce` next, so a reduction swallows the already-fused chain that feeds it;
+/// 4. `merge-reductions` after that, because only fused reductions show that they read the
 ///    same data through the same program (`mean` and `std` of one expression);
-/// 4. `validate` last: it changes nothing and rejects a plan whose shapes or dtypes a pass
+/// 5. `validate` last: it changes nothing and rejects a plan whose shapes or dtypes a pass
 ///    broke, naming the pass.
+///
+/// Without `fuse` only `validate` runs: the graph is computed as the user built it (the
+/// variance of `x - c` then computes `x - c`).
 pub(crate) fn passes(fuse: bool) -> Vec<Box<dyn Pass>> {
     let mut list: Vec<Box<dyn Pass>> = Vec::new();
     if fuse {
+        list.push(Box::new(unshift_spread::UnshiftSpread));
         list.push(Box::new(fuse_elemwise::FuseElemwise));
         list.push(Box::new(fuse_reduce::FuseIntoReduce));
         list.push(Box::new(merge_reductions::MergeReductions));

@@ -33,6 +33,10 @@ pub(crate) trait ErasedReducer: Send + Sync + Debug {
     fn needs_positions(&self) -> bool;
     /// See [`Reducer::statistic`].
     fn statistic(&self) -> Option<Statistic>;
+    /// See [`Reducer::shift_invariant`].
+    fn shift_invariant(&self) -> bool {
+        false
+    }
     /// [`Reducer::finishing`], named `name` in plans.
     fn finishing(&self, wanted: Statistic, name: String) -> Option<Arc<dyn ErasedReducer>>;
     /// `n` initial states.
@@ -196,6 +200,9 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
     }
     fn statistic(&self) -> Option<Statistic> {
         self.reducer.statistic()
+    }
+    fn shift_invariant(&self) -> bool {
+        self.reducer.shift_invariant()
     }
     fn finishing(&self, wanted: Statistic, name: String) -> Option<Arc<dyn ErasedReducer>> {
         Some(erase(self.reducer.finishing(wanted)?, name))

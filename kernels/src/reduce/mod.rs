@@ -66,6 +66,12 @@ pub trait Reducer: Sized + Send + Sync + Debug + 'static {
     fn statistic(&self) -> Option<Statistic> {
         None
     }
+    /// Whether the result is, in exact arithmetic, the same for the data shifted by any
+    /// finite constant (as a variance or a standard deviation is): an optimiser may then
+    /// reduce `x` in place of `x - c` or `x + c`, saving the operation and its rounding.
+    fn shift_invariant(&self) -> bool {
+        false
+    }
     /// A reducer with this one's fold and states that finishes them into `wanted`, if these
     /// states hold it to the precision of the result type (see [`Moments`] for the one
     /// case). Reductions of the same data can then fold once for both.

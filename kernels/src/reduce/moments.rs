@@ -188,6 +188,12 @@ impl<T: Numeric> Reducer for Moments<T> {
             _ => None,
         }
     }
+    fn shift_invariant(&self) -> bool {
+        matches!(
+            self.output,
+            MomentOutput::Variance { .. } | MomentOutput::StdDev { .. }
+        )
+    }
     fn finishing(&self, wanted: Statistic) -> Option<Self> {
         let Statistic::Mean { skip_nan } = wanted;
         (self.shifted_sums() && skip_nan == self.skip_nan)
