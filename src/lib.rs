@@ -16,13 +16,13 @@
 //! # Ok::<(), chunkwise::Error>(())
 //! ```
 //!
-//! Layers, each a folder, each importing only the layers below it (see the README's
-//! "Architecture"): `io` and `linalg` (storage and linear algebra, on the array API),
-//! `array` (this API), `ops` (operations that build graph nodes, such as the blockwise
-//! builder), `exec` (the driver, lowering to tile tasks, the executor), `optimize` (graph
-//! passes), `graph` (nodes of a few primitive kinds), `tile` (what a task reads, computes
-//! and returns), `chunks` (grid arithmetic), and the `chunkwise-kernels` crate (per-tile
-//! compute).
+//! Layers, each a folder, each importing only the layers below it (unit tests aside; see
+//! the README's "Architecture"): `io` and `linalg` (storage and linear algebra, on the
+//! array API), `array` (this API), `exec` (the driver, lowering to tile tasks, the
+//! executor), `optimize` (graph passes), `ops` (operations that build graph nodes, such as
+//! the blockwise builder), `graph` (nodes of a few primitive kinds), `tile` (what a task
+//! reads, computes and returns), `chunks` (grid arithmetic), and the `chunkwise-kernels`
+//! crate (per-tile compute).
 
 mod array;
 mod chunks;

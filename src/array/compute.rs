@@ -7,10 +7,9 @@ use ndarray::{ArrayD, Dimension, Ix0};
 
 use super::Array as Lazy;
 use crate::error::{BuildError, Error, Result};
-use crate::exec::{Config, Report, compute_dense, compute_tiles, plan_for};
+use crate::exec::{Config, Report, compute_dense, compute_tiles, optimized, plan_for};
 use crate::graph::{Node, NodeKind, Source, to_dot};
 use crate::ops::sources::Persisted;
-use crate::optimize::optimize;
 
 /// What the optimiser passes recorded on `node` (such as why an input was not fused).
 fn fusion_note(node: &Node) -> String {
@@ -148,8 +147,10 @@ impl<T: Element> Lazy<T> {
     /// The optimised graph in Graphviz DOT.
     pub fn to_dot(&self) -> Result<String> {
         self.check()?;
-        let optimized = optimize(std::slice::from_ref(&self.node), Config::default().fuse)?;
-        Ok(to_dot(&optimized))
+        Ok(to_dot(&optimized(
+            std::slice::from_ref(&self.node),
+            &Config::default(),
+        )?))
     }
 
     /// Number of tasks the optimised plan runs (fusion shows here: fewer tasks).

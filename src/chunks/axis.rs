@@ -328,7 +328,7 @@ impl AxisChunks {
 }
 
 /// The greatest common divisor.
-fn gcd(a: usize, b: usize) -> usize {
+pub(super) fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 

@@ -316,6 +316,23 @@ impl ChunkGrid {
             .collect()
     }
 
+    /// Per axis, the longest chunk length that divides every chunk boundary of this grid and
+    /// of `other` (a grid of the same shape): a regular grid whose chunks lie each inside
+    /// one chunk of both.
+    pub(crate) fn common_chunk(&self, other: &ChunkGrid) -> Vec<usize> {
+        let shape = self.shape();
+        (0..self.ndim())
+            .map(|axis| {
+                self.offsets(axis)
+                    .into_iter()
+                    .chain(other.offsets(axis))
+                    .filter(|&o| o < shape[axis])
+                    .fold(shape[axis], axis::gcd)
+                    .max(1)
+            })
+            .collect()
+    }
+
     /// The blocks of this grid that block `block` of `other` (a grid of the same array)
     /// overlaps, in C order: the input tiles a regrid to `other` reads for that block.
     pub(crate) fn blocks_under(&self, other: &ChunkGrid, block: &[usize]) -> Vec<Vec<usize>> {
@@ -514,6 +531,11 @@ mod tests {
         let to = ChunkGrid::regular(&[10, 6], &[5, 6]).unwrap();
         // Block [1, 0] of `to` is rows 5..10, columns 0..6: rows in blocks 1 and 2 of
         // `from`, columns in both of its blocks.
+        assert_eq!(
+            from.common_chunk(&to),
+            vec![1, 3],
+            "boundaries 4, 5, 8 and 3"
+        );
         assert_eq!(
             from.blocks_under(&to, &[1, 0]),
             vec![vec![1, 0], vec![1, 1], vec![2, 0], vec![2, 1]]

@@ -25,11 +25,15 @@ fn executor(_config: &Config) -> &'static dyn Executor {
     &RayonExecutor
 }
 
+/// The graph below `roots` after the optimiser's passes under `config`.
+pub(crate) fn optimized(roots: &[Arc<Node>], config: &Config) -> Result<Vec<Arc<Node>>> {
+    optimize(roots, config.fuse)
+}
+
 /// The optimised, lowered plan of `roots` under `config`.
 pub(crate) fn plan_for(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
-    let optimized = optimize(roots, config.fuse)?;
     Plan::new(
-        &optimized,
+        &optimized(roots, config)?,
         config.strip_len,
         config.budget_bytes(),
         config.worker_threads(),

@@ -66,6 +66,7 @@ pub(crate) fn pick_part(
     let map: Arc<dyn BlockMap> = Arc::new(Pick {
         k: index,
         from: Some(from),
+        item_bytes: dtype.size(),
     });
     Node::new(
         NodeKind::Blockwise(Blockwise {
@@ -88,25 +89,16 @@ pub(crate) fn assemble<T: FloatElement>(
 ) -> Arc<Node> {
     let pick = Arc::new(pick);
     let deps_pick = pick.clone();
-    let (memory_pick, size) = (pick.clone(), size_of::<T>() as u64);
-    blockwise(name, grid, T::DTYPE, sources)
-        .memory(move |block| crate::tile::TileMemory {
-            // A picked tile exists already; only tiles of zeros are new.
-            output: match memory_pick(block.index) {
-                Some(_) => 0,
-                None => block.len() as u64 * size,
-            },
-            scratch: 0,
-        })
-        .run(
-            move |block| {
-                deps_pick(block)
-                    .map(|(input, at, _)| vec![(input, at)])
-                    .unwrap_or_default()
-            },
-            move |block, tiles| match pick(block.index) {
-                Some((_, _, index)) => part(tiles[0], index),
-                None => Ok(tile_of(vec![T::ZERO; block.len()], block.shape)),
-            },
-        )
+    // A picked tile exists already, but the executor counts it as this task's too.
+    blockwise(name, grid, T::DTYPE, sources).run(
+        move |block| {
+            deps_pick(block)
+                .map(|(input, at, _)| vec![(input, at)])
+                .unwrap_or_default()
+        },
+        move |block, tiles| match pick(block.index) {
+            Some((_, _, index)) => part(tiles[0], index),
+            None => Ok(tile_of(vec![T::ZERO; block.len()], block.shape)),
+        },
+    )
 }

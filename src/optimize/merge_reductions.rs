@@ -103,7 +103,11 @@ impl Pass for MergeReductions {
             for (k, original) in group.iter().enumerate() {
                 let pick = Blockwise {
                     inputs: vec![merged.clone()],
-                    map: Arc::new(Pick { k, from: None }),
+                    map: Arc::new(Pick {
+                        k,
+                        from: None,
+                        item_bytes: original.dtype.size(),
+                    }),
                 };
                 let node = Node::new(
                     NodeKind::Blockwise(pick),

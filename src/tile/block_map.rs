@@ -30,12 +30,15 @@ pub(crate) trait BlockMap: Send + Sync + Debug {
 
 /// A blockwise map that takes part `k` of its input's [`TupleTile`]s (or the whole tile, for
 /// a plain one): of the same block, or of the one tile `from` when the result has one block
-/// (a factor picked out of a factorization's tile). It returns a part that exists already,
-/// so its task holds no memory of its own.
+/// (a factor picked out of a factorization's tile). It returns a part that exists already;
+/// its task still declares the part's bytes, as the executor counts every value it holds
+/// (a part shared with a tuple still held is counted in both).
 #[derive(Debug)]
 pub(crate) struct Pick {
     pub(crate) k: usize,
     pub(crate) from: Option<Vec<usize>>,
+    /// Bytes per element of the picked part.
+    pub(crate) item_bytes: usize,
 }
 
 impl BlockMap for Pick {
@@ -51,7 +54,10 @@ impl BlockMap for Pick {
             None => inputs[0].clone(),
         })
     }
-    fn memory(&self, _: &[usize], _: &[usize]) -> TileMemory {
-        TileMemory::default()
+    fn memory(&self, _: &[usize], shape: &[usize]) -> TileMemory {
+        TileMemory {
+            output: (shape.iter().product::<usize>() * self.item_bytes) as u64,
+            scratch: 0,
+        }
     }
 }

@@ -17,7 +17,7 @@ use super::direct::{
 use super::guard::GuardedReads;
 use super::store::Store;
 // Re-exported for write.rs and rechunk.rs, which still import it from here.
-pub(crate) use super::store::Handle;
+use super::store::Handle;
 use crate::chunks::{ChunkGrid, box_shape, clipped_lengths};
 use crate::error::{Error, Result, StorageError};
 use crate::tile::{TilePiece, TileSource, Value, tile_value};

@@ -16,7 +16,7 @@ use zarrs::array::ArraySubset;
 use zarrs::storage::{StorePrefix, WritableStorageTraits};
 
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
-use super::read::Handle;
+use super::store::Handle;
 use super::store::{IntoStore, Store};
 use super::write::sink_node;
 use crate::array::Array;
@@ -83,10 +83,6 @@ fn read_back<T: Element + zarrs::array::ElementOwned>(
     )
 }
 
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
 impl<T: Element> Array<T> {
     /// The same values on another tile grid, through an intermediate Zarr array in `store`
     /// (erased when the returned array is dropped). Each task holds one input or one output
@@ -110,16 +106,7 @@ impl<T: Element> Array<T> {
         let from = self.chunks().clone();
         let to = ChunkGrid::new(&shape, &chunks.into(), T::DTYPE.size())?;
         // Intermediate chunks divide every boundary of both grids.
-        let middle: Vec<usize> = (0..shape.len())
-            .map(|axis| {
-                let bounds = from
-                    .offsets(axis)
-                    .into_iter()
-                    .chain(to.offsets(axis))
-                    .filter(|&o| o < shape[axis]);
-                bounds.fold(shape[axis], gcd).max(1)
-            })
-            .collect();
+        let middle = from.common_chunk(&to);
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let path = format!(
             "/chunkwise-rechunk-{}-{}",
