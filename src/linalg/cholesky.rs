@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::FloatElement;
-use chunkwise_kernels::linalg::{Op, Triangular, cholesky_lower, gemm, solve_right};
+use chunkwise_kernels::linalg::{
+    Op, Triangular, cholesky_lower, cholesky_lower_scratch, gemm, solve_right,
+};
 
 use super::finite::{Region, checked};
 use super::square_size;
@@ -51,6 +53,7 @@ pub fn cholesky<T: FloatElement>(a: &Array<T>) -> Result<Array<T>> {
             T::DTYPE,
             vec![trailing.clone()],
         )
+        .scratch(|b| cholesky_lower_scratch::<T>(b.shape[0]) as u64)
         .run(
             |block| vec![(0, block.to_vec())],
             move |b, inputs| {

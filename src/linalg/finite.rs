@@ -30,6 +30,9 @@ pub(super) fn checked<T: FloatElement>(
 ) -> Array<T> {
     let grid = a.node.grid.clone();
     let (op, input) = (op.to_string(), input.to_string());
+    // The task declares its tile as its output (the default), though it hands on the input's
+    // buffer: the check is usually the input tile's last reader, so the buffer lives on as
+    // this tile (and the executor counts it so).
     let node = blockwise("check finite", grid.clone(), T::DTYPE, vec![a.node.clone()]).run(
         |block| vec![(0, block.to_vec())],
         move |b, tiles| {

@@ -10,7 +10,9 @@
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{Element, FloatElement};
-use chunkwise_kernels::linalg::{Op, Triangular, gemm, lu_partial_pivoting, solve_left};
+use chunkwise_kernels::linalg::{
+    Op, Triangular, gemm, lu_partial_pivoting, lu_partial_pivoting_scratch, solve_left,
+};
 
 use super::finite::{Region, checked};
 use super::square_size;
@@ -20,6 +22,7 @@ use crate::chunks::{ChunkGrid, refine};
 use crate::error::{Error, LinalgError, Result};
 use crate::graph::Node;
 use crate::ops::rechunk::rechunk;
+use crate::tile::TileMemory;
 
 /// The LU factorization with partial pivoting `a = p @ l @ u` of a square matrix, as
 /// SciPy's `linalg.lu` returns it: `p` a permutation matrix, `l` unit lower triangular
@@ -80,6 +83,11 @@ impl<T: FloatElement> LuStages<T> {
                 T::DTYPE,
                 vec![trailing.clone()],
             )
+            // The LU factors and the row order (u64s: the kernel's usizes, converted in place).
+            .memory(move |_| TileMemory {
+                output: (height * width * size_of::<T>() + height * size_of::<u64>()) as u64,
+                scratch: lu_partial_pivoting_scratch::<T>(height, width) as u64,
+            })
             .run(
                 |_| vec![(0, vec![0, 0])],
                 move |b, tiles| {
@@ -103,7 +111,7 @@ impl<T: FloatElement> LuStages<T> {
                 1,
             );
             if k + 1 < nt {
-                trailing = Self::update(&trailing, &panel, &tiles[k + 1..], height - width);
+                trailing = Self::update(&trailing, &panel, &tiles[k + 1..], width, height - width);
                 columns.push(trailing.clone());
             }
             panels.push(panel);
@@ -119,11 +127,13 @@ impl<T: FloatElement> LuStages<T> {
     }
 
     /// The trailing column panels after a step: each applies the panel's interchanges to its
-    /// column, solves for its tile of `U` and updates the rows below.
+    /// column, solves for its tile of `U` and updates the rows below. The panel is `width`
+    /// columns wide, with `below` rows below its diagonal tile.
     fn update(
         trailing: &Arc<Node>,
         panel: &Arc<Node>,
         widths: &[usize],
+        width: usize,
         below: usize,
     ) -> Arc<Node> {
         let grid = ChunkGrid::from_valid(vec![vec![below], widths.to_vec()]);
@@ -133,6 +143,15 @@ impl<T: FloatElement> LuStages<T> {
             T::DTYPE,
             vec![trailing.clone(), panel.clone()],
         )
+        // The column permuted (a copy, and `permute_rows`' copy of it), then its two parts
+        // copied out: the rest of the column and the tile of `U` (the panel's width rows).
+        .memory(move |b| {
+            let column = ((below + width) * b.shape[1] * size_of::<T>()) as u64;
+            TileMemory {
+                output: column,
+                scratch: column,
+            }
+        })
         .run(
             |block| vec![(0, vec![0, block[1] + 1]), (1, vec![0, 0])],
             move |b, tiles| {
@@ -184,6 +203,8 @@ impl<T: FloatElement> LuStages<T> {
             u64::DTYPE,
             self.pivots.clone(),
         )
+        // `permute_rows` copies the rows it reorders: at most all of them.
+        .scratch(move |_| (n * size_of::<u64>()) as u64)
         .run(
             move |_| (0..nt).map(|k| (k, vec![0])).collect(),
             move |_, tiles| {
@@ -223,7 +244,7 @@ impl<T: FloatElement> LuStages<T> {
     pub(super) fn l(&self) -> Arc<Node> {
         let tiles = self.tiles().to_vec();
         let offsets = self.grid.offsets(0).to_vec();
-        let nt = tiles.len();
+        let (nt, n) = (tiles.len(), tiles.iter().sum::<usize>());
         let mut columns = Vec::new();
         for k in 0..nt {
             let (origin, width) = (offsets[k], tiles[k]);
@@ -233,30 +254,36 @@ impl<T: FloatElement> LuStages<T> {
             let later = nt - k - 1;
             let starts: Vec<usize> = offsets[k + 1..nt].iter().map(|o| o - origin).collect();
             let row_offsets = grid.offsets(0).to_vec();
-            let column = blockwise("lu l column", grid, T::DTYPE, inputs).run(
-                move |_| {
-                    let mut deps = vec![(0, vec![0, 0])];
-                    deps.extend((0..later).map(|j| (1 + j, vec![0])));
-                    deps
-                },
-                move |b, tiles| {
-                    let (block, shape) = (b.index, b.shape);
-                    let lu = matrix::<T>(tiles[0], 0);
-                    let mut l = lu.data.to_vec();
-                    for i in 0..width {
-                        l[i * width + i] = T::ONE;
-                        l[i * width + i + 1..(i + 1) * width].fill(T::ZERO);
-                    }
-                    for (j, tile) in tiles[1..].iter().enumerate() {
-                        permute_rows(&mut l[starts[j] * width..], order_of(tile, 0), width);
-                    }
-                    let first = row_offsets[block[0]];
-                    Ok(tile_of(
-                        l[first * width..(first + shape[0]) * width].to_vec(),
-                        shape,
-                    ))
-                },
-            );
+            let height = n - origin;
+            let size = size_of::<T>();
+            let column = blockwise("lu l column", grid, T::DTYPE, inputs)
+                // The whole panel copied, and `permute_rows`' copy of it; the tile is cut
+                // from the first.
+                .scratch(move |b| ((2 * height * width - b.len()) * size) as u64)
+                .run(
+                    move |_| {
+                        let mut deps = vec![(0, vec![0, 0])];
+                        deps.extend((0..later).map(|j| (1 + j, vec![0])));
+                        deps
+                    },
+                    move |b, tiles| {
+                        let (block, shape) = (b.index, b.shape);
+                        let lu = matrix::<T>(tiles[0], 0);
+                        let mut l = lu.data.to_vec();
+                        for i in 0..width {
+                            l[i * width + i] = T::ONE;
+                            l[i * width + i + 1..(i + 1) * width].fill(T::ZERO);
+                        }
+                        for (j, tile) in tiles[1..].iter().enumerate() {
+                            permute_rows(&mut l[starts[j] * width..], order_of(tile, 0), width);
+                        }
+                        let first = row_offsets[block[0]];
+                        Ok(tile_of(
+                            l[first * width..(first + shape[0]) * width].to_vec(),
+                            shape,
+                        ))
+                    },
+                );
             columns.push(column);
         }
         assemble::<T>("lu l", self.grid.clone(), columns, |block| {

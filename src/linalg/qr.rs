@@ -17,7 +17,7 @@ use crate::chunks::ChunkGrid;
 use crate::error::Result;
 use crate::graph::Node;
 use crate::ops::rechunk::rechunk;
-use crate::tile::{TileData, Value};
+use crate::tile::{TileData, TileMemory, Value};
 
 /// The QR factorization `a = q @ r`: `q` (m x k) has orthonormal columns and `r` (k x n)
 /// is upper triangular, with `k = min(m, n)`.
@@ -104,6 +104,17 @@ fn factor<T: FloatElement>(data: &[T], rows: usize, n: usize) -> Value {
     ])
 }
 
+/// The memory of [`factor`] on `rows x n` (beyond the `stacked` bytes its caller copies
+/// the matrix into): the QR factors (at most [`TileQr::nbytes_bound`]: the method depends on
+/// the values) and `R`, and the factorization's scratch.
+fn factor_memory<T: FloatElement>(rows: usize, n: usize, stacked: usize) -> TileMemory {
+    let r = rows.min(n) * n * size_of::<T>();
+    TileMemory {
+        output: (TileQr::<T>::nbytes_bound(rows, n) + r) as u64,
+        scratch: (TileQr::<T>::scratch_bytes(rows, n) + stacked) as u64,
+    }
+}
+
 fn tile_qr<T: FloatElement>(value: &Value) -> &TileQr<T> {
     &part_ref::<QrTile<T>>(value, 0).qr
 }
@@ -126,14 +137,16 @@ impl<T: FloatElement> Tsqr<T> {
         let n = shape[1];
         let rows = merge_short_tiles(&a.grid.chunks()[0], n);
         let a = rechunk(a, ChunkGrid::from_valid(vec![rows.clone(), vec![n]]));
-        let leaves = blockwise("tsqr leaf qr", a.grid.clone(), T::DTYPE, vec![a]).run(
-            |block| vec![(0, block.to_vec())],
-            move |b, tiles| {
-                let shape = b.shape;
-                let tile = matrix::<T>(tiles[0], 0);
-                Ok(factor(tile.data, shape[0], n))
-            },
-        );
+        let leaves = blockwise("tsqr leaf qr", a.grid.clone(), T::DTYPE, vec![a])
+            .memory(move |b| factor_memory::<T>(b.shape[0], n, 0))
+            .run(
+                |block| vec![(0, block.to_vec())],
+                move |b, tiles| {
+                    let shape = b.shape;
+                    let tile = matrix::<T>(tiles[0], 0);
+                    Ok(factor(tile.data, shape[0], n))
+                },
+            );
         // Stack as many R factors per tree node as make a matrix no larger than a leaf.
         let fan_in = (rows.iter().copied().max().unwrap_or(n) / n.max(1)).max(2);
         let mut levels = Vec::new();
@@ -145,22 +158,25 @@ impl<T: FloatElement> Tsqr<T> {
                 .map(|g| (count - g * fan_in).min(fan_in) * n)
                 .collect();
             let grid = ChunkGrid::from_valid(vec![sizes, vec![n]]);
-            let next = blockwise("tsqr tree qr", grid, T::DTYPE, vec![stage.clone()]).run(
-                move |block| {
-                    let first = block[0] * fan_in;
-                    (first..(first + fan_in).min(count))
-                        .map(|child| (0, vec![child, 0]))
-                        .collect()
-                },
-                move |b, tiles| {
-                    let shape = b.shape;
-                    let mut stacked: Vec<T> = Vec::new();
-                    for tile in tiles {
-                        stacked.extend_from_slice(matrix::<T>(&part(tile, 1)?, 0).data);
-                    }
-                    Ok(factor(&stacked, shape[0], n))
-                },
-            );
+            let next = blockwise("tsqr tree qr", grid, T::DTYPE, vec![stage.clone()])
+                // The children's `R` factors are copied into one matrix, then factored.
+                .memory(move |b| factor_memory::<T>(b.shape[0], n, b.len() * size_of::<T>()))
+                .run(
+                    move |block| {
+                        let first = block[0] * fan_in;
+                        (first..(first + fan_in).min(count))
+                            .map(|child| (0, vec![child, 0]))
+                            .collect()
+                    },
+                    move |b, tiles| {
+                        let shape = b.shape;
+                        let mut stacked: Vec<T> = Vec::with_capacity(shape[0] * n);
+                        for tile in tiles {
+                            stacked.extend_from_slice(matrix::<T>(&part(tile, 1)?, 0).data);
+                        }
+                        Ok(factor(&stacked, shape[0], n))
+                    },
+                );
             levels.push(Level {
                 stage: stage.clone(),
                 parents,
@@ -196,13 +212,15 @@ impl<T: FloatElement> Tsqr<T> {
     fn q(&self) -> Arc<Node> {
         let n = self.n;
         let top = &self.levels.last().expect("a tree has a top").stage;
-        let mut above = blockwise("tsqr q", top.grid.clone(), T::DTYPE, vec![top.clone()]).run(
-            |block| vec![(0, block.to_vec())],
-            move |_, tiles| {
-                let qr = tile_qr::<T>(tiles[0]);
-                Ok(tile_of(qr.thin_q(), &[qr.nrows(), n]))
-            },
-        );
+        let mut above = blockwise("tsqr q", top.grid.clone(), T::DTYPE, vec![top.clone()])
+            .scratch(move |b| TileQr::<T>::thin_q_scratch(b.shape[0], n) as u64)
+            .run(
+                |block| vec![(0, block.to_vec())],
+                move |_, tiles| {
+                    let qr = tile_qr::<T>(tiles[0]);
+                    Ok(tile_of(qr.thin_q(), &[qr.nrows(), n]))
+                },
+            );
         for Level { stage, parents } in self.levels.iter().rev().skip(1) {
             let parents = parents.clone();
             let deps_parents = parents.clone();
@@ -212,6 +230,7 @@ impl<T: FloatElement> Tsqr<T> {
                 T::DTYPE,
                 vec![stage.clone(), above],
             )
+            .scratch(move |b| TileQr::<T>::q_times_scratch(b.shape[0], n, n) as u64)
             .run(
                 move |block| {
                     let (parent, _) = deps_parents[block[0]];

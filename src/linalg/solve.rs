@@ -65,19 +65,24 @@ fn gather_rows<T: FloatElement>(b: &Arc<Node>, order: &Arc<Node>, tiles: &[usize
     let b = rechunk(b, ChunkGrid::from_valid(vec![vec![n], columns.clone()]));
     let grid = ChunkGrid::from_valid(vec![tiles.to_vec(), columns]);
     let origins = grid.clone();
-    blockwise("permute rows", grid, T::DTYPE, vec![b, order.clone()]).run(
-        |block| vec![(0, vec![0, block[1]]), (1, vec![0])],
-        move |b, tiles| {
-            let (block, shape) = (b.index, b.shape);
-            let column = matrix::<T>(tiles[0], 0);
-            let order = array_part::<u64>(tiles[1], 0).as_slice().expect("C order");
-            let first = origins.block_origin(block)[0];
-            let mut rows = column.data.to_vec();
-            permute_rows(&mut rows, order, column.cols);
-            let out = rows[first * column.cols..(first + shape[0]) * column.cols].to_vec();
-            Ok(tile_of(out, shape))
-        },
-    )
+    let size = size_of::<T>() as u64;
+    blockwise("permute rows", grid, T::DTYPE, vec![b, order.clone()])
+        // A copy of the whole column and `permute_rows`' copy of it; the tile is cut from
+        // the first.
+        .scratch(move |b| (2 * n * b.shape[1] - b.len()) as u64 * size)
+        .run(
+            |block| vec![(0, vec![0, block[1]]), (1, vec![0])],
+            move |b, tiles| {
+                let (block, shape) = (b.index, b.shape);
+                let column = matrix::<T>(tiles[0], 0);
+                let order = array_part::<u64>(tiles[1], 0).as_slice().expect("C order");
+                let first = origins.block_origin(block)[0];
+                let mut rows = column.data.to_vec();
+                permute_rows(&mut rows, order, column.cols);
+                let out = rows[first * column.cols..(first + shape[0]) * column.cols].to_vec();
+                Ok(tile_of(out, shape))
+            },
+        )
 }
 
 /// The result of [`lstsq`].

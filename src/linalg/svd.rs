@@ -2,7 +2,7 @@
 //! matrices, and randomized for a low-rank approximation of any matrix.
 
 use chunkwise_kernels::dtype::FloatElement;
-use chunkwise_kernels::linalg::thin_svd;
+use chunkwise_kernels::linalg::{SvdFactors, thin_svd, thin_svd_scratch};
 
 use super::finite::{Region, checked};
 use super::matrix_shape;
@@ -11,6 +11,7 @@ use super::stage::{blockwise, matrix, pick_part, tile_of, tuple};
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
 use crate::error::{BuildError, Error, LinalgError, Result};
+use crate::tile::TileMemory;
 
 /// The thin SVD `a = u @ diag(s) @ vt` of a tall-and-skinny or short-and-wide matrix:
 /// `u` (m x k) and `vt` (k x n) have orthonormal columns and rows, `s` holds the `k =
@@ -57,6 +58,10 @@ pub(super) fn svd_of<T: FloatElement>(a: &Array<T>) -> Result<(Array<T>, Array<T
         T::DTYPE,
         vec![r.node.clone()],
     )
+    .memory(move |_| TileMemory {
+        output: SvdFactors::<T>::bytes_for(n, n) as u64,
+        scratch: thin_svd_scratch::<T>(n, n) as u64,
+    })
     .run(
         |_| vec![(0, vec![0, 0])],
         move |_, tiles| {

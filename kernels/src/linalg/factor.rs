@@ -11,7 +11,7 @@
 //! working precision"). Check with [`first_non_finite`](super::first_non_finite) first.
 
 use crate::dtype::FloatElement;
-use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::linalg::svd::ComputeSvdVectors;
 use faer::linalg::{cholesky, lu, svd, triangular_solve};
 use faer::{Mat, MatMut, MatRef, Par};
@@ -54,6 +54,23 @@ pub fn cholesky_lower<T: FloatElement>(a: &[T], n: usize) -> Result<Vec<T>, usiz
     Ok(out)
 }
 
+/// Bytes that [`cholesky_lower`] of an `n x n` matrix allocates beyond the `n x n` factor it
+/// returns: a column-major copy of the matrix (faer's storage, columns padded to whole
+/// 64-byte lines) and faer's workspace (`cholesky_in_place_scratch`).
+///
+/// ```
+/// // At least the copy of the matrix.
+/// assert!(chunkwise_kernels::linalg::cholesky_lower_scratch::<f64>(100) >= 100 * 100 * 8);
+/// ```
+pub fn cholesky_lower_scratch<T: FloatElement>(n: usize) -> usize {
+    mat_bytes::<T>(n, n)
+        + stack_bytes(cholesky::llt::factor::cholesky_in_place_scratch::<T>(
+            n,
+            Par::Seq,
+            Default::default(),
+        ))
+}
+
 /// A triangular `n x n` matrix stored row-major (the other triangle is not read).
 #[derive(Clone, Copy, Debug)]
 pub struct Triangular<'a, T> {
@@ -67,7 +84,8 @@ pub struct Triangular<'a, T> {
     pub unit_diagonal: bool,
 }
 
-/// Solves `op(t) @ x = b` in place: `b` is row-major `n x nrhs` and becomes `x`.
+/// Solves `op(t) @ x = b` in place: `b` is row-major `n x nrhs` and becomes `x`. Needs no
+/// scratch (faer solves in place, in recursive blocks).
 ///
 /// ```
 /// use chunkwise_kernels::linalg::{solve_left, Op, Triangular};
@@ -81,7 +99,8 @@ pub fn solve_left<T: FloatElement>(t: Triangular<'_, T>, op: Op, b: &mut [T], nr
     solve_in_place(t, op, rhs);
 }
 
-/// Solves `x @ op(t) = b` in place: `b` is row-major `nrows x n` and becomes `x`.
+/// Solves `x @ op(t) = b` in place: `b` is row-major `nrows x n` and becomes `x`. Needs no
+/// scratch, as [`solve_left`].
 pub fn solve_right<T: FloatElement>(t: Triangular<'_, T>, op: Op, b: &mut [T], nrows: usize) {
     // x op(t) = b  <=>  op(t)^T x^T = b^T, and b^T is a column-major view of b.
     let rhs = MatMut::from_row_major_slice_mut(b, nrows, t.n).transpose_mut();
@@ -144,6 +163,52 @@ pub fn lu_partial_pivoting<T: FloatElement>(
     }
 }
 
+/// Bytes that [`lu_partial_pivoting`] of an `m x n` matrix allocates beyond the matrix it
+/// factors in place and the row order it returns (`m` `usize`s): the inverse row order and
+/// faer's workspace (`lu_in_place_scratch`).
+///
+/// ```
+/// use chunkwise_kernels::linalg::lu_partial_pivoting_scratch;
+/// assert!(lu_partial_pivoting_scratch::<f64>(100, 10) >= 100 * size_of::<usize>());
+/// ```
+pub fn lu_partial_pivoting_scratch<T: FloatElement>(m: usize, n: usize) -> usize {
+    m * size_of::<usize>()
+        + stack_bytes(
+            lu::partial_pivoting::factor::lu_in_place_scratch::<usize, T>(
+                m,
+                n,
+                Par::Seq,
+                Default::default(),
+            ),
+        )
+}
+
+/// Bytes that [`thin_svd`] of an `m x n` matrix allocates beyond the factors it returns
+/// (whose bytes are [`SvdFactors::bytes_for`]): a column-major copy of the matrix, faer's
+/// singular values and vectors before they are laid out row-major, and faer's workspace
+/// (`svd_scratch`).
+///
+/// ```
+/// use chunkwise_kernels::linalg::thin_svd_scratch;
+/// // At least the copy of the matrix and faer's two sets of vectors.
+/// assert!(thin_svd_scratch::<f64>(64, 32) >= (64 * 32 + 64 * 32 + 32 * 32) * 8);
+/// ```
+pub fn thin_svd_scratch<T: FloatElement>(m: usize, n: usize) -> usize {
+    let k = m.min(n);
+    mat_bytes::<T>(m, n)
+        + mat_bytes::<T>(k, 1)
+        + mat_bytes::<T>(m, k)
+        + mat_bytes::<T>(n, k)
+        + stack_bytes(svd::svd_scratch::<T>(
+            m,
+            n,
+            ComputeSvdVectors::Thin,
+            ComputeSvdVectors::Thin,
+            Par::Seq,
+            Default::default(),
+        ))
+}
+
 /// The thin SVD of the row-major `m x n` matrix `a`: `(u, s, vt)` with `u` `m x k`,
 /// `s` the `k` singular values in non-increasing order and `vt` `k x n` (`k = min(m, n)`),
 /// all row-major; `None` if the iteration did not converge. `a` must be finite.
@@ -189,6 +254,25 @@ pub struct SvdFactors<T> {
     pub vt: Vec<T>,
 }
 
+impl<T> SvdFactors<T> {
+    /// Bytes held.
+    pub fn nbytes(&self) -> usize {
+        (self.u.len() + self.s.len() + self.vt.len()) * size_of::<T>()
+    }
+
+    /// Bytes of the factors of an `m x n` matrix (what [`SvdFactors::nbytes`] gives for the
+    /// result of [`thin_svd`]), computed without factoring.
+    ///
+    /// ```
+    /// use chunkwise_kernels::linalg::SvdFactors;
+    /// assert_eq!(SvdFactors::<f64>::bytes_for(5, 3), (5 * 3 + 3 + 3 * 3) * 8);
+    /// ```
+    pub fn bytes_for(m: usize, n: usize) -> usize {
+        let k = m.min(n);
+        (m * k + k + k * n) * size_of::<T>()
+    }
+}
+
 /// Writes the transpose of the row-major `rows x cols` matrix `src` into `dst` (row-major
 /// `cols x rows`), in cache-sized blocks. (A row-major matrix's transpose is its
 /// column-major storage, and the other way round.)
@@ -222,6 +306,28 @@ pub fn transpose_into<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T
             dst[j * rows + i] = src[i * cols + j];
         }
     }
+}
+
+/// Bytes of a faer `Mat<T>` of `rows x cols`: faer pads each column of an element type whose
+/// size is a power of two to a whole number of 64-byte lines (its storage alignment).
+pub(super) fn mat_bytes<T>(rows: usize, cols: usize) -> usize {
+    let size = size_of::<T>();
+    let align = if size.is_power_of_two() {
+        align_of::<T>().max(64)
+    } else {
+        align_of::<T>()
+    };
+    let rows = if size > 0 && align > size {
+        rows.next_multiple_of(align / size)
+    } else {
+        rows
+    };
+    size * rows * cols
+}
+
+/// Bytes of the buffer a faer workspace requirement allocates (`MemBuffer::new`).
+pub(super) fn stack_bytes(req: StackReq) -> usize {
+    req.size_bytes()
 }
 
 /// The elements of `m` in row-major order.

@@ -42,6 +42,22 @@ pub fn add_gram<T: FloatElement>(gram: &mut [T], a: &[T], m: usize, n: usize) {
     add_gram_blocked::<T, 4, 8, false>(gram, a, m, n)
 }
 
+/// Bytes that [`add_gram`] allocates for an `n`-column matrix (whatever its rows): the sums
+/// and one chunk of rows, both padded to whole register blocks.
+///
+/// ```
+/// // 10 columns are padded to 16: 16 x 16 sums and a chunk of 64 rows of 16.
+/// assert_eq!(chunkwise_kernels::linalg::add_gram_scratch::<f64>(10), (16 * 16 + 64 * 16) * 8);
+/// ```
+pub fn add_gram_scratch<T: FloatElement>(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    // Every register blocking is NR = 8 columns wide.
+    let width = n.next_multiple_of(8);
+    (width * width + CHUNK_ROWS * width) * size_of::<T>()
+}
+
 /// [`add_gram`] in `MR x NR` register blocks (`MR` divides `NR`), with fused
 /// multiply-adds if `FUSED`.
 fn add_gram_blocked<T: FloatElement, const MR: usize, const NR: usize, const FUSED: bool>(

@@ -8,14 +8,17 @@ mod factor;
 mod finite;
 mod gram;
 #[cfg(test)]
+mod scratch_tests;
+#[cfg(test)]
 mod tests;
 mod tile_qr;
 
 pub use blas::{BLAS_LIBRARY, BlasScalar, Op, gemm, gemm_uninit, with_blas_threads};
 pub use factor::{
-    SvdFactors, Triangular, cholesky_lower, lu_partial_pivoting, solve_left, solve_right, thin_svd,
+    SvdFactors, Triangular, cholesky_lower, cholesky_lower_scratch, lu_partial_pivoting,
+    lu_partial_pivoting_scratch, solve_left, solve_right, thin_svd, thin_svd_scratch,
     transpose_into,
 };
 pub use finite::{Region, all_finite, first_non_finite};
-pub use gram::add_gram;
+pub use gram::{add_gram, add_gram_scratch};
 pub use tile_qr::{GRAM_TOLERANCE, QrMethod, TileQr};

@@ -27,8 +27,10 @@ use faer::linalg::{householder, qr, triangular_solve};
 use faer::{Conj, Mat, MatMut, MatRef, Par};
 
 use super::blas::{Op, gemm_uninit};
-use super::factor::{cholesky_lower, transpose_into};
-use super::gram::add_gram;
+use super::factor::{
+    cholesky_lower, cholesky_lower_scratch, mat_bytes, stack_bytes, transpose_into,
+};
+use super::gram::{add_gram, add_gram_scratch};
 
 /// The QR factorization of an `m x n` tile; see the module documentation.
 #[derive(Debug)]
@@ -76,7 +78,8 @@ pub const GRAM_TOLERANCE: f64 = 0.5;
 
 impl<T: FloatElement> TileQr<T> {
     /// Factors the row-major `m x n` matrix `a`: by CholeskyQR2 where that is safe, else
-    /// by Householder reflectors.
+    /// by Householder reflectors. The factors hold at most [`TileQr::nbytes_bound`] bytes,
+    /// and factoring needs at most [`TileQr::scratch_bytes`] more.
     ///
     /// ```
     /// use chunkwise_kernels::linalg::{QrMethod, TileQr};
@@ -106,9 +109,8 @@ impl<T: FloatElement> TileQr<T> {
 
     /// Factors `a` by Householder reflectors, in row blocks if it is tall.
     pub fn householder(a: &[T], m: usize, n: usize) -> Self {
-        let block_rows = (QR_BLOCK_BYTES / (n.max(1) * std::mem::size_of::<T>())).max(2 * n);
-        let shape = if n > 0 && m >= 2 * block_rows {
-            let count = m / block_rows;
+        let (block_rows, blocks) = householder_blocks::<T>(m, n);
+        let shape = if let Some(count) = blocks {
             let blocks: Vec<TileQr<T>> = (0..count)
                 .map(|b| {
                     let end = if b + 1 == count {
@@ -120,7 +122,11 @@ impl<T: FloatElement> TileQr<T> {
                     TileQr::householder(&a[b * block_rows * n..end * n], rows, n)
                 })
                 .collect();
-            let stacked: Vec<T> = blocks.iter().flat_map(|b| b.r()).collect();
+            // Allocated once at its final size, so that `householder_footprint` can count it.
+            let mut stacked: Vec<T> = Vec::with_capacity(count * n * n);
+            for block in &blocks {
+                stacked.extend_from_slice(&block.r());
+            }
             let top = TileQr::householder(&stacked, count * n, n);
             QrShape::Blocked {
                 blocks,
@@ -175,6 +181,7 @@ impl<T: FloatElement> TileQr<T> {
     }
 
     /// `Q[:, :k] @ top`, row-major `m x ncols`, for a row-major `k x ncols` matrix `top`.
+    /// Its scratch is at most [`TileQr::q_times_scratch`].
     pub fn q_times(&self, top: &[T], ncols: usize) -> Vec<T> {
         let mut out = Vec::with_capacity(self.rows * ncols);
         self.append_q_times(top, ncols, &mut out);
@@ -201,6 +208,8 @@ impl<T: FloatElement> TileQr<T> {
     }
 
     /// The thin `Q`, row-major `m x k`.
+    ///
+    /// Its scratch is [`TileQr::thin_q_scratch`].
     pub fn thin_q(&self) -> Vec<T> {
         let k = self.rank_bound();
         let mut identity = vec![T::ZERO; k * k];
@@ -209,6 +218,181 @@ impl<T: FloatElement> TileQr<T> {
         }
         self.q_times(&identity, k)
     }
+}
+
+/// What a tile QR of an `m x n` tile needs, computed without factoring: the companions of
+/// [`TileQr::new`], [`TileQr::q_times`] and [`TileQr::thin_q`]. The method depends on the
+/// values (CholeskyQR2's check), so each figure is the larger of the two methods' where
+/// both may be chosen. Buffers that faer's and the BLAS's matrix products keep per thread
+/// are not counted.
+impl<T: FloatElement> TileQr<T> {
+    /// The most [`TileQr::nbytes`] of the factors of an `m x n` tile.
+    ///
+    /// ```
+    /// use chunkwise_kernels::linalg::TileQr;
+    /// let a: Vec<f64> = (0..40).map(|i| ((i * 7 % 11) as f64).sin()).collect();
+    /// let qr = TileQr::new(&a, 10, 4);
+    /// assert!(qr.nbytes() <= TileQr::<f64>::nbytes_bound(10, 4));
+    /// ```
+    pub fn nbytes_bound(m: usize, n: usize) -> usize {
+        let householder = householder_footprint::<T>(m, n).nbytes;
+        gram_footprint::<T>(m, n).map_or(householder, |gram| gram.nbytes.max(householder))
+    }
+
+    /// The most bytes [`TileQr::new`] of an `m x n` tile allocates beyond
+    /// [`TileQr::nbytes_bound`]: faer's workspace, its padding of the block Householder
+    /// coefficients, the Gram matrices and Cholesky factors of CholeskyQR2, the stacked `R`
+    /// factors of a blocked tile (the input is only read).
+    pub fn scratch_bytes(m: usize, n: usize) -> usize {
+        let householder = householder_footprint::<T>(m, n).peak;
+        let peak = gram_footprint::<T>(m, n).map_or(householder, |gram| gram.peak.max(householder));
+        peak.saturating_sub(Self::nbytes_bound(m, n))
+    }
+
+    /// The most bytes [`TileQr::q_times`] with `ncols` columns allocates, for the factors of
+    /// an `m x n` tile, beyond the `m x ncols` product it returns.
+    pub fn q_times_scratch(m: usize, n: usize, ncols: usize) -> usize {
+        let householder = householder_q_times_scratch::<T>(m, n, ncols);
+        match gram_footprint::<T>(m, n) {
+            // `R2⁻¹ top` (the product is then one BLAS GEMM).
+            Some(_) => householder.max(n * ncols * size_of::<T>()),
+            None => householder,
+        }
+    }
+
+    /// The most bytes [`TileQr::thin_q`] allocates, for the factors of an `m x n` tile,
+    /// beyond the `m x k` `Q` it returns (`k = min(m, n)`): the `k x k` identity it
+    /// multiplies, and [`TileQr::q_times_scratch`].
+    pub fn thin_q_scratch(m: usize, n: usize) -> usize {
+        let k = m.min(n);
+        k * k * size_of::<T>() + Self::q_times_scratch(m, n, k)
+    }
+}
+
+/// The memory of one way of factoring a tile.
+#[derive(Clone, Copy, Debug)]
+struct Footprint {
+    /// Bytes of the factors as [`TileQr::nbytes`] counts them.
+    nbytes: usize,
+    /// Bytes allocated for the factors (faer pads its matrices' columns).
+    kept: usize,
+    /// The most bytes allocated at once while factoring, the kept ones among them.
+    peak: usize,
+}
+
+/// The row blocks of a blocked Householder tile QR, as [`TileQr::householder`] cuts them:
+/// the rows of a full block, and the number of blocks (`None` if the tile is one block).
+fn householder_blocks<T>(m: usize, n: usize) -> (usize, Option<usize>) {
+    let block_rows = (QR_BLOCK_BYTES / (n.max(1) * size_of::<T>())).max(2 * n);
+    let blocked = n > 0 && m >= 2 * block_rows;
+    (block_rows, blocked.then(|| m / block_rows))
+}
+
+/// [`TileQr::householder`] of an `m x n` tile, mirrored without factoring.
+fn householder_footprint<T: FloatElement>(m: usize, n: usize) -> Footprint {
+    let size = size_of::<T>();
+    let (block_rows, Some(count)) = householder_blocks::<T>(m, n) else {
+        let k = m.min(n);
+        let (block, params) = qr_tuning::<T>(m, n);
+        let kept = m * n * size + mat_bytes::<T>(block, k);
+        let workspace =
+            qr::no_pivoting::factor::qr_in_place_scratch::<T>(m, n, block, Par::Seq, params.into());
+        return Footprint {
+            nbytes: (m * n + block * k) * size,
+            kept,
+            peak: kept + stack_bytes(workspace),
+        };
+    };
+    let (mut nbytes, mut kept, mut peak) = (0, 0, 0);
+    for b in 0..count {
+        let rows = if b + 1 == count {
+            m - b * block_rows
+        } else {
+            block_rows
+        };
+        let block = householder_footprint::<T>(rows, n);
+        peak = peak.max(kept + block.peak);
+        nbytes += block.nbytes;
+        kept += block.kept;
+    }
+    // The stacked R factors, filled one block's `R` (a temporary copy) at a time, then
+    // factored.
+    let stacked = count * n * n * size;
+    let top = householder_footprint::<T>(count * n, n);
+    peak = peak
+        .max(kept + stacked + n * n * size)
+        .max(kept + stacked + top.peak);
+    Footprint {
+        nbytes: nbytes + top.nbytes,
+        kept: kept + top.kept,
+        peak,
+    }
+}
+
+/// [`TileQr::q_times`] of a Householder factorization of an `m x n` tile with `ncols`
+/// columns: its scratch beyond the product.
+fn householder_q_times_scratch<T: FloatElement>(m: usize, n: usize, ncols: usize) -> usize {
+    let (block_rows, Some(count)) = householder_blocks::<T>(m, n) else {
+        let k = m.min(n);
+        if k == 0 || ncols == 0 {
+            return 0;
+        }
+        let (block, _) = qr_tuning::<T>(m, n);
+        return stack_bytes(
+            householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<T>(
+                m, block, ncols,
+            ),
+        );
+    };
+    // The stacked factors' product (`count n x ncols`), then each block's rows of the
+    // result, written into the product being returned.
+    let middle = count * n * ncols * size_of::<T>();
+    let top = householder_q_times_scratch::<T>(count * n, n, ncols);
+    let blocks = (0..count)
+        .map(|b| {
+            let rows = if b + 1 == count {
+                m - b * block_rows
+            } else {
+                block_rows
+            };
+            householder_q_times_scratch::<T>(rows, n, ncols)
+        })
+        .max()
+        .unwrap_or(0);
+    middle + top.max(blocks)
+}
+
+/// CholeskyQR2 of an `m x n` tile ([`GramQr::try_new`]), mirrored without factoring, or
+/// `None` where it does not apply. A tile whose check fails frees all of this before it is
+/// factored by Householder reflectors.
+fn gram_footprint<T: FloatElement>(m: usize, n: usize) -> Option<Footprint> {
+    if !GramQr::<T>::applies(m, n) {
+        return None;
+    }
+    let size = size_of::<T>();
+    let square = n * n * size;
+    let mat = mat_bytes::<T>(n, n);
+    // `checked_cholesky`: `cholesky_lower` (its copy, workspace and factor), then the factor
+    // copied into a faer matrix.
+    let cholesky = (cholesky_lower_scratch::<T>(n) + square).max(square + mat);
+    let gram = add_gram_scratch::<T>(n);
+    let q1 = m * n * size;
+    // The Gram matrix throughout; then L1; then Q1; then L2, their product and R.
+    let peak = [
+        square + gram,
+        square + cholesky,
+        square + mat + q1 + gram,
+        square + mat + q1 + cholesky,
+        square + mat + q1 + mat + mat + square,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0);
+    Some(Footprint {
+        nbytes: q1 + 2 * square,
+        kept: q1 + mat + square,
+        peak,
+    })
 }
 
 /// A CholeskyQR2 factorization: `A = Q1 R2⁻¹ · R`, `R = R2 R1`.
@@ -227,8 +411,7 @@ impl<T: FloatElement> GramQr<T> {
     /// CholeskyQR2 of the row-major `m x n` matrix `a`, or `None` where it does not apply
     /// (not tall, not double precision) or is not safe (see [`GRAM_TOLERANCE`]).
     fn try_new(a: &[T], m: usize, n: usize) -> Option<Self> {
-        let double_precision = T::epsilon().to_f64()? < 1e-10;
-        if n == 0 || m < 2 * n || !double_precision {
+        if !Self::applies(m, n) {
             return None;
         }
         let mut gram = vec![T::ZERO; n * n];
@@ -262,6 +445,12 @@ impl<T: FloatElement> GramQr<T> {
             }
         }
         Some(GramQr { q1, l2, r })
+    }
+
+    /// Whether CholeskyQR2 is tried on an `m x n` tile: a tall one, in double precision.
+    fn applies(m: usize, n: usize) -> bool {
+        let double_precision = T::epsilon().to_f64().is_some_and(|eps| eps < 1e-10);
+        n > 0 && m >= 2 * n && double_precision
     }
 
     fn nbytes(&self) -> usize {
