@@ -40,6 +40,7 @@ pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES};
 pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};
 pub use error::{BuildError, Error, ExecError, LinalgError, PlanError, Result, StorageError};
 pub use exec::{Config, Report, TraceEvent, physical_memory};
+pub use ops::map_blocks::{BlockInfo, BlockResult, BoxError, MapBlocks, map_blocks};
 pub use ops::reduction::DEFAULT_SPLIT_EVERY;
 
 /// The common imports: `use chunkwise::prelude::*;`.

@@ -5,6 +5,7 @@ pub(crate) mod blockwise;
 pub(crate) mod elementwise;
 pub(crate) mod generators;
 pub(crate) mod layout;
+pub(crate) mod map_blocks;
 pub(crate) mod rechunk;
 pub(crate) mod reduction;
 pub(crate) mod slicing;
