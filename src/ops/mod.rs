@@ -4,6 +4,7 @@
 pub(crate) mod blockwise;
 pub(crate) mod elementwise;
 pub(crate) mod generators;
+pub(crate) mod index_blockwise;
 pub(crate) mod layout;
 pub(crate) mod map_blocks;
 pub(crate) mod rechunk;
@@ -11,6 +12,7 @@ pub(crate) mod reduction;
 pub(crate) mod slicing;
 pub(crate) mod sources;
 pub(crate) mod strip_ops;
+pub(crate) mod user_reduction;
 
 /// Runs `$body` with the type alias `$T` standing for the element type of `$dtype`.
 macro_rules! with_dtype {
