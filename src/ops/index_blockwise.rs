@@ -268,9 +268,9 @@ fn adjusted(
 /// A matrix product, one block per `(i, k)` summed over `j`:
 /// ```
 /// use chunkwise::{BlockwiseOptions, blockwise};
-/// let a = chunkwise::from_ndarray(ndarray::Array2::<f64>::eye(4).into_dyn(), [2, 2])?;
+/// let a = chunkwise::from_ndarray(&ndarray::Array2::<f64>::eye(4), [2, 2])?;
 /// let dense_b = ndarray::Array::from_shape_fn((4, 2), |(i, j)| (2 * i + j) as f64).into_dyn();
-/// let b = chunkwise::from_ndarray(dense_b.clone(), [2, 1])?;
+/// let b = chunkwise::from_ndarray(&dense_b, [2, 1])?;
 /// let c = blockwise("ik", &[(&a, "ij"), (&b, "jk")], &BlockwiseOptions::new(), |blocks, _| {
 ///     let (a, b) = (blocks[0], blocks[1]);
 ///     let mut sum = ndarray::ArrayD::<f64>::zeros(ndarray::IxDyn(&[a[0].shape()[0], b[0].shape()[1]]));

@@ -351,7 +351,7 @@ fn unify<T: Element>(op: &str, inputs: &[&Array<T>]) -> Result<Unified> {
 /// ```
 /// use chunkwise::{MapBlocks, map_blocks};
 /// use ndarray::Axis;
-/// let x = chunkwise::from_ndarray(ndarray::Array2::<f64>::ones((4, 6)).into_dyn(), [2, 6])?;
+/// let x = chunkwise::from_ndarray(&ndarray::Array2::<f64>::ones((4, 6)), [2, 6])?;
 /// let row = chunkwise::arange::<f64>(0.0, 6.0, 1.0, [6])?;
 /// // Per block: the sum over axis 1 of x * row (axis 1 is one chunk, so it can be dropped).
 /// let dots = map_blocks(&[&x, &row], &MapBlocks::new().drop_axis([1]), |b, _| {

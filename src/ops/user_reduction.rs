@@ -74,7 +74,7 @@ fn group(
 /// use chunkwise::{Reduction, reduction};
 /// use ndarray::{ArrayD, Axis};
 /// let x = chunkwise::arange::<f64>(0.0, 12.0, 1.0, [2])?;
-/// let add = |parts: &[&ArrayD<f64>], _: &[usize]| {
+/// let add = |parts: &[&ArrayD<f64>], _: &[usize]| -> chunkwise::BlockResult<f64> {
 ///     Ok(parts[1..].iter().fold(parts[0].clone(), |acc, p| acc + *p))
 /// };
 /// let ss = reduction(
