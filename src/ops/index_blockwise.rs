@@ -63,6 +63,19 @@ impl BlockwiseOptions {
     }
 
     /// An output index that no input has, of length `len` (one chunk).
+    ///
+    /// ```
+    /// use chunkwise::{BlockwiseOptions, blockwise};
+    /// let x = chunkwise::arange::<f64>(1.0, 4.0, 1.0, [2])?;
+    /// // Powers 0, 1, 2 of each element along a new index p.
+    /// let how = BlockwiseOptions::new().new_axis('p', 3);
+    /// let powers = blockwise("ip", &[(&x, "i")], &how, |v, info| {
+    ///     let (b, shape) = (v[0][0], info.block_shape());
+    ///     Ok(ndarray::ArrayD::from_shape_fn(shape, |q| b[q[0]].powi(q[1] as i32)))
+    /// })?;
+    /// assert_eq!(powers.compute()?[[2, 2]], 9.0);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
     pub fn new_axis(mut self, index: char, len: usize) -> BlockwiseOptions {
         self.new_axes.insert(index, len);
         self
@@ -70,6 +83,18 @@ impl BlockwiseOptions {
 
     /// The output chunks along `index` are `f(input chunk length)`: for a function that
     /// changes the length of its blocks along an index.
+    ///
+    /// ```
+    /// use chunkwise::{BlockwiseOptions, blockwise};
+    /// let x = chunkwise::arange::<i64>(0, 10, 1, [4])?;
+    /// // Every other element of each block (blocks of 4, 4, 2 become 2, 2, 1).
+    /// let how = BlockwiseOptions::new().adjust_chunks('i', |n| n.div_ceil(2));
+    /// let halves = blockwise("i", &[(&x, "i")], &how, |v, _| {
+    ///     Ok(v[0][0].slice(ndarray::s![..;2]).to_owned())
+    /// })?;
+    /// assert_eq!(halves.compute()?.into_raw_vec_and_offset().0, vec![0, 2, 4, 6, 8]);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
     pub fn adjust_chunks(
         mut self,
         index: char,
@@ -271,14 +296,14 @@ fn adjusted(
 /// let a = chunkwise::from_ndarray(&ndarray::Array2::<f64>::eye(4), [2, 2])?;
 /// let dense_b = ndarray::Array::from_shape_fn((4, 2), |(i, j)| (2 * i + j) as f64).into_dyn();
 /// let b = chunkwise::from_ndarray(&dense_b, [2, 1])?;
-/// let c = blockwise("ik", &[(&a, "ij"), (&b, "jk")], &BlockwiseOptions::new(), |blocks, _| {
-///     let (a, b) = (blocks[0], blocks[1]);
-///     let mut sum = ndarray::ArrayD::<f64>::zeros(ndarray::IxDyn(&[a[0].shape()[0], b[0].shape()[1]]));
-///     for (x, y) in a.iter().zip(b) {
-///         let (x, y) = (x.view().into_dimensionality::<ndarray::Ix2>()?, y.view().into_dimensionality::<ndarray::Ix2>()?);
-///         sum += &x.dot(&y).into_dyn();
+/// let none = BlockwiseOptions::new();
+/// let c = blockwise("ik", &[(&a, "ij"), (&b, "jk")], &none, |blocks, info| {
+///     let mut sum = ndarray::Array2::<f64>::zeros((info.block_shape()[0], info.block_shape()[1]));
+///     for (x, y) in blocks[0].iter().zip(blocks[1]) {
+///         let x = x.view().into_dimensionality::<ndarray::Ix2>()?;
+///         sum += &x.dot(&y.view().into_dimensionality::<ndarray::Ix2>()?);
 ///     }
-///     Ok(sum)
+///     Ok(sum.into_dyn())
 /// })?;
 /// assert_eq!(c.compute()?, dense_b);
 /// # Ok::<(), chunkwise::Error>(())

@@ -23,6 +23,20 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a user block function returns: the output block, or an error that the computation
 /// reports as [`ExecError::UserFunction`] naming the block.
+///
+/// ```
+/// use chunkwise::{BlockResult, Error, ExecError};
+/// fn checked(block: &ndarray::ArrayD<f64>) -> BlockResult<f64> {
+///     if block.iter().any(|v| v.is_nan()) {
+///         return Err("NaN in input".into());
+///     }
+///     Ok(block.mapv(f64::sqrt))
+/// }
+/// let x = chunkwise::from_ndarray(&ndarray::arr1(&[4.0, f64::NAN]), [1])?;
+/// let err = x.map_blocks(checked)?.compute().unwrap_err();
+/// assert!(matches!(err, Error::Exec(ExecError::UserFunction { block, .. }) if block == [1]));
+/// # Ok::<(), chunkwise::Error>(())
+/// ```
 pub type BlockResult<U> = std::result::Result<ArrayD<U>, BoxError>;
 
 /// Where a block lies in the array being computed: the argument of the block functions of
@@ -136,6 +150,17 @@ impl MapBlocks {
 
     /// The output's chunk lengths per axis (Dask's `chunks=`): as many chunks per axis as
     /// the output has blocks (one on a new axis, whose length this sets).
+    ///
+    /// ```
+    /// use chunkwise::MapBlocks;
+    /// let x = chunkwise::arange::<f64>(0.0, 6.0, 1.0, [4])?;
+    /// // Each block of 4 and 2 elements keeps its first one.
+    /// let firsts = x.map_blocks_with(&MapBlocks::new().chunks(vec![vec![1, 1]]), |b, _| {
+    ///     Ok(b.slice(ndarray::s![..1]).to_owned())
+    /// })?;
+    /// assert_eq!(firsts.compute()?.into_raw_vec_and_offset().0, vec![0.0, 4.0]);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
     pub fn chunks(mut self, sizes: Vec<Vec<usize>>) -> MapBlocks {
         self.chunks = Some(sizes);
         self
@@ -150,6 +175,16 @@ impl MapBlocks {
 
     /// Axes of the output that the function adds (positions in the output), of length 1
     /// unless [`MapBlocks::chunks`] says otherwise.
+    ///
+    /// ```
+    /// use chunkwise::MapBlocks;
+    /// let x = chunkwise::ones::<f64>(&[5], [2])?;
+    /// let column = x.map_blocks_with(&MapBlocks::new().new_axis([1]), |b, _| {
+    ///     Ok(b.clone().insert_axis(ndarray::Axis(1)))
+    /// })?;
+    /// assert_eq!(column.shape(), vec![5, 1]);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
     pub fn new_axis(mut self, axes: impl AsRef<[isize]>) -> MapBlocks {
         self.new_axis = axes.as_ref().to_vec();
         self

@@ -175,3 +175,34 @@ pub fn reduction<T: Element, P: Element, U: Element>(
     );
     Ok(Array::from_node(node))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fan_in_splits_evenly_over_reduced_axes() {
+        assert_eq!(fan_in(16, 1), 16);
+        assert_eq!(fan_in(16, 2), 4);
+        assert_eq!(fan_in(16, 3), 2);
+        assert_eq!(fan_in(2, 2), 2);
+        assert_eq!(fan_in(9, 0), 9);
+    }
+
+    #[test]
+    fn groups_cover_each_partial_once_in_c_order() {
+        let (reduced, counts) = ([true, false, true], [5, 3, 2]);
+        let block = [2, 1, 0];
+        let deps: Vec<Vec<usize>> = group(&reduced, &counts, 2, &block)
+            .into_iter()
+            .map(|(input, b)| {
+                assert_eq!(input, 0);
+                b
+            })
+            .collect();
+        // Axis 0: partials 4..5 (the last, short group); axis 2: 0..2; axis 1 kept.
+        assert_eq!(deps, vec![vec![4, 1, 0], vec![4, 1, 1]]);
+        let all = group(&reduced, &counts, usize::MAX, &[0, 2, 0]);
+        assert_eq!(all.len(), 10);
+    }
+}
