@@ -272,6 +272,26 @@ fn adjusted(
     }
 }
 
+/// The output grid: per output index, its chunks (or a new axis's one chunk), adjusted.
+fn output_grid(
+    op: &str,
+    out: &[char],
+    chunks: &BTreeMap<char, AxisChunks>,
+    options: &BlockwiseOptions,
+) -> Result<ChunkGrid> {
+    let mut sizes = Vec::with_capacity(out.len());
+    for c in out {
+        let axis = match (chunks.get(c), options.new_axes.get(c)) {
+            (Some(axis), _) => axis.clone(),
+            (None, Some(&len)) => AxisChunks::single(len),
+            (None, None) => return Err(invalid(op, format!("output index '{c}' is in no input"))),
+        };
+        sizes.push(adjusted(op, *c, &axis, options)?);
+    }
+    let shape: Vec<usize> = sizes.iter().map(|s| s.iter().sum()).collect();
+    ChunkGrid::from_sizes(&shape, sizes)
+}
+
 /// Dask's `da.blockwise` in index notation: output block `(i, k, ..)` (the letters of
 /// `out_index`) is `f(blocks, &info)`, where `blocks[n]` holds the blocks of input `n` that
 /// share the output block's indices, taken along the input's **contracted** indices (those
@@ -338,17 +358,7 @@ pub fn blockwise<T: Element, U: Element>(
             format!("adjust_chunks of '{c}', not an output index"),
         ));
     }
-    let mut sizes = Vec::with_capacity(out.len());
-    for c in &out {
-        let axis = match (chunks.get(c), options.new_axes.get(c)) {
-            (Some(axis), _) => axis.clone(),
-            (None, Some(&len)) => AxisChunks::single(len),
-            (None, None) => return Err(invalid(op, format!("output index '{c}' is in no input"))),
-        };
-        sizes.push(adjusted(op, *c, &axis, options)?);
-    }
-    let shape: Vec<usize> = sizes.iter().map(|s| s.iter().sum()).collect();
-    let grid = ChunkGrid::from_sizes(&shape, sizes)?;
+    let grid = output_grid(op, &out, &chunks, options)?;
     let operands: Arc<Vec<Operand>> = Arc::new(
         inputs
             .iter()
