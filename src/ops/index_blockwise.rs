@@ -90,7 +90,7 @@ impl BlockwiseOptions {
     /// // Every other element of each block (blocks of 4, 4, 2 become 2, 2, 1).
     /// let how = BlockwiseOptions::new().adjust_chunks('i', |n| n.div_ceil(2));
     /// let halves = blockwise("i", &[(&x, "i")], &how, |v, _| {
-    ///     Ok(v[0][0].slice(ndarray::s![..;2]).to_owned())
+    ///     Ok(v[0][0].slice(ndarray::s![..;2]).to_owned().into_dyn())
     /// })?;
     /// assert_eq!(halves.compute()?.into_raw_vec_and_offset().0, vec![0, 2, 4, 6, 8]);
     /// # Ok::<(), chunkwise::Error>(())

@@ -156,7 +156,7 @@ impl MapBlocks {
     /// let x = chunkwise::arange::<f64>(0.0, 6.0, 1.0, [4])?;
     /// // Each block of 4 and 2 elements keeps its first one.
     /// let firsts = x.map_blocks_with(&MapBlocks::new().chunks(vec![vec![1, 1]]), |b, _| {
-    ///     Ok(b.slice(ndarray::s![..1]).to_owned())
+    ///     Ok(b.slice(ndarray::s![..1]).to_owned().into_dyn())
     /// })?;
     /// assert_eq!(firsts.compute()?.into_raw_vec_and_offset().0, vec![0.0, 4.0]);
     /// # Ok::<(), chunkwise::Error>(())
