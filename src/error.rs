@@ -210,7 +210,17 @@ pub enum ExecError {
         /// The panic message.
         message: String,
     },
-    /// A generator returned a tile of the wrong shape.
+    /// A user function (of `map_blocks`, `blockwise` or `reduction`) returned an error.
+    #[error("{task} failed on block {block:?}: {message}")]
+    UserFunction {
+        /// The operation and stage (`map_blocks`, `reduction combine`, or the name given).
+        task: String,
+        /// The output block whose computation failed.
+        block: Vec<usize>,
+        /// The function's error message.
+        message: String,
+    },
+    /// A generator or user function returned a tile of the wrong shape.
     #[error("{task} returned a tile of shape {found:?}, expected {expected:?}")]
     TileShape {
         /// The task.

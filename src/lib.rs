@@ -49,7 +49,10 @@ pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES};
 pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};
 pub use error::{BuildError, Error, ExecError, LinalgError, PlanError, Result, StorageError};
 pub use exec::{Config, Report, TraceEvent, physical_memory};
+pub use ops::index_blockwise::{BlockwiseOptions, blockwise};
+pub use ops::map_blocks::{BlockInfo, BlockResult, BoxError, MapBlocks, map_blocks};
 pub use ops::reduction::DEFAULT_SPLIT_EVERY;
+pub use ops::user_reduction::reduction;
 
 /// The common imports: `use chunkwise::prelude::*;`.
 pub mod prelude {

@@ -5,6 +5,7 @@ mod compute;
 mod creation;
 mod elementwise;
 mod layout;
+mod map_blocks;
 pub mod random;
 mod reductions;
 

@@ -20,9 +20,9 @@ use crate::tile::erase;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reduction {
-    axes: Option<Vec<isize>>,
-    keepdims: bool,
-    split_every: usize,
+    pub(crate) axes: Option<Vec<isize>>,
+    pub(crate) keepdims: bool,
+    pub(crate) split_every: usize,
 }
 
 impl Default for Reduction {
