@@ -41,6 +41,9 @@ mod tile;
 #[path = "../tests/common/rng.rs"]
 mod test_rng;
 
+pub use array::index_blockwise::{BlockwiseOptions, blockwise};
+pub use array::map_blocks::{BlockInfo, BlockResult, BoxError, MapBlocks, map_blocks};
+pub use array::user_reduction::reduction;
 pub use array::{
     Array, IntoOperand, Operand, Reduction, arange, compute_many, compute_many_report,
     compute_many_with, eye, from_fn, from_ndarray, full, linspace, ones, random, where_, zeros,
@@ -49,10 +52,7 @@ pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES};
 pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};
 pub use error::{BuildError, Error, ExecError, LinalgError, PlanError, Result, StorageError};
 pub use exec::{Config, Report, TraceEvent, physical_memory};
-pub use ops::index_blockwise::{BlockwiseOptions, blockwise};
-pub use ops::map_blocks::{BlockInfo, BlockResult, BoxError, MapBlocks, map_blocks};
 pub use ops::reduction::DEFAULT_SPLIT_EVERY;
-pub use ops::user_reduction::reduction;
 
 /// The common imports: `use chunkwise::prelude::*;`.
 pub mod prelude {

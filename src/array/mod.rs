@@ -4,10 +4,12 @@ mod arith;
 mod compute;
 mod creation;
 mod elementwise;
+pub(crate) mod index_blockwise;
 mod layout;
-mod map_blocks;
+pub(crate) mod map_blocks;
 pub mod random;
 mod reductions;
+pub(crate) mod user_reduction;
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -521,8 +521,6 @@ mod tests {
     use super::*;
 
     #[test]
-    // One-axis boxes are arrays of one range here, as the function takes them.
-    #[allow(clippy::single_range_in_vec_init)]
     fn overlaps_of_boxes_in_local_coordinates_and_blocks_under_another_grid() {
         let (in_a, in_b) = overlap_local(&[0..4, 2..6], &[3..8, 0..4]);
         assert_eq!(in_a, vec![3..4, 0..2]);

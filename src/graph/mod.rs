@@ -147,12 +147,20 @@ pub(crate) struct Reduce {
 impl Reduce {
     /// Fan-in per reduced axis so that one combine reads at most `split_every` partials.
     pub(crate) fn fan_in(&self) -> usize {
-        let n_reduced = self.reduced.iter().filter(|&&r| r).count().max(1);
-        ((self.split_every as f64)
-            .powf(1.0 / n_reduced as f64)
-            .floor() as usize)
-            .max(2)
+        fan_in(
+            self.split_every,
+            self.reduced.iter().filter(|&&r| r).count(),
+        )
     }
+}
+
+/// Fan-in per reduced axis of a reduction tree over `n_reduced` axes whose combines read at
+/// most `split_every` partials each: the same on every axis, at least 2. Every reduction
+/// tree (built-in and user reductions) is cut by this rule, which depends on neither the
+/// data nor the threads.
+pub(crate) fn fan_in(split_every: usize, n_reduced: usize) -> usize {
+    let n = n_reduced.max(1) as f64;
+    ((split_every as f64).powf(1.0 / n).floor() as usize).max(2)
 }
 
 impl Node {

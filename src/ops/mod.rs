@@ -4,15 +4,12 @@
 pub(crate) mod blockwise;
 pub(crate) mod elementwise;
 pub(crate) mod generators;
-pub(crate) mod index_blockwise;
 pub(crate) mod layout;
-pub(crate) mod map_blocks;
 pub(crate) mod rechunk;
 pub(crate) mod reduction;
 pub(crate) mod slicing;
 pub(crate) mod sources;
 pub(crate) mod strip_ops;
-pub(crate) mod user_reduction;
 
 pub(crate) use crate::tile::with_dtype;
 

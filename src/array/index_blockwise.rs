@@ -1,6 +1,6 @@
 //! `blockwise` in index notation, as Dask's `da.blockwise`: `"ik"` from `(a, "ij")` and
 //! `(b, "jk")` computes output block `(i, k)` from the blocks of `a` and `b` along the
-//! contracted index `j`. One function on the [`blockwise`](super::blockwise::blockwise)
+//! contracted index `j`. One function on the [`blockwise`](crate::ops::blockwise::blockwise)
 //! builder, like every structural operation.
 
 use std::collections::BTreeMap;
@@ -10,12 +10,12 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, IxDyn};
 
-use super::blockwise::blockwise as build;
+use super::Array;
 use super::map_blocks::{BlockInfo, BlockResult, invalid, user_tile};
-use super::sub_view;
-use crate::array::Array;
+use crate::chunks::sub_view;
 use crate::chunks::{AxisChunks, ChunkGrid, box_indices};
 use crate::error::Result;
+use crate::ops::blockwise::blockwise as build;
 
 /// New chunk lengths of an output index.
 #[derive(Clone)]
@@ -128,7 +128,7 @@ impl BlockwiseOptions {
 }
 
 /// One input as the output's blocks read it.
-struct Operand {
+struct IndexedInput {
     /// Per own axis: the output axis it follows (`None`: contracted), and whether it
     /// broadcasts (length 1 against a longer index: always block 0).
     axes: Vec<(Option<usize>, bool)>,
@@ -136,7 +136,7 @@ struct Operand {
     grid: ChunkGrid,
 }
 
-impl Operand {
+impl IndexedInput {
     /// The blocks read for output block `block`: C order over the contracted axes.
     fn blocks(&self, block: &[usize]) -> Vec<Vec<usize>> {
         let ranges: Vec<_> = self
@@ -359,10 +359,10 @@ pub fn blockwise<T: Element, U: Element>(
         ));
     }
     let grid = output_grid(op, &out, &chunks, options)?;
-    let operands: Arc<Vec<Operand>> = Arc::new(
+    let indexed: Arc<Vec<IndexedInput>> = Arc::new(
         inputs
             .iter()
-            .map(|(a, index)| Operand {
+            .map(|(a, index)| IndexedInput {
                 axes: index
                     .chars()
                     .enumerate()
@@ -380,11 +380,15 @@ pub fn blockwise<T: Element, U: Element>(
     let concatenate = options.concatenate;
     let scratch = match concatenate {
         true => {
-            operands.iter().map(Operand::concatenated_len).sum::<u64>() * T::DTYPE.size() as u64
+            indexed
+                .iter()
+                .map(IndexedInput::concatenated_len)
+                .sum::<u64>()
+                * T::DTYPE.size() as u64
         }
         false => 0,
     };
-    let (deps_ops, info_grid) = (operands.clone(), grid.clone());
+    let (deps_ops, info_grid) = (indexed.clone(), grid.clone());
     let nodes = inputs.iter().map(|(a, _)| a.node.clone()).collect();
     let node = build(name.clone(), grid, U::DTYPE, nodes)
         .scratch(move |_| scratch)
@@ -396,10 +400,10 @@ pub fn blockwise<T: Element, U: Element>(
                     .collect()
             },
             move |block, tiles| {
-                let mut lists: Vec<&[&ArrayD<T>]> = Vec::with_capacity(operands.len());
+                let mut lists: Vec<&[&ArrayD<T>]> = Vec::with_capacity(indexed.len());
                 let mut rest = tiles;
                 let mut joined = Vec::new();
-                for o in operands.iter() {
+                for o in indexed.iter() {
                     let (mine, tail) = rest.split_at(o.blocks(block.index).len());
                     rest = tail;
                     lists.push(mine);

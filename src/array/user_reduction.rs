@@ -9,19 +9,13 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, Axis};
 
-use super::blockwise::{Block, blockwise};
 use super::map_blocks::{BlockResult, invalid, user_tile};
-use super::reduction::reduced_axes;
-use crate::array::{Array, Reduction};
+use super::{Array, Reduction};
 use crate::chunks::{AxisChunks, ChunkGrid, box_indices};
 use crate::error::Result;
-
-/// Fan-in per reduced axis so that one combine reads at most `split_every` partials (the
-/// rule of the built-in reductions' trees).
-fn fan_in(split_every: usize, n_reduced: usize) -> usize {
-    let n = n_reduced.max(1) as f64;
-    ((split_every as f64).powf(1.0 / n).floor() as usize).max(2)
-}
+use crate::graph::fan_in;
+use crate::ops::blockwise::{Block, blockwise};
+use crate::ops::reduction::reduced_axes;
 
 /// The grid of partial results: kept axes chunked as `input`, reduced axis `a` as
 /// `counts[a]` chunks of length 1 (one partial per group of blocks).
