@@ -43,6 +43,7 @@ mod test_rng;
 
 pub use array::index_blockwise::{BlockwiseOptions, blockwise};
 pub use array::map_blocks::{BlockInfo, BlockResult, BoxError, MapBlocks, map_blocks};
+pub use array::map_overlap::{Boundary, MapOverlap, map_overlap};
 pub use array::user_reduction::reduction;
 pub use array::{
     Array, IntoOperand, Operand, Reduction, arange, compute_many, compute_many_report,

@@ -68,14 +68,20 @@ pub struct BlockInfo {
     pub shape: Vec<usize>,
     /// The number of blocks of the output array, per axis.
     pub nblocks: Vec<usize>,
+    /// Where the block's own elements lie in the block the function gets, per axis: all
+    /// of it for `map_blocks` and `blockwise`; the grown block without its halo for
+    /// [`map_overlap`](crate::map_overlap()).
+    pub core: Vec<Range<usize>>,
 }
 
 impl BlockInfo {
     /// The info of block `index` of `grid`.
     pub(crate) fn new(grid: &ChunkGrid, index: &[usize]) -> BlockInfo {
+        let ranges = grid.block_ranges(index);
         BlockInfo {
             index: index.to_vec(),
-            ranges: grid.block_ranges(index),
+            core: ranges.iter().map(|r| 0..r.len()).collect(),
+            ranges,
             shape: grid.shape(),
             nblocks: grid.nblocks(),
         }

@@ -7,6 +7,7 @@ mod elementwise;
 pub(crate) mod index_blockwise;
 mod layout;
 pub(crate) mod map_blocks;
+pub(crate) mod map_overlap;
 pub mod random;
 mod reductions;
 pub(crate) mod user_reduction;
