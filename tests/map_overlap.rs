@@ -414,3 +414,30 @@ fn a_block_of_the_wrong_shape_is_a_tile_shape_error() {
         other => panic!("expected a tile shape error, got {other:?}"),
     }
 }
+
+#[test]
+fn a_task_reads_only_the_tiles_its_grown_block_touches() {
+    use std::sync::atomic::Ordering;
+    // 40 tiles of 5; the window 20..25 is block 4. With depth 7 it reads blocks 2..=6.
+    let (x, calls, dense) = counting_source(&[200], &[5]);
+    let how = MapOverlap::new().depth(7).boundary(Boundary::None);
+    let m = x.map_overlap(&how, |g, _| Ok(star(g, 7))).unwrap();
+    let window = m.slice(ndarray::s![20..25]).unwrap().compute().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
+    let expected = oracle(&dense, &[7], &[Boundary::None], |p| star(p, 7));
+    assert_same_f64(
+        &window,
+        &expected.slice(ndarray::s![20..25]).to_owned().into_dyn(),
+    );
+    // Periodic at the left edge: block 0 also reads the last two blocks (190..200).
+    calls.store(0, Ordering::SeqCst);
+    let how = MapOverlap::new().depth(7).boundary(Boundary::Periodic);
+    let m = x.map_overlap(&how, |g, _| Ok(star(g, 7))).unwrap();
+    let first = m.slice(ndarray::s![0..5]).unwrap().compute().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 5, "blocks 38, 39, 0, 1, 2");
+    let expected = oracle(&dense, &[7], &[Boundary::Periodic], |p| star(p, 7));
+    assert_same_f64(
+        &first,
+        &expected.slice(ndarray::s![0..5]).to_owned().into_dyn(),
+    );
+}
