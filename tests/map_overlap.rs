@@ -441,3 +441,15 @@ fn a_task_reads_only_the_tiles_its_grown_block_touches() {
         &expected.slice(ndarray::s![0..5]).to_owned().into_dyn(),
     );
 }
+
+#[test]
+fn zero_dimensional_arrays_have_no_halo() {
+    let x = from_ndarray(&ndarray::arr0(2.5).into_dyn(), Chunks::Shape(vec![])).unwrap();
+    let got = x
+        .map_overlap(&MapOverlap::new().depths([]), |g, _| Ok(g * 2.0))
+        .unwrap();
+    assert_eq!(
+        got.compute().unwrap().into_raw_vec_and_offset().0,
+        vec![5.0]
+    );
+}

@@ -138,7 +138,8 @@ impl MapOverlap {
         self
     }
 
-    /// The boundary mode per axis (one per axis of the inputs).
+    /// The boundary mode per axis (one per axis of the inputs). Where two axes both pad
+    /// with constants they must be the same constant (a build error otherwise).
     pub fn boundaries(mut self, boundaries: impl AsRef<[Boundary]>) -> MapOverlap {
         self.boundary = PerAxis::Axes(boundaries.as_ref().to_vec());
         self
@@ -183,7 +184,8 @@ struct AxisHalo {
 
 /// A stretch of a grown block along one axis: `dst` in the grown block's coordinates, read
 /// from `src` (the position of the input block in [`AxisPlan::blocks`], a range local to
-/// that block, and whether it runs backwards), or the constant where `src` is `None`.
+/// that block, and whether it runs backwards; one element repeated over all of `dst` if
+/// the range has one), or the constant where `src` is `None`.
 #[derive(Clone, Debug, PartialEq)]
 struct Run {
     dst: Range<usize>,
@@ -230,43 +232,40 @@ impl AxisHalo {
         };
         let lo = core.start as isize - before as isize;
         let mut runs: Vec<Run> = Vec::new();
-        // The current run's last source element and direction (0 while of length one).
-        let mut last: Option<(usize, isize)> = None;
+        // The current run's last source element, and its step (-1, 0 for an element
+        // repeated, or 1; none while the run has one element).
+        let mut last: Option<(usize, Option<isize>)> = None;
         for (k, i) in (lo..(core.end + after) as isize).enumerate() {
             let src = self.source(i);
-            let block = src.map(|s| self.chunks.chunk_of(s));
-            let extends = match (runs.last(), src, last) {
-                (Some(Run { src: None, .. }), None, _) => true,
-                (Some(Run { src: Some(r), .. }), Some(s), Some((prev, dir))) => {
+            let step = match (runs.last(), src, last) {
+                (Some(Run { src: None, .. }), None, _) => Some(0),
+                (Some(Run { src: Some(r), .. }), Some(s), Some((prev, run_step))) => {
                     let step = s as isize - prev as isize;
-                    Some(r.0) == block && step.abs() == 1 && (dir == 0 || dir == step)
+                    let same = self.chunks.chunk_of(s) == r.0 && step.abs() <= 1;
+                    (same && run_step.is_none_or(|st| st == step)).then_some(step)
                 }
-                _ => false,
+                _ => None,
             };
-            match (extends, src) {
-                (true, Some(s)) => {
-                    let run = runs.last_mut().expect("a run to extend");
-                    let step = s as isize - last.expect("a source").0 as isize;
-                    let r = run.src.as_mut().expect("a source run");
+            if let Some(step) = step {
+                let run = runs.last_mut().expect("a run to extend");
+                run.dst.end = k + 1;
+                if let (Some(r), Some(s)) = (run.src.as_mut(), src) {
                     let local = s - self.chunks.start(r.0);
                     r.1 = r.1.start.min(local)..r.1.end.max(local + 1);
                     r.2 = step < 0;
-                    run.dst.end = k + 1;
-                    last = Some((s, step));
+                    last = Some((s, Some(step)));
                 }
-                (true, None) => runs.last_mut().expect("a run to extend").dst.end = k + 1,
-                (false, src) => {
-                    runs.push(Run {
-                        dst: k..k + 1,
-                        src: src.map(|s| {
-                            let blk = self.chunks.chunk_of(s);
-                            let local = s - self.chunks.start(blk);
-                            (blk, local..local + 1, false)
-                        }),
-                    });
-                    last = src.map(|s| (s, 0));
-                }
+                continue;
             }
+            runs.push(Run {
+                dst: k..k + 1,
+                src: src.map(|s| {
+                    let blk = self.chunks.chunk_of(s);
+                    let local = s - self.chunks.start(blk);
+                    (blk, local..local + 1, false)
+                }),
+            });
+            last = src.map(|s| (s, None));
         }
         // Block numbers to positions in the ascending list of blocks read.
         let mut blocks: Vec<usize> = runs
@@ -609,13 +608,27 @@ mod tests {
         assert_eq!(
             src,
             vec![
-                (0..1, Some((1, 0..1, false))),
-                (1..2, Some((1, 0..1, false))),
+                (0..2, Some((1, 0..1, false))),
                 (2..4, Some((0, 0..2, true))),
                 (4..6, Some((0, 0..2, false))),
-                (6..7, Some((1, 0..1, false))),
-                (7..8, Some((1, 0..1, false))),
+                (6..8, Some((1, 0..1, false))),
                 (8..10, Some((0, 0..2, true))),
+            ]
+        );
+        // Nearest on block 1 (element 2) grown by 5: 0 0 0 0 1 | 2 | 2 2 2 2 2, the
+        // repeats one run each.
+        let p = halo(&[2, 1], 5, Boundary::Nearest).plan(1);
+        let src: Vec<_> = p
+            .runs
+            .iter()
+            .map(|r| (r.dst.clone(), r.src.clone()))
+            .collect();
+        assert_eq!(
+            src,
+            vec![
+                (0..4, Some((0, 0..1, false))),
+                (4..5, Some((0, 1..2, false))),
+                (5..11, Some((1, 0..1, false))),
             ]
         );
     }
