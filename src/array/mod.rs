@@ -3,6 +3,7 @@
 mod arith;
 mod compute;
 mod creation;
+mod derived;
 mod elementwise;
 pub(crate) mod index_blockwise;
 mod layout;
@@ -20,6 +21,7 @@ use chunkwise_kernels::dtype::{DType, Element};
 
 pub use compute::{compute_many, compute_many_report, compute_many_with};
 pub use creation::{arange, eye, from_fn, from_ndarray, full, linspace, ones, zeros};
+pub use derived::Coarsen;
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use reductions::Reduction;
 
