@@ -13,26 +13,12 @@
 
 mod common;
 
-use common::{reset_peak_rss, rss_mib, scale};
+use common::{median, reset_peak_rss, rss_mib, scale};
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chunkwise::prelude::*;
 use ndarray::{Array2, Axis, Zip};
-
-/// Median wall time of `reps` runs.
-fn median<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, R) {
-    let mut times = Vec::new();
-    let mut last = None;
-    for _ in 0..reps {
-        let t = Instant::now();
-        let r = f();
-        times.push(t.elapsed());
-        last = Some(r);
-    }
-    times.sort();
-    (times[times.len() / 2], last.expect("at least one run"))
-}
 
 fn ns_per(d: Duration, n: usize) -> f64 {
     d.as_secs_f64() * 1e9 / n as f64

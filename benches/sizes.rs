@@ -13,29 +13,17 @@
 //! Name workloads (`open`, `grids`, `refusals`) as arguments to run only those.
 #![allow(missing_docs)]
 
+mod common;
 #[path = "../tests/common/huge_zarr.rs"]
 mod huge_zarr;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chunkwise::io::zarr;
 use chunkwise::{BuildError, ChunkGrid, Config, Error, ExecError, PlanError};
+use common::median;
 use huge_zarr::{write_chunk, write_metadata};
 use ndarray::{ArrayD, IxDyn, s};
-
-/// Median wall time of `reps` runs, and the last run's result.
-fn median<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, R) {
-    let mut times = Vec::new();
-    let mut last = None;
-    for _ in 0..reps {
-        let t = Instant::now();
-        let r = f();
-        times.push(t.elapsed());
-        last = Some(r);
-    }
-    times.sort();
-    (times[times.len() / 2], last.expect("at least one run"))
-}
 
 /// Times `f` (median of 5 runs) and prints it beside `bound`; returns the last result.
 fn measure<R>(what: &str, bound: Duration, f: impl FnMut() -> R) -> R {

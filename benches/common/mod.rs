@@ -1,4 +1,9 @@
-//! What the benchmarks share: the size divisor and the process's resident memory.
+//! What the benchmarks share: the size divisor, the process's resident memory, and median
+//! timing. Each bench uses part of it.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
 
 /// `CHUNKWISE_BENCH_SCALE`: every side is divided by it for a quick run (default 1).
 pub(crate) fn scale() -> usize {
@@ -25,4 +30,18 @@ pub(crate) fn rss_mib(field: &str) -> f64 {
         .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Median wall time of `reps` runs, and the last run's result.
+pub(crate) fn median<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, R) {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..reps {
+        let t = Instant::now();
+        let r = f();
+        times.push(t.elapsed());
+        last = Some(r);
+    }
+    times.sort();
+    (times[times.len() / 2], last.expect("at least one run"))
 }

@@ -1,11 +1,10 @@
 //! The `fuse-elementwise` pass: chains of elementwise nodes, and the position generators
 //! they read, become one strip program per node.
 
-use std::cell::Cell;
 use std::sync::Arc;
 
-use super::fusion::fuse_program;
-use super::{Pass, rewrite};
+use super::Pass;
+use super::fusion::{fuse_nodes, fuse_program};
 use crate::error::Result;
 use crate::graph::{Elemwise, Node, NodeKind};
 
@@ -19,28 +18,17 @@ impl Pass for FuseElemwise {
     /// Fuses each elementwise node's fusable inputs into it, and records on it why the
     /// others were refused; reports a change only where something was fused.
     fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
-        let fused_any = Cell::new(false);
-        let (out, _) = rewrite(roots, &|node| {
-            let NodeKind::Elemwise(e) = &node.kind else {
+        Ok(fuse_nodes(roots, &|kind| {
+            let NodeKind::Elemwise(e) = kind else {
                 return None;
             };
             let fusion = fuse_program(&e.inputs, &e.program);
-            if !fusion.fused && fusion.notes == node.notes {
-                return None;
-            }
-            fused_any.set(fused_any.get() || fusion.fused);
             let kind = NodeKind::Elemwise(Elemwise {
                 inputs: fusion.inputs,
                 program: fusion.program,
             });
-            Some(Node::with_notes(
-                kind,
-                node.grid.clone(),
-                node.dtype,
-                fusion.notes,
-            ))
-        });
-        Ok((out, fused_any.get()))
+            Some((fusion.fused, fusion.notes, kind))
+        }))
     }
 }
 

@@ -1,11 +1,10 @@
 //! The `fuse-into-reduce` pass: a reduction's per-tile step runs the elementwise program
 //! that feeds it, so no tile of the reduced expression is ever stored.
 
-use std::cell::Cell;
 use std::sync::Arc;
 
-use super::fusion::fuse_program;
-use super::{Pass, rewrite};
+use super::Pass;
+use super::fusion::{fuse_nodes, fuse_program};
 use crate::error::Result;
 use crate::graph::{Node, NodeKind, Reduce};
 
@@ -19,29 +18,18 @@ impl Pass for FuseIntoReduce {
     /// Fuses each reduction's fusable inputs into its prelude, and records on it why the
     /// others were refused; reports a change only where something was fused.
     fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
-        let fused_any = Cell::new(false);
-        let (out, _) = rewrite(roots, &|node| {
-            let NodeKind::Reduce(r) = &node.kind else {
+        Ok(fuse_nodes(roots, &|kind| {
+            let NodeKind::Reduce(r) = kind else {
                 return None;
             };
             let fusion = fuse_program(&r.inputs, &r.program);
-            if !fusion.fused && fusion.notes == node.notes {
-                return None;
-            }
-            fused_any.set(fused_any.get() || fusion.fused);
             let kind = NodeKind::Reduce(Reduce {
                 inputs: fusion.inputs,
                 program: fusion.program,
                 ..r.clone()
             });
-            Some(Node::with_notes(
-                kind,
-                node.grid.clone(),
-                node.dtype,
-                fusion.notes,
-            ))
-        });
-        Ok((out, fused_any.get()))
+            Some((fusion.fused, fusion.notes, kind))
+        }))
     }
 }
 

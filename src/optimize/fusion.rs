@@ -2,9 +2,11 @@
 //! a program while recording why the others were refused.
 
 use chunkwise_kernels::strip::{Program, Step, ValueRef};
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::graph::{ElemInput, NodeId, NodeKind, Note, Source};
+use crate::graph::{ElemInput, Node, NodeId, NodeKind, Note, Source};
 
 /// Why `input` cannot be fused into its consumer, or `None` if it can.
 fn refusal(input: &ElemInput) -> Option<&'static str> {
@@ -30,6 +32,30 @@ pub(crate) struct Fusion {
     pub(crate) fused: bool,
     /// One [`Note::NotFused`] per input of the result that could not be inlined.
     pub(crate) notes: Vec<Note>,
+}
+
+/// A node's kind rebuilt with its inputs fused: whether any input was fused, the refusal
+/// notes, and the new kind (`None` for kinds a pass leaves alone).
+pub(crate) type FusedKind = Option<(bool, Vec<Note>, NodeKind)>;
+
+/// The rewrite both fusion passes make: `fuse(kind)` gives, for the nodes a pass fuses
+/// into, whether it fused any input, the refusal notes and the rebuilt kind. A node is
+/// replaced where it fused something or its notes changed; the result says whether
+/// anything was fused.
+pub(crate) fn fuse_nodes(
+    roots: &[Arc<Node>],
+    fuse: &dyn Fn(&NodeKind) -> FusedKind,
+) -> (Vec<Arc<Node>>, bool) {
+    let fused_any = Cell::new(false);
+    let (out, _) = super::rewrite(roots, &|node| {
+        let (fused, notes, kind) = fuse(&node.kind)?;
+        if !fused && notes == node.notes {
+            return None;
+        }
+        fused_any.set(fused_any.get() || fused);
+        Some(Node::with_notes(kind, node.grid.clone(), node.dtype, notes))
+    });
+    (out, fused_any.get())
 }
 
 /// Inlines the fusable inputs of a program, recording why the others were refused.
