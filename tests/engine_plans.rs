@@ -306,3 +306,28 @@ fn the_same_program_builds_the_same_plan_whatever_the_process_built_before() {
         assert_eq!(got, want);
     }
 }
+
+#[test]
+fn a_window_of_a_large_map_overlap_plans_only_the_tiles_under_it() {
+    // 40,000 tiles of 40 x 40; the 10 x 10 window lies in one tile, whose depth-1 halo
+    // reaches its 8 neighbours: 1 map_overlap task and 9 generator tiles, plus the view.
+    let x = random::uniform::<f64>(1, 0.0, 1.0, &[8000, 8000], [40, 40]).unwrap();
+    assert_eq!(x.n_tiles(), 40_000);
+    let options = chunkwise::MapOverlap::new()
+        .depth(1)
+        .boundary(chunkwise::Boundary::Reflect);
+    let y = x
+        .map_overlap(&options, |b: &ArrayD<f64>, _| Ok(b.mapv(|v| v * 2.0 - 1.0)))
+        .unwrap();
+    let window = y.slice(ndarray::s![4005..4015, 4005..4015]).unwrap();
+    let tasks = window.task_count(&Config::default()).unwrap();
+    assert!(tasks <= 12, "{tasks} tasks for one tile's window");
+    let got = window.compute().unwrap();
+    let want = x
+        .slice(ndarray::s![4005..4015, 4005..4015])
+        .unwrap()
+        .compute()
+        .unwrap()
+        .mapv(|v| v * 2.0 - 1.0);
+    assert_same_f64(&got, &want);
+}

@@ -540,9 +540,9 @@ pub trait FloatElement:
     /// Conversion from f64 (rounding for f32).
     fn from_f64(x: f64) -> Self;
     /// Uniform values in [0, 1) for the elements at global indices `start..`.
-    fn fill_uniform(seed: u64, stream: u32, start: u64, out: &mut [Self]);
-    /// Standard normal values for the elements at global indices `start..`.
-    fn fill_normal(seed: u64, stream: u32, start: u64, out: &mut [Self]);
+    fn fill_uniform(seed: u64, stream: u32, start: u64, stride: u64, out: &mut [Self]);
+    /// Standard normal values for the elements at global indices `start + j * stride`.
+    fn fill_normal(seed: u64, stream: u32, start: u64, stride: u64, out: &mut [Self]);
 }
 
 impl FloatElement for f32 {
@@ -551,11 +551,11 @@ impl FloatElement for f32 {
     fn from_f64(x: f64) -> Self {
         x as f32
     }
-    fn fill_uniform(seed: u64, stream: u32, start: u64, out: &mut [Self]) {
-        crate::random::fill_uniform_f32(seed, stream, start, out)
+    fn fill_uniform(seed: u64, stream: u32, start: u64, stride: u64, out: &mut [Self]) {
+        crate::random::fill_uniform_f32(seed, stream, start, stride, out)
     }
-    fn fill_normal(seed: u64, stream: u32, start: u64, out: &mut [Self]) {
-        crate::random::fill_normal_f32(seed, stream, start, out)
+    fn fill_normal(seed: u64, stream: u32, start: u64, stride: u64, out: &mut [Self]) {
+        crate::random::fill_normal_f32(seed, stream, start, stride, out)
     }
 }
 
@@ -565,11 +565,11 @@ impl FloatElement for f64 {
     fn from_f64(x: f64) -> Self {
         x
     }
-    fn fill_uniform(seed: u64, stream: u32, start: u64, out: &mut [Self]) {
-        crate::random::fill_uniform_f64(seed, stream, start, out)
+    fn fill_uniform(seed: u64, stream: u32, start: u64, stride: u64, out: &mut [Self]) {
+        crate::random::fill_uniform_f64(seed, stream, start, stride, out)
     }
-    fn fill_normal(seed: u64, stream: u32, start: u64, out: &mut [Self]) {
-        crate::random::fill_normal_f64(seed, stream, start, out)
+    fn fill_normal(seed: u64, stream: u32, start: u64, stride: u64, out: &mut [Self]) {
+        crate::random::fill_normal_f64(seed, stream, start, stride, out)
     }
 }
 

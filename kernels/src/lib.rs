@@ -17,6 +17,7 @@ pub mod random;
 pub mod reduce;
 pub mod simd;
 pub mod strip;
+pub mod view;
 
 /// The tests' one pseudo-random generator (shared with the main crate's tests).
 #[cfg(test)]

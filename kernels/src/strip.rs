@@ -11,7 +11,8 @@ use std::fmt::Debug;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::dtype::{DType, Element, Strip, StripMut, StripVec};
+use crate::dtype::{DType, Strip, StripMut, StripVec};
+use crate::view::{TileView, strip_at};
 
 /// The default number of elements per strip: small enough that a step's scratch buffer
 /// stays in L1/L2, large enough that per-strip dispatch costs nothing measurable.
@@ -43,18 +44,32 @@ impl TilePosition<'_> {
         self.len() == 0
     }
 
-    /// Calls `f(strip_offset, global_linear_index, run_len)` for each run of elements that
-    /// are consecutive in the whole array (C order), covering the tile-flat range
-    /// `offset..offset + len`.
-    pub fn for_each_run(&self, offset: usize, len: usize, mut f: impl FnMut(usize, u64, usize)) {
+    /// Calls `f(strip_offset, global_linear_index, run_len, global_stride)` for each run of
+    /// elements along the tile's last axis longer than 1 (its rows), covering the tile-flat
+    /// range `offset..offset + len`: the run's elements are `global_stride` apart in the whole
+    /// array (C order), 1 unless the tile is thinner than the array along its last axes.
+    pub fn for_each_run(
+        &self,
+        offset: usize,
+        len: usize,
+        mut f: impl FnMut(usize, u64, usize, u64),
+    ) {
         let ndim = self.shape.len();
         if ndim == 0 {
             if len > 0 {
-                f(0, 0, 1);
+                f(0, 0, 1, 1);
             }
             return;
         }
-        let row = self.shape[ndim - 1];
+        let r = (0..ndim)
+            .rev()
+            .find(|&a| self.shape[a] > 1)
+            .unwrap_or(ndim - 1);
+        let row = self.shape[r];
+        let along: u64 = self.array_shape[r + 1..]
+            .iter()
+            .map(|&n| n as u64)
+            .product();
         let mut done = 0;
         while done < len {
             let flat = offset + done;
@@ -65,124 +80,33 @@ impl TilePosition<'_> {
             let mut linear = 0u64;
             let mut stride = 1u64;
             for axis in (0..ndim).rev() {
-                let local = if axis == ndim - 1 {
-                    col
-                } else {
-                    let extent = self.shape[axis];
-                    let i = rest % extent;
-                    rest /= extent;
-                    i
+                let local = match axis.cmp(&r) {
+                    std::cmp::Ordering::Greater => 0,
+                    std::cmp::Ordering::Equal => col,
+                    std::cmp::Ordering::Less => {
+                        let extent = self.shape[axis];
+                        let i = rest % extent;
+                        rest /= extent;
+                        i
+                    }
                 };
                 linear += (self.origin[axis] + local) as u64 * stride;
                 stride *= self.array_shape[axis] as u64;
             }
-            f(done, linear, run);
+            f(done, linear, run, along);
             done += run;
         }
     }
 }
 
-/// An input tile of a program: a whole tile of the output's shape, or a smaller tile that
-/// is repeated along its axes of length 1 (NumPy broadcasting) without being copied out.
+/// An input tile of a program: a whole tile of the output's shape, or elements read through
+/// a [`TileView`] (a slice, transpose or broadcast of source tiles) without being copied out.
 #[derive(Clone, Copy, Debug)]
 pub enum InputTile<'a> {
     /// A tile of the output tile's shape, in C order.
     Full(Strip<'a>),
-    /// A tile of `shape` (the output tile's number of axes, 1 on broadcast axes), in C order.
-    Broadcast {
-        /// Its elements.
-        data: Strip<'a>,
-        /// Its shape.
-        shape: &'a [usize],
-    },
-}
-
-/// Copies the elements of a broadcast input for output elements `offset..offset + out.len()`
-/// of a tile of `out_shape`: row by row, each row a slice copy or a repeated value.
-fn gather_broadcast<T: Element>(
-    data: &[T],
-    shape: &[usize],
-    out_shape: &[usize],
-    offset: usize,
-    out: &mut [T],
-) {
-    let ndim = out_shape.len();
-    if ndim == 0 {
-        out.fill(data[0]);
-        return;
-    }
-    let row = out_shape[ndim - 1];
-    let last_repeats = shape[ndim - 1] == 1 && row != 1;
-    let mut done = 0;
-    while done < out.len() {
-        let flat = offset + done;
-        let col = flat % row;
-        let run = (row - col).min(out.len() - done);
-        let index = row_start(shape, out_shape, flat / row);
-        let target = &mut out[done..done + run];
-        if last_repeats {
-            target.fill(data[index]);
-        } else {
-            target.copy_from_slice(&data[index + col..index + col + run]);
-        }
-        done += run;
-    }
-}
-
-/// The index in a broadcast input of `shape` of the first element of output row `row`
-/// (a tile of `out_shape`): broadcast axes contribute nothing.
-fn row_start(shape: &[usize], out_shape: &[usize], row: usize) -> usize {
-    let ndim = out_shape.len();
-    let mut rest = row;
-    let mut index = 0;
-    let mut stride = shape[ndim - 1];
-    for axis in (0..ndim - 1).rev() {
-        let i = rest % out_shape[axis];
-        rest /= out_shape[axis];
-        if shape[axis] != 1 {
-            index += i * stride;
-        }
-        stride *= shape[axis];
-    }
-    index
-}
-
-/// Where the strip `offset..offset + len` of a tile of `out_shape` lies in a broadcast input
-/// of `shape`, when that is one contiguous range: the strip stays within one row and the
-/// input's last axis is not broadcast.
-fn contiguous_broadcast(
-    shape: &[usize],
-    out_shape: &[usize],
-    offset: usize,
-    len: usize,
-) -> Option<Range<usize>> {
-    let ndim = out_shape.len();
-    let row = *out_shape.last()?;
-    let col = offset % row;
-    if shape[ndim - 1] != row || col + len > row {
-        return None;
-    }
-    let index = row_start(shape, out_shape, offset / row);
-    Some(index + col..index + col + len)
-}
-
-/// Hands the typed pair of a broadcast input and its scratch strip to [`gather_broadcast`].
-fn gather_strip(
-    data: Strip<'_>,
-    shape: &[usize],
-    out_shape: &[usize],
-    offset: usize,
-    out: StripMut<'_>,
-) {
-    macro_rules! gather_each {
-        ($($v:ident),*) => {
-            match (data, out) {
-                $((Strip::$v(d), StripMut::$v(o)) => gather_broadcast(d, shape, out_shape, offset, o),)*
-                _ => panic!("dtype invariant broken: a broadcast input and its scratch differ"),
-            }
-        };
-    }
-    gather_each!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64)
+    /// The output tile's elements as pieces of source tiles.
+    View(&'a TileView<'a>),
 }
 
 /// The strip being evaluated: its tile and its offset in the tile (C order).
@@ -310,53 +234,45 @@ impl Program {
     ) {
         debug_assert_eq!(inputs.len(), self.inputs.len());
         let total = range.end.min(tile.len());
-        let strip_len = strip_len
+        // Buffers as long as the longest strip; where strips end does not depend on the range.
+        let buffer_len = strip_len
             .max(1)
             .min(total.saturating_sub(range.start).max(1));
         let mut scratch: Vec<StripVec> = self
             .steps
             .iter()
-            .map(|s| StripVec::zeros(s.op.out_dtype(), strip_len))
+            .map(|s| StripVec::zeros(s.op.out_dtype(), buffer_len))
             .collect();
-        let mut repeated: Vec<Option<StripVec>> = inputs
+        // A strip buffer per view input, for strips it cannot read in place.
+        let mut gathered: Vec<Option<StripVec>> = inputs
             .iter()
             .zip(&self.inputs)
             .map(|(input, &dtype)| match input {
                 InputTile::Full(_) => None,
-                InputTile::Broadcast { .. } => Some(StripVec::zeros(dtype, strip_len)),
+                InputTile::View(_) => Some(StripVec::zeros(dtype, buffer_len)),
             })
             .collect();
         let mut offset = range.start;
-        // Per input, where its strip lies in place (reused across strips: no allocation
-        // per strip).
-        let mut in_place: Vec<Option<Range<usize>>> = Vec::with_capacity(inputs.len());
+        // Per input, its strip read in place (reused across strips: no allocation per strip).
+        let mut in_place: Vec<Option<Strip<'_>>> = Vec::with_capacity(inputs.len());
         while offset < total {
-            let len = strip_len.min(total - offset);
+            let len = strip_at(tile.shape, strip_len, offset, &(offset..total));
             let range = offset..offset + len;
             let at = StripAt { tile, offset };
-            // A broadcast input whose strip is one contiguous piece of it is read in place;
-            // others are repeated into their buffers.
             in_place.clear();
             in_place.extend(inputs.iter().map(|input| match input {
-                InputTile::Full(_) => None,
-                InputTile::Broadcast { shape, .. } => {
-                    contiguous_broadcast(shape, tile.shape, offset, len)
-                }
+                InputTile::Full(strip) => Some(strip.slice(range.clone())),
+                InputTile::View(view) => view.contiguous(offset, len),
             }));
-            for ((input, buffer), place) in inputs.iter().zip(repeated.iter_mut()).zip(&in_place) {
-                if let (InputTile::Broadcast { data, shape }, Some(buffer), None) =
-                    (input, buffer, place)
-                {
-                    gather_strip(*data, shape, tile.shape, offset, buffer.head_mut(len));
+            for ((input, buffer), place) in inputs.iter().zip(gathered.iter_mut()).zip(&in_place) {
+                if let (InputTile::View(view), Some(buffer), None) = (input, buffer, place) {
+                    view.gather(offset, buffer.head_mut(len));
                 }
             }
-            let input_strip = |i: usize| match (&inputs[i], &repeated[i], &in_place[i]) {
-                (InputTile::Full(strip), _, _) => strip.slice(range.clone()),
-                (InputTile::Broadcast { data, .. }, _, Some(place)) => data.slice(place.clone()),
-                (InputTile::Broadcast { .. }, Some(buffer), None) => buffer.head(len),
-                (InputTile::Broadcast { .. }, None, None) => {
-                    unreachable!("broadcast inputs have buffers")
-                }
+            let input_strip = |i: usize| match (&in_place[i], &gathered[i]) {
+                (Some(strip), _) => *strip,
+                (None, Some(buffer)) => buffer.head(len),
+                (None, None) => unreachable!("inputs not read in place are views with buffers"),
             };
             for (k, step) in self.steps.iter().enumerate() {
                 let (done, rest) = scratch.split_at_mut(k);
@@ -435,9 +351,9 @@ mod tests {
         fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
             let out = f64::from_strip_mut(out);
             at.tile
-                .for_each_run(at.offset, out.len(), |o, linear, len| {
+                .for_each_run(at.offset, out.len(), |o, linear, len, stride| {
                     for (k, v) in out[o..o + len].iter_mut().enumerate() {
-                        *v = (linear + k as u64) as f64;
+                        *v = (linear + k as u64 * stride) as f64;
                     }
                 });
         }
@@ -499,17 +415,20 @@ mod tests {
             }],
             output: ValueRef::Step(0),
         };
-        let (row, column) = ([1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0]);
-        let inputs = [
-            InputTile::Broadcast {
-                data: f64::to_strip(&row),
-                shape: &[1, 4],
-            },
-            InputTile::Broadcast {
-                data: f64::to_strip(&column),
-                shape: &[3, 1],
-            },
-        ];
+        const ROW: [f64; 4] = [1.0, 2.0, 3.0, 4.0];
+        const COLUMN: [f64; 3] = [10.0, 20.0, 30.0];
+        // The row repeats down axis 0 (stride 0), the column along axis 1.
+        let view = |data: &'static [f64], strides: Vec<isize>| TileView {
+            shape: vec![3, 4],
+            cuts: vec![vec![0], vec![0]],
+            pieces: vec![crate::view::ViewPiece {
+                data: f64::to_strip(data),
+                corner: 0,
+                strides,
+            }],
+        };
+        let (row_view, column_view) = (view(&ROW, vec![0, 1]), view(&COLUMN, vec![1, 0]));
+        let inputs = [InputTile::View(&row_view), InputTile::View(&column_view)];
         let tile = TilePosition {
             origin: &[0, 0],
             shape: &[3, 4],
@@ -519,7 +438,7 @@ mod tests {
         program.run_into(&inputs, tile, 5, f64::to_strip_mut(&mut out));
         for r in 0..3 {
             for c in 0..4 {
-                assert_eq!(out[r * 4 + c], row[c] + column[r]);
+                assert_eq!(out[r * 4 + c], ROW[c] + COLUMN[r]);
             }
         }
     }

@@ -9,9 +9,11 @@ use crate::error::{BuildError, Error, Result};
 
 mod axis;
 mod stored;
+mod view;
 
 pub(crate) use axis::AxisChunks;
 pub(crate) use stored::{chunk_counts, clipped_lengths, is_multiple_shape};
+pub(crate) use view::{Pieces, SourceAxis, View};
 
 /// The default tile size that `Chunks::Auto` aims for: 128 MiB.
 pub const DEFAULT_TILE_BYTES: usize = 128 << 20;

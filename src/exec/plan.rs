@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, PlanError, Result};
-use crate::graph::{Node, NodeId, NodeKind, Reduce, Source, node_numbers, plan_text};
+use crate::graph::{ElemInput, Node, NodeId, NodeKind, Reduce, Source, node_numbers, plan_text};
 
 /// What a task does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -377,7 +377,9 @@ fn least_tasks(roots: &[Arc<Node>]) -> u128 {
             NodeKind::Elemwise(e) => stack.extend(
                 e.inputs
                     .iter()
-                    .filter(|i| i.is_aligned() && !matches!(i.node.kind, NodeKind::Source(_)))
+                    .filter(|i| {
+                        i.is_aligned(&node.grid) && !matches!(i.node.kind, NodeKind::Source(_))
+                    })
                     .map(|i| (i.node.clone(), tiles)),
             ),
             _ => {}
@@ -443,12 +445,13 @@ fn streamed_sources(roots: &[Arc<Node>]) -> HashSet<NodeId> {
     }
     reductions
         .iter()
-        .flat_map(|r| &r.inputs)
-        .filter(|input| {
+        .flat_map(|r| r.inputs.iter().map(|input| (input, &r.in_grid)))
+        .filter(|(input, grid)| {
             let streams = matches!(&input.node.kind,
                 NodeKind::Source(Source::Tiles(source)) if source.streams(&input.node.grid));
-            streams && input.is_aligned() && readers.get(&input.node.id) == Some(&1)
+            streams && input.is_aligned(grid) && readers.get(&input.node.id) == Some(&1)
         })
+        .map(|(input, _)| input)
         .map(|input| input.node.id)
         .collect()
 }
@@ -494,6 +497,37 @@ impl Lowering {
         Ok(id)
     }
 
+    /// The tasks of the tiles that `inputs` of a consumer tile `block` of `grid` read, in
+    /// order: per input, its view's pieces (one tile for an aligned input).
+    fn input_tasks(
+        &mut self,
+        inputs: &[ElemInput],
+        grid: &ChunkGrid,
+        block: &[usize],
+    ) -> Result<Vec<usize>> {
+        let mut deps = Vec::new();
+        for input in inputs {
+            if input.is_aligned(grid) {
+                deps.push(self.task(&input.node, Stage::Tile, block)?);
+            } else {
+                for piece in input.pieces(grid, block).blocks {
+                    deps.push(self.task(&input.node, Stage::Tile, &piece)?);
+                }
+            }
+        }
+        Ok(deps)
+    }
+
+    /// Scratch bytes of the strip buffers of `inputs` read through views, which are
+    /// gathered into them where a strip is not one run of a source tile.
+    fn view_buffers(&self, inputs: &[ElemInput], grid: &ChunkGrid) -> u64 {
+        inputs
+            .iter()
+            .filter(|i| !i.is_aligned(grid))
+            .map(|i| (self.strip_len * i.node.dtype.size()) as u64)
+            .sum()
+    }
+
     fn tile_bytes(node: &Node, grid: &ChunkGrid, block: &[usize]) -> u64 {
         (grid.block_shape(block).iter().product::<usize>() * node.dtype.size()) as u64
     }
@@ -510,15 +544,9 @@ impl Lowering {
                 (TaskKind::Source, Vec::new(), 0)
             }
             NodeKind::Elemwise(e) => {
-                let mut deps = Vec::new();
-                let mut scratch = e.program.scratch_bytes(self.strip_len) as u64;
-                for input in &e.inputs {
-                    deps.push(self.task(&input.node, Stage::Tile, &input.block_for(block))?);
-                    if !input.is_aligned() {
-                        // A broadcast input is repeated into a strip buffer.
-                        scratch += (self.strip_len * input.node.dtype.size()) as u64;
-                    }
-                }
+                let deps = self.input_tasks(&e.inputs, &node.grid, block)?;
+                let scratch = e.program.scratch_bytes(self.strip_len) as u64
+                    + self.view_buffers(&e.inputs, &node.grid);
                 (TaskKind::Elemwise, deps, scratch)
             }
             NodeKind::Blockwise(b) => {
@@ -585,25 +613,21 @@ impl Lowering {
                 .inputs
                 .iter()
                 .position(|i| self.streamed.contains(&i.node.id));
-            let deps = r
+            let others: Vec<ElemInput> = r
                 .inputs
                 .iter()
                 .enumerate()
                 .filter(|&(k, _)| Some(k) != streamed)
-                .map(|(_, i)| self.task(&i.node, Stage::Tile, &i.block_for(block)))
-                .collect::<Result<_>>()?;
+                .map(|(_, i)| i.clone())
+                .collect();
+            let deps = self.input_tasks(&others, &r.in_grid, block)?;
             let decoded = streamed.map_or(0, |k| {
                 let input = &r.inputs[k].node;
                 Self::tile_bytes(input, &input.grid, block)
             });
-            // A broadcast input is repeated into a strip buffer.
-            let broadcast: usize = r
-                .inputs
-                .iter()
-                .filter(|i| !i.is_aligned())
-                .map(|i| self.strip_len * i.node.dtype.size())
-                .sum();
-            let scratch = (r.program.scratch_bytes(self.strip_len) + broadcast) as u64 + decoded;
+            let scratch = r.program.scratch_bytes(self.strip_len) as u64
+                + self.view_buffers(&r.inputs, &r.in_grid)
+                + decoded;
             return Ok(Task {
                 node_number: 0,
                 kind: TaskKind::Partial,
@@ -776,7 +800,7 @@ mod tests {
         assert_eq!(sources, [vec![1, 0], vec![2, 0]]);
         assert_eq!(
             counts(&plan),
-            counted(&[("Blockwise", part.n_tiles()), ("Source", 2)])
+            counted(&[("Elemwise", part.n_tiles()), ("Source", 2)])
         );
         assert_eq!(least_tasks(&plan.roots), part.n_tiles() as u128);
     }

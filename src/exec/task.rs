@@ -1,9 +1,11 @@
 //! Running one task: gathering its input tiles and calling the kernel of its kind.
 
-use chunkwise_kernels::dtype::StripVec;
+use chunkwise_kernels::dtype::{Strip, StripVec};
 use chunkwise_kernels::strip::{InputTile, Program, Step, TilePosition, ValueRef};
+use chunkwise_kernels::view::{TileView, ViewPiece, c_strides};
 
 use super::plan::{Task, TaskKind};
+use crate::chunks::ChunkGrid;
 use crate::error::{Error, ExecError, Result};
 use crate::graph::{ElemInput, NodeKind, Reduce, Source};
 use crate::tile::{PartialFold, TilePiece, Value, new_tile, partial};
@@ -24,7 +26,6 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
             Ok(run_program(
                 &program,
                 &[],
-                &[],
                 &node.grid,
                 &task.block,
                 strip_len,
@@ -43,14 +44,16 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
             Ok(value)
         }
         (TaskKind::Source, NodeKind::Invalid(e)) => Err(e.clone()),
-        (TaskKind::Elemwise, NodeKind::Elemwise(e)) => Ok(run_program(
-            &e.program,
-            &e.inputs,
-            inputs,
-            &node.grid,
-            &task.block,
-            strip_len,
-        )),
+        (TaskKind::Elemwise, NodeKind::Elemwise(e)) => {
+            let gathered = Gathered::new(&e.inputs, &node.grid, &task.block, inputs);
+            Ok(run_program(
+                &e.program,
+                &gathered.tiles(),
+                &node.grid,
+                &task.block,
+                strip_len,
+            ))
+        }
         (TaskKind::Blockwise, NodeKind::Blockwise(b)) => {
             let refs: Vec<&Value> = inputs.iter().collect();
             let shape = node.grid.block_shape(&task.block);
@@ -72,7 +75,7 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
                 None => Ok(partial(
                     &*r.reducer,
                     &r.program,
-                    &input_tiles(&r.inputs, inputs),
+                    &Gathered::new(&r.inputs, &r.in_grid, &task.block, inputs).tiles(),
                     tile,
                     &r.reduced,
                     strip_len,
@@ -140,7 +143,8 @@ fn streamed_partial(
         .filter(|&(k, _)| k != streamed)
         .map(|(_, i)| i.clone())
         .collect();
-    let others = input_tiles(&others, deps);
+    let others = Gathered::new(&others, &r.in_grid, &task.block, deps);
+    let others = others.tiles();
     let mut fold = PartialFold::new(&*r.reducer, &r.program, tile, &r.reduced, strip_len);
     let ranges = input.grid.block_ranges(&task.block);
     // The most elements the source handed over (more than the tile is an error).
@@ -170,36 +174,81 @@ fn streamed_partial(
     Ok(fold.end())
 }
 
-/// The program inputs of a task: whole tiles, or broadcast tiles repeated strip by strip.
-fn input_tiles<'a>(specs: &[ElemInput], inputs: &'a [Value]) -> Vec<InputTile<'a>> {
-    specs
-        .iter()
-        .zip(inputs)
-        .map(|(spec, value)| {
-            let data = value.strip().expect("elementwise inputs are array tiles");
-            if spec.is_aligned() {
-                InputTile::Full(data)
-            } else {
-                InputTile::Broadcast {
-                    data,
-                    shape: value.shape(),
+/// The program inputs of a task: whole tiles, or views of the tiles it read (see
+/// [`ElemInput::pieces`]).
+struct Gathered<'a> {
+    inputs: Vec<GatheredInput<'a>>,
+}
+
+enum GatheredInput<'a> {
+    Full(Strip<'a>),
+    View(TileView<'a>),
+}
+
+impl<'a> Gathered<'a> {
+    /// The inputs `specs` of the consumer tile `block` of `grid`, from `values`: the tiles
+    /// the plan read for it, input after input (see `Lowering::input_tasks`).
+    fn new(specs: &[ElemInput], grid: &ChunkGrid, block: &[usize], values: &'a [Value]) -> Self {
+        let strip = |value: &'a Value| value.strip().expect("elementwise inputs are array tiles");
+        let mut rest = values;
+        let inputs = specs
+            .iter()
+            .map(|spec| {
+                if spec.is_aligned(grid) {
+                    let (first, tail) = rest.split_first().expect("one tile per aligned input");
+                    rest = tail;
+                    return GatheredInput::Full(strip(first));
                 }
-            }
-        })
-        .collect()
+                let pieces = spec.pieces(grid, block);
+                let (tiles, tail) = rest.split_at(pieces.blocks.len());
+                rest = tail;
+                let shape = grid.block_shape(block);
+                // Axes of length 1 do not move an element's C-order position: left out.
+                let kept: Vec<usize> = (0..shape.len()).filter(|&a| shape[a] != 1).collect();
+                let pieces_read = tiles
+                    .iter()
+                    .zip(&pieces.corners)
+                    .map(|(tile, corner)| {
+                        let source_strides = c_strides(tile.shape());
+                        let strides = spec.view.strides(&source_strides);
+                        ViewPiece {
+                            data: strip(tile),
+                            corner: corner.iter().zip(&source_strides).map(|(c, s)| c * s).sum(),
+                            strides: kept.iter().map(|&a| strides[a]).collect(),
+                        }
+                    })
+                    .collect();
+                GatheredInput::View(TileView {
+                    shape: kept.iter().map(|&a| shape[a]).collect(),
+                    cuts: kept.iter().map(|&a| pieces.cuts[a].clone()).collect(),
+                    pieces: pieces_read,
+                })
+            })
+            .collect();
+        Gathered { inputs }
+    }
+
+    /// The inputs as a program reads them.
+    fn tiles(&self) -> Vec<InputTile<'_>> {
+        self.inputs
+            .iter()
+            .map(|input| match input {
+                GatheredInput::Full(strip) => InputTile::Full(*strip),
+                GatheredInput::View(view) => InputTile::View(view),
+            })
+            .collect()
+    }
 }
 
 /// Evaluates a program into a new tile of `block` of `grid`.
 fn run_program(
     program: &Program,
-    specs: &[ElemInput],
-    inputs: &[Value],
-    grid: &crate::chunks::ChunkGrid,
+    strips: &[InputTile<'_>],
+    grid: &ChunkGrid,
     block: &[usize],
     strip_len: usize,
 ) -> Value {
     let shape = grid.block_shape(block);
-    let strips = input_tiles(specs, inputs);
     let origin = grid.block_origin(block);
     let array_shape = grid.shape();
     let tile = TilePosition {
@@ -209,7 +258,7 @@ fn run_program(
     };
     let len = tile.len();
     let mut out = StripVec::zeros(program.out_dtype(), len);
-    program.run_into(&strips, tile, strip_len, out.head_mut(len));
+    program.run_into(strips, tile, strip_len, out.head_mut(len));
     new_tile(out, &shape)
 }
 

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) use chunkwise_kernels::dtype::DType;
 use chunkwise_kernels::strip::{Program, StripOp};
 
-use crate::chunks::ChunkGrid;
+use crate::chunks::{ChunkGrid, Pieces, View};
 use crate::error::Error;
 use crate::tile::{BlockMap, ErasedReducer, TileSource};
 
@@ -84,33 +84,31 @@ pub(crate) enum Source {
     Tiles(Arc<dyn TileSource>),
 }
 
-/// An input of an elementwise program or a reduction's prelude: a node on the same grid as
-/// the consumer, except on `broadcast` axes, where it has length 1 (one block).
+/// An input of an elementwise program or a reduction's prelude: a node read through a
+/// [`View`] of the consumer's shape. The view is the identity for an input on the
+/// consumer's grid; it slices, transposes or broadcasts the node otherwise, and then a
+/// consumer's tile may read several of the node's tiles (the view's pieces).
 #[derive(Debug, Clone)]
 pub(crate) struct ElemInput {
     pub(crate) node: Arc<Node>,
-    pub(crate) broadcast: Vec<bool>,
+    pub(crate) view: View,
 }
 
 impl ElemInput {
-    /// An input aligned with its consumer on every axis.
+    /// An input read element for element.
     pub(crate) fn aligned(node: Arc<Node>) -> ElemInput {
-        let broadcast = vec![false; node.ndim()];
-        ElemInput { node, broadcast }
+        let view = View::identity(&node.shape());
+        ElemInput { node, view }
     }
 
-    /// Whether the input is aligned on every axis (no broadcasting).
-    pub(crate) fn is_aligned(&self) -> bool {
-        !self.broadcast.contains(&true)
+    /// Whether a consumer on `grid` reads this input tile for tile, element for element.
+    pub(crate) fn is_aligned(&self, grid: &ChunkGrid) -> bool {
+        self.view.is_identity(&self.node.shape()) && self.node.grid == *grid
     }
 
-    /// The input's block for the consumer's block.
-    pub(crate) fn block_for(&self, block: &[usize]) -> Vec<usize> {
-        block
-            .iter()
-            .zip(&self.broadcast)
-            .map(|(&b, &bc)| if bc { 0 } else { b })
-            .collect()
+    /// The input's tiles that the consumer's tile `block` of `grid` reads, and where.
+    pub(crate) fn pieces(&self, grid: &ChunkGrid, block: &[usize]) -> Pieces {
+        self.view.pieces(&grid.block_ranges(block), &self.node.grid)
     }
 }
 
@@ -144,11 +142,23 @@ pub(crate) struct Reduce {
     pub(crate) reducer: Arc<dyn ErasedReducer>,
 }
 
+/// The most bytes of partial states one combine of a reduction reads (at least two
+/// partials): an axis reduction of large tiles (the mean over time of thin time slices)
+/// combines few partials at a time, so that few are held at once.
+pub(crate) const COMBINE_INPUT_BYTES: usize = 256 << 20;
+
 impl Reduce {
-    /// Fan-in per reduced axis so that one combine reads at most `split_every` partials.
+    /// Fan-in per reduced axis so that one combine reads at most `split_every` partials, and
+    /// at most [`COMBINE_INPUT_BYTES`] of them.
     pub(crate) fn fan_in(&self) -> usize {
+        let kept: usize = (0..self.reduced.len())
+            .filter(|&a| !self.reduced[a])
+            .map(|a| self.in_grid.axis(a).max_size())
+            .product();
+        let partial_bytes = (kept * self.reducer.state_bytes()).max(1);
+        let by_bytes = (COMBINE_INPUT_BYTES / partial_bytes).max(2);
         fan_in(
-            self.split_every,
+            self.split_every.min(by_bytes),
             self.reduced.iter().filter(|&&r| r).count(),
         )
     }
@@ -224,7 +234,7 @@ impl Node {
             list.iter()
                 .map(|i| ElemInput {
                     node: next(),
-                    broadcast: i.broadcast.clone(),
+                    view: i.view.clone(),
                 })
                 .collect()
         };
@@ -268,7 +278,11 @@ impl Node {
         match &self.kind {
             NodeKind::Source(Source::Generator(op)) => format!("Source {}", op.name()),
             NodeKind::Source(Source::Tiles(src)) => format!("Source {}", src.name()),
-            NodeKind::Elemwise(e) => format!("Elemwise {}", display::program_text(&e.program)),
+            NodeKind::Elemwise(e) => format!(
+                "Elemwise {}{}",
+                display::program_text(&e.program),
+                views_text(&e.inputs)
+            ),
             NodeKind::Blockwise(b) => format!("Blockwise {}", b.map.name()),
             NodeKind::Reduce(r) => {
                 let axes: Vec<usize> = r
@@ -284,15 +298,31 @@ impl Node {
                     format!(" of {}", display::program_text(&r.program))
                 };
                 format!(
-                    "Reduce {} over axes {:?}{}{}",
+                    "Reduce {} over axes {:?}{}{}{}",
                     r.reducer.name(),
                     axes,
                     prelude,
+                    views_text(&r.inputs),
                     if r.keepdims { " keepdims" } else { "" }
                 )
             }
             NodeKind::Invalid(e) => format!("Invalid: {e}"),
         }
+    }
+}
+
+/// The views through which a program reads its inputs, for labels: ` with in1 = [1:9, :]`
+/// (nothing where every input is read element for element).
+fn views_text(inputs: &[ElemInput]) -> String {
+    let views: Vec<String> = inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(k, i)| Some(format!("in{k} = {}", i.view.text(&i.node.shape())?)))
+        .collect();
+    if views.is_empty() {
+        String::new()
+    } else {
+        format!(" with {}", views.join(", "))
     }
 }
 

@@ -4,16 +4,15 @@ use std::sync::Arc;
 
 use chunkwise_kernels::strip::{Program, Step, StripOp, ValueRef};
 
-use super::layout::expand_leading;
-use super::rechunk::rechunk;
-use crate::chunks::{AxisChunks, ChunkGrid, broadcast_shapes};
+use crate::chunks::{AxisChunks, ChunkGrid, View, broadcast_shapes};
 use crate::graph::{ElemInput, Elemwise, Node, NodeKind};
 
 /// The node applying `op` elementwise to `inputs`, broadcast against each other.
 ///
-/// Inputs with fewer axes get leading axes of length 1; axes of length 1 are repeated; where
-/// the inputs' chunks differ along an axis, each is rechunked to the common refinement (so
-/// no tile is split in a way that needs more than the pieces of one input tile).
+/// Inputs with fewer axes get leading axes of length 1; axes of length 1 are repeated. The
+/// result is chunked along each axis as the first input that is not broadcast there; inputs
+/// chunked otherwise are read through their views (a result tile reads the pieces of the
+/// input tiles it overlaps), never rechunked.
 pub(crate) fn elemwise(inputs: &[&Arc<Node>], op: Arc<dyn StripOp>) -> Arc<Node> {
     let dtype = op.out_dtype();
     for input in inputs {
@@ -29,53 +28,23 @@ pub(crate) fn elemwise(inputs: &[&Arc<Node>], op: Arc<dyn StripOp>) -> Arc<Node>
         }
     }
     let ndim = shape.len();
-    let padded: Vec<Arc<Node>> = inputs
-        .iter()
-        .map(|n| expand_leading(n, ndim - n.ndim()))
-        .collect();
-    // Per axis: the common refinement of the chunks of the inputs that are not broadcast.
-    let mut axes: Vec<Option<AxisChunks>> = vec![None; ndim];
-    for node in &padded {
-        for (axis, len) in node.shape().into_iter().enumerate() {
-            if len == shape[axis] {
-                let chunks = node.grid.axis(axis);
-                axes[axis] = Some(match &axes[axis] {
-                    None => chunks.clone(),
-                    Some(existing) => existing.refine(chunks),
-                });
-            }
-        }
-    }
-    let axes: Vec<AxisChunks> = axes
-        .into_iter()
-        .zip(&shape)
-        .map(|(c, &n)| c.unwrap_or_else(|| AxisChunks::single(n)))
-        .collect();
-    let grid = ChunkGrid::from_axes(axes.clone());
-    let elem_inputs: Vec<ElemInput> = padded
-        .iter()
-        .map(|node| {
-            let broadcast: Vec<bool> = node
-                .shape()
+    let axes: Vec<AxisChunks> = (0..ndim)
+        .map(|axis| {
+            inputs
                 .iter()
-                .zip(&shape)
-                .map(|(&a, &b)| a != b)
-                .collect();
-            let target: Vec<AxisChunks> = axes
-                .iter()
-                .zip(&broadcast)
-                .map(|(chunks, &bc)| {
-                    if bc {
-                        AxisChunks::single(1)
-                    } else {
-                        chunks.clone()
-                    }
+                .find_map(|node| {
+                    let lead = ndim - node.ndim();
+                    let own = axis.checked_sub(lead)?;
+                    (node.shape()[own] == shape[axis]).then(|| node.grid.axis(own).clone())
                 })
-                .collect();
-            ElemInput {
-                node: rechunk(node, ChunkGrid::from_axes(target)),
-                broadcast,
-            }
+                .unwrap_or_else(|| AxisChunks::single(shape[axis]))
+        })
+        .collect();
+    let elem_inputs: Vec<ElemInput> = inputs
+        .iter()
+        .map(|node| ElemInput {
+            node: (*node).clone(),
+            view: View::broadcast(&node.shape(), &shape),
         })
         .collect();
     let program = Program {
@@ -91,7 +60,43 @@ pub(crate) fn elemwise(inputs: &[&Arc<Node>], op: Arc<dyn StripOp>) -> Arc<Node>
             inputs: elem_inputs,
             program,
         }),
-        grid,
+        ChunkGrid::from_axes(axes),
         dtype,
     )
+}
+
+/// The node reading `node` through `view`, chunked as `grid` (of the view's shape): a
+/// slice, transpose, new axis or broadcast. No tile is copied for it: elementwise work and
+/// reductions read the source tiles through the view, and a consumer that needs whole
+/// tiles gets them gathered in one blocked pass.
+pub(crate) fn viewed(node: &Arc<Node>, view: View, grid: ChunkGrid) -> Arc<Node> {
+    if let NodeKind::Invalid(e) = &node.kind {
+        return Node::invalid(e.clone(), node.dtype);
+    }
+    if view.is_identity(&node.shape()) && node.grid == grid {
+        return node.clone();
+    }
+    // A view of a view is one view of the first one's source.
+    let (source, view) = match as_view(node) {
+        Some(inner) => (inner.node.clone(), inner.view.then(&view)),
+        None => (node.clone(), view),
+    };
+    Node::new(
+        NodeKind::Elemwise(Elemwise {
+            inputs: vec![ElemInput { node: source, view }],
+            program: Program::identity(node.dtype),
+        }),
+        grid,
+        node.dtype,
+    )
+}
+
+/// The input of `node` when `node` only reads it through a view (see [`viewed`]).
+pub(crate) fn as_view(node: &Node) -> Option<&ElemInput> {
+    match &node.kind {
+        NodeKind::Elemwise(e) if e.program.steps.is_empty() && e.inputs.len() == 1 => {
+            Some(&e.inputs[0])
+        }
+        _ => None,
+    }
 }

@@ -91,9 +91,9 @@ impl<T: Element, V: Steps> StripOp for Ramp<T, V> {
     fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
         let out = T::from_strip_mut(out);
         at.tile
-            .for_each_run(at.offset, out.len(), |o, linear, len| {
+            .for_each_run(at.offset, out.len(), |o, linear, len, stride| {
                 for (k, v) in out[o..o + len].iter_mut().enumerate() {
-                    *v = T::from_scalar(self.values.at(linear + k as u64));
+                    *v = T::from_scalar(self.values.at(linear + k as u64 * stride));
                 }
             });
     }
@@ -126,9 +126,9 @@ impl<T: Numeric> StripOp for Eye<T> {
     fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
         let out = T::from_strip_mut(out);
         at.tile
-            .for_each_run(at.offset, out.len(), |o, linear, len| {
+            .for_each_run(at.offset, out.len(), |o, linear, len, stride| {
                 for (k, v) in out[o..o + len].iter_mut().enumerate() {
-                    let i = linear + k as u64;
+                    let i = linear + k as u64 * stride;
                     let (row, col) = ((i / self.cols) as i64, (i % self.cols) as i64);
                     *v = if col - row == self.k { T::ONE } else { T::ZERO };
                 }
@@ -171,18 +171,18 @@ impl<T: FloatElement> StripOp for Random<T> {
     fn eval(&self, _: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
         let out = T::from_strip_mut(out);
         at.tile
-            .for_each_run(at.offset, out.len(), |o, linear, len| {
+            .for_each_run(at.offset, out.len(), |o, linear, len, stride| {
                 let run = &mut out[o..o + len];
                 match self.distribution {
                     Distribution::Uniform { low, high } => {
-                        T::fill_uniform(self.seed, 0, linear, run);
+                        T::fill_uniform(self.seed, 0, linear, stride, run);
                         if (low, high) != (0.0, 1.0) {
                             let (low, width) = (T::from_f64(low), T::from_f64(high - low));
                             map_in_place(run, |v| low + v * width);
                         }
                     }
                     Distribution::Normal { mean, std } => {
-                        T::fill_normal(self.seed, 1, linear, run);
+                        T::fill_normal(self.seed, 1, linear, stride, run);
                         if (mean, std) != (0.0, 1.0) {
                             let (mean, std) = (T::from_f64(mean), T::from_f64(std));
                             map_in_place(run, |v| mean + v * std);
@@ -222,11 +222,12 @@ impl<T: Numeric> StripOp for RandomIntegers<T> {
         let mut buffer = vec![0i64; out.len()];
         let high = (i64::MIN as i128 + self.span as i128) as i64;
         at.tile
-            .for_each_run(at.offset, out.len(), |o, linear, len| {
+            .for_each_run(at.offset, out.len(), |o, linear, len, stride| {
                 fill_integers_i64(
                     self.seed,
                     2,
                     linear,
+                    stride,
                     i64::MIN,
                     high,
                     &mut buffer[o..o + len],

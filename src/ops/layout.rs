@@ -1,73 +1,36 @@
-//! Axis rearrangements: transposes, new axes of length 1, squeezed axes. One blockwise map
-//! covers them all: output axis `k` reads input axis `source[k]`, or is a new axis.
+//! Axis rearrangements: transposes, new axes of length 1, squeezed axes. One view covers
+//! them all: output axis `k` reads input axis `source[k]`, or is a new axis.
 
 use std::sync::Arc;
 
-use ndarray::{ArrayD, Axis};
-
-use super::blockwise::blockwise;
-use super::with_dtype;
-use crate::chunks::{AxisChunks, ChunkGrid};
+use super::elementwise::viewed;
+use crate::chunks::{AxisChunks, ChunkGrid, SourceAxis, View};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::Node;
 
-/// The view of `tile` whose axis `k` is its axis `source[k]` (or a new axis of length 1).
-fn axis_view<'a, T>(tile: &'a ArrayD<T>, source: &[Option<usize>]) -> ndarray::ArrayViewD<'a, T> {
-    let mut kept: Vec<usize> = source.iter().flatten().copied().collect();
-    let mut view = tile.view();
-    for axis in (0..tile.ndim()).rev() {
-        if !kept.contains(&axis) {
-            view = view.index_axis_move(Axis(axis), 0);
-        }
-    }
-    let mut sorted = kept.clone();
-    sorted.sort_unstable();
-    for a in kept.iter_mut() {
-        *a = sorted
-            .iter()
-            .position(|s| s == a)
-            .expect("kept axes are in sorted");
-    }
-    let mut view = view.permuted_axes(kept);
-    for (k, s) in source.iter().enumerate() {
-        if s.is_none() {
-            view = view.insert_axis(Axis(k));
-        }
-    }
-    view
-}
-
 /// The node whose axis `k` is axis `source[k]` of `node` (or a new axis of length 1); axes
 /// of `node` that no output axis reads must have length 1. Callers check the arguments.
+/// It is a [`View`]: nothing is copied for it.
 pub(crate) fn axis_map(node: &Arc<Node>, source: Vec<Option<usize>>) -> Arc<Node> {
     let axes: Vec<AxisChunks> = source
         .iter()
         .map(|s| s.map_or_else(|| AxisChunks::single(1), |a| node.grid.axis(a).clone()))
         .collect();
-    let names: Vec<String> = source
-        .iter()
-        .map(|s| s.map_or("new".to_string(), |a| a.to_string()))
-        .collect();
-    let in_ndim = node.ndim();
-    let deps_source = source.clone();
-    let builder = blockwise(
-        format!("axes[{}]", names.join(", ")),
-        ChunkGrid::from_axes(axes),
-        node.dtype,
-        vec![node.clone()],
-    );
-    with_dtype!(node.dtype, T => builder.arrays::<T, T>(
-        move |block| {
-            let mut in_block = vec![0; in_ndim];
-            for (k, s) in deps_source.iter().enumerate() {
-                if let Some(a) = s {
-                    in_block[*a] = block[k];
-                }
-            }
-            vec![(0, in_block)]
-        },
-        move |_, tiles| Ok(axis_view(tiles[0], &source).as_standard_layout().into_owned()),
-    ))
+    let grid = ChunkGrid::from_axes(axes);
+    let view = View {
+        shape: grid.shape(),
+        source: (0..node.ndim())
+            .map(|a| match source.iter().position(|&s| s == Some(a)) {
+                Some(k) => SourceAxis::Mapped {
+                    axis: k,
+                    start: 0,
+                    step: 1,
+                },
+                None => SourceAxis::Fixed(0),
+            })
+            .collect(),
+    };
+    viewed(node, view, grid)
 }
 
 /// An axis number, negative counting from the end, checked against `ndim`.
@@ -133,15 +96,4 @@ pub(crate) fn squeeze(node: &Arc<Node>, axes: Option<&[isize]>) -> Result<Arc<No
             .map(Some)
             .collect(),
     ))
-}
-
-/// `node` with `n` new leading axes of length 1 (for broadcasting).
-pub(crate) fn expand_leading(node: &Arc<Node>, n: usize) -> Arc<Node> {
-    if n == 0 {
-        return node.clone();
-    }
-    let source = std::iter::repeat_n(None, n)
-        .chain((0..node.ndim()).map(Some))
-        .collect();
-    axis_map(node, source)
 }

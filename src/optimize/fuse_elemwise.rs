@@ -70,13 +70,12 @@ mod tests {
             text.contains("Elemwise sin(ramp[start=0, step=1])"),
             "{text}"
         );
-        // The refusal is recorded on the node when the pass decides (the row reaches the
-        // sum through the blockwise node that gives it a leading axis).
+        // The refusal is recorded on the node when the pass decides.
         assert_eq!(
             fused[0].notes,
             [Note::NotFused {
                 input: 0,
-                reason: "blockwise producer (tiles are rearranged)"
+                reason: "broadcast input: its tile is repeated, not computed per element"
             }]
         );
         // Running the pass again changes nothing and keeps the note.
@@ -88,14 +87,14 @@ mod tests {
     #[test]
     fn a_node_with_nothing_to_fuse_records_why() {
         let x = crate::from_ndarray(&ndarray::Array2::<f64>::zeros((4, 4)), [2, 2]).unwrap();
-        let y = x.transpose() * 2.0;
+        let y = x.sum_axis(0) * 2.0;
         let (out, changed) = FuseElemwise.run(std::slice::from_ref(&y.node)).unwrap();
         assert!(!changed, "nothing was fused");
         assert_eq!(
             out[0].notes,
             [Note::NotFused {
                 input: 0,
-                reason: "blockwise producer (tiles are rearranged)"
+                reason: "reduction result"
             }]
         );
         assert!(y.node.notes.is_empty(), "the user's graph is not touched");
@@ -109,7 +108,7 @@ mod tests {
         assert_eq!(
             text,
             [
-                "in0 not fused: blockwise producer (tiles are rearranged)",
+                "in0 not fused: materialised source",
                 "in1 not fused: broadcast input: its tile is repeated, not computed per element"
             ]
         );

@@ -6,13 +6,25 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::chunks::View;
 use crate::graph::{ElemInput, Node, NodeId, NodeKind, Note, Source};
 
-/// Why `input` cannot be fused into its consumer, or `None` if it can.
+/// Why `input` cannot be fused into its consumer, or `None` if it can. Views compose, so
+/// elementwise work is fused through slices and transposes too: it is then computed at the
+/// positions the consumer reads. It is not fused where that would change what it computes
+/// or repeat it: through a view that repeats elements (a broadcast), or where it makes
+/// values from element positions (generators), through any view that moves elements.
 fn refusal(input: &ElemInput) -> Option<&'static str> {
+    let moved = !input.view.is_identity(&input.node.shape());
     match &input.node.kind {
-        NodeKind::Elemwise(_) | NodeKind::Source(Source::Generator(_)) if !input.is_aligned() => {
+        NodeKind::Elemwise(e) if !e.program.steps.is_empty() && input.view.repeats() => {
             Some("broadcast input: its tile is repeated, not computed per element")
+        }
+        NodeKind::Elemwise(e) if moved && e.program.steps.iter().any(|s| s.args.is_empty()) => {
+            Some("generator read through a view: its values depend on positions")
+        }
+        NodeKind::Source(Source::Generator(_)) if moved => {
+            Some("generator read through a view: its values depend on positions")
         }
         NodeKind::Elemwise(_) | NodeKind::Source(Source::Generator(_)) => None,
         NodeKind::Source(Source::Tiles(_)) => Some("materialised source"),
@@ -96,7 +108,7 @@ struct Fused {
     input_dtypes: Vec<crate::graph::DType>,
     steps: Vec<Step>,
     /// The value already standing for a node (so shared work is computed once per strip).
-    by_node: HashMap<(NodeId, Vec<bool>), ValueRef>,
+    by_node: HashMap<(NodeId, View), ValueRef>,
     /// Steps already present, by operation identity and operands: a step that two fused
     /// programs share (such as the generator of an input read by both) is kept once.
     by_step: HashMap<(usize, Vec<ValueRef>), ValueRef>,
@@ -106,13 +118,23 @@ struct Fused {
 
 impl Fused {
     fn operand_for(&mut self, input: &ElemInput) -> ValueRef {
-        let key = (input.node.id, input.broadcast.clone());
+        let key = (input.node.id, input.view.clone());
         if let Some(&op) = self.by_node.get(&key) {
             return op;
         }
         let operand = match (&input.node.kind, refusal(input)) {
             (NodeKind::Elemwise(e), None) => {
-                let mapped: Vec<ValueRef> = e.inputs.iter().map(|i| self.operand_for(i)).collect();
+                // The producer's inputs as the consumer reads them: through both views.
+                let mapped: Vec<ValueRef> = e
+                    .inputs
+                    .iter()
+                    .map(|i| {
+                        self.operand_for(&ElemInput {
+                            node: i.node.clone(),
+                            view: i.view.then(&input.view),
+                        })
+                    })
+                    .collect();
                 self.append(&e.program, &mapped)
             }
             (NodeKind::Source(Source::Generator(op)), None) => self.push(Step {

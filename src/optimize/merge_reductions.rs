@@ -17,7 +17,7 @@ fn same_inputs(a: &[ElemInput], b: &[ElemInput]) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b)
-            .all(|(x, y)| x.node.id == y.node.id && x.broadcast == y.broadcast)
+            .all(|(x, y)| x.node.id == y.node.id && x.view == y.view)
 }
 
 fn same_program(a: &Program, b: &Program) -> bool {

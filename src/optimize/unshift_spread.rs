@@ -20,11 +20,11 @@ use chunkwise_kernels::dtype::{DType, FloatElement};
 use chunkwise_kernels::strip::{OpKind, Program, ValueRef};
 
 use super::{Pass, rewrite};
+use crate::chunks::{SourceAxis, View};
 use crate::error::Result;
 use crate::graph::{ElemInput, Node, NodeKind, Reduce, Source};
-use crate::ops::elementwise::elemwise;
+use crate::ops::elementwise::{elemwise, viewed};
 use crate::ops::generators::Fill;
-use crate::ops::layout::squeeze;
 use crate::ops::strip_ops::{Classify, ClassifyOp, Select};
 
 /// Reduces `x` in place of `x ± c` for spreads; see the module documentation.
@@ -60,17 +60,28 @@ fn unshifted(node: &Arc<Node>) -> Option<Arc<Node>> {
         node.grid.clone(),
         node.dtype,
     );
-    // `c` has length 1 (or is broadcast) on the reduced axes: it lines up with the result
-    // once those axes are gone, unless the result keeps them.
-    let shift = if r.keepdims {
-        c.node.clone()
-    } else {
-        let axes: Vec<isize> = (0..r.reduced.len())
-            .filter(|&a| r.reduced[a])
-            .map(|a| a as isize)
-            .collect();
-        squeeze(&c.node, Some(&axes)).ok()?
+    // `c` is constant along the reduced axes: read at index 0 of each, it lines up with the
+    // result (whose axes are the kept ones, or all with the reduced ones of length 1).
+    let mut kept = 0..;
+    let to_reduced = View {
+        shape: node.shape(),
+        source: r
+            .reduced
+            .iter()
+            .map(|&reduced| {
+                if reduced && !r.keepdims {
+                    SourceAxis::Fixed(0)
+                } else {
+                    SourceAxis::Mapped {
+                        axis: kept.next().expect("an unbounded range"),
+                        start: 0,
+                        step: 1,
+                    }
+                }
+            })
+            .collect(),
     };
+    let shift = viewed(&c.node, c.view.then(&to_reduced), node.grid.clone());
     match node.dtype {
         DType::F32 => Some(nan_unless_finite::<f32>(&spread, &shift, f32::NAN)),
         DType::F64 => Some(nan_unless_finite::<f64>(&spread, &shift, f64::NAN)),
@@ -84,7 +95,7 @@ fn shift_operands(r: &Reduce) -> Option<(&ElemInput, &ElemInput)> {
     let reads_one_input = r.program.steps.is_empty()
         && r.program.output == ValueRef::Input(0)
         && r.inputs.len() == 1
-        && r.inputs[0].is_aligned();
+        && r.inputs[0].view.is_identity(&r.inputs[0].node.shape());
     if !r.reducer.shift_invariant() || !reads_one_input || !r.reduced.contains(&true) {
         return None;
     }
@@ -105,12 +116,14 @@ fn shift_operands(r: &Reduce) -> Option<(&ElemInput, &ElemInput)> {
     if !is_shift {
         return None;
     }
+    // `x` may be read through any view: the reduction of it reads it through that view.
+    let shape = r.in_grid.shape();
     let constant = |c: &ElemInput| {
-        (0..r.reduced.len()).all(|a| !r.reduced[a] || c.broadcast[a] || c.node.shape()[a] == 1)
+        (0..r.reduced.len()).all(|a| !r.reduced[a] || c.view.broadcasts(a) || shape[a] == 1)
     };
     match (&e.inputs[0], &e.inputs[1]) {
-        (x, c) if x.is_aligned() && constant(c) => Some((x, c)),
-        (c, x) if x.is_aligned() && constant(c) => Some((x, c)),
+        (x, c) if constant(c) => Some((x, c)),
+        (c, x) if constant(c) => Some((x, c)),
         _ => None,
     }
 }
@@ -152,13 +165,11 @@ mod tests {
             plan(&out),
             "#0 Elemwise where(in0, in1, in2)  [shape [6] float64 in 2 tile(s) of 3]\n\
              \x20 #1 Elemwise isfinite(in0)  [shape [6] bool in 2 tile(s) of 3]\n\
-             \x20   #2 Blockwise axes[1]  [shape [6] float64 in 2 tile(s) of 3]\n\
-             \x20     #3 Blockwise axes[new, 0]  [shape [1, 6] float64 in 2 tile(s) of 1x3]\n\
-             \x20       #4 Reduce mean over axes [0]  [shape [6] float64 in 2 tile(s) of 3]\n\
-             \x20         #5 Source from_ndarray[4, 6]  [shape [4, 6] float64 in 4 tile(s) of 2x3]\n\
-             \x20 #6 Reduce var over axes [0]  [shape [6] float64 in 2 tile(s) of 3]\n\
-             \x20   (#5 again)\n\
-             \x20 #7 Source full[NaN]  [shape [6] float64 in 2 tile(s) of 3]\n"
+             \x20   #2 Reduce mean over axes [0]  [shape [6] float64 in 2 tile(s) of 3]\n\
+             \x20     #3 Source from_ndarray[4, 6]  [shape [4, 6] float64 in 4 tile(s) of 2x3]\n\
+             \x20 #4 Reduce var over axes [0]  [shape [6] float64 in 2 tile(s) of 3]\n\
+             \x20   (#3 again)\n\
+             \x20 #5 Source full[NaN]  [shape [6] float64 in 2 tile(s) of 3]\n"
         );
         // Run again, nothing is left to rewrite.
         assert!(!UnshiftSpread.run(&out).unwrap().1);

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::Pass;
-use crate::chunks::{AxisChunks, ChunkGrid};
+use crate::chunks::{AxisChunks, ChunkGrid, SourceAxis};
 use crate::error::{Error, PlanError, Result};
 use crate::graph::{Blockwise, DType, ElemInput, Node, NodeKind, Reduce, Source};
 
@@ -12,7 +12,6 @@ use crate::graph::{Blockwise, DType, ElemInput, Node, NodeKind, Reduce, Source};
 pub(crate) struct Validate;
 
 fn check_inputs(
-    node: &Node,
     inputs: &[ElemInput],
     program: &chunkwise_kernels::strip::Program,
 ) -> Result<(), String> {
@@ -28,13 +27,6 @@ fn check_inputs(
             return Err(format!(
                 "input {k} is {} but the program reads {dtype}",
                 input.node.dtype
-            ));
-        }
-        if input.node.ndim() != node.ndim() && !matches!(node.kind, NodeKind::Reduce(_)) {
-            return Err(format!(
-                "input {k} has {} axes, the node {}",
-                input.node.ndim(),
-                node.ndim()
             ));
         }
     }
@@ -83,7 +75,7 @@ pub(crate) fn check(roots: &[Arc<Node>]) -> Result<(), String> {
                 same_dtype("generator", op.out_dtype(), &node)
             }
             NodeKind::Source(Source::Tiles(_)) | NodeKind::Invalid(_) => Ok(()),
-            NodeKind::Elemwise(e) => check_inputs(&node, &e.inputs, &e.program)
+            NodeKind::Elemwise(e) => check_inputs(&e.inputs, &e.program)
                 .and_then(|()| check_grids(&e.inputs, &node.grid))
                 .and_then(|()| same_dtype("program", e.program.out_dtype(), &node)),
             NodeKind::Reduce(r) => check_reduce(&node, r),
@@ -112,32 +104,48 @@ fn same_chunks(a: &AxisChunks, b: &AxisChunks) -> bool {
     a == b || (a.count() == b.count() && a.count() <= 4096 && a.sizes() == b.sizes())
 }
 
-/// An error unless each input is on `grid` where it is not broadcast, and has length 1
-/// where it is.
+/// An error unless each input's view has the shape of `grid` and reads inside its node:
+/// one index per source axis, each view axis followed by one source axis at most.
 fn check_grids(inputs: &[ElemInput], grid: &ChunkGrid) -> Result<(), String> {
+    let shape = grid.shape();
     for (k, input) in inputs.iter().enumerate() {
-        let ndim = grid.ndim();
-        if input.broadcast.len() != ndim || input.node.ndim() != ndim {
+        let view = &input.view;
+        let source = input.node.shape();
+        if view.shape != shape {
             return Err(format!(
-                "input {k} has {} axes ({} broadcast flags) for data of {ndim}",
-                input.node.ndim(),
-                input.broadcast.len()
+                "input {k} is viewed as {:?} for data of {shape:?}",
+                view.shape
             ));
         }
-        for axis in 0..ndim {
-            let chunks = input.node.grid.axis(axis);
-            if input.broadcast[axis] {
-                if chunks.len() != 1 {
-                    return Err(format!(
-                        "input {k} is broadcast along axis {axis} but has length {}",
-                        chunks.len()
-                    ));
+        if view.source.len() != source.len() {
+            return Err(format!(
+                "input {k} has {} axes but its view reads {}",
+                source.len(),
+                view.source.len()
+            ));
+        }
+        let mut followed = vec![false; shape.len()];
+        for (axis, (s, &len)) in view.source.iter().zip(&source).enumerate() {
+            let (first, last) = match *s {
+                SourceAxis::Fixed(i) => (i as isize, i as isize),
+                SourceAxis::Mapped {
+                    axis: a,
+                    start,
+                    step,
+                } => {
+                    if a >= shape.len() || std::mem::replace(&mut followed[a], true) {
+                        return Err(format!("input {k}: view axis {a} is read twice or absent"));
+                    }
+                    if shape[a] == 0 {
+                        continue;
+                    }
+                    let last = start as isize + step * (shape[a] as isize - 1);
+                    (start as isize, last)
                 }
-            } else if !same_chunks(chunks, grid.axis(axis)) {
+            };
+            if first.min(last) < 0 || first.max(last) >= len as isize {
                 return Err(format!(
-                    "input {k} has chunks {} along axis {axis}, the data {}",
-                    chunks.text(),
-                    grid.axis(axis).text()
+                    "input {k} reads indices {first}..={last} of axis {axis} of length {len}"
                 ));
             }
         }
@@ -147,7 +155,7 @@ fn check_grids(inputs: &[ElemInput], grid: &ChunkGrid) -> Result<(), String> {
 
 /// The checks of a reduction (see [`check`]).
 fn check_reduce(node: &Node, r: &Reduce) -> Result<(), String> {
-    check_inputs(node, &r.inputs, &r.program)?;
+    check_inputs(&r.inputs, &r.program)?;
     if r.program.out_dtype() != r.reducer.in_dtype() {
         return Err(format!(
             "prelude gives {}, the reducer reads {}",
@@ -257,6 +265,7 @@ fn check_blockwise(node: &Node, b: &Blockwise) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunks::View;
     use crate::graph::Elemwise;
     use crate::tile::{BlockMap, TileMemory, Value};
     use chunkwise_kernels::strip::Program;
@@ -392,17 +401,33 @@ mod tests {
             &x.grid,
             DType::F64,
         ));
-        assert!(text.contains("input 0 has 1 axes, the node 2"), "{text}");
-        // An input on other chunks than the node.
-        let coarse = ChunkGrid::regular(&[4, 6], &[4, 3]).unwrap();
+        assert!(
+            text.contains("input 0 is viewed as [6] for data of [4, 6]"),
+            "{text}"
+        );
+        // A view reading past the end of its input.
+        let past_end = ElemInput {
+            node: x.clone(),
+            view: View {
+                shape: vec![4, 6],
+                source: vec![
+                    SourceAxis::Mapped {
+                        axis: 0,
+                        start: 2,
+                        step: 1,
+                    },
+                    SourceAxis::Fixed(0),
+                ],
+            },
+        };
         let text = problem(elemwise(
-            aligned(),
+            vec![past_end],
             Program::identity(DType::F64),
-            &coarse,
+            &x.grid,
             DType::F64,
         ));
         assert!(
-            text.contains("input 0 has chunks") && text.contains("along axis 0"),
+            text.contains("input 0 reads indices 2..=5 of axis 0 of length 4"),
             "{text}"
         );
         // A generator of f64 values on an f32 node.
@@ -436,13 +461,13 @@ mod tests {
         };
         let text = problem(rebuilt(keep, &sum.grid, sum.dtype));
         assert!(text.contains("do not follow from reducing"), "{text}");
-        // The data's grid is not the input's.
+        // The data's shape is not the input's view's.
         let other = Reduce {
-            in_grid: ChunkGrid::regular(&[4, 6], &[4, 6]).unwrap(),
+            in_grid: ChunkGrid::regular(&[5, 6], &[2, 3]).unwrap(),
             ..r.clone()
         };
         let text = problem(rebuilt(other, &sum.grid, sum.dtype));
-        assert!(text.contains("input 0 has chunks"), "{text}");
+        assert!(text.contains("input 0 is viewed as [4, 6]"), "{text}");
         // An f32 node for an f64 sum.
         let text = problem(rebuilt(r.clone(), &sum.grid, DType::F32));
         assert!(

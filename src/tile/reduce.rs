@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::{DType, Element, Strip};
 use chunkwise_kernels::reduce::{ReduceLayout, Reducer, Statistic, TileStates};
 use chunkwise_kernels::strip::{InputTile, Program, TilePosition};
+use chunkwise_kernels::view::strip_start_before;
 use ndarray::{ArrayD, IxDyn};
 
 use super::encode::Reader;
@@ -124,7 +125,7 @@ impl<'a> PartialFold<'a> {
         let upto = if upto >= len {
             len
         } else {
-            upto - upto % self.strip_len.max(1)
+            strip_start_before(self.tile.shape, self.strip_len, upto)
         };
         if upto <= self.done {
             return;
@@ -450,9 +451,10 @@ mod tests {
         fold.fold_upto(&[InputTile::Full(Strip::F64(&garbage))], 7);
         fold.restart();
         assert_eq!(fold.done(), 0);
-        for (upto, folded) in [(5, 4), (5, 4), (9, 8), (12, 12)] {
+        // Strips of 2 end at each row end (rows of 3): 0..2, 2..3, 3..5, 5..6, ...
+        for (upto, folded) in [(4, 3), (4, 3), (5, 5), (10, 9), (12, 12)] {
             fold.fold_upto(&[InputTile::Full(Strip::F64(&values[..upto]))], upto);
-            assert_eq!(fold.done(), folded, "whole strips of 2 only, until the end");
+            assert_eq!(fold.done(), folded, "whole strips only, until the end");
         }
         assert_eq!(fold.done(), 12);
         assert_eq!(finished(&fold.end()), want);

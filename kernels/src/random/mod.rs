@@ -106,8 +106,7 @@ fn round_keys(key: [u32; 2]) -> [[u64; 2]; 10] {
     rk
 }
 
-/// Philox4x32-10 on `N` consecutive block indices `first, first + 1, ...` with fixed counter
-/// words 2 and 3, in a vectorisable layout; `rk` is [`round_keys`] of the key.
+/// Philox4x32-10 on `N` block indices `counters` with fixed counter words 2 and 3, in a vectorisable layout; `rk` is [`round_keys`] of the key.
 ///
 /// Each 32-bit word lives in the low half of a `u64` lane (high halves are junk that the
 /// `u32 x u32 -> u64` multiplies and the final packing ignore). Returns, per counter, the two
@@ -117,13 +116,12 @@ fn philox_lanes<const N: usize>(
     rk: &[[u64; 2]; 10],
     w2: u32,
     w3: u32,
-    first: u64,
+    counters: &[u64; N],
 ) -> [[u64; 2]; N] {
     const LOW: u64 = 0xFFFF_FFFF;
     let mut c = [[0u64; N]; 4];
     let [c0, c1, ..] = &mut c;
-    for (j, (c0, c1)) in c0.iter_mut().zip(c1.iter_mut()).enumerate() {
-        let k = first.wrapping_add(j as u64);
+    for ((c0, c1), &k) in c0.iter_mut().zip(c1.iter_mut()).zip(counters) {
         *c0 = k;
         *c1 = k >> 32;
     }
@@ -302,8 +300,35 @@ trait Kernel {
     type Out: Copy + Default;
     /// Elements per Philox counter (1, 2 or 4: must divide 2^64).
     const PER_COUNTER: usize;
+    /// Writes the `N * PER_COUNTER` elements of block indices `counters` to `out`.
+    fn emit_at<const N: usize>(&self, counters: &[u64; N], out: &mut [Self::Out]);
+
     /// Writes the `N * PER_COUNTER` elements of block indices `first .. first + N` to `out`.
-    fn emit<const N: usize>(&self, first: u64, out: &mut [Self::Out]);
+    #[inline(always)]
+    fn emit<const N: usize>(&self, first: u64, out: &mut [Self::Out]) {
+        self.emit_at::<N>(&std::array::from_fn(|j| first.wrapping_add(j as u64)), out)
+    }
+}
+
+/// Elements per group of the strided fill: one vectorised Philox call on this many counters.
+const STRIDED_GROUP: usize = BLOCK;
+
+/// Fills `out[j]` with element `start + j * stride` (modulo 2^64): groups of
+/// [`STRIDED_GROUP`] elements, each from its own counter, by the same per-lane code as
+/// [`drive`] (so an element has the same value whichever path computed it).
+#[inline(always)]
+fn drive_strided<K: Kernel>(kern: &K, start: u64, stride: u64, out: &mut [K::Out]) {
+    let p = K::PER_COUNTER as u64;
+    let mut tmp = [K::Out::default(); 4 * STRIDED_GROUP];
+    for (g, chunk) in out.chunks_mut(STRIDED_GROUP).enumerate() {
+        let first = start.wrapping_add(((g * STRIDED_GROUP) as u64).wrapping_mul(stride));
+        let index = |j: usize| first.wrapping_add((j as u64).wrapping_mul(stride));
+        let counters: [u64; STRIDED_GROUP] = std::array::from_fn(|j| index(j) / p);
+        kern.emit_at(&counters, &mut tmp[..STRIDED_GROUP * K::PER_COUNTER]);
+        for (j, o) in chunk.iter_mut().enumerate() {
+            *o = tmp[j * K::PER_COUNTER + (index(j) % p) as usize];
+        }
+    }
 }
 
 /// Fills `out` with elements `start ..`, where element `i` is element `i % P` of counter
@@ -356,8 +381,12 @@ fn drive<K: Kernel, const B: usize>(kern: &K, start: u64, out: &mut [K::Out]) {
 /// running CPU (multiversion's AVX-512 target also requires the Ice Lake / Zen 4 AVX-512
 /// extensions; otherwise AVX2, otherwise baseline). Results are identical on every path.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn run<K: Kernel, const B: usize>(kern: &K, start: u64, out: &mut [K::Out]) {
-    drive::<K, B>(kern, start, out);
+fn run<K: Kernel, const B: usize>(kern: &K, start: u64, stride: u64, out: &mut [K::Out]) {
+    if stride == 1 {
+        drive::<K, B>(kern, start, out);
+    } else {
+        drive_strided(kern, start, stride, out);
+    }
 }
 
 /// Uniform f64 in `[0, 1)`: two per counter.
@@ -368,8 +397,8 @@ impl Kernel for UniformF64 {
     const PER_COUNTER: usize = 2;
 
     #[inline(always)]
-    fn emit<const N: usize>(&self, first: u64, out: &mut [f64]) {
-        let raw = philox_lanes::<N>(&self.0.rk, TAG_UNIFORM_F64, self.0.stream, first);
+    fn emit_at<const N: usize>(&self, counters: &[u64; N], out: &mut [f64]) {
+        let raw = philox_lanes::<N>(&self.0.rk, TAG_UNIFORM_F64, self.0.stream, counters);
         let out: &mut [[f64; 2]; N] = out.as_chunks_mut::<2>().0.try_into().unwrap();
         for (o, r) in out.iter_mut().zip(raw.iter()) {
             *o = [unit_f64(r[0]), unit_f64(r[1])];
@@ -385,8 +414,8 @@ impl Kernel for UniformF32 {
     const PER_COUNTER: usize = 4;
 
     #[inline(always)]
-    fn emit<const N: usize>(&self, first: u64, out: &mut [f32]) {
-        let raw = philox_lanes::<N>(&self.0.rk, TAG_UNIFORM_F32, self.0.stream, first);
+    fn emit_at<const N: usize>(&self, counters: &[u64; N], out: &mut [f32]) {
+        let raw = philox_lanes::<N>(&self.0.rk, TAG_UNIFORM_F32, self.0.stream, counters);
         let out: &mut [[f32; 4]; N] = out.as_chunks_mut::<4>().0.try_into().unwrap();
         for (o, r) in out.iter_mut().zip(raw.iter()) {
             *o = [
@@ -407,8 +436,8 @@ impl Kernel for NormalF64 {
     const PER_COUNTER: usize = 2;
 
     #[inline(always)]
-    fn emit<const N: usize>(&self, first: u64, out: &mut [f64]) {
-        let raw = philox_lanes::<N>(&self.0.rk, TAG_NORMAL, self.0.stream, first);
+    fn emit_at<const N: usize>(&self, counters: &[u64; N], out: &mut [f64]) {
+        let raw = philox_lanes::<N>(&self.0.rk, TAG_NORMAL, self.0.stream, counters);
         let out: &mut [[f64; 2]; N] = out.as_chunks_mut::<2>().0.try_into().unwrap();
         for (o, r) in out.iter_mut().zip(raw.iter()) {
             let (z0, z1) = box_muller(r[0], r[1]);
@@ -425,8 +454,8 @@ impl Kernel for NormalF32 {
     const PER_COUNTER: usize = 2;
 
     #[inline(always)]
-    fn emit<const N: usize>(&self, first: u64, out: &mut [f32]) {
-        let raw = philox_lanes::<N>(&self.0.rk, TAG_NORMAL, self.0.stream, first);
+    fn emit_at<const N: usize>(&self, counters: &[u64; N], out: &mut [f32]) {
+        let raw = philox_lanes::<N>(&self.0.rk, TAG_NORMAL, self.0.stream, counters);
         let out: &mut [[f32; 2]; N] = out.as_chunks_mut::<2>().0.try_into().unwrap();
         for (o, r) in out.iter_mut().zip(raw.iter()) {
             let (z0, z1) = box_muller(r[0], r[1]);
@@ -487,52 +516,52 @@ impl Kernel for Integers {
     const PER_COUNTER: usize = 2;
 
     #[inline(always)]
-    fn emit<const N: usize>(&self, first: u64, out: &mut [i64]) {
-        let raw = philox_lanes::<N>(&self.g.rk, TAG_INTEGER, self.g.stream, first);
+    fn emit_at<const N: usize>(&self, counters: &[u64; N], out: &mut [i64]) {
+        let raw = philox_lanes::<N>(&self.g.rk, TAG_INTEGER, self.g.stream, counters);
         let out: &mut [[i64; 2]; N] = out.as_chunks_mut::<2>().0.try_into().unwrap();
-        for ((o, r), k) in out.iter_mut().zip(raw.iter()).zip(0u64..) {
-            let k = first.wrapping_add(k);
+        for ((o, r), &k) in out.iter_mut().zip(raw.iter()).zip(counters) {
             *o = [self.map(r[0], k, 0), self.map(r[1], k, 1)];
         }
     }
 }
 
-/// Fills `out[j]` with the uniform `[0, 1)` f64 of global element `start + j` (53 random bits:
+/// Fills `out[j]` with the uniform `[0, 1)` f64 of global element `start + j * stride` (53 random bits:
 /// multiples of 2^-53).
 ///
 /// Element `i` uses half `i % 2` of Philox counter `[i / 2, TAG_UNIFORM_F64, stream]`.
-pub fn fill_uniform_f64(seed: u64, stream: u32, start: u64, out: &mut [f64]) {
+pub fn fill_uniform_f64(seed: u64, stream: u32, start: u64, stride: u64, out: &mut [f64]) {
     let kern = UniformF64(Gen::new(seed, stream));
-    run::<_, BLOCK>(&kern, start, out);
+    run::<_, BLOCK>(&kern, start, stride, out);
 }
 
-/// Fills `out[j]` with the uniform `[0, 1)` f32 of global element `start + j` (24 random bits:
+/// Fills `out[j]` with the uniform `[0, 1)` f32 of global element `start + j * stride` (24 random bits:
 /// multiples of 2^-24).
 ///
 /// Element `i` uses word `i % 4` of Philox counter `[i / 4, TAG_UNIFORM_F32, stream]`.
-pub fn fill_uniform_f32(seed: u64, stream: u32, start: u64, out: &mut [f32]) {
+pub fn fill_uniform_f32(seed: u64, stream: u32, start: u64, stride: u64, out: &mut [f32]) {
     let kern = UniformF32(Gen::new(seed, stream));
-    run::<_, BLOCK>(&kern, start, out);
+    run::<_, BLOCK>(&kern, start, stride, out);
 }
 
-/// Fills `out[j]` with the standard normal f64 of global element `start + j`.
+/// Fills `out[j]` with the standard normal f64 of global element `start + j * stride`.
 ///
 /// Box-Muller on the 128 bits of Philox counter `[i / 2, TAG_NORMAL, stream]`: element
 /// `2k` is `r cos t`, element `2k + 1` is `r sin t` of the same pair. Always finite
 /// (`|z| < 9.5`).
-pub fn fill_normal_f64(seed: u64, stream: u32, start: u64, out: &mut [f64]) {
+pub fn fill_normal_f64(seed: u64, stream: u32, start: u64, stride: u64, out: &mut [f64]) {
     let kern = NormalF64(Gen::new(seed, stream));
-    run::<_, BLOCK>(&kern, start, out);
+    run::<_, BLOCK>(&kern, start, stride, out);
 }
 
-/// Fills `out[j]` with the standard normal f32 of global element `start + j`: exactly the
+/// Fills `out[j]` with the standard normal f32 of global element `start + j * stride`: exactly the
 /// value of [`fill_normal_f64`] for the same seed, stream and index, rounded to f32.
-pub fn fill_normal_f32(seed: u64, stream: u32, start: u64, out: &mut [f32]) {
+pub fn fill_normal_f32(seed: u64, stream: u32, start: u64, stride: u64, out: &mut [f32]) {
     let kern = NormalF32(Gen::new(seed, stream));
-    run::<_, BLOCK>(&kern, start, out);
+    run::<_, BLOCK>(&kern, start, stride, out);
 }
 
-/// Fills `out[j]` with the uniform integer in `[low, high)` of global element `start + j`.
+/// Fills `out[j]` with the uniform integer in `[low, high)` of global element
+/// `start + j * stride`.
 ///
 /// Exactly unbiased: Lemire's multiply-shift (`(x * span) >> 64` on 64 random bits `x`,
 /// `span = high - low`) with rejection of the `2^64 mod span` biased low products. Element
@@ -543,7 +572,15 @@ pub fn fill_normal_f32(seed: u64, stream: u32, start: u64, out: &mut [f32]) {
 /// # Panics
 ///
 /// If `high <= low`.
-pub fn fill_integers_i64(seed: u64, stream: u32, start: u64, low: i64, high: i64, out: &mut [i64]) {
+pub fn fill_integers_i64(
+    seed: u64,
+    stream: u32,
+    start: u64,
+    stride: u64,
+    low: i64,
+    high: i64,
+    out: &mut [i64],
+) {
     assert!(high > low, "fill_integers_i64: empty range [{low}, {high})");
     let span = high.wrapping_sub(low) as u64;
     let kern = Integers {
@@ -552,7 +589,7 @@ pub fn fill_integers_i64(seed: u64, stream: u32, start: u64, low: i64, high: i64
         span,
         threshold: span.wrapping_neg() % span,
     };
-    run::<_, BLOCK>(&kern, start, out);
+    run::<_, BLOCK>(&kern, start, stride, out);
 }
 
 #[cfg(test)]

@@ -79,8 +79,18 @@ fn random_philox_matches_reference_and_lanes() {
         } else {
             (1u64 << 32) - 7
         };
-        let lanes16 = philox_lanes::<16>(&round_keys(key), w2, w3, first);
-        let lanes3 = philox_lanes::<3>(&round_keys(key), w2, w3, first);
+        let lanes16 = philox_lanes::<16>(
+            &round_keys(key),
+            w2,
+            w3,
+            &std::array::from_fn(|j| first.wrapping_add(j as u64)),
+        );
+        let lanes3 = philox_lanes::<3>(
+            &round_keys(key),
+            w2,
+            w3,
+            &std::array::from_fn(|j| first.wrapping_add(j as u64)),
+        );
         for (j, got) in lanes16.iter().enumerate() {
             let k = first.wrapping_add(j as u64);
             let w = philox4x32_10([k as u32, (k >> 32) as u32, w2, w3], key);
@@ -176,7 +186,7 @@ fn random_uniform_f64_position_independent_and_in_range() {
         let whole = check_position_independent(
             base,
             3001,
-            |s, o: &mut [f64]| fill_uniform_f64(7, 3, s, o),
+            |s, o: &mut [f64]| fill_uniform_f64(7, 3, s, 1, o),
             f64::to_bits,
         );
         for (j, v) in whole.iter().enumerate() {
@@ -195,7 +205,7 @@ fn random_uniform_f32_position_independent_and_in_range() {
         let whole = check_position_independent(
             base,
             3001,
-            |s, o: &mut [f32]| fill_uniform_f32(11, 0, s, o),
+            |s, o: &mut [f32]| fill_uniform_f32(11, 0, s, 1, o),
             |v| u64::from(v.to_bits()),
         );
         for (j, v) in whole.iter().enumerate() {
@@ -214,13 +224,13 @@ fn random_normal_position_independent_and_f32_is_rounded_f64() {
         let whole = check_position_independent(
             base,
             3001,
-            |s, o: &mut [f64]| fill_normal_f64(42, 9, s, o),
+            |s, o: &mut [f64]| fill_normal_f64(42, 9, s, 1, o),
             f64::to_bits,
         );
         let whole32 = check_position_independent(
             base,
             3001,
-            |s, o: &mut [f32]| fill_normal_f32(42, 9, s, o),
+            |s, o: &mut [f32]| fill_normal_f32(42, 9, s, 1, o),
             |v| u64::from(v.to_bits()),
         );
         for (j, (v, v32)) in whole.iter().zip(&whole32).enumerate() {
@@ -251,7 +261,7 @@ fn random_integers_position_independent_and_in_range() {
             let whole = check_position_independent(
                 base,
                 2001,
-                |s, o: &mut [i64]| fill_integers_i64(5, 1, s, low, high, o),
+                |s, o: &mut [i64]| fill_integers_i64(5, 1, s, 1, low, high, o),
                 |v| v as u64,
             );
             for (j, v) in whole.iter().enumerate() {
@@ -268,7 +278,7 @@ fn random_integers_position_independent_and_in_range() {
 #[test]
 #[should_panic(expected = "empty range")]
 fn random_integers_reject_empty_range() {
-    fill_integers_i64(0, 0, 0, 3, 3, &mut [0; 4]);
+    fill_integers_i64(0, 0, 0, 1, 3, 3, &mut [0; 4]);
 }
 
 /// The portable (baseline) and AVX2 builds of the kernels, with other block sizes, give the
@@ -287,9 +297,9 @@ fn random_instruction_sets_and_block_sizes_agree() {
         // Debug output is exact for floats (shortest round-trip form, signed zeros).
         let mut a = vec![K::Out::default(); n];
         let mut b = vec![K::Out::default(); n];
-        run::<K, BLOCK>(kern, start, &mut a);
+        run::<K, BLOCK>(kern, start, 1, &mut a);
         let want = format!("{a:?}");
-        run::<K, 8>(kern, start, &mut b);
+        run::<K, 8>(kern, start, 1, &mut b);
         assert_eq!(format!("{b:?}"), want, "block size 8 differs");
         drive::<K, BLOCK>(kern, start, &mut b);
         assert_eq!(format!("{b:?}"), want, "baseline build differs");
@@ -327,7 +337,7 @@ fn random_seeds_and_streams_differ() {
     let n = 1000;
     let fill = |seed, stream| {
         let mut v = vec![0.0f64; n];
-        fill_uniform_f64(seed, stream, 0, &mut v);
+        fill_uniform_f64(seed, stream, 0, 1, &mut v);
         v
     };
     let base = fill(1, 0);
@@ -336,19 +346,19 @@ fn random_seeds_and_streams_differ() {
         assert!(same < 3, "{same} equal values");
     }
     let mut f = vec![0.0f32; n];
-    fill_uniform_f32(1, 0, 0, &mut f);
+    fill_uniform_f32(1, 0, 0, 1, &mut f);
     let mut f2 = vec![0.0f32; n];
-    fill_uniform_f32(1, 1, 0, &mut f2);
+    fill_uniform_f32(1, 1, 0, 1, &mut f2);
     assert!(f.iter().zip(&f2).filter(|(a, b)| a == b).count() < 5);
     let mut z = vec![0.0f64; n];
-    fill_normal_f64(1, 0, 0, &mut z);
+    fill_normal_f64(1, 0, 0, 1, &mut z);
     let mut z2 = vec![0.0f64; n];
-    fill_normal_f64(1, 1, 0, &mut z2);
+    fill_normal_f64(1, 1, 0, 1, &mut z2);
     assert!(z.iter().zip(&z2).filter(|(a, b)| a == b).count() < 3);
     let mut i = vec![0i64; n];
-    fill_integers_i64(1, 0, 0, 0, 1 << 40, &mut i);
+    fill_integers_i64(1, 0, 0, 1, 0, 1 << 40, &mut i);
     let mut i2 = vec![0i64; n];
-    fill_integers_i64(1, 1, 0, 0, 1 << 40, &mut i2);
+    fill_integers_i64(1, 1, 0, 1, 0, 1 << 40, &mut i2);
     assert!(i.iter().zip(&i2).filter(|(a, b)| a == b).count() < 3);
 }
 
@@ -364,7 +374,7 @@ fn random_uniform_moments() {
     let n = 1 << 20;
     let nf = n as f64;
     let mut v = vec![0.0f64; n];
-    fill_uniform_f64(123, 0, 17, &mut v);
+    fill_uniform_f64(123, 0, 17, 1, &mut v);
     let (m, var) = mean_var(v.iter().copied());
     // sd(mean) = sqrt(1/12 / n); sd(var) ~ sqrt(1/180 / n).
     assert!((m - 0.5).abs() < 5.0 * (1.0 / 12.0 / nf).sqrt(), "mean {m}");
@@ -373,7 +383,7 @@ fn random_uniform_moments() {
         "var {var}"
     );
     let mut v = vec![0.0f32; n];
-    fill_uniform_f32(123, 0, 17, &mut v);
+    fill_uniform_f32(123, 0, 17, 1, &mut v);
     let (m, var) = mean_var(v.iter().map(|&x| f64::from(x)));
     assert!((m - 0.5).abs() < 5.0 * (1.0 / 12.0 / nf).sqrt(), "mean {m}");
     assert!(
@@ -389,7 +399,7 @@ fn random_normal_moments_and_tails() {
     let n = 1 << 20;
     let nf = n as f64;
     let mut v = vec![0.0f64; n];
-    fill_normal_f64(99, 4, 3, &mut v);
+    fill_normal_f64(99, 4, 3, 1, &mut v);
     let (m, var) = mean_var(v.iter().copied());
     assert!(m.abs() < 5.0 / nf.sqrt(), "mean {m}");
     // Var(z^2) = 2.
@@ -438,7 +448,7 @@ fn random_integer_buckets() {
     for (low, high) in [(-5i64, 3i64), (0, 10), (100, 107)] {
         let k = (high - low) as usize;
         let mut v = vec![0i64; n];
-        fill_integers_i64(2024, 0, 1, low, high, &mut v);
+        fill_integers_i64(2024, 0, 1, 1, low, high, &mut v);
         let mut counts = vec![0usize; k];
         for x in &v {
             counts[(x - low) as usize] += 1;
@@ -450,7 +460,7 @@ fn random_integer_buckets() {
     }
     // Span 3 * 2^61 (heavy rejection): thirds equally likely.
     let mut v = vec![0i64; n];
-    fill_integers_i64(7, 0, 0, 0, 3 << 61, &mut v);
+    fill_integers_i64(7, 0, 0, 1, 0, 3 << 61, &mut v);
     let mut counts = [0usize; 3];
     for x in &v {
         counts[(x >> 61) as usize] += 1;
@@ -459,7 +469,7 @@ fn random_integer_buckets() {
     let chi2: f64 = counts.iter().map(|&c| (c as f64 - e).powi(2) / e).sum();
     assert!(chi2 < 30.0, "chi2 {chi2} {counts:?}");
     // Full i64 range: sign balanced.
-    fill_integers_i64(7, 0, 0, i64::MIN, i64::MAX, &mut v);
+    fill_integers_i64(7, 0, 0, 1, i64::MIN, i64::MAX, &mut v);
     let neg = v.iter().filter(|&&x| x < 0).count() as f64;
     assert!((neg - n as f64 / 2.0).abs() < 5.0 * (n as f64 / 4.0).sqrt());
 }
@@ -539,34 +549,34 @@ fn random_speed() {
     let mut f32s = vec![0.0f32; N];
     let mut i64s = vec![0i64; N];
     time("fill_uniform_f64 (1M)", |s| {
-        fill_uniform_f64(1, 0, s, black_box(&mut f64s))
+        fill_uniform_f64(1, 0, s, 1, black_box(&mut f64s))
     });
     let mut strip64 = vec![0.0f64; 2000];
     time("fill_uniform_f64 (2000-strip L1 buffer, odd)", |s| {
         for j in 0..N as u64 / 2000 {
-            fill_uniform_f64(1, 0, s + 1 + 2000 * j, black_box(&mut strip64));
+            fill_uniform_f64(1, 0, s + 1 + 2000 * j, 1, black_box(&mut strip64));
         }
     });
     let mut strip32 = vec![0.0f32; 2000];
     time("fill_uniform_f32 (2000-strip L1 buffer, odd)", |s| {
         for j in 0..N as u64 / 2000 {
-            fill_uniform_f32(1, 0, s + 1 + 2000 * j, black_box(&mut strip32));
+            fill_uniform_f32(1, 0, s + 1 + 2000 * j, 1, black_box(&mut strip32));
         }
     });
     time("fill_uniform_f32 (1M)", |s| {
-        fill_uniform_f32(1, 0, s, black_box(&mut f32s))
+        fill_uniform_f32(1, 0, s, 1, black_box(&mut f32s))
     });
     time("fill_normal_f64 (1M)", |s| {
-        fill_normal_f64(1, 0, s, black_box(&mut f64s))
+        fill_normal_f64(1, 0, s, 1, black_box(&mut f64s))
     });
     time("fill_normal_f32 (1M)", |s| {
-        fill_normal_f32(1, 0, s, black_box(&mut f32s))
+        fill_normal_f32(1, 0, s, 1, black_box(&mut f32s))
     });
     time("fill_integers_i64 [-5, 3) (1M)", |s| {
-        fill_integers_i64(1, 0, s, -5, 3, black_box(&mut i64s))
+        fill_integers_i64(1, 0, s, 1, -5, 3, black_box(&mut i64s))
     });
     time("fill_integers_i64 [0, 3*2^61) (1M, 25% retry)", |s| {
-        fill_integers_i64(1, 0, s, 0, 3 << 61, black_box(&mut i64s))
+        fill_integers_i64(1, 0, s, 1, 0, 3 << 61, black_box(&mut i64s))
     });
     let key = key_from_seed(1);
     time("philox4x32_10 scalar (per call)", |s| {
@@ -576,4 +586,55 @@ fn random_speed() {
         }
         black_box(acc);
     });
+}
+
+#[test]
+fn strided_fills_give_the_values_of_the_contiguous_ones() {
+    // Every other path (groups of 8, lanes of a counter, a wrap past 2^64) picks the value
+    // the contiguous fill gives the same global index.
+    for (start, stride) in [(0u64, 3u64), (5, 60), (7, 1_000_001), (u64::MAX - 40, 7)] {
+        let n = 37;
+        let index = |j: u64| start.wrapping_add(j.wrapping_mul(stride));
+        let one = |fill: &dyn Fn(u64, &mut [f64])| {
+            let mut out = vec![0.0; n];
+            fill(start, &mut out);
+            out
+        };
+        let expect = |fill: &dyn Fn(u64, &mut [f64])| -> Vec<f64> {
+            (0..n as u64)
+                .map(|j| {
+                    let mut v = [0.0];
+                    fill(index(j), &mut v);
+                    v[0]
+                })
+                .collect()
+        };
+        let uniform =
+            |stride: u64| move |s: u64, o: &mut [f64]| fill_uniform_f64(9, 0, s, stride, o);
+        assert_eq!(
+            one(&uniform(stride)),
+            expect(&uniform(1)),
+            "uniform {start} {stride}"
+        );
+        let normal = |stride: u64| move |s: u64, o: &mut [f64]| fill_normal_f64(9, 1, s, stride, o);
+        assert_eq!(
+            one(&normal(stride)),
+            expect(&normal(1)),
+            "normal {start} {stride}"
+        );
+        let mut f32s = vec![0f32; n];
+        fill_uniform_f32(3, 0, start, stride, &mut f32s);
+        for (j, v) in f32s.iter().enumerate() {
+            let mut w = [0f32];
+            fill_uniform_f32(3, 0, index(j as u64), 1, &mut w);
+            assert_eq!(*v, w[0]);
+        }
+        let mut ints = vec![0i64; n];
+        fill_integers_i64(4, 2, start, stride, -5, 1000, &mut ints);
+        for (j, v) in ints.iter().enumerate() {
+            let mut w = [0i64];
+            fill_integers_i64(4, 2, index(j as u64), 1, -5, 1000, &mut w);
+            assert_eq!(*v, w[0]);
+        }
+    }
 }

@@ -254,7 +254,8 @@ struct Positions {
 impl ReduceLayout {
     /// The layout of a tile of `shape` at `origin` in an array of `array_shape`, reduced
     /// over the axes flagged in `reduced`. With `positions`, the fold receives reduced-space
-    /// indices (and axes are not merged).
+    /// indices (and axes are not merged); without, reduced axes of length 1 are left out
+    /// and neighbouring axes of one kind merged.
     pub fn new(
         shape: &[usize],
         origin: &[usize],
@@ -265,6 +266,11 @@ impl ReduceLayout {
         let mut dims: Vec<usize> = Vec::new();
         let mut kinds: Vec<bool> = Vec::new();
         for (&extent, &is_reduced) in shape.iter().zip(reduced) {
+            // A reduced axis of length 1 reduces nothing: a thin tile of a long reduced axis
+            // folds each element into its own state, in lanes, not in runs of one.
+            if !positions && is_reduced && extent == 1 {
+                continue;
+            }
             if !positions && kinds.last() == Some(&is_reduced) {
                 *dims.last_mut().expect("kinds and dims grow together") *= extent;
             } else {
