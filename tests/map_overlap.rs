@@ -323,6 +323,27 @@ fn untrimmed_results_with_given_chunks() {
         firsts.compute().unwrap().into_raw_vec_and_offset().0,
         vec![dense[[3]], dense[[5]]]
     );
+    // Fewer output chunks than input blocks: block 1 gives none, and is read as halo.
+    let how = MapOverlap::new()
+        .asymmetric_depths([(0, 3)])
+        .trim(false)
+        .chunks(vec![vec![5]]);
+    let sums = a
+        .map_overlap(&how, |g, _| {
+            assert_eq!(g.len(), 5);
+            Ok(g.clone())
+        })
+        .unwrap();
+    assert_eq!(sums.chunks().chunks(), vec![vec![5]]);
+    assert_same_f64(
+        &sums.compute().unwrap(),
+        &dense.slice(ndarray::s![..5]).to_owned().into_dyn(),
+    );
+    for bad in [vec![vec![1, 1, 1]], vec![vec![]]] {
+        let how = MapOverlap::new().depth(1).trim(false).chunks(bad);
+        let reason = invalid_argument(a.map_overlap(&how, |g, _| Ok(g.clone())).unwrap_err());
+        assert!(reason.contains("first 1 or more input blocks"), "{reason}");
+    }
 }
 
 #[test]

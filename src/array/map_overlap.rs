@@ -180,7 +180,11 @@ impl MapOverlap {
     }
 
     /// The output's chunk lengths per axis when not trimming (Dask's `chunks=`): as many
-    /// chunks per axis as the inputs have blocks. An error with `trim(true)`.
+    /// chunks per axis as the inputs have blocks, or fewer: output block `b` is still
+    /// computed from input block `b` grown, and the input blocks past the last output
+    /// block give no block of their own (their elements reach the blocks before them as
+    /// halo only, as the last windows of [`Array::rolling`] read them). An error with
+    /// `trim(true)`.
     pub fn chunks(mut self, sizes: Vec<Vec<usize>>) -> MapOverlap {
         self.chunks = Some(sizes);
         self
@@ -435,12 +439,13 @@ fn output_grid(op: &str, halos: &[AxisHalo], options: &MapOverlap) -> Result<Chu
                 || sizes
                     .iter()
                     .zip(halos)
-                    .any(|(s, h)| s.len() != h.chunks.count())
+                    .any(|(s, h)| s.is_empty() || s.len() > h.chunks.count())
             {
                 return Err(invalid(
                     op,
                     format!(
-                        "chunks {sizes:?} do not give one length per input block ({:?} blocks)",
+                        "chunks {sizes:?} do not give one length for each of the first 1 or \
+                         more input blocks ({:?} blocks)",
                         halos.iter().map(|h| h.chunks.count()).collect::<Vec<_>>()
                     ),
                 ));
