@@ -722,6 +722,49 @@ mod tests {
     }
 
     #[test]
+    fn asymmetric_depths_and_broadcast_inputs() {
+        // Axis [0 1 | 2 3 | 4 5], nothing before, 3 after: block 0 reads all three blocks,
+        // block 2 none but its own (the edge), block 1 its own and block 2.
+        let h = AxisHalo {
+            before: 0,
+            after: 3,
+            ..halo(&[2, 2, 2], 0, Boundary::None)
+        };
+        let p = h.plan(0);
+        assert_eq!((p.before, p.after, p.blocks.clone()), (0, 3, vec![0, 1, 2]));
+        let p = h.plan(1);
+        assert_eq!((p.before, p.after, p.blocks.clone()), (0, 2, vec![1, 2]));
+        let p = h.plan(2);
+        assert_eq!((p.before, p.after, p.blocks.clone()), (0, 0, vec![2]));
+        // A broadcast input reads its one block, its one element repeated over each run.
+        let wrap = AxisHalo {
+            before: 1,
+            after: 0,
+            ..halo(&[2, 2, 2], 0, Boundary::Constant(1.0))
+        };
+        let plans = [wrap.plan(0), h.plan(1)];
+        let own = input_plans(&plans, &[true, false]);
+        assert_eq!(own[0].blocks, vec![0]);
+        assert_eq!(
+            own[0].runs,
+            vec![
+                Run {
+                    dst: 0..1,
+                    src: None
+                },
+                Run {
+                    dst: 1..3,
+                    src: Some((0, 0..1, false))
+                },
+            ]
+        );
+        assert_eq!(own[1], plans[1]);
+        // Its blocks have its own axes: the leading broadcast one dropped.
+        assert_eq!(input_blocks(&own, 1), vec![vec![1], vec![2]]);
+        assert_eq!(input_blocks(&own, 2), vec![vec![0, 1], vec![0, 2]]);
+    }
+
+    #[test]
     fn none_grows_edge_blocks_inwards_only() {
         let h = halo(&[3, 1, 4], 2, Boundary::None);
         let p = h.plan(0);
