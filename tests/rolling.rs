@@ -446,3 +446,13 @@ proptest! {
         check::<f64>(&dense, &[sizes], 0, w, OPS[op]);
     }
 }
+
+#[test]
+fn an_empty_other_axis_stays_empty() {
+    let x = from_ndarray(&ArrayD::<f64>::zeros(IxDyn(&[0, 5])), [2, 2]).unwrap();
+    for op in OPS {
+        let got = lazy(&x, 3, 1, op).unwrap();
+        assert_eq!(got.shape(), vec![0, 3]);
+        assert_eq!(got.compute().unwrap().shape(), &[0, 3]);
+    }
+}
