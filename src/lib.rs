@@ -46,8 +46,9 @@ pub use array::map_blocks::{BlockInfo, BlockResult, BoxError, MapBlocks, map_blo
 pub use array::map_overlap::{Boundary, MapOverlap, map_overlap};
 pub use array::user_reduction::reduction;
 pub use array::{
-    Array, Coarsen, IntoOperand, Operand, Reduction, arange, compute_many, compute_many_report,
-    compute_many_with, eye, from_fn, from_ndarray, full, linspace, ones, random, where_, zeros,
+    Array, Coarsen, IntoOperand, Operand, Reduction, Rolling, arange, compute_many,
+    compute_many_report, compute_many_with, eye, from_fn, from_ndarray, full, linspace, ones,
+    random, where_, zeros,
 };
 pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES};
 pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};

@@ -1,7 +1,9 @@
 //! `map_overlap` against a dense oracle: the whole array padded by hand as NumPy's `np.pad`
 //! pads it (`symmetric`, `wrap`, `edge`, `constant`; no padding for `none`), the same
 //! stencil applied to it densely, the pad cut off. Irregular and one-element chunks,
-//! depths from 0 to 3x the chunk (past the whole axis), several inputs, trim on and off.
+//! depths from 0 to 3x the chunk (past the whole axis), the same on both sides or not,
+//! constants that differ per axis, several inputs (broadcast against each other), trim on
+//! and off.
 
 #![allow(missing_docs)]
 
@@ -29,17 +31,29 @@ const MODES: [Boundary; 5] = [
     Boundary::Constant(-3.5),
 ];
 
+/// The same depth on both sides of every axis.
+fn sym(depth: &[usize]) -> Vec<(usize, usize)> {
+    depth.iter().map(|&d| (d, d)).collect()
+}
+
 /// The source element of each padded position of an axis of `n` elements padded by `d`
-/// (`None`: the constant), built as NumPy describes its modes: copies of the axis (or of
-/// the axis and its mirror image) laid end to end around it, or the edge repeated.
+/// on both sides (`None`: the constant).
 fn pad_sources(n: usize, d: usize, mode: Boundary) -> Vec<Option<usize>> {
+    pad_sources_asym(n, (d, d), mode)
+}
+
+/// The source element of each padded position of an axis of `n` elements padded by `b`
+/// before and `a` after (`None`: the constant), built as NumPy describes its modes: copies
+/// of the axis (or of the axis and its mirror image) laid end to end around it, or the
+/// edge repeated.
+fn pad_sources_asym(n: usize, (b, a): (usize, usize), mode: Boundary) -> Vec<Option<usize>> {
     let core: Vec<usize> = (0..n).collect();
     let unit: Vec<usize> = match mode {
         Boundary::Periodic => core.clone(),
         Boundary::Reflect => core.iter().chain(core.iter().rev()).copied().collect(),
         Boundary::Nearest => {
-            let left = vec![Some(0); d];
-            let right = vec![Some(n - 1); d];
+            let left = vec![Some(0); b];
+            let right = vec![Some(n - 1); a];
             return left
                 .into_iter()
                 .chain(core.iter().map(|&i| Some(i)))
@@ -47,18 +61,18 @@ fn pad_sources(n: usize, d: usize, mode: Boundary) -> Vec<Option<usize>> {
                 .collect();
         }
         Boundary::Constant(_) => {
-            return std::iter::repeat_n(None, d)
+            return std::iter::repeat_n(None, b)
                 .chain(core.iter().map(|&i| Some(i)))
-                .chain(std::iter::repeat_n(None, d))
+                .chain(std::iter::repeat_n(None, a))
                 .collect();
         }
         _ => return core.into_iter().map(Some).collect(),
     };
     // Enough copies of the unit before and after: the core sits at the start of one.
-    let copies = d / unit.len() + 2;
+    let copies = b.max(a) / unit.len() + 2;
     let tiled: Vec<usize> = (0..2 * copies).flat_map(|_| unit.iter().copied()).collect();
     let at = copies * unit.len();
-    tiled[at - d..at + n + d].iter().map(|&i| Some(i)).collect()
+    tiled[at - b..at + n + a].iter().map(|&i| Some(i)).collect()
 }
 
 #[test]
@@ -87,12 +101,19 @@ fn the_oracle_pads_as_numpy_does_past_the_whole_axis() {
     );
 }
 
-/// The array padded along every axis as `np.pad` would (`fill` for constants).
+/// The array padded along every axis as `np.pad` would (`fill` for constants): one axis
+/// after the other, each padding the array the axes before it padded, so that a later
+/// axis's constant covers the corners.
 fn pad(dense: &ArrayD<f64>, depth: &[usize], modes: &[Boundary]) -> ArrayD<f64> {
+    pad_asym(dense, &sym(depth), modes)
+}
+
+/// [`pad`] by `(before, after)` per axis.
+fn pad_asym(dense: &ArrayD<f64>, depth: &[(usize, usize)], modes: &[Boundary]) -> ArrayD<f64> {
     let mut out = dense.clone();
     for axis in 0..dense.ndim() {
         let n = out.shape()[axis];
-        let src = pad_sources(n, depth[axis], modes[axis]);
+        let src = pad_sources_asym(n, depth[axis], modes[axis]);
         let fill = match modes[axis] {
             Boundary::Constant(v) => v,
             _ => 0.0,
@@ -135,13 +156,13 @@ fn laplacian(g: &ArrayD<f64>) -> ArrayD<f64> {
     star(g, 1) - g * 6.0
 }
 
-/// `padded` (padded by `depth`, as `modes` say) without its pad.
-fn crop(padded: &ArrayD<f64>, depth: &[usize], modes: &[Boundary]) -> ArrayD<f64> {
+/// `padded` (padded by `(before, after)` per axis, as `modes` say) without its pad.
+fn crop(padded: &ArrayD<f64>, depth: &[(usize, usize)], modes: &[Boundary]) -> ArrayD<f64> {
     let mut v = padded.view();
-    for (axis, (&d, m)) in depth.iter().zip(modes).enumerate() {
+    for (axis, (&(b, a), m)) in depth.iter().zip(modes).enumerate() {
         if *m != Boundary::None {
             let n = v.shape()[axis];
-            v.slice_axis_inplace(Axis(axis), Slice::from(d..n - d));
+            v.slice_axis_inplace(Axis(axis), Slice::from(b..n - a));
         }
     }
     v.to_owned()
@@ -154,7 +175,33 @@ fn oracle(
     modes: &[Boundary],
     stencil: impl Fn(&ArrayD<f64>) -> ArrayD<f64>,
 ) -> ArrayD<f64> {
-    crop(&stencil(&pad(dense, depth, modes)), depth, modes)
+    oracle_asym(dense, &sym(depth), modes, stencil)
+}
+
+/// [`oracle`] with `(before, after)` depths per axis.
+fn oracle_asym(
+    dense: &ArrayD<f64>,
+    depth: &[(usize, usize)],
+    modes: &[Boundary],
+    stencil: impl Fn(&ArrayD<f64>) -> ArrayD<f64>,
+) -> ArrayD<f64> {
+    crop(&stencil(&pad_asym(dense, depth, modes)), depth, modes)
+}
+
+/// At each element the sum of the box from `before` elements before it to `after` after
+/// it along every axis (corners included), those outside `g` left out, in C order over
+/// the box.
+fn box_sum(g: &ArrayD<f64>, depth: &[(usize, usize)]) -> ArrayD<f64> {
+    let mut out = ArrayD::zeros(g.raw_dim());
+    for (idx, o) in out.indexed_iter_mut() {
+        let bx = g.slice_each_axis(|ax| {
+            let (k, i) = (ax.axis.index(), idx[ax.axis.index()]);
+            let (b, a) = depth[k];
+            Slice::from(i.saturating_sub(b)..(i + a + 1).min(g.shape()[k]))
+        });
+        *o = bx.iter().fold(0.0, |acc, v| acc + v);
+    }
+    out
 }
 
 /// The 2-D and 1-D cases: irregular chunks, one-element chunks, one chunk per axis.
@@ -276,6 +323,27 @@ fn untrimmed_results_with_given_chunks() {
         firsts.compute().unwrap().into_raw_vec_and_offset().0,
         vec![dense[[3]], dense[[5]]]
     );
+    // Fewer output chunks than input blocks: block 1 gives none, and is read as halo.
+    let how = MapOverlap::new()
+        .asymmetric_depths([(0, 3)])
+        .trim(false)
+        .chunks(vec![vec![5]]);
+    let sums = a
+        .map_overlap(&how, |g, _| {
+            assert_eq!(g.len(), 5);
+            Ok(g.clone())
+        })
+        .unwrap();
+    assert_eq!(sums.chunks().chunks(), vec![vec![5]]);
+    assert_same_f64(
+        &sums.compute().unwrap(),
+        &dense.slice(ndarray::s![..5]).to_owned().into_dyn(),
+    );
+    for bad in [vec![vec![1, 1, 1]], vec![vec![]]] {
+        let how = MapOverlap::new().depth(1).trim(false).chunks(bad);
+        let reason = invalid_argument(a.map_overlap(&how, |g, _| Ok(g.clone())).unwrap_err());
+        assert!(reason.contains("first 1 or more input blocks"), "{reason}");
+    }
 }
 
 #[test]
@@ -373,11 +441,15 @@ fn bad_arguments_are_build_errors() {
             .unwrap_err(),
     );
     assert!(reason.contains("trim(false)"), "{reason}");
+    // Shapes that do not broadcast against each other.
     let b = arr(&dense_f64(&[4, 2], 1), sizes(&[&[2, 2], &[2]]));
-    let reason = invalid_argument(
-        map_overlap(&[&a, &b], &MapOverlap::new(), |g, _| Ok(g[0].clone())).unwrap_err(),
-    );
-    assert!(reason.contains("one shape"), "{reason}");
+    let err = map_overlap(&[&a, &b], &MapOverlap::new(), |g, _| Ok(g[0].clone())).unwrap_err();
+    match err {
+        Error::Build(BuildError::Broadcast { left, right, .. }) => {
+            assert_eq!((left, right), (vec![4, 3], vec![4, 2]));
+        }
+        other => panic!("expected a broadcast error, got {other:?}"),
+    }
     // Growing an empty axis by reflection is an error, as np.pad's; constants and none work.
     let empty = arr(&ArrayD::zeros(IxDyn(&[0])), Chunks::Shape(vec![3]));
     let how = MapOverlap::new().depth(1).boundary(Boundary::Reflect);
@@ -451,5 +523,197 @@ fn zero_dimensional_arrays_have_no_halo() {
     assert_eq!(
         got.compute().unwrap().into_raw_vec_and_offset().0,
         vec![5.0]
+    );
+}
+
+/// A small random chunking of an axis of `n` elements (one-element chunks likely).
+fn random_chunks(g: &mut Lcg, n: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut left = n;
+    while left > 0 {
+        let c = (g.int(1, 5) as usize).min(left);
+        out.push(c);
+        left -= c;
+    }
+    if out.is_empty() {
+        out.push(0);
+    }
+    out
+}
+
+const ALL_MODES: [Boundary; 6] = [
+    Boundary::None,
+    Boundary::Reflect,
+    Boundary::Periodic,
+    Boundary::Nearest,
+    Boundary::Constant(-3.5),
+    Boundary::Constant(7.25),
+];
+
+#[test]
+fn asymmetric_depths_match_the_padded_dense_oracle() {
+    let mut g = Lcg::new(71);
+    for case in 0..40 {
+        let nd = 1 + case % 2;
+        let shape: Vec<usize> = (0..nd).map(|_| g.int(1, 9) as usize).collect();
+        let chunks: Vec<Vec<usize>> = shape.iter().map(|&n| random_chunks(&mut g, n)).collect();
+        let depth: Vec<(usize, usize)> = shape
+            .iter()
+            .map(|&n| {
+                let mut d = || [0, 1, 2, n, 2 * n + 1][g.below(5) as usize];
+                (d(), d())
+            })
+            .collect();
+        let modes: Vec<Boundary> = (0..nd).map(|_| ALL_MODES[g.below(6) as usize]).collect();
+        let dense = dense_f64(&shape, case as u64);
+        let a = arr(&dense, Chunks::Sizes(chunks.clone()));
+        let how = MapOverlap::new()
+            .asymmetric_depths(&depth)
+            .boundaries(&modes);
+        let d = depth.clone();
+        let got = a
+            .map_overlap(&how, move |g, _| Ok(box_sum(g, &d)))
+            .unwrap()
+            .compute()
+            .unwrap();
+        let expected = oracle_asym(&dense, &depth, &modes, |p| box_sum(p, &depth));
+        assert_same_f64(&got, &expected);
+        // Untrimmed, the blocks laid end to end are the padded array's windows.
+        if nd == 1 {
+            let how = how.trim(false);
+            let got = a.map_overlap(&how, |g, _| Ok(g.clone())).unwrap();
+            let padded = pad_asym(&dense, &depth, &modes);
+            let (n, (b, af)) = (shape[0], depth[0]);
+            let mut expected = Vec::new();
+            let mut start = 0usize;
+            for c in &chunks[0] {
+                let (lo, hi) = match modes[0] {
+                    Boundary::None => (start.saturating_sub(b), (start + c + af).min(n)),
+                    _ => (start, start + c + b + af),
+                };
+                expected.extend(padded.slice(ndarray::s![lo..hi]).iter().copied());
+                start += c;
+            }
+            let got = got.compute().unwrap().into_raw_vec_and_offset().0;
+            assert_eq!(got, expected, "{depth:?} {modes:?} {chunks:?}");
+        }
+    }
+}
+
+#[test]
+fn constants_may_differ_per_axis_and_the_last_axis_covers_the_corners() {
+    // np.pad(np.zeros((1, 1)), 1, constant_values=((1, 1), (2, 2))), printed by NumPy: the
+    // corners are axis 1's constant.
+    let zero = arr(&ArrayD::zeros(IxDyn(&[1, 1])), sizes(&[&[1], &[1]]));
+    let how = MapOverlap::new()
+        .depth(1)
+        .boundaries([Boundary::Constant(1.0), Boundary::Constant(2.0)])
+        .trim(false);
+    let grown = zero.map_overlap(&how, |g, _| Ok(g.clone())).unwrap();
+    assert_eq!(
+        grown.compute().unwrap().into_raw_vec_and_offset().0,
+        [2., 1., 2., 2., 0., 2., 2., 1., 2.]
+    );
+    let dense = dense_f64(&[5, 4, 3], 12);
+    let a = arr(&dense, sizes(&[&[2, 1, 2], &[3, 1], &[1, 2]]));
+    let (c1, c2, c3) = (
+        Boundary::Constant(1.5),
+        Boundary::Constant(-2.0),
+        Boundary::Constant(0.25),
+    );
+    for modes in [
+        [c1, c2, c3],
+        [c1, Boundary::Reflect, c3],
+        [Boundary::Periodic, c2, c1],
+        [c3, Boundary::Nearest, Boundary::None],
+        [c1, c1, c2],
+    ] {
+        for depth in [[1, 2, 1], [3, 0, 4]] {
+            let d = sym(&depth);
+            let how = MapOverlap::new().depths(depth).boundaries(modes);
+            let dd = d.clone();
+            let got = a
+                .map_overlap(&how, move |g, _| Ok(box_sum(g, &dd)))
+                .unwrap()
+                .compute()
+                .unwrap();
+            let expected = oracle_asym(&dense, &d, &modes, |p| box_sum(p, &d));
+            assert_same_f64(&got, &expected);
+        }
+    }
+}
+
+/// `dense` broadcast to `shape` (NumPy's `np.broadcast_to`).
+fn broadcast_to(dense: &ArrayD<f64>, shape: &[usize]) -> ArrayD<f64> {
+    dense.broadcast(IxDyn(shape)).unwrap().to_owned()
+}
+
+#[test]
+fn inputs_of_different_shapes_broadcast_as_numpy_does() {
+    // x (6, 7), a row (7,), a column (6, 1), a scalar-like (1, 1): the function sees each
+    // grown as if broadcast to (6, 7) first, so every mode pads the broadcast values.
+    let dx = dense_f64(&[6, 7], 1);
+    let drow = dense_f64(&[7], 2);
+    let dcol = dense_f64(&[6, 1], 3);
+    let done = dense_f64(&[1, 1], 4);
+    let x = arr(&dx, sizes(&[&[2, 1, 3], &[3, 4]]));
+    let row = arr(&drow, sizes(&[&[1, 5, 1]]));
+    let col = arr(&dcol, sizes(&[&[4, 2], &[1]]));
+    let one = arr(&done, sizes(&[&[1], &[1]]));
+    let full: Vec<ArrayD<f64>> = [&dx, &drow, &dcol, &done]
+        .iter()
+        .map(|d| broadcast_to(d, &[6, 7]))
+        .collect();
+    let depth = vec![(1, 2), (3, 0)];
+    let combine = |g: &[&ArrayD<f64>], d: &[(usize, usize)]| {
+        box_sum(g[0], d) * g[1] + box_sum(g[2], d) - g[3]
+    };
+    for m0 in ALL_MODES {
+        for m1 in [Boundary::Periodic, Boundary::Constant(1.0)] {
+            let modes = [m0, m1];
+            let how = MapOverlap::new()
+                .asymmetric_depths(&depth)
+                .boundaries(modes);
+            let d = depth.clone();
+            let got = map_overlap(&[&x, &row, &col, &one], &how, move |g, _| {
+                for k in 1..4 {
+                    assert_eq!(g[k].shape(), g[0].shape());
+                }
+                Ok(combine(g, &d))
+            })
+            .unwrap();
+            assert_eq!(got.shape(), vec![6, 7]);
+            assert_eq!(
+                got.chunks().chunks(),
+                vec![vec![2, 1, 1, 2], vec![1, 2, 3, 1]]
+            );
+            let padded: Vec<ArrayD<f64>> =
+                full.iter().map(|f| pad_asym(f, &depth, &modes)).collect();
+            let refs: Vec<&ArrayD<f64>> = padded.iter().collect();
+            let expected = crop(&combine(&refs, &depth), &depth, &modes);
+            assert_same_f64(&got.compute().unwrap(), &expected);
+        }
+    }
+}
+
+#[test]
+fn broadcast_inputs_read_their_own_tiles_only() {
+    use std::sync::atomic::Ordering;
+    // A (1, 40) row in tiles of 5 against a (3, 40) array: each task reads the row's tiles
+    // its halo touches along axis 1 and nothing more.
+    let (row, calls) = counting_source_of(dense_f64(&[1, 40], 5), &[1, 5]);
+    let x = chunkwise::ones::<f64>(&[3, 40], [1, 5]).unwrap();
+    let how = MapOverlap::new().depths([1, 2]).boundary(Boundary::None);
+    let m = map_overlap(&[&x, &row], &how, |g, _| Ok(g[0] * g[1])).unwrap();
+    let block = m
+        .slice(ndarray::s![1..2, 10..15])
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "row tiles 1, 2, 3");
+    let dense = dense_f64(&[1, 40], 5);
+    assert_same_f64(
+        &block,
+        &dense.slice(ndarray::s![.., 10..15]).to_owned().into_dyn(),
     );
 }

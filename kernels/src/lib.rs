@@ -5,6 +5,7 @@
 //! - [`dtype`]: element types and run-time typed strips.
 //! - [`strip`]: fused elementwise programs evaluated strip by strip.
 //! - [`reduce`]: reductions of tiles over axes into partial states.
+//! - [`rolling`]: reductions over sliding windows along an axis, O(n) per lane.
 //! - [`math`]: vectorised math functions on strips.
 //! - [`random`]: counter-based random numbers keyed by seed and element position.
 //! - [`linalg`]: GEMM through BLAS, tile factorizations and triangular solves.
@@ -15,6 +16,7 @@ pub mod linalg;
 pub mod math;
 pub mod random;
 pub mod reduce;
+pub mod rolling;
 pub mod simd;
 pub mod strip;
 pub mod view;

@@ -211,12 +211,12 @@ impl MapBlocks {
 
 /// The inputs of a broadcast blockwise operation, unified: `nd` axes, each input aligned
 /// with the trailing ones.
-struct Unified {
-    nodes: Vec<Arc<Node>>,
+pub(crate) struct Unified {
+    pub(crate) nodes: Vec<Arc<Node>>,
     /// Per input, per own axis: whether it broadcasts (length 1 against a longer axis).
-    broadcast: Vec<Vec<bool>>,
+    pub(crate) broadcast: Vec<Vec<bool>>,
     /// The common chunks of each axis.
-    axes: Vec<AxisChunks>,
+    pub(crate) axes: Vec<AxisChunks>,
 }
 
 /// The blocks of inputs that broadcast as `broadcast` says (per input, per own axis) read
@@ -312,7 +312,7 @@ fn output_grid(
 
 /// Broadcasts `inputs` against each other (NumPy's rules, leading axes added), and rechunks
 /// those whose chunks differ on an axis they share to the common refinement of them.
-fn unify<T: Element>(op: &str, inputs: &[&Array<T>]) -> Result<Unified> {
+pub(crate) fn unify<T: Element>(op: &str, inputs: &[&Array<T>]) -> Result<Unified> {
     let nd = inputs.iter().map(|a| a.ndim()).max().unwrap_or(0);
     let mut axes = Vec::with_capacity(nd);
     for axis in 0..nd {

@@ -8,14 +8,13 @@
 use std::ops::Range;
 
 use chunkwise_kernels::dtype::Element;
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
 use super::Array;
-use super::map_blocks::{BlockInfo, BlockResult, invalid, user_tile};
+use super::map_blocks::{BlockInfo, BlockResult, Unified, invalid, unify, user_tile};
 use crate::chunks::{AxisChunks, ChunkGrid, box_indices, ravel, sub_view};
 use crate::error::Result;
 use crate::ops::blockwise::{Block, blockwise};
-use crate::ops::rechunk::rechunk;
 
 /// What a grown block holds beyond the array's edge along an axis (Dask's `boundary=`).
 /// Modes other than [`Boundary::None`] pad as NumPy's `np.pad` does, for any depth (a halo
@@ -77,8 +76,9 @@ impl<V: Clone> PerAxis<V> {
     }
 }
 
-/// How [`map_overlap`](crate::map_overlap()) grows and trims blocks: the halo depth and the
-/// [`Boundary`] per axis (Dask's `depth=` and `boundary=`, default 0 and `none`), whether
+/// How [`map_overlap`](crate::map_overlap()) grows and trims blocks: the halo depth (the
+/// same on both sides, or before and after apart) and the [`Boundary`] per axis (Dask's
+/// `depth=` and `boundary=`, default 0 and `none`), whether
 /// to trim the halo off the results (`trim=`, default true), the output chunks when not
 /// trimming, a name for plans and errors, and the function's scratch memory per block.
 ///
@@ -92,7 +92,8 @@ impl<V: Clone> PerAxis<V> {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct MapOverlap {
-    depth: PerAxis<usize>,
+    /// Halo elements before and after a block.
+    depth: PerAxis<(usize, usize)>,
     boundary: PerAxis<Boundary>,
     trim: bool,
     chunks: Option<Vec<Vec<usize>>>,
@@ -103,7 +104,7 @@ pub struct MapOverlap {
 impl Default for MapOverlap {
     fn default() -> MapOverlap {
         MapOverlap {
-            depth: PerAxis::All(0),
+            depth: PerAxis::All((0, 0)),
             boundary: PerAxis::All(Boundary::None),
             trim: true,
             chunks: None,
@@ -122,12 +123,34 @@ impl MapOverlap {
     /// The halo depth on every axis: elements shared with the neighbours on each side. Any
     /// depth works, including more than a chunk or the whole axis.
     pub fn depth(mut self, depth: usize) -> MapOverlap {
-        self.depth = PerAxis::All(depth);
+        self.depth = PerAxis::All((depth, depth));
         self
     }
 
     /// The halo depth per axis (one per axis of the inputs).
     pub fn depths(mut self, depths: impl AsRef<[usize]>) -> MapOverlap {
+        self.depth = PerAxis::Axes(depths.as_ref().iter().map(|&d| (d, d)).collect());
+        self
+    }
+
+    /// The halo depth per axis as `(before, after)`: elements taken from the preceding and
+    /// from the following neighbours (Dask's asymmetric `depth={0: (1, 2)}`; where Dask
+    /// allows it with `boundary='none'` only, every [`Boundary`] works here, padding as
+    /// `np.pad(x, [(before, after), ...])` does).
+    ///
+    /// ```
+    /// use chunkwise::{Boundary, MapOverlap};
+    /// let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [2])?;
+    /// // Blocks [0, 1] and [2, 3], each grown by nothing before and 1 after.
+    /// let how = MapOverlap::new()
+    ///     .asymmetric_depths([(0, 1)])
+    ///     .boundary(Boundary::Constant(9.0))
+    ///     .trim(false);
+    /// let grown = x.map_overlap(&how, |g, _| Ok(g.clone()))?.compute()?;
+    /// assert_eq!(grown.into_raw_vec_and_offset().0, [0., 1., 2., 2., 3., 9.]);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn asymmetric_depths(mut self, depths: impl AsRef<[(usize, usize)]>) -> MapOverlap {
         self.depth = PerAxis::Axes(depths.as_ref().to_vec());
         self
     }
@@ -138,8 +161,10 @@ impl MapOverlap {
         self
     }
 
-    /// The boundary mode per axis (one per axis of the inputs). Where two axes both pad
-    /// with constants they must be the same constant (a build error otherwise).
+    /// The boundary mode per axis (one per axis of the inputs). Axes may pad with different
+    /// constants: where the pads of several axes meet (the corners), the value is the one
+    /// of the last axis that pads there with a constant, as `np.pad` (which pads one axis
+    /// after the other) and Dask give it.
     pub fn boundaries(mut self, boundaries: impl AsRef<[Boundary]>) -> MapOverlap {
         self.boundary = PerAxis::Axes(boundaries.as_ref().to_vec());
         self
@@ -155,7 +180,11 @@ impl MapOverlap {
     }
 
     /// The output's chunk lengths per axis when not trimming (Dask's `chunks=`): as many
-    /// chunks per axis as the inputs have blocks. An error with `trim(true)`.
+    /// chunks per axis as the inputs have blocks, or fewer: output block `b` is still
+    /// computed from input block `b` grown, and the input blocks past the last output
+    /// block give no block of their own (their elements reach the blocks before them as
+    /// halo only, as the last windows of [`Array::rolling`] read them). An error with
+    /// `trim(true)`.
     pub fn chunks(mut self, sizes: Vec<Vec<usize>>) -> MapOverlap {
         self.chunks = Some(sizes);
         self
@@ -174,10 +203,12 @@ impl MapOverlap {
     }
 }
 
-/// The halo of one axis: its depth and boundary, and the axis's chunks.
+/// The halo of one axis: its depths before and after a block and its boundary, and the
+/// axis's chunks.
 #[derive(Clone, Debug)]
 struct AxisHalo {
-    depth: usize,
+    before: usize,
+    after: usize,
     boundary: Boundary,
     chunks: AxisChunks,
 }
@@ -224,11 +255,11 @@ impl AxisHalo {
 
     /// The plan of block `b` along this axis.
     fn plan(&self, b: usize) -> AxisPlan {
-        let (n, d) = (self.chunks.len(), self.depth);
+        let n = self.chunks.len();
         let core = self.chunks.range(b);
         let (before, after) = match self.boundary {
-            Boundary::None => (d.min(core.start), d.min(n - core.end)),
-            _ => (d, d),
+            Boundary::None => (self.before.min(core.start), self.after.min(n - core.end)),
+            _ => (self.before, self.after),
         };
         let lo = core.start as isize - before as isize;
         let mut runs: Vec<Run> = Vec::new();
@@ -298,6 +329,47 @@ fn plans(halos: &[AxisHalo], index: &[usize]) -> Vec<AxisPlan> {
     halos.iter().zip(index).map(|(h, &b)| h.plan(b)).collect()
 }
 
+/// The plans of an input that broadcasts along the axes `broadcast` marks (its length-1
+/// axes against longer ones, and the leading axes it lacks): there its one element stands
+/// for every element the common plan reads.
+fn input_plans(plans: &[AxisPlan], broadcast: &[bool]) -> Vec<AxisPlan> {
+    plans
+        .iter()
+        .zip(broadcast)
+        .map(|(p, &bc)| match bc {
+            false => p.clone(),
+            true => AxisPlan {
+                blocks: vec![0],
+                runs: p
+                    .runs
+                    .iter()
+                    .map(|r| Run {
+                        dst: r.dst.clone(),
+                        src: r.src.as_ref().map(|_| (0, 0..1, false)),
+                    })
+                    .collect(),
+                ..*p
+            },
+        })
+        .collect()
+}
+
+/// The blocks of an input (its own axes: the last `own_ndim`) that its `plans` read, in C
+/// order over the per-axis lists.
+fn input_blocks(plans: &[AxisPlan], own_ndim: usize) -> Vec<Vec<usize>> {
+    let lists: Vec<Range<usize>> = plans.iter().map(|p| 0..p.blocks.len()).collect();
+    let lead = plans.len() - own_ndim;
+    box_indices(&lists)
+        .map(|at| {
+            plans[lead..]
+                .iter()
+                .zip(&at[lead..])
+                .map(|(p, &k)| p.blocks[k])
+                .collect()
+        })
+        .collect()
+}
+
 /// The grown shape of the block the plans describe.
 fn grown_shape(plans: &[AxisPlan]) -> Vec<usize> {
     plans
@@ -307,59 +379,33 @@ fn grown_shape(plans: &[AxisPlan]) -> Vec<usize> {
 }
 
 /// The grown block assembled from `tiles` (the blocks `plans` name, in C order over the
-/// per-axis lists), `fill` where the boundary is a constant.
-fn assemble<T: Element>(plans: &[AxisPlan], tiles: &[&ArrayD<T>], fill: T) -> ArrayD<T> {
-    let mut grown = ArrayD::from_elem(IxDyn(&grown_shape(plans)), fill);
+/// per-axis lists, with the plans' number of axes). Where the boundary of some axes is a
+/// constant, the value is `fills[a]` of the last such axis `a` (`np.pad` pads one axis
+/// after the other, so the last one's constant covers the corners).
+fn assemble<T: Element>(plans: &[AxisPlan], tiles: &[ArrayViewD<'_, T>], fills: &[T]) -> ArrayD<T> {
+    let mut grown = ArrayD::from_elem(IxDyn(&grown_shape(plans)), T::default());
     let counts: Vec<usize> = plans.iter().map(|p| p.blocks.len()).collect();
     let run_ranges: Vec<Range<usize>> = plans.iter().map(|p| 0..p.runs.len()).collect();
-    'runs: for pick in box_indices(&run_ranges) {
-        let (mut tile_at, mut src, mut dst, mut reversed) = (vec![], vec![], vec![], vec![]);
-        for (plan, &r) in plans.iter().zip(&pick) {
-            let run = &plan.runs[r];
-            let Some((at, local, back)) = &run.src else {
-                continue 'runs;
-            };
-            tile_at.push(*at);
-            src.push(local.clone());
-            dst.push(run.dst.clone());
-            reversed.push(*back);
+    for pick in box_indices(&run_ranges) {
+        let runs: Vec<&Run> = plans.iter().zip(&pick).map(|(p, &r)| &p.runs[r]).collect();
+        let dst: Vec<Range<usize>> = runs.iter().map(|r| r.dst.clone()).collect();
+        if let Some(axis) = runs.iter().rposition(|r| r.src.is_none()) {
+            sub_view(grown.view_mut(), &dst).fill(fills[axis]);
+            continue;
         }
+        let srcs: Vec<&(usize, Range<usize>, bool)> =
+            runs.iter().filter_map(|r| r.src.as_ref()).collect();
+        let tile_at: Vec<usize> = srcs.iter().map(|s| s.0).collect();
+        let src: Vec<Range<usize>> = srcs.iter().map(|s| s.1.clone()).collect();
         let mut from = sub_view(tiles[ravel(&tile_at, &counts)].view(), &src);
-        for (axis, &back) in reversed.iter().enumerate() {
-            if back {
+        for (axis, s) in srcs.iter().enumerate() {
+            if s.2 {
                 from.invert_axis(Axis(axis));
             }
         }
         sub_view(grown.view_mut(), &dst).assign(&from);
     }
     grown
-}
-
-/// The inputs' common grid: they must have one shape; chunks that differ are refined to
-/// every boundary of any of them.
-fn common_grid<T: Element>(op: &str, inputs: &[&Array<T>]) -> Result<ChunkGrid> {
-    let first = inputs[0];
-    let mut axes: Vec<AxisChunks> = (0..first.ndim())
-        .map(|a| first.chunks().axis(a).clone())
-        .collect();
-    for a in &inputs[1..] {
-        if a.shape() != first.shape() {
-            return Err(invalid(
-                op,
-                format!(
-                    "inputs of shapes {:?} and {:?}; map_overlap needs one shape",
-                    first.shape(),
-                    a.shape()
-                ),
-            ));
-        }
-        for (k, axis) in axes.iter_mut().enumerate() {
-            if axis != a.chunks().axis(k) {
-                *axis = axis.refine(a.chunks().axis(k));
-            }
-        }
-    }
-    Ok(ChunkGrid::from_axes(axes))
 }
 
 /// The output grid: the inputs' when trimming, else the grown blocks' or the given chunks.
@@ -393,12 +439,13 @@ fn output_grid(op: &str, halos: &[AxisHalo], options: &MapOverlap) -> Result<Chu
                 || sizes
                     .iter()
                     .zip(halos)
-                    .any(|(s, h)| s.len() != h.chunks.count())
+                    .any(|(s, h)| s.is_empty() || s.len() > h.chunks.count())
             {
                 return Err(invalid(
                     op,
                     format!(
-                        "chunks {sizes:?} do not give one length per input block ({:?} blocks)",
+                        "chunks {sizes:?} do not give one length for each of the first 1 or \
+                         more input blocks ({:?} blocks)",
                         halos.iter().map(|h| h.chunks.count()).collect::<Vec<_>>()
                     ),
                 ));
@@ -412,19 +459,24 @@ fn output_grid(op: &str, halos: &[AxisHalo], options: &MapOverlap) -> Result<Chu
 /// Applies `f` to each block of `inputs` grown by a halo from its neighbours (Dask's
 /// `da.map_overlap`): `f(&[grown input blocks], &info)`.
 ///
-/// - Along each axis a block `[start, end)` grows to `[start - depth, end + depth)`; the
-///   task reads every input block that range touches, however deep, and the blocks the
-///   [`Boundary`] mode wraps or mirrors to past the array's edges. With
-///   [`Boundary::None`] edge blocks grow only inwards.
-/// - The inputs must have one shape; chunks that differ are refined to the common
-///   boundaries of all of them (one rechunk). All have one element type `T`; the
-///   output's is `U`.
+/// - Along each axis a block `[start, end)` grows to `[start - before, end + after)` (the
+///   depths, [`MapOverlap::depth`] or [`MapOverlap::asymmetric_depths`]); the task reads
+///   every input block that range touches, however deep, and the blocks the [`Boundary`]
+///   mode wraps or mirrors to past the array's edges. With [`Boundary::None`] edge blocks
+///   grow only inwards.
+/// - The inputs broadcast against each other as NumPy's do (leading axes added, length-1
+///   axes repeated), and depths and boundaries are given for the axes of the broadcast
+///   shape. `f` gets every input as if it had been broadcast to that shape first (so all
+///   its blocks have one grown shape); only the tiles themselves are read, never a
+///   broadcast copy of the array. Chunks that differ along an axis the inputs share are
+///   refined to the common boundaries of all of them (one rechunk). All inputs have one
+///   element type `T`; the output's is `U`.
 /// - `info` ([`BlockInfo`]) describes the block's core: its index and element `ranges` in
-///   the inputs' grid, and `core`, where those elements lie inside the grown block.
+///   the common grid, and `core`, where those elements lie inside the grown block.
 /// - With `trim` (the default) `f` returns a block of the grown shape and the halo is cut
-///   off it, so the result has the inputs' shape and chunks. Without it, `f`'s blocks are
-///   the result's blocks: of the grown shape, or of the lengths [`MapOverlap::chunks`]
-///   gives.
+///   off it, so the result has the inputs' (broadcast) shape and chunks. Without it, `f`'s
+///   blocks are the result's blocks: of the grown shape, or of the lengths
+///   [`MapOverlap::chunks`] gives.
 /// - For every mode but `None` the halo is NumPy's `np.pad` of the array (`symmetric`,
 ///   `wrap`, `edge`, `constant`), for any depth; growing an empty axis by `reflect`,
 ///   `periodic` or `nearest` is an error, as in NumPy.
@@ -448,6 +500,16 @@ fn output_grid(op: &str, halos: &[AxisHalo], options: &MapOverlap) -> Result<Chu
 ///     Ok(out)
 /// })?;
 /// assert_eq!(c.compute()?.into_raw_vec_and_offset().0, vec![7., 3., 5., 7., 9., 5.]);
+///
+/// // Broadcasting: a row of weights against a 2 x 6 array, depth 1 along axis 1 only.
+/// let x = chunkwise::ones::<f64>(&[2, 6], [1, 4])?;
+/// let how = MapOverlap::new().depths([0, 1]).boundary(Boundary::Nearest);
+/// let y = map_overlap(&[&x, &a], &how, |g, _| {
+///     assert_eq!(g[0].shape(), g[1].shape());
+///     Ok(g[0] * g[1])
+/// })?;
+/// assert_eq!(y.shape(), vec![2, 6]);
+/// assert_eq!(y.sum().compute_scalar()?, 30.0);
 /// # Ok::<(), chunkwise::Error>(())
 /// ```
 pub fn map_overlap<T: Element, U: Element>(
@@ -462,20 +524,36 @@ pub fn map_overlap<T: Element, U: Element>(
     for a in inputs {
         a.check()?;
     }
-    let grid = common_grid(&name, inputs)?;
+    let Unified {
+        nodes,
+        broadcast,
+        axes,
+    } = unify(&name, inputs)?;
+    let grid = ChunkGrid::from_axes(axes);
     let nd = grid.ndim();
+    // Per input, per common axis: whether it broadcasts there (leading axes included).
+    let broadcast: Vec<Vec<bool>> = broadcast
+        .iter()
+        .map(|bc| {
+            let mut all = vec![true; nd - bc.len()];
+            all.extend(bc);
+            all
+        })
+        .collect();
+    let own_ndims: Vec<usize> = inputs.iter().map(|a| a.ndim()).collect();
     let depths = options.depth.resolve(&name, "depths", nd)?;
     let boundaries = options.boundary.resolve(&name, "boundaries", nd)?;
     let halos: Vec<AxisHalo> = (0..nd)
         .map(|a| AxisHalo {
-            depth: depths[a],
+            before: depths[a].0,
+            after: depths[a].1,
             boundary: boundaries[a],
             chunks: grid.axis(a).clone(),
         })
         .collect();
     for (a, h) in halos.iter().enumerate() {
         let pads = !matches!(h.boundary, Boundary::None | Boundary::Constant(_));
-        if pads && h.depth > 0 && h.chunks.len() == 0 {
+        if pads && h.before + h.after > 0 && h.chunks.len() == 0 {
             return Err(invalid(
                 &name,
                 format!("axis {a} is empty: {:?} cannot grow it", h.boundary),
@@ -484,37 +562,31 @@ pub fn map_overlap<T: Element, U: Element>(
     }
     let fills: Vec<T> = boundaries
         .iter()
-        .filter_map(|b| match b {
-            Boundary::Constant(v) => Some(v.cast::<T>()),
-            _ => None,
+        .map(|b| match b {
+            Boundary::Constant(v) => v.cast::<T>(),
+            _ => T::default(),
         })
         .collect();
-    if fills.windows(2).any(|w| w[0] != w[1]) {
-        return Err(invalid(
-            &name,
-            format!("different constants on different axes ({fills:?}) are not supported"),
-        ));
-    }
-    let fill = fills.first().copied().unwrap_or_default();
     let out_grid = output_grid(&name, &halos, options)?;
-    let nodes = inputs
-        .iter()
-        .map(|a| rechunk(&a.node, grid.clone()))
-        .collect::<Vec<_>>();
-    let n_inputs = nodes.len();
     let deps_halos = halos.clone();
+    let deps_broadcast = broadcast.clone();
+    let deps_ndims = own_ndims.clone();
     let deps = move |block: &[usize]| {
         let plans = plans(&deps_halos, block);
-        let lists: Vec<Range<usize>> = plans.iter().map(|p| 0..p.blocks.len()).collect();
-        let read: Vec<Vec<usize>> = box_indices(&lists)
-            .map(|at| plans.iter().zip(at).map(|(p, k)| p.blocks[k]).collect())
-            .collect();
-        (0..n_inputs)
-            .flat_map(|k| read.iter().map(move |b| (k, b.clone())))
+        deps_broadcast
+            .iter()
+            .zip(&deps_ndims)
+            .enumerate()
+            .flat_map(|(k, (bc, &own))| {
+                input_blocks(&input_plans(&plans, bc), own)
+                    .into_iter()
+                    .map(move |b| (k, b))
+            })
             .collect()
     };
     let memory_halos = halos.clone();
     let (scratch, trim) = (options.scratch, options.trim);
+    let n_inputs = nodes.len();
     let grown_bytes = (n_inputs * T::DTYPE.size() + U::DTYPE.size()) as u64;
     let node = blockwise(name.clone(), out_grid, U::DTYPE, nodes)
         .scratch(move |block| {
@@ -525,11 +597,26 @@ pub fn map_overlap<T: Element, U: Element>(
         })
         .arrays::<T, U>(deps, move |block, tiles| {
             let plans = plans(&halos, block.index);
-            let per_input = tiles.len() / n_inputs;
-            let grown: Vec<ArrayD<T>> = tiles
-                .chunks(per_input)
-                .map(|t| assemble(&plans, t, fill))
-                .collect();
+            let mut rest = tiles;
+            let mut grown = Vec::with_capacity(broadcast.len());
+            for (bc, &own) in broadcast.iter().zip(&own_ndims) {
+                let plans = input_plans(&plans, bc);
+                let count: usize = plans.iter().map(|p| p.blocks.len()).product();
+                let (mine, others) = rest.split_at(count);
+                rest = others;
+                // The tiles with the leading axes they lack, of length 1.
+                let views: Vec<ArrayViewD<'_, T>> = mine
+                    .iter()
+                    .map(|t| {
+                        let mut v = t.view();
+                        for _ in own..nd {
+                            v.insert_axis_inplace(Axis(0));
+                        }
+                        v
+                    })
+                    .collect();
+                grown.push(assemble(&plans, &views, &fills));
+            }
             let grown_refs: Vec<&ArrayD<T>> = grown.iter().collect();
             let mut info = BlockInfo::new(&grid, block.index);
             info.core = plans
@@ -588,7 +675,8 @@ mod tests {
 
     fn halo(sizes: &[usize], depth: usize, boundary: Boundary) -> AxisHalo {
         AxisHalo {
-            depth,
+            before: depth,
+            after: depth,
             boundary,
             chunks: AxisChunks::from_sizes(sizes.to_vec()),
         }
@@ -631,6 +719,49 @@ mod tests {
                 (5..11, Some((1, 0..1, false))),
             ]
         );
+    }
+
+    #[test]
+    fn asymmetric_depths_and_broadcast_inputs() {
+        // Axis [0 1 | 2 3 | 4 5], nothing before, 3 after: block 0 reads all three blocks,
+        // block 2 none but its own (the edge), block 1 its own and block 2.
+        let h = AxisHalo {
+            before: 0,
+            after: 3,
+            ..halo(&[2, 2, 2], 0, Boundary::None)
+        };
+        let p = h.plan(0);
+        assert_eq!((p.before, p.after, p.blocks.clone()), (0, 3, vec![0, 1, 2]));
+        let p = h.plan(1);
+        assert_eq!((p.before, p.after, p.blocks.clone()), (0, 2, vec![1, 2]));
+        let p = h.plan(2);
+        assert_eq!((p.before, p.after, p.blocks.clone()), (0, 0, vec![2]));
+        // A broadcast input reads its one block, its one element repeated over each run.
+        let wrap = AxisHalo {
+            before: 1,
+            after: 0,
+            ..halo(&[2, 2, 2], 0, Boundary::Constant(1.0))
+        };
+        let plans = [wrap.plan(0), h.plan(1)];
+        let own = input_plans(&plans, &[true, false]);
+        assert_eq!(own[0].blocks, vec![0]);
+        assert_eq!(
+            own[0].runs,
+            vec![
+                Run {
+                    dst: 0..1,
+                    src: None
+                },
+                Run {
+                    dst: 1..3,
+                    src: Some((0, 0..1, false))
+                },
+            ]
+        );
+        assert_eq!(own[1], plans[1]);
+        // Its blocks have its own axes: the leading broadcast one dropped.
+        assert_eq!(input_blocks(&own, 1), vec![vec![1], vec![2]]);
+        assert_eq!(input_blocks(&own, 2), vec![vec![0, 1], vec![0, 2]]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub(crate) mod map_blocks;
 pub(crate) mod map_overlap;
 pub mod random;
 mod reductions;
+mod rolling;
 pub(crate) mod user_reduction;
 
 use std::fmt;
@@ -24,6 +25,7 @@ pub use creation::{arange, eye, from_fn, from_ndarray, full, linspace, ones, zer
 pub use derived::Coarsen;
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use reductions::Reduction;
+pub use rolling::Rolling;
 
 use crate::chunks::ChunkGrid;
 use crate::error::Result;
