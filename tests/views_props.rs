@@ -22,6 +22,8 @@
 //! whatever the thread count.
 
 #![allow(missing_docs)]
+// ndarray's `s![1..-1]` is a meaningful slice, not an empty Rust range
+#![allow(clippy::reversed_empty_ranges)]
 
 mod common;
 
