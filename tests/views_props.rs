@@ -7,10 +7,11 @@
 //! both through one random chain of views (slices with any start, stop and step, single
 //! indices, new axes, transposes, permutations, swaps, inserted axes, squeezes), combines
 //! them elementwise, takes more views of the combination, broadcasts it against a second
-//! array of another shape and grid (sometimes itself a transpose), and ends with a plain
-//! compute or a sum or mean over one axis or all. Data are small integers in f64 and every
-//! scalar is a power of two or a small integer, so each value and each sum is exact: the
-//! results must equal the dense ones exactly (the means within a few ulps).
+//! array of another shape and grid (sometimes itself a transpose), takes views of that, and
+//! ends with a plain compute or a sum or mean over one axis or all. Data are small integers
+//! in f64 and every scalar is a power of two or a small integer, so each value and each sum
+//! is exact: the results must equal the dense ones exactly (the means within a few ulps).
+//! The same expressions on non-integer data must give the same bits on 1, 2 and 3 threads.
 //!
 //! The random choices come from one list of numbers, read in turn by an interpreter that
 //! knows the current shape; a number past the list's end reads as 0, which always picks the
@@ -380,13 +381,16 @@ struct Built {
     recipe: String,
 }
 
-fn build(shape: &[usize], chunks: &[Vec<usize>], seed: u64, choices: &[u32]) -> Built {
+/// The data of a case: `small_ints` (exact sums) or `dense_f64` (rounding in every sum).
+type Data = fn(&[usize], u64) -> ArrayD<f64>;
+
+fn build(shape: &[usize], chunks: &[Vec<usize>], seed: u64, choices: &[u32], data: Data) -> Built {
     let c = &mut Choices {
         vals: choices,
         pos: 0,
     };
     let mut recipe = format!("x: shape {shape:?}, chunks {chunks:?}, seed {seed}\n");
-    let xd = small_ints(shape, seed);
+    let xd = data(shape, seed);
     let x = from_ndarray(&xd, Chunks::Sizes(chunks.to_vec())).unwrap();
 
     // two misaligned views of x, through one chain, combined
@@ -420,7 +424,7 @@ fn build(shape: &[usize], chunks: &[Vec<usize>], seed: u64, choices: &[u32]) -> 
             .iter()
             .map(|&n| if c.pick(3) == 2 { 1 } else { n })
             .collect();
-        let yd = small_ints(&yshape, seed ^ 0x5eed);
+        let yd = data(&yshape, seed ^ 0x5eed);
         let transposed = c.coin();
         let y = if transposed {
             // stored with its axes reversed, read through a transpose
@@ -445,6 +449,12 @@ fn build(shape: &[usize], chunks: &[Vec<usize>], seed: u64, choices: &[u32]) -> 
         };
         e = broadcast_lazy(bop - 1, &e, &y);
         ed = broadcast_dense(bop - 1, &ed, &yd);
+        // and views of the broadcast result
+        let (late_chain, lshape) = gen_chain(c, ed.shape(), 2);
+        let _ = writeln!(recipe, "then {late_chain:?}");
+        e = apply_lazy(&late_chain, &e);
+        ed = apply_dense(&late_chain, &ed);
+        assert_eq!(e.shape(), lshape);
     }
 
     let nd = ed.ndim();
@@ -538,7 +548,7 @@ proptest! {
         seed in 0u64..1000,
         choices in proptest::collection::vec(any::<u32>(), 0..200),
     ) {
-        let case = build(&shape, &chunks, seed, &choices);
+        let case = build(&shape, &chunks, seed, &choices, small_ints);
         let got = finish_lazy(case.finish, &case.lazy)
             .compute_with(&case.config)
             .map_err(|e| TestCaseError::fail(format!("{e}\n{}", case.recipe)))?;
@@ -552,10 +562,40 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn views_in_fused_expressions_are_bit_identical_across_thread_counts(
+        (shape, chunks) in array_strategy(),
+        seed in 0u64..1000,
+        choices in proptest::collection::vec(any::<u32>(), 0..200),
+    ) {
+        let case = build(&shape, &chunks, seed, &choices, dense_f64);
+        let e = finish_lazy(case.finish, &case.lazy);
+        let run = |threads: usize| {
+            e.compute_with(&case.config.clone().threads(threads))
+                .map_err(|err| TestCaseError::fail(format!("{err}\n{}", case.recipe)))
+        };
+        let first = run(1)?;
+        for threads in [2, 3] {
+            let got = run(threads)?;
+            prop_assert_eq!(got.shape(), first.shape(), "{}", case.recipe);
+            for ((idx, g), f) in got.indexed_iter().zip(first.iter()) {
+                prop_assert!(
+                    g.to_bits() == f.to_bits() || (g.is_nan() && f.is_nan()),
+                    "at {:?} on {} threads: {:e}, on 1 thread: {:e}\n{}",
+                    idx.slice(), threads, g, f, case.recipe
+                );
+            }
+        }
+    }
+}
+
 /// The recipe of one fixed case, for the regression tests below.
 fn run_fixed(shape: &[usize], chunks: &[&[usize]], seed: u64, choices: &[u32]) {
     let chunks: Vec<Vec<usize>> = chunks.iter().map(|c| c.to_vec()).collect();
-    let case = build(shape, &chunks, seed, choices);
+    let case = build(shape, &chunks, seed, choices, small_ints);
     let got = finish_lazy(case.finish, &case.lazy)
         .compute_with(&case.config)
         .unwrap_or_else(|e| panic!("{e}\n{}", case.recipe));
