@@ -18,6 +18,10 @@
 //! simplest option, so proptest's shrinking (shorter lists, smaller numbers) shrinks the
 //! expression. A failure prints the recipe.
 //!
+//! Halos over views: `map_overlap` of a random chain of views (depth 0 to 3, past the
+//! axis's length too; periodic, reflecting, nearest and constant boundaries) with a stencil,
+//! then more views, against the stencil of the dense array padded as `np.pad` pads.
+//!
 //! Beside it, a fused expression of misaligned slices (a five-point Laplacian, a reversed
 //! and transposed slice broadcast against a row) and its reductions must be bit-identical
 //! whatever the thread count.
@@ -30,7 +34,7 @@ mod common;
 
 use std::fmt::Write as _;
 
-use chunkwise::{Array, Chunks, Config, from_ndarray};
+use chunkwise::{Array, Boundary, Chunks, Config, MapOverlap, from_ndarray};
 use common::*;
 use ndarray::{ArrayD, Axis, Dimension, IxDyn, SliceInfoElem, s};
 use proptest::prelude::*;
@@ -696,6 +700,104 @@ fn misaligned_views_are_bit_identical_across_thread_counts() {
             for (got, base) in many.iter().zip(&first) {
                 assert_same_f64(got, base);
             }
+        }
+    }
+}
+
+/// `a` padded by `d` on both sides of every axis as `np.pad` pads: `wrap`, `symmetric`, `edge`
+/// or a constant (the modes of [`Boundary`]'s `Periodic`, `Reflect`, `Nearest`, `Constant`),
+/// for any depth.
+fn pad_dense(a: &ArrayD<f64>, d: usize, boundary: Boundary) -> ArrayD<f64> {
+    let shape: Vec<usize> = a.shape().iter().map(|&n| n + 2 * d).collect();
+    ArrayD::from_shape_fn(IxDyn(&shape), |idx| {
+        let mut at = Vec::with_capacity(a.ndim());
+        for (k, &p) in idx.slice().iter().enumerate() {
+            let (i, n) = (p as isize - d as isize, a.shape()[k] as isize);
+            at.push(match boundary {
+                Boundary::Periodic => i.rem_euclid(n),
+                Boundary::Reflect => {
+                    let j = i.rem_euclid(2 * n);
+                    if j >= n { 2 * n - 1 - j } else { j }
+                }
+                Boundary::Nearest => i.clamp(0, n - 1),
+                Boundary::Constant(v) if !(0..n).contains(&i) => return v,
+                _ => i,
+            } as usize);
+        }
+        a[IxDyn(&at)]
+    })
+}
+
+/// A stencil of depth `d` on a block whose own elements are at `core`: the sum over axes of
+/// `g[p + d e_k] - g[p - d e_k]` at those elements, zero in the halo.
+fn stencil_block(g: &ArrayD<f64>, core: &[std::ops::Range<usize>], d: usize) -> ArrayD<f64> {
+    let full = |k: usize, shift: isize| -> Vec<SliceInfoElem> {
+        core.iter()
+            .enumerate()
+            .map(|(j, r)| {
+                let off = if j == k { shift } else { 0 };
+                SliceInfoElem::from((r.start as isize + off)..(r.end as isize + off))
+            })
+            .collect()
+    };
+    let mut out = ArrayD::zeros(g.raw_dim());
+    for k in 0..g.ndim() {
+        let delta =
+            &g.slice(full(k, d as isize).as_slice()) - &g.slice(full(k, -(d as isize)).as_slice());
+        let mut own = out.slice_mut(full(k, 0).as_slice());
+        own += &delta;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn map_overlap_of_views_equals_dense(
+        (shape, chunks) in array_strategy(),
+        seed in 0u64..1000,
+        choices in proptest::collection::vec(any::<u32>(), 0..120),
+    ) {
+        // views of x, a halo of depth d (past the axis's length too) read across the view's
+        // tiles, a stencil, views of the result, and a reduction or not
+        let c = &mut Choices { vals: &choices, pos: 0 };
+        let xd = small_ints(&shape, seed);
+        let x = from_ndarray(&xd, Chunks::Sizes(chunks.clone())).unwrap();
+        let (before, vshape) = gen_chain(c, &shape, 3);
+        let d = c.pick(4);
+        let boundary = c.one_of(&[
+            Boundary::Periodic,
+            Boundary::Reflect,
+            Boundary::Nearest,
+            Boundary::Constant(3.0),
+        ]);
+        let how = MapOverlap::new().depth(d).boundary(boundary);
+        let y = apply_lazy(&before, &x)
+            .map_overlap(&how, move |g, info| Ok(stencil_block(g, &info.core, d)))
+            .unwrap();
+        let vd = apply_dense(&before, &xd);
+        let padded = pad_dense(&vd, d, boundary);
+        let inner: Vec<SliceInfoElem> = vd
+            .shape()
+            .iter()
+            .map(|&n| SliceInfoElem::from(d..d + n))
+            .collect();
+        let core: Vec<_> = padded.shape().iter().map(|&n| d..n - d).collect();
+        let yd = stencil_block(&padded, &core, d).slice(inner.as_slice()).to_owned();
+        let (after, _) = gen_chain(c, yd.shape(), 2);
+        let finish = if c.coin() { Finish::Sum } else { Finish::Compute };
+        let recipe = format!(
+            "x: shape {shape:?}, chunks {chunks:?}, seed {seed}; views {before:?} (shape \
+             {vshape:?}); depth {d}, {boundary:?}; then {after:?}; {finish:?}"
+        );
+        let got = finish_lazy(finish, &apply_lazy(&after, &y))
+            .compute()
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{recipe}")))?;
+        let want = finish_dense(finish, &apply_dense(&after, &yd));
+        prop_assert_eq!(got.shape(), want.shape(), "{}", recipe);
+        for ((idx, g), w) in got.indexed_iter().zip(want.iter()) {
+            prop_assert!(g == w, "at {:?}: got {}, expected {}\n{}", idx.slice(), g, w, recipe);
         }
     }
 }
