@@ -71,8 +71,21 @@ fn explain(x: &Array<f64>) {
     }
 }
 
-fn scalar(x: &Array<f64>, cfg: &Config) -> f64 {
-    x.compute_with(cfg).unwrap().into_iter().next().unwrap()
+/// Computes `x`, and says how many tasks the run had and the most bytes it held at once.
+fn run(x: &Array<f64>, cfg: &Config) -> (ArrayD<f64>, String) {
+    let (value, report) = x.compute_report(cfg).unwrap();
+    let plan = format!(
+        "{} tasks, peak {:.0} MiB held",
+        report.tasks,
+        report.peak_bytes as f64 / 1048576.0
+    );
+    (value, plan)
+}
+
+/// [`run`] for a 0-d result.
+fn scalar(x: &Array<f64>, cfg: &Config) -> (f64, String) {
+    let (value, plan) = run(x, cfg);
+    (value.into_iter().next().unwrap(), plan)
 }
 
 fn sl(a: &Array<f64>, info: impl AsRef<[ndarray::SliceInfoElem]>) -> Array<f64> {
@@ -117,7 +130,7 @@ fn stencil(s: usize) {
     let expr = (&lap * &lap).mean();
     explain(&expr);
     let cfg = config();
-    let (rss, (t, value)) = with_peak_rss(|| median(3, || scalar(&expr, &cfg)));
+    let (rss, (t, (value, plan))) = with_peak_rss(|| median(3, || scalar(&expr, &cfg)));
     drop(expr);
 
     let (rss_b, (tb, want)) = with_peak_rss(|| {
@@ -141,7 +154,7 @@ fn stencil(s: usize) {
             }) / ((n - 2) * (n - 2)) as f64
         })
     });
-    let check = assert_close("mean of the square", value, want, 1e-10);
+    let check = assert_close("mean of the square", value, want, 1e-10) + "; " + &plan;
     report(
         &format!("stencil {n}^2 in {c}^2 tiles"),
         (t, rss),
@@ -160,7 +173,7 @@ fn shifted_diff(s: usize) {
     let expr = z.mean_axis(2);
     explain(&expr);
     let cfg = config();
-    let (rss, (t, got)) = with_peak_rss(|| median(3, || expr.compute_with(&cfg).unwrap()));
+    let (rss, (t, (got, plan))) = with_peak_rss(|| median(3, || run(&expr, &cfg)));
     drop(expr);
 
     let (rss_b, (tb, want)) = with_peak_rss(|| {
@@ -202,7 +215,7 @@ fn shifted_diff(s: usize) {
         (t, rss),
         (tb, rss_b),
         "dense ndarray, parallel loop over the output, inputs in memory",
-        &format!("all {} means agree within {err:.1e}", got.len()),
+        &format!("all {} means agree within {err:.1e}; {plan}", got.len()),
     );
 }
 
@@ -316,7 +329,7 @@ fn overlap_smooth(s: usize) {
     let expr = y.sum();
     explain(&expr);
     let cfg = config();
-    let (rss, (t, value)) = with_peak_rss(|| median(3, || scalar(&expr, &cfg)));
+    let (rss, (t, (value, plan))) = with_peak_rss(|| median(3, || scalar(&expr, &cfg)));
     drop(expr);
 
     let (rss_b, (tb, want)) = with_peak_rss(|| {
@@ -335,7 +348,7 @@ fn overlap_smooth(s: usize) {
             })
         })
     });
-    let check = assert_close("sum", value, want, 1e-11);
+    let check = assert_close("sum", value, want, 1e-11) + "; " + &plan;
     report(
         &format!("overlap_smooth 7x7 mean, {n}^2 in {c}^2 tiles, periodic"),
         (t, rss),
