@@ -12,7 +12,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::dtype::{DType, Strip, StripMut, StripVec};
-use crate::view::{TileView, strip_at};
+use crate::view::{TileView, strip_end, strips_in_rows};
 
 /// The default number of elements per strip: small enough that a step's scratch buffer
 /// stays in L1/L2, large enough that per-strip dispatch costs nothing measurable.
@@ -252,11 +252,25 @@ impl Program {
                 InputTile::View(_) => Some(StripVec::zeros(dtype, buffer_len)),
             })
             .collect();
+        let cut_at_views = strips_in_rows(tile.shape, strip_len)
+            && inputs.iter().any(|i| matches!(i, InputTile::View(_)));
         let mut offset = range.start;
         // Per input, its strip read in place (reused across strips: no allocation per strip).
         let mut in_place: Vec<Option<Strip<'_>>> = Vec::with_capacity(inputs.len());
         while offset < total {
-            let len = strip_at(tile.shape, strip_len, offset, &(offset..total));
+            // Strips also end where a view input's source tile changes, so that each input
+            // reads its strip in place where it can.
+            let mut end = strip_end(tile.shape, strip_len, offset).min(total);
+            if cut_at_views {
+                for input in inputs {
+                    if let InputTile::View(view) = input
+                        && let Some(run_end) = view.run_end(offset)
+                    {
+                        end = end.min(run_end);
+                    }
+                }
+            }
+            let len = end - offset;
             let range = offset..offset + len;
             let at = StripAt { tile, offset };
             in_place.clear();

@@ -82,6 +82,25 @@ impl TileView<'_> {
         Some(piece.data.slice(start..start + len))
     }
 
+    /// Where, after `offset`, the run of output elements that one piece reads forward and
+    /// contiguously ends within its row (`None` where the piece does not read them so):
+    /// strips cut there are read in place instead of copied.
+    pub fn run_end(&self, offset: usize) -> Option<usize> {
+        let ndim = self.shape.len();
+        if ndim == 0 || self.pieces.len() == 1 {
+            return None;
+        }
+        let row = self.shape[ndim - 1];
+        let col = offset % row;
+        let (piece, _) = self.locate(offset);
+        if piece.strides[ndim - 1] != 1 {
+            return None;
+        }
+        let cuts = &self.cuts[ndim - 1];
+        let end = cuts.get(segment_of(cuts, col) + 1).copied().unwrap_or(row);
+        Some(offset - col + end)
+    }
+
     /// The piece holding output element `offset`, and that element's index in its data.
     fn locate(&self, offset: usize) -> (&ViewPiece<'_>, usize) {
         let row = self.shape.last().copied().unwrap_or(1);
@@ -211,15 +230,25 @@ fn copy_run<T: Copy>(data: &[T], start: isize, stride: isize, out: &mut [T]) {
 
 /// Where strips of `strip_len` elements of a tile of `shape` begin and end: a strip never
 /// crosses the end of a row (the last axis longer than 1) when rows are at least half a
-/// strip long, so that views read whole-row strips in place. Returns the length of the
-/// strip starting at `offset` (which must be a strip start) within `range`.
-pub fn strip_at(shape: &[usize], strip_len: usize, offset: usize, range: &Range<usize>) -> usize {
-    let left = range.end - offset;
+/// strip long, so that views read whole-row strips in place. Returns where the strip that
+/// holds `offset` ends (strip boundaries are fixed positions: a range folded piece by
+/// piece is cut where the whole tile is).
+pub fn strip_end(shape: &[usize], strip_len: usize, offset: usize) -> usize {
     let strip_len = strip_len.max(1);
     match row_len(shape) {
-        Some(row) if row >= strip_len.div_ceil(2) => strip_len.min(row - offset % row).min(left),
-        _ => strip_len.min(left),
+        Some(row) if row >= strip_len.div_ceil(2) => {
+            let row_start = offset - offset % row;
+            let col = offset - row_start;
+            row_start + ((col / strip_len + 1) * strip_len).min(row)
+        }
+        _ => (offset / strip_len + 1) * strip_len,
     }
+}
+
+/// Whether strips of a tile of `shape` are whole rows or parts of one (see [`strip_end`]):
+/// then strips may also be cut where a view's source tile changes.
+pub fn strips_in_rows(shape: &[usize], strip_len: usize) -> bool {
+    row_len(shape).is_some_and(|row| row >= strip_len.max(1).div_ceil(2))
 }
 
 /// The last strip start at or before `upto` (see [`strip_at`]): strips folded up to it are
@@ -359,15 +388,37 @@ mod tests {
 
     #[test]
     fn strips_end_at_row_ends_for_long_rows_only() {
-        let range = 0..12_000;
         // Rows of 3000 with strips of 2048: 2048, 952, 2048, ...
-        assert_eq!(strip_at(&[4, 3000], 2048, 0, &range), 2048);
-        assert_eq!(strip_at(&[4, 3000], 2048, 2048, &range), 952);
+        assert_eq!(strip_end(&[4, 3000], 2048, 0), 2048);
+        assert_eq!(strip_end(&[4, 3000], 2048, 2048), 3000);
+        assert_eq!(strip_end(&[4, 3000], 2048, 2100), 3000, "fixed boundaries");
         assert_eq!(strip_start_before(&[4, 3000], 2048, 2500), 2048);
         assert_eq!(strip_start_before(&[4, 3000], 2048, 5100), 5048);
         // Trailing axes of length 1 do not count; short rows are crossed.
-        assert_eq!(strip_at(&[4, 3000, 1], 2048, 2048, &range), 952);
-        assert_eq!(strip_at(&[1200, 10], 2048, 0, &range), 2048);
+        assert_eq!(strip_end(&[4, 3000, 1], 2048, 2048), 3000);
+        assert_eq!(strip_end(&[1200, 10], 2048, 0), 2048);
+        assert!(!strips_in_rows(&[1200, 10], 2048) && strips_in_rows(&[4, 3000], 2048));
         assert_eq!(strip_start_before(&[1200, 10], 2048, 5000), 4096);
+    }
+
+    #[test]
+    fn runs_end_where_a_forward_piece_ends() {
+        // 2 x 5 output over two source tiles of 3 columns: columns 0..2 in one, 2..5 in the
+        // other.
+        let data: Vec<f64> = (0..30).map(f64::from).collect();
+        let piece = |corner| ViewPiece {
+            data: f64::to_strip(&data),
+            corner,
+            strides: vec![6, 1],
+        };
+        let view = TileView {
+            shape: vec![2, 5],
+            cuts: vec![vec![0], vec![0, 2]],
+            pieces: vec![piece(1), piece(10)],
+        };
+        assert_eq!(view.run_end(0), Some(2));
+        assert_eq!(view.run_end(6), Some(7));
+        assert_eq!(view.run_end(7), Some(10));
+        assert!(view.contiguous(7, 3).is_some());
     }
 }
