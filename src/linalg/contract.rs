@@ -9,19 +9,32 @@
 //! split into a chain of links whose inputs hold at most [`LINK_INPUT_BYTES`], each link
 //! accumulating into the previous link's tile, so a task's memory is bounded whatever the
 //! contracted length.
+//!
+//! Operands are read as they are stored:
+//! - a transposed operand (`x.T`, any axis permutation) is read untransposed, its tiles
+//!   passed to GEMM with the transpose flag: no transposed copy exists;
+//! - `x @ x.T` and `x.T @ x` compute the upper triangle of tiles only, the diagonal tiles
+//!   by `syrk` (half a GEMM's flops), the lower tiles as blocked transposes of the upper;
+//! - a result of one tile much smaller than the tiles it reads (`x.T @ x` for a tall `x`)
+//!   is one partial product per contracted step, summed as a reduction tree: products of
+//!   the same tiles (`x.T @ x`, `x.T @ y`) then share one task per step, so each tile of
+//!   `x` is read once (the `merge-partials` pass).
 
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::FloatElement;
-use chunkwise_kernels::linalg::{Op, gemm};
+use chunkwise_kernels::linalg::{Op, gemm, mirror_upper, syrk, transpose_into};
 use ndarray::{ArrayD, IxDyn};
 
 use super::stage::{array_part, blockwise, tile_of};
 use crate::array::{Array, Reduction};
 use crate::chunks::{ChunkGrid, box_indices, refine};
 use crate::error::{BuildError, Error, Result};
+use crate::graph::Node;
+use crate::ops::blockwise::Role;
+use crate::ops::layout::transposed_operand;
 use crate::ops::rechunk::rechunk;
-use crate::tile::Value;
+use crate::tile::{TileMemory, Value};
 
 /// The most bytes of operand tiles one link of a contraction chain reads.
 pub const LINK_INPUT_BYTES: usize = 256 << 20;
@@ -208,39 +221,38 @@ impl OperandLayout {
 
 /// The contraction after broadcasting and pre-summing: every letter of `a` and `b` is
 /// batch, free or contracted.
-fn contract_nodes<T: FloatElement>(
-    a: &Array<T>,
-    b: &Array<T>,
-    spec: &Spec,
-) -> Arc<crate::graph::Node> {
+fn contract_nodes<T: FloatElement>(a: &Array<T>, b: &Array<T>, spec: &Spec) -> Arc<Node> {
+    // A transposed operand is read untransposed: its letters follow the permutation, and
+    // the layouts below read its tiles with BLAS's transpose flag.
+    let (a_base, a_letters) = untransposed(&a.node, &spec.a);
+    let (b_base, b_letters) = untransposed(&b.node, &spec.b);
+    let spec = Spec {
+        a: a_letters,
+        b: b_letters,
+        out: spec.out.clone(),
+    };
     let pos = |letters: &[char], c: char| letters.iter().position(|&d| d == c);
-    let batch: Vec<char> = spec
-        .out
-        .iter()
-        .copied()
-        .filter(|c| spec.a.contains(c) && spec.b.contains(c))
-        .collect();
-    let free_a: Vec<char> = spec
-        .out
-        .iter()
-        .copied()
-        .filter(|c| spec.a.contains(c) && !spec.b.contains(c))
-        .collect();
-    let free_b: Vec<char> = spec
-        .out
-        .iter()
-        .copied()
-        .filter(|c| spec.b.contains(c) && !spec.a.contains(c))
-        .collect();
-    let contracted: Vec<char> = spec
-        .a
-        .iter()
-        .copied()
-        .filter(|c| spec.b.contains(c) && !spec.out.contains(c))
-        .collect();
+    let of = |letters: &[char], keep: &dyn Fn(&char) -> bool| -> Vec<char> {
+        letters.iter().copied().filter(|c| keep(c)).collect()
+    };
+    let batch = of(&spec.out, &|c| spec.a.contains(c) && spec.b.contains(c));
+    let free_a = of(&spec.out, &|c| spec.a.contains(c) && !spec.b.contains(c));
+    let free_b = of(&spec.out, &|c| spec.b.contains(c) && !spec.a.contains(c));
+    let contracted = of(&spec.a, &|c| spec.b.contains(c) && !spec.out.contains(c));
+    // `x @ x.T` and `x.T @ x` (one node on both sides, its free axis the same axis): the
+    // result is symmetric, so only its upper triangle of tiles is computed.
+    let symmetric = Arc::ptr_eq(&a_base, &b_base)
+        && batch.is_empty()
+        && free_a.len() == 1
+        && free_b.len() == 1
+        && spec
+            .a
+            .iter()
+            .zip(&spec.b)
+            .all(|(&x, &y)| x == y || (x == free_a[0] && y == free_b[0]));
 
     // Shared letters get the common refinement of both operands' tiles.
-    let (ca, cb) = (a.node.grid.chunks(), b.node.grid.chunks());
+    let (ca, cb) = (a_base.grid.chunks(), b_base.grid.chunks());
     let chunks_of = |c: char| -> Vec<usize> {
         match (pos(&spec.a, c), pos(&spec.b, c)) {
             (Some(i), Some(j)) => refine(&ca[i], &cb[j]),
@@ -249,39 +261,23 @@ fn contract_nodes<T: FloatElement>(
             (None, None) => unreachable!("every letter names an axis"),
         }
     };
-    let a_node = rechunk(
-        &a.node,
-        ChunkGrid::from_valid(spec.a.iter().map(|&c| chunks_of(c)).collect()),
-    );
-    let b_node = rechunk(
-        &b.node,
-        ChunkGrid::from_valid(spec.b.iter().map(|&c| chunks_of(c)).collect()),
-    );
+    let grid_of =
+        |letters: &[char]| ChunkGrid::from_valid(letters.iter().map(|&c| chunks_of(c)).collect());
+    let a_node = rechunk(&a_base, grid_of(&spec.a));
+    let b_node = match symmetric {
+        true => a_node.clone(),
+        false => rechunk(&b_base, grid_of(&spec.b)),
+    };
 
     // The output in canonical order (batch, free a, free b), permuted to `out` at the end.
-    let canonical: Vec<char> = batch
-        .iter()
-        .chain(&free_a)
-        .chain(&free_b)
-        .copied()
-        .collect();
-    let grid = ChunkGrid::from_valid(canonical.iter().map(|&c| chunks_of(c)).collect());
+    let canonical: Vec<char> = [&batch[..], &free_a, &free_b].concat();
+    let grid = grid_of(&canonical);
     let axes_in = |letters: &[char], group: &[char]| -> Vec<usize> {
         group
             .iter()
             .map(|&c| pos(letters, c).expect("letter of this operand"))
             .collect()
     };
-    let layout_a = OperandLayout::new([
-        axes_in(&spec.a, &batch),
-        axes_in(&spec.a, &free_a),
-        axes_in(&spec.a, &contracted),
-    ]);
-    let layout_b = OperandLayout::new([
-        axes_in(&spec.b, &batch),
-        axes_in(&spec.b, &contracted),
-        axes_in(&spec.b, &free_b),
-    ]);
     // Per operand axis: where its block index comes from (an output axis or a contracted one).
     let source = |letters: &[char]| -> Vec<BlockSource> {
         letters
@@ -294,85 +290,250 @@ fn contract_nodes<T: FloatElement>(
             })
             .collect()
     };
-    let (source_a, source_b) = (source(&spec.a), source(&spec.b));
-    let contracted_blocks: Vec<usize> = contracted.iter().map(|&c| chunks_of(c).len()).collect();
-    let ranges: Vec<std::ops::Range<usize>> = contracted_blocks.iter().map(|&n| 0..n).collect();
-    let k_blocks: Vec<Vec<usize>> = box_indices(&ranges).collect();
-
-    // Links of the chain: as many contracted tiles as fit LINK_INPUT_BYTES.
-    let pair_bytes =
-        (a_node.grid.max_tile_len() + b_node.grid.max_tile_len()) * std::mem::size_of::<T>();
-    let per_link = (LINK_INPUT_BYTES / pair_bytes.max(1)).max(1);
-    let group_lens = Dims {
-        batch: batch.len(),
-        free_a: free_a.len(),
-        free_b: free_b.len(),
+    let ranges: Vec<std::ops::Range<usize>> =
+        contracted.iter().map(|&c| 0..chunks_of(c).len()).collect();
+    let operands = Operands {
+        layout_a: OperandLayout::new([
+            axes_in(&spec.a, &batch),
+            axes_in(&spec.a, &free_a),
+            axes_in(&spec.a, &contracted),
+        ]),
+        layout_b: OperandLayout::new([
+            axes_in(&spec.b, &batch),
+            axes_in(&spec.b, &contracted),
+            axes_in(&spec.b, &free_b),
+        ]),
+        source_a: source(&spec.a),
+        source_b: source(&spec.b),
+        dims: Dims {
+            batch: batch.len(),
+            free_a: free_a.len(),
+            free_b: free_b.len(),
+        },
+        symmetric,
+        k_blocks: box_indices(&ranges).collect(),
+        a: a_node,
+        b: b_node,
     };
-    let mut previous: Option<Arc<crate::graph::Node>> = None;
-    let links: Vec<Vec<Vec<usize>>> = if k_blocks.is_empty() {
+    let pair_bytes = operands.pair_bytes::<T>();
+    let out_bytes = grid.max_tile_len() * size_of::<T>();
+    let small_output = grid.n_blocks() == 1 && grid.shape().iter().all(|&n| n > 0);
+    let result = if small_output && operands.k_blocks.len() > 1 && 4 * out_bytes <= pair_bytes {
+        partial_sums::<T>(Arc::new(operands), &grid)
+    } else {
+        let upper = chain::<T>(Arc::new(operands), &grid);
+        match symmetric {
+            true => mirrored::<T>(&upper),
+            false => upper,
+        }
+    };
+    let to_out: Vec<isize> = spec
+        .out
+        .iter()
+        .map(|c| pos(&canonical, *c).expect("output letter") as isize)
+        .collect();
+    crate::ops::layout::permute(&result, &to_out).expect("a permutation of the output axes")
+}
+
+/// The node whose tiles a contraction reads for `node` (its untransposed source, when it
+/// is a transpose) and that node's letters.
+fn untransposed(node: &Arc<Node>, letters: &[char]) -> (Arc<Node>, Vec<char>) {
+    match transposed_operand(node) {
+        Some((base, perm)) => {
+            let mut relabeled = vec![' '; letters.len()];
+            for (k, &p) in perm.iter().enumerate() {
+                relabeled[p] = letters[k];
+            }
+            (base, relabeled)
+        }
+        None => (node.clone(), letters.to_vec()),
+    }
+}
+
+/// The operands of a contraction as its tasks read them.
+#[derive(Debug)]
+struct Operands {
+    /// The operands on the tiles the contraction reads (one node for `x @ x.T`).
+    a: Arc<Node>,
+    b: Arc<Node>,
+    layout_a: OperandLayout,
+    layout_b: OperandLayout,
+    /// Per operand axis: where its block index comes from.
+    source_a: Vec<BlockSource>,
+    source_b: Vec<BlockSource>,
+    dims: Dims,
+    /// The result is symmetric (see [`contract_nodes`]): its diagonal tiles by `syrk`.
+    symmetric: bool,
+    /// Every combination of blocks of the contracted axes.
+    k_blocks: Vec<Vec<usize>>,
+}
+
+impl Operands {
+    /// Bytes of the largest operand tiles of one contracted step.
+    fn pair_bytes<T>(&self) -> usize {
+        (self.a.grid.max_tile_len() + self.b.grid.max_tile_len()) * size_of::<T>()
+    }
+
+    /// Scratch of a task: operand tiles in an order BLAS cannot read directly are copied.
+    fn copy_bytes<T>(&self) -> u64 {
+        let copies = match (self.layout_a.op, self.layout_b.op) {
+            (Some(_), Some(_)) => 0,
+            (None, Some(_)) => self.a.grid.max_tile_len(),
+            (Some(_), None) => self.b.grid.max_tile_len(),
+            (None, None) => self.a.grid.max_tile_len() + self.b.grid.max_tile_len(),
+        };
+        (copies * size_of::<T>()) as u64
+    }
+
+    /// The tiles (input 0: `a`, input 1: `b`) that output `block` reads for the contracted
+    /// steps `ks`, in pairs.
+    fn deps(&self, block: &[usize], ks: &[Vec<usize>]) -> Vec<(usize, Vec<usize>)> {
+        ks.iter()
+            .flat_map(|k| {
+                [
+                    (0, block_of(&self.source_a, block, k)),
+                    (1, block_of(&self.source_b, block, k)),
+                ]
+            })
+            .collect()
+    }
+
+    /// Whether output `block` is a diagonal tile of a symmetric result.
+    fn diagonal(&self, block: &[usize]) -> bool {
+        self.symmetric && block[0] == block[1]
+    }
+}
+
+/// The result tiles as chains: each output tile sums its contracted steps in links of at
+/// most [`LINK_INPUT_BYTES`] of operand tiles, each link accumulating into the previous
+/// link's tile. Of a symmetric result only the upper triangle of tiles is ever asked for.
+fn chain<T: FloatElement>(operands: Arc<Operands>, grid: &ChunkGrid) -> Arc<Node> {
+    let per_link = (LINK_INPUT_BYTES / operands.pair_bytes::<T>().max(1)).max(1);
+    let links: Vec<Vec<Vec<usize>>> = if operands.k_blocks.is_empty() {
         vec![Vec::new()]
     } else {
-        k_blocks.chunks(per_link).map(<[_]>::to_vec).collect()
+        operands
+            .k_blocks
+            .chunks(per_link)
+            .map(<[_]>::to_vec)
+            .collect()
     };
+    let mut previous: Option<Arc<Node>> = None;
     for link in links {
-        let mut inputs = vec![a_node.clone(), b_node.clone()];
+        let mut inputs = vec![operands.a.clone(), operands.b.clone()];
         inputs.extend(previous.clone());
-        let (source_a, source_b) = (source_a.clone(), source_b.clone());
-        let deps_link = link.clone();
         let has_previous = previous.is_some();
-        let (layout_a, layout_b) = (layout_a.clone(), layout_b.clone());
         let name = format!(
             "contract[{} of {} k-tiles]",
             link.len(),
-            k_blocks.len().max(1)
+            operands.k_blocks.len().max(1)
         );
-        // Operand tiles in an order BLAS cannot read directly are copied.
-        let copies = match (layout_a.op, layout_b.op) {
-            (Some(_), Some(_)) => 0,
-            (None, Some(_)) => a_node.grid.max_tile_len(),
-            (Some(_), None) => b_node.grid.max_tile_len(),
-            (None, None) => a_node.grid.max_tile_len() + b_node.grid.max_tile_len(),
-        };
+        let (deps_of, run_of) = (operands.clone(), operands.clone());
+        let link = Arc::new(link);
+        let deps_link = link.clone();
         let stage = blockwise(name, grid.clone(), T::DTYPE, inputs)
-            .scratch(move |_| (copies * size_of::<T>()) as u64)
+            .scratch({
+                let bytes = operands.copy_bytes::<T>();
+                move |_| bytes
+            })
             .run(
                 move |block| {
                     let mut deps = Vec::new();
                     if has_previous {
                         deps.push((2, block.to_vec()));
                     }
-                    for k in &deps_link {
-                        deps.push((0, block_of(&source_a, block, k)));
-                        deps.push((1, block_of(&source_b, block, k)));
-                    }
+                    deps.extend(deps_of.deps(block, &deps_link));
                     deps
                 },
                 move |b, tiles| {
-                    let shape = b.shape;
-                    let (start, pairs) = if has_previous {
-                        (Some(tiles[0]), &tiles[1..])
-                    } else {
-                        (None, tiles)
+                    let (start, pairs) = match has_previous {
+                        true => (Some(tiles[0]), &tiles[1..]),
+                        false => (None, tiles),
                     };
-                    Ok(accumulate::<T>(
-                        start, pairs, shape, group_lens, &layout_a, &layout_b,
-                    ))
+                    let diagonal = run_of.diagonal(b.index);
+                    let out = accumulate::<T>(start, pairs, b.shape, &run_of, diagonal);
+                    Ok(tile_of(out, b.shape))
                 },
             );
         previous = Some(stage);
     }
-    let result = previous.expect("at least one link");
-    let to_out: Vec<isize> = spec
-        .out
-        .iter()
-        .map(|c| {
-            canonical
-                .iter()
-                .position(|d| d == c)
-                .expect("output letter") as isize
-        })
-        .collect();
-    crate::ops::layout::permute(&result, &to_out).expect("a permutation of the output axes")
+    previous.expect("at least one link")
+}
+
+/// A symmetric result from its upper triangle of tiles `upper`: tile `(i, j)` below the
+/// diagonal is the transpose of tile `(j, i)` (a blocked copy, not a product).
+fn mirrored<T: FloatElement>(upper: &Arc<Node>) -> Arc<Node> {
+    let size = size_of::<T>() as u64;
+    blockwise(
+        "mirror upper tiles",
+        upper.grid.clone(),
+        T::DTYPE,
+        vec![upper.clone()],
+    )
+    // A tile of the upper triangle exists already, but the executor counts it as this
+    // task's too.
+    .memory(move |block| TileMemory {
+        output: block.len() as u64 * size,
+        scratch: 0,
+    })
+    .run(
+        |block| vec![(0, vec![block[0].min(block[1]), block[0].max(block[1])])],
+        |block, tiles| {
+            let [i, j] = block.index else {
+                unreachable!("a symmetric result is a matrix")
+            };
+            if i <= j {
+                return Ok(tiles[0].clone());
+            }
+            let source = array_part::<T>(tiles[0], 0);
+            let (rows, cols) = (source.shape()[0], source.shape()[1]);
+            let mut out = vec![T::ZERO; rows * cols];
+            transpose_into(source.as_slice().expect("C order"), rows, cols, &mut out);
+            Ok(tile_of(out, block.shape))
+        },
+    )
+}
+
+/// A result of one tile, small beside the operand tiles it reads (`x.T @ x` for a tall
+/// `x`): one task per contracted step computes that step's product (a node of
+/// [`Role::Partials`], axis 0 the steps), and a reduction sums them as a tree. Each task
+/// reads the operand tiles of its step only, so several such products of the same tiles
+/// (`x.T @ x` and `x.T @ y`) can share one task and one read (`merge-partials`).
+fn partial_sums<T: FloatElement>(operands: Arc<Operands>, grid: &ChunkGrid) -> Arc<Node> {
+    let steps = operands.k_blocks.len();
+    let out_shape = grid.shape();
+    let partials = ChunkGrid::from_valid(
+        std::iter::once(vec![1; steps])
+            .chain(out_shape.iter().map(|&n| vec![n]))
+            .collect(),
+    );
+    let ndim = out_shape.len();
+    let (deps_of, run_of) = (operands.clone(), operands.clone());
+    let node = blockwise(
+        format!("contract partials[{steps} k-tiles]"),
+        partials,
+        T::DTYPE,
+        vec![operands.a.clone(), operands.b.clone()],
+    )
+    .role(Role::Partials)
+    .scratch({
+        let bytes = operands.copy_bytes::<T>();
+        move |_| bytes
+    })
+    .run(
+        move |block| {
+            let k = std::slice::from_ref(&deps_of.k_blocks[block[0]]);
+            deps_of.deps(&vec![0; ndim], k)
+        },
+        move |b, tiles| {
+            let diagonal = run_of.diagonal(&vec![0; ndim]);
+            let out = accumulate::<T>(None, tiles, &b.shape[1..], &run_of, diagonal);
+            Ok(tile_of(out, b.shape))
+        },
+    );
+    Array::<T>::from_node(node)
+        .sum_with(&Reduction::axes(&[0]))
+        .node
 }
 
 /// Where an operand axis takes its block index from, for an output block and a contracted
@@ -402,15 +563,15 @@ struct Dims {
 }
 
 /// `start + sum over pairs of a @ b`, per batch element, for an output tile of `shape`
-/// (canonical order).
+/// (canonical order). A `diagonal` tile of a symmetric result takes `syrk` (both tiles of
+/// each pair are one tile), its lower triangle copied from the upper one.
 fn accumulate<T: FloatElement>(
     start: Option<&Value>,
     pairs: &[&Value],
     shape: &[usize],
-    dims: Dims,
-    layout_a: &OperandLayout,
-    layout_b: &OperandLayout,
-) -> Value {
+    operands: &Operands,
+    diagonal: bool,
+) -> Vec<T> {
     let mut out = match start {
         Some(tile) => array_part::<T>(tile, 0)
             .as_slice()
@@ -418,6 +579,7 @@ fn accumulate<T: FloatElement>(
             .to_vec(),
         None => vec![T::ZERO; shape.iter().product()],
     };
+    let dims = operands.dims;
     let batch: usize = shape[..dims.batch].iter().product();
     let m: usize = shape[dims.batch..dims.batch + dims.free_a].iter().product();
     let n: usize = shape[dims.batch + dims.free_a..dims.batch + dims.free_a + dims.free_b]
@@ -426,8 +588,12 @@ fn accumulate<T: FloatElement>(
     for pair in pairs.chunks(2) {
         let (a, b) = (array_part::<T>(pair[0], 0), array_part::<T>(pair[1], 0));
         let k = a.len().checked_div(m * batch).unwrap_or(0);
-        let (a_data, op_a) = layout_a.elements(a);
-        let (b_data, op_b) = layout_b.elements(b);
+        let (a_data, op_a) = operands.layout_a.elements(a);
+        if diagonal {
+            syrk(op_a, m, k, T::ONE, &a_data, T::ONE, &mut out);
+            continue;
+        }
+        let (b_data, op_b) = operands.layout_b.elements(b);
         for e in 0..batch {
             gemm(
                 op_a,
@@ -443,5 +609,8 @@ fn accumulate<T: FloatElement>(
             );
         }
     }
-    tile_of(out, shape)
+    if diagonal {
+        mirror_upper(&mut out, m);
+    }
+    out
 }

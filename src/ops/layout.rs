@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, Axis};
 
-use super::blockwise::blockwise;
+use super::blockwise::{Role, blockwise, role_of};
 use super::with_dtype;
 use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::error::{BuildError, Error, Result};
@@ -55,7 +55,8 @@ pub(crate) fn axis_map(node: &Arc<Node>, source: Vec<Option<usize>>) -> Arc<Node
         ChunkGrid::from_axes(axes),
         node.dtype,
         vec![node.clone()],
-    );
+    )
+    .role(Role::Axes(source.clone()));
     with_dtype!(node.dtype, T => builder.arrays::<T, T>(
         move |block| {
             let mut in_block = vec![0; in_ndim];
@@ -70,6 +71,26 @@ pub(crate) fn axis_map(node: &Arc<Node>, source: Vec<Option<usize>>) -> Arc<Node
     ))
 }
 
+/// When `node` is a permutation of another node's axes (a transpose, possibly of a
+/// transpose), that node and the permutation: axis `k` of `node` is axis `perm[k]` of it.
+/// Contractions read such an operand's tiles untransposed, through BLAS's transpose flag.
+///
+/// This is the one place that knows how a transpose is represented in the graph.
+pub(crate) fn transposed_operand(node: &Arc<Node>) -> Option<(Arc<Node>, Vec<usize>)> {
+    let Role::Axes(source) = role_of(node) else {
+        return None;
+    };
+    let input = node.inputs()[0];
+    let perm: Vec<usize> = source.iter().copied().collect::<Option<_>>()?;
+    if perm.len() != input.ndim() {
+        return None;
+    }
+    Some(match transposed_operand(input) {
+        Some((base, inner)) => (base, perm.iter().map(|&p| inner[p]).collect()),
+        None => (input.clone(), perm),
+    })
+}
+
 /// An axis number, negative counting from the end, checked against `ndim`.
 pub(crate) fn normalize_axis(axis: isize, ndim: usize) -> Result<usize> {
     let resolved = if axis < 0 { axis + ndim as isize } else { axis };
@@ -79,7 +100,7 @@ pub(crate) fn normalize_axis(axis: isize, ndim: usize) -> Result<usize> {
     Ok(resolved as usize)
 }
 
-/// `node` with its axes in the order `axes` (a permutation).
+/// `node` with its axes in the order `axes` (a permutation); `node` itself for the identity.
 pub(crate) fn permute(node: &Arc<Node>, axes: &[isize]) -> Result<Arc<Node>> {
     let ndim = node.ndim();
     let axes: Vec<usize> = axes
@@ -95,6 +116,9 @@ pub(crate) fn permute(node: &Arc<Node>, axes: &[isize]) -> Result<Arc<Node>> {
             op: "permute_axes".into(),
             reason: format!("{axes:?} is not a permutation of {ndim} axes"),
         }));
+    }
+    if axes.iter().enumerate().all(|(k, &a)| k == a) {
+        return Ok(node.clone());
     }
     Ok(axis_map(node, axes.into_iter().map(Some).collect()))
 }

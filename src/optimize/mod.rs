@@ -1,5 +1,6 @@
 //! Graph passes: the var/std of a constant shift rewritten, fusion of elementwise chains
-//! (into each other, and into reductions), then a validation that changes nothing.
+//! (into each other, and into reductions), merges of work that reads the same tiles, then
+//! a validation that changes nothing.
 //!
 //! Culling needs no pass of its own: the graph reachable from the outputs is all there is,
 //! and the planner creates tasks only for the blocks that the outputs need, so slicing a huge
@@ -8,6 +9,7 @@
 mod fuse_elemwise;
 mod fuse_reduce;
 mod fusion;
+mod merge_partials;
 mod merge_reductions;
 mod unshift_spread;
 mod validate;
@@ -36,11 +38,15 @@ pub(crate) trait Pass {
 /// 3. `fuse-into-reduce` next, so a reduction swallows the already-fused chain that feeds it;
 /// 4. `merge-reductions` after that, because only fused reductions show that they read the
 ///    same data through the same program (`mean` and `std` of one expression);
-/// 5. `validate` last: it changes nothing and rejects a plan whose shapes or dtypes a pass
+/// 5. `merge-partials` after the fusions, which never touch its blockwise nodes: partial
+///    products of the same tiles (`x.T @ x`, `x.T @ y`) become one task per tile of `x`.
+///    It runs even without `fuse`, because without it a plan reads those tiles once per
+///    product (or holds them all in between);
+/// 6. `validate` last: it changes nothing and rejects a plan whose shapes or dtypes a pass
 ///    broke, naming the pass.
 ///
-/// Without `fuse` only `validate` runs: the graph is computed as the user built it (the
-/// variance of `x - c` then computes `x - c`).
+/// Without `fuse` only `merge-partials` and `validate` run: the graph is otherwise computed
+/// as the user built it (the variance of `x - c` then computes `x - c`).
 pub(crate) fn passes(fuse: bool) -> Vec<Box<dyn Pass>> {
     let mut list: Vec<Box<dyn Pass>> = Vec::new();
     if fuse {
@@ -49,6 +55,7 @@ pub(crate) fn passes(fuse: bool) -> Vec<Box<dyn Pass>> {
         list.push(Box::new(fuse_reduce::FuseIntoReduce));
         list.push(Box::new(merge_reductions::MergeReductions));
     }
+    list.push(Box::new(merge_partials::MergePartials));
     list.push(Box::new(validate::Validate));
     list
 }
