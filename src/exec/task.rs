@@ -5,7 +5,7 @@ use chunkwise_kernels::strip::{InputTile, Program, Step, TilePosition, ValueRef}
 
 use super::plan::{Task, TaskKind};
 use crate::error::{Error, ExecError, Result};
-use crate::graph::{ElemInput, NodeKind, Reduce, Source};
+use crate::graph::{ElemInput, NodeKind, Reduce, Source, input_tiles};
 use crate::tile::{PartialFold, TilePiece, Value, new_tile, partial};
 
 /// Computes `task` from the results of its dependencies (in `deps` order).
@@ -72,7 +72,7 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
                 None => Ok(partial(
                     &*r.reducer,
                     &r.program,
-                    &input_tiles(&r.inputs, inputs),
+                    &input_tiles(&r.inputs, inputs.iter()),
                     tile,
                     &r.reduced,
                     strip_len,
@@ -140,7 +140,7 @@ fn streamed_partial(
         .filter(|&(k, _)| k != streamed)
         .map(|(_, i)| i.clone())
         .collect();
-    let others = input_tiles(&others, deps);
+    let others = input_tiles(&others, deps.iter());
     let mut fold = PartialFold::new(&*r.reducer, &r.program, tile, &r.reduced, strip_len);
     let ranges = input.grid.block_ranges(&task.block);
     // The most elements the source handed over (more than the tile is an error).
@@ -170,25 +170,6 @@ fn streamed_partial(
     Ok(fold.end())
 }
 
-/// The program inputs of a task: whole tiles, or broadcast tiles repeated strip by strip.
-fn input_tiles<'a>(specs: &[ElemInput], inputs: &'a [Value]) -> Vec<InputTile<'a>> {
-    specs
-        .iter()
-        .zip(inputs)
-        .map(|(spec, value)| {
-            let data = value.strip().expect("elementwise inputs are array tiles");
-            if spec.is_aligned() {
-                InputTile::Full(data)
-            } else {
-                InputTile::Broadcast {
-                    data,
-                    shape: value.shape(),
-                }
-            }
-        })
-        .collect()
-}
-
 /// Evaluates a program into a new tile of `block` of `grid`.
 fn run_program(
     program: &Program,
@@ -199,7 +180,7 @@ fn run_program(
     strip_len: usize,
 ) -> Value {
     let shape = grid.block_shape(block);
-    let strips = input_tiles(specs, inputs);
+    let strips = input_tiles(specs, inputs.iter());
     let origin = grid.block_origin(block);
     let array_shape = grid.shape();
     let tile = TilePosition {

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use chunkwise_kernels::dtype::DType;
-use chunkwise_kernels::strip::{Program, StripOp};
+use chunkwise_kernels::strip::{InputTile, Program, StripOp};
 
 use crate::chunks::ChunkGrid;
 use crate::error::Error;
-use crate::tile::{BlockMap, ErasedReducer, TileSource};
+use crate::tile::{BlockMap, ErasedReducer, TileSource, Value};
 
 /// Identity of a node within this process: shared work is recognised by it. It depends on
 /// how many nodes the process made before, so it is never shown nor sent: plans, errors and
@@ -112,6 +112,29 @@ impl ElemInput {
             .map(|(&b, &bc)| if bc { 0 } else { b })
             .collect()
     }
+}
+
+/// The program inputs of a task from the tiles of `specs`, in order: whole tiles, or
+/// broadcast tiles repeated strip by strip.
+pub(crate) fn input_tiles<'a>(
+    specs: &[ElemInput],
+    inputs: impl IntoIterator<Item = &'a Value>,
+) -> Vec<InputTile<'a>> {
+    specs
+        .iter()
+        .zip(inputs)
+        .map(|(spec, value)| {
+            let data = value.strip().expect("elementwise inputs are array tiles");
+            if spec.is_aligned() {
+                InputTile::Full(data)
+            } else {
+                InputTile::Broadcast {
+                    data,
+                    shape: value.shape(),
+                }
+            }
+        })
+        .collect()
 }
 
 /// A fused elementwise kernel.
