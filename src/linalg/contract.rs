@@ -532,7 +532,7 @@ fn partial_sums<T: FloatElement>(operands: Arc<Operands>, grid: &ChunkGrid) -> A
         },
     );
     Array::<T>::from_node(node)
-        .sum_with(&Reduction::axes(&[0]))
+        .sum_with(&Reduction::axes([0]))
         .node
 }
 

@@ -197,14 +197,17 @@ fn union_inputs(group: &[Member]) -> (Vec<Arc<Node>>, Vec<Vec<usize>>) {
     (inputs, positions)
 }
 
+/// Tiles a task reads: (input number, block).
+type Reads = Vec<(usize, Vec<usize>)>;
+
 /// The tiles step `step` of the merged group reads (each once), and per member, the
 /// positions of its own reads (in its order) in that list.
 fn merged_reads(
     group: &[Member],
     positions: &[Vec<usize>],
     step: usize,
-) -> (Vec<(usize, Vec<usize>)>, Vec<Vec<usize>>) {
-    let mut reads: Vec<(usize, Vec<usize>)> = Vec::new();
+) -> (Reads, Vec<Vec<usize>>) {
+    let mut reads: Reads = Vec::new();
     let at = group
         .iter()
         .zip(positions)
@@ -457,7 +460,7 @@ mod tests {
         let y = crate::random::uniform::<f64>(2, 0.0, 1.0, &[40, 1], [10, 1]).unwrap();
         let xt = x.transpose();
         let (gram, xty) = (xt.matmul(&x).unwrap(), xt.matmul(&y).unwrap());
-        let sums = x.sum_with(&crate::Reduction::axes(&[0]).split_every(2));
+        let sums = x.sum_with(&crate::Reduction::axes([0]).split_every(2));
         let roots = vec![gram.node.clone(), xty.node.clone(), sums.node.clone()];
         let (merged, changed) = MergePartials.run(&roots).unwrap();
         assert!(changed);
