@@ -30,6 +30,7 @@
 
 mod cholesky;
 mod contract;
+mod contract_stages;
 mod einsum;
 mod finite;
 mod lu;
