@@ -238,3 +238,24 @@ fn a_budget_below_the_transposed_tiles_runs_the_normal_equations() {
     // the budget too, at twice the work).
     assert_eq!(tasks_of(&plan, "Source uniform[seed=5"), "tasks: 32 tile");
 }
+
+#[test]
+fn the_plan_of_a_symmetric_product_reads_the_untransposed_tiles() {
+    // 2 x 2 output tiles: 3 products (the upper triangle), the lower tile mirrored; both
+    // operands are the tiles of x, read as stored.
+    let x = random::uniform::<f64>(1, 0.0, 1.0, &[6, 4], [3, 4]).unwrap();
+    let config = Config::default().memory_budget(1 << 30).threads(2);
+    let plan = x
+        .matmul(&x.transpose())
+        .unwrap()
+        .explain_with(&config)
+        .unwrap();
+    assert_eq!(
+        plan,
+        "plan: 9 tasks, 2 threads, projected peak 32.3 KiB of budget 1.0 GiB\n\
+         #0 Blockwise mirror upper tiles  [shape [6, 6] float64 in 4 tile(s) of 3x3]  tasks: 4 tile, up to 72 B each\n\
+         \x20 #1 Blockwise contract[1 of 1 k-tiles]  [shape [6, 6] float64 in 4 tile(s) of 3x3]  tasks: 3 tile, up to 72 B each\n\
+         \x20   #2 Source uniform[seed=1, 0..1]  [shape [6, 4] float64 in 2 tile(s) of 3x4]  tasks: 2 tile, up to 16.1 KiB each\n\
+         \x20   (#2 again)\n"
+    );
+}
