@@ -11,8 +11,6 @@
 //! lies in one contiguous run of one piece is not copied at all
 //! ([`TileView::contiguous`]).
 
-use std::ops::Range;
-
 use crate::dtype::{Element, Strip, StripMut};
 
 /// One piece of a [`TileView`]: the part of the output tile that one source tile holds.

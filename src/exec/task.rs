@@ -1,13 +1,12 @@
 //! Running one task: gathering its input tiles and calling the kernel of its kind.
 
-use chunkwise_kernels::dtype::{Strip, StripVec};
+use chunkwise_kernels::dtype::StripVec;
 use chunkwise_kernels::strip::{InputTile, Program, Step, TilePosition, ValueRef};
-use chunkwise_kernels::view::{TileView, ViewPiece, c_strides};
 
 use super::plan::{Task, TaskKind};
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, ExecError, Result};
-use crate::graph::{ElemInput, NodeKind, Reduce, Source};
+use crate::graph::{ElemInput, Gathered, NodeKind, Reduce, Source};
 use crate::tile::{PartialFold, TilePiece, Value, new_tile, partial};
 
 /// Computes `task` from the results of its dependencies (in `deps` order).
@@ -45,7 +44,7 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
         }
         (TaskKind::Source, NodeKind::Invalid(e)) => Err(e.clone()),
         (TaskKind::Elemwise, NodeKind::Elemwise(e)) => {
-            let gathered = Gathered::new(&e.inputs, &node.grid, &task.block, inputs);
+            let gathered = Gathered::new(&e.inputs, &node.grid, &task.block, inputs.iter());
             Ok(run_program(
                 &e.program,
                 &gathered.tiles(),
@@ -75,7 +74,7 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
                 None => Ok(partial(
                     &*r.reducer,
                     &r.program,
-                    &Gathered::new(&r.inputs, &r.in_grid, &task.block, inputs).tiles(),
+                    &Gathered::new(&r.inputs, &r.in_grid, &task.block, inputs.iter()).tiles(),
                     tile,
                     &r.reduced,
                     strip_len,
@@ -143,7 +142,7 @@ fn streamed_partial(
         .filter(|&(k, _)| k != streamed)
         .map(|(_, i)| i.clone())
         .collect();
-    let others = Gathered::new(&others, &r.in_grid, &task.block, deps);
+    let others = Gathered::new(&others, &r.in_grid, &task.block, deps.iter());
     let others = others.tiles();
     let mut fold = PartialFold::new(&*r.reducer, &r.program, tile, &r.reduced, strip_len);
     let ranges = input.grid.block_ranges(&task.block);
@@ -172,72 +171,6 @@ fn streamed_partial(
         }));
     }
     Ok(fold.end())
-}
-
-/// The program inputs of a task: whole tiles, or views of the tiles it read (see
-/// [`ElemInput::pieces`]).
-struct Gathered<'a> {
-    inputs: Vec<GatheredInput<'a>>,
-}
-
-enum GatheredInput<'a> {
-    Full(Strip<'a>),
-    View(TileView<'a>),
-}
-
-impl<'a> Gathered<'a> {
-    /// The inputs `specs` of the consumer tile `block` of `grid`, from `values`: the tiles
-    /// the plan read for it, input after input (see `Lowering::input_tasks`).
-    fn new(specs: &[ElemInput], grid: &ChunkGrid, block: &[usize], values: &'a [Value]) -> Self {
-        let strip = |value: &'a Value| value.strip().expect("elementwise inputs are array tiles");
-        let mut rest = values;
-        let inputs = specs
-            .iter()
-            .map(|spec| {
-                if spec.is_aligned(grid) {
-                    let (first, tail) = rest.split_first().expect("one tile per aligned input");
-                    rest = tail;
-                    return GatheredInput::Full(strip(first));
-                }
-                let pieces = spec.pieces(grid, block);
-                let (tiles, tail) = rest.split_at(pieces.blocks.len());
-                rest = tail;
-                let shape = grid.block_shape(block);
-                // Axes of length 1 do not move an element's C-order position: left out.
-                let kept: Vec<usize> = (0..shape.len()).filter(|&a| shape[a] != 1).collect();
-                let pieces_read = tiles
-                    .iter()
-                    .zip(&pieces.corners)
-                    .map(|(tile, corner)| {
-                        let source_strides = c_strides(tile.shape());
-                        let strides = spec.view.strides(&source_strides);
-                        ViewPiece {
-                            data: strip(tile),
-                            corner: corner.iter().zip(&source_strides).map(|(c, s)| c * s).sum(),
-                            strides: kept.iter().map(|&a| strides[a]).collect(),
-                        }
-                    })
-                    .collect();
-                GatheredInput::View(TileView {
-                    shape: kept.iter().map(|&a| shape[a]).collect(),
-                    cuts: kept.iter().map(|&a| pieces.cuts[a].clone()).collect(),
-                    pieces: pieces_read,
-                })
-            })
-            .collect();
-        Gathered { inputs }
-    }
-
-    /// The inputs as a program reads them.
-    fn tiles(&self) -> Vec<InputTile<'_>> {
-        self.inputs
-            .iter()
-            .map(|input| match input {
-                GatheredInput::Full(strip) => InputTile::Full(*strip),
-                GatheredInput::View(view) => InputTile::View(view),
-            })
-            .collect()
-    }
 }
 
 /// Evaluates a program into a new tile of `block` of `grid`.

@@ -16,11 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) use chunkwise_kernels::dtype::DType;
-use chunkwise_kernels::strip::{Program, StripOp};
+use chunkwise_kernels::dtype::Strip;
+use chunkwise_kernels::strip::{InputTile, Program, StripOp};
+use chunkwise_kernels::view::{TileView, ViewPiece, c_strides};
 
 use crate::chunks::{ChunkGrid, Pieces, View};
 use crate::error::Error;
-use crate::tile::{BlockMap, ErasedReducer, TileSource};
+use crate::tile::{BlockMap, ErasedReducer, TileSource, Value};
 
 /// Identity of a node within this process: shared work is recognised by it. It depends on
 /// how many nodes the process made before, so it is never shown nor sent: plans, errors and
@@ -109,6 +111,76 @@ impl ElemInput {
     /// The input's tiles that the consumer's tile `block` of `grid` reads, and where.
     pub(crate) fn pieces(&self, grid: &ChunkGrid, block: &[usize]) -> Pieces {
         self.view.pieces(&grid.block_ranges(block), &self.node.grid)
+    }
+}
+
+/// The program inputs of a task: whole tiles, or views of the tiles it read (see
+/// [`ElemInput::pieces`]), as the executor and passes that run programs hand them over.
+pub(crate) struct Gathered<'a> {
+    inputs: Vec<GatheredInput<'a>>,
+}
+
+enum GatheredInput<'a> {
+    Full(Strip<'a>),
+    View(TileView<'a>),
+}
+
+impl<'a> Gathered<'a> {
+    /// The inputs `specs` of the consumer tile `block` of `grid`, from `values`: the tiles
+    /// the plan read for it, input after input (one per aligned input, the view's pieces
+    /// otherwise).
+    pub(crate) fn new(
+        specs: &[ElemInput],
+        grid: &ChunkGrid,
+        block: &[usize],
+        values: impl IntoIterator<Item = &'a Value>,
+    ) -> Self {
+        let strip = |value: &'a Value| value.strip().expect("elementwise inputs are array tiles");
+        let mut values = values.into_iter();
+        let inputs = specs
+            .iter()
+            .map(|spec| {
+                if spec.is_aligned(grid) {
+                    let first = values.next().expect("one tile per aligned input");
+                    return GatheredInput::Full(strip(first));
+                }
+                let pieces = spec.pieces(grid, block);
+                let tiles: Vec<&Value> = values.by_ref().take(pieces.blocks.len()).collect();
+                let shape = grid.block_shape(block);
+                // Axes of length 1 do not move an element's C-order position: left out.
+                let kept: Vec<usize> = (0..shape.len()).filter(|&a| shape[a] != 1).collect();
+                let pieces_read = tiles
+                    .iter()
+                    .zip(&pieces.corners)
+                    .map(|(tile, corner)| {
+                        let source_strides = c_strides(tile.shape());
+                        let strides = spec.view.strides(&source_strides);
+                        ViewPiece {
+                            data: strip(tile),
+                            corner: corner.iter().zip(&source_strides).map(|(c, s)| c * s).sum(),
+                            strides: kept.iter().map(|&a| strides[a]).collect(),
+                        }
+                    })
+                    .collect();
+                GatheredInput::View(TileView {
+                    shape: kept.iter().map(|&a| shape[a]).collect(),
+                    cuts: kept.iter().map(|&a| pieces.cuts[a].clone()).collect(),
+                    pieces: pieces_read,
+                })
+            })
+            .collect();
+        Gathered { inputs }
+    }
+
+    /// The inputs as a program reads them.
+    pub(crate) fn tiles(&self) -> Vec<InputTile<'_>> {
+        self.inputs
+            .iter()
+            .map(|input| match input {
+                GatheredInput::Full(strip) => InputTile::Full(*strip),
+                GatheredInput::View(view) => InputTile::View(view),
+            })
+            .collect()
     }
 }
 

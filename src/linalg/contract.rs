@@ -9,19 +9,30 @@
 //! split into a chain of links whose inputs hold at most [`LINK_INPUT_BYTES`], each link
 //! accumulating into the previous link's tile, so a task's memory is bounded whatever the
 //! contracted length.
+//!
+//! Operands are read as they are stored:
+//! - a transposed operand (`x.T`, any axis permutation) is read untransposed, its tiles
+//!   passed to GEMM with the transpose flag: no transposed copy exists;
+//! - `x @ x.T` and `x.T @ x` compute the upper triangle of tiles only, the diagonal tiles
+//!   by `syrk` (half a GEMM's flops), the lower tiles as blocked transposes of the upper;
+//! - a result of one tile much smaller than the tiles it reads (`x.T @ x` for a tall `x`)
+//!   is one partial product per contracted step, summed as a reduction tree: products of
+//!   the same tiles (`x.T @ x`, `x.T @ y`) then share one task per step, so each tile of
+//!   `x` is read once (the `merge-partials` pass).
 
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::FloatElement;
-use chunkwise_kernels::linalg::{Op, gemm};
-use ndarray::{ArrayD, IxDyn};
 
-use super::stage::{array_part, blockwise, tile_of};
+use super::contract_stages::{
+    BlockSource, Dims, OperandLayout, Operands, chain, mirrored, partial_sums,
+};
 use crate::array::{Array, Reduction};
 use crate::chunks::{ChunkGrid, box_indices, refine};
 use crate::error::{BuildError, Error, Result};
+use crate::graph::Node;
+use crate::ops::layout::transposed_operand;
 use crate::ops::rechunk::rechunk;
-use crate::tile::Value;
 
 /// The most bytes of operand tiles one link of a contraction chain reads.
 pub const LINK_INPUT_BYTES: usize = 256 << 20;
@@ -160,87 +171,40 @@ fn sum_unshared<T: FloatElement>(
     Ok((x.sum_with(&Reduction::axes(&summed)), kept))
 }
 
-/// How one operand's tile becomes a stack of matrices: which axes are batch, rows and
-/// columns of `op(matrix)`, and whether the stored tile is read as is.
-#[derive(Clone, Debug)]
-struct OperandLayout {
-    /// The tile's axes in (batch, free, contracted) order for `a`, (batch, contracted,
-    /// free) for `b`: the order of the matrices `gemm` reads.
-    order: Vec<usize>,
-    /// The stored order is `order` itself (no copy, `Op::Plain`), or `order` with its two
-    /// matrix groups swapped (no copy, `Op::Transposed`); otherwise the tile is copied
-    /// into `order`.
-    op: Option<Op>,
-}
-
-impl OperandLayout {
-    /// `groups`: the axes of (batch, first matrix group, second matrix group).
-    fn new(groups: [Vec<usize>; 3]) -> OperandLayout {
-        let [batch, first, second] = groups;
-        let order: Vec<usize> = batch.iter().chain(&first).chain(&second).copied().collect();
-        let swapped: Vec<usize> = batch.iter().chain(&second).chain(&first).copied().collect();
-        let stored: Vec<usize> = (0..order.len()).collect();
-        let op = if order == stored {
-            Some(Op::Plain)
-        } else if swapped == stored {
-            Some(Op::Transposed)
-        } else {
-            None
-        };
-        OperandLayout { order, op }
-    }
-
-    /// The tile's elements in an order `gemm` reads with the returned `Op`.
-    fn elements<'a, T: FloatElement>(
-        &self,
-        tile: &'a ArrayD<T>,
-    ) -> (std::borrow::Cow<'a, [T]>, Op) {
-        match self.op {
-            Some(op) => (tile.as_slice().expect("C-order tiles").into(), op),
-            None => {
-                let permuted = tile.view().permuted_axes(IxDyn(&self.order));
-                let owned: Vec<T> = permuted.as_standard_layout().iter().copied().collect();
-                (owned.into(), Op::Plain)
-            }
-        }
-    }
-}
-
 /// The contraction after broadcasting and pre-summing: every letter of `a` and `b` is
 /// batch, free or contracted.
-fn contract_nodes<T: FloatElement>(
-    a: &Array<T>,
-    b: &Array<T>,
-    spec: &Spec,
-) -> Arc<crate::graph::Node> {
+fn contract_nodes<T: FloatElement>(a: &Array<T>, b: &Array<T>, spec: &Spec) -> Arc<Node> {
+    // A transposed operand is read untransposed: its letters follow the permutation, and
+    // the layouts below read its tiles with BLAS's transpose flag.
+    let (a_base, a_letters) = untransposed(&a.node, &spec.a);
+    let (b_base, b_letters) = untransposed(&b.node, &spec.b);
+    let spec = Spec {
+        a: a_letters,
+        b: b_letters,
+        out: spec.out.clone(),
+    };
     let pos = |letters: &[char], c: char| letters.iter().position(|&d| d == c);
-    let batch: Vec<char> = spec
-        .out
-        .iter()
-        .copied()
-        .filter(|c| spec.a.contains(c) && spec.b.contains(c))
-        .collect();
-    let free_a: Vec<char> = spec
-        .out
-        .iter()
-        .copied()
-        .filter(|c| spec.a.contains(c) && !spec.b.contains(c))
-        .collect();
-    let free_b: Vec<char> = spec
-        .out
-        .iter()
-        .copied()
-        .filter(|c| spec.b.contains(c) && !spec.a.contains(c))
-        .collect();
-    let contracted: Vec<char> = spec
-        .a
-        .iter()
-        .copied()
-        .filter(|c| spec.b.contains(c) && !spec.out.contains(c))
-        .collect();
+    let of = |letters: &[char], keep: &dyn Fn(&char) -> bool| -> Vec<char> {
+        letters.iter().copied().filter(|c| keep(c)).collect()
+    };
+    let batch = of(&spec.out, &|c| spec.a.contains(c) && spec.b.contains(c));
+    let free_a = of(&spec.out, &|c| spec.a.contains(c) && !spec.b.contains(c));
+    let free_b = of(&spec.out, &|c| spec.b.contains(c) && !spec.a.contains(c));
+    let contracted = of(&spec.a, &|c| spec.b.contains(c) && !spec.out.contains(c));
+    // `x @ x.T` and `x.T @ x` (one node on both sides, its free axis the same axis): the
+    // result is symmetric, so only its upper triangle of tiles is computed.
+    let symmetric = Arc::ptr_eq(&a_base, &b_base)
+        && batch.is_empty()
+        && free_a.len() == 1
+        && free_b.len() == 1
+        && spec
+            .a
+            .iter()
+            .zip(&spec.b)
+            .all(|(&x, &y)| x == y || (x == free_a[0] && y == free_b[0]));
 
     // Shared letters get the common refinement of both operands' tiles.
-    let (ca, cb) = (a.node.grid.chunks(), b.node.grid.chunks());
+    let (ca, cb) = (a_base.grid.chunks(), b_base.grid.chunks());
     let chunks_of = |c: char| -> Vec<usize> {
         match (pos(&spec.a, c), pos(&spec.b, c)) {
             (Some(i), Some(j)) => refine(&ca[i], &cb[j]),
@@ -249,39 +213,23 @@ fn contract_nodes<T: FloatElement>(
             (None, None) => unreachable!("every letter names an axis"),
         }
     };
-    let a_node = rechunk(
-        &a.node,
-        ChunkGrid::from_valid(spec.a.iter().map(|&c| chunks_of(c)).collect()),
-    );
-    let b_node = rechunk(
-        &b.node,
-        ChunkGrid::from_valid(spec.b.iter().map(|&c| chunks_of(c)).collect()),
-    );
+    let grid_of =
+        |letters: &[char]| ChunkGrid::from_valid(letters.iter().map(|&c| chunks_of(c)).collect());
+    let a_node = rechunk(&a_base, grid_of(&spec.a));
+    let b_node = match symmetric {
+        true => a_node.clone(),
+        false => rechunk(&b_base, grid_of(&spec.b)),
+    };
 
     // The output in canonical order (batch, free a, free b), permuted to `out` at the end.
-    let canonical: Vec<char> = batch
-        .iter()
-        .chain(&free_a)
-        .chain(&free_b)
-        .copied()
-        .collect();
-    let grid = ChunkGrid::from_valid(canonical.iter().map(|&c| chunks_of(c)).collect());
+    let canonical: Vec<char> = [&batch[..], &free_a, &free_b].concat();
+    let grid = grid_of(&canonical);
     let axes_in = |letters: &[char], group: &[char]| -> Vec<usize> {
         group
             .iter()
             .map(|&c| pos(letters, c).expect("letter of this operand"))
             .collect()
     };
-    let layout_a = OperandLayout::new([
-        axes_in(&spec.a, &batch),
-        axes_in(&spec.a, &free_a),
-        axes_in(&spec.a, &contracted),
-    ]);
-    let layout_b = OperandLayout::new([
-        axes_in(&spec.b, &batch),
-        axes_in(&spec.b, &contracted),
-        axes_in(&spec.b, &free_b),
-    ]);
     // Per operand axis: where its block index comes from (an output axis or a contracted one).
     let source = |letters: &[char]| -> Vec<BlockSource> {
         letters
@@ -294,154 +242,62 @@ fn contract_nodes<T: FloatElement>(
             })
             .collect()
     };
-    let (source_a, source_b) = (source(&spec.a), source(&spec.b));
-    let contracted_blocks: Vec<usize> = contracted.iter().map(|&c| chunks_of(c).len()).collect();
-    let ranges: Vec<std::ops::Range<usize>> = contracted_blocks.iter().map(|&n| 0..n).collect();
-    let k_blocks: Vec<Vec<usize>> = box_indices(&ranges).collect();
-
-    // Links of the chain: as many contracted tiles as fit LINK_INPUT_BYTES.
-    let pair_bytes =
-        (a_node.grid.max_tile_len() + b_node.grid.max_tile_len()) * std::mem::size_of::<T>();
-    let per_link = (LINK_INPUT_BYTES / pair_bytes.max(1)).max(1);
-    let group_lens = Dims {
-        batch: batch.len(),
-        free_a: free_a.len(),
-        free_b: free_b.len(),
+    let ranges: Vec<std::ops::Range<usize>> =
+        contracted.iter().map(|&c| 0..chunks_of(c).len()).collect();
+    let operands = Operands {
+        layout_a: OperandLayout::new([
+            axes_in(&spec.a, &batch),
+            axes_in(&spec.a, &free_a),
+            axes_in(&spec.a, &contracted),
+        ]),
+        layout_b: OperandLayout::new([
+            axes_in(&spec.b, &batch),
+            axes_in(&spec.b, &contracted),
+            axes_in(&spec.b, &free_b),
+        ]),
+        source_a: source(&spec.a),
+        source_b: source(&spec.b),
+        dims: Dims {
+            batch: batch.len(),
+            free_a: free_a.len(),
+            free_b: free_b.len(),
+        },
+        symmetric,
+        k_blocks: box_indices(&ranges).collect(),
+        a: a_node,
+        b: b_node,
     };
-    let mut previous: Option<Arc<crate::graph::Node>> = None;
-    let links: Vec<Vec<Vec<usize>>> = if k_blocks.is_empty() {
-        vec![Vec::new()]
+    let pair_bytes = operands.pair_bytes::<T>();
+    let out_bytes = grid.max_tile_len() * size_of::<T>();
+    let small_output = grid.n_blocks() == 1 && grid.shape().iter().all(|&n| n > 0);
+    let result = if small_output && operands.k_blocks.len() > 1 && 4 * out_bytes <= pair_bytes {
+        partial_sums::<T>(Arc::new(operands), &grid)
     } else {
-        k_blocks.chunks(per_link).map(<[_]>::to_vec).collect()
+        let upper = chain::<T>(Arc::new(operands), &grid);
+        match symmetric {
+            true => mirrored::<T>(&upper),
+            false => upper,
+        }
     };
-    for link in links {
-        let mut inputs = vec![a_node.clone(), b_node.clone()];
-        inputs.extend(previous.clone());
-        let (source_a, source_b) = (source_a.clone(), source_b.clone());
-        let deps_link = link.clone();
-        let has_previous = previous.is_some();
-        let (layout_a, layout_b) = (layout_a.clone(), layout_b.clone());
-        let name = format!(
-            "contract[{} of {} k-tiles]",
-            link.len(),
-            k_blocks.len().max(1)
-        );
-        // Operand tiles in an order BLAS cannot read directly are copied.
-        let copies = match (layout_a.op, layout_b.op) {
-            (Some(_), Some(_)) => 0,
-            (None, Some(_)) => a_node.grid.max_tile_len(),
-            (Some(_), None) => b_node.grid.max_tile_len(),
-            (None, None) => a_node.grid.max_tile_len() + b_node.grid.max_tile_len(),
-        };
-        let stage = blockwise(name, grid.clone(), T::DTYPE, inputs)
-            .scratch(move |_| (copies * size_of::<T>()) as u64)
-            .run(
-                move |block| {
-                    let mut deps = Vec::new();
-                    if has_previous {
-                        deps.push((2, block.to_vec()));
-                    }
-                    for k in &deps_link {
-                        deps.push((0, block_of(&source_a, block, k)));
-                        deps.push((1, block_of(&source_b, block, k)));
-                    }
-                    deps
-                },
-                move |b, tiles| {
-                    let shape = b.shape;
-                    let (start, pairs) = if has_previous {
-                        (Some(tiles[0]), &tiles[1..])
-                    } else {
-                        (None, tiles)
-                    };
-                    Ok(accumulate::<T>(
-                        start, pairs, shape, group_lens, &layout_a, &layout_b,
-                    ))
-                },
-            );
-        previous = Some(stage);
-    }
-    let result = previous.expect("at least one link");
     let to_out: Vec<isize> = spec
         .out
         .iter()
-        .map(|c| {
-            canonical
-                .iter()
-                .position(|d| d == c)
-                .expect("output letter") as isize
-        })
+        .map(|c| pos(&canonical, *c).expect("output letter") as isize)
         .collect();
     crate::ops::layout::permute(&result, &to_out).expect("a permutation of the output axes")
 }
 
-/// Where an operand axis takes its block index from, for an output block and a contracted
-/// block combination.
-#[derive(Clone, Copy, Debug)]
-enum BlockSource {
-    Output(usize),
-    Contracted(usize),
-}
-
-fn block_of(sources: &[BlockSource], out: &[usize], k: &[usize]) -> Vec<usize> {
-    sources
-        .iter()
-        .map(|s| match *s {
-            BlockSource::Output(o) => out[o],
-            BlockSource::Contracted(c) => k[c],
-        })
-        .collect()
-}
-
-/// Numbers of batch, free-a and free-b axes (the canonical output order).
-#[derive(Clone, Copy, Debug)]
-struct Dims {
-    batch: usize,
-    free_a: usize,
-    free_b: usize,
-}
-
-/// `start + sum over pairs of a @ b`, per batch element, for an output tile of `shape`
-/// (canonical order).
-fn accumulate<T: FloatElement>(
-    start: Option<&Value>,
-    pairs: &[&Value],
-    shape: &[usize],
-    dims: Dims,
-    layout_a: &OperandLayout,
-    layout_b: &OperandLayout,
-) -> Value {
-    let mut out = match start {
-        Some(tile) => array_part::<T>(tile, 0)
-            .as_slice()
-            .expect("C order")
-            .to_vec(),
-        None => vec![T::ZERO; shape.iter().product()],
-    };
-    let batch: usize = shape[..dims.batch].iter().product();
-    let m: usize = shape[dims.batch..dims.batch + dims.free_a].iter().product();
-    let n: usize = shape[dims.batch + dims.free_a..dims.batch + dims.free_a + dims.free_b]
-        .iter()
-        .product();
-    for pair in pairs.chunks(2) {
-        let (a, b) = (array_part::<T>(pair[0], 0), array_part::<T>(pair[1], 0));
-        let k = a.len().checked_div(m * batch).unwrap_or(0);
-        let (a_data, op_a) = layout_a.elements(a);
-        let (b_data, op_b) = layout_b.elements(b);
-        for e in 0..batch {
-            gemm(
-                op_a,
-                op_b,
-                m,
-                n,
-                k,
-                T::ONE,
-                &a_data[e * m * k..(e + 1) * m * k],
-                &b_data[e * k * n..(e + 1) * k * n],
-                T::ONE,
-                &mut out[e * m * n..(e + 1) * m * n],
-            );
+/// The node whose tiles a contraction reads for `node` (its untransposed source, when it
+/// is a transpose) and that node's letters.
+fn untransposed(node: &Arc<Node>, letters: &[char]) -> (Arc<Node>, Vec<char>) {
+    match transposed_operand(node) {
+        Some((base, perm)) => {
+            let mut relabeled = vec![' '; letters.len()];
+            for (k, &p) in perm.iter().enumerate() {
+                relabeled[p] = letters[k];
+            }
+            (base, relabeled)
         }
+        None => (node.clone(), letters.to_vec()),
     }
-    tile_of(out, shape)
 }

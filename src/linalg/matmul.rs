@@ -15,6 +15,9 @@ impl<T: FloatElement> Array<T> {
     /// leading (batch) axes broadcast against each other. Tiles along the inner dimension
     /// are aligned first (rechunked to the common refinement when they differ). Each output
     /// tile accumulates its k-panel products into one buffer (see [`tensordot`](super::tensordot)).
+    /// A transposed operand (`x.transpose()`) is read as stored, through GEMM's transpose
+    /// flag; `x @ x.T` and `x.T @ x` compute the upper triangle of tiles (the diagonal by
+    /// `syrk`) and mirror it, so the result is exactly symmetric.
     ///
     /// ```
     /// let a = chunkwise::from_ndarray(&ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]]), [1, 2]).unwrap();

@@ -1,7 +1,9 @@
 //! Linear algebra on tiled matrices, built from the graph's primitives and tile kernels.
 //!
 //! - [`Array::matmul`], `dot`, `outer`, [`tensordot`], [`einsum`]: products whose output
-//!   tiles accumulate their k-panel products in one buffer.
+//!   tiles accumulate their k-panel products in one buffer, reading transposed operands
+//!   through GEMM's transpose flag (`x @ x.T` by `syrk` on its upper triangle of tiles);
+//!   the products of a tall matrix's row tiles computed together read each tile once.
 //! - [`qr`] (TSQR), [`svd`], [`svd_compressed`]: for tall-and-skinny or short-and-wide
 //!   matrices.
 //! - [`cholesky`], [`lu`], [`solve`], [`solve_triangular`], [`lstsq`], [`inv`]: tile
@@ -28,6 +30,7 @@
 
 mod cholesky;
 mod contract;
+mod contract_stages;
 mod einsum;
 mod finite;
 mod lu;

@@ -42,9 +42,36 @@ impl Block<'_> {
     }
 }
 
+/// What a closure map is, beyond its closures, for the code that looks into a graph.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Nothing more to know.
+    #[default]
+    Opaque,
+    /// Partial results, one per block of axis 0 (the other axes have one block), each from
+    /// a group of input tiles, that a consumer sums: one task may compute them together
+    /// with those of other such nodes that read the same tiles (the `merge-partials` pass),
+    /// so that the tiles are read once.
+    Partials,
+}
+
+/// The role of `node`'s map ([`Role::Opaque`] for other nodes).
+pub(crate) fn role_of(node: &Node) -> &Role {
+    const OPAQUE: &Role = &Role::Opaque;
+    match &node.kind {
+        NodeKind::Blockwise(b) => b
+            .map
+            .as_any()
+            .and_then(|any| any.downcast_ref::<ClosureMap>())
+            .map_or(OPAQUE, |map| &map.role),
+        _ => OPAQUE,
+    }
+}
+
 /// A block map given by closures.
 struct ClosureMap {
     name: String,
+    role: Role,
     deps: Box<DepsFn>,
     run: Box<RunFn>,
     memory: Box<MemoryFn>,
@@ -80,6 +107,9 @@ impl BlockMap for ClosureMap {
             shape,
         })
     }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// A blockwise node being built; finish it with [`BlockwiseBuilder::run`] or
@@ -90,6 +120,7 @@ pub(crate) struct BlockwiseBuilder {
     dtype: DType,
     inputs: Vec<Arc<Node>>,
     memory: Box<MemoryFn>,
+    role: Role,
 }
 
 /// A node named `name` with tiles of `dtype` on `grid`, reading `inputs`. By default a
@@ -110,6 +141,7 @@ pub(crate) fn blockwise(
             output: block.len() as u64 * size,
             scratch: 0,
         }),
+        role: Role::Opaque,
     }
 }
 
@@ -134,6 +166,12 @@ impl BlockwiseBuilder {
         self
     }
 
+    /// Says what the node is (see [`Role`]).
+    pub(crate) fn role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
+    }
+
     /// The node: tile `block` reads `deps(block)` and is `run(block, tiles)`.
     pub(crate) fn run(
         self,
@@ -142,6 +180,7 @@ impl BlockwiseBuilder {
     ) -> Arc<Node> {
         let map: Arc<dyn BlockMap> = Arc::new(ClosureMap {
             name: self.name,
+            role: self.role,
             deps: Box::new(deps),
             run: Box::new(run),
             memory: self.memory,

@@ -1,5 +1,6 @@
 //! Graph passes: the var/std of a constant shift rewritten, fusion of elementwise chains
-//! (into each other, and into reductions), then a validation that changes nothing.
+//! (into each other, and into reductions), merges of work that reads the same tiles, then
+//! a validation that changes nothing.
 //!
 //! Culling needs no pass of its own: the graph reachable from the outputs is all there is,
 //! and the planner creates tasks only for the blocks that the outputs need, so slicing a huge
@@ -8,6 +9,7 @@
 mod fuse_elemwise;
 mod fuse_reduce;
 mod fusion;
+mod merge_partials;
 mod merge_reductions;
 mod unshift_spread;
 mod validate;
@@ -27,22 +29,29 @@ pub(crate) trait Pass {
 }
 
 /// The passes in order:
-/// 1. `unshift-spread` first, because it looks for the var/std of one unfused `x ± c`
+/// 1. `merge-partials` before anything else: partial products of the same tiles
+///    (`x.T @ x`, `x.T @ y`) and reductions over axis 0 of those tiles (`x.sum(0)`) become
+///    one task per tile of `x`. Before the fusions, because `fuse-into-reduce` would fuse
+///    a generated `x` into the reduction (which would then generate it again) instead of
+///    letting it read the tiles that the products read. It runs even without `fuse`: it
+///    fuses no arithmetic, and without it a plan reads those tiles once per product (or
+///    holds them all in between);
+/// 2. `unshift-spread` next, because it looks for the var/std of one unfused `x ± c`
 ///    node: after `fuse-elementwise` the shift would be one step of a longer program, and
 ///    after `fuse-into-reduce` part of the reduction's prelude. The `x` it exposes is then
 ///    fused like any other input, and the mean inside an anomaly `x - x.mean()` is left for
 ///    `merge-reductions` to fold with the spread;
-/// 2. `fuse-elementwise` next, so chains become single programs (generators inlined);
-/// 3. `fuse-into-reduce` next, so a reduction swallows the already-fused chain that feeds it;
-/// 4. `merge-reductions` after that, because only fused reductions show that they read the
+/// 3. `fuse-elementwise` next, so chains become single programs (generators inlined);
+/// 4. `fuse-into-reduce` next, so a reduction swallows the already-fused chain that feeds it;
+/// 5. `merge-reductions` after that, because only fused reductions show that they read the
 ///    same data through the same program (`mean` and `std` of one expression);
-/// 5. `validate` last: it changes nothing and rejects a plan whose shapes or dtypes a pass
+/// 6. `validate` last: it changes nothing and rejects a plan whose shapes or dtypes a pass
 ///    broke, naming the pass.
 ///
-/// Without `fuse` only `validate` runs: the graph is computed as the user built it (the
-/// variance of `x - c` then computes `x - c`).
+/// Without `fuse` only `merge-partials` and `validate` run: the graph is otherwise computed
+/// as the user built it (the variance of `x - c` then computes `x - c`).
 pub(crate) fn passes(fuse: bool) -> Vec<Box<dyn Pass>> {
-    let mut list: Vec<Box<dyn Pass>> = Vec::new();
+    let mut list: Vec<Box<dyn Pass>> = vec![Box::new(merge_partials::MergePartials)];
     if fuse {
         list.push(Box::new(unshift_spread::UnshiftSpread));
         list.push(Box::new(fuse_elemwise::FuseElemwise));

@@ -26,6 +26,12 @@ pub(crate) trait BlockMap: Send + Sync + Debug {
     fn run(&self, block: &[usize], shape: &[usize], inputs: &[&Value]) -> Result<Value>;
     /// The memory of the task of `block` (of `shape`).
     fn memory(&self, block: &[usize], shape: &[usize]) -> TileMemory;
+    /// The map as [`Any`](std::any::Any), for the code that recognises maps of a known type
+    /// (an axis permutation that a contraction reads through, partial products that a pass
+    /// merges); `None` for maps nobody looks into.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// A blockwise map that takes part `k` of its input's [`TupleTile`]s (or the whole tile, for

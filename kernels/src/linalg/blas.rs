@@ -61,10 +61,31 @@ pub trait BlasScalar: Copy + sealed::Sealed {
         c: &mut [MaybeUninit<Self>],
         ldc: usize,
     );
+
+    /// The upper triangle of `c = alpha * op(a) @ op(a)ᵀ + beta * c` (BLAS `syrk`), row-major:
+    /// `op(a)` is n x k; `c` is n x n with leading dimension `ldc`. The strict lower triangle
+    /// of `c` is neither read nor written.
+    ///
+    /// # Safety
+    ///
+    /// `a` and `c` must hold the matrices that `n`, `k` and the leading dimensions describe;
+    /// [`syrk`] checks this.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn raw_syrk(
+        op: Op,
+        n: usize,
+        k: usize,
+        alpha: Self,
+        a: &[Self],
+        lda: usize,
+        beta: Self,
+        c: &mut [Self],
+        ldc: usize,
+    );
 }
 
 macro_rules! blas_scalar {
-    ($t:ty, $gemm:ident) => {
+    ($t:ty, $gemm:ident, $syrk:ident) => {
         impl BlasScalar for $t {
             unsafe fn raw_gemm(
                 op_a: Op,
@@ -106,12 +127,45 @@ macro_rules! blas_scalar {
                     )
                 }
             }
+
+            unsafe fn raw_syrk(
+                op: Op,
+                n: usize,
+                k: usize,
+                alpha: Self,
+                a: &[Self],
+                lda: usize,
+                beta: Self,
+                c: &mut [Self],
+                ldc: usize,
+            ) {
+                if n == 0 {
+                    return;
+                }
+                init_blas();
+                // The caller guarantees the extents (`syrk` checks them).
+                unsafe {
+                    cblas_sys::$syrk(
+                        CBLAS_LAYOUT::CblasRowMajor,
+                        cblas_sys::CBLAS_UPLO::CblasUpper,
+                        op.cblas(),
+                        to_int(n),
+                        to_int(k),
+                        alpha,
+                        a.as_ptr(),
+                        to_int(lda.max(1)),
+                        beta,
+                        c.as_mut_ptr(),
+                        to_int(ldc.max(1)),
+                    )
+                }
+            }
         }
     };
 }
 
-blas_scalar!(f32, cblas_sgemm);
-blas_scalar!(f64, cblas_dgemm);
+blas_scalar!(f32, cblas_sgemm, cblas_ssyrk);
+blas_scalar!(f64, cblas_dgemm, cblas_dsyrk);
 
 fn to_int(x: usize) -> c_int {
     c_int::try_from(x).expect("a tile dimension fits a BLAS int")
@@ -202,6 +256,48 @@ fn checked_gemm<T: BlasScalar>(
     let ldb = if op_b == Op::Plain { n } else { k };
     // SAFETY: the lengths were checked above against the extents and leading dimensions.
     unsafe { T::raw_gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, n) };
+}
+
+/// The symmetric product `c = alpha * op(a) @ op(a)ᵀ + beta * c` (BLAS `syrk`, half the
+/// flops of the [`gemm`] that gives it) for contiguous row-major matrices: `op(a)` is n x k
+/// (`a` is stored n x k for [`Op::Plain`], k x n for [`Op::Transposed`], which gives
+/// `aᵀ @ a`), `c` is n x n. Only the upper triangle of `c` (diagonal included) is computed;
+/// [`mirror_upper`] copies it to the lower one.
+///
+/// ```
+/// use chunkwise_kernels::linalg::{mirror_upper, syrk, Op};
+/// let a = [1.0, 2.0, 3.0, 4.0]; // [[1, 2], [3, 4]]
+/// let mut c = [0.0; 4];
+/// syrk(Op::Plain, 2, 2, 1.0, &a, 0.0, &mut c);
+/// mirror_upper(&mut c, 2);
+/// assert_eq!(c, [5.0, 11.0, 11.0, 25.0]); // a @ a.T
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn syrk<T: BlasScalar>(op: Op, n: usize, k: usize, alpha: T, a: &[T], beta: T, c: &mut [T]) {
+    assert!(
+        a.len() >= n * k && c.len() >= n * n,
+        "syrk operands hold {n} x {k} and {n} x {n}"
+    );
+    let lda = if op == Op::Plain { k } else { n };
+    // SAFETY: the lengths were checked above against the extents and leading dimensions.
+    unsafe { T::raw_syrk(op, n, k, alpha, a, lda, beta, c, n) };
+}
+
+/// Copies the upper triangle of the row-major n x n matrix `c` to its lower triangle (after
+/// [`syrk`]), in cache-sized blocks.
+pub fn mirror_upper<T: Copy>(c: &mut [T], n: usize) {
+    const B: usize = 32;
+    let c = &mut c[..n * n];
+    for i0 in (0..n).step_by(B) {
+        for j0 in (0..=i0).step_by(B) {
+            // Block (i0, j0) of the lower triangle from block (j0, i0) of the upper one.
+            for i in i0..(i0 + B).min(n) {
+                for j in j0..(j0 + B).min(i) {
+                    c[i * n + j] = c[j * n + i];
+                }
+            }
+        }
+    }
 }
 
 /// The BLAS library this build links.

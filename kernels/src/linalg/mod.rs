@@ -1,4 +1,4 @@
-//! Dense linear algebra on one tile: GEMM through CBLAS (`blas`), factorizations and
+//! Dense linear algebra on one tile: GEMM and SYRK through CBLAS (`blas`), factorizations and
 //! triangular solves through faer (`factor`), the QR of a TSQR tile (`tile_qr`), all on
 //! the calling thread, and the check for NaNs and infinities that callers run on a tile
 //! before factoring it (`finite`).
@@ -13,7 +13,9 @@ mod scratch_tests;
 mod tests;
 mod tile_qr;
 
-pub use blas::{BLAS_LIBRARY, BlasScalar, Op, gemm, gemm_uninit, with_blas_threads};
+pub use blas::{
+    BLAS_LIBRARY, BlasScalar, Op, gemm, gemm_uninit, mirror_upper, syrk, with_blas_threads,
+};
 pub use factor::{
     SvdFactors, Triangular, cholesky_lower, cholesky_lower_scratch, lu_partial_pivoting,
     lu_partial_pivoting_scratch, solve_left, solve_right, thin_svd, thin_svd_scratch,

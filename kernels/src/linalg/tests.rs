@@ -64,6 +64,65 @@ fn gemm_accumulates_with_every_transpose() {
 }
 
 #[test]
+fn blas_syrk_gives_the_upper_triangle_of_gemm_in_f32_and_f64() {
+    let (n, k) = (9, 13);
+    let a = values(n * k, 3);
+    let at = transpose(&a, n, k);
+    for (op, stored) in [(Op::Plain, &a), (Op::Transposed, &at)] {
+        // op(stored) is a (n x k): syrk gives a @ a.T, gemm the same from both operands.
+        let mut want = vec![1.0; n * n];
+        gemm(Op::Plain, Op::Plain, n, n, k, 2.0, &a, &at, 0.5, &mut want);
+        let mut got = vec![1.0; n * n];
+        syrk(op, n, k, 2.0, stored, 0.5, &mut got);
+        for i in 0..n {
+            for j in 0..n {
+                let expected = if j >= i { want[i * n + j] } else { 1.0 };
+                assert!(
+                    (got[i * n + j] - expected).abs() <= 1e-12,
+                    "({i}, {j}) {op:?}"
+                );
+            }
+        }
+        mirror_upper(&mut got, n);
+        assert_close(&got, &want, 1e-12);
+        assert!((0..n).all(|i| (0..n).all(|j| got[i * n + j] == got[j * n + i])));
+        // f32: the same against f32 gemm.
+        let (a32, s32): (Vec<f32>, Vec<f32>) = (
+            a.iter().map(|&x| x as f32).collect(),
+            stored.iter().map(|&x| x as f32).collect(),
+        );
+        let at32: Vec<f32> = at.iter().map(|&x| x as f32).collect();
+        let mut want32 = vec![0.0f32; n * n];
+        gemm(
+            Op::Plain,
+            Op::Plain,
+            n,
+            n,
+            k,
+            1.0,
+            &a32,
+            &at32,
+            0.0,
+            &mut want32,
+        );
+        let mut got32 = vec![0.0f32; n * n];
+        syrk(op, n, k, 1.0, &s32, 0.0, &mut got32);
+        mirror_upper(&mut got32, n);
+        assert!(
+            got32
+                .iter()
+                .zip(&want32)
+                .all(|(g, w)| (g - w).abs() <= 1e-4)
+        );
+    }
+    // Sizes past the mirror's block size.
+    let n = 70;
+    let mut c: Vec<f64> = values(n * n, 4);
+    mirror_upper(&mut c, n);
+    assert!((0..n).all(|i| (0..n).all(|j| c[i * n + j] == c[j * n + i])));
+}
+
+#[test]
 fn gemm_in_f32() {
     let a: Vec<f32> = values(12, 3).iter().map(|&x| x as f32).collect();
     let b: Vec<f32> = values(12, 4).iter().map(|&x| x as f32).collect();

@@ -1,0 +1,264 @@
+//! Contractions read views: transposed operands through GEMM's transpose flag (no
+//! transposed copy in the plan), `x @ x.T` by its upper triangle of tiles (exactly
+//! symmetric), and the products of a tall `x` (`x.T @ x`, `x.T @ y`, with `x.sum(0)`) in
+//! one pass over its tiles, within a memory budget that holding `x` would exceed. Values
+//! against ndarray's `dot` of the computed inputs.
+
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chunkwise::{Array, Chunks, Config, FloatElement, compute_many, compute_many_with, from_fn};
+use chunkwise::{from_ndarray, linalg, random};
+use ndarray::{Array2, ArrayD, Ix2, IxDyn};
+
+fn matrix<T: FloatElement>(rows: usize, cols: usize, seed: usize) -> Array2<T> {
+    Array2::from_shape_fn((rows, cols), |(i, j)| {
+        T::from_f64((((i * 31 + j * 17 + seed * 7) % 23) as f64 - 11.0) / 7.0)
+    })
+}
+
+fn as_matrix<T: FloatElement>(x: &Array<T>) -> Array2<T> {
+    x.compute().unwrap().into_dimensionality::<Ix2>().unwrap()
+}
+
+/// The largest difference between `got` and `want`, relative to the largest of `want`.
+fn relative_error<T: FloatElement>(got: &ArrayD<T>, want: &ArrayD<T>) -> f64 {
+    assert_eq!(got.shape(), want.shape());
+    let scale = want
+        .iter()
+        .fold(1.0f64, |m, w| m.max(w.to_f64().unwrap().abs()));
+    got.iter().zip(want).fold(0.0f64, |m, (g, w)| {
+        m.max((g.to_f64().unwrap() - w.to_f64().unwrap()).abs() / scale)
+    })
+}
+
+/// Whether a plan holds a transposed copy: a node that only reads its input through a
+/// permutation of its axes (its label shows the view, NumPy-style: `in0 = [:, :] axes
+/// [1, 0]`).
+fn has_transpose_copy(plan: &str) -> bool {
+    plan.lines()
+        .any(|l| l.contains("Elemwise in0 with in0 = ") && l.contains(" axes ["))
+}
+
+fn tolerance<T: FloatElement>() -> f64 {
+    if T::MANTISSA_DIGITS < 30 { 1e-5 } else { 1e-13 }
+}
+
+fn transposed_operands_case<T: FloatElement>() {
+    // a is k x m and b is n x k, stored on irregular and mismatched tiles.
+    let (m, k, n) = (11, 13, 7);
+    let a = from_ndarray(
+        &matrix::<T>(k, m, 1),
+        Chunks::Sizes(vec![vec![5, 1, 7], vec![4, 7]]),
+    )
+    .unwrap();
+    let b = from_ndarray(
+        &matrix::<T>(n, k, 2),
+        Chunks::Sizes(vec![vec![3, 4], vec![6, 7]]),
+    )
+    .unwrap();
+    let c = from_ndarray(&matrix::<T>(k, n, 3), [4, 3]).unwrap();
+    let (da, db, dc) = (as_matrix(&a), as_matrix(&b), as_matrix(&c));
+    let cases: [(Array<T>, Array2<T>); 4] = [
+        (a.transpose().matmul(&c).unwrap(), da.t().dot(&dc)),
+        (
+            c.transpose().matmul(&b.transpose()).unwrap(),
+            dc.t().dot(&db.t()),
+        ),
+        (
+            a.transpose().matmul(&b.transpose()).unwrap(),
+            da.t().dot(&db.t()),
+        ),
+        (b.matmul(&a.transpose().transpose()).unwrap(), db.dot(&da)),
+    ];
+    for (k, (product, want)) in cases.into_iter().enumerate() {
+        let plan = product.explain().unwrap();
+        assert!(!has_transpose_copy(&plan), "case {k}:\n{plan}");
+        let got = product.compute().unwrap();
+        let error = relative_error(&got, &want.into_dyn());
+        assert!(error <= tolerance::<T>(), "case {k}: {error}");
+    }
+    // A stack of matrices with its last two axes swapped (einsum and matmul).
+    let stack = from_ndarray(
+        &ArrayD::from_shape_fn(IxDyn(&[2, k, m]), |i| {
+            T::from_f64(((i[0] * 5 + i[1] * 3 + i[2]) % 11) as f64 - 5.0)
+        }),
+        Chunks::Sizes(vec![vec![1, 1], vec![6, 7], vec![5, 6]]),
+    )
+    .unwrap();
+    let swapped = stack.swap_axes(1, 2).unwrap();
+    let product = swapped.matmul(&c).unwrap();
+    assert!(!has_transpose_copy(&product.explain().unwrap()));
+    let got = product.compute().unwrap();
+    let dense = stack.compute().unwrap();
+    for e in 0..2 {
+        let slab = dense
+            .index_axis(ndarray::Axis(0), e)
+            .into_dimensionality::<Ix2>()
+            .unwrap();
+        let want = slab.t().dot(&dc).into_dyn();
+        let got_e = got.index_axis(ndarray::Axis(0), e).to_owned();
+        assert!(relative_error(&got_e, &want) <= tolerance::<T>());
+    }
+    let by_letters = linalg::einsum("bkm,kn->bmn", &[&stack, &c]).unwrap();
+    assert!(relative_error(&by_letters.compute().unwrap(), &got) <= tolerance::<T>());
+}
+
+#[test]
+fn transposed_operands_on_either_side_match_ndarray_dot() {
+    transposed_operands_case::<f64>();
+    transposed_operands_case::<f32>();
+}
+
+fn symmetric_case<T: FloatElement>() {
+    let tilings = [
+        (9, 14, Chunks::Sizes(vec![vec![4, 5], vec![3, 11]])),
+        (17, 5, Chunks::Sizes(vec![vec![2, 7, 1, 7], vec![5]])),
+        (12, 12, Chunks::Shape(vec![5, 4])),
+        (6, 30, Chunks::Shape(vec![6, 4])),
+    ];
+    for (rows, cols, chunks) in tilings {
+        let x = from_ndarray(&matrix::<T>(rows, cols, 4), chunks).unwrap();
+        let dense = as_matrix(&x);
+        for (product, want) in [
+            (x.matmul(&x.transpose()).unwrap(), dense.dot(&dense.t())),
+            (x.transpose().matmul(&x).unwrap(), dense.t().dot(&dense)),
+        ] {
+            let plan = product.explain().unwrap();
+            assert!(!has_transpose_copy(&plan), "{plan}");
+            let got = product
+                .compute()
+                .unwrap()
+                .into_dimensionality::<Ix2>()
+                .unwrap();
+            assert_eq!(got, got.t(), "{rows} x {cols}: exactly symmetric");
+            let error = relative_error(&got.into_dyn(), &want.into_dyn());
+            assert!(error <= tolerance::<T>(), "{rows} x {cols}: {error}");
+        }
+    }
+}
+
+#[test]
+fn symmetric_products_are_exactly_symmetric_and_match_ndarray_dot() {
+    symmetric_case::<f64>();
+    symmetric_case::<f32>();
+}
+
+/// The task count of the node whose plan line contains `label`.
+fn tasks_of(plan: &str, label: &str) -> String {
+    let line = plan
+        .lines()
+        .find(|l| l.contains(label))
+        .unwrap_or_else(|| panic!("no {label} in\n{plan}"));
+    let at = line.find("tasks: ").expect("a task count");
+    line[at..].split(',').next().unwrap().to_string()
+}
+
+#[test]
+fn a_symmetric_product_computes_the_upper_triangle_of_tiles() {
+    // 3 x 3 output tiles from one link each: 6 products (3 by syrk), 3 mirrored.
+    let x = random::uniform::<f64>(1, 0.0, 1.0, &[30, 20], [10, 20]).unwrap();
+    let plan = x.matmul(&x.transpose()).unwrap().sum().explain().unwrap();
+    assert!(!has_transpose_copy(&plan), "{plan}");
+    assert_eq!(tasks_of(&plan, "contract[1 of 1 k-tiles]"), "tasks: 6 tile");
+    assert_eq!(tasks_of(&plan, "mirror upper tiles"), "tasks: 9 tile");
+}
+
+/// A tall source whose tile function counts its calls.
+fn counting(rows: usize, cols: usize, tile: usize, seed: u64) -> (Array<f64>, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let x = from_fn(&[rows, cols], [tile, cols], move |_, ranges| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        ArrayD::from_shape_fn(IxDyn(&[ranges[0].len(), ranges[1].len()]), |i| {
+            let (r, c) = (
+                (ranges[0].start + i[0]) as u64,
+                (ranges[1].start + i[1]) as u64,
+            );
+            ((r * 7919 + c * 104_729 + seed * 31) % 1000) as f64 / 500.0 - 1.0
+        })
+    })
+    .unwrap();
+    (x, calls)
+}
+
+#[test]
+fn gram_products_and_column_sums_read_each_tile_of_x_once() {
+    let (rows, cols, tile) = (900, 6, 100);
+    let (x, calls) = counting(rows, cols, tile, 1);
+    let (y, _) = counting(rows, 1, tile, 2);
+    let (dx, dy) = (as_matrix(&x), as_matrix(&y));
+    calls.store(0, Ordering::SeqCst);
+    let xt = x.transpose();
+    let (gram, xty, sums) = (
+        xt.matmul(&x).unwrap(),
+        xt.matmul(&y).unwrap(),
+        x.sum_axis(0),
+    );
+    let results = compute_many(&[&gram, &xty, &sums]).unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        rows / tile,
+        "each tile of x read once"
+    );
+    assert!(relative_error(&results[0], &dx.t().dot(&dx).into_dyn()) <= 1e-13);
+    assert!(relative_error(&results[1], &dx.t().dot(&dy).into_dyn()) <= 1e-13);
+    let want = dx.sum_axis(ndarray::Axis(0)).into_dyn();
+    assert!(relative_error(&results[2], &want) <= 1e-13);
+    let g = results[0].view().into_dimensionality::<Ix2>().unwrap();
+    assert_eq!(g, g.t(), "exactly symmetric");
+}
+
+#[test]
+fn a_budget_below_the_transposed_tiles_runs_the_normal_equations() {
+    // x: 32 tiles of 4,000 x 8 f64 (256 KB each, 8 MB in all); a budget of 2 MB holds a
+    // few tiles, not x nor x.T.
+    let (rows, cols, tile) = (128_000, 8, 4_000);
+    let x = random::uniform::<f64>(5, -1.0, 1.0, &[rows, cols], [tile, cols]).unwrap();
+    let y = random::uniform::<f64>(6, -1.0, 1.0, &[rows, 1], [tile, 1]).unwrap();
+    let config = Config::default().memory_budget(2 << 20).threads(2);
+    let xt = x.transpose();
+    let (gram, xty) = (xt.matmul(&x).unwrap(), xt.matmul(&y).unwrap());
+    let solution = linalg::solve(&gram, &xty).unwrap();
+    let results = compute_many_with(&[&gram, &xty, &solution], &config).unwrap();
+    let (dx, dy) = (as_matrix(&x), as_matrix(&y));
+    let (want_gram, want_xty) = (dx.t().dot(&dx), dx.t().dot(&dy));
+    assert!(relative_error(&results[0], &want_gram.clone().into_dyn()) <= 1e-12);
+    assert!(relative_error(&results[1], &want_xty.clone().into_dyn()) <= 1e-12);
+    // The solution solves the dense normal equations.
+    let s = results[2].view().into_dimensionality::<Ix2>().unwrap();
+    let residual = want_gram.dot(&s) - &want_xty;
+    assert!(residual.iter().all(|r| r.abs() <= 1e-8), "{residual}");
+    let plan = solution.explain_with(&config).unwrap();
+    assert!(!has_transpose_copy(&plan), "{plan}");
+    assert_eq!(
+        tasks_of(&plan, "merged contract partials"),
+        "tasks: 32 tile"
+    );
+    // One pass: each tile of x is generated once (reading it again per product would fit
+    // the budget too, at twice the work).
+    assert_eq!(tasks_of(&plan, "Source uniform[seed=5"), "tasks: 32 tile");
+}
+
+#[test]
+fn the_plan_of_a_symmetric_product_reads_the_untransposed_tiles() {
+    // 2 x 2 output tiles: 3 products (the upper triangle), the lower tile mirrored; both
+    // operands are the tiles of x, read as stored.
+    let x = random::uniform::<f64>(1, 0.0, 1.0, &[6, 4], [3, 4]).unwrap();
+    let config = Config::default().memory_budget(1 << 30).threads(2);
+    let plan = x
+        .matmul(&x.transpose())
+        .unwrap()
+        .explain_with(&config)
+        .unwrap();
+    assert_eq!(
+        plan,
+        "plan: 9 tasks, 2 threads, projected peak 32.3 KiB of budget 1.0 GiB\n\
+         #0 Blockwise mirror upper tiles  [shape [6, 6] float64 in 4 tile(s) of 3x3]  tasks: 4 tile, up to 72 B each\n\
+         \x20 #1 Blockwise contract[1 of 1 k-tiles]  [shape [6, 6] float64 in 4 tile(s) of 3x3]  tasks: 3 tile, up to 72 B each\n\
+         \x20   #2 Source uniform[seed=1, 0..1]  [shape [6, 4] float64 in 2 tile(s) of 3x4]  tasks: 2 tile, up to 16.1 KiB each\n\
+         \x20   (#2 again)\n"
+    );
+}
