@@ -369,7 +369,7 @@ fn aat(s: usize) {
         .unwrap();
     let total = a.matmul(&a.transpose()).unwrap().sum();
     let plan = total.explain().unwrap();
-    assert!(!plan.contains(" axes ["), "a transposed copy:\n{plan}");
+    assert!(!has_transpose_copy(&plan), "a transposed copy:\n{plan}");
     let ours = best_of(2, || total.compute().unwrap());
     let dense = a.compute().unwrap();
     let dense = dense.as_slice().unwrap();
@@ -408,7 +408,7 @@ fn gram(s: usize) {
     let xt = x.transpose();
     let beta = linalg::solve(&xt.matmul(&x).unwrap(), &xt.matmul(&y).unwrap()).unwrap();
     let plan = beta.explain().unwrap();
-    assert!(!plan.contains(" axes ["), "a transposed copy:\n{plan}");
+    assert!(!has_transpose_copy(&plan), "a transposed copy:\n{plan}");
     reset_peak_rss();
     let before = rss_mib("VmRSS:");
     let took = best_of(2, || beta.compute().unwrap());
@@ -459,4 +459,11 @@ fn main() {
             .expect("the bench runs itself");
         assert!(status.success(), "the {name} workload failed");
     }
+}
+
+/// Whether a plan holds a transposed copy: a node that only reads its input through a
+/// permutation of its axes (`Elemwise in0 with in0 = [:, :] axes [1, 0]`).
+fn has_transpose_copy(plan: &str) -> bool {
+    plan.lines()
+        .any(|l| l.contains("Elemwise in0 with in0 = ") && l.contains(" axes ["))
 }
