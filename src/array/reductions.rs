@@ -60,9 +60,9 @@ impl Reduction {
         self
     }
 
-    /// Fan-in of the combine tree: each reduced axis combines `split_every^(1/k)` partial
-    /// results per task (k reduced axes; at least 2 per axis, as in Dask), so one combine
-    /// reads about `split_every` partials. Must be at least 2.
+    /// Fan-in of the combine tree: one combine reads at most `split_every` partial results,
+    /// neighbours in C order (whole runs along the last reduced axis first, then rows of
+    /// them), and at most 256 MiB of them. Must be at least 2.
     pub fn split_every(mut self, n: usize) -> Reduction {
         self.split_every = n;
         self

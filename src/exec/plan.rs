@@ -576,7 +576,6 @@ impl Lowering {
 
     /// Blocks per axis at each tree level, until every reduced axis has one block.
     fn levels(r: &Reduce) -> Vec<Vec<usize>> {
-        let fan = r.fan_in();
         let mut levels = vec![r.in_grid.nblocks()];
         loop {
             let last = levels.last().expect("level 0 exists");
@@ -585,8 +584,8 @@ impl Lowering {
             }
             let next = last
                 .iter()
-                .zip(&r.reduced)
-                .map(|(&n, &red)| if red { n.div_ceil(fan) } else { n })
+                .zip(r.fans(last))
+                .map(|(&n, fan)| n.div_ceil(fan))
                 .collect();
             levels.push(next);
         }
@@ -662,18 +661,11 @@ impl Lowering {
     ) -> Result<Vec<usize>> {
         let levels = Self::levels(r);
         let below = &levels[level - 1];
-        let fan = r.fan_in();
         let ranges: Vec<std::ops::Range<usize>> = block
             .iter()
-            .zip(&r.reduced)
+            .zip(r.fans(below))
             .zip(below)
-            .map(|((&b, &red), &n)| {
-                if red {
-                    b * fan..((b + 1) * fan).min(n)
-                } else {
-                    b..b + 1
-                }
-            })
+            .map(|((&b, fan), &n)| b * fan..((b + 1) * fan).min(n))
             .collect();
         crate::chunks::box_indices(&ranges)
             .map(|child| self.task(node, Stage::Level(level - 1), &child))
@@ -857,24 +849,44 @@ mod tests {
             counted(&[("Finish", 1), ("Partial", 16), ("Source", 16)])
         );
         assert_eq!(plan.tasks[plan.outputs[0][0].1].deps.len(), 16);
-        // Two reduced axes share the fan-in: floor(sqrt(9)) = 3 per axis, so 6 x 6 tiles
-        // combine as 2 x 2 groups of 3 x 3, then one finish of the 4.
+        // Two reduced axes: the last one's blocks are grouped first, so 6 x 6 tiles with a
+        // fan-in of 9 combine as 6 rows of 6, then one finish of the 6 rows; a fan-in of
+        // 12 takes two rows at a time.
         let square = crate::zeros::<f64>(&[6, 6], [1, 1]).unwrap();
         let plan = plan_of(&[&square.sum_with(&Reduction::all().split_every(9))]);
         assert_eq!(
             counts(&plan),
             counted(&[
-                ("Combine { level: 1 }", 4),
+                ("Combine { level: 1 }", 6),
                 ("Finish", 1),
                 ("Partial", 36),
                 ("Source", 36)
             ])
         );
-        assert!(
-            plan.tasks
-                .iter()
-                .filter(|t| t.kind == TaskKind::Combine { level: 1 })
-                .all(|t| t.deps.len() == 9)
+        let rows: Vec<Vec<Vec<usize>>> = plan
+            .tasks
+            .iter()
+            .filter(|t| t.kind == TaskKind::Combine { level: 1 })
+            .map(|t| {
+                t.deps
+                    .iter()
+                    .map(|&c| plan.tasks[c].block.clone())
+                    .collect()
+            })
+            .collect();
+        for (i, row) in rows.iter().enumerate() {
+            let want: Vec<Vec<usize>> = (0..6).map(|j| vec![i, j]).collect();
+            assert_eq!(row, &want, "combine {i} reads row {i} in order");
+        }
+        let plan = plan_of(&[&square.sum_with(&Reduction::all().split_every(12))]);
+        assert_eq!(
+            counts(&plan),
+            counted(&[
+                ("Combine { level: 1 }", 3),
+                ("Finish", 1),
+                ("Partial", 36),
+                ("Source", 36)
+            ])
         );
     }
 

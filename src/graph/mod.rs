@@ -220,19 +220,33 @@ pub(crate) struct Reduce {
 pub(crate) const COMBINE_INPUT_BYTES: usize = 256 << 20;
 
 impl Reduce {
-    /// Fan-in per reduced axis so that one combine reads at most `split_every` partials, and
-    /// at most [`COMBINE_INPUT_BYTES`] of them.
-    pub(crate) fn fan_in(&self) -> usize {
+    /// The most partials one combine reads: `split_every`, and at most
+    /// [`COMBINE_INPUT_BYTES`] of them (at least 2).
+    pub(crate) fn combine_fan(&self) -> usize {
         let kept: usize = (0..self.reduced.len())
             .filter(|&a| !self.reduced[a])
             .map(|a| self.in_grid.axis(a).max_size())
             .product();
         let partial_bytes = (kept * self.reducer.state_bytes()).max(1);
         let by_bytes = (COMBINE_INPUT_BYTES / partial_bytes).max(2);
-        fan_in(
-            self.split_every.min(by_bytes),
-            self.reduced.iter().filter(|&&r| r).count(),
-        )
+        self.split_every.min(by_bytes).max(2)
+    }
+
+    /// Per axis, how many blocks of a tree level of `counts` blocks one combine reads (1 on
+    /// kept axes): the last reduced axes first, as many as [`Reduce::combine_fan`] allows,
+    /// so that a combine reads whole runs of neighbouring partials in C order and the plan,
+    /// which follows the tree, walks the tiles row by row (a stencil then holds about one
+    /// row of its source's tiles). Every level reduces at least one axis.
+    pub(crate) fn fans(&self, counts: &[usize]) -> Vec<usize> {
+        let mut left = self.combine_fan();
+        let mut fans = vec![1; counts.len()];
+        for a in (0..counts.len()).rev() {
+            if self.reduced[a] && counts[a] > 1 && left >= 2 {
+                fans[a] = counts[a].min(left);
+                left /= fans[a];
+            }
+        }
+        fans
     }
 }
 

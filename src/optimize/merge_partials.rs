@@ -341,7 +341,7 @@ fn replacement_of(merged: &Arc<Node>, k: usize, member: &Member) -> Arc<Node> {
     let mut level = part_of(merged, k, states_grid(member.steps()), member, move |_| {
         states_len * state_bytes
     });
-    let fan = r.fan_in();
+    let fan = r.combine_fan();
     let children = move |b: usize, below: usize| b * fan..((b + 1) * fan).min(below);
     let name = r.reducer.name();
     let reducer = r.reducer.clone();
