@@ -47,30 +47,6 @@ struct Input {
     strip_len: usize,
 }
 
-/// Random positive chunk lengths adding up to `len` (`[0]` for an empty axis).
-fn chunks_for(len: usize) -> BoxedStrategy<Vec<usize>> {
-    if len == 0 {
-        return Just(vec![0]).boxed();
-    }
-    proptest::collection::vec(proptest::bool::weighted(0.35), len - 1)
-        .prop_map(move |cuts| {
-            let mut out = Vec::new();
-            let mut run = 1;
-            for cut in cuts {
-                if cut {
-                    out.push(run);
-                    run = 1;
-                } else {
-                    run += 1;
-                }
-            }
-            out.push(run);
-            debug_assert_eq!(out.iter().sum::<usize>(), len);
-            out
-        })
-        .boxed()
-}
-
 fn op_strategy() -> impl Strategy<Value = Op> {
     let scalar = (-12i32..=12).prop_map(|k| f64::from(k) * 0.25);
     prop_oneof![

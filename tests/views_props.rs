@@ -491,26 +491,6 @@ fn build(shape: &[usize], chunks: &[Vec<usize>], seed: u64, choices: &[u32], dat
     }
 }
 
-/// Random positive chunk lengths adding up to `len`, one-element chunks frequent.
-fn chunks_for(len: usize) -> BoxedStrategy<Vec<usize>> {
-    proptest::collection::vec(proptest::bool::weighted(0.35), len - 1)
-        .prop_map(move |cuts| {
-            let mut out = Vec::new();
-            let mut run = 1;
-            for cut in cuts {
-                if cut {
-                    out.push(run);
-                    run = 1;
-                } else {
-                    run += 1;
-                }
-            }
-            out.push(run);
-            out
-        })
-        .boxed()
-}
-
 fn array_strategy() -> impl Strategy<Value = (Vec<usize>, Vec<Vec<usize>>)> {
     proptest::collection::vec(1usize..=20, 1..=3).prop_flat_map(|shape| {
         let chunks: Vec<BoxedStrategy<Vec<usize>>> = shape.iter().map(|&n| chunks_for(n)).collect();

@@ -317,3 +317,29 @@ impl<T: Clone> ScalarOf<T> for ArrayD<T> {
         self.first().expect("a 0-d array has one element").clone()
     }
 }
+
+/// A proptest strategy of random positive chunk lengths adding up to `len` (one-element
+/// chunks frequent; `[0]` for an empty axis).
+pub fn chunks_for(len: usize) -> proptest::strategy::BoxedStrategy<Vec<usize>> {
+    use proptest::prelude::*;
+    if len == 0 {
+        return Just(vec![0]).boxed();
+    }
+    proptest::collection::vec(proptest::bool::weighted(0.35), len - 1)
+        .prop_map(move |cuts| {
+            let mut out = Vec::new();
+            let mut run = 1;
+            for cut in cuts {
+                if cut {
+                    out.push(run);
+                    run = 1;
+                } else {
+                    run += 1;
+                }
+            }
+            out.push(run);
+            debug_assert_eq!(out.iter().sum::<usize>(), len);
+            out
+        })
+        .boxed()
+}
