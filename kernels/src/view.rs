@@ -249,7 +249,7 @@ pub fn strips_in_rows(shape: &[usize], strip_len: usize) -> bool {
     row_len(shape).is_some_and(|row| row >= strip_len.max(1).div_ceil(2))
 }
 
-/// The last strip start at or before `upto` (see [`strip_at`]): strips folded up to it are
+/// The last strip start at or before `upto` (see [`strip_end`]): strips folded up to it are
 /// the same whichever way a tile arrived.
 pub fn strip_start_before(shape: &[usize], strip_len: usize, upto: usize) -> usize {
     let strip_len = strip_len.max(1);

@@ -79,7 +79,7 @@ pub struct ChunkGrid {
 
 impl ChunkGrid {
     /// The grid for `shape` that `spec` asks for, with `itemsize`-byte elements. A shape
-    /// whose size in bytes exceeds `isize::MAX` is refused (see [`check_size`]).
+    /// whose size in bytes exceeds `isize::MAX` is refused (`BuildError::TooLarge`).
     pub fn new(shape: &[usize], spec: &Chunks, itemsize: usize) -> Result<ChunkGrid> {
         check_size(shape, itemsize)?;
         match spec {

@@ -11,7 +11,7 @@
 //!
 //! Every factorization and solver (and `norm(Norm::Two)`, which takes an SVD) checks its
 //! inputs tile by tile before factoring: a NaN or an infinity where it reads gives
-//! [`LinalgError::NotFinite`](crate::LinalgError::NotFinite), naming the input, the tile
+//! [`crate::LinalgError::NotFinite`], naming the input, the tile
 //! and the element, never a result. Products (`matmul`, `tensordot`,
 //! `einsum`) do not check: NaNs and infinities propagate through them as IEEE arithmetic
 //! says.

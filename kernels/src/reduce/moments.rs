@@ -92,7 +92,7 @@ const SHIFT_BLOCK: u64 = 1024;
 ///
 /// **Accuracy of the shifted sums.** `M2 = S2 - S1²/n`, and `S2 = M2 + n (mean - K)²`. With
 /// `K` one of the values, `M2 ≥ (mean - K)²`, so `S2 ≤ (n + 1) M2` and the rounding of `S2`
-/// costs at most about `n² ε64` of `M2` (relatively). Every [`SHIFT_BLOCK`] rows the lanes
+/// costs at most about `n² ε64` of `M2` (relatively). Every `SHIFT_BLOCK` (1024) rows the lanes
 /// re-centre on their running mean, rounded to f32 (so that `x - K` stays exact); from
 /// there `S2` is at most `(1 + b/n₀)` times `M2` for the `b ≤ 1024` rows since, so the
 /// bound stays near `3 · 1024² · ε64 ≈ 4e-10`, far below f32's `6e-8`.
