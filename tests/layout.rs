@@ -587,3 +587,90 @@ fn swap_axes_of_an_errored_array_reports_the_original_error() {
         Err(Error::Build(BuildError::Broadcast { .. }))
     ));
 }
+
+#[test]
+fn flip_broadcast_to_moveaxis_and_expand_dims_match_ndarray() {
+    let a = dense_f64(&[5, 4, 3], 71);
+    let x = arr(&a, &sizes(&[&[2, 3], &[1, 3], &[3]]));
+    // flip: any axes, negative numbers, all axes; fused with more work afterwards.
+    for axes in [None, Some(vec![0]), Some(vec![-1, 1]), Some(vec![])] {
+        let mut want = a.clone();
+        let flipped: Vec<usize> = match &axes {
+            None => (0..3).collect(),
+            Some(list) => list.iter().map(|&k| (k + 3) as usize % 3).collect(),
+        };
+        for &k in &flipped {
+            want.invert_axis(Axis(k));
+        }
+        let y = x.flip(axes.as_deref()).unwrap();
+        assert_eq!(y.compute().unwrap(), want, "flip {axes:?}");
+        let sum = (&y - &x).compute().unwrap();
+        assert_eq!(sum, &want - &a, "flip {axes:?} minus x");
+    }
+    // broadcast_to: new leading axes and a repeated axis of length 1.
+    let col = dense_f64(&[4, 1], 72);
+    let c = arr(&col, &sizes(&[&[3, 1], &[1]]));
+    let want = col.broadcast(IxDyn(&[2, 4, 3])).unwrap().to_owned();
+    let b = c.broadcast_to(&[2, 4, 3]).unwrap();
+    assert_eq!(b.compute().unwrap(), want);
+    assert_eq!(
+        b.chunks().chunks()[1],
+        vec![3, 1],
+        "a kept axis keeps its chunks"
+    );
+    let total = (&b * 2.0).sum().compute().unwrap().scalar();
+    assert!(
+        (total - 2.0 * want.sum()).abs() <= 1e-12 * want.len() as f64,
+        "{total}"
+    );
+    // moveaxis: as NumPy's (the other axes keep their order).
+    let cases: [(&[isize], &[isize], [usize; 3]); 3] = [
+        (&[0], &[-1], [1, 2, 0]),
+        (&[2, 0], &[0, 1], [2, 0, 1]),
+        (&[1], &[1], [0, 1, 2]),
+    ];
+    for (source, destination, perm) in cases {
+        let want = a.clone().permuted_axes(IxDyn(&perm));
+        let y = x.moveaxis(source, destination).unwrap();
+        assert_eq!(
+            y.compute().unwrap(),
+            want,
+            "moveaxis {source:?} {destination:?}"
+        );
+    }
+    // expand_dims: positions in the result.
+    let y = x.expand_dims(&[0, -1, 2]).unwrap();
+    assert_eq!(y.shape(), vec![1, 5, 1, 4, 3, 1]);
+    let want = a
+        .clone()
+        .insert_axis(Axis(0))
+        .insert_axis(Axis(2))
+        .insert_axis(Axis(5));
+    assert_eq!(y.compute().unwrap(), want);
+}
+
+#[test]
+fn flip_broadcast_to_moveaxis_and_expand_dims_errors() {
+    let x = chunkwise::zeros::<f64>(&[3, 4], [2, 2]).unwrap();
+    let invalid = |r: chunkwise::Result<Array<f64>>| match r {
+        Err(Error::Build(e)) => e.to_string(),
+        other => panic!("expected a build error, got {:?}", other.map(|a| a.shape())),
+    };
+    assert!(invalid(x.flip(Some(&[0, -2]))).contains("twice"));
+    assert!(matches!(
+        x.flip(Some(&[2])),
+        Err(Error::Build(BuildError::AxisOutOfRange { .. }))
+    ));
+    assert!(x.broadcast_to(&[3, 5]).is_err());
+    assert!(invalid(x.broadcast_to(&[3, 1])).contains("does not broadcast"));
+    assert!(
+        invalid(x.broadcast_to(&[4])).contains("does not broadcast")
+            || x.broadcast_to(&[4]).is_err()
+    );
+    assert!(invalid(x.moveaxis(&[0], &[0, 1])).contains("destinations"));
+    assert!(invalid(x.expand_dims(&[1, 1])).contains("twice"));
+    assert!(matches!(
+        x.expand_dims(&[4]),
+        Err(Error::Build(BuildError::AxisOutOfRange { .. }))
+    ));
+}

@@ -70,6 +70,60 @@ impl<T: Element> Array<T> {
         Ok(Array::from_node(layout::squeeze(&self.node, axes)?))
     }
 
+    /// The elements in reverse order along `axes` (all axes when `None`), as NumPy's
+    /// `flip`. A view: elementwise work and reductions read it in place.
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i64>(0, 5, 1, [2]).unwrap();
+    /// let y = x.flip(None).unwrap();
+    /// assert_eq!(y.compute().unwrap().into_raw_vec_and_offset().0, vec![4, 3, 2, 1, 0]);
+    /// ```
+    pub fn flip(&self, axes: Option<&[isize]>) -> Result<Array<T>> {
+        self.check()?;
+        Ok(Array::from_node(layout::flip(&self.node, axes)?))
+    }
+
+    /// Repeated to `shape` as NumPy broadcasts (leading axes added, axes of length 1
+    /// repeated), as NumPy's `broadcast_to`; a view, nothing is copied. New and repeated
+    /// axes are one chunk (rechunk them for smaller tiles).
+    ///
+    /// ```
+    /// let row = chunkwise::arange::<f64>(0.0, 3.0, 1.0, [3]).unwrap();
+    /// let grid = row.broadcast_to(&[2, 3]).unwrap();
+    /// assert_eq!(grid.compute().unwrap(), ndarray::arr2(&[[0.0, 1.0, 2.0], [0.0, 1.0, 2.0]]).into_dyn());
+    /// ```
+    pub fn broadcast_to(&self, shape: &[usize]) -> Result<Array<T>> {
+        self.check()?;
+        Ok(Array::from_node(layout::broadcast_to(&self.node, shape)?))
+    }
+
+    /// Axes `source` moved to positions `destination`, the others kept in order, as
+    /// NumPy's `moveaxis`.
+    ///
+    /// ```
+    /// let x = chunkwise::zeros::<f32>(&[2, 3, 4], [1, 3, 2]).unwrap();
+    /// assert_eq!(x.moveaxis(&[0], &[-1]).unwrap().shape(), vec![3, 4, 2]);
+    /// ```
+    pub fn moveaxis(&self, source: &[isize], destination: &[isize]) -> Result<Array<T>> {
+        self.check()?;
+        Ok(Array::from_node(layout::moveaxis(
+            &self.node,
+            source,
+            destination,
+        )?))
+    }
+
+    /// New axes of length 1 at positions `axes` of the result, as NumPy's `expand_dims`.
+    ///
+    /// ```
+    /// let x = chunkwise::zeros::<f32>(&[2, 3], [1, 3]).unwrap();
+    /// assert_eq!(x.expand_dims(&[0, -1]).unwrap().shape(), vec![1, 2, 3, 1]);
+    /// ```
+    pub fn expand_dims(&self, axes: &[isize]) -> Result<Array<T>> {
+        self.check()?;
+        Ok(Array::from_node(layout::expand_dims(&self.node, axes)?))
+    }
+
     /// The same values on another tile grid.
     ///
     /// ```

@@ -125,3 +125,104 @@ pub(crate) fn squeeze(node: &Arc<Node>, axes: Option<&[isize]>) -> Result<Arc<No
             .collect(),
     ))
 }
+
+/// The distinct axes `axes` (negative counting from the end) of an array of `ndim` axes.
+fn distinct_axes(op: &str, axes: &[isize], ndim: usize) -> Result<Vec<usize>> {
+    let resolved: Vec<usize> = axes
+        .iter()
+        .map(|&a| normalize_axis(a, ndim))
+        .collect::<Result<_>>()?;
+    for (k, a) in resolved.iter().enumerate() {
+        if resolved[..k].contains(a) {
+            return Err(Error::Build(BuildError::InvalidArgument {
+                op: op.into(),
+                reason: format!("axis {a} is given twice in {axes:?}"),
+            }));
+        }
+    }
+    Ok(resolved)
+}
+
+/// `node` with the order of the elements along `axes` reversed (all axes when `None`), as
+/// NumPy's `flip`: a view, each tile reads one tile.
+pub(crate) fn flip(node: &Arc<Node>, axes: Option<&[isize]>) -> Result<Arc<Node>> {
+    let ndim = node.ndim();
+    let flipped = match axes {
+        None => (0..ndim).collect(),
+        Some(list) => distinct_axes("flip", list, ndim)?,
+    };
+    let info: Vec<ndarray::SliceInfoElem> = (0..ndim)
+        .map(|a| ndarray::SliceInfoElem::Slice {
+            start: 0,
+            end: None,
+            step: if flipped.contains(&a) { -1 } else { 1 },
+        })
+        .collect();
+    super::slicing::slice(node, &info)
+}
+
+/// `node` repeated to `shape` as NumPy broadcasts it (leading axes added, axes of length
+/// 1 repeated): a view. Axes it keeps keep their chunks; new or repeated axes are one
+/// chunk, as Dask's `broadcast_to` makes them.
+pub(crate) fn broadcast_to(node: &Arc<Node>, shape: &[usize]) -> Result<Arc<Node>> {
+    let own = node.shape();
+    let fits = crate::chunks::broadcast_shapes("broadcast_to", shape, &own)?;
+    if fits != shape {
+        return Err(Error::Build(BuildError::InvalidArgument {
+            op: "broadcast_to".into(),
+            reason: format!("{own:?} does not broadcast to {shape:?}"),
+        }));
+    }
+    let lead = shape.len() - own.len();
+    let axes: Vec<AxisChunks> = (0..shape.len())
+        .map(|a| match a.checked_sub(lead) {
+            Some(o) if own[o] == shape[a] => node.grid.axis(o).clone(),
+            _ => AxisChunks::single(shape[a]),
+        })
+        .collect();
+    Ok(viewed(
+        node,
+        View::broadcast(&own, shape),
+        ChunkGrid::from_axes(axes),
+    ))
+}
+
+/// `node` with axes `source` moved to positions `destination` and the others in their
+/// order, as NumPy's `moveaxis`.
+pub(crate) fn moveaxis(
+    node: &Arc<Node>,
+    source: &[isize],
+    destination: &[isize],
+) -> Result<Arc<Node>> {
+    let ndim = node.ndim();
+    let from = distinct_axes("moveaxis", source, ndim)?;
+    let to = distinct_axes("moveaxis", destination, ndim)?;
+    if from.len() != to.len() {
+        return Err(Error::Build(BuildError::InvalidArgument {
+            op: "moveaxis".into(),
+            reason: format!("{} source axes for {} destinations", from.len(), to.len()),
+        }));
+    }
+    let mut order: Vec<Option<usize>> = vec![None; ndim];
+    for (&f, &t) in from.iter().zip(&to) {
+        order[t] = Some(f);
+    }
+    let mut rest = (0..ndim).filter(|a| !from.contains(a));
+    let axes: Vec<isize> = order
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| rest.next().expect("one axis per free place")) as isize)
+        .collect();
+    permute(node, &axes)
+}
+
+/// `node` with new axes of length 1 at positions `axes` of the result (NumPy's
+/// `expand_dims`, several axes at once).
+pub(crate) fn expand_dims(node: &Arc<Node>, axes: &[isize]) -> Result<Arc<Node>> {
+    let ndim = node.ndim() + axes.len();
+    let new = distinct_axes("expand_dims", axes, ndim)?;
+    let mut kept = 0..node.ndim();
+    let source = (0..ndim)
+        .map(|k| if new.contains(&k) { None } else { kept.next() })
+        .collect();
+    Ok(axis_map(node, source))
+}
