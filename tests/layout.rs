@@ -674,3 +674,68 @@ fn flip_broadcast_to_moveaxis_and_expand_dims_errors() {
         Err(Error::Build(BuildError::AxisOutOfRange { .. }))
     ));
 }
+
+#[test]
+fn concatenate_stack_and_roll_match_ndarray() {
+    let a = dense_f64(&[5, 4], 81);
+    let b = dense_f64(&[3, 4], 82);
+    let x = arr(&a, &sizes(&[&[2, 3], &[3, 1]]));
+    // Chunked otherwise along axis 1: rechunked to x's chunks there.
+    let y = arr(&b, &sizes(&[&[3], &[2, 2]]));
+    let empty = arr(&ArrayD::<f64>::zeros(IxDyn(&[0, 4])), &sizes(&[&[0], &[4]]));
+    let c = chunkwise::concatenate(&[&x, &empty, &y], 0).unwrap();
+    let want = ndarray::concatenate(Axis(0), &[a.view(), b.view()]).unwrap();
+    assert_eq!(c.compute().unwrap(), want);
+    assert_eq!(c.chunks().chunks(), &[vec![2, 3, 3], vec![3, 1]]);
+    // Fused work on the result, and a reduction across the seam.
+    assert_eq!((&c * 2.0).compute().unwrap(), &want * 2.0);
+    let sums = c.sum_axis(0).compute().unwrap();
+    let want_sums = want.sum_axis(Axis(0));
+    for (g, w) in sums.iter().zip(&want_sums) {
+        assert!((g - w).abs() <= 1e-12, "{g} vs {w}");
+    }
+    // Along the last axis, with a negative axis number.
+    let d = dense_f64(&[5, 2], 83);
+    let z = arr(&d, &sizes(&[&[2, 3], &[2]]));
+    let c = chunkwise::concatenate(&[&x, &z], -1).unwrap();
+    let want = ndarray::concatenate(Axis(1), &[a.view(), d.view()]).unwrap();
+    assert_eq!(c.compute().unwrap(), want);
+    // stack: a new axis anywhere.
+    for axis in [0isize, 1, 2, -1] {
+        let s = chunkwise::stack(&[&x, &x, &x], axis).unwrap();
+        let k = axis.rem_euclid(3) as usize;
+        let want = ndarray::stack(Axis(k), &[a.view(), a.view(), a.view()]).unwrap();
+        assert_eq!(s.compute().unwrap(), want, "stack along {axis}");
+    }
+    // roll: positive, negative, whole turns, along either axis.
+    for (shift, axis) in [(2isize, 0isize), (-1, 0), (5, 0), (7, 1), (-6, -1), (0, 1)] {
+        let k = axis.rem_euclid(2) as usize;
+        let n = a.shape()[k] as isize;
+        let want = ArrayD::from_shape_fn(a.raw_dim(), |idx| {
+            let mut from = idx.clone();
+            from[k] = ((idx[k] as isize - shift).rem_euclid(n)) as usize;
+            a[&from]
+        });
+        let r = x.roll(shift, axis).unwrap();
+        assert_eq!(r.compute().unwrap(), want, "roll {shift} along {axis}");
+    }
+}
+
+#[test]
+fn concatenate_errors() {
+    let x = chunkwise::zeros::<f64>(&[3, 4], [2, 2]).unwrap();
+    let y = chunkwise::zeros::<f64>(&[3, 5], [2, 2]).unwrap();
+    let message = |r: chunkwise::Result<Array<f64>>| match r {
+        Err(Error::Build(e)) => e.to_string(),
+        other => panic!("expected a build error, got {:?}", other.map(|a| a.shape())),
+    };
+    assert!(message(chunkwise::concatenate(&[&x, &y], 0)).contains("does not match"));
+    assert!(message(chunkwise::concatenate::<f64>(&[], 0)).contains("no array"));
+    assert!(matches!(
+        chunkwise::concatenate(&[&x, &y], 2),
+        Err(Error::Build(BuildError::AxisOutOfRange { .. }))
+    ));
+    let scalar = chunkwise::zeros::<f64>(&[], []).unwrap();
+    assert!(message(chunkwise::concatenate(&[&scalar, &scalar], 0)).contains("0-d"));
+    assert!(chunkwise::stack(&[&x, &y], 0).is_err());
+}

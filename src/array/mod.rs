@@ -12,6 +12,7 @@ pub(crate) mod map_overlap;
 pub mod random;
 mod reductions;
 mod rolling;
+mod structure;
 pub(crate) mod user_reduction;
 
 use std::fmt;
@@ -26,6 +27,7 @@ pub use derived::Coarsen;
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use reductions::Reduction;
 pub use rolling::Rolling;
+pub use structure::{concatenate, stack};
 
 use crate::chunks::ChunkGrid;
 use crate::error::Result;

@@ -2,6 +2,7 @@
 //! and builds nodes; none has its own executor path.
 
 pub(crate) mod blockwise;
+pub(crate) mod concat;
 pub(crate) mod elementwise;
 pub(crate) mod generators;
 pub(crate) mod layout;
