@@ -739,3 +739,82 @@ fn concatenate_errors() {
     assert!(message(chunkwise::concatenate(&[&scalar, &scalar], 0)).contains("0-d"));
     assert!(chunkwise::stack(&[&x, &y], 0).is_err());
 }
+
+/// NumPy's `np.pad` of one axis, written directly: where element `i` of the padded axis
+/// (of a source of length `n`, `before` added at the start) is read from, or `None` for a
+/// constant.
+fn pad_source(mode: &chunkwise::Pad<f64>, i: isize, n: isize) -> Option<isize> {
+    use chunkwise::Pad;
+    let inside = (0..n).contains(&i);
+    if inside {
+        return Some(i);
+    }
+    Some(match mode {
+        Pad::Constant(_) => return None,
+        Pad::Edge => i.clamp(0, n - 1),
+        Pad::Reflect if i < 0 => -i,
+        Pad::Reflect => 2 * (n - 1) - i,
+        Pad::Symmetric if i < 0 => -i - 1,
+        Pad::Symmetric => 2 * n - 1 - i,
+        Pad::Wrap => i.rem_euclid(n),
+    })
+}
+
+#[test]
+fn pad_split_and_tile_match_numpy_semantics() {
+    use chunkwise::Pad;
+    let a = dense_f64(&[5, 4], 91);
+    let x = arr(&a, &sizes(&[&[2, 3], &[1, 3]]));
+    let modes = [
+        Pad::Constant(-7.5),
+        Pad::Edge,
+        Pad::Reflect,
+        Pad::Symmetric,
+        Pad::Wrap,
+    ];
+    for mode in modes {
+        for widths in [[(2, 1), (0, 3)], [(4, 0), (1, 1)], [(0, 0), (3, 2)]] {
+            let p = x.pad(&widths, mode).unwrap();
+            let shape = [5 + widths[0].0 + widths[0].1, 4 + widths[1].0 + widths[1].1];
+            let want = ArrayD::from_shape_fn(IxDyn(&shape), |idx| {
+                let i = pad_source(&mode, idx[0] as isize - widths[0].0 as isize, 5);
+                let j = pad_source(&mode, idx[1] as isize - widths[1].0 as isize, 4);
+                match (i, j, mode) {
+                    (Some(i), Some(j), _) => a[[i as usize, j as usize]],
+                    (_, _, Pad::Constant(c)) => c,
+                    _ => unreachable!("only constants have no source"),
+                }
+            });
+            assert_eq!(p.compute().unwrap(), want, "{mode:?} {widths:?}");
+        }
+    }
+    // Too wide for the mode, or not one pair per axis.
+    assert!(x.pad(&[(5, 0), (0, 0)], Pad::Reflect).is_err());
+    assert!(x.pad(&[(6, 0), (0, 0)], Pad::Wrap).is_err());
+    assert!(x.pad(&[(1, 1)], Pad::Edge).is_err());
+    // split_at, array_split and split: the parts join back to the whole.
+    let parts = x.split_at(&[1, 1, 4, 9], 0).unwrap();
+    let lengths: Vec<usize> = parts.iter().map(|p| p.shape()[0]).collect();
+    assert_eq!(lengths, vec![1, 0, 3, 1, 0]);
+    for (p, (start, end)) in parts.iter().zip([(0, 1), (1, 1), (1, 4), (4, 5), (5, 5)]) {
+        assert_eq!(
+            p.compute().unwrap(),
+            a.slice(s![start..end, ..]).to_owned().into_dyn()
+        );
+    }
+    let lengths: Vec<usize> = x
+        .array_split(3, -1)
+        .unwrap()
+        .iter()
+        .map(|p| p.shape()[1])
+        .collect();
+    assert_eq!(lengths, vec![2, 1, 1]);
+    assert!(x.split(3, 1).is_err() && x.split(2, 1).is_ok());
+    assert!(x.split_at(&[3, 1], 0).is_err());
+    // tile: repetitions along each axis, and a leading axis added.
+    let t = x.tile(&[2, 1, 3]).unwrap();
+    assert_eq!(t.shape(), vec![2, 5, 12]);
+    let want = ArrayD::from_shape_fn(IxDyn(&[2, 5, 12]), |idx| a[[idx[1], idx[2] % 4]]);
+    assert_eq!(t.compute().unwrap(), want);
+    assert_eq!(x.tile(&[0, 2]).unwrap().shape(), vec![0, 8]);
+}

@@ -27,7 +27,7 @@ pub use derived::Coarsen;
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use reductions::Reduction;
 pub use rolling::Rolling;
-pub use structure::{concatenate, stack};
+pub use structure::{Pad, concatenate, stack};
 
 use crate::chunks::ChunkGrid;
 use crate::error::Result;

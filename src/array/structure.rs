@@ -1,10 +1,59 @@
-//! Joining and shifting arrays: `concatenate`, `stack`, `roll`.
+//! Joining, splitting, repeating, padding and shifting arrays: `concatenate`, `stack`,
+//! `split`, `tile`, `pad`, `roll`. All are slices, views and joins of tiles: lazy, and the
+//! tiles they pass on are not copied.
 
 use chunkwise_kernels::dtype::Element;
+use ndarray::SliceInfoElem;
 
 use super::Array;
-use crate::error::Result;
+use crate::chunks::Chunks;
+use crate::error::{BuildError, Error, Result};
 use crate::ops::{concat, layout};
+
+/// How [`Array::pad`] fills the new elements (NumPy's `np.pad` modes).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pad<T> {
+    /// One value.
+    Constant(T),
+    /// The edge element repeated.
+    Edge,
+    /// Mirrored about the edge element, which is not repeated (`[3, 2 | 1, 2, 3]`); the
+    /// width is at most the axis length minus 1.
+    Reflect,
+    /// Mirrored about the edge, which is repeated (`[2, 1 | 1, 2, 3]`); the width is at most
+    /// the axis length.
+    Symmetric,
+    /// The other end's elements (`[2, 3 | 1, 2, 3]`); the width is at most the axis length.
+    Wrap,
+}
+
+/// `start..end` along `axis` of an array of `ndim` axes, every element of the others.
+fn along(ndim: usize, axis: usize, start: usize, end: usize) -> Vec<SliceInfoElem> {
+    (0..ndim)
+        .map(|a| {
+            if a == axis {
+                SliceInfoElem::Slice {
+                    start: start as isize,
+                    end: Some(end as isize),
+                    step: 1,
+                }
+            } else {
+                SliceInfoElem::Slice {
+                    start: 0,
+                    end: None,
+                    step: 1,
+                }
+            }
+        })
+        .collect()
+}
+
+fn invalid(op: &str, reason: String) -> Error {
+    Error::Build(BuildError::InvalidArgument {
+        op: op.into(),
+        reason,
+    })
+}
 
 /// `arrays` joined along `axis` (negative counting from the end), as NumPy's
 /// `concatenate`: they agree on every other axis. Each tile of the result is a tile of
@@ -64,23 +113,181 @@ impl<T: Element> Array<T> {
         if cut == n {
             return Ok(self.clone());
         }
-        let part = |start: isize, end: isize| {
-            let info: Vec<ndarray::SliceInfoElem> = (0..self.ndim())
-                .map(|a| {
-                    let (start, end) = if a == axis {
-                        (start, Some(end))
-                    } else {
-                        (0, None)
-                    };
-                    ndarray::SliceInfoElem::Slice {
-                        start,
-                        end,
-                        step: 1,
-                    }
-                })
-                .collect();
-            self.slice(info)
+        let (n, cut) = (n as usize, cut as usize);
+        let ndim = self.ndim();
+        let end = self.slice(along(ndim, axis, cut, n))?;
+        let start = self.slice(along(ndim, axis, 0, cut))?;
+        concatenate(&[&end, &start], axis as isize)
+    }
+
+    /// The parts of `self` between the positions `indices` along `axis`, as NumPy's
+    /// `split` with a list of indices (ascending; positions past the end give empty
+    /// parts). Each part is a view.
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i64>(0, 6, 1, [4]).unwrap();
+    /// let parts = x.split_at(&[2, 5], 0).unwrap();
+    /// let lengths: Vec<usize> = parts.iter().map(|p| p.shape()[0]).collect();
+    /// assert_eq!(lengths, vec![2, 3, 1]);
+    /// ```
+    pub fn split_at(&self, indices: &[usize], axis: isize) -> Result<Vec<Array<T>>> {
+        self.check()?;
+        let axis = layout::normalize_axis(axis, self.ndim())?;
+        let n = self.shape()[axis];
+        if indices.windows(2).any(|w| w[0] > w[1]) {
+            return Err(invalid(
+                "split",
+                format!("indices {indices:?} are not ascending"),
+            ));
+        }
+        let mut bounds = vec![0];
+        bounds.extend(indices.iter().map(|&i| i.min(n)));
+        bounds.push(n);
+        bounds
+            .windows(2)
+            .map(|w| self.slice(along(self.ndim(), axis, w[0], w[1])))
+            .collect()
+    }
+
+    /// `sections` parts along `axis` as equal as can be (the first `n % sections` one
+    /// longer), as NumPy's `array_split`.
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i64>(0, 7, 1, [4]).unwrap();
+    /// let lengths: Vec<usize> = x.array_split(3, 0).unwrap().iter().map(|p| p.shape()[0]).collect();
+    /// assert_eq!(lengths, vec![3, 2, 2]);
+    /// ```
+    pub fn array_split(&self, sections: usize, axis: isize) -> Result<Vec<Array<T>>> {
+        self.check()?;
+        if sections == 0 {
+            return Err(invalid("array_split", "0 sections".into()));
+        }
+        let a = layout::normalize_axis(axis, self.ndim())?;
+        let n = self.shape()[a];
+        let (size, longer) = (n / sections, n % sections);
+        let indices: Vec<usize> = (1..sections).map(|k| k * size + k.min(longer)).collect();
+        self.split_at(&indices, axis)
+    }
+
+    /// `sections` equal parts along `axis`, as NumPy's `split` with a number: an error
+    /// unless `sections` divides the axis length.
+    pub fn split(&self, sections: usize, axis: isize) -> Result<Vec<Array<T>>> {
+        self.check()?;
+        let a = layout::normalize_axis(axis, self.ndim())?;
+        let n = self.shape()[a];
+        if sections == 0 || !n.is_multiple_of(sections) {
+            return Err(invalid(
+                "split",
+                format!(
+                    "{sections} sections do not divide axis {a} of length {n} equally (array_split does not need that)"
+                ),
+            ));
+        }
+        self.array_split(sections, axis)
+    }
+
+    /// `self` repeated `reps[k]` times along axis `k`, as NumPy's `tile` (with more
+    /// repetitions than axes, leading axes are added first): copies of the same tiles,
+    /// joined, never copied.
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i64>(0, 2, 1, [2]).unwrap();
+    /// let t = x.tile(&[2, 3]).unwrap();
+    /// assert_eq!(t.shape(), vec![2, 6]);
+    /// assert_eq!(t.compute().unwrap().into_raw_vec_and_offset().0, vec![0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
+    /// ```
+    pub fn tile(&self, reps: &[usize]) -> Result<Array<T>> {
+        self.check()?;
+        let lead = reps.len().saturating_sub(self.ndim());
+        let mut out = if lead > 0 {
+            self.expand_dims(&(0..lead as isize).collect::<Vec<_>>())?
+        } else {
+            self.clone()
         };
-        concatenate(&[&part(cut, n)?, &part(0, cut)?], axis as isize)
+        let offset = out.ndim() - reps.len();
+        for (k, &r) in reps.iter().enumerate() {
+            let axis = offset + k;
+            out = match r {
+                0 => out.slice(along(out.ndim(), axis, 0, 0))?,
+                1 => out,
+                _ => concatenate(&vec![&out; r], axis as isize)?,
+            };
+        }
+        Ok(out)
+    }
+
+    /// `self` with `widths[k] = (before, after)` elements added along axis `k`, filled as
+    /// `mode` says (NumPy's `np.pad` with a width pair per axis). The new parts are views
+    /// of `self` (edges, mirrors, the other end) or constant tiles, joined to `self`'s own
+    /// tiles, which are passed on as they are.
+    ///
+    /// ```
+    /// use chunkwise::Pad;
+    /// let x = chunkwise::arange::<i64>(1, 4, 1, [2]).unwrap();
+    /// let p = x.pad(&[(2, 1)], Pad::Reflect).unwrap();
+    /// assert_eq!(p.compute().unwrap().into_raw_vec_and_offset().0, vec![3, 2, 1, 2, 3, 2]);
+    /// ```
+    pub fn pad(&self, widths: &[(usize, usize)], mode: Pad<T>) -> Result<Array<T>> {
+        self.check()?;
+        let ndim = self.ndim();
+        if widths.len() != ndim {
+            return Err(invalid(
+                "pad",
+                format!("{} width pairs for an array of {ndim} axes", widths.len()),
+            ));
+        }
+        let mut out = self.clone();
+        for (axis, &(before, after)) in widths.iter().enumerate() {
+            if before == 0 && after == 0 {
+                continue;
+            }
+            let n = out.shape()[axis];
+            let limit = match mode {
+                Pad::Constant(_) => usize::MAX,
+                Pad::Reflect => n.saturating_sub(1),
+                Pad::Edge | Pad::Symmetric | Pad::Wrap => n,
+            };
+            if before.max(after) > limit || (n == 0 && !matches!(mode, Pad::Constant(_))) {
+                return Err(invalid(
+                    "pad",
+                    format!(
+                        "widths ({before}, {after}) along axis {axis} of length {n} are wider than {mode:?} padding can fill"
+                    ),
+                ));
+            }
+            let side = |width: usize, at_start: bool| -> Result<Array<T>> {
+                let part = |start: usize, end: usize| out.slice(along(ndim, axis, start, end));
+                let mut shape = out.shape();
+                shape[axis] = width;
+                match mode {
+                    Pad::Constant(value) => {
+                        let chunks: Vec<usize> = out
+                            .chunks()
+                            .chunks()
+                            .iter()
+                            .map(|c| c.iter().copied().max().unwrap_or(1).max(1))
+                            .collect();
+                        super::creation::full(&shape, value, Chunks::Shape(chunks))
+                    }
+                    Pad::Edge => {
+                        let edge = if at_start {
+                            part(0, 1)?
+                        } else {
+                            part(n - 1, n)?
+                        };
+                        edge.broadcast_to(&shape)
+                    }
+                    Pad::Reflect if at_start => part(1, width + 1)?.flip(Some(&[axis as isize])),
+                    Pad::Reflect => part(n - 1 - width, n - 1)?.flip(Some(&[axis as isize])),
+                    Pad::Symmetric if at_start => part(0, width)?.flip(Some(&[axis as isize])),
+                    Pad::Symmetric => part(n - width, n)?.flip(Some(&[axis as isize])),
+                    Pad::Wrap if at_start => part(n - width, n),
+                    Pad::Wrap => part(0, width),
+                }
+            };
+            let (start, end) = (side(before, true)?, side(after, false)?);
+            out = concatenate(&[&start, &out, &end], axis as isize)?;
+        }
+        Ok(out)
     }
 }
