@@ -5,10 +5,10 @@
 use ndarray::{ArrayD, Axis, IxDyn, SliceInfoElem, Zip};
 
 use super::Array;
-use super::map_blocks::{BlockResult, MapBlocks};
+use super::map_blocks::{BlockResult, MapBlocks, invalid};
 use super::map_overlap::{Boundary, MapOverlap};
 use crate::chunks::Chunks;
-use crate::error::{BuildError, Error, Result};
+use crate::error::Result;
 use crate::ops::layout::normalize_axis;
 use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric, Scalar};
 
@@ -29,15 +29,8 @@ pub enum Coarsen {
     Max,
 }
 
-fn invalid(op: &str, reason: String) -> Error {
-    Error::Build(BuildError::InvalidArgument {
-        op: op.to_string(),
-        reason,
-    })
-}
-
 /// `s![.., .., range, ..]`: all of every axis but `axis`, which takes `start..end`.
-fn along(ndim: usize, axis: usize, start: usize, end: usize) -> Vec<SliceInfoElem> {
+pub(super) fn along(ndim: usize, axis: usize, start: usize, end: usize) -> Vec<SliceInfoElem> {
     (0..ndim)
         .map(|a| {
             if a == axis {

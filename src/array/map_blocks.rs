@@ -311,8 +311,15 @@ fn output_grid(
 }
 
 /// Broadcasts `inputs` against each other (NumPy's rules, leading axes added), and rechunks
-/// those whose chunks differ on an axis they share to the common refinement of them.
+/// those whose chunks differ on an axis they share to the common refinement of them. An
+/// error if there is no input or one records an error.
 pub(crate) fn unify<T: Element>(op: &str, inputs: &[&Array<T>]) -> Result<Unified> {
+    if inputs.is_empty() {
+        return Err(invalid(op, "no input array".into()));
+    }
+    for a in inputs {
+        a.check()?;
+    }
     let nd = inputs.iter().map(|a| a.ndim()).max().unwrap_or(0);
     let mut axes = Vec::with_capacity(nd);
     for axis in 0..nd {
@@ -407,12 +414,6 @@ pub fn map_blocks<T: Element, U: Element>(
     f: impl Fn(&[&ArrayD<T>], &BlockInfo) -> BlockResult<U> + Send + Sync + 'static,
 ) -> Result<Array<U>> {
     let name = options.name.clone().unwrap_or_else(|| "map_blocks".into());
-    if inputs.is_empty() {
-        return Err(invalid(&name, "no input array".into()));
-    }
-    for a in inputs {
-        a.check()?;
-    }
     let Unified {
         nodes,
         broadcast,

@@ -518,12 +518,6 @@ pub fn map_overlap<T: Element, U: Element>(
     f: impl Fn(&[&ArrayD<T>], &BlockInfo) -> BlockResult<U> + Send + Sync + 'static,
 ) -> Result<Array<U>> {
     let name = options.name.clone().unwrap_or_else(|| "map_overlap".into());
-    if inputs.is_empty() {
-        return Err(invalid(&name, "no input array".into()));
-    }
-    for a in inputs {
-        a.check()?;
-    }
     let Unified {
         nodes,
         broadcast,

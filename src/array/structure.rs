@@ -3,11 +3,12 @@
 //! tiles they pass on are not copied.
 
 use chunkwise_kernels::dtype::Element;
-use ndarray::SliceInfoElem;
 
 use super::Array;
+use super::derived::along;
+use super::map_blocks::invalid;
 use crate::chunks::Chunks;
-use crate::error::{BuildError, Error, Result};
+use crate::error::Result;
 use crate::ops::{concat, layout};
 
 /// How [`Array::pad`] fills the new elements (NumPy's `np.pad` modes).
@@ -25,34 +26,6 @@ pub enum Pad<T> {
     Symmetric,
     /// The other end's elements (`[2, 3 | 1, 2, 3]`); the width is at most the axis length.
     Wrap,
-}
-
-/// `start..end` along `axis` of an array of `ndim` axes, every element of the others.
-fn along(ndim: usize, axis: usize, start: usize, end: usize) -> Vec<SliceInfoElem> {
-    (0..ndim)
-        .map(|a| {
-            if a == axis {
-                SliceInfoElem::Slice {
-                    start: start as isize,
-                    end: Some(end as isize),
-                    step: 1,
-                }
-            } else {
-                SliceInfoElem::Slice {
-                    start: 0,
-                    end: None,
-                    step: 1,
-                }
-            }
-        })
-        .collect()
-}
-
-fn invalid(op: &str, reason: String) -> Error {
-    Error::Build(BuildError::InvalidArgument {
-        op: op.into(),
-        reason,
-    })
 }
 
 /// `arrays` joined along `axis` (negative counting from the end), as NumPy's
@@ -171,6 +144,12 @@ impl<T: Element> Array<T> {
 
     /// `sections` equal parts along `axis`, as NumPy's `split` with a number: an error
     /// unless `sections` divides the axis length.
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i64>(0, 6, 1, [4]).unwrap();
+    /// assert_eq!(x.split(3, 0).unwrap().len(), 3);
+    /// assert!(x.split(4, 0).is_err());
+    /// ```
     pub fn split(&self, sections: usize, axis: isize) -> Result<Vec<Array<T>>> {
         self.check()?;
         let a = layout::normalize_axis(axis, self.ndim())?;
