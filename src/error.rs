@@ -112,6 +112,16 @@ pub enum BuildError {
         /// Bytes per element.
         itemsize: usize,
     },
+    /// An operation that needs chunk sizes known only after computing: those of the axis
+    /// a boolean mask selects.
+    #[error(
+        "{op} needs the chunk sizes of a boolean selection, known only after computing: \
+         call compute_chunk_sizes() first"
+    )]
+    UnknownChunkSizes {
+        /// The operation.
+        op: String,
+    },
     /// An argument outside what the operation accepts.
     #[error("invalid argument to {op}: {reason}")]
     InvalidArgument {

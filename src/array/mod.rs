@@ -12,6 +12,7 @@ pub(crate) mod map_overlap;
 pub mod random;
 mod reductions;
 mod rolling;
+mod selection;
 mod structure;
 pub(crate) mod user_reduction;
 
@@ -27,6 +28,7 @@ pub use derived::Coarsen;
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use reductions::Reduction;
 pub use rolling::Rolling;
+pub use selection::Selection;
 pub use structure::{Pad, concatenate, stack};
 
 use crate::chunks::ChunkGrid;

@@ -71,7 +71,7 @@ impl Reduction {
 
 impl<T: Element> Array<T> {
     /// The reduction of this array by `reducer`, as `how` says.
-    fn reduce_by<R: Reducer<In = T>>(
+    pub(super) fn reduce_by<R: Reducer<In = T>>(
         &self,
         how: &Reduction,
         reducer: R,
