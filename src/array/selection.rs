@@ -269,7 +269,7 @@ impl<T: Element> Selection<T> {
     /// use chunkwise::prelude::*;
     /// let x = chunkwise::arange::<i64>(0, 10, 1, [4]).unwrap();
     /// let even = x.mask(&(&x % 2).equal(0)).unwrap().compute_chunk_sizes().unwrap();
-    /// assert_eq!(even.chunks().chunks(), &[vec![2, 1, 2]]);
+    /// assert_eq!(even.chunks().chunks(), &[vec![2, 2, 1]]);
     /// assert_eq!(even.sum().compute_scalar().unwrap(), 20);
     /// ```
     pub fn compute_chunk_sizes(&self) -> Result<Array<T>> {
