@@ -468,6 +468,51 @@ fn block_sum<T: Numeric>(xs: &[T]) -> f64 {
     }
 }
 
+/// The sum in f64 of the values of `xs` that are not NaN, pairwise as [`pairwise_sum`],
+/// and how many they are.
+pub fn pairwise_sum_skipping_nan<T: Numeric>(xs: &[T]) -> (f64, u64) {
+    const BLOCK: usize = 256;
+    if xs.len() <= BLOCK {
+        block_sum_skipping_nan(xs)
+    } else {
+        let half = (xs.len() / 2).next_multiple_of(8);
+        let (a, m) = pairwise_sum_skipping_nan(&xs[..half]);
+        let (b, n) = pairwise_sum_skipping_nan(&xs[half..]);
+        (a + b, m + n)
+    }
+}
+
+/// [`block_sum`] of the values that are not NaN (read as 0 and not counted), without a
+/// branch, so it vectorises as `block_sum` does.
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn block_sum_skipping_nan<T: Numeric>(xs: &[T]) -> (f64, u64) {
+    {
+        let mut acc = [0.0f64; 8];
+        let mut kept = [0.0f64; 8];
+        let chunks = xs.chunks_exact(8);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for k in 0..8 {
+                let x = T::as_f64(c[k]);
+                let keep = !x.is_nan();
+                acc[k] += if keep { x } else { 0.0 };
+                kept[k] += if keep { 1.0 } else { 0.0 };
+            }
+        }
+        let mut s =
+            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        let mut n = kept.iter().sum::<f64>() as u64;
+        for &x in tail {
+            let x = T::as_f64(x);
+            if !x.is_nan() {
+                s += x;
+                n += 1;
+            }
+        }
+        (s, n)
+    }
+}
+
 /// A compensated (Neumaier) sum in f64: `sum + compensation` is the running total.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct CompensatedSum {

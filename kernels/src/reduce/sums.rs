@@ -4,7 +4,10 @@
 
 use std::marker::PhantomData;
 
-use super::{CompensatedSum, Reducer, SoaReducer, SoaStates, Statistic, pairwise_sum};
+use super::{
+    CompensatedSum, Reducer, SoaReducer, SoaStates, Statistic, pairwise_sum,
+    pairwise_sum_skipping_nan,
+};
 use crate::dtype::{Element, FloatElement, Numeric, SumKindVisitor};
 use crate::simd::{fold_columns2, fold_columns3, fold_lanes};
 
@@ -49,10 +52,10 @@ impl<T: Numeric> Reducer for FloatSum<T> {
         SumState::default()
     }
     fn fold_run(&self, state: &mut SumState, xs: &[T], _: u64) {
-        if self.skip_nan && xs.iter().any(|&x| T::is_nan(x)) {
-            let kept: Vec<T> = xs.iter().copied().filter(|&x| !T::is_nan(x)).collect();
-            state.sum.add(pairwise_sum(&kept));
-            state.count += kept.len() as u64;
+        if self.skip_nan {
+            let (sum, kept) = pairwise_sum_skipping_nan(xs);
+            state.sum.add(sum);
+            state.count += kept;
         } else {
             state.sum.add(pairwise_sum(xs));
             state.count += xs.len() as u64;

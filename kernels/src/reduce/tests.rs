@@ -394,3 +394,16 @@ fn sum_reducers_follow_the_element_type() {
     assert!(visit_own_sum_reducer(false, SumOf(&[1.0f64, f64::NAN])).is_nan());
     assert_eq!(visit_own_sum_reducer(true, SumOf(&[1.0f64, f64::NAN])), 1.0);
 }
+
+#[test]
+fn nan_skipping_pairwise_sums_match_a_filtered_sum() {
+    for len in [0usize, 7, 8, 300, 1001] {
+        let xs: Vec<f64> = (0..len)
+            .map(|i| if i % 5 == 3 { f64::NAN } else { i as f64 * 0.5 })
+            .collect();
+        let kept: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
+        let (sum, count) = pairwise_sum_skipping_nan(&xs);
+        assert_eq!(count, kept.len() as u64);
+        assert_eq!(sum, kept.iter().sum::<f64>(), "len {len}");
+    }
+}
