@@ -5,6 +5,8 @@
 #![allow(missing_docs)]
 
 mod common;
+#[path = "common/zarr_util.rs"]
+mod zarr_util;
 
 use chunkwise::{BuildError, Chunks, Error, Reduction, from_ndarray};
 use common::*;
@@ -158,6 +160,11 @@ fn a_leading_mask_selects_rows_and_elementwise_work_stays_selected() {
     let other = (&x * 3.0).mask(&m).unwrap();
     let both = sel.zip_map(&other, |a, b| a + b).unwrap();
     assert_eq!(both.compute().unwrap(), expected.mapv(|v| 4.0 * v));
+    let combined = &(&sel * 2.0) - &other;
+    assert_eq!(
+        combined.compute().unwrap(),
+        expected.mapv(|v| v * 2.0 - v * 3.0)
+    );
     let per_column = sel.max_with(&Reduction::axis(0)).into_array().unwrap();
     assert_eq!(
         per_column.compute().unwrap(),
@@ -251,6 +258,15 @@ fn what_needs_chunk_sizes_is_an_error_naming_compute_chunk_sizes() {
         Error::Build(BuildError::UnknownChunkSizes { .. })
     ));
     assert!(e.to_string().contains("compute_chunk_sizes()"));
+    let mixed = &a + &b;
+    assert!(matches!(
+        mixed.check(),
+        Err(Error::Build(BuildError::UnknownChunkSizes { .. }))
+    ));
+    assert!(matches!(
+        mixed.sum().compute(),
+        Err(Error::Build(BuildError::UnknownChunkSizes { .. }))
+    ));
     let e = a.clone().into_array().unwrap_err();
     assert!(matches!(
         e,
@@ -288,4 +304,23 @@ fn a_masked_mean_is_one_fused_reduction_that_never_selects() {
     let picked: Vec<f64> = dense.iter().copied().filter(|&v| v > 100.0).collect();
     let expected = picked.iter().sum::<f64>() / picked.len() as f64;
     assert!(close(mean.compute_scalar().unwrap(), expected));
+}
+
+#[test]
+fn a_selection_with_computed_chunk_sizes_writes_to_zarr() {
+    let data = dense_f64(&[20, 3], 5);
+    let x = from_ndarray(&data, [6, 3]).unwrap();
+    let rows = x.sum_axis(1).greater(1.5);
+    let sized = x.mask(&rows).unwrap().compute_chunk_sizes().unwrap();
+    let dir = zarr_util::TempDir::new("selection");
+    let options = chunkwise::io::zarr::WriteOptions::default().chunks([4, 3]);
+    sized.to_zarr(dir.path(), "picked", &options).unwrap();
+    let back = chunkwise::io::zarr::open(dir.path(), "picked")
+        .unwrap()
+        .into_typed::<f64>()
+        .unwrap()
+        .compute()
+        .unwrap();
+    let keep = data.sum_axis(Axis(1)).mapv(|v| v > 1.5).into_dyn();
+    assert_eq!(back, select_leading(&data, &keep));
 }

@@ -235,18 +235,15 @@ impl<T: Element> Selection<T> {
     }
 
     /// The length of each axis; `None` for the selected axis, known only after computing.
+    /// (Empty for a selection whose building failed, as [`Array::shape`].)
     pub fn shape(&self) -> Vec<Option<usize>> {
-        let shape = self.values.shape();
-        match &self.mask {
-            None => shape.into_iter().map(Some).collect(),
-            Some(mask) => {
-                let after = self.at + mask.ndim();
-                let known = |range: std::ops::Range<usize>| {
-                    shape[range].iter().copied().map(Some).collect::<Vec<_>>()
-                };
-                [known(0..self.at), vec![None], known(after..shape.len())].concat()
-            }
+        let mut shape: Vec<Option<usize>> = self.values.shape().into_iter().map(Some).collect();
+        if let Some(mask) = &self.mask
+            && self.values.check().is_ok()
+        {
+            shape.splice(self.at..self.at + mask.ndim(), [None]);
         }
+        shape
     }
 
     /// Number of axes.
@@ -349,19 +346,31 @@ impl<T: Element> Selection<T> {
         other: &Selection<B>,
         f: impl Fn(T, B) -> U + Send + Sync + 'static,
     ) -> Result<Selection<U>> {
-        let same_mask = match (&self.mask, &other.mask) {
+        self.check_same_mask(other)?;
+        let values = self.values.zip_map(&other.values, f);
+        values.check()?;
+        Ok(self.with_values(values))
+    }
+
+    /// An error unless `other` is selected by the same mask over the same axes.
+    fn check_same_mask<B: Element>(&self, other: &Selection<B>) -> Result<()> {
+        let same = match (&self.mask, &other.mask) {
             (Some(a), Some(b)) => self.at == other.at && Arc::ptr_eq(&a.node, &b.node),
             (None, None) => true,
             _ => false,
         };
-        if !same_mask {
-            return Err(unknown_sizes(
+        match same {
+            true => Ok(()),
+            false => Err(unknown_sizes(
                 "an elementwise operation on selections by different masks",
-            ));
+            )),
         }
-        let values = self.values.zip_map(&other.values, f);
-        values.check()?;
-        Ok(self.with_values(values))
+    }
+
+    /// The first error met while building this selection (of an operator between
+    /// selections by different masks, say), if any; `compute()` reports the same error.
+    pub fn check(&self) -> Result<()> {
+        self.values.check()
     }
 
     /// This selection's mask over `values` (of the same shape as this one's).
@@ -445,7 +454,7 @@ impl<T: Element> Selection<T> {
         how: &Reduction,
         reduce: impl FnOnce(Option<&Array<bool>>, &Reduction) -> Array<U>,
     ) -> Selection<U> {
-        let plan = match self.plan(how) {
+        let plan = match self.values.check().and_then(|()| self.plan(how)) {
             Ok(plan) => plan,
             Err(e) => return Selection::unknown_failed(e),
         };
@@ -654,3 +663,33 @@ impl<T: Numeric> Selection<T> {
         })
     }
 }
+
+/// `+ - * /` of a selection with a scalar, or with a selection by the same mask (otherwise
+/// the result records [`BuildError::UnknownChunkSizes`], reported by
+/// [`Selection::check`] and `compute()`).
+macro_rules! selection_operator {
+    ($Trait:ident, $method:ident) => {
+        impl<T: Numeric> std::ops::$Trait<T> for &Selection<T> {
+            type Output = Selection<T>;
+            fn $method(self, rhs: T) -> Selection<T> {
+                self.with_values(std::ops::$Trait::$method(&self.values, rhs))
+            }
+        }
+        impl<T: Numeric> std::ops::$Trait<&Selection<T>> for &Selection<T> {
+            type Output = Selection<T>;
+            fn $method(self, rhs: &Selection<T>) -> Selection<T> {
+                match self.check_same_mask(rhs) {
+                    Ok(()) => {
+                        self.with_values(std::ops::$Trait::$method(&self.values, &rhs.values))
+                    }
+                    Err(e) => self.with_values(invalid(e)),
+                }
+            }
+        }
+    };
+}
+
+selection_operator!(Add, add);
+selection_operator!(Sub, sub);
+selection_operator!(Mul, mul);
+selection_operator!(Div, div);
