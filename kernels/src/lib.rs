@@ -6,6 +6,7 @@
 //! - [`strip`]: fused elementwise programs evaluated strip by strip.
 //! - [`reduce`]: reductions of tiles over axes into partial states.
 //! - [`rolling`]: reductions over sliding windows along an axis, O(n) per lane.
+//! - [`scan`]: cumulative sums, products and other scans of a tile along an axis.
 //! - [`select`]: the elements of a tile that a boolean mask selects.
 //! - [`math`]: vectorised math functions on strips.
 //! - [`random`]: counter-based random numbers keyed by seed and element position.
@@ -18,6 +19,7 @@ pub mod math;
 pub mod random;
 pub mod reduce;
 pub mod rolling;
+pub mod scan;
 pub mod select;
 pub mod simd;
 pub mod strip;
