@@ -252,6 +252,16 @@ pub enum ExecError {
         /// Its size in bytes.
         bytes: u128,
     },
+    /// An index read from a lazy index array (of `take`) is out of range of its axis.
+    #[error("index {index} is out of bounds for axis {axis} of length {len}")]
+    IndexOutOfBounds {
+        /// The index found.
+        index: i128,
+        /// The axis indexed.
+        axis: usize,
+        /// Its length.
+        len: usize,
+    },
     /// The thread pool could not be created.
     #[error("cannot build the thread pool: {0}")]
     ThreadPool(String),
