@@ -262,6 +262,13 @@ pub enum ExecError {
         /// Its length.
         len: usize,
     },
+    /// A reduction that skips NaN (`nanargmin`, `nanargmax`) met a slice of NaN only, which
+    /// has no result (NumPy raises "All-NaN slice encountered").
+    #[error("{op}: All-NaN slice encountered")]
+    AllNanSlice {
+        /// The reduction.
+        op: String,
+    },
     /// The thread pool could not be created.
     #[error("cannot build the thread pool: {0}")]
     ThreadPool(String),
