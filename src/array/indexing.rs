@@ -144,7 +144,7 @@ impl<T: Element> Array<T> {
                 }
                 let points: Vec<Vec<usize>> = list.into_iter().map(|i| vec![i]).collect();
                 Ok(Array::from_node(gather::gather::<T>(
-                    &self.node, axis, 1, &points,
+                    "take", &self.node, axis, 1, &points,
                 )))
             }
             Source::Lazy(node) => {
@@ -233,7 +233,7 @@ impl<T: Element> Array<T> {
             .map(|p| resolved.iter().map(|list| list[p]).collect())
             .collect();
         Ok(Array::from_node(gather::gather::<T>(
-            &self.node, 0, k, &points,
+            "vindex", &self.node, 0, k, &points,
         )))
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element};
-use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
 
 use super::blockwise::blockwise;
 use crate::chunks::{AxisChunks, ChunkGrid};
@@ -35,21 +35,65 @@ pub(crate) fn resolve(index: i64, axis: usize, len: usize) -> Result<usize> {
     }
 }
 
+/// Points of one source tile that follow one another: `len` of them, from `local` on,
+/// stepping by one along the last indexed axis (a contiguous run of a `take`).
+struct Run {
+    slot: usize,
+    local: Vec<usize>,
+    len: usize,
+}
+
 /// One output chunk along the points' axis: the source blocks (along the indexed axes) it
-/// reads, and per point the one of them it is in and its index there.
+/// reads, and its points as runs, each in one of them.
 struct Group {
     sources: Vec<Vec<usize>>,
-    picks: Vec<(usize, Vec<usize>)>,
+    runs: Vec<Run>,
+    len: usize,
+}
+
+impl Group {
+    fn new() -> Group {
+        Group {
+            sources: Vec::new(),
+            runs: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Adds the point at `local` in source block `block`, extending the last run if the
+    /// point follows it.
+    fn push(&mut self, block: Vec<usize>, local: Vec<usize>) {
+        let slot = match self.sources.iter().position(|s| *s == block) {
+            Some(slot) => slot,
+            None => {
+                self.sources.push(block);
+                self.sources.len() - 1
+            }
+        };
+        self.len += 1;
+        let k = local.len();
+        if let Some(last) = self.runs.last_mut() {
+            let follows = last.slot == slot
+                && last.local[..k - 1] == local[..k - 1]
+                && last.local[k - 1] + last.len == local[k - 1];
+            if follows {
+                last.len += 1;
+                return;
+            }
+        }
+        self.runs.push(Run {
+            slot,
+            local,
+            len: 1,
+        });
+    }
 }
 
 /// The points cut into output chunks, in order: a chunk ends at `cap` points, or before a
 /// point that would make it read more than [`MAX_SOURCE_TILES`] source tiles.
 fn group_points(grid: &ChunkGrid, first: usize, points: &[Vec<usize>], cap: usize) -> Vec<Group> {
     let mut groups = Vec::new();
-    let mut current = Group {
-        sources: Vec::new(),
-        picks: Vec::new(),
-    };
+    let mut current = Group::new();
     for point in points {
         let (block, local): (Vec<usize>, Vec<usize>) = point
             .iter()
@@ -60,47 +104,35 @@ fn group_points(grid: &ChunkGrid, first: usize, points: &[Vec<usize>], cap: usiz
                 (b, i - axis.start(b))
             })
             .unzip();
-        let slot = current.sources.iter().position(|s| *s == block);
-        let full = current.picks.len() == cap
-            || (slot.is_none() && current.sources.len() == MAX_SOURCE_TILES);
-        if full {
-            groups.push(std::mem::replace(
-                &mut current,
-                Group {
-                    sources: Vec::new(),
-                    picks: Vec::new(),
-                },
-            ));
+        let new_source = !current.sources.contains(&block);
+        if current.len == cap || (new_source && current.sources.len() == MAX_SOURCE_TILES) {
+            groups.push(std::mem::replace(&mut current, Group::new()));
         }
-        let slot = match current.sources.iter().position(|s| *s == block) {
-            Some(slot) => slot,
-            None => {
-                current.sources.push(block);
-                current.sources.len() - 1
-            }
-        };
-        current.picks.push((slot, local));
+        current.push(block, local);
     }
-    if !current.picks.is_empty() || groups.is_empty() {
+    if current.len > 0 || groups.is_empty() {
         groups.push(current);
     }
     groups
 }
 
-/// Copies the element (or sub-array) of `tile` at `local` along the axes `first..` into
-/// position `at` of `out` along axis `first`.
-fn copy_point<T: Element>(
+/// Copies `len` elements (or sub-arrays) of `tile` from `local` on (the last index
+/// stepping) along the axes `first..` into positions `at..at + len` of `out` along `first`.
+fn copy_run<T: Element>(
     out: &mut ArrayD<T>,
     at: usize,
     tile: ArrayViewD<'_, T>,
     first: usize,
     local: &[usize],
+    len: usize,
 ) {
+    let (&last, fixed) = local.split_last().expect("at least one indexed axis");
     let mut sub = tile;
-    for &i in local {
+    for &i in fixed {
         sub = sub.index_axis_move(Axis(first), i);
     }
-    out.index_axis_mut(Axis(first), at).assign(&sub);
+    out.slice_axis_mut(Axis(first), Slice::from(at..at + len))
+        .assign(&sub.slice_axis(Axis(first), Slice::from(last..last + len)));
 }
 
 /// The grid of the result: the source's axes, with `first..first + k` replaced by one axis
@@ -123,9 +155,11 @@ fn source_block(block: &[usize], first: usize, at: &[usize]) -> Vec<usize> {
 }
 
 /// `node`'s elements at `points` (each `k` in-range indices of the source axes
-/// `first..first + k`), which become one axis at `first` of the result. Each output tile
+/// `first..first + k`), which become one axis at `first` of the result, in a node named
+/// `name`. Each output tile
 /// reads the source tiles its points fall in, at most [`MAX_SOURCE_TILES`] of them.
 pub(crate) fn gather<T: Element>(
+    name: &str,
     node: &Arc<Node>,
     first: usize,
     k: usize,
@@ -140,10 +174,10 @@ pub(crate) fn gather<T: Element>(
         .product::<usize>()
         .max(1);
     let groups = Arc::new(group_points(grid, first, points, cap));
-    let sizes = groups.iter().map(|g| g.picks.len()).collect();
+    let sizes = groups.iter().map(|g| g.len).collect();
     let out = result_grid(grid, first, k, AxisChunks::from_sizes(sizes));
     let deps_groups = groups.clone();
-    blockwise("take", out, T::DTYPE, vec![node.clone()]).arrays::<T, T>(
+    blockwise(name, out, T::DTYPE, vec![node.clone()]).arrays::<T, T>(
         move |block| {
             deps_groups[block[first]]
                 .sources
@@ -153,8 +187,11 @@ pub(crate) fn gather<T: Element>(
         },
         move |block, tiles| {
             let mut out = ArrayD::from_elem(IxDyn(block.shape), T::default());
-            for (at, (slot, local)) in groups[block.index[first]].picks.iter().enumerate() {
-                copy_point(&mut out, at, tiles[*slot].view(), first, local);
+            let mut at = 0;
+            for run in &groups[block.index[first]].runs {
+                let tile = tiles[run.slot].view();
+                copy_run(&mut out, at, tile, first, &run.local, run.len);
+                at += run.len;
             }
             Ok(out)
         },
@@ -211,9 +248,75 @@ pub(crate) fn take_lazy<T: Element>(
                     resolve(index, axis, len).map_err(|_| out_of_range(index.into(), axis, len))?;
                 let b = along.chunk_of(i);
                 let tile = tiles[1 + b].array::<T>()?;
-                copy_point(&mut out, at, tile.view(), axis, &[i - along.start(b)]);
+                copy_run(&mut out, at, tile.view(), axis, &[i - along.start(b)], 1);
             }
             Ok(tile_value(out))
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(chunks: Vec<Vec<usize>>) -> ChunkGrid {
+        ChunkGrid::from_axes(chunks.into_iter().map(AxisChunks::from_sizes).collect())
+    }
+
+    /// Per group: its source blocks, and its runs as (slot, local, len).
+    type Summary = Vec<(Vec<Vec<usize>>, Vec<(usize, Vec<usize>, usize)>)>;
+
+    fn summary(groups: &[Group]) -> Summary {
+        groups
+            .iter()
+            .map(|g| {
+                let runs = g.runs.iter().map(|r| (r.slot, r.local.clone(), r.len));
+                (g.sources.clone(), runs.collect())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn contiguous_indices_become_runs_within_a_tile() {
+        let g = grid(vec![vec![4, 4, 4]]);
+        let points: Vec<Vec<usize>> = [1, 2, 3, 4, 5, 9, 2].iter().map(|&i| vec![i]).collect();
+        let groups = group_points(&g, 0, &points, 4);
+        assert_eq!(
+            summary(&groups),
+            vec![
+                (
+                    vec![vec![0], vec![1]],
+                    vec![(0, vec![1], 3), (1, vec![0], 1)]
+                ),
+                (
+                    vec![vec![1], vec![2], vec![0]],
+                    vec![(0, vec![1], 1), (1, vec![1], 1), (2, vec![2], 1)]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_chunk_ends_before_one_source_tile_too_many() {
+        let g = grid(vec![vec![1; 20]]);
+        let points: Vec<Vec<usize>> = (0..10).rev().map(|i| vec![i]).collect();
+        let groups = group_points(&g, 0, &points, 100);
+        let sizes: Vec<usize> = groups.iter().map(|g| g.len).collect();
+        assert_eq!(sizes, vec![MAX_SOURCE_TILES, 10 - MAX_SOURCE_TILES]);
+        assert!(groups.iter().all(|g| g.sources.len() <= MAX_SOURCE_TILES));
+    }
+
+    #[test]
+    fn points_run_along_the_last_indexed_axis() {
+        let g = grid(vec![vec![2, 2], vec![3, 3]]);
+        let points = vec![vec![1, 0], vec![1, 1], vec![1, 2], vec![1, 3], vec![0, 1]];
+        let groups = group_points(&g, 0, &points, 36);
+        assert_eq!(
+            summary(&groups),
+            vec![(
+                vec![vec![0, 0], vec![0, 1]],
+                vec![(0, vec![1, 0], 3), (1, vec![1, 0], 1), (0, vec![0, 1], 1)]
+            )]
+        );
+    }
 }
