@@ -312,3 +312,26 @@ fn bad_indices_are_errors() {
     let none = empty.take(Vec::<i64>::new(), 0).unwrap();
     assert_eq!(none.compute().unwrap().shape(), &[0, 2]);
 }
+
+#[test]
+fn a_lazy_take_reads_the_whole_axis_within_the_budget() {
+    let a = data(&[100, 10], 9);
+    let x = from_ndarray(&a, [10, 10]).unwrap();
+    // each task of a lazy take holds the ten tiles along axis 0 (8000 bytes)
+    let lazy = chunkwise::arange::<i64>(0, 3, 1, [3]).unwrap();
+    let small = chunkwise::Config::default().memory_budget(4000);
+    let err = x.take(&lazy, 0).unwrap().compute_with(&small).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Plan(chunkwise::PlanError::TaskOverBudget { .. })
+        ),
+        "{err:?}"
+    );
+    // the same indices in memory read one tile
+    let eager = x.take(&[2, 0, 1], 0).unwrap().compute_with(&small).unwrap();
+    assert_eq!(eager, take_dense(&a, &[2, 0, 1], 0));
+    let enough = chunkwise::Config::default().memory_budget(1 << 20);
+    let got = x.take(&lazy, 0).unwrap().compute_with(&enough).unwrap();
+    assert_eq!(got, take_dense(&a, &[0, 1, 2], 0));
+}

@@ -142,9 +142,8 @@ impl<T: Element> Array<T> {
                 if let Some(info) = as_slice(&list, self.ndim(), axis) {
                     return self.slice(info);
                 }
-                let points: Vec<Vec<usize>> = list.into_iter().map(|i| vec![i]).collect();
                 Ok(Array::from_node(gather::gather::<T>(
-                    "take", &self.node, axis, 1, &points,
+                    "take", &self.node, axis, 1, &list,
                 )))
             }
             Source::Lazy(node) => {
@@ -229,8 +228,8 @@ impl<T: Element> Array<T> {
             .enumerate()
             .map(|(axis, list)| resolve_all(list, axis, shape[axis]))
             .collect::<Result<Vec<_>>>()?;
-        let points: Vec<Vec<usize>> = (0..n)
-            .map(|p| resolved.iter().map(|list| list[p]).collect())
+        let points: Vec<usize> = (0..n)
+            .flat_map(|p| resolved.iter().map(move |list| list[p]))
             .collect();
         Ok(Array::from_node(gather::gather::<T>(
             "vindex", &self.node, 0, k, &points,

@@ -89,12 +89,19 @@ impl Group {
     }
 }
 
-/// The points cut into output chunks, in order: a chunk ends at `cap` points, or before a
+/// The points (`k` indices each, one after another in `points`) of the source axes
+/// `first..first + k` cut into output chunks, in order: a chunk ends at `cap` points, or before a
 /// point that would make it read more than [`MAX_SOURCE_TILES`] source tiles.
-fn group_points(grid: &ChunkGrid, first: usize, points: &[Vec<usize>], cap: usize) -> Vec<Group> {
+fn group_points(
+    grid: &ChunkGrid,
+    first: usize,
+    k: usize,
+    points: &[usize],
+    cap: usize,
+) -> Vec<Group> {
     let mut groups = Vec::new();
     let mut current = Group::new();
-    for point in points {
+    for point in points.chunks_exact(k) {
         let (block, local): (Vec<usize>, Vec<usize>) = point
             .iter()
             .enumerate()
@@ -155,7 +162,7 @@ fn source_block(block: &[usize], first: usize, at: &[usize]) -> Vec<usize> {
 }
 
 /// `node`'s elements at `points` (each `k` in-range indices of the source axes
-/// `first..first + k`), which become one axis at `first` of the result, in a node named
+/// `first..first + k`, one point after another), which become one axis at `first` of the result, in a node named
 /// `name`. Each output tile
 /// reads the source tiles its points fall in, at most [`MAX_SOURCE_TILES`] of them.
 pub(crate) fn gather<T: Element>(
@@ -163,7 +170,7 @@ pub(crate) fn gather<T: Element>(
     node: &Arc<Node>,
     first: usize,
     k: usize,
-    points: &[Vec<usize>],
+    points: &[usize],
 ) -> Arc<Node> {
     if let NodeKind::Invalid(e) = &node.kind {
         return Node::invalid(e.clone(), node.dtype);
@@ -173,7 +180,7 @@ pub(crate) fn gather<T: Element>(
         .map(|a| grid.axis(a).max_size())
         .product::<usize>()
         .max(1);
-    let groups = Arc::new(group_points(grid, first, points, cap));
+    let groups = Arc::new(group_points(grid, first, k, points, cap));
     let sizes = groups.iter().map(|g| g.len).collect();
     let out = result_grid(grid, first, k, AxisChunks::from_sizes(sizes));
     let deps_groups = groups.clone();
@@ -279,8 +286,7 @@ mod tests {
     #[test]
     fn contiguous_indices_become_runs_within_a_tile() {
         let g = grid(vec![vec![4, 4, 4]]);
-        let points: Vec<Vec<usize>> = [1, 2, 3, 4, 5, 9, 2].iter().map(|&i| vec![i]).collect();
-        let groups = group_points(&g, 0, &points, 4);
+        let groups = group_points(&g, 0, 1, &[1, 2, 3, 4, 5, 9, 2], 4);
         assert_eq!(
             summary(&groups),
             vec![
@@ -299,8 +305,8 @@ mod tests {
     #[test]
     fn a_chunk_ends_before_one_source_tile_too_many() {
         let g = grid(vec![vec![1; 20]]);
-        let points: Vec<Vec<usize>> = (0..10).rev().map(|i| vec![i]).collect();
-        let groups = group_points(&g, 0, &points, 100);
+        let points: Vec<usize> = (0..10).rev().collect();
+        let groups = group_points(&g, 0, 1, &points, 100);
         let sizes: Vec<usize> = groups.iter().map(|g| g.len).collect();
         assert_eq!(sizes, vec![MAX_SOURCE_TILES, 10 - MAX_SOURCE_TILES]);
         assert!(groups.iter().all(|g| g.sources.len() <= MAX_SOURCE_TILES));
@@ -309,8 +315,8 @@ mod tests {
     #[test]
     fn points_run_along_the_last_indexed_axis() {
         let g = grid(vec![vec![2, 2], vec![3, 3]]);
-        let points = vec![vec![1, 0], vec![1, 1], vec![1, 2], vec![1, 3], vec![0, 1]];
-        let groups = group_points(&g, 0, &points, 36);
+        let points = [1, 0, 1, 1, 1, 2, 1, 3, 0, 1];
+        let groups = group_points(&g, 0, 2, &points, 36);
         assert_eq!(
             summary(&groups),
             vec![(
