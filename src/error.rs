@@ -262,6 +262,23 @@ pub enum ExecError {
         /// Its size in bytes.
         bytes: u128,
     },
+    /// An index read from a lazy index array (of `take`) is out of range of its axis.
+    #[error("index {index} is out of bounds for axis {axis} of length {len}")]
+    IndexOutOfBounds {
+        /// The index found.
+        index: i128,
+        /// The axis indexed.
+        axis: usize,
+        /// Its length.
+        len: usize,
+    },
+    /// A reduction that skips NaN (`nanargmin`, `nanargmax`) met a slice of NaN only, which
+    /// has no result (NumPy raises "All-NaN slice encountered").
+    #[error("{op}: All-NaN slice encountered")]
+    AllNanSlice {
+        /// The reduction.
+        op: String,
+    },
     /// The thread pool could not be created.
     #[error("cannot build the thread pool: {0}")]
     ThreadPool(String),

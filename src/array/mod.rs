@@ -1,11 +1,13 @@
 //! The user-facing lazy array. Nothing here computes until `compute()` is called.
 
 mod arith;
+mod batch;
 mod compute;
 mod creation;
 mod derived;
 mod elementwise;
 pub(crate) mod index_blockwise;
+mod indexing;
 mod layout;
 pub(crate) mod map_blocks;
 pub(crate) mod map_overlap;
@@ -22,10 +24,12 @@ use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element};
 
+pub use batch::{Batch, Computed, Handle};
 pub use compute::{compute_many, compute_many_report, compute_many_with};
 pub use creation::{arange, eye, from_fn, from_ndarray, full, linspace, ones, zeros};
 pub use derived::Coarsen;
 pub use elementwise::{IntoOperand, Operand, where_};
+pub use indexing::Indices;
 pub use reductions::Reduction;
 pub use rolling::Rolling;
 pub use selection::Selection;

@@ -1,7 +1,7 @@
 //! Reductions: over all axes, one axis, or a set of axes, with `keepdims` and the tree's
 //! fan-in (`split_every`). Each partial step fuses the elementwise chain that feeds it.
 
-use chunkwise_kernels::dtype::{Element, Numeric};
+use chunkwise_kernels::dtype::{Element, FloatElement, Numeric};
 use chunkwise_kernels::reduce::{
     AnyAll, ArgMinMax, CountNonzero, Extreme, FloatSum, Fold, MinMax, MomentOutput, Moments,
     Reducer, ReducerVisitor, visit_own_sum_reducer, visit_sum_reducer,
@@ -195,9 +195,25 @@ reduction_methods! { Element;
     /// Index of the first minimum: the flat index over all axes, or the index along the
     /// axis. The first NaN counts as the minimum, like NumPy (and the first `false` of
     /// `bool`s).
-    argmin, argmin_axis, argmin_with -> u64 = ArgMinMax::<T>::new(Extreme::Min);
+    argmin, argmin_axis, argmin_with -> u64 = ArgMinMax::<T>::new(Extreme::Min, false);
     /// Index of the first maximum (see [`Array::argmin`]).
-    argmax, argmax_axis, argmax_with -> u64 = ArgMinMax::<T>::new(Extreme::Max);
+    argmax, argmax_axis, argmax_with -> u64 = ArgMinMax::<T>::new(Extreme::Max, false);
+    /// Index of the first minimum ignoring NaN, as NumPy's `nanargmin` (see
+    /// [`Array::argmin`]). A slice of NaN only has no such index: computing it fails with
+    /// [`ExecError::AllNanSlice`](crate::ExecError::AllNanSlice), as NumPy raises.
+    ///
+    /// ```
+    /// let a = ndarray::arr2(&[[f64::NAN, 2.0, 1.0], [0.5, f64::NAN, 3.0]]);
+    /// let x = chunkwise::from_ndarray(&a, [1, 2]).unwrap();
+    /// assert_eq!(x.nanargmin().compute_scalar().unwrap(), 3);
+    /// let rows = x.nanargmax_axis(1).compute().unwrap();
+    /// assert_eq!(rows.into_raw_vec_and_offset().0, vec![1, 2]);
+    /// let nan = chunkwise::full::<f64>(&[2], f64::NAN, [1]).unwrap();
+    /// assert!(nan.nanargmin().compute().is_err());
+    /// ```
+    nanargmin, nanargmin_axis, nanargmin_with -> u64 = ArgMinMax::<T>::new(Extreme::Min, true);
+    /// Index of the first maximum ignoring NaN (see [`Array::nanargmin`]).
+    nanargmax, nanargmax_axis, nanargmax_with -> u64 = ArgMinMax::<T>::new(Extreme::Max, true);
 }
 
 reduction_methods! { Numeric;
@@ -214,12 +230,12 @@ reduction_methods! { Numeric;
     nanmean, nanmean_axis, nanmean_with -> T::Real = FloatSum::<T>::new(true, true);
 }
 
-/// Sums and products in a type of the caller's choosing, as NumPy's `sum(dtype=...)`.
+/// Reductions accumulated in a type of the caller's choosing, as NumPy's `dtype=` argument:
+/// each element is converted to `U` with Rust's `as` (as [`Array::astype`]; the conversion
+/// is fused into the reduction, no tile of `U` is made), then reduced as an array of `U`.
 impl<T: Element> Array<T> {
-    /// Sum over all axes in `U`: each element is converted to `U` with Rust's `as` (as
-    /// [`Array::astype`]; the conversion is fused into the sum, no tile of `U` is made),
-    /// then summed in `U`, wrapping on overflow for integers: `sum_as::<u8>()` of 300 `u8`
-    /// ones is 44, as NumPy's `sum(dtype=np.uint8)`. A float `U` is summed as
+    /// Sum over all axes in `U`, wrapping on overflow for integers: `sum_as::<u8>()` of
+    /// 300 `u8` ones is 44, as NumPy's `sum(dtype=np.uint8)`. A float `U` is summed as
     /// [`Array::sum`] sums floats (compensated in f64, then rounded to `U`), so it can be
     /// more accurate than NumPy's.
     ///
@@ -234,13 +250,35 @@ impl<T: Element> Array<T> {
 
     /// [`Array::sum_as`] as `how` says (axes, keepdims, split_every).
     pub fn sum_as_with<U: Numeric>(&self, how: &Reduction) -> Array<U> {
+        self.own_sum(how, false, "sum")
+    }
+
+    /// Sum ignoring NaN over all axes in `U` (see [`Array::sum_as`]): a NaN counts as 0,
+    /// as in NumPy's `nansum(dtype=...)` (it converts to 0 in an integer `U`, and is
+    /// skipped in a float one).
+    ///
+    /// ```
+    /// let x = chunkwise::from_ndarray(&ndarray::arr1(&[1.5, f64::NAN, 2.5]), [2]).unwrap();
+    /// assert_eq!(x.nansum_as::<f32>().compute_scalar().unwrap(), 4.0f32);
+    /// ```
+    pub fn nansum_as<U: Numeric>(&self) -> Array<U> {
+        self.nansum_as_with(&Reduction::all())
+    }
+
+    /// [`Array::nansum_as`] as `how` says (axes, keepdims, split_every).
+    pub fn nansum_as_with<U: Numeric>(&self, how: &Reduction) -> Array<U> {
+        self.own_sum(how, true, "nansum")
+    }
+
+    /// The sum in `U` of the elements converted to `U`, NaN skipped if `skip_nan`.
+    fn own_sum<U: Numeric>(&self, how: &Reduction, skip_nan: bool, name: &str) -> Array<U> {
         let array = self.astype::<U>();
         let by = ReduceBy {
             array: &array,
             how,
-            name: "sum",
+            name,
         };
-        visit_own_sum_reducer(false, by)
+        visit_own_sum_reducer(skip_nan, by)
     }
 
     /// Product over all axes in `U` (see [`Array::sum_as`]).
@@ -257,6 +295,48 @@ impl<T: Element> Array<T> {
     pub fn prod_as_with<U: Numeric>(&self, how: &Reduction) -> Array<U> {
         self.astype::<U>()
             .reduce_by(how, Fold::<U>::new(true, false), "prod")
+    }
+
+    /// Mean over all axes in the float type `U`, as NumPy's `mean(dtype=...)` with a
+    /// float dtype: the result is a `U` (the sum is compensated in f64 whatever `U`).
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i64>(0, 4, 1, [3]).unwrap();
+    /// assert_eq!(x.mean_as::<f32>().compute_scalar().unwrap(), 1.5f32);
+    /// ```
+    pub fn mean_as<U: FloatElement>(&self) -> Array<U> {
+        self.mean_as_with(&Reduction::all())
+    }
+
+    /// [`Array::mean_as`] as `how` says (axes, keepdims, split_every).
+    pub fn mean_as_with<U: FloatElement>(&self, how: &Reduction) -> Array<U> {
+        self.astype::<U>().mean_with(how)
+    }
+
+    /// Variance over all axes in the float type `U` (see [`Array::var`]), as NumPy's
+    /// `var(dtype=...)` with a float dtype.
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i32>(1, 5, 1, [3]).unwrap();
+    /// assert_eq!(x.var_as::<f32>(0.0).compute_scalar().unwrap(), 1.25f32);
+    /// ```
+    pub fn var_as<U: FloatElement>(&self, ddof: f64) -> Array<U> {
+        self.var_as_with(&Reduction::all(), ddof)
+    }
+
+    /// [`Array::var_as`] as `how` says (axes, keepdims, split_every).
+    pub fn var_as_with<U: FloatElement>(&self, how: &Reduction, ddof: f64) -> Array<U> {
+        self.astype::<U>().var_with(how, ddof)
+    }
+
+    /// Standard deviation over all axes in the float type `U` (see [`Array::var_as`]).
+    pub fn std_as<U: FloatElement>(&self, ddof: f64) -> Array<U> {
+        self.std_as_with(&Reduction::all(), ddof)
+    }
+
+    /// [`Array::std_as`] as `how` says (axes, keepdims, split_every).
+    pub fn std_as_with<U: FloatElement>(&self, how: &Reduction, ddof: f64) -> Array<U> {
+        self.astype::<U>().std_with(how, ddof)
     }
 }
 
@@ -293,48 +373,49 @@ impl Array<bool> {
     }
 }
 
-/// Variance and standard deviation, from (count, mean, M2) states merged pairwise.
-impl<T: Numeric> Array<T> {
+/// Defines `name(ddof)`, `name_axis(axis, ddof)` and `name_with(&Reduction, ddof)` for one
+/// reduction of (count, mean, M2) states that finishes into `$output`.
+macro_rules! moment_methods {
+    ($($(#[$doc:meta])* $name:ident, $axis:ident, $with:ident = $output:ident, skip_nan: $skip:expr;)*) => {
+        /// Variance and standard deviation, from (count, mean, M2) states merged pairwise.
+        impl<T: Numeric> Array<T> {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self, ddof: f64) -> Array<T::Real> {
+                    self.$with(&Reduction::all(), ddof)
+                }
+                #[doc = concat!("[`Array::", stringify!($name), "`] along one axis.")]
+                pub fn $axis(&self, axis: isize, ddof: f64) -> Array<T::Real> {
+                    self.$with(&Reduction::axis(axis), ddof)
+                }
+                #[doc = concat!("[`Array::", stringify!($name), "`] as `how` says (axes, keepdims, split_every).")]
+                pub fn $with(&self, how: &Reduction, ddof: f64) -> Array<T::Real> {
+                    let output = MomentOutput::$output { ddof };
+                    self.reduce_by(how, Moments::<T>::new(output, $skip), stringify!($name))
+                }
+            )*
+        }
+    };
+}
+
+moment_methods! {
     /// Variance with `ddof` delta degrees of freedom (0: population, 1: sample).
     ///
     /// ```
     /// let x = chunkwise::arange::<f64>(1.0, 5.0, 1.0, [3]).unwrap();
     /// assert_eq!(x.var(1.0).compute_scalar().unwrap(), 5.0 / 3.0);
     /// ```
-    pub fn var(&self, ddof: f64) -> Array<T::Real> {
-        self.var_with(&Reduction::all(), ddof)
-    }
-
-    /// Variance along `axis`.
-    pub fn var_axis(&self, axis: isize, ddof: f64) -> Array<T::Real> {
-        self.var_with(&Reduction::axis(axis), ddof)
-    }
-
-    /// Variance as `how` says.
-    pub fn var_with(&self, how: &Reduction, ddof: f64) -> Array<T::Real> {
-        self.reduce_by(
-            how,
-            Moments::<T>::new(MomentOutput::Variance { ddof }, false),
-            "var",
-        )
-    }
-
+    var, var_axis, var_with = Variance, skip_nan: false;
     /// Standard deviation with `ddof` delta degrees of freedom.
-    pub fn std(&self, ddof: f64) -> Array<T::Real> {
-        self.std_with(&Reduction::all(), ddof)
-    }
-
-    /// Standard deviation along `axis`.
-    pub fn std_axis(&self, axis: isize, ddof: f64) -> Array<T::Real> {
-        self.std_with(&Reduction::axis(axis), ddof)
-    }
-
-    /// Standard deviation as `how` says.
-    pub fn std_with(&self, how: &Reduction, ddof: f64) -> Array<T::Real> {
-        self.reduce_by(
-            how,
-            Moments::<T>::new(MomentOutput::StdDev { ddof }, false),
-            "std",
-        )
-    }
+    std, std_axis, std_with = StdDev, skip_nan: false;
+    /// Variance ignoring NaN, as NumPy's `nanvar` (NaN where a slice has no more than
+    /// `ddof` values that are not NaN).
+    ///
+    /// ```
+    /// let x = chunkwise::from_ndarray(&ndarray::arr1(&[1.0, f64::NAN, 3.0]), [2]).unwrap();
+    /// assert_eq!(x.nanvar(0.0).compute_scalar().unwrap(), 1.0);
+    /// ```
+    nanvar, nanvar_axis, nanvar_with = Variance, skip_nan: true;
+    /// Standard deviation ignoring NaN, as NumPy's `nanstd` (see [`Array::nanvar`]).
+    nanstd, nanstd_axis, nanstd_with = StdDev, skip_nan: true;
 }

@@ -56,22 +56,40 @@ pub(crate) fn run_sinks(roots: &[Arc<Node>], config: &Config) -> Result<Report> 
 
 /// The tiles of `root`, in C order of their block index (kept by `persist`).
 pub(crate) fn compute_tiles(root: &Arc<Node>, config: &Config) -> Result<Vec<Value>> {
+    let (mut tiles, _) = compute_tiles_many(std::slice::from_ref(root), config)?;
+    Ok(tiles.pop().expect("one list of tiles per root"))
+}
+
+/// The tiles of each of `roots` (of any dtypes), each list in C order of the block index,
+/// computed in one run of one plan, so that work they share runs once.
+pub(crate) fn compute_tiles_many(
+    roots: &[Arc<Node>],
+    config: &Config,
+) -> Result<(Vec<Vec<Value>>, Report)> {
     // Planned before the tile slots are allocated, so a plan with too many tiles is
     // refused first.
-    let plan = plan_for(std::slice::from_ref(root), config)?;
-    let nblocks = root.grid.nblocks();
-    let tiles: Mutex<Vec<Option<Value>>> = Mutex::new(vec![None; root.grid.n_blocks()]);
-    executor(config).execute(&plan, config, &|_, block, value| {
-        let mut tiles = tiles.lock().unwrap_or_else(|p| p.into_inner());
+    let plan = plan_for(roots, config)?;
+    let slots: Vec<Mutex<Vec<Option<Value>>>> = roots
+        .iter()
+        .map(|root| Mutex::new(vec![None; root.grid.n_blocks()]))
+        .collect();
+    let report = executor(config).execute(&plan, config, &|o, block, value| {
+        let nblocks = roots[o].grid.nblocks();
+        let mut tiles = slots[o].lock().unwrap_or_else(|p| p.into_inner());
         tiles[crate::chunks::ravel(block, &nblocks)] = Some(value.clone());
         Ok(())
     })?;
-    Ok(tiles
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
+    let tiles = slots
         .into_iter()
-        .map(|t| t.expect("every output tile was computed"))
-        .collect())
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .into_iter()
+                .map(|t| t.expect("every output tile was computed"))
+                .collect()
+        })
+        .collect();
+    Ok((tiles, report))
 }
 
 /// An uninitialised result of `shape`, or an error if the memory cannot be had (never an

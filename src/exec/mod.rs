@@ -11,6 +11,8 @@ mod task;
 mod trace;
 
 pub use config::{Config, physical_memory};
-pub(crate) use driver::{compute_dense, compute_tiles, optimized, plan_for, run_sinks};
+pub(crate) use driver::{
+    compute_dense, compute_tiles, compute_tiles_many, optimized, plan_for, run_sinks,
+};
 pub use run::Report;
 pub use trace::TraceEvent;

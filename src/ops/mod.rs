@@ -4,6 +4,7 @@
 pub(crate) mod blockwise;
 pub(crate) mod concat;
 pub(crate) mod elementwise;
+pub(crate) mod gather;
 pub(crate) mod generators;
 pub(crate) mod layout;
 pub(crate) mod rechunk;

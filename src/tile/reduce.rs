@@ -13,7 +13,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use super::encode::Reader;
 use super::value::{StateTile, TupleTile, Value, tile_value};
-use crate::error::Result;
+use crate::error::{Error, ExecError, Result};
 
 /// Partial states of one tile while it is being folded.
 pub(crate) type States = Box<dyn Any + Send>;
@@ -239,12 +239,13 @@ impl<R: Reducer> ErasedReducer for Erased<R> {
         }))
     }
     fn finish(&self, states: &Value, shape: &[usize]) -> Result<Value> {
-        let values: Vec<R::Out> = self
-            .states(states)?
-            .states
-            .iter()
-            .map(|s| self.reducer.finish(s))
-            .collect();
+        let states = &self.states(states)?.states;
+        if !states.iter().all(|s| self.reducer.defined(s)) {
+            return Err(Error::Exec(ExecError::AllNanSlice {
+                op: self.name.clone(),
+            }));
+        }
+        let values: Vec<R::Out> = states.iter().map(|s| self.reducer.finish(s)).collect();
         let array = ArrayD::from_shape_vec(IxDyn(shape), values)
             .expect("one state per element of the result tile");
         Ok(tile_value(array))

@@ -142,14 +142,17 @@ impl<T: Element> Reducer for MinMax<T> {
     }
 }
 
-/// `argmin`/`argmax`: the reduced-space index of the first extreme value.
+/// `argmin`/`argmax`: the reduced-space index of the first extreme value; with `skip_nan`,
+/// `nanargmin`/`nanargmax`, for which a slice of NaN only has no result
+/// ([`Reducer::defined`] is false).
 #[derive(Debug)]
 pub struct ArgMinMax<T>(MinMax<T>);
 
 impl<T> ArgMinMax<T> {
-    /// An argmin or argmax reduction (NaN counts as the extreme, like NumPy).
-    pub fn new(extreme: Extreme) -> Self {
-        ArgMinMax(MinMax::new(extreme, false))
+    /// An argmin or argmax reduction: NaN counts as the extreme, like NumPy's, or is
+    /// skipped if `skip_nan`.
+    pub fn new(extreme: Extreme, skip_nan: bool) -> Self {
+        ArgMinMax(MinMax::new(extreme, skip_nan))
     }
 }
 
@@ -172,6 +175,9 @@ impl<T: Element> Reducer for ArgMinMax<T> {
     }
     fn finish(&self, state: &BestState<T>) -> u64 {
         state.position
+    }
+    fn defined(&self, state: &BestState<T>) -> bool {
+        state.seen
     }
     fn needs_positions(&self) -> bool {
         true

@@ -54,6 +54,12 @@ pub trait Reducer: Sized + Send + Sync + Debug + 'static {
     fn combine(&self, into: &mut Self::State, other: &Self::State);
     /// The result of a state.
     fn finish(&self, state: &Self::State) -> Self::Out;
+    /// Whether `state` has a result: false for a slice whose values were all skipped where
+    /// no result stands for that (`nanargmin` of NaN only, which NumPy refuses too). A
+    /// computation that would finish such a state fails instead.
+    fn defined(&self, _state: &Self::State) -> bool {
+        true
+    }
     /// Whether the fold needs element positions (argmin, argmax).
     fn needs_positions(&self) -> bool {
         false

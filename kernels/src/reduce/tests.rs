@@ -80,7 +80,7 @@ fn compensated_sum_is_exact_where_naive_is_not() {
 #[test]
 fn argmin_positions_and_nan_rules() {
     let xs = [3.0, 1.0, 1.0, f64::NAN, 0.0, 5.0];
-    let r = ArgMinMax::<f64>::new(Extreme::Min);
+    let r = ArgMinMax::<f64>::new(Extreme::Min, false);
     assert_eq!(fold_tile(&r, &[6], &[true], &xs, 2, OneByOne), vec![3]);
     let xs = [3.0, 1.0, 4.0, 1.0, 0.5, 9.0];
     assert_eq!(
