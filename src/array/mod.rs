@@ -14,6 +14,7 @@ pub(crate) mod map_overlap;
 pub mod random;
 mod reductions;
 mod rolling;
+mod scan;
 mod selection;
 mod structure;
 pub(crate) mod user_reduction;

@@ -9,6 +9,7 @@ pub(crate) mod generators;
 pub(crate) mod layout;
 pub(crate) mod rechunk;
 pub(crate) mod reduction;
+pub(crate) mod scan;
 pub(crate) mod select;
 pub(crate) mod slicing;
 pub(crate) mod sources;
