@@ -83,7 +83,7 @@ impl<T: Element> Array<T> {
 
     /// This array in [`Element::Sum`], NaN replaced by `fill` (fused, no tile of its own).
     fn without_nan(&self, fill: T::Sum) -> Array<T::Sum> {
-        where_(&self.map(T::is_nan), fill, &self.astype::<T::Sum>())
+        where_(&self.map(T::is_nan), fill, self.astype::<T::Sum>())
     }
 }
 
