@@ -6,6 +6,7 @@
 //! - [`strip`]: fused elementwise programs evaluated strip by strip.
 //! - [`reduce`]: reductions of tiles over axes into partial states.
 //! - [`rolling`]: reductions over sliding windows along an axis, O(n) per lane.
+//! - [`quantile`]: quantiles of lanes by selection.
 //! - [`scan`]: cumulative sums, products and other scans of a tile along an axis.
 //! - [`select`]: the elements of a tile that a boolean mask selects.
 //! - [`math`]: vectorised math functions on strips.
@@ -16,6 +17,7 @@ pub mod bytes;
 pub mod dtype;
 pub mod linalg;
 pub mod math;
+pub mod quantile;
 pub mod random;
 pub mod reduce;
 pub mod rolling;

@@ -11,6 +11,7 @@ mod indexing;
 mod layout;
 pub(crate) mod map_blocks;
 pub(crate) mod map_overlap;
+mod quantile;
 pub mod random;
 mod reductions;
 mod rolling;
@@ -31,6 +32,7 @@ pub use creation::{arange, eye, from_fn, from_ndarray, full, linspace, ones, zer
 pub use derived::Coarsen;
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use indexing::Indices;
+pub use quantile::QuantileMethod;
 pub use reductions::Reduction;
 pub use rolling::Rolling;
 pub use selection::Selection;

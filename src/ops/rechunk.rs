@@ -70,3 +70,56 @@ fn regrid(node: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
         },
     ))
 }
+
+/// The grid on which each tile holds `axes` whole: those axes are one chunk, and the other
+/// axes' chunks are split (the leading ones first, where a piece of a C-order tile stays
+/// contiguous rows) until a tile of `itemsize`-byte elements holds at most `target_bytes`,
+/// or they are single elements. For operations that need whole lanes (quantiles, sorting,
+/// functions of core dimensions), rechunked inside the plan.
+pub(crate) fn whole_along(
+    grid: &ChunkGrid,
+    axes: &[bool],
+    itemsize: usize,
+    target_bytes: usize,
+) -> ChunkGrid {
+    let shape = grid.shape();
+    let lane: usize = (0..shape.len())
+        .filter(|&a| axes[a])
+        .map(|a| shape[a].max(1))
+        .product();
+    let mut chunks: Vec<Vec<usize>> = grid.chunks();
+    let tile_bytes = |chunks: &[Vec<usize>]| -> usize {
+        let others: usize = (0..shape.len())
+            .filter(|&a| !axes[a])
+            .map(|a| chunks[a].iter().copied().max().unwrap_or(1).max(1))
+            .product();
+        lane.saturating_mul(others).saturating_mul(itemsize)
+    };
+    for a in (0..shape.len()).filter(|&a| !axes[a]) {
+        let bytes = tile_bytes(&chunks);
+        if bytes <= target_bytes {
+            break;
+        }
+        let parts = bytes.div_ceil(target_bytes.max(1));
+        chunks[a] = chunks[a]
+            .iter()
+            .flat_map(|&c| split_evenly(c, parts.min(c.max(1))))
+            .collect();
+    }
+    let axes_chunks = (0..shape.len())
+        .map(|a| match axes[a] {
+            true => crate::chunks::AxisChunks::single(shape[a]),
+            false => crate::chunks::AxisChunks::from_sizes(chunks[a].clone()),
+        })
+        .collect();
+    ChunkGrid::from_axes(axes_chunks)
+}
+
+/// `len` cut into `parts` lengths that differ by at most one (the longer ones first).
+fn split_evenly(len: usize, parts: usize) -> Vec<usize> {
+    let parts = parts.max(1);
+    (0..parts)
+        .map(|p| len / parts + usize::from(p < len % parts))
+        .filter(|&n| n > 0)
+        .collect()
+}
