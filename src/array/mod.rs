@@ -11,6 +11,7 @@ pub(crate) mod map_blocks;
 pub(crate) mod map_overlap;
 pub mod random;
 mod reductions;
+mod reshape;
 mod rolling;
 mod structure;
 pub(crate) mod user_reduction;

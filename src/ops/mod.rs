@@ -8,6 +8,7 @@ pub(crate) mod generators;
 pub(crate) mod layout;
 pub(crate) mod rechunk;
 pub(crate) mod reduction;
+pub(crate) mod reshape;
 pub(crate) mod slicing;
 pub(crate) mod sources;
 pub(crate) mod strip_ops;
