@@ -1,6 +1,7 @@
 //! The user-facing lazy array. Nothing here computes until `compute()` is called.
 
 mod arith;
+mod block;
 mod compute;
 mod creation;
 mod derived;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element};
 
+pub use block::{Block, block, block_nested};
 pub use compute::{compute_many, compute_many_report, compute_many_with};
 pub use creation::{arange, eye, from_fn, from_ndarray, full, linspace, ones, zeros};
 pub use derived::Coarsen;
