@@ -146,7 +146,16 @@ fn empty_and_zero_d_arrays_reshape() {
 #[test]
 fn bad_shapes_are_errors() {
     let x = chunkwise::zeros::<f64>(&[4, 6], [3, 3]).unwrap();
-    for shape in [&[5, 5][..], &[-1, -1], &[-2, 12], &[-1, 7], &[0, -1], &[25]] {
+    let huge = isize::MAX / 2;
+    for shape in [
+        &[5, 5][..],
+        &[-1, -1],
+        &[-2, 12],
+        &[-1, 7],
+        &[0, -1],
+        &[25],
+        &[huge, huge, 4],
+    ] {
         match x.reshape(shape) {
             Err(Error::Build(BuildError::InvalidArgument { op, .. })) => assert_eq!(op, "reshape"),
             other => panic!("{shape:?}: {other:?}"),

@@ -64,13 +64,12 @@ impl<T: Element> Array<T> {
             .iter()
             .filter(|&&n| n >= 0)
             .try_fold(1usize, |acc, &n| acc.checked_mul(n as usize));
-        let fits = |resolved: &[usize]| resolved.iter().product::<usize>() == size;
         let mut resolved: Vec<usize> = shape.iter().map(|&n| n.max(0) as usize).collect();
         match (known, unknown.first()) {
             (Some(known), Some(&a)) if known > 0 && size.is_multiple_of(known) => {
                 resolved[a] = size / known;
             }
-            (Some(_), None) if fits(&resolved) => {}
+            (Some(known), None) if known == size => {}
             _ => {
                 return Err(bad(format!(
                     "an array of {size} elements (shape {:?}) cannot take shape {shape:?}",
