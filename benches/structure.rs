@@ -13,7 +13,8 @@
 //! chunkwise's times include generating the random inputs (in the kernels, as Dask's do);
 //! the baselines' exclude it: they start from arrays in memory. Peak RSS is the growth of
 //! this process's high-water mark over the run (the baselines' include their materialised
-//! inputs). Each workload runs in a process of its own; name some with
+//! inputs, but a baseline runs after chunkwise in the same process and may reuse memory
+//! chunkwise freed, so its growth can read low). Each workload runs in a process of its own; name some with
 //! `CHUNKWISE_BENCH_ONLY=concat_pad` (or as arguments). `CHUNKWISE_BENCH_SCALE=4` divides
 //! the sizes by 4 for a quick run; `CHUNKWISE_BENCH_EXPLAIN=1` prints the plans.
 #![allow(missing_docs)]
