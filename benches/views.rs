@@ -26,7 +26,7 @@
 
 mod common;
 
-use common::{median, reset_peak_rss, rss_mib, scale};
+use common::{Workload, median, run_selected, with_peak_rss};
 
 use std::time::{Duration, Instant};
 
@@ -50,14 +50,6 @@ fn pool() -> rayon::ThreadPool {
 
 fn config() -> Config {
     Config::default().threads(threads())
-}
-
-/// Peak RSS growth in MiB while `f` runs, and its result.
-fn with_peak_rss<R>(f: impl FnOnce() -> R) -> (f64, R) {
-    reset_peak_rss();
-    let base = rss_mib("VmRSS:");
-    let r = f();
-    (rss_mib("VmHWM:") - base, r)
 }
 
 fn random(seed: u64, shape: &[usize], chunks: &[usize]) -> Array<f64> {
@@ -358,51 +350,12 @@ fn overlap_smooth(s: usize) {
     );
 }
 
-type Workload = (&'static str, fn(usize));
-
-/// The time of day (UTC) as `hh:mm:ss`.
-fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let day = secs % 86_400;
-    format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
-}
-
 fn main() {
-    let s = scale();
     let workloads: [Workload; 4] = [
         ("stencil", stencil),
         ("shifted_diff", shifted_diff),
         ("overlap_window", overlap_window),
         ("overlap_smooth", overlap_smooth),
     ];
-    let mut only: Vec<String> = std::env::var("CHUNKWISE_BENCH_ONLY")
-        .unwrap_or_default()
-        .split(',')
-        .filter(|w| !w.is_empty())
-        .map(String::from)
-        .collect();
-    only.extend(std::env::args().skip(1).filter(|a| !a.starts_with('-')));
-    let selected: Vec<&Workload> = workloads
-        .iter()
-        .filter(|(name, _)| only.is_empty() || only.iter().any(|o| o == name))
-        .collect();
-    if let [(_, run)] = selected.as_slice() {
-        run(s);
-        return;
-    }
-    println!(
-        "chunkwise views bench: {} threads, scale 1/{s}, started {} UTC",
-        threads(),
-        utc_now()
-    );
-    for (name, _) in selected {
-        let status = std::process::Command::new(std::env::current_exe().expect("this bench"))
-            .env("CHUNKWISE_BENCH_ONLY", name)
-            .status()
-            .expect("the bench runs itself");
-        assert!(status.success(), "the {name} workload failed");
-    }
-    println!("finished {} UTC", utc_now());
+    run_selected("views", &workloads);
 }

@@ -37,6 +37,7 @@ fn pad_source(mode: &Pad<f64>, i: isize, n: isize) -> Option<isize> {
         Pad::Symmetric if i < 0 => -i - 1,
         Pad::Symmetric => 2 * n - 1 - i,
         Pad::Wrap => i.rem_euclid(n),
+        other => panic!("{other:?} does not read its pad from the array"),
     })
 }
 

@@ -45,3 +45,59 @@ pub(crate) fn median<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, R) 
     times.sort();
     (times[times.len() / 2], last.expect("at least one run"))
 }
+
+/// Peak RSS growth in MiB while `f` runs (the growth of this process's high-water mark
+/// over its resident memory before), and `f`'s result.
+pub(crate) fn with_peak_rss<R>(f: impl FnOnce() -> R) -> (f64, R) {
+    reset_peak_rss();
+    let base = rss_mib("VmRSS:");
+    let r = f();
+    (rss_mib("VmHWM:") - base, r)
+}
+
+/// The time of day (UTC) as `hh:mm:ss`.
+pub(crate) fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = secs % 86_400;
+    format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
+}
+
+/// A named workload of a bench, run with the size divisor.
+pub(crate) type Workload = (&'static str, fn(usize));
+
+/// Runs the workloads that `CHUNKWISE_BENCH_ONLY` (comma-separated) or the arguments name
+/// (all when none): one alone in this process, several each in a process of its own, so
+/// that one's memory does not show in another's.
+pub(crate) fn run_selected(bench: &str, workloads: &[Workload]) {
+    let s = scale();
+    let mut only: Vec<String> = std::env::var("CHUNKWISE_BENCH_ONLY")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect();
+    only.extend(std::env::args().skip(1).filter(|a| !a.starts_with('-')));
+    let selected: Vec<&Workload> = workloads
+        .iter()
+        .filter(|(name, _)| only.is_empty() || only.iter().any(|o| o == name))
+        .collect();
+    if let [(_, run)] = selected.as_slice() {
+        run(s);
+        return;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "chunkwise {bench} bench: {threads} threads, scale 1/{s}, started {} UTC",
+        utc_now()
+    );
+    for (name, _) in selected {
+        let status = std::process::Command::new(std::env::current_exe().expect("this bench"))
+            .env("CHUNKWISE_BENCH_ONLY", name)
+            .status()
+            .expect("the bench runs itself");
+        assert!(status.success(), "the {name} workload failed");
+    }
+    println!("finished {} UTC", utc_now());
+}

@@ -2,6 +2,7 @@
 
 mod arith;
 mod batch;
+mod block;
 mod compute;
 mod creation;
 mod derived;
@@ -14,6 +15,7 @@ pub(crate) mod map_overlap;
 mod quantile;
 pub mod random;
 mod reductions;
+mod reshape;
 mod rolling;
 mod scan;
 mod selection;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::{DType, Element};
 
 pub use batch::{Batch, Computed, Handle};
+pub use block::{Block, block, block_nested};
 pub use compute::{compute_many, compute_many_report, compute_many_with};
 pub use creation::{arange, eye, from_fn, from_ndarray, full, linspace, ones, zeros};
 pub use derived::Coarsen;

@@ -1,6 +1,7 @@
 //! Joining, splitting, repeating, padding and shifting arrays: `concatenate`, `stack`,
-//! `split`, `tile`, `pad`, `roll`. All are slices, views and joins of tiles: lazy, and the
-//! tiles they pass on are not copied.
+//! `split`, `tile`, `repeat`, `pad`, `roll`. All are lazy; most are slices, views and joins
+//! of tiles, and the tiles they pass on are not copied (`repeat` and linear ramps compute
+//! theirs).
 
 use chunkwise_kernels::dtype::Element;
 
@@ -9,23 +10,46 @@ use super::derived::along;
 use super::map_blocks::invalid;
 use crate::chunks::Chunks;
 use crate::error::Result;
-use crate::ops::{concat, layout};
+use crate::ops::{concat, layout, ramp, repeat};
 
-/// How [`Array::pad`] fills the new elements (NumPy's `np.pad` modes).
+/// How [`Array::pad`] fills the new elements (NumPy's `np.pad` modes). The mirrored and
+/// wrapped modes take any width: wider than the axis, they repeat (NumPy's padding in
+/// repeated steps).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Pad<T> {
     /// One value.
     Constant(T),
     /// The edge element repeated.
     Edge,
-    /// Mirrored about the edge element, which is not repeated (`[3, 2 | 1, 2, 3]`); the
-    /// width is at most the axis length minus 1.
+    /// Values in equal steps from this end value (at the outer end) to the edge element,
+    /// which is not repeated: NumPy's `linear_ramp` with one end value for both sides
+    /// (computed in f64; integers rounded down, as NumPy's `linspace` rounds them).
+    LinearRamp(T),
+    /// Mirrored about the edge element, which is not repeated (`[3, 2 | 1, 2, 3]`).
     Reflect,
-    /// Mirrored about the edge, which is repeated (`[2, 1 | 1, 2, 3]`); the width is at most
-    /// the axis length.
+    /// Mirrored about the edge, which is repeated (`[2, 1 | 1, 2, 3]`).
     Symmetric,
-    /// The other end's elements (`[2, 3 | 1, 2, 3]`); the width is at most the axis length.
+    /// The other end's elements (`[2, 3 | 1, 2, 3]`).
     Wrap,
+}
+
+impl<T> Pad<T> {
+    /// Where position `i` of an axis of length `n` (at least 2) padded in a mirrored or
+    /// wrapped mode reads from: these modes extend the axis periodically.
+    fn periodic_source(&self, i: isize, n: isize) -> isize {
+        match self {
+            Pad::Reflect => {
+                let m = i.rem_euclid(2 * n - 2);
+                if m < n { m } else { 2 * n - 2 - m }
+            }
+            Pad::Symmetric => {
+                let m = i.rem_euclid(2 * n);
+                if m < n { m } else { 2 * n - 1 - m }
+            }
+            _ => i.rem_euclid(n),
+        }
+    }
 }
 
 /// `arrays` joined along `axis` (negative counting from the end), as NumPy's
@@ -195,16 +219,43 @@ impl<T: Element> Array<T> {
         Ok(out)
     }
 
+    /// Each element repeated `repeats` times along `axis`, as NumPy's `repeat` with one
+    /// count. Each tile of the result is one tile of `self` repeated (`repeats` times
+    /// longer along `axis`).
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i64>(0, 3, 1, [2]).unwrap();
+    /// let y = x.repeat(2, 0).unwrap();
+    /// assert_eq!(y.compute().unwrap().into_raw_vec_and_offset().0, vec![0, 0, 1, 1, 2, 2]);
+    /// assert_eq!(y.chunks().chunks(), &[vec![4, 2]]);
+    /// ```
+    pub fn repeat(&self, repeats: usize, axis: isize) -> Result<Array<T>> {
+        self.check()?;
+        let ndim = self.ndim();
+        let axis = layout::normalize_axis(axis, ndim)?;
+        match repeats {
+            1 => Ok(self.clone()),
+            0 => self.slice(along(ndim, axis, 0, 0)),
+            _ if self.shape()[axis] == 0 => Ok(self.clone()),
+            _ => Ok(Array::from_node(repeat::repeat(&self.node, repeats, axis))),
+        }
+    }
+
     /// `self` with `widths[k] = (before, after)` elements added along axis `k`, filled as
     /// `mode` says (NumPy's `np.pad` with a width pair per axis). The new parts are views
-    /// of `self` (edges, mirrors, the other end) or constant tiles, joined to `self`'s own
-    /// tiles, which are passed on as they are.
+    /// of `self` (edges, mirrors, the other end), ramps from its edges or constant tiles,
+    /// joined to `self`'s own tiles, which are passed on as they are.
     ///
     /// ```
     /// use chunkwise::Pad;
     /// let x = chunkwise::arange::<i64>(1, 4, 1, [2]).unwrap();
     /// let p = x.pad(&[(2, 1)], Pad::Reflect).unwrap();
     /// assert_eq!(p.compute().unwrap().into_raw_vec_and_offset().0, vec![3, 2, 1, 2, 3, 2]);
+    /// let wide = x.pad(&[(4, 0)], Pad::Wrap).unwrap();
+    /// assert_eq!(wide.compute().unwrap().into_raw_vec_and_offset().0, vec![3, 1, 2, 3, 1, 2, 3]);
+    /// let y = chunkwise::arange::<f64>(1.0, 3.0, 1.0, [2]).unwrap();
+    /// let ramp = y.pad(&[(2, 2)], Pad::LinearRamp(5.0)).unwrap();
+    /// assert_eq!(ramp.compute().unwrap().into_raw_vec_and_offset().0, vec![5.0, 3.0, 1.0, 2.0, 3.5, 5.0]);
     /// ```
     pub fn pad(&self, widths: &[(usize, usize)], mode: Pad<T>) -> Result<Array<T>> {
         self.check()?;
@@ -220,53 +271,91 @@ impl<T: Element> Array<T> {
             if before == 0 && after == 0 {
                 continue;
             }
-            let n = out.shape()[axis];
-            let limit = match mode {
-                Pad::Constant(_) => usize::MAX,
-                Pad::Reflect => n.saturating_sub(1),
-                Pad::Edge | Pad::Symmetric | Pad::Wrap => n,
-            };
-            if before.max(after) > limit || (n == 0 && !matches!(mode, Pad::Constant(_))) {
+            if out.shape()[axis] == 0 && !matches!(mode, Pad::Constant(_)) {
                 return Err(invalid(
                     "pad",
-                    format!(
-                        "widths ({before}, {after}) along axis {axis} of length {n} are wider than {mode:?} padding can fill"
-                    ),
+                    format!("axis {axis} is empty: only Constant padding can extend it"),
                 ));
             }
-            let side = |width: usize, at_start: bool| -> Result<Array<T>> {
-                let part = |start: usize, end: usize| out.slice(along(ndim, axis, start, end));
-                let mut shape = out.shape();
-                shape[axis] = width;
-                match mode {
-                    Pad::Constant(value) => {
-                        let chunks: Vec<usize> = out
-                            .chunks()
-                            .chunks()
-                            .iter()
-                            .map(|c| c.iter().copied().max().unwrap_or(1).max(1))
-                            .collect();
-                        super::creation::full(&shape, value, Chunks::Shape(chunks))
-                    }
-                    Pad::Edge => {
-                        let edge = if at_start {
-                            part(0, 1)?
-                        } else {
-                            part(n - 1, n)?
-                        };
-                        edge.broadcast_to(&shape)
-                    }
-                    Pad::Reflect if at_start => part(1, width + 1)?.flip(Some(&[axis as isize])),
-                    Pad::Reflect => part(n - 1 - width, n - 1)?.flip(Some(&[axis as isize])),
-                    Pad::Symmetric if at_start => part(0, width)?.flip(Some(&[axis as isize])),
-                    Pad::Symmetric => part(n - width, n)?.flip(Some(&[axis as isize])),
-                    Pad::Wrap if at_start => part(n - width, n),
-                    Pad::Wrap => part(0, width),
-                }
-            };
-            let (start, end) = (side(before, true)?, side(after, false)?);
+            let (start, end) = (
+                out.pad_side(axis, before, true, mode)?,
+                out.pad_side(axis, after, false, mode)?,
+            );
             out = concatenate(&[&start, &out, &end], axis as isize)?;
         }
         Ok(out)
+    }
+
+    /// The `width` elements that `mode` pads `self` with before (`at_start`) or after
+    /// `axis` (not empty unless the mode is `Constant`).
+    fn pad_side(
+        &self,
+        axis: usize,
+        width: usize,
+        at_start: bool,
+        mode: Pad<T>,
+    ) -> Result<Array<T>> {
+        let ndim = self.ndim();
+        let n = self.shape()[axis];
+        let part = |start: usize, end: usize| self.slice(along(ndim, axis, start, end));
+        if width == 0 {
+            return part(0, 0);
+        }
+        let mut shape = self.shape();
+        shape[axis] = width;
+        let edge = || if at_start { part(0, 1) } else { part(n - 1, n) };
+        match mode {
+            Pad::Constant(value) => {
+                let chunks: Vec<usize> = self
+                    .chunks()
+                    .chunks()
+                    .iter()
+                    .map(|c| c.iter().copied().max().unwrap_or(1).max(1))
+                    .collect();
+                super::creation::full(&shape, value, Chunks::Shape(chunks))
+            }
+            Pad::LinearRamp(end) => {
+                let ramp = ramp::linear_ramp(&edge()?.node, axis, width, end, at_start);
+                Ok(Array::from_node(ramp))
+            }
+            // Every periodic mode of an axis of one element repeats it.
+            Pad::Edge | Pad::Reflect | Pad::Symmetric | Pad::Wrap if n == 1 => {
+                edge()?.broadcast_to(&shape)
+            }
+            Pad::Edge => edge()?.broadcast_to(&shape),
+            Pad::Reflect | Pad::Symmetric | Pad::Wrap => {
+                // Runs of consecutive positions that read consecutive elements, forwards
+                // or backwards: each a slice of `self`, flipped when backwards.
+                let (n, width) = (n as isize, width as isize);
+                let (mut i, stop) = if at_start {
+                    (-width, 0)
+                } else {
+                    (n, n + width)
+                };
+                let mut pieces = Vec::new();
+                while i < stop {
+                    let s = mode.periodic_source(i, n);
+                    let step = match i + 1 < stop {
+                        true => mode.periodic_source(i + 1, n) - s,
+                        false => 1,
+                    };
+                    let mut len = 1;
+                    while step.abs() == 1
+                        && i + len < stop
+                        && mode.periodic_source(i + len, n) == s + step * len
+                    {
+                        len += 1;
+                    }
+                    pieces.push(match step {
+                        -1 => part((s - len + 1) as usize, (s + 1) as usize)?
+                            .flip(Some(&[axis as isize]))?,
+                        _ => part(s as usize, (s + len) as usize)?,
+                    });
+                    i += len;
+                }
+                let refs: Vec<&Array<T>> = pieces.iter().collect();
+                concatenate(&refs, axis as isize)
+            }
+        }
     }
 }
