@@ -348,7 +348,8 @@ fn task_limit(budget: u64) -> u64 {
 
 /// A lower bound of the number of tasks of `roots`, found per node (not per task): every
 /// output tile, the tiles of elementwise inputs aligned with a needed tile, and one partial
-/// per input tile of a reduction whose every result tile is needed. Plans too large to
+/// per group of input tiles (see [`Reduce::partial_fans`]) of a reduction whose every
+/// result tile is needed. Plans too large to
 /// make are refused from it before anything is allocated per task.
 fn least_tasks(roots: &[Arc<Node>]) -> u128 {
     let mut demand: HashMap<NodeId, u128> = HashMap::new();
@@ -367,7 +368,9 @@ fn least_tasks(roots: &[Arc<Node>]) -> u128 {
             NodeKind::Reduce(r) => {
                 let all = tiles == node.grid.n_blocks() as u128;
                 let count = if all {
-                    r.in_grid.n_blocks() as u128
+                    let blocks = r.in_grid.nblocks();
+                    let groups = blocks.iter().zip(r.partial_fans());
+                    groups.map(|(&n, fan)| n.div_ceil(fan) as u128).product()
                 } else {
                     tiles
                 };
@@ -439,7 +442,10 @@ fn streamed_sources(roots: &[Arc<Node>]) -> HashSet<NodeId> {
             *readers.entry(input.id).or_default() += 1;
             stack.push(input.clone());
         }
-        if let NodeKind::Reduce(r) = &node.kind {
+        // A partial that folds several tiles reads them as tiles.
+        if let NodeKind::Reduce(r) = &node.kind
+            && r.partial_fans().iter().all(|&fan| fan == 1)
+        {
             reductions.push(r.clone());
         }
     }
@@ -576,7 +582,14 @@ impl Lowering {
 
     /// Blocks per axis at each tree level, until every reduced axis has one block.
     fn levels(r: &Reduce) -> Vec<Vec<usize>> {
-        let mut levels = vec![r.in_grid.nblocks()];
+        let partials: Vec<usize> = r
+            .in_grid
+            .nblocks()
+            .iter()
+            .zip(r.partial_fans())
+            .map(|(&n, fan)| n.div_ceil(fan))
+            .collect();
+        let mut levels = vec![partials];
         loop {
             let last = levels.last().expect("level 0 exists");
             if last.iter().zip(&r.reduced).all(|(&n, &red)| !red || n <= 1) {
@@ -619,7 +632,10 @@ impl Lowering {
                 .filter(|&(k, _)| Some(k) != streamed)
                 .map(|(_, i)| i.clone())
                 .collect();
-            let deps = self.input_tasks(&others, &r.in_grid, block)?;
+            let mut deps = Vec::new();
+            for in_block in r.partial_blocks(block) {
+                deps.extend(self.input_tasks(&others, &r.in_grid, &in_block)?);
+            }
             let decoded = streamed.map_or(0, |k| {
                 let input = &r.inputs[k].node;
                 Self::tile_bytes(input, &input.grid, block)

@@ -250,6 +250,56 @@ impl Reduce {
     }
 }
 
+/// The most bytes of input tiles one partial of thin tiles reads.
+pub(crate) const PARTIAL_INPUT_BYTES: usize = 256 << 20;
+
+impl Reduce {
+    /// Per axis, how many input tiles one partial task folds into its one set of states: 1,
+    /// except for thin tiles (every reduced axis chunked by 1, as time slices reduced over
+    /// time), whose states are larger than their data: then neighbouring tiles along the
+    /// reduced axes (the last first) are folded together, up to `split_every` tiles and
+    /// [`PARTIAL_INPUT_BYTES`] of them. So a mean over 60 thin slices keeps a few sets of
+    /// states, not 60, and combines a few. Not for reducers that need positions.
+    pub(crate) fn partial_fans(&self) -> Vec<usize> {
+        let n = self.reduced.len();
+        let mut fans = vec![1; n];
+        let per_state: usize = (0..n)
+            .filter(|&a| self.reduced[a])
+            .map(|a| self.in_grid.axis(a).max_size())
+            .product();
+        if self.reducer.needs_positions() || per_state > 1 {
+            return fans;
+        }
+        let mut distinct: Vec<&Arc<Node>> = self.inputs.iter().map(|i| &i.node).collect();
+        distinct.sort_by_key(|n| n.id);
+        distinct.dedup_by_key(|n| n.id);
+        let itemsizes: usize = distinct.iter().map(|n| n.dtype.size()).sum();
+        let tile_bytes = (self.in_grid.max_tile_len() * itemsizes).max(1);
+        let mut left = self.split_every.min(PARTIAL_INPUT_BYTES / tile_bytes);
+        let counts = self.in_grid.nblocks();
+        for a in (0..n).rev() {
+            if self.reduced[a] && counts[a] > 1 && left >= 2 {
+                fans[a] = counts[a].min(left);
+                left /= fans[a];
+            }
+        }
+        fans
+    }
+
+    /// The input blocks that partial `block` (of the partials' level) folds, in C order.
+    pub(crate) fn partial_blocks(&self, block: &[usize]) -> Vec<Vec<usize>> {
+        let counts = self.in_grid.nblocks();
+        let ranges: Vec<std::ops::Range<usize>> = self
+            .partial_fans()
+            .iter()
+            .zip(block)
+            .zip(&counts)
+            .map(|((&fan, &b), &n)| b * fan..((b + 1) * fan).min(n))
+            .collect();
+        crate::chunks::box_indices(&ranges).collect()
+    }
+}
+
 /// Fan-in per reduced axis of a reduction tree over `n_reduced` axes whose combines read at
 /// most `split_every` partials each: the same on every axis, at least 2. Every reduction
 /// tree (built-in and user reductions) is cut by this rule, which depends on neither the

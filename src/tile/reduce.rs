@@ -141,6 +141,23 @@ impl<'a> PartialFold<'a> {
         self.done = upto;
     }
 
+    /// Goes on with the next tile of a partial that folds several (thin tiles next to each
+    /// other along the reduced axes, so with the same kept extents and one value per state
+    /// each): the states stay, and count on.
+    pub(crate) fn next_tile(&mut self, tile: TilePosition<'a>) {
+        let before = self.layout.values_per_state();
+        self.layout = ReduceLayout::new(
+            tile.shape,
+            tile.origin,
+            tile.array_shape,
+            self.reduced,
+            self.reducer.needs_positions(),
+        )
+        .after(before);
+        self.tile = tile;
+        self.done = 0;
+    }
+
     /// Forgets everything folded: the tile starts again.
     pub(crate) fn restart(&mut self) {
         self.states = self.reducer.start(self.layout.n_states());

@@ -249,6 +249,9 @@ pub struct ReduceLayout {
     n_states: usize,
     /// For position-aware reducers: origin and array extents per (unmerged) axis.
     positions: Option<Positions>,
+    /// Values each state was offered before this tile (by the tiles folded into the same
+    /// states before it, see [`ReduceLayout::after`]).
+    before: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -306,7 +309,16 @@ impl ReduceLayout {
             state_strides,
             n_states,
             positions,
+            before: 0,
         }
+    }
+
+    /// This layout for a tile folded into states that were offered `before` values per
+    /// state by earlier tiles (a partial that folds several thin tiles, one after the
+    /// other): column states count on from there.
+    pub fn after(mut self, before: u64) -> ReduceLayout {
+        self.before = before;
+        self
     }
 
     /// Number of partial states this tile reduces to.
@@ -314,14 +326,17 @@ impl ReduceLayout {
         self.n_states
     }
 
-    /// Number of values each state is offered by the whole tile.
+    /// Number of values each state is offered by the whole tile (and by the tiles folded
+    /// before it, see [`ReduceLayout::after`]).
     pub fn values_per_state(&self) -> u64 {
-        self.dims
-            .iter()
-            .zip(&self.reduced)
-            .filter(|(_, reduced)| **reduced)
-            .map(|(&extent, _)| extent as u64)
-            .product()
+        self.before
+            + self
+                .dims
+                .iter()
+                .zip(&self.reduced)
+                .filter(|(_, reduced)| **reduced)
+                .map(|(&extent, _)| extent as u64)
+                .product::<u64>()
     }
 
     /// Whether the tile is folded row by row into lanes of states (the last axis is kept),
@@ -395,8 +410,8 @@ impl ReduceLayout {
             let mut base = 0;
             let mut position = 0u64;
             // The row's index among the tile's rows of the same lanes: the values its lanes
-            // were offered before.
-            let mut seen = 0u64;
+            // were offered before (and before the tile).
+            let mut seen = self.before;
             let mut seen_stride = 1u64;
             // Unravel the row index over the outer axes.
             let mut outer = [0usize; 16];
