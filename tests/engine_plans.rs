@@ -331,3 +331,39 @@ fn a_window_of_a_large_map_overlap_plans_only_the_tiles_under_it() {
         .mapv(|v| v * 2.0 - 1.0);
     assert_same_f64(&got, &want);
 }
+
+/// An anomaly reduced over two axes, with the mean broadcast along the first: the plan
+/// walks the partials that one mean tile serves one after another (down the columns), so
+/// the mean and the tiles it was made from are dropped column by column instead of every
+/// tile being held until all the means exist.
+#[test]
+fn partials_walk_along_the_axis_an_input_is_broadcast_along() {
+    let x = random::uniform::<f64>(3, 0.0, 1.0, &[400, 30, 20], [10, 30, 20]).unwrap();
+    // Tiles of (1, 10, 30, 20), made by a blockwise step: held until read.
+    let r = x.reshape(&[20, 20, 30, 20]).unwrap();
+    let anomaly = &r - &r.mean_with(&chunkwise::Reduction::axis(0).keepdims(true));
+    let spread = anomaly.std_with(&chunkwise::Reduction::axes([0, 1]), 0.0);
+    let (values, report) = spread
+        .compute_report(&Config::default().threads(1))
+        .unwrap();
+    let all_tiles = (400 * 30 * 20 * 8) as u64;
+    assert!(
+        report.peak_bytes < all_tiles * 3 / 4,
+        "peak {} of {all_tiles}",
+        report.peak_bytes
+    );
+    // Checked against the dense definition.
+    let dense = r.compute().unwrap();
+    let mean = dense.mean_axis(ndarray::Axis(0)).unwrap();
+    let d = &dense - &mean.insert_axis(ndarray::Axis(0));
+    let var = ArrayD::from_shape_fn(IxDyn(&[30, 20]), |i| {
+        let lane: Vec<f64> = d
+            .indexed_iter()
+            .filter(|(j, _)| j[2] == i[0] && j[3] == i[1])
+            .map(|(_, &v)| v)
+            .collect();
+        let m = lane.iter().sum::<f64>() / lane.len() as f64;
+        (lane.iter().map(|v| (v - m).powi(2)).sum::<f64>() / lane.len() as f64).sqrt()
+    });
+    assert!(values.iter().zip(&var).all(|(a, b)| (a - b).abs() <= 1e-10));
+}

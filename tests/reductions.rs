@@ -1354,20 +1354,48 @@ fn reductions_of_thin_tiles_fold_several_per_partial() {
             f(&lane)
         })
     };
-    let kept = |lane: &[f64]| lane.iter().copied().filter(|v| !v.is_nan()).collect::<Vec<_>>();
+    let kept = |lane: &[f64]| {
+        lane.iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .collect::<Vec<_>>()
+    };
     let close = |a: &ArrayD<f64>, b: &ArrayD<f64>| {
-        a.iter().zip(b).all(|(p, q)| (p.is_nan() && q.is_nan()) || (p - q).abs() <= 1e-12 * (1.0 + q.abs()))
+        a.iter()
+            .zip(b)
+            .all(|(p, q)| (p.is_nan() && q.is_nan()) || (p - q).abs() <= 1e-12 * (1.0 + q.abs()))
     };
     let mean = x.mean_axis(0);
     // 46 tiles: with one partial per tile the plan would hold at least 92 tasks.
     let tasks = mean.task_count(&Config::default()).unwrap();
     assert!(tasks < 70, "{tasks} tasks: {}", mean.explain().unwrap());
-    assert!(close(&mean.compute().unwrap(), &lanes(&|l| l.iter().sum::<f64>() / l.len() as f64)));
-    assert!(close(&x.nanmean_axis(0).compute().unwrap(), &lanes(&|l| { let k = kept(l); k.iter().sum::<f64>() / k.len() as f64 })));
-    assert!(close(&x.var_axis(0, 1.0).compute().unwrap(), &lanes(&|l| dense_var(l, 1.0))));
-    assert!(close(&x.nanstd_axis(0, 0.0).compute().unwrap(), &lanes(&|l| dense_var(&kept(l), 0.0).sqrt())));
-    assert!(close(&x.nanmax_axis(0).compute().unwrap(), &lanes(&|l| kept(l).into_iter().fold(f64::MIN, f64::max))));
-    assert!(close(&x.sum_axis(0).compute().unwrap(), &lanes(&|l| l.iter().sum())));
+    assert!(close(
+        &mean.compute().unwrap(),
+        &lanes(&|l| l.iter().sum::<f64>() / l.len() as f64)
+    ));
+    assert!(close(
+        &x.nanmean_axis(0).compute().unwrap(),
+        &lanes(&|l| {
+            let k = kept(l);
+            k.iter().sum::<f64>() / k.len() as f64
+        })
+    ));
+    assert!(close(
+        &x.var_axis(0, 1.0).compute().unwrap(),
+        &lanes(&|l| dense_var(l, 1.0))
+    ));
+    assert!(close(
+        &x.nanstd_axis(0, 0.0).compute().unwrap(),
+        &lanes(&|l| dense_var(&kept(l), 0.0).sqrt())
+    ));
+    assert!(close(
+        &x.nanmax_axis(0).compute().unwrap(),
+        &lanes(&|l| kept(l).into_iter().fold(f64::MIN, f64::max))
+    ));
+    assert!(close(
+        &x.sum_axis(0).compute().unwrap(),
+        &lanes(&|l| l.iter().sum())
+    ));
     // f32 moments (shifted sums), and an index reduction (positions: one partial per tile).
     let small = data.mapv(|v| if v.is_nan() { 0.5 } else { v as f32 as f64 });
     let y = arr(&small.mapv(|v| v as f32), &Chunks::Shape(vec![1, 3, 7]));
@@ -1376,7 +1404,12 @@ fn reductions_of_thin_tiles_fold_several_per_partial() {
         let lane: Vec<f64> = (0..23).map(|t| small[[t, i[0], i[1]]]).collect();
         dense_var(&lane, 0.0).sqrt()
     });
-    assert!(std32.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b)));
+    assert!(
+        std32
+            .iter()
+            .zip(&want)
+            .all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b))
+    );
     let arg = y.argmax_axis(0).compute().unwrap();
     let want_arg = ArrayD::from_shape_fn(IxDyn(&[5, 7]), |i| {
         let lane: Vec<f64> = (0..23).map(|t| small[[t, i[0], i[1]]]).collect();

@@ -683,8 +683,9 @@ impl Lowering {
             .zip(below)
             .map(|((&b, fan), &n)| b * fan..((b + 1) * fan).min(n))
             .collect();
-        crate::chunks::box_indices(&ranges)
-            .map(|child| self.task(node, Stage::Level(level - 1), &child))
+        r.walk(&ranges)
+            .iter()
+            .map(|child| self.task(node, Stage::Level(level - 1), child))
             .collect()
     }
 

@@ -232,16 +232,34 @@ impl Reduce {
         self.split_every.min(by_bytes).max(2)
     }
 
+    /// The reduced axes in the order partials are grouped along them: first those along
+    /// which an input is broadcast (a mean over that axis, in an anomaly), so the plan
+    /// walks the tiles that one input tile serves one after another and that input (and
+    /// the tiles it was made from) can be dropped; then the others, the last first.
+    pub(crate) fn grouping_order(&self) -> Vec<usize> {
+        let n = self.reduced.len();
+        let broadcast = |a: usize| self.inputs.iter().any(|i| i.view.broadcasts(a));
+        let reduced = (0..n).rev().filter(|&a| self.reduced[a]);
+        let first: Vec<usize> = reduced.clone().filter(|&a| broadcast(a)).collect();
+        first
+            .iter()
+            .copied()
+            .chain(reduced.filter(|a| !first.contains(a)))
+            .collect()
+    }
+
     /// Per axis, how many blocks of a tree level of `counts` blocks one combine reads (1 on
-    /// kept axes): the last reduced axes first, as many as [`Reduce::combine_fan`] allows,
-    /// so that a combine reads whole runs of neighbouring partials in C order and the plan,
-    /// which follows the tree, walks the tiles row by row (a stencil then holds about one
-    /// row of its source's tiles). Every level reduces at least one axis.
+    /// kept axes): along the axes of [`Reduce::grouping_order`] (the last reduced axes
+    /// first, unless an input is broadcast along another), as many as
+    /// [`Reduce::combine_fan`] allows, so that a combine reads whole runs of neighbouring
+    /// partials in C order and the plan, which follows the tree, walks the tiles row by
+    /// row (a stencil then holds about one row of its source's tiles). Every level reduces
+    /// at least one axis.
     pub(crate) fn fans(&self, counts: &[usize]) -> Vec<usize> {
         let mut left = self.combine_fan();
         let mut fans = vec![1; counts.len()];
-        for a in (0..counts.len()).rev() {
-            if self.reduced[a] && counts[a] > 1 && left >= 2 {
+        for a in self.grouping_order() {
+            if counts[a] > 1 && left >= 2 {
                 fans[a] = counts[a].min(left);
                 left /= fans[a];
             }
@@ -277,8 +295,8 @@ impl Reduce {
         let tile_bytes = (self.in_grid.max_tile_len() * itemsizes).max(1);
         let mut left = self.split_every.min(PARTIAL_INPUT_BYTES / tile_bytes);
         let counts = self.in_grid.nblocks();
-        for a in (0..n).rev() {
-            if self.reduced[a] && counts[a] > 1 && left >= 2 {
+        for a in self.grouping_order() {
+            if counts[a] > 1 && left >= 2 {
                 fans[a] = counts[a].min(left);
                 left /= fans[a];
             }
@@ -286,7 +304,29 @@ impl Reduce {
         fans
     }
 
-    /// The input blocks that partial `block` (of the partials' level) folds, in C order.
+    /// The blocks of the box `ranges`, in the order the tree reads them: the axes of
+    /// [`Reduce::grouping_order`] fastest, the first of them innermost.
+    pub(crate) fn walk(&self, ranges: &[std::ops::Range<usize>]) -> Vec<Vec<usize>> {
+        let inner = self.grouping_order();
+        let order: Vec<usize> = (0..ranges.len())
+            .filter(|a| !inner.contains(a))
+            .chain(inner.iter().rev().copied())
+            .collect();
+        let permuted: Vec<std::ops::Range<usize>> =
+            order.iter().map(|&a| ranges[a].clone()).collect();
+        crate::chunks::box_indices(&permuted)
+            .map(|index| {
+                let mut block = vec![0; ranges.len()];
+                for (k, &a) in order.iter().enumerate() {
+                    block[a] = index[k];
+                }
+                block
+            })
+            .collect()
+    }
+
+    /// The input blocks that partial `block` (of the partials' level) folds, in the order
+    /// of [`Reduce::walk`].
     pub(crate) fn partial_blocks(&self, block: &[usize]) -> Vec<Vec<usize>> {
         let counts = self.in_grid.nblocks();
         let ranges: Vec<std::ops::Range<usize>> = self
@@ -296,7 +336,7 @@ impl Reduce {
             .zip(&counts)
             .map(|((&fan, &b), &n)| b * fan..((b + 1) * fan).min(n))
             .collect();
-        crate::chunks::box_indices(&ranges).collect()
+        self.walk(&ranges)
     }
 }
 
