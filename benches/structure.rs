@@ -5,6 +5,11 @@
 //!   (20, 365, 90, 180) (no rechunk: each 73-day tile is a tile of the result), then the
 //!   std over axes (0, 1) of the anomaly from the mean over axis 0; baseline: the same two
 //!   passes over the materialised array, in parallel;
+//! - `mask_mean`: `a[a > 100].mean()` (`a.mask(&a.greater(100))?.mean()`) of a 1000^3 u8
+//!   Zarr cube in 250^3 chunks (blosc zstd, bitshuffle), read from the store in the run;
+//!   baseline: the masked mean of the cube read into memory first (reading not timed);
+//!   the first run writes the cube into `target/bench-structure` (its memory then shows in
+//!   that run's figure: run it again);
 //! - `concat_pad`: `roll(pad(concatenate([a, b], 0), ((5, 5), (0, 7)), reflect), 17, 1)`
 //!   then the std over axis 0, with random a 12000 x 12000 and b 4000 x 12000 f64 in
 //!   1500 x 1500 tiles; baseline: column sums and sums of squares over the materialised
@@ -25,6 +30,7 @@ use common::{Workload, median, run_selected, with_peak_rss};
 
 use std::time::Duration;
 
+use chunkwise::io::zarr::{self, BloscCompressor, BloscShuffle, Compression, WriteOptions};
 use chunkwise::prelude::*;
 use chunkwise::{Pad, concatenate};
 use ndarray::{Array1, Ix2};
@@ -229,12 +235,86 @@ fn concat_pad(s: usize) {
     );
 }
 
-// A third workload, `mask_mean` (a boolean-mask selection on a u8 Zarr cube,
-// `a[a > 100].mean()`), will be added here by someone else, and listed in `main`.
+/// The u8 cube of `mask_mean` in a Zarr store (blosc zstd, bitshuffle, as Dask's side
+/// writes it), written once into `target/bench-structure`; or the store that
+/// `CHUNKWISE_MASK_STORE` names (such as the one `dask_baseline.py mask_mean` wrote), read
+/// as its root array.
+fn mask_store(n: usize) -> (std::path::PathBuf, &'static str) {
+    if let Some(store) = std::env::var_os("CHUNKWISE_MASK_STORE") {
+        return (store.into(), "");
+    }
+    let dir = std::path::PathBuf::from("target/bench-structure").join(format!("mask_u8_{n}"));
+    if !dir.join("cube").exists() {
+        let c = n / 4;
+        let cube = chunkwise::random::integers::<u8>(13, 0, 255, &[n, n, n], [c, c, c]).unwrap();
+        let options = WriteOptions::default()
+            .chunks([c, c, c])
+            .compression(Compression::Blosc {
+                cname: BloscCompressor::Zstd,
+                clevel: 3,
+                shuffle: BloscShuffle::BitShuffle,
+            });
+        cube.to_zarr(&dir, "cube", &options).unwrap();
+    }
+    (dir, "cube")
+}
+
+fn mask_mean(s: usize) {
+    let n = 1000 / s;
+    let (store, name) = mask_store(n);
+    let open = || {
+        zarr::open(&store, name)
+            .unwrap()
+            .into_typed::<u8>()
+            .unwrap()
+    };
+    let cfg = config();
+    let expr = {
+        let a = open();
+        a.mask(&a.greater(100)).unwrap().mean()
+    };
+    explain(&expr);
+    let (rss, (time, got)) = with_peak_rss(|| median(3, || expr.compute_report(&cfg).unwrap()));
+    let (got, report_run) = got;
+    drop(expr);
+
+    let (rss_b, (tb, want)) = with_peak_rss(|| {
+        let dense = open().compute().unwrap();
+        let flat = dense.as_slice().unwrap();
+        median(3, || {
+            let (sum, count) = flat
+                .par_chunks(1 << 16)
+                .map(|part| {
+                    part.iter()
+                        .filter(|&&v| v > 100)
+                        .fold((0u64, 0u64), |(s, c), &v| (s + u64::from(v), c + 1))
+                })
+                .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            sum as f64 / count as f64
+        })
+    });
+    let check = check_close("mean", &[got.iter().copied().sum::<f64>()], &[want], 1e-12)
+        + &format!(
+            "; {} tasks, peak {:.0} MiB held",
+            report_run.tasks,
+            report_run.peak_bytes as f64 / 1048576.0
+        );
+    report(
+        &format!(
+            "mask_mean a[a > 100].mean() of a {n}^3 u8 Zarr cube (blosc zstd, bitshuffle) from {}",
+            store.display()
+        ),
+        (time, rss),
+        (tb, rss_b),
+        "the masked mean of the cube read into memory, in parallel (reading not timed)",
+        &check,
+    );
+}
 
 fn main() {
-    let workloads: [Workload; 2] = [
+    let workloads: [Workload; 3] = [
         ("reshape_climatology", reshape_climatology),
+        ("mask_mean", mask_mean),
         ("concat_pad", concat_pad),
     ];
     run_selected("structure", &workloads);
