@@ -1,6 +1,8 @@
 //! Quantiles of lanes (the values along the reduced axes, for each position of the other
 //! axes) by selection, not sorting: O(n) per lane and quantile.
 
+use crate::dtype::Numeric;
+
 /// How a quantile between two data points is taken, as NumPy's `method`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -70,7 +72,8 @@ pub fn quantile_of(values: &mut [f64], q: f64, method: QuantileMethod) -> f64 {
 const LANES: usize = 16;
 
 /// The quantiles `qs` of each lane of a C-order tile seen as `outer` x `len` x `inner`
-/// (a lane: the `len` values at one `(outer, inner)` position), written to `out` as
+/// (a lane: the `len` values at one `(outer, inner)` position, read as f64), written to
+/// `out` as
 /// `qs.len()` x `outer` x `inner`. A lane holding NaN gives NaN, or with `skip_nan` its
 /// other values do (NaN when there are none). `len` must be at least 1.
 ///
@@ -82,8 +85,8 @@ const LANES: usize = 16;
 /// lane_quantiles(&tile, (1, 3, 2), &[0.5], QuantileMethod::Linear, true, &mut out);
 /// assert_eq!(out, [2.0, 20.0]);
 /// ```
-pub fn lane_quantiles(
-    data: &[f64],
+pub fn lane_quantiles<T: Numeric>(
+    data: &[T],
     (outer, len, inner): (usize, usize, usize),
     qs: &[f64],
     method: QuantileMethod,
@@ -102,7 +105,7 @@ pub fn lane_quantiles(
             for r in 0..len {
                 let row = &block[r * inner + i0..r * inner + i0 + width];
                 for (w, &x) in row.iter().enumerate() {
-                    buffer[w * len + r] = x;
+                    buffer[w * len + r] = T::as_f64(x);
                 }
             }
             for w in 0..width {

@@ -2,6 +2,7 @@
 //! holds the reduced axes whole (the other axes split so a tile stays small), then each
 //! tile's lanes are selected, never sorted.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{Element, FloatElement, Numeric};
@@ -9,7 +10,7 @@ use chunkwise_kernels::quantile::{QuantileMethod, lane_quantiles};
 use ndarray::{ArrayD, IxDyn};
 
 use super::blockwise::blockwise;
-use super::rechunk::{rechunk, whole_along};
+use super::rechunk::{regridded, whole_along};
 use crate::chunks::{AxisChunks, ChunkGrid};
 use crate::graph::Node;
 
@@ -39,7 +40,7 @@ pub(crate) fn quantiles<T: Numeric>(
 ) -> Arc<Node> {
     let itemsize = node.dtype.size();
     let target = (node.grid.max_tile_len() * itemsize).max(TARGET_TILE_BYTES);
-    let whole = rechunk(node, whole_along(&node.grid, reduced, itemsize, target));
+    let whole = regridded(node, whole_along(&node.grid, reduced, itemsize, target));
     let ndim = reduced.len();
     let reduced: Arc<[bool]> = reduced.into();
     let out_axes: Vec<AxisChunks> = [AxisChunks::single(spec.qs.len())]
@@ -91,19 +92,19 @@ pub(crate) fn quantiles<T: Numeric>(
     )
 }
 
-/// A tile's values as f64, seen as `outer` x `len` x `inner` with the lanes (the values
-/// along the reduced axes) of length `len`.
-struct Lanes {
-    values: Vec<f64>,
+/// A tile's values seen as `outer` x `len` x `inner`, with the lanes (the values along
+/// the reduced axes) of length `len`: the tile itself when those axes are adjacent (the
+/// usual case, one axis), else a copy with them moved last.
+struct Lanes<'a, T: Clone> {
+    values: Cow<'a, [T]>,
     outer: usize,
     len: usize,
     inner: usize,
 }
 
-impl Lanes {
-    /// The lanes of `tile` over the axes marked in `reduced`: in place when those axes are
-    /// adjacent (the usual case, one axis), else with them moved last (the order of a copy).
-    fn of<T: Numeric>(tile: &ArrayD<T>, reduced: &[bool]) -> Lanes {
+impl<'a, T: Numeric> Lanes<'a, T> {
+    /// The lanes of `tile` over the axes marked in `reduced`.
+    fn of(tile: &'a ArrayD<T>, reduced: &[bool]) -> Lanes<'a, T> {
         let shape = tile.shape();
         let first = reduced.iter().position(|&r| r).unwrap_or(0);
         let last = reduced.iter().rposition(|&r| r).unwrap_or(0);
@@ -113,7 +114,7 @@ impl Lanes {
             .product();
         if reduced[first..=last].iter().all(|&r| r) {
             return Lanes {
-                values: tile.iter().map(|&x| T::as_f64(x)).collect(),
+                values: Cow::Borrowed(tile.as_slice().expect("tiles are in C order")),
                 outer: shape[..first].iter().product(),
                 len,
                 inner: shape[last + 1..].iter().product(),
@@ -123,11 +124,15 @@ impl Lanes {
             .filter(|&a| !reduced[a])
             .chain((0..shape.len()).filter(|&a| reduced[a]))
             .collect();
-        let moved = tile.view().permuted_axes(IxDyn(&order));
-        let values: Vec<f64> = moved.iter().map(|&x| T::as_f64(x)).collect();
+        let moved: Vec<T> = tile
+            .view()
+            .permuted_axes(IxDyn(&order))
+            .iter()
+            .copied()
+            .collect();
         Lanes {
-            outer: values.len() / len.max(1),
-            values,
+            outer: moved.len() / len.max(1),
+            values: Cow::Owned(moved),
             len,
             inner: 1,
         }

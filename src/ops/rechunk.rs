@@ -9,8 +9,9 @@ use ndarray::{ArrayD, IxDyn};
 
 use super::blockwise::blockwise;
 use super::{sub_view, with_dtype};
+use crate::chunks::View;
 use crate::chunks::{ChunkGrid, overlap_local};
-use crate::graph::Node;
+use crate::graph::{Node, NodeKind, Source};
 
 /// `node` on the grid `to` (the same node if it is already on it).
 ///
@@ -69,6 +70,27 @@ fn regrid(node: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
             Ok(out)
         },
     ))
+}
+
+/// `node` on the grid `to`, for a consumer that needs whole tiles of it: computed on that
+/// grid directly where its values come from positions alone (random numbers, ranges and
+/// elementwise work on them: no tile of the old grid is made), else [`rechunk`]ed.
+pub(crate) fn regridded(node: &Arc<Node>, to: ChunkGrid) -> Arc<Node> {
+    /// Whether `node` is made from element positions only (up to a depth).
+    fn from_positions(node: &Node, depth: usize) -> bool {
+        match &node.kind {
+            NodeKind::Source(Source::Generator(_)) => true,
+            NodeKind::Elemwise(e) if depth > 0 => e
+                .inputs
+                .iter()
+                .all(|i| i.view.is_identity(&i.node.shape()) && from_positions(&i.node, depth - 1)),
+            _ => false,
+        }
+    }
+    match from_positions(node, 32) {
+        true => super::elementwise::viewed(node, View::identity(&node.shape()), to),
+        false => rechunk(node, to),
+    }
 }
 
 /// The grid on which each tile holds `axes` whole: those axes are one chunk, and the other
