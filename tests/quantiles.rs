@@ -154,3 +154,19 @@ fn bad_quantiles_and_axes_are_errors() {
         Err(Error::Build(BuildError::EmptyReduction { .. }))
     ));
 }
+
+#[test]
+fn generated_inputs_are_computed_on_the_whole_lane_grid() {
+    // Random numbers (and work on them) are made on the grid with whole lanes directly.
+    let x = chunkwise::random::uniform::<f64>(8, 0.0, 1.0, &[30, 8, 9], [7, 3, 4]).unwrap();
+    let y = &x * 2.0 + 1.0;
+    let median = y.median_axis(0);
+    let plan = median.explain().unwrap();
+    assert!(!plan.contains("rechunk"), "{plan}");
+    let values = y.compute().unwrap();
+    let axes = [true, false, false];
+    assert!(same(
+        &median.compute().unwrap(),
+        &dense(&values, &axes, 0.5, QuantileMethod::Linear, false)
+    ));
+}
