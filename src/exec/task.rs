@@ -7,7 +7,7 @@ use super::plan::{Task, TaskKind};
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, ExecError, Result};
 use crate::graph::{ElemInput, Gathered, NodeKind, Reduce, Source};
-use crate::tile::{PartialFold, TilePiece, Value, new_tile, partial};
+use crate::tile::{PartialFold, TilePiece, Value, grouped_partial, new_tile, partial};
 
 /// Computes `task` from the results of its dependencies (in `deps` order).
 pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Result<Value> {
@@ -71,7 +71,7 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
             };
             if r.partial_fans().iter().any(|&fan| fan > 1) {
                 let blocks = r.partial_blocks(&task.block);
-                return Ok(grouped_partial(r, &blocks, inputs, strip_len));
+                return Ok(grouped(r, &blocks, inputs, strip_len));
             }
             match task.streamed {
                 Some(k) => streamed_partial(task, r, k, inputs, tile, strip_len),
@@ -128,37 +128,32 @@ fn check_tile(task: &Task, value: &Value, shape: &[usize]) -> Result<()> {
 /// of that input's tile is folded as soon as the source has decoded it, while it is still in
 /// cache. `deps` are the tiles of the other inputs, in order.
 /// The partial states of several thin tiles (`blocks` of the input grid, next to each
-/// other along the reduced axes), folded in order into one set of states; `deps` holds
-/// their inputs block after block.
-fn grouped_partial(r: &Reduce, blocks: &[Vec<usize>], deps: &[Value], strip_len: usize) -> Value {
+/// other along the reduced axes) folded into one set of states; `deps` holds their inputs
+/// block after block.
+fn grouped(r: &Reduce, blocks: &[Vec<usize>], deps: &[Value], strip_len: usize) -> Value {
     let array_shape = r.in_grid.shape();
     let places: Vec<(Vec<usize>, Vec<usize>)> = blocks
         .iter()
         .map(|b| (r.in_grid.block_shape(b), r.in_grid.block_origin(b)))
         .collect();
-    fn tile<'a>(place: &'a (Vec<usize>, Vec<usize>), array_shape: &'a [usize]) -> TilePosition<'a> {
-        TilePosition {
-            origin: &place.1,
-            shape: &place.0,
-            array_shape,
-        }
-    }
     let mut values = deps.iter();
-    let mut fold = PartialFold::new(
-        &*r.reducer,
-        &r.program,
-        tile(&places[0], &array_shape),
-        &r.reduced,
-        strip_len,
-    );
-    for (k, (block, place)) in blocks.iter().zip(&places).enumerate() {
-        if k > 0 {
-            fold.next_tile(tile(place, &array_shape));
-        }
-        let gathered = Gathered::new(&r.inputs, &r.in_grid, block, values.by_ref());
-        fold.fold_upto(&gathered.tiles(), usize::MAX);
-    }
-    fold.end()
+    let gathered: Vec<Gathered<'_>> = blocks
+        .iter()
+        .map(|block| Gathered::new(&r.inputs, &r.in_grid, block, values.by_ref()))
+        .collect();
+    let tiles: Vec<_> = gathered
+        .iter()
+        .zip(&places)
+        .map(|(g, (shape, origin))| {
+            let tile = TilePosition {
+                origin,
+                shape,
+                array_shape: &array_shape,
+            };
+            (g.tiles(), tile)
+        })
+        .collect();
+    grouped_partial(&*r.reducer, &r.program, &tiles, &r.reduced, strip_len)
 }
 
 fn streamed_partial(

@@ -69,6 +69,68 @@ pub(crate) fn partial(
     fold.end()
 }
 
+/// Elements of each tile a grouped partial folds before going on to the next tile: the
+/// states of a piece (up to 24 bytes each) stay in cache while every tile of the group is
+/// folded into them.
+const GROUP_PIECE: usize = 1 << 14;
+
+/// The partial states of several thin tiles of one shape (next to each other along the
+/// reduced axes, one value per state each; see `Reduce::partial_fans`), folded into one set
+/// of states: piece by piece, each piece of every tile in turn, so a state is offered the
+/// tiles' values in their order while its piece stays in cache. `tiles` holds each tile's
+/// inputs and position.
+pub(crate) fn grouped_partial(
+    reducer: &dyn ErasedReducer,
+    program: &Program,
+    tiles: &[(Vec<InputTile<'_>>, TilePosition<'_>)],
+    reduced: &[bool],
+    strip_len: usize,
+) -> Value {
+    let mut before = 0;
+    let layouts: Vec<ReduceLayout> = tiles
+        .iter()
+        .map(|(_, tile)| {
+            let own = ReduceLayout::new(
+                tile.shape,
+                tile.origin,
+                tile.array_shape,
+                reduced,
+                reducer.needs_positions(),
+            );
+            let values = own.values_per_state();
+            let layout = own.after(before);
+            before += values;
+            layout
+        })
+        .collect();
+    let last = tiles.last().expect("a group holds a tile").1;
+    let mut states = reducer.start(layouts[0].n_states());
+    let len = last.len();
+    let mut start = 0;
+    while start < len {
+        let mut end = (start + GROUP_PIECE).min(len);
+        if end < len {
+            end = strip_start_before(last.shape, strip_len, end);
+        }
+        if end <= start {
+            end = len;
+        }
+        for ((inputs, tile), layout) in tiles.iter().zip(&layouts) {
+            program.run_range(inputs, *tile, start..end, strip_len, |offset, strip| {
+                reducer.fold(&mut states, layout, offset, strip)
+            });
+        }
+        start = end;
+    }
+    let shape = last
+        .shape
+        .iter()
+        .zip(reduced)
+        .map(|(&n, &r)| if r { 1 } else { n })
+        .collect();
+    reducer.end(states, layouts.last().expect("a layout per tile"), shape)
+}
+
 /// The partial states of one tile, folded as its elements become available: all at once
 /// ([`partial`]), or piece by piece while a source decodes it.
 pub(crate) struct PartialFold<'a> {
@@ -139,23 +201,6 @@ impl<'a> PartialFold<'a> {
             |offset, strip| reducer.fold(states, layout, offset, strip),
         );
         self.done = upto;
-    }
-
-    /// Goes on with the next tile of a partial that folds several (thin tiles next to each
-    /// other along the reduced axes, so with the same kept extents and one value per state
-    /// each): the states stay, and count on.
-    pub(crate) fn next_tile(&mut self, tile: TilePosition<'a>) {
-        let before = self.layout.values_per_state();
-        self.layout = ReduceLayout::new(
-            tile.shape,
-            tile.origin,
-            tile.array_shape,
-            self.reduced,
-            self.reducer.needs_positions(),
-        )
-        .after(before);
-        self.tile = tile;
-        self.done = 0;
     }
 
     /// Forgets everything folded: the tile starts again.
