@@ -170,3 +170,11 @@ fn generated_inputs_are_computed_on_the_whole_lane_grid() {
         &dense(&values, &axes, 0.5, QuantileMethod::Linear, false)
     ));
 }
+
+#[test]
+fn empty_kept_axes_give_empty_quantiles() {
+    let x = chunkwise::zeros::<f64>(&[5, 0], [2, 2]).unwrap();
+    assert_eq!(x.median_axis(0).compute().unwrap().shape(), &[0]);
+    let q = x.quantiles(&[0.1, 0.9], &Reduction::axis(0), QuantileMethod::Lower);
+    assert_eq!(q.compute().unwrap().shape(), &[2, 0]);
+}

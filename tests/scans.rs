@@ -106,3 +106,10 @@ fn bad_axes_and_panicking_operations_are_errors() {
         Err(Error::Exec(ExecError::TaskPanicked { .. }))
     ));
 }
+
+#[test]
+fn empty_axes_scan_to_empty_arrays() {
+    let x = chunkwise::zeros::<f64>(&[0, 3], [2, 2]).unwrap();
+    assert_eq!(x.cumsum(0).unwrap().compute().unwrap().shape(), &[0, 3]);
+    assert_eq!(x.cumprod(1).unwrap().compute().unwrap().shape(), &[0, 3]);
+}

@@ -324,3 +324,24 @@ fn a_selection_with_computed_chunk_sizes_writes_to_zarr() {
     let keep = data.sum_axis(Axis(1)).mapv(|v| v > 1.5).into_dyn();
     assert_eq!(back, select_leading(&data, &keep));
 }
+
+#[test]
+fn empty_arrays_select_nothing() {
+    let x = chunkwise::zeros::<f64>(&[0, 4], [2, 2]).unwrap();
+    let sel = x.mask(&x.greater(0.0)).unwrap();
+    assert_eq!(sel.compute().unwrap().len(), 0);
+    assert_eq!(sel.count().compute_scalar().unwrap(), 0);
+    assert!(sel.mean().compute_scalar().unwrap().is_nan());
+    let rows = chunkwise::zeros::<bool>(&[4], [3]).unwrap();
+    let y = chunkwise::ones::<i32>(&[3, 4], [2, 3]).unwrap();
+    let none = y.compress(&rows, 1).unwrap();
+    assert_eq!(none.compute().unwrap().shape(), &[3, 0]);
+    assert_eq!(
+        none.sum_with(&Reduction::axis(1))
+            .into_array()
+            .unwrap()
+            .compute()
+            .unwrap(),
+        ndarray::arr1(&[0i64, 0, 0]).into_dyn()
+    );
+}
