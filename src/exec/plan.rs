@@ -815,8 +815,37 @@ mod tests {
     }
 
     #[test]
-    fn the_reduction_tree_has_the_fan_in_of_split_every() {
+    fn a_partial_folds_several_thin_tiles() {
+        // 16 tiles of 1 reduced with split_every 4: 4 partials of 4 tiles each, read in
+        // order, and a finish of the 4.
         let x = data(16, vec![1; 16]);
+        let plan = plan_of(&[&x.sum_with(&Reduction::all().split_every(4))]);
+        assert_eq!(
+            counts(&plan),
+            counted(&[("Finish", 1), ("Partial", 4), ("Source", 16)])
+        );
+        for task in plan.tasks.iter().filter(|t| t.kind == TaskKind::Partial) {
+            let read: Vec<Vec<usize>> = task
+                .deps
+                .iter()
+                .map(|&d| plan.tasks[d].block.clone())
+                .collect();
+            let want: Vec<Vec<usize>> = (4 * task.block[0]..4 * task.block[0] + 4)
+                .map(|b| vec![b])
+                .collect();
+            assert_eq!(read, want);
+        }
+        let (sum, linspace) = (
+            x.sum().compute_scalar().unwrap(),
+            ndarray::Array1::<f64>::linspace(0.0, 1.0, 16).sum(),
+        );
+        assert!((sum - linspace).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_reduction_tree_has_the_fan_in_of_split_every() {
+        // Tiles of 2 (tiles of 1 are thin: one partial folds several, tested below).
+        let x = data(32, vec![2; 16]);
         // split_every 4: 16 partials, 4 combines of 4, a finish of the 4.
         let plan = plan_of(&[&x.sum_with(&Reduction::all().split_every(4))]);
         assert_eq!(
@@ -869,7 +898,7 @@ mod tests {
         // Two reduced axes: the last one's blocks are grouped first, so 6 x 6 tiles with a
         // fan-in of 9 combine as 6 rows of 6, then one finish of the 6 rows; a fan-in of
         // 12 takes two rows at a time.
-        let square = crate::zeros::<f64>(&[6, 6], [1, 1]).unwrap();
+        let square = crate::zeros::<f64>(&[12, 12], [2, 2]).unwrap();
         let plan = plan_of(&[&square.sum_with(&Reduction::all().split_every(9))]);
         assert_eq!(
             counts(&plan),
