@@ -249,7 +249,8 @@ fn plans_with_too_many_tasks_are_refused_before_they_are_made() {
     );
 
     // The limit follows the budget: bookkeeping per task must fit it.
-    let many = chunkwise::zeros::<u8>(&[200_000], [1]).unwrap().sum();
+    // (Tiles of 2: one partial per tile. Tiles of 1 are thin, and one partial folds several.)
+    let many = chunkwise::zeros::<u8>(&[400_000], [2]).unwrap().sum();
     let small = Config::default().memory_budget(1 << 20);
     assert!(is_too_many_tasks(&many.task_count(&small)));
     let large = Config::default().memory_budget(1 << 30);
