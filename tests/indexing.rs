@@ -303,7 +303,9 @@ fn bad_indices_are_errors() {
     let invalid = |e: Error| matches!(e, Error::Build(BuildError::InvalidArgument { .. }));
     assert!(invalid(x.vindex(&[]).unwrap_err()));
     assert!(invalid(x.vindex(&[&[0], &[0], &[0]]).unwrap_err()));
-    assert!(invalid(x.outer_index(&[None, None, None]).unwrap_err()));
+    assert!(invalid(
+        x.outer_index::<&[i64]>(&[None, None, None]).unwrap_err()
+    ));
     let two_d = from_ndarray(&ndarray::arr2(&[[0i64, 1]]), [1, 2]).unwrap();
     assert!(invalid(x.take(&two_d, 0).unwrap_err()));
     // an empty axis has no valid index, but takes an empty list

@@ -96,29 +96,39 @@ pub fn apply_carry<T: Copy>(
 mod tests {
     use super::*;
 
-    /// A non-commutative associative operation: strings joined in order.
+    /// The product of 2 x 2 integer matrices: associative, not commutative.
+    fn matmul(a: [i64; 4], b: [i64; 4]) -> [i64; 4] {
+        [
+            a[0] * b[0] + a[1] * b[2],
+            a[0] * b[1] + a[1] * b[3],
+            a[2] * b[0] + a[3] * b[2],
+            a[2] * b[1] + a[3] * b[3],
+        ]
+    }
+
     #[test]
     fn scans_keep_the_order_of_a_non_commutative_operation() {
-        // 2 x 3 x 2 of single letters; scan along the middle axis.
-        let letters: Vec<String> = "abcdefghijkl".chars().map(String::from).collect();
-        let join = |a: &str, b: &str| format!("{a}{b}");
-        let mut ids: Vec<usize> = (0..12).collect();
-        let mut table: Vec<String> = letters.clone();
-        // Scan indices into the table, joining strings as the operation.
-        let op = |a: usize, b: usize| {
-            table.push(join(&table[a].clone(), &table[b].clone()));
-            table.len() - 1
-        };
-        let op = std::cell::RefCell::new(op);
-        scan_in_place(&mut ids, 2, 3, 2, |a, b| (op.borrow_mut())(a, b));
-        drop(op);
-        let scanned: Vec<&str> = ids.iter().map(|&i| table[i].as_str()).collect();
+        // 2 x 3 x 2 matrices; scan along the middle axis, then fold and carry.
+        let data: Vec<[i64; 4]> = (0..12).map(|i| [1, i, (i % 3) - 1, 2]).collect();
+        let mut scanned = data.clone();
+        scan_in_place(&mut scanned, 2, 3, 2, matmul);
+        for o in 0..2 {
+            for j in 0..2 {
+                let mut product = data[o * 6 + j];
+                for i in 1..3 {
+                    product = matmul(product, data[o * 6 + i * 2 + j]);
+                    assert_eq!(scanned[o * 6 + i * 2 + j], product);
+                }
+            }
+        }
+        let folds = fold_slices(&data, 2, 3, 2, matmul);
         assert_eq!(
-            scanned,
-            [
-                "a", "b", "ac", "bd", "ace", "bdf", "g", "h", "gi", "hj", "gik", "hjl"
-            ]
+            folds,
+            vec![scanned[4], scanned[5], scanned[10], scanned[11]]
         );
+        let mut carried = data.clone();
+        apply_carry(&mut carried, &[[0, 1, 1, 0]; 4], 2, 3, 2, matmul);
+        assert_eq!(carried[3], matmul([0, 1, 1, 0], data[3]));
     }
 
     #[test]

@@ -165,7 +165,8 @@ impl<T: Element> Array<T> {
 
     /// Outer (orthogonal) indexing: per axis, a list of indices to take along it or `None`
     /// to keep it whole, as NumPy's `x[np.ix_(i, j)]`: the same as one [`Array::take`] per
-    /// listed axis. Axes past the list are kept whole.
+    /// listed axis. Axes past the list are kept whole. The lists may be in memory
+    /// (`&[i64]`) or lazy (`&Array<i64>`, `&Array<u64>`), as for `take`.
     ///
     /// ```
     /// let a = ndarray::Array::from_shape_fn((3, 4), |(i, j)| (4 * i + j) as i64);
@@ -173,7 +174,7 @@ impl<T: Element> Array<T> {
     /// let y = x.outer_index(&[Some(&[2, 0][..]), Some(&[-1, 1][..])]).unwrap();
     /// assert_eq!(y.compute().unwrap().into_raw_vec_and_offset().0, vec![11, 9, 3, 1]);
     /// ```
-    pub fn outer_index(&self, indices: &[Option<&[i64]>]) -> Result<Array<T>> {
+    pub fn outer_index<I: Into<Indices> + Clone>(&self, indices: &[Option<I>]) -> Result<Array<T>> {
         self.check()?;
         if indices.len() > self.ndim() {
             return Err(invalid(
@@ -188,7 +189,7 @@ impl<T: Element> Array<T> {
         let mut out = self.clone();
         for (axis, list) in indices.iter().enumerate() {
             if let Some(list) = list {
-                out = out.take(*list, axis as isize)?;
+                out = out.take(list.clone(), axis as isize)?;
             }
         }
         Ok(out)
