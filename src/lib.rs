@@ -46,9 +46,10 @@ pub use array::map_blocks::{BlockInfo, BlockResult, BoxError, MapBlocks, map_blo
 pub use array::map_overlap::{Boundary, MapOverlap, map_overlap};
 pub use array::user_reduction::reduction;
 pub use array::{
-    Array, Batch, Coarsen, Computed, Handle, Indices, IntoOperand, Operand, Pad, Reduction,
+    Array, Batch, Bins, Coarsen, Computed, Handle, Indices, IntoOperand, Operand, Pad, Reduction,
     Rolling, Selection, arange, compute_many, compute_many_report, compute_many_with, concatenate,
-    eye, from_fn, from_ndarray, full, linspace, ones, random, stack, where_, zeros,
+    eye, from_fn, from_ndarray, full, histogram2d, histogramdd, histogramdd_weighted, linspace,
+    ones, random, stack, where_, zeros,
 };
 pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES};
 pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};
