@@ -77,7 +77,15 @@ pub fn top_k<T: Element>(
         return Vec::new();
     }
     let mut heap: BinaryHeap<Candidate<T>> = BinaryHeap::with_capacity(k + 1);
+    // The value of the worst kept candidate once `k` are held: a value strictly worse
+    // (false for NaN on either side) is rejected by one comparison.
+    let mut threshold: Option<T> = None;
     for (value, position) in items {
+        if let Some(t) = threshold
+            && (if largest { value < t } else { value > t })
+        {
+            continue;
+        }
         let candidate = Candidate {
             value,
             position,
@@ -89,6 +97,9 @@ pub fn top_k<T: Element>(
             && candidate < *worst
         {
             *worst = candidate;
+        }
+        if heap.len() == k {
+            threshold = heap.peek().map(|worst| worst.value);
         }
     }
     heap.into_sorted_vec()

@@ -17,6 +17,7 @@ mod reductions;
 mod rolling;
 mod selection;
 mod structure;
+mod topk;
 pub(crate) mod user_reduction;
 
 use std::fmt;
