@@ -45,3 +45,63 @@ pub(crate) fn median<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, R) 
     times.sort();
     (times[times.len() / 2], last.expect("at least one run"))
 }
+
+/// Worker threads of a bench: every core.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Peak RSS growth in MiB while `f` runs, and its result.
+pub(crate) fn with_peak_rss<R>(f: impl FnOnce() -> R) -> (f64, R) {
+    reset_peak_rss();
+    let base = rss_mib("VmRSS:");
+    let r = f();
+    (rss_mib("VmHWM:") - base, r)
+}
+
+/// The time of day (UTC) as `hh:mm:ss`.
+pub(crate) fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = secs % 86_400;
+    format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
+}
+
+/// A workload of a bench: its name, and the function that runs it at a scale divisor.
+pub(crate) type Workload = (&'static str, fn(usize));
+
+/// Runs the workloads named in `CHUNKWISE_BENCH_ONLY` (comma-separated) or as arguments,
+/// all of them if none is named: one named workload runs here, several each in a process
+/// of its own (so one's memory does not show in another's), after a header line.
+pub(crate) fn run_selected(bench: &str, workloads: &[Workload]) {
+    let s = scale();
+    let mut only: Vec<String> = std::env::var("CHUNKWISE_BENCH_ONLY")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect();
+    only.extend(std::env::args().skip(1).filter(|a| !a.starts_with('-')));
+    let selected: Vec<_> = workloads
+        .iter()
+        .filter(|(name, _)| only.is_empty() || only.iter().any(|o| o == name))
+        .collect();
+    if let [(_, run)] = selected.as_slice() {
+        run(s);
+        return;
+    }
+    println!(
+        "chunkwise {bench} bench: {} threads, scale 1/{s}, started {} UTC",
+        threads(),
+        utc_now()
+    );
+    for (name, _) in selected {
+        let status = std::process::Command::new(std::env::current_exe().expect("this bench"))
+            .env("CHUNKWISE_BENCH_ONLY", name)
+            .status()
+            .expect("the bench runs itself");
+        assert!(status.success(), "the {name} workload failed");
+    }
+    println!("finished {} UTC", utc_now());
+}
