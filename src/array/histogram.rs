@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Numeric};
-use chunkwise_kernels::histogram::{BinEdges, digitize, fill_bincount, fill_bins};
+use chunkwise_kernels::histogram::{BinEdges, count_bins, digitize, fill_bincount, fill_bins};
 use ndarray::{ArrayD, IxDyn, Zip};
 
 use super::Array;
@@ -192,7 +192,10 @@ fn counts<T: Numeric>(
     let shape = edges.iter().map(|e| e.len()).collect();
     let kept = edges.clone();
     let fill = move |coords: &[&[T]], _: Option<&[f64]>, counts: &mut [u64]| {
-        fill_bins(&kept, coords, |bin, _| counts[bin] += 1);
+        match (&kept[..], coords) {
+            ([bins], [xs]) => count_bins(bins, xs, counts),
+            _ => fill_bins(&kept, coords, |bin, _| counts[bin] += 1),
+        }
         Ok(())
     };
     let counts = binned(op, samples, None, shape, Arc::new(fill))?;
