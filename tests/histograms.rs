@@ -354,3 +354,15 @@ fn many_tiles_combine_in_a_tree() {
     let expected = dense_histogram(&[dense.iter().copied().collect()], &[edges], |_| 1.0);
     assert_eq!(counts.compute().unwrap().mapv(|c| c as f64), expected);
 }
+
+#[test]
+fn a_0d_array_is_one_value() {
+    let x = from_ndarray(&ndarray::arr0(0.75), Chunks::Shape(vec![])).unwrap();
+    let (counts, _) = x.histogram(2, (0.0, 1.0)).unwrap();
+    assert_eq!(
+        counts.compute().unwrap().into_raw_vec_and_offset().0,
+        vec![0, 1]
+    );
+    let bin = x.digitize(&[0.5], false).unwrap().compute().unwrap();
+    assert_eq!(bin.into_raw_vec_and_offset().0, vec![1]);
+}

@@ -108,7 +108,9 @@ fn binned<T: Numeric, C: Numeric>(
     for array in samples {
         array.check()?;
     }
-    let weight_node = weights.map(|w| (w.check(), &w.node, w.shape()));
+    if let Some(w) = weights {
+        w.check()?;
+    }
     let shapes = samples
         .iter()
         .map(|s| s.shape())
@@ -120,15 +122,13 @@ fn binned<T: Numeric, C: Numeric>(
             found,
         }));
     }
+    // Every input on the first sample's grid, so a task reads one tile of each.
     let grid = first.chunks().clone();
-    let mut nodes: Vec<_> = samples
+    let inputs = samples
         .iter()
-        .map(|s| rechunk(&s.node, grid.clone()))
-        .collect();
-    if let Some((checked, node, _)) = weight_node {
-        checked?;
-        nodes.push(rechunk(node, grid.clone()));
-    }
+        .map(|s| &s.node)
+        .chain(weights.map(|w| &w.node));
+    let nodes: Vec<_> = inputs.map(|node| rechunk(node, grid.clone())).collect();
     let ndim = shape.len();
     let n_samples = samples.len();
     let axes = grid
