@@ -6,6 +6,8 @@
 //! find a value's bin by one multiplication and then check it against the edges (as NumPy
 //! does), so both kinds of bins give the same answer for the same edges.
 
+use multiversion::multiversion;
+
 use crate::dtype::Numeric;
 
 /// The edges of the bins along one dimension, and a fast way to find a value's bin.
@@ -158,30 +160,58 @@ pub fn fill_bins<T: Numeric>(
 /// assert_eq!(counts, [1, 2]);
 /// ```
 pub fn count_bins<T: Numeric>(bins: &BinEdges, xs: &[T], counts: &mut [u64]) {
+    const BLOCK: usize = 512;
     let n = bins.len();
     assert_eq!(counts.len(), n, "one count per bin");
     let (Some((lo, per_unit)), Some(tolerance)) = (bins.uniform, bins.tolerance) else {
         return fill_bins(std::slice::from_ref(bins), &[xs], |bin, _| counts[bin] += 1);
     };
+    if n >= i32::MAX as usize {
+        return fill_bins(std::slice::from_ref(bins), &[xs], |bin, _| counts[bin] += 1);
+    }
     // Bin `n` counts the values in no bin; dropped at the end.
     let mut all = vec![0u64; n + 1];
-    let last = n as f64;
-    for &x in xs {
-        let x = T::as_f64(x);
-        let f = (x - lo) * per_unit;
-        // Clamped first so the conversion is one instruction; NaN becomes -1.
-        let i = f.max(-1.0).min(last) as i64;
-        let fraction = f - i as f64;
-        let clear =
-            (fraction > tolerance) & (fraction < 1.0 - tolerance) & (i >= 0) & (i < n as i64);
-        let bin = match clear {
-            true => i as usize,
-            false => bins.bin_of(x).unwrap_or(n),
-        };
-        all[bin] += 1;
+    let mut guessed = [0u32; BLOCK];
+    for block in xs.chunks(BLOCK) {
+        let guessed = &mut guessed[..block.len()];
+        clear_bins(block, lo, per_unit, tolerance, n, guessed);
+        for (&x, &bin) in block.iter().zip(guessed.iter()) {
+            let bin = match bin {
+                UNSURE => bins.bin_of(T::as_f64(x)).unwrap_or(n),
+                clear => clear as usize,
+            };
+            all[bin] += 1;
+        }
     }
     for (c, a) in counts.iter_mut().zip(&all) {
         *c += a;
+    }
+}
+
+/// What [`clear_bins`] gives a value whose bin the product does not settle.
+const UNSURE: u32 = u32::MAX;
+
+/// Per value of `xs`, the integer part of `(x - lo) * per_unit` where its fraction is more
+/// than `tolerance` from 0 and 1 and it is a bin below `n`, else [`UNSURE`]. No branch, so
+/// the loop vectorises (compiled per instruction set).
+#[multiversion(targets("x86_64+avx512f+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn clear_bins<T: Numeric>(
+    xs: &[T],
+    lo: f64,
+    per_unit: f64,
+    tolerance: f64,
+    n: usize,
+    out: &mut [u32],
+) {
+    let last = n as f64;
+    for (o, &x) in out.iter_mut().zip(xs) {
+        let f = (T::as_f64(x) - lo) * per_unit;
+        // Clamped first so the conversion is one instruction; NaN becomes -1.
+        let i = f.max(-1.0).min(last) as i32;
+        let fraction = f - f64::from(i);
+        let clear =
+            (fraction > tolerance) & (fraction < 1.0 - tolerance) & (i >= 0) & (i < n as i32);
+        *o = if clear { i as u32 } else { UNSURE };
     }
 }
 
