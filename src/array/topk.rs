@@ -59,6 +59,43 @@ fn lanes_of<T: Element>(
     tuple(vec![tile_value(values), tile_value(positions)])
 }
 
+/// The `want` best per lane along `axis` of partial tiles (tuples of values and their
+/// positions), as one such tile of `shape`.
+fn merge<T: Element>(
+    tiles: &[&Value],
+    shape: &[usize],
+    axis: usize,
+    want: usize,
+    largest: bool,
+) -> Result<Value> {
+    let held: Vec<(Value, Value)> = tiles
+        .iter()
+        .map(|t| Ok((part(t, 0)?, part(t, 1)?)))
+        .collect::<Result<_>>()?;
+    let arrays: Vec<(&ArrayD<T>, &ArrayD<u64>)> = held
+        .iter()
+        .map(|(v, p)| Ok((v.array::<T>()?, p.array::<u64>()?)))
+        .collect::<Result<_>>()?;
+    let mut lanes: Vec<_> = arrays
+        .iter()
+        .map(|(v, p)| {
+            (
+                v.lanes(Axis(axis)).into_iter(),
+                p.lanes(Axis(axis)).into_iter(),
+            )
+        })
+        .collect();
+    Ok(lanes_of::<T>(shape, axis, |_| {
+        let mut candidates = Vec::new();
+        for (values, positions) in lanes.iter_mut() {
+            let values = values.next().expect("one lane per output lane");
+            let positions = positions.next().expect("one lane per output lane");
+            candidates.extend(values.iter().copied().zip(positions.iter().copied()));
+        }
+        top_k(candidates.into_iter(), want, largest)
+    }))
+}
+
 /// The node of tuple tiles (the `|k|` best values along `axis`, best first, and their
 /// positions), in one chunk along `axis`.
 fn best<T: Element>(
@@ -123,35 +160,7 @@ fn best<T: Element>(
                     };
                     deps.map(at).collect()
                 },
-                move |block, tiles| {
-                    let held: Vec<(Value, Value)> = tiles
-                        .iter()
-                        .map(|t| Ok((part(t, 0)?, part(t, 1)?)))
-                        .collect::<Result<_>>()?;
-                    let arrays: Vec<(&ArrayD<T>, &ArrayD<u64>)> = held
-                        .iter()
-                        .map(|(v, p)| Ok((v.array::<T>()?, p.array::<u64>()?)))
-                        .collect::<Result<_>>()?;
-                    let mut lanes: Vec<_> = arrays
-                        .iter()
-                        .map(|(v, p)| {
-                            (
-                                v.lanes(Axis(axis)).into_iter(),
-                                p.lanes(Axis(axis)).into_iter(),
-                            )
-                        })
-                        .collect();
-                    Ok(lanes_of::<T>(block.shape, axis, |_| {
-                        let mut candidates = Vec::new();
-                        for (values, positions) in lanes.iter_mut() {
-                            let values = values.next().expect("one lane per output lane");
-                            let positions = positions.next().expect("one lane per output lane");
-                            let pairs = values.iter().copied().zip(positions.iter().copied());
-                            candidates.extend(pairs);
-                        }
-                        top_k(candidates.into_iter(), want, largest)
-                    }))
-                },
+                move |block, tiles| merge::<T>(tiles, block.shape, axis, want, largest),
             );
         sizes = next;
     }
