@@ -272,6 +272,18 @@ pub enum ExecError {
         /// Its length.
         len: usize,
     },
+    /// A value that `bincount` cannot count: negative, or not below the number of bins
+    /// (`minlength`), which must be known before computing.
+    #[error(
+        "bincount: value {value} is outside the bins 0..{bins} (pass a minlength above the \
+         largest value)"
+    )]
+    BinOutOfRange {
+        /// The value found.
+        value: f64,
+        /// The number of bins.
+        bins: usize,
+    },
     /// A reduction that skips NaN (`nanargmin`, `nanargmax`) met a slice of NaN only, which
     /// has no result (NumPy raises "All-NaN slice encountered").
     #[error("{op}: All-NaN slice encountered")]

@@ -46,8 +46,12 @@ pub(crate) fn median<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, R) 
     (times[times.len() / 2], last.expect("at least one run"))
 }
 
-/// Peak RSS growth in MiB while `f` runs (the growth of this process's high-water mark
-/// over its resident memory before), and `f`'s result.
+/// Worker threads of a bench: every core.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Peak RSS growth in MiB while `f` runs, and its result.
 pub(crate) fn with_peak_rss<R>(f: impl FnOnce() -> R) -> (f64, R) {
     reset_peak_rss();
     let base = rss_mib("VmRSS:");
@@ -64,12 +68,12 @@ pub(crate) fn utc_now() -> String {
     format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
 }
 
-/// A named workload of a bench, run with the size divisor.
+/// A workload of a bench: its name, and the function that runs it at a scale divisor.
 pub(crate) type Workload = (&'static str, fn(usize));
 
-/// Runs the workloads that `CHUNKWISE_BENCH_ONLY` (comma-separated) or the arguments name
-/// (all when none): one alone in this process, several each in a process of its own, so
-/// that one's memory does not show in another's.
+/// Runs the workloads named in `CHUNKWISE_BENCH_ONLY` (comma-separated) or as arguments,
+/// all of them if none is named: one named workload runs here, several each in a process
+/// of its own (so one's memory does not show in another's), after a header line.
 pub(crate) fn run_selected(bench: &str, workloads: &[Workload]) {
     let s = scale();
     let mut only: Vec<String> = std::env::var("CHUNKWISE_BENCH_ONLY")
@@ -79,7 +83,7 @@ pub(crate) fn run_selected(bench: &str, workloads: &[Workload]) {
         .map(String::from)
         .collect();
     only.extend(std::env::args().skip(1).filter(|a| !a.starts_with('-')));
-    let selected: Vec<&Workload> = workloads
+    let selected: Vec<_> = workloads
         .iter()
         .filter(|(name, _)| only.is_empty() || only.iter().any(|o| o == name))
         .collect();
@@ -87,9 +91,9 @@ pub(crate) fn run_selected(bench: &str, workloads: &[Workload]) {
         run(s);
         return;
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "chunkwise {bench} bench: {threads} threads, scale 1/{s}, started {} UTC",
+        "chunkwise {bench} bench: {} threads, scale 1/{s}, started {} UTC",
+        threads(),
         utc_now()
     );
     for (name, _) in selected {

@@ -5,9 +5,11 @@
 //! - [`dtype`]: element types and run-time typed strips.
 //! - [`strip`]: fused elementwise programs evaluated strip by strip.
 //! - [`reduce`]: reductions of tiles over axes into partial states.
+//! - [`histogram`]: binning values as NumPy's `histogram`, `digitize` and `bincount`.
 //! - [`rolling`]: reductions over sliding windows along an axis, O(n) per lane.
 //! - [`quantile`]: quantiles of lanes by selection.
 //! - [`scan`]: cumulative sums, products and other scans of a tile along an axis.
+//! - [`topk`]: the k largest or smallest values of a run, and sorting as NumPy orders.
 //! - [`select`]: the elements of a tile that a boolean mask selects.
 //! - [`math`]: vectorised math functions on strips.
 //! - [`random`]: counter-based random numbers keyed by seed and element position.
@@ -15,6 +17,7 @@
 
 pub mod bytes;
 pub mod dtype;
+pub mod histogram;
 pub mod linalg;
 pub mod math;
 pub mod quantile;
@@ -25,6 +28,7 @@ pub mod scan;
 pub mod select;
 pub mod simd;
 pub mod strip;
+pub mod topk;
 pub mod view;
 
 /// The tests' one pseudo-random generator (shared with the main crate's tests).

@@ -1,0 +1,149 @@
+//! `cargo bench --bench statistics`: the statistics workloads of
+//! `../shared/peers/dask_baseline.py` of the same names, each beside an in-process dense
+//! baseline with its result checked against the baseline's:
+//! - `histogram`: 100 bins over (0, 1) of uniform random 16000 x 16000 f64 in 2000 x 2000
+//!   tiles; baseline: a parallel fold over rows of the materialised array into per-thread
+//!   counts (the bin by one multiplication, checked against NumPy's edges);
+//! - `topk`: the 100 largest of 5e7 uniform random f64 in chunks of 5e6; baseline: a
+//!   parallel `select_nth_unstable` over copies of the chunks of the materialised array,
+//!   then of the candidates.
+//!
+//! chunkwise's times include generating the random inputs (in the kernels, as Dask's do);
+//! the baselines' exclude it: they start from arrays in memory. Peak RSS is the growth of
+//! this process's high-water mark over the run. Name some workloads with
+//! `CHUNKWISE_BENCH_ONLY=histogram,topk` (or as arguments); `CHUNKWISE_BENCH_SCALE=4`
+//! divides every size by 4 for a quick run.
+#![allow(missing_docs)]
+
+mod common;
+
+use std::time::Duration;
+
+use chunkwise::prelude::*;
+use common::{Workload, median, run_selected, threads, with_peak_rss};
+use rayon::prelude::*;
+
+fn pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads())
+        .build()
+        .unwrap()
+}
+
+fn config() -> Config {
+    Config::default().threads(threads())
+}
+
+/// The one line of a workload.
+fn report(name: &str, ours: (Duration, f64), base: (Duration, f64), base_what: &str, check: &str) {
+    let ((t, rss), (tb, rss_b)) = (ours, base);
+    println!(
+        "{name}: chunkwise {:.3} s, peak RSS +{rss:.0} MiB | baseline ({base_what}) {:.3} s, peak RSS +{rss_b:.0} MiB | baseline time / chunkwise time = {:.3} | {check}",
+        t.as_secs_f64(),
+        tb.as_secs_f64(),
+        tb.as_secs_f64() / t.as_secs_f64()
+    );
+}
+
+fn histogram(s: usize) {
+    let (n, c, bins) = (16_000 / s, 2000 / s, 100);
+    let x = chunkwise::random::uniform::<f64>(1, 0.0, 1.0, &[n, n], [c, c]).unwrap();
+    let (counts, edges) = x.histogram(bins, (0.0, 1.0)).unwrap();
+    let cfg = config();
+    let (rss, (t, got)) = with_peak_rss(|| median(3, || counts.compute_with(&cfg).unwrap()));
+
+    let (rss_b, (tb, want)) = with_peak_rss(|| {
+        let dense = x.compute().unwrap();
+        let xs = dense.as_slice().unwrap();
+        let pool = pool();
+        median(3, || {
+            pool.install(|| {
+                xs.par_chunks(1 << 16)
+                    .fold(
+                        || vec![0u64; bins],
+                        |mut counts, part| {
+                            for &v in part {
+                                if !(0.0..=1.0).contains(&v) {
+                                    continue;
+                                }
+                                let mut i = ((v * bins as f64) as usize).min(bins - 1);
+                                if v < edges[i] {
+                                    i -= 1;
+                                } else if i + 1 < bins && v >= edges[i + 1] {
+                                    i += 1;
+                                }
+                                counts[i] += 1;
+                            }
+                            counts
+                        },
+                    )
+                    .reduce(
+                        || vec![0u64; bins],
+                        |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
+                    )
+            })
+        })
+    });
+    let got: Vec<u64> = got.into_raw_vec_and_offset().0;
+    assert_eq!(got, want, "histogram counts differ from the baseline's");
+    let check = format!(
+        "counts equal the baseline's, total {}",
+        got.iter().sum::<u64>()
+    );
+    report(
+        &format!("histogram {bins} bins, {n}^2 in {c}^2 tiles"),
+        (t, rss),
+        (tb, rss_b),
+        "dense ndarray, parallel fold into per-thread counts, input in memory",
+        &check,
+    );
+}
+
+fn topk(s: usize) {
+    let (n, c, k) = (50_000_000 / s, 5_000_000 / s, 100);
+    let x = chunkwise::random::uniform::<f64>(2, 0.0, 1.0, &[n], [c]).unwrap();
+    let top = x.topk(k as isize, 0).unwrap();
+    let cfg = config();
+    let (rss, (t, got)) = with_peak_rss(|| median(3, || top.compute_with(&cfg).unwrap()));
+
+    let (rss_b, (tb, want)) = with_peak_rss(|| {
+        let dense = x.compute().unwrap();
+        let xs = dense.as_slice().unwrap();
+        let pool = pool();
+        let largest_first = |a: &f64, b: &f64| b.total_cmp(a);
+        median(3, || {
+            pool.install(|| {
+                let mut candidates: Vec<f64> = xs
+                    .par_chunks(c)
+                    .flat_map_iter(|chunk| {
+                        let mut copy = chunk.to_vec();
+                        copy.select_nth_unstable_by(k - 1, largest_first);
+                        copy.truncate(k);
+                        copy
+                    })
+                    .collect();
+                candidates.select_nth_unstable_by(k - 1, largest_first);
+                candidates.truncate(k);
+                candidates.sort_by(largest_first);
+                candidates
+            })
+        })
+    });
+    let got: Vec<f64> = got.into_raw_vec_and_offset().0;
+    assert_eq!(got, want, "top values differ from the baseline's");
+    let check = format!("values equal the baseline's, largest {:.12}", got[0]);
+    report(
+        &format!("topk {k} largest of {n} in chunks of {c}"),
+        (t, rss),
+        (tb, rss_b),
+        "dense ndarray, parallel select_nth_unstable per chunk then of the candidates, input in memory",
+        &check,
+    );
+}
+
+fn main() {
+    // The `cumsum`, `quantile` and `groupby_month` workloads of the statistics issue are
+    // added here, beside these, as their operations land.
+    let workloads: [Workload; 2] = [("histogram", histogram), ("topk", topk)];
+    run_selected("statistics", &workloads);
+}
