@@ -6,7 +6,13 @@
 //!   counts (the bin by one multiplication, checked against NumPy's edges);
 //! - `topk`: the 100 largest of 5e7 uniform random f64 in chunks of 5e6; baseline: a
 //!   parallel `select_nth_unstable` over copies of the chunks of the materialised array,
-//!   then of the candidates.
+//!   then of the candidates;
+//! - `cumsum`: the last row of `x.cumsum(0)` of uniform random 16000 x 16000 f64 in
+//!   2000 x 2000 tiles; baseline: running column sums over the materialised array in
+//!   parallel bands of columns;
+//! - `quantile`: the per-pixel median over axis 0 of uniform random (1000, 500, 500) f64
+//!   in (100, 250, 250) tiles; baseline: per pixel, its values gathered from the
+//!   materialised array and selected, pixels in parallel.
 //!
 //! chunkwise's times include generating the random inputs (in the kernels, as Dask's do);
 //! the baselines' exclude it: they start from arrays in memory. Peak RSS is the growth of
@@ -141,9 +147,123 @@ fn topk(s: usize) {
     );
 }
 
+fn cumsum(s: usize) {
+    let (n, c) = (16_000 / s, 2000 / s);
+    let x = chunkwise::random::uniform::<f64>(3, 0.0, 1.0, &[n, n], [c, c]).unwrap();
+    let last = x.cumsum(0).unwrap().slice(ndarray::s![-1, ..]).unwrap();
+    let cfg = config();
+    let (rss, (t, got)) = with_peak_rss(|| median(3, || last.compute_with(&cfg).unwrap()));
+
+    let (rss_b, (tb, want)) = with_peak_rss(|| {
+        let dense = x.compute().unwrap();
+        let xs = dense.as_slice().unwrap();
+        let pool = pool();
+        median(3, || {
+            // The running sum down each column, in order, columns in parallel bands.
+            pool.install(|| {
+                let bands: Vec<Vec<f64>> = (0..n)
+                    .into_par_iter()
+                    .step_by(c)
+                    .map(|j0| {
+                        let width = c.min(n - j0);
+                        let mut run = vec![0.0; width];
+                        for row in xs.chunks_exact(n) {
+                            for (acc, &v) in run.iter_mut().zip(&row[j0..j0 + width]) {
+                                *acc += v;
+                            }
+                        }
+                        run
+                    })
+                    .collect();
+                bands.concat()
+            })
+        })
+    });
+    let got = got.into_raw_vec_and_offset().0;
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs() / b.abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst < 1e-12,
+        "cumsum differs from the baseline's by {worst:e}"
+    );
+    report(
+        &format!("cumsum x.cumsum(0)[-1] of {n}^2 in {c}^2 tiles"),
+        (t, rss),
+        (tb, rss_b),
+        "dense ndarray, running column sums in parallel bands, input in memory",
+        &format!("last row agrees within {worst:.1e} (relative)"),
+    );
+}
+
+fn quantile(s: usize) {
+    let (t, ny, nx) = (1000 / s, 500 / s, 500 / s);
+    let x = chunkwise::random::uniform::<f64>(5, 0.0, 1.0, &[t, ny, nx], [t / 10, ny / 2, nx / 2])
+        .unwrap();
+    let median_t = x.median_axis(0);
+    let cfg = config();
+    let (rss, (time, got)) = with_peak_rss(|| median(3, || median_t.compute_with(&cfg).unwrap()));
+
+    let (rss_b, (tb, want)) = with_peak_rss(|| {
+        let dense = x.compute().unwrap();
+        let xs = dense.as_slice().unwrap();
+        let cells = ny * nx;
+        let pool = pool();
+        median(3, || {
+            // Per pixel: its t values gathered and selected (the middle two, averaged).
+            pool.install(|| {
+                (0..cells)
+                    .into_par_iter()
+                    .map_init(
+                        || vec![0.0; t],
+                        |lane, p| {
+                            for (k, v) in lane.iter_mut().enumerate() {
+                                *v = xs[k * cells + p];
+                            }
+                            let (_, &mut high, _) =
+                                lane.select_nth_unstable_by(t / 2, f64::total_cmp);
+                            let low = lane[..t / 2].iter().copied().fold(f64::MIN, f64::max);
+                            if t % 2 == 0 { (low + high) / 2.0 } else { high }
+                        },
+                    )
+                    .collect::<Vec<f64>>()
+            })
+        })
+    });
+    let got = got.into_raw_vec_and_offset().0;
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst <= 1e-15,
+        "median differs from the baseline's by {worst:e}"
+    );
+    report(
+        &format!(
+            "quantile median over axis 0 of ({t}, {ny}, {nx}) f64 in ({}, {}, {}) tiles",
+            t / 10,
+            ny / 2,
+            nx / 2
+        ),
+        (time, rss),
+        (tb, rss_b),
+        "dense ndarray, per-pixel select_nth_unstable in parallel, input in memory",
+        &format!("medians agree within {worst:.1e}"),
+    );
+}
+
 fn main() {
-    // The `cumsum`, `quantile` and `groupby_month` workloads of the statistics issue are
-    // added here, beside these, as their operations land.
-    let workloads: [Workload; 2] = [("histogram", histogram), ("topk", topk)];
+    // The `groupby_month` workload of the statistics issue is added here as its operation
+    // lands.
+    let workloads: [Workload; 4] = [
+        ("histogram", histogram),
+        ("topk", topk),
+        ("cumsum", cumsum),
+        ("quantile", quantile),
+    ];
     run_selected("statistics", &workloads);
 }
