@@ -25,6 +25,7 @@ pub mod scan;
 pub mod select;
 pub mod simd;
 pub mod strip;
+pub mod unique;
 pub mod view;
 
 /// The tests' one pseudo-random generator (shared with the main crate's tests).

@@ -20,6 +20,7 @@ mod rolling;
 mod scan;
 mod selection;
 mod structure;
+mod unique;
 pub(crate) mod user_reduction;
 
 use std::fmt;
@@ -40,6 +41,7 @@ pub use reductions::Reduction;
 pub use rolling::Rolling;
 pub use selection::Selection;
 pub use structure::{Pad, concatenate, stack};
+pub use unique::Unique;
 
 use crate::chunks::ChunkGrid;
 use crate::error::Result;

@@ -1,0 +1,147 @@
+//! `unique` as a tree on the blockwise builder: level 0 finds the distinct values (and
+//! their counts) of each input tile, each level above merges up to `split_every` sorted
+//! lists of the level below, until one is left. Each level is a node on a 1-d grid of
+//! blocks of length 1 (the input blocks in C order at level 0); its tiles are [`Distinct`]
+//! lists, not arrays.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::{Element, Strip};
+use chunkwise_kernels::unique::{Counted, distinct, merge_distinct};
+
+use super::blockwise::{Block, blockwise};
+use crate::chunks::{AxisChunks, ChunkGrid, unravel};
+use crate::error::{Error, ExecError, Result};
+use crate::graph::{Node, fan_in};
+use crate::tile::encode::Writer;
+use crate::tile::{TileData, TileMemory, Value};
+
+/// The sorted distinct values of some input tiles and their counts, as a tile of a
+/// `unique` tree (of the block's shape, `[1]`).
+#[derive(Debug)]
+pub(crate) struct Distinct<T> {
+    pub(crate) counted: Counted<T>,
+    shape: Vec<usize>,
+}
+
+impl<T: Element> TileData for Distinct<T> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn nbytes(&self) -> usize {
+        self.counted.nbytes()
+    }
+    fn strip(&self) -> Option<Strip<'_>> {
+        None
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn describe(&self) -> String {
+        format!("{} distinct {} values", self.counted.len(), T::DTYPE)
+    }
+    /// Distinct lists stay in the process that made them (no executor moves them yet).
+    fn encode_into(&self, _: &mut Writer) -> Result<()> {
+        Err(Error::Exec(ExecError::TileEncoding(format!(
+            "{} have no encoding",
+            self.describe()
+        ))))
+    }
+}
+
+/// The node whose one tile is the [`Distinct`] values of all of `input`, merged in a tree
+/// of fan-in `split_every` (at least 2).
+pub(crate) fn distinct_tree<T: Element>(input: &Arc<Node>, split_every: usize) -> Arc<Node> {
+    let fan = fan_in(split_every, 1);
+    let nblocks = input.grid.nblocks();
+    let tile_lens: Vec<u64> = (0..input.grid.n_blocks())
+        .map(|b| {
+            let shape = input.grid.block_shape(&unravel(b, &nblocks));
+            shape.iter().product::<usize>() as u64
+        })
+        .collect();
+    // Per block of the level: at most this many distinct values.
+    let mut bounds: Vec<u64> = tile_lens.iter().map(|&n| most_distinct::<T>(n)).collect();
+    let tile_bounds = bounds.clone();
+    let mut node = blockwise(
+        "unique (tile)",
+        marks(bounds.len()),
+        T::DTYPE,
+        vec![input.clone()],
+    )
+    .memory(move |block| TileMemory {
+        output: list_bytes::<T>(tile_bounds[block.index[0]]),
+        // The sorted copy of the tile, until it is cut to its distinct values.
+        scratch: tile_lens[block.index[0]] * size_of::<T>() as u64,
+    })
+    .run(
+        move |block| vec![(0, unravel(block[0], &nblocks))],
+        |block, tiles| {
+            let tile = tiles[0].array::<T>()?;
+            let counted = match tile.as_slice() {
+                Some(values) => distinct(values),
+                None => distinct(&tile.iter().copied().collect::<Vec<T>>()),
+            };
+            Ok(distinct_tile(block, counted))
+        },
+    );
+    while bounds.len() > 1 {
+        let below = bounds.len();
+        let next: Vec<u64> = bounds
+            .chunks(fan)
+            .map(|group| most_distinct::<T>(group.iter().sum()))
+            .collect();
+        let merged_bounds = next.clone();
+        node = blockwise("unique (merge)", marks(next.len()), T::DTYPE, vec![node])
+            .memory(move |block| TileMemory {
+                output: list_bytes::<T>(merged_bounds[block.index[0]]),
+                scratch: 0,
+            })
+            .run(
+                move |block| {
+                    let first = block[0] * fan;
+                    (first..(first + fan).min(below))
+                        .map(|j| (0, vec![j]))
+                        .collect()
+                },
+                |block, tiles| {
+                    let lists = tiles
+                        .iter()
+                        .map(|t| Ok(&t.get::<Distinct<T>>()?.counted))
+                        .collect::<Result<Vec<_>>>()?;
+                    Ok(distinct_tile(block, merge_distinct(&lists)))
+                },
+            );
+        bounds = next;
+    }
+    node
+}
+
+/// A 1-d grid of `n` blocks of length 1.
+fn marks(n: usize) -> ChunkGrid {
+    ChunkGrid::from_axes(vec![AxisChunks::regular(n, 1)])
+}
+
+/// At most how many distinct values `n` values of `T` hold: `n`, or fewer for types of one
+/// or two bytes (256 or 65536 values at most).
+fn most_distinct<T: Element>(n: u64) -> u64 {
+    match size_of::<T>() {
+        1 => n.min(1 << 8),
+        2 => n.min(1 << 16),
+        _ => n,
+    }
+}
+
+/// Bytes of a list of `n` distinct values of `T` with their counts.
+fn list_bytes<T: Element>(n: u64) -> u64 {
+    n * (size_of::<T>() + size_of::<u64>()) as u64
+}
+
+/// `counted` as the tile of `block`.
+fn distinct_tile<T: Element>(block: &Block<'_>, counted: Counted<T>) -> Value {
+    Arc::new(Distinct {
+        counted,
+        shape: block.shape.to_vec(),
+    })
+}
