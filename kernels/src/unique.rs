@@ -30,6 +30,13 @@ pub fn unique_order<T: Element>(a: &T, b: &T) -> Ordering {
 }
 
 /// Distinct values in [`unique_order`], each with how many times it occurs.
+///
+/// ```
+/// use chunkwise_kernels::unique::distinct;
+/// let found = distinct(&[7u8, 7, 2]);
+/// assert_eq!((found.len(), found.is_empty()), (2, false));
+/// assert_eq!(found.nbytes(), 2 * (1 + 8));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Counted<T> {
     /// The distinct values, ascending.

@@ -36,7 +36,10 @@ use crate::ops::unique::{Distinct, distinct_tree};
 /// Nothing is computed until asked: [`Unique::compute`] gives the values,
 /// [`Unique::compute_with_counts`] the values and their counts, [`Unique::count`] their
 /// number, and [`Unique::compute_chunk_sizes`] an [`Array`] of the values for everything
-/// that needs their number first.
+/// that needs their number first. A `Unique` has no `shape`, slicing, arithmetic or
+/// `to_zarr`: they need the number of values, so they are on the [`Array`] that
+/// [`Unique::compute_chunk_sizes`] returns (the compiler refuses them here, where Dask
+/// fails at run time).
 ///
 /// ```
 /// let x = chunkwise::from_ndarray(&ndarray::arr2(&[[3, 1, 3], [2, 1, 3]]), [1, 2]).unwrap();
@@ -113,6 +116,14 @@ impl<T: Element> Array<T> {
 /// Computing, and arrays.
 impl<T: Element> Unique<T> {
     /// An error if building the array (or this) failed, as [`Array::check`].
+    ///
+    /// ```
+    /// use chunkwise::{BuildError, Error};
+    /// let (a, b) = (chunkwise::zeros::<f64>(&[3], [2]).unwrap(), chunkwise::zeros::<f64>(&[4], [2]).unwrap());
+    /// let broken = (&a + &b).unique();
+    /// assert!(matches!(broken.check(), Err(Error::Build(BuildError::Broadcast { .. }))));
+    /// assert!(a.unique().check().is_ok());
+    /// ```
     pub fn check(&self) -> Result<()> {
         match self.top.first_error() {
             Some(e) => Err(e),
@@ -121,6 +132,11 @@ impl<T: Element> Unique<T> {
     }
 
     /// The sorted distinct values, 1-d.
+    ///
+    /// ```
+    /// let x = chunkwise::from_ndarray(&ndarray::arr1(&[4u16, 9, 4, 1, 9]), [2]).unwrap();
+    /// assert_eq!(x.unique().compute().unwrap().into_raw_vec_and_offset().0, vec![1, 4, 9]);
+    /// ```
     pub fn compute(&self) -> Result<ArrayD<T>> {
         Ok(vector(self.distinct()?.values))
     }
