@@ -253,3 +253,27 @@ fn failed_arrays_and_bad_arguments_are_errors_by_kind() {
         ));
     }
 }
+
+#[test]
+fn tasks_declare_at_most_the_values_a_type_can_hold() {
+    // 64 tiles of 4096 values, merged in one task: as bytes (256 values at most) the
+    // lists fit a 1 MiB budget; as i32 (one distinct value per element at most) the merge
+    // of 64 lists of up to 4096 values and counts does not.
+    let data = dense_i32(&[64 * 4096], 5);
+    let bytes = data.mapv(|v| v as u8);
+    let tight = Config::default().memory_budget(1 << 20);
+    let x = from_ndarray(&bytes, [4096]).unwrap().unique_with(64);
+    assert!(x.explain_with(&tight).is_ok());
+    let (values, counts) = x.compute_with_counts_with(&tight).unwrap();
+    assert_eq!(
+        (flat(values), flat(counts)),
+        counted_ord(bytes.iter().copied())
+    );
+    let wide = from_ndarray(&data, [4096]).unwrap().unique_with(64);
+    assert!(matches!(
+        wide.explain_with(&tight),
+        Err(Error::Plan(chunkwise::PlanError::TaskOverBudget { .. }))
+    ));
+    let (values, _) = wide.compute_with_counts().unwrap();
+    assert_eq!(flat(values), counted_ord(data.iter().copied()).0);
+}

@@ -7,6 +7,7 @@
 //! everything that needs the length (slicing, joins, `to_zarr`); nothing that needs the
 //! length before then is offered, so the compiler refuses it.
 
+use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -28,7 +29,10 @@ use crate::ops::unique::{Distinct, distinct_tree};
 ///
 /// Built by [`Array::unique`] as a tree: the distinct values of each tile (a sort per
 /// tile), then merges of at most `split_every` sorted lists per task until one is left,
-/// so no task holds more than the lists it merges. Elementwise work on the array before
+/// so no task holds more than the lists it merges. Each task declares, against the memory
+/// budget, the most distinct values its tiles can hold (their number of elements, or 256
+/// and 65536 for types of one and two bytes): the last merge of an array of many distinct
+/// values holds them all, as Dask's does. Elementwise work on the array before
 /// `unique` is fused into the tiles the tree reads. Floats are ordered as NumPy's
 /// `unique` orders them: ascending, NaN last, all NaN one value, and `-0.0` and `0.0` one
 /// value (which of the two signs is returned is not specified).
@@ -151,7 +155,20 @@ impl<T: Element> Unique<T> {
     /// assert_eq!(counts.into_raw_vec_and_offset().0, vec![1, 3]);
     /// ```
     pub fn compute_with_counts(&self) -> Result<(ArrayD<T>, ArrayD<u64>)> {
-        let Counted { values, counts } = self.distinct()?;
+        self.compute_with_counts_with(&Config::default())
+    }
+
+    /// [`Unique::compute_with_counts`] with `config` (threads, memory budget, fusion).
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i64>(0, 30, 1, [7]).unwrap();
+    /// let config = chunkwise::Config::default().threads(1);
+    /// let (values, counts) = (&x / 10).unique().compute_with_counts_with(&config).unwrap();
+    /// assert_eq!(values.into_raw_vec_and_offset().0, vec![0, 1, 2]);
+    /// assert_eq!(counts.into_raw_vec_and_offset().0, vec![10, 10, 10]);
+    /// ```
+    pub fn compute_with_counts_with(&self, config: &Config) -> Result<(ArrayD<T>, ArrayD<u64>)> {
+        let Counted { values, counts } = self.distinct_with(config)?;
         Ok((vector(values), vector(counts)))
     }
 
@@ -188,7 +205,19 @@ impl<T: Element> Unique<T> {
     /// assert!(plan.contains("unique (merge)"), "{plan}");
     /// ```
     pub fn explain(&self) -> Result<String> {
-        self.plan_handle().explain()
+        self.explain_with(&Config::default())
+    }
+
+    /// [`Unique::explain`] with `config`: planning refuses a tree whose tasks do not fit
+    /// its memory budget.
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i64>(0, 1000, 1, [100]).unwrap();
+    /// let tight = chunkwise::Config::default().memory_budget(1000);
+    /// assert!(x.unique().explain_with(&tight).is_err());
+    /// ```
+    pub fn explain_with(&self, config: &Config) -> Result<String> {
+        self.plan_handle().explain_with(config)
     }
 
     /// Number of tasks of the optimised plan, as [`Array::task_count`].
@@ -210,17 +239,26 @@ impl<T: Element> Unique<T> {
         Array::from_node(self.top.clone())
     }
 
-    /// The distinct values and counts: runs the tree and takes its one tile.
-    fn distinct(&self) -> Result<Counted<T>> {
+    /// The distinct values and counts: runs the tree with `config` and takes its one
+    /// tile (without a copy once the run has let go of it).
+    fn distinct_with(&self, config: &Config) -> Result<Counted<T>> {
         self.check()?;
-        let (mut tiles, _) =
-            compute_tiles_many(std::slice::from_ref(&self.top), &Config::default())?;
+        let (mut tiles, _) = compute_tiles_many(std::slice::from_ref(&self.top), config)?;
         let tile = tiles
             .pop()
             .and_then(|mut t| t.pop())
             .ok_or_else(|| invalid("unique", "the tree computed no tile".into()))?;
-        let counted = tile.get::<Distinct<T>>()?.counted.clone();
-        Ok(counted)
+        tile.get::<Distinct<T>>()?;
+        let any: Arc<dyn Any + Send + Sync> = tile;
+        let top = any
+            .downcast::<Distinct<T>>()
+            .expect("the tile was checked to be a Distinct list");
+        Ok(Arc::try_unwrap(top).map_or_else(|top| top.counted.clone(), |top| top.counted))
+    }
+
+    /// [`Unique::distinct_with`] the default [`Config`].
+    fn distinct(&self) -> Result<Counted<T>> {
+        self.distinct_with(&Config::default())
     }
 }
 
