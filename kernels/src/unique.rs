@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::dtype::Element;
+use crate::dtype::{DType, Element};
 
 /// NumPy's order for `unique`: ascending, NaN after every number and equal to every NaN;
 /// `-0.0` equals `0.0`.
@@ -74,8 +74,43 @@ impl<T: Element> Counted<T> {
     }
 }
 
+/// The values a table of counts covers when `distinct` counts instead of sorting: the
+/// offset that makes the type's lowest value 0, and the table's length. Only `bool` and the
+/// integers of one or two bytes are counted so.
+fn count_table<T: Element>() -> Option<(i64, usize)> {
+    match T::DTYPE {
+        DType::Bool | DType::U8 => Some((0, 1 << 8)),
+        DType::I8 => Some((1 << 7, 1 << 8)),
+        DType::U16 => Some((0, 1 << 16)),
+        DType::I16 => Some((1 << 15, 1 << 16)),
+        _ => None,
+    }
+}
+
+/// Whether [`distinct`] counts `len` values of `T` in a table (O(len), for small integer
+/// types once the tile is not much smaller than the table) rather than sorting a copy.
+fn counts_in_table<T: Element>(len: usize) -> Option<(i64, usize)> {
+    count_table::<T>().filter(|&(_, table)| len >= table / 8)
+}
+
+/// The scratch memory, in bytes, that [`distinct`] of `len` values of `T` needs besides
+/// its result: a sorted copy of the values, or a table of counts.
+///
+/// ```
+/// use chunkwise_kernels::unique::distinct_scratch;
+/// assert_eq!(distinct_scratch::<f64>(1000), 8000);
+/// assert_eq!(distinct_scratch::<u8>(1000), 256 * 8);
+/// ```
+pub fn distinct_scratch<T: Element>(len: usize) -> u64 {
+    match counts_in_table::<T>(len) {
+        Some((_, table)) => (table * size_of::<u64>()) as u64,
+        None => (len * size_of::<T>()) as u64,
+    }
+}
+
 /// The distinct values of `values` and their counts. Equal values (NaN of any payload,
-/// zeros of either sign) keep one of them.
+/// zeros of either sign) keep one of them. Values of one or two bytes are counted in a
+/// table, others sorted (see [`distinct_scratch`] for the memory each needs).
 ///
 /// ```
 /// use chunkwise_kernels::unique::distinct;
@@ -85,6 +120,29 @@ impl<T: Element> Counted<T> {
 /// assert_eq!(found.counts, vec![2, 1, 2, 2]);
 /// ```
 pub fn distinct<T: Element>(values: &[T]) -> Counted<T> {
+    match counts_in_table::<T>(values.len()) {
+        Some((offset, table)) => distinct_by_table(values, offset, table),
+        None => distinct_by_sorting(values),
+    }
+}
+
+/// [`distinct`] through a table of `table` counts, value `v` at `v + offset`.
+fn distinct_by_table<T: Element>(values: &[T], offset: i64, table: usize) -> Counted<T> {
+    let mut seen = vec![0u64; table];
+    for &v in values {
+        seen[(v.cast::<i64>() + offset) as usize] += 1;
+    }
+    let (values, counts) = seen
+        .iter()
+        .enumerate()
+        .filter(|&(_, &n)| n > 0)
+        .map(|(k, &n)| ((k as i64 - offset).cast::<T>(), n))
+        .unzip();
+    Counted { values, counts }
+}
+
+/// [`distinct`] through a sorted copy of `values`, cut to its distinct values in place.
+fn distinct_by_sorting<T: Element>(values: &[T]) -> Counted<T> {
     let mut sorted = values.to_vec();
     sorted.sort_unstable_by(unique_order);
     let mut counts = Vec::new();
@@ -232,6 +290,25 @@ mod tests {
                 "{values:?}"
             );
         }
+    }
+
+    #[test]
+    fn small_integers_counted_in_a_table_match_sorting() {
+        let mut rng = Lcg::new(13);
+        for n in [0, 10, 40, 5000, 20000] {
+            let wide: Vec<i64> = (0..n).map(|_| rng.int(-40000, 40000)).collect();
+            let i16s: Vec<i16> = wide.iter().map(|&v| v as i16).collect();
+            let u16s: Vec<u16> = wide.iter().map(|&v| v as u16).collect();
+            let i8s: Vec<i8> = wide.iter().map(|&v| v as i8).collect();
+            let bools: Vec<bool> = wide.iter().map(|&v| v % 3 == 0).collect();
+            assert_eq!(distinct(&i16s), distinct_by_sorting(&i16s));
+            assert_eq!(distinct(&u16s), distinct_by_sorting(&u16s));
+            assert_eq!(distinct(&i8s), distinct_by_sorting(&i8s));
+            assert_eq!(distinct(&bools), distinct_by_sorting(&bools));
+        }
+        assert!(counts_in_table::<i16>(20000).is_some());
+        assert!(counts_in_table::<i8>(40).is_some());
+        assert!(counts_in_table::<i16>(10).is_none());
     }
 
     #[test]

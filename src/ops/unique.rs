@@ -8,7 +8,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{Element, Strip};
-use chunkwise_kernels::unique::{Counted, distinct, merge_distinct};
+use chunkwise_kernels::unique::{Counted, distinct, distinct_scratch, merge_distinct};
 
 use super::blockwise::{Block, blockwise};
 use crate::chunks::{AxisChunks, ChunkGrid, unravel};
@@ -72,8 +72,7 @@ pub(crate) fn distinct_tree<T: Element>(input: &Arc<Node>, split_every: usize) -
     )
     .memory(move |block| TileMemory {
         output: list_bytes::<T>(tile_bounds[block.index[0]]),
-        // The sorted copy of the tile, until it is cut to its distinct values.
-        scratch: tile_lens[block.index[0]] * size_of::<T>() as u64,
+        scratch: distinct_scratch::<T>(tile_lens[block.index[0]] as usize),
     })
     .run(
         move |block| vec![(0, unravel(block[0], &nblocks))],
@@ -144,4 +143,35 @@ fn distinct_tile<T: Element>(block: &Block<'_>, counted: Counted<T>) -> Value {
         counted,
         shape: block.shape.to_vec(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_distinct_tile_reports_its_block_and_refuses_encoding() {
+        let tile = Distinct {
+            counted: distinct(&[3i64, 1, 3]),
+            shape: vec![1],
+        };
+        assert_eq!(tile.shape(), &[1]);
+        assert!(tile.strip().is_none());
+        assert_eq!(tile.nbytes(), 2 * (8 + 8));
+        assert_eq!(tile.describe(), "2 distinct int64 values");
+        let value: Value = Arc::new(tile);
+        assert!(matches!(
+            crate::tile::encode::encode(&value),
+            Err(Error::Exec(ExecError::TileEncoding(_)))
+        ));
+    }
+
+    #[test]
+    fn bounds_are_capped_by_the_values_a_type_holds() {
+        assert_eq!(most_distinct::<u8>(10_000), 256);
+        assert_eq!(most_distinct::<bool>(3), 3);
+        assert_eq!(most_distinct::<i16>(1 << 20), 1 << 16);
+        assert_eq!(most_distinct::<f32>(1 << 20), 1 << 20);
+        assert_eq!(list_bytes::<u16>(10), 100);
+    }
 }
