@@ -144,7 +144,9 @@ fn distinct_by_table<T: Element>(values: &[T], offset: i64, table: usize) -> Cou
 /// [`distinct`] through a sorted copy of `values`, cut to its distinct values in place.
 fn distinct_by_sorting<T: Element>(values: &[T]) -> Counted<T> {
     let mut sorted = values.to_vec();
-    sorted.sort_unstable_by(unique_order);
+    // NaN moved last first, so that the numbers sort with one comparison each.
+    let numbers = nan_last(&mut sorted);
+    sorted[..numbers].sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
     let mut counts = Vec::new();
     let mut kept = 0;
     for k in 0..sorted.len() {
@@ -163,6 +165,19 @@ fn distinct_by_sorting<T: Element>(values: &[T]) -> Counted<T> {
         values: sorted,
         counts,
     }
+}
+
+/// Moves the NaN of `values` after the other values (in no particular order); returns how
+/// many values are not NaN. Nothing moves for integers.
+fn nan_last<T: Element>(values: &mut [T]) -> usize {
+    let mut numbers = 0;
+    for k in 0..values.len() {
+        if !T::is_nan(values[k]) {
+            values.swap(numbers, k);
+            numbers += 1;
+        }
+    }
+    numbers
 }
 
 /// The head of one list in a merge: its next value, and the list's position (earlier
