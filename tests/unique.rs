@@ -277,3 +277,46 @@ fn tasks_declare_at_most_the_values_a_type_can_hold() {
     let (values, _) = wide.compute_with_counts().unwrap();
     assert_eq!(flat(values), counted_ord(data.iter().copied()).0);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn selections_match_counting_what_they_select(
+        (shape, chunks, seed, split) in case(),
+        threshold in -5i32..5,
+    ) {
+        let data = dense_small_i32(&shape, seed);
+        prop_assume!(!shape.is_empty());
+        let x = from_ndarray(&data, Chunks::Sizes(chunks)).unwrap();
+        let picked = x.mask(&x.less(threshold)).unwrap();
+        let (values, counts) = picked.unique_with(split).compute_with_counts().unwrap();
+        let expected = counted_ord(data.iter().copied().filter(|&v| v < threshold));
+        prop_assert_eq!((flat(values), flat(counts)), expected);
+
+        // Whole slices along the last axis, where its index is even.
+        let last = shape.len() - 1;
+        let keep: Vec<bool> = (0..shape[last]).map(|i| i % 2 == 0).collect();
+        let condition = from_ndarray(&ndarray::Array1::from(keep.clone()), [2]).unwrap();
+        let columns = x.compress(&condition, last as isize).unwrap();
+        let (values, counts) = columns.unique_with(split).compute_with_counts().unwrap();
+        let kept = data
+            .indexed_iter()
+            .filter(|(index, _)| keep[index[last]])
+            .map(|(_, &v)| v);
+        prop_assert_eq!((flat(values), flat(counts)), counted_ord(kept));
+    }
+}
+
+#[test]
+fn a_selection_is_not_selected_into_an_array_before_unique() {
+    let data = dense_small_i32(&[40, 10], 8);
+    let x = from_ndarray(&data, [8, 5]).unwrap();
+    let unique = x.mask(&x.greater(0)).unwrap().unique();
+    let plan = unique.explain().unwrap();
+    assert!(!plan.contains("select"), "{plan}");
+    assert!(!plan.contains("count selected"), "{plan}");
+    let expected = counted_ord(data.iter().copied().filter(|&v| v > 0));
+    let (values, counts) = unique.compute_with_counts().unwrap();
+    assert_eq!((flat(values), flat(counts)), expected);
+}

@@ -99,7 +99,18 @@ impl<T: Element> Array<T> {
     /// assert!(x.unique_with(1).compute().is_err());
     /// ```
     pub fn unique_with(&self, split_every: usize) -> Unique<T> {
-        let top = match self.check() {
+        Unique::of(self, None, split_every)
+    }
+}
+
+impl<T: Element> Unique<T> {
+    /// The distinct values of `values` (where `mask`, of its shape and chunks, is true),
+    /// merged `split_every` lists per task.
+    pub(super) fn of(values: &Array<T>, mask: Option<&Array<bool>>, split_every: usize) -> Self {
+        let checked = values
+            .check()
+            .and_then(|()| mask.map_or(Ok(()), Array::check));
+        let top = match checked {
             Err(e) => Node::invalid(e, T::DTYPE),
             Ok(()) if split_every < 2 => Node::invalid(
                 invalid(
@@ -108,7 +119,7 @@ impl<T: Element> Array<T> {
                 ),
                 T::DTYPE,
             ),
-            Ok(()) => distinct_tree::<T>(&self.node, split_every),
+            Ok(()) => distinct_tree::<T>(&values.node, mask.map(|m| &m.node), split_every),
         };
         Unique {
             top,

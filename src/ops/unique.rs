@@ -50,9 +50,14 @@ impl<T: Element> TileData for Distinct<T> {
     }
 }
 
-/// The node whose one tile is the [`Distinct`] values of all of `input`, merged in a tree
-/// of fan-in `split_every` (at least 2).
-pub(crate) fn distinct_tree<T: Element>(input: &Arc<Node>, split_every: usize) -> Arc<Node> {
+/// The node whose one tile is the [`Distinct`] values of all of `input` (of those where
+/// `mask`, on `input`'s grid, is true, if given), merged in a tree of fan-in `split_every`
+/// (at least 2).
+pub(crate) fn distinct_tree<T: Element>(
+    input: &Arc<Node>,
+    mask: Option<&Arc<Node>>,
+    split_every: usize,
+) -> Arc<Node> {
     let fan = fan_in(split_every, 1);
     let nblocks = input.grid.nblocks();
     let tile_lens: Vec<u64> = (0..input.grid.n_blocks())
@@ -64,27 +69,50 @@ pub(crate) fn distinct_tree<T: Element>(input: &Arc<Node>, split_every: usize) -
     // Per block of the level: at most this many distinct values.
     let mut bounds: Vec<u64> = tile_lens.iter().map(|&n| most_distinct::<T>(n)).collect();
     let tile_bounds = bounds.clone();
-    let mut node = blockwise(
-        "unique (tile)",
-        marks(bounds.len()),
-        T::DTYPE,
-        vec![input.clone()],
-    )
-    .memory(move |block| TileMemory {
-        output: list_bytes::<T>(tile_bounds[block.index[0]]),
-        scratch: distinct_scratch::<T>(tile_lens[block.index[0]] as usize),
-    })
-    .run(
-        move |block| vec![(0, unravel(block[0], &nblocks))],
-        |block, tiles| {
-            let tile = tiles[0].array::<T>()?;
-            let counted = match tile.as_slice() {
-                Some(values) => distinct(values),
-                None => distinct(&tile.iter().copied().collect::<Vec<T>>()),
+    let masked = mask.is_some();
+    let inputs: Vec<Arc<Node>> = [input].into_iter().chain(mask).cloned().collect();
+    let mut node = blockwise("unique (tile)", marks(bounds.len()), T::DTYPE, inputs)
+        .memory(move |block| {
+            let len = tile_lens[block.index[0]];
+            // A masked tile's selected values are copied first.
+            let selected = if masked {
+                len * size_of::<T>() as u64
+            } else {
+                0
             };
-            Ok(distinct_tile(block, counted))
-        },
-    );
+            TileMemory {
+                output: list_bytes::<T>(tile_bounds[block.index[0]]),
+                scratch: selected + distinct_scratch::<T>(len as usize),
+            }
+        })
+        .run(
+            move |block| {
+                let index = unravel(block[0], &nblocks);
+                match masked {
+                    true => vec![(0, index.clone()), (1, index)],
+                    false => vec![(0, index)],
+                }
+            },
+            |block, tiles| {
+                let tile = tiles[0].array::<T>()?;
+                let counted = match tiles.get(1) {
+                    Some(mask) => {
+                        let mask = mask.array::<bool>()?;
+                        let picked: Vec<T> = tile
+                            .iter()
+                            .zip(mask.iter())
+                            .filter_map(|(&v, &keep)| keep.then_some(v))
+                            .collect();
+                        distinct(&picked)
+                    }
+                    None => match tile.as_slice() {
+                        Some(values) => distinct(values),
+                        None => distinct(&tile.iter().copied().collect::<Vec<T>>()),
+                    },
+                };
+                Ok(distinct_tile(block, counted))
+            },
+        );
     while bounds.len() > 1 {
         let below = bounds.len();
         let next: Vec<u64> = bounds
