@@ -27,13 +27,14 @@ use crate::ops::unique::{Distinct, distinct_tree};
 /// The sorted distinct values of an array (and how many times each occurs), lazy, their
 /// number known only after computing.
 ///
-/// Built by [`Array::unique`] as a tree: the distinct values of each tile (a sort per
-/// tile), then merges of at most `split_every` sorted lists per task until one is left,
+/// Built by [`Array::unique`] (or [`Selection::unique`](super::Selection::unique)) as a
+/// tree: the distinct values of each tile (a sort per tile, or a table of counts for `bool`
+/// and integers of one or two bytes), then merges of at most `split_every` sorted lists per task until one is left,
 /// so no task holds more than the lists it merges. Each task declares, against the memory
 /// budget, the most distinct values its tiles can hold (their number of elements, or 256
 /// and 65536 for types of one and two bytes): the last merge of an array of many distinct
 /// values holds them all, as Dask's does. Elementwise work on the array before
-/// `unique` is fused into the tiles the tree reads. Floats are ordered as NumPy's
+/// `unique` is fused into one program, whose tiles the tree reads. Floats are ordered as NumPy's
 /// `unique` orders them: ascending, NaN last, all NaN one value, and `-0.0` and `0.0` one
 /// value (which of the two signs is returned is not specified).
 ///
