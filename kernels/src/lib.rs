@@ -11,6 +11,7 @@
 //! - [`scan`]: cumulative sums, products and other scans of a tile along an axis.
 //! - [`topk`]: the k largest or smallest values of a run, and sorting as NumPy orders.
 //! - [`select`]: the elements of a tile that a boolean mask selects.
+//! - [`unique`]: the sorted distinct values of a tile, with counts, and merges of them.
 //! - [`math`]: vectorised math functions on strips.
 //! - [`random`]: counter-based random numbers keyed by seed and element position.
 //! - [`linalg`]: GEMM through BLAS, tile factorizations and triangular solves.
@@ -29,6 +30,7 @@ pub mod select;
 pub mod simd;
 pub mod strip;
 pub mod topk;
+pub mod unique;
 pub mod view;
 
 /// The tests' one pseudo-random generator (shared with the main crate's tests).

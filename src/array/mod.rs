@@ -22,6 +22,7 @@ mod scan;
 mod selection;
 mod structure;
 mod topk;
+mod unique;
 pub(crate) mod user_reduction;
 
 use std::fmt;
@@ -43,6 +44,7 @@ pub use reductions::Reduction;
 pub use rolling::Rolling;
 pub use selection::Selection;
 pub use structure::{Pad, concatenate, stack};
+pub use unique::Unique;
 
 use crate::chunks::ChunkGrid;
 use crate::error::Result;

@@ -17,13 +17,13 @@ use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};
 use chunkwise_kernels::reduce::{FloatSum, MomentOutput, Moments, Reducer};
 use ndarray::ArrayD;
 
-use super::{Array, Reduction, where_};
+use super::{Array, Reduction, Unique, where_};
 use crate::chunks::{AxisChunks, ChunkGrid, Chunks, View};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::Node;
 use crate::ops::elementwise::viewed;
 use crate::ops::layout::normalize_axis;
-use crate::ops::reduction::reduced_axes;
+use crate::ops::reduction::{DEFAULT_SPLIT_EVERY, reduced_axes};
 use crate::ops::select::{block_counts, nonempty, select};
 
 /// The elements of an array that a boolean mask selects, with the number of them along
@@ -294,6 +294,35 @@ impl<T: Element> Selection<T> {
         let counts = Array::<u64>::from_node(block_counts(&mask)).compute()?;
         let counts: Vec<usize> = counts.iter().map(|&n| n as usize).collect();
         Ok(Array::from_node(select::<T>(&values, &mask, at, counts)))
+    }
+
+    /// The sorted distinct values of the selected elements (see [`Unique`]), as NumPy's
+    /// `np.unique(x[m])`: each tile's selected values are found where the tile is read,
+    /// never selected into an array of their own.
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<i64>(0, 20, 1, [6]).unwrap();
+    /// let big = (&x % 7).mask(&x.greater(9)).unwrap();
+    /// let (values, counts) = big.unique().compute_with_counts().unwrap();
+    /// assert_eq!(values.into_raw_vec_and_offset().0, vec![0, 1, 2, 3, 4, 5, 6]);
+    /// assert_eq!(counts.into_raw_vec_and_offset().0, vec![1, 1, 1, 2, 2, 2, 1]);
+    /// ```
+    pub fn unique(&self) -> Unique<T> {
+        self.unique_with(DEFAULT_SPLIT_EVERY)
+    }
+
+    /// [`Selection::unique`] merging at most `split_every` lists per task.
+    ///
+    /// ```
+    /// let x = chunkwise::arange::<u8>(0, 50, 1, [8]).unwrap();
+    /// let odd = x.mask(&(&x % 2).equal(1)).unwrap();
+    /// assert_eq!(odd.unique_with(2).count().unwrap(), 25);
+    /// ```
+    pub fn unique_with(&self, split_every: usize) -> Unique<T> {
+        match &self.mask {
+            Some(mask) => Unique::of(&self.values, Some(&self.spread_mask(mask)), split_every),
+            None => self.values.unique_with(split_every),
+        }
     }
 
     /// The array, when nothing is left unknown (a reduction over the selected axis);

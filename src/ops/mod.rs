@@ -18,6 +18,7 @@ pub(crate) mod select;
 pub(crate) mod slicing;
 pub(crate) mod sources;
 pub(crate) mod strip_ops;
+pub(crate) mod unique;
 
 pub(crate) use crate::tile::with_dtype;
 
