@@ -2,11 +2,12 @@
 
 use chunkwise_kernels::dtype::StripVec;
 use chunkwise_kernels::strip::{InputTile, Program, Step, TilePosition, ValueRef};
+use chunkwise_kernels::view::c_strides;
 
 use super::plan::{Task, TaskKind};
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, ExecError, Result};
-use crate::graph::{ElemInput, Gathered, NodeKind, Reduce, Source};
+use crate::graph::{ElemInput, Elemwise, Gathered, NodeKind, Reduce, Source};
 use crate::tile::{PartialFold, TilePiece, Value, grouped_partial, new_tile, partial};
 
 /// Computes `task` from the results of its dependencies (in `deps` order).
@@ -44,6 +45,9 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
         }
         (TaskKind::Source, NodeKind::Invalid(e)) => Err(e.clone()),
         (TaskKind::Elemwise, NodeKind::Elemwise(e)) => {
+            if let Some(tile) = whole_source_tile(e, &node.grid, &task.block, inputs) {
+                return Ok(tile);
+            }
             let gathered = Gathered::new(&e.inputs, &node.grid, &task.block, inputs.iter());
             Ok(run_program(
                 &e.program,
@@ -127,6 +131,33 @@ fn check_tile(task: &Task, value: &Value, shape: &[usize]) -> Result<()> {
 /// The partial states of a tile whose input `streamed` the task reads itself: each piece
 /// of that input's tile is folded as soon as the source has decoded it, while it is still in
 /// cache. `deps` are the tiles of the other inputs, in order.
+/// The one tile a view reads, when tile `block` of the view is exactly that tile (an
+/// aligned slice such as `x[:, :-17]` in a `roll`, or a rechunk that keeps a tile): it is
+/// passed on, not copied.
+fn whole_source_tile(
+    e: &Elemwise,
+    grid: &ChunkGrid,
+    block: &[usize],
+    inputs: &[Value],
+) -> Option<Value> {
+    let [input] = e.inputs.as_slice() else {
+        return None;
+    };
+    let [tile] = inputs else { return None };
+    if !e.program.steps.is_empty() || tile.shape() != grid.block_shape(block).as_slice() {
+        return None;
+    }
+    let pieces = input.pieces(grid, block);
+    let whole = pieces.blocks.len() == 1
+        && pieces.corners[0].iter().all(|&c| c == 0)
+        && input.view.strides(&c_strides(tile.shape()))
+            == c_strides(tile.shape())
+                .iter()
+                .map(|&s| s as isize)
+                .collect::<Vec<_>>();
+    whole.then(|| tile.clone())
+}
+
 /// The partial states of several thin tiles (`blocks` of the input grid, next to each
 /// other along the reduced axes) folded into one set of states; `deps` holds their inputs
 /// block after block.
@@ -377,5 +408,28 @@ mod tests {
             }
             other => panic!("expected TileDType, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_view_tile_that_is_one_whole_source_tile_is_passed_on() {
+        let x = crate::from_ndarray(&ndarray::Array2::<f64>::zeros((4, 6)), [2, 3]).unwrap();
+        let view = x.slice(ndarray::s![.., ..5]).unwrap();
+        let NodeKind::Elemwise(e) = &view.node.kind else {
+            panic!("a slice is a view");
+        };
+        let tile = tile_value(ArrayD::<f64>::zeros(IxDyn(&[2, 3])));
+        let passed = super::whole_source_tile(e, &view.node.grid, &[0, 0], &[tile.clone()]);
+        assert!(passed.is_some_and(|p| Arc::ptr_eq(&p, &tile)));
+        // Columns 3..5 are part of a source tile: gathered, not passed on.
+        let part = super::whole_source_tile(e, &view.node.grid, &[0, 1], &[tile]);
+        assert!(part.is_none());
+        // A transposed view of a square tile is not the tile.
+        let y = crate::from_ndarray(&ndarray::Array2::<f64>::zeros((2, 2)), [2, 2]).unwrap();
+        let t = y.transpose();
+        let NodeKind::Elemwise(e) = &t.node.kind else {
+            panic!("a transpose is a view");
+        };
+        let square = tile_value(ArrayD::<f64>::zeros(IxDyn(&[2, 2])));
+        assert!(super::whole_source_tile(e, &t.node.grid, &[0, 0], &[square]).is_none());
     }
 }
