@@ -418,7 +418,8 @@ mod tests {
             panic!("a slice is a view");
         };
         let tile = tile_value(ArrayD::<f64>::zeros(IxDyn(&[2, 3])));
-        let passed = super::whole_source_tile(e, &view.node.grid, &[0, 0], &[tile.clone()]);
+        let passed =
+            super::whole_source_tile(e, &view.node.grid, &[0, 0], std::slice::from_ref(&tile));
         assert!(passed.is_some_and(|p| Arc::ptr_eq(&p, &tile)));
         // Columns 3..5 are part of a source tile: gathered, not passed on.
         let part = super::whole_source_tile(e, &view.node.grid, &[0, 1], &[tile]);
