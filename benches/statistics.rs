@@ -23,33 +23,8 @@
 
 mod common;
 
-use std::time::Duration;
-
-use chunkwise::prelude::*;
-use common::{Workload, median, run_selected, threads, with_peak_rss};
+use common::{Workload, config, median, pool, report, run_selected, with_peak_rss};
 use rayon::prelude::*;
-
-fn pool() -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads())
-        .build()
-        .unwrap()
-}
-
-fn config() -> Config {
-    Config::default().threads(threads())
-}
-
-/// The one line of a workload.
-fn report(name: &str, ours: (Duration, f64), base: (Duration, f64), base_what: &str, check: &str) {
-    let ((t, rss), (tb, rss_b)) = (ours, base);
-    println!(
-        "{name}: chunkwise {:.3} s, peak RSS +{rss:.0} MiB | baseline ({base_what}) {:.3} s, peak RSS +{rss_b:.0} MiB | baseline time / chunkwise time = {:.3} | {check}",
-        t.as_secs_f64(),
-        tb.as_secs_f64(),
-        tb.as_secs_f64() / t.as_secs_f64()
-    );
-}
 
 fn histogram(s: usize) {
     let (n, c, bins) = (16_000 / s, 2000 / s, 100);

@@ -26,52 +26,13 @@
 
 mod common;
 
-use common::{Workload, median, run_selected, with_peak_rss};
-
-use std::time::Duration;
+use common::{Workload, check_close, config, explain, median, report, run_selected, with_peak_rss};
 
 use chunkwise::io::zarr::{self, BloscCompressor, BloscShuffle, Compression, WriteOptions};
 use chunkwise::prelude::*;
 use chunkwise::{Pad, concatenate};
 use ndarray::{Array1, Ix2};
 use rayon::prelude::*;
-
-fn config() -> Config {
-    Config::default().threads(std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
-/// Prints the optimised plan of `x` when `CHUNKWISE_BENCH_EXPLAIN=1`.
-fn explain<T: Element>(x: &Array<T>) {
-    if std::env::var("CHUNKWISE_BENCH_EXPLAIN").is_ok_and(|v| v == "1") {
-        println!("{}", x.explain().unwrap());
-    }
-}
-
-/// The one line of a workload.
-fn report(name: &str, ours: (Duration, f64), base: (Duration, f64), base_what: &str, check: &str) {
-    let ((t, rss), (tb, rss_b)) = (ours, base);
-    println!(
-        "{name}: chunkwise {:.3} s, peak RSS +{rss:.0} MiB | baseline ({base_what}) {:.3} s, peak RSS +{rss_b:.0} MiB | baseline time / chunkwise time = {:.3} | {check}",
-        t.as_secs_f64(),
-        tb.as_secs_f64(),
-        tb.as_secs_f64() / t.as_secs_f64()
-    );
-}
-
-/// The largest relative difference between `got` and `want`, asserted below `rel`.
-fn check_close(what: &str, got: &[f64], want: &[f64], rel: f64) -> String {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(g, w)| (g - w).abs() / w.abs().max(1e-30))
-        .fold(0.0, f64::max);
-    assert!(
-        worst <= rel,
-        "{what}: relative difference {worst:e} over {rel:e}"
-    );
-    format!("{what} agrees within {worst:.1e} (relative)")
-}
 
 fn reshape_climatology(s: usize) {
     let (years, days, ny, nx) = (20, 365, 90 / s, 180 / s);

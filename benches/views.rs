@@ -26,7 +26,7 @@
 
 mod common;
 
-use common::{Workload, median, run_selected, with_peak_rss};
+use common::{Workload, config, explain, median, pool, report, run_selected, with_peak_rss};
 
 use std::time::{Duration, Instant};
 
@@ -35,32 +35,8 @@ use chunkwise::{Boundary, MapOverlap};
 use ndarray::{Array2, Array3, ArrayD, ArrayView2, Ix2, Ix3, Zip, s};
 use rayon::prelude::*;
 
-fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
-fn pool() -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads())
-        .build()
-        .unwrap()
-}
-
-fn config() -> Config {
-    Config::default().threads(threads())
-}
-
 fn random(seed: u64, shape: &[usize], chunks: &[usize]) -> Array<f64> {
     chunkwise::random::uniform::<f64>(seed, 0.0, 1.0, shape, chunks.to_vec()).unwrap()
-}
-
-/// Prints the optimised plan of `x` when `CHUNKWISE_BENCH_EXPLAIN=1`.
-fn explain(x: &Array<f64>) {
-    if std::env::var("CHUNKWISE_BENCH_EXPLAIN").is_ok_and(|v| v == "1") {
-        println!("{}", x.explain().unwrap());
-    }
 }
 
 /// Computes `x`, and says how many tasks the run had and the most bytes it held at once.
@@ -86,18 +62,6 @@ fn sl(a: &Array<f64>, info: impl AsRef<[ndarray::SliceInfoElem]>) -> Array<f64> 
 
 fn dense2(x: &Array<f64>) -> Array2<f64> {
     x.compute().unwrap().into_dimensionality::<Ix2>().unwrap()
-}
-
-/// The one line of a workload.
-fn report(name: &str, ours: (Duration, f64), base: (Duration, f64), base_what: &str, check: &str) {
-    let (t, rss) = ours;
-    let (tb, rss_b) = base;
-    println!(
-        "{name}: chunkwise {:.3} s, peak RSS +{rss:.0} MiB | baseline ({base_what}) {:.3} s, peak RSS +{rss_b:.0} MiB | baseline time / chunkwise time = {:.3} | {check}",
-        t.as_secs_f64(),
-        tb.as_secs_f64(),
-        tb.as_secs_f64() / t.as_secs_f64()
-    );
 }
 
 /// Asserts `got` within `rel` of `want` (relative to the larger magnitude, at least 1).

@@ -10,19 +10,6 @@ use common::*;
 use ndarray::{ArrayD, Axis, IxDyn, concatenate};
 use proptest::prelude::*;
 
-/// Integer-valued data, so every result compares exactly.
-fn data(shape: &[usize], seed: u64) -> ArrayD<f64> {
-    dense_f64(shape, seed).mapv(|v| (v * 16.0).floor())
-}
-
-/// A shape of 1 to 3 axes of lengths 1 to 6, and an irregular chunking of it.
-fn shaped() -> impl Strategy<Value = (Vec<usize>, Vec<Vec<usize>>)> {
-    proptest::collection::vec(1usize..7, 1..4).prop_flat_map(|shape| {
-        let chunks: Vec<BoxedStrategy<Vec<usize>>> = shape.iter().map(|&n| chunks_for(n)).collect();
-        (Just(shape), chunks)
-    })
-}
-
 /// NumPy's `pad` of one axis of length `n` in a mirrored or wrapped mode, as it does it:
 /// the pad areas filled in repeated steps (`_set_reflect_both`, `_set_wrap_both`), each
 /// from what is filled so far. Returns where each padded position reads from.
@@ -142,14 +129,14 @@ proptest! {
 
     #[test]
     fn wide_mirrored_and_wrapped_pads_equal_numpy(
-        (shape, chunks) in shaped(),
+        (shape, chunks) in shape_and_chunks(6),
         widths in proptest::collection::vec((0usize..14, 0usize..14), 3),
         mode in 0usize..3,
         seed in 0u64..1000,
     ) {
         let mode = [Pad::Reflect, Pad::Symmetric, Pad::Wrap][mode];
         let widths = &widths[..shape.len()];
-        let a = data(&shape, seed);
+        let a = integer_valued(&shape, seed);
         let x = from_ndarray(&a, Chunks::Sizes(chunks)).unwrap();
         let got = x.pad(widths, mode).unwrap();
         let want = dense_pad(&a, widths, &mode);
@@ -161,13 +148,13 @@ proptest! {
 
     #[test]
     fn linear_ramp_pads_equal_numpy(
-        (shape, chunks) in shaped(),
+        (shape, chunks) in shape_and_chunks(6),
         widths in proptest::collection::vec((0usize..5, 0usize..5), 3),
         end in -8.0f64..8.0,
         seed in 0u64..1000,
     ) {
         let widths = &widths[..shape.len()];
-        let a = data(&shape, seed);
+        let a = integer_valued(&shape, seed);
         let x = from_ndarray(&a, Chunks::Sizes(chunks)).unwrap();
         let got = x.pad(widths, Pad::LinearRamp(end)).unwrap().compute().unwrap();
         let want = dense_ramp(&a, widths, end);
@@ -179,13 +166,13 @@ proptest! {
 
     #[test]
     fn repeat_equals_numpy(
-        (shape, chunks) in shaped(),
+        (shape, chunks) in shape_and_chunks(6),
         repeats in 0usize..4,
         pick in 0usize..3,
         seed in 0u64..1000,
     ) {
         let axis = pick % shape.len();
-        let a = data(&shape, seed);
+        let a = integer_valued(&shape, seed);
         let x = from_ndarray(&a, Chunks::Sizes(chunks)).unwrap();
         let got = x.repeat(repeats, axis as isize).unwrap();
         // NumPy's repeat: element i of the result along the axis is element i / repeats.
@@ -204,7 +191,7 @@ proptest! {
         // A grid of blocks: block (i, j) has rows[i] rows and widths[j] columns, in
         // chunks of 2 (so tiles are cut differently in each block).
         let dense: Vec<Vec<ArrayD<f64>>> = rows.iter().enumerate().map(|(i, &r)| {
-            widths.iter().enumerate().map(|(j, &w)| data(&[r, w], seed + 10 * i as u64 + j as u64)).collect()
+            widths.iter().enumerate().map(|(j, &w)| integer_valued(&[r, w], seed + 10 * i as u64 + j as u64)).collect()
         }).collect();
         let lazy: Vec<Vec<chunkwise::Array<f64>>> = dense.iter().map(|row| {
             row.iter().map(|d| from_ndarray(d, [2, 2]).unwrap()).collect()
@@ -224,9 +211,9 @@ proptest! {
 #[test]
 fn block_promotes_arrays_to_the_depth_and_rejects_ragged_lists() {
     // np.block([[a1, b1], [c2]]) with 1-d a1, b1 of length 2 and c2 of shape (1, 4).
-    let a = data(&[2], 1);
-    let b = data(&[2], 2);
-    let c = data(&[1, 4], 3);
+    let a = integer_valued(&[2], 1);
+    let b = integer_valued(&[2], 2);
+    let c = integer_valued(&[1, 4], 3);
     let (xa, xb, xc) = (
         from_ndarray(&a, [1]).unwrap(),
         from_ndarray(&b, [2]).unwrap(),
@@ -256,7 +243,7 @@ fn block_promotes_arrays_to_the_depth_and_rejects_ragged_lists() {
     ]);
     let empty: Block<'_, f64> = Block::List(vec![]);
     // (2,) becomes (1, 2), which does not join (2, 4) along the last axis.
-    let tall = from_ndarray(&data(&[2, 4], 5), [2, 2]).unwrap();
+    let tall = from_ndarray(&integer_valued(&[2, 4], 5), [2, 2]).unwrap();
     let mismatched = Block::List(vec![Block::Array(&xa), Block::Array(&tall)]);
     for bad in [ragged, empty, mismatched] {
         match chunkwise::block_nested(&bad) {
@@ -268,7 +255,7 @@ fn block_promotes_arrays_to_the_depth_and_rejects_ragged_lists() {
 
 #[test]
 fn repeat_and_pad_errors() {
-    let x = from_ndarray(&data(&[3, 4], 1), [2, 2]).unwrap();
+    let x = from_ndarray(&integer_valued(&[3, 4], 1), [2, 2]).unwrap();
     assert!(matches!(
         x.repeat(2, 2),
         Err(Error::Build(BuildError::AxisOutOfRange { .. }))
@@ -287,7 +274,7 @@ fn repeat_and_pad_errors() {
         ));
     }
     // A singleton axis padded in any periodic mode repeats its element (NumPy's legacy rule).
-    let one = from_ndarray(&data(&[1, 2], 4), [1, 2]).unwrap();
+    let one = from_ndarray(&integer_valued(&[1, 2], 4), [1, 2]).unwrap();
     let want = one.compute().unwrap().select(Axis(0), &[0; 6]);
     for mode in [Pad::Reflect, Pad::Symmetric, Pad::Wrap] {
         assert_eq!(

@@ -16,19 +16,6 @@ use proptest::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
-/// Integer-valued data, so every result compares exactly.
-fn data(shape: &[usize], seed: u64) -> ArrayD<f64> {
-    dense_f64(shape, seed).mapv(|v| (v * 16.0).floor())
-}
-
-/// A shape of 1 to 3 axes of lengths 1 to 7, and an irregular chunking of it.
-fn shaped() -> impl Strategy<Value = (Vec<usize>, Vec<Vec<usize>>)> {
-    proptest::collection::vec(1usize..8, 1..4).prop_flat_map(|shape| {
-        let chunks: Vec<BoxedStrategy<Vec<usize>>> = shape.iter().map(|&n| chunks_for(n)).collect();
-        (Just(shape), chunks)
-    })
-}
-
 /// `dense` as a lazy array in tiles of `chunks`, from a source that counts the tiles it
 /// makes.
 fn counting(dense: ArrayD<f64>, chunks: Chunks) -> (chunkwise::Array<f64>, Arc<AtomicUsize>) {
@@ -98,7 +85,7 @@ proptest! {
 
     #[test]
     fn take_equals_numpy_take(
-        (shape, chunks) in shaped(),
+        (shape, chunks) in shape_and_chunks(7),
         (raw, index_chunks) in raw_indices().prop_flat_map(|r| {
             let n = r.len();
             (Just(r), chunks_for(n))
@@ -107,7 +94,7 @@ proptest! {
         pick in 0usize..1000,
     ) {
         let ndim = shape.len();
-        let a = data(&shape, seed);
+        let a = integer_valued(&shape, seed);
         let x = from_ndarray(&a, Chunks::Sizes(chunks.clone())).unwrap();
         let axis = pick % ndim;
         let list = in_range(&raw, shape[axis]);
@@ -127,7 +114,7 @@ proptest! {
 
     #[test]
     fn take_reads_only_the_tiles_its_indices_touch(
-        (shape, chunks) in shaped(),
+        (shape, chunks) in shape_and_chunks(7),
         raw in raw_indices(),
         pick in 0usize..1000,
     ) {
@@ -135,7 +122,7 @@ proptest! {
         let axis = pick % ndim;
         let list = in_range(&raw, shape[axis]);
         prop_assume!(!list.is_empty());
-        let dense = data(&shape, 7);
+        let dense = integer_valued(&shape, 7);
         let (x, calls) = counting(dense.clone(), Chunks::Sizes(chunks.clone()));
         let y = x.take(&list, axis as isize).unwrap();
         prop_assert_eq!(y.compute().unwrap(), take_dense(&dense, &list, axis));
@@ -151,11 +138,11 @@ proptest! {
 
     #[test]
     fn outer_index_equals_successive_takes(
-        (shape, chunks) in shaped(),
+        (shape, chunks) in shape_and_chunks(7),
         raws in proptest::collection::vec(proptest::option::of(raw_indices()), 0..4),
         seed in 0u64..1000,
     ) {
-        let a = data(&shape, seed);
+        let a = integer_valued(&shape, seed);
         let x = from_ndarray(&a, Chunks::Sizes(chunks)).unwrap();
         let lists: Vec<Option<Vec<i64>>> = raws
             .iter()
@@ -175,7 +162,7 @@ proptest! {
 
     #[test]
     fn vindex_picks_points(
-        (shape, chunks) in shaped(),
+        (shape, chunks) in shape_and_chunks(7),
         raws in proptest::collection::vec(0i64..1000, 0..30),
         k in 1usize..4,
         seed in 0u64..1000,
@@ -183,7 +170,7 @@ proptest! {
         let k = k.min(shape.len());
         let n = raws.len() / k;
         let lists: Vec<Vec<i64>> = (0..k).map(|a| in_range(&raws[a * n..(a + 1) * n], shape[a])).collect();
-        let a = data(&shape, seed);
+        let a = integer_valued(&shape, seed);
         let x = from_ndarray(&a, Chunks::Sizes(chunks)).unwrap();
         let refs: Vec<&[i64]> = lists.iter().map(|l| l.as_slice()).collect();
         let y = x.vindex(&refs).unwrap();
@@ -212,7 +199,7 @@ fn take_within_one_tile_reads_that_tile_alone() {
 
 #[test]
 fn evenly_spaced_indices_are_a_slice() {
-    let a = data(&[12, 3], 1);
+    let a = integer_valued(&[12, 3], 1);
     let x = from_ndarray(&a, [4, 3]).unwrap();
     for list in [vec![1i64, 2, 3, 4, 5], vec![9, 6, 3, 0], vec![-1], vec![]] {
         let y = x.take(&list, 0).unwrap();
@@ -226,7 +213,7 @@ fn evenly_spaced_indices_are_a_slice() {
 
 #[test]
 fn output_chunks_follow_the_index_order_in_pieces_of_few_tiles() {
-    let a = data(&[40], 3);
+    let a = integer_valued(&[40], 3);
     let x = from_ndarray(&a, [4]).unwrap();
     // ten tiles, one index in each, in reverse order with a repeat: chunks of at most 4
     let list: Vec<i64> = vec![37, 33, 29, 25, 21, 17, 13, 9, 5, 1, 37, 2];
@@ -246,7 +233,7 @@ fn output_chunks_follow_the_index_order_in_pieces_of_few_tiles() {
 
 #[test]
 fn lazy_indices_stay_lazy_and_are_checked_at_compute() {
-    let a = data(&[9, 2], 5);
+    let a = integer_valued(&[9, 2], 5);
     let x = from_ndarray(&a, [4, 2]).unwrap();
     let computed = chunkwise::arange::<i64>(0, 6, 1, [4]).unwrap() * 2 - 3; // -3, -1, ..., 7
     let y = x.take(&computed, 0).unwrap();
@@ -282,7 +269,7 @@ fn lazy_indices_stay_lazy_and_are_checked_at_compute() {
 
 #[test]
 fn bad_indices_are_errors() {
-    let a = data(&[5, 3], 2);
+    let a = integer_valued(&[5, 3], 2);
     let x = from_ndarray(&a, [2, 2]).unwrap();
     let out_of_bounds = |e: Error| matches!(e, Error::Build(BuildError::IndexOutOfBounds { .. }));
     assert!(out_of_bounds(x.take(&[5], 0).unwrap_err()));
@@ -317,7 +304,7 @@ fn bad_indices_are_errors() {
 
 #[test]
 fn a_lazy_take_reads_the_whole_axis_within_the_budget() {
-    let a = data(&[100, 10], 9);
+    let a = integer_valued(&[100, 10], 9);
     let x = from_ndarray(&a, [10, 10]).unwrap();
     // each task of a lazy take holds the ten tiles along axis 0 (8000 bytes)
     let lazy = chunkwise::arange::<i64>(0, 3, 1, [3]).unwrap();

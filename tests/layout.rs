@@ -740,27 +740,6 @@ fn concatenate_errors() {
     assert!(chunkwise::stack(&[&x, &y], 0).is_err());
 }
 
-/// NumPy's `np.pad` of one axis, written directly: where element `i` of the padded axis
-/// (of a source of length `n`, `before` added at the start) is read from, or `None` for a
-/// constant.
-fn pad_source(mode: &chunkwise::Pad<f64>, i: isize, n: isize) -> Option<isize> {
-    use chunkwise::Pad;
-    let inside = (0..n).contains(&i);
-    if inside {
-        return Some(i);
-    }
-    Some(match mode {
-        Pad::Constant(_) => return None,
-        Pad::Edge => i.clamp(0, n - 1),
-        Pad::Reflect if i < 0 => -i,
-        Pad::Reflect => 2 * (n - 1) - i,
-        Pad::Symmetric if i < 0 => -i - 1,
-        Pad::Symmetric => 2 * n - 1 - i,
-        Pad::Wrap => i.rem_euclid(n),
-        other => panic!("{other:?} does not read its pad from the array"),
-    })
-}
-
 #[test]
 fn pad_split_and_tile_match_numpy_semantics() {
     use chunkwise::Pad;
@@ -778,8 +757,8 @@ fn pad_split_and_tile_match_numpy_semantics() {
             let p = x.pad(&widths, mode).unwrap();
             let shape = [5 + widths[0].0 + widths[0].1, 4 + widths[1].0 + widths[1].1];
             let want = ArrayD::from_shape_fn(IxDyn(&shape), |idx| {
-                let i = pad_source(&mode, idx[0] as isize - widths[0].0 as isize, 5);
-                let j = pad_source(&mode, idx[1] as isize - widths[1].0 as isize, 4);
+                let i = numpy_pad_source(&mode, idx[0] as isize - widths[0].0 as isize, 5);
+                let j = numpy_pad_source(&mode, idx[1] as isize - widths[1].0 as isize, 4);
                 match (i, j, mode) {
                     (Some(i), Some(j), _) => a[[i as usize, j as usize]],
                     (_, _, Pad::Constant(c)) => c,

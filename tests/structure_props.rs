@@ -10,49 +10,18 @@ use common::*;
 use ndarray::{ArrayD, Axis, IxDyn};
 use proptest::prelude::*;
 
-/// Integer-valued data, so every result compares exactly.
-fn data(shape: &[usize], seed: u64) -> ArrayD<f64> {
-    dense_f64(shape, seed).mapv(|v| (v * 16.0).floor())
-}
-
-/// A shape of 1 to 3 axes of lengths 1 to 7, and an irregular chunking of it.
-fn shaped() -> impl Strategy<Value = (Vec<usize>, Vec<Vec<usize>>)> {
-    proptest::collection::vec(1usize..8, 1..4).prop_flat_map(|shape| {
-        let chunks: Vec<BoxedStrategy<Vec<usize>>> = shape.iter().map(|&n| chunks_for(n)).collect();
-        (Just(shape), chunks)
-    })
-}
-
-/// Where element `i` of a padded axis of a source of length `n` is read from (`None`: the
-/// constant), as `np.pad` defines it.
-fn pad_source(mode: &Pad<f64>, i: isize, n: isize) -> Option<isize> {
-    if (0..n).contains(&i) {
-        return Some(i);
-    }
-    Some(match mode {
-        Pad::Constant(_) => return None,
-        Pad::Edge => i.clamp(0, n - 1),
-        Pad::Reflect if i < 0 => -i,
-        Pad::Reflect => 2 * (n - 1) - i,
-        Pad::Symmetric if i < 0 => -i - 1,
-        Pad::Symmetric => 2 * n - 1 - i,
-        Pad::Wrap => i.rem_euclid(n),
-        other => panic!("{other:?} does not read its pad from the array"),
-    })
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
     fn structure_ops_equal_their_dense_definitions(
-        (shape, chunks) in shaped(),
+        (shape, chunks) in shape_and_chunks(7),
         (other_len, other_chunks) in (1usize..6).prop_flat_map(|n| (Just(n), chunks_for(n))),
         seed in 0u64..1000,
         pick in 0usize..1000,
     ) {
         let ndim = shape.len();
-        let a = data(&shape, seed);
+        let a = integer_valued(&shape, seed);
         let x = from_ndarray(&a, Chunks::Sizes(chunks.clone())).unwrap();
         let axis = pick % ndim;
         // flip of one axis, then fused arithmetic.
@@ -86,7 +55,7 @@ proptest! {
         let want = ArrayD::from_shape_fn(IxDyn(&padded_shape), |idx| {
             let from: Option<Vec<usize>> = (0..ndim)
                 .map(|k| {
-                    pad_source(&mode, idx[k] as isize - widths[k].0 as isize, shape[k] as isize)
+                    numpy_pad_source(&mode, idx[k] as isize - widths[k].0 as isize, shape[k] as isize)
                         .map(|i| i as usize)
                 })
                 .collect();
@@ -100,7 +69,7 @@ proptest! {
         // concatenate with an array chunked otherwise, along `axis`.
         let mut other_shape = shape.clone();
         other_shape[axis] = other_len;
-        let b = data(&other_shape, seed + 1);
+        let b = integer_valued(&other_shape, seed + 1);
         let mut sizes: Vec<Vec<usize>> = other_shape.iter().map(|&n| vec![n]).collect();
         sizes[axis] = other_chunks;
         let y: Array<f64> = from_ndarray(&b, Chunks::Sizes(sizes)).unwrap();

@@ -105,3 +105,56 @@ pub(crate) fn run_selected(bench: &str, workloads: &[Workload]) {
     }
     println!("finished {} UTC", utc_now());
 }
+
+/// A rayon pool of [`threads`] workers, for the dense baselines.
+pub(crate) fn pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads())
+        .build()
+        .unwrap()
+}
+
+/// The chunkwise configuration of a bench: [`threads`] workers.
+pub(crate) fn config() -> chunkwise::Config {
+    chunkwise::Config::default().threads(threads())
+}
+
+/// Prints the optimised plan of `x` when `CHUNKWISE_BENCH_EXPLAIN=1`.
+pub(crate) fn explain<T: chunkwise::Element>(x: &chunkwise::Array<T>) {
+    if std::env::var("CHUNKWISE_BENCH_EXPLAIN").is_ok_and(|v| v == "1") {
+        println!("{}", x.explain().unwrap());
+    }
+}
+
+/// The one line of a workload: chunkwise's time and peak RSS growth beside its baseline's,
+/// their ratio, and what the check of the result found.
+pub(crate) fn report(
+    name: &str,
+    ours: (Duration, f64),
+    base: (Duration, f64),
+    base_what: &str,
+    check: &str,
+) {
+    let ((t, rss), (tb, rss_b)) = (ours, base);
+    println!(
+        "{name}: chunkwise {:.3} s, peak RSS +{rss:.0} MiB | baseline ({base_what}) {:.3} s, peak RSS +{rss_b:.0} MiB | baseline time / chunkwise time = {:.3} | {check}",
+        t.as_secs_f64(),
+        tb.as_secs_f64(),
+        tb.as_secs_f64() / t.as_secs_f64()
+    );
+}
+
+/// The largest relative difference between `got` and `want`, asserted below `rel`.
+pub(crate) fn check_close(what: &str, got: &[f64], want: &[f64], rel: f64) -> String {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let worst = got
+        .iter()
+        .zip(want)
+        .map(|(g, w)| (g - w).abs() / w.abs().max(1e-30))
+        .fold(0.0, f64::max);
+    assert!(
+        worst <= rel,
+        "{what}: relative difference {worst:e} over {rel:e}"
+    );
+    format!("{what} agrees within {worst:.1e} (relative)")
+}

@@ -13,7 +13,6 @@ use ndarray::{ArrayD, IxDyn};
 
 use super::blockwise::blockwise;
 use crate::chunks::{AxisChunks, ChunkGrid};
-use crate::error::Result;
 use crate::graph::Node;
 
 /// A C-order tile of `shape` seen along `axis`: (`outer`, `len`, `inner`).
@@ -38,8 +37,8 @@ fn moved(block: &[usize], axis: usize, at: usize) -> Vec<usize> {
 }
 
 /// An array tile from C-order `data` of `shape`.
-fn tile<U: Element>(shape: &[usize], data: Vec<U>) -> Result<ArrayD<U>> {
-    Ok(ArrayD::from_shape_vec(IxDyn(shape), data).expect("scan slices have the block's shape"))
+fn tile<U: Element>(shape: &[usize], data: Vec<U>) -> ArrayD<U> {
+    ArrayD::from_shape_vec(IxDyn(shape), data).expect("scan slices have the block's shape")
 }
 
 /// The inclusive scan of `input` along `axis` by `op`, which must be associative (it is
@@ -64,7 +63,10 @@ where
         move |block, tiles| {
             let (outer, len, inner) = along(tiles[0].shape(), axis);
             let data = tiles[0].as_slice().expect("tiles are in C order");
-            tile(block.shape, fold_slices(data, outer, len, inner, &fold))
+            Ok(tile(
+                block.shape,
+                fold_slices(data, outer, len, inner, &fold),
+            ))
         },
     );
     // carries[k - 1]: the fold of tiles 0..k along the axis, for tile k >= 1.
@@ -94,7 +96,7 @@ where
                     move |block| vec![(0, block.to_vec()), (1, moved(block, axis, k - 1))],
                     move |block, tiles| {
                         let data = tiles[0].iter().zip(tiles[1].iter());
-                        tile(block.shape, data.map(|(&c, &t)| op(c, t)).collect())
+                        Ok(tile(block.shape, data.map(|(&c, &t)| op(c, t)).collect()))
                     },
                 )
             }
@@ -120,7 +122,7 @@ where
                 let carry = carry.as_slice().expect("tiles are in C order");
                 apply_carry(&mut data, carry, outer, len, inner, &op);
             }
-            tile(block.shape, data)
+            Ok(tile(block.shape, data))
         },
     )
 }

@@ -343,3 +343,44 @@ pub fn chunks_for(len: usize) -> proptest::strategy::BoxedStrategy<Vec<usize>> {
         })
         .boxed()
 }
+
+/// Integer-valued f64 data in [0, 16), so results of structure and indexing operations
+/// compare exactly.
+pub fn integer_valued(shape: &[usize], seed: u64) -> ArrayD<f64> {
+    dense_f64(shape, seed).mapv(|v| (v * 16.0).floor())
+}
+
+/// A proptest strategy of a shape of 1 to 3 axes of lengths 1 to `max_len`, and an
+/// irregular chunking of it (see [`chunks_for`]).
+pub fn shape_and_chunks(
+    max_len: usize,
+) -> proptest::strategy::BoxedStrategy<(Vec<usize>, Vec<Vec<usize>>)> {
+    use proptest::prelude::*;
+    proptest::collection::vec(1usize..max_len + 1, 1..4)
+        .prop_flat_map(|shape| {
+            let chunks: Vec<BoxedStrategy<Vec<usize>>> =
+                shape.iter().map(|&n| chunks_for(n)).collect();
+            (Just(shape), chunks)
+        })
+        .boxed()
+}
+
+/// NumPy's `np.pad` of one axis, written directly: where element `i` of the padded axis
+/// (of a source of length `n`, counted from the first source element) is read from, or
+/// `None` for the constant.
+pub fn numpy_pad_source(mode: &chunkwise::Pad<f64>, i: isize, n: isize) -> Option<isize> {
+    use chunkwise::Pad;
+    if (0..n).contains(&i) {
+        return Some(i);
+    }
+    Some(match mode {
+        Pad::Constant(_) => return None,
+        Pad::Edge => i.clamp(0, n - 1),
+        Pad::Reflect if i < 0 => -i,
+        Pad::Reflect => 2 * (n - 1) - i,
+        Pad::Symmetric if i < 0 => -i - 1,
+        Pad::Symmetric => 2 * n - 1 - i,
+        Pad::Wrap => i.rem_euclid(n),
+        other => panic!("{other:?} does not read its pad from the array"),
+    })
+}
