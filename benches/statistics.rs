@@ -12,7 +12,11 @@
 //!   parallel bands of columns;
 //! - `quantile`: the per-pixel median over axis 0 of uniform random (1000, 500, 500) f64
 //!   in (100, 250, 250) tiles; baseline: per pixel, its values gathered from the
-//!   materialised array and selected, pixels in parallel.
+//!   materialised array and selected, pixels in parallel;
+//! - `groupby_month`: the mean and standard deviation per calendar month of daily
+//!   (3650, 180, 360) f32 in (73, 180, 360) tiles, in one pass (`GroupBy::aggregate`);
+//!   baseline: per band of pixels in parallel, per-month sums, then squared deviations,
+//!   over the materialised array.
 //!
 //! chunkwise's times include generating the random inputs (in the kernels, as Dask's do);
 //! the baselines' exclude it: they start from arrays in memory. Peak RSS is the growth of
@@ -23,7 +27,8 @@
 
 mod common;
 
-use common::{Workload, config, median, pool, report, run_selected, with_peak_rss};
+use chunkwise::{GroupFunc, compute_many_with};
+use common::{Workload, config, explain, median, pool, report, run_selected, with_peak_rss};
 use rayon::prelude::*;
 
 fn histogram(s: usize) {
@@ -231,14 +236,106 @@ fn quantile(s: usize) {
     );
 }
 
+fn groupby_month(s: usize) {
+    let (days, ny, nx) = (3650 / s, 180 / s, 360 / s);
+    let x = chunkwise::random::uniform::<f64>(6, 0.0, 1.0, &[days, ny, nx], [73, ny, nx])
+        .unwrap()
+        .astype::<f32>();
+    let month: Vec<usize> = (0..days).map(|d| d % 365 * 12 / 365).collect();
+    let stats = x
+        .groupby(0, &month)
+        .unwrap()
+        .aggregate(&[GroupFunc::Mean, GroupFunc::Std { ddof: 0.0 }]);
+    let cfg = config();
+    explain(&stats[1]);
+    let (rss, (time, got)) = with_peak_rss(|| {
+        median(3, || {
+            compute_many_with(&[&stats[0], &stats[1]], &cfg).unwrap()
+        })
+    });
+
+    let (rss_b, (tb, want)) = with_peak_rss(|| {
+        let dense = x.compute().unwrap();
+        let xs = dense.as_slice().unwrap();
+        let cells = ny * nx;
+        let mut days_of = [0.0f64; 12];
+        for &m in &month {
+            days_of[m] += 1.0;
+        }
+        let pool = pool();
+        median(3, || {
+            pool.install(|| {
+                // Per band of pixels: month sums, then squared deviations from the means.
+                let band = 4096;
+                let bands: Vec<(Vec<f64>, Vec<f64>)> = (0..cells.div_ceil(band))
+                    .into_par_iter()
+                    .map(|b| {
+                        let pixels = b * band..((b + 1) * band).min(cells);
+                        let w = pixels.len();
+                        let mut mean = vec![0.0f64; 12 * w];
+                        for (d, &m) in month.iter().enumerate() {
+                            let row = &xs[d * cells + pixels.start..d * cells + pixels.end];
+                            for (acc, &v) in mean[m * w..(m + 1) * w].iter_mut().zip(row) {
+                                *acc += f64::from(v);
+                            }
+                        }
+                        for (m, n) in days_of.iter().enumerate() {
+                            mean[m * w..(m + 1) * w].iter_mut().for_each(|v| *v /= n);
+                        }
+                        let mut var = vec![0.0f64; 12 * w];
+                        for (d, &m) in month.iter().enumerate() {
+                            let row = &xs[d * cells + pixels.start..d * cells + pixels.end];
+                            let means = &mean[m * w..(m + 1) * w];
+                            for ((acc, &v), mu) in
+                                var[m * w..(m + 1) * w].iter_mut().zip(row).zip(means)
+                            {
+                                *acc += (f64::from(v) - mu).powi(2);
+                            }
+                        }
+                        (mean, var)
+                    })
+                    .collect();
+                let mut means = vec![0.0f64; 12 * cells];
+                let mut stds = vec![0.0f64; 12 * cells];
+                for (b, (mean, var)) in bands.iter().enumerate() {
+                    let start = b * band;
+                    let w = mean.len() / 12;
+                    for m in 0..12 {
+                        for k in 0..w {
+                            means[m * cells + start + k] = mean[m * w + k];
+                            stds[m * cells + start + k] = (var[m * w + k] / days_of[m]).sqrt();
+                        }
+                    }
+                }
+                (means, stds)
+            })
+        })
+    });
+    let worst = [(&got[0], &want.0), (&got[1], &want.1)]
+        .iter()
+        .flat_map(|(a, b)| a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs() / y.abs()))
+        .fold(0.0, f64::max);
+    // The statistics of f32 data are f32, as NumPy's and flox's are.
+    assert!(
+        worst <= 1e-6,
+        "monthly statistics differ from the baseline's by {worst:e}"
+    );
+    report(
+        &format!("groupby_month mean+std of ({days}, {ny}, {nx}) f32 in (73, {ny}, {nx}) tiles"),
+        (time, rss),
+        (tb, rss_b),
+        "dense ndarray, per-month sums then deviations in parallel pixel bands, input in memory",
+        &format!("means and stds agree within {worst:.1e} (relative)"),
+    );
+}
+
 fn main() {
-    // The `groupby_month` workload of the statistics issue is added here as its operation
-    // lands.
-    let workloads: [Workload; 4] = [
+    let workloads: [Workload; 5] = [
         ("histogram", histogram),
         ("topk", topk),
         ("cumsum", cumsum),
         ("quantile", quantile),
+        ("groupby_month", groupby_month),
     ];
     run_selected("statistics", &workloads);
 }

@@ -8,11 +8,14 @@ use ndarray::{ArrayBase, IxDyn, RawData, Slice};
 use crate::error::{BuildError, Error, Result};
 
 mod axis;
+mod groups;
 mod reshape;
 mod stored;
 mod view;
 
 pub(crate) use axis::AxisChunks;
+pub use groups::GroupMethod;
+pub(crate) use groups::{GroupLayout, NO_GROUP};
 pub(crate) use reshape::ReshapePlan;
 pub(crate) use stored::{chunk_counts, clipped_lengths, is_multiple_shape};
 pub(crate) use view::{Pieces, SourceAxis, View};

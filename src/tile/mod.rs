@@ -5,6 +5,8 @@
 //!   of them, read back through checked, typed accessors.
 //! - [`reduce`]: reducers with their state type erased, the per-tile fold of a reduction
 //!   and the composite reducer of merged reductions.
+//! - [`group`]: grouped reductions: rows folded into states per group, combined and
+//!   finished group by group.
 //! - [`source`]: [`TileSource`] (tiles that enter: memory, generators, Zarr chunks) and
 //!   [`TileSink`] (tiles that leave: Zarr chunks).
 //! - [`block_map`]: [`BlockMap`], how a blockwise node computes a tile, and the memory it
@@ -72,6 +74,7 @@ pub(crate) mod block_map;
 // Read by the executors that move tiles between processes; until one lands, by its tests.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod encode;
+pub(crate) mod group;
 pub(crate) mod reduce;
 pub(crate) mod source;
 pub(crate) mod value;

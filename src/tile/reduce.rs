@@ -350,6 +350,12 @@ impl Several {
         Several { parts, states_of }
     }
 
+    /// The reducer that finishes part `k` from the part `k` of these states (which may be
+    /// another part's states, see [`Several::new`]).
+    pub(crate) fn part(&self, k: usize) -> Arc<dyn ErasedReducer> {
+        Arc::clone(&self.parts[k])
+    }
+
     fn each(value: &Value) -> Result<&[Value]> {
         Ok(&value.get::<TupleTile>()?.parts)
     }

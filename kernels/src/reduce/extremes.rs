@@ -1,4 +1,5 @@
-//! Extremes: [`MinMax`] (min, max, nanmin, nanmax) and [`ArgMinMax`] (argmin, argmax).
+//! Extremes: [`MinMax`] (min, max, nanmin, nanmax), [`ArgMinMax`] (argmin, argmax) and
+//! [`Edge`] (first, last).
 
 use std::marker::PhantomData;
 
@@ -178,6 +179,103 @@ impl<T: Element> Reducer for ArgMinMax<T> {
     }
     fn defined(&self, state: &BestState<T>) -> bool {
         state.seen
+    }
+    fn needs_positions(&self) -> bool {
+        true
+    }
+    fn has_identity(&self) -> bool {
+        false
+    }
+}
+
+/// Which end of the reduced values an [`Edge`] reduction keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The value at the smallest position.
+    First,
+    /// The value at the largest position.
+    Last,
+}
+
+/// `first`/`last` (flox's): the value at the first or last position, or with `skip_nan`
+/// (`nanfirst`/`nanlast`) the first or last that is not NaN. States compare positions, so
+/// partial results may be combined in any order.
+#[derive(Debug)]
+pub struct Edge<T> {
+    end: End,
+    skip_nan: bool,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T> Edge<T> {
+    /// A first or last reduction.
+    pub fn new(end: End, skip_nan: bool) -> Self {
+        Edge {
+            end,
+            skip_nan,
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: Element> Edge<T> {
+    /// Whether a value at `position` replaces `best`.
+    #[inline(always)]
+    fn replaces(&self, position: u64, best: &BestState<T>) -> bool {
+        !best.seen
+            || match self.end {
+                End::First => position < best.position,
+                End::Last => position > best.position,
+            }
+    }
+
+    #[inline(always)]
+    fn offer(&self, state: &mut BestState<T>, x: T, position: u64) {
+        if !(self.skip_nan && T::is_nan(x)) && self.replaces(position, state) {
+            *state = BestState {
+                value: x,
+                position,
+                seen: true,
+            };
+        }
+    }
+}
+
+impl<T: Element> Reducer for Edge<T> {
+    type In = T;
+    type State = BestState<T>;
+    type Out = T;
+    type Held = Vec<Self::State>;
+    fn init(&self) -> BestState<T> {
+        BestState {
+            value: T::from_scalar(crate::dtype::Scalar::Float(f64::NAN)),
+            position: 0,
+            seen: false,
+        }
+    }
+    fn fold_run(&self, state: &mut BestState<T>, xs: &[T], position: u64) {
+        // Only the run's first (or last) value that is not skipped can win.
+        let pick = match self.end {
+            End::First => xs.iter().position(|&x| !(self.skip_nan && T::is_nan(x))),
+            End::Last => xs.iter().rposition(|&x| !(self.skip_nan && T::is_nan(x))),
+        };
+        if let Some(k) = pick {
+            self.offer(state, xs[k], position + k as u64);
+        }
+    }
+    fn fold_lanes(&self, states: &mut [BestState<T>], xs: &[T], position: u64) {
+        for (s, &x) in states.iter_mut().zip(xs) {
+            self.offer(s, x, position);
+        }
+    }
+    fn combine(&self, into: &mut BestState<T>, other: &BestState<T>) {
+        if other.seen && self.replaces(other.position, into) {
+            *into = *other;
+        }
+    }
+    /// The kept value; NaN (or zero for integers) where every value was skipped.
+    fn finish(&self, state: &BestState<T>) -> T {
+        state.value
     }
     fn needs_positions(&self) -> bool {
         true

@@ -1,4 +1,4 @@
-//! Boolean and counting reductions: [`AnyAll`] and [`CountNonzero`].
+//! Boolean and counting reductions: [`AnyAll`], [`CountNonzero`] and [`CountValid`].
 
 use std::marker::PhantomData;
 
@@ -74,6 +74,41 @@ impl<T: Element> Reducer for CountNonzero<T> {
     fn fold_lanes(&self, states: &mut [u64], xs: &[T], _: u64) {
         for (s, &x) in states.iter_mut().zip(xs) {
             *s += u64::from(x != T::default());
+        }
+    }
+    fn combine(&self, into: &mut u64, other: &u64) {
+        *into += *other;
+    }
+    fn finish(&self, state: &u64) -> u64 {
+        *state
+    }
+}
+
+/// Number of values that are not NaN (flox's and pandas' `count`); of integers and
+/// `bool`s, the number of values.
+#[derive(Debug)]
+pub struct CountValid<T>(PhantomData<fn(T)>);
+
+impl<T> Default for CountValid<T> {
+    fn default() -> Self {
+        CountValid(PhantomData)
+    }
+}
+
+impl<T: Element> Reducer for CountValid<T> {
+    type In = T;
+    type State = u64;
+    type Out = u64;
+    type Held = Vec<Self::State>;
+    fn init(&self) -> u64 {
+        0
+    }
+    fn fold_run(&self, state: &mut u64, xs: &[T], _: u64) {
+        *state += xs.iter().filter(|&&x| !T::is_nan(x)).count() as u64;
+    }
+    fn fold_lanes(&self, states: &mut [u64], xs: &[T], _: u64) {
+        for (s, &x) in states.iter_mut().zip(xs) {
+            *s += u64::from(!T::is_nan(x));
         }
     }
     fn combine(&self, into: &mut u64, other: &u64) {
