@@ -353,3 +353,51 @@ fn bad_groupings_are_errors() {
     let fan = x.groupby(0, &[0; 6]).unwrap().split_every(1);
     assert!(matches!(fan.sum().compute(), Err(Error::Build(_))));
 }
+
+#[test]
+fn quantiles_of_each_group_match_numpy_on_the_gathered_lanes() {
+    let mut a = dense_f64(&[40, 3, 4], 12);
+    a[[5, 1, 2]] = f64::NAN;
+    let x = from_ndarray(&a, [7, 2, 3]).unwrap();
+    let labels = labels(1, 40, 3, 0);
+    let by = x.groupby_expected(0, &labels, &[0, 1, 2, 3]).unwrap();
+    let lane = |g: usize, j: usize, k: usize, skip: bool| -> Vec<f64> {
+        let mut v: Vec<f64> = (0..40)
+            .filter(|&i| labels[i] == g)
+            .map(|i| a[[i, j, k]])
+            .filter(|v| !(skip && v.is_nan()))
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    for skip in [false, true] {
+        let got = match skip {
+            true => by.nanmedian(),
+            false => by.median(),
+        };
+        let got = got.compute().unwrap();
+        assert_eq!(got.shape(), &[4, 3, 4]);
+        for g in 0..4 {
+            for j in 0..3 {
+                for k in 0..4 {
+                    let v = lane(g, j, k, skip);
+                    let want = if v.is_empty() || v.iter().any(|x| x.is_nan()) {
+                        f64::NAN
+                    } else {
+                        let n = v.len();
+                        if n % 2 == 1 {
+                            v[n / 2]
+                        } else {
+                            (v[n / 2 - 1] + v[n / 2]) / 2.0
+                        }
+                    };
+                    let x = got[[g, j, k]];
+                    assert!(
+                        (x.is_nan() && want.is_nan()) || (x - want).abs() < 1e-12,
+                        "group {g} ({j}, {k}) skip {skip}: {x} != {want}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -5,14 +5,16 @@
 
 use std::sync::Arc;
 
-use chunkwise_kernels::dtype::{DType, Element, Numeric};
+use chunkwise_kernels::dtype::{DType, Element, Numeric, Scalar};
 use chunkwise_kernels::reduce::{
     ArgMinMax, CountValid, Edge, End, Extreme, FloatSum, Fold, MinMax, MomentOutput, Moments,
     Reducer, ReducerVisitor, visit_sum_reducer,
 };
 
-use super::Array;
-use crate::chunks::{GroupMethod, NO_GROUP};
+use super::quantile::QuantileMethod;
+use super::structure::concatenate;
+use super::{Array, Reduction};
+use crate::chunks::{Chunks, GroupMethod, NO_GROUP};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::Node;
 use crate::ops::groupby::{Grouping, finish_groups, group_states};
@@ -492,5 +494,98 @@ impl<T: Numeric, L> GroupBy<T, L> {
             .into_iter()
             .map(|finish| finish_groups(input, &states, &layout, self.grouping.axis, finish))
             .collect())
+    }
+}
+
+/// Quantiles of each group: each group's rows are gathered ([`Array::take`]) and its lanes
+/// selected as [`Array::quantile`] does (the axis made whole inside the plan), one branch
+/// of the plan per group, so these suit tens to hundreds of groups rather than many
+/// thousands. A group with no element gives NaN.
+impl<T: Numeric, L> GroupBy<T, L> {
+    /// The quantile `q` (in [0, 1]) of each group by `method` (NaN where a lane holds
+    /// NaN).
+    ///
+    /// ```
+    /// use chunkwise::QuantileMethod;
+    /// let x = chunkwise::from_ndarray(&ndarray::arr1(&[1.0f64, 9.0, 3.0, 7.0, 5.0]), [2])?;
+    /// let by = x.groupby(0, &[0, 1, 0, 1, 0])?;
+    /// let q = by.quantile(0.5, QuantileMethod::Linear).compute()?;
+    /// assert_eq!(q.into_raw_vec_and_offset().0, vec![3.0, 8.0]);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn quantile(&self, q: f64, method: QuantileMethod) -> Array<T::Real> {
+        self.quantile_by(q, method, false)
+    }
+
+    /// [`GroupBy::quantile`] leaving NaN out (NaN where a group's lane is all NaN).
+    pub fn nanquantile(&self, q: f64, method: QuantileMethod) -> Array<T::Real> {
+        self.quantile_by(q, method, true)
+    }
+
+    /// The median of each group.
+    pub fn median(&self) -> Array<T::Real> {
+        self.quantile(0.5, QuantileMethod::Linear)
+    }
+
+    /// The median of each group leaving NaN out.
+    pub fn nanmedian(&self) -> Array<T::Real> {
+        self.nanquantile(0.5, QuantileMethod::Linear)
+    }
+
+    fn quantile_by(&self, q: f64, method: QuantileMethod, skip_nan: bool) -> Array<T::Real> {
+        self.try_quantile(q, method, skip_nan)
+            .unwrap_or_else(|e| Array::from_node(Node::invalid(e, <T::Real as Element>::DTYPE)))
+    }
+
+    fn try_quantile(
+        &self,
+        q: f64,
+        method: QuantileMethod,
+        skip_nan: bool,
+    ) -> Result<Array<T::Real>> {
+        let axis = self.grouping.axis;
+        let mut rows: Vec<Vec<i64>> = vec![Vec::new(); self.grouping.ngroups];
+        for (i, &code) in self.grouping.codes.iter().enumerate() {
+            if code != NO_GROUP {
+                rows[code as usize].push(i as i64);
+            }
+        }
+        let how = Reduction::axis(axis as isize).keepdims(true);
+        let mut chunks = self.array.chunks().chunks();
+        chunks[axis] = vec![1];
+        let mut shape = self.array.shape();
+        shape[axis] = 1;
+        let nan = <T::Real as Element>::from_scalar(Scalar::Float(f64::NAN));
+        let parts = rows
+            .into_iter()
+            .map(|rows| match rows.is_empty() {
+                true => crate::full(&shape, nan, Chunks::Sizes(chunks.clone())),
+                false => {
+                    let group = self.array.take(rows, axis as isize)?;
+                    Ok(match skip_nan {
+                        true => group.nanquantile(q, &how, method),
+                        false => group.quantile(q, &how, method),
+                    })
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if parts.is_empty() {
+            shape[axis] = 0;
+            chunks[axis] = vec![0];
+            return crate::full(&shape, nan, Chunks::Sizes(chunks));
+        }
+        let joined = concatenate(&parts.iter().collect::<Vec<_>>(), axis as isize)?;
+        // Output tiles hold as many groups as an input tile holds rows.
+        let kept_len: usize = chunks
+            .iter()
+            .map(|c| c.iter().copied().max().unwrap_or(0))
+            .product();
+        let per_tile = (self.array.node.grid.max_tile_len() / kept_len.max(1)).max(1);
+        let ngroups = parts.len();
+        chunks[axis] = (0..ngroups)
+            .step_by(per_tile)
+            .map(|start| per_tile.min(ngroups - start))
+            .collect();
+        joined.rechunk(Chunks::Sizes(chunks))
     }
 }
