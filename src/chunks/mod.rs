@@ -8,11 +8,13 @@ use ndarray::{ArrayBase, IxDyn, RawData, Slice};
 use crate::error::{BuildError, Error, Result};
 
 mod axis;
+mod broadcast;
 mod reshape;
 mod stored;
 mod view;
 
 pub(crate) use axis::AxisChunks;
+pub(crate) use broadcast::{broadcast_deps, broadcast_grids, broadcast_target};
 pub(crate) use reshape::ReshapePlan;
 pub(crate) use stored::{chunk_counts, clipped_lengths, is_multiple_shape};
 pub(crate) use view::{Pieces, SourceAxis, View};
