@@ -297,3 +297,39 @@ fn empty_loop_axes_give_empty_outputs() {
         ndarray::Array1::<f64>::zeros(3).into_dyn()
     );
 }
+
+#[test]
+fn two_outputs_of_two_types() {
+    let mut g = Lcg::new(11);
+    let x = dense_f64(&[3, 4, 7], 12);
+    // Per lane: the values sorted (a core output) and the position of the largest.
+    let (sorted, argmax) = Gufunc::new("(i)->(i),()")
+        .apply_pair(&[&chunked(&x, &mut g)], |c| {
+            let mut v: Vec<f64> = c[0].iter().copied().collect();
+            let at = (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b });
+            v.sort_by(f64::total_cmp);
+            Ok((
+                ArrayD::from_shape_vec(vec![v.len()], v)?,
+                arr0(at as u64).into_dyn(),
+            ))
+        })
+        .unwrap();
+    let mut expected = x.clone();
+    for mut lane in expected.lanes_mut(Axis(2)) {
+        let mut v = lane.to_vec();
+        v.sort_by(f64::total_cmp);
+        lane.assign(&ndarray::Array1::from(v));
+    }
+    assert_eq!(sorted.compute().unwrap(), expected);
+    let positions = x.map_axis(Axis(2), |lane| {
+        (0..lane.len()).fold(0, |b, i| if lane[i] > lane[b] { i } else { b }) as u64
+    });
+    assert_eq!(argmax.compute().unwrap(), positions);
+    let one = Gufunc::new("(i)->()").apply_pair(&[&sorted], |c| {
+        Ok((c[0].to_owned(), c[0].mapv(|v| v as u64)))
+    });
+    assert!(matches!(
+        one,
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
+    ));
+}

@@ -11,8 +11,9 @@ use super::Array;
 use super::map_blocks::{BoxError, invalid};
 use crate::chunks::{ChunkGrid, broadcast_grids};
 use crate::error::Result;
+use crate::graph::Node;
 use crate::ops::gufunc::signature::Signature;
-use crate::ops::gufunc::{GufuncLayout, gufunc};
+use crate::ops::gufunc::{CoreOutputs, GufuncLayout, gufunc};
 
 /// What a gufunc's function returns for one loop index: its core outputs in the
 /// signature's order (each of the shape the signature gives it), or an error that the
@@ -22,7 +23,8 @@ pub type CoreResult<U> = std::result::Result<Vec<ArrayD<U>>, BoxError>;
 /// A generalized ufunc (NumPy's gufunc, Dask's `apply_gufunc`): a signature such as
 /// `"(m,n),(n)->(m)"` naming the **core dimensions** of each input and output, and the
 /// lengths of core dimensions that only outputs have. Apply it with [`Gufunc::apply`]
-/// (several outputs) or [`Gufunc::apply_one`].
+/// (any number of outputs of one type), [`Gufunc::apply_one`] or [`Gufunc::apply_pair`]
+/// (two outputs of two types).
 ///
 /// - Each input's trailing axes are its core dimensions; its leading axes are **loop
 ///   dimensions**, broadcast together across inputs as NumPy's (leading axes added,
@@ -35,15 +37,16 @@ pub type CoreResult<U> = std::result::Result<Vec<ArrayD<U>>, BoxError>;
 ///   differently along a loop dimension are rechunked to the common refinement; the loop
 ///   dimensions are split so that a task stays near 64 MiB. There is never an error asking
 ///   for a rechunk.
-/// - All inputs have one element type `T` (use [`Array::astype`] to mix), and all outputs
-///   one element type `U`: for outputs of different types, return them as one wide type
-///   and cast each output after (casts fuse), or apply two gufuncs.
+/// - All inputs have one element type `T` (use [`Array::astype`] to mix). The outputs of
+///   [`Gufunc::apply`] have one element type `U`; [`Gufunc::apply_pair`] gives two outputs
+///   of two types (NumPy's `output_dtypes`).
 /// - All outputs come from **one** call of the function per loop index, by one task per
 ///   tile.
 ///
 /// Errors: a malformed signature, a wrong number of inputs, an input with fewer axes than
 /// its core dimensions, a core dimension of two lengths, loop dimensions that do not
-/// broadcast, or an output-only dimension without a length fail [`Gufunc::apply`] with a
+/// broadcast, or an output-only dimension without a length fail `apply` (and the other
+/// entry points, which also check the signature's number of outputs) with a
 /// [`BuildError`](crate::BuildError). While computing, an `Err` from the function is
 /// [`ExecError::UserFunction`](crate::ExecError::UserFunction), a core output of the wrong
 /// shape [`ExecError::TileShape`](crate::ExecError::TileShape), and a panic
@@ -51,7 +54,7 @@ pub type CoreResult<U> = std::result::Result<Vec<ArrayD<U>>, BoxError>;
 ///
 /// ```
 /// use chunkwise::Gufunc;
-/// use ndarray::{arr0, arr2, Axis};
+/// use ndarray::{arr0, arr2};
 /// // Per row: the mean and the maximum over the last axis, split in two chunks.
 /// let x = chunkwise::from_ndarray(&arr2(&[[1.0, 2.0, 6.0], [4.0, 0.0, 5.0]]), [1, 2])?;
 /// let [mean, max] = <[_; 2]>::try_from(Gufunc::new("(i)->(),()").apply(&[&x], |cores| {
@@ -131,31 +134,8 @@ impl Gufunc {
         inputs: &[&Array<T>],
         f: impl Fn(&[ArrayViewD<'_, T>]) -> CoreResult<U> + Send + Sync + 'static,
     ) -> Result<Vec<Array<U>>> {
-        let op = self.name.as_deref().unwrap_or("apply_gufunc");
-        let signature = Signature::parse(op, &self.signature)?;
-        for a in inputs {
-            a.check()?;
-        }
-        let shapes: Vec<Vec<usize>> = inputs.iter().map(|a| a.shape()).collect();
-        let cores = signature.core_shapes(op, &shapes, &self.output_sizes)?;
-        let loop_grids: Vec<ChunkGrid> = inputs
-            .iter()
-            .zip(&cores.inputs)
-            .map(|(a, core)| {
-                let loop_nd = a.ndim() - core.len();
-                ChunkGrid::from_axes((0..loop_nd).map(|k| a.chunks().axis(k).clone()).collect())
-            })
-            .collect();
-        let (loop_axes, broadcast) = broadcast_grids(op, &loop_grids)?;
-        let layout = GufuncLayout {
-            loop_axes,
-            broadcast,
-            input_cores: cores.inputs,
-            output_cores: cores.outputs,
-        };
-        let nodes: Vec<_> = inputs.iter().map(|a| a.node.clone()).collect();
-        let outputs = gufunc::<T, U>(op, &nodes, layout, Arc::new(f));
-        Ok(outputs.into_iter().map(Array::from_node).collect())
+        let nodes = self.nodes(inputs, f)?;
+        Ok(nodes.into_iter().map(Array::from_node).collect())
     }
 
     /// [`Gufunc::apply`] for a signature of one output: `f` returns that output's core
@@ -183,14 +163,90 @@ impl Gufunc {
         + Sync
         + 'static,
     ) -> Result<Array<U>> {
-        let op = self.name.as_deref().unwrap_or("apply_gufunc");
-        let outputs = Signature::parse(op, &self.signature)?.outputs.len();
-        if outputs != 1 {
-            let why = format!("apply_one needs a signature of one output, this one has {outputs}");
-            return Err(invalid(op, why));
-        }
+        self.expect_outputs("apply_one", 1)?;
         let mut arrays = self.apply(inputs, move |cores| Ok(vec![f(cores)?]))?;
         Ok(arrays.remove(0))
+    }
+
+    /// [`Gufunc::apply`] for a signature of two outputs of two element types (NumPy's and
+    /// Dask's `output_dtypes`): `f` returns the pair of core arrays, and both come from
+    /// one call per loop index.
+    ///
+    /// ```
+    /// use chunkwise::Gufunc;
+    /// use ndarray::arr0;
+    /// // Per row: the largest value and its position.
+    /// let x = chunkwise::from_ndarray(&ndarray::arr2(&[[1.0, 7.0, 3.0], [9.0, 2.0, 4.0]]), [1, 2])?;
+    /// let (max, at) = Gufunc::new("(i)->(),()").apply_pair(&[&x], |c| {
+    ///     let (at, max) = c[0].iter().enumerate().fold((0, f64::NEG_INFINITY), |best, (i, &v)| {
+    ///         if v > best.1 { (i, v) } else { best }
+    ///     });
+    ///     Ok((arr0(max).into_dyn(), arr0(at as u64).into_dyn()))
+    /// })?;
+    /// assert_eq!(max.compute()?.into_raw_vec_and_offset().0, vec![7.0, 9.0]);
+    /// assert_eq!(at.compute()?.into_raw_vec_and_offset().0, vec![1, 0]);
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn apply_pair<T: Element, A: Element, B: Element>(
+        &self,
+        inputs: &[&Array<T>],
+        f: impl Fn(&[ArrayViewD<'_, T>]) -> std::result::Result<(ArrayD<A>, ArrayD<B>), BoxError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<(Array<A>, Array<B>)> {
+        self.expect_outputs("apply_pair", 2)?;
+        let [a, b] = <[Arc<Node>; 2]>::try_from(self.nodes(inputs, f)?)
+            .expect("a signature of two outputs gives two nodes");
+        Ok((Array::from_node(a), Array::from_node(b)))
+    }
+
+    /// The operation's name in plans and errors.
+    fn op(&self) -> &str {
+        self.name.as_deref().unwrap_or("apply_gufunc")
+    }
+
+    /// An error unless the signature has `n` outputs (what `entry` returns).
+    fn expect_outputs(&self, entry: &str, n: usize) -> Result<()> {
+        let outputs = Signature::parse(self.op(), &self.signature)?.outputs.len();
+        if outputs != n {
+            let why = format!("{entry} needs a signature of {n} outputs, this one has {outputs}");
+            return Err(invalid(self.op(), why));
+        }
+        Ok(())
+    }
+
+    /// The output nodes of `f` at every loop index of `inputs`, after checking them
+    /// against the signature.
+    fn nodes<T: Element, O: CoreOutputs>(
+        &self,
+        inputs: &[&Array<T>],
+        f: impl Fn(&[ArrayViewD<'_, T>]) -> std::result::Result<O, BoxError> + Send + Sync + 'static,
+    ) -> Result<Vec<Arc<Node>>> {
+        let op = self.op();
+        let signature = Signature::parse(op, &self.signature)?;
+        for a in inputs {
+            a.check()?;
+        }
+        let shapes: Vec<Vec<usize>> = inputs.iter().map(|a| a.shape()).collect();
+        let cores = signature.core_shapes(op, &shapes, &self.output_sizes)?;
+        let loop_grids: Vec<ChunkGrid> = inputs
+            .iter()
+            .zip(&cores.inputs)
+            .map(|(a, core)| {
+                let loop_nd = a.ndim() - core.len();
+                ChunkGrid::from_axes((0..loop_nd).map(|k| a.chunks().axis(k).clone()).collect())
+            })
+            .collect();
+        let (loop_axes, broadcast) = broadcast_grids(op, &loop_grids)?;
+        let layout = GufuncLayout {
+            loop_axes,
+            broadcast,
+            input_cores: cores.inputs,
+            output_cores: cores.outputs,
+        };
+        let nodes: Vec<_> = inputs.iter().map(|a| a.node.clone()).collect();
+        Ok(gufunc::<T, O>(op, &nodes, layout, Arc::new(f)))
     }
 }
 

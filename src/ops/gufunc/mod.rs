@@ -8,7 +8,10 @@
 //! output of it: a tuple tile when there are several outputs, from which one cheap node per
 //! output takes its part.
 
+mod outputs;
 pub(crate) mod signature;
+
+pub(crate) use outputs::CoreOutputs;
 
 use std::sync::Arc;
 
@@ -20,18 +23,19 @@ use super::rechunk::{regridded, whole_along};
 use crate::chunks::{AxisChunks, ChunkGrid, broadcast_target};
 use crate::error::{Error, ExecError, Result};
 use crate::graph::Node;
-use crate::tile::{TileMemory, part, tile_value, tuple};
+use crate::tile::{TileMemory, Value, part, tuple};
 
 /// The largest tile a gufunc task aims for (inputs and outputs of one loop chunk): 64 MiB,
 /// or the inputs' largest tile if larger.
 const TARGET_TILE_BYTES: usize = 64 << 20;
 
-/// What the user function returns for one loop index: its core outputs, or its error.
-pub(crate) type CoreResult<U> =
-    std::result::Result<Vec<ArrayD<U>>, Box<dyn std::error::Error + Send + Sync>>;
+/// The error a user function returns (any error type, boxed).
+type UserError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The user function: the core views of the inputs at one loop index to the core outputs.
-pub(crate) type CoreFn<T, U> = dyn Fn(&[ArrayViewD<'_, T>]) -> CoreResult<U> + Send + Sync;
+/// The user function: the core views of the inputs at one loop index to the core outputs
+/// (`O`), or its error.
+pub(crate) type CoreFn<T, O> =
+    dyn Fn(&[ArrayViewD<'_, T>]) -> std::result::Result<O, UserError> + Send + Sync;
 
 /// How the inputs of a gufunc line up, as the array layer checked them.
 pub(crate) struct GufuncLayout {
@@ -46,12 +50,13 @@ pub(crate) struct GufuncLayout {
 }
 
 /// The output nodes of `f` applied to `inputs` (elements of `T`, laid out as `layout`
-/// says) at every loop index: output `j` has the loop axes, then its core axes.
-pub(crate) fn gufunc<T: Element, U: Element>(
+/// says) at every loop index: output `j` has the loop axes, then its core axes, and the
+/// element type `O` gives it.
+pub(crate) fn gufunc<T: Element, O: CoreOutputs>(
     name: &str,
     inputs: &[Arc<Node>],
     layout: GufuncLayout,
-    f: Arc<CoreFn<T, U>>,
+    f: Arc<CoreFn<T, O>>,
 ) -> Vec<Arc<Node>> {
     let GufuncLayout {
         loop_axes,
@@ -60,8 +65,14 @@ pub(crate) fn gufunc<T: Element, U: Element>(
         output_cores,
     } = layout;
     let nloop = loop_axes.len();
-    let per_loop_index = core_bytes(&input_cores, T::DTYPE.size())
-        .saturating_add(core_bytes(&output_cores, U::DTYPE.size()));
+    let dtypes = O::dtypes(output_cores.len());
+    // Bytes of one loop index's core outputs.
+    let out_per_loop = output_cores
+        .iter()
+        .zip(&dtypes)
+        .map(|(core, dtype)| core_bytes(std::slice::from_ref(core), dtype.size()))
+        .fold(0, usize::saturating_add);
+    let per_loop_index = core_bytes(&input_cores, T::DTYPE.size()).saturating_add(out_per_loop);
     let loop_axes = split_loop(inputs, &loop_axes, per_loop_index);
     let nodes: Vec<Arc<Node>> = inputs
         .iter()
@@ -77,14 +88,11 @@ pub(crate) fn gufunc<T: Element, U: Element>(
         .iter()
         .map(|core| with_core(&loop_grid, core))
         .collect();
-    let core_lens: Vec<usize> = output_cores.iter().map(|c| c.iter().product()).collect();
-    let out_per_loop: usize = core_lens.iter().sum();
-    let itemsize = U::DTYPE.size();
-    let task = blockwise(name, output_grids[0].clone(), U::DTYPE, nodes)
+    let task = blockwise(name, output_grids[0].clone(), dtypes[0], nodes)
         .memory(move |block| {
             let loop_len: usize = block.shape[..nloop].iter().product();
             TileMemory {
-                output: (loop_len * out_per_loop * itemsize) as u64,
+                output: loop_len.saturating_mul(out_per_loop) as u64,
                 scratch: 0,
             }
         })
@@ -109,8 +117,8 @@ pub(crate) fn gufunc<T: Element, U: Element>(
                     };
                     let mut outputs = run.outputs(&tiles, loop_shape, &*f)?;
                     Ok(match outputs.len() {
-                        1 => tile_value(outputs.remove(0)),
-                        _ => tuple(outputs.into_iter().map(tile_value).collect()),
+                        1 => outputs.remove(0),
+                        _ => tuple(outputs),
                     })
                 }
             },
@@ -122,11 +130,12 @@ pub(crate) fn gufunc<T: Element, U: Element>(
     output_grids
         .into_iter()
         .enumerate()
-        .map(|(j, grid)| {
+        .zip(dtypes)
+        .map(|((j, grid), dtype)| {
             blockwise(
                 format!("{name} output {j}"),
                 grid,
-                U::DTYPE,
+                dtype,
                 vec![task.clone()],
             )
             .memory(|_| TileMemory::default())
@@ -214,18 +223,19 @@ struct TileRun<'a> {
 impl TileRun<'_> {
     /// The output tiles: `f` called at each index of `loop_shape` (in C order) on the core
     /// views of `tiles`, its results checked against the signature's core shapes.
-    fn outputs<T: Element, U: Element>(
+    fn outputs<T: Element, O: CoreOutputs>(
         &self,
         tiles: &[&ArrayD<T>],
         loop_shape: &[usize],
-        f: &CoreFn<T, U>,
-    ) -> Result<Vec<ArrayD<U>>> {
+        f: &CoreFn<T, O>,
+    ) -> Result<Vec<Value>> {
         let loop_len: usize = loop_shape.iter().product();
-        let mut values: Vec<Vec<U>> = self
+        let capacity: Vec<usize> = self
             .output_cores
             .iter()
-            .map(|c| Vec::with_capacity(loop_len * c.iter().product::<usize>()))
+            .map(|c| loop_len * c.iter().product::<usize>())
             .collect();
+        let mut gathered = O::gathered(&capacity);
         for index in ndarray::indices(IxDyn(loop_shape)) {
             let index = index.slice();
             let cores: Vec<ArrayViewD<'_, T>> = tiles
@@ -233,37 +243,36 @@ impl TileRun<'_> {
                 .zip(self.broadcast)
                 .map(|(tile, bc)| core_view(tile, &index[index.len() - bc.len()..], bc))
                 .collect();
-            let results = f(&cores).map_err(|e| self.failed(index, e.to_string()))?;
-            if results.len() != values.len() {
+            let result = f(&cores).map_err(|e| self.failed(index, e.to_string()))?;
+            let shapes = result.shapes();
+            if shapes.len() != self.output_cores.len() {
                 let why = format!(
                     "returned {} outputs, the signature has {}",
-                    results.len(),
-                    values.len()
+                    shapes.len(),
+                    self.output_cores.len()
                 );
                 return Err(self.failed(index, why));
             }
-            for (j, (result, out)) in results.iter().zip(&mut values).enumerate() {
-                if result.shape() != self.output_cores[j].as_slice() {
+            for (j, (shape, core)) in shapes.iter().zip(self.output_cores).enumerate() {
+                if shape != core {
                     return Err(Error::Exec(ExecError::TileShape {
                         task: format!(
                             "{} output {j} (block {:?}, loop index {index:?} in the block)",
                             self.name, self.block
                         ),
-                        expected: self.output_cores[j].clone(),
-                        found: result.shape().to_vec(),
+                        expected: core.clone(),
+                        found: shape.to_vec(),
                     }));
                 }
-                out.extend(result.iter().copied());
             }
+            result.append(&mut gathered);
         }
-        Ok(values
-            .into_iter()
-            .zip(self.output_cores)
-            .map(|(v, core)| {
-                let shape: Vec<usize> = loop_shape.iter().chain(core).copied().collect();
-                ArrayD::from_shape_vec(IxDyn(&shape), v).expect("one core output per loop index")
-            })
-            .collect())
+        let shapes: Vec<Vec<usize>> = self
+            .output_cores
+            .iter()
+            .map(|core| loop_shape.iter().chain(core).copied().collect())
+            .collect();
+        Ok(O::tiles(gathered, &shapes))
     }
 
     /// The error of the function at loop index `index` of the task's tile.
