@@ -46,11 +46,11 @@ pub use array::map_blocks::{BlockInfo, BlockResult, BoxError, MapBlocks, map_blo
 pub use array::map_overlap::{Boundary, MapOverlap, map_overlap};
 pub use array::user_reduction::reduction;
 pub use array::{
-    Array, Batch, Bins, Block, Coarsen, Computed, GroupBy, GroupFunc, Handle, Indices, IntoOperand,
-    Operand, Pad, QuantileMethod, Reduction, Rolling, Selection, Unique, arange, block,
-    block_nested, compute_many, compute_many_report, compute_many_with, concatenate, eye, from_fn,
-    from_ndarray, full, histogram2d, histogramdd, histogramdd_weighted, linspace, ones, random,
-    stack, where_, zeros,
+    Array, Batch, Bins, Block, Coarsen, Computed, CoreResult, GroupBy, GroupFunc, Gufunc, Handle,
+    Indices, IntoOperand, Operand, Pad, QuantileMethod, Reduction, Rolling, Selection, Unique,
+    apply_gufunc, arange, block, block_nested, compute_many, compute_many_report,
+    compute_many_with, concatenate, eye, from_fn, from_ndarray, full, histogram2d, histogramdd,
+    histogramdd_weighted, linspace, ones, random, stack, where_, zeros,
 };
 pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES, GroupMethod};
 pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};

@@ -10,7 +10,7 @@ use chunkwise_kernels::dtype::Element;
 use ndarray::ArrayD;
 
 use super::Array;
-use crate::chunks::{AxisChunks, ChunkGrid};
+use crate::chunks::{AxisChunks, ChunkGrid, broadcast_deps, broadcast_grids, broadcast_target};
 use crate::error::{BuildError, Error, ExecError, Result};
 use crate::graph::Node;
 use crate::ops::blockwise::{Block, blockwise};
@@ -219,20 +219,6 @@ pub(crate) struct Unified {
     pub(crate) axes: Vec<AxisChunks>,
 }
 
-/// The blocks of inputs that broadcast as `broadcast` says (per input, per own axis) read
-/// for block `block` of the common grid.
-fn broadcast_deps(broadcast: &[Vec<bool>], block: &[usize]) -> Vec<(usize, Vec<usize>)> {
-    let nd = block.len();
-    let blocks = broadcast.iter().map(|bc| {
-        let own = &block[nd - bc.len()..];
-        own.iter()
-            .zip(bc)
-            .map(|(&b, &bc)| if bc { 0 } else { b })
-            .collect()
-    });
-    blocks.enumerate().collect()
-}
-
 /// Per output axis, the common input axis it is (`None`: a new axis).
 fn output_sources(op: &str, nd: usize, options: &MapBlocks) -> Result<Vec<Option<usize>>> {
     let mut dropped = vec![false; nd];
@@ -320,57 +306,13 @@ pub(crate) fn unify<T: Element>(op: &str, inputs: &[&Array<T>]) -> Result<Unifie
     for a in inputs {
         a.check()?;
     }
-    let nd = inputs.iter().map(|a| a.ndim()).max().unwrap_or(0);
-    let mut axes = Vec::with_capacity(nd);
-    for axis in 0..nd {
-        let own = |a: &Array<T>| (axis + a.ndim()).checked_sub(nd);
-        let len = inputs
-            .iter()
-            .filter_map(|a| own(a).map(|k| a.shape()[k]))
-            .filter(|&n| n != 1)
-            .max()
-            .unwrap_or(1);
-        let mut common: Option<AxisChunks> = None;
-        for a in inputs {
-            let Some(k) = own(a) else { continue };
-            let chunks = a.chunks().axis(k);
-            if chunks.len() == len {
-                common = Some(match common {
-                    Some(c) if &c != chunks => c.refine(chunks),
-                    Some(c) => c,
-                    None => chunks.clone(),
-                });
-            } else if chunks.len() != 1 {
-                let first = inputs
-                    .iter()
-                    .find(|b| own(b).is_some_and(|j| b.shape()[j] == len));
-                return Err(Error::Build(BuildError::Broadcast {
-                    op: op.to_string(),
-                    left: first.map(|b| b.shape()).unwrap_or_default(),
-                    right: a.shape(),
-                }));
-            }
-        }
-        axes.push(common.unwrap_or_else(|| AxisChunks::single(len)));
-    }
-    let mut nodes = Vec::with_capacity(inputs.len());
-    let mut broadcast = Vec::with_capacity(inputs.len());
-    for a in inputs {
-        let off = nd - a.ndim();
-        let bc: Vec<bool> = (0..a.ndim())
-            .map(|k| a.shape()[k] != axes[off + k].len())
-            .collect();
-        let target = ChunkGrid::from_axes(
-            (0..a.ndim())
-                .map(|k| match bc[k] {
-                    true => a.chunks().axis(k).clone(),
-                    false => axes[off + k].clone(),
-                })
-                .collect(),
-        );
-        nodes.push(rechunk(&a.node, target));
-        broadcast.push(bc);
-    }
+    let grids: Vec<ChunkGrid> = inputs.iter().map(|a| a.chunks().clone()).collect();
+    let (axes, broadcast) = broadcast_grids(op, &grids)?;
+    let nodes = inputs
+        .iter()
+        .zip(&broadcast)
+        .map(|(a, bc)| rechunk(&a.node, broadcast_target(a.chunks(), bc, &axes)))
+        .collect();
     Ok(Unified {
         nodes,
         broadcast,

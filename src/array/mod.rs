@@ -8,6 +8,7 @@ mod creation;
 mod derived;
 mod elementwise;
 mod groupby;
+mod gufunc;
 mod histogram;
 pub(crate) mod index_blockwise;
 mod indexing;
@@ -39,6 +40,7 @@ pub use creation::{arange, eye, from_fn, from_ndarray, full, linspace, ones, zer
 pub use derived::Coarsen;
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use groupby::{GroupBy, GroupFunc};
+pub use gufunc::{CoreResult, Gufunc, apply_gufunc};
 pub use histogram::{Bins, histogram2d, histogramdd, histogramdd_weighted};
 pub use indexing::Indices;
 pub use quantile::QuantileMethod;

@@ -8,12 +8,14 @@ use ndarray::{ArrayBase, IxDyn, RawData, Slice};
 use crate::error::{BuildError, Error, Result};
 
 mod axis;
+mod broadcast;
 mod groups;
 mod reshape;
 mod stored;
 mod view;
 
 pub(crate) use axis::AxisChunks;
+pub(crate) use broadcast::{broadcast_deps, broadcast_grids, broadcast_target};
 pub use groups::GroupMethod;
 pub(crate) use groups::{GroupLayout, NO_GROUP};
 pub(crate) use reshape::ReshapePlan;

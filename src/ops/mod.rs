@@ -7,6 +7,7 @@ pub(crate) mod elementwise;
 pub(crate) mod gather;
 pub(crate) mod generators;
 pub(crate) mod groupby;
+pub(crate) mod gufunc;
 pub(crate) mod layout;
 pub(crate) mod quantile;
 pub(crate) mod ramp;

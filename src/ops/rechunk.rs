@@ -117,9 +117,12 @@ pub(crate) fn whole_along(
             .product();
         lane.saturating_mul(others).saturating_mul(itemsize)
     };
+    // An array with an empty axis has empty tiles: nothing to split (and an empty axis
+    // cannot be cut into non-empty chunks).
+    let empty = shape.contains(&0);
     for a in (0..shape.len()).filter(|&a| !axes[a]) {
         let bytes = tile_bytes(&chunks);
-        if bytes <= target_bytes {
+        if empty || bytes <= target_bytes {
             break;
         }
         let parts = bytes.div_ceil(target_bytes.max(1));
