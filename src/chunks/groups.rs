@@ -20,8 +20,9 @@ pub(crate) const NO_GROUP: u32 = u32::MAX;
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum GroupMethod {
-    /// [`GroupMethod::Cohorts`], which becomes map-reduce where every group is spread over
-    /// the same tiles and blockwise-like where groups follow the tiles.
+    /// Chosen from the labels: [`GroupMethod::Blockwise`] where every group lies inside
+    /// one tile and tiles hold two groups or more on average, else
+    /// [`GroupMethod::Cohorts`] (which is map-reduce where all groups share tiles).
     #[default]
     Auto,
     /// Each input tile folds its rows into states per group; the states of each output
@@ -64,10 +65,18 @@ impl GroupLayout {
         let max_groups = max_groups.max(1);
         let chunks = match method {
             GroupMethod::MapReduce => split_runs(std::slice::from_ref(&(0..ngroups)), max_groups),
-            GroupMethod::Auto | GroupMethod::Cohorts => merge_runs(
-                &split_runs(&cohorts(&tiles_of, axis.count()), max_groups),
-                max_groups,
-            ),
+            GroupMethod::Auto => match blockwise_chunks(&tiles_of, axis.count()) {
+                // Groups inside tiles, and tiles of several groups each on average: no
+                // combine at all.
+                Ok(chunks)
+                    if chunks.len() * 2 <= ngroups
+                        && chunks.iter().all(|c| c.len() <= max_groups) =>
+                {
+                    chunks
+                }
+                _ => cohort_chunks(&tiles_of, axis.count(), max_groups),
+            },
+            GroupMethod::Cohorts => cohort_chunks(&tiles_of, axis.count(), max_groups),
             GroupMethod::Blockwise => blockwise_chunks(&tiles_of, axis.count())?,
         };
         let tiles = chunks
@@ -131,6 +140,11 @@ fn cohorts(tiles_of: &[Vec<usize>], ntiles: usize) -> Vec<Range<usize>> {
         runs.push(0..0);
     }
     runs
+}
+
+/// Output chunks cut between cohorts, joined while a chunk holds at most `most` groups.
+fn cohort_chunks(tiles_of: &[Vec<usize>], ntiles: usize, most: usize) -> Vec<Range<usize>> {
+    merge_runs(&split_runs(&cohorts(tiles_of, ntiles), most), most)
 }
 
 /// `runs`, each cut into pieces of at most `most` groups.
@@ -234,6 +248,10 @@ mod tests {
         // Without a size limit, one chunk (map-reduce).
         let all = layout(&codes, 5, 3, GroupMethod::Auto, 100);
         assert_eq!(all.chunks, vec![0..5]);
+        // Groups inside tiles of two or more: Auto takes each tile's groups alone.
+        let inside = layout(&[0, 0, 1, 2, 3, 3], 4, 3, GroupMethod::Auto, 100);
+        assert_eq!(inside.chunks, vec![0..2, 2..4]);
+        assert_eq!(inside.tiles, vec![vec![0], vec![1]]);
     }
 
     #[test]
