@@ -122,14 +122,7 @@ fn level_node(
     reducer: &Arc<dyn ErasedReducer>,
 ) -> Arc<Node> {
     let axis = grouping.axis;
-    let mut axes: Vec<AxisChunks> = input
-        .grid
-        .chunks()
-        .into_iter()
-        .map(AxisChunks::from_sizes)
-        .collect();
-    axes[axis] = AxisChunks::regular(blocks.len(), 1);
-    let grid = ChunkGrid::from_axes(axes);
+    let grid = with_axis(&input.grid, axis, AxisChunks::regular(blocks.len(), 1));
     let chunks: Vec<Range<usize>> = layout.chunks.clone();
     let memory_chunks: Vec<Range<usize>> = blocks.iter().map(|(c, _)| chunks[*c].clone()).collect();
     let starts: Vec<usize> = (0..input.grid.axis(axis).count())
@@ -227,14 +220,7 @@ pub(crate) fn finish_groups(
     axis: usize,
     finish: GroupFinish,
 ) -> Arc<Node> {
-    let mut axes: Vec<AxisChunks> = input
-        .grid
-        .chunks()
-        .into_iter()
-        .map(AxisChunks::from_sizes)
-        .collect();
-    axes[axis] = layout.axis();
-    let grid = ChunkGrid::from_axes(axes);
+    let grid = with_axis(&input.grid, axis, layout.axis());
     let chunks = layout.chunks.clone();
     let axis_len = input.shape()[axis];
     let dtype = finish.finisher.out_dtype();
@@ -246,4 +232,15 @@ pub(crate) fn finish_groups(
             finish.tile(tiles[0], groups, block.shape, axis, axis_len)
         },
     )
+}
+
+/// `grid` with axis `axis` chunked as `chunks`.
+fn with_axis(grid: &ChunkGrid, axis: usize, chunks: AxisChunks) -> ChunkGrid {
+    let axes = (0..grid.ndim())
+        .map(|a| match a == axis {
+            true => chunks.clone(),
+            false => grid.axis(a).clone(),
+        })
+        .collect();
+    ChunkGrid::from_axes(axes)
 }
