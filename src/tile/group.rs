@@ -99,6 +99,70 @@ fn run_layout(
     }
 }
 
+/// The runs of equal codes among `codes` (one tile's, along the grouped axis) whose group
+/// is in `groups`: (first row, code, length).
+fn label_runs(codes: &[u32], groups: &Range<usize>) -> Vec<(usize, u32, usize)> {
+    let mut runs = Vec::new();
+    let mut l0 = 0;
+    while l0 < codes.len() {
+        let code = codes[l0];
+        let run = codes[l0..].iter().take_while(|&&c| c == code).count();
+        if code != NO_GROUP && groups.contains(&(code as usize)) {
+            runs.push((l0, code, run));
+        }
+        l0 += run;
+    }
+    runs
+}
+
+/// The number of groups of `runs`.
+fn groups_of(runs: &[(usize, u32, usize)]) -> usize {
+    let mut codes: Vec<u32> = runs.iter().map(|&(_, code, _)| code).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes.len()
+}
+
+/// Per group of `runs`, ascending: the rows of its runs, in order.
+fn columns_by_group(runs: &[(usize, u32, usize)]) -> Vec<(u32, Vec<usize>)> {
+    let mut by_group: Vec<(u32, Vec<usize>)> = Vec::new();
+    let mut order: Vec<&(usize, u32, usize)> = runs.iter().collect();
+    order.sort_by_key(|&&(l0, code, _)| (code, l0));
+    for &&(l0, code, run) in &order {
+        match by_group.last_mut() {
+            Some((c, columns)) if *c == code => columns.extend(l0..l0 + run),
+            _ => by_group.push((code, (l0..l0 + run).collect())),
+        }
+    }
+    by_group
+}
+
+/// The elements `columns` of each of the `outer` rows (of `rows` elements) of `data`, row
+/// after row.
+fn gather_columns(data: Strip<'_>, outer: usize, rows: usize, columns: &[usize]) -> StripVec {
+    let mut out = StripVec::zeros(data.dtype(), outer * columns.len());
+    super::with_dtype!(data.dtype(), T => {
+        use chunkwise_kernels::dtype::Element;
+        let xs = T::from_strip(data);
+        let into = T::from_strip_mut(out.head_mut(outer * columns.len()));
+        for (o, row) in into.chunks_exact_mut(columns.len().max(1)).enumerate().take(outer) {
+            let source = &xs[o * rows..(o + 1) * rows];
+            for (x, &c) in row.iter_mut().zip(columns) {
+                *x = source[c];
+            }
+        }
+    });
+    out
+}
+
+/// The slot of a group, started with `n` states if it is new.
+fn started<'s>(slot: &'s mut Option<Slot>, n: usize, reducer: &dyn ErasedReducer) -> &'s mut Slot {
+    slot.get_or_insert_with(|| Slot {
+        states: reducer.start(n),
+        seen: 0,
+    })
+}
+
 /// One group's states while tiles are folded, and the values each state was offered.
 struct Slot {
     states: States,
@@ -127,26 +191,43 @@ pub(crate) fn fold_groups(
     for tile in tiles {
         let (_, rows, _) = split_at_axis(tile.shape, axis);
         let tile_codes = &codes[tile.start..tile.start + rows];
-        let mut l0 = 0;
-        while l0 < rows {
-            let code = tile_codes[l0];
-            let run = tile_codes[l0..].iter().take_while(|&&c| c == code).count();
-            let l1 = l0 + run;
-            if code != NO_GROUP && groups.contains(&(code as usize)) {
-                let slot = slots[code as usize - groups.start].get_or_insert_with(|| Slot {
-                    states: reducer.start(outer * inner),
-                    seen: 0,
-                });
-                let layout =
-                    run_layout(outer, run, inner, tile.start + l0, axis_len).after(slot.seen);
-                for o in 0..outer {
-                    let from = (o * rows + l0) * inner;
-                    let rows_of_run = tile.data.slice(from..from + run * inner);
-                    reducer.fold(&mut slot.states, &layout, o * run * inner, rows_of_run);
-                }
-                slot.seen += run as u64;
+        let runs = label_runs(tile_codes, &groups);
+        let fragmented = outer > 1 || runs.len() > groups_of(&runs);
+        if inner == 1 && fragmented && !reducer.needs_positions() {
+            // Groups of single elements along rows (the grouped axis last): each group's
+            // elements of every row are gathered first, then folded in one call, a run per
+            // row, rather than in a call per run of every row.
+            for (code, columns) in columns_by_group(&runs) {
+                let slot = started(
+                    &mut slots[code as usize - groups.start],
+                    outer * inner,
+                    reducer,
+                );
+                let gathered = gather_columns(tile.data, outer, rows, &columns);
+                let layout = run_layout(outer, columns.len(), 1, 0, axis_len).after(slot.seen);
+                reducer.fold(
+                    &mut slot.states,
+                    &layout,
+                    0,
+                    gathered.head(outer * columns.len()),
+                );
+                slot.seen += columns.len() as u64;
             }
-            l0 = l1;
+            continue;
+        }
+        for &(l0, code, run) in &runs {
+            let slot = started(
+                &mut slots[code as usize - groups.start],
+                outer * inner,
+                reducer,
+            );
+            let layout = run_layout(outer, run, inner, tile.start + l0, axis_len).after(slot.seen);
+            for o in 0..outer {
+                let from = (o * rows + l0) * inner;
+                let rows_of_run = tile.data.slice(from..from + run * inner);
+                reducer.fold(&mut slot.states, &layout, o * run * inner, rows_of_run);
+            }
+            slot.seen += run as u64;
         }
     }
     let mut kept = first.shape.to_vec();
