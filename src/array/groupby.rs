@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element, Numeric, Scalar};
 use chunkwise_kernels::reduce::{
-    ArgMinMax, CountValid, Edge, End, Extreme, FloatSum, Fold, MinMax, MomentOutput, Moments,
+    ArgMinMax, Count, Counted, Edge, End, Extreme, FloatSum, Fold, MinMax, MomentOutput, Moments,
     Reducer, ReducerVisitor, visit_sum_reducer,
 };
 
@@ -146,7 +146,7 @@ impl GroupFunc {
             GroupFunc::Max => erase(MinMax::<T>::new(Extreme::Max, false), name),
             GroupFunc::NanMin => erase(MinMax::<T>::new(Extreme::Min, true), name),
             GroupFunc::NanMax => erase(MinMax::<T>::new(Extreme::Max, true), name),
-            GroupFunc::Count => erase(CountValid::<T>::default(), name),
+            GroupFunc::Count => erase(Count::<T>::new(Counted::NotNan), name),
             GroupFunc::First => erase(Edge::<T>::new(End::First, false), name),
             GroupFunc::Last => erase(Edge::<T>::new(End::Last, false), name),
             GroupFunc::NanFirst => erase(Edge::<T>::new(End::First, true), name),

@@ -3,7 +3,7 @@
 
 use chunkwise_kernels::dtype::{Element, FloatElement, Numeric};
 use chunkwise_kernels::reduce::{
-    AnyAll, ArgMinMax, CountNonzero, Extreme, FloatSum, Fold, MinMax, MomentOutput, Moments,
+    AnyAll, ArgMinMax, Count, Counted, Extreme, FloatSum, Fold, MinMax, MomentOutput, Moments,
     Reducer, ReducerVisitor, visit_own_sum_reducer, visit_sum_reducer,
 };
 
@@ -181,7 +181,7 @@ reduction_methods! { Element;
     /// Product ignoring NaN (as if it were 1), in [`Element::Sum`] (see [`Array::prod`]).
     nanprod, nanprod_axis, nanprod_with -> T::Sum = Fold::<T, T::Sum>::new(true, true);
     /// Number of elements that are not zero (not `false`).
-    count_nonzero, count_nonzero_axis, count_nonzero_with -> u64 = CountNonzero::<T>::default();
+    count_nonzero, count_nonzero_axis, count_nonzero_with -> u64 = Count::<T>::new(Counted::Nonzero);
     /// Minimum (NaN propagates); an error for an empty selection. Of `bool`: whether all
     /// are true, as NumPy's.
     min, min_axis, min_with -> T = MinMax::<T>::new(Extreme::Min, false);

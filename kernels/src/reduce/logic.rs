@@ -1,4 +1,4 @@
-//! Boolean and counting reductions: [`AnyAll`], [`CountNonzero`] and [`CountValid`].
+//! Boolean and counting reductions: [`AnyAll`] and [`Count`].
 
 use std::marker::PhantomData;
 
@@ -50,52 +50,44 @@ impl Reducer for AnyAll {
     }
 }
 
-/// Number of non-zero (true) values.
-#[derive(Debug)]
-pub struct CountNonzero<T>(PhantomData<fn(T)>);
-
-impl<T> Default for CountNonzero<T> {
-    fn default() -> Self {
-        CountNonzero(PhantomData)
-    }
+/// Which values a [`Count`] counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counted {
+    /// Values that are not zero (not `false`): NumPy's `count_nonzero`.
+    Nonzero,
+    /// Values that are not NaN (every value of integers and `bool`s): flox's and pandas'
+    /// `count`.
+    NotNan,
 }
 
-impl<T: Element> Reducer for CountNonzero<T> {
-    type In = T;
-    type State = u64;
-    type Out = u64;
-    type Held = Vec<Self::State>;
-    fn init(&self) -> u64 {
-        0
-    }
-    fn fold_run(&self, state: &mut u64, xs: &[T], _: u64) {
-        *state += xs.iter().filter(|&&x| x != T::default()).count() as u64;
-    }
-    fn fold_lanes(&self, states: &mut [u64], xs: &[T], _: u64) {
-        for (s, &x) in states.iter_mut().zip(xs) {
-            *s += u64::from(x != T::default());
+/// Number of values of a kind ([`Counted`]).
+#[derive(Debug)]
+pub struct Count<T> {
+    counted: Counted,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T> Count<T> {
+    /// A count of the values `counted` names.
+    pub fn new(counted: Counted) -> Self {
+        Count {
+            counted,
+            _t: PhantomData,
         }
     }
-    fn combine(&self, into: &mut u64, other: &u64) {
-        *into += *other;
-    }
-    fn finish(&self, state: &u64) -> u64 {
-        *state
+}
+
+impl<T: Element> Count<T> {
+    #[inline(always)]
+    fn counts(&self, x: T) -> bool {
+        match self.counted {
+            Counted::Nonzero => x != T::default(),
+            Counted::NotNan => !T::is_nan(x),
+        }
     }
 }
 
-/// Number of values that are not NaN (flox's and pandas' `count`); of integers and
-/// `bool`s, the number of values.
-#[derive(Debug)]
-pub struct CountValid<T>(PhantomData<fn(T)>);
-
-impl<T> Default for CountValid<T> {
-    fn default() -> Self {
-        CountValid(PhantomData)
-    }
-}
-
-impl<T: Element> Reducer for CountValid<T> {
+impl<T: Element> Reducer for Count<T> {
     type In = T;
     type State = u64;
     type Out = u64;
@@ -104,11 +96,11 @@ impl<T: Element> Reducer for CountValid<T> {
         0
     }
     fn fold_run(&self, state: &mut u64, xs: &[T], _: u64) {
-        *state += xs.iter().filter(|&&x| !T::is_nan(x)).count() as u64;
+        *state += xs.iter().filter(|&&x| self.counts(x)).count() as u64;
     }
     fn fold_lanes(&self, states: &mut [u64], xs: &[T], _: u64) {
         for (s, &x) in states.iter_mut().zip(xs) {
-            *s += u64::from(!T::is_nan(x));
+            *s += u64::from(self.counts(x));
         }
     }
     fn combine(&self, into: &mut u64, other: &u64) {

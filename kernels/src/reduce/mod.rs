@@ -24,7 +24,7 @@ use crate::bytes::{FixedBytes, fixed_bytes_fields};
 use crate::dtype::{Element, Numeric};
 
 pub use extremes::{ArgMinMax, BestState, Edge, End, Extreme, MinMax};
-pub use logic::{AnyAll, CountNonzero, CountValid};
+pub use logic::{AnyAll, Count, Counted};
 pub use moments::{MomentOutput, MomentState, Moments};
 pub use sums::{
     FloatSum, Fold, ReducerVisitor, SumState, visit_own_sum_reducer, visit_sum_reducer,
