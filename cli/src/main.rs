@@ -1,0 +1,242 @@
+//! `chunkwise`: a CDO-style command-line tool on Zarr stores, computed out of core with
+//! chunkwise (tile by tile, in parallel, within the memory budget).
+//!
+//! Arrays are named by one path: the store, then the array's path in it, split after the
+//! last component that ends in `.zarr` (`data/in.zarr/tas` is the array `/tas` of the store
+//! `data/in.zarr`; a path without such a component is a store whose root is the array).
+//!
+//! ```text
+//! chunkwise info data/in.zarr
+//! chunkwise reduce --op mean --dim time data/in.zarr/tas out.zarr/tas_mean
+//! chunkwise anomaly --dim time data/in.zarr/tas out.zarr/tas_anom
+//! chunkwise rechunk --chunks 1460,10,10 data/in.zarr/tas out.zarr/tas_ts
+//! chunkwise convert --codec blosc --zarr-version 2 data/in.zarr/tas out.zarr/tas
+//! chunkwise slice --dim time --start 0 --stop 365 data/in.zarr/tas out.zarr/first_year
+//! ```
+
+mod commands;
+mod location;
+
+use std::process::ExitCode;
+
+use chunkwise::io::zarr::{BloscCompressor, BloscShuffle, Compression, ZarrVersion};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use commands::{Failure, Format, Op, Output};
+use location::Location;
+
+/// Inspect and transform Zarr arrays larger than memory, in parallel.
+#[derive(Parser, Debug)]
+#[command(name = "chunkwise", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Describe an array, or a group and its arrays: dtype, shape, chunks, dimensions,
+    /// attributes.
+    Info {
+        /// The array or group (`store.zarr` or `store.zarr/path`).
+        path: String,
+    },
+    /// Reduce an array over one dimension (the result is f64).
+    Reduce {
+        /// The reduction.
+        #[arg(long, value_enum)]
+        op: Op,
+        /// The dimension: its name or its number.
+        #[arg(long)]
+        dim: String,
+        #[command(flatten)]
+        io: InOut,
+    },
+    /// The anomaly from the mean over one dimension (the result is f64).
+    Anomaly {
+        /// The dimension: its name or its number.
+        #[arg(long)]
+        dim: String,
+        #[command(flatten)]
+        io: InOut,
+    },
+    /// Rewrite an array in other storage chunks.
+    Rechunk {
+        /// Chunk lengths, one per dimension (`1460,10,10`).
+        #[arg(long, value_delimiter = ',', required = true)]
+        chunks: Vec<usize>,
+        #[command(flatten)]
+        io: InOut,
+    },
+    /// Rewrite an array with another codec, Zarr version, chunking or sharding.
+    Convert {
+        /// The compression codec.
+        #[arg(long, value_enum)]
+        codec: Option<Codec>,
+        /// The codec's level (zstd 1-22, blosc 0-9, gzip 0-9).
+        #[arg(long)]
+        level: Option<i32>,
+        /// The Zarr version of the output.
+        #[arg(long, value_parser = ["2", "3"])]
+        zarr_version: Option<String>,
+        /// Storage chunk lengths, one per dimension.
+        #[arg(long, value_delimiter = ',')]
+        chunks: Option<Vec<usize>>,
+        /// Shards (Zarr v3), as chunks per shard along each dimension.
+        #[arg(long, value_delimiter = ',')]
+        shards: Option<Vec<usize>>,
+        #[command(flatten)]
+        io: InOut,
+    },
+    /// Take a range of one dimension (NumPy's `start:stop:step`, negative from the end).
+    Slice {
+        /// The dimension: its name or its number.
+        #[arg(long)]
+        dim: String,
+        /// First index.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        start: isize,
+        /// One past the last index (the end when not given).
+        #[arg(long, allow_negative_numbers = true)]
+        stop: Option<isize>,
+        /// Step (negative to reverse).
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+        step: isize,
+        #[command(flatten)]
+        io: InOut,
+    },
+}
+
+/// The input and output arrays and how the output is written.
+#[derive(Args, Debug)]
+struct InOut {
+    /// The input array (`store.zarr/path`).
+    input: String,
+    /// The output array (`store.zarr/path`); its store is created if needed.
+    output: String,
+    /// Replace the output array if it exists.
+    #[arg(long)]
+    overwrite: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Show a progress bar.
+    #[arg(long)]
+    progress: bool,
+}
+
+/// Compression codecs of `convert`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Codec {
+    /// No compression.
+    None,
+    /// Zstandard.
+    Zstd,
+    /// Blosc with LZ4 and byte shuffling.
+    Blosc,
+    /// Gzip.
+    Gzip,
+}
+
+impl InOut {
+    fn locations(&self) -> (Location, Location, Output) {
+        let output = Output {
+            overwrite: self.overwrite,
+            threads: self.threads,
+            progress: self.progress,
+            history: std::env::args().collect::<Vec<_>>().join(" "),
+        };
+        (
+            Location::parse(&self.input),
+            Location::parse(&self.output),
+            output,
+        )
+    }
+}
+
+fn compression(codec: Codec, level: Option<i32>) -> Compression {
+    match codec {
+        Codec::None => Compression::None,
+        Codec::Zstd => Compression::Zstd {
+            level: level.unwrap_or(3),
+        },
+        Codec::Blosc => Compression::Blosc {
+            cname: BloscCompressor::Lz4,
+            clevel: level.unwrap_or(5).clamp(0, 9) as u8,
+            shuffle: BloscShuffle::Shuffle,
+        },
+        Codec::Gzip => Compression::Gzip {
+            level: level.unwrap_or(6).clamp(0, 9) as u32,
+        },
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    let report = match command {
+        Command::Info { path } => {
+            print!("{}", commands::info(&Location::parse(&path))?);
+            return Ok(());
+        }
+        Command::Reduce { op, dim, io } => {
+            let (input, output, how) = io.locations();
+            commands::reduce(op, &dim, &input, &output, &how)?
+        }
+        Command::Anomaly { dim, io } => {
+            let (input, output, how) = io.locations();
+            commands::anomaly(&dim, &input, &output, &how)?
+        }
+        Command::Rechunk { chunks, io } => {
+            let (input, output, how) = io.locations();
+            commands::rechunk(&chunks, &input, &output, &how)?
+        }
+        Command::Convert {
+            codec,
+            level,
+            zarr_version,
+            chunks,
+            shards,
+            io,
+        } => {
+            let (input, output, how) = io.locations();
+            let format = Format {
+                compression: codec.map(|c| compression(c, level)),
+                version: zarr_version.map(|v| match v.as_str() {
+                    "2" => ZarrVersion::V2,
+                    _ => ZarrVersion::V3,
+                }),
+                chunks,
+                shards,
+            };
+            commands::convert(&format, &input, &output, &how)?
+        }
+        Command::Slice {
+            dim,
+            start,
+            stop,
+            step,
+            io,
+        } => {
+            let (input, output, how) = io.locations();
+            commands::slice(&dim, (start, stop, step), &input, &output, &how)?
+        }
+    };
+    eprintln!(
+        "{} tasks in {:.2} s, peak {:.1} MiB of a {:.1} MiB budget",
+        report.tasks,
+        report.elapsed.as_secs_f64(),
+        report.peak_bytes as f64 / (1 << 20) as f64,
+        report.budget as f64 / (1 << 20) as f64
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chunkwise: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The `chunkwise` binary, run as a user runs it, on a store this test writes; every output
+//! is read back and compared with the same operation on the dense `ndarray` input.
+
+#![allow(missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chunkwise::io::zarr::{self, WriteOptions};
+use ndarray::{Array3, ArrayD, Axis, s};
+
+/// A scratch directory removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("chunkwise-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn chunkwise(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chunkwise"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = chunkwise(args);
+    assert!(
+        out.status.success(),
+        "chunkwise {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Daily values (time, lat, lon) in `dir/in.zarr/tas`, f32 with dimension names and units.
+fn input(dir: &Path) -> Array3<f32> {
+    let dense = Array3::from_shape_fn((40, 6, 5), |(t, y, x)| {
+        ((t * 31 + y * 7 + x * 3) % 17) as f32 * 0.5 - 2.0
+    });
+    let x = chunkwise::from_ndarray(&dense.clone().into_dyn(), [15, 4, 5]).unwrap();
+    let options = WriteOptions::default()
+        .dimension_names(["time", "lat", "lon"])
+        .attribute("units", "K");
+    x.to_zarr(dir.join("in.zarr"), "/tas", &options).unwrap();
+    dense
+}
+
+fn read(store: &Path, path: &str) -> ArrayD<f64> {
+    zarr::open(store, path)
+        .unwrap()
+        .astype::<f64>()
+        .compute()
+        .unwrap()
+}
+
+fn assert_close(actual: &ArrayD<f64>, expected: &ArrayD<f64>) {
+    assert_eq!(actual.shape(), expected.shape());
+    for (a, e) in actual.iter().zip(expected) {
+        assert!((a - e).abs() <= 1e-9 * (1.0 + e.abs()), "{a} != {e}");
+    }
+}
+
+#[test]
+fn info_describes_arrays() {
+    let dir = Scratch::new("info");
+    input(&dir.0);
+    let tas = dir.0.join("in.zarr/tas");
+    let text = ok(&["info", tas.to_str().unwrap()]);
+    assert!(text.contains("float32"), "{text}");
+    assert!(text.contains("[40, 6, 5]"), "{text}");
+    assert!(text.contains("dims [time, lat, lon]"), "{text}");
+    assert!(text.contains("units: \"K\""), "{text}");
+}
+
+#[test]
+fn reduce_and_anomaly_over_a_named_dimension() {
+    let dir = Scratch::new("reduce");
+    let dense = input(&dir.0).mapv(f64::from);
+    let tas = dir.0.join("in.zarr/tas");
+    let out = dir.0.join("out.zarr");
+    for (op, expected) in [
+        ("mean", dense.mean_axis(Axis(0)).unwrap()),
+        ("max", dense.fold_axis(Axis(0), f64::MIN, |a, &b| a.max(b))),
+        ("std", dense.std_axis(Axis(0), 0.0)),
+    ] {
+        let target = out.join(op);
+        ok(&[
+            "reduce",
+            "--op",
+            op,
+            "--dim",
+            "time",
+            tas.to_str().unwrap(),
+            target.to_str().unwrap(),
+        ]);
+        assert_close(&read(&out, &format!("/{op}")), &expected.into_dyn());
+        let written = zarr::open(&out, &format!("/{op}")).unwrap();
+        let dims: Vec<_> = written
+            .dimension_names()
+            .unwrap()
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        assert_eq!(dims, ["lat", "lon"]);
+        assert_eq!(written.attributes()["units"], "K");
+        assert!(
+            written.attributes()["history"]
+                .as_str()
+                .unwrap()
+                .contains("reduce")
+        );
+    }
+    let anomaly = out.join("anomaly");
+    ok(&[
+        "anomaly",
+        "--dim",
+        "0",
+        tas.to_str().unwrap(),
+        anomaly.to_str().unwrap(),
+    ]);
+    let expected = &dense - &dense.mean_axis(Axis(0)).unwrap().insert_axis(Axis(0));
+    assert_close(&read(&out, "/anomaly"), &expected.into_dyn());
+}
+
+#[test]
+fn rechunk_convert_and_slice_keep_the_values() {
+    let dir = Scratch::new("rewrite");
+    let dense = input(&dir.0).mapv(f64::from).into_dyn();
+    let tas = dir.0.join("in.zarr/tas");
+    let tas = tas.to_str().unwrap();
+    let out = dir.0.join("out.zarr");
+
+    let rechunked = out.join("by_pixel");
+    ok(&[
+        "rechunk",
+        "--chunks",
+        "40,1,1",
+        tas,
+        rechunked.to_str().unwrap(),
+    ]);
+    let opened = zarr::open(&out, "/by_pixel").unwrap();
+    assert_eq!(opened.chunks().chunks()[0], vec![40]);
+    assert_eq!(opened.chunks().chunks()[1], vec![1; 6]);
+    assert_close(&read(&out, "/by_pixel"), &dense);
+
+    let v2 = out.join("v2");
+    ok(&[
+        "convert",
+        "--codec",
+        "blosc",
+        "--zarr-version",
+        "2",
+        tas,
+        v2.to_str().unwrap(),
+    ]);
+    assert!(v2.join(".zarray").exists());
+    assert_close(&read(&out, "/v2"), &dense);
+
+    let last = out.join("last_days");
+    ok(&[
+        "slice",
+        "--dim",
+        "time",
+        "--start",
+        "-10",
+        "--step",
+        "3",
+        tas,
+        last.to_str().unwrap(),
+    ]);
+    let expected = dense.slice(s![-10..;3, .., ..]).to_owned().into_dyn();
+    assert_close(&read(&out, "/last_days"), &expected);
+    assert_eq!(read(&out, "/last_days").shape(), &[4, 6, 5]);
+}
+
+#[test]
+fn mistakes_are_reported_with_a_failing_status() {
+    let dir = Scratch::new("errors");
+    input(&dir.0);
+    let tas = dir.0.join("in.zarr/tas");
+    let tas = tas.to_str().unwrap();
+    let out = dir.0.join("out.zarr/m");
+    let out = out.to_str().unwrap();
+    let unknown = chunkwise(&["reduce", "--op", "mean", "--dim", "depth", tas, out]);
+    assert!(!unknown.status.success());
+    let message = String::from_utf8_lossy(&unknown.stderr);
+    assert!(message.contains("time, lat, lon"), "{message}");
+    ok(&["reduce", "--op", "mean", "--dim", "time", tas, out]);
+    let again = chunkwise(&["reduce", "--op", "mean", "--dim", "time", tas, out]);
+    assert!(
+        !again.status.success(),
+        "an existing output is not replaced unasked"
+    );
+    ok(&[
+        "reduce",
+        "--op",
+        "min",
+        "--dim",
+        "time",
+        "--overwrite",
+        tas,
+        out,
+    ]);
+    let missing = chunkwise(&["info", dir.0.join("nothing.zarr").to_str().unwrap()]);
+    assert!(!missing.status.success());
+}
