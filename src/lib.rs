@@ -55,7 +55,7 @@ pub use array::{
 pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES, GroupMethod};
 pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};
 pub use error::{BuildError, Error, ExecError, LinalgError, PlanError, Result, StorageError};
-pub use exec::{Config, Report, TraceEvent, physical_memory};
+pub use exec::{Config, Report, TraceEvent, physical_memory, tune_allocator};
 pub use ops::reduction::DEFAULT_SPLIT_EVERY;
 
 /// The common imports: `use chunkwise::prelude::*;`.
