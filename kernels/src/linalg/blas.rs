@@ -1,19 +1,22 @@
 //! Tile GEMM through BLAS (`blas-src`: BLIS built from source by default, called through its
 //! typed API with the kernels chosen for this CPU; or a system OpenBLAS through CBLAS with
-//! the `openblas` feature), kept single-threaded inside tile tasks: the executor's rayon pool
-//! gives the parallelism.
+//! the `openblas` feature), or through faer's matmul with the `faer-gemm` feature (no C
+//! build), kept single-threaded inside tile tasks: the executor's rayon pool gives the
+//! parallelism.
 
 use std::mem::MaybeUninit;
+#[cfg(any(feature = "blis", feature = "openblas"))]
 use std::os::raw::c_int;
 use std::sync::Once;
 
 #[cfg(feature = "openblas")]
 use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE};
 
-#[cfg(not(feature = "openblas"))]
+#[cfg(feature = "blis")]
 use super::blis;
 
 // Links the BLAS library that `blas-src` selects.
+#[cfg(any(feature = "blis", feature = "openblas"))]
 extern crate blas_src;
 
 /// How an operand of [`gemm`] enters the product.
@@ -34,7 +37,7 @@ impl Op {
         }
     }
 
-    #[cfg(not(feature = "openblas"))]
+    #[cfg(feature = "blis")]
     fn blis(self) -> c_int {
         match self {
             Op::Plain => blis::NO_TRANSPOSE,
@@ -143,7 +146,7 @@ macro_rules! blas_scalar {
                 }
                 // Row-major: the row stride is the leading dimension, the column stride 1
                 // (for a transposed operand, of the matrix as stored).
-                #[cfg(not(feature = "openblas"))]
+                #[cfg(feature = "blis")]
                 unsafe {
                     blis::$bgemm(
                         op_a.blis(),
@@ -166,6 +169,10 @@ macro_rules! blas_scalar {
                         std::ptr::null(),
                     )
                 }
+                #[cfg(feature = "faer-gemm")]
+                super::faer_gemm::gemm(op_a, op_b, m, n, k, alpha, a, b, beta, c);
+                #[cfg(feature = "faer-gemm")]
+                let _ = (lda, ldb, ldc);
             }
 
             unsafe fn raw_syrk(
@@ -200,7 +207,7 @@ macro_rules! blas_scalar {
                         to_int(ldc.max(1)),
                     )
                 }
-                #[cfg(not(feature = "openblas"))]
+                #[cfg(feature = "blis")]
                 unsafe {
                     blis::$bsyrk(
                         blis::UPPER,
@@ -219,6 +226,10 @@ macro_rules! blas_scalar {
                         std::ptr::null(),
                     )
                 }
+                #[cfg(feature = "faer-gemm")]
+                super::faer_gemm::syrk(op, n, k, alpha, a, beta, c);
+                #[cfg(feature = "faer-gemm")]
+                let _ = (lda, ldc);
             }
         }
     };
@@ -232,7 +243,7 @@ fn to_int(x: usize) -> c_int {
     c_int::try_from(x).expect("a tile dimension fits a BLAS int")
 }
 
-#[cfg(not(feature = "openblas"))]
+#[cfg(feature = "blis")]
 fn to_dim(x: usize) -> blis::Dim {
     blis::Dim::try_from(x).expect("a tile dimension fits a BLIS dim_t")
 }
@@ -366,9 +377,11 @@ pub fn mirror_upper<T: Copy>(c: &mut [T], n: usize) {
     }
 }
 
-/// The BLAS library this build links.
+/// The BLAS library this build links (or faer, with the `faer-gemm` feature).
 pub const BLAS_LIBRARY: &str = if cfg!(feature = "openblas") {
     "OpenBLAS (system)"
+} else if cfg!(feature = "faer-gemm") {
+    "faer (pure Rust)"
 } else {
     "BLIS (vendored)"
 };
@@ -378,7 +391,7 @@ unsafe extern "C" {
     fn openblas_set_num_threads(n: c_int);
 }
 
-#[cfg(not(feature = "openblas"))]
+#[cfg(feature = "blis")]
 unsafe extern "C" {
     fn bli_thread_set_num_threads(n: i64);
 }
@@ -398,16 +411,18 @@ fn set_blas_threads(threads: usize) {
     unsafe {
         openblas_set_num_threads(threads as c_int)
     };
-    #[cfg(not(feature = "openblas"))]
+    #[cfg(feature = "blis")]
     unsafe {
         bli_thread_set_num_threads(threads as i64)
     };
+    #[cfg(feature = "faer-gemm")]
+    super::faer_gemm::set_threads(threads);
 }
 
 /// The BLIS sub-configuration whose kernels tile GEMM uses when chunkwise chose it from the
 /// CPU's features (`"skx"` with AVX-512, `"zen3"` with AVX2 and FMA), or `None` where the
 /// BLAS chooses by itself (a `BLIS_ARCH_TYPE` set by the user, another CPU, or the
-/// `openblas` feature).
+/// `openblas` or `faer-gemm` feature).
 ///
 /// The choice reaches BLIS as an argument of each call (its typed API with a kernel
 /// context), not through the environment: the process's state is left as it was.
@@ -417,10 +432,10 @@ fn set_blas_threads(threads: usize) {
 /// assert!(matches!(kernels, None | Some("skx") | Some("zen3")));
 /// ```
 pub fn blas_kernels() -> Option<&'static str> {
-    #[cfg(feature = "openblas")]
-    return None;
-    #[cfg(not(feature = "openblas"))]
-    blis::chosen()
+    #[cfg(feature = "blis")]
+    return blis::chosen();
+    #[cfg(not(feature = "blis"))]
+    None
 }
 
 /// Once per process, before the first BLAS call: one BLAS thread per caller. (BLIS's kernel

@@ -1,13 +1,15 @@
 //! Dense linear algebra on one tile: GEMM and SYRK through BLAS (`blas`; BLIS's
-//! typed API with kernels chosen for the CPU in `blis`), factorizations and
+//! typed API with kernels chosen for the CPU in `blis`) or faer (`faer_gemm`), factorizations and
 //! triangular solves through faer (`factor`), the QR of a TSQR tile (`tile_qr`), all on
 //! the calling thread, and the check for NaNs and infinities that callers run on a tile
 //! before factoring it (`finite`).
 
 mod blas;
-#[cfg(not(feature = "openblas"))]
+#[cfg(feature = "blis")]
 mod blis;
 mod factor;
+#[cfg(feature = "faer-gemm")]
+mod faer_gemm;
 mod finite;
 mod gram;
 #[cfg(test)]
