@@ -383,9 +383,12 @@ fn execute(plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report
         start,
         span: tracing::info_span!("compute", tasks = n, threads, budget),
     };
-    pool.scope(|scope| {
-        let mut state = run.lock();
-        run.launch(&mut state, scope);
+    // Entered on the calling thread for the whole run, so that a subscriber times it.
+    run.span.in_scope(|| {
+        pool.scope(|scope| {
+            let mut state = run.lock();
+            run.launch(&mut state, scope);
+        })
     });
     let state = run.state.into_inner().unwrap_or_else(|p| p.into_inner());
     state.progress.finish();
