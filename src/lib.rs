@@ -16,6 +16,13 @@
 //! # Ok::<(), chunkwise::Error>(())
 //! ```
 //!
+//! Embedding: the library changes no process-wide state by itself (no `setenv`, `mallopt`
+//! or `madvise`); an application that mostly runs chunkwise may call [`tune_allocator`] at
+//! the start of `main`. The default memory budget follows the cgroup limit where there is
+//! one ([`physical_memory`]). Plans, computations, tasks and Zarr reads and writes are
+//! `tracing` spans (`plan`, `compute`, `task`, `zarr_read`, `zarr_write`). Cargo features
+//! choose the tile GEMM: `blis` (the default), `openblas` or `faer-gemm`.
+//!
 //! Layers, each a folder, each importing only the layers below it (unit tests aside; see
 //! the README's "Architecture"): `io` and `linalg` (storage and linear algebra, on the
 //! array API), `array` (this API), `exec` (the driver, lowering to tile tasks, the
