@@ -166,6 +166,9 @@ fn overhead(threads: usize) {
 }
 
 fn main() {
+    // Measured as a batch application runs: malloc keeps tile buffers for reuse, large
+    // results get huge pages (opt-in, process-wide: see `tune_allocator`).
+    chunkwise::tune_allocator();
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

@@ -433,6 +433,9 @@ fn matmuls(s: usize) {
 /// from a fresh heap (the tiles a previous workload freed change the page faults of the
 /// next: TSQR measured up to 1.5x slower after the matmuls) and its peak RSS is its own.
 fn main() {
+    // Measured as a batch application runs: malloc keeps tile buffers for reuse, large
+    // results get huge pages (opt-in, process-wide: see `tune_allocator`).
+    chunkwise::tune_allocator();
     let s = scale();
     let workloads: [Workload; 7] = [
         ("matmul", matmuls),

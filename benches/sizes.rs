@@ -170,6 +170,9 @@ fn refusals() {
 }
 
 fn main() {
+    // Measured as a batch application runs: malloc keeps tile buffers for reuse, large
+    // results get huge pages (opt-in, process-wide: see `tune_allocator`).
+    chunkwise::tune_allocator();
     println!("chunkwise sizes bench: times of the huge cases of tests/sizes.rs");
     let which: Vec<String> = std::env::args()
         .skip(1)

@@ -261,6 +261,9 @@ fn rechunk() {
 
 /// Runs each workload in a process of its own, so that its peak RSS is its own.
 fn main() {
+    // Measured as a batch application runs: malloc keeps tile buffers for reuse, large
+    // results get huge pages (opt-in, process-wide: see `tune_allocator`).
+    chunkwise::tune_allocator();
     let which: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))

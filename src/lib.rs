@@ -16,6 +16,13 @@
 //! # Ok::<(), chunkwise::Error>(())
 //! ```
 //!
+//! Embedding: the library changes no process-wide state by itself (no `setenv`, `mallopt`
+//! or `madvise`); an application that mostly runs chunkwise may call [`tune_allocator`] at
+//! the start of `main`. The default memory budget follows the cgroup limit where there is
+//! one ([`physical_memory`]). Plans, computations, tasks and Zarr reads and writes are
+//! `tracing` spans (`plan`, `compute`, `task`, `zarr_read`, `zarr_write`). Cargo features
+//! choose the tile GEMM: `blis` (the default), `openblas` or `faer-gemm`.
+//!
 //! Layers, each a folder, each importing only the layers below it (unit tests aside; see
 //! the README's "Architecture"): `io` and `linalg` (storage and linear algebra, on the
 //! array API), `array` (this API), `exec` (the driver, lowering to tile tasks, the
@@ -55,7 +62,7 @@ pub use array::{
 pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES, GroupMethod};
 pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};
 pub use error::{BuildError, Error, ExecError, LinalgError, PlanError, Result, StorageError};
-pub use exec::{Config, Report, TraceEvent, physical_memory};
+pub use exec::{Config, Report, TraceEvent, physical_memory, tune_allocator};
 pub use ops::reduction::DEFAULT_SPLIT_EVERY;
 
 /// The common imports: `use chunkwise::prelude::*;`.

@@ -38,9 +38,17 @@ pub mod view;
 #[path = "../../tests/common/rng.rs"]
 mod test_rng;
 
-#[cfg(not(any(feature = "blis", feature = "openblas")))]
+#[cfg(not(any(feature = "blis", feature = "openblas", feature = "faer-gemm")))]
 compile_error!(
-    "chunkwise-kernels needs a BLAS for tile GEMM: enable the `blis` feature (the default) or `openblas`"
+    "chunkwise-kernels needs a GEMM for tiles: enable the `blis` feature (the default), \
+     `openblas` or `faer-gemm`"
 );
-#[cfg(all(feature = "blis", feature = "openblas"))]
-compile_error!("enable one BLAS: `blis` (the default) or `openblas` (with --no-default-features)");
+#[cfg(any(
+    all(feature = "blis", feature = "openblas"),
+    all(feature = "blis", feature = "faer-gemm"),
+    all(feature = "openblas", feature = "faer-gemm"),
+))]
+compile_error!(
+    "enable one GEMM: `blis` (the default), or `openblas` or `faer-gemm` with \
+     default-features = false"
+);

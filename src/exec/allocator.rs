@@ -1,39 +1,60 @@
-//! Keeping freed tile buffers in the process instead of returning them to the system.
-//!
-//! Tasks allocate and free buffers of several megabytes (tiles, compressed chunks, decoded
-//! chunks). glibc's malloc serves such sizes with fresh `mmap`s and unmaps them on free, so
-//! every tile pays for page faults and page zeroing, which measured as 40% of the time of a
-//! Zarr read-and-sum. Raising the mmap and trim thresholds makes malloc reuse those buffers:
-//! reads went from about 800 to 2000 MB/s. Memory held this way is memory the budget already
-//! allowed; it is reused by the next tiles rather than returned to the system. One arena
-//! for all threads keeps large tiles in the main heap too (the climate job: 6% faster, 10%
-//! less peak RSS).
+//! Opt-in allocator tuning for processes that run large computations: nothing here runs
+//! unless the application calls [`tune_allocator`].
 
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Applies the malloc settings once per process (glibc on Linux only; elsewhere nothing).
-pub(crate) fn keep_tile_buffers() {
+/// Whether [`tune_allocator`] asked for huge pages on large dense results.
+static HUGE_PAGES: AtomicBool = AtomicBool::new(false);
+
+/// Tunes the process's allocator for chunkwise's large tile buffers. **This changes
+/// process-wide state**, so chunkwise never does it by itself: call it once at the start of
+/// `main` in an application (a benchmark, a batch job) that mostly runs chunkwise, before
+/// other threads start. Later calls do nothing. Returns whether the allocator settings were
+/// applied (glibc on Linux; elsewhere only the huge-page advice is turned on, on Linux).
+///
+/// What it changes, and why:
+/// - glibc `mallopt(M_MMAP_THRESHOLD, 256 MiB)` and `mallopt(M_TRIM_THRESHOLD, 1 GiB)`:
+///   tasks allocate and free buffers of several megabytes (tiles, compressed and decoded
+///   chunks), which glibc by default serves with fresh `mmap`s and unmaps on free, so every
+///   tile pays for page faults and zeroing (measured as 40% of the time of a Zarr
+///   read-and-sum). With these thresholds the freed buffers are reused by the next tiles:
+///   reads went from about 800 to 2000 MB/s. The memory kept this way is memory the
+///   executor's budget already allowed, but it is not returned to the system between
+///   computations.
+/// - glibc `mallopt(M_ARENA_MAX, 1)`: one arena for all threads keeps large tiles in the
+///   main heap too (per-thread arenas are at most 64 MiB); the climate example ran 6% faster
+///   with 10% less peak memory. Other threads of the process then share that arena.
+/// - `madvise(MADV_HUGEPAGE)` on dense results of 32 MiB or more that
+///   [`Array::compute`](crate::Array::compute) allocates (Linux): a 1.6 GB result then takes
+///   800 page faults instead of 400,000.
+///
+/// ```
+/// // At the start of `main`, before any other thread exists:
+/// chunkwise::tune_allocator();
+/// ```
+pub fn tune_allocator() -> bool {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        HUGE_PAGES.store(cfg!(target_os = "linux"), Ordering::Relaxed);
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: mallopt only changes glibc's allocation thresholds; it is called once,
-        // before the executor's worker threads allocate tiles.
+        // SAFETY: mallopt only changes glibc's allocation parameters (under glibc's own
+        // lock); the caller opted in to the process-wide change.
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
             libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-            // One arena: per-thread arenas are at most 64 MiB, so tiles of tens of MiB would
-            // still be mapped afresh in them.
             libc::mallopt(libc::M_ARENA_MAX, 1);
         }
     });
+    cfg!(all(target_os = "linux", target_env = "gnu"))
 }
 
-/// Asks the kernel to back a large, freshly allocated buffer with huge pages (Linux only;
-/// elsewhere nothing). A 1.6 GB result then takes 800 page faults instead of 400,000; the
+/// Asks the kernel to back a large, freshly allocated buffer with huge pages, when the
+/// application opted in through [`tune_allocator`] (Linux only; elsewhere nothing). The
 /// advice is only a hint, and a buffer below 32 MiB is left alone.
 pub(crate) fn advise_huge_pages(start: *mut u8, bytes: usize) {
     const HUGE_PAGE: usize = 2 << 20;
-    if bytes < 16 * HUGE_PAGE {
+    if bytes < 16 * HUGE_PAGE || !HUGE_PAGES.load(Ordering::Relaxed) {
         return;
     }
     #[cfg(target_os = "linux")]

@@ -2,6 +2,8 @@
 
 use chunkwise_kernels::strip::DEFAULT_STRIP_LEN;
 
+use super::memory::physical_memory;
+
 /// Settings of one computation.
 ///
 /// ```
@@ -15,7 +17,8 @@ pub struct Config {
     /// Worker threads; 0 means one per core.
     pub threads: usize,
     /// Bytes that tiles, partial results and task scratch may hold at once; `None` means
-    /// half of the physical memory.
+    /// half of the memory this process may use ([`physical_memory`](crate::physical_memory):
+    /// the machine's, or its cgroup's limit where that is smaller).
     pub memory_budget: Option<u64>,
     /// Show a progress bar (default: on when the environment variable `CHUNKWISE_PROGRESS`
     /// is `1` or `true`).
@@ -26,10 +29,6 @@ pub struct Config {
     pub fuse: bool,
     /// Elements per strip in fused kernels.
     pub strip_len: usize,
-    /// Let the allocator keep freed tile buffers for reuse (glibc: raise the mmap and trim
-    /// thresholds, once per process) instead of unmapping and faulting them in again for every
-    /// tile. On by default; `CHUNKWISE_KEEP_BUFFERS=0` turns it off.
-    pub keep_buffers: bool,
 }
 
 impl Default for Config {
@@ -44,7 +43,6 @@ impl Default for Config {
             trace: false,
             fuse: true,
             strip_len: DEFAULT_STRIP_LEN,
-            keep_buffers: std::env::var("CHUNKWISE_KEEP_BUFFERS").map_or(true, |v| v != "0"),
         }
     }
 }
@@ -80,12 +78,6 @@ impl Config {
         self
     }
 
-    /// Lets the allocator keep freed tile buffers for reuse (see the field's documentation).
-    pub fn keep_buffers(mut self, on: bool) -> Config {
-        self.keep_buffers = on;
-        self
-    }
-
     /// Sets the strip length of fused kernels.
     pub fn strip_len(mut self, len: usize) -> Config {
         self.strip_len = len.max(1);
@@ -107,16 +99,4 @@ impl Config {
     pub fn budget_bytes(&self) -> u64 {
         self.memory_budget.unwrap_or_else(|| physical_memory() / 2)
     }
-}
-
-/// Physical memory in bytes (from `/proc/meminfo`; 8 GiB where it cannot be read).
-pub fn physical_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kib * 1024)
-        })
-        .unwrap_or(8 << 30)
 }

@@ -32,12 +32,16 @@ pub(crate) fn optimized(roots: &[Arc<Node>], config: &Config) -> Result<Vec<Arc<
 
 /// The optimised, lowered plan of `roots` under `config`.
 pub(crate) fn plan_for(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
-    Plan::new(
+    let span =
+        tracing::info_span!("plan", roots = roots.len(), tasks = tracing::field::Empty).entered();
+    let plan = Plan::new(
         &optimized(roots, config)?,
         config.strip_len,
         config.budget_bytes(),
         config.worker_threads(),
-    )
+    )?;
+    span.record("tasks", plan.tasks.len());
+    Ok(plan)
 }
 
 /// Optimises and plans `roots`, then runs them, handing output tiles to `outputs`.

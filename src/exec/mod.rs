@@ -4,15 +4,18 @@
 mod allocator;
 mod config;
 mod driver;
+mod memory;
 mod plan;
 mod progress;
 mod run;
 mod task;
 mod trace;
 
-pub use config::{Config, physical_memory};
+pub use allocator::tune_allocator;
+pub use config::Config;
 pub(crate) use driver::{
     compute_dense, compute_tiles, compute_tiles_many, optimized, plan_for, run_sinks,
 };
+pub use memory::physical_memory;
 pub use run::Report;
 pub use trace::TraceEvent;

@@ -150,6 +150,9 @@ struct Run<'a> {
     strip_len: usize,
     tracing: bool,
     start: Instant,
+    /// The computation's `tracing` span: the parent of each task's span, whichever worker
+    /// thread runs it.
+    span: tracing::Span,
 }
 
 impl<'a> Run<'a> {
@@ -212,14 +215,24 @@ impl<'a> Run<'a> {
     {
         let plan: &Plan = self.lock().plan;
         let task = &plan.tasks[t];
+        let span = tracing::debug_span!(
+            parent: &self.span,
+            "task",
+            node = task.node_number,
+            kind = ?task.kind,
+            block = ?task.block,
+            op = %task.node.label(),
+        );
         let began = Instant::now();
-        let result = catch_unwind(AssertUnwindSafe(|| run_task(task, &inputs, self.strip_len)))
-            .unwrap_or_else(|payload| {
-                Err(Error::Exec(ExecError::TaskPanicked {
-                    task: task.describe(),
-                    message: panic_message(&payload),
-                }))
-            });
+        let result = span.in_scope(|| {
+            catch_unwind(AssertUnwindSafe(|| run_task(task, &inputs, self.strip_len)))
+                .unwrap_or_else(|payload| {
+                    Err(Error::Exec(ExecError::TaskPanicked {
+                        task: task.describe(),
+                        message: panic_message(&payload),
+                    }))
+                })
+        });
         drop(inputs);
         let event = self.tracing.then(|| TraceEvent {
             name: task.describe(),
@@ -325,9 +338,6 @@ fn execute(plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report
     let start = Instant::now();
     let threads = config.worker_threads();
     let budget = config.budget_bytes();
-    if config.keep_buffers {
-        super::allocator::keep_tile_buffers();
-    }
     let pool = pool(threads)?;
     let n = plan.tasks.len();
     let consumers = plan.consumers();
@@ -371,10 +381,14 @@ fn execute(plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report
         strip_len: config.strip_len,
         tracing: config.trace,
         start,
+        span: tracing::info_span!("compute", tasks = n, threads, budget),
     };
-    pool.scope(|scope| {
-        let mut state = run.lock();
-        run.launch(&mut state, scope);
+    // Entered on the calling thread for the whole run, so that a subscriber times it.
+    run.span.in_scope(|| {
+        pool.scope(|scope| {
+            let mut state = run.lock();
+            run.launch(&mut state, scope);
+        })
     });
     let state = run.state.into_inner().unwrap_or_else(|p| p.into_inner());
     state.progress.finish();

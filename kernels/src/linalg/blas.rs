@@ -1,14 +1,22 @@
-//! Tile GEMM through CBLAS (`blas-src`: BLIS built from source by default, or a system
-//! OpenBLAS with the `openblas` feature), kept single-threaded inside tile tasks: the
-//! executor's rayon pool gives the parallelism.
+//! Tile GEMM through BLAS (`blas-src`: BLIS built from source by default, called through its
+//! typed API with the kernels chosen for this CPU; or a system OpenBLAS through CBLAS with
+//! the `openblas` feature), or through faer's matmul with the `faer-gemm` feature (no C
+//! build), kept single-threaded inside tile tasks: the executor's rayon pool gives the
+//! parallelism.
 
 use std::mem::MaybeUninit;
+#[cfg(any(feature = "blis", feature = "openblas"))]
 use std::os::raw::c_int;
 use std::sync::Once;
 
+#[cfg(feature = "openblas")]
 use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE};
 
+#[cfg(feature = "blis")]
+use super::blis;
+
 // Links the BLAS library that `blas-src` selects.
+#[cfg(any(feature = "blis", feature = "openblas"))]
 extern crate blas_src;
 
 /// How an operand of [`gemm`] enters the product.
@@ -21,10 +29,19 @@ pub enum Op {
 }
 
 impl Op {
+    #[cfg(feature = "openblas")]
     fn cblas(self) -> CBLAS_TRANSPOSE {
         match self {
             Op::Plain => CBLAS_TRANSPOSE::CblasNoTrans,
             Op::Transposed => CBLAS_TRANSPOSE::CblasTrans,
+        }
+    }
+
+    #[cfg(feature = "blis")]
+    fn blis(self) -> c_int {
+        match self {
+            Op::Plain => blis::NO_TRANSPOSE,
+            Op::Transposed => blis::TRANSPOSE,
         }
     }
 }
@@ -85,7 +102,7 @@ pub trait BlasScalar: Copy + sealed::Sealed {
 }
 
 macro_rules! blas_scalar {
-    ($t:ty, $gemm:ident, $syrk:ident) => {
+    ($t:ty, $cgemm:ident, $csyrk:ident, $bgemm:ident, $bsyrk:ident) => {
         impl BlasScalar for $t {
             unsafe fn raw_gemm(
                 op_a: Op,
@@ -106,10 +123,11 @@ macro_rules! blas_scalar {
                     return;
                 }
                 init_blas();
-                // The caller guarantees the extents (`checked_gemm` checks them); CBLAS reads
+                // The caller guarantees the extents (`checked_gemm` checks them); BLAS reads
                 // and writes only inside them.
+                #[cfg(feature = "openblas")]
                 unsafe {
-                    cblas_sys::$gemm(
+                    cblas_sys::$cgemm(
                         CBLAS_LAYOUT::CblasRowMajor,
                         op_a.cblas(),
                         op_b.cblas(),
@@ -126,6 +144,35 @@ macro_rules! blas_scalar {
                         to_int(ldc.max(1)),
                     )
                 }
+                // Row-major: the row stride is the leading dimension, the column stride 1
+                // (for a transposed operand, of the matrix as stored).
+                #[cfg(feature = "blis")]
+                unsafe {
+                    blis::$bgemm(
+                        op_a.blis(),
+                        op_b.blis(),
+                        to_dim(m),
+                        to_dim(n),
+                        to_dim(k),
+                        &alpha,
+                        a.as_ptr(),
+                        to_dim(lda.max(1)),
+                        1,
+                        b.as_ptr(),
+                        to_dim(ldb.max(1)),
+                        1,
+                        &beta,
+                        c.as_mut_ptr().cast::<Self>(),
+                        to_dim(ldc.max(1)),
+                        1,
+                        blis::cntx(),
+                        std::ptr::null(),
+                    )
+                }
+                #[cfg(feature = "faer-gemm")]
+                super::faer_gemm::gemm(op_a, op_b, m, n, k, alpha, a, b, beta, c);
+                #[cfg(feature = "faer-gemm")]
+                let _ = (lda, ldb, ldc);
             }
 
             unsafe fn raw_syrk(
@@ -144,8 +191,9 @@ macro_rules! blas_scalar {
                 }
                 init_blas();
                 // The caller guarantees the extents (`syrk` checks them).
+                #[cfg(feature = "openblas")]
                 unsafe {
-                    cblas_sys::$syrk(
+                    cblas_sys::$csyrk(
                         CBLAS_LAYOUT::CblasRowMajor,
                         cblas_sys::CBLAS_UPLO::CblasUpper,
                         op.cblas(),
@@ -159,16 +207,45 @@ macro_rules! blas_scalar {
                         to_int(ldc.max(1)),
                     )
                 }
+                #[cfg(feature = "blis")]
+                unsafe {
+                    blis::$bsyrk(
+                        blis::UPPER,
+                        op.blis(),
+                        to_dim(n),
+                        to_dim(k),
+                        &alpha,
+                        a.as_ptr(),
+                        to_dim(lda.max(1)),
+                        1,
+                        &beta,
+                        c.as_mut_ptr(),
+                        to_dim(ldc.max(1)),
+                        1,
+                        blis::cntx(),
+                        std::ptr::null(),
+                    )
+                }
+                #[cfg(feature = "faer-gemm")]
+                super::faer_gemm::syrk(op, n, k, alpha, a, beta, c);
+                #[cfg(feature = "faer-gemm")]
+                let _ = (lda, ldc);
             }
         }
     };
 }
 
-blas_scalar!(f32, cblas_sgemm, cblas_ssyrk);
-blas_scalar!(f64, cblas_dgemm, cblas_dsyrk);
+blas_scalar!(f32, cblas_sgemm, cblas_ssyrk, bli_sgemm_ex, bli_ssyrk_ex);
+blas_scalar!(f64, cblas_dgemm, cblas_dsyrk, bli_dgemm_ex, bli_dsyrk_ex);
 
+#[cfg(feature = "openblas")]
 fn to_int(x: usize) -> c_int {
     c_int::try_from(x).expect("a tile dimension fits a BLAS int")
+}
+
+#[cfg(feature = "blis")]
+fn to_dim(x: usize) -> blis::Dim {
+    blis::Dim::try_from(x).expect("a tile dimension fits a BLIS dim_t")
 }
 
 /// `c = alpha * op(a) @ op(b) + beta * c` for contiguous row-major matrices: `op(a)` is
@@ -300,9 +377,11 @@ pub fn mirror_upper<T: Copy>(c: &mut [T], n: usize) {
     }
 }
 
-/// The BLAS library this build links.
+/// The BLAS library this build links (or faer, with the `faer-gemm` feature).
 pub const BLAS_LIBRARY: &str = if cfg!(feature = "openblas") {
     "OpenBLAS (system)"
+} else if cfg!(feature = "faer-gemm") {
+    "faer (pure Rust)"
 } else {
     "BLIS (vendored)"
 };
@@ -312,7 +391,7 @@ unsafe extern "C" {
     fn openblas_set_num_threads(n: c_int);
 }
 
-#[cfg(not(feature = "openblas"))]
+#[cfg(feature = "blis")]
 unsafe extern "C" {
     fn bli_thread_set_num_threads(n: i64);
 }
@@ -332,52 +411,36 @@ fn set_blas_threads(threads: usize) {
     unsafe {
         openblas_set_num_threads(threads as c_int)
     };
-    #[cfg(not(feature = "openblas"))]
+    #[cfg(feature = "blis")]
     unsafe {
         bli_thread_set_num_threads(threads as i64)
     };
+    #[cfg(feature = "faer-gemm")]
+    super::faer_gemm::set_threads(threads);
 }
 
-/// Once per process, before the first BLAS call: one BLAS thread per caller, and for BLIS a
-/// kernel set chosen from the CPU's features.
+/// The BLIS sub-configuration whose kernels tile GEMM uses when chunkwise chose it from the
+/// CPU's features (`"skx"` with AVX-512, `"zen3"` with AVX2 and FMA), or `None` where the
+/// BLAS chooses by itself (a `BLIS_ARCH_TYPE` set by the user, another CPU, or the
+/// `openblas` or `faer-gemm` feature).
 ///
-/// The vendored BLIS picks its kernels by CPU model and does not know recent ones (AMD Zen 4
-/// and Zen 5 fall back to slow generic code), so unless the user set `BLIS_ARCH_TYPE`
-/// we choose by instruction set: the Skylake-X kernels with AVX-512, Zen 3's with AVX2 and
-/// FMA (BLIS's own choice otherwise).
+/// The choice reaches BLIS as an argument of each call (its typed API with a kernel
+/// context), not through the environment: the process's state is left as it was.
+///
+/// ```
+/// let kernels = chunkwise_kernels::linalg::blas_kernels();
+/// assert!(matches!(kernels, None | Some("skx") | Some("zen3")));
+/// ```
+pub fn blas_kernels() -> Option<&'static str> {
+    #[cfg(feature = "blis")]
+    return blis::chosen();
+    #[cfg(not(feature = "blis"))]
+    None
+}
+
+/// Once per process, before the first BLAS call: one BLAS thread per caller. (BLIS's kernel
+/// context is looked up on its first use, see `blis`.)
 fn init_blas() {
     static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        #[cfg(not(feature = "openblas"))]
-        {
-            if std::env::var_os("BLIS_ARCH_TYPE").is_none()
-                && let Some(arch) = blis_arch_for_cpu()
-            {
-                // BLIS reads the variable once, in its initialisation, which this `Once`
-                // runs before any BLAS call of this process.
-                unsafe { std::env::set_var("BLIS_ARCH_TYPE", arch) };
-            }
-        }
-        set_blas_threads(1);
-    });
-}
-
-/// BLIS's `arch_t` number for the kernels that suit this CPU, where its own detection
-/// may fail (see [`init_blas`]).
-#[cfg(not(feature = "openblas"))]
-fn blis_arch_for_cpu() -> Option<&'static str> {
-    // Positions in the vendored BLIS 1.0 `arch_t`: BLIS_ARCH_SKX = 0, BLIS_ARCH_ZEN3 = 6.
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-        {
-            return Some("0");
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return Some("6");
-        }
-    }
-    None
+    INIT.call_once(|| set_blas_threads(1));
 }

@@ -1,10 +1,15 @@
-//! Dense linear algebra on one tile: GEMM and SYRK through CBLAS (`blas`), factorizations and
+//! Dense linear algebra on one tile: GEMM and SYRK through BLAS (`blas`; BLIS's
+//! typed API with kernels chosen for the CPU in `blis`) or faer (`faer_gemm`), factorizations and
 //! triangular solves through faer (`factor`), the QR of a TSQR tile (`tile_qr`), all on
 //! the calling thread, and the check for NaNs and infinities that callers run on a tile
 //! before factoring it (`finite`).
 
 mod blas;
+#[cfg(feature = "blis")]
+mod blis;
 mod factor;
+#[cfg(feature = "faer-gemm")]
+mod faer_gemm;
 mod finite;
 mod gram;
 #[cfg(test)]
@@ -14,7 +19,8 @@ mod tests;
 mod tile_qr;
 
 pub use blas::{
-    BLAS_LIBRARY, BlasScalar, Op, gemm, gemm_uninit, mirror_upper, syrk, with_blas_threads,
+    BLAS_LIBRARY, BlasScalar, Op, blas_kernels, gemm, gemm_uninit, mirror_upper, syrk,
+    with_blas_threads,
 };
 pub use factor::{
     SvdFactors, Triangular, cholesky_lower, cholesky_lower_scratch, lu_partial_pivoting,

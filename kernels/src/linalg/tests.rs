@@ -63,6 +63,43 @@ fn gemm_accumulates_with_every_transpose() {
     }
 }
 
+/// Vector and single-element shapes (unit strides on both axes) and a size past BLIS's
+/// small-matrix path, with every transpose: the kernels chosen for the CPU (`blis`) or the
+/// CBLAS call agree with the definition.
+#[test]
+fn gemm_of_vector_and_large_shapes_with_every_transpose() {
+    for (m, n, k) in [
+        (1, 1, 1),
+        (1, 5, 3),
+        (4, 1, 3),
+        (4, 5, 1),
+        (1, 1, 9),
+        (300, 170, 260),
+    ] {
+        let a = values(m * k, 5);
+        let b = values(k * n, 6);
+        let product = naive(&a, &b, m, n, k);
+        for op_a in [Op::Plain, Op::Transposed] {
+            for op_b in [Op::Plain, Op::Transposed] {
+                let a_stored = if op_a == Op::Plain {
+                    a.clone()
+                } else {
+                    transpose(&a, m, k)
+                };
+                let b_stored = if op_b == Op::Plain {
+                    b.clone()
+                } else {
+                    transpose(&b, k, n)
+                };
+                let mut c = vec![1.0; m * n];
+                gemm(op_a, op_b, m, n, k, 1.0, &a_stored, &b_stored, 0.5, &mut c);
+                let expected: Vec<f64> = product.iter().map(|p| p + 0.5).collect();
+                assert_close(&c, &expected, 1e-10);
+            }
+        }
+    }
+}
+
 #[test]
 fn blas_syrk_gives_the_upper_triangle_of_gemm_in_f32_and_f64() {
     let (n, k) = (9, 13);

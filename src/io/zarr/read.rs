@@ -291,6 +291,11 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         })
     }
 
+    /// The `tracing` span of reading the elements `ranges` (a tile) from the store.
+    fn read_span(&self, ranges: &[Range<usize>]) -> tracing::Span {
+        tracing::debug_span!("zarr_read", array = %self.array.path(), ranges = ?ranges)
+    }
+
     /// The index of the one stored chunk that `subset` covers exactly, and its file in a
     /// local store; `None` if the subset is not exactly one chunk.
     fn single_chunk(&self, subset: &ArraySubset) -> Option<(Vec<u64>, Option<PathBuf>)> {
@@ -420,6 +425,7 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         ranges: &[Range<usize>],
         receive: &mut dyn FnMut(TilePiece<'_>),
     ) -> Result<()> {
+        let _span = self.read_span(ranges).entered();
         let subset = subset_of(ranges);
         let file = match self.single_chunk(&subset) {
             Some((_, Some(file))) if self.direct == Some(Compressor::Zstd) => file,
@@ -445,6 +451,7 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
     }
 
     fn tile(&self, _: &[usize], ranges: &[Range<usize>]) -> Result<Value> {
+        let _span = self.read_span(ranges).entered();
         let subset = subset_of(ranges);
         if let Some(compressor) = self.direct {
             let shape = box_shape(ranges);

@@ -162,6 +162,8 @@ impl<T: Element + zarrs::array::Element> TileSink for ZarrSink<T> {
     }
 
     fn write(&self, block: &[usize], tile: &Value) -> Result<()> {
+        let _span = tracing::debug_span!("zarr_write", array = %self.array.path(), block = ?block)
+            .entered();
         let tile = tile.array::<T>()?;
         let ranges: Vec<std::ops::Range<u64>> = self
             .grid
