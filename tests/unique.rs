@@ -130,6 +130,28 @@ proptest! {
     }
 
     #[test]
+    fn inverse_indices_rebuild_the_array((shape, chunks, seed, split) in case()) {
+        // Integers: the index of each element's value among the sorted distinct values.
+        let data = dense_small_i32(&shape, seed);
+        let x = from_ndarray(&data, Chunks::Sizes(chunks.clone())).unwrap();
+        let inverse = x.unique_with(split).inverse().unwrap().compute().unwrap();
+        let sorted = counted_ord(data.iter().copied()).0;
+        prop_assert_eq!(inverse.shape(), data.shape());
+        for (&v, &i) in data.iter().zip(inverse.iter()) {
+            prop_assert_eq!(sorted[i as usize], v);
+        }
+        // Floats: NaN of either sign is one value, as are both zeros.
+        let floats = pooled_floats(&shape, seed);
+        let y = from_ndarray(&floats, Chunks::Sizes(chunks)).unwrap();
+        let inverse = y.unique().inverse().unwrap().compute().unwrap();
+        let sorted = counted_f64(floats.iter().copied()).0;
+        for (&v, &i) in floats.iter().zip(inverse.iter()) {
+            let found = sorted[i as usize];
+            prop_assert!((v.is_nan() && found.is_nan()) || v == found, "{} at {}", v, i);
+        }
+    }
+
+    #[test]
     fn unsigned_bytes_and_bools_match_counting((shape, chunks, seed, split) in case()) {
         let wide = dense_i32(&shape, seed);
         let bytes = wide.mapv(|v| (v * 5) as u8);
@@ -319,4 +341,12 @@ fn a_selection_is_not_selected_into_an_array_before_unique() {
     let expected = counted_ord(data.iter().copied().filter(|&v| v > 0));
     let (values, counts) = unique.compute_with_counts().unwrap();
     assert_eq!((flat(values), flat(counts)), expected);
+}
+
+#[test]
+fn a_selections_unique_has_no_inverse() {
+    let x = from_ndarray(&ndarray::arr1(&[3, 1, 3]).into_dyn(), [2]).unwrap();
+    let picked = x.mask(&x.greater(1)).unwrap().unique();
+    let err = picked.inverse().unwrap_err();
+    assert!(err.to_string().contains("compute_chunk_sizes"), "{err}");
 }

@@ -1,5 +1,6 @@
 //! Distinct values: [`Array::unique`] (NumPy's `np.unique` over all elements, with
-//! `return_counts=True` as [`Unique::compute_with_counts`]).
+//! `return_counts=True` as [`Unique::compute_with_counts`] and `return_inverse=True` as
+//! [`Unique::inverse`]).
 //!
 //! How many distinct values an array holds is known only once it is computed, so the
 //! result is a type of its own, [`Unique`], as [`Selection`](super::Selection) is: it
@@ -22,7 +23,7 @@ use crate::error::Result;
 use crate::exec::{Config, compute_tiles_many};
 use crate::graph::Node;
 use crate::ops::reduction::DEFAULT_SPLIT_EVERY;
-use crate::ops::unique::{Distinct, distinct_tree};
+use crate::ops::unique::{Distinct, distinct_tree, inverse_indices};
 
 /// The sorted distinct values of an array (and how many times each occurs), lazy, their
 /// number known only after computing.
@@ -56,6 +57,8 @@ pub struct Unique<T: Element> {
     /// The node whose one tile is the [`Distinct`] values of the array (or an invalid node
     /// recording why building failed).
     top: Arc<Node>,
+    /// The array whose values these are, unless they are a selection's.
+    values: Option<Arc<Node>>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -63,6 +66,7 @@ impl<T: Element> Clone for Unique<T> {
     fn clone(&self) -> Self {
         Unique {
             top: self.top.clone(),
+            values: self.values.clone(),
             _t: PhantomData,
         }
     }
@@ -124,8 +128,35 @@ impl<T: Element> Unique<T> {
         };
         Unique {
             top,
+            values: mask.is_none().then(|| values.node.clone()),
             _t: PhantomData,
         }
+    }
+
+    /// NumPy's `return_inverse` (the array API's `unique_inverse`): for each element of the
+    /// array, lazily, the index of its value among the sorted distinct values, in the
+    /// array's shape and chunks (`ravel()` it for NumPy's 1-d form of `np.unique`). Each
+    /// tile looks its values up in the merged list. Not for the values of a selection,
+    /// whose positions are not an array's: an error naming `compute_chunk_sizes()`.
+    ///
+    /// ```
+    /// let x = chunkwise::from_ndarray(&ndarray::arr2(&[[30, 10], [30, 20]]), [1, 2])?;
+    /// let unique = x.unique();
+    /// let inverse = unique.inverse()?.compute()?;
+    /// assert_eq!(inverse, ndarray::arr2(&[[2u64, 0], [2, 1]]).into_dyn());
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn inverse(&self) -> Result<Array<u64>> {
+        self.check()?;
+        let values = self.values.as_ref().ok_or_else(|| {
+            invalid(
+                "unique inverse",
+                "the values of a selection have no array positions: call \
+                 compute_chunk_sizes() on the selection first"
+                    .into(),
+            )
+        })?;
+        Ok(Array::from_node(inverse_indices::<T>(values, &self.top)))
     }
 }
 

@@ -7,15 +7,17 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use chunkwise_kernels::dtype::{Element, Strip};
-use chunkwise_kernels::unique::{Counted, distinct, distinct_scratch, merge_distinct};
+use chunkwise_kernels::dtype::{DType, Element, Strip};
+use chunkwise_kernels::unique::{
+    Counted, distinct, distinct_scratch, merge_distinct, unique_order,
+};
 
 use super::blockwise::{Block, blockwise};
 use crate::chunks::{AxisChunks, ChunkGrid, unravel};
 use crate::error::{Error, ExecError, Result};
 use crate::graph::{Node, fan_in};
 use crate::tile::encode::Writer;
-use crate::tile::{TileData, TileMemory, Value};
+use crate::tile::{TileData, TileMemory, Value, tile_of};
 
 /// The sorted distinct values of some input tiles and their counts, as a tile of a
 /// `unique` tree (of the block's shape, `[1]`).
@@ -143,6 +145,32 @@ pub(crate) fn distinct_tree<T: Element>(
         bounds = next;
     }
     node
+}
+
+/// Per element of `values`, the index of its value in the one [`Distinct`] tile of `top`
+/// (the distinct values of `values`, from [`distinct_tree`]), on `values`' grid.
+pub(crate) fn inverse_indices<T: Element>(values: &Arc<Node>, top: &Arc<Node>) -> Arc<Node> {
+    let inputs = vec![values.clone(), top.clone()];
+    blockwise("unique (inverse)", values.grid.clone(), DType::U64, inputs).run(
+        |block| vec![(0, block.to_vec()), (1, vec![0])],
+        |block, tiles| {
+            let tile = tiles[0].array::<T>()?;
+            let found = &tiles[1].get::<Distinct<T>>()?.counted.values;
+            let index = |x: &T| {
+                found
+                    .binary_search_by(|v| unique_order(v, x))
+                    .map_err(|_| {
+                        Error::Exec(ExecError::TileType {
+                            expected: "a value among the distinct values".into(),
+                            found: "a value the distinct values miss".into(),
+                        })
+                    })
+                    .map(|i| i as u64)
+            };
+            let indices = tile.iter().map(index).collect::<Result<Vec<u64>>>()?;
+            Ok(tile_of(indices, block.shape))
+        },
+    )
 }
 
 /// A 1-d grid of `n` blocks of length 1.
