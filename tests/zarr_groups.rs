@@ -397,6 +397,8 @@ fn bad_datasets_are_refused_before_anything_is_written() {
         assert!(err.to_string().contains(message), "{label}: {err}");
     }
     assert_eq!(files_under(d.path()), ["zarr.json"], "nothing written");
+    // An empty dataset writes nothing but the (empty) consolidated metadata.
+    assert_eq!(group.store(&Dataset::new()).unwrap().tasks, 0);
     // An existing array refuses a Create write of the whole dataset, not just its own.
     group.store(&Dataset::new().array("x", &x, o())).unwrap();
     let err = group

@@ -249,7 +249,11 @@ impl Group {
             .map(|plan| plan.prepare())
             .collect::<Result<Vec<_>>>()?;
         let sinks: Vec<_> = prepared.iter().map(|p| p.sink.clone()).collect();
-        let report = run_sinks(&sinks, dataset.run_config())?;
+        let report = if sinks.is_empty() {
+            Report::default()
+        } else {
+            run_sinks(&sinks, dataset.run_config())?
+        };
         for write in prepared {
             write.publish()?;
         }
