@@ -376,6 +376,11 @@ fn bad_datasets_are_refused_before_anything_is_written() {
         ),
         ("dot", Dataset::new().array(".x", &x, o()), "path component"),
         (
+            "meta",
+            Dataset::new().array("zarr.json", &x, o()),
+            "metadata key",
+        ),
+        (
             "lengths",
             Dataset::new().coord("i", vec![1.0, 2.0], o()).array(
                 "x",

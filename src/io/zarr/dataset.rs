@@ -119,6 +119,11 @@ impl Dataset {
                      starting with a dot"
                 )));
             }
+            if name == "zarr.json" {
+                return Err(invalid(
+                    "array name \"zarr.json\": the name of a group's metadata key".into(),
+                ));
+            }
             if self.arrays[..i].iter().any(|(other, _, _)| other == name) {
                 return Err(invalid(format!("the array name {name:?} is used twice")));
             }
