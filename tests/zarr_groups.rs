@@ -126,6 +126,23 @@ fn datasets_open_in_zarr_python_and_xarray() {
         assert_eq!(root.attributes()["title"], "groups test", "{label}");
         assert_eq!(root.version(), version);
         let t = root.array("t").unwrap();
+        // A copy of arrays opened with a run-time element type keeps their dimensions.
+        let other = TempDir::new("groups-copy");
+        let copy = zarr::create_group(other.path(), "copy", &GroupOptions::default()).unwrap();
+        let copied = Dataset::new()
+            .any_array("t", &t, WriteOptions::default())
+            .any_array("n", &root.array("n").unwrap(), WriteOptions::default());
+        copy.store(&copied).unwrap();
+        let back = copy.array("n").unwrap();
+        assert_eq!(back.dtype(), chunkwise::DType::I32);
+        assert_eq!(
+            copy.array("t").unwrap().dimension_names(),
+            t.dimension_names()
+        );
+        assert_eq!(
+            read_back::<f32>(other.path(), "copy/t"),
+            read_back::<f32>(d.path(), "t")
+        );
         assert_eq!(
             t.dimension_names().unwrap(),
             [Some("lat".to_string()), Some("lon".to_string())]
@@ -486,6 +503,19 @@ fn arrays_written_later_join_the_consolidated_metadata() {
         "{consolidated}"
     );
     assert!(consolidated["metadata"]["x/.zarray"].is_object());
+    // So do groups created later.
+    zarr::create_group(
+        d.path(),
+        "sub",
+        &GroupOptions::default().version(ZarrVersion::V2),
+    )
+    .unwrap();
+    let consolidated: Json =
+        serde_json::from_slice(&std::fs::read(d.join(".zmetadata")).unwrap()).unwrap();
+    assert!(
+        consolidated["metadata"]["sub/.zgroup"].is_object(),
+        "{consolidated}"
+    );
     // An append changes the shape: the consolidated copy follows.
     x.append_zarr(d.path(), "x", 0, &chunkwise::Config::default())
         .unwrap();

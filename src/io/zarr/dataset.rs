@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::Element;
 use ndarray::Array1;
 
+use super::dynamic::AnyArray;
 use super::write::WriteOptions;
 use crate::array::Array;
 use crate::error::{BuildError, Error, Result};
@@ -61,6 +62,24 @@ impl Dataset {
     ) -> Self {
         self.arrays
             .push((name.to_string(), array.node.clone(), options));
+        self
+    }
+
+    /// Adds an array of an element type known only at run time (as [`zarr::open`]
+    /// returns it), e.g. to copy a variable from another store. Its dimension names are
+    /// kept unless `options` gives others.
+    ///
+    /// [`zarr::open`]: super::open
+    pub fn any_array(mut self, name: &str, array: &AnyArray, options: WriteOptions) -> Self {
+        let names: Option<Vec<String>> = array
+            .dimension_names()
+            .and_then(|names| names.iter().cloned().collect());
+        let options = match (&options.dimension_names, names) {
+            (None, Some(names)) => options.dimension_names(names),
+            _ => options,
+        };
+        self.arrays
+            .push((name.to_string(), array.node().clone(), options));
         self
     }
 

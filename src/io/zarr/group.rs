@@ -6,7 +6,9 @@ use zarrs::group::Group as ZGroup;
 use zarrs::node::NodeMetadata;
 
 use super::dataset::Dataset;
-use super::hierarchy::{NodeKind, consolidate_metadata, ensure_parents, node_kind, write_group};
+use super::hierarchy::{
+    NodeKind, consolidate_metadata, ensure_parents, node_kind, refresh_consolidated, write_group,
+};
 use super::metadata::ZarrVersion;
 use super::staging::is_staging;
 use super::store::{IntoStore, Store};
@@ -132,6 +134,8 @@ pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -
     }
     ensure_parents(&store, &node_path, options.version)?;
     write_group(&store, &node_path, options.version, &options.attributes)?;
+    // Readers of consolidated metadata above the group see it too.
+    refresh_consolidated(&store, &node_path)?;
     open_group(store, &node_path)
 }
 
@@ -258,7 +262,7 @@ impl Group {
             write.publish()?;
         }
         consolidate_metadata(&self.store, &self.path)?;
-        super::hierarchy::refresh_consolidated(&self.store, &self.path)?;
+        refresh_consolidated(&self.store, &self.path)?;
         Ok(report)
     }
 }
