@@ -474,7 +474,12 @@ fn bad_datasets_are_refused_before_anything_is_written() {
     assert_eq!(group.arrays(), ["x"]);
     assert_eq!(group.attributes()["v"], 2);
     let v2 = again.version(ZarrVersion::V2);
-    assert!(zarr::create_group(d.path(), "/", &v2).is_err());
+    let err = zarr::create_group(d.path(), "/", &v2).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is Zarr V3, the options ask for V2"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use super::staging::is_staging;
 use super::store::{IntoStore, Store};
 use super::write::{WriteMode, node_prefix, plan_write};
 use super::{AnyArray, node_path, open};
-use crate::error::{Error, Result, StorageError};
+use crate::error::{BuildError, Error, Result, StorageError};
 use crate::exec::{Report, run_sinks};
 
 /// How [`create_group`] writes a group: Zarr version, attributes, and what to do if a node
@@ -130,7 +130,16 @@ pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -
         (Some(NodeKind::Group(version)), WriteMode::Resume) if version == options.version => {
             // The group's own metadata only: `.zmetadata` is rewritten by the next store.
         }
-        (Some(_), WriteMode::Resume) => return Err(exists()),
+        (Some(NodeKind::Group(version)), WriteMode::Resume) => {
+            return Err(Error::Build(BuildError::InvalidArgument {
+                op: "create_group (resume)".into(),
+                reason: format!(
+                    "the group at {node_path} is Zarr {version:?}, the options ask for {:?}",
+                    options.version
+                ),
+            }));
+        }
+        (Some(NodeKind::Array), WriteMode::Resume) => return Err(exists()),
     }
     ensure_parents(&store, &node_path, options.version)?;
     write_group(&store, &node_path, options.version, &options.attributes)?;
