@@ -473,6 +473,11 @@ fn bad_datasets_are_refused_before_anything_is_written() {
     let group = zarr::create_group(d.path(), "/", &again).unwrap();
     assert_eq!(group.arrays(), ["x"]);
     assert_eq!(group.attributes()["v"], 2);
+    let root: Json = serde_json::from_slice(&std::fs::read(d.join("zarr.json")).unwrap()).unwrap();
+    assert!(
+        root["consolidated_metadata"]["metadata"]["x"].is_object(),
+        "{root}"
+    );
     let v2 = again.version(ZarrVersion::V2);
     let err = zarr::create_group(d.path(), "/", &v2).unwrap_err();
     assert!(

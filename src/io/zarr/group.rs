@@ -7,7 +7,8 @@ use zarrs::node::NodeMetadata;
 
 use super::dataset::Dataset;
 use super::hierarchy::{
-    NodeKind, consolidate_metadata, ensure_parents, node_kind, refresh_consolidated, write_group,
+    NodeKind, consolidate_metadata, ensure_parents, is_consolidated, node_kind,
+    refresh_consolidated, write_group,
 };
 use super::metadata::ZarrVersion;
 use super::staging::is_staging;
@@ -117,6 +118,8 @@ pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -
             path: format!("{}{node_path}", store.describe()),
         })
     };
+    // A group kept by Resume keeps its consolidated metadata, with the new attributes.
+    let reconsolidate = options.mode == WriteMode::Resume && is_consolidated(&store, &node_path)?;
     match (node_kind(&store, &node_path)?, options.mode) {
         (None, _) => {}
         (Some(_), WriteMode::Create) => return Err(exists()),
@@ -127,9 +130,7 @@ pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -
                 .erase_prefix(&prefix)
                 .map_err(|e| store.error(&node_path, e))?;
         }
-        (Some(NodeKind::Group(version)), WriteMode::Resume) if version == options.version => {
-            // The group's own metadata only: `.zmetadata` is rewritten by the next store.
-        }
+        (Some(NodeKind::Group(version)), WriteMode::Resume) if version == options.version => {}
         (Some(NodeKind::Group(version)), WriteMode::Resume) => {
             return Err(Error::Build(BuildError::InvalidArgument {
                 op: "create_group (resume)".into(),
@@ -143,6 +144,9 @@ pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -
     }
     ensure_parents(&store, &node_path, options.version)?;
     write_group(&store, &node_path, options.version, &options.attributes)?;
+    if reconsolidate {
+        consolidate_metadata(&store, &node_path)?;
+    }
     // Readers of consolidated metadata above the group see it too.
     refresh_consolidated(&store, &node_path)?;
     open_group(store, &node_path)

@@ -243,7 +243,7 @@ pub fn consolidate_metadata(store: impl super::IntoStore, path: &str) -> Result<
 }
 
 /// Whether the group at `node_path` holds consolidated metadata.
-fn is_consolidated(store: &Store, node_path: &str) -> Result<bool> {
+pub(crate) fn is_consolidated(store: &Store, node_path: &str) -> Result<bool> {
     Ok(match node_kind(store, node_path)? {
         Some(NodeKind::Group(ZarrVersion::V2)) => store
             .storage
