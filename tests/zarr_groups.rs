@@ -357,6 +357,14 @@ fn one_pass_reads_a_shared_input_once() {
         tiles,
         "each input tile is read once"
     );
+    // Resumed, a dataset whose chunks are all stored computes nothing.
+    let resume = || WriteOptions::default().mode(WriteMode::Resume);
+    let again = Dataset::new()
+        .array("total", &total, resume())
+        .array("scaled", &scaled, resume())
+        .array("positive", &positive, resume());
+    group.store(&again).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), tiles, "nothing read again");
     assert_same(
         &read_back::<f64>(d.path(), "scaled"),
         &dense.mapv(|v| v * 2.0),
