@@ -338,10 +338,20 @@ pub enum StorageError {
         dtype: String,
     },
     /// Writing would replace an existing array, and the write mode does not allow it.
-    #[error("an array already exists at {path} (use WriteMode::Overwrite or WriteMode::Resume)")]
+    #[error(
+        "an array or group already exists at {path} (use WriteMode::Overwrite or WriteMode::Resume)"
+    )]
     AlreadyExists {
         /// The array's path.
         path: String,
+    },
+    /// A group was needed where an array (or nothing) is stored.
+    #[error("{path} is not a group (needed for {child})")]
+    NotAGroup {
+        /// The store and node path.
+        path: String,
+        /// What needed the group.
+        child: String,
     },
     /// A node path or store key that could reach outside its store or node (`..`, `.`,
     /// empty components, backslashes), refused before anything is read, written or erased.

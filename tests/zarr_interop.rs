@@ -11,7 +11,7 @@
 #[path = "common/zarr_util.rs"]
 mod zarr_util;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use chunkwise::io::zarr::{
@@ -22,29 +22,6 @@ use chunkwise::{ChunkGrid, DType, from_ndarray};
 use ndarray::{ArrayD, s};
 use serde_json::{Map, Value as Json, json};
 use zarr_util::*;
-
-const SETUP: &str =
-    "python3 -m venv target/zarr-venv && target/zarr-venv/bin/pip install 'zarr==3.1.*' numpy";
-
-/// The Python with zarr-python, or `None` (after saying so) to skip.
-fn python() -> Option<PathBuf> {
-    let from_env = std::env::var_os("CHUNKWISE_ZARR_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from);
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/zarr-venv/bin/python");
-    if let Some(p) = from_env.iter().chain([&venv]).find(|p| p.is_file()) {
-        return Some(p.clone());
-    }
-    if std::env::var("CHUNKWISE_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!(
-            "CHUNKWISE_REQUIRE_INTEROP=1 but zarr-python was not found (CHUNKWISE_ZARR_PYTHON={:?}, {} missing); set up with: {SETUP}",
-            from_env,
-            venv.display()
-        );
-    }
-    println!("skipped: zarr-python not found (set up with: {SETUP})");
-    None
-}
 
 /// Runs tests/interop/zarr_check.py `mode` on `store` for `case`; fails showing its output
 /// unless it succeeds.

@@ -114,6 +114,34 @@ pub fn formula<T: Formula>(shape: &[usize]) -> ArrayD<T> {
     ArrayD::from_shape_vec(IxDyn(shape), (0..n).map(T::at).collect()).unwrap()
 }
 
+const SETUP: &str = "python3 -m venv target/zarr-venv && target/zarr-venv/bin/pip install 'zarr==3.1.*' numpy xarray";
+
+/// The Python with zarr-python: `$CHUNKWISE_ZARR_PYTHON`, else `target/zarr-venv/bin/python`;
+/// `None` (after saying so) to skip, unless `CHUNKWISE_REQUIRE_INTEROP=1`: then it panics.
+pub fn python() -> Option<PathBuf> {
+    let from_env = std::env::var_os("CHUNKWISE_ZARR_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/zarr-venv/bin/python");
+    if let Some(p) = from_env.iter().chain([&venv]).find(|p| p.is_file()) {
+        return Some(p.clone());
+    }
+    if require_interop() {
+        panic!(
+            "CHUNKWISE_REQUIRE_INTEROP=1 but zarr-python was not found (CHUNKWISE_ZARR_PYTHON={:?}, {} missing); set up with: {SETUP}",
+            from_env,
+            venv.display()
+        );
+    }
+    println!("skipped: zarr-python not found (set up with: {SETUP})");
+    None
+}
+
+/// Whether the interoperability tests must run (`CHUNKWISE_REQUIRE_INTEROP=1`).
+pub fn require_interop() -> bool {
+    std::env::var("CHUNKWISE_REQUIRE_INTEROP").as_deref() == Ok("1")
+}
+
 /// Whether two arrays have the same shape and the same elements (NaN equal to NaN).
 pub fn same<T: Formula>(a: &ArrayViewD<'_, T>, b: &ArrayViewD<'_, T>) -> bool {
     a.shape() == b.shape() && a.iter().zip(b.iter()).all(|(&x, &y)| T::same(x, y))

@@ -43,6 +43,11 @@ impl AnyArray {
         }
     }
 
+    /// The array's graph node.
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
     /// The stored element type.
     pub fn dtype(&self) -> DType {
         self.node.dtype

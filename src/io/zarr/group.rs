@@ -1,52 +1,199 @@
-//! Zarr groups: their arrays and attributes.
+//! Zarr groups: creating them with attributes, their arrays and subgroups, and writing
+//! several arrays into one in a single pass.
 
 use serde_json::{Map, Value as Json};
 use zarrs::group::Group as ZGroup;
 use zarrs::node::NodeMetadata;
 
+use super::dataset::Dataset;
+use super::hierarchy::{
+    NodeKind, consolidate_metadata, ensure_parents, is_consolidated, node_kind,
+    refresh_consolidated, write_group,
+};
+use super::metadata::ZarrVersion;
 use super::staging::is_staging;
 use super::store::{IntoStore, Store};
+use super::write::{WriteMode, node_prefix, plan_write};
 use super::{AnyArray, node_path, open};
-use crate::error::Result;
+use crate::error::{BuildError, Error, Result, StorageError};
+use crate::exec::{Report, run_sinks};
 
-/// A Zarr group: its attributes and the arrays directly in it.
+/// How [`create_group`] writes a group: Zarr version, attributes, and what to do if a node
+/// exists at its path.
+///
+/// ```
+/// use chunkwise::io::zarr::{GroupOptions, WriteMode, ZarrVersion};
+/// let options = GroupOptions::default()
+///     .version(ZarrVersion::V2)
+///     .attribute("title", "daily temperature")
+///     .mode(WriteMode::Overwrite);
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct GroupOptions {
+    /// Zarr format (v3 by default); arrays stored through the group use it too.
+    pub version: ZarrVersion,
+    /// The group's attributes (e.g. CF's `title`, `Conventions`).
+    pub attributes: Map<String, Json>,
+    /// If a node exists at the path: [`WriteMode::Create`] refuses; [`WriteMode::Overwrite`]
+    /// erases it and everything below it; [`WriteMode::Resume`] keeps a group of the same
+    /// version and its arrays, replacing its attributes.
+    pub mode: WriteMode,
+}
+
+impl Default for GroupOptions {
+    fn default() -> GroupOptions {
+        GroupOptions {
+            version: ZarrVersion::V3,
+            attributes: Map::new(),
+            mode: WriteMode::Create,
+        }
+    }
+}
+
+impl GroupOptions {
+    /// Sets the Zarr format.
+    pub fn version(mut self, version: ZarrVersion) -> Self {
+        self.version = version;
+        self
+    }
+    /// Adds an attribute.
+    pub fn attribute(mut self, key: &str, value: impl Into<Json>) -> Self {
+        self.attributes.insert(key.to_string(), value.into());
+        self
+    }
+    /// Sets what to do if a node exists at the path.
+    pub fn mode(mut self, mode: WriteMode) -> Self {
+        self.mode = mode;
+        self
+    }
+}
+
+/// A Zarr group: its attributes, the arrays and groups directly in it.
 #[derive(Clone, Debug)]
 pub struct Group {
     store: Store,
     path: String,
+    version: ZarrVersion,
     attributes: Map<String, Json>,
     arrays: Vec<String>,
+    groups: Vec<String>,
+}
+
+/// Creates a group at `path` in `store` (`"/"` or `""` for the root) with the options'
+/// attributes, and the groups above it where they are missing. Arrays are then written
+/// into it by [`Group::store`].
+///
+/// ```
+/// use chunkwise::io::zarr::{self, Dataset, GroupOptions, WriteOptions};
+/// let dir = std::env::temp_dir().join(format!("chunkwise-doc-group-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let group = zarr::create_group(&dir, "/", &GroupOptions::default().attribute("title", "demo"))
+///     .unwrap();
+/// let x = chunkwise::arange::<f64>(0.0, 6.0, 1.0, [3]).unwrap();
+/// let dataset = Dataset::new()
+///     .coord("t", vec![10.0, 20.0, 30.0, 40.0, 50.0, 60.0], WriteOptions::default().units("s"))
+///     .array("x", &x, WriteOptions::default().dimension_names(["t"]).units("m"))
+///     .array("x2", &(&x * &x), WriteOptions::default().dimension_names(["t"]));
+/// group.store(&dataset).unwrap();
+/// let group = zarr::open_group(&dir, "/").unwrap();
+/// assert_eq!(group.arrays(), ["t", "x", "x2"]);
+/// assert_eq!(group.attributes()["title"], "demo");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -> Result<Group> {
+    let store = store.into_store()?;
+    let node_path = node_path(path)?;
+    if let Some(name) = node_path.rsplit('/').next()
+        && is_staging(name)
+    {
+        return Err(Error::Storage(StorageError::UnsafePath {
+            path: path.to_string(),
+            reason: "the name of an overwrite's staging directory".into(),
+        }));
+    }
+    let exists = || {
+        Error::Storage(StorageError::AlreadyExists {
+            path: format!("{}{node_path}", store.describe()),
+        })
+    };
+    // A group kept by Resume keeps its consolidated metadata, with the new attributes.
+    let reconsolidate = options.mode == WriteMode::Resume && is_consolidated(&store, &node_path)?;
+    match (node_kind(&store, &node_path)?, options.mode) {
+        (None, _) => {}
+        (Some(_), WriteMode::Create) => return Err(exists()),
+        (Some(_), WriteMode::Overwrite) => {
+            let prefix = node_prefix(&store, &node_path)?;
+            store
+                .storage
+                .erase_prefix(&prefix)
+                .map_err(|e| store.error(&node_path, e))?;
+        }
+        (Some(NodeKind::Group(version)), WriteMode::Resume) if version == options.version => {}
+        (Some(NodeKind::Group(version)), WriteMode::Resume) => {
+            return Err(Error::Build(BuildError::InvalidArgument {
+                op: "create_group (resume)".into(),
+                reason: format!(
+                    "the group at {node_path} is Zarr {version:?}, the options ask for {:?}",
+                    options.version
+                ),
+            }));
+        }
+        (Some(NodeKind::Array), WriteMode::Resume) => return Err(exists()),
+    }
+    ensure_parents(&store, &node_path, options.version)?;
+    write_group(&store, &node_path, options.version, &options.attributes)?;
+    if reconsolidate {
+        consolidate_metadata(&store, &node_path)?;
+    }
+    // Readers of consolidated metadata above the group see it too.
+    refresh_consolidated(&store, &node_path)?;
+    open_group(store, &node_path)
 }
 
 /// Opens the group at `path` in `store` (reads its metadata and lists its children).
 pub fn open_group(store: impl IntoStore, path: &str) -> Result<Group> {
     let store = store.into_store()?;
     let node_path = node_path(path)?;
+    let version = match node_kind(&store, &node_path)? {
+        Some(NodeKind::Group(version)) => version,
+        Some(NodeKind::Array) => {
+            return Err(Error::Storage(StorageError::NotAGroup {
+                path: format!("{}{node_path}", store.describe()),
+                child: "open_group".into(),
+            }));
+        }
+        None => {
+            return Err(store.error(&node_path, "no group here (no .zgroup or zarr.json)"));
+        }
+    };
     let group =
         ZGroup::open(store.storage.clone(), &node_path).map_err(|e| store.error(&node_path, e))?;
     let attributes = group.attributes().clone();
     let children = group
         .children(false)
         .map_err(|e| store.error(&node_path, e))?;
-    let mut arrays: Vec<String> = children
-        .iter()
-        .filter(|c| matches!(c.metadata(), NodeMetadata::Array(_)))
-        .map(|c| {
-            c.path()
-                .as_str()
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .filter(|name| !is_staging(name))
-        .collect();
-    arrays.sort();
+    let names = |want_array: bool| {
+        let mut names: Vec<String> = children
+            .iter()
+            .filter(|c| matches!(c.metadata(), NodeMetadata::Array(_)) == want_array)
+            .map(|c| {
+                let path = c.path().as_str();
+                path.rsplit('/').next().unwrap_or_default().to_string()
+            })
+            .filter(|name| !is_staging(name))
+            .collect();
+        names.sort();
+        names
+    };
     Ok(Group {
+        arrays: names(true),
+        groups: names(false),
         store,
         path: node_path,
+        version,
         attributes,
-        arrays,
     })
 }
 
@@ -61,11 +208,74 @@ impl Group {
         &self.arrays
     }
 
+    /// Names of the groups directly in the group, sorted.
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// The group's node path (`/` for the root).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The group's Zarr format.
+    pub fn version(&self) -> ZarrVersion {
+        self.version
+    }
+
+    /// The node path of the child `name`.
+    fn child(&self, name: &str) -> String {
+        format!("{}/{}", self.path.trim_end_matches('/'), name)
+    }
+
     /// Opens the array `name` of this group.
     pub fn array(&self, name: &str) -> Result<AnyArray> {
-        open(
-            &self.store,
-            &format!("{}/{}", self.path.trim_end_matches('/'), name),
-        )
+        open(&self.store, &self.child(name))
+    }
+
+    /// Opens the group `name` of this group.
+    pub fn group(&self, name: &str) -> Result<Group> {
+        open_group(&self.store, &self.child(name))
+    }
+
+    /// Creates the group `name` in this group (in this group's Zarr version; the options'
+    /// version is not used).
+    pub fn create_group(&self, name: &str, options: &GroupOptions) -> Result<Group> {
+        let options = options.clone().version(self.version);
+        create_group(&self.store, &self.child(name), &options)
+    }
+
+    /// Computes every array of `dataset` and writes each into this group, in one plan and
+    /// one run: inputs the arrays share are read and computed once. Each array is written
+    /// by the rules of [`Array::to_zarr`](crate::Array::to_zarr) (its own chunks,
+    /// compression, fill value and write mode; one task per stored chunk; an overwrite
+    /// staged and published whole), in this group's Zarr version. Every array is checked
+    /// before anything is written. Afterwards the group's consolidated metadata is written
+    /// (v2 `.zmetadata`, v3 in `zarr.json`), as xarray reads it.
+    pub fn store(&self, dataset: &Dataset) -> Result<Report> {
+        dataset.check()?;
+        let plans = dataset
+            .entries()
+            .map(|(name, node, options)| {
+                let options = options.clone().version(self.version);
+                plan_write(node, &self.store, &self.child(name), &options)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let prepared = plans
+            .into_iter()
+            .map(|plan| plan.prepare())
+            .collect::<Result<Vec<_>>>()?;
+        let sinks: Vec<_> = prepared.iter().map(|p| p.sink.clone()).collect();
+        let report = if sinks.is_empty() {
+            Report::default()
+        } else {
+            run_sinks(&sinks, dataset.run_config())?
+        };
+        for write in prepared {
+            write.publish()?;
+        }
+        consolidate_metadata(&self.store, &self.path)?;
+        refresh_consolidated(&self.store, &self.path)?;
+        Ok(report)
     }
 }

@@ -3,6 +3,7 @@
 use serde_json::{Value as Json, json};
 use zarrs::array::ArrayMetadata;
 
+use super::fill::{fill_value_json, xarray_fill_attribute};
 use crate::chunks::is_multiple_shape;
 use crate::error::{BuildError, Error, Result};
 use chunkwise_kernels::dtype::DType;
@@ -73,6 +74,12 @@ pub enum Compression {
         /// Compression level 0-9.
         level: u32,
     },
+    /// Zlib at `level` (numcodecs' `zlib`: common in Zarr v2 data; in v3 written as
+    /// `numcodecs.zlib`, which zarr-python reads through numcodecs).
+    Zlib {
+        /// Compression level 0-9.
+        level: u32,
+    },
 }
 
 impl Default for Compression {
@@ -95,14 +102,6 @@ fn v2_dtype(dtype: DType) -> &'static str {
         DType::F32 => "<f4",
         DType::F64 => "<f8",
         _ => "<f8",
-    }
-}
-
-fn fill_value(dtype: DType) -> Json {
-    match dtype {
-        DType::Bool => json!(false),
-        DType::F32 | DType::F64 => json!(0.0),
-        _ => json!(0),
     }
 }
 
@@ -130,6 +129,9 @@ fn v3_compressor(compression: Compression, itemsize: usize) -> Option<Json> {
         Compression::Gzip { level } => {
             Some(json!({"name": "gzip", "configuration": {"level": level}}))
         }
+        Compression::Zlib { level } => {
+            Some(json!({"name": "numcodecs.zlib", "configuration": {"level": level}}))
+        }
     }
 }
 
@@ -151,6 +153,7 @@ fn v2_compressor(compression: Compression) -> Json {
             json!({"id": "blosc", "cname": cname.name(), "clevel": clevel, "shuffle": shuffle, "blocksize": 0})
         }
         Compression::Gzip { level } => json!({"id": "gzip", "level": level}),
+        Compression::Zlib { level } => json!({"id": "zlib", "level": level}),
     }
 }
 
@@ -164,6 +167,7 @@ pub(crate) struct Layout<'a> {
     pub(crate) compression: Compression,
     pub(crate) dimension_names: Option<&'a [String]>,
     pub(crate) attributes: &'a serde_json::Map<String, Json>,
+    pub(crate) fill_value: Option<f64>,
 }
 
 /// The metadata of a new array.
@@ -193,7 +197,7 @@ pub(crate) fn array_metadata(layout: &Layout<'_>) -> Result<ArrayMetadata> {
         Compression::None => true,
         Compression::Zstd { level } => (-131_072..=22).contains(&level),
         Compression::Blosc { clevel, .. } => clevel <= 9,
-        Compression::Gzip { level } => level <= 9,
+        Compression::Gzip { level } | Compression::Zlib { level } => level <= 9,
     };
     if !level_ok {
         return Err(invalid(format!(
@@ -201,6 +205,13 @@ pub(crate) fn array_metadata(layout: &Layout<'_>) -> Result<ArrayMetadata> {
             layout.compression
         )));
     }
+    if layout.attributes.contains_key("_FillValue") {
+        return Err(invalid(
+            "the attribute _FillValue is written from the fill value: set WriteOptions::fill_value"
+                .into(),
+        ));
+    }
+    let fill_value = fill_value_json(layout.dtype, layout.version, layout.fill_value)?;
     let json = match layout.version {
         ZarrVersion::V2 => {
             if layout.shards.is_some() {
@@ -216,7 +227,7 @@ pub(crate) fn array_metadata(layout: &Layout<'_>) -> Result<ArrayMetadata> {
                 "chunks": layout.chunks,
                 "dtype": v2_dtype(layout.dtype),
                 "compressor": v2_compressor(layout.compression),
-                "fill_value": fill_value(layout.dtype),
+                "fill_value": fill_value,
                 "order": "C",
                 "filters": null,
                 "dimension_separator": ".",
@@ -254,10 +265,13 @@ pub(crate) fn array_metadata(layout: &Layout<'_>) -> Result<ArrayMetadata> {
                 "data_type": layout.dtype.name(),
                 "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": grid}},
                 "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
-                "fill_value": fill_value(layout.dtype),
+                "fill_value": fill_value,
                 "codecs": codecs,
                 "attributes": layout.attributes,
             });
+            if let Some(value) = layout.fill_value {
+                meta["attributes"]["_FillValue"] = xarray_fill_attribute(layout.dtype, value)?;
+            }
             if let Some(names) = layout.dimension_names {
                 meta["dimension_names"] = json!(names);
             }

@@ -14,10 +14,13 @@
 //! # }
 //! ```
 
+mod dataset;
 mod direct;
 mod dynamic;
+mod fill;
 mod group;
 mod guard;
+mod hierarchy;
 mod local;
 mod metadata;
 mod paths;
@@ -29,8 +32,10 @@ mod write;
 
 use std::sync::Arc;
 
+pub use dataset::Dataset;
 pub use dynamic::AnyArray;
-pub use group::{Group, open_group};
+pub use group::{Group, GroupOptions, create_group, open_group};
+pub use hierarchy::consolidate_metadata;
 pub use metadata::{BloscCompressor, BloscShuffle, Compression, ZarrVersion};
 pub use store::{IntoStore, Store};
 pub use write::{WriteMode, WriteOptions};

@@ -130,6 +130,7 @@ impl<T: Element> Array<T> {
             compression: Compression::None,
             dimension_names: None,
             attributes: &attributes,
+            fill_value: None,
         })?;
         let array = zarrs::array::Array::new_with_metadata(store.storage.clone(), &path, metadata)
             .map_err(|e| store.error(&path, e))?;

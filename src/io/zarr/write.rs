@@ -12,6 +12,7 @@ use serde_json::{Map, Value as Json};
 use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
+use super::hierarchy::{ensure_parents, refresh_consolidated};
 use super::local::is_stale_temporary;
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
 use super::paths::{check_key_under, node_path};
@@ -51,7 +52,9 @@ pub enum WriteMode {
 ///     .chunks([100, 100])
 ///     .compression(Compression::Zstd { level: 3 })
 ///     .dimension_names(["lat", "lon"])
-///     .attribute("units", "K");
+///     .units("K")
+///     .long_name("air temperature")
+///     .fill_value(f64::NAN);
 /// # let _ = options;
 /// ```
 #[derive(Clone, Debug)]
@@ -67,8 +70,12 @@ pub struct WriteOptions {
     pub compression: Compression,
     /// Dimension names (`dimension_names` in v3, `_ARRAY_DIMENSIONS` in v2, as xarray reads).
     pub dimension_names: Option<Vec<String>>,
-    /// User attributes.
+    /// User attributes (CF names such as `units` and `long_name` are read by xarray).
     pub attributes: Map<String, Json>,
+    /// The fill value: what missing chunks read as, and what xarray masks as missing
+    /// (`_FillValue`). `None` writes zarr-python's default in v3 (`0`, `0.0`, `false`) and
+    /// no fill value in v2 (`null`), so that xarray masks nothing.
+    pub fill_value: Option<f64>,
     /// What to do if the array exists.
     pub mode: WriteMode,
     /// How the computation runs.
@@ -84,6 +91,7 @@ impl Default for WriteOptions {
             compression: Compression::default(),
             dimension_names: None,
             attributes: Map::new(),
+            fill_value: None,
             mode: WriteMode::Create,
             config: Config::default(),
         }
@@ -119,6 +127,23 @@ impl WriteOptions {
     /// Adds a user attribute.
     pub fn attribute(mut self, key: &str, value: impl Into<Json>) -> Self {
         self.attributes.insert(key.to_string(), value.into());
+        self
+    }
+    /// Sets the CF attribute `units` (e.g. `"K"`).
+    pub fn units(self, units: &str) -> Self {
+        self.attribute("units", units)
+    }
+    /// Sets the CF attribute `long_name`.
+    pub fn long_name(self, long_name: &str) -> Self {
+        self.attribute("long_name", long_name)
+    }
+    /// Sets the fill value (`f64::NAN` for floating-point arrays whose missing values are
+    /// NaN). Integer and boolean arrays must hold it exactly (`-9999.0`, `1.0`); `f32`
+    /// arrays round it to the nearest `f32`, as NumPy does. xarray masks
+    /// elements equal to it, as netCDF's `_FillValue` (in v3 the `_FillValue` attribute is
+    /// written for it, as xarray does).
+    pub fn fill_value(mut self, value: f64) -> Self {
+        self.fill_value = Some(value);
         self
     }
     /// Sets the write mode.
@@ -224,7 +249,7 @@ pub(crate) fn sink_node(
 }
 
 /// The store prefix of the node at `node_path` (the root prefix for `/`).
-fn node_prefix(store: &Store, node_path: &str) -> Result<StorePrefix> {
+pub(crate) fn node_prefix(store: &Store, node_path: &str) -> Result<StorePrefix> {
     let trimmed = node_path.trim_matches('/');
     if trimmed.is_empty() {
         return Ok(StorePrefix::root());
@@ -243,7 +268,7 @@ fn keys_under(store: &Store, node_path: &str) -> Result<Vec<String>> {
 }
 
 /// Whether any Zarr node (array or group, v2 or v3) has metadata at `node_path`.
-fn node_exists(store: &Store, node_path: &str) -> Result<bool> {
+pub(crate) fn node_exists(store: &Store, node_path: &str) -> Result<bool> {
     let prefix = node_prefix(store, node_path)?;
     for name in ["zarr.json", ".zarray", ".zgroup"] {
         let key = zarrs::storage::StoreKey::new(format!("{}{name}", prefix.as_str()))
@@ -339,47 +364,114 @@ fn decodes_whole(array: &Handle, grid: &ChunkGrid, index: &[usize]) -> bool {
         .is_ok()
 }
 
-/// Streaming writes to Zarr.
-impl<T: Element> Array<T> {
-    /// Computes the array and writes it to a new Zarr array at `path` in `store`, tile by
-    /// tile: each storage chunk (or shard) is written by exactly one task as soon as its data
-    /// exists, then freed. Tiles are rechunked to the storage chunks first where they differ.
-    /// Every chunk is written to a temporary key and renamed, so a killed run leaves each
-    /// chunk old or new; [`WriteMode::Resume`] continues such a run.
-    pub fn to_zarr(
-        &self,
-        store: impl IntoStore,
-        path: &str,
-        options: &WriteOptions,
-    ) -> Result<Report> {
-        self.check()?;
-        let store = store.into_store()?;
-        let node_path = node_path(path)?;
-        let shape = self.shape();
-        let chunks = match &options.chunks {
-            Some(c) => c.clone(),
-            None => (0..self.ndim())
-                .map(|axis| self.chunks().chunk_len(axis, 0).max(1))
-                .collect(),
-        };
-        let layout = Layout {
-            version: options.version,
-            shape: &shape,
-            dtype: T::DTYPE,
-            chunks: &chunks,
-            shards: options.shards.as_deref(),
-            compression: options.compression,
-            dimension_names: options.dimension_names.as_deref(),
-            attributes: &options.attributes,
-        };
-        let metadata = array_metadata(&layout)?;
-        // One write unit per task: the shard shape if sharded, else the chunk shape.
-        let unit = options.shards.clone().unwrap_or(chunks);
-        let grid = ChunkGrid::regular(&shape, &unit)?;
-        let exists = node_exists(&store, &node_path)?;
+/// A new array made ready to be written: its metadata stored (or, for an overwrite, staged
+/// beside the old array), and the sink node whose tasks write its chunks.
+pub(crate) struct PreparedWrite {
+    /// The sink node: run it (with others) to write the array.
+    pub(crate) sink: Arc<Node>,
+    staging: Option<Staging>,
+    store: Store,
+    pub(crate) node_path: String,
+}
+
+impl PreparedWrite {
+    /// Publishes the array once its sink has run: an overwrite's staged array replaces the
+    /// old one.
+    pub(crate) fn publish(self) -> Result<()> {
+        match self.staging {
+            Some(staging) => staging
+                .publish()
+                .map_err(|e| self.store.error(&self.node_path, e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A write checked but not started: nothing is stored yet. Checking every array of a
+/// group write first means a refused array leaves nothing behind.
+pub(crate) struct WritePlan {
+    input: Arc<Node>,
+    store: Store,
+    node_path: String,
+    version: ZarrVersion,
+    mode: WriteMode,
+    metadata: zarrs::array::ArrayMetadata,
+    grid: ChunkGrid,
+    exists: bool,
+}
+
+/// Checks the write of `input` as a new Zarr array at `path` of `store` (the rules of
+/// [`Array::to_zarr`]): the options, the metadata, and the write mode against what is
+/// stored. Nothing is written or computed.
+pub(crate) fn plan_write(
+    input: &Arc<Node>,
+    store: &Store,
+    path: &str,
+    options: &WriteOptions,
+) -> Result<WritePlan> {
+    if let Some(e) = input.first_error() {
+        return Err(e);
+    }
+    let node_path = node_path(path)?;
+    let shape = input.shape();
+    let chunks = match &options.chunks {
+        Some(c) => c.clone(),
+        None => (0..shape.len())
+            .map(|axis| input.grid.chunk_len(axis, 0).max(1))
+            .collect(),
+    };
+    let layout = Layout {
+        version: options.version,
+        shape: &shape,
+        dtype: input.dtype,
+        chunks: &chunks,
+        shards: options.shards.as_deref(),
+        compression: options.compression,
+        dimension_names: options.dimension_names.as_deref(),
+        attributes: &options.attributes,
+        fill_value: options.fill_value,
+    };
+    let metadata = array_metadata(&layout)?;
+    // One write unit per task: the shard shape if sharded, else the chunk shape.
+    let unit = options.shards.clone().unwrap_or(chunks);
+    let grid = ChunkGrid::regular(&shape, &unit)?;
+    let exists = node_exists(store, &node_path)?;
+    if exists && options.mode == WriteMode::Create {
+        return Err(Error::Storage(StorageError::AlreadyExists {
+            path: format!("{}{}", store.describe(), node_path),
+        }));
+    }
+    Ok(WritePlan {
+        input: input.clone(),
+        store: store.clone(),
+        node_path,
+        version: options.version,
+        mode: options.mode,
+        metadata,
+        grid,
+        exists,
+    })
+}
+
+impl WritePlan {
+    /// Starts the write: creates the groups above the array where they are missing, stores
+    /// the metadata (or finds what a resumed write already stored) and builds the sink node.
+    pub(crate) fn prepare(self) -> Result<PreparedWrite> {
+        let WritePlan {
+            input,
+            store,
+            node_path,
+            version,
+            mode,
+            metadata,
+            grid,
+            exists,
+        } = self;
+        let shape = input.shape();
+        ensure_parents(&store, &node_path, version)?;
         let mut done = HashSet::new();
         let mut staging = None;
-        let array: Handle = match (exists, options.mode) {
+        let array: Handle = match (exists, mode) {
             (true, WriteMode::Create) => {
                 return Err(Error::Storage(StorageError::AlreadyExists {
                     path: format!("{}{}", store.describe(), node_path),
@@ -388,10 +480,11 @@ impl<T: Element> Array<T> {
             (true, WriteMode::Resume) => {
                 let old: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
                     .map_err(|e| store.error(&node_path, e))?;
-                if super::read::stored_dtype(&old, &node_path)? != T::DTYPE {
+                let stored = super::read::stored_dtype(&old, &node_path)?;
+                if stored != input.dtype {
                     return Err(Error::Build(BuildError::DTypeMismatch {
-                        expected: super::read::stored_dtype(&old, &node_path)?,
-                        found: T::DTYPE,
+                        expected: stored,
+                        found: input.dtype,
                     }));
                 }
                 done = stored_units(&store, &old, &node_path, &shape, &grid)?;
@@ -424,15 +517,43 @@ impl<T: Element> Array<T> {
                 array
             }
         };
-        let input = rechunk(&self.node, grid.clone());
+        let input = rechunk(&input, grid.clone());
         let origin = vec![0; shape.len()];
         // Chunks a task updates in part are read back through the decode guard.
         let array = Arc::new(guarded_for_writes(&array, &store)?);
         let sink = sink_node(input, array, store.clone(), grid, origin, done);
-        let report = run_sinks(&[sink], &options.config)?;
-        if let Some(staging) = staging {
-            staging.publish().map_err(|e| store.error(&node_path, e))?;
-        }
+        Ok(PreparedWrite {
+            sink,
+            staging,
+            store,
+            node_path,
+        })
+    }
+}
+
+/// Streaming writes to Zarr.
+impl<T: Element> Array<T> {
+    /// Computes the array and writes it to a new Zarr array at `path` in `store`, tile by
+    /// tile: each storage chunk (or shard) is written by exactly one task as soon as its data
+    /// exists, then freed. Tiles are rechunked to the storage chunks first where they differ.
+    /// Every chunk is written to a temporary key and renamed, so a killed run leaves each
+    /// chunk old or new; [`WriteMode::Resume`] continues such a run.
+    ///
+    /// Groups above `path` that do not exist yet are created (without attributes, in the
+    /// array's Zarr version), so the store is a valid hierarchy that zarr-python and xarray
+    /// open. To write several arrays in one pass, use [`Group::store`](super::Group::store).
+    pub fn to_zarr(
+        &self,
+        store: impl IntoStore,
+        path: &str,
+        options: &WriteOptions,
+    ) -> Result<Report> {
+        let store = store.into_store()?;
+        let prepared = plan_write(&self.node, &store, path, options)?.prepare()?;
+        let report = run_sinks(std::slice::from_ref(&prepared.sink), &options.config)?;
+        let node_path = prepared.node_path.clone();
+        prepared.publish()?;
+        refresh_consolidated(&store, &node_path)?;
         Ok(report)
     }
 }
@@ -510,6 +631,8 @@ impl<T: Element> Array<T> {
         let array = Arc::new(array);
         let report = self.write_region(store.clone(), array.clone(), &region, config)?;
         store_metadata(&store, &array)?;
+        // Consolidated metadata above the array would still give the old shape.
+        refresh_consolidated(&store, &node_path)?;
         Ok(report)
     }
 

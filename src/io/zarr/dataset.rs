@@ -1,0 +1,167 @@
+//! Several arrays, with coordinates, to write into one group in one pass (as an xarray
+//! `Dataset` is written).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::Element;
+use ndarray::Array1;
+
+use super::dynamic::AnyArray;
+use super::write::WriteOptions;
+use crate::array::Array;
+use crate::error::{BuildError, Error, Result};
+use crate::exec::Config;
+use crate::graph::Node;
+
+/// Arrays of any element types, each with its name and [`WriteOptions`], and 1-D
+/// coordinate arrays, to write into a group in one pass with
+/// [`Group::store`](super::Group::store). The arrays' dimension names tie them to the
+/// coordinates, as xarray reads them: a coordinate `lat` is the array named `lat` whose
+/// only dimension is `lat`.
+///
+/// ```
+/// use chunkwise::io::zarr::{Dataset, WriteOptions};
+/// let t = chunkwise::arange::<f32>(0.0, 12.0, 1.0, [12]).unwrap().reshape(&[3, 4]).unwrap();
+/// let dataset = Dataset::new()
+///     .coord("y", vec![0.0, 1.0, 2.0], WriteOptions::default())
+///     .coord("x", vec![0.5, 1.5, 2.5, 3.5], WriteOptions::default().units("m"))
+///     .array("t", &t, WriteOptions::default().dimension_names(["y", "x"]).units("K"));
+/// assert_eq!(dataset.names(), ["y", "x", "t"]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Dataset {
+    arrays: Vec<(String, Arc<Node>, WriteOptions)>,
+    /// The first error met while building (reported by `store`).
+    error: Option<Error>,
+    config: Config,
+}
+
+/// The error for a dataset that cannot be written.
+fn invalid(reason: String) -> Error {
+    Error::Build(BuildError::InvalidArgument {
+        op: "Group::store".into(),
+        reason,
+    })
+}
+
+impl Dataset {
+    /// An empty dataset.
+    pub fn new() -> Dataset {
+        Dataset::default()
+    }
+
+    /// Adds the array `array` as `name`, written with `options` (but in the group's Zarr
+    /// version, and run with the dataset's [`config`](Dataset::config), not the options').
+    /// Give it dimension names so that xarray can open it.
+    pub fn array<T: Element>(
+        mut self,
+        name: &str,
+        array: &Array<T>,
+        options: WriteOptions,
+    ) -> Self {
+        self.arrays
+            .push((name.to_string(), array.node.clone(), options));
+        self
+    }
+
+    /// Adds an array of an element type known only at run time (as [`zarr::open`]
+    /// returns it), e.g. to copy a variable from another store. Its dimension names are
+    /// kept unless `options` gives others.
+    ///
+    /// [`zarr::open`]: super::open
+    pub fn any_array(mut self, name: &str, array: &AnyArray, options: WriteOptions) -> Self {
+        let names: Option<Vec<String>> = array
+            .dimension_names()
+            .and_then(|names| names.iter().cloned().collect());
+        let options = match (&options.dimension_names, names) {
+            (None, Some(names)) => options.dimension_names(names),
+            _ => options,
+        };
+        self.arrays
+            .push((name.to_string(), array.node().clone(), options));
+        self
+    }
+
+    /// Adds the 1-D coordinate `name` with `values` (a `Vec<f64>` or an `ndarray`
+    /// `Array1<f64>`), in one chunk, with the dimension name `name`.
+    pub fn coord(
+        mut self,
+        name: &str,
+        values: impl Into<Array1<f64>>,
+        options: WriteOptions,
+    ) -> Self {
+        let values = values.into();
+        let len = values.len().max(1);
+        match crate::from_ndarray(&values, [len]) {
+            Ok(array) => self.array(name, &array, options.dimension_names([name])),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                self
+            }
+        }
+    }
+
+    /// Sets how the computation runs.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The names of the arrays, in the order they were added.
+    pub fn names(&self) -> Vec<&str> {
+        self.arrays
+            .iter()
+            .map(|(name, _, _)| name.as_str())
+            .collect()
+    }
+
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &Arc<Node>, &WriteOptions)> {
+        self.arrays.iter().map(|(n, node, o)| (n.as_str(), node, o))
+    }
+
+    pub(crate) fn run_config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Checks names (one path component each, no duplicates) and dimensions (each name has
+    /// one length across the arrays, as xarray requires).
+    pub(crate) fn check(&self) -> Result<()> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        let mut lengths: HashMap<&str, (usize, &str)> = HashMap::new();
+        for (i, (name, node, options)) in self.arrays.iter().enumerate() {
+            if name.is_empty() || name.contains('/') || name.starts_with('.') {
+                return Err(invalid(format!(
+                    "array name {name:?}: a name is one path component, not empty and not \
+                     starting with a dot"
+                )));
+            }
+            if name == "zarr.json" {
+                return Err(invalid(
+                    "array name \"zarr.json\": the name of a group's metadata key".into(),
+                ));
+            }
+            if self.arrays[..i].iter().any(|(other, _, _)| other == name) {
+                return Err(invalid(format!("the array name {name:?} is used twice")));
+            }
+            let Some(dims) = &options.dimension_names else {
+                continue;
+            };
+            for (dim, len) in dims.iter().zip(node.shape()) {
+                match lengths.get(dim.as_str()) {
+                    Some(&(seen, by)) if seen != len => {
+                        return Err(invalid(format!(
+                            "dimension {dim:?} has length {seen} in {by:?} and {len} in {name:?}"
+                        )));
+                    }
+                    _ => {
+                        lengths.insert(dim, (len, name));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

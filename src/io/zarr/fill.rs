@@ -1,0 +1,177 @@
+//! Fill values as zarr-python and xarray read them.
+//!
+//! Defaults follow zarr-python 3.1 for v3 (`0`, `0.0`, `false`). In v2, xarray takes the
+//! array's `fill_value` as netCDF's `_FillValue` and masks equal elements as missing, so a
+//! default of `0.0` would turn real zeros into NaN: the v2 default is `null` (no fill value,
+//! which the v2 specification allows; missing chunks then read as zeros). In v3 xarray masks
+//! by the `_FillValue` attribute instead, so a fill value the user asks for is also written
+//! there, encoded as xarray encodes it.
+
+use serde_json::{Value as Json, json};
+
+use super::metadata::ZarrVersion;
+use crate::error::{BuildError, Error, Result};
+use chunkwise_kernels::dtype::DType;
+
+/// The error for a fill value the element type cannot hold.
+fn unrepresentable(value: f64, dtype: DType) -> Error {
+    Error::Build(BuildError::InvalidArgument {
+        op: "to_zarr".into(),
+        reason: format!(
+            "fill value {value} is not a value of element type {}",
+            dtype.name()
+        ),
+    })
+}
+
+/// `value` as an integer of `dtype`'s range, if it is one.
+fn integer_in(value: f64, dtype: DType) -> Option<i128> {
+    let (min, max): (i128, i128) = match dtype {
+        DType::I8 => (i8::MIN.into(), i8::MAX.into()),
+        DType::I16 => (i16::MIN.into(), i16::MAX.into()),
+        DType::I32 => (i32::MIN.into(), i32::MAX.into()),
+        DType::I64 => (i64::MIN.into(), i64::MAX.into()),
+        DType::U8 => (0, u8::MAX.into()),
+        DType::U16 => (0, u16::MAX.into()),
+        DType::U32 => (0, u32::MAX.into()),
+        DType::U64 => (0, u64::MAX.into()),
+        DType::Bool => (0, 1),
+        _ => return None,
+    };
+    // Exact: an f64 with no fraction converts to i128 without rounding.
+    let int = value as i128;
+    (value.fract() == 0.0 && (min..=max).contains(&int)).then_some(int)
+}
+
+/// A float in Zarr's JSON form (`"NaN"`, `"Infinity"`, `"-Infinity"` or a number).
+fn float_json(value: f64) -> Json {
+    if value.is_nan() {
+        json!("NaN")
+    } else if value.is_infinite() {
+        json!(if value > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        json!(value)
+    }
+}
+
+/// The checked fill value of `dtype`: the float itself or the integer it equals.
+enum Fill {
+    Float(f64),
+    Int(i128),
+    Bool(bool),
+}
+
+fn checked(value: f64, dtype: DType) -> Result<Fill> {
+    match dtype {
+        DType::F64 => Ok(Fill::Float(value)),
+        // Rounded to the nearest f32, as NumPy does; the value written is that f32.
+        DType::F32 => Ok(Fill::Float(f64::from(value as f32))),
+        DType::Bool => integer_in(value, dtype)
+            .map(|i| Fill::Bool(i == 1))
+            .ok_or_else(|| unrepresentable(value, dtype)),
+        _ => integer_in(value, dtype)
+            .map(Fill::Int)
+            .ok_or_else(|| unrepresentable(value, dtype)),
+    }
+}
+
+/// The `fill_value` of the array metadata.
+pub(crate) fn fill_value_json(
+    dtype: DType,
+    version: ZarrVersion,
+    value: Option<f64>,
+) -> Result<Json> {
+    let Some(value) = value else {
+        return Ok(match (version, dtype) {
+            (ZarrVersion::V2, _) => Json::Null,
+            (ZarrVersion::V3, DType::Bool) => json!(false),
+            (ZarrVersion::V3, DType::F32 | DType::F64) => json!(0.0),
+            (ZarrVersion::V3, _) => json!(0),
+        });
+    };
+    Ok(match checked(value, dtype)? {
+        Fill::Float(f) => float_json(f),
+        Fill::Int(i) => int_json(i),
+        Fill::Bool(b) => json!(b),
+    })
+}
+
+/// The `_FillValue` attribute xarray reads in v3 for a fill value the user set: floats as
+/// base64 of their little-endian f64 bytes, integers and booleans as themselves.
+pub(crate) fn xarray_fill_attribute(dtype: DType, value: f64) -> Result<Json> {
+    Ok(match checked(value, dtype)? {
+        Fill::Float(f) => json!(base64(&f.to_le_bytes())),
+        Fill::Int(i) => int_json(i),
+        Fill::Bool(b) => json!(b),
+    })
+}
+
+/// An integer in range of i64 or u64 as JSON (checked by [`integer_in`]).
+fn int_json(i: i128) -> Json {
+    match i64::try_from(i) {
+        Ok(n) => json!(n),
+        Err(_) => json!(u64::try_from(i).unwrap_or(u64::MAX)),
+    }
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for group in bytes.chunks(3) {
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= group.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * k)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nan_is_encoded_as_xarray_does() {
+        // xarray: base64.standard_b64encode(struct.pack("<d", nan)) == b"AAAAAAAA+H8="
+        assert_eq!(
+            xarray_fill_attribute(DType::F32, f64::NAN).unwrap(),
+            json!("AAAAAAAA+H8=")
+        );
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+    }
+
+    #[test]
+    fn defaults_follow_zarr_python_and_spare_v2_zeros() {
+        let v3 = |d| fill_value_json(d, ZarrVersion::V3, None).unwrap();
+        assert_eq!(v3(DType::F64), json!(0.0));
+        assert_eq!(v3(DType::I32), json!(0));
+        assert_eq!(v3(DType::Bool), json!(false));
+        assert_eq!(
+            fill_value_json(DType::F64, ZarrVersion::V2, None).unwrap(),
+            Json::Null
+        );
+    }
+
+    #[test]
+    fn values_are_checked_against_the_type() {
+        let v2 = |d, v| fill_value_json(d, ZarrVersion::V2, Some(v));
+        assert_eq!(v2(DType::F64, f64::NAN).unwrap(), json!("NaN"));
+        assert_eq!(v2(DType::I16, -9999.0).unwrap(), json!(-9999));
+        assert!(v2(DType::U64, u64::MAX as f64).is_err());
+        assert!(v2(DType::U8, 256.0).is_err());
+        assert!(v2(DType::I32, 0.5).is_err());
+        assert!(v2(DType::I32, f64::NAN).is_err());
+        assert_eq!(v2(DType::Bool, 1.0).unwrap(), json!(true));
+    }
+}

@@ -1,0 +1,285 @@
+//! The Zarr hierarchy around arrays: group metadata (v2 `.zgroup` + `.zattrs`, v3
+//! `zarr.json` with `node_type` group), the groups above a written array, and consolidated
+//! metadata (v2 `.zmetadata`, v3 inline in the group's `zarr.json`) as zarr-python writes it.
+
+use serde_json::{Map, Value as Json, json};
+use zarrs::storage::{
+    ListableStorageTraits, ReadableStorageTraits, StoreKey, StorePrefix, WritableStorageTraits,
+};
+
+use super::metadata::ZarrVersion;
+use super::staging::is_staging;
+use super::store::Store;
+use super::write::node_prefix;
+use crate::error::{Error, Result, StorageError};
+
+/// What holds metadata at a node path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NodeKind {
+    Array,
+    Group(ZarrVersion),
+}
+
+/// The key `name` in the node at `node_path`.
+fn key(store: &Store, node_path: &str, name: &str) -> Result<StoreKey> {
+    let prefix = node_prefix(store, node_path)?;
+    StoreKey::new(format!("{}{name}", prefix.as_str())).map_err(|e| store.error(node_path, e))
+}
+
+/// The JSON value at `name` of the node at `node_path`, if the key exists.
+fn read_json(store: &Store, node_path: &str, name: &str) -> Result<Option<Json>> {
+    let key = key(store, node_path, name)?;
+    let Some(bytes) = store
+        .storage
+        .get(&key)
+        .map_err(|e| store.error(key.as_str(), e))?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| store.error(key.as_str(), format!("invalid JSON: {e}")))
+}
+
+/// Writes `value` as the key `name` of the node at `node_path`.
+fn write_json(store: &Store, node_path: &str, name: &str, value: &Json) -> Result<()> {
+    let key = key(store, node_path, name)?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| store.error(key.as_str(), e))?;
+    store
+        .storage
+        .set(&key, text.into_bytes().into())
+        .map_err(|e| store.error(key.as_str(), e))
+}
+
+/// What the node at `node_path` is, from its metadata keys (`None` where there is none).
+pub(crate) fn node_kind(store: &Store, node_path: &str) -> Result<Option<NodeKind>> {
+    if let Some(meta) = read_json(store, node_path, "zarr.json")? {
+        return Ok(Some(match meta.get("node_type").and_then(Json::as_str) {
+            Some("group") => NodeKind::Group(ZarrVersion::V3),
+            _ => NodeKind::Array,
+        }));
+    }
+    let exists = |name| -> Result<bool> {
+        let key = key(store, node_path, name)?;
+        let size = store
+            .storage
+            .size_key(&key)
+            .map_err(|e| store.error(key.as_str(), e))?;
+        Ok(size.is_some())
+    };
+    if exists(".zarray")? {
+        Ok(Some(NodeKind::Array))
+    } else if exists(".zgroup")? {
+        Ok(Some(NodeKind::Group(ZarrVersion::V2)))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Writes the metadata of a group at `node_path` (replacing any group metadata there).
+pub(crate) fn write_group(
+    store: &Store,
+    node_path: &str,
+    version: ZarrVersion,
+    attributes: &Map<String, Json>,
+) -> Result<()> {
+    match version {
+        ZarrVersion::V2 => {
+            write_json(store, node_path, ".zgroup", &json!({"zarr_format": 2}))?;
+            write_json(
+                store,
+                node_path,
+                ".zattrs",
+                &Json::Object(attributes.clone()),
+            )
+        }
+        ZarrVersion::V3 => write_json(
+            store,
+            node_path,
+            "zarr.json",
+            &json!({"zarr_format": 3, "node_type": "group", "attributes": attributes}),
+        ),
+    }
+}
+
+/// The node paths above `node_path`, from the root down (none for the root).
+fn ancestors(node_path: &str) -> Vec<String> {
+    let parts: Vec<&str> = node_path
+        .trim_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    (0..parts.len())
+        .map(|n| format!("/{}", parts[..n].join("/")))
+        .collect()
+}
+
+/// Creates the groups above `node_path` that do not exist (in `version`, without
+/// attributes), so that the store stays a hierarchy Zarr readers can walk. An array above
+/// `node_path` is an error.
+pub(crate) fn ensure_parents(store: &Store, node_path: &str, version: ZarrVersion) -> Result<()> {
+    for parent in ancestors(node_path) {
+        match node_kind(store, &parent)? {
+            Some(NodeKind::Group(_)) => {}
+            Some(NodeKind::Array) => {
+                return Err(Error::Storage(StorageError::NotAGroup {
+                    path: format!("{}{parent}", store.describe()),
+                    child: node_path.to_string(),
+                }));
+            }
+            None => write_group(store, &parent, version, &Map::new())?,
+        }
+    }
+    Ok(())
+}
+
+/// The metadata keys of every node under the group at `node_path` (not the group's own),
+/// relative to it, found by walking down through nodes only (chunk directories are not
+/// listed). Staging directories of overwrites in progress are left out.
+fn descendants(store: &Store, node_path: &str) -> Result<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    let mut pending = vec![String::new()];
+    let root = node_prefix(store, node_path)?;
+    while let Some(relative) = pending.pop() {
+        let prefix = StorePrefix::new(format!("{}{relative}", root.as_str()))
+            .map_err(|e| store.error(node_path, e))?;
+        let listing = store
+            .storage
+            .list_dir(&prefix)
+            .map_err(|e| store.error(prefix.as_str(), e))?;
+        for child in listing.prefixes() {
+            let name = child.as_str()[prefix.as_str().len()..].trim_end_matches('/');
+            if name.is_empty() || is_staging(name) {
+                continue;
+            }
+            let rel = format!("{relative}{name}");
+            let child_path = format!("{}/{rel}", node_path.trim_end_matches('/'));
+            if node_kind(store, &child_path)?.is_none() {
+                continue;
+            }
+            for meta in ["zarr.json", ".zarray", ".zgroup", ".zattrs"] {
+                if store
+                    .storage
+                    .size_key(&key(store, &child_path, meta)?)
+                    .map_err(|e| store.error(&child_path, e))?
+                    .is_some()
+                {
+                    found.push((rel.clone(), meta.to_string()));
+                }
+            }
+            pending.push(format!("{rel}/"));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Writes consolidated metadata for the group at `node_path`, as zarr-python 3 does: in v2
+/// a `.zmetadata` key holding every metadata document below (and of) the group; in v3 a
+/// `consolidated_metadata` entry in the group's `zarr.json`, holding the `zarr.json` of
+/// every node below it under its path relative to the group. Readers that use consolidated
+/// metadata (xarray by default) see only what was there when this ran: call it again after
+/// adding arrays. [`Group::store`](super::Group::store) does.
+///
+/// ```
+/// use chunkwise::io::zarr::{self, WriteOptions};
+/// let dir = std::env::temp_dir().join(format!("chunkwise-doc-cons-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [2]).unwrap();
+/// x.to_zarr(&dir, "x", &WriteOptions::default()).unwrap();
+/// zarr::consolidate_metadata(&dir, "/").unwrap();
+/// let root: serde_json::Value =
+///     serde_json::from_slice(&std::fs::read(dir.join("zarr.json")).unwrap()).unwrap();
+/// assert!(root["consolidated_metadata"]["metadata"]["x"].is_object());
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn consolidate_metadata(store: impl super::IntoStore, path: &str) -> Result<()> {
+    let store = store.into_store()?;
+    let node_path = super::node_path(path)?;
+    let version = match node_kind(&store, &node_path)? {
+        Some(NodeKind::Group(version)) => version,
+        _ => {
+            return Err(Error::Storage(StorageError::NotAGroup {
+                path: format!("{}{node_path}", store.describe()),
+                child: "(consolidated metadata)".into(),
+            }));
+        }
+    };
+    let documents = descendants(&store, &node_path)?;
+    match version {
+        ZarrVersion::V2 => {
+            let mut metadata = Map::new();
+            for name in [".zgroup", ".zattrs"] {
+                if let Some(doc) = read_json(&store, &node_path, name)? {
+                    metadata.insert(name.to_string(), doc);
+                }
+            }
+            for (rel, name) in documents {
+                let child = format!("{}/{rel}", node_path.trim_end_matches('/'));
+                if let Some(doc) = read_json(&store, &child, &name)? {
+                    metadata.insert(format!("{rel}/{name}"), doc);
+                }
+            }
+            let consolidated = json!({"metadata": metadata, "zarr_consolidated_format": 1});
+            write_json(&store, &node_path, ".zmetadata", &consolidated)
+        }
+        ZarrVersion::V3 => {
+            let mut metadata = Map::new();
+            for (rel, name) in documents.iter().filter(|(_, n)| n == "zarr.json") {
+                let child = format!("{}/{rel}", node_path.trim_end_matches('/'));
+                if let Some(mut doc) = read_json(&store, &child, name)? {
+                    if doc.get("node_type").and_then(Json::as_str) == Some("group") {
+                        // As zarr-python: nested groups' children are listed flat above.
+                        doc["consolidated_metadata"] = inline(Map::new());
+                    }
+                    metadata.insert(rel.clone(), doc);
+                }
+            }
+            let mut group = read_json(&store, &node_path, "zarr.json")?.unwrap_or_default();
+            group["consolidated_metadata"] = inline(metadata);
+            write_json(&store, &node_path, "zarr.json", &group)
+        }
+    }
+}
+
+/// Whether the group at `node_path` holds consolidated metadata.
+pub(crate) fn is_consolidated(store: &Store, node_path: &str) -> Result<bool> {
+    Ok(match node_kind(store, node_path)? {
+        Some(NodeKind::Group(ZarrVersion::V2)) => store
+            .storage
+            .size_key(&key(store, node_path, ".zmetadata")?)
+            .map_err(|e| store.error(node_path, e))?
+            .is_some(),
+        Some(NodeKind::Group(ZarrVersion::V3)) => read_json(store, node_path, "zarr.json")?
+            .is_some_and(|m| m.get("consolidated_metadata").is_some_and(Json::is_object)),
+        _ => false,
+    })
+}
+
+/// Consolidates again every group above `node_path` that holds consolidated metadata, so
+/// that readers relying on it see the node just written.
+pub(crate) fn refresh_consolidated(store: &Store, node_path: &str) -> Result<()> {
+    for parent in ancestors(node_path) {
+        if is_consolidated(store, &parent)? {
+            consolidate_metadata(store, &parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// An inline consolidated metadata entry (v3).
+fn inline(metadata: Map<String, Json>) -> Json {
+    json!({"kind": "inline", "must_understand": false, "metadata": metadata})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ancestors;
+
+    #[test]
+    fn ancestors_run_from_the_root_down() {
+        assert_eq!(ancestors("/"), Vec::<String>::new());
+        assert_eq!(ancestors("/a"), vec!["/"]);
+        assert_eq!(ancestors("/a/b/c"), vec!["/", "/a", "/a/b"]);
+    }
+}

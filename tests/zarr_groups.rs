@@ -1,0 +1,543 @@
+//! Groups and datasets: groups with attributes (v2 and v3, root and nested), several arrays
+//! written into a group in one pass, 1-D coordinates with dimension names, fill values and
+//! consolidated metadata, checked against zarr-python and xarray (tests/interop/
+//! group_check.py), whose view of the store is compared exactly with what was written.
+//!
+//! The Python interpreter is found as in tests/zarr_interop.rs; the xarray checks are
+//! skipped when it has no xarray, unless `CHUNKWISE_REQUIRE_INTEROP=1`.
+
+#![allow(missing_docs)]
+
+mod common;
+#[path = "common/zarr_util.rs"]
+mod zarr_util;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+
+use chunkwise::io::zarr::{
+    self, Compression, Dataset, GroupOptions, WriteMode, WriteOptions, ZarrVersion,
+};
+use chunkwise::{Error, StorageError, from_ndarray};
+use ndarray::{ArrayD, IxDyn};
+use serde_json::{Value as Json, json};
+use zarr_util::*;
+
+const VERSIONS: [ZarrVersion; 2] = [ZarrVersion::V2, ZarrVersion::V3];
+
+/// What zarr-python and xarray see in the group `group` of `store`.
+fn described(python: &Path, store: &Path, group: Option<&str>) -> Json {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/group_check.py");
+    let mut command = Command::new(python);
+    command.arg(&script).arg(store);
+    command.args(group);
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    assert!(
+        out.status.success(),
+        "group_check.py {} failed:\n{}",
+        store.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Json = serde_json::from_slice(&out.stdout).unwrap();
+    if json["xarray"].is_null() {
+        assert!(
+            !require_interop(),
+            "CHUNKWISE_REQUIRE_INTEROP=1 but xarray is missing"
+        );
+        println!("xarray checks skipped: xarray is not installed");
+    }
+    json
+}
+
+/// Values as group_check.py prints them (NaN as "NaN").
+fn listed(values: impl IntoIterator<Item = f64>) -> Json {
+    values
+        .into_iter()
+        .map(|v| if v.is_nan() { json!("NaN") } else { json!(v) })
+        .collect()
+}
+
+/// A 3 x 4 array of `f`'s values at the flat index.
+fn grid<T: Clone>(f: impl Fn(usize) -> T) -> ArrayD<T> {
+    ArrayD::from_shape_vec(IxDyn(&[3, 4]), (0..12).map(f).collect()).unwrap()
+}
+
+/// A temperature field with real zeros (which a v2 fill value of 0 would mask), counts
+/// (zlib-compressed),
+/// a mask, and a float field with missing values (NaN, the fill value the user asks for).
+fn climate_like(version: ZarrVersion, dir: &Path) {
+    let root = zarr::create_group(
+        dir,
+        "/",
+        &GroupOptions::default()
+            .version(version)
+            .attribute("title", "groups test")
+            .attribute("Conventions", "CF-1.8"),
+    )
+    .unwrap();
+    let t = from_ndarray(&grid(|i| i as f32 - 4.0), [2, 2]).unwrap();
+    let n = from_ndarray(&grid(|i| i as i32 * 7 - 20), [3, 4]).unwrap();
+    let mask = from_ndarray(&grid(|i| i % 3 == 0), [3, 2]).unwrap();
+    let g = from_ndarray(
+        &grid(|i| if i % 5 == 0 { f64::NAN } else { i as f64 / 8.0 }),
+        [3, 4],
+    )
+    .unwrap();
+    let dims = || WriteOptions::default().dimension_names(["lat", "lon"]);
+    let dataset = Dataset::new()
+        .coord(
+            "lat",
+            vec![-45.0, 0.0, 45.0],
+            WriteOptions::default().units("degrees_north"),
+        )
+        .coord(
+            "lon",
+            ndarray::arr1(&[0.0, 90.0, 180.0, 270.0]),
+            WriteOptions::default(),
+        )
+        .array("t", &t, dims().units("K").long_name("temperature"))
+        .array("n", &n, dims().compression(Compression::Zlib { level: 6 }))
+        .array("mask", &mask, dims())
+        .array(
+            "zeros",
+            &chunkwise::zeros::<f64>(&[3, 4], [3, 4]).unwrap(),
+            dims(),
+        )
+        .array("g", &g, dims().fill_value(f64::NAN).units("1"));
+    root.store(&dataset).unwrap();
+}
+
+#[test]
+fn datasets_open_in_zarr_python_and_xarray() {
+    for version in VERSIONS {
+        let label = format!("{version:?}");
+        let d = TempDir::new("groups-dataset");
+        climate_like(version, d.path());
+        // chunkwise's own reading of its output.
+        let root = zarr::open_group(d.path(), "/").unwrap();
+        assert_eq!(
+            root.arrays(),
+            ["g", "lat", "lon", "mask", "n", "t", "zeros"],
+            "{label}"
+        );
+        assert_eq!(root.attributes()["title"], "groups test", "{label}");
+        assert_eq!(root.version(), version);
+        let t = root.array("t").unwrap();
+        // A copy of arrays opened with a run-time element type keeps their dimensions.
+        let other = TempDir::new("groups-copy");
+        let copy = zarr::create_group(other.path(), "copy", &GroupOptions::default()).unwrap();
+        let copied = Dataset::new()
+            .any_array("t", &t, WriteOptions::default())
+            .any_array("n", &root.array("n").unwrap(), WriteOptions::default());
+        copy.store(&copied).unwrap();
+        let back = copy.array("n").unwrap();
+        assert_eq!(back.dtype(), chunkwise::DType::I32);
+        assert_eq!(
+            copy.array("t").unwrap().dimension_names(),
+            t.dimension_names()
+        );
+        assert_eq!(
+            read_back::<f32>(other.path(), "copy/t"),
+            read_back::<f32>(d.path(), "t")
+        );
+        assert_eq!(
+            t.dimension_names().unwrap(),
+            [Some("lat".to_string()), Some("lon".to_string())]
+        );
+        let Some(python) = python() else { return };
+        let seen = described(&python, d.path(), None);
+        let zarr_view = &seen["zarr"];
+        assert_eq!(
+            zarr_view["attributes"],
+            json!({"title": "groups test", "Conventions": "CF-1.8"})
+        );
+        let arrays = &zarr_view["arrays"];
+        assert_eq!(
+            arrays["t"]["values"],
+            listed((0..12).map(|i| i as f64 - 4.0)),
+            "{label}"
+        );
+        assert_eq!(
+            arrays["n"]["values"],
+            json!((0..12).map(|i| i * 7 - 20).collect::<Vec<_>>())
+        );
+        assert_eq!(
+            arrays["mask"]["values"],
+            json!((0..12).map(|i| i % 3 == 0).collect::<Vec<_>>())
+        );
+        assert_eq!(arrays["n"]["dtype"], "int32");
+        assert_eq!(arrays["mask"]["dtype"], "bool");
+        assert_eq!(arrays["g"]["fill_value"], "NaN", "{label}");
+        // zarr-python's default in v3 (0.0); none in v2, so that xarray masks no zeros.
+        let default_fill = match version {
+            ZarrVersion::V2 => Json::Null,
+            ZarrVersion::V3 => json!(0.0),
+        };
+        assert_eq!(arrays["t"]["fill_value"], default_fill, "{label}");
+        assert_eq!(
+            seen["consolidated_arrays"],
+            json!(["g", "lat", "lon", "mask", "n", "t", "zeros"]),
+            "{label}: consolidated metadata"
+        );
+        let xr = &seen["xarray"];
+        if xr.is_null() {
+            continue;
+        }
+        assert_eq!(seen["xarray_unconsolidated_agrees"], true, "{label}");
+        assert_eq!(
+            xr["attrs"],
+            json!({"title": "groups test", "Conventions": "CF-1.8"})
+        );
+        assert_eq!(xr["dims"], json!({"lat": 3, "lon": 4}), "{label}");
+        assert_eq!(xr["coords"], json!(["lat", "lon"]), "{label}");
+        let vars = &xr["variables"];
+        assert_eq!(vars["lat"]["values"], json!([-45.0, 0.0, 45.0]));
+        assert_eq!(vars["lat"]["attrs"], json!({"units": "degrees_north"}));
+        assert_eq!(vars["lon"]["values"], json!([0.0, 90.0, 180.0, 270.0]));
+        // Real zeros stay zeros (no fill value masks them), in both versions.
+        assert_eq!(
+            vars["t"]["values"],
+            listed((0..12).map(|i| i as f64 - 4.0)),
+            "{label}"
+        );
+        assert_eq!(vars["t"]["dims"], json!(["lat", "lon"]));
+        assert_eq!(
+            vars["t"]["dtype"], "float32",
+            "{label}: not promoted by a mask"
+        );
+        assert_eq!(
+            vars["t"]["attrs"],
+            json!({"units": "K", "long_name": "temperature"})
+        );
+        assert_eq!(
+            vars["zeros"]["values"],
+            listed([0.0; 12]),
+            "{label}: a chunk left unstored"
+        );
+        assert_eq!(vars["n"]["dtype"], "int32", "{label}");
+        assert_eq!(vars["n"]["values"], arrays["n"]["values"]);
+        assert_eq!(vars["mask"]["dtype"], "bool", "{label}");
+        let g = (0..12).map(|i| if i % 5 == 0 { f64::NAN } else { i as f64 / 8.0 });
+        assert_eq!(vars["g"]["values"], listed(g), "{label}");
+        assert_eq!(
+            vars["g"]["attrs"],
+            json!({"units": "1"}),
+            "{label}: _FillValue decoded"
+        );
+    }
+}
+
+#[test]
+fn fill_values_are_written_as_zarr_python_and_xarray_expect() {
+    let d = TempDir::new("groups-fill");
+    let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [4]).unwrap();
+    let meta = |name: &str, file: &str| -> Json {
+        serde_json::from_slice(&std::fs::read(d.join(name).join(file)).unwrap()).unwrap()
+    };
+    let v2 = WriteOptions::default().version(ZarrVersion::V2);
+    x.to_zarr(d.path(), "v2", &v2).unwrap();
+    x.to_zarr(d.path(), "v2nan", &v2.clone().fill_value(f64::NAN))
+        .unwrap();
+    x.to_zarr(d.path(), "v3", &WriteOptions::default()).unwrap();
+    x.to_zarr(
+        d.path(),
+        "v3nan",
+        &WriteOptions::default().fill_value(f64::NAN),
+    )
+    .unwrap();
+    assert_eq!(meta("v2", ".zarray")["fill_value"], Json::Null);
+    assert_eq!(meta("v2nan", ".zarray")["fill_value"], "NaN");
+    assert_eq!(meta("v3", "zarr.json")["fill_value"], 0.0);
+    assert_eq!(meta("v3nan", "zarr.json")["fill_value"], "NaN");
+    // xarray's encoding of a float _FillValue: base64 of the little-endian f64.
+    assert_eq!(
+        meta("v3nan", "zarr.json")["attributes"]["_FillValue"],
+        "AAAAAAAA+H8="
+    );
+    let i = chunkwise::arange::<i16>(0, 4, 1, [4]).unwrap();
+    i.to_zarr(d.path(), "i", &WriteOptions::default().fill_value(-9999.0))
+        .unwrap();
+    assert_eq!(meta("i", "zarr.json")["fill_value"], -9999);
+    assert_eq!(meta("i", "zarr.json")["attributes"]["_FillValue"], -9999);
+    for (value, why) in [(0.5, "fraction"), (40000.0, "range"), (f64::NAN, "NaN")] {
+        let err = i
+            .to_zarr(d.path(), "bad", &WriteOptions::default().fill_value(value))
+            .unwrap_err();
+        assert!(err.to_string().contains("fill value"), "{why}: {err}");
+    }
+    let err = x
+        .to_zarr(
+            d.path(),
+            "bad",
+            &WriteOptions::default().attribute("_FillValue", 1.0),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("WriteOptions::fill_value"),
+        "{err}"
+    );
+    assert!(!d.join("bad").exists());
+}
+
+#[test]
+fn nested_groups_and_arrays_below_them_form_a_hierarchy() {
+    for version in VERSIONS {
+        let label = format!("{version:?}");
+        let d = TempDir::new("groups-nested");
+        let options = GroupOptions::default()
+            .version(version)
+            .attribute("level", 2);
+        let b = zarr::create_group(d.path(), "a/b", &options).unwrap();
+        assert_eq!(b.path(), "/a/b");
+        let x = chunkwise::arange::<f64>(0.0, 5.0, 1.0, [2]).unwrap();
+        b.store(&Dataset::new().array("x", &x, WriteOptions::default().dimension_names(["i"])))
+            .unwrap();
+        // An array written by to_zarr below groups that do not exist creates them.
+        let v = WriteOptions::default().version(version);
+        x.to_zarr(d.path(), "c/d/y", &v).unwrap();
+        let root = zarr::open_group(d.path(), "").unwrap();
+        assert_eq!(root.groups(), ["a", "c"], "{label}");
+        assert_eq!(root.group("a").unwrap().groups(), ["b"]);
+        assert_eq!(
+            root.group("a").unwrap().group("b").unwrap().attributes()["level"],
+            2
+        );
+        assert_eq!(zarr::open_group(d.path(), "c/d").unwrap().arrays(), ["y"]);
+        let sub = b
+            .create_group("sub", &GroupOptions::default().version(ZarrVersion::V2))
+            .unwrap();
+        assert_eq!(
+            sub.version(),
+            version,
+            "{label}: a subgroup keeps its parent's version"
+        );
+        let Some(python) = python() else { return };
+        let seen = described(&python, d.path(), None);
+        let tree = &seen["zarr"];
+        assert_eq!(
+            tree["groups"]["a"]["groups"]["b"]["attributes"],
+            json!({"level": 2})
+        );
+        assert_eq!(
+            tree["groups"]["a"]["groups"]["b"]["arrays"]["x"]["values"],
+            listed([0.0, 1.0, 2.0, 3.0, 4.0])
+        );
+        assert_eq!(
+            tree["groups"]["c"]["groups"]["d"]["arrays"]["y"]["shape"],
+            json!([5])
+        );
+        let seen = described(&python, d.path(), Some("a/b"));
+        assert_eq!(seen["consolidated_arrays"], json!(["x"]), "{label}");
+        if !seen["xarray"].is_null() {
+            assert_eq!(seen["xarray"]["dims"], json!({"i": 5}), "{label}");
+            assert_eq!(seen["xarray"]["attrs"], json!({"level": 2}), "{label}");
+        }
+    }
+}
+
+#[test]
+fn one_pass_reads_a_shared_input_once() {
+    let d = TempDir::new("groups-once");
+    let (x, calls, dense) = common::counting_source(&[6, 8], &[3, 4]);
+    let tiles = 4;
+    let group = zarr::create_group(d.path(), "/", &GroupOptions::default()).unwrap();
+    let total = x.sum_axis(0);
+    let scaled = &x * 2.0;
+    let positive = x.map(|v| v > 0.0);
+    let dataset = Dataset::new()
+        .array("total", &total, WriteOptions::default())
+        .array("scaled", &scaled, WriteOptions::default())
+        .array("positive", &positive, WriteOptions::default());
+    group.store(&dataset).unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        tiles,
+        "each input tile is read once"
+    );
+    // Resumed, a dataset whose chunks are all stored computes nothing.
+    let resume = || WriteOptions::default().mode(WriteMode::Resume);
+    let again = Dataset::new()
+        .array("total", &total, resume())
+        .array("scaled", &scaled, resume())
+        .array("positive", &positive, resume());
+    group.store(&again).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), tiles, "nothing read again");
+    assert_same(
+        &read_back::<f64>(d.path(), "scaled"),
+        &dense.mapv(|v| v * 2.0),
+        "scaled",
+    );
+    assert_same(
+        &read_back::<f64>(d.path(), "total"),
+        &total.compute().unwrap(),
+        "total",
+    );
+    assert_same(
+        &read_back::<bool>(d.path(), "positive"),
+        &dense.mapv(|v| v > 0.0),
+        "positive",
+    );
+}
+
+#[test]
+fn bad_datasets_are_refused_before_anything_is_written() {
+    let d = TempDir::new("groups-refused");
+    let group = zarr::create_group(d.path(), "/", &GroupOptions::default()).unwrap();
+    let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [4]).unwrap();
+    let o = WriteOptions::default;
+    let cases = [
+        (
+            "twice",
+            Dataset::new().array("x", &x, o()).array("x", &x, o()),
+            "twice",
+        ),
+        (
+            "slash",
+            Dataset::new().array("a/x", &x, o()),
+            "path component",
+        ),
+        ("dot", Dataset::new().array(".x", &x, o()), "path component"),
+        (
+            "meta",
+            Dataset::new().array("zarr.json", &x, o()),
+            "metadata key",
+        ),
+        (
+            "lengths",
+            Dataset::new().coord("i", vec![1.0, 2.0], o()).array(
+                "x",
+                &x,
+                o().dimension_names(["i"]),
+            ),
+            "dimension \"i\" has length 2",
+        ),
+        (
+            "fill",
+            Dataset::new()
+                .array("y", &x, o())
+                .array("z", &x, o().chunks([0])),
+            "chunk shape",
+        ),
+    ];
+    for (label, dataset, message) in cases {
+        let err = group.store(&dataset).unwrap_err();
+        assert!(err.to_string().contains(message), "{label}: {err}");
+    }
+    assert_eq!(files_under(d.path()), ["zarr.json"], "nothing written");
+    // An empty dataset writes nothing but the (empty) consolidated metadata.
+    assert_eq!(group.store(&Dataset::new()).unwrap().tasks, 0);
+    // An existing array refuses a Create write of the whole dataset, not just its own.
+    group.store(&Dataset::new().array("x", &x, o())).unwrap();
+    let err = group
+        .store(&Dataset::new().array("new", &x, o()).array("x", &x, o()))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Storage(StorageError::AlreadyExists { .. })),
+        "{err}"
+    );
+    assert!(!d.join("new").exists());
+    // Overwrite replaces it, and the consolidated metadata follows.
+    let doubled = &x * 2.0;
+    group
+        .store(&Dataset::new().array("x", &doubled, o().mode(WriteMode::Overwrite)))
+        .unwrap();
+    assert_eq!(
+        read_back::<f64>(d.path(), "x"),
+        ndarray::arr1(&[0.0, 2.0, 4.0, 6.0]).into_dyn()
+    );
+    // Groups and arrays do not take each other's place.
+    let err = zarr::create_group(d.path(), "x", &GroupOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::Storage(StorageError::AlreadyExists { .. })),
+        "{err}"
+    );
+    let err = x.to_zarr(d.path(), "x/y", &o()).unwrap_err();
+    assert!(
+        matches!(err, Error::Storage(StorageError::NotAGroup { .. })),
+        "{err}"
+    );
+    let err = zarr::open_group(d.path(), "x").unwrap_err();
+    assert!(
+        matches!(err, Error::Storage(StorageError::NotAGroup { .. })),
+        "{err}"
+    );
+    let err = zarr::create_group(d.path(), "/", &GroupOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::Storage(StorageError::AlreadyExists { .. })),
+        "{err}"
+    );
+    let err = zarr::create_group(d.path(), "../up", &GroupOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::Storage(StorageError::UnsafePath { .. })),
+        "{err}"
+    );
+    // Resume keeps the group and its arrays; a group of the other version is refused.
+    let again = GroupOptions::default()
+        .attribute("v", 2)
+        .mode(WriteMode::Resume);
+    let group = zarr::create_group(d.path(), "/", &again).unwrap();
+    assert_eq!(group.arrays(), ["x"]);
+    assert_eq!(group.attributes()["v"], 2);
+    let root: Json = serde_json::from_slice(&std::fs::read(d.join("zarr.json")).unwrap()).unwrap();
+    assert!(
+        root["consolidated_metadata"]["metadata"]["x"].is_object(),
+        "{root}"
+    );
+    let v2 = again.version(ZarrVersion::V2);
+    let err = zarr::create_group(d.path(), "/", &v2).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is Zarr V3, the options ask for V2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn arrays_written_later_join_the_consolidated_metadata() {
+    let d = TempDir::new("groups-later");
+    let group = zarr::create_group(
+        d.path(),
+        "/",
+        &GroupOptions::default().version(ZarrVersion::V2),
+    )
+    .unwrap();
+    let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [4]).unwrap();
+    group
+        .store(&Dataset::new().array("x", &x, WriteOptions::default()))
+        .unwrap();
+    x.to_zarr(
+        d.path(),
+        "later",
+        &WriteOptions::default().version(ZarrVersion::V2),
+    )
+    .unwrap();
+    let consolidated: Json =
+        serde_json::from_slice(&std::fs::read(d.join(".zmetadata")).unwrap()).unwrap();
+    assert!(
+        consolidated["metadata"]["later/.zarray"].is_object(),
+        "{consolidated}"
+    );
+    assert!(consolidated["metadata"]["x/.zarray"].is_object());
+    // So do groups created later.
+    zarr::create_group(
+        d.path(),
+        "sub",
+        &GroupOptions::default().version(ZarrVersion::V2),
+    )
+    .unwrap();
+    let consolidated: Json =
+        serde_json::from_slice(&std::fs::read(d.join(".zmetadata")).unwrap()).unwrap();
+    assert!(
+        consolidated["metadata"]["sub/.zgroup"].is_object(),
+        "{consolidated}"
+    );
+    // An append changes the shape: the consolidated copy follows.
+    x.append_zarr(d.path(), "x", 0, &chunkwise::Config::default())
+        .unwrap();
+    let consolidated: Json =
+        serde_json::from_slice(&std::fs::read(d.join(".zmetadata")).unwrap()).unwrap();
+    assert_eq!(consolidated["metadata"]["x/.zarray"]["shape"], json!([8]));
+}
