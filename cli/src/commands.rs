@@ -84,24 +84,33 @@ fn axis_of(input: &AnyArray, dim: &str) -> Result<usize, Failure> {
 }
 
 /// A description of the array or group at `location`: a line per array (dtype, shape,
-/// chunks, dimensions) and its attributes.
+/// chunks, dimensions) and its attributes, groups with everything below them.
 pub(crate) fn info(location: &Location) -> Result<String, Failure> {
     if let Ok(array) = zarr::open(&location.store, &location.path) {
         return Ok(describe(&location.path, &array));
     }
     let group = zarr::open_group(&location.store, &location.path)
         .map_err(|e| format!("{location}: neither an array nor a group ({e})"))?;
-    let mut out = format!("{} (group)\n", location.path);
-    out.push_str(&attributes(group.attributes()));
-    for name in group.arrays() {
-        let path = match location.path.as_str() {
-            "/" => format!("/{name}"),
-            p => format!("{p}/{name}"),
-        };
-        let array = zarr::open(&location.store, &path)?;
-        out.push_str(&describe(&path, &array));
-    }
+    let mut out = String::new();
+    describe_group(&group, &mut out)?;
     Ok(out)
+}
+
+/// Appends the description of `group`, its arrays and its groups, depth first.
+fn describe_group(group: &zarr::Group, out: &mut String) -> Result<(), Failure> {
+    out.push_str(&format!("{} (group)\n", group.path()));
+    out.push_str(&attributes(group.attributes()));
+    let below = |name: &str| match group.path() {
+        "/" => format!("/{name}"),
+        p => format!("{p}/{name}"),
+    };
+    for name in group.arrays() {
+        out.push_str(&describe(&below(name), &group.array(name)?));
+    }
+    for name in group.groups() {
+        describe_group(&group.group(name)?, out)?;
+    }
+    Ok(())
 }
 
 fn describe(path: &str, array: &AnyArray) -> String {

@@ -82,6 +82,10 @@ fn info_describes_arrays() {
     assert!(text.contains("[40, 6, 5]"), "{text}");
     assert!(text.contains("dims [time, lat, lon]"), "{text}");
     assert!(text.contains("units: \"K\""), "{text}");
+    // The store is a group (written by `to_zarr`), described with everything in it.
+    let store = ok(&["info", dir.0.join("in.zarr").to_str().unwrap()]);
+    assert!(store.starts_with("/ (group)"), "{store}");
+    assert!(store.contains("/tas  float32"), "{store}");
 }
 
 #[test]
@@ -216,4 +220,61 @@ fn mistakes_are_reported_with_a_failing_status() {
     ]);
     let missing = chunkwise(&["info", dir.0.join("nothing.zarr").to_str().unwrap()]);
     assert!(!missing.status.success());
+}
+
+/// The CI venv's Python with zarr and xarray (`CHUNKWISE_ZARR_PYTHON`, or the workspace's
+/// `target/zarr-venv`); `None` (the test skipped) only where `CHUNKWISE_REQUIRE_INTEROP` is
+/// not `1`.
+fn python() -> Option<PathBuf> {
+    let from_env = std::env::var_os("CHUNKWISE_ZARR_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/zarr-venv/bin/python");
+    let found = from_env.into_iter().chain([venv]).find(|p| p.is_file());
+    if found.is_none() && std::env::var("CHUNKWISE_REQUIRE_INTEROP").as_deref() == Ok("1") {
+        panic!("CHUNKWISE_REQUIRE_INTEROP=1 but no Python with xarray was found");
+    }
+    found
+}
+
+#[test]
+fn xarray_opens_what_the_tool_writes() {
+    let Some(python) = python() else {
+        println!("skipped: no Python with xarray");
+        return;
+    };
+    let dir = Scratch::new("xarray");
+    let dense = input(&dir.0).mapv(f64::from);
+    let tas = dir.0.join("in.zarr/tas");
+    let out = dir.0.join("out.zarr");
+    ok(&[
+        "reduce",
+        "--op",
+        "mean",
+        "--dim",
+        "time",
+        tas.to_str().unwrap(),
+        out.join("tas_mean").to_str().unwrap(),
+    ]);
+    let script = "import sys, xarray as xr\n\
+                  ds = xr.open_zarr(sys.argv[1], consolidated=False)\n\
+                  m = ds['tas_mean']\n\
+                  print(','.join(m.dims), m.attrs['units'], repr(float(m.values[2, 3])))";
+    let run = Command::new(python)
+        .args(["-c", script, out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let printed = String::from_utf8(run.stdout).unwrap();
+    let fields: Vec<&str> = printed.split_whitespace().collect();
+    assert_eq!(fields[..2], ["lat,lon", "K"]);
+    let expected = dense.mean_axis(Axis(0)).unwrap()[[2, 3]];
+    assert!(
+        (fields[2].parse::<f64>().unwrap() - expected).abs() < 1e-12,
+        "{printed}"
+    );
 }
