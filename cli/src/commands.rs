@@ -34,15 +34,15 @@ impl Output {
     }
 
     /// Write options for an output with dimensions `dims` and the input's attributes.
-    fn options(&self, input: &AnyArray, dims: Option<Vec<String>>) -> WriteOptions {
+    fn options(&self, input: &AnyArray, dims: Vec<String>) -> WriteOptions {
         let mode = match self.overwrite {
             true => WriteMode::Overwrite,
             false => WriteMode::Create,
         };
-        let mut options = WriteOptions::default().mode(mode).config(self.config());
-        if let Some(dims) = dims {
-            options = options.dimension_names(dims);
-        }
+        let mut options = WriteOptions::default()
+            .mode(mode)
+            .config(self.config())
+            .dimension_names(dims);
         for (key, value) in input.attributes() {
             if key != "history" && key != "_ARRAY_DIMENSIONS" {
                 options = options.attribute(key, value.clone());
@@ -86,7 +86,7 @@ fn axis_of(input: &AnyArray, dim: &str) -> Result<usize, Failure> {
 /// A description of the array or group at `location`: a line per array (dtype, shape,
 /// chunks, dimensions) and its attributes, groups with everything below them.
 pub(crate) fn info(location: &Location) -> Result<String, Failure> {
-    if let Ok(array) = zarr::open(&location.store, &location.path) {
+    if let Ok(array) = location.open() {
         return Ok(describe(&location.path, &array));
     }
     let group = zarr::open_group(&location.store, &location.path)
@@ -171,12 +171,12 @@ pub(crate) fn reduce(
     output: &Location,
     how: &Output,
 ) -> Result<Report, Failure> {
-    let x = zarr::open(&input.store, &input.path)?;
+    let x = input.open()?;
     let axis = axis_of(&x, dim)?;
     let mut names = dims(&x);
     names.remove(axis);
     let result = reduced(&x.astype::<f64>(), op, axis);
-    Ok(result.to_zarr(&output.store, &output.path, &how.options(&x, Some(names)))?)
+    Ok(result.to_zarr(&output.store, &output.path, &how.options(&x, names))?)
 }
 
 /// The anomaly from the mean over `dim`, as f64.
@@ -186,113 +186,54 @@ pub(crate) fn anomaly(
     output: &Location,
     how: &Output,
 ) -> Result<Report, Failure> {
-    let x = zarr::open(&input.store, &input.path)?;
+    let x = input.open()?;
     let axis = axis_of(&x, dim)?;
     let values = x.astype::<f64>();
     let mean = values.mean_with(&Reduction::axis(axis as isize).keepdims(true));
     let result = &values - &mean;
-    Ok(result.to_zarr(
-        &output.store,
-        &output.path,
-        &how.options(&x, Some(dims(&x))),
-    )?)
+    Ok(result.to_zarr(&output.store, &output.path, &how.options(&x, dims(&x)))?)
 }
 
-/// A computation on an array of any element type, run on the input's own type.
-trait Typed {
-    fn run<T: Element>(&self, x: Array<T>) -> chunkwise::Result<Report>;
-}
-
-fn on_own_type(x: &AnyArray, job: &impl Typed) -> chunkwise::Result<Report> {
-    match x.dtype() {
-        DType::Bool => job.run(x.astype::<bool>()),
-        DType::I8 => job.run(x.astype::<i8>()),
-        DType::I16 => job.run(x.astype::<i16>()),
-        DType::I32 => job.run(x.astype::<i32>()),
-        DType::I64 => job.run(x.astype::<i64>()),
-        DType::U8 => job.run(x.astype::<u8>()),
-        DType::U16 => job.run(x.astype::<u16>()),
-        DType::U32 => job.run(x.astype::<u32>()),
-        DType::U64 => job.run(x.astype::<u64>()),
-        DType::F32 => job.run(x.astype::<f32>()),
-        _ => job.run(x.astype::<f64>()),
-    }
-}
-
-/// Writes an array of the input's type with `options`, after `edit`.
-struct Write<'a, F> {
-    edit: F,
+/// Rewrites an array in its own element type with `options`, after taking `slice` of it
+/// (a range of one axis) if given.
+struct Rewrite<'a> {
+    slice: Option<(usize, SliceInfoElem)>,
     output: &'a Location,
     options: WriteOptions,
 }
 
-/// What a writing command does to the array before it is written.
-trait Edit {
-    fn apply<T: Element>(&self, x: Array<T>) -> chunkwise::Result<Array<T>>;
-}
-
-impl<F: Edit> Typed for Write<'_, F> {
+impl Rewrite<'_> {
     fn run<T: Element>(&self, x: Array<T>) -> chunkwise::Result<Report> {
-        let edited = self.edit.apply(x)?;
-        edited.to_zarr(&self.output.store, &self.output.path, &self.options)
-    }
-}
-
-/// No change: the array is rewritten as the options say.
-struct Unchanged;
-
-impl Edit for Unchanged {
-    fn apply<T: Element>(&self, x: Array<T>) -> chunkwise::Result<Array<T>> {
-        Ok(x)
-    }
-}
-
-/// The elements `start..stop` by `step` along one axis.
-struct SliceAxis {
-    axis: usize,
-    start: isize,
-    stop: Option<isize>,
-    step: isize,
-}
-
-impl Edit for SliceAxis {
-    fn apply<T: Element>(&self, x: Array<T>) -> chunkwise::Result<Array<T>> {
-        let mut info = vec![SliceInfoElem::from(..); x.ndim()];
-        info[self.axis] = SliceInfoElem::Slice {
-            start: self.start,
-            end: self.stop,
-            step: self.step,
+        let x = match self.slice {
+            Some((axis, range)) => {
+                let mut info = vec![SliceInfoElem::from(..); x.ndim()];
+                info[axis] = range;
+                x.slice(info)?
+            }
+            None => x,
         };
-        x.slice(info)
+        x.to_zarr(&self.output.store, &self.output.path, &self.options)
+    }
+
+    /// [`Rewrite::run`] on `x` in its stored element type.
+    fn run_any(&self, x: &AnyArray) -> chunkwise::Result<Report> {
+        match x.dtype() {
+            DType::Bool => self.run(x.astype::<bool>()),
+            DType::I8 => self.run(x.astype::<i8>()),
+            DType::I16 => self.run(x.astype::<i16>()),
+            DType::I32 => self.run(x.astype::<i32>()),
+            DType::I64 => self.run(x.astype::<i64>()),
+            DType::U8 => self.run(x.astype::<u8>()),
+            DType::U16 => self.run(x.astype::<u16>()),
+            DType::U32 => self.run(x.astype::<u32>()),
+            DType::U64 => self.run(x.astype::<u64>()),
+            DType::F32 => self.run(x.astype::<f32>()),
+            _ => self.run(x.astype::<f64>()),
+        }
     }
 }
 
-/// `input` rewritten in storage chunks `chunks`.
-pub(crate) fn rechunk(
-    chunks: &[usize],
-    input: &Location,
-    output: &Location,
-    how: &Output,
-) -> Result<Report, Failure> {
-    let x = zarr::open(&input.store, &input.path)?;
-    if chunks.len() != x.shape().len() {
-        return Err(format!(
-            "{} chunk lengths for {} dimensions",
-            chunks.len(),
-            x.shape().len()
-        )
-        .into());
-    }
-    let options = how.options(&x, Some(dims(&x))).chunks(chunks);
-    let job = Write {
-        edit: Unchanged,
-        output,
-        options,
-    };
-    Ok(on_own_type(&x, &job)?)
-}
-
-/// How `convert` stores its output.
+/// How `convert` and `rechunk` store their output.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Format {
     /// The compression (the writer's default when `None`).
@@ -305,17 +246,24 @@ pub(crate) struct Format {
     pub(crate) shards: Option<Vec<usize>>,
 }
 
-/// `input` rewritten as `format` says (codec, version, chunks, shards).
+/// `input` rewritten as `format` says (codec, version, chunks, shards): `convert`, and
+/// `rechunk` with chunks alone.
 pub(crate) fn convert(
     format: &Format,
     input: &Location,
     output: &Location,
     how: &Output,
 ) -> Result<Report, Failure> {
-    let x = zarr::open(&input.store, &input.path)?;
-    let mut options = how.options(&x, Some(dims(&x)));
-    if let Some(c) = &format.compression {
-        options = options.compression(*c);
+    let x = input.open()?;
+    let ndim = x.shape().len();
+    for (what, lengths) in [("chunk", &format.chunks), ("shard", &format.shards)] {
+        if let Some(lengths) = lengths.as_ref().filter(|l| l.len() != ndim) {
+            return Err(format!("{} {what} lengths for {ndim} dimensions", lengths.len()).into());
+        }
+    }
+    let mut options = how.options(&x, dims(&x));
+    if let Some(c) = format.compression {
+        options = options.compression(c);
     }
     if let Some(v) = format.version {
         options = options.version(v);
@@ -326,12 +274,12 @@ pub(crate) fn convert(
     if let Some(shards) = &format.shards {
         options = options.shards(shards);
     }
-    let job = Write {
-        edit: Unchanged,
+    let rewrite = Rewrite {
+        slice: None,
         output,
         options,
     };
-    Ok(on_own_type(&x, &job)?)
+    Ok(rewrite.run_any(&x)?)
 }
 
 /// The elements `start..stop` by `step` of dimension `dim` of `input`.
@@ -342,19 +290,16 @@ pub(crate) fn slice(
     output: &Location,
     how: &Output,
 ) -> Result<Report, Failure> {
-    let x = zarr::open(&input.store, &input.path)?;
-    let axis = axis_of(&x, dim)?;
-    let edit = SliceAxis {
-        axis,
+    let x = input.open()?;
+    let range = SliceInfoElem::Slice {
         start,
-        stop,
+        end: stop,
         step,
     };
-    let options = how.options(&x, Some(dims(&x)));
-    let job = Write {
-        edit,
+    let rewrite = Rewrite {
+        slice: Some((axis_of(&x, dim)?, range)),
         output,
-        options,
+        options: how.options(&x, dims(&x)),
     };
-    Ok(on_own_type(&x, &job)?)
+    Ok(rewrite.run_any(&x)?)
 }

@@ -42,6 +42,13 @@ impl Location {
     }
 }
 
+impl Location {
+    /// The array here, opened lazily.
+    pub(crate) fn open(&self) -> chunkwise::Result<chunkwise::io::zarr::AnyArray> {
+        chunkwise::io::zarr::open(&self.store, &self.path)
+    }
+}
+
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.path.as_str() {

@@ -187,7 +187,11 @@ fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Rechunk { chunks, io } => {
             let (input, output, how) = io.locations();
-            commands::rechunk(&chunks, &input, &output, &how)?
+            let format = Format {
+                chunks: Some(chunks),
+                ..Format::default()
+            };
+            commands::convert(&format, &input, &output, &how)?
         }
         Command::Convert {
             codec,

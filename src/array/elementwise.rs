@@ -152,6 +152,12 @@ impl<T: Element> Array<T> {
     }
 }
 
+/// The array of `node`, whatever its element type, converted to `U` as [`Array::astype`]
+/// converts (the node itself when it holds `U`).
+pub(crate) fn cast_node<U: Element>(node: Arc<crate::graph::Node>) -> Array<U> {
+    crate::tile::with_dtype!(node.dtype, S => Array::<S>::from_node(node).astype::<U>())
+}
+
 /// `a` where `cond` is true, else `b` (all three broadcast together).
 ///
 /// ```

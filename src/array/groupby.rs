@@ -14,10 +14,10 @@ use chunkwise_kernels::reduce::{
 use super::quantile::QuantileMethod;
 use super::structure::concatenate;
 use super::{Array, Reduction};
-use crate::chunks::{Chunks, GroupMethod, NO_GROUP};
+use crate::chunks::{AxisChunks, Chunks, GroupMethod, NO_GROUP};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::Node;
-use crate::ops::groupby::{Grouping, finish_groups, group_states};
+use crate::ops::groupby::{Grouping, finish_groups, group_states, groups_per_tile};
 use crate::ops::layout::normalize_axis;
 use crate::ops::reduction::DEFAULT_SPLIT_EVERY;
 use crate::tile::group::GroupFinish;
@@ -429,10 +429,7 @@ impl<T: Numeric, L> GroupBy<T, L> {
     pub fn aggregate(&self, funcs: &[GroupFunc]) -> Vec<Array<f64>> {
         self.reduced(funcs)
             .into_iter()
-            .map(|node| match node.dtype {
-                DType::F64 => Array::from_node(node),
-                dtype => crate::tile::with_dtype!(dtype, U => Array::<U>::from_node(node).astype::<f64>()),
-            })
+            .map(super::cast_node::<f64>)
             .collect()
     }
 
@@ -575,17 +572,10 @@ impl<T: Numeric, L> GroupBy<T, L> {
             return crate::full(&shape, nan, Chunks::Sizes(chunks));
         }
         let joined = concatenate(&parts.iter().collect::<Vec<_>>(), axis as isize)?;
-        // Output tiles hold as many groups as an input tile holds rows.
-        let kept_len: usize = chunks
-            .iter()
-            .map(|c| c.iter().copied().max().unwrap_or(0))
-            .product();
-        let per_tile = (self.array.node.grid.max_tile_len() / kept_len.max(1)).max(1);
-        let ngroups = parts.len();
-        chunks[axis] = (0..ngroups)
-            .step_by(per_tile)
-            .map(|start| per_tile.min(ngroups - start))
-            .collect();
+        // The group axis chunked as the other grouped reductions chunk it.
+        let size = <T::Real as Element>::DTYPE.size();
+        let per_tile = groups_per_tile(&self.array.node, axis, size);
+        chunks[axis] = AxisChunks::regular(parts.len(), per_tile).sizes();
         joined.rechunk(Chunks::Sizes(chunks))
     }
 }

@@ -38,6 +38,7 @@ pub use block::{Block, block, block_nested};
 pub use compute::{compute_many, compute_many_report, compute_many_with};
 pub use creation::{arange, eye, from_fn, from_ndarray, full, linspace, ones, zeros};
 pub use derived::Coarsen;
+pub(crate) use elementwise::cast_node;
 pub use elementwise::{IntoOperand, Operand, where_};
 pub use groupby::{GroupBy, GroupFunc};
 pub use gufunc::{CoreResult, Gufunc, apply_gufunc};

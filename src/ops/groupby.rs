@@ -31,6 +31,20 @@ pub(crate) struct Grouping {
     pub(crate) split_every: usize,
 }
 
+/// How many groups an output tile of a grouped reduction of `input` along `axis` holds:
+/// as many as an input tile holds rows (so output tiles are no larger than input tiles),
+/// with states of `state_bytes` each within [`GROUP_STATE_BYTES`]; at least one.
+pub(crate) fn groups_per_tile(input: &Node, axis: usize, state_bytes: usize) -> usize {
+    let kept_len: usize = (0..input.ndim())
+        .filter(|&a| a != axis)
+        .map(|a| input.grid.axis(a).max_size())
+        .product::<usize>()
+        .max(1);
+    let rows = input.grid.max_tile_len() / kept_len;
+    let budget = GROUP_STATE_BYTES / (kept_len * state_bytes.max(1));
+    rows.min(budget).max(1)
+}
+
 /// The combined states per output chunk of grouping `input` and reducing each group by
 /// `reducer`: a node with one block per chunk along the grouped axis (the others as
 /// `input`'s), and the layout of the chunks.
@@ -49,15 +63,7 @@ pub(crate) fn group_states(
             ),
         }));
     }
-    let kept_len: usize = (0..input.ndim())
-        .filter(|&a| a != axis)
-        .map(|a| input.grid.axis(a).max_size())
-        .product();
-    // Output tiles no longer than the input's along the kept axes (so a tile holds as
-    // many groups as an input tile holds rows), and within the state budget.
-    let state_bytes = reducer.state_bytes().max(1);
-    let max_groups = (input.grid.max_tile_len() / kept_len.max(1))
-        .min(GROUP_STATE_BYTES / (kept_len.max(1) * state_bytes));
+    let max_groups = groups_per_tile(input, axis, reducer.state_bytes());
     let layout = GroupLayout::new(
         &grouping.codes,
         grouping.ngroups,

@@ -86,6 +86,6 @@ impl AnyArray {
 
     /// The array converted to `T` (Rust's `as` semantics), whatever its stored type.
     pub fn astype<T: Element>(&self) -> Array<T> {
-        with_dtype!(self.node.dtype, S => Array::<S>::from_node(self.node.clone()).astype::<T>())
+        crate::array::cast_node(self.node.clone())
     }
 }
