@@ -541,3 +541,23 @@ fn arrays_written_later_join_the_consolidated_metadata() {
         serde_json::from_slice(&std::fs::read(d.join(".zmetadata")).unwrap()).unwrap();
     assert_eq!(consolidated["metadata"]["x/.zarray"]["shape"], json!([8]));
 }
+
+#[test]
+fn overwriting_a_group_replaces_a_store_without_group_metadata() {
+    // A store whose root has no group metadata (an implicit group, or written by a tool
+    // that made none), with an array in it: overwriting the root group replaces it all.
+    let dir = TempDir::new("overwrite-implicit");
+    let store = dir.path().join("old.zarr");
+    let x = from_ndarray(&grid(|i| i as f64), [2, 3]).unwrap();
+    x.to_zarr(&store, "/tas", &WriteOptions::default()).unwrap();
+    std::fs::remove_file(store.join("zarr.json")).unwrap();
+    let overwrite = GroupOptions::default().mode(WriteMode::Overwrite);
+    let group = zarr::create_group(&store, "/", &overwrite).unwrap();
+    assert!(group.arrays().is_empty(), "{:?}", group.arrays());
+    assert!(!store.join("tas").exists());
+    // The array's name is free again.
+    x.to_zarr(&store, "/tas", &WriteOptions::default()).unwrap();
+    // Overwrite of a group that is not there at all just creates it.
+    let fresh = dir.path().join("fresh.zarr");
+    assert!(zarr::create_group(&fresh, "/", &overwrite).is_ok());
+}

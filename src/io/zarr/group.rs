@@ -121,15 +121,17 @@ pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -
     // A group kept by Resume keeps its consolidated metadata, with the new attributes.
     let reconsolidate = options.mode == WriteMode::Resume && is_consolidated(&store, &node_path)?;
     match (node_kind(&store, &node_path)?, options.mode) {
-        (None, _) => {}
-        (Some(_), WriteMode::Create) => return Err(exists()),
-        (Some(_), WriteMode::Overwrite) => {
+        // Overwrite replaces whatever is below the path, also where no metadata says a
+        // node is there (an implicit group, or a store written without a root group).
+        (_, WriteMode::Overwrite) => {
             let prefix = node_prefix(&store, &node_path)?;
             store
                 .storage
                 .erase_prefix(&prefix)
                 .map_err(|e| store.error(&node_path, e))?;
         }
+        (None, _) => {}
+        (Some(_), WriteMode::Create) => return Err(exists()),
         (Some(NodeKind::Group(version)), WriteMode::Resume) if version == options.version => {}
         (Some(NodeKind::Group(version)), WriteMode::Resume) => {
             return Err(Error::Build(BuildError::InvalidArgument {
