@@ -117,14 +117,14 @@ fn a_budget_that_fits_one_worker_also_fits_two() {
     assert_eq!(got, dense.mapv(|v| v * 2.0));
 }
 
-/// Every task fits, but the plan order must hold every tile of `y` (read by the sum first,
-/// by `y * 2` later) at once: planning refuses that before anything runs, naming the task
+/// Every task fits, but the plan order must hold every tile of `y` (read by the sum and the
+/// mean first, by the anomaly `y - y.mean()` once the mean is known) at once: planning refuses that before anything runs, naming the task
 /// at the peak and the budget the plan needs, and that budget runs it.
 #[test]
 fn a_plan_whose_order_does_not_fit_is_refused_before_anything_runs() {
     let (x, calls, dense) = counting_source(&[64, 64], &[16, 16]);
     let y = x.rechunk([8, 32]).unwrap(); // not a source: its tiles cannot be read again
-    let (total, doubled) = (y.sum(), &y * 2.0);
+    let (total, anomaly) = (y.sum(), &y - &y.mean());
     let tile: u64 = 8 * 32 * 8;
     let config = |budget: u64| {
         Config::default()
@@ -132,7 +132,7 @@ fn a_plan_whose_order_does_not_fit_is_refused_before_anything_runs() {
             .strip_len(64) // scratch well below a tile
             .memory_budget(budget)
     };
-    let needed = match chunkwise::compute_many_report(&[&total, &doubled], &config(8 * tile)) {
+    let needed = match chunkwise::compute_many_report(&[&total, &anomaly], &config(8 * tile)) {
         Err(Error::Plan(PlanError::PeakOverBudget {
             task,
             held,
@@ -150,7 +150,7 @@ fn a_plan_whose_order_does_not_fit_is_refused_before_anything_runs() {
     // y is 32 KiB: the order holds nearly all of it.
     assert!(needed >= 12 * tile, "{needed}");
     let (values, report) =
-        chunkwise::compute_many_report(&[&total, &doubled], &config(needed)).unwrap();
+        chunkwise::compute_many_report(&[&total, &anomaly], &config(needed)).unwrap();
     assert!(
         report.peak_bytes <= needed,
         "{} > {needed}",
@@ -161,7 +161,8 @@ fn a_plan_whose_order_does_not_fit_is_refused_before_anything_runs() {
         &ArrayD::from_elem(IxDyn(&[]), dense.sum()),
         1e-12,
     );
-    assert_eq!(values[1], dense.mapv(|v| v * 2.0));
+    let mean = dense.mean().unwrap();
+    assert_close(&values[1], &dense.mapv(|v| v - mean), 1e-12);
 }
 
 #[test]

@@ -344,7 +344,7 @@ fn partials_walk_along_the_axis_an_input_is_broadcast_along() {
     let anomaly = &r - &r.mean_with(&chunkwise::Reduction::axis(0).keepdims(true));
     let spread = anomaly.std_with(&chunkwise::Reduction::axes([0, 1]), 0.0);
     let (values, report) = spread
-        .compute_report(&Config::default().threads(1))
+        .compute_report(&Config::default().threads(1).strip_len(16))
         .unwrap();
     let all_tiles = (400 * 30 * 20 * 8) as u64;
     assert!(
@@ -366,4 +366,98 @@ fn partials_walk_along_the_axis_an_input_is_broadcast_along() {
         (lane.iter().map(|v| (v - m).powi(2)).sum::<f64>() / lane.len() as f64).sqrt()
     });
     assert!(values.iter().zip(&var).all(|(a, b)| (a - b).abs() <= 1e-10));
+}
+
+/// The forward differences of issue 14's `shifted_diff` on random arrays: the slices of the
+/// generated arrays are made in the reduction's kernel at the positions they read, so the
+/// plan holds no generated tile, and the values are those of the dense slices.
+#[test]
+fn generators_read_through_step_1_slices_are_made_inside_the_consuming_kernel() {
+    use ndarray::{Axis, s};
+    let (nx, ny, nt) = (9, 7, 5);
+    let u = random::uniform::<f64>(2, 0.0, 1.0, &[nx, ny, nt], [nx, ny, 1]).unwrap();
+    let v = random::uniform::<f64>(3, 0.0, 1.0, &[nx, ny, nt], [4, 3, 2]).unwrap();
+    let z = (&v.slice(s![1.., ..-1]).unwrap() - &v.slice(s![..-1, ..-1]).unwrap()) / 0.25
+        - (&u.slice(s![..-1, 1..]).unwrap() - &u.slice(s![..-1, ..-1]).unwrap()) / 0.5;
+    let mean = z.mean_axis(2);
+    let plan = mean.explain().unwrap();
+    assert!(
+        !plan.contains("Source"),
+        "no generated tile is made:\n{plan}"
+    );
+    assert!(
+        plan.contains("uniform[seed=3, 0..1][1:9, 0:6, :]"),
+        "{plan}"
+    );
+
+    let (ud, vd) = (u.compute().unwrap(), v.compute().unwrap());
+    let zd = (&vd.slice(s![1.., ..-1, ..]) - &vd.slice(s![..-1, ..-1, ..])) / 0.25
+        - (&ud.slice(s![..-1, 1.., ..]) - &ud.slice(s![..-1, ..-1, ..])) / 0.5;
+    let want = zd.mean_axis(Axis(2)).unwrap();
+    let got = mean.compute().unwrap();
+    assert_eq!(got.shape(), want.shape());
+    for (g, w) in got.iter().zip(want.iter()) {
+        assert!(close(*g, *w, 1e-12), "{g} != {w}");
+    }
+}
+
+/// Integer indices and elementwise work on a generator, read through a translation, fuse
+/// too; a view that moves elements relative to each other (a step, a reversal) reads the
+/// generated tiles instead. Both give the generated array's values.
+#[test]
+fn translated_generators_agree_with_the_generated_array_and_others_stay_tiles() {
+    use ndarray::s;
+    let x = random::normal::<f64>(7, 0.0, 1.0, &[6, 10, 8], [4, 3, 5]).unwrap();
+    let dense = x.compute().unwrap();
+
+    let shifted = (&x * 2.0 + 1.0).slice(s![2, 3..9, 1..]).unwrap() + 0.5;
+    let plan = shifted.explain().unwrap();
+    assert!(
+        !plan.contains("Source"),
+        "fused through the translation:\n{plan}"
+    );
+    let want = dense.slice(s![2, 3..9, 1..]).mapv(|v| v * 2.0 + 1.0 + 0.5);
+    assert_eq!(shifted.compute().unwrap(), want.into_dyn());
+
+    let stepped = x.slice(s![1, 1..9;2, ..]).unwrap() + 0.5;
+    assert!(stepped.explain().unwrap().contains("Source"));
+    let want = dense.slice(s![1, 1..9;2, ..]).mapv(|v| v + 0.5);
+    assert_eq!(stepped.compute().unwrap(), want.into_dyn());
+
+    let reversed = x.slice(s![.., ..;-1, 2..]).unwrap() * 3.0;
+    assert!(reversed.explain().unwrap().contains("Source"));
+    let want = dense.slice(s![.., ..;-1, 2..]).mapv(|v| v * 3.0);
+    assert_eq!(reversed.compute().unwrap(), want.into_dyn());
+}
+
+/// `roll(pad(concatenate([a, b])), ...).std(axis=0)` reads the last column of tiles of the
+/// padded join for the first output column and again for the last: the plan runs the
+/// second reader (and the partial that folds it) right after the first, so that column is
+/// not held across the run. Depth first, the 13 tiles of that column were held at once.
+#[test]
+fn a_tile_read_at_both_ends_of_a_reduction_is_not_held_in_between() {
+    let (n, c) = (120, 15);
+    let a = random::uniform::<f64>(5, 0.0, 1.0, &[n, n], [c, c]).unwrap();
+    let b = random::uniform::<f64>(6, 0.0, 1.0, &[n / 3, n], [c, c]).unwrap();
+    let joined = chunkwise::concatenate(&[&a, &b], 0).unwrap();
+    let padded = joined
+        .pad(&[(5, 5), (0, 7)], chunkwise::Pad::Reflect)
+        .unwrap();
+    let rolled = padded.roll(17, 1).unwrap();
+    let std = rolled.std_with(&chunkwise::Reduction::axis(0), 0.0);
+    let (got, report) = std
+        .compute_report(&Config::default().threads(1).strip_len(16))
+        .unwrap();
+    let tile = (c * c * 8) as u64;
+    assert!(
+        report.peak_bytes <= 6 * tile,
+        "peak {} bytes, {} tiles",
+        report.peak_bytes,
+        report.peak_bytes as f64 / tile as f64
+    );
+    let dense = rolled.compute().unwrap();
+    let want = dense.std_axis(ndarray::Axis(0), 0.0);
+    for (g, w) in got.iter().zip(want.iter()) {
+        assert!(close(*g, *w, 1e-12), "{g} != {w}");
+    }
 }

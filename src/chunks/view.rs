@@ -103,6 +103,24 @@ impl View {
             )
     }
 
+    /// Whether the view keeps every element's neighbours: each source axis is held at one
+    /// index or read with step 1 along its own view axis, in order, and every view axis
+    /// longer than 1 is read (a slice with step 1, integer indices, new axes). Values made
+    /// from element positions (generators) are then made at the positions read, offset per
+    /// axis (the `Translated` generator of the ops layer).
+    pub(crate) fn is_translation(&self) -> bool {
+        let mut last_axis = None;
+        for s in &self.source {
+            if let SourceAxis::Mapped { axis, step, .. } = *s {
+                if step != 1 || last_axis.is_some_and(|last| axis <= last) {
+                    return false;
+                }
+                last_axis = Some(axis);
+            }
+        }
+        (0..self.shape.len()).all(|axis| self.shape[axis] <= 1 || !self.broadcasts(axis))
+    }
+
     /// Whether view axis `axis` is broadcast: no source axis varies along it.
     pub(crate) fn broadcasts(&self, axis: usize) -> bool {
         !self

@@ -5,6 +5,7 @@ mod allocator;
 mod config;
 mod driver;
 mod memory;
+mod order;
 mod plan;
 mod progress;
 mod run;

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::sync::Arc;
 
+use super::order::release_early;
 use crate::chunks::ChunkGrid;
 use crate::error::{Error, PlanError, Result};
 use crate::graph::{ElemInput, Node, NodeId, NodeKind, Reduce, Source, node_numbers, plan_text};
@@ -79,13 +80,16 @@ fn short(label: &str) -> String {
     }
 }
 
+/// Per output: (block index, task) for every block of the output.
+type OutputTasks = Vec<Vec<(Vec<usize>, usize)>>;
+
 /// Tasks in a valid execution order (dependencies first, depth first from the outputs, so
-/// partial results are consumed early), and the tasks that give each output's tiles.
+/// partial results are consumed early, with tasks that free what they make moved up: see
+/// [`release_early`]), and the tasks that give each output's tiles.
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub(crate) tasks: Vec<Task>,
-    /// Per output: (block index, task) for every block of the output.
-    pub(crate) outputs: Vec<Vec<(Vec<usize>, usize)>>,
+    pub(crate) outputs: OutputTasks,
     pub(crate) roots: Vec<Arc<Node>>,
     /// Sources that the partial reductions reading them read themselves.
     streamed: HashSet<NodeId>,
@@ -201,8 +205,9 @@ impl Plan {
                     .collect()
             })
             .collect::<Result<_>>()?;
+        let (tasks, outputs) = release_early_order(lower.tasks, outputs);
         let mut plan = Plan {
-            tasks: lower.tasks,
+            tasks,
             outputs,
             roots: roots.to_vec(),
             streamed: lower.streamed,
@@ -397,6 +402,33 @@ fn too_many_tasks(tasks: u128, limit: u64) -> Error {
 
 /// Task counts per stage name ("partial", "combine", ...), in order of appearance.
 type StageCounts = Vec<(&'static str, usize)>;
+
+/// `tasks` (and the output tasks) renumbered into the order of [`release_early`].
+fn release_early_order(tasks: Vec<Task>, outputs: OutputTasks) -> (Vec<Task>, OutputTasks) {
+    let deps: Vec<Vec<usize>> = tasks.iter().map(|t| t.deps.clone()).collect();
+    let bytes: Vec<u64> = tasks.iter().map(|t| t.out_bytes).collect();
+    let order = release_early(&deps, &bytes);
+    let mut position = vec![0; order.len()];
+    for (p, &t) in order.iter().enumerate() {
+        position[t] = p;
+    }
+    let mut slots: Vec<Option<Task>> = tasks.into_iter().map(Some).collect();
+    let tasks = order
+        .iter()
+        .map(|&t| {
+            let mut task = slots[t].take().expect("each task is placed once");
+            for d in &mut task.deps {
+                *d = position[*d];
+            }
+            task
+        })
+        .collect();
+    let outputs = outputs
+        .into_iter()
+        .map(|blocks| blocks.into_iter().map(|(b, t)| (b, position[t])).collect())
+        .collect();
+    (tasks, outputs)
+}
 
 /// Bytes as a short human-readable figure.
 pub(crate) fn human_bytes(bytes: u64) -> String {

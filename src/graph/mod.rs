@@ -217,7 +217,7 @@ pub(crate) struct Reduce {
 /// The most bytes of partial states one combine of a reduction reads (at least two
 /// partials): an axis reduction of large tiles (the mean over time of thin time slices)
 /// combines few partials at a time, so that few are held at once.
-pub(crate) const COMBINE_INPUT_BYTES: usize = 256 << 20;
+pub(crate) const COMBINE_INPUT_BYTES: usize = 128 << 20;
 
 impl Reduce {
     /// The most partials one combine reads: `split_every`, and at most

@@ -3,11 +3,14 @@
 //! strip by strip inside fused kernels, so a random input never exists as a whole tile.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric, Scalar, Strip, StripMut};
 use chunkwise_kernels::random::fill_integers_i64;
 use chunkwise_kernels::simd::map_in_place;
-use chunkwise_kernels::strip::{StripAt, StripOp};
+use chunkwise_kernels::strip::{StripAt, StripOp, TilePosition};
+
+use crate::chunks::{SourceAxis, View};
 
 /// The same value everywhere.
 #[derive(Debug)]
@@ -96,6 +99,58 @@ impl<T: Element, V: Steps> StripOp for Ramp<T, V> {
                     *v = T::from_scalar(self.values.at(linear + k as u64 * stride));
                 }
             });
+    }
+}
+
+/// A generator read through a view that keeps every element's neighbours (see
+/// [`View::is_translation`]): it makes, at each position of the view, the value it makes at
+/// the source position read there. A slice `x[1:, :-1]` of a random array fuses into its
+/// consumer as the random numbers of the source positions, with no tile of them made.
+#[derive(Debug)]
+pub(crate) struct Translated {
+    /// The generator, making values of the source array.
+    pub(crate) op: Arc<dyn StripOp>,
+    /// The view, a translation.
+    pub(crate) view: View,
+    /// The shape of the array the generator makes.
+    pub(crate) source_shape: Vec<usize>,
+}
+
+impl StripOp for Translated {
+    fn name(&self) -> String {
+        let at = self.view.text(&self.source_shape).unwrap_or_default();
+        format!("{}{at}", self.op.name())
+    }
+    fn out_dtype(&self) -> DType {
+        self.op.out_dtype()
+    }
+    fn eval(&self, args: &[Strip<'_>], at: StripAt<'_>, out: StripMut<'_>) {
+        // The strip's tile seen in the source: the same elements in the same C order
+        // (axes held at one index become axes of length 1).
+        let (origin, shape): (Vec<usize>, Vec<usize>) = self
+            .view
+            .source
+            .iter()
+            .map(|s| match *s {
+                SourceAxis::Fixed(i) => (i, 1),
+                SourceAxis::Mapped { axis, start, .. } => {
+                    (start + at.tile.origin[axis], at.tile.shape[axis])
+                }
+            })
+            .unzip();
+        let tile = TilePosition {
+            origin: &origin,
+            shape: &shape,
+            array_shape: &self.source_shape,
+        };
+        self.op.eval(
+            args,
+            StripAt {
+                tile,
+                offset: at.offset,
+            },
+            out,
+        );
     }
 }
 

@@ -1,21 +1,24 @@
 //! What fusion passes share: whether an input can be fused, and inlining fusable inputs into
 //! a program while recording why the others were refused.
 
-use chunkwise_kernels::strip::{Program, Step, ValueRef};
+use chunkwise_kernels::strip::{Program, Step, StripOp, ValueRef};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::chunks::View;
 use crate::graph::{ElemInput, Node, NodeId, NodeKind, Note, Source};
+use crate::ops::generators::Translated;
 
 /// Why `input` cannot be fused into its consumer, or `None` if it can. Views compose, so
 /// elementwise work is fused through slices and transposes too: it is then computed at the
 /// positions the consumer reads. It is not fused where that would change what it computes
 /// or repeat it: through a view that repeats elements (a broadcast), or where it makes
-/// values from element positions (generators), through any view that moves elements.
+/// values from element positions (generators), through a view that moves elements relative
+/// to each other (a step, a reversal, a transpose). Through a translation (a slice with
+/// step 1, integer indices) generators make their values at the positions read.
 fn refusal(input: &ElemInput) -> Option<&'static str> {
-    let moved = !input.view.is_identity(&input.node.shape());
+    let moved = !input.view.is_identity(&input.node.shape()) && !input.view.is_translation();
     match &input.node.kind {
         NodeKind::Elemwise(e) if !e.program.steps.is_empty() && input.view.repeats() => {
             Some("broadcast input: its tile is repeated, not computed per element")
@@ -88,7 +91,7 @@ pub(crate) fn fuse_program(inputs: &[ElemInput], program: &Program) -> Fusion {
     }
     let mut fused = Fused::default();
     let mapped: Vec<ValueRef> = inputs.iter().map(|i| fused.operand_for(i)).collect();
-    let output = fused.append(program, &mapped);
+    let output = fused.append(program, &mapped, None);
     Fusion {
         inputs: fused.inputs,
         program: Program {
@@ -98,6 +101,22 @@ pub(crate) fn fuse_program(inputs: &[ElemInput], program: &Program) -> Fusion {
         },
         fused: true,
         notes: fused.notes,
+    }
+}
+
+/// The translation (view and source shape) through which a consumer reads a node's values,
+/// or `None` where it reads them element for element.
+type Translation<'a> = Option<(&'a View, &'a [usize])>;
+
+/// The generator `op`, making its values at the positions the consumer reads (`at`).
+fn generator_at(op: &Arc<dyn StripOp>, at: Translation) -> Arc<dyn StripOp> {
+    match at {
+        None => op.clone(),
+        Some((view, source_shape)) => Arc::new(Translated {
+            op: op.clone(),
+            view: view.clone(),
+            source_shape: source_shape.to_vec(),
+        }),
     }
 }
 
@@ -122,6 +141,8 @@ impl Fused {
         if let Some(&op) = self.by_node.get(&key) {
             return op;
         }
+        let shape = input.node.shape();
+        let at = (!input.view.is_identity(&shape)).then_some((&input.view, shape.as_slice()));
         let operand = match (&input.node.kind, refusal(input)) {
             (NodeKind::Elemwise(e), None) => {
                 // The producer's inputs as the consumer reads them: through both views.
@@ -135,10 +156,10 @@ impl Fused {
                         })
                     })
                     .collect();
-                self.append(&e.program, &mapped)
+                self.append(&e.program, &mapped, at)
             }
             (NodeKind::Source(Source::Generator(op)), None) => self.push(Step {
-                op: op.clone(),
+                op: generator_at(op, at),
                 args: Vec::new(),
             }),
             (_, Some(reason)) => {
@@ -155,17 +176,25 @@ impl Fused {
     }
 
     /// Appends `program`'s steps, its inputs standing for `mapped`; returns its output.
-    fn append(&mut self, program: &Program, mapped: &[ValueRef]) -> ValueRef {
+    /// `at` is the translation through which the consumer reads the program's values, if
+    /// any: its generators make theirs at the positions read.
+    fn append(&mut self, program: &Program, mapped: &[ValueRef], at: Translation) -> ValueRef {
         let mut mapped_steps = Vec::with_capacity(program.steps.len());
         for step in &program.steps {
-            let args = step.args.iter().map(|&a| match a {
-                ValueRef::Input(i) => mapped[i],
-                ValueRef::Step(j) => mapped_steps[j],
-            });
-            let operand = self.push(Step {
-                op: step.op.clone(),
-                args: args.collect(),
-            });
+            let args: Vec<ValueRef> = step
+                .args
+                .iter()
+                .map(|&a| match a {
+                    ValueRef::Input(i) => mapped[i],
+                    ValueRef::Step(j) => mapped_steps[j],
+                })
+                .collect();
+            let op = if args.is_empty() {
+                generator_at(&step.op, at)
+            } else {
+                step.op.clone()
+            };
+            let operand = self.push(Step { op, args });
             mapped_steps.push(operand);
         }
         match program.output {

@@ -306,7 +306,13 @@ trait Kernel {
     /// Writes the `N * PER_COUNTER` elements of block indices `first .. first + N` to `out`.
     #[inline(always)]
     fn emit<const N: usize>(&self, first: u64, out: &mut [Self::Out]) {
-        self.emit_at::<N>(&std::array::from_fn(|j| first.wrapping_add(j as u64)), out)
+        // A plain loop: `array::from_fn` is not always inlined into the multiversioned
+        // callers, and an outlined call per block costs as much as the block's rounds.
+        let mut counters = [0u64; N];
+        for (j, c) in counters.iter_mut().enumerate() {
+            *c = first.wrapping_add(j as u64);
+        }
+        self.emit_at::<N>(&counters, out)
     }
 }
 
@@ -323,7 +329,10 @@ fn drive_strided<K: Kernel>(kern: &K, start: u64, stride: u64, out: &mut [K::Out
     for (g, chunk) in out.chunks_mut(STRIDED_GROUP).enumerate() {
         let first = start.wrapping_add(((g * STRIDED_GROUP) as u64).wrapping_mul(stride));
         let index = |j: usize| first.wrapping_add((j as u64).wrapping_mul(stride));
-        let counters: [u64; STRIDED_GROUP] = std::array::from_fn(|j| index(j) / p);
+        let mut counters = [0u64; STRIDED_GROUP];
+        for (j, c) in counters.iter_mut().enumerate() {
+            *c = index(j) / p;
+        }
         kern.emit_at(&counters, &mut tmp[..STRIDED_GROUP * K::PER_COUNTER]);
         for (j, o) in chunk.iter_mut().enumerate() {
             *o = tmp[j * K::PER_COUNTER + (index(j) % p) as usize];
