@@ -10,7 +10,7 @@
 //! The store is one Zarr v3 group with `time`, `lat` and `lon` coordinates, CF attributes
 //! and consolidated metadata: `xarray.open_zarr` opens it as a Dataset.
 //!
-//! Run with `cargo run --release --example climate` (about 380 MB of data, a few seconds);
+//! Run with `cargo run --example climate` (about 380 MB of data, a few seconds);
 //! `-- --days 3650 --lat 360 --lon 720` gives the benchmark's size. The store is written under
 //! `target/climate-demo.zarr` unless `--store DIR` says otherwise.
 

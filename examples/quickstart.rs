@@ -1,7 +1,7 @@
 //! The quickstart: random arrays, a fused elementwise expression, reductions along an axis,
 //! the optimised plan, and a progress bar.
 //!
-//! Run with `cargo run --release --example quickstart`.
+//! Run with `cargo run --example quickstart`.
 
 use chunkwise::prelude::*;
 
