@@ -3,7 +3,7 @@
 
 use chunkwise_kernels::strip::{Program, Step, StripOp, ValueRef};
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::chunks::View;
@@ -17,8 +17,17 @@ use crate::ops::generators::Translated;
 /// values from element positions (generators), through a view that moves elements relative
 /// to each other (a step, a reversal, a transpose). Through a translation (a slice with
 /// step 1, integer indices) generators make their values at the positions read.
-fn refusal(input: &ElemInput) -> Option<&'static str> {
-    let moved = !input.view.is_identity(&input.node.shape()) && !input.view.is_translation();
+///
+/// A generator that the graph reads through more than [`MOST_TRANSLATED_READS`]
+/// translations (`crowded`) is not fused through them either: each read would make its
+/// values again (a five-point stencil of a random array would make each value five times),
+/// and making its tiles once costs less than that.
+fn refusal(input: &ElemInput, crowded: bool) -> Option<&'static str> {
+    let identity = input.view.is_identity(&input.node.shape());
+    if crowded && !identity && makes_values_from_positions(&input.node) {
+        return Some("generator read through many translations: its tiles are made once");
+    }
+    let moved = !identity && !input.view.is_translation();
     match &input.node.kind {
         NodeKind::Elemwise(e) if !e.program.steps.is_empty() && input.view.repeats() => {
             Some("broadcast input: its tile is repeated, not computed per element")
@@ -35,6 +44,56 @@ fn refusal(input: &ElemInput) -> Option<&'static str> {
         NodeKind::Reduce(_) => Some("reduction result"),
         NodeKind::Invalid(_) => Some("invalid node"),
     }
+}
+
+/// The most translations through which a program reads one generator with the generator
+/// made in its kernel at each (see [`refusal`]).
+const MOST_TRANSLATED_READS: usize = 2;
+
+/// Whether `node` makes values from element positions: a generator, or an elementwise
+/// program with one.
+fn makes_values_from_positions(node: &Node) -> bool {
+    match &node.kind {
+        NodeKind::Source(Source::Generator(_)) => true,
+        NodeKind::Elemwise(e) => e.program.steps.iter().any(|s| s.args.is_empty()),
+        _ => false,
+    }
+}
+
+/// The generators of the graph of `roots` that are read through more than
+/// [`MOST_TRANSLATED_READS`] distinct views other than the identity (by any nodes: the
+/// five slices of a stencil are five nodes before fusion joins them).
+pub(crate) fn crowded_generators(roots: &[Arc<Node>]) -> HashSet<NodeId> {
+    let mut views: HashSet<(NodeId, View)> = HashSet::new();
+    let mut seen = HashSet::new();
+    let mut stack: Vec<&Arc<Node>> = roots.iter().collect();
+    while let Some(node) = stack.pop() {
+        if !seen.insert(node.id) {
+            continue;
+        }
+        let inputs: &[ElemInput] = match &node.kind {
+            NodeKind::Elemwise(e) => &e.inputs,
+            NodeKind::Reduce(r) => &r.inputs,
+            _ => &[],
+        };
+        for input in inputs {
+            if makes_values_from_positions(&input.node)
+                && !input.view.is_identity(&input.node.shape())
+            {
+                views.insert((input.node.id, input.view.clone()));
+            }
+        }
+        stack.extend(node.inputs());
+    }
+    let mut reads: HashMap<NodeId, usize> = HashMap::new();
+    for (id, _) in views {
+        *reads.entry(id).or_default() += 1;
+    }
+    reads
+        .into_iter()
+        .filter(|&(_, n)| n > MOST_TRANSLATED_READS)
+        .map(|(id, _)| id)
+        .collect()
 }
 
 /// What [`fuse_program`] made of a program: the inputs it reads now and the program over
@@ -73,9 +132,18 @@ pub(crate) fn fuse_nodes(
     (out, fused_any.get())
 }
 
-/// Inlines the fusable inputs of a program, recording why the others were refused.
-pub(crate) fn fuse_program(inputs: &[ElemInput], program: &Program) -> Fusion {
-    let refusals: Vec<Option<&'static str>> = inputs.iter().map(refusal).collect();
+/// Inlines the fusable inputs of a program, recording why the others were refused;
+/// `crowded` are the generators not to be made at the positions of their translations
+/// (see [`crowded_generators`]).
+pub(crate) fn fuse_program(
+    inputs: &[ElemInput],
+    program: &Program,
+    crowded: &HashSet<NodeId>,
+) -> Fusion {
+    let refusals: Vec<Option<&'static str>> = inputs
+        .iter()
+        .map(|i| refusal(i, crowded.contains(&i.node.id)))
+        .collect();
     if refusals.iter().all(Option::is_some) {
         let notes = refusals
             .into_iter()
@@ -89,7 +157,10 @@ pub(crate) fn fuse_program(inputs: &[ElemInput], program: &Program) -> Fusion {
             notes,
         };
     }
-    let mut fused = Fused::default();
+    let mut fused = Fused {
+        crowded: crowded.clone(),
+        ..Fused::default()
+    };
     let mapped: Vec<ValueRef> = inputs.iter().map(|i| fused.operand_for(i)).collect();
     let output = fused.append(program, &mapped, None);
     Fusion {
@@ -133,6 +204,8 @@ struct Fused {
     by_step: HashMap<(usize, Vec<ValueRef>), ValueRef>,
     /// Why each input in `inputs` was not inlined.
     notes: Vec<Note>,
+    /// Generators read through too many translations to be made at each.
+    crowded: HashSet<NodeId>,
 }
 
 impl Fused {
@@ -143,7 +216,8 @@ impl Fused {
         }
         let shape = input.node.shape();
         let at = (!input.view.is_identity(&shape)).then_some((&input.view, shape.as_slice()));
-        let operand = match (&input.node.kind, refusal(input)) {
+        let crowded = self.crowded.contains(&input.node.id);
+        let operand = match (&input.node.kind, refusal(input, crowded)) {
             (NodeKind::Elemwise(e), None) => {
                 // The producer's inputs as the consumer reads them: through both views.
                 let mapped: Vec<ValueRef> = e
