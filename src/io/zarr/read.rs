@@ -15,7 +15,7 @@ use super::direct::{
     Compressor, any_bytes_are_valid, decompress_into, direct_compressor, stream_zstd_file,
 };
 use super::guard::GuardedReads;
-use super::store::Store;
+use super::store::{FetchLease, Store};
 // Re-exported for write.rs and rechunk.rs, which still import it from here.
 use super::store::Handle;
 use crate::chunks::{ChunkGrid, box_shape, clipped_lengths, overlap_local, sub_view};
@@ -246,6 +246,14 @@ fn guarded(array: &Handle) -> std::result::Result<ZArray<GuardedReads>, String> 
     Ok(array.with_storage(Arc::new(reads)))
 }
 
+/// Why a stored chunk cannot be read.
+enum Failure {
+    /// The store failed to give its bytes (a request failed for good).
+    Fetch(String),
+    /// Its bytes do not decode.
+    Decode(String),
+}
+
 /// Tiles read from a Zarr array.
 pub(crate) struct ZarrSource<T> {
     array: Arc<Handle>,
@@ -289,6 +297,28 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
                 format!("cannot bound the decoding of its chunks: {message}"),
             )
         })
+    }
+
+    /// The store keys of the stored units (chunks or shards) that `ranges` overlaps.
+    fn unit_keys(&self, ranges: &[Range<usize>]) -> Vec<zarrs::storage::StoreKey> {
+        let units = self.array.chunks_in_array_subset(&subset_of(ranges));
+        match units {
+            Ok(Some(units)) => units
+                .indices()
+                .iter()
+                .map(|index| self.array.chunk_key(&index))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// On object storage: starts fetching every stored unit of the tile `ranges` at once
+    /// (they are then decoded from memory); `None` elsewhere.
+    fn fetch(&self, ranges: &[Range<usize>]) -> Option<FetchLease> {
+        if !self.store.is_remote() {
+            return None;
+        }
+        self.store.fetch(self.unit_keys(ranges))
     }
 
     /// The `tracing` span of reading the elements `ranges` (a tile) from the store.
@@ -346,7 +376,13 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         {
             Ok(tile) => Ok(tile_value(tile)),
             Err(e) => match self.failing_chunk(subset) {
-                Some((key, message)) => {
+                Some((key, Failure::Fetch(message))) => {
+                    Err(Error::Storage(StorageError::Storage {
+                        path: format!("{}/{key}", self.store.describe()),
+                        message,
+                    }))
+                }
+                Some((key, Failure::Decode(message))) => {
                     Err(Error::Storage(StorageError::CorruptChunk { key, message }))
                 }
                 // Every chunk decodes whole, yet the subset did not: a partial decoder read
@@ -386,13 +422,18 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         Ok(tile_value(tile))
     }
 
-    /// The key of the first stored chunk in `subset` whose decoding fails, for messages.
-    fn failing_chunk(&self, subset: &ArraySubset) -> Option<(String, String)> {
+    /// The key of the first stored chunk in `subset` that cannot be read, and why, for
+    /// messages.
+    fn failing_chunk(&self, subset: &ArraySubset) -> Option<(String, Failure)> {
         let reader = self.reader().ok()?;
         let chunks = reader.chunks_in_array_subset(subset).ok()??;
         for index in chunks.indices().iter() {
             if let Err(e) = reader.retrieve_chunk::<ArrayD<T>>(&index) {
-                return Some((self.array.chunk_key(&index).to_string(), e.to_string()));
+                let failure = match e {
+                    zarrs::array::ArrayError::StorageError(e) => Failure::Fetch(e.to_string()),
+                    e => Failure::Decode(e.to_string()),
+                };
+                return Some((self.array.chunk_key(&index).to_string(), failure));
             }
         }
         None
@@ -452,6 +493,8 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
 
     fn tile(&self, _: &[usize], ranges: &[Range<usize>]) -> Result<Value> {
         let _span = self.read_span(ranges).entered();
+        // Every unit of the tile requested at once, before any is decoded.
+        let _fetched = self.fetch(ranges);
         let subset = subset_of(ranges);
         if let Some(compressor) = self.direct {
             let shape = box_shape(ranges);
