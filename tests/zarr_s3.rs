@@ -256,6 +256,42 @@ mod s3 {
     }
 
     #[test]
+    fn upcoming_tiles_are_fetched_ahead_within_the_memory_budget() {
+        let Some((python, moto, store)) = server_and_store("ahead.zarr") else {
+            return;
+        };
+        let values = formula::<f64>(&[40, 40]);
+        from_ndarray(&values, [10, 10])
+            .unwrap()
+            .to_zarr(&store, "x", &WriteOptions::default())
+            .unwrap();
+        // 20 ms per request: one worker reading 16 chunks one by one has one in flight.
+        let slow = proxy(&python, &moto, 20, 0, "");
+        let store = Store::from_url_with("s3://test/ahead.zarr", &options(&slow.url())).unwrap();
+        let x = zarr::open(&store, "x")
+            .unwrap()
+            .into_typed::<f64>()
+            .unwrap();
+        let tile = 10 * 10 * 8;
+        let one_by_one = Config::default().threads(1).io_concurrency(0);
+        let _ = most_in_flight(slow.port);
+        assert_same(&x.compute_with(&one_by_one).unwrap(), &values, "one by one");
+        assert_eq!(most_in_flight(slow.port), 1);
+        // Fetched ahead, 8 tasks at a time.
+        let ahead = Config::default().threads(1).io_concurrency(8);
+        assert_same(&x.compute_with(&ahead).unwrap(), &values, "ahead");
+        let most = most_in_flight(slow.port);
+        assert!(most >= 4, "{most} requests in flight at most");
+        // A budget of 6 tiles: the result's tiles and what is fetched ahead fit in it.
+        let (sum, report) = x
+            .sum()
+            .compute_report(&ahead.clone().memory_budget(6 * tile))
+            .unwrap();
+        assert!((sum.sum() - values.sum()).abs() <= 1e-9 * values.sum().abs());
+        assert!(report.peak_bytes <= 6 * tile, "{report:?}");
+    }
+
+    #[test]
     fn concurrent_writers_of_different_chunks_each_write_their_own() {
         let Some((_python, _moto, store)) = server_and_store("concurrent.zarr") else {
             return;

@@ -6,6 +6,7 @@ mod config;
 mod driver;
 mod memory;
 mod plan;
+mod prefetch;
 mod progress;
 mod run;
 mod task;

@@ -163,6 +163,22 @@ pub fn request(port: u16, method: &str, path: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// The most requests the proxy at `port` has had in flight at once since the last call.
+pub fn most_in_flight(port: u16) -> usize {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "GET /__stats HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text.rsplit("\r\n\r\n")
+        .next()
+        .and_then(|body| body.trim().parse().ok())
+        .expect("the proxy's stats")
+}
+
 /// Creates the bucket `name` on the server at `port`.
 pub fn create_bucket(port: u16, name: &str) {
     let status = request(port, "PUT", &format!("/{name}"));

@@ -6,6 +6,7 @@ the first FAIL requests of each method and path (of the paths that contain ONLY)
 
     s3_proxy.py PORT UPSTREAM [--delay-ms DELAY_MS] [--fail FAIL] [--only ONLY]
 
+`GET /__stats` answers the most requests it has had in flight at once (and resets it).
 Listens on 127.0.0.1:PORT only, keeps connections alive (HTTP/1.1), prints `ready` once it
 listens, and stops when its standard input closes (so it never outlives the test that
 started it).
@@ -26,6 +27,7 @@ def serve(port, upstream, delay, fail, only):
     target = urllib.parse.urlsplit(upstream)
     failures = {}
     lock = threading.Lock()
+    load = {"now": 0, "max": 0}
     local = threading.local()
 
     def connection():
@@ -40,6 +42,25 @@ def serve(port, upstream, delay, fail, only):
             pass
 
         def forward(self):
+            if self.path == "/__stats":
+                with lock:
+                    most, load["max"] = load["max"], 0
+                body = str(most).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            with lock:
+                load["now"] += 1
+                load["max"] = max(load["max"], load["now"])
+            try:
+                self.relay()
+            finally:
+                with lock:
+                    load["now"] -= 1
+
+        def relay(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             key = (self.command, self.path.split("?")[0])

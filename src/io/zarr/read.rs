@@ -20,7 +20,7 @@ use super::store::{FetchLease, Store};
 use super::store::Handle;
 use crate::chunks::{ChunkGrid, box_shape, clipped_lengths, overlap_local, sub_view};
 use crate::error::{Error, Result, StorageError};
-use crate::tile::{TilePiece, TileSource, Value, tile_value};
+use crate::tile::{Prefetched, TilePiece, TileSource, Value, tile_value};
 
 /// The array subset of a tile's `ranges`.
 fn subset_of(ranges: &[Range<usize>]) -> ArraySubset {
@@ -489,6 +489,26 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
             receive(TilePiece::whole(&self.general_tile(&subset)?)?);
         }
         Ok(())
+    }
+
+    /// On object storage, the decoded size of the stored units the tile overlaps: it
+    /// bounds their encoded size (but for incompressible data, where a compressor adds a
+    /// few bytes per block).
+    fn prefetch_bytes(&self, _: &[usize], ranges: &[Range<usize>]) -> Option<u64> {
+        if !self.store.is_remote() {
+            return None;
+        }
+        let (largest, _) = largest_chunk(&self.array).ok()?;
+        let itemsize = self.array.data_type().fixed_size()? as u64;
+        let unit = largest
+            .iter()
+            .try_fold(itemsize, |n, l| n.checked_mul(l.get()))?;
+        unit.checked_mul(self.unit_keys(ranges).len() as u64)
+    }
+
+    fn prefetch(&self, _: &[usize], ranges: &[Range<usize>]) -> Option<Prefetched> {
+        let lease = self.fetch(ranges)?;
+        Some(Box::new(lease))
     }
 
     fn tile(&self, _: &[usize], ranges: &[Range<usize>]) -> Result<Value> {
