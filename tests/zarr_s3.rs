@@ -43,7 +43,7 @@ mod s3 {
 
     /// A moto server with the bucket `test`, and a store at `s3://test/<name>` on it.
     fn server_and_store(name: &str) -> Option<(std::path::PathBuf, Server, Store)> {
-        let python = moto_python()?;
+        let python = with_moto(python())?;
         let moto = moto(&python, &[]);
         create_bucket(moto.port, "test");
         let store = Store::from_url_with(&format!("s3://test/{name}"), &options(&moto.url()))
@@ -320,7 +320,9 @@ mod s3 {
 
     #[test]
     fn http_stores_read_and_refuse_writes() {
-        let Some(python) = moto_python() else { return };
+        let Some(python) = with_moto(python()) else {
+            return;
+        };
         let dir = TempDir::new("http-store");
         let local = dir.join("store.zarr");
         let values = formula::<f64>(&[12, 10]);

@@ -1,6 +1,7 @@
 //! Local servers for the object storage tests: moto's S3 server, a proxy in front of it
 //! that delays or fails requests (tests/interop/s3_proxy.py), and Python's HTTP server, each
-//! started by the test on 127.0.0.1 on a free port and stopped when dropped.
+//! started by the test on 127.0.0.1 on a free port and stopped when dropped. Shared by the
+//! library's tests and the command-line tool's.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -70,19 +71,20 @@ impl Drop for Server {
     }
 }
 
-/// The Python of the interop venv if it has moto's server; `None` (the test skipped) only
-/// where interop is not required.
-pub fn moto_python() -> Option<PathBuf> {
-    let python = crate::zarr_util::python()?;
-    let ok = Command::new(&python)
-        .args(["-c", "import moto.server, boto3, s3fs"])
-        .status()
-        .is_ok_and(|s| s.success());
+/// `python` (the interop venv's) if it has moto's server and s3fs; `None` (the test
+/// skipped) only where `CHUNKWISE_REQUIRE_INTEROP` is not `1`.
+pub fn with_moto(python: Option<PathBuf>) -> Option<PathBuf> {
+    let ok = python.as_ref().is_some_and(|python| {
+        Command::new(python)
+            .args(["-c", "import moto.server, boto3, s3fs"])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
     if ok {
-        return Some(python);
+        return python;
     }
     let setup = "target/zarr-venv/bin/pip install 'moto[server]' s3fs";
-    if crate::zarr_util::require_interop() {
+    if std::env::var("CHUNKWISE_REQUIRE_INTEROP").as_deref() == Ok("1") {
         panic!("CHUNKWISE_REQUIRE_INTEROP=1 but moto[server] or s3fs is missing: {setup}");
     }
     println!("skipped: moto[server] or s3fs missing ({setup})");
