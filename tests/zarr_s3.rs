@@ -319,6 +319,50 @@ mod s3 {
     }
 
     #[test]
+    fn wrong_credentials_are_refused_with_the_servers_reason() {
+        let Some(python) = with_moto(python()) else {
+            return;
+        };
+        // moto checks credentials from its fifth request on: the setup makes a user, its
+        // key, its rights and the bucket.
+        let moto = moto(&python, &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")]);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/s3_auth_setup.py");
+        let out = Command::new(&python)
+            .arg(&script)
+            .args([moto.url().as_str(), "private"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (id, secret) = text.trim().split_once(' ').expect("KEY_ID SECRET");
+        let reach = |id: &str, secret: &str| {
+            let o = options(&moto.url()).credentials(id, secret, None);
+            Store::from_url_with("s3://private/x.zarr", &o).unwrap()
+        };
+        let values = formula::<u8>(&[6, 6]);
+        let good = reach(id, secret);
+        from_ndarray(&values, [3, 3])
+            .unwrap()
+            .to_zarr(&good, "a", &WriteOptions::default())
+            .unwrap();
+        assert_same(&read_back::<u8>(&good, "a"), &values, "a");
+        for (id, secret, reason) in [
+            (id, "not-the-secret", "SignatureDoesNotMatch"),
+            ("AKIANOSUCHKEY0000000", secret, "InvalidAccessKeyId"),
+        ] {
+            let message = zarr::open(reach(id, secret), "a").unwrap_err().to_string();
+            assert!(
+                message.contains("s3://private/x.zarr") && message.contains(reason),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
     fn http_stores_read_and_refuse_writes() {
         let Some(python) = with_moto(python()) else {
             return;

@@ -265,6 +265,9 @@ pub(crate) struct ZarrSource<T> {
     /// into a given buffer: a tile that is one whole chunk is decompressed straight into
     /// its buffer (see [`decompress_into`]).
     direct: Option<Compressor>,
+    /// On object storage, the decoded bytes of the largest stored unit (chunk or shard):
+    /// what fetching one ahead holds at most (see [`TileSource::prefetch_bytes`]).
+    unit_bytes: Option<u64>,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -272,11 +275,22 @@ impl<T> ZarrSource<T> {
     pub(crate) fn new(array: Arc<Handle>, store: Store) -> ZarrSource<T> {
         let direct = direct_compressor(&array);
         let reader = guarded(&array);
+        let unit_bytes = store
+            .is_remote()
+            .then(|| {
+                let (largest, _) = largest_chunk(&array).ok()?;
+                let itemsize = array.data_type().fixed_size()? as u64;
+                largest
+                    .iter()
+                    .try_fold(itemsize, |n, l| n.checked_mul(l.get()))
+            })
+            .flatten();
         ZarrSource {
             array,
             reader,
             store,
             direct,
+            unit_bytes,
             _t: std::marker::PhantomData,
         }
     }
@@ -495,15 +509,12 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
     /// bounds their encoded size (but for incompressible data, where a compressor adds a
     /// few bytes per block).
     fn prefetch_bytes(&self, _: &[usize], ranges: &[Range<usize>]) -> Option<u64> {
-        if !self.store.is_remote() {
-            return None;
-        }
-        let (largest, _) = largest_chunk(&self.array).ok()?;
-        let itemsize = self.array.data_type().fixed_size()? as u64;
-        let unit = largest
-            .iter()
-            .try_fold(itemsize, |n, l| n.checked_mul(l.get()))?;
-        unit.checked_mul(self.unit_keys(ranges).len() as u64)
+        let unit_bytes = self.unit_bytes?;
+        let units = self
+            .array
+            .chunks_in_array_subset(&subset_of(ranges))
+            .ok()??;
+        unit_bytes.checked_mul(units.num_elements())
     }
 
     fn prefetch(&self, _: &[usize], ranges: &[Range<usize>]) -> Option<Prefetched> {

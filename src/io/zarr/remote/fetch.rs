@@ -8,8 +8,10 @@
 //! value is kept while a lease on its key lives, and dropped with the last one.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use futures::FutureExt;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use zarrs::storage::{Bytes, StorageError, StoreKey};
@@ -93,11 +95,18 @@ impl Fetcher {
             slots.insert(key.as_str().to_string(), (slot.clone(), 1));
             let (client, requests, key) =
                 (self.0.client.clone(), self.0.requests.clone(), key.clone());
-            self.0.runtime.spawn(async move {
-                let outcome = match requests.acquire_owned().await {
+            let get = async move {
+                match requests.acquire_owned().await {
                     Ok(_permit) => client.get(&key).await.map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
-                };
+                }
+            };
+            self.0.runtime.spawn(async move {
+                // A panic in the client must not leave the readers waiting for ever.
+                let outcome = AssertUnwindSafe(get)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| Err("the request panicked in the client".into()));
                 slot.fill(outcome);
             });
         }
