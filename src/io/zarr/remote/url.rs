@@ -51,10 +51,10 @@ impl StoreUrl {
     /// bucket or host, and paths with empty or dot-only components (which object stores
     /// would resolve differently from a filesystem).
     pub(crate) fn parse(text: &str) -> Result<StoreUrl> {
-        let trimmed = text.trim_end_matches('/');
-        let Some((scheme, rest)) = trimmed.split_once("://") else {
+        let Some((scheme, rest)) = text.split_once("://") else {
             return Err(bad(text, "not a URL (scheme://...)"));
         };
+        let rest = rest.trim_end_matches('/');
         let scheme_kind = match scheme.to_ascii_lowercase().as_str() {
             "s3" | "s3a" => Scheme::S3,
             "http" | "https" => Scheme::Http,
@@ -87,7 +87,7 @@ impl StoreUrl {
         };
         Ok(StoreUrl {
             scheme: scheme_kind,
-            text: trimmed.to_string(),
+            text: format!("{scheme}://{rest}"),
             authority,
             prefix: prefix.to_string(),
         })
