@@ -248,7 +248,7 @@ fn guarded(array: &Handle) -> std::result::Result<ZArray<GuardedReads>, String> 
 
 /// Why a stored chunk cannot be read.
 enum Failure {
-    /// The store failed to give its bytes (a request failed for good).
+    /// The store failed to give its bytes (an I/O error: a request failed for good).
     Fetch(String),
     /// Its bytes do not decode.
     Decode(String),
@@ -443,8 +443,12 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         let chunks = reader.chunks_in_array_subset(subset).ok()??;
         for index in chunks.indices().iter() {
             if let Err(e) = reader.retrieve_chunk::<ArrayD<T>>(&index) {
+                // An I/O error is a value that could not be had (a request that failed for
+                // good); anything else, the decode guard's findings included, a corrupt chunk.
                 let failure = match e {
-                    zarrs::array::ArrayError::StorageError(e) => Failure::Fetch(e.to_string()),
+                    zarrs::array::ArrayError::StorageError(
+                        e @ zarrs::storage::StorageError::IOError(_),
+                    ) => Failure::Fetch(e.to_string()),
                     e => Failure::Decode(e.to_string()),
                 };
                 return Some((self.array.chunk_key(&index).to_string(), failure));

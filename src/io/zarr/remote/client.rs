@@ -176,9 +176,10 @@ impl RemoteStorage {
     }
 }
 
-/// `error` of a request on `key`, naming the key.
+/// `error` of a request on `key`, naming the key: an I/O error (the value could not be
+/// had), which readers tell apart from a value that does not decode.
 pub(crate) fn keyed(key: &StoreKey, error: impl std::fmt::Display) -> StorageError {
-    StorageError::Other(format!("{key}: {error}"))
+    StorageError::from(Arc::new(std::io::Error::other(format!("{key}: {error}"))))
 }
 
 /// The `ranges` of a whole `value`, each checked to lie inside it.
