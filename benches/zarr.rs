@@ -12,6 +12,15 @@
 //! - rechunk 20000 x 20000 f64 from (20000, 100) to (100, 20000) tiles through a temporary
 //!   Zarr store (the rows-to-columns case), each output tile then summed: time and peak RSS.
 //!
+//! - read and sum a 10000 x 10000 f64 array in 1000 x 1000 zstd chunks from a local S3
+//!   server (moto, started by the bench) with 5 ms added to every request (and with none)
+//!   by a delaying proxy in the bench's threads (benches/common/delay_proxy.rs), against
+//!   Dask + zarr-python reading
+//!   the same bucket through fsspec/s3fs (benches/s3_dask.py) in the same run. Needs the
+//!   `object-store` feature (`cargo bench --bench zarr --features object-store -- s3`),
+//!   moto in the interop venv (`$CHUNKWISE_ZARR_PYTHON` or target/zarr-venv) and s3fs in
+//!   the peers venv (target/peers, or `$CHUNKWISE_PEERS_PYTHON`).
+//!
 //! `CHUNKWISE_BENCH_SCALE=4` divides every side by 4 for a quick run. Name workloads
 //! (`throughput`, `climate`) as arguments to run only those.
 #![allow(missing_docs)]
@@ -295,6 +304,142 @@ fn rechunk() {
 }
 
 /// Runs each workload in a process of its own, so that its peak RSS is its own.
+#[cfg(feature = "object-store")]
+#[path = "../tests/common/s3_util.rs"]
+mod s3_util;
+
+#[cfg(feature = "object-store")]
+#[path = "common/delay_proxy.rs"]
+mod delay_proxy;
+
+/// Reading from object storage, against Dask on the same bucket.
+mod s3 {
+    /// Without the feature, the workload says how to run it.
+    #[cfg(not(feature = "object-store"))]
+    pub(crate) fn s3() {
+        println!("\n== S3 read+sum: skipped (build with --features object-store)");
+    }
+
+    #[cfg(feature = "object-store")]
+    pub(crate) use with_feature::s3;
+
+    #[cfg(feature = "object-store")]
+    mod with_feature {
+        use std::path::{Path, PathBuf};
+        use std::process::Command;
+
+        use chunkwise::Config;
+        use chunkwise::io::zarr::{self, Compression, Store, WriteOptions};
+
+        use crate::common::scale;
+        use crate::delay_proxy::DelayProxy;
+        use crate::s3_util;
+        use crate::three_runs;
+
+        /// `$CHUNKWISE_ZARR_PYTHON` or target/zarr-venv's Python, if it has moto.
+        fn moto_python() -> Option<PathBuf> {
+            let venv = PathBuf::from("target/zarr-venv/bin/python");
+            let python = std::env::var_os("CHUNKWISE_ZARR_PYTHON")
+                .map(PathBuf::from)
+                .filter(|p| p.is_file())
+                .or_else(|| venv.is_file().then_some(venv));
+            s3_util::with_moto(python)
+        }
+
+        /// The peers venv's Python (Dask, zarr-python; `$CHUNKWISE_PEERS_PYTHON` or
+        /// target/peers), if it has s3fs.
+        fn peers_python() -> Option<PathBuf> {
+            let python = std::env::var_os("CHUNKWISE_PEERS_PYTHON")
+                .map_or_else(|| PathBuf::from("target/peers/bin/python"), PathBuf::from);
+            let ok = Command::new(&python)
+                .args(["-c", "import dask, zarr, s3fs"])
+                .status()
+                .is_ok_and(|s| s.success());
+            ok.then_some(python)
+        }
+
+        /// Dask's median seconds for the sum through `endpoint`.
+        fn dask(python: &Path, endpoint: &str, url: &str) -> Option<f64> {
+            let out = Command::new(python)
+                .args(["benches/s3_dask.py", endpoint, url, "x"])
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() {
+                println!("  dask failed: {}", String::from_utf8_lossy(&out.stderr));
+                return None;
+            }
+            let line = text.lines().find(|l| l.starts_with("RESULT"))?;
+            println!("  {line}");
+            line.split_whitespace()
+                .find_map(|f| f.strip_prefix("median_s="))?
+                .parse()
+                .ok()
+        }
+
+        pub(crate) fn s3() {
+            let (n, c) = (10_000 / scale(), 1000 / scale());
+            let mb = (n * n * 8) as f64 / 1e6;
+            println!("\n== S3 read+sum: {n} x {n} f64 in {c} x {c} zstd chunks ({mb:.0} MB), moto");
+            let Some(python) = moto_python() else { return };
+            let peers = peers_python();
+            if peers.is_none() {
+                println!("  (no Dask figure: target/peers lacks dask or s3fs)");
+            }
+            let moto = s3_util::moto(&python, &[]);
+            s3_util::create_bucket(moto.port, "bench");
+            let url = "s3://bench/sum.zarr";
+            let store = Store::from_url_with(url, &s3_util::options(&moto.url())).unwrap();
+            let x = chunkwise::random::uniform::<f64>(5, 0.0, 1.0, &[n, n], [c, c]).unwrap();
+            let options = WriteOptions::default().compression(Compression::Zstd { level: 1 });
+            let t = std::time::Instant::now();
+            x.to_zarr(&store, "x", &options).unwrap();
+            println!("  write to moto: {:.2} s", t.elapsed().as_secs_f64());
+            let expected = x.sum().compute().unwrap().sum();
+
+            let upstream = ([127, 0, 0, 1], moto.port).into();
+            for delay in [0, 5] {
+                let proxy = DelayProxy::start(upstream, std::time::Duration::from_millis(delay));
+                println!("  -- {delay} ms added per request (proxy {})", proxy.url());
+                let store = Store::from_url_with(url, &s3_util::options(&proxy.url())).unwrap();
+                let array = zarr::open(&store, "x")
+                    .unwrap()
+                    .into_typed::<f64>()
+                    .unwrap();
+                let mut ours = f64::NAN;
+                for (what, config) in [
+                    (
+                        "each tile fetched when its task runs",
+                        Config::default().io_concurrency(0),
+                    ),
+                    ("tiles fetched ahead (io_concurrency 16)", Config::default()),
+                ] {
+                    let runs = three_runs(|| {
+                        let sum = array.sum().compute_with(&config).unwrap().sum();
+                        assert!((sum - expected).abs() <= 1e-6 * expected.abs());
+                    });
+                    println!(
+                        "  chunkwise, {what}: median {:.3} s (min {:.3}, first {:.3}), {:.0} MB/s",
+                        runs.median,
+                        runs.min,
+                        runs.first,
+                        mb / runs.median
+                    );
+                    ours = runs.median;
+                }
+                if let Some(peers) = &peers
+                    && let Some(theirs) = dask(peers, &proxy.url(), url)
+                {
+                    println!(
+                        "  chunkwise (fetched ahead) {ours:.3} s vs Dask {theirs:.3} s: {:.2}x",
+                        theirs / ours
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn main() {
     // Measured as a batch application runs: malloc keeps tile buffers for reuse, large
     // results get huge pages (opt-in, process-wide: see `tune_allocator`).
@@ -303,10 +448,11 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let workloads: [(&str, fn()); 3] = [
+    let workloads: [(&str, fn()); 4] = [
         ("throughput", throughput),
         ("climate", climate),
         ("rechunk", rechunk),
+        ("s3", s3::s3),
     ];
     if let [name] = which.as_slice()
         && let Some((_, run)) = workloads.iter().find(|(w, _)| w == name)

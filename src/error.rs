@@ -362,6 +362,33 @@ pub enum StorageError {
         /// What makes it unsafe.
         reason: String,
     },
+    /// A store URL that cannot be opened: an unknown scheme, no bucket, or a malformed
+    /// endpoint.
+    #[error("cannot open the store {url}: {reason}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A store URL whose kind of storage this build of chunkwise leaves out.
+    #[error(
+        "cannot open the store {url}: object storage needs chunkwise's cargo feature \"{feature}\" (build with `--features {feature}`)"
+    )]
+    FeatureMissing {
+        /// The URL as given.
+        url: String,
+        /// The cargo feature to enable.
+        feature: String,
+    },
+    /// A write to a store that only reads (an HTTP store).
+    #[error("cannot write to {store}: {reason}")]
+    ReadOnly {
+        /// The store.
+        store: String,
+        /// Why it only reads.
+        reason: String,
+    },
     /// Writing a plan or trace file failed.
     #[error("I/O error on {path}: {message}")]
     Io {

@@ -21,7 +21,8 @@
 //! the start of `main`. The default memory budget follows the cgroup limit where there is
 //! one ([`physical_memory`]). Plans, computations, tasks and Zarr reads and writes are
 //! `tracing` spans (`plan`, `compute`, `task`, `zarr_read`, `zarr_write`). Cargo features
-//! choose the tile GEMM: `blis` (the default), `openblas` or `faer-gemm`.
+//! choose the tile GEMM: `blis` (the default), `openblas` or `faer-gemm`; `object-store`
+//! adds Zarr on S3 and HTTPS (`zarr::open("s3://bucket/data.zarr", "tas")`).
 //!
 //! Layers, each a folder, each importing only the layers below it (unit tests aside; see
 //! the README's "Architecture"): `io` and `linalg` (storage and linear algebra, on the

@@ -5,6 +5,12 @@
 //! last component that ends in `.zarr` (`data/in.zarr/tas` is the array `/tas` of the store
 //! `data/in.zarr`; a path without such a component is a store whose root is the array).
 //!
+//! Stores on object storage are named by URL in the same way (built with the
+//! `object-store` feature, on by default): `s3://bucket/data/in.zarr/tas` (input or output;
+//! credentials, region and endpoint from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//! `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`), `https://host/data/in.zarr/tas`
+//! (input only).
+//!
 //! ```text
 //! chunkwise info data/in.zarr
 //! chunkwise reduce --op mean --dim time data/in.zarr/tas out.zarr/tas_mean
@@ -12,6 +18,7 @@
 //! chunkwise rechunk --chunks 1460,10,10 data/in.zarr/tas out.zarr/tas_ts
 //! chunkwise convert --codec blosc --zarr-version 2 data/in.zarr/tas out.zarr/tas
 //! chunkwise slice --dim time --start 0 --stop 365 data/in.zarr/tas out.zarr/first_year
+//! chunkwise reduce --op max --dim time s3://bucket/in.zarr/tas s3://bucket/out.zarr/tas_max
 //! ```
 
 mod commands;
@@ -110,9 +117,11 @@ enum Command {
 /// The input and output arrays and how the output is written.
 #[derive(Args, Debug)]
 struct InOut {
-    /// The input array (`store.zarr/path`).
+    /// The input array (`store.zarr/path`, `s3://bucket/store.zarr/path` or
+    /// `https://host/store.zarr/path`).
     input: String,
-    /// The output array (`store.zarr/path`); its store is created if needed.
+    /// The output array (`store.zarr/path` or `s3://bucket/store.zarr/path`); its store is
+    /// created if needed.
     output: String,
     /// Replace the output array if it exists.
     #[arg(long)]

@@ -278,3 +278,116 @@ fn xarray_opens_what_the_tool_writes() {
         "{printed}"
     );
 }
+
+#[cfg(feature = "object-store")]
+#[path = "../../tests/common/s3_util.rs"]
+mod s3_util;
+
+/// Runs the binary with the AWS environment of the S3 server at `endpoint` (and no other
+/// `AWS_` variable of this process).
+#[cfg(feature = "object-store")]
+fn chunkwise_on_s3(endpoint: &str, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chunkwise"));
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+        command.env_remove(name);
+    }
+    command
+        .env("AWS_ACCESS_KEY_ID", s3_util::KEY)
+        .env("AWS_SECRET_ACCESS_KEY", s3_util::SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[cfg(feature = "object-store")]
+#[test]
+fn inputs_and_outputs_on_s3_and_inputs_over_https() {
+    let Some(python) = s3_util::with_moto(python()) else {
+        return;
+    };
+    let moto = s3_util::moto(&python, &[]);
+    s3_util::create_bucket(moto.port, "cli");
+    let dir = Scratch::new("s3");
+    let dense = input(&dir.0);
+    let local = dir.0.join("in.zarr/tas");
+    let run = |args: &[&str]| {
+        let out = chunkwise_on_s3(&moto.url(), args);
+        assert!(
+            out.status.success(),
+            "chunkwise {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Local to S3, S3 to S3, and S3 to local.
+    run(&["convert", local.to_str().unwrap(), "s3://cli/in.zarr/tas"]);
+    run(&[
+        "reduce",
+        "--op",
+        "mean",
+        "--dim",
+        "time",
+        "s3://cli/in.zarr/tas",
+        "s3://cli/out.zarr/tas_mean",
+    ]);
+    let info = run(&["info", "s3://cli/out.zarr"]);
+    assert!(
+        info.contains("/tas_mean") && info.contains("dims [lat, lon]"),
+        "{info}"
+    );
+    let back = dir.0.join("back.zarr");
+    run(&[
+        "slice",
+        "--dim",
+        "time",
+        "--stop",
+        "10",
+        "s3://cli/in.zarr/tas",
+        &format!("{}/first", back.display()),
+    ]);
+    let expected = dense.mapv(f64::from).mean_axis(Axis(0)).unwrap().into_dyn();
+    let options = chunkwise::io::zarr::RemoteOptions::default()
+        .endpoint(moto.url())
+        .credentials(s3_util::KEY, s3_util::SECRET, None);
+    let store = zarr::Store::from_url_with("s3://cli/out.zarr", &options).unwrap();
+    let mean = zarr::open(&store, "tas_mean")
+        .unwrap()
+        .astype::<f64>()
+        .compute()
+        .unwrap();
+    assert_close(&mean, &expected);
+    let first = dense.slice(s![..10, .., ..]).mapv(f64::from).into_dyn();
+    assert_close(&read(&back, "first"), &first);
+
+    // Over HTTP: read, and a write refused.
+    let server = s3_util::http_server(&python, &dir.0);
+    let url = format!("{}/in.zarr/tas", server.url());
+    run(&[
+        "reduce",
+        "--op",
+        "max",
+        "--dim",
+        "time",
+        &url,
+        &format!("{}/max", back.display()),
+    ]);
+    let max = dense
+        .mapv(f64::from)
+        .fold_axis(Axis(0), f64::MIN, |a, &b| a.max(b));
+    assert_close(&read(&back, "max"), &max.into_dyn());
+    let out = chunkwise_on_s3(
+        &moto.url(),
+        &[
+            "convert",
+            local.to_str().unwrap(),
+            &format!("{}/in.zarr/copy", server.url()),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("read-only"),
+        "{stderr}"
+    );
+}

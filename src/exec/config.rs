@@ -29,6 +29,11 @@ pub struct Config {
     pub fuse: bool,
     /// Elements per strip in fused kernels.
     pub strip_len: usize,
+    /// Source tasks on object storage whose chunks are fetched ahead, in plan order, while
+    /// earlier tasks compute (within the memory budget); 0 fetches each tile only when its
+    /// task runs. The requests of one store in flight at once are bounded by its
+    /// [`RemoteOptions::max_requests`](crate::io::zarr::RemoteOptions::max_requests).
+    pub io_concurrency: usize,
 }
 
 impl Default for Config {
@@ -43,6 +48,7 @@ impl Default for Config {
             trace: false,
             fuse: true,
             strip_len: DEFAULT_STRIP_LEN,
+            io_concurrency: 16,
         }
     }
 }
@@ -81,6 +87,12 @@ impl Config {
     /// Sets the strip length of fused kernels.
     pub fn strip_len(mut self, len: usize) -> Config {
         self.strip_len = len.max(1);
+        self
+    }
+
+    /// Sets how many source tasks on object storage are fetched ahead (0: none).
+    pub fn io_concurrency(mut self, tasks: usize) -> Config {
+        self.io_concurrency = tasks;
         self
     }
 

@@ -7,6 +7,7 @@ mod driver;
 mod memory;
 mod order;
 mod plan;
+mod prefetch;
 mod progress;
 mod run;
 mod task;

@@ -34,6 +34,7 @@ use rayon::{Scope, ThreadPool};
 
 use super::config::Config;
 use super::plan::Plan;
+use super::prefetch::Prefetcher;
 use super::progress::Progress;
 use super::task::run_task;
 use super::trace::TraceEvent;
@@ -137,6 +138,9 @@ struct State<'a> {
     failure: Option<Error>,
     trace: Vec<TraceEvent>,
     progress: Progress,
+    /// Chunks of upcoming source tasks fetched ahead (object stores); their bytes count
+    /// like tiles started ahead of plan order.
+    prefetch: Prefetcher<'a>,
 }
 
 /// What every task needs to know besides the shared state.
@@ -174,10 +178,12 @@ impl<'a> Run<'a> {
             let in_order = t == state.next;
             // Ahead of plan order, only if the plan order can still finish beside it (see
             // the module's documentation).
+            let fetched = state.prefetch.bytes;
             let safe = in_order
-                || state.plan.needs[state.next].saturating_add(state.ahead + task.out_bytes)
+                || state.plan.needs[state.next]
+                    .saturating_add(state.ahead + fetched + task.out_bytes)
                     <= self.budget;
-            if !safe || state.held + state.reserved + need > self.budget {
+            if !safe || state.held + state.reserved + fetched + need > self.budget {
                 // With nothing running, every task before `next` is done, so `t` is `next`
                 // and fits unless a task's tile outgrew its projection.
                 if state.running == 0 {
@@ -206,6 +212,26 @@ impl<'a> Run<'a> {
                 .collect();
             scope.spawn(move |scope| self.run_one(t, inputs, scope));
         }
+        self.fetch_ahead(state);
+    }
+
+    /// Starts fetching the chunks of upcoming source tasks, while the plan order can still
+    /// finish beside them (the rule for tasks started ahead) and they fit beside what is
+    /// held and reserved.
+    fn fetch_ahead(&self, state: &mut State<'a>) {
+        if state.failure.is_some() || state.next >= state.started.len() {
+            return;
+        }
+        let order = state.plan.needs[state.next].saturating_add(state.ahead);
+        let now = state.held + state.reserved;
+        let budget = self.budget;
+        let State {
+            prefetch, started, ..
+        } = state;
+        prefetch.advance(started, |fetched| {
+            order.saturating_add(fetched) <= budget && now.saturating_add(fetched) <= budget
+        });
+        state.peak = state.peak.max(now + state.prefetch.bytes);
     }
 
     /// Runs task `t` on this worker, records its result, and starts what became ready.
@@ -244,6 +270,7 @@ impl<'a> Run<'a> {
         let mut state = self.lock();
         state.running -= 1;
         state.reserved -= task.run_bytes();
+        state.prefetch.release(t);
         state.trace.extend(event);
         state.progress.tick();
         let delivery = match result {
@@ -372,6 +399,7 @@ fn execute(plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report
         failure: None,
         trace: Vec::new(),
         progress: Progress::new(n as u64, config.progress),
+        prefetch: Prefetcher::new(plan, config.io_concurrency),
     };
     let run = Run {
         state: Mutex::new(state),

@@ -81,7 +81,7 @@ pub(crate) mod value;
 
 pub(crate) use block_map::{BlockMap, Pick, TileMemory};
 pub(crate) use reduce::{ErasedReducer, PartialFold, Several, erase, grouped_partial, partial};
-pub(crate) use source::{TilePiece, TileSink, TileSource};
+pub(crate) use source::{Prefetched, TilePiece, TileSink, TileSource};
 pub(crate) use value::{
     TileData, TupleTile, Value, Written, new_tile, part, tile_of, tile_value, tuple,
 };

@@ -22,6 +22,17 @@ pub(crate) trait TileSource: Send + Sync + Debug {
     fn streams(&self, _grid: &ChunkGrid) -> bool {
         false
     }
+    /// The bytes that fetching the tile of `block` ahead of its task would hold until the
+    /// task reads it (a bound), or `None` if this source does not fetch ahead (only object
+    /// stores do: there a request waits on the network, not on a core).
+    fn prefetch_bytes(&self, _block: &[usize], _ranges: &[Range<usize>]) -> Option<u64> {
+        None
+    }
+    /// Starts fetching what reading the tile of `block` needs, without waiting; what is
+    /// fetched is kept until the returned value is dropped.
+    fn prefetch(&self, _block: &[usize], _ranges: &[Range<usize>]) -> Option<Prefetched> {
+        None
+    }
     /// The tile of `block` handed to `receive` piece by piece, as [`TilePiece`]s. The
     /// default reads the whole tile and hands it over at once.
     fn stream_tile(
@@ -35,6 +46,9 @@ pub(crate) trait TileSource: Send + Sync + Debug {
         Ok(())
     }
 }
+
+/// Data a source fetched ahead for a task to come, kept until this is dropped.
+pub(crate) type Prefetched = Box<dyn Send + Sync>;
 
 /// What [`TileSource::stream_tile`] hands over.
 #[derive(Clone, Copy, Debug)]

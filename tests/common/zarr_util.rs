@@ -114,7 +114,7 @@ pub fn formula<T: Formula>(shape: &[usize]) -> ArrayD<T> {
     ArrayD::from_shape_vec(IxDyn(shape), (0..n).map(T::at).collect()).unwrap()
 }
 
-const SETUP: &str = "python3 -m venv target/zarr-venv && target/zarr-venv/bin/pip install 'zarr==3.1.*' numpy xarray";
+const SETUP: &str = "python3 -m venv target/zarr-venv && target/zarr-venv/bin/pip install 'zarr==3.1.*' numpy xarray 'moto[server]==5.*' s3fs";
 
 /// The Python with zarr-python: `$CHUNKWISE_ZARR_PYTHON`, else `target/zarr-venv/bin/python`;
 /// `None` (after saying so) to skip, unless `CHUNKWISE_REQUIRE_INTEROP=1`: then it panics.

@@ -104,6 +104,7 @@ pub struct Group {
 /// ```
 pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -> Result<Group> {
     let store = store.into_store()?;
+    store.check_writable()?;
     let node_path = node_path(path)?;
     if let Some(name) = node_path.rsplit('/').next()
         && is_staging(name)

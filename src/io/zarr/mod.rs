@@ -26,6 +26,7 @@ mod metadata;
 mod paths;
 mod read;
 mod rechunk;
+mod remote;
 mod staging;
 mod store;
 mod write;
@@ -37,6 +38,7 @@ pub use dynamic::AnyArray;
 pub use group::{Group, GroupOptions, create_group, open_group};
 pub use hierarchy::consolidate_metadata;
 pub use metadata::{BloscCompressor, BloscShuffle, Compression, ZarrVersion};
+pub use remote::{RemoteOptions, Retries};
 pub use store::{IntoStore, Store};
 pub use write::{WriteMode, WriteOptions};
 

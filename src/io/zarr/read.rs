@@ -15,12 +15,12 @@ use super::direct::{
     Compressor, any_bytes_are_valid, decompress_into, direct_compressor, stream_zstd_file,
 };
 use super::guard::GuardedReads;
-use super::store::Store;
+use super::store::{FetchLease, Store};
 // Re-exported for write.rs and rechunk.rs, which still import it from here.
 use super::store::Handle;
 use crate::chunks::{ChunkGrid, box_shape, clipped_lengths, overlap_local, sub_view};
 use crate::error::{Error, Result, StorageError};
-use crate::tile::{TilePiece, TileSource, Value, tile_value};
+use crate::tile::{Prefetched, TilePiece, TileSource, Value, tile_value};
 
 /// The array subset of a tile's `ranges`.
 fn subset_of(ranges: &[Range<usize>]) -> ArraySubset {
@@ -246,6 +246,14 @@ fn guarded(array: &Handle) -> std::result::Result<ZArray<GuardedReads>, String> 
     Ok(array.with_storage(Arc::new(reads)))
 }
 
+/// Why a stored chunk cannot be read.
+enum Failure {
+    /// The store failed to give its bytes (an I/O error: a request failed for good).
+    Fetch(String),
+    /// Its bytes do not decode.
+    Decode(String),
+}
+
 /// Tiles read from a Zarr array.
 pub(crate) struct ZarrSource<T> {
     array: Arc<Handle>,
@@ -257,6 +265,9 @@ pub(crate) struct ZarrSource<T> {
     /// into a given buffer: a tile that is one whole chunk is decompressed straight into
     /// its buffer (see [`decompress_into`]).
     direct: Option<Compressor>,
+    /// On object storage, the decoded bytes of the largest stored unit (chunk or shard):
+    /// what fetching one ahead holds at most (see [`TileSource::prefetch_bytes`]).
+    unit_bytes: Option<u64>,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -264,11 +275,22 @@ impl<T> ZarrSource<T> {
     pub(crate) fn new(array: Arc<Handle>, store: Store) -> ZarrSource<T> {
         let direct = direct_compressor(&array);
         let reader = guarded(&array);
+        let unit_bytes = store
+            .is_remote()
+            .then(|| {
+                let (largest, _) = largest_chunk(&array).ok()?;
+                let itemsize = array.data_type().fixed_size()? as u64;
+                largest
+                    .iter()
+                    .try_fold(itemsize, |n, l| n.checked_mul(l.get()))
+            })
+            .flatten();
         ZarrSource {
             array,
             reader,
             store,
             direct,
+            unit_bytes,
             _t: std::marker::PhantomData,
         }
     }
@@ -289,6 +311,28 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
                 format!("cannot bound the decoding of its chunks: {message}"),
             )
         })
+    }
+
+    /// The store keys of the stored units (chunks or shards) that `ranges` overlaps.
+    fn unit_keys(&self, ranges: &[Range<usize>]) -> Vec<zarrs::storage::StoreKey> {
+        let units = self.array.chunks_in_array_subset(&subset_of(ranges));
+        match units {
+            Ok(Some(units)) => units
+                .indices()
+                .iter()
+                .map(|index| self.array.chunk_key(&index))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// On object storage: starts fetching every stored unit of the tile `ranges` at once
+    /// (they are then decoded from memory); `None` elsewhere.
+    fn fetch(&self, ranges: &[Range<usize>]) -> Option<FetchLease> {
+        if !self.store.is_remote() {
+            return None;
+        }
+        self.store.fetch(self.unit_keys(ranges))
     }
 
     /// The `tracing` span of reading the elements `ranges` (a tile) from the store.
@@ -346,7 +390,13 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         {
             Ok(tile) => Ok(tile_value(tile)),
             Err(e) => match self.failing_chunk(subset) {
-                Some((key, message)) => {
+                Some((key, Failure::Fetch(message))) => {
+                    Err(Error::Storage(StorageError::Storage {
+                        path: format!("{}/{key}", self.store.describe()),
+                        message,
+                    }))
+                }
+                Some((key, Failure::Decode(message))) => {
                     Err(Error::Storage(StorageError::CorruptChunk { key, message }))
                 }
                 // Every chunk decodes whole, yet the subset did not: a partial decoder read
@@ -386,13 +436,22 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         Ok(tile_value(tile))
     }
 
-    /// The key of the first stored chunk in `subset` whose decoding fails, for messages.
-    fn failing_chunk(&self, subset: &ArraySubset) -> Option<(String, String)> {
+    /// The key of the first stored chunk in `subset` that cannot be read, and why, for
+    /// messages.
+    fn failing_chunk(&self, subset: &ArraySubset) -> Option<(String, Failure)> {
         let reader = self.reader().ok()?;
         let chunks = reader.chunks_in_array_subset(subset).ok()??;
         for index in chunks.indices().iter() {
             if let Err(e) = reader.retrieve_chunk::<ArrayD<T>>(&index) {
-                return Some((self.array.chunk_key(&index).to_string(), e.to_string()));
+                // An I/O error is a value that could not be had (a request that failed for
+                // good); anything else, the decode guard's findings included, a corrupt chunk.
+                let failure = match e {
+                    zarrs::array::ArrayError::StorageError(
+                        e @ zarrs::storage::StorageError::IOError(_),
+                    ) => Failure::Fetch(e.to_string()),
+                    e => Failure::Decode(e.to_string()),
+                };
+                return Some((self.array.chunk_key(&index).to_string(), failure));
             }
         }
         None
@@ -450,8 +509,27 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         Ok(())
     }
 
+    /// On object storage, the decoded size of the stored units the tile overlaps: it
+    /// bounds their encoded size (but for incompressible data, where a compressor adds a
+    /// few bytes per block).
+    fn prefetch_bytes(&self, _: &[usize], ranges: &[Range<usize>]) -> Option<u64> {
+        let unit_bytes = self.unit_bytes?;
+        let units = self
+            .array
+            .chunks_in_array_subset(&subset_of(ranges))
+            .ok()??;
+        unit_bytes.checked_mul(units.num_elements())
+    }
+
+    fn prefetch(&self, _: &[usize], ranges: &[Range<usize>]) -> Option<Prefetched> {
+        let lease = self.fetch(ranges)?;
+        Some(Box::new(lease))
+    }
+
     fn tile(&self, _: &[usize], ranges: &[Range<usize>]) -> Result<Value> {
         let _span = self.read_span(ranges).entered();
+        // Every unit of the tile requested at once, before any is decoded.
+        let _fetched = self.fetch(ranges);
         let subset = subset_of(ranges);
         if let Some(compressor) = self.direct {
             let shape = box_shape(ranges);

@@ -1,22 +1,32 @@
-//! Where Zarr data lives: a filesystem directory (the default) or any zarrs store.
+//! Where Zarr data lives: a filesystem directory (the default), object storage named by a
+//! URL (`s3://`, `https://`; the `object-store` feature), or any zarrs store.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use zarrs::array::Array as ZArray;
-use zarrs::storage::{ReadableWritableListableStorage, ReadableWritableListableStorageTraits};
+use zarrs::storage::{
+    ReadableWritableListableStorage, ReadableWritableListableStorageTraits, StoreKey,
+};
 
 use super::local::LocalStore;
+#[cfg(feature = "object-store")]
+use super::remote::RemoteStorage;
+use super::remote::{RemoteOptions, StoreUrl, is_url};
 
 use crate::error::{Error, Result, StorageError};
 
 /// The zarrs array handle, opened on a [`Store`]'s storage, that sources and sinks share.
 pub(crate) type Handle = ZArray<dyn ReadableWritableListableStorageTraits>;
 
-/// A Zarr store: a local directory, or any store of the `zarrs` crate.
+/// A Zarr store: a local directory, object storage (`s3://bucket/path`, read and write;
+/// `https://host/path`, read only; with the `object-store` feature), or any store of the
+/// `zarrs` crate.
 ///
 /// Writes to a directory store go through a temporary file and an atomic rename, so a chunk
 /// on disk is always either its old or its new content, even if the process is killed.
+/// On S3 each chunk is one PUT, which S3 makes atomic: a reader sees the old object or the
+/// new one.
 ///
 /// ```
 /// use chunkwise::io::zarr::Store;
@@ -31,14 +41,23 @@ pub struct Store {
     pub(crate) path: Option<PathBuf>,
     /// Whether writes to the directory reach the disk before they are published.
     pub(crate) synced: bool,
+    /// The URL, for stores on object storage.
+    pub(crate) url: Option<String>,
+    /// The object storage client, whose chunk reads can be fetched ahead.
+    #[cfg(feature = "object-store")]
+    pub(crate) remote: Option<Arc<RemoteStorage>>,
+}
+
+/// Chunks of an object store fetched ahead and kept until this is dropped (see
+/// [`Store::fetch`]).
+pub(crate) struct FetchLease {
+    #[cfg(feature = "object-store")]
+    _lease: super::remote::Lease,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.path {
-            Some(p) => write!(f, "Store({})", p.display()),
-            None => f.write_str("Store(custom)"),
-        }
+        write!(f, "Store({})", self.describe())
     }
 }
 
@@ -64,9 +83,9 @@ impl Store {
             })
         })?;
         Ok(Store {
-            storage: Arc::new(store),
             path: Some(path.to_path_buf()),
             synced: sync,
+            ..Store::from_storage(Arc::new(store))
         })
     }
 
@@ -76,14 +95,92 @@ impl Store {
             storage,
             path: None,
             synced: false,
+            url: None,
+            #[cfg(feature = "object-store")]
+            remote: None,
         }
+    }
+
+    /// The store at `url`: `s3://bucket/path` (S3 or an S3-compatible server) or
+    /// `http(s)://host/path` (read only), reached as the environment says
+    /// ([`RemoteOptions::from_env`]: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`, ...). Needs the
+    /// `object-store` cargo feature (an error naming it otherwise). Nothing is requested
+    /// until an array or group is opened.
+    ///
+    /// ```
+    /// use chunkwise::io::zarr::Store;
+    /// let opened = Store::from_url("s3://bucket/data.zarr");
+    /// assert_eq!(opened.is_ok(), cfg!(feature = "object-store"));
+    /// assert!(Store::from_url("gs://bucket/x").is_err());
+    /// ```
+    pub fn from_url(url: &str) -> Result<Store> {
+        Self::from_url_with(url, &RemoteOptions::from_env())
+    }
+
+    /// [`Store::from_url`] with the endpoint, credentials and retries of `options`.
+    pub fn from_url_with(url: &str, options: &RemoteOptions) -> Result<Store> {
+        let parsed = StoreUrl::parse(url)?;
+        #[cfg(feature = "object-store")]
+        {
+            let remote = Arc::new(RemoteStorage::open(&parsed, options)?);
+            Ok(Store {
+                url: Some(parsed.text),
+                remote: Some(remote.clone()),
+                ..Store::from_storage(remote)
+            })
+        }
+        #[cfg(not(feature = "object-store"))]
+        {
+            let _ = options;
+            Err(Error::Storage(StorageError::FeatureMissing {
+                url: parsed.text,
+                feature: "object-store".into(),
+            }))
+        }
+    }
+
+    /// Starts fetching `keys` concurrently if this store is on object storage, and keeps
+    /// them until the lease is dropped: reads of these keys then wait for the fetched
+    /// values instead of asking the server one by one. `None` for other stores.
+    pub(crate) fn fetch(&self, keys: Vec<StoreKey>) -> Option<FetchLease> {
+        #[cfg(feature = "object-store")]
+        {
+            let remote = self.remote.as_ref()?;
+            Some(FetchLease {
+                _lease: remote.fetcher.lease(keys),
+            })
+        }
+        #[cfg(not(feature = "object-store"))]
+        {
+            let _ = keys;
+            None
+        }
+    }
+
+    /// Whether this store is on object storage (its chunks are worth fetching ahead).
+    pub(crate) fn is_remote(&self) -> bool {
+        self.url.is_some()
+    }
+
+    /// An error unless the store can be written (HTTP stores only read).
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        #[cfg(feature = "object-store")]
+        if let Some(reason) = self.remote.as_ref().and_then(|r| r.read_only()) {
+            return Err(Error::Storage(StorageError::ReadOnly {
+                store: self.describe(),
+                reason: reason.to_string(),
+            }));
+        }
+        Ok(())
     }
 
     /// A short description for messages.
     pub(crate) fn describe(&self) -> String {
-        match &self.path {
-            Some(p) => p.display().to_string(),
-            None => "custom store".to_string(),
+        match (&self.path, &self.url) {
+            (Some(p), _) => p.display().to_string(),
+            (None, Some(url)) => url.clone(),
+            (None, None) => "custom store".to_string(),
         }
     }
 
@@ -97,7 +194,8 @@ impl Store {
 }
 
 /// What `open` and `to_zarr` accept as a store: a path (`&str`, `&Path`, `PathBuf`) for a
-/// directory store, or a [`Store`].
+/// directory store, a URL (`&str` or `String` starting with a scheme, `s3://bucket/path`
+/// or `https://host/path`: [`Store::from_url`]), or a [`Store`].
 pub trait IntoStore {
     /// The store.
     fn into_store(self) -> Result<Store>;
@@ -123,7 +221,23 @@ impl IntoStore for PathBuf {
 
 impl IntoStore for &str {
     fn into_store(self) -> Result<Store> {
-        Store::directory(self)
+        if is_url(self) {
+            Store::from_url(self)
+        } else {
+            Store::directory(self)
+        }
+    }
+}
+
+impl IntoStore for &String {
+    fn into_store(self) -> Result<Store> {
+        self.as_str().into_store()
+    }
+}
+
+impl IntoStore for String {
+    fn into_store(self) -> Result<Store> {
+        self.as_str().into_store()
     }
 }
 

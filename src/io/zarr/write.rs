@@ -412,6 +412,7 @@ pub(crate) fn plan_write(
     if let Some(e) = input.first_error() {
         return Err(e);
     }
+    store.check_writable()?;
     let node_path = node_path(path)?;
     let shape = input.shape();
     let chunks = match &options.chunks {
@@ -572,6 +573,7 @@ impl<T: Element> Array<T> {
     ) -> Result<Report> {
         self.check()?;
         let store = store.into_store()?;
+        store.check_writable()?;
         let node_path = node_path(path)?;
         let array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
             .map_err(|e| store.error(&node_path, e))?;
@@ -592,6 +594,7 @@ impl<T: Element> Array<T> {
     ) -> Result<Report> {
         self.check()?;
         let store = store.into_store()?;
+        store.check_writable()?;
         let node_path = node_path(path)?;
         let mut array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
             .map_err(|e| store.error(&node_path, e))?;

@@ -1,0 +1,148 @@
+//! Fetching chunks concurrently on the I/O runtime, ahead of the tasks that decode them.
+//!
+//! A task (or the executor, for a task to come) takes a [`Lease`] on the store keys it will
+//! read: each key not already fetched or in flight becomes one GET on the I/O runtime, at
+//! most `max_requests` of the store in flight at once. The store's reads then wait for
+//! the key's value instead of asking the server, so the chunks of a tile arrive together
+//! and those of upcoming tiles arrive while the compute threads decode earlier ones. A
+//! value is kept while a lease on its key lives, and dropped with the last one.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use futures::FutureExt;
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+use zarrs::storage::{Bytes, StorageError, StoreKey};
+use zarrs_storage::AsyncReadableStorageTraits;
+
+use super::client::{AsyncStore, keyed};
+
+/// What a GET gave: the value (`None`: no such key), or the error's message.
+type Outcome = std::result::Result<Option<Bytes>, String>;
+
+/// One key's value, once its GET has finished.
+#[derive(Default)]
+struct Slot {
+    outcome: Mutex<Option<Outcome>>,
+    arrived: Condvar,
+}
+
+impl Slot {
+    fn fill(&self, outcome: Outcome) {
+        *self.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+        self.arrived.notify_all();
+    }
+
+    /// The value, after waiting for it to arrive.
+    fn wait(&self) -> Outcome {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(outcome) = outcome.as_ref() {
+                return outcome.clone();
+            }
+            outcome = self
+                .arrived
+                .wait(outcome)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// Keys fetched or in flight, each with the number of leases on it.
+type Slots = HashMap<String, (Arc<Slot>, usize)>;
+
+struct Shared {
+    client: Arc<AsyncStore>,
+    runtime: &'static Runtime,
+    requests: Arc<Semaphore>,
+    slots: Mutex<Slots>,
+}
+
+/// The chunks fetched ahead for a store (see the module's documentation).
+#[derive(Clone)]
+pub(crate) struct Fetcher(Arc<Shared>);
+
+impl Fetcher {
+    pub(crate) fn new(
+        client: Arc<AsyncStore>,
+        runtime: &'static Runtime,
+        max_requests: usize,
+    ) -> Fetcher {
+        Fetcher(Arc::new(Shared {
+            client,
+            runtime,
+            requests: Arc::new(Semaphore::new(max_requests.max(1))),
+            slots: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    fn slots(&self) -> MutexGuard<'_, Slots> {
+        self.0.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts fetching `keys` (those not fetched or in flight already) and keeps their
+    /// values until the lease is dropped. Returns at once.
+    pub(crate) fn lease(&self, keys: Vec<StoreKey>) -> Lease {
+        let mut slots = self.slots();
+        for key in &keys {
+            if let Some((_, leases)) = slots.get_mut(key.as_str()) {
+                *leases += 1;
+                continue;
+            }
+            let slot = Arc::new(Slot::default());
+            slots.insert(key.as_str().to_string(), (slot.clone(), 1));
+            let (client, requests, key) =
+                (self.0.client.clone(), self.0.requests.clone(), key.clone());
+            let get = async move {
+                match requests.acquire_owned().await {
+                    Ok(_permit) => client.get(&key).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            };
+            self.0.runtime.spawn(async move {
+                // A panic in the client must not leave the readers waiting for ever.
+                let outcome = AssertUnwindSafe(get)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| Err("the request panicked in the client".into()));
+                slot.fill(outcome);
+            });
+        }
+        Lease {
+            fetcher: self.clone(),
+            keys,
+        }
+    }
+
+    /// The value of `key` if a lease holds it (after waiting for its GET to finish);
+    /// `None` if no lease does.
+    pub(crate) fn fetched(
+        &self,
+        key: &StoreKey,
+    ) -> Option<std::result::Result<Option<Bytes>, StorageError>> {
+        let slot = self.slots().get(key.as_str())?.0.clone();
+        Some(slot.wait().map_err(|message| keyed(key, message)))
+    }
+}
+
+/// Keys kept fetched (see [`Fetcher::lease`]); dropping the lease releases them.
+pub(crate) struct Lease {
+    fetcher: Fetcher,
+    keys: Vec<StoreKey>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let mut slots = self.fetcher.slots();
+        for key in &self.keys {
+            if let Some((_, leases)) = slots.get_mut(key.as_str()) {
+                *leases -= 1;
+                if *leases == 0 {
+                    slots.remove(key.as_str());
+                }
+            }
+        }
+    }
+}

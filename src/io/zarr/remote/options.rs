@@ -1,0 +1,209 @@
+//! How to reach object storage: endpoint, region, credentials, retries and request
+//! concurrency, from the environment as the AWS tools read it, or set in code.
+
+use std::time::Duration;
+
+/// Retries of failed requests: transient failures (timeouts, connection errors, HTTP 5xx
+/// and 429) are retried with exponential backoff (with jitter), up to `max_retries` times
+/// and within `timeout` of the first attempt; then the request fails with an error naming
+/// its key.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Retries {
+    /// Retries after the first attempt (0: none).
+    pub max_retries: usize,
+    /// The wait before the first retry; each next wait is about twice as long.
+    pub initial_backoff: Duration,
+    /// The longest wait between two attempts.
+    pub max_backoff: Duration,
+    /// No retry starts later than this after the first attempt.
+    pub timeout: Duration,
+}
+
+impl Default for Retries {
+    fn default() -> Retries {
+        Retries {
+            max_retries: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(15),
+            timeout: Duration::from_secs(180),
+        }
+    }
+}
+
+impl Retries {
+    /// Sets the number of retries.
+    pub fn max_retries(mut self, n: usize) -> Retries {
+        self.max_retries = n;
+        self
+    }
+    /// Sets the first wait and the longest.
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Retries {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
+    }
+    /// Sets how long after the first attempt retries may start.
+    pub fn timeout(mut self, timeout: Duration) -> Retries {
+        self.timeout = timeout;
+        self
+    }
+}
+
+/// How [`Store::from_url_with`](super::super::Store::from_url_with) reaches object
+/// storage. [`RemoteOptions::from_env`] reads what the AWS command-line tools read;
+/// [`RemoteOptions::default`] sets nothing (credentials then come from the client's own
+/// sources: web identity, container or instance metadata).
+///
+/// ```
+/// use chunkwise::io::zarr::{RemoteOptions, Retries};
+/// let options = RemoteOptions::default()
+///     .endpoint("http://127.0.0.1:9000")
+///     .region("us-east-1")
+///     .credentials("key", "secret", None)
+///     .retries(Retries::default().max_retries(3));
+/// assert_eq!(options.region.as_deref(), Some("us-east-1"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RemoteOptions {
+    /// The S3 endpoint (`http://127.0.0.1:9000` for a local server); AWS's when `None`.
+    /// Plain `http://` endpoints are allowed.
+    pub endpoint: Option<String>,
+    /// The region (`us-east-1` when `None` and none is found).
+    pub region: Option<String>,
+    /// The access key id.
+    pub access_key_id: Option<String>,
+    /// The secret access key.
+    pub secret_access_key: Option<String>,
+    /// The session token of temporary credentials.
+    pub session_token: Option<String>,
+    /// Send requests unsigned (public buckets), without looking for credentials.
+    pub anonymous: bool,
+    /// Retries of failed requests.
+    pub retries: Retries,
+    /// The most requests one store has in flight at once (0: 64).
+    pub max_requests: usize,
+}
+
+/// The environment variables [`RemoteOptions::from_env`] reads, in the order of precedence
+/// of each setting (as the AWS command-line tools read them).
+const ENDPOINT_VARS: [&str; 2] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"];
+const REGION_VARS: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
+
+impl RemoteOptions {
+    /// The options the environment gives, as the AWS tools read it: `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`; the region from `AWS_REGION`, else
+    /// `AWS_DEFAULT_REGION`; the endpoint from `AWS_ENDPOINT_URL_S3`, else
+    /// `AWS_ENDPOINT_URL`; unsigned requests if `AWS_SKIP_SIGNATURE` is `true` or `1`.
+    pub fn from_env() -> RemoteOptions {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`RemoteOptions::from_env`] with the variables read through `var`.
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> RemoteOptions {
+        let set = |name: &str| var(name).filter(|v| !v.is_empty());
+        let first = |names: &[&str]| names.iter().find_map(|n| set(n));
+        RemoteOptions {
+            endpoint: first(&ENDPOINT_VARS),
+            region: first(&REGION_VARS),
+            access_key_id: set("AWS_ACCESS_KEY_ID"),
+            secret_access_key: set("AWS_SECRET_ACCESS_KEY"),
+            session_token: set("AWS_SESSION_TOKEN"),
+            anonymous: set("AWS_SKIP_SIGNATURE")
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true")),
+            ..RemoteOptions::default()
+        }
+    }
+
+    /// Sets the endpoint.
+    pub fn endpoint(mut self, url: impl Into<String>) -> RemoteOptions {
+        self.endpoint = Some(url.into());
+        self
+    }
+    /// Sets the region.
+    pub fn region(mut self, region: impl Into<String>) -> RemoteOptions {
+        self.region = Some(region.into());
+        self
+    }
+    /// Sets the credentials (and the session token of temporary ones).
+    pub fn credentials(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+        session_token: Option<String>,
+    ) -> RemoteOptions {
+        self.access_key_id = Some(access_key_id.into());
+        self.secret_access_key = Some(secret_access_key.into());
+        self.session_token = session_token;
+        self
+    }
+    /// Sends requests unsigned (public buckets).
+    pub fn anonymous(mut self, on: bool) -> RemoteOptions {
+        self.anonymous = on;
+        self
+    }
+    /// Sets the retries.
+    pub fn retries(mut self, retries: Retries) -> RemoteOptions {
+        self.retries = retries;
+        self
+    }
+    /// Sets the most requests in flight at once.
+    pub fn max_requests(mut self, n: usize) -> RemoteOptions {
+        self.max_requests = n;
+        self
+    }
+
+    /// The most requests in flight at once.
+    #[cfg_attr(not(feature = "object-store"), allow(dead_code))]
+    pub(crate) fn request_limit(&self) -> usize {
+        if self.max_requests == 0 {
+            64
+        } else {
+            self.max_requests
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> RemoteOptions {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        RemoteOptions::from_vars(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn the_environment_is_read_as_the_aws_tools_read_it() {
+        let o = from(&[
+            ("AWS_ACCESS_KEY_ID", "id"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ]);
+        assert_eq!(o.access_key_id.as_deref(), Some("id"));
+        assert_eq!(o.secret_access_key.as_deref(), Some("secret"));
+        assert_eq!(o.session_token.as_deref(), Some("token"));
+        assert_eq!(o.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:1"));
+        assert!(!o.anonymous);
+        // The more specific variables win.
+        let o = from(&[
+            ("AWS_REGION", "us-west-2"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://a"),
+            ("AWS_ENDPOINT_URL_S3", "http://b"),
+            ("AWS_SKIP_SIGNATURE", "true"),
+        ]);
+        assert_eq!(o.region.as_deref(), Some("us-west-2"));
+        assert_eq!(o.endpoint.as_deref(), Some("http://b"));
+        assert!(o.anonymous);
+        assert_eq!(from(&[]), RemoteOptions::default());
+    }
+}

@@ -1,0 +1,203 @@
+//! Local servers for the object storage tests: moto's S3 server, a proxy in front of it
+//! that delays or fails requests (tests/interop/s3_proxy.py), and Python's HTTP server, each
+//! started by the test on 127.0.0.1 on a free port and stopped when dropped. Shared by the
+//! library's tests and the command-line tool's.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chunkwise::io::zarr::{RemoteOptions, Retries};
+
+/// The credentials the tests give moto (which accepts any unless told otherwise).
+pub const KEY: &str = "chunkwise-test";
+pub const SECRET: &str = "chunkwise-secret";
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A server process of this test, killed when dropped.
+pub struct Server {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Server {
+    /// Starts `python args...` and waits until 127.0.0.1:`port` accepts connections.
+    pub fn start(python: &Path, args: &[&str], port: u16, envs: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(python);
+        command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {} {args:?}: {e}", python.display()));
+        let server = Server { child, port };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{args:?} did not listen on port {port} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `python` (the interop venv's) if it has moto's server and s3fs; `None` (the test
+/// skipped) only where `CHUNKWISE_REQUIRE_INTEROP` is not `1`.
+pub fn with_moto(python: Option<PathBuf>) -> Option<PathBuf> {
+    let ok = python.as_ref().is_some_and(|python| {
+        Command::new(python)
+            .args(["-c", "import moto.server, boto3, s3fs"])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if ok {
+        return python;
+    }
+    let setup = "target/zarr-venv/bin/pip install 'moto[server]' s3fs";
+    if std::env::var("CHUNKWISE_REQUIRE_INTEROP").as_deref() == Ok("1") {
+        panic!("CHUNKWISE_REQUIRE_INTEROP=1 but moto[server] or s3fs is missing: {setup}");
+    }
+    println!("skipped: moto[server] or s3fs missing ({setup})");
+    None
+}
+
+/// moto's S3 server on a free port (`envs` for its settings).
+pub fn moto(python: &Path, envs: &[(&str, &str)]) -> Server {
+    let port = free_port();
+    let port_text = port.to_string();
+    Server::start(
+        python,
+        &["-m", "moto.server", "-H", "127.0.0.1", "-p", &port_text],
+        port,
+        envs,
+    )
+}
+
+/// The failure-injecting, delaying proxy in front of `upstream`: each request waits
+/// `delay_ms`, and the first `fail` requests of each path that contains `only` get a 503.
+pub fn proxy(python: &Path, upstream: &Server, delay_ms: u32, fail: u32, only: &str) -> Server {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/s3_proxy.py");
+    let port = free_port();
+    let (port_text, delay, fail) = (port.to_string(), delay_ms.to_string(), fail.to_string());
+    let script = script.to_string_lossy().into_owned();
+    let args = [
+        script.as_str(),
+        &port_text,
+        &upstream.url(),
+        "--delay-ms",
+        &delay,
+        "--fail",
+        &fail,
+        "--only",
+        only,
+    ];
+    Server::start(python, &args, port, &[])
+}
+
+/// Python's HTTP server on `dir`.
+pub fn http_server(python: &Path, dir: &Path) -> Server {
+    let port = free_port();
+    let port_text = port.to_string();
+    let dir = dir.to_string_lossy().into_owned();
+    Server::start(
+        python,
+        &[
+            "-m",
+            "http.server",
+            &port_text,
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            &dir,
+        ],
+        port,
+        &[],
+    )
+}
+
+/// Sends one unsigned HTTP request to 127.0.0.1:`port` (moto does not check signatures
+/// unless told to) and returns the status code.
+pub fn request(port: u16, method: &str, path: &str) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut status = String::new();
+    BufReader::new(&mut stream).read_line(&mut status).unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The most requests the proxy at `port` has had in flight at once since the last call.
+pub fn most_in_flight(port: u16) -> usize {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "GET /__stats HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text.rsplit("\r\n\r\n")
+        .next()
+        .and_then(|body| body.trim().parse().ok())
+        .expect("the proxy's stats")
+}
+
+/// Creates the bucket `name` on the server at `port`.
+pub fn create_bucket(port: u16, name: &str) {
+    let status = request(port, "PUT", &format!("/{name}"));
+    assert_eq!(status, 200, "creating bucket {name}");
+}
+
+/// Options that reach the S3 server at `endpoint` with the tests' credentials, retrying
+/// quickly.
+pub fn options(endpoint: &str) -> RemoteOptions {
+    RemoteOptions::default()
+        .endpoint(endpoint)
+        .region("us-east-1")
+        .credentials(KEY, SECRET, None)
+        .retries(
+            Retries::default()
+                .max_retries(3)
+                .backoff(Duration::from_millis(10), Duration::from_millis(100))
+                .timeout(Duration::from_secs(30)),
+        )
+}

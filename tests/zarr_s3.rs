@@ -1,0 +1,409 @@
+//! Zarr on object storage against real servers that each test starts on 127.0.0.1: moto's
+//! S3 server, a proxy in front of it that fails requests (tests/interop/s3_proxy.py), and
+//! Python's HTTP server. zarr-python (through s3fs) reads what we write to S3, and we read
+//! what it writes.
+//!
+//! The servers run on the interop venv's Python (`$CHUNKWISE_ZARR_PYTHON`, with
+//! `moto[server]` and `s3fs`); without it the tests are skipped, unless
+//! `CHUNKWISE_REQUIRE_INTEROP=1`: then they fail. Without the `object-store` feature, only
+//! the error that names the feature is checked.
+
+#![allow(missing_docs)]
+
+#[path = "common/zarr_util.rs"]
+mod zarr_util;
+
+#[cfg(not(feature = "object-store"))]
+#[test]
+fn without_the_feature_urls_name_it() {
+    for url in ["s3://bucket/x.zarr", "https://example.org/x.zarr"] {
+        let message = chunkwise::io::zarr::open(url, "a").unwrap_err().to_string();
+        assert!(
+            message.contains("object-store") && message.contains(url),
+            "{message}"
+        );
+    }
+}
+
+#[cfg(feature = "object-store")]
+#[path = "common/s3_util.rs"]
+mod s3_util;
+
+#[cfg(feature = "object-store")]
+mod s3 {
+    use std::path::Path;
+    use std::process::Command;
+
+    use chunkwise::io::zarr::{self, Compression, OpenOptions, Store, WriteOptions, ZarrVersion};
+    use chunkwise::{Config, from_ndarray};
+    use ndarray::s;
+
+    use crate::s3_util::*;
+    use crate::zarr_util::*;
+
+    /// A moto server with the bucket `test`, and a store at `s3://test/<name>` on it.
+    fn server_and_store(name: &str) -> Option<(std::path::PathBuf, Server, Store)> {
+        let python = with_moto(python())?;
+        let moto = moto(&python, &[]);
+        create_bucket(moto.port, "test");
+        let store = Store::from_url_with(&format!("s3://test/{name}"), &options(&moto.url()))
+            .expect("store");
+        Some((python, moto, store))
+    }
+
+    fn write_formula<T: Formula>(store: &Store, name: &str, shape: &[usize], o: &WriteOptions) {
+        from_ndarray(&formula::<T>(shape), o.chunks.clone().unwrap())
+            .unwrap()
+            .to_zarr(store, name, o)
+            .unwrap_or_else(|e| panic!("to_zarr {name}: {e}"));
+    }
+
+    fn check_formula<T: Formula>(store: &Store, name: &str, shape: &[usize]) {
+        let expected = formula::<T>(shape);
+        assert_same(&read_back::<T>(store, name), &expected, name);
+        // Tiles that cut across stored chunks: each task reads several chunks at once.
+        let tiles = OpenOptions {
+            chunks: Some(vec![5; shape.len()].into()),
+        };
+        let x = zarr::open_with(store, name, &tiles)
+            .unwrap()
+            .into_typed::<T>()
+            .unwrap();
+        assert_same(
+            &x.compute().unwrap(),
+            &expected,
+            &format!("{name} in tiles of 5"),
+        );
+    }
+
+    /// (name, shape, chunks) of the arrays exchanged, one per element type.
+    const SHAPES: [(&str, &[usize], &[usize]); 5] = [
+        ("f64_2d", &[13, 9], &[4, 4]),
+        ("f32_1d", &[23], &[5]),
+        ("i32_3d", &[5, 6, 7], &[2, 4, 3]),
+        ("u8_2d", &[10, 12], &[3, 5]),
+        ("bool_2d", &[7, 11], &[3, 4]),
+    ];
+
+    fn write_all(store: &Store, version: ZarrVersion, shards: bool) {
+        for (name, shape, chunks) in SHAPES {
+            let mut o = WriteOptions::default()
+                .version(version)
+                .compression(Compression::Zstd { level: 3 })
+                .chunks(chunks)
+                .dimension_names(dim_names(shape.len()));
+            if shards {
+                o = o.shards(chunks.iter().map(|c| c * 2).collect::<Vec<_>>());
+            }
+            match name {
+                "f64_2d" => write_formula::<f64>(store, name, shape, &o),
+                "f32_1d" => write_formula::<f32>(store, name, shape, &o),
+                "i32_3d" => write_formula::<i32>(store, name, shape, &o),
+                "u8_2d" => write_formula::<u8>(store, name, shape, &o),
+                _ => write_formula::<bool>(store, name, shape, &o),
+            }
+        }
+    }
+
+    fn check_all(store: &Store) {
+        for (name, shape, _) in SHAPES {
+            match name {
+                "f64_2d" => check_formula::<f64>(store, name, shape),
+                "f32_1d" => check_formula::<f32>(store, name, shape),
+                "i32_3d" => check_formula::<i32>(store, name, shape),
+                "u8_2d" => check_formula::<u8>(store, name, shape),
+                _ => check_formula::<bool>(store, name, shape),
+            }
+        }
+    }
+
+    #[test]
+    fn arrays_of_every_type_round_trip_through_s3_in_v2_and_v3() {
+        let Some((_python, moto, _)) = server_and_store("unused") else {
+            return;
+        };
+        for (path, version, shards) in [
+            ("v2.zarr", ZarrVersion::V2, false),
+            ("v3.zarr", ZarrVersion::V3, false),
+            ("v3_sharded.zarr", ZarrVersion::V3, true),
+        ] {
+            let store =
+                Store::from_url_with(&format!("s3://test/{path}"), &options(&moto.url())).unwrap();
+            write_all(&store, version, shards);
+            check_all(&store);
+            // The group above the arrays lists them.
+            let group = zarr::open_group(&store, "/").unwrap();
+            assert_eq!(group.arrays().len(), SHAPES.len(), "{path}");
+        }
+    }
+
+    /// Runs tests/interop/s3_check.py `mode` against `url`.
+    fn s3_check(python: &Path, mode: &str, endpoint: &str, url: &str, version: u8) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/s3_check.py");
+        let out = Command::new(python)
+            .arg(&script)
+            .args([mode, endpoint, url, &version.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "s3_check.py {mode} {url} v{version}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn zarr_python_reads_what_we_write_to_s3_and_we_read_what_it_writes() {
+        let Some((python, moto, _)) = server_and_store("unused") else {
+            return;
+        };
+        for (version, number) in [(ZarrVersion::V2, 2), (ZarrVersion::V3, 3)] {
+            let ours = format!("s3://test/ours_v{number}.zarr");
+            let store = Store::from_url_with(&ours, &options(&moto.url())).unwrap();
+            write_all(&store, version, false);
+            s3_check(&python, "read", &moto.url(), &ours, number);
+
+            let theirs = format!("s3://test/theirs_v{number}.zarr");
+            s3_check(&python, "write", &moto.url(), &theirs, number);
+            let store = Store::from_url_with(&theirs, &options(&moto.url())).unwrap();
+            check_all(&store);
+        }
+    }
+
+    #[test]
+    fn missing_chunks_are_the_fill_value_and_missing_arrays_and_buckets_are_errors() {
+        let Some((_python, moto, store)) = server_and_store("missing.zarr") else {
+            return;
+        };
+        // No chunk is stored (all are the fill value), then only the first row of them.
+        let o = WriteOptions::default().chunks([4, 4]).fill_value(-1.5);
+        chunkwise::full::<f64>(&[12, 8], -1.5, [4, 4])
+            .unwrap()
+            .to_zarr(&store, "x", &o)
+            .unwrap();
+        assert!(read_back::<f64>(&store, "x").iter().all(|&v| v == -1.5));
+        from_ndarray(&formula::<f64>(&[4, 8]), [4, 4])
+            .unwrap()
+            .to_zarr_region(&store, "x", &[0..4, 0..8], &Config::default())
+            .unwrap();
+        let back = read_back::<f64>(&store, "x");
+        assert_same(
+            &back.slice(s![0..4, ..]).to_owned().into_dyn(),
+            &formula::<f64>(&[4, 8]),
+            "written row",
+        );
+        assert!(back.slice(s![4.., ..]).iter().all(|&v| v == -1.5));
+
+        let message = zarr::open(&store, "nothing").unwrap_err().to_string();
+        assert!(
+            message.contains("s3://test/missing.zarr/nothing"),
+            "{message}"
+        );
+
+        let nobucket =
+            Store::from_url_with("s3://no-such-bucket/x.zarr", &options(&moto.url())).unwrap();
+        let message = zarr::open(&nobucket, "a").unwrap_err().to_string();
+        assert!(message.contains("s3://no-such-bucket/x.zarr"), "{message}");
+        let message = chunkwise::zeros::<f64>(&[4], [4])
+            .unwrap()
+            .to_zarr(&nobucket, "a", &WriteOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("s3://no-such-bucket/x.zarr") && message.contains("NoSuchBucket"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn transient_failures_are_retried_and_permanent_ones_name_the_key() {
+        let Some((python, moto, _)) = server_and_store("unused") else {
+            return;
+        };
+        // Every request fails twice (503) before it reaches moto: 3 retries get through.
+        let flaky = proxy(&python, &moto, 0, 2, "");
+        let store = Store::from_url_with("s3://test/flaky.zarr", &options(&flaky.url())).unwrap();
+        let x = from_ndarray(&formula::<i32>(&[10, 10]), [5, 5]).unwrap();
+        x.to_zarr(&store, "x", &WriteOptions::default()).unwrap();
+        assert_same(
+            &read_back::<i32>(&store, "x"),
+            &formula::<i32>(&[10, 10]),
+            "x",
+        );
+
+        // Every request fails 100 times: after 3 retries the open fails, naming the key.
+        let broken = proxy(&python, &moto, 0, 100, "");
+        let store = Store::from_url_with("s3://test/flaky.zarr", &options(&broken.url())).unwrap();
+        let message = zarr::open(&store, "x").unwrap_err().to_string();
+        assert!(
+            message.contains("x/zarr.json") && message.contains("503"),
+            "{message}"
+        );
+        // Chunk requests fail for good, metadata gets through: the read names the chunk.
+        let chunks_fail = proxy(&python, &moto, 0, 100, "/c/");
+        let store =
+            Store::from_url_with("s3://test/flaky.zarr", &options(&chunks_fail.url())).unwrap();
+        let x = zarr::open(&store, "x")
+            .unwrap()
+            .into_typed::<i32>()
+            .unwrap();
+        let message = x.compute().unwrap_err().to_string();
+        assert!(
+            message.contains("s3://test/flaky.zarr/x/c/") && message.contains("503"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn upcoming_tiles_are_fetched_ahead_within_the_memory_budget() {
+        let Some((python, moto, store)) = server_and_store("ahead.zarr") else {
+            return;
+        };
+        let values = formula::<f64>(&[40, 40]);
+        from_ndarray(&values, [10, 10])
+            .unwrap()
+            .to_zarr(&store, "x", &WriteOptions::default())
+            .unwrap();
+        // 20 ms per request: one worker reading 16 chunks one by one has one in flight.
+        let slow = proxy(&python, &moto, 20, 0, "");
+        let store = Store::from_url_with("s3://test/ahead.zarr", &options(&slow.url())).unwrap();
+        let x = zarr::open(&store, "x")
+            .unwrap()
+            .into_typed::<f64>()
+            .unwrap();
+        let tile = 10 * 10 * 8;
+        let one_by_one = Config::default().threads(1).io_concurrency(0);
+        let _ = most_in_flight(slow.port);
+        assert_same(&x.compute_with(&one_by_one).unwrap(), &values, "one by one");
+        assert_eq!(most_in_flight(slow.port), 1);
+        // Fetched ahead, 8 tasks at a time.
+        let ahead = Config::default().threads(1).io_concurrency(8);
+        assert_same(&x.compute_with(&ahead).unwrap(), &values, "ahead");
+        let most = most_in_flight(slow.port);
+        assert!(most >= 4, "{most} requests in flight at most");
+        // A budget of 6 tiles: the result's tiles and what is fetched ahead fit in it.
+        let (sum, report) = x
+            .sum()
+            .compute_report(&ahead.clone().memory_budget(6 * tile))
+            .unwrap();
+        assert!((sum.sum() - values.sum()).abs() <= 1e-9 * values.sum().abs());
+        assert!(report.peak_bytes <= 6 * tile, "{report:?}");
+    }
+
+    #[test]
+    fn concurrent_writers_of_different_chunks_each_write_their_own() {
+        let Some((_python, _moto, store)) = server_and_store("concurrent.zarr") else {
+            return;
+        };
+        let shape = [40, 40];
+        chunkwise::zeros::<f64>(&shape, [10, 10])
+            .unwrap()
+            .to_zarr(&store, "x", &WriteOptions::default())
+            .unwrap();
+        let expected = formula::<f64>(&shape);
+        std::thread::scope(|scope| {
+            for band in 0..4 {
+                let (store, expected) = (store.clone(), &expected);
+                scope.spawn(move || {
+                    let rows = band * 10..band * 10 + 10;
+                    let part = expected.slice(s![rows.clone(), ..]).to_owned().into_dyn();
+                    from_ndarray(&part, [10, 10])
+                        .unwrap()
+                        .to_zarr_region(&store, "x", &[rows, 0..40], &Config::default())
+                        .unwrap();
+                });
+            }
+        });
+        assert_same(&read_back::<f64>(&store, "x"), &expected, "x");
+    }
+
+    #[test]
+    fn wrong_credentials_are_refused_with_the_servers_reason() {
+        let Some(python) = with_moto(python()) else {
+            return;
+        };
+        // moto checks credentials from its fifth request on: the setup makes a user, its
+        // key, its rights and the bucket.
+        let moto = moto(&python, &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")]);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/s3_auth_setup.py");
+        let out = Command::new(&python)
+            .arg(&script)
+            .args([moto.url().as_str(), "private"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (id, secret) = text.trim().split_once(' ').expect("KEY_ID SECRET");
+        let reach = |id: &str, secret: &str| {
+            let o = options(&moto.url()).credentials(id, secret, None);
+            Store::from_url_with("s3://private/x.zarr", &o).unwrap()
+        };
+        let values = formula::<u8>(&[6, 6]);
+        let good = reach(id, secret);
+        from_ndarray(&values, [3, 3])
+            .unwrap()
+            .to_zarr(&good, "a", &WriteOptions::default())
+            .unwrap();
+        assert_same(&read_back::<u8>(&good, "a"), &values, "a");
+        for (id, secret, reason) in [
+            (id, "not-the-secret", "SignatureDoesNotMatch"),
+            ("AKIANOSUCHKEY0000000", secret, "InvalidAccessKeyId"),
+        ] {
+            let message = zarr::open(reach(id, secret), "a").unwrap_err().to_string();
+            assert!(
+                message.contains("s3://private/x.zarr") && message.contains(reason),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn http_stores_read_and_refuse_writes() {
+        let Some(python) = with_moto(python()) else {
+            return;
+        };
+        let dir = TempDir::new("http-store");
+        let local = dir.join("store.zarr");
+        let values = formula::<f64>(&[12, 10]);
+        for (name, version) in [("v2", ZarrVersion::V2), ("v3", ZarrVersion::V3)] {
+            from_ndarray(&values, [5, 4])
+                .unwrap()
+                .to_zarr(&local, name, &WriteOptions::default().version(version))
+                .unwrap();
+        }
+        let server = http_server(&python, &dir.join(""));
+        let url = format!("{}/store.zarr", server.url());
+        for name in ["v2", "v3"] {
+            let back = zarr::open(url.as_str(), name)
+                .unwrap()
+                .into_typed::<f64>()
+                .unwrap()
+                .compute()
+                .unwrap();
+            assert_same(&back, &values, name);
+        }
+        let message = zarr::open(url.as_str(), "absent").unwrap_err().to_string();
+        assert!(message.contains("absent"), "{message}");
+        let err = from_ndarray(&values, [5, 4])
+            .unwrap()
+            .to_zarr(url.as_str(), "new", &WriteOptions::default())
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("read-only") && message.contains(&url),
+            "{message}"
+        );
+        assert!(
+            zarr::create_group(url.as_str(), "/g", &Default::default())
+                .unwrap_err()
+                .to_string()
+                .contains("read-only")
+        );
+        assert!(!dir.join("store.zarr/new").exists());
+    }
+}
