@@ -472,3 +472,32 @@ fn windowed_stacks_and_tensordot_read_their_sources() {
         }
     }
 }
+
+#[test]
+fn reductions_of_elementwise_work_share_the_pass_over_x() {
+    let (rows, cols, tile) = (700, 5, 100);
+    let (x, calls) = counting(rows, cols, tile, 3);
+    let (y, _) = counting(rows, 1, tile, 4);
+    let (dx, dy) = (as_matrix(&x), as_matrix(&y));
+    calls.store(0, Ordering::SeqCst);
+    let xt = x.transpose();
+    let (gram, xty) = (xt.matmul(&x).unwrap(), xt.matmul(&y).unwrap());
+    let doubled = (&x * 2.0).sum_axis(0);
+    let squares = x.powi(2).mean_axis(0);
+    let results = compute_many(&[&gram, &xty, &doubled, &squares]).unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        rows / tile,
+        "each tile of x read once"
+    );
+    assert!(relative_error(&results[0], &dx.t().dot(&dx).into_dyn()) <= 1e-13);
+    assert!(relative_error(&results[1], &dx.t().dot(&dy).into_dyn()) <= 1e-13);
+    let want = (&dx * 2.0).sum_axis(ndarray::Axis(0)).into_dyn();
+    assert!(relative_error(&results[2], &want) <= 1e-13);
+    let want = dx
+        .mapv(|v| v * v)
+        .mean_axis(ndarray::Axis(0))
+        .unwrap()
+        .into_dyn();
+    assert!(relative_error(&results[3], &want) <= 1e-13);
+}

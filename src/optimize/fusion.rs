@@ -13,14 +13,22 @@ use crate::graph::{ElemInput, Node, NodeId, NodeKind, Note, Source};
 /// elementwise work is fused through slices and transposes too: it is then computed at the
 /// positions the consumer reads. It is not fused where that would change what it computes
 /// or repeat it: through a view that repeats elements (a broadcast), or where it makes
-/// values from element positions (generators), through any view that moves elements.
-fn refusal(input: &ElemInput) -> Option<&'static str> {
+/// values from element positions (generators), through any view that moves elements. With
+/// [`Sources::Read`] generators are never inlined: their tiles are read.
+fn refusal(input: &ElemInput, sources: Sources) -> Option<&'static str> {
     let moved = !input.view.is_identity(&input.node.shape());
+    let generates = |e: &crate::graph::Elemwise| e.program.steps.iter().any(|s| s.args.is_empty());
     match &input.node.kind {
+        NodeKind::Source(Source::Generator(_)) if sources == Sources::Read => {
+            Some("tiles read by a merged pass")
+        }
+        NodeKind::Elemwise(e) if sources == Sources::Read && generates(e) => {
+            Some("tiles read by a merged pass")
+        }
         NodeKind::Elemwise(e) if !e.program.steps.is_empty() && input.view.repeats() => {
             Some("broadcast input: its tile is repeated, not computed per element")
         }
-        NodeKind::Elemwise(e) if moved && e.program.steps.iter().any(|s| s.args.is_empty()) => {
+        NodeKind::Elemwise(e) if moved && generates(e) => {
             Some("generator read through a view: its values depend on positions")
         }
         NodeKind::Source(Source::Generator(_)) if moved => {
@@ -70,9 +78,30 @@ pub(crate) fn fuse_nodes(
     (out, fused_any.get())
 }
 
+/// Whether fusion inlines generator sources (the values they make from positions) or leaves
+/// their tiles to be read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Sources {
+    /// Generators are inlined: their values are made where they are used.
+    #[default]
+    Inline,
+    /// Generators (and elementwise nodes that generate) stay inputs: a pass that shares
+    /// one read of their tiles among several consumers (`merge-partials`) needs the tiles.
+    Read,
+}
+
 /// Inlines the fusable inputs of a program, recording why the others were refused.
 pub(crate) fn fuse_program(inputs: &[ElemInput], program: &Program) -> Fusion {
-    let refusals: Vec<Option<&'static str>> = inputs.iter().map(refusal).collect();
+    fuse_program_with(inputs, program, Sources::Inline)
+}
+
+/// [`fuse_program`], inlining generator sources or not as `sources` says.
+pub(crate) fn fuse_program_with(
+    inputs: &[ElemInput],
+    program: &Program,
+    sources: Sources,
+) -> Fusion {
+    let refusals: Vec<Option<&'static str>> = inputs.iter().map(|i| refusal(i, sources)).collect();
     if refusals.iter().all(Option::is_some) {
         let notes = refusals
             .into_iter()
@@ -86,7 +115,10 @@ pub(crate) fn fuse_program(inputs: &[ElemInput], program: &Program) -> Fusion {
             notes,
         };
     }
-    let mut fused = Fused::default();
+    let mut fused = Fused {
+        sources,
+        ..Fused::default()
+    };
     let mapped: Vec<ValueRef> = inputs.iter().map(|i| fused.operand_for(i)).collect();
     let output = fused.append(program, &mapped);
     Fusion {
@@ -114,6 +146,8 @@ struct Fused {
     by_step: HashMap<(usize, Vec<ValueRef>), ValueRef>,
     /// Why each input in `inputs` was not inlined.
     notes: Vec<Note>,
+    /// Whether generator sources are inlined.
+    sources: Sources,
 }
 
 impl Fused {
@@ -122,7 +156,7 @@ impl Fused {
         if let Some(&op) = self.by_node.get(&key) {
             return op;
         }
-        let operand = match (&input.node.kind, refusal(input)) {
+        let operand = match (&input.node.kind, refusal(input, self.sources)) {
             (NodeKind::Elemwise(e), None) => {
                 // The producer's inputs as the consumer reads them: through both views.
                 let mapped: Vec<ValueRef> = e
