@@ -12,7 +12,11 @@
 //!   50 ms); baseline: the same window of the fused `2x - 1` without a halo;
 //! - `overlap_smooth`: a 7 x 7 moving average through a depth-3 periodic `map_overlap` of
 //!   random 16000 x 16000 in 1000 x 1000 tiles, then the sum; baseline: the same block
-//!   function over row bands of a materialised, periodically padded array, in parallel.
+//!   function over row bands of a materialised, periodically padded array, in parallel;
+//! - `transpose`: the kernel of a transpose computed alone (`a.t().compute()`, or fed to a
+//!   sink): one (2048 / scale) x 2048 f64 tile copied transposed on one thread, by the blocked copy (`TileView::gather_tile`),
+//!   by the strip-by-strip strided gather it replaces, and as a plain contiguous copy;
+//!   element rates and their ratios, measured side by side.
 //!
 //! chunkwise's times include generating the random inputs (in the kernels, as Dask's do);
 //! the baselines' exclude it (and the padding): they start from arrays in memory. Peak RSS
@@ -314,15 +318,76 @@ fn overlap_smooth(s: usize) {
     );
 }
 
+/// Elements per nanosecond of `f` over `elements` (the median of 7 runs) and its result.
+fn rate<R>(elements: usize, f: impl FnMut() -> R) -> (f64, R) {
+    let (t, r) = median(7, f);
+    (elements as f64 / t.as_nanos() as f64, r)
+}
+
+fn transpose(s: usize) {
+    use chunkwise_kernels::dtype::Element;
+    use chunkwise_kernels::strip::{InputTile, Program, TilePosition};
+    use chunkwise_kernels::view::{TileView, ViewPiece};
+    let (rows, cols) = (2048 / s.max(1), 2048);
+    let n = rows * cols;
+    let src: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    // out[i, j] = src[j, i]: the view of a transpose, one piece.
+    let view = TileView {
+        shape: vec![cols, rows],
+        cuts: vec![vec![0], vec![0]],
+        pieces: vec![ViewPiece {
+            data: f64::to_strip(&src),
+            corner: 0,
+            strides: vec![1, cols as isize],
+        }],
+    };
+    let program = Program::identity(chunkwise::DType::F64);
+    let shape = [cols, rows];
+    let tile = TilePosition {
+        origin: &[0, 0],
+        shape: &shape,
+        array_shape: &shape,
+    };
+    let inputs = [InputTile::View(&view)];
+    let strip = chunkwise_kernels::strip::DEFAULT_STRIP_LEN;
+    let mut out = vec![0.0; n];
+    let (blocked, _) = rate(n, || {
+        program.run_into(&inputs, tile, strip, f64::to_strip_mut(&mut out));
+    });
+    let want = out.clone();
+    // The path before: strips along output rows, each gathered with strided reads into a
+    // strip buffer, then copied into the tile.
+    let (strided, _) = rate(n, || {
+        program.run(&inputs, tile, strip, |offset, part| {
+            let part = f64::from_strip(part);
+            out[offset..offset + part.len()].copy_from_slice(part);
+        });
+    });
+    assert_eq!(
+        out, want,
+        "the strided gather gives the blocked copy's tile"
+    );
+    let (plain, _) = rate(n, || out.copy_from_slice(&src));
+    println!(
+        "transpose of one {rows} x {cols} f64 tile, one thread, elements per ns (median of 7):\n\
+         \x20 blocked copy {blocked:.3}, strided strip gather (before) {strided:.3}, \
+         contiguous copy {plain:.3}\n\
+         \x20 blocked / strided {:.2}x, blocked / contiguous copy {:.2}",
+        blocked / strided,
+        blocked / plain
+    );
+}
+
 fn main() {
     // Measured as a batch application runs: malloc keeps tile buffers for reuse, large
     // results get huge pages (opt-in, process-wide: see `tune_allocator`).
     chunkwise::tune_allocator();
-    let workloads: [Workload; 4] = [
+    let workloads: [Workload; 5] = [
         ("stencil", stencil),
         ("shifted_diff", shifted_diff),
         ("overlap_window", overlap_window),
         ("overlap_smooth", overlap_smooth),
+        ("transpose", transpose),
     ];
     run_selected("views", &workloads);
 }

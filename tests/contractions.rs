@@ -262,3 +262,242 @@ fn the_plan_of_a_symmetric_product_reads_the_untransposed_tiles() {
          \x20   (#2 again)\n"
     );
 }
+
+/// Whether a plan copies an operand before a contraction: a node that only reads its input
+/// through a view (`Elemwise in0 with in0 = [1:, 3:]`), or a rechunk.
+fn has_operand_copy(plan: &str) -> bool {
+    plan.lines()
+        .any(|l| l.contains("Elemwise in0 with in0 = ") || l.contains("rechunk"))
+}
+
+/// `x` on irregular tiles: the sizes cycle through `sizes` along each axis.
+fn tiled<T: FloatElement>(dense: &Array2<T>, rows: &[usize], cols: &[usize]) -> Array<T> {
+    let cut = |len: usize, sizes: &[usize]| {
+        let mut out = Vec::new();
+        let mut left = len;
+        for &s in sizes.iter().cycle() {
+            if left == 0 {
+                break;
+            }
+            out.push(s.min(left));
+            left -= s.min(left);
+        }
+        out
+    };
+    let (r, c) = dense.dim();
+    from_ndarray(dense, Chunks::Sizes(vec![cut(r, rows), cut(c, cols)])).unwrap()
+}
+
+fn sliced_operands_case<T: FloatElement>() {
+    use ndarray::s;
+    let (da, db) = (matrix::<T>(17, 13, 1), matrix::<T>(13, 11, 2));
+    // Tile sizes (cycled) of a's rows and columns, then b's.
+    let chunkings: [[&[usize]; 4]; 3] = [
+        [&[5, 1, 7], &[4, 7], &[3, 6], &[5, 2]],
+        [&[1], &[13], &[13], &[1, 2]],
+        [&[6], &[6], &[6], &[6]],
+    ];
+    for [ar, ac, br, bc] in chunkings {
+        let (a, b) = (tiled(&da, ar, ac), tiled(&db, br, bc));
+        let at = a.transpose();
+        let dat = da.t().to_owned();
+        // (product, dense value, read in place)
+        let cases: Vec<(Array<T>, Array2<T>, bool)> = vec![
+            // A misaligned window of each operand, the contracted axis cut differently.
+            (
+                a.slice(s![1.., 3..])
+                    .unwrap()
+                    .matmul(&b.slice(s![3.., 2..]).unwrap())
+                    .unwrap(),
+                da.slice(s![1.., 3..]).dot(&db.slice(s![3.., 2..])),
+                true,
+            ),
+            // A window inside one tile, and a 1-row window.
+            (
+                a.slice(s![2..5, 1..4])
+                    .unwrap()
+                    .matmul(&b.slice(s![5..8, ..]).unwrap())
+                    .unwrap(),
+                da.slice(s![2..5, 1..4]).dot(&db.slice(s![5..8, ..])),
+                true,
+            ),
+            (
+                a.slice(s![7..8, ..]).unwrap().matmul(&b).unwrap(),
+                da.slice(s![7..8, ..]).dot(&db),
+                true,
+            ),
+            // A slice of a transpose, and a transpose of a slice.
+            (
+                at.slice(s![2.., 1..14])
+                    .unwrap()
+                    .matmul(&a.slice(s![1..14, 3..]).unwrap())
+                    .unwrap(),
+                dat.slice(s![2.., 1..14]).dot(&da.slice(s![1..14, 3..])),
+                true,
+            ),
+            (
+                b.slice(s![..12, 1..])
+                    .unwrap()
+                    .transpose()
+                    .matmul(&a.slice(s![3..15, ..]).unwrap().transpose().transpose())
+                    .unwrap(),
+                db.slice(s![..12, 1..]).t().dot(&da.slice(s![3..15, ..])),
+                true,
+            ),
+            // A window on both sides of `x.T @ x`: symmetric, by syrk, exactly.
+            (
+                a.slice(s![2.., 1..12])
+                    .unwrap()
+                    .transpose()
+                    .matmul(&a.slice(s![2.., 1..12]).unwrap())
+                    .unwrap(),
+                da.slice(s![2.., 1..12]).t().dot(&da.slice(s![2.., 1..12])),
+                true,
+            ),
+            // Different windows of one node: not symmetric.
+            (
+                a.slice(s![1.., ..])
+                    .unwrap()
+                    .transpose()
+                    .matmul(&a.slice(s![..16, ..]).unwrap())
+                    .unwrap(),
+                da.slice(s![1.., ..]).t().dot(&da.slice(s![..16, ..])),
+                true,
+            ),
+            // Step and reversed slices are computed as nodes first (values only).
+            (
+                a.slice(s![..;2, ..])
+                    .unwrap()
+                    .matmul(&b.slice(s![..;-1, ..]).unwrap())
+                    .unwrap(),
+                da.slice(s![..;2, ..]).dot(&db.slice(s![..;-1, ..])),
+                false,
+            ),
+            // Empty windows: an empty result, and an empty contracted axis (zeros).
+            (
+                a.slice(s![4..4, ..]).unwrap().matmul(&b).unwrap(),
+                da.slice(s![4..4, ..]).dot(&db),
+                false,
+            ),
+            (
+                a.slice(s![.., 5..5])
+                    .unwrap()
+                    .matmul(&b.slice(s![5..5, ..]).unwrap())
+                    .unwrap(),
+                da.slice(s![.., 5..5]).dot(&db.slice(s![5..5, ..])),
+                false,
+            ),
+        ];
+        for (k, (product, want, in_place)) in cases.into_iter().enumerate() {
+            let plan = product.explain().unwrap();
+            if in_place {
+                assert!(!has_operand_copy(&plan), "case {k} ({ar:?}):\n{plan}");
+            }
+            let got = product.compute().unwrap();
+            let error = relative_error(&got, &want.into_dyn());
+            assert!(error <= tolerance::<T>(), "case {k} ({ar:?}): {error}");
+        }
+    }
+}
+
+#[test]
+fn sliced_operands_are_read_in_place_and_match_ndarray_dot() {
+    sliced_operands_case::<f64>();
+    sliced_operands_case::<f32>();
+}
+
+#[test]
+fn a_windowed_symmetric_product_is_exactly_symmetric() {
+    let dense = matrix::<f64>(20, 9, 4);
+    let x = tiled(&dense, &[7, 3], &[4, 5]);
+    let w = x.slice(ndarray::s![3..18, 1..]).unwrap();
+    let product = w.transpose().matmul(&w).unwrap();
+    let plan = product.explain().unwrap();
+    assert!(plan.contains("mirror upper tiles"), "{plan}");
+    let got = product.compute().unwrap();
+    let g = got.view().into_dimensionality::<Ix2>().unwrap();
+    assert_eq!(g, g.t(), "exactly symmetric");
+    let part = dense.slice(ndarray::s![3..18, 1..]);
+    assert!(relative_error(&got, &part.t().dot(&part).into_dyn()) <= 1e-13);
+}
+
+#[test]
+fn windowed_stacks_and_tensordot_read_their_sources() {
+    // A stack of matrices windowed on every axis, its matrix axes swapped, times a matrix;
+    // and tensordot over two axes of a window (the refinement keeps parts of an inner
+    // contracted axis: those blocks are copied in the task, not as a node).
+    let stack = ArrayD::from_shape_fn(IxDyn(&[3, 9, 8]), |i| {
+        ((i[0] * 5 + i[1] * 3 + i[2]) % 11) as f64 - 5.0
+    });
+    let x = from_ndarray(
+        &stack,
+        Chunks::Sizes(vec![vec![2, 1], vec![4, 5], vec![3, 5]]),
+    )
+    .unwrap();
+    let c = from_ndarray(&matrix::<f64>(7, 4, 3), [3, 2]).unwrap();
+    let window = x.slice(ndarray::s![1.., 1..8, 1..]).unwrap();
+    let product = window.swap_axes(1, 2).unwrap().matmul(&c).unwrap();
+    assert!(!has_operand_copy(&product.explain().unwrap()));
+    let got = product.compute().unwrap();
+    let dc = as_matrix(&c);
+    for e in 0..2 {
+        let slab = stack
+            .slice(ndarray::s![1 + e, 1..8, 1..])
+            .into_dimensionality::<Ix2>()
+            .unwrap();
+        let want = slab.t().dot(&dc).into_dyn();
+        let got_e = got.index_axis(ndarray::Axis(0), e).to_owned();
+        assert!(relative_error(&got_e, &want) <= 1e-13, "batch {e}");
+    }
+    let y = from_ndarray(
+        &ArrayD::from_shape_fn(IxDyn(&[7, 7, 2]), |i| {
+            ((i[0] * 3 + i[1] * 2 + i[2]) % 7) as f64 - 3.0
+        }),
+        Chunks::Sizes(vec![vec![7], vec![2, 5], vec![1, 1]]),
+    )
+    .unwrap();
+    let summed = linalg::tensordot(&window, &y, &[1, 2], &[0, 1]).unwrap();
+    assert!(!has_operand_copy(&summed.explain().unwrap()));
+    let dy = y.compute().unwrap();
+    let got = summed.compute().unwrap();
+    for e in 0..2 {
+        for j in 0..2 {
+            let mut want = 0.0;
+            for p in 0..7 {
+                for q in 0..7 {
+                    want += stack[[1 + e, 1 + p, 1 + q]] * dy[[p, q, j]];
+                }
+            }
+            assert!((got[[e, j]] - want).abs() <= 1e-12, "({e}, {j})");
+        }
+    }
+}
+
+#[test]
+fn reductions_of_elementwise_work_share_the_pass_over_x() {
+    let (rows, cols, tile) = (700, 5, 100);
+    let (x, calls) = counting(rows, cols, tile, 3);
+    let (y, _) = counting(rows, 1, tile, 4);
+    let (dx, dy) = (as_matrix(&x), as_matrix(&y));
+    calls.store(0, Ordering::SeqCst);
+    let xt = x.transpose();
+    let (gram, xty) = (xt.matmul(&x).unwrap(), xt.matmul(&y).unwrap());
+    let doubled = (&x * 2.0).sum_axis(0);
+    let squares = x.powi(2).mean_axis(0);
+    let results = compute_many(&[&gram, &xty, &doubled, &squares]).unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        rows / tile,
+        "each tile of x read once"
+    );
+    assert!(relative_error(&results[0], &dx.t().dot(&dx).into_dyn()) <= 1e-13);
+    assert!(relative_error(&results[1], &dx.t().dot(&dy).into_dyn()) <= 1e-13);
+    let want = (&dx * 2.0).sum_axis(ndarray::Axis(0)).into_dyn();
+    assert!(relative_error(&results[2], &want) <= 1e-13);
+    let want = dx
+        .mapv(|v| v * v)
+        .mean_axis(ndarray::Axis(0))
+        .unwrap()
+        .into_dyn();
+    assert!(relative_error(&results[3], &want) <= 1e-13);
+}

@@ -799,3 +799,47 @@ fn pad_split_and_tile_match_numpy_semantics() {
     assert_eq!(t.compute().unwrap(), want);
     assert_eq!(x.tile(&[0, 2]).unwrap().shape(), vec![0, 8]);
 }
+
+#[test]
+fn transposes_of_large_tiles_and_strided_views_match_ndarray() {
+    // Tiles larger than the blocked copy's 32 x 32 squares, with ragged edges, 1-row tiles
+    // and views that step, reverse and slice transposes; computed alone, fed to a rechunk
+    // (a blockwise consumer) and to elementwise work.
+    let a = dense_f64(&[150, 97], 7);
+    let b = dense_f64(&[97, 150], 8);
+    for chunks in [
+        sizes(&[&[70, 80], &[45, 52]]),
+        sizes(&[&[1, 149], &[97]]),
+        sizes(&[&[33, 33, 33, 51], &[1, 64, 32]]),
+    ] {
+        let x = arr(&a, &chunks);
+        let y = arr(&b, &Chunks::Shape(vec![40, 64]));
+        let t = x.transpose();
+        assert_eq!(t.compute().unwrap(), a.t().to_owned(), "{chunks:?}");
+        let views: [(Array<f64>, ArrayD<f64>); 4] = [
+            (
+                t.slice(s![3..90, 5..]).unwrap(),
+                a.t().slice(s![3..90, 5..]).into_dyn().to_owned(),
+            ),
+            (
+                t.slice(s![..;-3, 1..;2]).unwrap(),
+                a.t().slice(s![..;-3, 1..;2]).into_dyn().to_owned(),
+            ),
+            (
+                x.slice(s![10..140, ..]).unwrap().transpose(),
+                a.slice(s![10..140, ..]).t().into_dyn().to_owned(),
+            ),
+            (
+                t.slice(s![4..4, ..]).unwrap(),
+                a.t().slice(s![4..4, ..]).into_dyn().to_owned(),
+            ),
+        ];
+        for (k, (view, want)) in views.into_iter().enumerate() {
+            assert_eq!(view.compute().unwrap(), want, "{chunks:?} view {k}");
+        }
+        let rechunked = t.rechunk(Chunks::Shape(vec![50, 50])).unwrap();
+        assert_eq!(rechunked.compute().unwrap(), a.t().to_owned());
+        let sum = (&t + &y).compute().unwrap();
+        assert_eq!(sum, &a.t() + &b, "{chunks:?}");
+    }
+}

@@ -200,6 +200,11 @@ impl Program {
         self.dtype_of(self.output)
     }
 
+    /// Whether the program returns its one input as it is (no step).
+    pub fn is_identity(&self) -> bool {
+        self.steps.is_empty() && self.inputs.len() == 1 && self.output == ValueRef::Input(0)
+    }
+
     /// Scratch bytes that [`Program::run`] allocates for strips of `strip_len` elements.
     pub fn scratch_bytes(&self, strip_len: usize) -> usize {
         self.steps
@@ -324,6 +329,11 @@ impl Program {
         strip_len: usize,
         mut out: StripMut<'_>,
     ) {
+        // A view computed alone (a transpose, a slice) is one blocked copy of its pieces.
+        if let ([InputTile::View(view)], true) = (inputs, self.is_identity()) {
+            view.gather_tile(out);
+            return;
+        }
         self.run(inputs, tile, strip_len, |offset, strip| {
             out.slice_mut(offset..offset + strip.len()).copy_from(strip)
         });

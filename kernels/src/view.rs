@@ -166,6 +166,71 @@ impl TileView<'_> {
         }
     }
 
+    /// Copies the whole output tile into `out` (C order, [`TileView::len`] elements), piece
+    /// by piece: each piece's part of every 2-D slab (its last two axes) is one
+    /// [`copy_block`], so a transposed piece is copied in cache-blocked squares and every
+    /// output element is written once. [`TileView::gather`] goes strip by strip along output
+    /// rows instead, which for a transpose reads one element per source row: a whole column
+    /// of cache lines (and pages) for every output row.
+    pub fn gather_tile(&self, out: StripMut<'_>) {
+        macro_rules! gather_each {
+            ($($v:ident),*) => {
+                match out {
+                    $(StripMut::$v(o) => self.gather_tile_typed(o),)*
+                }
+            };
+        }
+        gather_each!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64)
+    }
+
+    fn gather_tile_typed<T: Element>(&self, out: &mut [T]) {
+        let ndim = self.shape.len();
+        if ndim < 2 || self.is_empty() {
+            return self.gather_typed(0, out);
+        }
+        let counts: Vec<usize> = self.cuts.iter().map(Vec::len).collect();
+        let out_strides = c_strides(&self.shape);
+        let (rows_axis, cols_axis) = (ndim - 2, ndim - 1);
+        for (p, piece) in self.pieces.iter().enumerate() {
+            // The piece's box: per axis, its segment's range.
+            let mut rest = p;
+            let mut bounds = vec![(0, 0); ndim];
+            for axis in (0..ndim).rev() {
+                let segment = rest % counts[axis];
+                rest /= counts[axis];
+                let cuts = &self.cuts[axis];
+                let end = cuts.get(segment + 1).copied().unwrap_or(self.shape[axis]);
+                bounds[axis] = (cuts[segment], end);
+            }
+            let data = T::from_strip(piece.data);
+            let (rows, cols) = (
+                bounds[rows_axis].1 - bounds[rows_axis].0,
+                bounds[cols_axis].1 - bounds[cols_axis].0,
+            );
+            // Every slab of the piece: an index of each leading axis within the box.
+            let lead: Vec<usize> = bounds[..rows_axis].iter().map(|(lo, hi)| hi - lo).collect();
+            for slab in 0..lead.iter().product::<usize>() {
+                let (mut src, mut dst) = (piece.corner as isize, 0);
+                let mut rest = slab;
+                for axis in (0..rows_axis).rev() {
+                    let i = rest % lead[axis];
+                    rest /= lead[axis];
+                    src += i as isize * piece.strides[axis];
+                    dst += (bounds[axis].0 + i) * out_strides[axis];
+                }
+                dst += bounds[rows_axis].0 * out_strides[rows_axis] + bounds[cols_axis].0;
+                copy_block(
+                    data,
+                    src,
+                    (piece.strides[rows_axis], piece.strides[cols_axis]),
+                    (rows, cols),
+                    &mut out[dst..],
+                    out_strides[rows_axis],
+                );
+            }
+        }
+    }
+
     /// The index of the first piece of output row `row` (C order over every axis but the
     /// last): the pieces of one row are consecutive, one per segment of the last axis.
     fn row_pieces(&self, row: usize) -> usize {
@@ -221,6 +286,84 @@ fn copy_run<T: Copy>(data: &[T], start: isize, stride: isize, out: &mut [T]) {
         _ => {
             for (k, o) in out.iter_mut().enumerate() {
                 *o = data[(start as isize + k as isize * stride) as usize];
+            }
+        }
+    }
+}
+
+/// The side of the squares [`copy_block`] copies a strided matrix in: 32 x 32 elements
+/// read from 32 source rows stay in L1 (32 cache lines) while the 32 output rows are
+/// written, for every element type up to 8 bytes.
+pub const COPY_BLOCK: usize = 32;
+
+/// Copies the `rows x cols` matrix that `src` holds from `start` on, one step along its rows
+/// and columns `strides` apart, into `dst` (row-major, rows `dst_stride` apart). Where the
+/// columns are contiguous (or broadcast) each row is one run; otherwise (a transpose, a
+/// step) the matrix is copied in [`COPY_BLOCK`]-square blocks, each block reading a few
+/// cache lines of each of its source rows, so every source line is read from memory once
+/// instead of once per output row.
+///
+/// ```
+/// use chunkwise_kernels::view::copy_block;
+/// let src = [0, 1, 2, 3, 4, 5]; // 2 x 3
+/// let mut dst = [0; 6];
+/// copy_block(&src, 0, (1, 3), (3, 2), &mut dst, 2); // its transpose
+/// assert_eq!(dst, [0, 3, 1, 4, 2, 5]);
+/// ```
+pub fn copy_block<T: Copy>(
+    src: &[T],
+    start: isize,
+    strides: (isize, isize),
+    (rows, cols): (usize, usize),
+    dst: &mut [T],
+    dst_stride: usize,
+) {
+    let (row_stride, col_stride) = strides;
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    if matches!(col_stride, 0 | 1) || rows == 1 {
+        for r in 0..rows {
+            let at = r * dst_stride;
+            copy_run(
+                src,
+                start + r as isize * row_stride,
+                col_stride,
+                &mut dst[at..at + cols],
+            );
+        }
+        return;
+    }
+    // Every element read is inside `src` and every one written inside `dst`: the positions
+    // are linear in (row, column), so the matrix's corners bound them.
+    let at = |r: usize, c: usize| start + r as isize * row_stride + c as isize * col_stride;
+    let corners = [
+        at(0, 0),
+        at(rows - 1, 0),
+        at(0, cols - 1),
+        at(rows - 1, cols - 1),
+    ];
+    assert!(
+        corners.iter().all(|&i| i >= 0 && (i as usize) < src.len())
+            && dst.len() >= (rows - 1) * dst_stride + cols
+            && dst_stride >= cols,
+        "copy_block reads or writes outside its slices"
+    );
+    for r0 in (0..rows).step_by(COPY_BLOCK) {
+        let r1 = (r0 + COPY_BLOCK).min(rows);
+        for c0 in (0..cols).step_by(COPY_BLOCK) {
+            // Along the block's output rows (contiguous writes); the block's source lines
+            // stay in L1 while they are read.
+            let c1 = (c0 + COPY_BLOCK).min(cols);
+            for r in r0..r1 {
+                let first = at(r, 0);
+                for c in c0..c1 {
+                    // SAFETY: inside both slices, as asserted above.
+                    unsafe {
+                        *dst.get_unchecked_mut(r * dst_stride + c) =
+                            *src.get_unchecked((first + c as isize * col_stride) as usize);
+                    }
+                }
             }
         }
     }
@@ -318,6 +461,9 @@ mod tests {
             assert_eq!(out, expected, "strips of {strip}");
         }
         assert!(view.contiguous(0, 2).is_none(), "reversed rows are copied");
+        let mut whole = vec![0.0; 24];
+        view.gather_tile(f64::to_strip_mut(&mut whole));
+        assert_eq!(whole, expected, "the whole tile at once");
     }
 
     #[test]
@@ -382,6 +528,42 @@ mod tests {
         let mut one = [0u8];
         scalar.gather(0, u8::to_strip_mut(&mut one));
         assert_eq!(one, [4]);
+    }
+
+    #[test]
+    fn blocked_copies_of_transposed_pieces_match_strided_gathers() {
+        // out[i, j, k] = src[i, k, j] of a 3 x 70 x 45 source cut into pieces along the
+        // last two output axes (45 and 70 long: more than one block each way).
+        let (d0, d1, d2) = (3, 70, 45);
+        let data: Vec<i64> = (0..(d0 * d1 * d2) as i64).collect();
+        let cuts = vec![vec![0, 2], vec![0, 33], vec![0, 40, 41]];
+        let mut pieces = Vec::new();
+        for &i in &cuts[0] {
+            for &j in &cuts[1] {
+                for &k in &cuts[2] {
+                    pieces.push(ViewPiece {
+                        data: i64::to_strip(&data),
+                        corner: i * d1 * d2 + k * d2 + j,
+                        strides: vec![(d1 * d2) as isize, 1, d2 as isize],
+                    });
+                }
+            }
+        }
+        let view = TileView {
+            shape: vec![d0, d2, d1],
+            cuts,
+            pieces,
+        };
+        let mut strided = vec![0; data.len()];
+        view.gather(0, i64::to_strip_mut(&mut strided));
+        let mut blocked = vec![0; data.len()];
+        view.gather_tile(i64::to_strip_mut(&mut blocked));
+        assert_eq!(blocked, strided);
+        assert_eq!(
+            blocked[d1 + 2],
+            ((2 * d2) + 1) as i64,
+            "out[0, 1, 2] = src[0, 2, 1]"
+        );
     }
 
     #[test]

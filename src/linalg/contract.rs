@@ -10,9 +10,13 @@
 //! accumulating into the previous link's tile, so a task's memory is bounded whatever the
 //! contracted length.
 //!
-//! Operands are read as they are stored:
+//! Operands are read as they are stored (see `operand`):
 //! - a transposed operand (`x.T`, any axis permutation) is read untransposed, its tiles
 //!   passed to GEMM with the transpose flag: no transposed copy exists;
+//! - a windowed operand (`x[1:, 3:]`, a slice of a transpose, a tile-misaligned window) is
+//!   read from its source's tiles through GEMM's leading dimension: no sliced copy exists,
+//!   and no rechunk aligns the operands' tiles (the blocks of their common refinement are
+//!   each read in place);
 //! - `x @ x.T` and `x.T @ x` compute the upper triangle of tiles only, the diagonal tiles
 //!   by `syrk` (half a GEMM's flops), the lower tiles as blocked transposes of the upper;
 //! - a result of one tile much smaller than the tiles it reads (`x.T @ x` for a tall `x`)
@@ -24,15 +28,12 @@ use std::sync::Arc;
 
 use chunkwise_kernels::dtype::FloatElement;
 
-use super::contract_stages::{
-    BlockSource, Dims, OperandLayout, Operands, chain, mirrored, partial_sums,
-};
+use super::contract_stages::{BlockSource, Dims, Operands, chain, mirrored, partial_sums};
+use super::operand::{OperandLayout, OperandTiles, Window};
 use crate::array::{Array, Reduction};
 use crate::chunks::{ChunkGrid, box_indices, refine};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::Node;
-use crate::ops::layout::transposed_operand;
-use crate::ops::rechunk::rechunk;
 
 /// The most bytes of operand tiles one link of a contraction chain reads.
 pub const LINK_INPUT_BYTES: usize = 256 << 20;
@@ -174,13 +175,12 @@ fn sum_unshared<T: FloatElement>(
 /// The contraction after broadcasting and pre-summing: every letter of `a` and `b` is
 /// batch, free or contracted.
 fn contract_nodes<T: FloatElement>(a: &Array<T>, b: &Array<T>, spec: &Spec) -> Arc<Node> {
-    // A transposed operand is read untransposed: its letters follow the permutation, and
-    // the layouts below read its tiles with BLAS's transpose flag.
-    let (a_base, a_letters) = untransposed(&a.node, &spec.a);
-    let (b_base, b_letters) = untransposed(&b.node, &spec.b);
+    // A view operand (transposed, windowed) is read from its source's tiles: its letters
+    // follow the source's axes, and GEMM reads its blocks in place (see `operand`).
+    let (wa, wb) = (Window::of(&a.node, &spec.a), Window::of(&b.node, &spec.b));
     let spec = Spec {
-        a: a_letters,
-        b: b_letters,
+        a: wa.letters.clone(),
+        b: wb.letters.clone(),
         out: spec.out.clone(),
     };
     let pos = |letters: &[char], c: char| letters.iter().position(|&d| d == c);
@@ -191,9 +191,10 @@ fn contract_nodes<T: FloatElement>(a: &Array<T>, b: &Array<T>, spec: &Spec) -> A
     let free_a = of(&spec.out, &|c| spec.a.contains(c) && !spec.b.contains(c));
     let free_b = of(&spec.out, &|c| spec.b.contains(c) && !spec.a.contains(c));
     let contracted = of(&spec.a, &|c| spec.b.contains(c) && !spec.out.contains(c));
-    // `x @ x.T` and `x.T @ x` (one node on both sides, its free axis the same axis): the
-    // result is symmetric, so only its upper triangle of tiles is computed.
-    let symmetric = Arc::ptr_eq(&a_base, &b_base)
+    // `x @ x.T` and `x.T @ x` (the same elements of one node on both sides, its free axis
+    // the same axis): the result is symmetric, so only its upper triangle of tiles is
+    // computed.
+    let symmetric = wa.same_elements(&wb)
         && batch.is_empty()
         && free_a.len() == 1
         && free_b.len() == 1
@@ -203,23 +204,18 @@ fn contract_nodes<T: FloatElement>(a: &Array<T>, b: &Array<T>, spec: &Spec) -> A
             .zip(&spec.b)
             .all(|(&x, &y)| x == y || (x == free_a[0] && y == free_b[0]));
 
-    // Shared letters get the common refinement of both operands' tiles.
-    let (ca, cb) = (a_base.grid.chunks(), b_base.grid.chunks());
+    // Shared letters get the common refinement of both operands' chunks; every block of
+    // it lies inside one tile of each operand's source, so nothing is rechunked.
     let chunks_of = |c: char| -> Vec<usize> {
         match (pos(&spec.a, c), pos(&spec.b, c)) {
-            (Some(i), Some(j)) => refine(&ca[i], &cb[j]),
-            (Some(i), None) => ca[i].clone(),
-            (None, Some(j)) => cb[j].clone(),
+            (Some(i), Some(j)) => refine(&wa.chunks[i], &wb.chunks[j]),
+            (Some(i), None) => wa.chunks[i].clone(),
+            (None, Some(j)) => wb.chunks[j].clone(),
             (None, None) => unreachable!("every letter names an axis"),
         }
     };
     let grid_of =
         |letters: &[char]| ChunkGrid::from_valid(letters.iter().map(|&c| chunks_of(c)).collect());
-    let a_node = rechunk(&a_base, grid_of(&spec.a));
-    let b_node = match symmetric {
-        true => a_node.clone(),
-        false => rechunk(&b_base, grid_of(&spec.b)),
-    };
 
     // The output in canonical order (batch, free a, free b), permuted to `out` at the end.
     let canonical: Vec<char> = [&batch[..], &free_a, &free_b].concat();
@@ -244,17 +240,26 @@ fn contract_nodes<T: FloatElement>(a: &Array<T>, b: &Array<T>, spec: &Spec) -> A
     };
     let ranges: Vec<std::ops::Range<usize>> =
         contracted.iter().map(|&c| 0..chunks_of(c).len()).collect();
+    let (grid_a, grid_b) = (grid_of(&spec.a), grid_of(&spec.b));
     let operands = Operands {
-        layout_a: OperandLayout::new([
-            axes_in(&spec.a, &batch),
-            axes_in(&spec.a, &free_a),
-            axes_in(&spec.a, &contracted),
-        ]),
-        layout_b: OperandLayout::new([
-            axes_in(&spec.b, &batch),
-            axes_in(&spec.b, &contracted),
-            axes_in(&spec.b, &free_b),
-        ]),
+        a: OperandTiles {
+            grid: grid_a,
+            layout: OperandLayout::new([
+                axes_in(&spec.a, &batch),
+                axes_in(&spec.a, &free_a),
+                axes_in(&spec.a, &contracted),
+            ]),
+            window: wa,
+        },
+        b: OperandTiles {
+            grid: grid_b,
+            layout: OperandLayout::new([
+                axes_in(&spec.b, &batch),
+                axes_in(&spec.b, &contracted),
+                axes_in(&spec.b, &free_b),
+            ]),
+            window: wb,
+        },
         source_a: source(&spec.a),
         source_b: source(&spec.b),
         dims: Dims {
@@ -264,8 +269,6 @@ fn contract_nodes<T: FloatElement>(a: &Array<T>, b: &Array<T>, spec: &Spec) -> A
         },
         symmetric,
         k_blocks: box_indices(&ranges).collect(),
-        a: a_node,
-        b: b_node,
     };
     let pair_bytes = operands.pair_bytes::<T>();
     let out_bytes = grid.max_tile_len() * size_of::<T>();
@@ -285,19 +288,4 @@ fn contract_nodes<T: FloatElement>(a: &Array<T>, b: &Array<T>, spec: &Spec) -> A
         .map(|c| pos(&canonical, *c).expect("output letter") as isize)
         .collect();
     crate::ops::layout::permute(&result, &to_out).expect("a permutation of the output axes")
-}
-
-/// The node whose tiles a contraction reads for `node` (its untransposed source, when it
-/// is a transpose) and that node's letters.
-fn untransposed(node: &Arc<Node>, letters: &[char]) -> (Arc<Node>, Vec<char>) {
-    match transposed_operand(node) {
-        Some((base, perm)) => {
-            let mut relabeled = vec![' '; letters.len()];
-            for (k, &p) in perm.iter().enumerate() {
-                relabeled[p] = letters[k];
-            }
-            (base, relabeled)
-        }
-        None => (node.clone(), letters.to_vec()),
-    }
 }

@@ -1,15 +1,14 @@
-//! The tile stages of a contraction (see `linalg::contract`): how an operand's
-//! tile is read by GEMM, the chains of links that accumulate each output tile, the upper
+//! The tile stages of a contraction (see `linalg::contract`): the chains of links that accumulate each output tile, the upper
 //! triangle and its mirror for `x @ x.T`, and the per-step partial products of a small
 //! result, summed as a reduction tree.
 
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::FloatElement;
-use chunkwise_kernels::linalg::{Op, gemm, mirror_upper, syrk, transpose_into};
-use ndarray::{ArrayD, IxDyn};
+use chunkwise_kernels::linalg::{gemm_strided, mirror_upper, syrk_strided, transpose_into};
 
 use super::contract::LINK_INPUT_BYTES;
+use super::operand::OperandTiles;
 use super::stage::{array_part, blockwise, tile_of};
 use crate::array::{Array, Reduction};
 use crate::chunks::ChunkGrid;
@@ -17,61 +16,13 @@ use crate::graph::Node;
 use crate::ops::blockwise::Role;
 use crate::tile::{TileMemory, Value};
 
-/// How one operand's tile becomes a stack of matrices: which axes are batch, rows and
-/// columns of `op(matrix)`, and whether the stored tile is read as is.
-#[derive(Clone, Debug)]
-pub(super) struct OperandLayout {
-    /// The tile's axes in (batch, free, contracted) order for `a`, (batch, contracted,
-    /// free) for `b`: the order of the matrices `gemm` reads.
-    order: Vec<usize>,
-    /// The stored order is `order` itself (no copy, `Op::Plain`), or `order` with its two
-    /// matrix groups swapped (no copy, `Op::Transposed`); otherwise the tile is copied
-    /// into `order`.
-    op: Option<Op>,
-}
-
-impl OperandLayout {
-    /// `groups`: the axes of (batch, first matrix group, second matrix group).
-    pub(super) fn new(groups: [Vec<usize>; 3]) -> OperandLayout {
-        let [batch, first, second] = groups;
-        let order: Vec<usize> = batch.iter().chain(&first).chain(&second).copied().collect();
-        let swapped: Vec<usize> = batch.iter().chain(&second).chain(&first).copied().collect();
-        let stored: Vec<usize> = (0..order.len()).collect();
-        let op = if order == stored {
-            Some(Op::Plain)
-        } else if swapped == stored {
-            Some(Op::Transposed)
-        } else {
-            None
-        };
-        OperandLayout { order, op }
-    }
-
-    /// The tile's elements in an order `gemm` reads with the returned `Op`.
-    fn elements<'a, T: FloatElement>(
-        &self,
-        tile: &'a ArrayD<T>,
-    ) -> (std::borrow::Cow<'a, [T]>, Op) {
-        match self.op {
-            Some(op) => (tile.as_slice().expect("C-order tiles").into(), op),
-            None => {
-                let permuted = tile.view().permuted_axes(IxDyn(&self.order));
-                let owned: Vec<T> = permuted.as_standard_layout().iter().copied().collect();
-                (owned.into(), Op::Plain)
-            }
-        }
-    }
-}
-
 /// The operands of a contraction as its tasks read them.
 #[derive(Debug)]
 pub(super) struct Operands {
-    /// The operands on the tiles the contraction reads (one node for `x @ x.T`).
-    pub(super) a: Arc<Node>,
-    pub(super) b: Arc<Node>,
-    pub(super) layout_a: OperandLayout,
-    pub(super) layout_b: OperandLayout,
-    /// Per operand axis: where its block index comes from.
+    /// Where the blocks of `a` and `b` are read (one node for `x @ x.T`).
+    pub(super) a: OperandTiles,
+    pub(super) b: OperandTiles,
+    /// Per operand axis (in its window node's order): where its block index comes from.
     pub(super) source_a: Vec<BlockSource>,
     pub(super) source_b: Vec<BlockSource>,
     pub(super) dims: Dims,
@@ -82,20 +33,28 @@ pub(super) struct Operands {
 }
 
 impl Operands {
-    /// Bytes of the largest operand tiles of one contracted step.
-    pub(super) fn pair_bytes<T>(&self) -> usize {
-        (self.a.grid.max_tile_len() + self.b.grid.max_tile_len()) * size_of::<T>()
+    /// The nodes whose tiles the tasks read (input 0: `a`, input 1: `b`).
+    pub(super) fn inputs(&self) -> Vec<Arc<Node>> {
+        vec![self.a.window.node.clone(), self.b.window.node.clone()]
     }
 
-    /// Scratch of a task: operand tiles in an order BLAS cannot read directly are copied.
+    /// Bytes of the largest operand tiles of one contracted step.
+    pub(super) fn pair_bytes<T>(&self) -> usize {
+        let tiles = self.a.window.node.grid.max_tile_len() + self.b.window.node.grid.max_tile_len();
+        tiles * size_of::<T>()
+    }
+
+    /// Scratch of a task: operand blocks in an order BLAS cannot read in place are copied.
     fn copy_bytes<T>(&self) -> u64 {
-        let copies = match (self.layout_a.op, self.layout_b.op) {
-            (Some(_), Some(_)) => 0,
-            (None, Some(_)) => self.a.grid.max_tile_len(),
-            (Some(_), None) => self.b.grid.max_tile_len(),
-            (None, None) => self.a.grid.max_tile_len() + self.b.grid.max_tile_len(),
-        };
-        (copies * size_of::<T>()) as u64
+        (self.a.copy_bytes::<T>() + self.b.copy_bytes::<T>()) as u64
+    }
+
+    /// The operand blocks of output `block` at the contracted step `k`.
+    fn blocks(&self, block: &[usize], k: &[usize]) -> [Vec<usize>; 2] {
+        [
+            block_of(&self.source_a, block, k),
+            block_of(&self.source_b, block, k),
+        ]
     }
 
     /// The tiles (input 0: `a`, input 1: `b`) that output `block` reads for the contracted
@@ -103,10 +62,8 @@ impl Operands {
     fn deps(&self, block: &[usize], ks: &[Vec<usize>]) -> Vec<(usize, Vec<usize>)> {
         ks.iter()
             .flat_map(|k| {
-                [
-                    (0, block_of(&self.source_a, block, k)),
-                    (1, block_of(&self.source_b, block, k)),
-                ]
+                let [a, b] = self.blocks(block, k);
+                [(0, self.a.tile_of(&a)), (1, self.b.tile_of(&b))]
             })
             .collect()
     }
@@ -133,7 +90,7 @@ pub(super) fn chain<T: FloatElement>(operands: Arc<Operands>, grid: &ChunkGrid) 
     };
     let mut previous: Option<Arc<Node>> = None;
     for link in links {
-        let mut inputs = vec![operands.a.clone(), operands.b.clone()];
+        let mut inputs = operands.inputs();
         inputs.extend(previous.clone());
         let has_previous = previous.is_some();
         let name = format!(
@@ -144,6 +101,7 @@ pub(super) fn chain<T: FloatElement>(operands: Arc<Operands>, grid: &ChunkGrid) 
         let (deps_of, run_of) = (operands.clone(), operands.clone());
         let link = Arc::new(link);
         let deps_link = link.clone();
+        let link = link.clone();
         let stage = blockwise(name, grid.clone(), T::DTYPE, inputs)
             .scratch({
                 let bytes = operands.copy_bytes::<T>();
@@ -163,8 +121,7 @@ pub(super) fn chain<T: FloatElement>(operands: Arc<Operands>, grid: &ChunkGrid) 
                         true => (Some(tiles[0]), &tiles[1..]),
                         false => (None, tiles),
                     };
-                    let diagonal = run_of.diagonal(b.index);
-                    let out = accumulate::<T>(start, pairs, b.shape, &run_of, diagonal);
+                    let out = accumulate::<T>(start, pairs, b.index, &link, b.shape, &run_of);
                     Ok(tile_of(out, b.shape))
                 },
             );
@@ -229,7 +186,7 @@ pub(super) fn partial_sums<T: FloatElement>(
         format!("contract partials[{steps} k-tiles]"),
         partials,
         T::DTYPE,
-        vec![operands.a.clone(), operands.b.clone()],
+        operands.inputs(),
     )
     .role(Role::Partials)
     .scratch({
@@ -242,8 +199,8 @@ pub(super) fn partial_sums<T: FloatElement>(
             deps_of.deps(&vec![0; ndim], k)
         },
         move |b, tiles| {
-            let diagonal = run_of.diagonal(&vec![0; ndim]);
-            let out = accumulate::<T>(None, tiles, &b.shape[1..], &run_of, diagonal);
+            let k = std::slice::from_ref(&run_of.k_blocks[b.index[0]]);
+            let out = accumulate::<T>(None, tiles, &vec![0; ndim], k, &b.shape[1..], &run_of);
             Ok(tile_of(out, b.shape))
         },
     );
@@ -278,15 +235,18 @@ pub(super) struct Dims {
     pub(super) free_b: usize,
 }
 
-/// `start + sum over pairs of a @ b`, per batch element, for an output tile of `shape`
-/// (canonical order). A `diagonal` tile of a symmetric result takes `syrk` (both tiles of
-/// each pair are one tile), its lower triangle copied from the upper one.
+/// `start + sum over the contracted steps ks of a @ b`, per batch element, for output tile
+/// `block` of `shape` (canonical order); `pairs` holds the source tiles of `a` and `b` of
+/// each step. Each operand block is read in place (see `linalg::operand`). A diagonal tile
+/// of a symmetric result takes `syrk` (both blocks of each step are one block), its lower
+/// triangle copied from the upper one.
 fn accumulate<T: FloatElement>(
     start: Option<&Value>,
     pairs: &[&Value],
+    block: &[usize],
+    ks: &[Vec<usize>],
     shape: &[usize],
     operands: &Operands,
-    diagonal: bool,
 ) -> Vec<T> {
     let mut out = match start {
         Some(tile) => array_part::<T>(tile, 0)
@@ -295,34 +255,30 @@ fn accumulate<T: FloatElement>(
             .to_vec(),
         None => vec![T::ZERO; shape.iter().product()],
     };
+    let diagonal = operands.diagonal(block);
     let dims = operands.dims;
     let batch: usize = shape[..dims.batch].iter().product();
     let m: usize = shape[dims.batch..dims.batch + dims.free_a].iter().product();
     let n: usize = shape[dims.batch + dims.free_a..dims.batch + dims.free_a + dims.free_b]
         .iter()
         .product();
-    for pair in pairs.chunks(2) {
-        let (a, b) = (array_part::<T>(pair[0], 0), array_part::<T>(pair[1], 0));
-        let k = a.len().checked_div(m * batch).unwrap_or(0);
-        let (a_data, op_a) = operands.layout_a.elements(a);
+    for (k, pair) in ks.iter().zip(pairs.chunks(2)) {
+        let [block_a, block_b] = operands.blocks(block, k);
+        let a = operands.a.matrices(array_part::<T>(pair[0], 0), &block_a);
+        let depth: usize = operands
+            .a
+            .grid
+            .block_shape(&block_a)
+            .iter()
+            .product::<usize>();
+        let depth = depth.checked_div(m * batch).unwrap_or(0);
         if diagonal {
-            syrk(op_a, m, k, T::ONE, &a_data, T::ONE, &mut out);
+            syrk_strided(m, depth, T::ONE, a.get(0), T::ONE, &mut out);
             continue;
         }
-        let (b_data, op_b) = operands.layout_b.elements(b);
-        for e in 0..batch {
-            gemm(
-                op_a,
-                op_b,
-                m,
-                n,
-                k,
-                T::ONE,
-                &a_data[e * m * k..(e + 1) * m * k],
-                &b_data[e * k * n..(e + 1) * k * n],
-                T::ONE,
-                &mut out[e * m * n..(e + 1) * m * n],
-            );
+        let b = operands.b.matrices(array_part::<T>(pair[1], 0), &block_b);
+        for (e, c) in out.chunks_mut((m * n).max(1)).take(batch).enumerate() {
+            gemm_strided(m, n, depth, T::ONE, a.get(e), b.get(e), T::ONE, c, n);
         }
     }
     if diagonal {

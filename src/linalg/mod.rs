@@ -36,6 +36,7 @@ mod finite;
 mod lu;
 mod matmul;
 mod norm;
+mod operand;
 mod qr;
 mod solve;
 mod stage;

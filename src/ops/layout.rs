@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::elementwise::{as_view, viewed};
+use super::elementwise::viewed;
 use crate::chunks::{AxisChunks, ChunkGrid, SourceAxis, View};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::Node;
@@ -31,31 +31,6 @@ pub(crate) fn axis_map(node: &Arc<Node>, source: Vec<Option<usize>>) -> Arc<Node
             .collect(),
     };
     viewed(node, view, grid)
-}
-
-/// When `node` is a permutation of another node's axes (a transpose; views compose, so a
-/// transpose of a transpose is one), that node and the permutation: axis `k` of `node` is
-/// axis `perm[k]` of it. Contractions read such an operand's tiles untransposed, through
-/// BLAS's transpose flag.
-pub(crate) fn transposed_operand(node: &Arc<Node>) -> Option<(Arc<Node>, Vec<usize>)> {
-    let input = as_view(node)?;
-    if input.node.ndim() != node.ndim() {
-        return None;
-    }
-    // A permutation reads every source axis whole, forward, along one view axis each.
-    let mut perm = vec![0; node.ndim()];
-    let source_shape = input.node.shape();
-    for (a, s) in input.view.source.iter().enumerate() {
-        match *s {
-            SourceAxis::Mapped {
-                axis,
-                start: 0,
-                step: 1,
-            } if node.shape()[axis] == source_shape[a] => perm[axis] = a,
-            _ => return None,
-        }
-    }
-    Some((input.node.clone(), perm))
 }
 
 /// An axis number, negative counting from the end, checked against `ndim`.

@@ -16,23 +16,31 @@ use crate::ops::generators::Translated;
 /// or repeat it: through a view that repeats elements (a broadcast), or where it makes
 /// values from element positions (generators), through a view that moves elements relative
 /// to each other (a step, a reversal, a transpose). Through a translation (a slice with
-/// step 1, integer indices) generators make their values at the positions read.
+/// step 1, integer indices) generators make their values at the positions read. With
+/// [`Sources::Read`] generators are never inlined: their tiles are read.
 ///
 /// A generator that the graph reads through more than [`MOST_TRANSLATED_READS`]
 /// translations (`crowded`) is not fused through them either: each read would make its
 /// values again (a five-point stencil of a random array would make each value five times),
 /// and making its tiles once costs less than that.
-fn refusal(input: &ElemInput, crowded: bool) -> Option<&'static str> {
+fn refusal(input: &ElemInput, sources: Sources, crowded: bool) -> Option<&'static str> {
     let identity = input.view.is_identity(&input.node.shape());
     if crowded && !identity && makes_values_from_positions(&input.node) {
         return Some("generator read through many translations: its tiles are made once");
     }
     let moved = !identity && !input.view.is_translation();
+    let generates = |e: &crate::graph::Elemwise| e.program.steps.iter().any(|s| s.args.is_empty());
     match &input.node.kind {
+        NodeKind::Source(Source::Generator(_)) if sources == Sources::Read => {
+            Some("tiles read by a merged pass")
+        }
+        NodeKind::Elemwise(e) if sources == Sources::Read && generates(e) => {
+            Some("tiles read by a merged pass")
+        }
         NodeKind::Elemwise(e) if !e.program.steps.is_empty() && input.view.repeats() => {
             Some("broadcast input: its tile is repeated, not computed per element")
         }
-        NodeKind::Elemwise(e) if moved && e.program.steps.iter().any(|s| s.args.is_empty()) => {
+        NodeKind::Elemwise(e) if moved && generates(e) => {
             Some("generator read through a view: its values depend on positions")
         }
         NodeKind::Source(Source::Generator(_)) if moved => {
@@ -132,6 +140,18 @@ pub(crate) fn fuse_nodes(
     (out, fused_any.get())
 }
 
+/// Whether fusion inlines generator sources (the values they make from positions) or leaves
+/// their tiles to be read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Sources {
+    /// Generators are inlined: their values are made where they are used.
+    #[default]
+    Inline,
+    /// Generators (and elementwise nodes that generate) stay inputs: a pass that shares
+    /// one read of their tiles among several consumers (`merge-partials`) needs the tiles.
+    Read,
+}
+
 /// Inlines the fusable inputs of a program, recording why the others were refused;
 /// `crowded` are the generators not to be made at the positions of their translations
 /// (see [`crowded_generators`]).
@@ -140,9 +160,19 @@ pub(crate) fn fuse_program(
     program: &Program,
     crowded: &HashSet<NodeId>,
 ) -> Fusion {
+    fuse_program_with(inputs, program, Sources::Inline, crowded)
+}
+
+/// [`fuse_program`], inlining generator sources or not as `sources` says.
+pub(crate) fn fuse_program_with(
+    inputs: &[ElemInput],
+    program: &Program,
+    sources: Sources,
+    crowded: &HashSet<NodeId>,
+) -> Fusion {
     let refusals: Vec<Option<&'static str>> = inputs
         .iter()
-        .map(|i| refusal(i, crowded.contains(&i.node.id)))
+        .map(|i| refusal(i, sources, crowded.contains(&i.node.id)))
         .collect();
     if refusals.iter().all(Option::is_some) {
         let notes = refusals
@@ -159,6 +189,7 @@ pub(crate) fn fuse_program(
     }
     let mut fused = Fused {
         crowded: crowded.clone(),
+        sources,
         ..Fused::default()
     };
     let mapped: Vec<ValueRef> = inputs.iter().map(|i| fused.operand_for(i)).collect();
@@ -206,6 +237,8 @@ struct Fused {
     notes: Vec<Note>,
     /// Generators read through too many translations to be made at each.
     crowded: HashSet<NodeId>,
+    /// Whether generator sources are inlined.
+    sources: Sources,
 }
 
 impl Fused {
@@ -217,7 +250,7 @@ impl Fused {
         let shape = input.node.shape();
         let at = (!input.view.is_identity(&shape)).then_some((&input.view, shape.as_slice()));
         let crowded = self.crowded.contains(&input.node.id);
-        let operand = match (&input.node.kind, refusal(input, crowded)) {
+        let operand = match (&input.node.kind, refusal(input, self.sources, crowded)) {
             (NodeKind::Elemwise(e), None) => {
                 // The producer's inputs as the consumer reads them: through both views.
                 let mapped: Vec<ValueRef> = e

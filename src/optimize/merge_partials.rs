@@ -3,8 +3,10 @@
 //! products of `x.T @ x` and `x.T @ y`) that read a common input tile for every block
 //! become one node, whose task computes all their tiles of that block from one read of the
 //! tiles, as a tuple. Each original node then takes its part. A reduction over axis 0 of
-//! the same tiles (`x.sum(0)`) joins too: the merged task folds its partial states, and
-//! they are combined as the planner would have combined them.
+//! the same tiles (`x.sum(0)`), or of elementwise work on them (`(x * 2).sum(0)`, the work
+//! fused into its partials, applied to each tile once it is read), joins too: the merged
+//! task folds its partial states, and they are combined as the planner would have combined
+//! them. Only a tall `x` of one column tile is covered.
 //!
 //! Without it, the planner (depth first from each output) computes one product over all
 //! of `x`'s tiles before the next product asks for them, holding every tile of `x` in
@@ -16,6 +18,7 @@ use std::sync::Arc;
 
 use chunkwise_kernels::strip::{DEFAULT_STRIP_LEN, TilePosition};
 
+use super::fusion::{Sources, fuse_program_with};
 use super::{Pass, rewrite};
 use crate::chunks::ChunkGrid;
 use crate::error::Result;
@@ -43,7 +46,9 @@ struct Member {
 impl Member {
     /// A partials node, or a reduction over axis 0 of inputs tiled along axis 0 only and
     /// read tile for tile (such as `x.sum(0)` of a tall `x`), whose input blocks are then
-    /// its steps.
+    /// its steps. A reduction of elementwise work on such inputs (`(x * 2).sum(0)`,
+    /// `(x ** 2).mean(0)`) is one too: the work is fused into its partials, which then
+    /// read the tiles themselves (generated tiles stay tiles, read once, not regenerated).
     fn of(node: &Arc<Node>) -> Option<Member> {
         let (work, inputs) = match &node.kind {
             NodeKind::Blockwise(b) if *role_of(node) == Role::Partials => {
@@ -51,12 +56,20 @@ impl Member {
             }
             NodeKind::Reduce(r)
                 if r.reduced.first() == Some(&true)
-                    && !r.inputs.is_empty()
-                    && r.inputs.iter().all(|i| i.is_aligned(&r.in_grid))
                     && r.in_grid.nblocks()[1..].iter().all(|&n| n == 1) =>
             {
+                let fused =
+                    fuse_program_with(&r.inputs, &r.program, Sources::Read, &HashSet::new());
+                let r = Reduce {
+                    inputs: fused.inputs,
+                    program: fused.program,
+                    ..r.clone()
+                };
+                if r.inputs.is_empty() || !r.inputs.iter().all(|i| i.is_aligned(&r.in_grid)) {
+                    return None;
+                }
                 let inputs = r.inputs.iter().map(|i| i.node.clone()).collect();
-                (Work::Reduction(r.clone()), inputs)
+                (Work::Reduction(r), inputs)
             }
             _ => return None,
         };
@@ -482,12 +495,41 @@ mod tests {
              \x20     (#2 again)\n"
         );
         // Products of different tiles do not merge, nor does a reduction with no product of
-        // its tiles.
+        // its tiles (also of elementwise work on them).
         let z = crate::random::uniform::<f64>(3, 0.0, 1.0, &[40, 3], [10, 3]).unwrap();
         let zty = z.transpose().matmul(&y).unwrap();
-        for other in [zty.node.clone(), z.sum_axis(0).node] {
+        for other in [
+            zty.node.clone(),
+            z.sum_axis(0).node,
+            (&z * 2.0).sum_axis(0).node,
+        ] {
             let roots = [gram.node.clone(), other];
             assert!(!MergePartials.run(&roots).unwrap().1);
         }
+    }
+
+    #[test]
+    fn reductions_of_elementwise_work_on_the_tiles_join_the_products() {
+        let x = crate::random::uniform::<f64>(1, 0.0, 1.0, &[40, 3], [10, 3]).unwrap();
+        let gram = x.transpose().matmul(&x).unwrap();
+        let (doubled, squares) = ((&x * 2.0).sum_axis(0), x.powi(2).mean_axis(0));
+        let roots = vec![
+            gram.node.clone(),
+            doubled.node.clone(),
+            squares.node.clone(),
+        ];
+        let (merged, changed) = MergePartials.run(&roots).unwrap();
+        assert!(changed);
+        let text = plan_text(&merged, &|_| String::new());
+        assert_eq!(
+            text.lines().nth(2).unwrap(),
+            "\x20   #2 Blockwise merged contract partials[4 k-tiles] + partial sum + partial mean  [shape [4, 3, 3] float64 in 4 tile(s) of 1x3x3]"
+        );
+        // The merged task reads the generated tiles of x, and nothing else.
+        assert_eq!(
+            text.lines().nth(3).unwrap(),
+            "\x20     #3 Source uniform[seed=1, 0..1]  [shape [40, 3] float64 in 4 tile(s) of 10x3]"
+        );
+        assert!(!text.contains("Elemwise"), "{text}");
     }
 }

@@ -170,9 +170,25 @@ macro_rules! blas_scalar {
                     )
                 }
                 #[cfg(feature = "faer-gemm")]
-                super::faer_gemm::gemm(op_a, op_b, m, n, k, alpha, a, b, beta, c);
-                #[cfg(feature = "faer-gemm")]
-                let _ = (lda, ldb, ldc);
+                super::faer_gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    alpha,
+                    super::MatrixRef {
+                        data: a,
+                        op: op_a,
+                        ld: lda,
+                    },
+                    super::MatrixRef {
+                        data: b,
+                        op: op_b,
+                        ld: ldb,
+                    },
+                    beta,
+                    c,
+                    ldc,
+                );
             }
 
             unsafe fn raw_syrk(
@@ -227,9 +243,19 @@ macro_rules! blas_scalar {
                     )
                 }
                 #[cfg(feature = "faer-gemm")]
-                super::faer_gemm::syrk(op, n, k, alpha, a, beta, c);
-                #[cfg(feature = "faer-gemm")]
-                let _ = (lda, ldc);
+                super::faer_gemm::syrk(
+                    n,
+                    k,
+                    alpha,
+                    super::MatrixRef {
+                        data: a,
+                        op,
+                        ld: lda,
+                    },
+                    beta,
+                    c,
+                    ldc,
+                );
             }
         }
     };
@@ -246,6 +272,55 @@ fn to_int(x: usize) -> c_int {
 #[cfg(feature = "blis")]
 fn to_dim(x: usize) -> blis::Dim {
     blis::Dim::try_from(x).expect("a tile dimension fits a BLIS dim_t")
+}
+
+/// A row-major matrix read where it is stored: its first element at `data[0]`, its stored
+/// rows `ld` (the leading dimension) elements apart, entering a product as `op` says. A
+/// block of a larger row-major tile (a slice `x[r0.., c0..]`, or a piece of a tile) is the
+/// tile's data from the block's first element, with the tile's row length as `ld`: BLAS
+/// reads it in place, with no copy.
+#[derive(Clone, Copy, Debug)]
+pub struct MatrixRef<'a, T> {
+    /// The elements from the matrix's first one on.
+    pub data: &'a [T],
+    /// How the stored matrix enters the product.
+    pub op: Op,
+    /// Elements between the starts of two stored rows (at least the stored row length).
+    pub ld: usize,
+}
+
+impl<'a, T> MatrixRef<'a, T> {
+    /// A contiguous matrix whose `op` is `rows x cols` (stored `cols x rows` when
+    /// transposed).
+    pub fn contiguous(data: &'a [T], op: Op, rows: usize, cols: usize) -> Self {
+        let ld = if op == Op::Plain { cols } else { rows };
+        MatrixRef { data, op, ld }
+    }
+
+    /// Asserts that the matrix holds `op(self)` of `rows x cols` (a caller's bug
+    /// otherwise: BLAS is not told the slice's length).
+    fn check(&self, rows: usize, cols: usize, name: &str) {
+        let (stored_rows, stored_cols) = match self.op {
+            Op::Plain => (rows, cols),
+            Op::Transposed => (cols, rows),
+        };
+        assert!(
+            self.ld >= stored_cols
+                && self.data.len() >= stored_len(stored_rows, stored_cols, self.ld),
+            "{name} holds {} elements with leading dimension {}, not a stored {stored_rows} x {stored_cols}",
+            self.data.len(),
+            self.ld
+        );
+    }
+}
+
+/// Elements from the first to the last of a row-major `rows x cols` matrix whose rows are
+/// `ld` apart.
+fn stored_len(rows: usize, cols: usize, ld: usize) -> usize {
+    match rows * cols {
+        0 => 0,
+        _ => (rows - 1) * ld + cols,
+    }
 }
 
 /// `c = alpha * op(a) @ op(b) + beta * c` for contiguous row-major matrices: `op(a)` is
@@ -271,9 +346,42 @@ pub fn gemm<T: BlasScalar>(
     beta: T,
     c: &mut [T],
 ) {
+    let (a, b) = (
+        MatrixRef::contiguous(a, op_a, m, k),
+        MatrixRef::contiguous(b, op_b, k, n),
+    );
+    gemm_strided(m, n, k, alpha, a, b, beta, c, n);
+}
+
+/// [`gemm`] on matrices read in place ([`MatrixRef`]: blocks of larger tiles, through their
+/// leading dimensions), into `c` whose rows are `ldc` apart: `c = alpha * op(a) @ op(b) +
+/// beta * c`, with `op(a)` m x k and `op(b)` k x n.
+///
+/// ```
+/// use chunkwise_kernels::linalg::{gemm_strided, MatrixRef, Op};
+/// // x is 3 x 3; its block x[1.., 1..] times its block x[..2, ..2], transposed.
+/// let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+/// let a = MatrixRef { data: &x[4..], op: Op::Plain, ld: 3 }; // [[5, 6], [8, 9]]
+/// let b = MatrixRef { data: &x[..], op: Op::Transposed, ld: 3 }; // [[1, 4], [2, 5]]
+/// let mut c = [0.0; 4];
+/// gemm_strided(2, 2, 2, 1.0, a, b, 0.0, &mut c, 2);
+/// assert_eq!(c, [17.0, 50.0, 26.0, 77.0]);
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_strided<T: BlasScalar>(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: MatrixRef<'_, T>,
+    b: MatrixRef<'_, T>,
+    beta: T,
+    c: &mut [T],
+    ldc: usize,
+) {
     // A `[T]` viewed as `[MaybeUninit<T>]`: BLAS writes only finished values into it.
     let c = unsafe { std::slice::from_raw_parts_mut(c.as_mut_ptr().cast(), c.len()) };
-    checked_gemm(op_a, op_b, m, n, k, alpha, a, b, beta, c);
+    checked_gemm(m, n, k, alpha, a, b, beta, c, ldc);
 }
 
 /// [`gemm`] with `beta = 0` into uninitialised memory: `c = alpha * op(a) @ op(b)`, every
@@ -305,34 +413,38 @@ pub fn gemm_uninit<T: BlasScalar + num_traits::Zero>(
         c[..m * n].fill(MaybeUninit::new(T::zero()));
         return;
     }
-    checked_gemm(op_a, op_b, m, n, k, alpha, a, b, T::zero(), c);
+    let (a, b) = (
+        MatrixRef::contiguous(a, op_a, m, k),
+        MatrixRef::contiguous(b, op_b, k, n),
+    );
+    checked_gemm(m, n, k, alpha, a, b, T::zero(), c, n);
 }
 
 #[allow(clippy::too_many_arguments)]
 fn checked_gemm<T: BlasScalar>(
-    op_a: Op,
-    op_b: Op,
     m: usize,
     n: usize,
     k: usize,
     alpha: T,
-    a: &[T],
-    b: &[T],
+    a: MatrixRef<'_, T>,
+    b: MatrixRef<'_, T>,
     beta: T,
     c: &mut [MaybeUninit<T>],
+    ldc: usize,
 ) {
+    a.check(m, k, "gemm's a");
+    b.check(k, n, "gemm's b");
     assert!(
-        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
-        "gemm operands hold {} x {} @ {} x {}",
-        m,
-        k,
-        k,
-        n
+        ldc >= n && c.len() >= stored_len(m, n, ldc),
+        "gemm's c holds {} elements with leading dimension {ldc}, not {m} x {n}",
+        c.len()
     );
-    let lda = if op_a == Op::Plain { k } else { m };
-    let ldb = if op_b == Op::Plain { n } else { k };
     // SAFETY: the lengths were checked above against the extents and leading dimensions.
-    unsafe { T::raw_gemm(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, beta, c, n) };
+    unsafe {
+        T::raw_gemm(
+            a.op, b.op, m, n, k, alpha, a.data, a.ld, b.data, b.ld, beta, c, ldc,
+        )
+    };
 }
 
 /// The symmetric product `c = alpha * op(a) @ op(a)ᵀ + beta * c` (BLAS `syrk`, half the
@@ -351,13 +463,35 @@ fn checked_gemm<T: BlasScalar>(
 /// ```
 #[allow(clippy::too_many_arguments)]
 pub fn syrk<T: BlasScalar>(op: Op, n: usize, k: usize, alpha: T, a: &[T], beta: T, c: &mut [T]) {
+    syrk_strided(n, k, alpha, MatrixRef::contiguous(a, op, n, k), beta, c);
+}
+
+/// [`syrk`] of a matrix read in place ([`MatrixRef`]): the upper triangle of the n x n
+/// `c = alpha * op(a) @ op(a)ᵀ + beta * c`, `op(a)` n x k.
+///
+/// ```
+/// use chunkwise_kernels::linalg::{syrk_strided, MatrixRef, Op};
+/// let x = [1.0, 2.0, 0.0, 3.0, 4.0, 0.0]; // [[1, 2], [3, 4]] in rows of 3
+/// let mut c = [0.0; 4];
+/// syrk_strided(2, 2, 1.0, MatrixRef { data: &x, op: Op::Plain, ld: 3 }, 0.0, &mut c);
+/// assert_eq!((c[0], c[1], c[3]), (5.0, 11.0, 25.0));
+/// ```
+pub fn syrk_strided<T: BlasScalar>(
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: MatrixRef<'_, T>,
+    beta: T,
+    c: &mut [T],
+) {
+    a.check(n, k, "syrk's a");
     assert!(
-        a.len() >= n * k && c.len() >= n * n,
-        "syrk operands hold {n} x {k} and {n} x {n}"
+        c.len() >= n * n,
+        "syrk's c holds {} elements, not {n} x {n}",
+        c.len()
     );
-    let lda = if op == Op::Plain { k } else { n };
     // SAFETY: the lengths were checked above against the extents and leading dimensions.
-    unsafe { T::raw_syrk(op, n, k, alpha, a, lda, beta, c, n) };
+    unsafe { T::raw_syrk(a.op, n, k, alpha, a.data, a.ld, beta, c, n) };
 }
 
 /// Copies the upper triangle of the row-major n x n matrix `c` to its lower triangle (after

@@ -274,38 +274,10 @@ impl<T> SvdFactors<T> {
 }
 
 /// Writes the transpose of the row-major `rows x cols` matrix `src` into `dst` (row-major
-/// `cols x rows`), in cache-sized blocks. (A row-major matrix's transpose is its
-/// column-major storage, and the other way round.)
+/// `cols x rows`), in cache-sized blocks ([`copy_block`](crate::view::copy_block)). (A
+/// row-major matrix's transpose is its column-major storage, and the other way round.)
 pub fn transpose_into<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
-    const B: usize = 8;
-    let (src, dst) = (&src[..rows * cols], &mut dst[..rows * cols]);
-    let (full_rows, full_cols) = (rows - rows % B, cols - cols % B);
-    // 8 x 8 blocks through a local array: contiguous 8-element reads and writes.
-    for i0 in (0..full_rows).step_by(B) {
-        for j0 in (0..full_cols).step_by(B) {
-            let mut block = [[src[0]; B]; B];
-            for (r, row) in block.iter_mut().enumerate() {
-                row.copy_from_slice(&src[(i0 + r) * cols + j0..(i0 + r) * cols + j0 + B]);
-            }
-            for c in 0..B {
-                let out = &mut dst[(j0 + c) * rows + i0..(j0 + c) * rows + i0 + B];
-                for (r, o) in out.iter_mut().enumerate() {
-                    *o = block[r][c];
-                }
-            }
-        }
-    }
-    // The edges: the last rows (all columns) and the last columns of the full rows.
-    for i in full_rows..rows {
-        for j in 0..cols {
-            dst[j * rows + i] = src[i * cols + j];
-        }
-    }
-    for i in 0..full_rows {
-        for j in full_cols..cols {
-            dst[j * rows + i] = src[i * cols + j];
-        }
-    }
+    crate::view::copy_block(src, 0, (1, cols as isize), (cols, rows), dst, rows);
 }
 
 /// Bytes of a faer `Mat<T>` of `rows x cols`: faer pads each column of an element type whose

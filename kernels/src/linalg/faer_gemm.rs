@@ -11,7 +11,7 @@ use faer::traits::ComplexField;
 use faer::{Accum, MatMut, MatRef, Par};
 use num_traits::Float;
 
-use super::Op;
+use super::{MatrixRef, Op};
 
 /// Threads of each call (1: tile tasks).
 static THREADS: AtomicUsize = AtomicUsize::new(1);
@@ -28,66 +28,70 @@ fn par() -> Par {
     }
 }
 
-/// `op(stored)`, which is `rows x cols`, from the row-major `stored` (`rows x cols` for
-/// [`Op::Plain`], `cols x rows` for [`Op::Transposed`]).
-fn operand<T>(op: Op, stored: &[T], rows: usize, cols: usize) -> MatRef<'_, T> {
-    let stored = &stored[..rows * cols];
-    match op {
-        Op::Plain => MatRef::from_row_major_slice(stored, rows, cols),
-        Op::Transposed => MatRef::from_row_major_slice(stored, cols, rows).transpose(),
+/// `op(a)`, which is `rows x cols`, read in place (rows of the stored matrix `a.ld` apart).
+fn operand<T>(a: MatrixRef<'_, T>, rows: usize, cols: usize) -> MatRef<'_, T> {
+    match a.op {
+        Op::Plain => MatRef::from_row_major_slice_with_stride(a.data, rows, cols, a.ld),
+        Op::Transposed => {
+            MatRef::from_row_major_slice_with_stride(a.data, cols, rows, a.ld).transpose()
+        }
     }
 }
 
-/// `c = alpha * op(a) @ op(b) + beta * c`, row-major and contiguous; with `beta = 0` the
-/// elements of `c` are not read (it may be uninitialised).
+/// `c = alpha * op(a) @ op(b) + beta * c`, row-major with leading dimensions; with `beta =
+/// 0` the elements of `c` are not read (it may be uninitialised).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn gemm<T: ComplexField + Float>(
-    op_a: Op,
-    op_b: Op,
     m: usize,
     n: usize,
     k: usize,
     alpha: T,
-    a: &[T],
-    b: &[T],
+    a: MatrixRef<'_, T>,
+    b: MatrixRef<'_, T>,
     beta: T,
     c: &mut [MaybeUninit<T>],
+    ldc: usize,
 ) {
-    let c = scaled(&mut c[..m * n], beta, |_| true, n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    let c = scaled(&mut c[..(m - 1) * ldc + n], beta, |_| true, n, ldc);
     let accum = if beta == T::zero() {
         Accum::Replace
     } else {
         Accum::Add
     };
     matmul(
-        MatMut::from_row_major_slice_mut(c, m, n),
+        MatMut::from_row_major_slice_with_stride_mut(c, m, n, ldc),
         accum,
-        operand(op_a, a, m, k),
-        operand(op_b, b, k, n),
+        operand(a, m, k),
+        operand(b, k, n),
         alpha,
         par(),
     );
 }
 
-/// The upper triangle of `c = alpha * op(a) @ op(a)ᵀ + beta * c`; the strict lower triangle
-/// is neither read nor written.
-#[allow(clippy::too_many_arguments)]
+/// The upper triangle of `c = alpha * op(a) @ op(a)ᵀ + beta * c` (`c` n x n, rows `ldc`
+/// apart); the strict lower triangle is neither read nor written.
 pub(super) fn syrk<T: ComplexField + Float>(
-    op: Op,
     n: usize,
     k: usize,
     alpha: T,
-    a: &[T],
+    a: MatrixRef<'_, T>,
     beta: T,
     c: &mut [T],
+    ldc: usize,
 ) {
+    if n == 0 {
+        return;
+    }
     // SAFETY: `[T]` and `[MaybeUninit<T>]` have the same layout, and only initialised values
     // are written through the view.
     let c = unsafe { std::slice::from_raw_parts_mut(c.as_mut_ptr().cast(), c.len()) };
-    let c = scaled(&mut c[..n * n], beta, |(i, j)| j >= i, n);
-    let lhs = operand(op, a, n, k);
+    let c = scaled(&mut c[..(n - 1) * ldc + n], beta, |(i, j)| j >= i, n, ldc);
+    let lhs = operand(a, n, k);
     triangular::matmul(
-        MatMut::from_row_major_slice_mut(c, n, n),
+        MatMut::from_row_major_slice_with_stride_mut(c, n, n, ldc),
         BlockStructure::TriangularUpper,
         if beta == T::zero() {
             Accum::Replace
@@ -103,17 +107,20 @@ pub(super) fn syrk<T: ComplexField + Float>(
     );
 }
 
-/// `c` (row-major, `cols` wide) with the elements that `keep` selects multiplied by `beta`
-/// (set to zero, unread, when `beta` is zero, so that faer never reads an uninitialised or
-/// NaN value there); the others are left as they are.
+/// `c` (row-major, `cols` wide, rows `ld` apart) with the elements that `keep` selects
+/// multiplied by `beta` (set to zero, unread, when `beta` is zero, so that faer never reads
+/// an uninitialised or NaN value there); the others (and the gaps between rows) are left as
+/// they are.
 fn scaled<T: Float>(
     c: &mut [MaybeUninit<T>],
     beta: T,
     keep: impl Fn((usize, usize)) -> bool,
     cols: usize,
+    ld: usize,
 ) -> &mut [T] {
     for (i, x) in c.iter_mut().enumerate() {
-        if !keep((i / cols, i % cols)) {
+        let (row, col) = (i / ld, i % ld);
+        if col >= cols || !keep((row, col)) {
             continue;
         }
         if beta == T::zero() {
@@ -124,7 +131,8 @@ fn scaled<T: Float>(
             x.write(v * beta);
         }
     }
-    // SAFETY: every element is initialised: written above, or (nonzero beta, or outside
-    // `keep`, which only SYRK's initialised `c` has) given initialised by the caller.
+    // SAFETY: every element of the matrix is initialised: written above, or (nonzero beta,
+    // or outside `keep`, which only SYRK's initialised `c` has) given initialised by the
+    // caller. The gaps between rows are never read through the returned slice's matrix view.
     unsafe { std::slice::from_raw_parts_mut(c.as_mut_ptr().cast(), c.len()) }
 }

@@ -19,8 +19,8 @@ mod tests;
 mod tile_qr;
 
 pub use blas::{
-    BLAS_LIBRARY, BlasScalar, Op, blas_kernels, gemm, gemm_uninit, mirror_upper, syrk,
-    with_blas_threads,
+    BLAS_LIBRARY, BlasScalar, MatrixRef, Op, blas_kernels, gemm, gemm_strided, gemm_uninit,
+    mirror_upper, syrk, syrk_strided, with_blas_threads,
 };
 pub use factor::{
     SvdFactors, Triangular, cholesky_lower, cholesky_lower_scratch, lu_partial_pivoting,

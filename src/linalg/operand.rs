@@ -1,0 +1,289 @@
+//! How a contraction reads one operand: blocks of its source's tiles, handed to GEMM in
+//! place as pointer, leading dimension and transpose flag.
+//!
+//! An operand that is a view of another node (a transpose `x.T`, a window `x[1:, 3:]`, a
+//! slice of a transpose, any mix of axis permutations and step-1 ranges) is read from that
+//! node's tiles: its letters follow the source's axes, and a window offset says where it
+//! starts. The contraction cuts the operand into the common refinement of both operands'
+//! tiles; slices cut at the source's tile boundaries and refinements only cut further, so
+//! every operand block lies inside one source tile. GEMM then reads the block where it is
+//! stored: its first element, the tile's row length as leading dimension, and the transpose
+//! flag where the block's matrix axes are swapped. So a block made of pieces of several
+//! source tiles never arises: those pieces are separate blocks of the refined grid, each
+//! one GEMM accumulated into the same output tile (`beta = 1`), which is cheaper than
+//! assembling a contiguous block and keeps no copy. No rechunk node and no view node exist.
+//!
+//! A block is copied (in the task, into scratch) only where BLAS cannot describe it: an
+//! operand whose axes are neither in GEMM's order nor in its swapped order (a stack of
+//! matrices whose batch axis sits between its matrix axes), or a matrix group of several
+//! axes (`tensordot` over two axes) of which the refinement keeps a part of an inner axis.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use chunkwise_kernels::dtype::FloatElement;
+use chunkwise_kernels::linalg::{MatrixRef, Op};
+use chunkwise_kernels::view::c_strides;
+use ndarray::{ArrayD, IxDyn, Slice};
+
+use crate::chunks::{ChunkGrid, SourceAxis};
+use crate::graph::Node;
+use crate::ops::elementwise::as_view;
+
+/// Where a contraction reads an operand: a window of the tiles of `node`, whose axes the
+/// letters name in `node`'s order.
+#[derive(Clone, Debug)]
+pub(super) struct Window {
+    /// The node whose tiles are read (the view's source, or the operand itself).
+    pub(super) node: Arc<Node>,
+    /// Per axis of `node`: the first index the operand reads.
+    pub(super) start: Vec<usize>,
+    /// Per axis of `node`: the letter naming it.
+    pub(super) letters: Vec<char>,
+    /// Per axis of `node`: the operand's chunks along it (each inside one tile of `node`).
+    pub(super) chunks: Vec<Vec<usize>>,
+}
+
+impl Window {
+    /// The window through which a contraction reads `operand`, named by `letters`: its
+    /// source's tiles when it is a view that permutes axes and takes step-1 ranges of them,
+    /// the operand's own tiles otherwise (a strided, reversed, broadcast or indexed view, or
+    /// a view whose tiles straddle its source's tiles, is computed as a node).
+    pub(super) fn of(operand: &Arc<Node>, letters: &[char]) -> Window {
+        Window::through_view(operand, letters).unwrap_or_else(|| Window {
+            node: operand.clone(),
+            start: vec![0; operand.ndim()],
+            letters: letters.to_vec(),
+            chunks: operand.grid.chunks(),
+        })
+    }
+
+    fn through_view(operand: &Arc<Node>, letters: &[char]) -> Option<Window> {
+        let input = as_view(operand)?;
+        let (source, ndim) = (&input.node, operand.ndim());
+        if source.ndim() != ndim || operand.shape().contains(&0) {
+            return None;
+        }
+        let chunks = operand.grid.chunks();
+        let mut window = Window {
+            node: source.clone(),
+            start: vec![0; ndim],
+            letters: vec![' '; ndim],
+            chunks: vec![Vec::new(); ndim],
+        };
+        for (a, s) in input.view.source.iter().enumerate() {
+            let SourceAxis::Mapped {
+                axis,
+                start,
+                step: 1,
+            } = *s
+            else {
+                return None;
+            };
+            let along = source.grid.axis(a);
+            let mut first = start;
+            for &len in &chunks[axis] {
+                if along.chunk_of(first) != along.chunk_of(first + len - 1) {
+                    return None;
+                }
+                first += len;
+            }
+            window.start[a] = start;
+            window.letters[a] = letters[axis];
+            window.chunks[a] = chunks[axis].clone();
+        }
+        Some(window)
+    }
+
+    /// Whether two windows read the same elements of the same node.
+    pub(super) fn same_elements(&self, other: &Window) -> bool {
+        Arc::ptr_eq(&self.node, &other.node)
+            && self.start == other.start
+            && self
+                .chunks
+                .iter()
+                .map(|c| c.iter().sum::<usize>())
+                .eq(other.chunks.iter().map(|c| c.iter().sum::<usize>()))
+    }
+}
+
+/// How one operand's blocks become stacks of matrices for GEMM: which axes are batch, rows
+/// and columns of `op(matrix)`, and whether the stored tile is read as is.
+#[derive(Clone, Debug)]
+pub(super) struct OperandLayout {
+    /// The tile's axes in (batch, free, contracted) order for `a`, (batch, contracted,
+    /// free) for `b`: the order of the matrices `gemm` reads.
+    order: Vec<usize>,
+    /// The batch axes.
+    batch: Vec<usize>,
+    /// The axes of the columns of `op(matrix)` (the last group of `order`).
+    cols: Vec<usize>,
+    /// How the stored tile is read in place: `Op::Plain` where the stored order is `order`,
+    /// `Op::Transposed` where it is `order` with its two matrix groups swapped, with the
+    /// axes of the stored rows and of the stored columns; `None` where blocks are copied
+    /// into `order`.
+    stored: Option<(Op, Vec<usize>, Vec<usize>)>,
+}
+
+impl OperandLayout {
+    /// `groups`: the axes of (batch, first matrix group, second matrix group).
+    pub(super) fn new(groups: [Vec<usize>; 3]) -> OperandLayout {
+        let [batch, first, second] = groups;
+        let order: Vec<usize> = batch.iter().chain(&first).chain(&second).copied().collect();
+        let swapped: Vec<usize> = batch.iter().chain(&second).chain(&first).copied().collect();
+        let identity: Vec<usize> = (0..order.len()).collect();
+        let stored = if order == identity {
+            Some((Op::Plain, first, second.clone()))
+        } else if swapped == identity {
+            Some((Op::Transposed, second.clone(), first))
+        } else {
+            None
+        };
+        OperandLayout {
+            order,
+            batch,
+            cols: second,
+            stored,
+        }
+    }
+
+    /// Whether some block may have to be copied (see [`OperandLayout::matrices`]).
+    pub(super) fn may_copy(&self) -> bool {
+        match &self.stored {
+            Some((_, rows, cols)) => rows.len() > 1 || cols.len() > 1,
+            None => true,
+        }
+    }
+
+    /// The block of `tile` at `corner` of `shape` as a stack of matrices: read in place
+    /// where the layout allows it (every axis but the first of each matrix group whole in
+    /// the block, so that the group is one stride), copied into `order` otherwise.
+    pub(super) fn matrices<'a, T: FloatElement>(
+        &self,
+        tile: &'a ArrayD<T>,
+        corner: &[usize],
+        shape: &[usize],
+    ) -> Matrices<'a, T> {
+        let whole = |axes: &[usize]| axes.iter().skip(1).all(|&a| shape[a] == tile.shape()[a]);
+        let (op, cols) = match &self.stored {
+            Some((op, rows, cols)) if whole(rows) && whole(cols) => (*op, cols),
+            _ => return self.copied(tile, corner, shape),
+        };
+        let strides = c_strides(tile.shape());
+        let first: usize = corner.iter().zip(&strides).map(|(c, s)| c * s).sum();
+        let ranges: Vec<std::ops::Range<usize>> = self.batch.iter().map(|&a| 0..shape[a]).collect();
+        let offsets = crate::chunks::box_indices(&ranges)
+            .map(|e| {
+                let step: usize = e
+                    .iter()
+                    .zip(&self.batch)
+                    .map(|(i, &a)| i * strides[a])
+                    .sum();
+                first + step
+            })
+            .collect();
+        // The stored columns are the trailing axes: a row is as long as their tile extents.
+        let ld = cols.iter().map(|&a| tile.shape()[a]).product();
+        Matrices {
+            data: Cow::Borrowed(tile.as_slice().expect("C-order tiles")),
+            offsets,
+            op,
+            ld,
+        }
+    }
+
+    /// The block copied into `order`, contiguous.
+    fn copied<'a, T: FloatElement>(
+        &self,
+        tile: &ArrayD<T>,
+        corner: &[usize],
+        shape: &[usize],
+    ) -> Matrices<'a, T> {
+        let mut block = tile.view();
+        for (a, (&c, &n)) in corner.iter().zip(shape).enumerate() {
+            block.slice_axis_inplace(ndarray::Axis(a), Slice::from(c..c + n));
+        }
+        let permuted = block.permuted_axes(IxDyn(&self.order));
+        let data: Vec<T> = permuted.as_standard_layout().iter().copied().collect();
+        let batch: usize = self.batch.iter().map(|&a| shape[a]).product();
+        let per = data.len().checked_div(batch).unwrap_or(0);
+        Matrices {
+            data: Cow::Owned(data),
+            offsets: (0..batch).map(|e| e * per).collect(),
+            op: Op::Plain,
+            ld: self.cols.iter().map(|&a| shape[a]).product(),
+        }
+    }
+}
+
+/// A block of an operand as GEMM reads it: one matrix per batch element, each from
+/// `data[offset..]`.
+pub(super) struct Matrices<'a, T: Clone> {
+    data: Cow<'a, [T]>,
+    offsets: Vec<usize>,
+    op: Op,
+    ld: usize,
+}
+
+impl<T: Clone> Matrices<'_, T> {
+    /// The matrix of batch element `e`.
+    pub(super) fn get(&self, e: usize) -> MatrixRef<'_, T> {
+        MatrixRef {
+            data: self.data.as_ref().get(self.offsets[e]..).unwrap_or(&[]),
+            op: self.op,
+            ld: self.ld,
+        }
+    }
+}
+
+/// The tiles that hold each block of an operand, and where.
+#[derive(Debug)]
+pub(super) struct OperandTiles {
+    /// The window read.
+    pub(super) window: Window,
+    /// The operand's blocks (the refinement of both operands' tiles), in window
+    /// coordinates and the window node's axis order.
+    pub(super) grid: ChunkGrid,
+    pub(super) layout: OperandLayout,
+}
+
+impl OperandTiles {
+    /// The window node's tile that holds operand block `block`.
+    pub(super) fn tile_of(&self, block: &[usize]) -> Vec<usize> {
+        let origin = self.grid.block_origin(block);
+        (0..block.len())
+            .map(|a| {
+                self.window
+                    .node
+                    .grid
+                    .axis(a)
+                    .chunk_of(self.window.start[a] + origin[a])
+            })
+            .collect()
+    }
+
+    /// Operand block `block` of its source tile `tile`, as GEMM reads it.
+    pub(super) fn matrices<'a, T: FloatElement>(
+        &self,
+        tile: &'a ArrayD<T>,
+        block: &[usize],
+    ) -> Matrices<'a, T> {
+        let origin = self.grid.block_origin(block);
+        let source = self.tile_of(block);
+        let corner: Vec<usize> = (0..block.len())
+            .map(|a| {
+                self.window.start[a] + origin[a] - self.window.node.grid.axis(a).start(source[a])
+            })
+            .collect();
+        self.layout
+            .matrices(tile, &corner, &self.grid.block_shape(block))
+    }
+
+    /// Bytes of the largest block copied into scratch (0 when none is).
+    pub(super) fn copy_bytes<T>(&self) -> usize {
+        match self.layout.may_copy() {
+            true => self.grid.max_tile_len() * size_of::<T>(),
+            false => 0,
+        }
+    }
+}
