@@ -32,7 +32,7 @@ pub struct Config {
     /// Source tasks on object storage whose chunks are fetched ahead, in plan order, while
     /// earlier tasks compute (within the memory budget); 0 fetches each tile only when its
     /// task runs. The requests of one store in flight at once are bounded by its
-    /// [`RemoteOptions::max_requests`](crate::io::zarr::RemoteOptions::max_requests).
+    /// `RemoteOptions::max_requests` of the io layer.
     pub io_concurrency: usize,
 }
 
