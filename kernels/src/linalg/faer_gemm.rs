@@ -28,13 +28,47 @@ fn par() -> Par {
     }
 }
 
-/// `op(a)`, which is `rows x cols`, read in place (rows of the stored matrix `a.ld` apart).
-fn operand<T>(a: MatrixRef<'_, T>, rows: usize, cols: usize) -> MatRef<'_, T> {
-    match a.op {
-        Op::Plain => MatRef::from_row_major_slice_with_stride(a.data, rows, cols, a.ld),
-        Op::Transposed => {
-            MatRef::from_row_major_slice_with_stride(a.data, cols, rows, a.ld).transpose()
-        }
+/// `op(a)`, which is `rows x cols`, as a contiguous row-major matrix: the stored matrix
+/// itself when its rows are adjacent, else a copy of it. (faer's strided views gave wrong
+/// products in `gemm_in_f32` under the `faer-gemm` feature; the copies keep this fallback
+/// path on the views faer was tested with. BLAS builds read every operand in place.)
+fn operand<T: Copy>(a: MatrixRef<'_, T>, rows: usize, cols: usize) -> std::borrow::Cow<'_, [T]> {
+    let (stored_rows, stored_cols) = match a.op {
+        Op::Plain => (rows, cols),
+        Op::Transposed => (cols, rows),
+    };
+    if a.ld == stored_cols || stored_rows <= 1 {
+        return std::borrow::Cow::Borrowed(&a.data[..stored_rows * stored_cols]);
+    }
+    let mut copy = Vec::with_capacity(stored_rows * stored_cols);
+    for r in 0..stored_rows {
+        copy.extend_from_slice(&a.data[r * a.ld..][..stored_cols]);
+    }
+    std::borrow::Cow::Owned(copy)
+}
+
+/// The view of `op(a)` (rows x cols) over its contiguous storage `stored`.
+fn view<T>(op: Op, stored: &[T], rows: usize, cols: usize) -> MatRef<'_, T> {
+    match op {
+        Op::Plain => MatRef::from_row_major_slice(stored, rows, cols),
+        Op::Transposed => MatRef::from_row_major_slice(stored, cols, rows).transpose(),
+    }
+}
+
+/// Runs `f` on `c` (m x n, rows `ldc` apart) as a contiguous m x n matrix: `c` itself when
+/// its rows are adjacent, else a copy that is written back row by row afterwards.
+fn with_contiguous<T: Copy>(c: &mut [T], m: usize, n: usize, ldc: usize, f: impl FnOnce(&mut [T])) {
+    if ldc == n || m <= 1 {
+        f(&mut c[..m * n]);
+        return;
+    }
+    let mut copy = Vec::with_capacity(m * n);
+    for r in 0..m {
+        copy.extend_from_slice(&c[r * ldc..][..n]);
+    }
+    f(&mut copy);
+    for r in 0..m {
+        c[r * ldc..][..n].copy_from_slice(&copy[r * n..][..n]);
     }
 }
 
@@ -61,14 +95,17 @@ pub(super) fn gemm<T: ComplexField + Float>(
     } else {
         Accum::Add
     };
-    matmul(
-        MatMut::from_row_major_slice_with_stride_mut(c, m, n, ldc),
-        accum,
-        operand(a, m, k),
-        operand(b, k, n),
-        alpha,
-        par(),
-    );
+    let (sa, sb) = (operand(a, m, k), operand(b, k, n));
+    with_contiguous(c, m, n, ldc, |c| {
+        matmul(
+            MatMut::from_row_major_slice_mut(c, m, n),
+            accum,
+            view(a.op, &sa, m, k),
+            view(b.op, &sb, k, n),
+            alpha,
+            par(),
+        )
+    });
 }
 
 /// The upper triangle of `c = alpha * op(a) @ op(a)ᵀ + beta * c` (`c` n x n, rows `ldc`
@@ -89,22 +126,25 @@ pub(super) fn syrk<T: ComplexField + Float>(
     // are written through the view.
     let c = unsafe { std::slice::from_raw_parts_mut(c.as_mut_ptr().cast(), c.len()) };
     let c = scaled(&mut c[..(n - 1) * ldc + n], beta, |(i, j)| j >= i, n, ldc);
-    let lhs = operand(a, n, k);
-    triangular::matmul(
-        MatMut::from_row_major_slice_with_stride_mut(c, n, n, ldc),
-        BlockStructure::TriangularUpper,
-        if beta == T::zero() {
-            Accum::Replace
-        } else {
-            Accum::Add
-        },
-        lhs,
-        BlockStructure::Rectangular,
-        lhs.transpose(),
-        BlockStructure::Rectangular,
-        alpha,
-        par(),
-    );
+    let stored = operand(a, n, k);
+    let lhs = view(a.op, &stored, n, k);
+    with_contiguous(c, n, n, ldc, |c| {
+        triangular::matmul(
+            MatMut::from_row_major_slice_mut(c, n, n),
+            BlockStructure::TriangularUpper,
+            if beta == T::zero() {
+                Accum::Replace
+            } else {
+                Accum::Add
+            },
+            lhs,
+            BlockStructure::Rectangular,
+            lhs.transpose(),
+            BlockStructure::Rectangular,
+            alpha,
+            par(),
+        )
+    });
 }
 
 /// `c` (row-major, `cols` wide, rows `ld` apart) with the elements that `keep` selects
