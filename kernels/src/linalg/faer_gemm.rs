@@ -40,11 +40,16 @@ fn operand<T: Copy>(a: MatrixRef<'_, T>, rows: usize, cols: usize) -> std::borro
     if a.ld == stored_cols || stored_rows <= 1 {
         return std::borrow::Cow::Borrowed(&a.data[..stored_rows * stored_cols]);
     }
-    let mut copy = Vec::with_capacity(stored_rows * stored_cols);
-    for r in 0..stored_rows {
-        copy.extend_from_slice(&a.data[r * a.ld..][..stored_cols]);
+    std::borrow::Cow::Owned(packed(a.data, stored_rows, stored_cols, a.ld))
+}
+
+/// The `rows x cols` row-major matrix whose rows are `ld` apart in `data`, rows adjacent.
+fn packed<T: Copy>(data: &[T], rows: usize, cols: usize, ld: usize) -> Vec<T> {
+    let mut copy = Vec::with_capacity(rows * cols);
+    for r in 0..rows {
+        copy.extend_from_slice(&data[r * ld..][..cols]);
     }
-    std::borrow::Cow::Owned(copy)
+    copy
 }
 
 /// The view of `op(a)` (rows x cols) over its contiguous storage `stored`.
@@ -62,10 +67,7 @@ fn with_contiguous<T: Copy>(c: &mut [T], m: usize, n: usize, ldc: usize, f: impl
         f(&mut c[..m * n]);
         return;
     }
-    let mut copy = Vec::with_capacity(m * n);
-    for r in 0..m {
-        copy.extend_from_slice(&c[r * ldc..][..n]);
-    }
+    let mut copy = packed(c, m, n, ldc);
     f(&mut copy);
     for r in 0..m {
         c[r * ldc..][..n].copy_from_slice(&copy[r * n..][..n]);
