@@ -306,6 +306,28 @@ pub enum ExecError {
     /// encoding.
     #[error("tile encoding: {0}")]
     TileEncoding(String),
+    /// A distributed run failed on another process: its rank and its error (which names
+    /// the task and tile).
+    #[error("rank {rank} failed: {message}")]
+    OnRank {
+        /// The rank that failed first.
+        rank: usize,
+        /// Its error.
+        message: String,
+    },
+    /// A distributed run lost touch with another process: a tile or an answer did not
+    /// arrive within the time-out.
+    #[error("distributed run: {0}")]
+    Distributed(String),
+    /// The result of a distributed computation was gathered on other ranks (see
+    /// `Config::gather`).
+    #[error(
+        "the result was gathered on rank 0, not on rank {rank}: use `compute_gathered`, or gather on every rank"
+    )]
+    NotGatheredHere {
+        /// This process's rank.
+        rank: usize,
+    },
 }
 
 /// Errors of Zarr stores and files: missing or unreadable data, corrupt chunks, refused

@@ -64,6 +64,14 @@ pub use chunks::{ChunkGrid, Chunks, DEFAULT_TILE_BYTES, GroupMethod};
 pub use chunkwise_kernels::dtype::{DType, Element, FloatElement, Numeric};
 pub use error::{BuildError, Error, ExecError, LinalgError, PlanError, Result, StorageError};
 pub use exec::{Config, Report, TraceEvent, physical_memory, tune_allocator};
+
+/// One computation on the processes of an MPI job (the `mpi` feature): every process runs
+/// the same program; each computes its share of the tiles and the tiles others read move
+/// between them. See the README's section "Many processes: MPI".
+#[cfg(feature = "mpi")]
+pub mod mpi {
+    pub use crate::exec::mpi::{Cluster, DEFAULT_EXCHANGE_TIMEOUT, Gather};
+}
 pub use ops::reduction::DEFAULT_SPLIT_EVERY;
 
 /// The common imports: `use chunkwise::prelude::*;`.

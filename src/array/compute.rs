@@ -6,7 +6,7 @@ use chunkwise_kernels::dtype::Element;
 use ndarray::{ArrayD, Dimension, Ix0};
 
 use super::Array as Lazy;
-use crate::error::{BuildError, Error, Result};
+use crate::error::{BuildError, Error, ExecError, Result};
 use crate::exec::{Config, Report, compute_dense, compute_tiles, optimized, plan_for};
 use crate::graph::{Node, NodeKind, Source, to_dot};
 use crate::ops::sources::Persisted;
@@ -65,6 +65,17 @@ impl<T: Element> Lazy<T> {
     /// Computes the array with `config`.
     pub fn compute_with(&self, config: &Config) -> Result<ArrayD<T>> {
         Ok(self.compute_report(config)?.0)
+    }
+
+    /// Computes the array with `config`, on the processes of an MPI job when the config
+    /// runs on a cluster: the result on the ranks it is gathered on (`Config::gather`),
+    /// `None` on the others. Every rank must call it. In one process it is always `Some`.
+    pub fn compute_gathered(&self, config: &Config) -> Result<Option<ArrayD<T>>> {
+        match self.compute_with(config) {
+            Ok(result) => Ok(Some(result)),
+            Err(Error::Exec(ExecError::NotGatheredHere { .. })) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Computes a 0-d array (such as a full reduction) to its single value.

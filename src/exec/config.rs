@@ -3,6 +3,7 @@
 use chunkwise_kernels::strip::DEFAULT_STRIP_LEN;
 
 use super::memory::physical_memory;
+use crate::error::Result;
 
 /// Settings of one computation.
 ///
@@ -34,6 +35,17 @@ pub struct Config {
     /// task runs. The requests of one store in flight at once are bounded by its
     /// `RemoteOptions::max_requests` of the io layer.
     pub io_concurrency: usize,
+    /// The MPI processes the computation runs on (see [`Config::on`]); `None`: this process.
+    #[cfg(feature = "mpi")]
+    pub cluster: Option<super::mpi::Cluster>,
+    /// Where a distributed computation's result goes (rank 0 by default).
+    #[cfg(feature = "mpi")]
+    pub gather: super::mpi::Gather,
+    /// How long a process of a distributed run waits for a tile from another, or for the
+    /// others at the end, before it fails (and at the end, aborts the job) instead of
+    /// hanging.
+    #[cfg(feature = "mpi")]
+    pub exchange_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -49,6 +61,12 @@ impl Default for Config {
             fuse: true,
             strip_len: DEFAULT_STRIP_LEN,
             io_concurrency: 16,
+            #[cfg(feature = "mpi")]
+            cluster: None,
+            #[cfg(feature = "mpi")]
+            gather: super::mpi::Gather::Root,
+            #[cfg(feature = "mpi")]
+            exchange_timeout: super::mpi::DEFAULT_EXCHANGE_TIMEOUT,
         }
     }
 }
@@ -94,6 +112,70 @@ impl Config {
     pub fn io_concurrency(mut self, tasks: usize) -> Config {
         self.io_concurrency = tasks;
         self
+    }
+
+    /// Runs computations on the processes of `cluster`, each its share of the tiles, with
+    /// this config's threads and memory budget per process. Every process must run the same
+    /// computations in the same order.
+    #[cfg(feature = "mpi")]
+    pub fn on(mut self, cluster: &super::mpi::Cluster) -> Config {
+        self.cluster = Some(cluster.clone());
+        self
+    }
+
+    /// Sets where a distributed computation's result goes.
+    #[cfg(feature = "mpi")]
+    pub fn gather(mut self, gather: super::mpi::Gather) -> Config {
+        self.gather = gather;
+        self
+    }
+
+    /// Sets how long a process of a distributed run waits for the others.
+    #[cfg(feature = "mpi")]
+    pub fn exchange_timeout(mut self, timeout: std::time::Duration) -> Config {
+        self.exchange_timeout = timeout;
+        self
+    }
+
+    /// Whether a computation under this config hands its result to this process: always in
+    /// one process; in a distributed run, on the ranks it is gathered on.
+    pub(crate) fn gathers_here(&self) -> bool {
+        #[cfg(feature = "mpi")]
+        if let Some(cluster) = &self.cluster {
+            return self.gather.includes(cluster.rank());
+        }
+        true
+    }
+
+    /// The outcome of a step every process of the computation took (`outcome` here): in a
+    /// distributed run, the same on every rank (the error of the lowest rank that failed,
+    /// if any did), and no rank goes on before every rank has come here.
+    pub(crate) fn agree<T>(&self, outcome: Result<T>) -> Result<T> {
+        #[cfg(feature = "mpi")]
+        if let Some(cluster) = &self.cluster {
+            return cluster.agree(outcome, self.exchange_timeout);
+        }
+        outcome
+    }
+
+    /// Runs `step` in one process of the computation (rank 0 of a distributed run, once
+    /// every rank has come here) and gives every process its answer: for storage that one
+    /// process writes (metadata) and the others then read.
+    pub(crate) fn on_root(&self, step: impl FnOnce() -> Result<String>) -> Result<String> {
+        #[cfg(feature = "mpi")]
+        if let Some(cluster) = &self.cluster {
+            return cluster.on_root(step, self.exchange_timeout);
+        }
+        step()
+    }
+
+    /// This process's rank in the computation's cluster (0 in one process).
+    pub(crate) fn rank(&self) -> usize {
+        #[cfg(feature = "mpi")]
+        if let Some(cluster) = &self.cluster {
+            return cluster.rank();
+        }
+        0
     }
 
     /// The number of worker threads this config gives.

@@ -20,9 +20,15 @@ use crate::graph::Node;
 use crate::optimize::optimize;
 use crate::tile::Value;
 
-/// The executor that runs plans under `config` (one today: the rayon pool of this process).
-fn executor(_config: &Config) -> &'static dyn Executor {
-    &RayonExecutor
+/// The executor that runs plans under `config`: the rayon pool of this process, or the
+/// processes of an MPI job.
+fn executor(config: &Config) -> Box<dyn Executor + '_> {
+    #[cfg(feature = "mpi")]
+    if let Some(cluster) = &config.cluster {
+        return Box::new(super::mpi::MpiExecutor { cluster });
+    }
+    let _ = config;
+    Box::new(RayonExecutor)
 }
 
 /// The graph below `roots` after the optimiser's passes under `config`.
@@ -73,6 +79,9 @@ pub(crate) fn compute_tiles_many(
     // Planned before the tile slots are allocated, so a plan with too many tiles is
     // refused first.
     let plan = plan_for(roots, config)?;
+    if !config.gathers_here() {
+        return Err(run_elsewhere(&plan, config));
+    }
     let slots: Vec<Mutex<Vec<Option<Value>>>> = roots
         .iter()
         .map(|root| Mutex::new(vec![None; root.grid.n_blocks()]))
@@ -94,6 +103,17 @@ pub(crate) fn compute_tiles_many(
         })
         .collect();
     Ok((tiles, report))
+}
+
+/// Runs this process's share of `plan`, whose results are gathered on other processes: the
+/// error of the run, or [`ExecError::NotGatheredHere`].
+fn run_elsewhere(plan: &Plan, config: &Config) -> Error {
+    match executor(config).execute(plan, config, &|_, _, _| Ok(())) {
+        Ok(_) => Error::Exec(ExecError::NotGatheredHere {
+            rank: config.rank(),
+        }),
+        Err(e) => e,
+    }
 }
 
 /// An uninitialised result of `shape`, or an error if the memory cannot be had (never an
@@ -126,6 +146,9 @@ pub(crate) fn compute_dense<T: Element>(
     // Planned first, so that a plan refused (too many tasks, a task over the budget) is
     // refused before the results are allocated.
     let plan = plan_for(roots, config)?;
+    if !config.gathers_here() {
+        return Err(run_elsewhere(&plan, config));
+    }
     // The results are allocated uninitialised and each output tile is copied into its block
     // by the worker that computed it: no serial zero-fill first, and the page faults of a
     // large result are taken by the workers in parallel.

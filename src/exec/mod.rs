@@ -5,6 +5,8 @@ mod allocator;
 mod config;
 mod driver;
 mod memory;
+#[cfg(any(feature = "mpi", test))]
+pub(crate) mod mpi;
 mod order;
 mod plan;
 mod prefetch;

@@ -11,6 +11,7 @@ use crate::error::{Error, PlanError, Result};
 use crate::graph::{ElemInput, Node, NodeId, NodeKind, Reduce, Source, node_numbers, plan_text};
 
 /// What a task does.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by the `mpi` executor
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum TaskKind {
     /// A tile of a source.
@@ -25,10 +26,13 @@ pub(crate) enum TaskKind {
     Combine { level: usize },
     /// The last combine of a reduction, finished into its result tile.
     Finish,
+    /// The result of a task that another process runs (the one with rank `from`), received
+    /// from it: the stand-in of that task in the plan of one process of a distributed run.
+    Receive { from: usize },
 }
 
 /// One tile task.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Task {
     pub(crate) kind: TaskKind,
     pub(crate) node: Arc<Node>,
@@ -61,6 +65,7 @@ impl Task {
             TaskKind::Partial => "partial".to_string(),
             TaskKind::Combine { level } => format!("combine level {level}"),
             TaskKind::Finish => "finish".to_string(),
+            TaskKind::Receive { from } => format!("received from rank {from}:"),
         };
         format!(
             "{} of node #{} ({}) block {:?}",
@@ -81,7 +86,7 @@ fn short(label: &str) -> String {
 }
 
 /// Per output: (block index, task) for every block of the output.
-type OutputTasks = Vec<Vec<(Vec<usize>, usize)>>;
+pub(crate) type OutputTasks = Vec<Vec<(Vec<usize>, usize)>>;
 
 /// Tasks in a valid execution order (dependencies first, depth first from the outputs, so
 /// partial results are consumed early, with tasks that free what they make moved up: see
@@ -99,6 +104,9 @@ pub(crate) struct Plan {
     /// admits a task out of order only if this much room remains beside what it started
     /// ahead (see `exec::run`), so that the plan order can always finish.
     pub(crate) needs: Vec<u64>,
+    /// Per task: the other processes (by rank) that read its result, in a distributed run;
+    /// empty in the plan of one process.
+    pub(crate) sends: Vec<Vec<usize>>,
 }
 
 impl Plan {
@@ -137,12 +145,19 @@ impl Plan {
                 shared
             }
         };
+        plan.check_budget(budget)?;
+        Ok(plan)
+    }
+
+    /// Checks that every task, and running the tasks one after another in plan order, fit
+    /// in `budget`.
+    pub(crate) fn check_budget(&self, budget: u64) -> Result<()> {
         // The largest task, so that the error names the budget every task fits in.
-        let largest = plan
+        let largest = self
             .tasks
             .iter()
             .map(|task| {
-                let inputs: u64 = task.deps.iter().map(|&d| plan.tasks[d].out_bytes).sum();
+                let inputs: u64 = task.deps.iter().map(|&d| self.tasks[d].out_bytes).sum();
                 (inputs + task.run_bytes(), task)
             })
             .max_by_key(|&(needed, _)| needed);
@@ -155,22 +170,57 @@ impl Plan {
                 budget,
             }));
         }
-        if plan.peak() > budget {
-            let held = plan.held_before();
-            let (t, task) = plan
+        if self.peak() > budget {
+            let held = self.held_before();
+            let (t, task) = self
                 .tasks
                 .iter()
                 .enumerate()
-                .find(|(t, task)| held[*t].saturating_add(task.run_bytes()) == plan.peak())
+                .find(|(t, task)| held[*t].saturating_add(task.run_bytes()) == self.peak())
                 .expect("some task is at the peak");
             return Err(Error::Plan(PlanError::PeakOverBudget {
                 task: task.describe(),
                 held: held[t],
-                needed: plan.peak(),
+                needed: self.peak(),
                 budget,
             }));
         }
-        Ok(plan)
+        Ok(())
+    }
+
+    /// The plan of `tasks` (in a valid order) giving `outputs`, with what running them in
+    /// order needs from each task on; `like` gives the roots and streamed sources.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by the `mpi` executor
+    pub(crate) fn of_tasks(
+        tasks: Vec<Task>,
+        outputs: OutputTasks,
+        sends: Vec<Vec<usize>>,
+        like: &Plan,
+    ) -> Plan {
+        Plan {
+            tasks,
+            outputs,
+            roots: like.roots.clone(),
+            streamed: like.streamed.clone(),
+            needs: Vec::new(),
+            sends,
+        }
+        .with_needs()
+    }
+
+    /// The plan with `needs` computed from its order.
+    fn with_needs(mut self) -> Plan {
+        let held = self.held_before();
+        let mut needs: Vec<u64> = held
+            .iter()
+            .zip(&self.tasks)
+            .map(|(&h, task)| h.saturating_add(task.run_bytes()))
+            .collect();
+        for k in (1..needs.len()).rev() {
+            needs[k - 1] = needs[k - 1].max(needs[k]);
+        }
+        self.needs = needs;
+        self
     }
 
     /// The tasks of `roots`, refused with [`PlanError::TooManyTasks`] when there would be
@@ -206,24 +256,15 @@ impl Plan {
             })
             .collect::<Result<_>>()?;
         let (tasks, outputs) = release_early_order(lower.tasks, outputs);
-        let mut plan = Plan {
+        Ok(Plan {
             tasks,
             outputs,
             roots: roots.to_vec(),
             streamed: lower.streamed,
             needs: Vec::new(),
-        };
-        let held = plan.held_before();
-        let mut needs: Vec<u64> = held
-            .iter()
-            .zip(&plan.tasks)
-            .map(|(&h, task)| h.saturating_add(task.run_bytes()))
-            .collect();
-        for k in (1..needs.len()).rev() {
-            needs[k - 1] = needs[k - 1].max(needs[k]);
+            sends: Vec::new(),
         }
-        plan.needs = needs;
-        Ok(plan)
+        .with_needs())
     }
 
     /// Peak memory of running the tasks one after another in plan order.
@@ -292,6 +333,7 @@ impl Plan {
                 TaskKind::Partial => "partial",
                 TaskKind::Combine { .. } => "combine",
                 TaskKind::Finish => "finish",
+                TaskKind::Receive { .. } => "receive",
             };
             let (stages, largest) = per_node.entry(task.node.id).or_default();
             match stages.iter_mut().find(|(s, _)| *s == stage) {

@@ -34,12 +34,14 @@ use rayon::{Scope, ThreadPool};
 
 use super::config::Config;
 use super::plan::Plan;
+use super::plan::TaskKind;
 use super::prefetch::Prefetcher;
 use super::progress::Progress;
 use super::task::run_task;
 use super::trace::TraceEvent;
 use crate::error::{Error, ExecError, Result};
 use crate::tile::Value;
+use crate::tile::encode::encode;
 
 /// What a computation did: task count, memory, time, and the trace if one was asked for.
 #[derive(Clone, Debug, Default)]
@@ -57,6 +59,11 @@ pub struct Report {
     pub elapsed: Duration,
     /// Per-task events, when `Config::trace` is on.
     pub trace: Vec<TraceEvent>,
+    /// Bytes of encoded tiles this process sent to others, in a distributed run (0 in one
+    /// process).
+    pub bytes_sent: u64,
+    /// Bytes of encoded tiles all the processes of a distributed run sent.
+    pub bytes_moved: u64,
 }
 
 impl Report {
@@ -107,8 +114,45 @@ pub(crate) struct RayonExecutor;
 
 impl Executor for RayonExecutor {
     fn execute(&self, plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report> {
-        execute(plan, config, outputs)
+        execute(plan, config, outputs, None)
     }
+}
+
+/// Moves tiles between this process and others, for one process's part of a distributed
+/// run: its plan has receive tasks (`TaskKind::Receive`) standing for tasks that other
+/// processes run, and lists in `Plan::sends` the processes that read each task's result.
+/// The executor admits a receive task like any other (its tile's bytes reserved within the
+/// budget) but hands it to the link instead of a worker; the link calls
+/// [`Exchange::deliver`] when the tile has arrived. A task whose result other processes
+/// read is encoded by the worker that ran it and queued for the link to send.
+pub(crate) trait Link: Sync {
+    /// Serves `exchange` until the run has finished or failed. It runs on a thread of its
+    /// own beside the workers.
+    fn serve(&self, exchange: &Exchange<'_, '_, '_>);
+}
+
+/// An encoded result that other processes read.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by the `mpi` executor
+pub(crate) struct Outgoing {
+    /// The task (in this process's plan) that made it.
+    pub(crate) task: usize,
+    /// The encoded tile (see `tile::encode`).
+    pub(crate) bytes: Vec<u8>,
+    /// The ranks it goes to.
+    pub(crate) to: Vec<usize>,
+}
+
+/// What changed since a link last asked (see [`Exchange::poll`]).
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by the `mpi` executor
+pub(crate) struct Polled {
+    /// Receive tasks admitted since the last poll.
+    pub(crate) receives: Vec<usize>,
+    /// Results to send.
+    pub(crate) outgoing: Vec<Outgoing>,
+    /// Every task has finished (received tiles delivered, results queued).
+    pub(crate) finished: bool,
+    /// The run failed (here, or as told by [`Exchange::fail`]).
+    pub(crate) failed: bool,
 }
 
 /// The executor's bookkeeping, shared by the workers.
@@ -135,6 +179,16 @@ struct State<'a> {
     reserved: u64,
     peak: u64,
     running: usize,
+    /// Tasks finished (run, or received).
+    completed: usize,
+    /// Receive tasks admitted and not yet handed to the link.
+    receives: Vec<usize>,
+    /// Receive tasks admitted whose tiles have not arrived.
+    awaiting: usize,
+    /// Encoded results queued for the link.
+    outbox: Vec<Outgoing>,
+    /// Bytes of encoded results queued or being sent.
+    sending: u64,
     failure: Option<Error>,
     trace: Vec<TraceEvent>,
     progress: Progress,
@@ -169,24 +223,29 @@ impl<'a> Run<'a> {
     where
         'a: 's,
     {
-        while state.failure.is_none() && state.running < self.threads {
+        while state.failure.is_none() {
             let Some(&Reverse(t)) = state.ready.peek() else {
                 break;
             };
             let task = &state.plan.tasks[t];
+            let receive = matches!(task.kind, TaskKind::Receive { .. });
+            if !receive && state.running >= self.threads {
+                break;
+            }
             let need = task.run_bytes();
             let in_order = t == state.next;
             // Ahead of plan order, only if the plan order can still finish beside it (see
-            // the module's documentation).
+            // the module's documentation) and beside the results waiting to be sent.
             let fetched = state.prefetch.bytes;
+            let queued = if in_order { 0 } else { state.sending };
             let safe = in_order
                 || state.plan.needs[state.next]
-                    .saturating_add(state.ahead + fetched + task.out_bytes)
+                    .saturating_add(state.ahead + fetched + queued + task.out_bytes)
                     <= self.budget;
-            if !safe || state.held + state.reserved + fetched + need > self.budget {
+            if !safe || state.held + state.reserved + fetched + queued + need > self.budget {
                 // With nothing running, every task before `next` is done, so `t` is `next`
                 // and fits unless a task's tile outgrew its projection.
-                if state.running == 0 {
+                if state.running == 0 && state.awaiting == 0 {
                     state.failure = Some(Error::Exec(ExecError::BudgetExhausted {
                         task: task.describe(),
                         held: state.held,
@@ -199,7 +258,12 @@ impl<'a> Run<'a> {
             state.ready.pop();
             state.start(t, in_order);
             state.reserved += need;
-            state.peak = state.peak.max(state.held + state.reserved);
+            state.peak = state.peak.max(state.held + state.reserved + state.sending);
+            if receive {
+                state.receives.push(t);
+                state.awaiting += 1;
+                continue;
+            }
             state.running += 1;
             let inputs: Vec<Value> = task
                 .deps
@@ -267,11 +331,46 @@ impl<'a> Run<'a> {
             thread: rayon::current_thread_index().unwrap_or(0),
             bytes: result.as_ref().map(|v| v.nbytes() as u64).unwrap_or(0),
         });
+        // Results that other processes read are encoded here, in parallel, not by the link.
+        let readers = plan.sends.get(t).filter(|to| !to.is_empty());
+        let outgoing = match (&result, readers) {
+            (Ok(value), Some(to)) => match encode(value) {
+                Ok(bytes) => Some(Outgoing {
+                    task: t,
+                    bytes,
+                    to: to.clone(),
+                }),
+                Err(e) => {
+                    self.lock().failure.get_or_insert(e);
+                    None
+                }
+            },
+            _ => None,
+        };
         let mut state = self.lock();
         state.running -= 1;
-        state.reserved -= task.run_bytes();
         state.prefetch.release(t);
         state.trace.extend(event);
+        if let Some(outgoing) = outgoing {
+            state.sending += outgoing.bytes.len() as u64;
+            state.outbox.push(outgoing);
+        }
+        self.finish(state, t, result, scope);
+    }
+
+    /// Records the result of task `t` (run here, or received), starts what became ready,
+    /// and hands an output tile to `outputs`.
+    fn finish<'s>(
+        &'s self,
+        mut state: MutexGuard<'_, State<'a>>,
+        t: usize,
+        result: Result<Value>,
+        scope: &Scope<'s>,
+    ) where
+        'a: 's,
+    {
+        let task = &state.plan.tasks[t];
+        state.reserved -= task.run_bytes();
         state.progress.tick();
         let delivery = match result {
             Ok(value) => {
@@ -285,6 +384,7 @@ impl<'a> Run<'a> {
             }
         };
         self.launch(&mut state, scope);
+        let plan = state.plan;
         drop(state);
         if let Some((outputs, value)) = delivery {
             for (o, block) in &outputs {
@@ -292,7 +392,10 @@ impl<'a> Run<'a> {
                     catch_unwind(AssertUnwindSafe(|| (self.outputs)(*o, block, &value)))
                         .unwrap_or_else(|payload| {
                             Err(Error::Exec(ExecError::TaskPanicked {
-                                task: format!("delivering the output of {}", task.describe()),
+                                task: format!(
+                                    "delivering the output of {}",
+                                    plan.tasks[t].describe()
+                                ),
                                 message: panic_message(&payload),
                             }))
                         });
@@ -302,6 +405,51 @@ impl<'a> Run<'a> {
                 }
             }
         }
+    }
+}
+
+/// A link's handle on a running executor: what to receive and send, and where to deliver
+/// what arrived.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by the `mpi` executor
+pub(crate) struct Exchange<'e, 'a, 's> {
+    run: &'s Run<'a>,
+    scope: &'e Scope<'s>,
+}
+
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by the `mpi` executor
+impl<'a: 's, 's> Exchange<'_, 'a, 's> {
+    /// The plan this process runs.
+    pub(crate) fn plan(&self) -> &'a Plan {
+        self.run.lock().plan
+    }
+
+    /// Takes the receive tasks admitted and the results queued since the last poll.
+    pub(crate) fn poll(&self) -> Polled {
+        let mut state = self.run.lock();
+        Polled {
+            receives: std::mem::take(&mut state.receives),
+            outgoing: std::mem::take(&mut state.outbox),
+            finished: state.completed == state.plan.tasks.len(),
+            failed: state.failure.is_some(),
+        }
+    }
+
+    /// Hands the received tile of receive task `t` (or the error of receiving it) to the
+    /// executor.
+    pub(crate) fn deliver(&self, t: usize, result: Result<Value>) {
+        let mut state = self.run.lock();
+        state.awaiting -= 1;
+        self.run.finish(state, t, result, self.scope);
+    }
+
+    /// Notes that `bytes` of queued results have been sent.
+    pub(crate) fn sent(&self, bytes: u64) {
+        self.run.lock().sending -= bytes;
+    }
+
+    /// Stops the run with `error` (a failure elsewhere, a lost peer).
+    pub(crate) fn fail(&self, error: Error) {
+        self.run.lock().failure.get_or_insert(error);
     }
 }
 
@@ -332,6 +480,7 @@ impl State<'_> {
     /// Records task `t`'s result: releases inputs whose last reader this was, and marks
     /// consumers ready. (The caller hands output tiles to `outputs`.)
     fn complete(&mut self, t: usize, value: Value) {
+        self.completed += 1;
         let bytes = value.nbytes() as u64;
         self.held += bytes;
         self.peak = self.peak.max(self.held + self.reserved);
@@ -361,11 +510,18 @@ impl State<'_> {
 }
 
 /// Runs `plan`; `outputs(output, block, tile)` receives each output tile as soon as it exists.
-fn execute(plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report> {
+/// With a `link`, the plan is one process's part of a distributed run, and the link moves
+/// tiles on a thread of the pool beside the `Config::threads` workers.
+pub(crate) fn execute(
+    plan: &Plan,
+    config: &Config,
+    outputs: &Outputs<'_>,
+    link: Option<&dyn Link>,
+) -> Result<Report> {
     let start = Instant::now();
     let threads = config.worker_threads();
     let budget = config.budget_bytes();
-    let pool = pool(threads)?;
+    let pool = pool(threads + usize::from(link.is_some()))?;
     let n = plan.tasks.len();
     let consumers = plan.consumers();
     let mut output_of: Vec<Vec<(usize, Vec<usize>)>> = vec![Vec::new(); n];
@@ -396,6 +552,11 @@ fn execute(plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report
         reserved: 0,
         peak: 0,
         running: 0,
+        completed: 0,
+        receives: Vec::new(),
+        awaiting: 0,
+        outbox: Vec::new(),
+        sending: 0,
         failure: None,
         trace: Vec::new(),
         progress: Progress::new(n as u64, config.progress),
@@ -416,6 +577,10 @@ fn execute(plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report
         pool.scope(|scope| {
             let mut state = run.lock();
             run.launch(&mut state, scope);
+            drop(state);
+            if let Some(link) = link {
+                link.serve(&Exchange { run: &run, scope });
+            }
         })
     });
     let state = run.state.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -430,6 +595,8 @@ fn execute(plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report
         threads,
         elapsed: start.elapsed(),
         trace: state.trace,
+        bytes_sent: 0,
+        bytes_moved: 0,
     })
 }
 

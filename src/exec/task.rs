@@ -6,7 +6,7 @@ use chunkwise_kernels::view::c_strides;
 
 use super::plan::{Task, TaskKind};
 use crate::chunks::ChunkGrid;
-use crate::error::{Error, ExecError, Result};
+use crate::error::{Error, ExecError, PlanError, Result};
 use crate::graph::{ElemInput, Elemwise, Gathered, NodeKind, Reduce, Source};
 use crate::tile::{PartialFold, TilePiece, Value, grouped_partial, new_tile, partial};
 
@@ -103,6 +103,10 @@ pub(crate) fn run_task(task: &Task, inputs: &[Value], strip_len: usize) -> Resul
             r.reducer
                 .finish(&combined, &node.grid.block_shape(&task.block))
         }
+        (TaskKind::Receive { .. }, _) => Err(Error::Plan(PlanError::InvalidPlan {
+            pass: "distribution".into(),
+            reason: format!("{} was run here instead of received", task.describe()),
+        })),
         (kind, _) => unreachable!("task kind {kind:?} does not match node {}", node.label()),
     }
 }

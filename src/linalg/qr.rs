@@ -83,7 +83,7 @@ impl<T: FloatElement> TileData for QrTile<T> {
         format!("the QR factors of a {:?} tile", self.shape)
     }
     /// QR factors stay in the process that made them: the tasks that apply them run where
-    /// their leaf was factored.
+    /// their leaf was factored (`beside_first_input`), and a tile sent on withholds them.
     fn encode_into(&self, _: &mut crate::tile::encode::Writer) -> Result<()> {
         Err(crate::error::Error::Exec(
             crate::error::ExecError::TileEncoding(format!("{} have no encoding", self.describe())),
@@ -213,6 +213,7 @@ impl<T: FloatElement> Tsqr<T> {
         let n = self.n;
         let top = &self.levels.last().expect("a tree has a top").stage;
         let mut above = blockwise("tsqr q", top.grid.clone(), T::DTYPE, vec![top.clone()])
+            .beside_first_input()
             .scratch(move |b| TileQr::<T>::thin_q_scratch(b.shape[0], n) as u64)
             .run(
                 |block| vec![(0, block.to_vec())],
@@ -230,6 +231,7 @@ impl<T: FloatElement> Tsqr<T> {
                 T::DTYPE,
                 vec![stage.clone(), above],
             )
+            .beside_first_input()
             .scratch(move |b| TileQr::<T>::q_times_scratch(b.shape[0], n, n) as u64)
             .run(
                 move |block| {

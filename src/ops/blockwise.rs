@@ -72,6 +72,8 @@ pub(crate) fn role_of(node: &Node) -> &Role {
 struct ClosureMap {
     name: String,
     role: Role,
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by the `mpi` executor
+    beside_first_input: bool,
     deps: Box<DepsFn>,
     run: Box<RunFn>,
     memory: Box<MemoryFn>,
@@ -110,6 +112,9 @@ impl BlockMap for ClosureMap {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }
+    fn runs_beside_first_input(&self) -> bool {
+        self.beside_first_input
+    }
 }
 
 /// A blockwise node being built; finish it with [`BlockwiseBuilder::run`] or
@@ -121,6 +126,7 @@ pub(crate) struct BlockwiseBuilder {
     inputs: Vec<Arc<Node>>,
     memory: Box<MemoryFn>,
     role: Role,
+    beside_first_input: bool,
 }
 
 /// A node named `name` with tiles of `dtype` on `grid`, reading `inputs`. By default a
@@ -142,6 +148,7 @@ pub(crate) fn blockwise(
             scratch: 0,
         }),
         role: Role::Opaque,
+        beside_first_input: false,
     }
 }
 
@@ -172,6 +179,13 @@ impl BlockwiseBuilder {
         self
     }
 
+    /// Makes each block's task run where its first dependency's tile is, in a distributed
+    /// run: for tiles that do not travel between processes (QR factors).
+    pub(crate) fn beside_first_input(mut self) -> Self {
+        self.beside_first_input = true;
+        self
+    }
+
     /// The node: tile `block` reads `deps(block)` and is `run(block, tiles)`.
     pub(crate) fn run(
         self,
@@ -181,6 +195,7 @@ impl BlockwiseBuilder {
         let map: Arc<dyn BlockMap> = Arc::new(ClosureMap {
             name: self.name,
             role: self.role,
+            beside_first_input: self.beside_first_input,
             deps: Box::new(deps),
             run: Box::new(run),
             memory: self.memory,

@@ -32,6 +32,13 @@ pub(crate) trait BlockMap: Send + Sync + Debug {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+    /// Whether a block's task must run where the tile of its first dependency is (a tile
+    /// that does not travel between processes, such as QR factors): what a distributed run
+    /// places it by.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by the `mpi` executor
+    fn runs_beside_first_input(&self) -> bool {
+        false
+    }
 }
 
 /// A blockwise map that takes part `k` of its input's [`TupleTile`]s (or the whole tile, for

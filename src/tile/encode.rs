@@ -8,9 +8,14 @@
 //!          | 1 count:u32 (record | 3 part:u32)*  a tuple; `3 part` repeats an earlier part
 //!          | 2 width:u32 shape payload           partial states of `width` bytes each
 //!          | 4 shape                             a written block (no payload)
+//!          | 5 shape len:u32 utf8*len            a tuple part withheld (see below)
 //! shape   := ndim:u8 extent:u64*ndim
 //! dtype   := 0 bool, 1 i8, 2 i16, 3 i32, 4 i64, 5 u8, 6 u16, 7 u32, 8 u64, 9 f32, 10 f64
 //! ```
+//!
+//! A part of a tuple that has no encoding (a tile's QR factors, which the tasks that apply
+//! them read where they were made) is written as a *withheld* record naming it; it decodes
+//! to a [`Withheld`] tile that every reader refuses, so only the other parts travel.
 //!
 //! States are opaque bytes to everyone but their reducer, so [`decode`] takes the reducer
 //! that made them; array tiles and tuples of them decode without one. Decoding checks every
@@ -24,7 +29,7 @@ use chunkwise_kernels::dtype::{DType, Element};
 use ndarray::{ArrayD, IxDyn};
 
 use super::reduce::ErasedReducer;
-use super::value::{StateTile, TupleTile, Value, Written};
+use super::value::{StateTile, TupleTile, Value, Withheld, Written};
 use crate::error::{Error, ExecError, Result};
 
 const MAGIC: &[u8; 4] = b"CWTL";
@@ -36,6 +41,7 @@ const TUPLE: u8 = 1;
 const STATES: u8 = 2;
 const REPEAT: u8 = 3;
 const WRITTEN: u8 = 4;
+const WITHHELD: u8 = 5;
 
 /// Element types by their code in the layout (the position in this list; append only).
 const DTYPES: [DType; 11] = [
@@ -139,10 +145,28 @@ impl Writer {
                     self.bytes.push(REPEAT);
                     (j as u32).put(&mut self.bytes);
                 }
-                None => part.encode_into(self)?,
+                None => {
+                    let start = self.bytes.len();
+                    if part.encode_into(self).is_err() {
+                        self.bytes.truncate(start);
+                        self.withheld(part);
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// A part that stays where it was made: its shape and what it is.
+    fn withheld(&mut self, part: &Value) {
+        self.bytes.push(WITHHELD);
+        self.shape(part.shape());
+        let what = match part.get::<Withheld>() {
+            Ok(withheld) => withheld.what.clone(),
+            Err(_) => part.describe(),
+        };
+        (what.len() as u32).put(&mut self.bytes);
+        self.bytes.extend_from_slice(what.as_bytes());
     }
 
     /// A written block.
@@ -213,6 +237,16 @@ impl<'a> Reader<'a> {
             WRITTEN => {
                 let (shape, _) = self.shape(0)?;
                 Ok(Arc::new(Written { shape }))
+            }
+            WITHHELD => {
+                let (shape, _) = self.shape(0)?;
+                let len: u32 = self.fixed()?;
+                let what = std::str::from_utf8(self.take(len as usize)?)
+                    .map_err(|_| corrupt("a withheld part's name is not UTF-8"))?;
+                Ok(Arc::new(Withheld {
+                    shape,
+                    what: what.to_string(),
+                }))
             }
             STATES => Err(corrupt("partial states decode only with their reducer")),
             other => Err(corrupt(&format!("unknown record {other}"))),
@@ -305,7 +339,7 @@ mod tests {
 
     use super::*;
     use crate::tile::reduce::{Several, erase};
-    use crate::tile::value::{tile_value, tuple};
+    use crate::tile::value::{TileData, tile_value, tuple};
 
     fn same_array<T: Element>(a: &Value, b: &Value) {
         assert_eq!(a.array::<T>().unwrap(), b.array::<T>().unwrap());
@@ -324,6 +358,55 @@ mod tests {
         let back = decode(&encode(&(Arc::new(t.clone()) as Value)).unwrap(), None).unwrap();
         assert_eq!(back.array::<u32>().unwrap(), &t);
         assert!(back.array::<u32>().unwrap().is_standard_layout());
+    }
+
+    /// A tile with no encoding, like a tile's QR factors.
+    #[derive(Debug)]
+    struct Local;
+
+    impl TileData for Local {
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+        fn nbytes(&self) -> usize {
+            0
+        }
+        fn strip(&self) -> Option<chunkwise_kernels::dtype::Strip<'_>> {
+            None
+        }
+        fn shape(&self) -> &[usize] {
+            &[3, 2]
+        }
+        fn describe(&self) -> String {
+            "local factors".into()
+        }
+        fn encode_into(&self, _: &mut Writer) -> Result<()> {
+            Err(corrupt("no encoding"))
+        }
+    }
+
+    #[test]
+    fn a_tuple_part_with_no_encoding_is_withheld_and_the_others_travel() {
+        let r = tile_value(array![[2.0f64, 1.0], [0.0, 3.0]].into_dyn());
+        let local: Value = Arc::new(Local);
+        assert!(encode(&local).is_err(), "alone, it cannot be sent");
+        let factors = tuple(vec![local, r.clone()]);
+        let back = decode(&encode(&factors).unwrap(), None).unwrap();
+        let back = back.get::<TupleTile>().unwrap();
+        same_array::<f64>(&back.parts[1], &r);
+        let withheld = back.parts[0].get::<Withheld>().unwrap();
+        assert_eq!(withheld.shape, vec![3, 2]);
+        assert!(back.parts[0].describe().contains("local factors, withheld"));
+        // A reader expecting the factors is refused, naming them.
+        let err = back.parts[0].array::<f64>().unwrap_err().to_string();
+        assert!(err.contains("local factors"), "{err}");
+        // Sent on again, the part stays withheld under its first name.
+        let again = decode(&encode(&tuple(back.parts.clone())).unwrap(), None).unwrap();
+        let again = again.get::<TupleTile>().unwrap();
+        assert_eq!(
+            again.parts[0].get::<Withheld>().unwrap().what,
+            "local factors"
+        );
     }
 
     #[test]

@@ -190,6 +190,37 @@ impl TileData for TupleTile {
     }
 }
 
+/// A part of a tuple tile that was not sent with the others (it has no encoding): it
+/// names what it stands for, and every reader refuses it.
+#[derive(Debug)]
+pub(crate) struct Withheld {
+    pub(crate) shape: Vec<usize>,
+    /// What the part was ([`TileData::describe`] where it was made).
+    pub(crate) what: String,
+}
+
+impl TileData for Withheld {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn nbytes(&self) -> usize {
+        0
+    }
+    fn strip(&self) -> Option<Strip<'_>> {
+        None
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn describe(&self) -> String {
+        format!("{}, withheld by the process that made it", self.what)
+    }
+    /// A withheld part has nothing to send (a tuple holding it withholds it again).
+    fn encode_into(&self, _: &mut Writer) -> Result<()> {
+        Err(Error::Exec(ExecError::TileEncoding(self.describe())))
+    }
+}
+
 /// What a sink task leaves behind: nothing but the fact that its block was written (a
 /// block of the sink node's grid, one element per written tile).
 #[derive(Debug)]

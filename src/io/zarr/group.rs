@@ -256,29 +256,34 @@ impl Group {
     /// before anything is written. Afterwards the group's consolidated metadata is written
     /// (v2 `.zmetadata`, v3 in `zarr.json`), as xarray reads it.
     pub fn store(&self, dataset: &Dataset) -> Result<Report> {
-        dataset.check()?;
-        let plans = dataset
-            .entries()
-            .map(|(name, node, options)| {
-                let options = options.clone().version(self.version);
-                plan_write(node, &self.store, &self.child(name), &options)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let config = dataset.run_config();
+        let plans = config.agree(dataset.check().and_then(|()| {
+            dataset
+                .entries()
+                .map(|(name, node, options)| {
+                    let options = options.clone().version(self.version);
+                    plan_write(node, &self.store, &self.child(name), &options)
+                })
+                .collect::<Result<Vec<_>>>()
+        }))?;
         let prepared = plans
             .into_iter()
-            .map(|plan| plan.prepare())
+            .map(|plan| plan.prepare(config))
             .collect::<Result<Vec<_>>>()?;
         let sinks: Vec<_> = prepared.iter().map(|p| p.sink.clone()).collect();
         let report = if sinks.is_empty() {
             Report::default()
         } else {
-            run_sinks(&sinks, dataset.run_config())?
+            run_sinks(&sinks, config)?
         };
-        for write in prepared {
-            write.publish()?;
-        }
-        consolidate_metadata(&self.store, &self.path)?;
-        refresh_consolidated(&self.store, &self.path)?;
+        config.on_root(|| {
+            for write in prepared {
+                write.publish()?;
+            }
+            consolidate_metadata(&self.store, &self.path)?;
+            refresh_consolidated(&self.store, &self.path)?;
+            Ok(String::new())
+        })?;
         Ok(report)
     }
 }

@@ -457,67 +457,93 @@ pub(crate) fn plan_write(
 impl WritePlan {
     /// Starts the write: creates the groups above the array where they are missing, stores
     /// the metadata (or finds what a resumed write already stored) and builds the sink node.
-    pub(crate) fn prepare(self) -> Result<PreparedWrite> {
+    /// In a distributed run (`config` on a cluster), every rank checks the write and rank 0
+    /// alone stores the metadata before the others open the array.
+    pub(crate) fn prepare(self, config: &Config) -> Result<PreparedWrite> {
+        let plan = config.agree(Ok(self))?;
+        let mut staging = None;
+        let target = config.on_root(|| {
+            let (target, staged) = plan.store_metadata()?;
+            staging = staged;
+            Ok(target)
+        })?;
+        plan.attach(&target, staging)
+    }
+
+    /// Stores what comes before the chunks: the groups above the array, and its metadata
+    /// (beside the old array, for an overwrite of a local one). The node path the chunks
+    /// go to, and the staging of an overwrite.
+    fn store_metadata(&self) -> Result<(String, Option<Staging>)> {
         let WritePlan {
-            input,
             store,
             node_path,
             version,
             mode,
             metadata,
-            grid,
             exists,
+            ..
         } = self;
-        let shape = input.shape();
-        ensure_parents(&store, &node_path, version)?;
-        let mut done = HashSet::new();
-        let mut staging = None;
-        let array: Handle = match (exists, mode) {
-            (true, WriteMode::Create) => {
-                return Err(Error::Storage(StorageError::AlreadyExists {
-                    path: format!("{}{}", store.describe(), node_path),
-                }));
-            }
-            (true, WriteMode::Resume) => {
-                let old: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
-                    .map_err(|e| store.error(&node_path, e))?;
-                let stored = super::read::stored_dtype(&old, &node_path)?;
-                if stored != input.dtype {
-                    return Err(Error::Build(BuildError::DTypeMismatch {
-                        expected: stored,
-                        found: input.dtype,
-                    }));
-                }
-                done = stored_units(&store, &old, &node_path, &shape, &grid)?;
-                old
-            }
+        ensure_parents(store, node_path, *version)?;
+        match (*exists, mode) {
+            (true, WriteMode::Create) => Err(Error::Storage(StorageError::AlreadyExists {
+                path: format!("{}{}", store.describe(), node_path),
+            })),
+            (true, WriteMode::Resume) => Ok((node_path.clone(), None)),
             (exists, _) => {
+                let mut staging = None;
                 let target = match (&store.path, exists) {
                     (_, false) => node_path.clone(),
                     (Some(root), true) if node_path != "/" => {
-                        let staged = Staging::new(root, &node_path, store.synced)
-                            .map_err(|e| store.error(&node_path, e))?;
+                        let staged = Staging::new(root, node_path, store.synced)
+                            .map_err(|e| store.error(node_path, e))?;
                         staging.insert(staged).node_path().to_string()
                     }
                     (_, true) => {
-                        let prefix = node_prefix(&store, &node_path)?;
+                        let prefix = node_prefix(store, node_path)?;
                         store
                             .storage
                             .erase_prefix(&prefix)
-                            .map_err(|e| store.error(&node_path, e))?;
+                            .map_err(|e| store.error(node_path, e))?;
                         node_path.clone()
                     }
                 };
                 let array = zarrs::array::Array::new_with_metadata(
                     store.storage.clone(),
                     &target,
-                    metadata,
+                    metadata.clone(),
                 )
                 .map_err(|e| store.error(&target, e))?;
-                store_metadata(&store, &array)?;
-                array
+                store_metadata(store, &array)?;
+                Ok((target, staging))
             }
-        };
+        }
+    }
+
+    /// The write of the chunks into the array whose metadata is stored at `target`.
+    fn attach(self, target: &str, staging: Option<Staging>) -> Result<PreparedWrite> {
+        let WritePlan {
+            input,
+            store,
+            node_path,
+            mode,
+            grid,
+            exists,
+            ..
+        } = self;
+        let shape = input.shape();
+        let array: Handle = zarrs::array::Array::open(store.storage.clone(), target)
+            .map_err(|e| store.error(target, e))?;
+        let mut done = HashSet::new();
+        if exists && mode == WriteMode::Resume {
+            let stored = super::read::stored_dtype(&array, &node_path)?;
+            if stored != input.dtype {
+                return Err(Error::Build(BuildError::DTypeMismatch {
+                    expected: stored,
+                    found: input.dtype,
+                }));
+            }
+            done = stored_units(&store, &array, &node_path, &shape, &grid)?;
+        }
         let input = rechunk(&input, grid.clone());
         let origin = vec![0; shape.len()];
         // Chunks a task updates in part are read back through the decode guard.
@@ -550,11 +576,16 @@ impl<T: Element> Array<T> {
         options: &WriteOptions,
     ) -> Result<Report> {
         let store = store.into_store()?;
-        let prepared = plan_write(&self.node, &store, path, options)?.prepare()?;
-        let report = run_sinks(std::slice::from_ref(&prepared.sink), &options.config)?;
+        let config = &options.config;
+        let prepared =
+            plan_write(&self.node, &store, path, options).and_then(|p| p.prepare(config))?;
+        let report = run_sinks(std::slice::from_ref(&prepared.sink), config)?;
         let node_path = prepared.node_path.clone();
-        prepared.publish()?;
-        refresh_consolidated(&store, &node_path)?;
+        config.on_root(|| {
+            prepared.publish()?;
+            refresh_consolidated(&store, &node_path)?;
+            Ok(String::new())
+        })?;
         Ok(report)
     }
 }
@@ -633,9 +664,12 @@ impl<T: Element> Array<T> {
             .collect();
         let array = Arc::new(array);
         let report = self.write_region(store.clone(), array.clone(), &region, config)?;
-        store_metadata(&store, &array)?;
-        // Consolidated metadata above the array would still give the old shape.
-        refresh_consolidated(&store, &node_path)?;
+        config.on_root(|| {
+            store_metadata(&store, &array)?;
+            // Consolidated metadata above the array would still give the old shape.
+            refresh_consolidated(&store, &node_path)?;
+            Ok(String::new())
+        })?;
         Ok(report)
     }
 

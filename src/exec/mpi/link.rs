@@ -1,0 +1,261 @@
+//! The executor of a distributed run: each process runs its share of the plan on its own
+//! rayon pool, inside its own memory budget, and a link thread moves tiles between the
+//! processes with non-blocking MPI sends and receives while the workers compute.
+//!
+//! Messages go over a communicator duplicated for the run, so that nothing of one run (a
+//! message never received after a failure) can be taken for a tile of the next. A data
+//! message carries one encoded tile and is tagged with its task's number in the whole plan
+//! (plus one); tag 0 tells the other processes that this one failed.
+//!
+//! A run ends with every process agreeing on its outcome: a non-blocking all-reduce of the
+//! lowest failed rank, then that rank's error broadcast to the others, so every process
+//! returns the same error, naming the rank and the task. A process that hears of a failure
+//! stops starting tasks; one that waits longer than the time-out for a tile, or for the
+//! others at the end, fails (and at the end aborts the MPI job) instead of hanging.
+
+use std::os::raw::c_int;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mpi::collective::SystemOperation;
+use mpi::point_to_point::{Destination, MatchedReceiveVec, Source};
+use mpi::request::{Request, StaticScope};
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::{Communicator, CommunicatorCollectives};
+
+use super::cluster::{Cluster, agree, distributed, pause};
+use super::place::{Share, place, share};
+use crate::error::{Error, ExecError, Result};
+use crate::exec::config::Config;
+use crate::exec::plan::{Plan, TaskKind};
+use crate::exec::run::{Exchange, Executor, Link, Outputs, Report, execute};
+use crate::graph::NodeKind;
+use crate::tile::Value;
+use crate::tile::encode::decode;
+
+/// The tag that tells the other processes this one failed.
+const FAILED: c_int = 0;
+
+/// Runs plans on the processes of a [`Cluster`], each process its share.
+pub(crate) struct MpiExecutor<'c> {
+    pub(crate) cluster: &'c Cluster,
+}
+
+impl Executor for MpiExecutor<'_> {
+    fn execute(&self, plan: &Plan, config: &Config, outputs: &Outputs<'_>) -> Result<Report> {
+        let cluster = self.cluster;
+        let (world, _calls) = cluster.serialize();
+        let rank = cluster.rank();
+        let timeout = config.exchange_timeout;
+        let comm = world.duplicate();
+        // Every process places the same plan the same way; each checks its own share
+        // against the budget, and all agree before any runs.
+        let planned = (|| {
+            if plan.tasks.len() >= cluster.tag_limit() as usize {
+                return Err(distributed(&format!(
+                    "{} tasks, more than this MPI library's {} message tags",
+                    plan.tasks.len(),
+                    cluster.tag_limit()
+                )));
+            }
+            let owner = place(plan, cluster.size());
+            let share = share(plan, &owner, rank, &|r| config.gather.includes(r));
+            share.plan.check_budget(config.budget_bytes())?;
+            Ok(share)
+        })();
+        let share = agree(&comm, rank, planned, timeout)?;
+        let link = MpiLink {
+            comm: &comm,
+            rank,
+            ranks: cluster.size(),
+            whole: plan,
+            share: &share,
+            timeout,
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+        };
+        let outcome = execute(&share.plan, config, outputs, Some(&link));
+        let mut report = agree(&comm, rank, outcome, timeout)?;
+        report.bytes_sent = link.sent.load(Ordering::Relaxed);
+        let mut moved = 0u64;
+        comm.all_reduce_into(&report.bytes_sent, &mut moved, SystemOperation::sum());
+        report.bytes_moved = moved;
+        Ok(report)
+    }
+}
+
+/// The link of one process (see the module's documentation).
+struct MpiLink<'r> {
+    comm: &'r SimpleCommunicator,
+    rank: usize,
+    ranks: usize,
+    whole: &'r Plan,
+    share: &'r Share,
+    timeout: Duration,
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+// SAFETY: the link calls MPI (through `comm`) only from the one thread that serves the
+// exchange, while the thread that started the run waits for the pool (holding the
+// cluster's call lock); MPI was initialised for at least `MPI_THREAD_SERIALIZED`.
+unsafe impl Sync for MpiLink<'_> {}
+
+/// An encoded tile being sent: its buffer (handed to MPI for the sends' lifetime) and the
+/// sends still in flight.
+struct Sending {
+    buffer: &'static [u8],
+    requests: Vec<Request<'static, [u8], StaticScope>>,
+}
+
+impl Sending {
+    /// Frees the buffer once every send has completed; the sends that did not complete are
+    /// kept.
+    fn progress(&mut self) -> bool {
+        let requests = std::mem::take(&mut self.requests);
+        for request in requests {
+            if let Err(pending) = request.test() {
+                self.requests.push(pending);
+            }
+        }
+        self.requests.is_empty()
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        if self.requests.is_empty() {
+            // SAFETY: the buffer was leaked from a `Box<[u8]>` in `MpiLink::send`, and no
+            // send reads it any more.
+            drop(unsafe { Box::from_raw(self.buffer as *const [u8] as *mut [u8]) });
+        } else {
+            // A failed run: MPI may still read the buffer, so it is leaked with its sends.
+            for request in self.requests.drain(..) {
+                std::mem::forget(request);
+            }
+        }
+    }
+}
+
+impl Link for MpiLink<'_> {
+    fn serve(&self, exchange: &Exchange<'_, '_, '_>) {
+        let plan = exchange.plan();
+        let mut sending: Vec<Sending> = Vec::new();
+        // Admitted receive tasks whose tiles have not come: (task, rank, tag).
+        let mut awaiting: Vec<(usize, usize, c_int)> = Vec::new();
+        let mut last_arrival = Instant::now();
+        let mut idle = 0u32;
+        loop {
+            let polled = exchange.poll();
+            let mut progress = !polled.receives.is_empty() || !polled.outgoing.is_empty();
+            for t in polled.receives {
+                let TaskKind::Receive { from } = plan.tasks[t].kind else {
+                    unreachable!("only receive tasks are handed to the link")
+                };
+                awaiting.push((t, from, self.tag(t)));
+            }
+            for outgoing in polled.outgoing {
+                let tag = self.tag(outgoing.task);
+                sending.push(self.send(outgoing.bytes, &outgoing.to, tag));
+            }
+            sending.retain_mut(|s| {
+                let done = s.progress();
+                if done {
+                    exchange.sent(s.buffer.len() as u64);
+                    progress = true;
+                }
+                !done
+            });
+            if let Some((_, status)) = self
+                .comm
+                .any_process()
+                .immediate_matched_probe_with_tag(FAILED)
+                .map(|probed| probed.matched_receive_vec::<u8>())
+            {
+                exchange.fail(Error::Exec(ExecError::OnRank {
+                    rank: status.source_rank() as usize,
+                    message: "stopped by its failure".into(),
+                }));
+            }
+            let mut k = 0;
+            while k < awaiting.len() {
+                let (t, from, tag) = awaiting[k];
+                let probe = self
+                    .comm
+                    .process_at_rank(from as c_int)
+                    .immediate_matched_probe_with_tag(tag);
+                match probe {
+                    Some(probed) => {
+                        let (bytes, _) = probed.matched_receive_vec::<u8>();
+                        self.received
+                            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        exchange.deliver(t, self.decode(t, &bytes));
+                        awaiting.swap_remove(k);
+                        progress = true;
+                        last_arrival = Instant::now();
+                    }
+                    None => k += 1,
+                }
+            }
+            if polled.failed {
+                // Tell the others to stop. The failure is settled when every process agrees
+                // (see `agree`); sends that no one will receive are leaked with their
+                // buffers.
+                let peers: Vec<usize> = (0..self.ranks).filter(|&r| r != self.rank).collect();
+                drop(self.send(vec![1], &peers, FAILED));
+                break;
+            }
+            if polled.finished && sending.is_empty() {
+                break;
+            }
+            if awaiting.is_empty() {
+                last_arrival = Instant::now();
+            } else if last_arrival.elapsed() > self.timeout {
+                let (t, from, _) = awaiting[0];
+                exchange.fail(distributed(&format!(
+                    "no tile from rank {from} for {} within {:?}",
+                    plan.tasks[t].describe(),
+                    self.timeout
+                )));
+                continue;
+            }
+            idle = if progress { 0 } else { idle.saturating_add(1) };
+            pause(idle);
+        }
+    }
+}
+
+impl MpiLink<'_> {
+    /// The tag of the messages carrying the tile of task `t` of this share.
+    fn tag(&self, t: usize) -> c_int {
+        (self.share.global[t] + 1) as c_int
+    }
+
+    /// Starts sending `bytes` to each of `to`.
+    fn send(&self, bytes: Vec<u8>, to: &[usize], tag: c_int) -> Sending {
+        let buffer: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        let requests = to
+            .iter()
+            .map(|&peer| {
+                self.sent.fetch_add(buffer.len() as u64, Ordering::Relaxed);
+                self.comm
+                    .process_at_rank(peer as c_int)
+                    .immediate_send_with_tag(StaticScope, buffer, tag)
+            })
+            .collect();
+        Sending { buffer, requests }
+    }
+
+    /// The tile received for receive task `t`: partial states are decoded by the reducer of
+    /// the task that made them.
+    fn decode(&self, t: usize, bytes: &[u8]) -> Result<Value> {
+        let producer = &self.whole.tasks[self.share.global[t]];
+        let reducer = match (&producer.kind, &producer.node.kind) {
+            (TaskKind::Partial | TaskKind::Combine { .. }, NodeKind::Reduce(r)) => {
+                Some(&*r.reducer)
+            }
+            _ => None,
+        };
+        decode(bytes, reducer)
+    }
+}
