@@ -23,6 +23,17 @@ use ndarray::{ArrayD, IxDyn};
 
 /// Runs `case` on `ranks` processes; panics with their output if `mpirun` fails.
 fn mpirun(ranks: usize, case: &str, dir: &Path) {
+    let (output, text) = start(ranks, case, dir);
+    assert!(
+        output.status.success(),
+        "{case} on {ranks} ranks failed:\n{text}"
+    );
+    let passed = text.matches(&format!("case {case} passed")).count();
+    assert_eq!(passed, ranks, "{case} on {ranks} ranks:\n{text}");
+}
+
+/// Runs `case` on `ranks` processes: how `mpirun` ended, and what the ranks printed.
+fn start(ranks: usize, case: &str, dir: &Path) -> (std::process::Output, String) {
     let exe = std::env::current_exe().expect("the test binary");
     let output = Command::new("mpirun")
         .args(["--oversubscribe", "--allow-run-as-root", "-np"])
@@ -47,12 +58,7 @@ fn mpirun(ranks: usize, case: &str, dir: &Path) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(
-        output.status.success(),
-        "{case} on {ranks} ranks failed:\n{text}"
-    );
-    let passed = text.matches(&format!("case {case} passed")).count();
-    assert_eq!(passed, ranks, "{case} on {ranks} ranks:\n{text}");
+    (output, text)
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -86,6 +92,25 @@ fn a_failing_task_on_one_rank_stops_every_rank_with_its_error() {
     mpirun(2, "corrupt_chunk", &dir);
 }
 
+#[test]
+fn each_rank_keeps_its_memory_budget() {
+    let dir = temp_dir("budget");
+    mpirun(3, "budget", &dir);
+}
+
+#[test]
+fn a_rank_that_never_answers_ends_the_job_instead_of_hanging() {
+    let dir = temp_dir("stuck");
+    let began = std::time::Instant::now();
+    let (output, text) = start(2, "stuck", &dir);
+    let took = began.elapsed();
+    assert!(!output.status.success(), "the job cannot succeed:\n{text}");
+    assert!(text.contains("no tile from rank 1"), "{text}");
+    assert!(text.contains("did not finish within"), "{text}");
+    // The stuck task sleeps 60 s; time-outs of 2 s end the job long before.
+    assert!(took < Duration::from_secs(30), "took {took:?}:\n{text}");
+}
+
 /// The entry `mpirun` starts: runs the case named by `CHUNKWISE_MPI_CASE`.
 #[test]
 #[ignore = "run by the other tests under mpirun"]
@@ -102,6 +127,8 @@ fn rank_main() {
         "zarr" => zarr_case(&cluster, &config, &dir),
         "panic" => panic_case(&cluster, &config),
         "corrupt_chunk" => corrupt_chunk_case(&cluster, &config, &dir),
+        "budget" => budget_case(&cluster, &config),
+        "stuck" => stuck_case(&cluster, &config),
         other => panic!("no case {other}"),
     }));
     if run.is_err() {
@@ -138,7 +165,12 @@ fn same<T: Element + PartialEq + std::fmt::Debug>(
     let (everywhere, report) = x
         .compute_report(&config.clone().gather(Gather::All))
         .unwrap();
-    assert_eq!(everywhere, expected, "{what}: differs on rank {}", cluster.rank());
+    assert_eq!(
+        everywhere,
+        expected,
+        "{what}: differs on rank {}",
+        cluster.rank()
+    );
     if std::env::var("CHUNKWISE_MPI_VERBOSE").is_ok() {
         eprintln!(
             "{what}: rank {} ran {} tasks, {} bytes moved",
@@ -299,4 +331,43 @@ fn corrupt_chunk_case(cluster: &Cluster, config: &Config, dir: &Path) {
     let head = x.slice(ndarray::s![0..48, ..]).unwrap().sum();
     same("missing chunk", &head, cluster, config);
     cluster.barrier();
+}
+
+fn budget_case(cluster: &Cluster, config: &Config) {
+    let dense = ArrayD::from_shape_fn(IxDyn(&[2000, 100]), |i| (i[0] % 17 + i[1]) as f64);
+    let x = chunkwise::from_ndarray(&dense, [100, 100]).unwrap();
+    let anomaly = &x - &x.mean_axis(0);
+    let budget = 1 << 20;
+    let tight = config.clone().memory_budget(budget).gather(Gather::All);
+    let (result, report) = anomaly.compute_report(&tight).unwrap();
+    assert_eq!(result, anomaly.compute_with(&local()).unwrap());
+    assert!(
+        report.peak_bytes <= budget,
+        "rank {}: peak {} over the budget {budget}",
+        cluster.rank(),
+        report.peak_bytes
+    );
+    // Tiles waiting for another rank to take them are held beside the budget: at most the
+    // tiles this rank makes for others (here: its share of the result, sent to two ranks).
+    let result_bytes = (2000 * 100 * 8) as u64;
+    assert!(report.peak_sending_bytes <= result_bytes, "{report:?}");
+}
+
+fn stuck_case(cluster: &Cluster, config: &Config) {
+    let config = config.clone().exchange_timeout(Duration::from_secs(2));
+    let x = chunkwise::arange::<f64>(0.0, 1000.0, 1.0, [100]).unwrap();
+    // The last block (on rank 1) takes far longer than the time-out.
+    let slow = x
+        .map_blocks(|b| {
+            if b[0] == 900.0 {
+                std::thread::sleep(Duration::from_secs(60));
+            }
+            Ok(b.clone())
+        })
+        .unwrap()
+        .sum();
+    let result = slow.compute_gathered(&config);
+    // Rank 0 gives up on the tile; then, as rank 1 does not come to the end, the job is
+    // aborted: no rank gets here.
+    panic!("rank {} returned {result:?}", cluster.rank());
 }

@@ -64,6 +64,10 @@ pub struct Report {
     pub bytes_sent: u64,
     /// Bytes of encoded tiles all the processes of a distributed run sent.
     pub bytes_moved: u64,
+    /// In a distributed run, the most bytes of encoded tiles this process held at once for
+    /// other processes that had not yet taken them: held beside `peak_bytes`, outside the
+    /// budget (while any wait, no task starts ahead of plan order).
+    pub peak_sending_bytes: u64,
 }
 
 impl Report {
@@ -189,6 +193,8 @@ struct State<'a> {
     outbox: Vec<Outgoing>,
     /// Bytes of encoded results queued or being sent.
     sending: u64,
+    /// The most bytes of encoded results queued or being sent at once.
+    peak_sending: u64,
     failure: Option<Error>,
     trace: Vec<TraceEvent>,
     progress: Progress,
@@ -258,7 +264,7 @@ impl<'a> Run<'a> {
             state.ready.pop();
             state.start(t, in_order);
             state.reserved += need;
-            state.peak = state.peak.max(state.held + state.reserved + state.sending);
+            state.peak = state.peak.max(state.held + state.reserved);
             if receive {
                 state.receives.push(t);
                 state.awaiting += 1;
@@ -353,6 +359,7 @@ impl<'a> Run<'a> {
         state.trace.extend(event);
         if let Some(outgoing) = outgoing {
             state.sending += outgoing.bytes.len() as u64;
+            state.peak_sending = state.peak_sending.max(state.sending);
             state.outbox.push(outgoing);
         }
         self.finish(state, t, result, scope);
@@ -442,9 +449,12 @@ impl<'a: 's, 's> Exchange<'_, 'a, 's> {
         self.run.finish(state, t, result, self.scope);
     }
 
-    /// Notes that `bytes` of queued results have been sent.
+    /// Notes that `bytes` of queued results have been sent (which may let tasks start
+    /// ahead of plan order).
     pub(crate) fn sent(&self, bytes: u64) {
-        self.run.lock().sending -= bytes;
+        let mut state = self.run.lock();
+        state.sending -= bytes;
+        self.run.launch(&mut state, self.scope);
     }
 
     /// Stops the run with `error` (a failure elsewhere, a lost peer).
@@ -557,6 +567,7 @@ pub(crate) fn execute(
         awaiting: 0,
         outbox: Vec::new(),
         sending: 0,
+        peak_sending: 0,
         failure: None,
         trace: Vec::new(),
         progress: Progress::new(n as u64, config.progress),
@@ -597,6 +608,7 @@ pub(crate) fn execute(
         trace: state.trace,
         bytes_sent: 0,
         bytes_moved: 0,
+        peak_sending_bytes: state.peak_sending,
     })
 }
 

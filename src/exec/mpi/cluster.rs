@@ -248,9 +248,13 @@ pub(crate) fn agree<T>(
                 Err(pending) => request = pending,
             }
             if start.elapsed() > timeout {
+                let here = match &outcome {
+                    Ok(_) => "succeeded".to_string(),
+                    Err(e) => format!("failed ({e})"),
+                };
                 eprintln!(
-                    "chunkwise: rank {rank}: the other processes did not finish within \
-                     {timeout:?}; aborting the MPI job"
+                    "chunkwise: rank {rank} {here}, and the other processes did not finish \
+                     within {timeout:?}: aborting the MPI job"
                 );
                 comm.abort(2);
             }
