@@ -26,7 +26,7 @@ use crate::error::{Error, ExecError, Result};
 /// use chunkwise::{Config, mpi::Cluster};
 /// let cluster = Cluster::init()?;
 /// let config = Config::default().on(&cluster);
-/// let x = chunkwise::random::standard_normal::<f64>(&[4096, 4096], &[1024, 1024], 7)?;
+/// let x = chunkwise::random::normal::<f64>(7, 0.0, 1.0, &[4096, 4096], [1024, 1024])?;
 /// // Every rank computes its share of the tiles; rank 0 gets the result.
 /// if let Some(total) = x.sum().compute_gathered(&config)? {
 ///     println!("sum {}", total.first().unwrap());

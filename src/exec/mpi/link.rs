@@ -155,6 +155,16 @@ impl Link for MpiLink<'_> {
                 awaiting.push((t, from, self.tag(t)));
             }
             for outgoing in polled.outgoing {
+                if outgoing.bytes.len() > c_int::MAX as usize {
+                    exchange.fail(distributed(&format!(
+                        "{} makes a tile of {} bytes, more than one MPI message holds \
+                         (2 GiB): use smaller chunks",
+                        plan.tasks[outgoing.task].describe(),
+                        outgoing.bytes.len()
+                    )));
+                    exchange.sent(outgoing.bytes.len() as u64);
+                    continue;
+                }
                 let tag = self.tag(outgoing.task);
                 sending.push(self.send(outgoing.bytes, &outgoing.to, tag));
             }
