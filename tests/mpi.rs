@@ -111,6 +111,16 @@ fn a_rank_that_never_answers_ends_the_job_instead_of_hanging() {
     assert!(took < Duration::from_secs(30), "took {took:?}:\n{text}");
 }
 
+#[test]
+fn a_computation_on_some_ranks_only_ends_the_job_instead_of_hanging() {
+    let dir = temp_dir("root_only");
+    let began = std::time::Instant::now();
+    let (output, text) = start(2, "root_only", &dir);
+    assert!(!output.status.success(), "the job cannot succeed:\n{text}");
+    assert!(text.contains("did not finish within"), "{text}");
+    assert!(began.elapsed() < Duration::from_secs(30), "{text}");
+}
+
 /// The entry `mpirun` starts: runs the case named by `CHUNKWISE_MPI_CASE`.
 #[test]
 #[ignore = "run by the other tests under mpirun"]
@@ -129,6 +139,7 @@ fn rank_main() {
         "corrupt_chunk" => corrupt_chunk_case(&cluster, &config, &dir),
         "budget" => budget_case(&cluster, &config),
         "stuck" => stuck_case(&cluster, &config),
+        "root_only" => root_only_case(&cluster, &config),
         other => panic!("no case {other}"),
     }));
     if run.is_err() {
@@ -370,4 +381,16 @@ fn stuck_case(cluster: &Cluster, config: &Config) {
     // Rank 0 gives up on the tile; then, as rank 1 does not come to the end, the job is
     // aborted: no rank gets here.
     panic!("rank {} returned {result:?}", cluster.rank());
+}
+
+fn root_only_case(cluster: &Cluster, config: &Config) {
+    // A mistake: only rank 0 computes. It waits for the others, then ends the job.
+    if cluster.is_root() {
+        let config = config.clone().exchange_timeout(Duration::from_secs(2));
+        let x = chunkwise::arange::<f64>(0.0, 100.0, 1.0, [10]).unwrap();
+        let result = x.sum().compute_gathered(&config);
+        panic!("rank 0 returned {result:?}");
+    }
+    // The other rank waits here (as a real program would go on) until the job ends.
+    std::thread::sleep(Duration::from_secs(60));
 }

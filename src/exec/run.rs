@@ -47,7 +47,8 @@ use crate::tile::encode::encode;
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Report {
-    /// Tasks run.
+    /// Tasks run (in a distributed run: this process's tasks, and the tiles it received
+    /// from others).
     pub tasks: usize,
     /// Largest number of bytes held by tiles plus reserved by running tasks at any moment.
     pub peak_bytes: u64,

@@ -47,9 +47,9 @@ impl Executor for MpiExecutor<'_> {
         let (world, _calls) = cluster.serialize();
         let rank = cluster.rank();
         let timeout = config.exchange_timeout;
-        let comm = world.duplicate();
         // Every process places the same plan the same way; each checks its own share
-        // against the budget, and all agree before any runs.
+        // against the budget, and all agree before any runs (a process that never comes,
+        // a program that computes on some ranks only, ends the job after the time-out).
         let planned = (|| {
             if plan.tasks.len() >= cluster.tag_limit() as usize {
                 return Err(distributed(&format!(
@@ -63,7 +63,8 @@ impl Executor for MpiExecutor<'_> {
             share.plan.check_budget(config.budget_bytes())?;
             Ok(share)
         })();
-        let share = agree(&comm, rank, planned, timeout)?;
+        let share = agree(world, rank, planned, timeout)?;
+        let comm = world.duplicate();
         let link = MpiLink {
             comm: &comm,
             rank,
