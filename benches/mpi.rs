@@ -3,7 +3,8 @@
 //! Started by cargo, the bench starts itself under `mpirun -np N` (N = 1 to 4; more ranks
 //! than cores are oversubscribed) and prints, per workload:
 //! - the time on 2 ranks of 1 thread against 1 process of 2 threads (the same cores: the
-//!   cost of going through MPI), measured in the same run;
+//!   cost of going through MPI), measured in the same run, the baseline process started
+//!   the same way as the ranks (by `mpirun`, fresh, computing without the cluster);
 //! - the bytes the ranks sent each other against the least that the workload's data
 //!   placement must send (see `lower_bound`);
 //! - a weak-scaling table (1 to 4 ranks, the data growing with the ranks): time, bytes
@@ -12,7 +13,9 @@
 //! Messages go by Open MPI's default transport (on one machine: shared memory, with a
 //! single copy through CMA where the kernel allows it).
 //!
-//! Set `CHUNKWISE_BENCH_SCALE=4` (say) for a quick run.
+//! Set `CHUNKWISE_BENCH_SCALE=4` (say) for a quick run, `CHUNKWISE_MPI_SIZE=4` for four
+//! times the data in the 2-rank comparison (longer runs, steadier ratios), and
+//! `CHUNKWISE_BENCH_ONLY=fused,tsqr` to pick workloads.
 #![allow(missing_docs)]
 
 use std::process::Command;
@@ -178,10 +181,18 @@ fn rank_main(names: &[String], grow: usize, dir: &std::path::Path) {
     }
     cluster.barrier();
     // Results on every rank, so every rank gets its report (they are small here).
-    let config = Config::default()
-        .threads(1)
+    let threads = std::env::var("CHUNKWISE_MPI_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
+    let mut config = Config::default()
+        .threads(threads)
         .on(&cluster)
         .gather(Gather::All);
+    if std::env::var("CHUNKWISE_MPI_OFF").is_ok() {
+        // The baseline: this process alone, with the same start as the ranks.
+        config.cluster = None;
+    }
     for name in names {
         let w = workload(name, grow, dir);
         let (t, report) = best(&|| (w.run)(&config), &|| cluster.barrier());
@@ -207,9 +218,23 @@ struct Line {
 }
 
 /// Starts `ranks` processes of this bench on `names` at factor `grow`; their result lines.
-fn mpirun(ranks: usize, names: &[&str], grow: usize, dir: &std::path::Path) -> Vec<Line> {
+/// `alone` makes it one process of 2 threads that computes without the cluster: the
+/// baseline, started the same way as the ranks (a fresh process, its allocator cold).
+fn mpirun(
+    ranks: usize,
+    names: &[&str],
+    grow: usize,
+    dir: &std::path::Path,
+    alone: bool,
+) -> Vec<Line> {
     let exe = std::env::current_exe().unwrap();
-    let output = Command::new("mpirun")
+    let mut command = Command::new("mpirun");
+    if alone {
+        command
+            .env("CHUNKWISE_MPI_OFF", "1")
+            .env("CHUNKWISE_MPI_THREADS", "2");
+    }
+    let output = command
         .args([
             "--oversubscribe",
             "--allow-run-as-root",
@@ -254,12 +279,22 @@ fn mpirun(ranks: usize, names: &[&str], grow: usize, dir: &std::path::Path) -> V
         .collect()
 }
 
-/// The single-process run of `name` with `threads` threads: seconds.
-fn alone(name: &str, threads: usize, dir: &std::path::Path) -> f64 {
-    zarr_input(1, dir);
-    let w = workload(name, 1, dir);
-    let config = Config::default().threads(threads);
-    best(&|| (w.run)(&config), &|| ()).0
+/// The size factor of the 2-rank comparison (`CHUNKWISE_MPI_SIZE`, default 1).
+fn comparison_size() -> usize {
+    std::env::var("CHUNKWISE_MPI_SIZE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// The workloads `CHUNKWISE_BENCH_ONLY` names (all by default).
+fn chosen() -> Vec<&'static str> {
+    let only = std::env::var("CHUNKWISE_BENCH_ONLY").unwrap_or_default();
+    WORKLOADS
+        .into_iter()
+        .filter(|w| only.is_empty() || only.split(',').any(|o| o == *w))
+        .collect()
 }
 
 fn main() {
@@ -282,9 +317,12 @@ fn main() {
         "{:<10} {:>9} {:>9} {:>7} {:>12} {:>12}  workload",
         "", "1 x 2 s", "2 x 1 s", "ratio", "moved MiB", "bound MiB"
     );
-    let two = mpirun(2, &WORKLOADS, 1, &dir);
-    for name in WORKLOADS {
-        let single = alone(name, 2, &dir);
+    let size = comparison_size();
+    let names = chosen();
+    let two = mpirun(2, &names, size, &dir, false);
+    let one = mpirun(1, &names, size, &dir, true);
+    for &name in &names {
+        let single = one.iter().find(|l| l.name == name).unwrap().seconds;
         let lines: Vec<&Line> = two.iter().filter(|l| l.name == name).collect();
         let t = lines.iter().map(|l| l.seconds).fold(0.0, f64::max);
         println!(
@@ -301,8 +339,11 @@ fn main() {
         "", "ranks", "seconds", "moved MiB", "bound MiB", "tasks max/mean"
     );
     for name in ["fused", "mean_std", "rechunk", "tsqr"] {
+        if !names.contains(&name) {
+            continue;
+        }
         for ranks in 1..=4 {
-            let lines = mpirun(ranks, &[name], ranks, &dir);
+            let lines = mpirun(ranks, &[name], ranks, &dir, false);
             let t = lines.iter().map(|l| l.seconds).fold(0.0, f64::max);
             let tasks: Vec<usize> = lines.iter().map(|l| l.tasks).collect();
             let mean = tasks.iter().sum::<usize>() as f64 / tasks.len() as f64;
