@@ -54,9 +54,17 @@ def serve(port, upstream, delay, fail, only):
             with lock:
                 load["now"] += 1
                 load["max"] = max(load["max"], load["now"])
+            self.counted = True
             try:
                 self.relay()
             finally:
+                self.answered()
+
+        def answered(self):
+            # Counted out before the answer is written: once a client has the whole answer
+            # it may send its next request, which must not find this one still counted.
+            if self.counted:
+                self.counted = False
                 with lock:
                     load["now"] -= 1
 
@@ -71,6 +79,7 @@ def serve(port, upstream, delay, fail, only):
                 time.sleep(delay)
             if seen < fail and only in self.path:
                 message = b"<Error><Code>SlowDown</Code><Message>injected</Message></Error>"
+                self.answered()
                 self.send_response(503)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(message)))
@@ -91,6 +100,7 @@ def serve(port, upstream, delay, fail, only):
                     local.conn = None
                     if attempt == 1:
                         raise
+            self.answered()
             self.send_response(response.status, response.reason)
             for k, v in response.getheaders():
                 # A HEAD answer's length is the object's: passed on as it is.
