@@ -18,6 +18,10 @@
 //! `CHUNKWISE_BENCH_ONLY=fused,tsqr` to pick workloads.
 #![allow(missing_docs)]
 
+mod common;
+
+use common::{env_factor, scale};
+
 use std::process::Command;
 use std::time::Instant;
 
@@ -25,14 +29,6 @@ use chunkwise::Report;
 use chunkwise::io::zarr::{self, WriteMode, WriteOptions};
 use chunkwise::mpi::{Cluster, Gather};
 use chunkwise::prelude::*;
-
-fn scale() -> usize {
-    std::env::var("CHUNKWISE_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-        .max(1)
-}
 
 /// The workloads, each with the bytes its data placement must move on `ranks` ranks.
 const WORKLOADS: [&str; 6] = ["fused", "mean_std", "rechunk", "matmul", "tsqr", "zarr"];
@@ -181,10 +177,7 @@ fn rank_main(names: &[String], grow: usize, dir: &std::path::Path) {
     }
     cluster.barrier();
     // Results on every rank, so every rank gets its report (they are small here).
-    let threads = std::env::var("CHUNKWISE_MPI_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1);
+    let threads = env_factor("CHUNKWISE_MPI_THREADS");
     let mut config = Config::default()
         .threads(threads)
         .on(&cluster)
@@ -279,15 +272,6 @@ fn mpirun(
         .collect()
 }
 
-/// The size factor of the 2-rank comparison (`CHUNKWISE_MPI_SIZE`, default 1).
-fn comparison_size() -> usize {
-    std::env::var("CHUNKWISE_MPI_SIZE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-        .max(1)
-}
-
 /// The workloads `CHUNKWISE_BENCH_ONLY` names (all by default).
 fn chosen() -> Vec<&'static str> {
     let only = std::env::var("CHUNKWISE_BENCH_ONLY").unwrap_or_default();
@@ -317,7 +301,7 @@ fn main() {
         "{:<10} {:>9} {:>9} {:>7} {:>12} {:>12}  workload",
         "", "1 x 2 s", "2 x 1 s", "ratio", "moved MiB", "bound MiB"
     );
-    let size = comparison_size();
+    let size = env_factor("CHUNKWISE_MPI_SIZE");
     let names = chosen();
     let two = mpirun(2, &names, size, &dir, false);
     let one = mpirun(1, &names, size, &dir, true);

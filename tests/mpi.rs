@@ -12,8 +12,13 @@
 #![allow(missing_docs)]
 
 use std::path::{Path, PathBuf};
+
+#[path = "common/zarr_util.rs"]
+mod zarr_util;
+
 use std::process::Command;
 use std::time::Duration;
+use zarr_util::TempDir;
 
 use chunkwise::io::zarr::{self, WriteOptions};
 use chunkwise::mpi::{Cluster, Gather};
@@ -61,48 +66,40 @@ fn start(ranks: usize, case: &str, dir: &Path) -> (std::process::Output, String)
     (output, text)
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chunkwise-mpi-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn computations_are_bit_identical_on_1_to_4_ranks() {
-    let dir = temp_dir("compute");
+    let dir = TempDir::new("mpi-compute");
     for ranks in 1..=4 {
-        mpirun(ranks, "compute", &dir);
+        mpirun(ranks, "compute", dir.path());
     }
 }
 
 #[test]
 fn zarr_to_zarr_writes_every_chunk_once_on_1_to_4_ranks() {
     for ranks in 1..=4 {
-        let dir = temp_dir(&format!("zarr{ranks}"));
-        mpirun(ranks, "zarr", &dir);
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = TempDir::new(&format!("mpi-zarr{ranks}"));
+        mpirun(ranks, "zarr", dir.path());
     }
 }
 
 #[test]
 fn a_failing_task_on_one_rank_stops_every_rank_with_its_error() {
-    let dir = temp_dir("fail");
-    mpirun(3, "panic", &dir);
-    mpirun(2, "corrupt_chunk", &dir);
+    let dir = TempDir::new("mpi-fail");
+    mpirun(3, "panic", dir.path());
+    mpirun(2, "corrupt_chunk", dir.path());
 }
 
 #[test]
 fn each_rank_keeps_its_memory_budget() {
-    let dir = temp_dir("budget");
-    mpirun(3, "budget", &dir);
+    let dir = TempDir::new("mpi-budget");
+    mpirun(3, "budget", dir.path());
 }
 
 #[test]
 fn a_rank_that_never_answers_ends_the_job_instead_of_hanging() {
-    let dir = temp_dir("stuck");
+    let dir = TempDir::new("mpi-stuck");
     let began = std::time::Instant::now();
-    let (output, text) = start(2, "stuck", &dir);
+    let (output, text) = start(2, "stuck", dir.path());
     let took = began.elapsed();
     assert!(!output.status.success(), "the job cannot succeed:\n{text}");
     assert!(text.contains("no tile from rank 1"), "{text}");
@@ -113,9 +110,9 @@ fn a_rank_that_never_answers_ends_the_job_instead_of_hanging() {
 
 #[test]
 fn a_computation_on_some_ranks_only_ends_the_job_instead_of_hanging() {
-    let dir = temp_dir("root_only");
+    let dir = TempDir::new("mpi-root_only");
     let began = std::time::Instant::now();
-    let (output, text) = start(2, "root_only", &dir);
+    let (output, text) = start(2, "root_only", dir.path());
     assert!(!output.status.success(), "the job cannot succeed:\n{text}");
     assert!(text.contains("did not finish within"), "{text}");
     assert!(began.elapsed() < Duration::from_secs(30), "{text}");

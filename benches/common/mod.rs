@@ -7,7 +7,12 @@ use std::time::{Duration, Instant};
 
 /// `CHUNKWISE_BENCH_SCALE`: every side is divided by it for a quick run (default 1).
 pub(crate) fn scale() -> usize {
-    std::env::var("CHUNKWISE_BENCH_SCALE")
+    env_factor("CHUNKWISE_BENCH_SCALE")
+}
+
+/// The positive whole number in the environment variable `name` (default 1).
+pub(crate) fn env_factor(name: &str) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1)

@@ -65,7 +65,7 @@ impl Task {
             TaskKind::Partial => "partial".to_string(),
             TaskKind::Combine { level } => format!("combine level {level}"),
             TaskKind::Finish => "finish".to_string(),
-            TaskKind::Receive { from } => format!("received from rank {from}:"),
+            TaskKind::Receive { from } => format!("tile received from rank {from}"),
         };
         format!(
             "{} of node #{} ({}) block {:?}",

@@ -59,7 +59,9 @@ impl Executor for MpiExecutor<'_> {
                 )));
             }
             let owner = place(plan, cluster.size());
-            let share = share(plan, &owner, rank, &|r| config.gather.includes(r));
+            let share = share(plan, &owner, rank, cluster.size(), &|r| {
+                config.gather.includes(r)
+            });
             share.plan.check_budget(config.budget_bytes())?;
             Ok(share)
         })();
@@ -73,7 +75,6 @@ impl Executor for MpiExecutor<'_> {
             share: &share,
             timeout,
             sent: AtomicU64::new(0),
-            received: AtomicU64::new(0),
         };
         let outcome = execute(&share.plan, config, outputs, Some(&link));
         let mut report = agree(&comm, rank, outcome, timeout)?;
@@ -94,7 +95,6 @@ struct MpiLink<'r> {
     share: &'r Share,
     timeout: Duration,
     sent: AtomicU64,
-    received: AtomicU64,
 }
 
 // SAFETY: the link calls MPI (through `comm`) only from the one thread that serves the
@@ -198,8 +198,6 @@ impl Link for MpiLink<'_> {
                 match probe {
                     Some(probed) => {
                         let (bytes, _) = probed.matched_receive_vec::<u8>();
-                        self.received
-                            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                         exchange.deliver(t, self.decode(t, &bytes));
                         awaiting.swap_remove(k);
                         progress = true;

@@ -122,17 +122,17 @@ pub(crate) struct Share {
     pub(crate) global: Vec<usize>,
 }
 
-/// The share of rank `rank` of `plan` placed by `owner`; the output tiles go to the ranks
-/// for which `gathers` is true.
+/// The share of rank `rank` (of `ranks`) of `plan` placed by `owner`; the output tiles go
+/// to the ranks for which `gathers` is true (ranks that run no task among them).
 pub(crate) fn share(
     plan: &Plan,
     owner: &[usize],
     rank: usize,
+    ranks: usize,
     gathers: &dyn Fn(usize) -> bool,
 ) -> Share {
     let n = plan.tasks.len();
-    let ranks = owner.iter().copied().max().unwrap_or(0).max(rank) + 1;
-    let gathering: Vec<usize> = (0..ranks.max(1)).filter(|&r| gathers(r)).collect();
+    let gathering: Vec<usize> = (0..ranks).filter(|&r| gathers(r)).collect();
     let consumers = plan.consumers();
     let mut is_output = vec![false; n];
     for blocks in &plan.outputs {
@@ -281,7 +281,7 @@ mod tests {
         let plan = plan_of(&[&y]);
         let owner = place(&plan, 2);
         let shares: Vec<Share> = (0..2)
-            .map(|r| share(&plan, &owner, r, &|r| r == 0))
+            .map(|r| share(&plan, &owner, r, 2, &|r| r == 0))
             .collect();
         // Every task runs on exactly one rank.
         let mut runs = vec![0; plan.tasks.len()];
@@ -314,5 +314,24 @@ mod tests {
                 .iter()
                 .all(|t| t.kind != TaskKind::Receive { from: 1 })
         );
+    }
+
+    #[test]
+    fn a_rank_that_runs_no_task_still_gets_the_result_it_gathers() {
+        // One tile on three ranks: two ranks run nothing, yet with the result gathered
+        // everywhere the rank that makes the tile sends it to both.
+        let x = data(100, 100);
+        let plan = plan_of(&[&(&x * 2.0)]);
+        let owner = place(&plan, 3);
+        let out = plan.outputs[0][0].1;
+        let maker = owner[out];
+        assert!(owner.iter().all(|&r| r == maker), "{owner:?}");
+        let idle: Vec<usize> = (0..3).filter(|&r| r != maker).collect();
+        let made = share(&plan, &owner, maker, 3, &|_| true);
+        let at = made.global.iter().position(|&g| g == out).unwrap();
+        assert_eq!(made.plan.sends[at], idle);
+        let idle = share(&plan, &owner, idle[1], 3, &|_| true);
+        assert_eq!(idle.plan.tasks.len(), 1);
+        assert_eq!(idle.plan.tasks[0].kind, TaskKind::Receive { from: maker });
     }
 }
