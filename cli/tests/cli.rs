@@ -301,6 +301,99 @@ fn chunkwise_on_s3(endpoint: &str, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// Runs the binary with no AWS setting but the profile `profile` and the shared files in
+/// `dir` (`HOME` there too, so that no real `~/.aws` is read).
+#[cfg(feature = "object-store")]
+fn chunkwise_with_profile(dir: &Path, profile: &str, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chunkwise"));
+    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+        command.env_remove(name);
+    }
+    command
+        .env("HOME", dir)
+        .env("AWS_PROFILE", profile)
+        .env("AWS_CONFIG_FILE", dir.join("aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("aws-credentials"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[cfg(feature = "object-store")]
+#[test]
+fn credentials_region_and_endpoint_come_from_an_aws_profile() {
+    let Some(python) = s3_util::with_moto(python()) else {
+        return;
+    };
+    // moto checks credentials from its fifth request on: the setup makes a user, its key,
+    // its rights and the bucket.
+    let moto = s3_util::moto(&python, &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/s3_auth_setup.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .args([moto.url().as_str(), "private"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (id, secret) = text.trim().split_once(' ').expect("KEY_ID SECRET");
+    let dir = Scratch::new("profile");
+    let dense = input(&dir.0);
+    let config = format!(
+        "[default]\nregion = us-east-1\n\n[profile lab]\nregion = us-east-1\ns3 =\n  \
+         endpoint_url = {url}\n\n[profile stale]\nendpoint_url = {url}\n",
+        url = moto.url()
+    );
+    let credentials = format!(
+        "[lab]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n\n\
+         [stale]\naws_access_key_id = {id}\naws_secret_access_key = not-the-secret\n"
+    );
+    std::fs::write(dir.0.join("aws-config"), config).unwrap();
+    std::fs::write(dir.0.join("aws-credentials"), credentials).unwrap();
+    let local = dir.0.join("in.zarr/tas");
+    let out = chunkwise_with_profile(
+        &dir.0,
+        "lab",
+        &[
+            "convert",
+            local.to_str().unwrap(),
+            "s3://private/in.zarr/tas",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let back = dir.0.join("back.zarr");
+    let out = chunkwise_with_profile(
+        &dir.0,
+        "lab",
+        &[
+            "convert",
+            "s3://private/in.zarr/tas",
+            &format!("{}/tas", back.display()),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_close(&read(&back, "tas"), &dense.mapv(f64::from).into_dyn());
+    // The profile's wrong secret reaches the server, which refuses it.
+    let out = chunkwise_with_profile(&dir.0, "stale", &["info", "s3://private/in.zarr"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("SignatureDoesNotMatch"),
+        "{stderr}"
+    );
+}
+
 #[cfg(feature = "object-store")]
 #[test]
 fn inputs_and_outputs_on_s3_and_inputs_over_https() {

@@ -7,6 +7,7 @@ mod client;
 #[cfg(feature = "object-store")]
 mod fetch;
 mod options;
+mod profile;
 mod url;
 
 #[cfg(feature = "object-store")]

@@ -1,7 +1,10 @@
 //! How to reach object storage: endpoint, region, credentials, retries and request
 //! concurrency, from the environment as the AWS tools read it, or set in code.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use super::profile::Profile;
 
 /// Retries of failed requests: transient failures (timeouts, connection errors, HTTP 5xx
 /// and 429) are retried with exponential backoff (with jitter), up to `max_retries` times
@@ -92,24 +95,47 @@ const ENDPOINT_VARS: [&str; 2] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"];
 const REGION_VARS: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
 
 impl RemoteOptions {
-    /// The options the environment gives, as the AWS tools read it: `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`; the region from `AWS_REGION`, else
-    /// `AWS_DEFAULT_REGION`; the endpoint from `AWS_ENDPOINT_URL_S3`, else
-    /// `AWS_ENDPOINT_URL`; unsigned requests if `AWS_SKIP_SIGNATURE` is `true` or `1`.
+    /// The options the environment gives, as the AWS tools read it:
+    /// - credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+    ///   `AWS_SESSION_TOKEN`, else from the profile (`aws_access_key_id`, ... in
+    ///   `~/.aws/credentials`, then in `~/.aws/config`);
+    /// - the region from `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the profile's
+    ///   `region`;
+    /// - the endpoint from `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`, else the
+    ///   profile's S3 `endpoint_url` (under `s3 =`), else its `endpoint_url`;
+    /// - unsigned requests if `AWS_SKIP_SIGNATURE` is `true` or `1`.
+    ///
+    /// The profile is `AWS_PROFILE`, else `default`; the files are
+    /// `AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE`, else `~/.aws/credentials` and
+    /// `~/.aws/config` (`[profile NAME]` sections there). Missing files give nothing.
     pub fn from_env() -> RemoteOptions {
-        Self::from_vars(|name| std::env::var(name).ok())
+        Self::from_sources(&|name| std::env::var(name).ok(), &|path| {
+            std::fs::read_to_string(path).ok()
+        })
     }
 
-    /// [`RemoteOptions::from_env`] with the variables read through `var`.
-    fn from_vars(var: impl Fn(&str) -> Option<String>) -> RemoteOptions {
+    /// [`RemoteOptions::from_env`] with the variables read through `var` and the files
+    /// through `read`.
+    fn from_sources(
+        var: &impl Fn(&str) -> Option<String>,
+        read: &impl Fn(&PathBuf) -> Option<String>,
+    ) -> RemoteOptions {
         let set = |name: &str| var(name).filter(|v| !v.is_empty());
         let first = |names: &[&str]| names.iter().find_map(|n| set(n));
+        let profile = Profile::load(&set, read);
+        // Credentials come as a whole, from the environment or from the profile.
+        let credential = |key: &str, variable: &str| match set("AWS_ACCESS_KEY_ID") {
+            Some(_) => set(variable),
+            None => profile.get(key),
+        };
         RemoteOptions {
-            endpoint: first(&ENDPOINT_VARS),
-            region: first(&REGION_VARS),
-            access_key_id: set("AWS_ACCESS_KEY_ID"),
-            secret_access_key: set("AWS_SECRET_ACCESS_KEY"),
-            session_token: set("AWS_SESSION_TOKEN"),
+            endpoint: first(&ENDPOINT_VARS)
+                .or_else(|| profile.get("s3.endpoint_url"))
+                .or_else(|| profile.get("endpoint_url")),
+            region: first(&REGION_VARS).or_else(|| profile.get("region")),
+            access_key_id: credential("aws_access_key_id", "AWS_ACCESS_KEY_ID"),
+            secret_access_key: credential("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+            session_token: credential("aws_session_token", "AWS_SESSION_TOKEN"),
             anonymous: set("AWS_SKIP_SIGNATURE")
                 .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true")),
             ..RemoteOptions::default()
@@ -175,7 +201,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        RemoteOptions::from_vars(|name| vars.get(name).cloned())
+        RemoteOptions::from_sources(&|name| vars.get(name).cloned(), &|_| None)
     }
 
     #[test]
@@ -205,5 +231,42 @@ mod tests {
         assert_eq!(o.endpoint.as_deref(), Some("http://b"));
         assert!(o.anonymous);
         assert_eq!(from(&[]), RemoteOptions::default());
+    }
+
+    #[test]
+    fn the_profile_fills_what_the_environment_leaves_unset() {
+        let credentials = "[dev]\naws_access_key_id = AKIDDEV\naws_secret_access_key = s\n";
+        let config = "[profile dev]\nregion = ap-south-1\ns3 =\n  endpoint_url = http://c\n";
+        let options = |vars: &[(&str, &str)]| {
+            let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+            RemoteOptions::from_sources(&|n| vars.get(n).map(|v| v.to_string()), &|p| match p
+                .file_name()?
+                .to_str()?
+            {
+                "credentials" => Some(credentials.to_string()),
+                "config" => Some(config.to_string()),
+                _ => None,
+            })
+        };
+        let o = options(&[("HOME", "/h"), ("AWS_PROFILE", "dev")]);
+        assert_eq!(o.access_key_id.as_deref(), Some("AKIDDEV"));
+        assert_eq!(o.secret_access_key.as_deref(), Some("s"));
+        assert_eq!(o.session_token, None);
+        assert_eq!(o.region.as_deref(), Some("ap-south-1"));
+        assert_eq!(o.endpoint.as_deref(), Some("http://c"));
+        // The environment wins, and its credentials are not mixed with the profile's.
+        let o = options(&[
+            ("HOME", "/h"),
+            ("AWS_PROFILE", "dev"),
+            ("AWS_ACCESS_KEY_ID", "id"),
+            ("AWS_REGION", "us-east-2"),
+            ("AWS_ENDPOINT_URL", "http://e"),
+        ]);
+        assert_eq!(o.access_key_id.as_deref(), Some("id"));
+        assert_eq!(o.secret_access_key, None);
+        assert_eq!(o.region.as_deref(), Some("us-east-2"));
+        assert_eq!(o.endpoint.as_deref(), Some("http://e"));
+        // The default profile has no section in these files.
+        assert_eq!(options(&[("HOME", "/h")]), RemoteOptions::default());
     }
 }

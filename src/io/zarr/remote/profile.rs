@@ -1,0 +1,184 @@
+//! The AWS shared configuration files (`~/.aws/credentials` and `~/.aws/config`), read as
+//! the AWS command-line tools and SDKs read them, for the settings the environment leaves
+//! unset.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// The settings of one profile, merged from both files: keys as written
+/// (`aws_access_key_id`, `region`, `endpoint_url`, ...), and the keys of a nested section
+/// under its name (`s3.endpoint_url` from `s3 =` followed by indented lines).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Profile {
+    settings: HashMap<String, String>,
+}
+
+impl Profile {
+    /// The profile the environment names (`AWS_PROFILE`, else `default`), read from the
+    /// files it names (`AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE`, else
+    /// `credentials` and `config` in `$HOME/.aws`). A setting in the credentials file wins
+    /// over the same setting in the config file. Files that are missing or unreadable give
+    /// nothing.
+    pub(crate) fn load(
+        var: &impl Fn(&str) -> Option<String>,
+        read: &impl Fn(&PathBuf) -> Option<String>,
+    ) -> Profile {
+        let name = var("AWS_PROFILE").unwrap_or_else(|| "default".to_string());
+        let home = var("HOME").map(|h| PathBuf::from(h).join(".aws"));
+        let file = |variable: &str, default: &str| {
+            var(variable)
+                .map(PathBuf::from)
+                .or_else(|| home.as_ref().map(|h| h.join(default)))
+        };
+        let mut profile = Profile::default();
+        // The config file names profiles `[profile NAME]`, except `[default]`; the
+        // credentials file names them `[NAME]`.
+        let config_section = match name.as_str() {
+            "default" => "default".to_string(),
+            _ => format!("profile {name}"),
+        };
+        if let Some(text) = file("AWS_CONFIG_FILE", "config").and_then(|p| read(&p)) {
+            profile.settings.extend(section(&text, &config_section));
+        }
+        if let Some(text) =
+            file("AWS_SHARED_CREDENTIALS_FILE", "credentials").and_then(|p| read(&p))
+        {
+            profile.settings.extend(section(&text, &name));
+        }
+        profile
+    }
+
+    /// The value of `key` (`region`, `s3.endpoint_url`), if set and not empty.
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
+        self.settings.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
+/// The settings of section `[name]` of an INI-style AWS file. Lines starting with `#` or
+/// `;` are comments; an indented line belongs to the nested section opened by the last
+/// key with an empty value (`s3 =`), and is named `s3.key`.
+fn section(text: &str, name: &str) -> HashMap<String, String> {
+    let mut settings = HashMap::new();
+    let mut inside = false;
+    let mut nested: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if let Some(header) = trimmed.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            inside = header.split_whitespace().collect::<Vec<_>>().join(" ") == name;
+            nested = None;
+            continue;
+        }
+        let Some((key, value)) = trimmed.split_once('=') else {
+            continue;
+        };
+        if !inside {
+            continue;
+        }
+        let (key, value) = (key.trim().to_string(), value.trim().to_string());
+        let indented = line.starts_with([' ', '\t']);
+        match (&nested, indented) {
+            (Some(parent), true) => {
+                settings.insert(format!("{parent}.{key}"), value);
+            }
+            _ if value.is_empty() => nested = Some(key),
+            _ => {
+                nested = None;
+                settings.insert(key, value);
+            }
+        }
+    }
+    settings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "\
+# a comment
+[default]
+region = eu-west-1
+
+[profile dev]
+region = us-west-2
+endpoint_url = http://127.0.0.1:9000
+s3 =
+  endpoint_url = http://127.0.0.1:9001
+  addressing_style = path
+output = json
+";
+    const CREDENTIALS: &str = "\
+[default]
+aws_access_key_id = AKIDDEFAULT
+aws_secret_access_key = secret-default
+
+[dev]
+aws_access_key_id=AKIDDEV
+aws_secret_access_key=secret-dev
+; temporary
+aws_session_token = token-dev
+";
+
+    fn load(vars: &[(&str, &str)]) -> Profile {
+        let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+        Profile::load(
+            &|n: &str| vars.get(n).map(|v| v.to_string()),
+            &|p: &PathBuf| match p.to_str() {
+                Some("/home/u/.aws/config") | Some("/elsewhere/config") => Some(CONFIG.to_string()),
+                Some("/home/u/.aws/credentials") => Some(CREDENTIALS.to_string()),
+                _ => None,
+            },
+        )
+    }
+
+    #[test]
+    fn the_default_profile_is_read_from_both_files_under_home() {
+        let p = load(&[("HOME", "/home/u")]);
+        assert_eq!(p.get("aws_access_key_id").as_deref(), Some("AKIDDEFAULT"));
+        assert_eq!(
+            p.get("aws_secret_access_key").as_deref(),
+            Some("secret-default")
+        );
+        assert_eq!(p.get("region").as_deref(), Some("eu-west-1"));
+        assert_eq!(p.get("aws_session_token"), None);
+        assert_eq!(p.get("endpoint_url"), None);
+    }
+
+    #[test]
+    fn a_named_profile_reads_its_own_sections_with_nested_settings() {
+        let p = load(&[("HOME", "/home/u"), ("AWS_PROFILE", "dev")]);
+        assert_eq!(p.get("aws_access_key_id").as_deref(), Some("AKIDDEV"));
+        assert_eq!(p.get("aws_session_token").as_deref(), Some("token-dev"));
+        assert_eq!(p.get("region").as_deref(), Some("us-west-2"));
+        assert_eq!(
+            p.get("endpoint_url").as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(
+            p.get("s3.endpoint_url").as_deref(),
+            Some("http://127.0.0.1:9001")
+        );
+        // A key after the nested section is the profile's own again.
+        assert_eq!(p.get("output").as_deref(), Some("json"));
+        assert_eq!(p.get("addressing_style"), None);
+    }
+
+    #[test]
+    fn the_files_may_be_named_by_the_environment_or_be_missing() {
+        let p = load(&[
+            ("HOME", "/home/u"),
+            ("AWS_CONFIG_FILE", "/elsewhere/config"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nowhere/credentials"),
+        ]);
+        assert_eq!(p.get("region").as_deref(), Some("eu-west-1"));
+        assert_eq!(p.get("aws_access_key_id"), None);
+        assert_eq!(load(&[]), Profile::default());
+        assert_eq!(
+            load(&[("HOME", "/home/u"), ("AWS_PROFILE", "none")]),
+            Profile::default()
+        );
+    }
+}
