@@ -56,6 +56,27 @@ impl Output {
     }
 }
 
+/// The attributes that say how a variable is packed: decoded values drop them.
+const PACKING: [&str; 5] = [
+    "scale_factor",
+    "add_offset",
+    "_FillValue",
+    "missing_value",
+    "_Unsigned",
+];
+
+impl Output {
+    /// [`Output::options`] for f64 values decoded from `input`: without its packing
+    /// attributes, NaN (missing) as the fill value.
+    fn decoded_options(&self, input: &AnyArray, dims: Vec<String>) -> WriteOptions {
+        let mut options = self.options(input, dims).fill_value(f64::NAN);
+        options
+            .attributes
+            .retain(|key, _| !PACKING.contains(&key.as_str()));
+        options
+    }
+}
+
 /// The input's dimension names, with `axis<k>` for unnamed ones.
 fn dims(input: &AnyArray) -> Vec<String> {
     let named = input.dimension_names().unwrap_or(&[]);
@@ -151,19 +172,22 @@ pub(crate) enum Op {
     Median,
 }
 
+/// `op` over `axis`, skipping missing values (NaN), as xarray and CDO do.
 fn reduced(x: &Array<f64>, op: Op, axis: usize) -> Array<f64> {
     let how = Reduction::axis(axis as isize);
     match op {
-        Op::Mean => x.mean_with(&how),
-        Op::Std => x.std_with(&how, 0.0),
-        Op::Min => x.min_with(&how),
-        Op::Max => x.max_with(&how),
-        Op::Sum => x.sum_with(&how),
-        Op::Median => x.median_with(&how),
+        Op::Mean => x.nanmean_with(&how),
+        Op::Std => x.nanstd_with(&how, 0.0),
+        Op::Min => x.nanmin_with(&how),
+        Op::Max => x.nanmax_with(&how),
+        Op::Sum => x.nansum_with(&how),
+        Op::Median => x.nanmedian_with(&how),
     }
 }
 
-/// `op` over dimension `dim` of `input`, as f64, written to `output`.
+/// `op` over dimension `dim` of `input`'s physical values (decoded as xarray decodes CF
+/// variables: packed values unpacked, fill and missing values NaN and skipped), as f64,
+/// written to `output`.
 pub(crate) fn reduce(
     op: Op,
     dim: &str,
@@ -175,11 +199,12 @@ pub(crate) fn reduce(
     let axis = axis_of(&x, dim)?;
     let mut names = dims(&x);
     names.remove(axis);
-    let result = reduced(&x.astype::<f64>(), op, axis);
-    Ok(result.to_zarr(&output.store, &output.path, &how.options(&x, names))?)
+    let result = reduced(&x.decode_cf::<f64>()?, op, axis);
+    Ok(result.to_zarr(&output.store, &output.path, &how.decoded_options(&x, names))?)
 }
 
-/// The anomaly from the mean over `dim`, as f64.
+/// The anomaly of `input`'s physical values (decoded as in [`reduce`]) from their mean
+/// over `dim` (missing values skipped), as f64.
 pub(crate) fn anomaly(
     dim: &str,
     input: &Location,
@@ -188,10 +213,14 @@ pub(crate) fn anomaly(
 ) -> Result<Report, Failure> {
     let x = input.open()?;
     let axis = axis_of(&x, dim)?;
-    let values = x.astype::<f64>();
-    let mean = values.mean_with(&Reduction::axis(axis as isize).keepdims(true));
+    let values = x.decode_cf::<f64>()?;
+    let mean = values.nanmean_with(&Reduction::axis(axis as isize).keepdims(true));
     let result = &values - &mean;
-    Ok(result.to_zarr(&output.store, &output.path, &how.options(&x, dims(&x)))?)
+    Ok(result.to_zarr(
+        &output.store,
+        &output.path,
+        &how.decoded_options(&x, dims(&x)),
+    )?)
 }
 
 /// Rewrites an array in its own element type with `options`, after taking `slice` of it

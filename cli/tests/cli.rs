@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chunkwise::io::zarr::{self, WriteOptions};
-use ndarray::{Array3, ArrayD, Axis, s};
+use ndarray::{Array2, Array3, ArrayD, Axis, s};
 
 /// A scratch directory removed when dropped.
 struct Scratch(PathBuf);
@@ -137,6 +137,79 @@ fn reduce_and_anomaly_over_a_named_dimension() {
     ]);
     let expected = &dense - &dense.mean_axis(Axis(0)).unwrap().insert_axis(Axis(0));
     assert_close(&read(&out, "/anomaly"), &expected.into_dyn());
+}
+
+/// Packed input (i16 with `scale_factor`, `add_offset` and a fill value, as netCDF-derived
+/// stores hold it): `reduce` and `anomaly` work on the physical values and skip the missing
+/// ones, as xarray and CDO do; the output is f64 without the packing attributes.
+#[test]
+fn reduce_and_anomaly_unpack_cf_packed_input_and_skip_missing_values() {
+    let dir = Scratch::new("packed");
+    let (scale, offset, fill) = (0.01, 273.15, -32767i16);
+    let packed = Array3::from_shape_fn((12, 3, 4), |(t, y, x)| match (t + y + x) % 7 {
+        0 => fill,
+        k => (k as i16 * 311 - 900) * (y as i16 + 1),
+    });
+    let options = WriteOptions::default()
+        .dimension_names(["time", "lat", "lon"])
+        .fill_value(f64::from(fill))
+        .attribute("scale_factor", scale)
+        .attribute("add_offset", offset)
+        .attribute("units", "K");
+    chunkwise::from_ndarray(&packed.clone().into_dyn(), [5, 3, 4])
+        .unwrap()
+        .to_zarr(dir.0.join("in.zarr"), "t", &options)
+        .unwrap();
+    let physical = packed.mapv(|v| match v == fill {
+        true => f64::NAN,
+        false => f64::from(v) * scale + offset,
+    });
+    // The oracle: the mean over time of the values that are there.
+    let mean = Array2::from_shape_fn((3, 4), |(y, x)| {
+        let present: Vec<f64> = physical
+            .slice(s![.., y, x])
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .collect();
+        present.iter().sum::<f64>() / present.len() as f64
+    });
+    let input = dir.0.join("in.zarr/t");
+    let out = dir.0.join("out.zarr");
+    for (command, name) in [("reduce", "mean"), ("anomaly", "anomaly")] {
+        let mut args = vec![command];
+        if command == "reduce" {
+            args.extend(["--op", "mean"]);
+        }
+        let target = out.join(name);
+        args.extend([
+            "--dim",
+            "time",
+            input.to_str().unwrap(),
+            target.to_str().unwrap(),
+        ]);
+        ok(&args);
+    }
+    assert_close(&read(&out, "mean"), &mean.clone().into_dyn());
+    let anomaly = &physical - &mean.insert_axis(Axis(0));
+    let found = read(&out, "anomaly");
+    assert_eq!(
+        found.mapv(f64::is_nan),
+        anomaly.mapv(f64::is_nan).into_dyn(),
+        "missing values stay missing"
+    );
+    let filled = |a: ArrayD<f64>| a.mapv(|v| if v.is_nan() { 0.0 } else { v });
+    assert_close(&filled(found), &filled(anomaly.into_dyn()));
+    let written = zarr::open(&out, "mean").unwrap();
+    assert_eq!(written.attributes()["units"], "K");
+    for packing in ["scale_factor", "add_offset"] {
+        assert!(
+            written.attributes().get(packing).is_none(),
+            "{packing} kept"
+        );
+    }
+    // Missing is NaN now (xarray's base64 of NaN in v3), not the packed fill value.
+    assert_eq!(written.attributes()["_FillValue"], "AAAAAAAA+H8=");
 }
 
 #[test]

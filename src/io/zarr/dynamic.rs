@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use chunkwise_kernels::dtype::{DType, Element};
+use chunkwise_kernels::dtype::{DType, Element, FloatElement};
 use serde_json::{Map, Value as Json};
 
+use super::cf::Packing;
 use super::read::ZarrSource;
 use super::store::{Handle, Store};
 use crate::array::Array;
@@ -22,6 +23,9 @@ pub struct AnyArray {
     node: Arc<Node>,
     dimension_names: Option<Vec<Option<String>>>,
     attributes: Map<String, Json>,
+    /// The fill value xarray masks as missing: the `fill_value` in Zarr v2, the
+    /// `_FillValue` attribute in v3.
+    cf_fill: Option<Json>,
 }
 
 impl AnyArray {
@@ -32,6 +36,7 @@ impl AnyArray {
         dtype: DType,
         dimension_names: Option<Vec<Option<String>>>,
         attributes: Map<String, Json>,
+        cf_fill: Option<Json>,
     ) -> AnyArray {
         let source: Arc<dyn crate::tile::TileSource> =
             with_dtype!(dtype, T => Arc::new(ZarrSource::<T>::new(array.clone(), store.clone())));
@@ -40,6 +45,7 @@ impl AnyArray {
             node,
             dimension_names,
             attributes,
+            cf_fill,
         }
     }
 
@@ -82,6 +88,35 @@ impl AnyArray {
             }));
         }
         Ok(Array::from_node(self.node))
+    }
+
+    /// The physical values of a CF-packed variable, as xarray's `decode_cf` gives them
+    /// (`mask_and_scale`): elements equal to the fill value (the `fill_value` in Zarr v2,
+    /// the `_FillValue` attribute in v3) or to a `missing_value` become NaN, the others
+    /// `stored * scale_factor + add_offset` (each applied if its attribute is there),
+    /// computed in `T`. Signed integers marked `_Unsigned = "true"` are read as unsigned.
+    /// An array without these attributes is only converted to `T`.
+    ///
+    /// ```
+    /// use chunkwise::io::zarr::{self, WriteOptions};
+    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-cf-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// // Temperatures packed as i16 hundredths of a kelvin above 273.15; -32767 is missing.
+    /// let packed = chunkwise::from_ndarray(&ndarray::arr1(&[0i16, 1000, -32767]).into_dyn(), [3])?;
+    /// let options = WriteOptions::default()
+    ///     .fill_value(-32767.0)
+    ///     .attribute("scale_factor", 0.01)
+    ///     .attribute("add_offset", 273.15);
+    /// packed.to_zarr(&dir, "t", &options)?;
+    /// let t = zarr::open(&dir, "t")?.decode_cf::<f64>()?.compute()?;
+    /// assert_eq!(t[0], 273.15);
+    /// assert!((t[1] - 283.15).abs() < 1e-12);
+    /// assert!(t[2].is_nan());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn decode_cf<T: FloatElement>(&self) -> Result<Array<T>> {
+        Ok(Packing::read(self.cf_fill.as_ref(), &self.attributes)?.decode(&self.node))
     }
 
     /// The array converted to `T` (Rust's `as` semantics), whatever its stored type.

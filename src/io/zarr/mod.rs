@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+mod cf;
 mod dataset;
 mod direct;
 mod dynamic;
@@ -79,6 +80,7 @@ pub fn open_with(store: impl IntoStore, path: &str, options: &OpenOptions) -> Re
     };
     let names = dimension_names(&array);
     let attributes = array.attributes().clone();
+    let cf_fill = read::masked_fill(&array);
     Ok(AnyArray::from_zarr(
         Arc::new(array),
         store,
@@ -86,5 +88,6 @@ pub fn open_with(store: impl IntoStore, path: &str, options: &OpenOptions) -> Re
         dtype,
         names,
         attributes,
+        cf_fill,
     ))
 }

@@ -79,6 +79,19 @@ pub(crate) fn dimension_names(array: &Handle) -> Option<Vec<Option<String>>> {
     )
 }
 
+/// The fill value xarray masks as missing: the `fill_value` of a Zarr v2 array (unless
+/// null), the `_FillValue` attribute of a v3 one.
+pub(crate) fn masked_fill(array: &Handle) -> Option<Json> {
+    match array.metadata() {
+        zarrs::array::ArrayMetadata::V2(_) => serde_json::to_value(array.metadata())
+            .ok()?
+            .get("fill_value")
+            .filter(|v| !v.is_null())
+            .cloned(),
+        _ => array.attributes().get("_FillValue").cloned(),
+    }
+}
+
 /// The most chunks along all axes together that an irregular stored grid may list.
 const MAX_LISTED_CHUNKS: u64 = 1 << 24;
 
