@@ -79,7 +79,8 @@ fn random_philox_matches_reference_and_lanes() {
         } else {
             (1u64 << 32) - 7
         };
-        let lanes16 = philox_lanes::<16>(
+        // 64 runs as groups of 32.
+        let lanes64 = philox_lanes::<64>(
             &round_keys(key),
             w2,
             w3,
@@ -91,7 +92,7 @@ fn random_philox_matches_reference_and_lanes() {
             w3,
             &std::array::from_fn(|j| first.wrapping_add(j as u64)),
         );
-        for (j, got) in lanes16.iter().enumerate() {
+        for (j, got) in lanes64.iter().enumerate() {
             let k = first.wrapping_add(j as u64);
             let w = philox4x32_10([k as u32, (k >> 32) as u32, w2, w3], key);
             let want = [
