@@ -364,13 +364,47 @@ fn sliced_operands_case<T: FloatElement>() {
                 da.slice(s![1.., ..]).t().dot(&da.slice(s![..16, ..])),
                 true,
             ),
-            // Step and reversed slices are computed as nodes first (values only).
+            // Rows taken with a step: a longer leading dimension, read in place, on
+            // either side, transposed or not, and on both sides of a symmetric product.
             (
-                a.slice(s![..;2, ..])
+                a.slice(s![..;2, ..]).unwrap().matmul(&b).unwrap(),
+                da.slice(s![..;2, ..]).dot(&db),
+                true,
+            ),
+            (
+                a.slice(s![2..;3, 1..7])
                     .unwrap()
-                    .matmul(&b.slice(s![..;-1, ..]).unwrap())
+                    .matmul(&b.slice(s![1..;2, 3..]).unwrap())
                     .unwrap(),
-                da.slice(s![..;2, ..]).dot(&db.slice(s![..;-1, ..])),
+                da.slice(s![2..;3, 1..7]).dot(&db.slice(s![1..;2, 3..])),
+                true,
+            ),
+            (
+                a.slice(s![1..;3, 2..])
+                    .unwrap()
+                    .transpose()
+                    .matmul(&a.slice(s![..;3, 4..]).unwrap())
+                    .unwrap(),
+                da.slice(s![1..;3, 2..]).t().dot(&da.slice(s![..;3, 4..])),
+                true,
+            ),
+            (
+                a.slice(s![1..;2, ..])
+                    .unwrap()
+                    .transpose()
+                    .matmul(&a.slice(s![1..;2, ..]).unwrap())
+                    .unwrap(),
+                da.slice(s![1..;2, ..]).t().dot(&da.slice(s![1..;2, ..])),
+                true,
+            ),
+            // A step along the last axis (columns not contiguous) and reversed slices are
+            // computed as nodes first (values only).
+            (
+                a.slice(s![.., ..;2])
+                    .unwrap()
+                    .matmul(&b.slice(s![..;-2, ..]).unwrap())
+                    .unwrap(),
+                da.slice(s![.., ..;2]).dot(&db.slice(s![..;-2, ..])),
                 false,
             ),
             // Empty windows: an empty result, and an empty contracted axis (zeros).
@@ -449,6 +483,23 @@ fn windowed_stacks_and_tensordot_read_their_sources() {
         let got_e = got.index_axis(ndarray::Axis(0), e).to_owned();
         assert!(relative_error(&got_e, &want) <= 1e-13, "batch {e}");
     }
+    // Steps along the batch axis and the stored rows (the matrix axes swapped): offsets
+    // and a longer leading dimension, still in place.
+    let stepped = x.slice(ndarray::s![..;2, 1..;3, 1..]).unwrap();
+    let rows = from_ndarray(&matrix::<f64>(3, 4, 5), [2, 4]).unwrap();
+    let product = stepped.swap_axes(1, 2).unwrap().matmul(&rows).unwrap();
+    assert!(!has_operand_copy(&product.explain().unwrap()));
+    let got = product.compute().unwrap();
+    let drows = as_matrix(&rows);
+    for (e, z) in [0, 2].into_iter().enumerate() {
+        let slab = stack
+            .slice(ndarray::s![z, 1..;3, 1..])
+            .into_dimensionality::<Ix2>()
+            .unwrap();
+        let want = slab.t().dot(&drows).into_dyn();
+        let got_e = got.index_axis(ndarray::Axis(0), e).to_owned();
+        assert!(relative_error(&got_e, &want) <= 1e-13, "stepped batch {e}");
+    }
     let y = from_ndarray(
         &ArrayD::from_shape_fn(IxDyn(&[7, 7, 2]), |i| {
             ((i[0] * 3 + i[1] * 2 + i[2]) % 7) as f64 - 3.0
@@ -469,6 +520,31 @@ fn windowed_stacks_and_tensordot_read_their_sources() {
                 }
             }
             assert!((got[[e, j]] - want).abs() <= 1e-12, "({e}, {j})");
+        }
+    }
+    // The same over a window with a step along a contracted axis: its blocks are copied
+    // in the task, the step taken there.
+    let stepped = x.slice(ndarray::s![.., 1..;2, ..]).unwrap();
+    let z = from_ndarray(
+        &ArrayD::from_shape_fn(IxDyn(&[4, 8, 2]), |i| {
+            ((i[0] * 5 + i[1] + i[2] * 3) % 9) as f64 - 4.0
+        }),
+        Chunks::Sizes(vec![vec![4], vec![2, 6], vec![2]]),
+    )
+    .unwrap();
+    let summed = linalg::tensordot(&stepped, &z, &[1, 2], &[0, 1]).unwrap();
+    assert!(!has_operand_copy(&summed.explain().unwrap()));
+    let dz = z.compute().unwrap();
+    let got = summed.compute().unwrap();
+    for e in 0..3 {
+        for j in 0..2 {
+            let mut want = 0.0;
+            for p in 0..4 {
+                for q in 0..8 {
+                    want += stack[[e, 1 + 2 * p, q]] * dz[[p, q, j]];
+                }
+            }
+            assert!((got[[e, j]] - want).abs() <= 1e-12, "stepped ({e}, {j})");
         }
     }
 }

@@ -2,13 +2,14 @@
 //! place as pointer, leading dimension and transpose flag.
 //!
 //! An operand that is a view of another node (a transpose `x.T`, a window `x[1:, 3:]`, a
-//! slice of a transpose, any mix of axis permutations and step-1 ranges) is read from that
-//! node's tiles: its letters follow the source's axes, and a window offset says where it
-//! starts. The contraction cuts the operand into the common refinement of both operands'
+//! slice of a transpose, rows taken with a step `x[::2]`, any mix of axis permutations and
+//! ranges, stepped but along the last axis) is read from that node's tiles: its letters
+//! follow the source's axes, and a window offset and steps say which elements it reads. The contraction cuts the operand into the common refinement of both operands'
 //! tiles; slices cut at the source's tile boundaries and refinements only cut further, so
 //! every operand block lies inside one source tile. GEMM then reads the block where it is
-//! stored: its first element, the tile's row length as leading dimension, and the transpose
-//! flag where the block's matrix axes are swapped. So a block made of pieces of several
+//! stored: its first element, the tile's row length (times the step between the rows
+//! read) as leading dimension, and the transpose flag where the block's matrix axes are
+//! swapped. So a block made of pieces of several
 //! source tiles never arises: those pieces are separate blocks of the refined grid, each
 //! one GEMM accumulated into the same output tile (`beta = 1`), which is cheaper than
 //! assembling a contiguous block and keeps no copy. No rechunk node and no view node exist.
@@ -38,6 +39,8 @@ pub(super) struct Window {
     pub(super) node: Arc<Node>,
     /// Per axis of `node`: the first index the operand reads.
     pub(super) start: Vec<usize>,
+    /// Per axis of `node`: the step between the indices the operand reads (`x[::2]`).
+    pub(super) step: Vec<usize>,
     /// Per axis of `node`: the letter naming it.
     pub(super) letters: Vec<char>,
     /// Per axis of `node`: the operand's chunks along it (each inside one tile of `node`).
@@ -46,13 +49,16 @@ pub(super) struct Window {
 
 impl Window {
     /// The window through which a contraction reads `operand`, named by `letters`: its
-    /// source's tiles when it is a view that permutes axes and takes step-1 ranges of them,
-    /// the operand's own tiles otherwise (a strided, reversed, broadcast or indexed view, or
-    /// a view whose tiles straddle its source's tiles, is computed as a node).
+    /// source's tiles when it is a view that permutes axes and takes ranges of them, with
+    /// any positive step but along the source's last axis (whose elements GEMM reads
+    /// contiguously); the operand's own tiles otherwise (a reversed, broadcast or indexed
+    /// view, a step along the last axis, or a view whose tiles straddle its source's tiles,
+    /// is computed as a node).
     pub(super) fn of(operand: &Arc<Node>, letters: &[char]) -> Window {
         Window::through_view(operand, letters).unwrap_or_else(|| Window {
             node: operand.clone(),
             start: vec![0; operand.ndim()],
+            step: vec![1; operand.ndim()],
             letters: letters.to_vec(),
             chunks: operand.grid.chunks(),
         })
@@ -68,27 +74,28 @@ impl Window {
         let mut window = Window {
             node: source.clone(),
             start: vec![0; ndim],
+            step: vec![1; ndim],
             letters: vec![' '; ndim],
             chunks: vec![Vec::new(); ndim],
         };
         for (a, s) in input.view.source.iter().enumerate() {
-            let SourceAxis::Mapped {
-                axis,
-                start,
-                step: 1,
-            } = *s
-            else {
+            let SourceAxis::Mapped { axis, start, step } = *s else {
                 return None;
             };
+            let step = usize::try_from(step).ok().filter(|&s| s >= 1)?;
+            if step > 1 && a + 1 == ndim {
+                return None;
+            }
             let along = source.grid.axis(a);
             let mut first = start;
             for &len in &chunks[axis] {
-                if along.chunk_of(first) != along.chunk_of(first + len - 1) {
+                if along.chunk_of(first) != along.chunk_of(first + (len - 1) * step) {
                     return None;
                 }
-                first += len;
+                first += len * step;
             }
             window.start[a] = start;
+            window.step[a] = step;
             window.letters[a] = letters[axis];
             window.chunks[a] = chunks[axis].clone();
         }
@@ -99,6 +106,7 @@ impl Window {
     pub(super) fn same_elements(&self, other: &Window) -> bool {
         Arc::ptr_eq(&self.node, &other.node)
             && self.start == other.start
+            && self.step == other.step
             && self
                 .chunks
                 .iter()
@@ -155,22 +163,39 @@ impl OperandLayout {
         }
     }
 
-    /// The block of `tile` at `corner` of `shape` as a stack of matrices: read in place
-    /// where the layout allows it (every axis but the first of each matrix group whole in
-    /// the block, so that the group is one stride), copied into `order` otherwise.
+    /// The block of `tile` at `corner` of `shape`, taking every `step`-th element along
+    /// each axis, as a stack of matrices: read in place where the layout allows it (every
+    /// axis but the first of each matrix group whole in the block and unstepped, so that
+    /// the group is one stride, and the stored columns unstepped), copied into `order`
+    /// otherwise.
     pub(super) fn matrices<'a, T: FloatElement>(
         &self,
         tile: &'a ArrayD<T>,
         corner: &[usize],
+        step: &[usize],
         shape: &[usize],
     ) -> Matrices<'a, T> {
-        let whole = |axes: &[usize]| axes.iter().skip(1).all(|&a| shape[a] == tile.shape()[a]);
-        let (op, cols) = match &self.stored {
-            Some((op, rows, cols)) if whole(rows) && whole(cols) => (*op, cols),
-            _ => return self.copied(tile, corner, shape),
+        let whole = |axes: &[usize]| {
+            axes.iter()
+                .skip(1)
+                .all(|&a| shape[a] == tile.shape()[a] && step[a] == 1)
         };
-        let strides = c_strides(tile.shape());
-        let first: usize = corner.iter().zip(&strides).map(|(c, s)| c * s).sum();
+        let (op, rows, cols) = match &self.stored {
+            Some((op, rows, cols))
+                if whole(rows)
+                    && whole(cols)
+                    && step[cols[0]] == 1
+                    && (rows.len() == 1 || step[rows[0]] == 1) =>
+            {
+                (*op, rows, cols)
+            }
+            _ => return self.copied(tile, corner, step, shape),
+        };
+        let stored = c_strides(tile.shape());
+        let first: usize = corner.iter().zip(&stored).map(|(c, s)| c * s).sum();
+        // From one element read to the next along each axis (a step along the stored rows
+        // is a longer leading dimension).
+        let strides: Vec<usize> = stored.iter().zip(step).map(|(s, k)| s * k).collect();
         let ranges: Vec<std::ops::Range<usize>> = self.batch.iter().map(|&a| 0..shape[a]).collect();
         let offsets = crate::chunks::box_indices(&ranges)
             .map(|e| {
@@ -182,8 +207,9 @@ impl OperandLayout {
                 first + step
             })
             .collect();
-        // The stored columns are the trailing axes: a row is as long as their tile extents.
-        let ld = cols.iter().map(|&a| tile.shape()[a]).product();
+        // The stored columns are the trailing axes: a row is as long as their tile extents,
+        // times the step between the rows read.
+        let ld = cols.iter().map(|&a| tile.shape()[a]).product::<usize>() * step[rows[0]];
         Matrices {
             data: Cow::Borrowed(tile.as_slice().expect("C-order tiles")),
             offsets,
@@ -197,11 +223,18 @@ impl OperandLayout {
         &self,
         tile: &ArrayD<T>,
         corner: &[usize],
+        step: &[usize],
         shape: &[usize],
     ) -> Matrices<'a, T> {
         let mut block = tile.view();
-        for (a, (&c, &n)) in corner.iter().zip(shape).enumerate() {
-            block.slice_axis_inplace(ndarray::Axis(a), Slice::from(c..c + n));
+        for (a, ((&c, &n), &k)) in corner.iter().zip(shape).zip(step).enumerate() {
+            let end = c + n.saturating_sub(1) * k + 1;
+            let slice = Slice::new(
+                c as isize,
+                Some(end.min(tile.shape()[a]) as isize),
+                k as isize,
+            );
+            block.slice_axis_inplace(ndarray::Axis(a), slice);
         }
         let permuted = block.permuted_axes(IxDyn(&self.order));
         let data: Vec<T> = permuted.as_standard_layout().iter().copied().collect();
@@ -250,15 +283,18 @@ pub(super) struct OperandTiles {
 impl OperandTiles {
     /// The window node's tile that holds operand block `block`.
     pub(super) fn tile_of(&self, block: &[usize]) -> Vec<usize> {
-        let origin = self.grid.block_origin(block);
+        let first = self.first_read(block);
         (0..block.len())
-            .map(|a| {
-                self.window
-                    .node
-                    .grid
-                    .axis(a)
-                    .chunk_of(self.window.start[a] + origin[a])
-            })
+            .map(|a| self.window.node.grid.axis(a).chunk_of(first[a]))
+            .collect()
+    }
+
+    /// The window node's index of the first element of operand block `block`.
+    fn first_read(&self, block: &[usize]) -> Vec<usize> {
+        let origin = self.grid.block_origin(block);
+        let window = &self.window;
+        (0..block.len())
+            .map(|a| window.start[a] + origin[a] * window.step[a])
             .collect()
     }
 
@@ -268,15 +304,14 @@ impl OperandTiles {
         tile: &'a ArrayD<T>,
         block: &[usize],
     ) -> Matrices<'a, T> {
-        let origin = self.grid.block_origin(block);
+        let first = self.first_read(block);
         let source = self.tile_of(block);
         let corner: Vec<usize> = (0..block.len())
-            .map(|a| {
-                self.window.start[a] + origin[a] - self.window.node.grid.axis(a).start(source[a])
-            })
+            .map(|a| first[a] - self.window.node.grid.axis(a).start(source[a]))
             .collect();
+        let shape = self.grid.block_shape(block);
         self.layout
-            .matrices(tile, &corner, &self.grid.block_shape(block))
+            .matrices(tile, &corner, &self.window.step, &shape)
     }
 
     /// Bytes of the largest block copied into scratch (0 when none is).
