@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 use chunkwise_kernels::dtype::FloatElement;
 use chunkwise_kernels::linalg::{MatrixRef, Op};
-use chunkwise_kernels::view::c_strides;
-use ndarray::{ArrayD, IxDyn, Slice};
+use chunkwise_kernels::view::{c_strides, copy_block};
+use ndarray::ArrayD;
 
 use crate::chunks::{ChunkGrid, SourceAxis};
 use crate::graph::Node;
@@ -184,8 +184,8 @@ impl OperandLayout {
             Some((op, rows, cols))
                 if whole(rows)
                     && whole(cols)
-                    && step[cols[0]] == 1
-                    && (rows.len() == 1 || step[rows[0]] == 1) =>
+                    && cols.first().is_none_or(|&c| step[c] == 1)
+                    && (rows.len() <= 1 || step[rows[0]] == 1) =>
             {
                 (*op, rows, cols)
             }
@@ -209,7 +209,8 @@ impl OperandLayout {
             .collect();
         // The stored columns are the trailing axes: a row is as long as their tile extents,
         // times the step between the rows read.
-        let ld = cols.iter().map(|&a| tile.shape()[a]).product::<usize>() * step[rows[0]];
+        let row_step = rows.first().map_or(1, |&r| step[r]);
+        let ld = cols.iter().map(|&a| tile.shape()[a]).product::<usize>() * row_step;
         Matrices {
             data: Cow::Borrowed(tile.as_slice().expect("C-order tiles")),
             offsets,
@@ -226,18 +227,7 @@ impl OperandLayout {
         step: &[usize],
         shape: &[usize],
     ) -> Matrices<'a, T> {
-        let mut block = tile.view();
-        for (a, ((&c, &n), &k)) in corner.iter().zip(shape).zip(step).enumerate() {
-            let end = c + n.saturating_sub(1) * k + 1;
-            let slice = Slice::new(
-                c as isize,
-                Some(end.min(tile.shape()[a]) as isize),
-                k as isize,
-            );
-            block.slice_axis_inplace(ndarray::Axis(a), slice);
-        }
-        let permuted = block.permuted_axes(IxDyn(&self.order));
-        let data: Vec<T> = permuted.as_standard_layout().iter().copied().collect();
+        let data = copy_permuted(tile, corner, step, shape, &self.order);
         let batch: usize = self.batch.iter().map(|&a| shape[a]).product();
         let per = data.len().checked_div(batch).unwrap_or(0);
         Matrices {
@@ -247,6 +237,62 @@ impl OperandLayout {
             ld: self.cols.iter().map(|&a| shape[a]).product(),
         }
     }
+}
+
+/// The block of `tile` at `corner` of `shape` (every `step`-th element along each axis),
+/// its axes in `order`, copied contiguous: matrix by matrix over its last two axes, each
+/// by the kernels' blocked copy (cache-friendly for a transpose or a step).
+fn copy_permuted<T: FloatElement>(
+    tile: &ArrayD<T>,
+    corner: &[usize],
+    step: &[usize],
+    shape: &[usize],
+    order: &[usize],
+) -> Vec<T> {
+    let data = tile.as_slice().expect("C-order tiles");
+    let stored = c_strides(tile.shape());
+    let first: usize = corner.iter().zip(&stored).map(|(c, s)| c * s).sum();
+    // Per axis of the copy: its extent, and the distance between the elements it reads.
+    let extent: Vec<usize> = order.iter().map(|&a| shape[a]).collect();
+    let stride: Vec<isize> = order
+        .iter()
+        .map(|&a| (stored[a] * step[a]) as isize)
+        .collect();
+    let mut out = vec![T::default(); extent.iter().product()];
+    if out.is_empty() {
+        return out;
+    }
+    // The last two axes are the matrices copied (a 0-d or 1-d block is one 1-row matrix).
+    let n = extent.len();
+    let ((rows, cols), strides) = match n {
+        0 => ((1, 1), (0, 0)),
+        1 => ((1, extent[0]), (0, stride[0])),
+        _ => (
+            (extent[n - 2], extent[n - 1]),
+            (stride[n - 2], stride[n - 1]),
+        ),
+    };
+    let outer: Vec<std::ops::Range<usize>> = extent[..n.saturating_sub(2)]
+        .iter()
+        .map(|&e| 0..e)
+        .collect();
+    for (k, index) in crate::chunks::box_indices(&outer).enumerate() {
+        let offset: isize = index
+            .iter()
+            .zip(&stride)
+            .map(|(&i, &s)| i as isize * s)
+            .sum();
+        let matrix = &mut out[k * rows * cols..(k + 1) * rows * cols];
+        copy_block(
+            data,
+            first as isize + offset,
+            strides,
+            (rows, cols),
+            matrix,
+            cols,
+        );
+    }
+    out
 }
 
 /// A block of an operand as GEMM reads it: one matrix per batch element, each from
