@@ -323,22 +323,8 @@ mod s3 {
         let Some(python) = with_moto(python()) else {
             return;
         };
-        // moto checks credentials from its fifth request on: the setup makes a user, its
-        // key, its rights and the bucket.
-        let moto = moto(&python, &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")]);
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/s3_auth_setup.py");
-        let out = Command::new(&python)
-            .arg(&script)
-            .args([moto.url().as_str(), "private"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        let (id, secret) = text.trim().split_once(' ').expect("KEY_ID SECRET");
+        let (moto, id, secret) = moto_with_user(&python, "private");
+        let (id, secret) = (id.as_str(), secret.as_str());
         let reach = |id: &str, secret: &str| {
             let o = options(&moto.url()).credentials(id, secret, None);
             Store::from_url_with("s3://private/x.zarr", &o).unwrap()

@@ -398,22 +398,7 @@ fn credentials_region_and_endpoint_come_from_an_aws_profile() {
     let Some(python) = s3_util::with_moto(python()) else {
         return;
     };
-    // moto checks credentials from its fifth request on: the setup makes a user, its key,
-    // its rights and the bucket.
-    let moto = s3_util::moto(&python, &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/s3_auth_setup.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .args([moto.url().as_str(), "private"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (id, secret) = text.trim().split_once(' ').expect("KEY_ID SECRET");
+    let (moto, id, secret) = s3_util::moto_with_user(&python, "private");
     let dir = Scratch::new("profile");
     let dense = input(&dir.0);
     let config = format!(

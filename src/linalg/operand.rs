@@ -4,15 +4,16 @@
 //! An operand that is a view of another node (a transpose `x.T`, a window `x[1:, 3:]`, a
 //! slice of a transpose, rows taken with a step `x[::2]`, any mix of axis permutations and
 //! ranges, stepped but along the last axis) is read from that node's tiles: its letters
-//! follow the source's axes, and a window offset and steps say which elements it reads. The contraction cuts the operand into the common refinement of both operands'
-//! tiles; slices cut at the source's tile boundaries and refinements only cut further, so
-//! every operand block lies inside one source tile. GEMM then reads the block where it is
-//! stored: its first element, the tile's row length (times the step between the rows
-//! read) as leading dimension, and the transpose flag where the block's matrix axes are
-//! swapped. So a block made of pieces of several
-//! source tiles never arises: those pieces are separate blocks of the refined grid, each
-//! one GEMM accumulated into the same output tile (`beta = 1`), which is cheaper than
-//! assembling a contiguous block and keeps no copy. No rechunk node and no view node exist.
+//! follow the source's axes, and a window offset and steps say which elements it reads.
+//! The contraction cuts the operand into the common refinement of both operands' tiles;
+//! slices cut at the source's tile boundaries and refinements only cut further, so every
+//! operand block lies inside one source tile. GEMM then reads the block where it is
+//! stored: its first element, the tile's row length (times the step between the rows read)
+//! as leading dimension, and the transpose flag where the block's matrix axes are swapped.
+//! So a block made of pieces of several source tiles never arises: those pieces are
+//! separate blocks of the refined grid, each one GEMM accumulated into the same output tile
+//! (`beta = 1`), which is cheaper than assembling a contiguous block and keeps no copy. No
+//! rechunk node and no view node exist.
 //!
 //! A block is copied (in the task, into scratch) only where BLAS cannot describe it: an
 //! operand whose axes are neither in GEMM's order nor in its swapped order (a stack of

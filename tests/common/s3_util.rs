@@ -103,10 +103,41 @@ pub fn moto(python: &Path, envs: &[(&str, &str)]) -> Server {
     )
 }
 
+/// The helper script `name` of tests/interop, from the library's tests or the tool's.
+fn interop_script(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [root.join("tests/interop"), root.join("../tests/interop")]
+        .into_iter()
+        .map(|dir| dir.join(name))
+        .find(|script| script.is_file())
+        .unwrap_or_else(|| panic!("tests/interop/{name} not found from {}", root.display()))
+}
+
+/// A moto server that checks credentials (from its fifth request on), with an IAM user
+/// that has every S3 right and the bucket `bucket`: the server, and the user's key id and
+/// secret.
+pub fn moto_with_user(python: &Path, bucket: &str) -> (Server, String, String) {
+    let moto = moto(python, &[("INITIAL_NO_AUTH_ACTION_COUNT", "4")]);
+    let out = std::process::Command::new(python)
+        .arg(interop_script("s3_auth_setup.py"))
+        .args([moto.url().as_str(), bucket])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (id, secret) = text.trim().split_once(' ').expect("KEY_ID SECRET");
+    let (id, secret) = (id.to_string(), secret.to_string());
+    (moto, id, secret)
+}
+
 /// The failure-injecting, delaying proxy in front of `upstream`: each request waits
 /// `delay_ms`, and the first `fail` requests of each path that contains `only` get a 503.
 pub fn proxy(python: &Path, upstream: &Server, delay_ms: u32, fail: u32, only: &str) -> Server {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/s3_proxy.py");
+    let script = interop_script("s3_proxy.py");
     let port = free_port();
     let (port_text, delay, fail) = (port.to_string(), delay_ms.to_string(), fail.to_string());
     let script = script.to_string_lossy().into_owned();
