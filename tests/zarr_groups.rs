@@ -652,6 +652,18 @@ fn unsigned_bytes_in_signed_storage_decode_as_unsigned() {
         .unwrap()
         .decode_cf::<f64>()
         .unwrap();
+    // Decoding is one fused elementwise step on the read: no tile of the stored values or
+    // of the mask is made.
+    let plan = decoded.explain().unwrap();
+    let nodes: Vec<&str> = plan
+        .lines()
+        .filter(|l| l.trim_start().starts_with('#'))
+        .collect();
+    assert_eq!(nodes.len(), 2, "{plan}");
+    assert!(
+        nodes[0].contains("Elemwise where(") && nodes[1].contains("Source zarr"),
+        "{plan}"
+    );
     let expected = [0.0, 0.5, 63.5, 64.0, 127.0, f64::NAN];
     assert_eq!(listed(decoded.compute().unwrap()), listed(expected));
 }

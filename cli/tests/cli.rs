@@ -356,15 +356,21 @@ fn xarray_opens_what_the_tool_writes() {
 #[path = "../../tests/common/s3_util.rs"]
 mod s3_util;
 
-/// Runs the binary with the AWS environment of the S3 server at `endpoint` (and no other
-/// `AWS_` variable of this process).
+/// The binary, with none of this process's `AWS_` variables.
 #[cfg(feature = "object-store")]
-fn chunkwise_on_s3(endpoint: &str, args: &[&str]) -> Output {
+fn chunkwise_without_aws() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_chunkwise"));
     for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
         command.env_remove(name);
     }
     command
+}
+
+/// Runs the binary with the AWS environment of the S3 server at `endpoint` (and no other
+/// `AWS_` variable of this process).
+#[cfg(feature = "object-store")]
+fn chunkwise_on_s3(endpoint: &str, args: &[&str]) -> Output {
+    chunkwise_without_aws()
         .env("AWS_ACCESS_KEY_ID", s3_util::KEY)
         .env("AWS_SECRET_ACCESS_KEY", s3_util::SECRET)
         .env("AWS_REGION", "us-east-1")
@@ -378,11 +384,7 @@ fn chunkwise_on_s3(endpoint: &str, args: &[&str]) -> Output {
 /// `dir` (`HOME` there too, so that no real `~/.aws` is read).
 #[cfg(feature = "object-store")]
 fn chunkwise_with_profile(dir: &Path, profile: &str, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_chunkwise"));
-    for (name, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
-        command.env_remove(name);
-    }
-    command
+    chunkwise_without_aws()
         .env("HOME", dir)
         .env("AWS_PROFILE", profile)
         .env("AWS_CONFIG_FILE", dir.join("aws-config"))

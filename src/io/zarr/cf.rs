@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::{DType, Element, FloatElement, Scalar};
 use serde_json::{Map, Value as Json};
 
+use super::fill::base64_decode;
 use crate::array::{Array, where_};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::Node;
@@ -183,35 +184,6 @@ fn scalar(value: &Json) -> Option<Scalar> {
     }
 }
 
-/// Standard base64 (with padding) decoded, if `text` is that.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let digit = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let text = text.as_bytes();
-    if text.is_empty() || !text.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    for group in text.chunks(4) {
-        let pad = group.iter().rev().take_while(|&&c| c == b'=').count();
-        let mut n = 0u32;
-        for &c in &group[..4 - pad] {
-            n = (n << 6) | digit(c)?;
-        }
-        n <<= 6 * pad as u32;
-        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
-    }
-    Some(out)
-}
-
 fn bad(what: &str, value: &Json) -> Error {
     Error::Build(BuildError::InvalidArgument {
         op: "decode_cf".into(),
@@ -245,8 +217,6 @@ mod tests {
             Some(Scalar::Float(1.5))
         );
         assert_eq!(scalar(&json!("abc")), None);
-        assert_eq!(base64_decode("YWI="), Some(b"ab".to_vec()));
-        assert_eq!(base64_decode("YWJj"), Some(b"abc".to_vec()));
     }
 
     #[test]

@@ -136,6 +136,36 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Standard base64 (with padding) decoded, if `text` is that: the inverse of [`base64`]
+/// (xarray's v3 `_FillValue` of floats, read by `cf`).
+pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let text = text.as_bytes();
+    if text.is_empty() || !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    for group in text.chunks(4) {
+        let pad = group.iter().rev().take_while(|&&c| c == b'=').count();
+        let mut n = 0u32;
+        for &c in &group[..4 - pad] {
+            n = (n << 6) | digit(c)?;
+        }
+        n <<= 6 * pad as u32;
+        out.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +179,12 @@ mod tests {
         );
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"abc"), "YWJj");
+        assert_eq!(base64_decode("YWI="), Some(b"ab".to_vec()));
+        assert_eq!(base64_decode("YWJj"), Some(b"abc".to_vec()));
+        assert_eq!(
+            base64_decode(&base64(&(-9999.0f64).to_le_bytes())),
+            Some((-9999.0f64).to_le_bytes().to_vec())
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! How to reach object storage: endpoint, region, credentials, retries and request
 //! concurrency, from the environment as the AWS tools read it, or set in code.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use super::profile::Profile;
@@ -118,7 +118,7 @@ impl RemoteOptions {
     /// through `read`.
     fn from_sources(
         var: &impl Fn(&str) -> Option<String>,
-        read: &impl Fn(&PathBuf) -> Option<String>,
+        read: &impl Fn(&Path) -> Option<String>,
     ) -> RemoteOptions {
         let set = |name: &str| var(name).filter(|v| !v.is_empty());
         let first = |names: &[&str]| names.iter().find_map(|n| set(n));

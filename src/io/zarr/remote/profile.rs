@@ -3,7 +3,7 @@
 //! unset.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The settings of one profile, merged from both files: keys as written
 /// (`aws_access_key_id`, `region`, `endpoint_url`, ...), and the keys of a nested section
@@ -21,7 +21,7 @@ impl Profile {
     /// nothing.
     pub(crate) fn load(
         var: &impl Fn(&str) -> Option<String>,
-        read: &impl Fn(&PathBuf) -> Option<String>,
+        read: &impl Fn(&Path) -> Option<String>,
     ) -> Profile {
         let name = var("AWS_PROFILE").unwrap_or_else(|| "default".to_string());
         let home = var("HOME").map(|h| PathBuf::from(h).join(".aws"));
@@ -126,7 +126,7 @@ aws_session_token = token-dev
         let vars: HashMap<&str, &str> = vars.iter().copied().collect();
         Profile::load(
             &|n: &str| vars.get(n).map(|v| v.to_string()),
-            &|p: &PathBuf| match p.to_str() {
+            &|p: &Path| match p.to_str() {
                 Some("/home/u/.aws/config") | Some("/elsewhere/config") => Some(CONFIG.to_string()),
                 Some("/home/u/.aws/credentials") => Some(CREDENTIALS.to_string()),
                 _ => None,
