@@ -3,8 +3,12 @@
 //! would answer later), and the answer is relayed back. One thread and one upstream
 //! connection per client connection, kept alive. It handles what S3 clients send for
 //! reads (GET, HEAD, LIST without bodies or with a `Content-Length`) and answers with a
-//! `Content-Length` (as moto does), so that it costs the measured clients less CPU than the
-//! Python proxy of the tests.
+//! `Content-Length` (as moto does).
+//!
+//! The proxy shares the machine's cores with the clients it measures, so it must cost them
+//! little: on Linux a response body goes from socket to socket through a pipe with
+//! `splice(2)`, never copied into the proxy's memory (a copying relay took a fifth of the
+//! CPU of a read at 1 GB/s on two cores).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -70,7 +74,9 @@ fn relay(client: TcpStream, upstream: SocketAddr, delay: Duration) -> std::io::R
     server.set_nodelay(true)?;
     let (mut to_client, mut to_server) = (client.try_clone()?, server.try_clone()?);
     let mut from_client = BufReader::with_capacity(1 << 16, client);
-    let mut from_server = BufReader::with_capacity(1 << 20, server);
+    // Small, so that little of a body is read with the head: the rest is spliced.
+    let mut from_server = BufReader::with_capacity(1 << 14, server);
+    let mut relay_body = BodyRelay::new()?;
     while let Some(request) = read_head(&mut from_client)? {
         let head_only = request.starts_with(b"HEAD ");
         let mut body = vec![0; content_length(&request) as usize];
@@ -83,9 +89,135 @@ fn relay(client: TcpStream, upstream: SocketAddr, delay: Duration) -> std::io::R
         };
         to_client.write_all(&response)?;
         if !head_only {
-            let length = content_length(&response);
-            std::io::copy(&mut (&mut from_server).take(length), &mut to_client)?;
+            relay_body.relay(&mut from_server, &mut to_client, content_length(&response))?;
         }
     }
     Ok(())
+}
+
+/// Relays a body of known length: first what the reader holds already, then the rest.
+#[cfg(target_os = "linux")]
+struct BodyRelay(splice::Pipe);
+
+#[cfg(target_os = "linux")]
+impl BodyRelay {
+    fn new() -> std::io::Result<BodyRelay> {
+        splice::Pipe::new().map(BodyRelay)
+    }
+
+    fn relay(
+        &mut self,
+        from: &mut BufReader<TcpStream>,
+        to: &mut TcpStream,
+        length: u64,
+    ) -> std::io::Result<()> {
+        let held = (from.buffer().len() as u64).min(length) as usize;
+        to.write_all(&from.buffer()[..held])?;
+        from.consume(held);
+        self.0.splice_all(from.get_ref(), to, length - held as u64)
+    }
+}
+
+/// Elsewhere, the body is copied through the proxy's memory.
+#[cfg(not(target_os = "linux"))]
+struct BodyRelay;
+
+#[cfg(not(target_os = "linux"))]
+impl BodyRelay {
+    fn new() -> std::io::Result<BodyRelay> {
+        Ok(BodyRelay)
+    }
+
+    fn relay(
+        &mut self,
+        from: &mut BufReader<TcpStream>,
+        to: &mut TcpStream,
+        length: u64,
+    ) -> std::io::Result<()> {
+        std::io::copy(&mut from.take(length), to).map(drop)
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod splice {
+    use std::io::{Error, ErrorKind, Result};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    /// A pipe, between the two sockets.
+    pub(super) struct Pipe {
+        read: OwnedFd,
+        write: OwnedFd,
+        capacity: usize,
+    }
+
+    impl Pipe {
+        pub(super) fn new() -> Result<Pipe> {
+            let mut fds = [0; 2];
+            // SAFETY: `fds` has room for the two descriptors `pipe2` writes.
+            if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+                return Err(Error::last_os_error());
+            }
+            // SAFETY: both descriptors were just opened and are owned by nothing else.
+            let (read, write) =
+                unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+            // A larger pipe moves a chunk in fewer calls; the default (64 KiB) if refused.
+            // SAFETY: F_SETPIPE_SZ and F_GETPIPE_SZ take and return plain integers.
+            let capacity = unsafe {
+                libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+                libc::fcntl(write.as_raw_fd(), libc::F_GETPIPE_SZ)
+            };
+            Ok(Pipe {
+                read,
+                write,
+                capacity: capacity.max(4096) as usize,
+            })
+        }
+
+        /// Moves `length` bytes from `from` to `to` through the pipe.
+        pub(super) fn splice_all(
+            &self,
+            from: &impl AsRawFd,
+            to: &impl AsRawFd,
+            mut length: u64,
+        ) -> Result<()> {
+            while length > 0 {
+                let want = length.min(self.capacity as u64) as usize;
+                let mut piped = splice(from.as_raw_fd(), self.write.as_raw_fd(), want)?;
+                if piped == 0 {
+                    return Err(Error::new(ErrorKind::UnexpectedEof, "the body ended early"));
+                }
+                length -= piped as u64;
+                while piped > 0 {
+                    piped -= splice(self.read.as_raw_fd(), to.as_raw_fd(), piped)?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// One `splice(2)` call of at most `length` bytes, retried when interrupted.
+    fn splice(from: i32, to: i32, length: usize) -> Result<usize> {
+        loop {
+            let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE;
+            // SAFETY: both are open descriptors, and null offsets mean "the current one",
+            // as splice(2) requires for sockets and pipes.
+            let moved = unsafe {
+                libc::splice(
+                    from,
+                    std::ptr::null_mut(),
+                    to,
+                    std::ptr::null_mut(),
+                    length,
+                    flags,
+                )
+            };
+            if moved >= 0 {
+                return Ok(moved as usize);
+            }
+            let error = Error::last_os_error();
+            if error.kind() != ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
 }

@@ -385,7 +385,11 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         let values = match (compressor, file) {
             (Compressor::Zstd, Some(file)) => stream_zstd_file::<T>(&file, len, &mut |_| {})?,
             _ => {
-                let encoded = self.reader().ok()?.retrieve_encoded_chunk(&index).ok()??;
+                // The stored bytes as the store holds them (zarrs' `retrieve_encoded_chunk`
+                // would copy a shared buffer, such as a chunk fetched ahead, into a `Vec`).
+                // No guard is needed: `decompress_into` writes at most `len` elements.
+                let key = self.array.chunk_key(&index);
+                let encoded = self.array.storage().get(&key).ok()??;
                 decompress_into::<T>(compressor, &encoded, len)?
             }
         };
