@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chunkwise::io::zarr::{self, Compression, WriteMode, WriteOptions};
+use chunkwise::io::zarr::{
+    self, Compression, Dataset, GroupOptions, Store, WriteMode, WriteOptions,
+};
 use chunkwise::{Array, BuildError, Config, Error, StorageError};
 use common::Lcg;
 use ndarray::{ArrayD, IxDyn};
@@ -125,6 +127,22 @@ fn child_process_entry() {
                 slow_array(&[230, SHAPE[1]], [60, 70], salt, 10)
                     .append_zarr(&store, "a", 0, &Config::default())
                     .unwrap();
+            }
+            "group_overwrite" => {
+                let dataset = Dataset::new()
+                    .array(
+                        "a",
+                        &slow_array(&SHAPE, CHUNKS, salt, 10),
+                        options(WriteMode::Create),
+                    )
+                    .array(
+                        "b",
+                        &slow_array(&SHAPE, CHUNKS, salt + 1.0, 10),
+                        options(WriteMode::Create),
+                    )
+                    .config(Config::default().threads(2));
+                let replace = GroupOptions::default().mode(WriteMode::Overwrite);
+                dataset.to_zarr(&store, "g", &replace).unwrap();
             }
             "whole" => {
                 chunkwise::full(&[1000, 1000], salt, [500, 500])
@@ -358,6 +376,167 @@ fn a_failed_overwrite_keeps_the_old_array_whole() {
     assert_no_leftovers(&store);
 }
 
+/// The sorted names of the arrays of the group at `path`.
+fn arrays_of(store: &Path, path: &str) -> Vec<String> {
+    zarr::open_group(store, path).unwrap().arrays().to_vec()
+}
+
+#[test]
+fn a_group_overwrite_may_compute_from_the_group_it_replaces() {
+    let dir = TempDir::new("group-overwrite-reads-old");
+    let store = dir.join("store");
+    let (a, b) = (
+        slow_array(&[7, 5], [3, 2], 1.0, 0),
+        slow_array(&[7, 5], [3, 2], 2.0, 0),
+    );
+    let first = Dataset::new()
+        .array("a", &a, WriteOptions::default())
+        .array("b", &b, WriteOptions::default());
+    first
+        .to_zarr(&store, "g", &GroupOptions::default())
+        .unwrap();
+    let open = |name: &str| {
+        zarr::open(&store, name)
+            .unwrap()
+            .into_typed::<f64>()
+            .unwrap()
+    };
+    let (old_a, old_b) = (open("g/a"), open("g/b"));
+    let second = Dataset::new().array("sum", &(&old_a + &old_b), WriteOptions::default());
+    let replace = GroupOptions::default()
+        .mode(WriteMode::Overwrite)
+        .attribute("title", "second");
+    second.to_zarr(&store, "g", &replace).unwrap();
+    let want = expected(&[7, 5], [0, 0], 1.0) + expected(&[7, 5], [0, 0], 2.0);
+    assert_eq!(read(&store, "g/sum").unwrap(), want);
+    let group = zarr::open_group(&store, "g").unwrap();
+    assert_eq!(group.arrays(), ["sum"]);
+    assert_eq!(group.attributes()["title"], "second");
+    assert_no_leftovers(&store);
+    // The arrays opened before the overwrite are gone: reading them is an error, not the
+    // fill values that their missing chunks would give.
+    let error = old_a.compute().unwrap_err().to_string();
+    assert!(error.contains("open it again"), "{error}");
+}
+
+#[test]
+fn a_failed_group_overwrite_keeps_the_old_group_whole() {
+    let dir = TempDir::new("failed-group-overwrite");
+    let store = dir.join("store");
+    let old = chunkwise::full(&[6, 6], 7.0f64, [3, 3]).unwrap();
+    let first = Dataset::new()
+        .array("a", &old, WriteOptions::default())
+        .array("b", &old, WriteOptions::default());
+    first
+        .to_zarr(&store, "g", &GroupOptions::default().attribute("v", 1))
+        .unwrap();
+    let failing = chunkwise::from_fn(&[6, 6], [3, 3], |block, ranges| {
+        assert!(block != [1, 1], "the user's closure fails on one tile");
+        let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+        ArrayD::from_elem(IxDyn(&shape), 1.0f64)
+    })
+    .unwrap();
+    let second = Dataset::new()
+        .array("a", &old, WriteOptions::default())
+        .array("c", &failing, WriteOptions::default());
+    let replace = GroupOptions::default().mode(WriteMode::Overwrite);
+    assert!(second.to_zarr(&store, "g", &replace).is_err());
+    assert_eq!(arrays_of(&store, "g"), ["a", "b"]);
+    assert_eq!(zarr::open_group(&store, "g").unwrap().attributes()["v"], 1);
+    for name in ["g/a", "g/b"] {
+        assert_eq!(read(&store, name).unwrap(), old.compute().unwrap());
+    }
+    assert_no_leftovers(&store);
+    // A dataset refused by its checks writes nothing either.
+    let bad = Dataset::new().array("a/b", &old, WriteOptions::default());
+    assert!(bad.to_zarr(&store, "g", &replace).is_err());
+    assert_eq!(arrays_of(&store, "g"), ["a", "b"]);
+}
+
+#[test]
+fn an_overwrite_that_must_erase_what_it_reads_first_is_refused_before_erasing() {
+    // At a directory store's root there is no place to stage: the old node is erased first.
+    let dir = TempDir::new("refused-erasing-overwrite");
+    let store = dir.join("store");
+    let old = chunkwise::full(&[4, 4], 3.0f64, [2, 2]).unwrap();
+    Dataset::new()
+        .array("x", &old, WriteOptions::default())
+        .to_zarr(&store, "/", &GroupOptions::default())
+        .unwrap();
+    let x = zarr::open(&store, "x")
+        .unwrap()
+        .into_typed::<f64>()
+        .unwrap();
+    let replace = GroupOptions::default().mode(WriteMode::Overwrite);
+    let error = Dataset::new()
+        .array("y", &(&x * 2.0), WriteOptions::default())
+        .to_zarr(&store, "/", &replace)
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Build(BuildError::InvalidArgument { .. })),
+        "{error}"
+    );
+    assert_eq!(read(&store, "x").unwrap(), old.compute().unwrap());
+    // A root overwrite that does not read the old group goes ahead.
+    Dataset::new()
+        .array("y", &old, WriteOptions::default())
+        .to_zarr(&store, "/", &replace)
+        .unwrap();
+    assert_eq!(arrays_of(&store, "/"), ["y"]);
+
+    // Stores without directories erase an overwritten array first too.
+    let memory = Store::from_storage(std::sync::Arc::new(
+        zarrs::storage::store::MemoryStore::new(),
+    ));
+    old.to_zarr(&memory, "x", &WriteOptions::default()).unwrap();
+    let x = zarr::open(&memory, "x")
+        .unwrap()
+        .into_typed::<f64>()
+        .unwrap();
+    let overwrite = WriteOptions::default().mode(WriteMode::Overwrite);
+    let error = (&x + 1.0).to_zarr(&memory, "x", &overwrite).unwrap_err();
+    assert!(
+        error.to_string().contains("erases before it writes"),
+        "{error}"
+    );
+    assert_eq!(x.compute().unwrap(), old.compute().unwrap());
+}
+
+#[test]
+fn an_array_erased_or_replaced_after_it_was_opened_is_not_read() {
+    let dir = TempDir::new("erased-after-open");
+    let store = dir.join("store");
+    let old = chunkwise::full(&[4, 4], 3.0f64, [2, 2]).unwrap();
+    old.to_zarr(&store, "g/x", &WriteOptions::default())
+        .unwrap();
+    // Replaced by a staged overwrite with an array of the same metadata: the old handle
+    // would read the new chunks.
+    let x = zarr::open(&store, "g/x")
+        .unwrap()
+        .into_typed::<f64>()
+        .unwrap();
+    let overwrite = WriteOptions::default().mode(WriteMode::Overwrite);
+    (&old + 1.0).to_zarr(&store, "g/x", &overwrite).unwrap();
+    assert!(x.compute().is_err());
+    let x = zarr::open(&store, "g/x")
+        .unwrap()
+        .into_typed::<f64>()
+        .unwrap();
+    assert_eq!(x.compute().unwrap(), (&old + 1.0).compute().unwrap());
+    // Erased with its group: its chunks would read as fill values.
+    zarr::create_group(
+        &store,
+        "g",
+        &GroupOptions::default().mode(WriteMode::Overwrite),
+    )
+    .unwrap();
+    let error = x.sum().compute().unwrap_err();
+    assert!(
+        matches!(error, Error::Storage(StorageError::Storage { .. })),
+        "{error}"
+    );
+}
+
 #[test]
 fn a_refused_append_leaves_the_array_as_it_was() {
     let dir = TempDir::new("refused-append");
@@ -490,6 +669,57 @@ fn a_killed_overwrite_leaves_the_old_array_or_the_new_one() {
     run_and_kill("overwrite", &store, 0.0, Duration::from_secs(30));
     assert_eq!(read(&store, "a").unwrap(), new);
     assert_no_leftovers(&store);
+}
+
+#[test]
+fn a_killed_group_overwrite_leaves_the_old_group_or_the_new_one() {
+    let old = ArrayD::from_elem(IxDyn(&SHAPE), OLD);
+    let new = [expected(&SHAPE, [0, 0], 0.0), expected(&SHAPE, [0, 0], 1.0)];
+    let old_group = |store: &Path| {
+        let old = chunkwise::full(&SHAPE, OLD, CHUNKS).unwrap();
+        Dataset::new()
+            .array("a", &old, options(WriteMode::Create))
+            .array("b", &old, options(WriteMode::Create))
+            .array("c", &old, options(WriteMode::Create))
+            .to_zarr(store, "g", &GroupOptions::default())
+            .unwrap();
+    };
+    // Tiles of both arrays (10 ms each) take about 0.6 s on two threads, after the start;
+    // the last moment comes after the end.
+    let moments =
+        (kill_moments(14).into_iter().map(|t| t * 3).take(3)).chain([Duration::from_secs(4)]);
+    for (round, after) in moments.enumerate() {
+        let dir = TempDir::new("kill-group-overwrite");
+        let sentinels = Sentinels::plant(&dir);
+        let store = dir.join("store");
+        old_group(&store);
+        run_and_kill("group_overwrite", &store, 0.0, after);
+        let arrays = arrays_of(&store, "g");
+        let got = [read(&store, "g/a").unwrap(), read(&store, "g/b").unwrap()];
+        let kept = arrays == ["a", "b", "c"] && got.iter().all(|a| *a == old);
+        let replaced = arrays == ["a", "b"] && got == new;
+        assert!(
+            kept || replaced,
+            "round {round}: neither the old group nor the new one"
+        );
+        eprintln!(
+            "group overwrite killed after {after:?}: {} group",
+            if kept { "old" } else { "new" }
+        );
+        sentinels.check();
+        // The next overwrite completes and clears what the killed one left.
+        assert!(
+            spawn("group_overwrite", &store, 0.0, 1)
+                .wait()
+                .unwrap()
+                .success()
+        );
+        assert_eq!(
+            [read(&store, "g/a").unwrap(), read(&store, "g/b").unwrap()],
+            new
+        );
+        assert_no_leftovers(&store);
+    }
 }
 
 #[test]

@@ -28,6 +28,11 @@ pub(crate) trait TileSource: Send + Sync + Debug {
     fn prefetch_bytes(&self, _block: &[usize], _ranges: &[Range<usize>]) -> Option<u64> {
         None
     }
+    /// The stored node this source reads, as the text of its place (store, then node
+    /// path): writes that must erase a node check that their computation does not read it.
+    fn stored_place(&self) -> Option<String> {
+        None
+    }
     /// Starts fetching what reading the tile of `block` needs, without waiting; what is
     /// fetched is kept until the returned value is dropped.
     fn prefetch(&self, _block: &[usize], _ranges: &[Range<usize>]) -> Option<Prefetched> {

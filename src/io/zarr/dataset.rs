@@ -8,10 +8,12 @@ use chunkwise_kernels::dtype::Element;
 use ndarray::Array1;
 
 use super::dynamic::AnyArray;
+use super::group::GroupOptions;
+use super::store::IntoStore;
 use super::write::WriteOptions;
 use crate::array::Array;
 use crate::error::{BuildError, Error, Result};
-use crate::exec::Config;
+use crate::exec::{Config, Report};
 use crate::graph::Node;
 
 /// Arrays of any element types, each with its name and [`WriteOptions`], and 1-D
@@ -100,6 +102,49 @@ impl Dataset {
                 self
             }
         }
+    }
+
+    /// Computes every array and writes the dataset as the group at `path` of `store`, in
+    /// one plan and one run, as xarray's `Dataset.to_zarr` does: the group with the
+    /// options' attributes, each array by the rules of [`Group::store`], and consolidated
+    /// metadata. Every array is checked before anything is written.
+    ///
+    /// [`WriteMode::Overwrite`] replaces whatever is at `path`. Below the root of a
+    /// directory store it is atomic: the new group is written beside the old node under a
+    /// hidden name and exchanged with it once every array is written, so a failed or
+    /// killed write leaves the old group whole, and the arrays may be computed from the
+    /// group they replace. At the root, or in other stores, the old node is erased first,
+    /// and a dataset computed from it is refused before anything is erased.
+    ///
+    /// ```
+    /// use chunkwise::io::zarr::{self, Dataset, GroupOptions, WriteMode, WriteOptions};
+    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-ds-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [2]).unwrap();
+    /// let first = Dataset::new().array("x", &x, WriteOptions::default().dimension_names(["t"]));
+    /// first.to_zarr(&dir, "run", &GroupOptions::default()).unwrap();
+    ///
+    /// // Replace the group by one computed from it.
+    /// let old = zarr::open(&dir, "run/x").unwrap().into_typed::<f64>().unwrap();
+    /// let second = Dataset::new().array("x2", &(&old * 2.0), WriteOptions::default());
+    /// let replace = GroupOptions::default().mode(WriteMode::Overwrite);
+    /// second.to_zarr(&dir, "run", &replace).unwrap();
+    /// let group = zarr::open_group(&dir, "run").unwrap();
+    /// assert_eq!(group.arrays(), ["x2"]);
+    /// let x2 = group.array("x2").unwrap().into_typed::<f64>().unwrap();
+    /// assert_eq!(x2.compute().unwrap().as_slice().unwrap(), [0.0, 2.0, 4.0, 6.0]);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// [`Group::store`]: super::Group::store
+    /// [`WriteMode::Overwrite`]: super::WriteMode::Overwrite
+    pub fn to_zarr(
+        &self,
+        store: impl IntoStore,
+        path: &str,
+        options: &GroupOptions,
+    ) -> Result<Report> {
+        super::group::store_dataset(self, store.into_store()?, path, options)
     }
 
     /// Sets how the computation runs.

@@ -1,22 +1,26 @@
 //! Zarr groups: creating them with attributes, their arrays and subgroups, and writing
 //! several arrays into one in a single pass.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value as Json};
 use zarrs::group::Group as ZGroup;
 use zarrs::node::NodeMetadata;
+use zarrs::storage::store::MemoryStore;
 
 use super::dataset::Dataset;
+use super::erasure::{Place, note_erased, refuse_erasing_inputs};
 use super::hierarchy::{
     NodeKind, consolidate_metadata, ensure_parents, is_consolidated, node_kind,
     refresh_consolidated, write_group,
 };
 use super::metadata::ZarrVersion;
-use super::staging::is_staging;
+use super::staging::{Staging, can_stage, is_staging};
 use super::store::{IntoStore, Store};
 use super::write::{WriteMode, node_prefix, plan_write};
 use super::{AnyArray, node_path, open};
 use crate::error::{BuildError, Error, Result, StorageError};
-use crate::exec::{Report, run_sinks};
+use crate::exec::{Config, Report, run_sinks};
 
 /// How [`create_group`] writes a group: Zarr version, attributes, and what to do if a node
 /// exists at its path.
@@ -83,7 +87,13 @@ pub struct Group {
 
 /// Creates a group at `path` in `store` (`"/"` or `""` for the root) with the options'
 /// attributes, and the groups above it where they are missing. Arrays are then written
-/// into it by [`Group::store`].
+/// into it by [`Group::store`]; to write a whole group and its arrays in one step (staged,
+/// when it replaces one), use [`Dataset::to_zarr`].
+///
+/// An Overwrite below the root of a directory store is atomic: the new group is written
+/// beside the old node under a hidden name and exchanged with it in one step, then the old
+/// node is erased (see [`Dataset::to_zarr`]). At the root, or in other stores, the old node
+/// is erased first.
 ///
 /// ```
 /// use chunkwise::io::zarr::{self, Dataset, GroupOptions, WriteOptions};
@@ -104,6 +114,23 @@ pub struct Group {
 /// ```
 pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -> Result<Group> {
     let store = store.into_store()?;
+    let node_path = group_path(&store, path)?;
+    let config = Config::default();
+    match options.mode {
+        WriteMode::Overwrite => replace_group(&store, &node_path, options, &config, |_| {
+            Ok(Report::default())
+        })
+        .map(|(group, _)| group),
+        WriteMode::Create | WriteMode::Resume => {
+            write_new_group(&store, &node_path, options)?;
+            open_group(store, &node_path)
+        }
+    }
+}
+
+/// The node path of a group to write at `path`: the store must be writable, and the name
+/// must not be one of an overwrite's staging directories.
+fn group_path(store: &Store, path: &str) -> Result<String> {
     store.check_writable()?;
     let node_path = node_path(path)?;
     if let Some(name) = node_path.rsplit('/').next()
@@ -114,25 +141,20 @@ pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -
             reason: "the name of an overwrite's staging directory".into(),
         }));
     }
+    Ok(node_path)
+}
+
+/// Writes the group of a Create or Resume (see [`GroupOptions::mode`]).
+fn write_new_group(store: &Store, node_path: &str, options: &GroupOptions) -> Result<()> {
     let exists = || {
         Error::Storage(StorageError::AlreadyExists {
             path: format!("{}{node_path}", store.describe()),
         })
     };
     // A group kept by Resume keeps its consolidated metadata, with the new attributes.
-    let reconsolidate = options.mode == WriteMode::Resume && is_consolidated(&store, &node_path)?;
-    match (node_kind(&store, &node_path)?, options.mode) {
-        // Overwrite replaces whatever is below the path, also where no metadata says a
-        // node is there (an implicit group, or a store written without a root group).
-        (_, WriteMode::Overwrite) => {
-            let prefix = node_prefix(&store, &node_path)?;
-            store
-                .storage
-                .erase_prefix(&prefix)
-                .map_err(|e| store.error(&node_path, e))?;
-        }
+    let reconsolidate = options.mode == WriteMode::Resume && is_consolidated(store, node_path)?;
+    match (node_kind(store, node_path)?, options.mode) {
         (None, _) => {}
-        (Some(_), WriteMode::Create) => return Err(exists()),
         (Some(NodeKind::Group(version)), WriteMode::Resume) if version == options.version => {}
         (Some(NodeKind::Group(version)), WriteMode::Resume) => {
             return Err(Error::Build(BuildError::InvalidArgument {
@@ -143,16 +165,103 @@ pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -
                 ),
             }));
         }
-        (Some(NodeKind::Array), WriteMode::Resume) => return Err(exists()),
+        (Some(_), _) => return Err(exists()),
     }
-    ensure_parents(&store, &node_path, options.version)?;
-    write_group(&store, &node_path, options.version, &options.attributes)?;
+    ensure_parents(store, node_path, options.version)?;
+    write_group(store, node_path, options.version, &options.attributes)?;
     if reconsolidate {
-        consolidate_metadata(&store, &node_path)?;
+        consolidate_metadata(store, node_path)?;
     }
     // Readers of consolidated metadata above the group see it too.
-    refresh_consolidated(&store, &node_path)?;
-    open_group(store, &node_path)
+    refresh_consolidated(store, node_path)
+}
+
+/// Replaces whatever is at `node_path` (also where no metadata says a node is there: an
+/// implicit group, or a store written without a root group) by a new group, which `fill`
+/// writes arrays into before it is published.
+///
+/// Below the root of a directory store the new group is staged beside the old node and
+/// exchanged with it once `fill` has succeeded ([`Staging`]): a failed or killed
+/// replacement leaves the old node whole, and `fill` may read it. Elsewhere the old node is
+/// erased first (the caller has checked that `fill` does not read it). In a distributed
+/// run, rank 0 writes the group's metadata and publishes it; every rank runs `fill`.
+fn replace_group(
+    store: &Store,
+    node_path: &str,
+    options: &GroupOptions,
+    config: &Config,
+    fill: impl FnOnce(&Group) -> Result<Report>,
+) -> Result<(Group, Report)> {
+    let mut staging = None;
+    let target = config.on_root(|| {
+        let target = match (&store.path, can_stage(store, node_path)) {
+            (Some(root), true) => {
+                let staged = Staging::new(root, node_path, store.synced)
+                    .map_err(|e| store.error(node_path, e))?;
+                staging.insert(staged).node_path().to_string()
+            }
+            _ => {
+                let prefix = node_prefix(store, node_path)?;
+                store
+                    .storage
+                    .erase_prefix(&prefix)
+                    .map_err(|e| store.error(node_path, e))?;
+                note_erased(Place::of(store, node_path));
+                node_path.to_string()
+            }
+        };
+        ensure_parents(store, node_path, options.version)?;
+        write_group(store, &target, options.version, &options.attributes)?;
+        Ok(target)
+    })?;
+    let report = fill(&open_group(store, &target)?)?;
+    config.on_root(|| {
+        if let Some(staging) = staging.take() {
+            staging.publish().map_err(|e| store.error(node_path, e))?;
+            note_erased(Place::of(store, node_path));
+        }
+        // Readers of consolidated metadata above the group see it too.
+        refresh_consolidated(store, node_path)?;
+        Ok(String::new())
+    })?;
+    Ok((open_group(store, node_path)?, report))
+}
+
+/// Writes `dataset` as the group at `path` of `store` (see [`Dataset::to_zarr`]).
+pub(crate) fn store_dataset(
+    dataset: &Dataset,
+    store: Store,
+    path: &str,
+    options: &GroupOptions,
+) -> Result<Report> {
+    let node_path = group_path(&store, path)?;
+    // Every array checked against an empty store first: a refused dataset writes nothing.
+    let scratch = Store::from_storage(Arc::new(MemoryStore::new()));
+    dataset.check()?;
+    for (name, node, array_options) in dataset.entries() {
+        let array_options = array_options.clone().version(options.version);
+        plan_write(node, &scratch, &format!("/{name}"), &array_options)?;
+    }
+    let config = dataset.run_config();
+    match options.mode {
+        WriteMode::Overwrite => {
+            if !can_stage(&store, &node_path) {
+                let place = Place::of(&store, &node_path);
+                for (_, node, _) in dataset.entries() {
+                    refuse_erasing_inputs(node, &place, "Dataset::to_zarr (overwrite)")?;
+                }
+            }
+            replace_group(&store, &node_path, options, config, |group| {
+                group.store(dataset)
+            })
+            .map(|(_, report)| report)
+        }
+        WriteMode::Create | WriteMode::Resume => {
+            config
+                .on_root(|| write_new_group(&store, &node_path, options).map(|()| String::new()))?;
+            open_group(&store, &node_path)?.store(dataset)
+        }
+    }
 }
 
 /// Opens the group at `path` in `store` (reads its metadata and lists its children).

@@ -18,6 +18,7 @@ mod cf;
 mod dataset;
 mod direct;
 mod dynamic;
+mod erasure;
 mod fill;
 mod group;
 mod guard;

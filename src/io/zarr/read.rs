@@ -14,6 +14,7 @@ use zarrs::storage::ReadableWritableListableStorageTraits;
 use super::direct::{
     Compressor, any_bytes_are_valid, decompress_into, direct_compressor, stream_zstd_file,
 };
+use super::erasure::{Place, erased_since, erasures};
 use super::guard::GuardedReads;
 use super::store::{FetchLease, Store};
 // Re-exported for write.rs and rechunk.rs, which still import it from here.
@@ -281,6 +282,10 @@ pub(crate) struct ZarrSource<T> {
     /// On object storage, the decoded bytes of the largest stored unit (chunk or shard):
     /// what fetching one ahead holds at most (see [`TileSource::prefetch_bytes`]).
     unit_bytes: Option<u64>,
+    /// Where the array is stored, and the erasures noted when it was opened: reads after a
+    /// later erasure of it are refused (see [`erasure`](super::erasure)).
+    place: Place,
+    opened: u64,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -299,6 +304,8 @@ impl<T> ZarrSource<T> {
             })
             .flatten();
         ZarrSource {
+            place: Place::of(&store, array.path().as_str()),
+            opened: erasures(),
             array,
             reader,
             store,
@@ -324,6 +331,19 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
                 format!("cannot bound the decoding of its chunks: {message}"),
             )
         })
+    }
+
+    /// An error if this process erased or replaced the array since it was opened: its
+    /// chunks would then read as fill values, or as the new array's.
+    fn check_not_erased(&self) -> Result<()> {
+        match erased_since(&self.place, self.opened) {
+            false => Ok(()),
+            true => Err(self.store.error(
+                self.array.path().as_str(),
+                "erased or replaced by a write of this process after it was opened; open it \
+                 again",
+            )),
+        }
     }
 
     /// The store keys of the stored units (chunks or shards) that `ranges` overlaps.
@@ -523,7 +543,7 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
             // The general path, which reports errors with the chunk's key.
             receive(TilePiece::whole(&self.general_tile(&subset)?)?);
         }
-        Ok(())
+        self.check_not_erased()
     }
 
     /// On object storage, the decoded size of the stored units the tile overlaps: it
@@ -548,13 +568,21 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         // Every unit of the tile requested at once, before any is decoded.
         let _fetched = self.fetch(ranges);
         let subset = subset_of(ranges);
-        if let Some(compressor) = self.direct {
-            let shape = box_shape(ranges);
-            if let Some(tile) = self.whole_chunk(compressor, &subset, &shape) {
-                return Ok(tile);
-            }
-        }
-        self.general_tile(&subset)
+        let tile = match self.direct {
+            Some(compressor) => self.whole_chunk(compressor, &subset, &box_shape(ranges)),
+            None => None,
+        };
+        let tile = match tile {
+            Some(tile) => tile,
+            None => self.general_tile(&subset)?,
+        };
+        // Checked after the read: what was read before an erasure is what was stored.
+        self.check_not_erased()?;
+        Ok(tile)
+    }
+
+    fn stored_place(&self) -> Option<String> {
+        Some(self.place.as_str().to_string())
     }
 }
 

@@ -1,7 +1,7 @@
-//! Overwrite of an array in a local directory store, atomic at the array level: the new
-//! array is written beside the old one under a hidden, unique name, and the two directories
-//! are then exchanged in one step (Linux `renameat2(RENAME_EXCHANGE)`), so a killed process
-//! leaves the old array or the new one, whole, at the array's path.
+//! Overwrite of an array or a group in a local directory store, atomic at the node level:
+//! the new node is written beside the old one under a hidden, unique name, and the two
+//! directories are then exchanged in one step (Linux `renameat2(RENAME_EXCHANGE)`), so a
+//! killed process leaves the old node or the new one, whole, at the node's path.
 //!
 //! Where the filesystem cannot exchange (not Linux, or a filesystem without
 //! `RENAME_EXCHANGE`), the old directory is renamed away and the new one renamed into
@@ -11,6 +11,12 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Whether an overwrite of the node at `node_path` of `store` can be staged: in a directory
+/// store, below its root (the root has no place beside it inside the store).
+pub(crate) fn can_stage(store: &super::store::Store, node_path: &str) -> bool {
+    store.path.is_some() && node_path.trim_matches('/') != ""
+}
 
 /// What every staging directory's name holds, after the array's own name.
 const STAGING_MARK: &str = ".chunkwise-staging-";
@@ -48,7 +54,8 @@ pub(crate) fn process_alive(pid: u32) -> bool {
     sent || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
-/// The new array of an overwrite, written under a hidden name beside the old one.
+/// The new node (array or group) of an overwrite, written under a hidden name beside the
+/// old one.
 #[derive(Debug)]
 pub(crate) struct Staging {
     /// The store's directory.
@@ -61,7 +68,7 @@ pub(crate) struct Staging {
 }
 
 impl Staging {
-    /// A staging place for the array at `node_path` (not the root) of the store in `root`.
+    /// A staging place for the node at `node_path` (not the root) of the store in `root`.
     /// Staging directories of this node left by dead processes of this machine are erased.
     pub(crate) fn new(root: &Path, node_path: &str, sync: bool) -> std::io::Result<Staging> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -84,7 +91,7 @@ impl Staging {
         Ok(staging)
     }
 
-    /// The node path the new array is written to.
+    /// The node path the new node is written to.
     pub(crate) fn node_path(&self) -> &str {
         &self.staged
     }
@@ -93,17 +100,17 @@ impl Staging {
         self.root.join(node_path.trim_start_matches('/'))
     }
 
-    /// Puts the staged array in place of the old one, then erases the old one.
+    /// Puts the staged node in place of the old one, then erases the old one.
     pub(crate) fn publish(&self) -> std::io::Result<()> {
         let (staged, target) = (self.dir(&self.staged), self.dir(&self.target));
         // Never swap in a tree that lost its metadata (reaped by another process).
-        let has_metadata = ["zarr.json", ".zarray"]
+        let has_metadata = ["zarr.json", ".zarray", ".zgroup"]
             .iter()
             .any(|name| staged.join(name).is_file());
         if !has_metadata {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                format!("the staged array {} has no metadata", staged.display()),
+                format!("the staged node {} has no metadata", staged.display()),
             ));
         }
         if self.sync {

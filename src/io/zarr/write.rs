@@ -12,12 +12,13 @@ use serde_json::{Map, Value as Json};
 use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
+use super::erasure::{Place, note_erased, refuse_erasing_inputs};
 use super::hierarchy::{ensure_parents, refresh_consolidated};
 use super::local::is_stale_temporary;
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
 use super::paths::{check_key_under, node_path};
 use super::read::guarded_for_writes;
-use super::staging::Staging;
+use super::staging::{Staging, can_stage};
 use super::store::Handle;
 use super::store::{IntoStore, Store};
 use crate::array::Array;
@@ -378,12 +379,13 @@ impl PreparedWrite {
     /// Publishes the array once its sink has run: an overwrite's staged array replaces the
     /// old one.
     pub(crate) fn publish(self) -> Result<()> {
-        match self.staging {
-            Some(staging) => staging
+        if let Some(staging) = self.staging {
+            staging
                 .publish()
-                .map_err(|e| self.store.error(&self.node_path, e)),
-            None => Ok(()),
+                .map_err(|e| self.store.error(&self.node_path, e))?;
+            note_erased(Place::of(&self.store, &self.node_path));
         }
+        Ok(())
     }
 }
 
@@ -437,10 +439,17 @@ pub(crate) fn plan_write(
     let unit = options.shards.clone().unwrap_or(chunks);
     let grid = ChunkGrid::regular(&shape, &unit)?;
     let exists = node_exists(store, &node_path)?;
-    if exists && options.mode == WriteMode::Create {
-        return Err(Error::Storage(StorageError::AlreadyExists {
-            path: format!("{}{}", store.describe(), node_path),
-        }));
+    match options.mode {
+        WriteMode::Create if exists => {
+            return Err(Error::Storage(StorageError::AlreadyExists {
+                path: format!("{}{}", store.describe(), node_path),
+            }));
+        }
+        WriteMode::Overwrite if exists && !can_stage(store, &node_path) => {
+            let place = Place::of(store, &node_path);
+            refuse_erasing_inputs(input, &place, "to_zarr (overwrite)")?;
+        }
+        _ => {}
     }
     Ok(WritePlan {
         input: input.clone(),
@@ -493,7 +502,7 @@ impl WritePlan {
                 let mut staging = None;
                 let target = match (&store.path, exists) {
                     (_, false) => node_path.clone(),
-                    (Some(root), true) if node_path != "/" => {
+                    (Some(root), true) if can_stage(store, node_path) => {
                         let staged = Staging::new(root, node_path, store.synced)
                             .map_err(|e| store.error(node_path, e))?;
                         staging.insert(staged).node_path().to_string()
@@ -504,6 +513,7 @@ impl WritePlan {
                             .storage
                             .erase_prefix(&prefix)
                             .map_err(|e| store.error(node_path, e))?;
+                        note_erased(Place::of(store, node_path));
                         node_path.clone()
                     }
                 };
