@@ -620,9 +620,15 @@ impl Lowering {
                 Vec::new(),
                 (op.out_dtype().size() * self.strip_len) as u64,
             ),
-            NodeKind::Source(Source::Tiles(_)) | NodeKind::Invalid(_) => {
-                (TaskKind::Source, Vec::new(), 0)
+            NodeKind::Source(Source::Tiles(source)) => {
+                let ranges = node.grid.block_ranges(block);
+                (
+                    TaskKind::Source,
+                    Vec::new(),
+                    source.read_bytes(block, &ranges),
+                )
             }
+            NodeKind::Invalid(_) => (TaskKind::Source, Vec::new(), 0),
             NodeKind::Elemwise(e) => {
                 let deps = self.input_tasks(&e.inputs, &node.grid, block)?;
                 let scratch = e.program.scratch_bytes(self.strip_len) as u64

@@ -4,8 +4,8 @@
 //! executor asks such sources, in plan order, to start fetching the tiles of source tasks
 //! that have not started yet: at most `Config::io_concurrency` tasks ahead, and only while
 //! the fetched bytes fit in the memory budget beside everything else (they count like tiles
-//! started ahead of plan order, see `exec::run`). A task's fetched data is released when the
-//! task has run.
+//! started ahead of plan order, see `exec::run`). When a task starts, its own reservation
+//! takes over its fetched bytes; the data is released when the task has run.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -93,6 +93,20 @@ impl<'a> Prefetcher<'a> {
                 self.held.insert(read.task, (fetched, read.bytes));
                 self.bytes += read.bytes;
             }
+        }
+    }
+
+    /// Bytes fetched ahead for task `t` and still counted here.
+    pub(crate) fn held_for(&self, t: usize) -> u64 {
+        self.held.get(&t).map_or(0, |(_, bytes)| *bytes)
+    }
+
+    /// Task `t` starts: its own reservation counts what was fetched for it from now on
+    /// (see [`TileSource::read_bytes`]), so the bytes stop counting here. The data stays
+    /// until the task has run.
+    pub(crate) fn hand_over(&mut self, t: usize) {
+        if let Some((_, bytes)) = self.held.get_mut(&t) {
+            self.bytes -= std::mem::take(bytes);
         }
     }
 

@@ -243,7 +243,8 @@ impl<'a> Run<'a> {
             let in_order = t == state.next;
             // Ahead of plan order, only if the plan order can still finish beside it (see
             // the module's documentation) and beside the results waiting to be sent.
-            let fetched = state.prefetch.bytes;
+            // The task's own fetched bytes are part of its `need`.
+            let fetched = state.prefetch.bytes - state.prefetch.held_for(t);
             let queued = if in_order { 0 } else { state.sending };
             let safe = in_order
                 || state.plan.needs[state.next]
@@ -264,6 +265,7 @@ impl<'a> Run<'a> {
             }
             state.ready.pop();
             state.start(t, in_order);
+            state.prefetch.hand_over(t);
             state.reserved += need;
             state.peak = state.peak.max(state.held + state.reserved);
             if receive {

@@ -33,6 +33,12 @@ pub(crate) trait TileSource: Send + Sync + Debug {
     fn stored_place(&self) -> Option<String> {
         None
     }
+    /// Bytes the source holds beside the tile of `block` while it reads it (such as
+    /// encoded chunks): the read's scratch in the memory budget. What was fetched ahead
+    /// for the tile ([`TileSource::prefetch_bytes`]) is part of it.
+    fn read_bytes(&self, _block: &[usize], _ranges: &[Range<usize>]) -> u64 {
+        0
+    }
     /// Starts fetching what reading the tile of `block` needs, without waiting; what is
     /// fetched is kept until the returned value is dropped.
     fn prefetch(&self, _block: &[usize], _ranges: &[Range<usize>]) -> Option<Prefetched> {

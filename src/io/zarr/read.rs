@@ -279,8 +279,8 @@ pub(crate) struct ZarrSource<T> {
     /// into a given buffer: a tile that is one whole chunk is decompressed straight into
     /// its buffer (see [`decompress_into`]).
     direct: Option<Compressor>,
-    /// On object storage, the decoded bytes of the largest stored unit (chunk or shard):
-    /// what fetching one ahead holds at most (see [`TileSource::prefetch_bytes`]).
+    /// The decoded bytes of the largest stored unit (chunk or shard), which bound the
+    /// encoded bytes of one (see [`TileSource::read_bytes`]).
     unit_bytes: Option<u64>,
     /// Where the array is stored, and the erasures noted when it was opened: reads after a
     /// later erasure of it are refused (see [`erasure`](super::erasure)).
@@ -293,16 +293,12 @@ impl<T> ZarrSource<T> {
     pub(crate) fn new(array: Arc<Handle>, store: Store) -> ZarrSource<T> {
         let direct = direct_compressor(&array);
         let reader = guarded(&array);
-        let unit_bytes = store
-            .is_remote()
-            .then(|| {
-                let (largest, _) = largest_chunk(&array).ok()?;
-                let itemsize = array.data_type().fixed_size()? as u64;
-                largest
-                    .iter()
-                    .try_fold(itemsize, |n, l| n.checked_mul(l.get()))
-            })
-            .flatten();
+        let unit_bytes = largest_chunk(&array).ok().and_then(|(largest, _)| {
+            let itemsize = array.data_type().fixed_size()? as u64;
+            largest
+                .iter()
+                .try_fold(itemsize, |n, l| n.checked_mul(l.get()))
+        });
         ZarrSource {
             place: Place::of(&store, array.path().as_str()),
             opened: erasures(),
@@ -344,6 +340,15 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
                  again",
             )),
         }
+    }
+
+    /// The number of stored units (chunks or shards) that `ranges` overlaps.
+    fn units(&self, ranges: &[Range<usize>]) -> Option<u64> {
+        let units = self
+            .array
+            .chunks_in_array_subset(&subset_of(ranges))
+            .ok()??;
+        Some(units.num_elements())
     }
 
     /// The store keys of the stored units (chunks or shards) that `ranges` overlaps.
@@ -550,12 +555,27 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
     /// bounds their encoded size (but for incompressible data, where a compressor adds a
     /// few bytes per block).
     fn prefetch_bytes(&self, _: &[usize], ranges: &[Range<usize>]) -> Option<u64> {
-        let unit_bytes = self.unit_bytes?;
-        let units = self
-            .array
-            .chunks_in_array_subset(&subset_of(ranges))
-            .ok()??;
-        unit_bytes.checked_mul(units.num_elements())
+        let units = self.store.is_remote().then(|| self.units(ranges))??;
+        self.unit_bytes?.checked_mul(units)
+    }
+
+    /// The encoded units the read holds (on object storage all of the tile's at once, as
+    /// they are fetched together; else one at a time), and one decoded unit where zarrs
+    /// decodes a unit before copying the tile's part of it out. Nothing for a whole chunk
+    /// decompressed straight into the tile from a local file, a block at a time.
+    fn read_bytes(&self, _: &[usize], ranges: &[Range<usize>]) -> u64 {
+        let (Some(unit), Some(units)) = (self.unit_bytes, self.units(ranges)) else {
+            return 0;
+        };
+        let subset = subset_of(ranges);
+        let whole_chunk = self.direct.is_some() && self.single_chunk(&subset).is_some();
+        let held_encoded = match (self.store.is_remote(), whole_chunk) {
+            (true, _) => units,
+            (false, true) if self.direct == Some(Compressor::Zstd) => 0,
+            (false, _) => 1,
+        };
+        let decoded = if whole_chunk { 0 } else { 1 };
+        unit.saturating_mul(held_encoded + decoded)
     }
 
     fn prefetch(&self, _: &[usize], ranges: &[Range<usize>]) -> Option<Prefetched> {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Whether an overwrite of the node at `node_path` of `store` can be staged: in a directory
 /// store, below its root (the root has no place beside it inside the store).
 pub(crate) fn can_stage(store: &super::store::Store, node_path: &str) -> bool {
-    store.path.is_some() && node_path.trim_matches('/') != ""
+    store.path.is_some() && !node_path.trim_matches('/').is_empty()
 }
 
 /// What every staging directory's name holds, after the array's own name.
