@@ -34,7 +34,9 @@ mod s3 {
     use std::path::Path;
     use std::process::Command;
 
-    use chunkwise::io::zarr::{self, Compression, OpenOptions, Store, WriteOptions, ZarrVersion};
+    use chunkwise::io::zarr::{
+        self, Compression, Dataset, GroupOptions, OpenOptions, Store, WriteOptions, ZarrVersion,
+    };
     use chunkwise::{Config, from_ndarray};
     use ndarray::s;
 
@@ -391,5 +393,60 @@ mod s3 {
                 .contains("read-only")
         );
         assert!(!dir.join("store.zarr/new").exists());
+    }
+
+    #[test]
+    fn http_groups_are_listed_from_their_consolidated_metadata() {
+        let Some(python) = with_moto(python()) else {
+            return;
+        };
+        let dir = TempDir::new("http-groups");
+        let local = dir.join("store.zarr");
+        let values = formula::<f64>(&[6, 4]);
+        let x = from_ndarray(&values, [3, 4]).unwrap();
+        for (name, version) in [("v2", ZarrVersion::V2), ("v3", ZarrVersion::V3)] {
+            let group = GroupOptions::default().version(version);
+            // `name` (consolidated, with `a`), `name/sub` (consolidated, with `b`), and
+            // `name/sub/inner` (empty, not consolidated: the nearest consolidated group
+            // above it lists it).
+            let dims = || WriteOptions::default().dimension_names(["y", "x"]);
+            Dataset::new()
+                .array("a", &x, dims())
+                .to_zarr(&local, name, &group)
+                .unwrap();
+            Dataset::new()
+                .array("b", &(&x * 2.0), dims())
+                .to_zarr(&local, &format!("{name}/sub"), &group)
+                .unwrap();
+            zarr::create_group(&local, &format!("{name}/sub/inner"), &group).unwrap();
+        }
+        let server = http_server(&python, &dir.join(""));
+        let url = format!("{}/store.zarr", server.url());
+        for name in ["v2", "v3"] {
+            let group = zarr::open_group(url.as_str(), name).unwrap();
+            assert_eq!(
+                (group.arrays(), group.groups()),
+                (&["a".to_string()][..], &["sub".to_string()][..]),
+                "{name}"
+            );
+            let a = group.array("a").unwrap().into_typed::<f64>().unwrap();
+            assert_same(&a.compute().unwrap(), &values, name);
+            let sub = group.group("sub").unwrap();
+            assert_eq!(
+                (sub.arrays(), sub.groups()),
+                (&["b".to_string()][..], &["inner".to_string()][..]),
+                "{name}"
+            );
+            let b = sub.array("b").unwrap().into_typed::<f64>().unwrap();
+            assert_same(&b.compute().unwrap(), &(&values * 2.0), name);
+            let inner = sub.group("inner").unwrap();
+            assert!(
+                inner.arrays().is_empty() && inner.groups().is_empty(),
+                "{name}"
+            );
+        }
+        // The root has no consolidated metadata: an error that says what is missing.
+        let message = zarr::open_group(url.as_str(), "/").unwrap_err().to_string();
+        assert!(message.contains("consolidated metadata"), "{message}");
     }
 }

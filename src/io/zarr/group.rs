@@ -11,8 +11,8 @@ use zarrs::storage::store::MemoryStore;
 use super::dataset::Dataset;
 use super::erasure::{Place, note_erased, refuse_erasing_inputs};
 use super::hierarchy::{
-    NodeKind, consolidate_metadata, ensure_parents, is_consolidated, node_kind,
-    refresh_consolidated, write_group,
+    NodeKind, consolidate_metadata, consolidated_children, ensure_parents, is_consolidated,
+    node_kind, refresh_consolidated, write_group,
 };
 use super::metadata::ZarrVersion;
 use super::staging::{Staging, can_stage, is_staging};
@@ -283,25 +283,35 @@ pub fn open_group(store: impl IntoStore, path: &str) -> Result<Group> {
     let group =
         ZGroup::open(store.storage.clone(), &node_path).map_err(|e| store.error(&node_path, e))?;
     let attributes = group.attributes().clone();
-    let children = group
-        .children(false)
-        .map_err(|e| store.error(&node_path, e))?;
-    let names = |want_array: bool| {
-        let mut names: Vec<String> = children
-            .iter()
-            .filter(|c| matches!(c.metadata(), NodeMetadata::Array(_)) == want_array)
-            .map(|c| {
-                let path = c.path().as_str();
-                path.rsplit('/').next().unwrap_or_default().to_string()
-            })
-            .filter(|name| !is_staging(name))
-            .collect();
-        names.sort();
-        names
+    // Listed where the store can list (always current); else (HTTP) from the consolidated
+    // metadata, as zarr-python and xarray open such groups.
+    let (arrays, groups) = match group.children(false) {
+        Ok(children) => {
+            let names = |want_array: bool| {
+                let mut names: Vec<String> = children
+                    .iter()
+                    .filter(|c| matches!(c.metadata(), NodeMetadata::Array(_)) == want_array)
+                    .map(|c| {
+                        let path = c.path().as_str();
+                        path.rsplit('/').next().unwrap_or_default().to_string()
+                    })
+                    .filter(|name| !is_staging(name))
+                    .collect();
+                names.sort();
+                names
+            };
+            (names(true), names(false))
+        }
+        Err(e) => consolidated_children(&store, &node_path)?.ok_or_else(|| {
+            store.error(
+                &node_path,
+                format!("{e}; no consolidated metadata here or above lists its children"),
+            )
+        })?,
     };
     Ok(Group {
-        arrays: names(true),
-        groups: names(false),
+        arrays,
+        groups,
         store,
         path: node_path,
         version,

@@ -267,6 +267,81 @@ pub(crate) fn refresh_consolidated(store: &Store, node_path: &str) -> Result<()>
     Ok(())
 }
 
+/// The names of the arrays and of the groups directly in the group at `node_path`, from
+/// consolidated metadata: the group's own, or else that of the nearest group above it that
+/// has some (zarr-python lists every node below a group there). `None` if no group on the
+/// way up has consolidated metadata, or the nearest one does not know the group (stale).
+pub(crate) fn consolidated_children(
+    store: &Store,
+    node_path: &str,
+) -> Result<Option<(Vec<String>, Vec<String>)>> {
+    let mut holders = ancestors(node_path);
+    holders.push(node_path.to_string());
+    for holder in holders.iter().rev() {
+        let Some(nodes) = consolidated_nodes(store, holder)? else {
+            continue;
+        };
+        // The group's path below the holder ("" for the holder itself).
+        let below = node_path[holder.len()..].trim_matches('/');
+        if !below.is_empty() && nodes.get(below) != Some(&false) {
+            return Ok(None);
+        }
+        let (mut arrays, mut groups) = (Vec::new(), Vec::new());
+        for (path, &is_array) in &nodes {
+            let name = match below.is_empty() {
+                true => Some(path.as_str()),
+                false => path.strip_prefix(below).and_then(|p| p.strip_prefix('/')),
+            };
+            if let Some(name) = name.filter(|n| !n.is_empty() && !n.contains('/')) {
+                match is_array {
+                    true => arrays.push(name.to_string()),
+                    false => groups.push(name.to_string()),
+                }
+            }
+        }
+        arrays.sort();
+        groups.sort();
+        return Ok(Some((arrays, groups)));
+    }
+    Ok(None)
+}
+
+/// The nodes that the consolidated metadata of the group at `node_path` lists, by path
+/// relative to it, each with whether it is an array; `None` if it has none.
+fn consolidated_nodes(
+    store: &Store,
+    node_path: &str,
+) -> Result<Option<std::collections::BTreeMap<String, bool>>> {
+    let mut nodes = std::collections::BTreeMap::new();
+    if let Some(v2) = read_json(store, node_path, ".zmetadata")? {
+        let Some(metadata) = v2.get("metadata").and_then(Json::as_object) else {
+            return Ok(None);
+        };
+        for key in metadata.keys() {
+            if let Some(path) = key.strip_suffix("/.zarray") {
+                nodes.insert(path.to_string(), true);
+            } else if let Some(path) = key.strip_suffix("/.zgroup") {
+                nodes.insert(path.to_string(), false);
+            }
+        }
+        return Ok(Some(nodes));
+    }
+    let v3 = read_json(store, node_path, "zarr.json")?;
+    let Some(metadata) = v3.as_ref().and_then(|group| {
+        group
+            .get("consolidated_metadata")?
+            .get("metadata")?
+            .as_object()
+    }) else {
+        return Ok(None);
+    };
+    for (path, document) in metadata {
+        let is_array = document.get("node_type").and_then(Json::as_str) == Some("array");
+        nodes.insert(path.clone(), is_array);
+    }
+    Ok(Some(nodes))
+}
+
 /// An inline consolidated metadata entry (v3).
 fn inline(metadata: Map<String, Json>) -> Json {
     json!({"kind": "inline", "must_understand": false, "metadata": metadata})

@@ -134,7 +134,8 @@ pub(crate) struct RemoteStorage {
     block_on: IoBlockOn,
     /// Chunks fetched ahead by the tasks that read them.
     pub(crate) fetcher: Fetcher,
-    /// Why the store refuses writes (HTTP), if it does.
+    /// Why the store refuses writes (HTTP), if it does. Such a store cannot list either
+    /// (a web server lists nothing that a client can rely on).
     read_only: Option<String>,
     url: String,
 }
@@ -166,6 +167,19 @@ impl RemoteStorage {
     /// Why writes are refused, if they are.
     pub(crate) fn read_only(&self) -> Option<&str> {
         self.read_only.as_deref()
+    }
+
+    /// An error, at once, for a listing an HTTP store cannot give (rather than a request
+    /// that a web server refuses, retried as a server error).
+    fn refuse_listing(&self) -> std::result::Result<(), StorageError> {
+        match &self.read_only {
+            Some(_) => Err(StorageError::Other(format!(
+                "{}: HTTP stores cannot list (groups there are opened through their \
+                 consolidated metadata)",
+                self.url
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn refuse_writes(&self) -> std::result::Result<(), StorageError> {
@@ -251,18 +265,22 @@ impl ReadableStorageTraits for RemoteStorage {
 
 impl ListableStorageTraits for RemoteStorage {
     fn list(&self) -> std::result::Result<StoreKeys, StorageError> {
+        self.refuse_listing()?;
         self.sync.list()
     }
     fn list_prefix(&self, prefix: &StorePrefix) -> std::result::Result<StoreKeys, StorageError> {
+        self.refuse_listing()?;
         self.sync.list_prefix(prefix)
     }
     fn list_dir(
         &self,
         prefix: &StorePrefix,
     ) -> std::result::Result<StoreKeysPrefixes, StorageError> {
+        self.refuse_listing()?;
         self.sync.list_dir(prefix)
     }
     fn size_prefix(&self, prefix: &StorePrefix) -> std::result::Result<u64, StorageError> {
+        self.refuse_listing()?;
         self.sync.size_prefix(prefix)
     }
 }
