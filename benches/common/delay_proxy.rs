@@ -198,7 +198,9 @@ mod splice {
     /// One `splice(2)` call of at most `length` bytes, retried when interrupted.
     fn splice(from: i32, to: i32, length: usize) -> Result<usize> {
         loop {
-            let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE;
+            // Not SPLICE_F_MORE: like MSG_MORE it holds a last partial segment back (up to
+            // 200 ms) for data that would never come.
+            let flags = libc::SPLICE_F_MOVE;
             // SAFETY: both are open descriptors, and null offsets mean "the current one",
             // as splice(2) requires for sockets and pipes.
             let moved = unsafe {
