@@ -543,6 +543,58 @@ fn arrays_written_later_join_the_consolidated_metadata() {
 }
 
 #[test]
+fn a_group_replaced_in_one_step_is_what_xarray_opens() {
+    for version in VERSIONS {
+        let label = format!("{version:?}");
+        let d = TempDir::new("groups-replaced");
+        let dims = || WriteOptions::default().dimension_names(["lat", "lon"]);
+        let t = from_ndarray(&grid(|i| i as f64 - 4.0), [2, 3]).unwrap();
+        let create = GroupOptions::default()
+            .version(version)
+            .attribute("title", "first");
+        Dataset::new()
+            .array("t", &t, dims().units("K"))
+            .array("old", &t, dims())
+            .to_zarr(d.path(), "run", &create)
+            .unwrap();
+        // Replaced by a group computed from it: the anomaly of `t` from its mean.
+        let old_t = zarr::open(d.path(), "run/t")
+            .unwrap()
+            .into_typed::<f64>()
+            .unwrap();
+        let anomaly = &old_t - &old_t.mean();
+        let replace = create
+            .clone()
+            .attribute("title", "second")
+            .mode(WriteMode::Overwrite);
+        Dataset::new()
+            .coord("lat", vec![-45.0, 0.0, 45.0], WriteOptions::default())
+            .array("anomaly", &anomaly, dims().units("K"))
+            .to_zarr(d.path(), "run", &replace)
+            .unwrap();
+        let group = zarr::open_group(d.path(), "run").unwrap();
+        assert_eq!(group.arrays(), ["anomaly", "lat"], "{label}");
+        let Some(python) = python() else { continue };
+        let seen = described(&python, d.path(), Some("run"));
+        assert_eq!(
+            seen["consolidated_arrays"],
+            json!(["anomaly", "lat"]),
+            "{label}"
+        );
+        let xr = &seen["xarray"];
+        if xr.is_null() {
+            continue;
+        }
+        assert_eq!(xr["attrs"], json!({"title": "second"}), "{label}");
+        assert_eq!(xr["dims"], json!({"lat": 3, "lon": 4}), "{label}");
+        // The mean of -4..8 is 1.5: exact in binary.
+        let want = listed((0..12).map(|i| i as f64 - 4.0 - 1.5));
+        assert_eq!(xr["variables"]["anomaly"]["values"], want, "{label}");
+        assert_eq!(seen["xarray_unconsolidated_agrees"], json!(true), "{label}");
+    }
+}
+
+#[test]
 fn overwriting_a_group_replaces_a_store_without_group_metadata() {
     // A store whose root has no group metadata (an implicit group, or written by a tool
     // that made none), with an array in it: overwriting the root group replaces it all.

@@ -31,7 +31,10 @@ pub(crate) struct Place(String);
 impl Place {
     pub(crate) fn of(store: &Store, node_path: &str) -> Place {
         let root = match (&store.path, &store.url) {
-            (Some(dir), _) => std::path::absolute(dir)
+            // Canonical where the directory exists (it does for whatever is read or
+            // erased), so that two spellings of one store are one place.
+            (Some(dir), _) => std::fs::canonicalize(dir)
+                .or_else(|_| std::path::absolute(dir))
                 .unwrap_or_else(|_| dir.clone())
                 .display()
                 .to_string(),
