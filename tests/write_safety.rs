@@ -336,6 +336,16 @@ fn chunk_keys_that_lead_outside_the_node_are_refused() {
 // ---------------------------------------------------------------------------------------
 // Overwrite, append and resume.
 
+/// A 6 x 6 array whose user closure fails on one of its four tiles.
+fn failing_on_one_tile() -> Array<f64> {
+    chunkwise::from_fn(&[6, 6], [3, 3], |block, ranges| {
+        assert!(block != [1, 1], "the user's closure fails on one tile");
+        let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+        ArrayD::from_elem(IxDyn(&shape), 1.0f64)
+    })
+    .unwrap()
+}
+
 #[test]
 fn a_failed_overwrite_keeps_the_old_array_whole() {
     let dir = TempDir::new("failed-overwrite");
@@ -343,12 +353,7 @@ fn a_failed_overwrite_keeps_the_old_array_whole() {
     let old = chunkwise::full(&[6, 6], 7.0f64, [3, 3]).unwrap();
     old.to_zarr(&store, "g/a", &WriteOptions::default())
         .unwrap();
-    let failing = chunkwise::from_fn(&[6, 6], [3, 3], |block, ranges| {
-        assert!(block != [1, 1], "the user's closure fails on one tile");
-        let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-        ArrayD::from_elem(IxDyn(&shape), 1.0f64)
-    })
-    .unwrap();
+    let failing = failing_on_one_tile();
     let result = failing.to_zarr(
         &store,
         "g/a",
@@ -430,12 +435,7 @@ fn a_failed_group_overwrite_keeps_the_old_group_whole() {
     first
         .to_zarr(&store, "g", &GroupOptions::default().attribute("v", 1))
         .unwrap();
-    let failing = chunkwise::from_fn(&[6, 6], [3, 3], |block, ranges| {
-        assert!(block != [1, 1], "the user's closure fails on one tile");
-        let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-        ArrayD::from_elem(IxDyn(&shape), 1.0f64)
-    })
-    .unwrap();
+    let failing = failing_on_one_tile();
     let second = Dataset::new()
         .array("a", &old, WriteOptions::default())
         .array("c", &failing, WriteOptions::default());

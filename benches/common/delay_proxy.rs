@@ -95,14 +95,19 @@ fn relay(client: TcpStream, upstream: SocketAddr, delay: Duration) -> std::io::R
     Ok(())
 }
 
-/// Relays a body of known length: first what the reader holds already, then the rest.
-#[cfg(target_os = "linux")]
-struct BodyRelay(splice::Pipe);
+/// Relays bodies of known length: first what the reader holds already, then the rest, on
+/// Linux through a pipe with `splice(2)`, elsewhere copied through the proxy's memory.
+struct BodyRelay {
+    #[cfg(target_os = "linux")]
+    pipe: splice::Pipe,
+}
 
-#[cfg(target_os = "linux")]
 impl BodyRelay {
     fn new() -> std::io::Result<BodyRelay> {
-        splice::Pipe::new().map(BodyRelay)
+        Ok(BodyRelay {
+            #[cfg(target_os = "linux")]
+            pipe: splice::Pipe::new()?,
+        })
     }
 
     fn relay(
@@ -114,27 +119,11 @@ impl BodyRelay {
         let held = (from.buffer().len() as u64).min(length) as usize;
         to.write_all(&from.buffer()[..held])?;
         from.consume(held);
-        self.0.splice_all(from.get_ref(), to, length - held as u64)
-    }
-}
-
-/// Elsewhere, the body is copied through the proxy's memory.
-#[cfg(not(target_os = "linux"))]
-struct BodyRelay;
-
-#[cfg(not(target_os = "linux"))]
-impl BodyRelay {
-    fn new() -> std::io::Result<BodyRelay> {
-        Ok(BodyRelay)
-    }
-
-    fn relay(
-        &mut self,
-        from: &mut BufReader<TcpStream>,
-        to: &mut TcpStream,
-        length: u64,
-    ) -> std::io::Result<()> {
-        std::io::copy(&mut from.take(length), to).map(drop)
+        let rest = length - held as u64;
+        #[cfg(target_os = "linux")]
+        return self.pipe.splice_all(from.get_ref(), to, rest);
+        #[cfg(not(target_os = "linux"))]
+        std::io::copy(&mut from.get_mut().take(rest), to).map(drop)
     }
 }
 

@@ -15,9 +15,9 @@ use super::hierarchy::{
     node_kind, refresh_consolidated, write_group,
 };
 use super::metadata::ZarrVersion;
-use super::staging::{Staging, can_stage, is_staging};
+use super::staging::{can_stage, is_staging};
 use super::store::{IntoStore, Store};
-use super::write::{WriteMode, node_prefix, plan_write};
+use super::write::{WriteMode, make_room, plan_write};
 use super::{AnyArray, node_path, open};
 use crate::error::{BuildError, Error, Result, StorageError};
 use crate::exec::{Config, Report, run_sinks};
@@ -194,22 +194,8 @@ fn replace_group(
 ) -> Result<(Group, Report)> {
     let mut staging = None;
     let target = config.on_root(|| {
-        let target = match (&store.path, can_stage(store, node_path)) {
-            (Some(root), true) => {
-                let staged = Staging::new(root, node_path, store.synced)
-                    .map_err(|e| store.error(node_path, e))?;
-                staging.insert(staged).node_path().to_string()
-            }
-            _ => {
-                let prefix = node_prefix(store, node_path)?;
-                store
-                    .storage
-                    .erase_prefix(&prefix)
-                    .map_err(|e| store.error(node_path, e))?;
-                note_erased(Place::of(store, node_path));
-                node_path.to_string()
-            }
-        };
+        let (target, staged) = make_room(store, node_path)?;
+        staging = staged;
         ensure_parents(store, node_path, options.version)?;
         write_group(store, &target, options.version, &options.attributes)?;
         Ok(target)

@@ -258,6 +258,24 @@ pub(crate) fn node_prefix(store: &Store, node_path: &str) -> Result<StorePrefix>
     StorePrefix::new(format!("{trimmed}/")).map_err(|e| store.error(node_path, e))
 }
 
+/// Where the replacement of the node at `node_path` is written: beside it under a staging
+/// name, to be exchanged with it once written ([`Staging`]: below the root of a directory
+/// store), or else at its own path, after erasing whatever is there.
+pub(crate) fn make_room(store: &Store, node_path: &str) -> Result<(String, Option<Staging>)> {
+    if let (Some(root), true) = (&store.path, can_stage(store, node_path)) {
+        let staged =
+            Staging::new(root, node_path, store.synced).map_err(|e| store.error(node_path, e))?;
+        return Ok((staged.node_path().to_string(), Some(staged)));
+    }
+    let prefix = node_prefix(store, node_path)?;
+    store
+        .storage
+        .erase_prefix(&prefix)
+        .map_err(|e| store.error(node_path, e))?;
+    note_erased(Place::of(store, node_path));
+    Ok((node_path.to_string(), None))
+}
+
 /// Keys under the node at `node_path`.
 fn keys_under(store: &Store, node_path: &str) -> Result<Vec<String>> {
     let prefix = node_prefix(store, node_path)?;
@@ -499,23 +517,9 @@ impl WritePlan {
             })),
             (true, WriteMode::Resume) => Ok((node_path.clone(), None)),
             (exists, _) => {
-                let mut staging = None;
-                let target = match (&store.path, exists) {
-                    (_, false) => node_path.clone(),
-                    (Some(root), true) if can_stage(store, node_path) => {
-                        let staged = Staging::new(root, node_path, store.synced)
-                            .map_err(|e| store.error(node_path, e))?;
-                        staging.insert(staged).node_path().to_string()
-                    }
-                    (_, true) => {
-                        let prefix = node_prefix(store, node_path)?;
-                        store
-                            .storage
-                            .erase_prefix(&prefix)
-                            .map_err(|e| store.error(node_path, e))?;
-                        note_erased(Place::of(store, node_path));
-                        node_path.clone()
-                    }
+                let (target, staging) = match exists {
+                    true => make_room(store, node_path)?,
+                    false => (node_path.clone(), None),
                 };
                 let array = zarrs::array::Array::new_with_metadata(
                     store.storage.clone(),
