@@ -181,7 +181,7 @@ fn write_new_group(store: &Store, node_path: &str, options: &GroupOptions) -> Re
 /// writes arrays into before it is published.
 ///
 /// Below the root of a directory store the new group is staged beside the old node and
-/// exchanged with it once `fill` has succeeded ([`Staging`]): a failed or killed
+/// exchanged with it once `fill` has succeeded ([`make_room`]): a failed or killed
 /// replacement leaves the old node whole, and `fill` may read it. Elsewhere the old node is
 /// erased first (the caller has checked that `fill` does not read it). In a distributed
 /// run, rank 0 writes the group's metadata and publishes it; every rank runs `fill`.
