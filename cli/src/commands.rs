@@ -54,18 +54,7 @@ impl Output {
         };
         options.attribute("history", history)
     }
-}
 
-/// The attributes that say how a variable is packed: decoded values drop them.
-const PACKING: [&str; 5] = [
-    "scale_factor",
-    "add_offset",
-    "_FillValue",
-    "missing_value",
-    "_Unsigned",
-];
-
-impl Output {
     /// [`Output::options`] for f64 values decoded from `input`: without its packing
     /// attributes, NaN (missing) as the fill value.
     fn decoded_options(&self, input: &AnyArray, dims: Vec<String>) -> WriteOptions {
@@ -76,6 +65,15 @@ impl Output {
         options
     }
 }
+
+/// The attributes that say how a variable is packed: decoded values drop them.
+const PACKING: [&str; 5] = [
+    "scale_factor",
+    "add_offset",
+    "_FillValue",
+    "missing_value",
+    "_Unsigned",
+];
 
 /// The input's dimension names, with `axis<k>` for unnamed ones.
 fn dims(input: &AnyArray) -> Vec<String> {

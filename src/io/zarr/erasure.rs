@@ -102,15 +102,16 @@ pub(crate) fn refuse_erasing_inputs(input: &Arc<Node>, place: &Place, op: &str) 
             continue;
         }
         if let NodeKind::Source(Source::Tiles(source)) = &node.kind
-            && let Some(read) = source.stored_place()
-            && read.starts_with(place.as_str())
+            && let Some(read) = source.stored_place().map(Place)
+            && place.covers(&read)
         {
             return Err(Error::Build(BuildError::InvalidArgument {
                 op: op.into(),
                 reason: format!(
-                    "the computation reads {read}, which this overwrite erases before it \
+                    "the computation reads {}, which this overwrite erases before it \
                      writes (an overwrite is staged beside the old node only below the root \
-                     of a directory store); write to another path, or compute first"
+                     of a directory store); write to another path, or compute first",
+                    read.as_str()
                 ),
             }));
         }

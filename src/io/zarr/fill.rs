@@ -153,9 +153,14 @@ pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
     if text.is_empty() || !text.len().is_multiple_of(4) {
         return None;
     }
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    for group in text.chunks(4) {
+    let groups = text.len() / 4;
+    let mut out = Vec::with_capacity(groups * 3);
+    for (g, group) in text.chunks(4).enumerate() {
+        // At most two `=`, and only at the end of the text.
         let pad = group.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && g + 1 < groups) {
+            return None;
+        }
         let mut n = 0u32;
         for &c in &group[..4 - pad] {
             n = (n << 6) | digit(c)?;
@@ -181,6 +186,10 @@ mod tests {
         assert_eq!(base64(b"abc"), "YWJj");
         assert_eq!(base64_decode("YWI="), Some(b"ab".to_vec()));
         assert_eq!(base64_decode("YWJj"), Some(b"abc".to_vec()));
+        // Text that is not base64 (as a corrupt `_FillValue` may hold) is refused.
+        for bad in ["====", "A===", "YQ==YWJj", "YW=j", "YWJ", "YW!j"] {
+            assert_eq!(base64_decode(bad), None, "{bad}");
+        }
         assert_eq!(
             base64_decode(&base64(&(-9999.0f64).to_le_bytes())),
             Some((-9999.0f64).to_le_bytes().to_vec())
