@@ -14,9 +14,9 @@
 //!
 //! - read and sum a 10000 x 10000 f64 array in 1000 x 1000 zstd chunks from a local S3
 //!   server (moto, started by the bench) with 5 ms added to every request (and with none)
-//!   by a delaying proxy in the bench's threads (benches/common/delay_proxy.rs), against
-//!   Dask + zarr-python reading
-//!   the same bucket through fsspec/s3fs (benches/s3_dask.py) in the same run. Needs the
+//!   by a delaying proxy in a process of its own (benches/common/delay_proxy.rs), against
+//!   Dask + zarr-python reading the same bucket through fsspec/s3fs (benches/s3_dask.py) in
+//!   the same run: wall time, and the CPU time each client takes per read. Needs the
 //!   `object-store` feature (`cargo bench --bench zarr --features object-store -- s3`),
 //!   moto in the interop venv (`$CHUNKWISE_ZARR_PYTHON` or target/zarr-venv) and s3fs in
 //!   the peers venv (target/peers, or `$CHUNKWISE_PEERS_PYTHON`).
@@ -331,8 +331,8 @@ mod s3 {
         use chunkwise::Config;
         use chunkwise::io::zarr::{self, Compression, Store, WriteOptions};
 
-        use crate::common::scale;
-        use crate::delay_proxy::DelayProxy;
+        use crate::common::{process_cpu_seconds, scale};
+        use crate::delay_proxy::ProxyProcess;
         use crate::s3_util;
         use crate::three_runs;
 
@@ -358,8 +358,9 @@ mod s3 {
             ok.then_some(python)
         }
 
-        /// Dask's median seconds for the sum through `endpoint`.
-        fn dask(python: &Path, endpoint: &str, url: &str) -> Option<f64> {
+        /// Dask's median seconds for the sum through `endpoint`, and the CPU seconds its
+        /// process takes per run.
+        fn dask(python: &Path, endpoint: &str, url: &str) -> Option<(f64, f64)> {
             let out = Command::new(python)
                 .args(["benches/s3_dask.py", endpoint, url, "x"])
                 .output()
@@ -371,10 +372,13 @@ mod s3 {
             }
             let line = text.lines().find(|l| l.starts_with("RESULT"))?;
             println!("  {line}");
-            line.split_whitespace()
-                .find_map(|f| f.strip_prefix("median_s="))?
-                .parse()
-                .ok()
+            let field = |name: &str| -> Option<f64> {
+                line.split_whitespace()
+                    .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))?
+                    .parse()
+                    .ok()
+            };
+            Some((field("median_s")?, field("cpu_s")?))
         }
 
         pub(crate) fn s3() {
@@ -398,11 +402,13 @@ mod s3 {
             let expected = x.sum().compute().unwrap().sum();
 
             let upstream = ([127, 0, 0, 1], moto.port).into();
+            let exe = std::env::current_exe().expect("the bench binary");
             for delay in [0, 5] {
-                let proxy = DelayProxy::start(upstream, std::time::Duration::from_millis(delay));
+                let delay_ms = std::time::Duration::from_millis(delay);
+                let proxy = ProxyProcess::spawn(&exe, upstream, delay_ms);
                 println!("  -- {delay} ms added per request (proxy {})", proxy.url());
                 let store = Store::from_url_with(url, &s3_util::options(&proxy.url())).unwrap();
-                let mut ours = f64::NAN;
+                let (mut ours, mut our_cpu) = (f64::NAN, f64::NAN);
                 for (what, config) in [
                     (
                         "each tile fetched when its task runs",
@@ -411,14 +417,16 @@ mod s3 {
                     ("tiles fetched ahead (io_concurrency 16)", Config::default()),
                 ] {
                     // Opening the array is timed too, as in Dask's runs.
+                    let cpu_before = process_cpu_seconds();
                     let runs = three_runs(|| {
                         let array = zarr::open(&store, "x").unwrap();
                         let array = array.into_typed::<f64>().unwrap();
                         let sum = array.sum().compute_with(&config).unwrap().sum();
                         assert!((sum - expected).abs() <= 1e-6 * expected.abs());
                     });
+                    our_cpu = (process_cpu_seconds() - cpu_before) / 3.0;
                     println!(
-                        "  chunkwise, {what}: median {:.3} s (min {:.3}, first {:.3}), {:.0} MB/s",
+                        "  chunkwise, {what}: median {:.3} s (min {:.3}, first {:.3}), {:.0} MB/s, CPU {our_cpu:.2} s per read",
                         runs.median,
                         runs.min,
                         runs.first,
@@ -427,11 +435,12 @@ mod s3 {
                     ours = runs.median;
                 }
                 if let Some(peers) = &peers
-                    && let Some(theirs) = dask(peers, &proxy.url(), url)
+                    && let Some((theirs, their_cpu)) = dask(peers, &proxy.url(), url)
                 {
                     println!(
-                        "  chunkwise (fetched ahead) {ours:.3} s vs Dask {theirs:.3} s: {:.2}x",
-                        theirs / ours
+                        "  chunkwise (fetched ahead) {ours:.3} s vs Dask {theirs:.3} s: {:.2}x; client CPU per read {our_cpu:.2} s vs {their_cpu:.2} s: {:.2}x",
+                        theirs / ours,
+                        their_cpu / our_cpu
                     );
                 }
             }
@@ -447,6 +456,13 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    // The S3 workload's delaying proxy, in a process of its own.
+    #[cfg(feature = "object-store")]
+    if let [command, upstream, delay_ms] = which.as_slice()
+        && command == "delay-proxy"
+    {
+        delay_proxy::serve(upstream, delay_ms);
+    }
     let workloads: [(&str, fn()); 4] = [
         ("throughput", throughput),
         ("climate", climate),

@@ -1,7 +1,9 @@
-//! A delaying HTTP/1.1 proxy on 127.0.0.1, in threads of the bench itself: each request
-//! waits `delay` before it is forwarded to the upstream server (as a distant object store
-//! would answer later), and the answer is relayed back. One thread and one upstream
-//! connection per client connection, kept alive. It handles what S3 clients send for
+//! A delaying HTTP/1.1 proxy on 127.0.0.1: each request waits `delay` before it is forwarded
+//! to the upstream server (as a distant object store would answer later), and the answer is
+//! relayed back. One thread and one upstream connection per client connection, kept alive.
+//! The bench runs it in a process of its own ([`ProxyProcess`]: the bench binary started as
+//! `delay-proxy UPSTREAM MS`), so that the CPU time the bench counts as the client's is the
+//! client's alone. It handles what S3 clients send for
 //! reads (GET, HEAD, LIST without bodies or with a `Content-Length`) and answers with a
 //! `Content-Length` (as moto does).
 //!
@@ -12,32 +14,72 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// The proxy: its address; it runs until the process ends.
-pub(crate) struct DelayProxy {
-    pub(crate) addr: SocketAddr,
+/// A proxy in a child process; it ends when this is dropped.
+pub(crate) struct ProxyProcess {
+    child: Child,
+    addr: SocketAddr,
 }
 
-impl DelayProxy {
-    /// Starts a proxy in front of `upstream` (`127.0.0.1:port`).
-    pub(crate) fn start(upstream: SocketAddr, delay: Duration) -> DelayProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-        let addr = listener.local_addr().expect("the proxy's address");
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                std::thread::spawn(move || {
-                    let _ = relay(client, upstream, delay);
-                });
-            }
-        });
-        DelayProxy { addr }
+impl ProxyProcess {
+    /// Starts `exe delay-proxy UPSTREAM MS` (see [`serve`]) and reads the address it listens on.
+    pub(crate) fn spawn(exe: &std::path::Path, upstream: SocketAddr, delay: Duration) -> Self {
+        let mut child = Command::new(exe)
+            .arg("delay-proxy")
+            .arg(upstream.to_string())
+            .arg(delay.as_millis().to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the proxy process");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("the proxy's stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the proxy's address");
+        let addr = line.trim().parse().expect("the proxy prints its address");
+        ProxyProcess { child, addr }
     }
 
     /// `http://127.0.0.1:port`.
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The child's side of [`ProxyProcess`]: serves `upstream` with `delay_ms` added to each
+/// request, after printing its address, until it is killed.
+pub(crate) fn serve(upstream: &str, delay_ms: &str) -> ! {
+    let upstream = upstream.parse().expect("the upstream address");
+    let delay = Duration::from_millis(delay_ms.parse().expect("the delay in ms"));
+    println!("{}", listen(upstream, delay));
+    std::io::stdout().flush().expect("print the address");
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Starts the proxy in front of `upstream` (`127.0.0.1:port`) in threads of this process,
+/// for as long as it runs; returns the address it listens on.
+fn listen(upstream: SocketAddr, delay: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+    let addr = listener.local_addr().expect("the proxy's address");
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = relay(client, upstream, delay);
+            });
+        }
+    });
+    addr
 }
 
 /// The header block of a request or response (through the blank line), or `None` at the

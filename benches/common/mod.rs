@@ -37,6 +37,19 @@ pub(crate) fn rss_mib(field: &str) -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
+/// The CPU time (user and system) that this process's threads have taken so far, in
+/// seconds.
+pub(crate) fn process_cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given, which is plain data.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
 /// Median wall time of `reps` runs, and the last run's result.
 pub(crate) fn median<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, R) {
     let mut times = Vec::new();
