@@ -742,13 +742,19 @@ fn empty_selections() {
 }
 
 #[test]
-fn var_with_ddof_at_least_count_is_nan() {
+fn var_with_ddof_at_least_count_divides_by_zero_as_numpy() {
     let x = arr(
         &arr2(&[[1.0f64, 2.0], [3.0, 5.0], [4.0, 4.0]]).into_dyn(),
         &Chunks::Shape(vec![1, 1]),
     );
+    // np.var(x, axis=1, ddof=2): the sums of squares over max(2 - 2, 0).
+    let var = x.var_axis(1, 2.0).compute().unwrap();
+    assert_eq!(var[[0]], f64::INFINITY);
+    assert_eq!(var[[1]], f64::INFINITY);
+    assert!(var[[2]].is_nan(), "0 / 0");
+    // np.nanvar leaves no degree of freedom as NaN.
     assert!(
-        x.var_axis(1, 2.0)
+        x.nanvar_axis(1, 2.0)
             .compute()
             .unwrap()
             .iter()
@@ -770,7 +776,8 @@ fn var_with_ddof_at_least_count_is_nan() {
         dense_var(&values, 5.0),
         1e-14
     ));
-    assert!(x.var(6.0).compute().unwrap().scalar().is_nan());
+    assert_eq!(x.var(6.0).compute().unwrap().scalar(), f64::INFINITY);
+    assert_eq!(x.std(7.0).compute().unwrap().scalar(), f64::INFINITY);
 }
 
 #[test]

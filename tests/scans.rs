@@ -113,3 +113,9 @@ fn empty_axes_scan_to_empty_arrays() {
     assert_eq!(x.cumsum(0).unwrap().compute().unwrap().shape(), &[0, 3]);
     assert_eq!(x.cumprod(1).unwrap().compute().unwrap().shape(), &[0, 3]);
 }
+
+#[test]
+fn an_empty_axis_of_several_empty_chunks_scans_to_an_empty_array() {
+    let x = chunkwise::zeros::<f64>(&[0], Chunks::Sizes(vec![vec![0, 0]])).unwrap();
+    assert_eq!(x.cumsum(0).unwrap().compute().unwrap().len(), 0);
+}

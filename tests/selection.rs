@@ -345,3 +345,74 @@ fn empty_arrays_select_nothing() {
         ndarray::arr1(&[0i64, 0, 0]).into_dyn()
     );
 }
+
+#[test]
+fn reductions_along_the_other_axes_keep_the_selection() {
+    // np.compress(keep, x, axis=1).min(axis=0) and .max(axis=0): the dropped columns have
+    // nothing selected, and must not make the kept ones an empty reduction.
+    let data = dense_f64(&[5, 6], 11);
+    let x = from_ndarray(&data, [2, 4]).unwrap();
+    let keep = [true, false, true, false, false, true];
+    let c = from_ndarray(&ndarray::arr1(&keep), [4]).unwrap();
+    let sel = x.compress(&c, 1).unwrap();
+    let expected = compress_axis(&data, &keep, 1);
+    let min = sel.min_with(&Reduction::axis(0)).compute().unwrap();
+    assert_eq!(min, expected.fold_axis(Axis(0), f64::MAX, |a, b| a.min(*b)));
+    let max = sel.max_with(&Reduction::axis(0)).compute().unwrap();
+    assert_eq!(max, expected.fold_axis(Axis(0), f64::MIN, |a, b| a.max(*b)));
+    let sum = sel.sum_with(&Reduction::axis(0)).compute().unwrap();
+    assert_close(&sum, &expected.sum_axis(Axis(0)), 1e-12);
+    // Rows selected by a leading mask, reduced along the rows' other axis.
+    let rows = [false, true, true, false, true];
+    let m = from_ndarray(&ndarray::arr1(&rows), [2]).unwrap();
+    let per_row = x.mask(&m).unwrap().min_with(&Reduction::axis(1));
+    let expected = select_leading(&data, &ndarray::arr1(&rows).into_dyn());
+    assert_eq!(
+        per_row.compute().unwrap(),
+        expected.fold_axis(Axis(1), f64::MAX, |a, b| a.min(*b))
+    );
+}
+
+#[test]
+fn computed_chunk_sizes_have_no_empty_chunk_and_scans_rolling_and_coarsen_work_on_them() {
+    let x = chunkwise::arange::<f64>(0.0, 10.0, 1.0, [4]).unwrap();
+    // The first tile (0..4) selects nothing.
+    let s = x
+        .mask(&x.greater(5.0))
+        .unwrap()
+        .compute_chunk_sizes()
+        .unwrap();
+    assert_eq!(s.chunks().chunks(), &[vec![2, 2]]);
+    let values = [6.0, 7.0, 8.0, 9.0];
+    let cumsum: Vec<f64> = values
+        .iter()
+        .scan(0.0, |acc, v| {
+            *acc += v;
+            Some(*acc)
+        })
+        .collect();
+    assert_eq!(
+        s.cumsum(0)
+            .unwrap()
+            .compute()
+            .unwrap()
+            .into_raw_vec_and_offset()
+            .0,
+        cumsum
+    );
+    let rolling = s.rolling(2, 0).sum().unwrap().compute().unwrap();
+    assert_eq!(rolling.into_raw_vec_and_offset().0, vec![13.0, 15.0, 17.0]);
+    let coarse = s.coarsen(chunkwise::Coarsen::Sum, [2], false).unwrap();
+    assert_eq!(
+        coarse.compute().unwrap().into_raw_vec_and_offset().0,
+        vec![13.0, 17.0]
+    );
+    // Nothing selected: one empty chunk, and an empty scan.
+    let none = x
+        .mask(&x.greater(99.0))
+        .unwrap()
+        .compute_chunk_sizes()
+        .unwrap();
+    assert_eq!(none.chunks().chunks(), &[vec![0]]);
+    assert_eq!(none.cumsum(0).unwrap().compute().unwrap().len(), 0);
+}

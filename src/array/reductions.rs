@@ -399,7 +399,9 @@ macro_rules! moment_methods {
 }
 
 moment_methods! {
-    /// Variance with `ddof` delta degrees of freedom (0: population, 1: sample).
+    /// Variance with `ddof` delta degrees of freedom (0: population, 1: sample). As NumPy's,
+    /// the sum of squared deviations is divided by `max(count - ddof, 0)`: where no degree
+    /// of freedom is left the result is infinite, or NaN if the values are all equal.
     ///
     /// ```
     /// let x = chunkwise::arange::<f64>(1.0, 5.0, 1.0, [3]).unwrap();

@@ -260,7 +260,8 @@ impl<T: Element> Selection<T> {
     /// number of elements each of its tiles selects; a mask over several axes is first
     /// made one tile along all of them but the first, as Dask's `ravel` does), then
     /// builds the array whose tiles select from the array's tiles. Its selected axis has
-    /// one chunk per mask tile.
+    /// one chunk per mask tile that selects something (Dask keeps zero-length chunks for
+    /// the others; a chunkwise grid has none on an axis that is not empty).
     ///
     /// ```
     /// use chunkwise::prelude::*;
@@ -476,8 +477,8 @@ impl<T: Element> Selection<T> {
         ))
     }
 
-    /// The reduction `reduce` (of the array with the mask spread over it, `None` once no
-    /// axis is selected) as `how` says.
+    /// The reduction `reduce` (of the array with the mask spread over it when `how`
+    /// reduces the selected axis, otherwise `None`) as `how` says.
     fn reduce_with<U: Element>(
         &self,
         how: &Reduction,
@@ -487,7 +488,13 @@ impl<T: Element> Selection<T> {
             Ok(plan) => plan,
             Err(e) => return Selection::unknown_failed(e),
         };
-        let spread = self.mask.as_ref().map(|m| self.spread_mask(m));
+        // Only a reduction over the selected axis needs the masked-out elements left out:
+        // along the other axes every lane is reduced whole, and the lanes the mask drops
+        // are dropped from the result by the mask it keeps.
+        let spread = match plan.mask {
+            Some(_) => None,
+            None => self.mask.as_ref().map(|m| self.spread_mask(m)),
+        };
         let result = reduce(spread.as_ref(), &plan.values_how);
         let values = match plan.squeeze.is_empty() {
             true => result,

@@ -49,6 +49,10 @@ where
     F: Fn(U, U) -> U + Clone + Send + Sync + 'static,
 {
     let grid = input.grid.clone();
+    if grid.shape()[axis] == 0 {
+        // Nothing to scan (its tiles may be many, all empty: no fold of theirs exists).
+        return input.clone();
+    }
     let blocks = grid.nblocks()[axis];
     // The fold of each tile along the axis: one slice per tile.
     let fold = op.clone();

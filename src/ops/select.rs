@@ -37,7 +37,8 @@ pub(crate) fn block_counts(mask: &Arc<Node>) -> Arc<Node> {
 /// `mask` covers axes `at..at + mask.ndim()` of `values`, chunked alike there, with one
 /// block along each of those axes but the first (so selected elements come out in C
 /// order); `counts[j]` is the number of true elements of mask block `j`. Those axes become
-/// one axis, chunked as `counts`; the other axes keep their chunks.
+/// one axis, chunked as the counts of the blocks that select something (a grid has no
+/// zero-length chunk on an axis that is not empty); the other axes keep their chunks.
 pub(crate) fn select<T: Element>(
     values: &Arc<Node>,
     mask: &Arc<Node>,
@@ -46,9 +47,16 @@ pub(crate) fn select<T: Element>(
 ) -> Arc<Node> {
     let k = mask.ndim();
     let after = at + k..values.ndim();
+    // The mask block of each output block: those that select something, or the first
+    // (selecting nothing) when none does.
+    let mut sources: Vec<usize> = (0..counts.len()).filter(|&j| counts[j] > 0).collect();
+    if sources.is_empty() {
+        sources.push(0);
+    }
+    let sizes = sources.iter().map(|&j| counts[j]).collect();
     let axes: Vec<AxisChunks> = (0..at)
         .map(|a| values.grid.axis(a).clone())
-        .chain([AxisChunks::from_sizes(counts)])
+        .chain([AxisChunks::from_sizes(sizes)])
         .chain(after.clone().map(|a| values.grid.axis(a).clone()))
         .collect();
     let inner_axes = after.clone();
@@ -60,8 +68,10 @@ pub(crate) fn select<T: Element>(
     )
     .run(
         move |block| {
-            let mask_block: Vec<usize> =
-                [block[at]].into_iter().chain(repeat_n(0, k - 1)).collect();
+            let mask_block: Vec<usize> = [sources[block[at]]]
+                .into_iter()
+                .chain(repeat_n(0, k - 1))
+                .collect();
             let values_block = block[..at]
                 .iter()
                 .chain(&mask_block)

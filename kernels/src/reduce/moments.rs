@@ -169,9 +169,15 @@ impl<T: Numeric> Reducer for Moments<T> {
         into.merge(other);
     }
     fn finish(&self, state: &MomentState) -> T::Real {
+        // As NumPy: `var` divides by `max(count - ddof, 0)` (an infinity, or NaN when every
+        // value is the same), `nanvar` gives NaN where no degree of freedom is left.
         let spread = |ddof: f64| {
             let dof = state.count as f64 - ddof;
-            if dof <= 0.0 { f64::NAN } else { state.m2 / dof }
+            match (dof > 0.0, self.skip_nan) {
+                (true, _) => state.m2 / dof,
+                (false, false) => state.m2 / 0.0,
+                (false, true) => f64::NAN,
+            }
         };
         T::Real::from_f64(match self.output {
             MomentOutput::Mean if state.count == 0 => f64::NAN,
