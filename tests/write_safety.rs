@@ -47,7 +47,7 @@ fn expected(shape: &[usize], origin: [usize; 2], salt: f64) -> ArrayD<f64> {
     })
 }
 
-fn read(store: &Path, path: &str) -> chunkwise::Result<ArrayD<f64>> {
+fn read(store: impl zarr::IntoStore, path: &str) -> chunkwise::Result<ArrayD<f64>> {
     zarr::open(store, path)?.into_typed::<f64>()?.compute()
 }
 
@@ -500,6 +500,49 @@ fn an_overwrite_that_must_erase_what_it_reads_first_is_refused_before_erasing() 
         "{error}"
     );
     assert_eq!(x.compute().unwrap(), old.compute().unwrap());
+    // So does one array of a group's store, where another array reads it.
+    let group = zarr::create_group(&memory, "g", &GroupOptions::default()).unwrap();
+    group
+        .store(&Dataset::new().array("a", &old, WriteOptions::default()))
+        .unwrap();
+    let a = zarr::open(&memory, "g/a")
+        .unwrap()
+        .into_typed::<f64>()
+        .unwrap();
+    let zeros = chunkwise::full(&[4, 4], 0.0f64, [2, 2]).unwrap();
+    let both = Dataset::new().array("a", &zeros, overwrite.clone()).array(
+        "b",
+        &(&a * 2.0),
+        WriteOptions::default(),
+    );
+    let error = group.store(&both).unwrap_err();
+    assert!(
+        error.to_string().contains("erases before it writes"),
+        "{error}"
+    );
+    assert_eq!(read(&memory, "g/a").unwrap(), old.compute().unwrap());
+}
+
+#[test]
+fn chunks_too_large_to_decode_are_refused_before_anything_is_written() {
+    let dir = TempDir::new("huge-chunks");
+    let store = dir.join("store");
+    let x = chunkwise::arange::<f64>(0.0, 10.0, 1.0, [5]).unwrap();
+    let huge = WriteOptions::default().chunks([1usize << 40]);
+    assert!(x.to_zarr(&store, "x", &huge).is_err());
+    assert!(!store.join("x").exists(), "a refused array left metadata");
+    // An overwrite of an array in a store without directories leaves the old one.
+    let memory = Store::from_storage(std::sync::Arc::new(
+        zarrs::storage::store::MemoryStore::new(),
+    ));
+    x.to_zarr(&memory, "x", &WriteOptions::default()).unwrap();
+    let zeros = chunkwise::zeros::<f64>(&[10], [5]).unwrap();
+    assert!(
+        zeros
+            .to_zarr(&memory, "x", &huge.clone().mode(WriteMode::Overwrite))
+            .is_err()
+    );
+    assert_eq!(read(&memory, "x").unwrap(), x.compute().unwrap());
 }
 
 #[test]

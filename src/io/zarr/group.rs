@@ -17,7 +17,7 @@ use super::hierarchy::{
 use super::metadata::ZarrVersion;
 use super::staging::{can_stage, is_staging};
 use super::store::{IntoStore, Store};
-use super::write::{WriteMode, make_room, plan_write};
+use super::write::{WriteMode, make_room, plan_write, refuse_reading_erased};
 use super::{AnyArray, node_path, open};
 use crate::error::{BuildError, Error, Result, StorageError};
 use crate::exec::{Config, Report, run_sinks};
@@ -370,6 +370,7 @@ impl Group {
                     plan_write(node, &self.store, &self.child(name), &options)
                 })
                 .collect::<Result<Vec<_>>>()
+                .and_then(|plans| refuse_reading_erased(&plans).map(|()| plans))
         }))?;
         let prepared = plans
             .into_iter()

@@ -9,7 +9,7 @@ use chunkwise_kernels::dtype::{DType, Element};
 use ndarray::ArrayD;
 use serde_json::Value as Json;
 use zarrs::array::{Array as ZArray, ArraySubset};
-use zarrs::storage::ReadableWritableListableStorageTraits;
+use zarrs::storage::{ReadableStorageTraits, ReadableWritableListableStorageTraits};
 
 use super::direct::{
     Compressor, any_bytes_are_valid, decompress_into, direct_compressor, stream_zstd_file,
@@ -409,12 +409,17 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         let len = shape.iter().product();
         let values = match (compressor, file) {
             (Compressor::Zstd, Some(file)) => stream_zstd_file::<T>(&file, len, &mut |_| {})?,
-            _ => {
+            (_, file) => {
                 // The stored bytes as the store holds them (zarrs' `retrieve_encoded_chunk`
                 // would copy a shared buffer, such as a chunk fetched ahead, into a `Vec`).
-                // No guard is needed: `decompress_into` writes at most `len` elements.
+                // `decompress_into` writes at most `len` elements, but a file is read whole
+                // at the size it reports: through the guard, which refuses a size no chunk
+                // of this array can have (the general path then names the error).
                 let key = self.array.chunk_key(&index);
-                let encoded = self.array.storage().get(&key).ok()??;
+                let encoded = match file {
+                    Some(_) => self.reader().ok()?.storage().get(&key).ok()??,
+                    None => self.array.storage().get(&key).ok()??,
+                };
                 decompress_into::<T>(compressor, &encoded, len)?
             }
         };

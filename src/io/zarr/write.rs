@@ -17,7 +17,7 @@ use super::hierarchy::{ensure_parents, refresh_consolidated};
 use super::local::is_stale_temporary;
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
 use super::paths::{check_key_under, node_path};
-use super::read::guarded_for_writes;
+use super::read::{check_chunk_size, guarded_for_writes};
 use super::staging::{Staging, can_stage};
 use super::store::Handle;
 use super::store::{IntoStore, Store};
@@ -453,23 +453,24 @@ pub(crate) fn plan_write(
         fill_value: options.fill_value,
     };
     let metadata = array_metadata(&layout)?;
+    // Chunks too large to decode are refused now, from the metadata alone, so that the
+    // refusal leaves nothing behind (no metadata stored, no old array erased).
+    let scratch: Arc<dyn zarrs::storage::ReadableWritableListableStorageTraits> =
+        Arc::new(zarrs::storage::store::MemoryStore::new());
+    let unwritten: Handle =
+        zarrs::array::Array::new_with_metadata(scratch, &node_path, metadata.clone())
+            .map_err(|e| store.error(&node_path, e))?;
+    check_chunk_size(&unwritten)?;
     // One write unit per task: the shard shape if sharded, else the chunk shape.
     let unit = options.shards.clone().unwrap_or(chunks);
     let grid = ChunkGrid::regular(&shape, &unit)?;
     let exists = node_exists(store, &node_path)?;
-    match options.mode {
-        WriteMode::Create if exists => {
-            return Err(Error::Storage(StorageError::AlreadyExists {
-                path: format!("{}{}", store.describe(), node_path),
-            }));
-        }
-        WriteMode::Overwrite if exists && !can_stage(store, &node_path) => {
-            let place = Place::of(store, &node_path);
-            refuse_erasing_inputs(input, &place, "to_zarr (overwrite)")?;
-        }
-        _ => {}
+    if options.mode == WriteMode::Create && exists {
+        return Err(Error::Storage(StorageError::AlreadyExists {
+            path: format!("{}{}", store.describe(), node_path),
+        }));
     }
-    Ok(WritePlan {
+    let plan = WritePlan {
         input: input.clone(),
         store: store.clone(),
         node_path,
@@ -478,10 +479,31 @@ pub(crate) fn plan_write(
         metadata,
         grid,
         exists,
-    })
+    };
+    refuse_reading_erased(std::slice::from_ref(&plan))?;
+    Ok(plan)
+}
+
+/// Refuses writes whose inputs read an array that one of them erases before it writes (an
+/// overwrite that cannot be staged): they would read fill values where the old data was.
+pub(crate) fn refuse_reading_erased(plans: &[WritePlan]) -> Result<()> {
+    for place in plans.iter().filter_map(WritePlan::erased_first) {
+        for plan in plans {
+            refuse_erasing_inputs(&plan.input, &place, "to_zarr (overwrite)")?;
+        }
+    }
+    Ok(())
 }
 
 impl WritePlan {
+    /// Where this write erases the stored array before writing the new one, if it does: an
+    /// overwrite that cannot be staged beside it.
+    fn erased_first(&self) -> Option<Place> {
+        let erases = self.mode == WriteMode::Overwrite && self.exists;
+        (erases && !can_stage(&self.store, &self.node_path))
+            .then(|| Place::of(&self.store, &self.node_path))
+    }
+
     /// Starts the write: creates the groups above the array where they are missing, stores
     /// the metadata (or finds what a resumed write already stored) and builds the sink node.
     /// In a distributed run (`config` on a cluster), every rank checks the write and rank 0
