@@ -902,3 +902,33 @@ fn concurrent_writers_of_one_chunk_publish_whole_chunks() {
     assert!(reads > 0);
     assert_no_leftovers(&store);
 }
+
+#[test]
+fn a_store_that_is_a_link_is_overwritten_where_it_points() {
+    let dir = TempDir::new("root-link");
+    let real = dir.join("real");
+    let link = dir.join("link");
+    std::fs::create_dir_all(&real).unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let old = chunkwise::full(&[4, 4], 3.0f64, [2, 2]).unwrap();
+    old.to_zarr(&link, "/", &WriteOptions::default()).unwrap();
+    let new = chunkwise::full(&[6], 5.0f64, [3]).unwrap();
+    let overwrite = WriteOptions::default().mode(WriteMode::Overwrite);
+    new.to_zarr(&link, "/", &overwrite).unwrap();
+    let kind = std::fs::symlink_metadata(&link).unwrap().file_type();
+    assert!(kind.is_symlink(), "the link was replaced by a directory");
+    assert_eq!(read(&real, "/").unwrap(), new.compute().unwrap());
+    // The same for a group written at the root.
+    let replace = GroupOptions::default().mode(WriteMode::Overwrite);
+    Dataset::new()
+        .array("y", &old, WriteOptions::default())
+        .to_zarr(&link, "/", &replace)
+        .unwrap();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(read(&real, "y").unwrap(), old.compute().unwrap());
+}

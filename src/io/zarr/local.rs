@@ -181,11 +181,35 @@ impl WritableStorageTraits for LocalStore {
     }
     fn erase_prefix(&self, prefix: &StorePrefix) -> Result<(), StorageError> {
         check_prefix(prefix)?;
-        self.fs.erase_prefix(prefix)
+        match prefix.as_str() {
+            // The root: what it holds, not the directory itself, which may be a link the
+            // user made to where the data lives (removing it would leave the old data
+            // there and write the new data elsewhere).
+            "" => erase_entries(&self.root).map_err(StorageError::from),
+            _ => self.fs.erase_prefix(prefix),
+        }
     }
     fn supports_set_partial(&self) -> bool {
         self.fs.supports_set_partial()
     }
+}
+
+/// Removes everything in `dir` (links as links, never followed); a missing `dir` holds
+/// nothing.
+fn erase_entries(dir: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        match entry.file_type()?.is_dir() {
+            true => std::fs::remove_dir_all(entry.path())?,
+            false => std::fs::remove_file(entry.path())?,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -360,10 +360,19 @@ fn stored_units(
         })
         .collect();
     let checked = guarded_for_writes(old, store)?;
-    Ok(present
+    let (whole, torn): (Vec<_>, Vec<_>) = present
         .into_par_iter()
-        .filter(|index| decodes_whole(&checked, grid, index))
-        .collect())
+        .partition(|index| decodes_whole(&checked, grid, index));
+    // A torn unit is erased before it is written again: a task that writes part of it (an
+    // edge chunk, past the array's end) would read it back first, and fail on it.
+    for index in torn {
+        let key = old.chunk_key(&index.iter().map(|&i| i as u64).collect::<Vec<_>>());
+        store
+            .storage
+            .erase(&key)
+            .map_err(|e| store.error(key.as_str(), e))?;
+    }
+    Ok(whole.into_iter().collect())
 }
 
 /// Whether the stored unit `index` of `grid` decodes to all its elements: a chunk torn by
