@@ -261,7 +261,8 @@ fn invalid_compression_levels_are_invalid_arguments() {
 }
 
 /// `zarr.json` of a 1-d v3 array of `data_type` with `fill_value`.
-fn v3_metadata(data_type: &str, fill_value: Json) -> String {
+fn v3_metadata(data_type: impl Into<Json>, fill_value: Json) -> String {
+    let data_type: Json = data_type.into();
     json!({
         "zarr_format": 3,
         "node_type": "array",
@@ -298,12 +299,22 @@ fn unsupported_data_types() {
         .to_string(),
     );
     write("bogus", "zarr.json", v3_metadata("float128x", json!(0.0)));
+    // An extension type, named by a document.
+    let datetime =
+        json!({"name": "numpy.datetime64", "configuration": {"unit": "s", "scale_factor": 1}});
+    write("dt", "zarr.json", v3_metadata(datetime, json!(0)));
 
     let open = |name: &str| {
         catch_unwind(AssertUnwindSafe(|| zarr::open(d, name)))
             .unwrap_or_else(|_| panic!("opening {name} panicked"))
     };
-    for (name, dtype) in [("c128", "complex128"), ("f16", "float16"), ("v2c16", "c16")] {
+    let cases = [
+        ("c128", "complex128"),
+        ("f16", "float16"),
+        ("v2c16", "c16"),
+        ("dt", "numpy.datetime64"),
+    ];
+    for (name, dtype) in cases {
         match open(name) {
             Err(Error::Storage(StorageError::UnsupportedDataType { dtype: found, path })) => {
                 assert!(found.contains(dtype), "{name}: {found}");

@@ -35,12 +35,13 @@ fn subset_of(ranges: &[Range<usize>]) -> ArraySubset {
 /// The element type of a stored array, from its metadata.
 pub(crate) fn stored_dtype(array: &Handle, path: &str) -> Result<DType> {
     let meta = serde_json::to_value(array.metadata()).unwrap_or(Json::Null);
-    let name = meta
-        .get("data_type")
-        .or_else(|| meta.get("dtype"))
-        .and_then(Json::as_str)
-        .unwrap_or("")
-        .to_string();
+    let stored = meta.get("data_type").or_else(|| meta.get("dtype"));
+    // A name, or (v3 extension types, v2 structured dtypes) a document, named as written.
+    let name = match stored {
+        Some(Json::String(name)) => name.clone(),
+        Some(other) => other.to_string(),
+        None => "(none)".to_string(),
+    };
     let code = name.trim_start_matches(['<', '>', '|', '=']);
     let dtype = match code {
         "bool" | "b1" => DType::Bool,

@@ -100,7 +100,8 @@ impl Staging {
         self.root.join(node_path.trim_start_matches('/'))
     }
 
-    /// Puts the staged node in place of the old one, then erases the old one.
+    /// Puts the staged node in place of the old one, then erases the old one. An error
+    /// means the old node is still in place.
     pub(crate) fn publish(&self) -> std::io::Result<()> {
         let (staged, target) = (self.dir(&self.staged), self.dir(&self.target));
         // Never swap in a tree that lost its metadata (reaped by another process).
@@ -135,12 +136,19 @@ impl Staging {
             }
             std::fs::rename(&aside, &staged)?;
         }
+        // Published: what follows makes it durable and tidies up. A failure there must not
+        // report the new node as unwritten (its caller would then skip noting the old one
+        // as erased), so it is logged; the staging's drop tries the removal again.
         if self.sync
             && let Some(parent) = target.parent()
+            && let Err(e) = std::fs::File::open(parent).and_then(|dir| dir.sync_all())
         {
-            std::fs::File::open(parent)?.sync_all()?;
+            tracing::warn!("syncing {} after publishing into it: {e}", parent.display());
         }
-        remove_tree(&staged)
+        if let Err(e) = remove_tree(&staged) {
+            tracing::warn!("removing the replaced node at {}: {e}", staged.display());
+        }
+        Ok(())
     }
 }
 

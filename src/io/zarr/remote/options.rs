@@ -66,8 +66,10 @@ impl Retries {
 ///     .credentials("key", "secret", None)
 ///     .retries(Retries::default().max_retries(3));
 /// assert_eq!(options.region.as_deref(), Some("us-east-1"));
+/// // Debug output never shows the secrets.
+/// assert!(!format!("{options:?}").contains("\"secret\""));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct RemoteOptions {
     /// The S3 endpoint (`http://127.0.0.1:9000` for a local server); AWS's when `None`.
@@ -87,6 +89,24 @@ pub struct RemoteOptions {
     pub retries: Retries,
     /// The most requests one store has in flight at once (0: 64).
     pub max_requests: usize,
+}
+
+/// Every field but the secret access key and the session token, which show as `<redacted>`
+/// (options end up in logs and error reports).
+impl std::fmt::Debug for RemoteOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("RemoteOptions")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &redacted(&self.secret_access_key))
+            .field("session_token", &redacted(&self.session_token))
+            .field("anonymous", &self.anonymous)
+            .field("retries", &self.retries)
+            .field("max_requests", &self.max_requests)
+            .finish()
+    }
 }
 
 /// The environment variables [`RemoteOptions::from_env`] reads, in the order of precedence
