@@ -26,25 +26,35 @@ pub(crate) struct Output {
 
 impl Output {
     fn config(&self) -> Config {
-        let config = Config::default().progress(self.progress);
+        // `--progress` turns the bar on; `CHUNKWISE_PROGRESS` may have turned it on already.
+        let config = Config::default();
+        let progress = self.progress || config.progress;
+        let config = config.progress(progress);
         match self.threads {
             Some(n) => config.threads(n),
             None => config,
         }
     }
 
-    /// Write options for an output with dimensions `dims` and the input's attributes.
+    /// Write options for an output with dimensions `dims`, the input's attributes and its
+    /// Zarr version and compression.
     fn options(&self, input: &AnyArray, dims: Vec<String>) -> WriteOptions {
         let mode = match self.overwrite {
             true => WriteMode::Overwrite,
             false => WriteMode::Create,
         };
+        let format = input.format();
         let mut options = WriteOptions::default()
             .mode(mode)
             .config(self.config())
+            .version(format.version)
             .dimension_names(dims);
+        if let Some(compression) = format.compression {
+            options = options.compression(compression);
+        }
+        // The fill value is written from the options' fill value, not copied.
         for (key, value) in input.attributes() {
-            if key != "history" && key != "_ARRAY_DIMENSIONS" {
+            if !["history", "_ARRAY_DIMENSIONS", "_FillValue"].contains(&key.as_str()) {
                 options = options.attribute(key, value.clone());
             }
         }
@@ -55,10 +65,26 @@ impl Output {
         options.attribute("history", history)
     }
 
+    /// [`Output::options`] for a rewrite of `input`'s stored values: its storage format
+    /// (chunks, shards, fill value) too.
+    fn rewrite_options(&self, input: &AnyArray) -> WriteOptions {
+        self.options(input, dims(input)).keep_format(input.format())
+    }
+
     /// [`Output::options`] for f64 values decoded from `input`: without its packing
-    /// attributes, NaN (missing) as the fill value.
-    fn decoded_options(&self, input: &AnyArray, dims: Vec<String>) -> WriteOptions {
-        let mut options = self.options(input, dims).fill_value(f64::NAN);
+    /// attributes, NaN (missing) as the fill value, in the input's storage chunks along
+    /// the axes it keeps (all but `reduced`).
+    fn decoded_options(&self, input: &AnyArray, reduced: Option<usize>) -> WriteOptions {
+        let mut names = dims(input);
+        let mut chunks = input.format().chunks.clone();
+        if let Some(axis) = reduced {
+            names.remove(axis);
+            chunks.remove(axis);
+        }
+        let mut options = self
+            .options(input, names)
+            .fill_value(f64::NAN)
+            .chunks(chunks);
         options
             .attributes
             .retain(|key, _| !PACKING.contains(&key.as_str()));
@@ -105,11 +131,13 @@ fn axis_of(input: &AnyArray, dim: &str) -> Result<usize, Failure> {
 /// A description of the array or group at `location`: a line per array (dtype, shape,
 /// chunks, dimensions) and its attributes, groups with everything below them.
 pub(crate) fn info(location: &Location) -> Result<String, Failure> {
-    if let Ok(array) = location.open() {
-        return Ok(describe(&location.path, &array));
-    }
-    let group = zarr::open_group(&location.store, &location.path)
-        .map_err(|e| format!("{location}: neither an array nor a group ({e})"))?;
+    let array_error = match location.open() {
+        Ok(array) => return Ok(describe(&location.path, &array)),
+        Err(e) => e,
+    };
+    let group = zarr::open_group(&location.store, &location.path).map_err(|group_error| {
+        format!("{location}: not an array ({array_error}), nor a group ({group_error})")
+    })?;
     let mut out = String::new();
     describe_group(&group, &mut out)?;
     Ok(out)
@@ -133,15 +161,25 @@ fn describe_group(group: &zarr::Group, out: &mut String) -> Result<(), Failure> 
 }
 
 fn describe(path: &str, array: &AnyArray) -> String {
-    let chunks: Vec<usize> = (0..array.shape().len())
-        .map(|axis| array.chunks().chunk_len(axis, 0))
-        .collect();
+    let format = array.format();
+    let shards = match &format.shards {
+        Some(shards) => format!("  shards {shards:?}"),
+        None => String::new(),
+    };
+    let compression = match format.compression {
+        Some(c) => format!("{c:?}"),
+        None => "other codecs".into(),
+    };
     format!(
-        "{path}  {}  shape {:?}  chunks {:?}  dims [{}]\n{}",
+        "{path}  {}  shape {:?}  chunks {:?}{shards}  dims [{}]  v{}  {compression}\n{}",
         array.dtype(),
         array.shape(),
-        chunks,
+        format.chunks,
         dims(array).join(", "),
+        match format.version {
+            ZarrVersion::V2 => 2,
+            ZarrVersion::V3 => 3,
+        },
         attributes(array.attributes())
     )
 }
@@ -195,10 +233,9 @@ pub(crate) fn reduce(
 ) -> Result<Report, Failure> {
     let x = input.open()?;
     let axis = axis_of(&x, dim)?;
-    let mut names = dims(&x);
-    names.remove(axis);
     let result = reduced(&x.decode_cf::<f64>()?, op, axis);
-    Ok(result.to_zarr(&output.store, &output.path, &how.decoded_options(&x, names))?)
+    let options = how.decoded_options(&x, Some(axis));
+    Ok(result.to_zarr(&output.store, &output.path, &options)?)
 }
 
 /// The anomaly of `input`'s physical values (decoded as in [`reduce`]) from their mean
@@ -214,11 +251,8 @@ pub(crate) fn anomaly(
     let values = x.decode_cf::<f64>()?;
     let mean = values.nanmean_with(&Reduction::axis(axis as isize).keepdims(true));
     let result = &values - &mean;
-    Ok(result.to_zarr(
-        &output.store,
-        &output.path,
-        &how.decoded_options(&x, dims(&x)),
-    )?)
+    let options = how.decoded_options(&x, None);
+    Ok(result.to_zarr(&output.store, &output.path, &options)?)
 }
 
 /// Rewrites an array in its own element type with `options`, after taking `slice` of it
@@ -269,7 +303,8 @@ pub(crate) struct Format {
     pub(crate) version: Option<ZarrVersion>,
     /// Storage chunks (the input's when `None`).
     pub(crate) chunks: Option<Vec<usize>>,
-    /// Shards, as chunks per shard along each axis (none when `None`).
+    /// Shards, as chunks per shard along each axis (the input's when `None`; `1,1,...`
+    /// for none).
     pub(crate) shards: Option<Vec<usize>>,
 }
 
@@ -288,7 +323,7 @@ pub(crate) fn convert(
             return Err(format!("{} {what} lengths for {ndim} dimensions", lengths.len()).into());
         }
     }
-    let mut options = how.options(&x, dims(&x));
+    let mut options = how.rewrite_options(&x);
     if let Some(c) = format.compression {
         options = options.compression(c);
     }
@@ -297,9 +332,23 @@ pub(crate) fn convert(
     }
     if let Some(chunks) = &format.chunks {
         options = options.chunks(chunks);
+        // New chunks are stored unsharded unless shards are asked for.
+        options.shards = None;
     }
-    if let Some(shards) = &format.shards {
-        options = options.shards(shards);
+    if let Some(per_shard) = &format.shards {
+        let chunks = options
+            .chunks
+            .clone()
+            .unwrap_or_else(|| x.format().chunks.clone());
+        let shards: Vec<usize> = per_shard.iter().zip(&chunks).map(|(n, c)| n * c).collect();
+        options.shards = match per_shard.iter().all(|&n| n == 1) {
+            true => None,
+            false => Some(shards),
+        };
+    }
+    if options.version == ZarrVersion::V2 {
+        // Zarr v2 has no sharding.
+        options.shards = None;
     }
     let rewrite = Rewrite {
         slice: None,
@@ -309,24 +358,100 @@ pub(crate) fn convert(
     Ok(rewrite.run_any(&x)?)
 }
 
-/// The elements `start..stop` by `step` of dimension `dim` of `input`.
+/// The elements `start:stop:step` of dimension `dim` of `input`, as NumPy takes them.
 pub(crate) fn slice(
     dim: &str,
-    (start, stop, step): (isize, Option<isize>, isize),
+    (start, stop, step): (Option<isize>, Option<isize>, isize),
     input: &Location,
     output: &Location,
     how: &Output,
 ) -> Result<Report, Failure> {
     let x = input.open()?;
-    let range = SliceInfoElem::Slice {
-        start,
-        end: stop,
-        step,
-    };
+    let axis = axis_of(&x, dim)?;
+    let range = numpy_slice(x.shape()[axis], start, stop, step)?;
     let rewrite = Rewrite {
-        slice: Some((axis_of(&x, dim)?, range)),
+        slice: Some((axis, range)),
         output,
-        options: how.options(&x, dims(&x)),
+        options: how.rewrite_options(&x),
     };
     Ok(rewrite.run_any(&x)?)
+}
+
+/// NumPy's `start:stop:step` of an axis of length `len` (negative indices from the end,
+/// bounds clipped to the axis, a negative step walking back from `start`), as ndarray's
+/// slice of the same elements.
+fn numpy_slice(
+    len: usize,
+    start: Option<isize>,
+    stop: Option<isize>,
+    step: isize,
+) -> Result<SliceInfoElem, Failure> {
+    if step == 0 {
+        return Err("the step must not be 0".into());
+    }
+    let n = len as isize;
+    // Python's slice.indices: the bounds an index is clipped to.
+    let (lower, upper) = if step > 0 { (0, n) } else { (-1, n - 1) };
+    let clip = |index: Option<isize>, default: isize| match index {
+        None => default,
+        Some(i) if i < 0 => (i + n).max(lower),
+        Some(i) => i.min(upper),
+    };
+    let (first, end) = match step > 0 {
+        true => (clip(start, lower), clip(stop, upper)),
+        false => (clip(start, upper), clip(stop, lower)),
+    };
+    let empty = SliceInfoElem::Slice {
+        start: 0,
+        end: Some(0),
+        step: 1,
+    };
+    Ok(match step > 0 {
+        true if first < end => SliceInfoElem::Slice {
+            start: first,
+            end: Some(end),
+            step,
+        },
+        // ndarray walks a negative step back from the end of its range.
+        false if first > end => SliceInfoElem::Slice {
+            start: end + 1,
+            end: Some(first + 1),
+            step,
+        },
+        _ => empty,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numpy_slice;
+    use ndarray::Array1;
+
+    /// The elements of `0..len` that `numpy_slice` takes.
+    fn taken(len: usize, start: Option<isize>, stop: Option<isize>, step: isize) -> Vec<usize> {
+        let range = numpy_slice(len, start, stop, step).unwrap();
+        let x = Array1::from_iter(0..len);
+        let info = ndarray::SliceInfo::<_, ndarray::Ix1, ndarray::Ix1>::try_from([range]).unwrap();
+        x.slice(info).to_vec()
+    }
+
+    #[test]
+    fn slices_take_what_numpy_takes() {
+        // Each against Python's list(range(10))[start:stop:step].
+        assert_eq!(taken(10, Some(2), Some(5), 1), [2, 3, 4]);
+        assert_eq!(taken(10, Some(-3), None, 1), [7, 8, 9]);
+        assert_eq!(taken(10, Some(-365), None, 1), (0..10).collect::<Vec<_>>());
+        assert_eq!(taken(10, Some(0), Some(100), 3), [0, 3, 6, 9]);
+        assert_eq!(taken(10, None, None, -1), (0..10).rev().collect::<Vec<_>>());
+        assert_eq!(
+            taken(10, Some(-1), Some(0), -1),
+            [9, 8, 7, 6, 5, 4, 3, 2, 1]
+        );
+        assert_eq!(taken(10, Some(8), Some(2), -3), [8, 5]);
+        assert_eq!(taken(10, Some(0), Some(10), -1), Vec::<usize>::new());
+        assert_eq!(taken(10, Some(5), Some(5), 1), Vec::<usize>::new());
+        assert_eq!(taken(10, Some(20), None, -2), [9, 7, 5, 3, 1]);
+        assert_eq!(taken(0, None, None, 1), Vec::<usize>::new());
+        assert!(numpy_slice(10, None, None, 0).is_err());
+    }
 }

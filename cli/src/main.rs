@@ -7,9 +7,11 @@
 //!
 //! Stores on object storage are named by URL in the same way (built with the
 //! `object-store` feature, on by default): `s3://bucket/data/in.zarr/tas` (input or output;
-//! credentials, region and endpoint from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-//! `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`), `https://host/data/in.zarr/tas`
-//! (input only).
+//! credentials, region and endpoint from the environment as the AWS tools read it:
+//! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` or
+//! `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`, `AWS_SKIP_SIGNATURE`,
+//! else the `AWS_PROFILE` profile of `~/.aws/credentials` and `~/.aws/config`; see
+//! `RemoteOptions::from_env`), `https://host/data/in.zarr/tas` (input only).
 //!
 //! ```text
 //! chunkwise info data/in.zarr
@@ -32,7 +34,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use commands::{Failure, Format, Op, Output};
 use location::Location;
 
-/// Inspect and transform Zarr arrays larger than memory, in parallel.
+/// The command line (its `--help` text is the package description).
 #[derive(Parser, Debug)]
 #[command(name = "chunkwise", version, about)]
 struct Cli {
@@ -80,8 +82,8 @@ enum Command {
         /// The compression codec.
         #[arg(long, value_enum)]
         codec: Option<Codec>,
-        /// The codec's level (zstd 1-22, blosc 0-9, gzip 0-9).
-        #[arg(long)]
+        /// The codec's level (zstd -131072 to 22, blosc 0-9, gzip 0-9).
+        #[arg(long, requires = "codec", allow_negative_numbers = true)]
         level: Option<i32>,
         /// The Zarr version of the output.
         #[arg(long, value_parser = ["2", "3"])]
@@ -89,21 +91,24 @@ enum Command {
         /// Storage chunk lengths, one per dimension.
         #[arg(long, value_delimiter = ',')]
         chunks: Option<Vec<usize>>,
-        /// Shards (Zarr v3), as chunks per shard along each dimension.
+        /// Shards (Zarr v3), as chunks per shard along each dimension (`1,1,...`: none;
+        /// the input's when not given).
         #[arg(long, value_delimiter = ',')]
         shards: Option<Vec<usize>>,
         #[command(flatten)]
         io: InOut,
     },
-    /// Take a range of one dimension (NumPy's `start:stop:step`, negative from the end).
+    /// Take a range of one dimension (NumPy's `start:stop:step`: negative indices from the
+    /// end, bounds clipped to the dimension).
     Slice {
         /// The dimension: its name or its number.
         #[arg(long)]
         dim: String,
-        /// First index.
-        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-        start: isize,
-        /// One past the last index (the end when not given).
+        /// First index (the first, or the last for a negative step, when not given).
+        #[arg(long, allow_negative_numbers = true)]
+        start: Option<isize>,
+        /// Where to stop, not included (past the end, or before the start for a negative
+        /// step, when not given).
         #[arg(long, allow_negative_numbers = true)]
         stop: Option<isize>,
         /// Step (negative to reverse).
@@ -163,28 +168,51 @@ impl InOut {
     }
 }
 
-fn compression(codec: Codec, level: Option<i32>) -> Compression {
-    match codec {
+/// The compression `codec` at `level` (its default when `None`), or why the level is not
+/// one of the codec's.
+fn compression(codec: Codec, level: Option<i32>) -> Result<Compression, Failure> {
+    let level_in = |range: std::ops::RangeInclusive<i32>, default: i32| {
+        let level = level.unwrap_or(default);
+        match range.contains(&level) {
+            true => Ok(level),
+            false => Err(format!(
+                "level {level} of {codec:?}: the levels are {} to {}",
+                range.start(),
+                range.end()
+            )),
+        }
+    };
+    Ok(match codec {
+        Codec::None if level.is_some() => return Err("no compression has no level".into()),
         Codec::None => Compression::None,
         Codec::Zstd => Compression::Zstd {
-            level: level.unwrap_or(3),
+            level: level_in(-131_072..=22, 3)?,
         },
         Codec::Blosc => Compression::Blosc {
             cname: BloscCompressor::Lz4,
-            clevel: level.unwrap_or(5).clamp(0, 9) as u8,
+            clevel: level_in(0..=9, 5)? as u8,
             shuffle: BloscShuffle::Shuffle,
         },
         Codec::Gzip => Compression::Gzip {
-            level: level.unwrap_or(6).clamp(0, 9) as u32,
+            level: level_in(0..=9, 6)? as u32,
         },
+    })
+}
+
+/// Prints `text` to standard output; a reader that stopped reading (`| head`) is not an
+/// error.
+fn print_out(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
 fn run(command: Command) -> Result<(), Failure> {
     let report = match command {
         Command::Info { path } => {
-            print!("{}", commands::info(&Location::parse(&path))?);
-            return Ok(());
+            return print_out(&commands::info(&Location::parse(&path))?);
         }
         Command::Reduce { op, dim, io } => {
             let (input, output, how) = io.locations();
@@ -212,7 +240,7 @@ fn run(command: Command) -> Result<(), Failure> {
         } => {
             let (input, output, how) = io.locations();
             let format = Format {
-                compression: codec.map(|c| compression(c, level)),
+                compression: codec.map(|c| compression(c, level)).transpose()?,
                 version: zarr_version.map(|v| match v.as_str() {
                     "2" => ZarrVersion::V2,
                     _ => ZarrVersion::V3,

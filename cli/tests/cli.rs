@@ -293,6 +293,145 @@ fn mistakes_are_reported_with_a_failing_status() {
     ]);
     let missing = chunkwise(&["info", dir.0.join("nothing.zarr").to_str().unwrap()]);
     assert!(!missing.status.success());
+    // Levels belong to a codec, and must be one of its levels.
+    for args in [
+        &["convert", "--level", "3", tas, out][..],
+        &["convert", "--codec", "zstd", "--level", "30", tas, out],
+        &["convert", "--codec", "gzip", "--level", "12", tas, out],
+    ] {
+        let refused = chunkwise(args);
+        assert!(!refused.status.success(), "{args:?}");
+        let message = String::from_utf8_lossy(&refused.stderr);
+        assert!(message.contains("level"), "{message}");
+    }
+    // An array that cannot be opened says why, not only that it is no group.
+    let meta = dir.0.join("in.zarr/tas/zarr.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, text.replace("\"float32\"", "\"complex64\"")).unwrap();
+    let unsupported = chunkwise(&["info", tas]);
+    let message = String::from_utf8_lossy(&unsupported.stderr);
+    assert!(message.contains("complex64"), "{message}");
+}
+
+/// Rewrites keep what the input's values mean and how they are stored: the fill value
+/// (and its `_FillValue`), the Zarr version, the codec and the storage chunks, unless
+/// asked otherwise; `--shards` counts chunks per shard; `slice` takes what NumPy takes.
+#[test]
+fn rewrites_keep_the_inputs_format_and_meaning() {
+    let dir = Scratch::new("keep");
+    let fill = -32767i16;
+    let packed = Array2::from_shape_fn((10, 6), |(t, x)| match (t + x) % 5 {
+        0 => fill,
+        k => k as i16 * 100 - 250,
+    });
+    let options = WriteOptions::default()
+        .version(zarr::ZarrVersion::V2)
+        .compression(zarr::Compression::Gzip { level: 4 })
+        .chunks([4, 3])
+        .dimension_names(["time", "x"])
+        .fill_value(f64::from(fill))
+        .attribute("scale_factor", 0.5);
+    chunkwise::from_ndarray(&packed.clone().into_dyn(), [4, 3])
+        .unwrap()
+        .to_zarr(dir.0.join("in.zarr"), "p", &options)
+        .unwrap();
+    let input = dir.0.join("in.zarr/p");
+    let input = input.to_str().unwrap();
+    let out = dir.0.join("out.zarr");
+    let decoded = |path: &str| {
+        zarr::open(&out, path)
+            .unwrap()
+            .decode_cf::<f64>()
+            .unwrap()
+            .compute()
+            .unwrap()
+    };
+    let same = |a: &ArrayD<f64>, b: &ArrayD<f64>| {
+        a.shape() == b.shape()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+    };
+    let physical = zarr::open(dir.0.join("in.zarr"), "p")
+        .unwrap()
+        .decode_cf::<f64>()
+        .unwrap()
+        .compute()
+        .unwrap();
+
+    // rechunk: v2, gzip 4 and the fill value kept, new chunks.
+    let target = out.join("rechunked");
+    ok(&[
+        "rechunk",
+        "--chunks",
+        "10,2",
+        input,
+        target.to_str().unwrap(),
+    ]);
+    let rechunked = zarr::open(&out, "rechunked").unwrap();
+    let format = rechunked.format();
+    assert_eq!(format.version, zarr::ZarrVersion::V2);
+    assert_eq!(format.chunks, [10, 2]);
+    assert_eq!(
+        format.compression,
+        Some(zarr::Compression::Gzip { level: 4 })
+    );
+    assert_eq!(format.fill_value, Some(f64::from(fill)));
+    assert!(same(&decoded("rechunked"), &physical));
+
+    // convert to v3 with shards of 2 x 1 chunks: the fill value becomes `_FillValue`, and
+    // a second rewrite of that output works.
+    let v3 = out.join("v3");
+    let args = [
+        "convert",
+        "--zarr-version",
+        "3",
+        "--shards",
+        "2,1",
+        input,
+        v3.to_str().unwrap(),
+    ];
+    ok(&args);
+    let format = zarr::open(&out, "v3").unwrap().format().clone();
+    assert_eq!(
+        (format.chunks.clone(), format.shards.clone()),
+        (vec![4, 3], Some(vec![8, 3]))
+    );
+    assert_eq!(format.fill_value, Some(f64::from(fill)));
+    assert!(same(&decoded("v3"), &physical));
+    let again = out.join("again");
+    ok(&[
+        "rechunk",
+        "--chunks",
+        "5,6",
+        v3.to_str().unwrap(),
+        again.to_str().unwrap(),
+    ]);
+    assert!(same(&decoded("again"), &physical));
+
+    // slice: NumPy's semantics, stored in the input's chunks.
+    for (name, args, rows) in [
+        (
+            "reversed",
+            ["--start", "-1", "--stop", "0", "--step", "-1"],
+            (1..10).rev().collect::<Vec<_>>(),
+        ),
+        (
+            "clipped",
+            ["--start", "-365", "--stop", "3", "--step", "1"],
+            vec![0, 1, 2],
+        ),
+    ] {
+        let target = out.join(name);
+        let mut command = vec!["slice", "--dim", "time"];
+        command.extend(args);
+        command.extend([input, target.to_str().unwrap()]);
+        ok(&command);
+        let expected = physical.select(Axis(0), &rows);
+        assert!(same(&decoded(name), &expected), "{name}");
+        let chunks = zarr::open(&out, name).unwrap().format().chunks.clone();
+        assert_eq!(chunks, [rows.len().min(4), 3], "{name}");
+    }
 }
 
 /// The CI venv's Python with zarr and xarray (`CHUNKWISE_ZARR_PYTHON`, or the workspace's

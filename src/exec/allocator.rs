@@ -10,8 +10,9 @@ static HUGE_PAGES: AtomicBool = AtomicBool::new(false);
 /// Tunes the process's allocator for chunkwise's large tile buffers. **This changes
 /// process-wide state**, so chunkwise never does it by itself: call it once at the start of
 /// `main` in an application (a benchmark, a batch job) that mostly runs chunkwise, before
-/// other threads start. Later calls do nothing. Returns whether the allocator settings were
-/// applied (glibc on Linux; elsewhere only the huge-page advice is turned on, on Linux).
+/// other threads start; later calls change nothing. Returns whether the process's allocator
+/// is tuned: true on glibc Linux (by this call or an earlier one); elsewhere false, where
+/// only the huge-page advice is turned on (on Linux).
 ///
 /// What it changes, and why:
 /// - glibc `mallopt(M_MMAP_THRESHOLD, 256 MiB)` and `mallopt(M_TRIM_THRESHOLD, 1 GiB)`:

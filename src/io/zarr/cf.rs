@@ -152,6 +152,11 @@ fn as_list(value: &Json) -> Vec<&Json> {
     }
 }
 
+/// [`scalar`] as an f64.
+pub(crate) fn number(value: &Json) -> Option<f64> {
+    scalar(value).map(as_f64)
+}
+
 /// A number as Zarr and xarray write it in JSON: a number, `true`/`false`, `"NaN"`,
 /// `"Infinity"`, `"-Infinity"`, a hex string of the float's bits (`"0x7fc00000"`, Zarr v3),
 /// or base64 of its little-endian f64 bytes (xarray's v3 `_FillValue` for floats).

@@ -6,7 +6,8 @@ use chunkwise_kernels::dtype::{DType, Element, FloatElement};
 use serde_json::{Map, Value as Json};
 
 use super::cf::Packing;
-use super::read::ZarrSource;
+use super::format::StoredFormat;
+use super::read::{ZarrSource, dimension_names, masked_fill, storage_grid};
 use super::store::{Handle, Store};
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
@@ -26,27 +27,35 @@ pub struct AnyArray {
     /// The fill value xarray masks as missing: the `fill_value` in Zarr v2, the
     /// `_FillValue` attribute in v3.
     cf_fill: Option<Json>,
+    format: StoredFormat,
 }
 
 impl AnyArray {
+    /// The array stored as `array` in `store`, its element type `dtype` checked, read in
+    /// tiles of `grid`.
     pub(crate) fn from_zarr(
-        array: Arc<Handle>,
+        array: Handle,
         store: Store,
         grid: ChunkGrid,
         dtype: DType,
-        dimension_names: Option<Vec<Option<String>>>,
-        attributes: Map<String, Json>,
-        cf_fill: Option<Json>,
-    ) -> AnyArray {
+    ) -> Result<AnyArray> {
+        let stored = storage_grid(&array)?;
+        let first_chunk = (0..stored.ndim()).map(|a| stored.chunk_len(a, 0)).collect();
+        let cf_fill = masked_fill(&array);
+        let format = StoredFormat::of(&array, first_chunk, cf_fill.as_ref());
+        let dimension_names = dimension_names(&array);
+        let attributes = array.attributes().clone();
+        let array = Arc::new(array);
         let source: Arc<dyn crate::tile::TileSource> =
             with_dtype!(dtype, T => Arc::new(ZarrSource::<T>::new(array.clone(), store.clone())));
         let node = Node::new(NodeKind::Source(Source::Tiles(source)), grid, dtype);
-        AnyArray {
+        Ok(AnyArray {
             node,
             dimension_names,
             attributes,
             cf_fill,
-        }
+            format,
+        })
     }
 
     /// The array's graph node.
@@ -72,6 +81,12 @@ impl AnyArray {
     /// Dimension names (Zarr v3 `dimension_names`, or xarray's `_ARRAY_DIMENSIONS` in v2).
     pub fn dimension_names(&self) -> Option<&[Option<String>]> {
         self.dimension_names.as_deref()
+    }
+
+    /// How the array is stored (version, chunks, shards, compression, fill value): what
+    /// [`WriteOptions::keep_format`](super::WriteOptions::keep_format) writes again.
+    pub fn format(&self) -> &StoredFormat {
+        &self.format
     }
 
     /// The array's user attributes.

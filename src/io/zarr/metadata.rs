@@ -19,12 +19,16 @@ pub enum ZarrVersion {
 
 /// The compressor of a blosc codec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum BloscCompressor {
+    /// LZ4: fast, the usual choice (numcodecs' default).
     Lz4,
+    /// LZ4 high-compression: slower to write, as fast to read.
     Lz4hc,
+    /// Blosc's own LZ-style compressor.
     Blosclz,
+    /// Zstandard: smaller chunks, slower.
     Zstd,
+    /// Zlib (deflate).
     Zlib,
 }
 
@@ -40,12 +44,15 @@ impl BloscCompressor {
     }
 }
 
-/// How blosc shuffles bytes before compressing.
+/// How blosc rearranges each block before compressing it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum BloscShuffle {
+    /// The bytes as they are.
     NoShuffle,
+    /// The first bytes of every element, then the second bytes, ...: slowly varying
+    /// numbers compress much better.
     Shuffle,
+    /// The same by bits: better still for some data (small integers), slower.
     BitShuffle,
 }
 

@@ -20,6 +20,7 @@ mod direct;
 mod dynamic;
 mod erasure;
 mod fill;
+mod format;
 mod group;
 mod guard;
 mod hierarchy;
@@ -33,10 +34,9 @@ mod staging;
 mod store;
 mod write;
 
-use std::sync::Arc;
-
 pub use dataset::Dataset;
 pub use dynamic::AnyArray;
+pub use format::StoredFormat;
 pub use group::{Group, GroupOptions, create_group, open_group};
 pub use hierarchy::consolidate_metadata;
 pub use metadata::{BloscCompressor, BloscShuffle, Compression, ZarrVersion};
@@ -47,7 +47,7 @@ pub use write::{WriteMode, WriteOptions};
 use crate::chunks::{ChunkGrid, Chunks, check_size};
 use crate::error::Result;
 use paths::node_path;
-use read::{dimension_names, storage_grid, stored_dtype};
+use read::{storage_grid, stored_dtype};
 use store::Handle;
 
 /// How to open an array: its tile grid.
@@ -79,16 +79,5 @@ pub fn open_with(store: impl IntoStore, path: &str, options: &OpenOptions) -> Re
         None => storage_grid(&array)?,
         Some(spec) => ChunkGrid::new(&shape, spec, dtype.size())?,
     };
-    let names = dimension_names(&array);
-    let attributes = array.attributes().clone();
-    let cf_fill = read::masked_fill(&array);
-    Ok(AnyArray::from_zarr(
-        Arc::new(array),
-        store,
-        grid,
-        dtype,
-        names,
-        attributes,
-        cf_fill,
-    ))
+    AnyArray::from_zarr(array, store, grid, dtype)
 }

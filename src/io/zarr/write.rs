@@ -13,6 +13,7 @@ use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
 use super::erasure::{Place, note_erased, refuse_erasing_inputs};
+use super::format::StoredFormat;
 use super::hierarchy::{ensure_parents, refresh_consolidated};
 use super::local::is_stale_temporary;
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
@@ -145,6 +146,21 @@ impl WriteOptions {
     /// written for it, as xarray does).
     pub fn fill_value(mut self, value: f64) -> Self {
         self.fill_value = Some(value);
+        self
+    }
+    /// Stores the array as `format` says (an opened array's [`AnyArray::format`]): its
+    /// version, chunks, shards, fill value, and its compression where chunkwise writes it
+    /// (else this one's is kept).
+    ///
+    /// [`AnyArray::format`]: super::AnyArray::format
+    pub fn keep_format(mut self, format: &StoredFormat) -> Self {
+        self.version = format.version;
+        self.chunks = Some(format.chunks.clone());
+        self.shards = format.shards.clone();
+        self.fill_value = format.fill_value;
+        if let Some(compression) = format.compression {
+            self.compression = compression;
+        }
         self
     }
     /// Sets the write mode.
