@@ -350,6 +350,35 @@ fn resume_writes_again_a_torn_edge_chunk() {
 }
 
 #[test]
+fn resume_refuses_a_stored_array_of_another_format() {
+    let dir = TempDir::new("resume-format");
+    let d = dir.path();
+    let x = chunkwise::arange::<f64>(0.0, 12.0, 1.0, [4]).unwrap();
+    let v2 = WriteOptions::default()
+        .version(ZarrVersion::V2)
+        .compression(zarr::Compression::Gzip { level: 2 })
+        .fill_value(-1.0);
+    x.to_zarr(d, "x", &v2).unwrap();
+    std::fs::remove_file(d.join("x/1")).unwrap();
+    let resume = |options: WriteOptions| x.to_zarr(d, "x", &options.mode(WriteMode::Resume));
+    for (options, difference) in [
+        (WriteOptions::default(), "version"),
+        (
+            v2.clone().compression(zarr::Compression::Zstd { level: 1 }),
+            "compression",
+        ),
+        (v2.clone().fill_value(f64::NAN), "fill value"),
+    ] {
+        let error = resume(options).unwrap_err().to_string();
+        assert!(error.contains(difference), "{error}");
+    }
+    assert!(!d.join("x/1").exists(), "a refused resume wrote a chunk");
+    resume(v2).unwrap();
+    let back = zarr::open(d, "x").unwrap().into_typed::<f64>().unwrap();
+    assert_eq!(back.compute().unwrap(), x.compute().unwrap());
+}
+
+#[test]
 fn overwrite_and_resume_at_the_store_root() {
     let dir = TempDir::new("root");
     let d = dir.path();

@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json};
 
 use super::cf::Packing;
 use super::format::StoredFormat;
-use super::read::{ZarrSource, dimension_names, masked_fill, storage_grid};
+use super::read::{ZarrSource, dimension_names, masked_fill};
 use super::store::{Handle, Store};
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
@@ -39,10 +39,8 @@ impl AnyArray {
         grid: ChunkGrid,
         dtype: DType,
     ) -> Result<AnyArray> {
-        let stored = storage_grid(&array)?;
-        let first_chunk = (0..stored.ndim()).map(|a| stored.chunk_len(a, 0)).collect();
         let cf_fill = masked_fill(&array);
-        let format = StoredFormat::of(&array, first_chunk, cf_fill.as_ref());
+        let format = StoredFormat::of(&array)?;
         let dimension_names = dimension_names(&array);
         let attributes = array.attributes().clone();
         let array = Arc::new(array);

@@ -5,7 +5,9 @@ use serde_json::Value as Json;
 
 use super::cf::number;
 use super::metadata::{BloscCompressor, BloscShuffle, Compression, ZarrVersion};
+use super::read::{masked_fill, storage_grid};
 use super::store::Handle;
+use crate::error::Result;
 
 /// The storage format of an opened array (see [`AnyArray::format`](super::AnyArray::format)),
 /// as [`WriteOptions::keep_format`](super::WriteOptions::keep_format) writes it again.
@@ -49,10 +51,18 @@ pub struct StoredFormat {
 }
 
 impl StoredFormat {
-    /// The format of `array`, whose first stored chunk (or shard) is `chunks` and whose
-    /// masked fill value is `masked` (see [`masked_fill`](super::read::masked_fill)).
-    pub(crate) fn of(array: &Handle, chunks: Vec<usize>, masked: Option<&Json>) -> StoredFormat {
-        let fill_value = masked.and_then(number);
+    /// The format of `array`, from its metadata.
+    pub(crate) fn of(array: &Handle) -> Result<StoredFormat> {
+        let grid = storage_grid(array)?;
+        let first = (0..grid.ndim())
+            .map(|axis| grid.chunk_len(axis, 0))
+            .collect();
+        Ok(Self::with_first_chunk(array, first))
+    }
+
+    /// The format of `array`, whose first stored chunk (or shard) is `chunks`.
+    fn with_first_chunk(array: &Handle, chunks: Vec<usize>) -> StoredFormat {
+        let fill_value = masked_fill(array).as_ref().and_then(number);
         let meta = serde_json::to_value(array.metadata()).unwrap_or(Json::Null);
         let field = |name: &str| meta.get(name).unwrap_or(&Json::Null);
         match meta.get("zarr_format").and_then(Json::as_u64) {

@@ -486,10 +486,13 @@ pub(crate) fn plan_write(
         zarrs::array::Array::new_with_metadata(scratch, &node_path, metadata.clone())
             .map_err(|e| store.error(&node_path, e))?;
     check_chunk_size(&unwritten)?;
+    let exists = node_exists(store, &node_path)?;
+    if options.mode == WriteMode::Resume && exists {
+        check_resumable(store, &node_path, &unwritten)?;
+    }
     // One write unit per task: the shard shape if sharded, else the chunk shape.
     let unit = options.shards.clone().unwrap_or(chunks);
     let grid = ChunkGrid::regular(&shape, &unit)?;
-    let exists = node_exists(store, &node_path)?;
     if options.mode == WriteMode::Create && exists {
         return Err(Error::Storage(StorageError::AlreadyExists {
             path: format!("{}{}", store.describe(), node_path),
@@ -507,6 +510,44 @@ pub(crate) fn plan_write(
     };
     refuse_reading_erased(std::slice::from_ref(&plan))?;
     Ok(plan)
+}
+
+/// Refuses to resume the write of `asked` into the array stored at `node_path` when the
+/// stored one is another format (version, codec, shards, fill value): the chunks still to
+/// write would be stored as the old metadata says, not as asked. Element type, shape and
+/// chunks are checked when the write starts.
+fn check_resumable(store: &Store, node_path: &str, asked: &Handle) -> Result<()> {
+    let stored: Handle = zarrs::array::Array::open(store.storage.clone(), node_path)
+        .map_err(|e| store.error(node_path, e))?;
+    let (stored, asked) = (StoredFormat::of(&stored)?, StoredFormat::of(asked)?);
+    let same_fill = match (stored.fill_value, asked.fill_value) {
+        (Some(a), Some(b)) => a == b || (a.is_nan() && b.is_nan()),
+        (a, b) => a == b,
+    };
+    let differences: Vec<String> = [
+        (stored.version != asked.version, "version"),
+        (stored.compression != asked.compression, "compression"),
+        (
+            stored.shards.is_some() != asked.shards.is_some(),
+            "sharding",
+        ),
+        (!same_fill, "fill value"),
+    ]
+    .into_iter()
+    .filter(|(differs, _)| *differs)
+    .map(|(_, what)| what.to_string())
+    .collect();
+    match differences.is_empty() {
+        true => Ok(()),
+        false => Err(Error::Build(BuildError::InvalidArgument {
+            op: "to_zarr (resume)".into(),
+            reason: format!(
+                "the stored array at {node_path} differs from the write in its {}: \
+                 stored {stored:?}, asked {asked:?}",
+                differences.join(", ")
+            ),
+        })),
+    }
 }
 
 /// Refuses writes whose inputs read an array that one of them erases before it writes (an
