@@ -1,8 +1,10 @@
 //! The commands: each opens its input lazily, builds the operation on it and streams the
 //! result into a new Zarr array, tile by tile, within the memory budget.
 
-use chunkwise::io::zarr::{self, AnyArray, Compression, WriteMode, WriteOptions, ZarrVersion};
-use chunkwise::{Array, Config, DType, Element, Reduction, Report};
+use chunkwise::io::zarr::{
+    self, AnyArray, Compression, Dataset, GroupOptions, WriteMode, WriteOptions, ZarrVersion,
+};
+use chunkwise::{Array, Config, Reduction, Report};
 use ndarray::SliceInfoElem;
 use serde_json::Value as Json;
 
@@ -52,12 +54,7 @@ impl Output {
         if let Some(compression) = format.compression {
             options = options.compression(compression);
         }
-        // The fill value is written from the options' fill value, not copied.
-        for (key, value) in input.attributes() {
-            if !["history", "_ARRAY_DIMENSIONS", "_FillValue"].contains(&key.as_str()) {
-                options = options.attribute(key, value.clone());
-            }
-        }
+        options.attributes.extend(kept_attributes(input));
         let history = match input.attributes().get("history").and_then(Json::as_str) {
             Some(before) => format!("{before}\n{}", self.history),
             None => self.history.clone(),
@@ -90,6 +87,15 @@ impl Output {
             .retain(|key, _| !PACKING.contains(&key.as_str()));
         options
     }
+}
+
+/// `input`'s attributes but those the writer writes itself: the fill value (from the
+/// options' fill value), the dimension names, and `history` (which a command extends).
+fn kept_attributes(input: &AnyArray) -> serde_json::Map<String, Json> {
+    let mut attributes = input.attributes().clone();
+    attributes
+        .retain(|key, _| !["history", "_ARRAY_DIMENSIONS", "_FillValue"].contains(&key.as_str()));
+    attributes
 }
 
 /// The attributes that say how a variable is packed: decoded values drop them.
@@ -235,7 +241,8 @@ pub(crate) fn reduce(
     let axis = axis_of(&x, dim)?;
     let result = reduced(&x.decode_cf::<f64>()?, op, axis);
     let options = how.decoded_options(&x, Some(axis));
-    Ok(result.to_zarr(&output.store, &output.path, &options)?)
+    let written = Written::new(input, output, how);
+    written.store(Values::Decoded(result), options, None)
 }
 
 /// The anomaly of `input`'s physical values (decoded as in [`reduce`]) from their mean
@@ -252,46 +259,118 @@ pub(crate) fn anomaly(
     let mean = values.nanmean_with(&Reduction::axis(axis as isize).keepdims(true));
     let result = &values - &mean;
     let options = how.decoded_options(&x, None);
-    Ok(result.to_zarr(&output.store, &output.path, &options)?)
+    let written = Written::new(input, output, how);
+    written.store(Values::Decoded(result), options, None)
 }
 
-/// Rewrites an array in its own element type with `options`, after taking `slice` of it
-/// (a range of one axis) if given.
-struct Rewrite<'a> {
-    slice: Option<(usize, SliceInfoElem)>,
+/// The values a command writes: physical values decoded as f64, or stored values in their
+/// own element type.
+enum Values {
+    Decoded(Array<f64>),
+    Stored(Box<AnyArray>),
+}
+
+/// The output of a command written with coordinates: the array, and beside it (in the
+/// output's group) the input's coordinates of its dimensions that the group lacks, as
+/// xarray finds coordinates (1-D arrays named as their dimension, in the input's group).
+struct Written<'a> {
+    input: &'a Location,
     output: &'a Location,
-    options: WriteOptions,
+    how: &'a Output,
 }
 
-impl Rewrite<'_> {
-    fn run<T: Element>(&self, x: Array<T>) -> chunkwise::Result<Report> {
-        let x = match self.slice {
-            Some((axis, range)) => {
-                let mut info = vec![SliceInfoElem::from(..); x.ndim()];
-                info[axis] = range;
-                x.slice(info)?
-            }
-            None => x,
-        };
-        x.to_zarr(&self.output.store, &self.output.path, &self.options)
+impl<'a> Written<'a> {
+    fn new(input: &'a Location, output: &'a Location, how: &'a Output) -> Self {
+        Written { input, output, how }
     }
 
-    /// [`Rewrite::run`] on `x` in its stored element type.
-    fn run_any(&self, x: &AnyArray) -> chunkwise::Result<Report> {
-        match x.dtype() {
-            DType::Bool => self.run(x.astype::<bool>()),
-            DType::I8 => self.run(x.astype::<i8>()),
-            DType::I16 => self.run(x.astype::<i16>()),
-            DType::I32 => self.run(x.astype::<i32>()),
-            DType::I64 => self.run(x.astype::<i64>()),
-            DType::U8 => self.run(x.astype::<u8>()),
-            DType::U16 => self.run(x.astype::<u16>()),
-            DType::U32 => self.run(x.astype::<u32>()),
-            DType::U64 => self.run(x.astype::<u64>()),
-            DType::F32 => self.run(x.astype::<f32>()),
-            _ => self.run(x.astype::<f64>()),
+    /// Writes `values` with `options`, and the coordinates of its dimensions; `sliced` is
+    /// the dimension that the output took a slice of, and the slice. An output at the
+    /// root of its store is an array alone (a store's root cannot hold coordinates too).
+    fn store(
+        &self,
+        values: Values,
+        options: WriteOptions,
+        sliced: Option<(&str, SliceInfoElem)>,
+    ) -> Result<Report, Failure> {
+        let (store, path) = (&self.output.store, self.output.path.as_str());
+        let (parent, name) = split_node(path);
+        if name.is_empty() {
+            return Ok(match values {
+                Values::Decoded(x) => x.to_zarr(store, path, &options)?,
+                Values::Stored(x) => x.to_zarr(store, path, &options)?,
+            });
         }
+        let dims = options.dimension_names.clone().unwrap_or_default();
+        let version = options.version;
+        let dataset = Dataset::new().config(self.how.config());
+        let mut dataset = match &values {
+            Values::Decoded(x) => dataset.array(name, x, options),
+            Values::Stored(x) => dataset.any_array(name, x, options),
+        };
+        let existing = zarr::open_group(store, parent).ok();
+        let present = |dim: &str| {
+            existing
+                .as_ref()
+                .is_some_and(|g| g.arrays().iter().any(|a| a == dim))
+        };
+        for (dim, coord) in self.coordinates(&dims) {
+            if dim == name || present(&dim) {
+                continue;
+            }
+            let coord = match &sliced {
+                Some((along, range)) if *along == dim => coord.slice([*range])?,
+                _ => coord,
+            };
+            let mut options = WriteOptions::default().keep_format(coord.format());
+            options.attributes = kept_attributes(&coord);
+            dataset = dataset.any_array(&dim, &coord, options.dimension_names([dim.as_str()]));
+        }
+        let group = match existing {
+            Some(group) => group,
+            None => {
+                let options = GroupOptions::default().version(version);
+                zarr::create_group(store, parent, &options)?
+            }
+        };
+        Ok(group.store(&dataset)?)
     }
+
+    /// The input's coordinates among `dims`: the 1-D arrays of its group named as their
+    /// dimension (none if the group cannot be listed).
+    fn coordinates(&self, dims: &[String]) -> Vec<(String, AnyArray)> {
+        let (parent, _) = split_node(&self.input.path);
+        let Ok(group) = zarr::open_group(&self.input.store, parent) else {
+            return Vec::new();
+        };
+        dims.iter()
+            .filter(|dim| group.arrays().contains(dim))
+            .filter_map(|dim| Some((dim.clone(), group.array(dim).ok()?)))
+            .filter(|(dim, coord)| {
+                coord.shape().len() == 1 && dims_of(coord).first().is_none_or(|d| d == dim)
+            })
+            .collect()
+    }
+}
+
+/// A node path as its parent group's path and its name (empty for the root).
+fn split_node(path: &str) -> (&str, &str) {
+    match path.rsplit_once('/') {
+        Some(("", name)) => ("/", name),
+        Some((parent, name)) => (parent, name),
+        None => ("/", path),
+    }
+}
+
+/// The dimension names an array has.
+fn dims_of(array: &AnyArray) -> Vec<String> {
+    array
+        .dimension_names()
+        .unwrap_or(&[])
+        .iter()
+        .flatten()
+        .cloned()
+        .collect()
 }
 
 /// How `convert` and `rechunk` store their output.
@@ -328,6 +407,18 @@ pub(crate) fn convert(
         options = options.compression(c);
     }
     if let Some(v) = format.version {
+        // A group holds arrays of its own version (readers of the other do not list them).
+        let (parent, _) = split_node(&output.path);
+        if let Ok(group) = zarr::open_group(&output.store, parent)
+            && group.version() != v
+        {
+            return Err(format!(
+                "{}{parent} is a Zarr {:?} group: a {v:?} array cannot go in it",
+                output.store,
+                group.version()
+            )
+            .into());
+        }
         options = options.version(v);
     }
     if let Some(chunks) = &format.chunks {
@@ -350,12 +441,8 @@ pub(crate) fn convert(
         // Zarr v2 has no sharding.
         options.shards = None;
     }
-    let rewrite = Rewrite {
-        slice: None,
-        output,
-        options,
-    };
-    Ok(rewrite.run_any(&x)?)
+    let written = Written::new(input, output, how);
+    written.store(Values::Stored(Box::new(x)), options, None)
 }
 
 /// The elements `start:stop:step` of dimension `dim` of `input`, as NumPy takes them.
@@ -369,12 +456,17 @@ pub(crate) fn slice(
     let x = input.open()?;
     let axis = axis_of(&x, dim)?;
     let range = numpy_slice(x.shape()[axis], start, stop, step)?;
-    let rewrite = Rewrite {
-        slice: Some((axis, range)),
-        output,
-        options: how.rewrite_options(&x),
-    };
-    Ok(rewrite.run_any(&x)?)
+    let mut info = vec![SliceInfoElem::from(..); x.shape().len()];
+    info[axis] = range;
+    let sliced = x.slice(&info)?;
+    let options = how.rewrite_options(&x);
+    let names = dims(&x);
+    let written = Written::new(input, output, how);
+    written.store(
+        Values::Stored(Box::new(sliced)),
+        options,
+        Some((names[axis].as_str(), range)),
+    )
 }
 
 /// NumPy's `start:stop:step` of an axis of length `len` (negative indices from the end,

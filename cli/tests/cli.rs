@@ -233,7 +233,8 @@ fn rechunk_convert_and_slice_keep_the_values() {
     assert_eq!(opened.chunks().chunks()[1], vec![1; 6]);
     assert_close(&read(&out, "/by_pixel"), &dense);
 
-    let v2 = out.join("v2");
+    let v2_store = dir.0.join("out_v2.zarr");
+    let v2 = v2_store.join("v2");
     ok(&[
         "convert",
         "--codec",
@@ -244,7 +245,7 @@ fn rechunk_convert_and_slice_keep_the_values() {
         v2.to_str().unwrap(),
     ]);
     assert!(v2.join(".zarray").exists());
-    assert_close(&read(&out, "/v2"), &dense);
+    assert_close(&read(&v2_store, "/v2"), &dense);
 
     let last = out.join("last_days");
     ok(&[
@@ -338,8 +339,8 @@ fn rewrites_keep_the_inputs_format_and_meaning() {
     let input = dir.0.join("in.zarr/p");
     let input = input.to_str().unwrap();
     let out = dir.0.join("out.zarr");
-    let decoded = |path: &str| {
-        zarr::open(&out, path)
+    let decoded = |out: &Path, path: &str| {
+        zarr::open(out, path)
             .unwrap()
             .decode_cf::<f64>()
             .unwrap()
@@ -377,10 +378,23 @@ fn rewrites_keep_the_inputs_format_and_meaning() {
         Some(zarr::Compression::Gzip { level: 4 })
     );
     assert_eq!(format.fill_value, Some(f64::from(fill)));
-    assert!(same(&decoded("rechunked"), &physical));
+    assert!(same(&decoded(&out, "rechunked"), &physical));
 
     // convert to v3 with shards of 2 x 1 chunks: the fill value becomes `_FillValue`, and
-    // a second rewrite of that output works.
+    // a second rewrite of that output works. It cannot go in the v2 group that rechunk
+    // made.
+    let into_v2 = out.join("v3");
+    let refused = chunkwise(&[
+        "convert",
+        "--zarr-version",
+        "3",
+        input,
+        into_v2.to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("V2 group"), "{message}");
+    let out = dir.0.join("out3.zarr");
     let v3 = out.join("v3");
     let args = [
         "convert",
@@ -398,7 +412,7 @@ fn rewrites_keep_the_inputs_format_and_meaning() {
         (vec![4, 3], Some(vec![8, 3]))
     );
     assert_eq!(format.fill_value, Some(f64::from(fill)));
-    assert!(same(&decoded("v3"), &physical));
+    assert!(same(&decoded(&out, "v3"), &physical));
     let again = out.join("again");
     ok(&[
         "rechunk",
@@ -407,7 +421,7 @@ fn rewrites_keep_the_inputs_format_and_meaning() {
         v3.to_str().unwrap(),
         again.to_str().unwrap(),
     ]);
-    assert!(same(&decoded("again"), &physical));
+    assert!(same(&decoded(&out, "again"), &physical));
 
     // slice: NumPy's semantics, stored in the input's chunks.
     for (name, args, rows) in [
@@ -428,7 +442,7 @@ fn rewrites_keep_the_inputs_format_and_meaning() {
         command.extend([input, target.to_str().unwrap()]);
         ok(&command);
         let expected = physical.select(Axis(0), &rows);
-        assert!(same(&decoded(name), &expected), "{name}");
+        assert!(same(&decoded(&out, name), &expected), "{name}");
         let chunks = zarr::open(&out, name).unwrap().format().chunks.clone();
         assert_eq!(chunks, [rows.len().min(4), 3], "{name}");
     }
@@ -472,7 +486,7 @@ fn xarray_opens_what_the_tool_writes() {
                   ds = xr.open_zarr(sys.argv[1], consolidated=False)\n\
                   m = ds['tas_mean']\n\
                   print(','.join(m.dims), m.attrs['units'], repr(float(m.values[2, 3])))";
-    let run = Command::new(python)
+    let run = Command::new(&python)
         .args(["-c", script, out.to_str().unwrap()])
         .output()
         .unwrap();
@@ -487,6 +501,73 @@ fn xarray_opens_what_the_tool_writes() {
     let expected = dense.mean_axis(Axis(0)).unwrap()[[2, 3]];
     assert!(
         (fields[2].parse::<f64>().unwrap() - expected).abs() < 1e-12,
+        "{printed}"
+    );
+
+    // With coordinates in the input's group, outputs carry those of their dimensions
+    // (sliced as the data is) and xarray opens them as coordinates.
+    let coord = |name: &str, values: Vec<i64>, units: &str| {
+        let len = values.len();
+        chunkwise::from_ndarray(&ndarray::Array1::from(values).into_dyn(), [len])
+            .unwrap()
+            .to_zarr(
+                dir.0.join("in.zarr"),
+                name,
+                &WriteOptions::default().dimension_names([name]).units(units),
+            )
+            .unwrap();
+    };
+    coord("time", (0..40).map(|t| 1000 + t).collect(), "day");
+    coord(
+        "lat",
+        (0..6).map(|y| y * 10 - 25).collect(),
+        "degrees_north",
+    );
+    coord("lon", (0..5).map(|x| x * 20).collect(), "degrees_east");
+    let with_coords = dir.0.join("coords.zarr");
+    let mean = with_coords.join("tas_mean");
+    let sliced = dir.0.join("sliced.zarr").join("tas");
+    let tas = tas.to_str().unwrap();
+    ok(&[
+        "reduce",
+        "--op",
+        "max",
+        "--dim",
+        "time",
+        tas,
+        mean.to_str().unwrap(),
+    ]);
+    let slice = [
+        "slice", "--dim", "time", "--start", "5", "--stop", "15", "--step", "3",
+    ];
+    ok(&[&slice[..], &[tas, sliced.to_str().unwrap()]].concat());
+    let script = "import sys, xarray as xr\n\
+                  m = xr.open_zarr(sys.argv[1])\n\
+                  s = xr.open_zarr(sys.argv[2])\n\
+                  print(sorted(m.coords), m.lat.values.tolist(), m.lon.attrs['units'])\n\
+                  print(sorted(s.coords), s.time.values.tolist(), s.tas.shape)";
+    let run = Command::new(python)
+        .args([
+            "-c",
+            script,
+            with_coords.to_str().unwrap(),
+            dir.0.join("sliced.zarr").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "['lat', 'lon'] [-25, -15, -5, 5, 15, 25] degrees_east",
+            "['lat', 'lon', 'time'] [1005, 1008, 1011, 1014] (4, 6, 5)"
+        ],
         "{printed}"
     );
 }

@@ -3,15 +3,18 @@
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{DType, Element, FloatElement};
+use ndarray::SliceInfoElem;
 use serde_json::{Map, Value as Json};
 
 use super::cf::Packing;
 use super::format::StoredFormat;
 use super::read::{ZarrSource, dimension_names, masked_fill};
-use super::store::{Handle, Store};
+use super::store::{Handle, IntoStore, Store};
+use super::write::WriteOptions;
 use crate::array::Array;
 use crate::chunks::ChunkGrid;
 use crate::error::{BuildError, Error, Result};
+use crate::exec::Report;
 use crate::graph::{Node, NodeKind, Source};
 use crate::ops::with_dtype;
 
@@ -130,6 +133,39 @@ impl AnyArray {
     /// ```
     pub fn decode_cf<T: FloatElement>(&self) -> Result<Array<T>> {
         Ok(Packing::read(self.cf_fill.as_ref(), &self.attributes)?.decode(&self.node))
+    }
+
+    /// The elements `info` selects, as [`Array::slice`] takes them, in the stored element
+    /// type (the metadata, attributes and format stay those of the stored array).
+    ///
+    /// ```
+    /// use ndarray::s;
+    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-anyslice-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let x = chunkwise::arange::<i32>(0, 10, 1, [4])?;
+    /// x.to_zarr(&dir, "x", &Default::default())?;
+    /// let last = chunkwise::io::zarr::open(&dir, "x")?.slice(s![-3..])?;
+    /// assert_eq!(last.into_typed::<i32>()?.compute()?.as_slice().unwrap(), [7, 8, 9]);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn slice(&self, info: impl AsRef<[SliceInfoElem]>) -> Result<AnyArray> {
+        Ok(AnyArray {
+            node: crate::ops::slicing::slice(&self.node, info.as_ref())?,
+            ..self.clone()
+        })
+    }
+
+    /// Computes the array and writes it in its element type to a new Zarr array at `path`
+    /// of `store`, as [`Array::to_zarr`] does (`options.keep_format(self.format())` keeps
+    /// its storage format too).
+    pub fn to_zarr(
+        &self,
+        store: impl IntoStore,
+        path: &str,
+        options: &WriteOptions,
+    ) -> Result<Report> {
+        with_dtype!(self.dtype(), T => Array::<T>::from_node(self.node.clone()).to_zarr(store, path, options))
     }
 
     /// The array converted to `T` (Rust's `as` semantics), whatever its stored type.
