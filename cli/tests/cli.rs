@@ -246,6 +246,10 @@ fn rechunk_convert_and_slice_keep_the_values() {
     ]);
     assert!(v2.join(".zarray").exists());
     assert_close(&read(&v2_store, "/v2"), &dense);
+    // A store named without `.zarr` holds the array at its root.
+    let plain = dir.0.join("plain");
+    ok(&["convert", tas, plain.to_str().unwrap()]);
+    assert_close(&read(&plain, "/"), &dense);
 
     let last = out.join("last_days");
     ok(&[

@@ -165,7 +165,7 @@ impl AnyArray {
         path: &str,
         options: &WriteOptions,
     ) -> Result<Report> {
-        with_dtype!(self.dtype(), T => Array::<T>::from_node(self.node.clone()).to_zarr(store, path, options))
+        super::write::write_new(&self.node, store.into_store()?, path, options)
     }
 
     /// The array converted to `T` (Rust's `as` semantics), whatever its stored type.

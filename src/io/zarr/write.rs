@@ -677,19 +677,27 @@ impl<T: Element> Array<T> {
         path: &str,
         options: &WriteOptions,
     ) -> Result<Report> {
-        let store = store.into_store()?;
-        let config = &options.config;
-        let prepared =
-            plan_write(&self.node, &store, path, options).and_then(|p| p.prepare(config))?;
-        let report = run_sinks(std::slice::from_ref(&prepared.sink), config)?;
-        let node_path = prepared.node_path.clone();
-        config.on_root(|| {
-            prepared.publish()?;
-            refresh_consolidated(&store, &node_path)?;
-            Ok(String::new())
-        })?;
-        Ok(report)
+        write_new(&self.node, store.into_store()?, path, options)
     }
+}
+
+/// [`Array::to_zarr`] of the array `input` (of any element type).
+pub(crate) fn write_new(
+    input: &Arc<Node>,
+    store: Store,
+    path: &str,
+    options: &WriteOptions,
+) -> Result<Report> {
+    let config = &options.config;
+    let prepared = plan_write(input, &store, path, options).and_then(|p| p.prepare(config))?;
+    let report = run_sinks(std::slice::from_ref(&prepared.sink), config)?;
+    let node_path = prepared.node_path.clone();
+    config.on_root(|| {
+        prepared.publish()?;
+        refresh_consolidated(&store, &node_path)?;
+        Ok(String::new())
+    })?;
+    Ok(report)
 }
 
 /// Writes into existing arrays: a region, or appended along an axis.
