@@ -206,6 +206,17 @@ fn shard_indexes_pointing_outside_the_shard_are_corrupt_chunks() {
             bytes[offset as usize..(offset + length) as usize].copy_from_slice(&frame);
             std::fs::write(d.join(key), &bytes).unwrap();
             assert_every_read_names(d, "s", key);
+            // An index whose checksum does not match: reads of single inner chunks say so.
+            let mut bytes = original.clone();
+            let at = bytes.len() - 68;
+            bytes[at] ^= 1;
+            std::fs::write(d.join(key), &bytes).unwrap();
+            let tiles = OpenOptions {
+                chunks: Some(Chunks::Shape(vec![4, 4])),
+            };
+            let a = zarr::open_with(d, "s", &tiles).unwrap();
+            let err = a.into_typed::<f64>().unwrap().compute().unwrap_err();
+            assert!(err.to_string().contains("shard index"), "{err}");
         },
     );
 }

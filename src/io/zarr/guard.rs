@@ -535,7 +535,10 @@ impl GuardedReads {
                 let len = size
                     .and_then(|s| usize::try_from(s).ok())
                     .unwrap_or(usize::MAX);
-                if index_read && let Ok(inner) = inner_chunks(shard, value, len) {
+                if index_read {
+                    // The index's own range holds nothing else, so an index that does not
+                    // decode is reported as such (not as an inner chunk that does not).
+                    let inner = inner_chunks(shard, value, len)?;
                     // Raw inner chunks are read in pieces: their lengths are checked here.
                     return match &shard.inner {
                         Layout::Plain { stages, raw } if stages.is_empty() => inner
