@@ -396,6 +396,43 @@ mod s3 {
     }
 
     #[test]
+    fn a_value_larger_than_any_chunk_is_refused_before_it_is_downloaded() {
+        let Some((python, moto, store)) = server_and_store("big.zarr") else {
+            return;
+        };
+        let x = chunkwise::arange::<f64>(0.0, 16.0, 1.0, [4]).unwrap();
+        x.to_zarr(&store, "x", &WriteOptions::default()).unwrap();
+        // 4 MiB where a chunk of four f64 takes a few hundred bytes at most.
+        let put = "import sys, s3fs\n\
+                   fs = s3fs.S3FileSystem(key=sys.argv[2], secret=sys.argv[3],\n\
+                       client_kwargs={'endpoint_url': sys.argv[1], 'region_name': 'us-east-1'})\n\
+                   fs.pipe('test/big.zarr/x/c/1', bytes(4 << 20))";
+        let out = Command::new(&python)
+            .args(["-c", put, &moto.url(), KEY, SECRET])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let a = zarr::open(&store, "x")
+            .unwrap()
+            .into_typed::<f64>()
+            .unwrap();
+        // Fetched ahead (the default): refused from the size the server announces.
+        let error = a.sum().compute().unwrap_err().to_string();
+        assert!(
+            error.contains("not downloaded") && error.contains("c/1"),
+            "{error}"
+        );
+        // Fetched by its task: refused by the read guard, from its size.
+        let one_by_one = Config::default().io_concurrency(0);
+        let error = a.sum().compute_with(&one_by_one).unwrap_err().to_string();
+        assert!(error.contains("more than a chunk"), "{error}");
+    }
+
+    #[test]
     fn http_groups_are_listed_from_their_consolidated_metadata() {
         let Some(python) = with_moto(python()) else {
             return;

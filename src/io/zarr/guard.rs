@@ -517,6 +517,11 @@ fn check_range(range: &ByteRange, size: u64) -> Result<(), StorageError> {
 }
 
 impl GuardedReads {
+    /// The most bytes a stored value (chunk or shard) of this array can take, where known.
+    pub(super) fn max_stored(&self) -> Option<u64> {
+        self.layout.max_stored()
+    }
+
     /// Checks the value read at `range` of a key of `size` bytes (known for partial reads).
     fn check_read(&self, range: &ByteRange, value: &[u8], size: Option<u64>) -> Result<(), String> {
         let whole = matches!(range, ByteRange::FromStart(0, None));

@@ -371,7 +371,8 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         if !self.store.is_remote() {
             return None;
         }
-        self.store.fetch(self.unit_keys(ranges))
+        let limit = self.reader.as_ref().ok()?.storage().max_stored();
+        self.store.fetch(self.unit_keys(ranges), limit)
     }
 
     /// The `tracing` span of reading the elements `ranges` (a tile) from the store.

@@ -142,18 +142,19 @@ impl Store {
 
     /// Starts fetching `keys` concurrently if this store is on object storage, and keeps
     /// them until the lease is dropped: reads of these keys then wait for the fetched
-    /// values instead of asking the server one by one. `None` for other stores.
-    pub(crate) fn fetch(&self, keys: Vec<StoreKey>) -> Option<FetchLease> {
+    /// values instead of asking the server one by one. A value of more than `limit` bytes
+    /// is refused unread. `None` for other stores.
+    pub(crate) fn fetch(&self, keys: Vec<StoreKey>, limit: Option<u64>) -> Option<FetchLease> {
         #[cfg(feature = "object-store")]
         {
             let remote = self.remote.as_ref()?;
             Some(FetchLease {
-                _lease: remote.fetcher.lease(keys),
+                _lease: remote.fetcher.lease(keys, limit),
             })
         }
         #[cfg(not(feature = "object-store"))]
         {
-            let _ = keys;
+            let _ = (keys, limit);
             None
         }
     }

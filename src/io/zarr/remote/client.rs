@@ -150,13 +150,14 @@ impl RemoteStorage {
     /// The store at `url`.
     pub(crate) fn open(url: &StoreUrl, options: &RemoteOptions) -> Result<RemoteStorage> {
         let runtime = io_runtime()?;
-        let client = Arc::new(AsyncObjectStore::new(client(url, options)?));
+        let raw = client(url, options)?;
+        let client = Arc::new(AsyncObjectStore::new(raw.clone()));
         let block_on = IoBlockOn(runtime);
         let read_only = (url.scheme == Scheme::Http)
             .then(|| "HTTP stores are read-only (write to s3:// or a directory)".to_string());
         Ok(RemoteStorage {
             sync: AsyncToSyncStorageAdapter::new(client.clone(), block_on),
-            fetcher: Fetcher::new(client.clone(), runtime, options.request_limit()),
+            fetcher: Fetcher::new(raw, runtime, options.request_limit()),
             client,
             block_on,
             read_only,

@@ -5,7 +5,9 @@
 //! most `max_requests` of the store in flight at once. The store's reads then wait for
 //! the key's value instead of asking the server, so the chunks of a tile arrive together
 //! and those of upcoming tiles arrive while the compute threads decode earlier ones. A
-//! value is kept while a lease on its key lives, and dropped with the last one.
+//! value is kept while a lease on its key lives, and dropped with the last one. A value
+//! larger than the lease allows (more than any chunk of its array can take) is refused
+//! from the size the server announces, before its body is read.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -15,9 +17,9 @@ use futures::FutureExt;
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use zarrs::storage::{Bytes, StorageError, StoreKey};
-use zarrs_storage::AsyncReadableStorageTraits;
+use zarrs_object_store::object_store::{self, ObjectStore, ObjectStoreExt, path::Path};
 
-use super::client::{AsyncStore, keyed};
+use super::client::keyed;
 
 /// What a GET gave: the value (`None`: no such key), or the error's message.
 type Outcome = std::result::Result<Option<Bytes>, String>;
@@ -54,7 +56,7 @@ impl Slot {
 type Slots = HashMap<String, (Arc<Slot>, usize)>;
 
 struct Shared {
-    client: Arc<AsyncStore>,
+    client: Arc<dyn ObjectStore>,
     runtime: &'static Runtime,
     requests: Arc<Semaphore>,
     slots: Mutex<Slots>,
@@ -66,7 +68,7 @@ pub(crate) struct Fetcher(Arc<Shared>);
 
 impl Fetcher {
     pub(crate) fn new(
-        client: Arc<AsyncStore>,
+        client: Arc<dyn ObjectStore>,
         runtime: &'static Runtime,
         max_requests: usize,
     ) -> Fetcher {
@@ -82,9 +84,10 @@ impl Fetcher {
         self.0.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts fetching `keys` (those not fetched or in flight already) and keeps their
-    /// values until the lease is dropped. Returns at once.
-    pub(crate) fn lease(&self, keys: Vec<StoreKey>) -> Lease {
+    /// Starts fetching `keys` (those not fetched or in flight already), each of at most
+    /// `limit` bytes if given, and keeps their values until the lease is dropped. Returns
+    /// at once.
+    pub(crate) fn lease(&self, keys: Vec<StoreKey>, limit: Option<u64>) -> Lease {
         let mut slots = self.slots();
         for key in &keys {
             if let Some((_, leases)) = slots.get_mut(key.as_str()) {
@@ -97,7 +100,7 @@ impl Fetcher {
                 (self.0.client.clone(), self.0.requests.clone(), key.clone());
             let get = async move {
                 match requests.acquire_owned().await {
-                    Ok(_permit) => client.get(&key).await.map_err(|e| e.to_string()),
+                    Ok(_permit) => get_at_most(&*client, &key, limit).await,
                     Err(e) => Err(e.to_string()),
                 }
             };
@@ -124,6 +127,28 @@ impl Fetcher {
     ) -> Option<std::result::Result<Option<Bytes>, StorageError>> {
         let slot = self.slots().get(key.as_str())?.0.clone();
         Some(slot.wait().map_err(|message| keyed(key, message)))
+    }
+}
+
+/// The value of `key` (`None` if there is none), refused from the size the server
+/// announces, before its body is read, if that is more than `limit` bytes.
+async fn get_at_most(
+    client: &dyn ObjectStore,
+    key: &StoreKey,
+    limit: Option<u64>,
+) -> std::result::Result<Option<Bytes>, String> {
+    let got = match client.get(&Path::from(key.as_str())).await {
+        Ok(got) => got,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    match limit {
+        Some(limit) if got.meta.size > limit => Err(format!(
+            "{} bytes stored, more than a chunk of at most {limit} bytes can take \
+             (not downloaded)",
+            got.meta.size
+        )),
+        _ => got.bytes().await.map(Some).map_err(|e| e.to_string()),
     }
 }
 
