@@ -159,6 +159,23 @@ impl AnyArray {
     /// Computes the array and writes it in its element type to a new Zarr array at `path`
     /// of `store`, as [`Array::to_zarr`] does (`options.keep_format(self.format())` keeps
     /// its storage format too).
+    ///
+    /// ```
+    /// use chunkwise::io::zarr::{self, Compression, WriteOptions, ZarrVersion};
+    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-anycopy-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let x = chunkwise::arange::<u16>(0, 12, 1, [5])?;
+    /// let v2 = WriteOptions::default().version(ZarrVersion::V2).compression(Compression::None);
+    /// x.to_zarr(&dir, "x", &v2)?;
+    /// // A copy in the same element type, version, chunks and codec.
+    /// let stored = zarr::open(&dir, "x")?;
+    /// stored.to_zarr(&dir, "copy", &WriteOptions::default().keep_format(stored.format()))?;
+    /// let copy = zarr::open(&dir, "copy")?;
+    /// assert_eq!(copy.format(), stored.format());
+    /// assert_eq!(copy.into_typed::<u16>()?.compute()?, x.compute()?);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
     pub fn to_zarr(
         &self,
         store: impl IntoStore,

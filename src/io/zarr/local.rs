@@ -25,6 +25,7 @@ use zarrs::storage::{
 };
 
 use super::paths::unsafe_key;
+use super::staging::remove_tree;
 
 /// What every temporary file name of chunkwise's writes ends with.
 const TEMPORARY_SUFFIX: &str = ".chunkwise-tmp";
@@ -197,19 +198,12 @@ impl WritableStorageTraits for LocalStore {
 /// Removes everything in `dir` (links as links, never followed); a missing `dir` holds
 /// nothing.
 fn erase_entries(dir: &Path) -> std::io::Result<()> {
-    let entries = match std::fs::read_dir(dir) {
+    let mut entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    for entry in entries {
-        let entry = entry?;
-        match entry.file_type()?.is_dir() {
-            true => std::fs::remove_dir_all(entry.path())?,
-            false => std::fs::remove_file(entry.path())?,
-        }
-    }
-    Ok(())
+    entries.try_for_each(|entry| remove_tree(&entry?.path()))
 }
 
 #[cfg(test)]

@@ -161,7 +161,7 @@ impl Drop for Staging {
 }
 
 /// Removes the directory tree at `path` (never following a symlink), if it exists.
-fn remove_tree(path: &Path) -> std::io::Result<()> {
+pub(super) fn remove_tree(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_dir_all(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => std::fs::remove_file(path),
