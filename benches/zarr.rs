@@ -390,7 +390,10 @@ mod s3 {
             if peers.is_none() {
                 println!("  (no Dask figure: target/peers lacks dask or s3fs)");
             }
-            let moto = s3_util::moto(&python, &[]);
+            // Objects kept in moto's memory (above 5 MB it spills each to a temporary file,
+            // read again for every GET): the server shares the cores of both clients.
+            let in_memory = [("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", "67108864")];
+            let moto = s3_util::moto(&python, &in_memory);
             s3_util::create_bucket(moto.port, "bench");
             let url = "s3://bench/sum.zarr";
             let store = Store::from_url_with(url, &s3_util::options(&moto.url())).unwrap();
