@@ -2,7 +2,7 @@
 #![allow(missing_docs)]
 
 use chunkwise::io::zarr::{self, WriteOptions};
-use chunkwise::{BuildError, Config};
+use chunkwise::{BuildError, Config, Reduction};
 use ndarray::{ArrayD, IxDyn, s};
 
 fn dir(name: &str) -> std::path::PathBuf {
@@ -95,5 +95,106 @@ fn append_grows_the_array_along_an_axis() {
         bad.append_zarr(&d, "t", 0, &Config::default()),
         Err(chunkwise::Error::Build(BuildError::ShapeMismatch { .. }))
     ));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A stored 12 x 10 array of distinct values in 4 x 5 chunks at `d/x`, opened again, and
+/// its values.
+fn stored_grid(d: &std::path::Path) -> (chunkwise::Array<f64>, ArrayD<f64>) {
+    let values = ArrayD::from_shape_fn(IxDyn(&[12, 10]), |i| (i[0] * 10 + i[1]) as f64 + 1.0);
+    chunkwise::from_ndarray(&values, [4, 5])
+        .unwrap()
+        .to_zarr(d, "x", &WriteOptions::default().chunks([4, 5]))
+        .unwrap();
+    let x = zarr::open(d, "x").unwrap().into_typed::<f64>().unwrap();
+    (x, values)
+}
+
+fn stored(d: &std::path::Path) -> ArrayD<f64> {
+    zarr::open(d, "x")
+        .unwrap()
+        .into_typed::<f64>()
+        .unwrap()
+        .compute()
+        .unwrap()
+}
+
+#[test]
+fn in_place_updates_that_cannot_race_are_written() {
+    let d = dir("in-place-ok");
+    let config = Config::default();
+    // Element for element, over the whole array and over a slice of it.
+    let (x, mut want) = stored_grid(&d);
+    (&x * 2.0)
+        .to_zarr_region(&d, "x", &[0..12, 0..10], &config)
+        .unwrap();
+    want.mapv_inplace(|v| v * 2.0);
+    assert_eq!(stored(&d), want);
+    let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
+    let part = x.slice(s![3..9, 2..7]).unwrap();
+    (&part + 1.0)
+        .to_zarr_region(&d, "x", &[3..9, 2..7], &config)
+        .unwrap();
+    want.slice_mut(s![3..9, 2..7]).mapv_inplace(|v| v + 1.0);
+    assert_eq!(stored(&d), want);
+    // Divided by the maximum: one tile that every task needs, complete before any writes.
+    let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
+    (&x / &x.max())
+        .to_zarr_region(&d, "x", &[0..12, 0..10], &config)
+        .unwrap();
+    let most = want.fold(f64::MIN, |m, &v| m.max(v));
+    want.mapv_inplace(|v| v / most);
+    assert_eq!(stored(&d), want);
+    // Elements outside the region, shifted into it; and the array's own rows appended.
+    let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
+    let top = x.slice(s![0..4, ..]).unwrap();
+    top.to_zarr_region(&d, "x", &[8..12, 0..10], &config)
+        .unwrap();
+    let copied = want.slice(s![0..4, ..]).to_owned();
+    want.slice_mut(s![8..12, ..]).assign(&copied);
+    assert_eq!(stored(&d), want);
+    let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
+    x.slice(s![0..4, ..])
+        .unwrap()
+        .append_zarr(&d, "x", 0, &config)
+        .unwrap();
+    let got = stored(&d);
+    assert_eq!(got.slice(s![..12, ..]).into_dyn(), want);
+    assert_eq!(got.slice(s![12.., ..]).into_dyn(), copied.into_dyn());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn in_place_updates_that_could_race_are_refused_before_anything_is_written() {
+    let d = dir("in-place-refused");
+    let config = Config::default();
+    let (x, want) = stored_grid(&d);
+    let whole = [0..12, 0..10];
+    let square = [0..10, 0..10];
+    let shifted = x.slice(s![1.., ..]).unwrap();
+    let refused = [
+        // A shift: the task of rows 0..4 reads row 4, which another task rewrites.
+        (
+            &shifted - &x.slice(s![..11, ..]).unwrap(),
+            vec![0..11, 0..10],
+        ),
+        // A transpose of a square part.
+        (x.slice(s![..10, ..]).unwrap().transpose(), square.to_vec()),
+        // An anomaly along one axis: each column's mean is a tile of its own.
+        (
+            &x - &x.mean_with(&Reduction::axis(0).keepdims(true)),
+            whole.to_vec(),
+        ),
+        // Reversed rows.
+        (x.slice(s![..;-1, ..]).unwrap(), whole.to_vec()),
+    ];
+    for (update, region) in refused {
+        let error = update
+            .to_zarr_region(&d, "x", &region, &config)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("reads elements of the region"), "{error}");
+        assert_eq!(stored(&d), want, "nothing written");
+    }
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -49,8 +49,15 @@ impl Place {
         Place(place)
     }
 
+    /// The place whose text is `text` (as [`TileSource::stored_place`] gives it).
+    ///
+    /// [`TileSource::stored_place`]: crate::tile::TileSource::stored_place
+    pub(super) fn from_text(text: String) -> Place {
+        Place(text)
+    }
+
     /// Whether `other` is this node or below it.
-    fn covers(&self, other: &Place) -> bool {
+    pub(super) fn covers(&self, other: &Place) -> bool {
         other.0.starts_with(&self.0)
     }
 
@@ -102,7 +109,7 @@ pub(crate) fn refuse_erasing_inputs(input: &Arc<Node>, place: &Place, op: &str) 
             continue;
         }
         if let NodeKind::Source(Source::Tiles(source)) = &node.kind
-            && let Some(read) = source.stored_place().map(Place)
+            && let Some(read) = source.stored_place().map(Place::from_text)
             && place.covers(&read)
         {
             return Err(Error::Build(BuildError::InvalidArgument {

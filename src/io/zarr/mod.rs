@@ -24,6 +24,7 @@ mod format;
 mod group;
 mod guard;
 mod hierarchy;
+mod in_place;
 mod local;
 mod metadata;
 mod paths;

@@ -15,6 +15,7 @@ use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 use super::erasure::{Place, note_erased, refuse_erasing_inputs};
 use super::format::StoredFormat;
 use super::hierarchy::{ensure_parents, refresh_consolidated};
+use super::in_place::refuse_racing_reads;
 use super::local::is_stale_temporary;
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
 use super::paths::{check_key_under, node_path};
@@ -705,6 +706,31 @@ impl<T: Element> Array<T> {
     /// Computes the array and writes it into `region` of the existing Zarr array at `path`
     /// (its shape must equal the region's). Tiles are cut at the storage chunk (or shard)
     /// boundaries, so each task updates one stored unit and no two tasks write the same one.
+    ///
+    /// The array may read the one it is written into where no task can read what another
+    /// rewrites: elements outside the region, the region element for element, or the
+    /// region below a reduction of one tile (`x / x.max()`). Any other read of the region
+    /// (a stencil, a transpose, an anomaly along an axis) is refused before anything is
+    /// written.
+    ///
+    /// ```
+    /// use chunkwise::Config;
+    /// use chunkwise::io::zarr::{self, WriteOptions};
+    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-region-{}", std::process::id()));
+    /// let x = chunkwise::arange::<f64>(0.0, 8.0, 1.0, [4])?;
+    /// x.to_zarr(&dir, "x", &WriteOptions::default())?;
+    /// let stored = zarr::open(&dir, "x")?.into_typed::<f64>()?;
+    /// // Elements 2..6 doubled in place.
+    /// let part = stored.slice(ndarray::s![2..6])?;
+    /// (&part * 2.0).to_zarr_region(&dir, "x", &[2..6], &Config::default())?;
+    /// // A shift of the same elements is refused: a task could read a rewritten chunk.
+    /// let shifted = stored.slice(ndarray::s![3..7])?;
+    /// assert!(shifted.to_zarr_region(&dir, "x", &[2..6], &Config::default()).is_err());
+    /// let got = zarr::open(&dir, "x")?.into_typed::<f64>()?.compute()?;
+    /// assert_eq!(got.as_slice().unwrap(), &[0.0, 1.0, 4.0, 6.0, 8.0, 10.0, 6.0, 7.0]);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
     pub fn to_zarr_region(
         &self,
         store: impl IntoStore,
@@ -814,6 +840,7 @@ impl<T: Element> Array<T> {
                 found: self.shape(),
             }));
         }
+        refuse_racing_reads(&self.node, &Place::of(&store, &path), region)?;
         // Tiles cut at the storage chunk (or shard) boundaries, so each lies in one storage
         // unit and no two tasks write the same unit.
         let local = super::read::storage_grid(&array)?.restrict(region);
