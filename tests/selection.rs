@@ -416,3 +416,20 @@ fn computed_chunk_sizes_have_no_empty_chunk_and_scans_rolling_and_coarsen_work_o
     assert_eq!(none.chunks().chunks(), &[vec![0]]);
     assert_eq!(none.cumsum(0).unwrap().compute().unwrap().len(), 0);
 }
+
+#[test]
+fn zero_dimensional_arrays_index_as_numpy() {
+    // NumPy: flatnonzero ravels first ([0] or []); argwhere gives (1, 0) or (0, 0).
+    for (value, hits) in [(7.0, 1usize), (0.0, 0)] {
+        let x = from_ndarray(&ndarray::arr0(value).into_dyn(), Vec::<usize>::new()).unwrap();
+        let flat = x.flatnonzero().unwrap().compute().unwrap();
+        assert_eq!(flat.into_raw_vec_and_offset().0, vec![0u64; hits]);
+        let rows = x.argwhere().unwrap().compute().unwrap();
+        assert_eq!(rows.shape(), &[hits, 0][..]);
+        // NumPy 2 refuses nonzero of a 0-d array.
+        assert!(matches!(
+            x.nonzero(),
+            Err(Error::Build(BuildError::InvalidArgument { .. }))
+        ));
+    }
+}

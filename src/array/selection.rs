@@ -137,7 +137,16 @@ impl<T: Element> Array<T> {
     /// assert_eq!(rows_cols[0].compute().unwrap().into_raw_vec_and_offset().0, vec![0, 1]);
     /// assert_eq!(rows_cols[1].compute().unwrap().into_raw_vec_and_offset().0, vec![1, 0]);
     /// ```
+    ///
+    /// A 0-d array has no axis to index, and is refused as NumPy 2 refuses it
+    /// ([`Array::flatnonzero`] and [`Array::argwhere`] take one).
     pub fn nonzero(&self) -> Result<Vec<Selection<u64>>> {
+        if self.ndim() == 0 {
+            return Err(Error::Build(BuildError::InvalidArgument {
+                op: "nonzero".into(),
+                reason: "a 0-d array has no axis to index; reshape it to [1] first".into(),
+            }));
+        }
         let mask = self.is_nonzero();
         (0..self.ndim())
             .map(|axis| Selection::new(self.axis_index(axis)?, mask.clone(), 0, "nonzero"))
@@ -153,6 +162,9 @@ impl<T: Element> Array<T> {
     /// assert_eq!(flat.into_raw_vec_and_offset().0, vec![1, 2]);
     /// ```
     pub fn flatnonzero(&self) -> Result<Selection<u64>> {
+        if self.ndim() == 0 {
+            return self.reshape(&[1])?.flatnonzero(); // as NumPy, which ravels first
+        }
         let shape = self.shape();
         let mut flat: Option<Array<u64>> = None;
         let mut stride = 1u64;
@@ -180,6 +192,11 @@ impl<T: Element> Array<T> {
     /// assert_eq!(rows, ndarray::arr2(&[[0, 1], [1, 0]]).into_dyn());
     /// ```
     pub fn argwhere(&self) -> Result<Selection<u64>> {
+        if self.ndim() == 0 {
+            // One row of no indices where the value is not zero, as NumPy's (1, 0) or (0, 0).
+            let rows = super::zeros::<u64>(&[1, 0], vec![1, 1])?;
+            return Selection::new(rows, self.reshape(&[1])?.is_nonzero(), 0, "argwhere");
+        }
         let indices = (0..self.ndim())
             .map(|axis| self.axis_index(axis))
             .collect::<Result<Vec<_>>>()?;
