@@ -22,7 +22,8 @@ pub(crate) struct Output {
     pub(crate) threads: Option<usize>,
     /// Show a progress bar.
     pub(crate) progress: bool,
-    /// The command line, recorded in the output's `history` attribute.
+    /// When the command ran and its command line: the line it adds to the output's
+    /// `history` attribute.
     pub(crate) history: String,
 }
 

@@ -24,6 +24,7 @@
 //! ```
 
 mod commands;
+mod history;
 mod location;
 
 use std::process::ExitCode;
@@ -158,7 +159,7 @@ impl InOut {
             overwrite: self.overwrite,
             threads: self.threads,
             progress: self.progress,
-            history: std::env::args().collect::<Vec<_>>().join(" "),
+            history: history::entry(std::env::args(), std::time::SystemTime::now()),
         };
         (
             Location::parse(&self.input),

@@ -120,12 +120,17 @@ fn reduce_and_anomaly_over_a_named_dimension() {
             .collect();
         assert_eq!(dims, ["lat", "lon"]);
         assert_eq!(written.attributes()["units"], "K");
+        // When it ran (UTC, ISO 8601), then the command line.
+        let history = written.attributes()["history"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (when, command) = history.split_once(": ").unwrap();
         assert!(
-            written.attributes()["history"]
-                .as_str()
-                .unwrap()
-                .contains("reduce")
+            when.len() == 20 && when.ends_with('Z') && when.as_bytes()[10] == b'T',
+            "{history}"
         );
+        assert!(command.contains(&format!("reduce --op {op}")), "{history}");
     }
     let anomaly = out.join("anomaly");
     ok(&[
