@@ -137,6 +137,37 @@ fn in_place_updates_that_cannot_race_are_written() {
         .unwrap();
     want.slice_mut(s![3..9, 2..7]).mapv_inplace(|v| v + 1.0);
     assert_eq!(stored(&d), want);
+    // One row, read through an integer index and a new axis.
+    let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
+    let row = x.slice(s![5, ..]).unwrap().insert_axis(0).unwrap();
+    (&row * 3.0)
+        .to_zarr_region(&d, "x", &[5..6, 0..10], &config)
+        .unwrap();
+    want.slice_mut(s![5, ..]).mapv_inplace(|v| v * 3.0);
+    assert_eq!(stored(&d), want);
+    // The anomaly along the first axis: each task needs the mean of its own columns.
+    let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
+    let mean = x.mean_with(&Reduction::axis(0).keepdims(true));
+    (&x - &mean)
+        .to_zarr_region(&d, "x", &[0..12, 0..10], &config)
+        .unwrap();
+    let means = want.mean_axis(ndarray::Axis(0)).unwrap();
+    want -= &means;
+    let got = stored(&d);
+    assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12));
+    want = got;
+    // The first row replaced by the mean of the rows below it (read outside the region).
+    let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
+    let below = x.slice(s![4.., ..]).unwrap();
+    below
+        .mean_with(&Reduction::axis(0).keepdims(true))
+        .to_zarr_region(&d, "x", &[0..1, 0..10], &config)
+        .unwrap();
+    let means = want.slice(s![4.., ..]).mean_axis(ndarray::Axis(0)).unwrap();
+    want.slice_mut(s![0, ..]).assign(&means);
+    let got = stored(&d);
+    assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12));
+    want = got;
     // Divided by the maximum: one tile that every task needs, complete before any writes.
     let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
     (&x / &x.max())
@@ -180,11 +211,20 @@ fn in_place_updates_that_could_race_are_refused_before_anything_is_written() {
         ),
         // A transpose of a square part.
         (x.slice(s![..10, ..]).unwrap().transpose(), square.to_vec()),
-        // An anomaly along one axis: each column's mean is a tile of its own.
+        // A row broadcast to all rows: the task of rows 4..8 reads row 0, which another
+        // task rewrites.
+        (&x * &x.slice(s![0..1, ..]).unwrap(), whole.to_vec()),
+        // Each column less the mean of the next column: a task needs the mean of a column
+        // block that reads a column another task writes.
         (
-            &x - &x.mean_with(&Reduction::axis(0).keepdims(true)),
-            whole.to_vec(),
+            &x.slice(s![.., ..9]).unwrap()
+                - &x.slice(s![.., 1..])
+                    .unwrap()
+                    .mean_with(&Reduction::axis(0).keepdims(true)),
+            vec![0..12, 0..9],
         ),
+        // Through a rechunk (a block function, whose reads are not followed).
+        (&x.rechunk([3, 3]).unwrap() * 2.0, whole.to_vec()),
         // Reversed rows.
         (x.slice(s![..;-1, ..]).unwrap(), whole.to_vec()),
     ];
@@ -196,5 +236,13 @@ fn in_place_updates_that_could_race_are_refused_before_anything_is_written() {
         assert!(error.contains("reads elements of the region"), "{error}");
         assert_eq!(stored(&d), want, "nothing written");
     }
+    // A resumed write continues a write of the same data: it reads nothing it writes into.
+    let resume = WriteOptions::default().mode(zarr::WriteMode::Resume);
+    let error = (&x + 1.0)
+        .to_zarr(&d, "x", &resume)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("resumed write writes into"), "{error}");
+    assert_eq!(stored(&d), want, "nothing written");
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -99,9 +99,17 @@ pub(crate) fn erased_since(place: &Place, opened: u64) -> bool {
         .any(|(p, count)| *count > opened && p.covers(place))
 }
 
+/// Why an overwrite refuses to read the node it erases first.
+pub(crate) const ERASED_FIRST: &str = "which this overwrite erases before it writes (an \
+    overwrite is staged beside the old node only below the root of a directory store)";
+
+/// Why a resumed write refuses to read the array it writes into.
+pub(crate) const RESUMED: &str = "which this resumed write writes into (a resume continues \
+    a write of the same data, skipping the chunks stored already)";
+
 /// An error if the computation of `input` reads an array at or below `place`, which a write
-/// (`op`) must erase before it writes.
-pub(crate) fn refuse_erasing_inputs(input: &Arc<Node>, place: &Place, op: &str) -> Result<()> {
+/// (`op`) must not read, for the reason `why`.
+pub(crate) fn refuse_reading(input: &Arc<Node>, place: &Place, op: &str, why: &str) -> Result<()> {
     let mut stack = vec![input];
     let mut seen = std::collections::HashSet::new();
     while let Some(node) = stack.pop() {
@@ -115,9 +123,7 @@ pub(crate) fn refuse_erasing_inputs(input: &Arc<Node>, place: &Place, op: &str) 
             return Err(Error::Build(BuildError::InvalidArgument {
                 op: op.into(),
                 reason: format!(
-                    "the computation reads {}, which this overwrite erases before it \
-                     writes (an overwrite is staged beside the old node only below the root \
-                     of a directory store); write to another path, or compute first",
+                    "the computation reads {}, {why}; write to another path, or compute first",
                     read.as_str()
                 ),
             }));

@@ -9,7 +9,7 @@ use zarrs::node::NodeMetadata;
 use zarrs::storage::store::MemoryStore;
 
 use super::dataset::Dataset;
-use super::erasure::{Place, note_erased, refuse_erasing_inputs};
+use super::erasure::{ERASED_FIRST, Place, note_erased, refuse_reading};
 use super::hierarchy::{
     NodeKind, consolidate_metadata, consolidated_children, ensure_parents, is_consolidated,
     node_kind, refresh_consolidated, write_group,
@@ -17,7 +17,7 @@ use super::hierarchy::{
 use super::metadata::ZarrVersion;
 use super::staging::{can_stage, is_staging};
 use super::store::{IntoStore, Store};
-use super::write::{WriteMode, make_room, plan_write, refuse_reading_erased};
+use super::write::{WriteMode, make_room, plan_write, refuse_reading_targets};
 use super::{AnyArray, node_path, open};
 use crate::error::{BuildError, Error, Result, StorageError};
 use crate::exec::{Config, Report, run_sinks};
@@ -234,7 +234,7 @@ pub(crate) fn store_dataset(
             if !can_stage(&store, &node_path) {
                 let place = Place::of(&store, &node_path);
                 for (_, node, _) in dataset.entries() {
-                    refuse_erasing_inputs(node, &place, "Dataset::to_zarr (overwrite)")?;
+                    refuse_reading(node, &place, "Dataset::to_zarr (overwrite)", ERASED_FIRST)?;
                 }
             }
             replace_group(&store, &node_path, options, config, |group| {
@@ -370,7 +370,7 @@ impl Group {
                     plan_write(node, &self.store, &self.child(name), &options)
                 })
                 .collect::<Result<Vec<_>>>()
-                .and_then(|plans| refuse_reading_erased(&plans).map(|()| plans))
+                .and_then(|plans| refuse_reading_targets(&plans).map(|()| plans))
         }))?;
         let prepared = plans
             .into_iter()

@@ -3,69 +3,63 @@
 //! The tasks of a region write run in any order, each writing one stored unit (chunk or
 //! shard). A task that reads elements of the region which another task writes may read
 //! them before or after they are rewritten, so the result would depend on the schedule. A
-//! read of the target is safe when it cannot race its own write:
+//! read of the target is safe when it comes before the write of every element it reads:
 //!
 //! - it reads no element of the region;
-//! - it reads each written element for the task that writes that element, and nothing
-//!   else of the region: every view between the write and the read moves elements without
-//!   mixing them (slices with step 1, integer indices, new axes), and together they map
-//!   the write's elements onto the region itself (`x[a:b] = f(x[a:b])`, elementwise);
-//! - it happens below a reduction or blockwise result of one tile that every task needs
-//!   (through elementwise work only): that tile is computed, from all its reads, before any
-//!   task writes (`x[...] = x / x.max()`).
+//! - it reads each written element for the task that writes that element: through
+//!   elementwise work only, every view on the way moves elements without mixing them
+//!   (slices with step 1, integer indices, new axes), and together they map the write's
+//!   elements onto the region itself (`x[a:b] = f(x[a:b])`);
+//! - it happens below a reduction reached through elementwise work, whose tile each
+//!   writing task needs for exactly the elements that tile reads: the reduced axes are
+//!   free, and the kept ones map onto the region itself (the anomaly `x - x.mean(axis=0)`:
+//!   the mean of a column block reads only that block, and every task writing into it
+//!   needs that mean);
+//! - it happens below a reduction or blockwise result of one tile reached through
+//!   elementwise work, which every task needs: it is complete, with all its reads, before
+//!   the first task writes (`x / x.max()`).
 //!
-//! Anything else that reads the region (a stencil, a shift, a transpose, a reduction along
-//! some axes, a user's block function) is refused before anything is written.
+//! Anything else that reads the region (a stencil, a shift, a transpose, a reversed slice,
+//! a rechunk or user block function, a reduction of a reduction) is refused before
+//! anything is written.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 
 use super::erasure::Place;
 use crate::chunks::{SourceAxis, View};
 use crate::error::{BuildError, Error, Result};
-use crate::graph::{Node, NodeKind, Source};
+use crate::graph::{Node, NodeId, NodeKind, Reduce, Source};
 
-/// An error if computing `input`, to be written into `region` of the stored array at
-/// `target`, reads elements of the region in a way that may race the write (see the
-/// module's documentation).
+/// An error if computing `input`, written by `op` into `region` (in the stored array's
+/// indices) of the stored array at `target`, reads elements of the region in a way that
+/// may race the write (see the module's documentation).
 pub(crate) fn refuse_racing_reads(
     input: &Arc<Node>,
     target: &Place,
     region: &[Range<usize>],
+    op: &str,
 ) -> Result<()> {
-    // Per node reached: the view from the write's elements to the node's (`None` where
-    // elements are not followed), and whether only elementwise work lies between.
-    let start = Reach {
-        node: input.clone(),
-        view: Some(View::identity(&input.shape())),
-        elementwise: true,
-    };
-    let mut stack = vec![start];
+    let readers = nodes_reading(input, target);
+    let mut stack = vec![(input.clone(), Path::Direct(View::identity(&input.shape())))];
     let mut seen = HashSet::new();
-    while let Some(reach) = stack.pop() {
-        if !seen.insert((reach.node.id, reach.view.clone(), reach.elementwise)) {
+    while let Some((node, path)) = stack.pop() {
+        if !readers.contains(&node.id) || !seen.insert((node.id, path.clone())) {
             continue;
         }
-        let Reach {
-            node,
-            view,
-            elementwise,
-        } = reach;
         match &node.kind {
-            NodeKind::Source(Source::Tiles(source)) => {
-                let Some(read) = source.stored_place() else {
-                    continue;
-                };
-                if target.covers(&Place::from_text(read)) && races(&node, view.as_ref(), region) {
+            NodeKind::Source(Source::Tiles(_)) => {
+                if path.races(&node.shape(), region) {
                     return Err(Error::Build(BuildError::InvalidArgument {
-                        op: "to_zarr_region".into(),
+                        op: op.into(),
                         reason: format!(
-                            "the computation reads elements of the region it writes into \
-                             {} other than element for element (a stencil, shift, \
-                             transpose or partial reduction of the same array): tasks \
-                             write in any order, so a task could read what another already \
-                             rewrote; write to another array, or compute first",
+                            "the computation reads elements of the region it writes, of the \
+                             array at {}, in a way that can race the write (a stencil, shift, \
+                             transpose, reversed slice, rechunk, block function, or a \
+                             reduction that is not along whole written axes): tasks write in \
+                             any order, so one could read what another already rewrote; \
+                             write to another array, or compute first",
                             target.as_str()
                         ),
                     }));
@@ -74,24 +68,25 @@ pub(crate) fn refuse_racing_reads(
             NodeKind::Source(Source::Generator(_)) | NodeKind::Invalid(_) => {}
             NodeKind::Elemwise(e) => {
                 for input in &e.inputs {
-                    stack.push(Reach {
-                        node: input.node.clone(),
-                        view: view.as_ref().map(|v| input.view.then(v)),
-                        elementwise,
-                    });
+                    stack.push((input.node.clone(), path.through(&input.view)));
                 }
             }
             // A result of one tile that every writing task needs is complete, with all
             // its reads, before the first task writes.
             NodeKind::Reduce(_) | NodeKind::Blockwise(_)
-                if elementwise && node.grid.n_blocks() == 1 => {}
-            NodeKind::Reduce(_) | NodeKind::Blockwise(_) => {
-                for input in node.inputs() {
-                    stack.push(Reach {
-                        node: input.clone(),
-                        view: None,
-                        elementwise: false,
-                    });
+                if matches!(path, Path::Direct(_)) && node.grid.n_blocks() == 1 => {}
+            NodeKind::Reduce(reduce) => {
+                let below = match &path {
+                    Path::Direct(view) => lifted(view, reduce, &node),
+                    _ => Path::Untracked,
+                };
+                for input in &reduce.inputs {
+                    stack.push((input.node.clone(), below.through(&input.view)));
+                }
+            }
+            NodeKind::Blockwise(b) => {
+                for input in &b.inputs {
+                    stack.push((input.clone(), Path::Untracked));
                 }
             }
         }
@@ -99,33 +94,99 @@ pub(crate) fn refuse_racing_reads(
     Ok(())
 }
 
-/// A node reached from the written array, and how.
-struct Reach {
-    node: Arc<Node>,
-    view: Option<View>,
-    elementwise: bool,
+/// How a node is reached from the written array.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Path {
+    /// Through elementwise work only: the view from the written elements to the node's.
+    Direct(View),
+    /// Below a reduction reached directly: the view from the written elements, followed by
+    /// one axis per reduced axis (any index along it), to the node's elements; and which
+    /// written axes the reduction's kept axes follow.
+    BelowReduction { view: View, pinned: Vec<bool> },
+    /// Elements not followed: any element of the node may be read for any task.
+    Untracked,
 }
 
-/// Whether reading `source` (a stored array's elements) through `view` from the written
-/// elements (or any of its elements, where `view` is `None`) may race the write of
-/// `region`: it reads elements of the region, other than exactly the written ones.
-fn races(source: &Node, view: Option<&View>, region: &[Range<usize>]) -> bool {
-    let read = match view {
-        Some(view) if is_region_itself(view, region) => return false,
-        Some(view) => match image(view) {
-            Some(read) => read,
-            None => return false, // reads nothing
-        },
-        None => source.shape().into_iter().map(|n| 0..n).collect(),
-    };
-    read.len() == region.len()
-        && read
-            .iter()
-            .zip(region)
-            .all(|(r, w)| r.start.max(w.start) < r.end.min(w.end))
+impl Path {
+    /// The path to an input read through `view` (from this node's elements to its).
+    fn through(&self, view: &View) -> Path {
+        match self {
+            Path::Direct(v) => Path::Direct(view.then(v)),
+            Path::BelowReduction { view: v, pinned } => Path::BelowReduction {
+                view: view.then(v),
+                pinned: pinned.clone(),
+            },
+            Path::Untracked => Path::Untracked,
+        }
+    }
+
+    /// Whether reading a stored array of `shape` this way may race the write of `region`.
+    fn races(&self, shape: &[usize], region: &[Range<usize>]) -> bool {
+        let read = match self {
+            Path::Direct(view) if is_region_itself(view, region) => return false,
+            Path::BelowReduction { view, pinned } if follows_region(view, pinned, region) => {
+                return false;
+            }
+            Path::Direct(view) | Path::BelowReduction { view, .. } => match image(view) {
+                Some(read) => read,
+                None => return false, // reads nothing
+            },
+            Path::Untracked => shape.iter().map(|&n| 0..n).collect(),
+        };
+        read.len() != region.len()
+            || read
+                .iter()
+                .zip(region)
+                .all(|(r, w)| r.start.max(w.start) < r.end.min(w.end))
+    }
 }
 
-/// Whether `view` maps each written element to the same element of the region.
+/// The path below `reduce` (the node `node`), reached directly through `view`: its kept
+/// axes read as the output's, each reduced axis along an axis of its own added after the
+/// written ones.
+fn lifted(view: &View, reduce: &Reduce, node: &Node) -> Path {
+    if view.source.len() != node.shape().len() {
+        return Path::Untracked;
+    }
+    let written = view.shape.len();
+    let in_shape = reduce.in_grid.shape();
+    let mut shape = view.shape.clone();
+    let mut pinned = vec![false; written];
+    let mut output_axis = 0;
+    let source = (0..in_shape.len())
+        .map(|axis| {
+            let kept_as = (!reduce.reduced[axis] || reduce.keepdims).then_some(output_axis);
+            if kept_as.is_some() {
+                output_axis += 1;
+            }
+            match (reduce.reduced[axis], kept_as) {
+                (false, Some(out)) => {
+                    let s = view.source[out].clone();
+                    if let SourceAxis::Mapped { axis: a, .. } = s {
+                        pinned[a] = true;
+                    }
+                    s
+                }
+                _ => {
+                    shape.push(in_shape[axis]);
+                    SourceAxis::Mapped {
+                        axis: shape.len() - 1,
+                        start: 0,
+                        step: 1,
+                    }
+                }
+            }
+        })
+        .collect();
+    Path::BelowReduction {
+        view: View { shape, source },
+        pinned,
+    }
+}
+
+/// Whether `view` maps each written element to the same element of the region: along
+/// each axis the same index, offset by the region's start (an axis of length 1 may also be
+/// read at its one index).
 fn is_region_itself(view: &View, region: &[Range<usize>]) -> bool {
     view.source.len() == region.len()
         && view.shape.len() == region.len()
@@ -134,15 +195,41 @@ fn is_region_itself(view: &View, region: &[Range<usize>]) -> bool {
             .iter()
             .zip(region)
             .enumerate()
-            .all(|(a, (s, r))| {
-                view.shape[a] == r.len()
-                    && *s
-                        == SourceAxis::Mapped {
-                            axis: a,
-                            start: r.start,
-                            step: 1,
-                        }
-            })
+            .all(|(a, (s, r))| view.shape[a] == r.len() && reads_own_index(s, a, r, &view.shape))
+}
+
+/// Whether the source axis `s`, of the region's axis `a` (`r`), reads each written element
+/// at its own index along `a`.
+fn reads_own_index(s: &SourceAxis, a: usize, r: &Range<usize>, shape: &[usize]) -> bool {
+    match *s {
+        SourceAxis::Mapped { axis, start, step } => {
+            start == r.start && (axis == a && step == 1 || r.len() == 1 && shape[axis] == 1)
+        }
+        SourceAxis::Fixed(i) => r.len() == 1 && i == r.start,
+    }
+}
+
+/// Whether a read below a reduction through `view` reads, for each tile of the reduction,
+/// only elements written by tasks that need that tile: along every written axis the kept
+/// axes follow (`pinned`) the source reads its own index of the region, and the written
+/// axes are read nowhere else (the other source axes are reduced or held at one index).
+fn follows_region(view: &View, pinned: &[bool], region: &[Range<usize>]) -> bool {
+    let written = pinned.len();
+    if view.source.len() != region.len() || written != region.len() {
+        return false;
+    }
+    let mut seen = vec![false; written];
+    for (a, s) in view.source.iter().enumerate() {
+        if let SourceAxis::Mapped { axis, start, step } = *s
+            && axis < written
+        {
+            if axis != a || step != 1 || start != region[a].start || !pinned[a] {
+                return false;
+            }
+            seen[a] = true;
+        }
+    }
+    seen == pinned
 }
 
 /// The box of source elements `view` reads, per source axis; `None` if it reads none.
@@ -159,4 +246,37 @@ fn image(view: &View) -> Option<Vec<Range<usize>>> {
         }
     };
     Some(view.source.iter().map(range).collect())
+}
+
+/// The nodes of `input`'s graph that read the stored array at `target` (themselves, or
+/// through their inputs): the only ones worth following.
+fn nodes_reading(input: &Arc<Node>, target: &Place) -> HashSet<NodeId> {
+    // Post-order: a node is decided once its inputs are.
+    let mut reads: HashMap<NodeId, bool> = HashMap::new();
+    let mut stack = vec![(input.clone(), false)];
+    while let Some((node, inputs_done)) = stack.pop() {
+        if reads.contains_key(&node.id) {
+            continue;
+        }
+        if !inputs_done {
+            stack.push((node.clone(), true));
+            stack.extend(node.inputs().into_iter().map(|i| (i.clone(), false)));
+            continue;
+        }
+        let own = match &node.kind {
+            NodeKind::Source(Source::Tiles(source)) => source
+                .stored_place()
+                .is_some_and(|read| target.covers(&Place::from_text(read))),
+            _ => false,
+        };
+        let below = node
+            .inputs()
+            .iter()
+            .any(|i| reads.get(&i.id) == Some(&true));
+        reads.insert(node.id, own || below);
+    }
+    reads
+        .into_iter()
+        .filter_map(|(id, reads)| reads.then_some(id))
+        .collect()
 }

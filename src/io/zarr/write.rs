@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json};
 use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
-use super::erasure::{Place, note_erased, refuse_erasing_inputs};
+use super::erasure::{ERASED_FIRST, Place, RESUMED, note_erased, refuse_reading};
 use super::format::StoredFormat;
 use super::hierarchy::{ensure_parents, refresh_consolidated};
 use super::in_place::refuse_racing_reads;
@@ -509,7 +509,7 @@ pub(crate) fn plan_write(
         grid,
         exists,
     };
-    refuse_reading_erased(std::slice::from_ref(&plan))?;
+    refuse_reading_targets(std::slice::from_ref(&plan))?;
     Ok(plan)
 }
 
@@ -551,12 +551,23 @@ fn check_resumable(store: &Store, node_path: &str, asked: &Handle) -> Result<()>
     }
 }
 
-/// Refuses writes whose inputs read an array that one of them erases before it writes (an
-/// overwrite that cannot be staged): they would read fill values where the old data was.
-pub(crate) fn refuse_reading_erased(plans: &[WritePlan]) -> Result<()> {
-    for place in plans.iter().filter_map(WritePlan::erased_first) {
-        for plan in plans {
-            refuse_erasing_inputs(&plan.input, &place, "to_zarr (overwrite)")?;
+/// Refuses writes whose inputs read an array that one of them must not have read: one it
+/// erases before it writes (an overwrite that cannot be staged), where they would read fill
+/// values instead of the old data; or one it resumes writing into, where they would read
+/// chunks it is writing.
+pub(crate) fn refuse_reading_targets(plans: &[WritePlan]) -> Result<()> {
+    for plan in plans {
+        let (place, op, why) = match plan.erased_first() {
+            Some(place) => (place, "to_zarr (overwrite)", ERASED_FIRST),
+            None if plan.mode == WriteMode::Resume && plan.exists => (
+                Place::of(&plan.store, &plan.node_path),
+                "to_zarr (resume)",
+                RESUMED,
+            ),
+            None => continue,
+        };
+        for other in plans {
+            refuse_reading(&other.input, &place, op, why)?;
         }
     }
     Ok(())
@@ -708,10 +719,12 @@ impl<T: Element> Array<T> {
     /// boundaries, so each task updates one stored unit and no two tasks write the same one.
     ///
     /// The array may read the one it is written into where no task can read what another
-    /// rewrites: elements outside the region, the region element for element, or the
-    /// region below a reduction of one tile (`x / x.max()`). Any other read of the region
-    /// (a stencil, a transpose, an anomaly along an axis) is refused before anything is
-    /// written.
+    /// rewrites: elements outside the region, the region element for element, the region
+    /// below a reduction along whole axes that keeps the others in line (the anomaly
+    /// `x - x.mean(axis=0)`), or below a reduction of one tile (`x / x.max()`). Any other
+    /// read of the region (a stencil, a shift, a transpose) is refused before anything is
+    /// written. An update in place is not idempotent: a killed one, run again, updates the
+    /// chunks it had written twice.
     ///
     /// ```
     /// use chunkwise::Config;
@@ -744,7 +757,7 @@ impl<T: Element> Array<T> {
         let node_path = node_path(path)?;
         let array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
             .map_err(|e| store.error(&node_path, e))?;
-        self.write_region(store, Arc::new(array), region, config)
+        self.write_region("to_zarr_region", store, Arc::new(array), region, config)
     }
 
     /// Computes the array and appends it to the existing Zarr array at `path` along `axis`
@@ -799,7 +812,8 @@ impl<T: Element> Array<T> {
             .map(|(a, &n)| if a == axis { n..n + shape[axis] } else { 0..n })
             .collect();
         let array = Arc::new(array);
-        let report = self.write_region(store.clone(), array.clone(), &region, config)?;
+        let report =
+            self.write_region("append_zarr", store.clone(), array.clone(), &region, config)?;
         config.on_root(|| {
             store_metadata(&store, &array)?;
             // Consolidated metadata above the array would still give the old shape.
@@ -809,10 +823,11 @@ impl<T: Element> Array<T> {
         Ok(report)
     }
 
-    /// Writes the array into `region` of `array` (checked against its element type and
-    /// shape before anything is written).
+    /// Writes the array into `region` of `array` for `op` (checked against its element type
+    /// and shape, and for reads that would race the write, before anything is written).
     fn write_region(
         &self,
+        op: &str,
         store: Store,
         array: Arc<Handle>,
         region: &[std::ops::Range<usize>],
@@ -835,12 +850,12 @@ impl<T: Element> Array<T> {
                 .all(|(r, &n)| r.start <= r.end && r.end <= n);
         if !inside || region_shape != self.shape() {
             return Err(Error::Build(BuildError::ShapeMismatch {
-                op: format!("to_zarr_region {region:?} of an array of shape {stored:?}"),
+                op: format!("{op} into {region:?} of an array of shape {stored:?}"),
                 expected: region_shape,
                 found: self.shape(),
             }));
         }
-        refuse_racing_reads(&self.node, &Place::of(&store, &path), region)?;
+        refuse_racing_reads(&self.node, &Place::of(&store, &path), region, op)?;
         // Tiles cut at the storage chunk (or shard) boundaries, so each lies in one storage
         // unit and no two tasks write the same unit.
         let local = super::read::storage_grid(&array)?.restrict(region);
