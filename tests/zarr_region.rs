@@ -236,6 +236,29 @@ fn in_place_updates_that_could_race_are_refused_before_anything_is_written() {
         assert!(error.contains("reads elements of the region"), "{error}");
         assert_eq!(stored(&d), want, "nothing written");
     }
+    // Rows 2..4 into rows 0..2: outside the region, but in the chunk its task rewrites
+    // whole (a chunk may be read in parts: a shard's index, then its chunks).
+    let lower = x.slice(s![2..4, ..]).unwrap();
+    let error = lower
+        .to_zarr_region(&d, "x", &[0..2, 0..10], &config)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("reads elements of the region"), "{error}");
+    // Element for element, but read in tiles of two chunks each: a tile is read for the
+    // task of one of its chunks while another task rewrites the other.
+    let tiles = zarr::OpenOptions {
+        chunks: Some(chunkwise::Chunks::Shape(vec![8, 10])),
+    };
+    let coarse = zarr::open_with(&d, "x", &tiles)
+        .unwrap()
+        .into_typed::<f64>()
+        .unwrap();
+    let error = (&coarse * 2.0)
+        .to_zarr_region(&d, "x", &whole, &config)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("reads elements of the region"), "{error}");
+    assert_eq!(stored(&d), want, "nothing written");
     // A resumed write continues a write of the same data: it reads nothing it writes into.
     let resume = WriteOptions::default().mode(zarr::WriteMode::Resume);
     let error = (&x + 1.0)

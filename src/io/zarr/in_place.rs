@@ -22,25 +22,38 @@
 //! Anything else that reads the region (a stencil, a shift, a transpose, a reversed slice,
 //! a rechunk or user block function, a reduction of a reduction) is refused before
 //! anything is written.
+//!
+//! A task rewrites whole stored units (chunks or shards), also where the region covers
+//! part of one, and a unit may be read in parts (a shard's index, then its chunks): a read
+//! racing the rewrite could take the parts from two versions. So "the region" here is the
+//! units it touches, and the element-for-element cases also need the source's tiles to
+//! lie each in one unit, so that a tile is read only for the task that rewrites its unit.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 
 use super::erasure::Place;
-use crate::chunks::{SourceAxis, View};
+use crate::chunks::{ChunkGrid, SourceAxis, View};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::{Node, NodeId, NodeKind, Reduce, Source};
 
 /// An error if computing `input`, written by `op` into `region` (in the stored array's
-/// indices) of the stored array at `target`, reads elements of the region in a way that
-/// may race the write (see the module's documentation).
+/// indices) of the stored array at `target`, stored in `units` (its chunks, or shards),
+/// reads elements of the region in a way that may race the write (see the module's
+/// documentation).
 pub(crate) fn refuse_racing_reads(
     input: &Arc<Node>,
     target: &Place,
     region: &[Range<usize>],
+    units: &ChunkGrid,
     op: &str,
 ) -> Result<()> {
+    let write = Write {
+        region,
+        touched: touched_units(region, units),
+        units,
+    };
     let readers = nodes_reading(input, target);
     let mut stack = vec![(input.clone(), Path::Direct(View::identity(&input.shape())))];
     let mut seen = HashSet::new();
@@ -50,7 +63,7 @@ pub(crate) fn refuse_racing_reads(
         }
         match &node.kind {
             NodeKind::Source(Source::Tiles(_)) => {
-                if path.races(&node.shape(), region) {
+                if path.races(&node, &write) {
                     return Err(Error::Build(BuildError::InvalidArgument {
                         op: op.into(),
                         reason: format!(
@@ -120,25 +133,68 @@ impl Path {
         }
     }
 
-    /// Whether reading a stored array of `shape` this way may race the write of `region`.
-    fn races(&self, shape: &[usize], region: &[Range<usize>]) -> bool {
+    /// Whether reading the stored array `source` this way may race `write`.
+    fn races(&self, source: &Node, write: &Write) -> bool {
+        let in_units = tiles_lie_in_units(&source.grid, write.units);
         let read = match self {
-            Path::Direct(view) if is_region_itself(view, region) => return false,
-            Path::BelowReduction { view, pinned } if follows_region(view, pinned, region) => {
+            Path::Direct(view) if in_units && is_region_itself(view, write.region) => {
+                return false;
+            }
+            Path::BelowReduction { view, pinned }
+                if in_units && follows_region(view, pinned, write.region) =>
+            {
                 return false;
             }
             Path::Direct(view) | Path::BelowReduction { view, .. } => match image(view) {
                 Some(read) => read,
                 None => return false, // reads nothing
             },
-            Path::Untracked => shape.iter().map(|&n| 0..n).collect(),
+            Path::Untracked => source.shape().into_iter().map(|n| 0..n).collect(),
         };
-        read.len() != region.len()
+        read.len() != write.touched.len()
             || read
                 .iter()
-                .zip(region)
+                .zip(&write.touched)
                 .all(|(r, w)| r.start.max(w.start) < r.end.min(w.end))
     }
+}
+
+/// A region write: the region, the stored units (chunks or shards) of the array, and the
+/// box of the units the region touches (each rewritten whole).
+struct Write<'a> {
+    region: &'a [Range<usize>],
+    units: &'a ChunkGrid,
+    touched: Vec<Range<usize>>,
+}
+
+/// The box of the units of `units` that `region` touches (empty where it is empty).
+fn touched_units(region: &[Range<usize>], units: &ChunkGrid) -> Vec<Range<usize>> {
+    region
+        .iter()
+        .enumerate()
+        .map(|(axis, r)| {
+            if r.is_empty() || axis >= units.ndim() {
+                return r.clone();
+            }
+            let blocks = units.blocks_overlapping(axis, r);
+            units.block_start(axis, blocks.start)..units.block_start(axis, blocks.end)
+        })
+        .collect()
+}
+
+/// Whether each tile of `grid` (a stored array's source) lies in one unit of `units`:
+/// every unit boundary inside the source is a tile boundary.
+fn tiles_lie_in_units(grid: &ChunkGrid, units: &ChunkGrid) -> bool {
+    grid.ndim() == units.ndim()
+        && (0..grid.ndim()).all(|axis| {
+            let tiles = grid.offsets(axis);
+            let end = tiles.last().copied().unwrap_or(0);
+            units
+                .offsets(axis)
+                .into_iter()
+                .take_while(|&b| b < end)
+                .all(|b| tiles.binary_search(&b).is_ok())
+        })
 }
 
 /// The path below `reduce` (the node `node`), reached directly through `view`: its kept

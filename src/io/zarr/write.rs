@@ -855,10 +855,11 @@ impl<T: Element> Array<T> {
                 found: self.shape(),
             }));
         }
-        refuse_racing_reads(&self.node, &Place::of(&store, &path), region, op)?;
+        let units = super::read::storage_grid(&array)?;
+        refuse_racing_reads(&self.node, &Place::of(&store, &path), region, &units, op)?;
         // Tiles cut at the storage chunk (or shard) boundaries, so each lies in one storage
         // unit and no two tasks write the same unit.
-        let local = super::read::storage_grid(&array)?.restrict(region);
+        let local = units.restrict(region);
         let input = rechunk(&self.node, local.clone());
         let origin: Vec<usize> = region.iter().map(|r| r.start).collect();
         let array = Arc::new(guarded_for_writes(&array, &store)?);
