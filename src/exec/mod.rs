@@ -1,5 +1,5 @@
 //! Running graphs: the driver (optimise, plan, run, collect), the lowering to tile tasks,
-//! the [`Executor`] seam, and the memory-bounded executor on a rayon pool.
+//! the [`Executor`](run::Executor) seam, and the memory-bounded executor on a rayon pool.
 
 mod allocator;
 mod config;

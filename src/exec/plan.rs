@@ -498,7 +498,7 @@ enum Stage {
 }
 
 /// The tile sources that their one reader, a reduction, reads itself (see
-/// [`Task::streamed`]): sources that [stream](crate::graph::TileSource::streams), read by
+/// [`Task::streamed`]): sources that [stream](crate::tile::TileSource::streams), read by
 /// that reduction tile for tile (not broadcast) and by no other node or output.
 fn streamed_sources(roots: &[Arc<Node>]) -> HashSet<NodeId> {
     let mut readers: HashMap<NodeId, usize> = HashMap::new();

@@ -8,7 +8,7 @@
 //! - a write that erases a node before writing its replacement (an overwrite that cannot be
 //!   staged: the node is the store's root, or the store has no directories) first checks
 //!   that its own computation reads nothing at or below that node
-//!   ([`refuse_erasing_inputs`]), and refuses before anything is erased;
+//!   ([`refuse_reading`]), and refuses before anything is erased;
 //! - every erasure (such an overwrite, a group's, the old node after a staged overwrite's
 //!   exchange) is noted ([`note_erased`]), and a source opened before it refuses to read
 //!   ([`erased_since`]): it must be opened again.
