@@ -11,7 +11,8 @@
 //!
 //! The pass recognises the shift by the program's structure: a single step whose
 //! [`OpKind`] is `Add` or `Sub` over two array operands of a float type, read by a
-//! reduction whose reducer says it is [shift-invariant](crate::tile::ErasedReducer::shift_invariant).
+//! reduction whose reducer says it is
+//! [shift-invariant](crate::tile::ErasedReducer::shift_invariant).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
