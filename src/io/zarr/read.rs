@@ -409,23 +409,17 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
     ) -> Option<Value> {
         let (index, file) = self.single_chunk(subset)?;
         let len = shape.iter().product();
-        let key = self.array.chunk_key(&index);
         let values = match (compressor, file) {
             (Compressor::Zstd, Some(file)) => stream_zstd_file::<T>(&file, len, &mut |_| {})?,
-            // `decompress_into` writes at most `len` elements, but a file is read whole at
-            // the size it reports: through the guard, which refuses a size no chunk of this
-            // array can have (the general path then names the error).
-            (_, Some(_)) => {
-                let encoded = self.reader().ok()?.storage().get(&key).ok()??;
-                decompress_into::<T>(compressor, &encoded, len)?
-            }
-            // The stored bytes as the store holds them, not copied into a `Vec` as zarrs'
-            // `retrieve_encoded_chunk` would (a chunk fetched ahead is a shared buffer). On
-            // object storage one larger than the guard allows is refused unread.
-            (_, None) => {
-                let limit = self.reader().ok()?.storage().max_stored();
-                let encoded = match self.store.get_remote(&key, limit) {
-                    Some(got) => got.ok()??,
+            (_, file) => {
+                // The stored bytes as the store holds them (zarrs' `retrieve_encoded_chunk`
+                // would copy a shared buffer, such as a chunk fetched ahead, into a `Vec`).
+                // `decompress_into` writes at most `len` elements, but a file is read whole
+                // at the size it reports: through the guard, which refuses a size no chunk
+                // of this array can have (the general path then names the error).
+                let key = self.array.chunk_key(&index);
+                let encoded = match file {
+                    Some(_) => self.reader().ok()?.storage().get(&key).ok()??,
                     None => self.array.storage().get(&key).ok()??,
                 };
                 decompress_into::<T>(compressor, &encoded, len)?

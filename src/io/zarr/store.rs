@@ -159,28 +159,6 @@ impl Store {
         }
     }
 
-    /// The value of `key` if this store is on object storage: as a lease of
-    /// [`Store::fetch`] holds it (after waiting for its GET), else fetched now; a value of
-    /// more than `limit` bytes is refused unread. `None` for other stores, `Some(Ok(None))`
-    /// if there is no such key.
-    pub(crate) fn get_remote(
-        &self,
-        key: &StoreKey,
-        limit: Option<u64>,
-    ) -> Option<Result<Option<zarrs::storage::Bytes>>> {
-        #[cfg(feature = "object-store")]
-        {
-            let remote = self.remote.as_ref()?;
-            let got = remote.fetcher.get(key, limit);
-            Some(got.map_err(|e| self.error(key.as_str(), e)))
-        }
-        #[cfg(not(feature = "object-store"))]
-        {
-            let _ = (key, limit);
-            None
-        }
-    }
-
     /// Whether this store is on object storage (its chunks are worth fetching ahead).
     pub(crate) fn is_remote(&self) -> bool {
         self.url.is_some()

@@ -18,9 +18,8 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use zarrs::storage::{Bytes, StorageError, StoreKey};
 use zarrs_object_store::object_store::{self, ObjectStore, ObjectStoreExt, path::Path};
-use zarrs_storage::storage_adapter::async_to_sync::AsyncToSyncBlockOn;
 
-use super::client::{IoBlockOn, keyed};
+use super::client::keyed;
 
 /// What a GET gave: the value (`None`: no such key), or the error's message.
 type Outcome = std::result::Result<Option<Bytes>, String>;
@@ -120,21 +119,6 @@ impl Fetcher {
         }
     }
 
-    /// The value of `key`: as a lease holds it (after waiting for its GET to finish), else
-    /// fetched now, refused unread if larger than `limit` bytes as [`Fetcher::lease`] does.
-    pub(crate) fn get(
-        &self,
-        key: &StoreKey,
-        limit: Option<u64>,
-    ) -> std::result::Result<Option<Bytes>, StorageError> {
-        if let Some(fetched) = self.fetched(key) {
-            return fetched;
-        }
-        IoBlockOn(self.0.runtime)
-            .block_on(get_at_most(&*self.0.client, key, limit))
-            .map_err(|message| keyed(key, message))
-    }
-
     /// The value of `key` if a lease holds it (after waiting for its GET to finish);
     /// `None` if no lease does.
     pub(crate) fn fetched(
@@ -148,7 +132,11 @@ impl Fetcher {
 
 /// The value of `key` (`None` if there is none), refused from the size the server
 /// announces, before its body is read, if that is more than `limit` bytes.
-async fn get_at_most(client: &dyn ObjectStore, key: &StoreKey, limit: Option<u64>) -> Outcome {
+async fn get_at_most(
+    client: &dyn ObjectStore,
+    key: &StoreKey,
+    limit: Option<u64>,
+) -> std::result::Result<Option<Bytes>, String> {
     let got = match client.get(&Path::from(key.as_str())).await {
         Ok(got) => got,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
