@@ -1,5 +1,6 @@
-//! The line a command adds to its output's `history` attribute, as CDO and NCO add theirs:
-//! when it ran, then the command line.
+//! The line a command adds to its output's `history` attribute: when it ran, then the
+//! command line, as CDO and NCO write theirs (they date it in `ctime` form, local time;
+//! this is UTC in ISO 8601, which sorts and parses without a time zone).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -138,7 +138,7 @@ impl<T: Element> Array<T> {
     /// assert_eq!(rows_cols[1].compute().unwrap().into_raw_vec_and_offset().0, vec![1, 0]);
     /// ```
     ///
-    /// A 0-d array has no axis to index, and is refused as NumPy 2 refuses it
+    /// A 0-d array has no axis to index, and is refused as NumPy (from 2.1) refuses it
     /// ([`Array::flatnonzero`] and [`Array::argwhere`] take one).
     pub fn nonzero(&self) -> Result<Vec<Selection<u64>>> {
         if self.ndim() == 0 {
@@ -166,20 +166,14 @@ impl<T: Element> Array<T> {
             return self.reshape(&[1])?.flatnonzero(); // as NumPy, which ravels first
         }
         let shape = self.shape();
-        let mut flat: Option<Array<u64>> = None;
-        let mut stride = 1u64;
-        for axis in (0..self.ndim()).rev() {
-            let term = self.axis_index(axis)? * stride;
-            flat = Some(match flat {
-                Some(sum) => &sum + &term,
-                None => term,
-            });
+        // Sum over the axes, last first, of index * stride.
+        let last = shape.len() - 1;
+        let mut flat = self.axis_index(last)?;
+        let mut stride = shape[last] as u64;
+        for axis in (0..last).rev() {
+            flat = &flat + &(self.axis_index(axis)? * stride);
             stride *= shape[axis] as u64;
         }
-        let flat = match flat {
-            Some(flat) => flat,
-            None => super::zeros::<u64>(&[], Vec::<usize>::new())?,
-        };
         Selection::new(flat, self.is_nonzero(), 0, "flatnonzero")
     }
 
