@@ -49,11 +49,12 @@ impl Place {
         Place(place)
     }
 
-    /// The place whose text is `text` (as [`TileSource::stored_place`] gives it).
-    ///
-    /// [`TileSource::stored_place`]: crate::tile::TileSource::stored_place
-    pub(super) fn from_text(text: String) -> Place {
-        Place(text)
+    /// The stored node that `node` reads, if it is a source of one.
+    pub(super) fn read_by(node: &Node) -> Option<Place> {
+        match &node.kind {
+            NodeKind::Source(Source::Tiles(source)) => source.stored_place().map(Place),
+            _ => None,
+        }
     }
 
     /// Whether `other` is this node or below it.
@@ -116,8 +117,7 @@ pub(crate) fn refuse_reading(input: &Arc<Node>, place: &Place, op: &str, why: &s
         if !seen.insert(Arc::as_ptr(node)) {
             continue;
         }
-        if let NodeKind::Source(Source::Tiles(source)) = &node.kind
-            && let Some(read) = source.stored_place().map(Place::from_text)
+        if let Some(read) = Place::read_by(node)
             && place.covers(&read)
         {
             return Err(Error::Build(BuildError::InvalidArgument {

@@ -62,6 +62,7 @@ pub(crate) fn refuse_racing_reads(
             continue;
         }
         match &node.kind {
+            // A source in `readers` reads the target.
             NodeKind::Source(Source::Tiles(_)) => {
                 if path.races(&node, &write) {
                     return Err(Error::Build(BuildError::InvalidArgument {
@@ -319,12 +320,7 @@ fn nodes_reading(input: &Arc<Node>, target: &Place) -> HashSet<NodeId> {
             stack.extend(node.inputs().into_iter().map(|i| (i.clone(), false)));
             continue;
         }
-        let own = match &node.kind {
-            NodeKind::Source(Source::Tiles(source)) => source
-                .stored_place()
-                .is_some_and(|read| target.covers(&Place::from_text(read))),
-            _ => false,
-        };
+        let own = Place::read_by(&node).is_some_and(|read| target.covers(&read));
         let below = node
             .inputs()
             .iter()
