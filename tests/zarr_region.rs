@@ -176,6 +176,19 @@ fn in_place_updates_that_cannot_race_are_written() {
     let most = want.fold(f64::MIN, |m, &v| m.max(v));
     want.mapv_inplace(|v| v / most);
     assert_eq!(stored(&d), want);
+    // The same inside the anomaly: each column mean reads x / max, so every task needs
+    // the maximum too.
+    let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
+    let scaled_mean = (&x / &x.max()).mean_with(&Reduction::axis(0).keepdims(true));
+    (&x - &scaled_mean)
+        .to_zarr_region(&d, "x", &[0..12, 0..10], &config)
+        .unwrap();
+    let most = want.fold(f64::MIN, |m, &v| m.max(v));
+    let means = want.mapv(|v| v / most).mean_axis(ndarray::Axis(0)).unwrap();
+    want -= &means;
+    let got = stored(&d);
+    assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12));
+    want = got;
     // Elements outside the region, shifted into it; and the array's own rows appended.
     let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
     let top = x.slice(s![0..4, ..]).unwrap();

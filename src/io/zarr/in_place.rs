@@ -15,9 +15,10 @@
 //!   free, and the kept ones map onto the region itself (the anomaly `x - x.mean(axis=0)`:
 //!   the mean of a column block reads only that block, and every task writing into it
 //!   needs that mean);
-//! - it happens below a reduction or blockwise result of one tile reached through
-//!   elementwise work, which every task needs: it is complete, with all its reads, before
-//!   the first task writes (`x / x.max()`).
+//! - it happens below a reduction or blockwise result of one tile, reached through
+//!   elementwise work (`x / x.max()`) or below a reduction as in the case above
+//!   (`x - (x / x.max()).mean(axis=0)`), which every task needs: it is complete, with all
+//!   its reads, before the first task writes.
 //!
 //! Anything else that reads the region (a stencil, a shift, a transpose, a reversed slice,
 //! a rechunk or user block function, a reduction of a reduction) is refused before
@@ -85,10 +86,11 @@ pub(crate) fn refuse_racing_reads(
                     stack.push((input.node.clone(), path.through(&input.view)));
                 }
             }
-            // A result of one tile that every writing task needs is complete, with all
-            // its reads, before the first task writes.
+            // A result of one tile that every writing task needs (reached directly, or
+            // below a reduction whose tiles each need it) is complete, with all its reads,
+            // before the first task writes.
             NodeKind::Reduce(_) | NodeKind::Blockwise(_)
-                if matches!(path, Path::Direct(_)) && node.grid.n_blocks() == 1 => {}
+                if !matches!(path, Path::Untracked) && node.grid.n_blocks() == 1 => {}
             NodeKind::Reduce(reduce) => {
                 let below = match &path {
                     Path::Direct(view) => lifted(view, reduce, &node),
