@@ -6,10 +6,11 @@
 //! read of the target is safe when it comes before the write of every element it reads:
 //!
 //! - it reads no element of the region;
-//! - it reads each written element for the task that writes that element: through
+//! - it reads each written element for the task that writes that element's unit: through
 //!   elementwise work only, every view on the way moves elements without mixing them
-//!   (slices with step 1, integer indices, new axes), and together they map the write's
-//!   elements onto the region itself (`x[a:b] = f(x[a:b])`);
+//!   (slices with step 1, integer indices, new axes), and together they map each written
+//!   element onto an element of its own unit (`x[a:b] = f(x[a:b])`, or `x[0:5] = x[5:10]`
+//!   inside a chunk of 10);
 //! - it happens below a reduction reached through elementwise work, whose tile each
 //!   writing task needs for exactly the elements that tile reads: the reduced axes are
 //!   free, and the kept ones map onto the region itself (the anomaly `x - x.mean(axis=0)`:
@@ -140,7 +141,7 @@ impl Path {
     fn races(&self, source: &Node, write: &Write) -> bool {
         let in_units = tiles_lie_in_units(&source.grid, write.units);
         let read = match self {
-            Path::Direct(view) if in_units && is_region_itself(view, write.region) => {
+            Path::Direct(view) if in_units && reads_own_units(view, write.region, write.units) => {
                 return false;
             }
             Path::BelowReduction { view, pinned }
@@ -243,28 +244,48 @@ fn lifted(view: &View, reduce: &Reduce, node: &Node) -> Path {
     }
 }
 
-/// Whether `view` maps each written element to the same element of the region: along
-/// each axis the same index, offset by the region's start (an axis of length 1 may also be
-/// read at its one index).
-fn is_region_itself(view: &View, region: &[Range<usize>]) -> bool {
+/// Whether `view` maps each written element to an element of the same stored unit: the
+/// region itself (`x[a:b] = f(x[a:b])`), or a shift that stays inside each unit (`x[0:5] =
+/// x[5:10]` in a chunk of 10). The task that rewrites a unit is then the only one that
+/// reads it, and it reads before it writes.
+fn reads_own_units(view: &View, region: &[Range<usize>], units: &ChunkGrid) -> bool {
     view.source.len() == region.len()
         && view.shape.len() == region.len()
+        && units.ndim() == region.len()
         && view
             .source
             .iter()
             .zip(region)
             .enumerate()
-            .all(|(a, (s, r))| view.shape[a] == r.len() && reads_own_index(s, a, r, &view.shape))
+            .all(|(a, (s, r))| view.shape[a] == r.len() && reads_own_unit(s, a, r, view, units))
 }
 
 /// Whether the source axis `s`, of the region's axis `a` (`r`), reads each written element
-/// at its own index along `a`.
-fn reads_own_index(s: &SourceAxis, a: usize, r: &Range<usize>, shape: &[usize]) -> bool {
+/// inside the unit along `a` that holds the written element.
+fn reads_own_unit(
+    s: &SourceAxis,
+    a: usize,
+    r: &Range<usize>,
+    view: &View,
+    units: &ChunkGrid,
+) -> bool {
+    let same_unit = |i: usize| units.block_of(a, i) == units.block_of(a, r.start);
     match *s {
-        SourceAxis::Mapped { axis, start, step } => {
-            start == r.start && (axis == a && step == 1 || r.len() == 1 && shape[axis] == 1)
+        // Written index `r.start + k` reads `start + k`.
+        SourceAxis::Mapped {
+            axis,
+            start,
+            step: 1,
+        } if axis == a => units.blocks_overlapping(a, r).all(|b| {
+            let (unit_start, unit_end) = (units.block_start(a, b), units.block_start(a, b + 1));
+            let (low, high) = (unit_start.max(r.start), unit_end.min(r.end));
+            low - r.start + start >= unit_start && high - r.start + start <= unit_end
+        }),
+        // An axis of length 1 read at one index.
+        SourceAxis::Mapped { axis, start, .. } => {
+            r.len() == 1 && view.shape[axis] == 1 && same_unit(start)
         }
-        SourceAxis::Fixed(i) => r.len() == 1 && i == r.start,
+        SourceAxis::Fixed(i) => r.len() == 1 && same_unit(i),
     }
 }
 
