@@ -260,6 +260,32 @@ fn in_place_moves_inside_a_stored_unit_are_written_and_across_units_refused() {
         .to_string();
     assert!(error.contains("reads elements of the region"), "{error}");
     assert_eq!(stored(&d), want, "nothing written");
+    // Rows 4..8 into rows 0..4 reads outside the touched shard, but opened in tiles of
+    // all 12 rows, the tiles read hold the touched shard too (a source task reads its tile
+    // whole, and could see a shard half rewritten).
+    let tall = zarr::OpenOptions {
+        chunks: Some(chunkwise::Chunks::Shape(vec![12, 5])),
+    };
+    let x = zarr::open_with(&d, "x", &tall)
+        .unwrap()
+        .into_typed::<f64>()
+        .unwrap();
+    let error = x
+        .slice(s![4..8, ..])
+        .unwrap()
+        .to_zarr_region(&d, "x", &[0..4, 0..10], &config)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("reads elements of the region"), "{error}");
+    assert_eq!(stored(&d), want, "nothing written");
+    let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
+    x.slice(s![4..8, ..])
+        .unwrap()
+        .to_zarr_region(&d, "x", &[0..4, 0..10], &config)
+        .unwrap();
+    let rows = want.slice(s![4..8, ..]).to_owned();
+    want.slice_mut(s![0..4, ..]).assign(&rows);
+    assert_eq!(stored(&d), want);
     let _ = std::fs::remove_dir_all(&d);
 }
 

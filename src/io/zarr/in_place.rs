@@ -5,7 +5,8 @@
 //! them before or after they are rewritten, so the result would depend on the schedule. A
 //! read of the target is safe when it comes before the write of every element it reads:
 //!
-//! - it reads no element of the region;
+//! - it reads no tile of the source that holds an element of the units the region
+//!   touches (a source task reads its tile whole);
 //! - it reads each written element for the task that writes that element's unit: through
 //!   elementwise work only, every view on the way moves elements without mixing them
 //!   (slices with step 1, integer indices, new axes), and together they map each written
@@ -17,13 +18,13 @@
 //!   the mean of a column block reads only that block, and every task writing into it
 //!   needs that mean);
 //! - it happens below a reduction or blockwise result of one tile, reached through
-//!   elementwise work (`x / x.max()`) or below a reduction as in the case above
+//!   elementwise work (`x / x.max()`) or below a reduction of many tiles reached that way
 //!   (`x - (x / x.max()).mean(axis=0)`), which every task needs: it is complete, with all
 //!   its reads, before the first task writes.
 //!
-//! Anything else that reads the region (a stencil, a shift, a transpose, a reversed slice,
-//! a rechunk or user block function, a reduction of a reduction) is refused before
-//! anything is written.
+//! Anything else that reads the region (a stencil, a shift across units, a transpose, a
+//! reversed slice, a rechunk or user block function, a reduction of a reduction) is
+//! refused before anything is written.
 //!
 //! A task rewrites whole stored units (chunks or shards), also where the region covers
 //! part of one, and a unit may be read in parts (a shard's index, then its chunks): a read
@@ -150,7 +151,7 @@ impl Path {
                 return false;
             }
             Path::Direct(view) | Path::BelowReduction { view, .. } => match image(view) {
-                Some(read) => read,
+                Some(read) => tiles_holding(&source.grid, read),
                 None => return false, // reads nothing
             },
             Path::Untracked => source.shape().into_iter().map(|n| 0..n).collect(),
@@ -246,8 +247,11 @@ fn lifted(view: &View, reduce: &Reduce, node: &Node) -> Path {
 
 /// Whether `view` maps each written element to an element of the same stored unit: the
 /// region itself (`x[a:b] = f(x[a:b])`), or a shift that stays inside each unit (`x[0:5] =
-/// x[5:10]` in a chunk of 10). The task that rewrites a unit is then the only one that
-/// reads it, and it reads before it writes.
+/// x[5:10]` in a chunk of 10). With the source's tiles each inside one unit, every tile
+/// that reads a unit is then needed by the task that rewrites it, and is read before that
+/// task writes: along an axis the view leaves in place, a tile, the region and a unit are
+/// intervals that meet pairwise, so they share an element; along a shifted axis the region
+/// lies in one unit.
 fn reads_own_units(view: &View, region: &[Range<usize>], units: &ChunkGrid) -> bool {
     view.source.len() == region.len()
         && view.shape.len() == region.len()
@@ -310,6 +314,21 @@ fn follows_region(view: &View, pinned: &[bool], region: &[Range<usize>]) -> bool
         }
     }
     seen == pinned
+}
+
+/// The box of the tiles of `grid` that hold the elements of `read`: what the source tasks
+/// read, each its tile whole.
+fn tiles_holding(grid: &ChunkGrid, read: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    if grid.ndim() != read.len() {
+        return read;
+    }
+    read.iter()
+        .enumerate()
+        .map(|(axis, r)| {
+            let tiles = grid.blocks_overlapping(axis, r);
+            grid.block_start(axis, tiles.start)..grid.block_start(axis, tiles.end)
+        })
+        .collect()
 }
 
 /// The box of source elements `view` reads, per source axis; `None` if it reads none.

@@ -719,11 +719,12 @@ impl<T: Element> Array<T> {
     /// boundaries, so each task updates one stored unit and no two tasks write the same one.
     ///
     /// The array may read the one it is written into where no task can read what another
-    /// rewrites: elements outside the region, the region element for element, the region
-    /// below a reduction along whole axes that keeps the others in line (the anomaly
-    /// `x - x.mean(axis=0)`), or below a reduction of one tile (`x / x.max()`). Any other
-    /// read of the region (a stencil, a shift, a transpose) is refused before anything is
-    /// written. An update in place is not idempotent: a killed one, run again, updates the
+    /// rewrites: tiles outside the stored units the region touches, the region element
+    /// for element or moved inside the unit that holds it (`x[0:5] = x[5:10]` in a chunk
+    /// of 10), the region below a reduction along whole axes that keeps the others in line
+    /// (the anomaly `x - x.mean(axis=0)`), or below a result of one tile (`x / x.max()`,
+    /// also inside such a reduction). Any other read of the region (a stencil, a shift
+    /// across units, a transpose) is refused before anything is written. An update in place is not idempotent: a killed one, run again, updates the
     /// chunks it had written twice.
     ///
     /// ```
@@ -736,7 +737,7 @@ impl<T: Element> Array<T> {
     /// // Elements 2..6 doubled in place.
     /// let part = stored.slice(ndarray::s![2..6])?;
     /// (&part * 2.0).to_zarr_region(&dir, "x", &[2..6], &Config::default())?;
-    /// // A shift of the same elements is refused: a task could read a rewritten chunk.
+    /// // A shift across chunks is refused: a task could read a chunk another rewrote.
     /// let shifted = stored.slice(ndarray::s![3..7])?;
     /// assert!(shifted.to_zarr_region(&dir, "x", &[2..6], &Config::default()).is_err());
     /// let got = zarr::open(&dir, "x")?.into_typed::<f64>()?.compute()?;
