@@ -318,3 +318,55 @@ cases!(
     v3_sharded_blosc,
     v3_sharded_gzip,
 );
+
+/// Appending to arrays zarr-python wrote (v3 with codecs that have no settings, `bytes` on
+/// bytes and `crc32c`, and v2) changes only their shape: zarr-python opens them after the
+/// append, with the codecs as it wrote them, and reads the grown values.
+#[test]
+fn python_reads_what_we_append_to_its_arrays() {
+    let Some(python) = python() else { return };
+    let dir = std::env::temp_dir().join(format!("chunkwise-interop-append-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |code: &str| {
+        let out = Command::new(&python)
+            .args(["-c", code])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run("import sys, zarr, numpy as np
+root = zarr.open_group(sys.argv[1], mode='w')
+a = root.create_array('v3', shape=(4,), chunks=(2,), dtype='uint8', compressors=[zarr.codecs.Crc32cCodec()])
+a[:] = np.arange(4, dtype='uint8')
+b = zarr.create_array(sys.argv[1] + '/v2', shape=(4,), chunks=(2,), dtype='uint8', zarr_format=2)
+b[:] = np.arange(4, dtype='uint8')
+zarr.consolidate_metadata(sys.argv[1])");
+    let codecs = |name: &str| {
+        let meta: Json =
+            serde_json::from_slice(&std::fs::read(dir.join(name).join("zarr.json")).unwrap())
+                .unwrap();
+        meta["codecs"].clone()
+    };
+    let before = codecs("v3");
+    let tail = from_ndarray(&ndarray::arr1(&[4u8, 5, 6]).into_dyn(), [2]).unwrap();
+    for name in ["v3", "v2"] {
+        tail.append_zarr(&dir, name, 0, &chunkwise::Config::default())
+            .unwrap();
+    }
+    assert_eq!(codecs("v3"), before, "the codecs as zarr-python wrote them");
+    let read = run("import sys, zarr, xarray
+for name in ['v3', 'v2']:
+    print(zarr.open_array(sys.argv[1] + '/' + name)[:].tolist())
+print(list(zarr.open_group(sys.argv[1], use_consolidated=True)['v3'].shape))");
+    assert_eq!(
+        read.lines().collect::<Vec<_>>(),
+        ["[0, 1, 2, 3, 4, 5, 6]", "[0, 1, 2, 3, 4, 5, 6]", "[7]"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

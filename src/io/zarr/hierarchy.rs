@@ -51,6 +51,23 @@ fn write_json(store: &Store, node_path: &str, name: &str, value: &Json) -> Resul
         .map_err(|e| store.error(key.as_str(), e))
 }
 
+/// Sets the `shape` of the stored array at `node_path` in its metadata document (v3
+/// `zarr.json`, v2 `.zarray`), leaving every other field as its writer wrote it (zarrs
+/// writes codecs without settings as bare names, which zarr-python 3.1 cannot read).
+pub(crate) fn set_stored_shape(store: &Store, node_path: &str, shape: &[u64]) -> Result<()> {
+    for name in ["zarr.json", ".zarray"] {
+        if let Some(mut meta) = read_json(store, node_path, name)? {
+            let Some(fields) = meta.as_object_mut() else {
+                let key = key(store, node_path, name)?;
+                return Err(store.error(key.as_str(), "array metadata is not a JSON object"));
+            };
+            fields.insert("shape".into(), json!(shape));
+            return write_json(store, node_path, name, &meta);
+        }
+    }
+    Err(store.error(node_path, "array metadata is missing"))
+}
+
 /// What the node at `node_path` is, from its metadata keys (`None` where there is none).
 pub(crate) fn node_kind(store: &Store, node_path: &str) -> Result<Option<NodeKind>> {
     if let Some(meta) = read_json(store, node_path, "zarr.json")? {

@@ -805,7 +805,7 @@ impl<T: Element> Array<T> {
         let grown: Vec<u64> = grown.iter().map(|&n| n as u64).collect();
         // Grown in this handle only: the stored metadata changes after the data is written.
         array
-            .set_shape(grown)
+            .set_shape(grown.clone())
             .map_err(|e| store.error(&node_path, e))?;
         let region: Vec<std::ops::Range<usize>> = old
             .iter()
@@ -816,7 +816,8 @@ impl<T: Element> Array<T> {
         let report =
             self.write_region("append_zarr", store.clone(), array.clone(), &region, config)?;
         config.on_root(|| {
-            store_metadata(&store, &array)?;
+            // Only the shape changes: the rest of the document stays as its writer wrote it.
+            super::hierarchy::set_stored_shape(&store, &node_path, &grown)?;
             // Consolidated metadata above the array would still give the old shape.
             refresh_consolidated(&store, &node_path)?;
             Ok(String::new())
