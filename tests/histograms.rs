@@ -290,6 +290,19 @@ fn bad_bins_are_invalid_arguments() {
         histogramdd(&[&x, &x], &[Bins::count(2, (0.0, 1.0))]).unwrap_err()
     ));
     assert!(invalid(histogramdd::<f64>(&[], &[]).unwrap_err()));
+    // As NumPy's "Too many bins for data range": a width that overflows f64, and a range
+    // too narrow for the count (edges would repeat, also after lo == hi is widened by 0.5).
+    assert!(invalid(x.histogram(4, (-1.7e308, 1.7e308)).unwrap_err()));
+    assert!(invalid(x.histogram(5, (1.0, 1.0 + 4.4e-16)).unwrap_err()));
+    assert!(invalid(x.histogram(3, (1e17, 1e17)).unwrap_err()));
+    // Edges that would not fit in memory: refused, not an aborted allocation.
+    assert!(invalid(x.histogram(1 << 44, (0.0, 1.0)).unwrap_err()));
+    // A range nearly as wide as f64 allows: NumPy's edges, and the counts they give.
+    let wide = chunkwise::from_ndarray(&ndarray::arr1(&[-8e307, 0.0, 1.0, 8e307]).into_dyn(), [2])
+        .unwrap();
+    let (counts, edges) = wide.histogram(4, (-8.5e307, 8.5e307)).unwrap();
+    assert_eq!(edges, numpy_edges(4, -8.5e307, 8.5e307));
+    assert_eq!(counts.compute().unwrap().as_slice().unwrap(), [1, 0, 2, 1]);
 }
 
 #[test]

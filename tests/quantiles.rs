@@ -178,3 +178,27 @@ fn empty_kept_axes_give_empty_quantiles() {
     let q = x.quantiles(&[0.1, 0.9], &Reduction::axis(0), QuantileMethod::Lower);
     assert_eq!(q.compute().unwrap().shape(), &[2, 0]);
 }
+
+#[test]
+fn zero_dimensional_arrays_are_their_own_quantiles() {
+    let x = from_ndarray(&ndarray::arr0(2.5f64).into_dyn(), Vec::<usize>::new()).unwrap();
+    for method in METHODS {
+        let q = x.quantile(0.3, &Reduction::all(), method);
+        assert_eq!(q.compute_scalar().unwrap(), 2.5, "{method:?}");
+    }
+    assert_eq!(x.median().compute_scalar().unwrap(), 2.5);
+    let kept = x.quantiles(
+        &[0.0, 1.0],
+        &Reduction::all().keepdims(true),
+        QuantileMethod::Linear,
+    );
+    assert_eq!(kept.compute().unwrap().as_slice().unwrap(), [2.5, 2.5]);
+}
+
+#[test]
+fn midpoints_of_huge_values_do_not_overflow() {
+    // NumPy: np.quantile([1e308, 1.5e308], 0.5, method="midpoint") == 1.25e308.
+    let x = from_ndarray(&ndarray::arr1(&[1e308f64, 1.5e308]).into_dyn(), [1]).unwrap();
+    let q = x.quantile(0.5, &Reduction::all(), QuantileMethod::Midpoint);
+    assert_eq!(q.compute_scalar().unwrap(), 1.25e308);
+}

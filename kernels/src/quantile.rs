@@ -62,7 +62,8 @@ pub fn quantile_of(values: &mut [f64], q: f64, method: QuantileMethod) -> f64 {
             let up = frac > 0.5 || (frac == 0.5 && lo % 2 == 1);
             if up { high() } else { low }
         }
-        QuantileMethod::Midpoint if h > lo as f64 => (low + high()) / 2.0,
+        // As NumPy: halfway by `lerp`, which does not overflow where `low + high` would.
+        QuantileMethod::Midpoint if h > lo as f64 => lerp(low, high(), 0.5),
         QuantileMethod::Midpoint => low,
         QuantileMethod::Linear => lerp(low, high(), h - lo as f64),
     }

@@ -41,7 +41,8 @@ pub enum Bins {
     Count {
         /// Number of bins (at least 1).
         count: usize,
-        /// The first and last edge (finite, `lo <= hi`).
+        /// The first and last edge (finite, `lo <= hi`, and far enough apart, as NumPy
+        /// requires, for `count` bins of a finite, nonzero width).
         range: (f64, f64),
     },
     /// Bins between these edges (at least two, not decreasing, not NaN).
@@ -71,7 +72,29 @@ impl Bins {
                     let why = format!("range ({lo}, {hi}) must be finite with lo <= hi");
                     return Err(invalid(op, why));
                 }
-                Ok(BinEdges::uniform(*count, lo, hi))
+                // The edges are made now, whole: refused, as NumPy's MemoryError, where
+                // they would take more than half of the memory this process may use.
+                let edge_bytes = (*count as u64).saturating_add(1).saturating_mul(8);
+                if edge_bytes > crate::physical_memory() / 2 {
+                    let why = format!(
+                        "{count} bins need {edge_bytes} bytes of edges, more than half of the \
+                         memory this process may use"
+                    );
+                    return Err(invalid(op, why));
+                }
+                let bins = BinEdges::uniform(*count, lo, hi);
+                // As NumPy: a range too wide for f64 (its width overflows) or too narrow
+                // for the count (edges repeat) has no finite bins of equal width.
+                let edges = bins.edges();
+                if edges.windows(2).any(|w| !(w[0] < w[1])) || !edges.iter().all(|e| e.is_finite())
+                {
+                    let why = format!(
+                        "too many bins for the data range ({lo}, {hi}): cannot create {count} \
+                         finite-sized bins"
+                    );
+                    return Err(invalid(op, why));
+                }
+                Ok(bins)
             }
             Bins::Edges(edges) => {
                 if edges.len() < 2 || edges.iter().any(|e| e.is_nan()) {
@@ -254,7 +277,8 @@ impl<T: Numeric> Array<T> {
     /// NumPy's `histogram(x, bins, range)`: the number of elements in each of `bins` equal
     /// bins over `range` (the last bin closed on the right; NaN and values outside the
     /// range are not counted), and the `bins + 1` edges. The counts are lazy, the edges
-    /// known at once.
+    /// known at once. As NumPy, a range whose width overflows f64, or too narrow for
+    /// `bins` distinct edges, is an error.
     ///
     /// ```
     /// let x = chunkwise::from_ndarray(&ndarray::arr1(&[0.0, 0.5, 1.0, 2.0, 2.5]), [2])?;

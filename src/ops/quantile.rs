@@ -106,15 +106,26 @@ impl<'a, T: Numeric> Lanes<'a, T> {
     /// The lanes of `tile` over the axes marked in `reduced`.
     fn of(tile: &'a ArrayD<T>, reduced: &[bool]) -> Lanes<'a, T> {
         let shape = tile.shape();
-        let first = reduced.iter().position(|&r| r).unwrap_or(0);
-        let last = reduced.iter().rposition(|&r| r).unwrap_or(0);
+        let values = || Cow::Borrowed(tile.as_slice().expect("tiles are in C order"));
+        let (Some(first), Some(last)) = (
+            reduced.iter().position(|&r| r),
+            reduced.iter().rposition(|&r| r),
+        ) else {
+            // Nothing reduced (a 0-d tile, or no axes): each value is a lane of its own.
+            return Lanes {
+                values: values(),
+                outer: tile.len(),
+                len: 1,
+                inner: 1,
+            };
+        };
         let len: usize = (0..shape.len())
             .filter(|&a| reduced[a])
             .map(|a| shape[a])
             .product();
         if reduced[first..=last].iter().all(|&r| r) {
             return Lanes {
-                values: Cow::Borrowed(tile.as_slice().expect("tiles are in C order")),
+                values: values(),
                 outer: shape[..first].iter().product(),
                 len,
                 inner: shape[last + 1..].iter().product(),
