@@ -86,8 +86,7 @@ impl Bins {
                 // As NumPy: a range too wide for f64 (its width overflows) or too narrow
                 // for the count (edges repeat) has no finite bins of equal width.
                 let edges = bins.edges();
-                if edges.windows(2).any(|w| !(w[0] < w[1])) || !edges.iter().all(|e| e.is_finite())
-                {
+                if !edges.iter().all(|e| e.is_finite()) || edges.windows(2).any(|w| w[0] >= w[1]) {
                     let why = format!(
                         "too many bins for the data range ({lo}, {hi}): cannot create {count} \
                          finite-sized bins"
