@@ -431,5 +431,11 @@ fn zero_dimensional_arrays_index_as_numpy() {
             x.nonzero(),
             Err(Error::Build(BuildError::InvalidArgument { .. }))
         ));
+        // A 0-d mask is refused with a reason (not a shape "mismatch" of [] and []).
+        let m = x.map(|v: f64| v > 1.0);
+        let Err(Error::Build(BuildError::InvalidArgument { reason, .. })) = x.mask(&m) else {
+            panic!("a 0-d mask is refused");
+        };
+        assert!(reason.contains("0-d mask"), "{reason}");
     }
 }

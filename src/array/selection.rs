@@ -231,7 +231,15 @@ impl<T: Element> Selection<T> {
         mask.check()?;
         let k = mask.ndim();
         let shape = values.shape();
-        if k == 0 || at + k > shape.len() || mask.shape() != shape[at..at + k] {
+        if k == 0 {
+            return Err(Error::Build(BuildError::InvalidArgument {
+                op: op.to_string(),
+                reason: "a 0-d mask has no axis to select along (NumPy's x[True] adds one; \
+                         here, give the mask and the values an axis of length 1 first)"
+                    .into(),
+            }));
+        }
+        if at + k > shape.len() || mask.shape() != shape[at..at + k] {
             return Err(Error::Build(BuildError::ShapeMismatch {
                 op: op.to_string(),
                 expected: shape.get(at..).unwrap_or(&[]).to_vec(),
