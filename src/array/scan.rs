@@ -39,7 +39,9 @@ impl<T: Element> Array<T> {
     }
 
     /// Cumulative sum along `axis`, in [`Element::Sum`] as NumPy's `cumsum` (integers and
-    /// `bool` in 64 bits, wrapping on overflow; floats in their own type, summed in order).
+    /// `bool` in 64 bits, wrapping on overflow; floats in their own type). As Dask's, each
+    /// tile is summed in order and the sum of the tiles before it added after, so float
+    /// results may differ from NumPy's in the last bits, and with the chunks.
     ///
     /// ```
     /// let x = chunkwise::from_ndarray(&ndarray::arr2(&[[1u8, 2], [3, 4], [250, 6]]), [2, 1]).unwrap();
