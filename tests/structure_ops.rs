@@ -330,3 +330,32 @@ fn coarsen_max_propagates_nan_as_numpy() {
         .unwrap();
     assert!(got[[0, 1]].is_nan());
 }
+
+#[test]
+fn huge_repeats_tiles_and_pads_are_errors_not_panics() {
+    let x = chunkwise::arange::<f64>(0.0, 2.0, 1.0, [1]).unwrap();
+    // Lengths past isize::MAX bytes (the count times the axis overflows usize, too).
+    assert!(matches!(
+        x.repeat(1 << 63, 0),
+        Err(Error::Build(BuildError::TooLarge { .. }))
+    ));
+    assert!(matches!(
+        x.tile(&[usize::MAX]),
+        Err(Error::Build(BuildError::TooLarge { .. }))
+    ));
+    // A size that could exist, but in more pieces along one axis than a graph can hold.
+    let one = chunkwise::arange::<f64>(0.0, 1.0, 1.0, [1]).unwrap();
+    assert!(matches!(
+        one.tile(&[1 << 36]),
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
+    ));
+    let grid = chunkwise::zeros::<f64>(&[3, 4], [2, 2]).unwrap();
+    assert!(matches!(
+        grid.pad(&[(1 << 40, 0), (0, 0)], chunkwise::Pad::Wrap),
+        Err(Error::Build(BuildError::InvalidArgument { .. }))
+    ));
+    // Large but fine: a million copies of one tile.
+    let many = one.tile(&[1 << 20]).unwrap();
+    assert_eq!(many.shape(), [1 << 20]);
+    assert_eq!(many.sum().compute_scalar().unwrap(), 0.0);
+}

@@ -8,8 +8,24 @@ use chunkwise_kernels::dtype::Element;
 use super::Array;
 use super::derived::along;
 use super::map_blocks::invalid;
-use crate::chunks::Chunks;
+use crate::chunks::{Chunks, check_size};
 use crate::error::Result;
+
+/// The most pieces (copies, periods) that `tile` and `pad` join along one axis: each is a
+/// tile of the result or more, so many more would make a graph too large to build or run.
+const MAX_PIECES: usize = 1 << 24;
+
+/// An error for `op` if it would join more than [`MAX_PIECES`] pieces along an axis.
+fn check_pieces(op: &str, pieces: usize) -> Result<()> {
+    if pieces <= MAX_PIECES {
+        return Ok(());
+    }
+    let why = format!(
+        "it would join {pieces} pieces along one axis, each a tile or more of the \
+         result: more than {MAX_PIECES}"
+    );
+    Err(invalid(op, why))
+}
 use crate::ops::{concat, layout, ramp, repeat};
 
 /// How [`Array::pad`] fills the new elements (NumPy's `np.pad` modes). The mirrored and
@@ -208,6 +224,14 @@ impl<T: Element> Array<T> {
             self.clone()
         };
         let offset = out.ndim() - reps.len();
+        let mut shape = out.shape();
+        for (k, &r) in reps.iter().enumerate() {
+            shape[offset + k] = shape[offset + k].saturating_mul(r);
+        }
+        check_size(&shape, T::DTYPE.size())?;
+        for &r in reps {
+            check_pieces("tile", r)?;
+        }
         for (k, &r) in reps.iter().enumerate() {
             let axis = offset + k;
             out = match r {
@@ -237,7 +261,12 @@ impl<T: Element> Array<T> {
             1 => Ok(self.clone()),
             0 => self.slice(along(ndim, axis, 0, 0)),
             _ if self.shape()[axis] == 0 => Ok(self.clone()),
-            _ => Ok(Array::from_node(repeat::repeat(&self.node, repeats, axis))),
+            _ => {
+                let mut shape = self.shape();
+                shape[axis] = shape[axis].saturating_mul(repeats);
+                check_size(&shape, T::DTYPE.size())?;
+                Ok(Array::from_node(repeat::repeat(&self.node, repeats, axis)))
+            }
         }
     }
 
@@ -326,6 +355,8 @@ impl<T: Element> Array<T> {
             Pad::Reflect | Pad::Symmetric | Pad::Wrap => {
                 // Runs of consecutive positions that read consecutive elements, forwards
                 // or backwards: each a slice of `self`, flipped when backwards.
+                // About one piece per period of the axis.
+                check_pieces("pad", width / n + 2)?;
                 let (n, width) = (n as isize, width as isize);
                 let (mut i, stop) = if at_start {
                     (-width, 0)
