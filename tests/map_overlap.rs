@@ -717,3 +717,20 @@ fn broadcast_inputs_read_their_own_tiles_only() {
         &dense.slice(ndarray::s![.., 10..15]).to_owned().into_dyn(),
     );
 }
+
+#[test]
+fn halos_deeper_than_memory_are_refused_before_planning() {
+    let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [2]).unwrap();
+    for boundary in [Boundary::Constant(0.0), Boundary::Reflect] {
+        let how = MapOverlap::new().depth(1 << 40).boundary(boundary);
+        let error = map_overlap(&[&x], &how, |g, _| Ok(g[0].clone()));
+        assert!(
+            matches!(
+                &error,
+                Err(Error::Build(BuildError::InvalidArgument { reason, .. }))
+                    if reason.contains("more than half of the memory")
+            ),
+            "{boundary:?}"
+        );
+    }
+}

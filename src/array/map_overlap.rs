@@ -554,6 +554,28 @@ pub fn map_overlap<T: Element, U: Element>(
             ));
         }
     }
+    // Each task holds a grown tile (and its plan is made element by element): a halo
+    // that makes one larger than half the memory is refused before anything is planned.
+    let grown_bytes = halos.iter().fold(T::DTYPE.size() as u64, |bytes, h| {
+        let mut len = h
+            .chunks
+            .max_size()
+            .saturating_add(h.before)
+            .saturating_add(h.after);
+        if matches!(h.boundary, Boundary::None) {
+            len = len.min(h.chunks.len());
+        }
+        bytes.saturating_mul(len as u64)
+    });
+    if grown_bytes > crate::physical_memory() / 2 {
+        return Err(invalid(
+            &name,
+            format!(
+                "depths {depths:?} grow a tile to {grown_bytes} bytes, more than half of the \
+                 memory this process may use"
+            ),
+        ));
+    }
     let fills: Vec<T> = boundaries
         .iter()
         .map(|b| match b {
