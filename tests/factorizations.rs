@@ -517,3 +517,25 @@ fn factorizations_in_f32() {
     );
     assert!(worst(&s.dot(&x), &b) <= tolerance(20, max_abs(&s) * max_abs(&x)));
 }
+
+#[test]
+fn singular_values_of_tiny_and_huge_matrices_are_scaled_exactly() {
+    // [[3, 1], [1, 2]] is symmetric positive definite: its singular values are its
+    // eigenvalues, (5 ± √5) / 2; times a scale whose squares underflow or overflow.
+    let exact = [(5.0 + 5f64.sqrt()) / 2.0, (5.0 - 5f64.sqrt()) / 2.0];
+    let base = ndarray::arr2(&[[3.0, 1.0], [1.0, 2.0]]);
+    for scale in [1e-300, 1e-170, 1.0, 1e160, 1e300] {
+        let a = from_ndarray(&(&base * scale), [2, 2]).unwrap();
+        let s = linalg::svd(&a).unwrap().1.compute().unwrap();
+        for (got, want) in s.iter().zip(exact) {
+            assert!((got / scale - want).abs() <= 1e-14 * want, "{scale:e}: {s:e}");
+        }
+    }
+    for scale in [1e-30f32, 1e25] {
+        let a = from_ndarray(&(base.mapv(|v| v as f32) * scale), [1, 2]).unwrap();
+        let s = linalg::svd(&a).unwrap().1.compute().unwrap();
+        for (got, want) in s.iter().zip(exact) {
+            assert!(((got / scale) as f64 - want).abs() <= 1e-5 * want, "{scale:e}: {s:e}");
+        }
+    }
+}

@@ -214,7 +214,17 @@ pub fn thin_svd_scratch<T: FloatElement>(m: usize, n: usize) -> usize {
 /// all row-major; `None` if the iteration did not converge. `a` must be finite.
 pub fn thin_svd<T: FloatElement>(a: &[T], m: usize, n: usize) -> Option<SvdFactors<T>> {
     let k = m.min(n);
-    let matrix = MatRef::from_row_major_slice(a, m, n).to_owned();
+    // faer's iteration loses tiny entries (their squares underflow: 1e-170 in f64) and
+    // overflows on huge ones: as LAPACK's drivers do, a matrix whose largest entry lies
+    // outside [sqrt(min positive) / eps, its inverse] is scaled to a largest entry of 1,
+    // and its singular values scaled back.
+    let largest = a.iter().fold(T::ZERO, |acc, &x| acc.max(x.abs()));
+    let small = T::min_positive_value().sqrt() / T::epsilon();
+    let scale = match largest > T::ZERO && (largest < small || largest > small.recip()) {
+        true => largest,
+        false => T::ONE,
+    };
+    let matrix = Mat::<T>::from_fn(m, n, |i, j| a[i * n + j] / scale);
     let mut s = faer::diag::Diag::<T>::zeros(k);
     let mut u = Mat::<T>::zeros(m, k);
     let mut v = Mat::<T>::zeros(n, k);
@@ -238,7 +248,7 @@ pub fn thin_svd<T: FloatElement>(a: &[T], m: usize, n: usize) -> Option<SvdFacto
     .ok()?;
     Some(SvdFactors {
         u: row_major(u.as_ref()),
-        s: (0..k).map(|i| s[i]).collect(),
+        s: (0..k).map(|i| s[i] * scale).collect(),
         vt: row_major(v.as_ref().transpose()),
     })
 }
