@@ -528,14 +528,67 @@ fn singular_values_of_tiny_and_huge_matrices_are_scaled_exactly() {
         let a = from_ndarray(&(&base * scale), [2, 2]).unwrap();
         let s = linalg::svd(&a).unwrap().1.compute().unwrap();
         for (got, want) in s.iter().zip(exact) {
-            assert!((got / scale - want).abs() <= 1e-14 * want, "{scale:e}: {s:e}");
+            assert!(
+                (got / scale - want).abs() <= 1e-14 * want,
+                "{scale:e}: {s:e}"
+            );
         }
     }
     for scale in [1e-30f32, 1e25] {
         let a = from_ndarray(&(base.mapv(|v| v as f32) * scale), [1, 2]).unwrap();
         let s = linalg::svd(&a).unwrap().1.compute().unwrap();
         for (got, want) in s.iter().zip(exact) {
-            assert!(((got / scale) as f64 - want).abs() <= 1e-5 * want, "{scale:e}: {s:e}");
+            assert!(
+                ((got / scale) as f64 - want).abs() <= 1e-5 * want,
+                "{scale:e}: {s:e}"
+            );
         }
+    }
+}
+
+#[test]
+fn whether_a_matrix_is_singular_does_not_depend_on_its_tiles() {
+    // Exactly singular (the third column is the first): each tiling finds it, also where
+    // one column panel holds only rounding noise next to the matrix.
+    let singular = ndarray::arr2(&[[-0.8, 0.8, -0.8], [0.7, 0.1, 0.7], [0.1, -0.3, 0.1]]);
+    let b = ndarray::arr1(&[1.0, 2.0, 3.0]);
+    for tile in [1, 2, 3] {
+        let a = from_ndarray(&singular, [tile, tile]).unwrap();
+        let x = linalg::solve(&a, &from_ndarray(&b, [tile]).unwrap()).unwrap();
+        assert!(
+            matches!(
+                x.compute(),
+                Err(Error::Linalg(LinalgError::Singular { .. }))
+            ),
+            "tiles of {tile}"
+        );
+    }
+    // A regular matrix solves the same with each tiling.
+    let regular = ndarray::arr2(&[[4.0f64, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]]);
+    for tile in [1, 2, 3] {
+        let a = from_ndarray(&regular, [tile, tile]).unwrap();
+        let x = linalg::solve(&a, &from_ndarray(&b, [tile]).unwrap()).unwrap();
+        let x = x
+            .compute()
+            .unwrap()
+            .into_dimensionality::<ndarray::Ix1>()
+            .unwrap();
+        let residual = regular.dot(&x) - &b;
+        assert!(residual.iter().all(|r| r.abs() < 1e-14), "tiles of {tile}");
+    }
+    // A triangular matrix with a diagonal entry at rounding level next to the largest: the
+    // same answer with tiles of one (where a tile's own diagonal would pass it) and two.
+    let graded = ndarray::arr2(&[[1.0f64, 0.0], [0.5, 1e-17]]);
+    let ones = ndarray::arr1(&[1.0f64, 1.0]);
+    for tile in [1, 2] {
+        let a = from_ndarray(&graded, [tile, tile]).unwrap();
+        let x = linalg::solve_triangular(&a, &from_ndarray(&ones, [tile]).unwrap(), true);
+        assert!(
+            matches!(
+                x.unwrap().compute(),
+                Err(Error::Linalg(LinalgError::Singular { pivot: 1, .. }))
+            ),
+            "tiles of {tile}"
+        );
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chunkwise_kernels::dtype::{Element, FloatElement};
 use chunkwise_kernels::linalg::{
-    Op, Triangular, gemm, lu_partial_pivoting, lu_partial_pivoting_scratch, solve_left,
+    Op, Triangular, gemm, lu_partial_pivoting_scratch, lu_partial_pivoting_within, solve_left,
 };
 
 use super::finite::{Region, checked};
@@ -27,7 +27,8 @@ use crate::tile::TileMemory;
 /// The LU factorization with partial pivoting `a = p @ l @ u` of a square matrix, as
 /// SciPy's `linalg.lu` returns it: `p` a permutation matrix, `l` unit lower triangular
 /// (every entry at most 1 in magnitude), `u` upper triangular. Tiles are the common
-/// refinement of the row and column tiles, on both axes. A singular matrix gives
+/// refinement of the row and column tiles, on both axes. A singular matrix (a pivot at
+/// most `n * eps` times the largest entry of `a` in magnitude, however `a` is tiled) gives
 /// [`LinalgError::Singular`] naming the panel's diagonal tile and the pivot; a NaN or an
 /// infinity in `a` gives [`LinalgError::NotFinite`].
 ///
@@ -70,6 +71,10 @@ impl<T: FloatElement> LuStages<T> {
         let grid = ChunkGrid::from_valid(vec![tiles.clone(), tiles.clone()]);
         let offsets = grid.offsets(0).to_vec();
         let nt = tiles.len();
+        // A pivot is zero to working precision against the largest entry of the whole
+        // matrix, not of its panel: so whether the matrix is singular does not depend on
+        // how it is cut into tiles.
+        let largest = a.abs().max().node;
         // The matrix as full-height column panels.
         let mut trailing = rechunk(&a.node, ChunkGrid::from_valid(vec![vec![n], tiles.clone()]));
         let (mut panels, mut pivots, mut columns) = (Vec::new(), Vec::new(), Vec::new());
@@ -81,7 +86,7 @@ impl<T: FloatElement> LuStages<T> {
                 "lu panel getrf",
                 panel_grid,
                 T::DTYPE,
-                vec![trailing.clone()],
+                vec![trailing.clone(), largest.clone()],
             )
             // The LU factors and the row order (u64s: the kernel's usizes, converted in place).
             .memory(move |_| TileMemory {
@@ -89,11 +94,15 @@ impl<T: FloatElement> LuStages<T> {
                 scratch: lu_partial_pivoting_scratch::<T>(height, width) as u64,
             })
             .run(
-                |_| vec![(0, vec![0, 0])],
+                |_| vec![(0, vec![0, 0]), (1, vec![])],
                 move |b, tiles| {
                     let shape = b.shape;
                     let mut lu = matrix::<T>(tiles[0], 0).data.to_vec();
-                    let order = lu_partial_pivoting(&mut lu, height, width).map_err(|pivot| {
+                    let largest = array_part::<T>(tiles[1], 0).iter().copied().next();
+                    let tolerance =
+                        T::from_f64(n as f64) * T::epsilon() * largest.unwrap_or(T::ZERO);
+                    let order = lu_partial_pivoting_within(&mut lu, height, width, tolerance);
+                    let order = order.map_err(|pivot| {
                         Error::Linalg(LinalgError::Singular {
                             tile: vec![k, k],
                             pivot: origin + pivot,

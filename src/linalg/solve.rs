@@ -38,8 +38,8 @@ pub fn solve<T: FloatElement>(a: &Array<T>, b: &Array<T>) -> Result<Array<T>> {
 fn lu_solve<T: FloatElement>(a: &Array<T>, b: &Array<T>) -> Result<Array<T>> {
     let f = LuStages::<T>::new(a)?;
     let permuted = gather_rows::<T>(&b.node, &f.row_order(), &f.grid().chunks()[0]);
-    let y = substitute::<T>(&f.l(), &permuted, true);
-    Ok(Array::from_node(substitute::<T>(&f.u(), &y, false)))
+    let y = substitute::<T>(&f.l(), &permuted, true, None);
+    Ok(Array::from_node(substitute::<T>(&f.u(), &y, false, None)))
 }
 
 /// The inverse of a square matrix: `solve(a, I)`. A singular `a` gives
@@ -137,7 +137,9 @@ pub fn lstsq<T: FloatElement>(a: &Array<T>, b: &Array<T>) -> Result<Lstsq<T>> {
     );
     let (q, r) = qr_of(&a)?;
     let solution = column_wise(&q.transpose().matmul(&b)?, |qtb| {
-        Ok(Array::from_node(substitute::<T>(&r.node, &qtb.node, false)))
+        Ok(Array::from_node(substitute::<T>(
+            &r.node, &qtb.node, false, None,
+        )))
     })?;
     let residuals = (&a.matmul(&solution)? - &b)
         .powi(2)

@@ -7,7 +7,7 @@ use chunkwise_kernels::dtype::FloatElement;
 use chunkwise_kernels::linalg::{Op, Triangular, gemm, solve_left};
 
 use super::finite::{Region, checked};
-use super::stage::{assemble, blockwise, matrix, tile_of};
+use super::stage::{array_part, assemble, blockwise, matrix, tile_of};
 use super::{square_size, with_rhs};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
@@ -38,13 +38,25 @@ pub fn solve_triangular<T: FloatElement>(
     let n = square_size("solve_triangular", a)?;
     let triangle = if lower { Region::Lower } else { Region::Upper };
     let a = checked("solve_triangular", "a", a, triangle);
+    // Diagonal entries are zero to working precision against the largest of the whole
+    // diagonal, so that whether `a` is singular does not depend on its tiles.
+    let index: Vec<i64> = (0..n as i64).collect();
+    let largest = a.vindex(&[&index, &index])?.abs().max();
     with_rhs("solve_triangular", n, b, |b| {
-        Ok(Array::from_node(substitute::<T>(&a.node, &b.node, lower)))
+        let x = substitute::<T>(&a.node, &b.node, lower, Some(&largest.node));
+        Ok(Array::from_node(x))
     })
 }
 
-/// The block substitution on nodes (see [`solve_triangular`]).
-pub(super) fn substitute<T: FloatElement>(a: &Arc<Node>, b: &Arc<Node>, lower: bool) -> Arc<Node> {
+/// The block substitution on nodes (see [`solve_triangular`]). A diagonal entry is zero to
+/// working precision when at most `n * eps` times `largest` (a 0-d node) in magnitude, or
+/// without it, `n_tile * eps` times the largest diagonal entry of its tile.
+pub(super) fn substitute<T: FloatElement>(
+    a: &Arc<Node>,
+    b: &Arc<Node>,
+    lower: bool,
+    largest: Option<&Arc<Node>>,
+) -> Arc<Node> {
     let (ac, bc) = (a.grid.chunks(), b.grid.chunks());
     let tiles = refine(&refine(&ac[0], &ac[1]), &bc[0]);
     let a = rechunk(a, ChunkGrid::from_valid(vec![tiles.clone(), tiles.clone()]));
@@ -57,11 +69,15 @@ pub(super) fn substitute<T: FloatElement>(a: &Arc<Node>, b: &Arc<Node>, lower: b
     } else {
         (0..nt).rev().collect()
     };
-    // solved[i]: the stage of block row i (inputs: a, b, then the block rows before it).
+    let n = offsets.last().copied().unwrap_or(0);
+    // solved[i]: the stage of block row i (inputs: a, b, `largest` if given, then the block
+    // rows before it).
     let mut solved: Vec<Option<Arc<Node>>> = vec![None; nt];
+    let first_earlier = 2 + usize::from(largest.is_some());
     for (step, &i) in order.iter().enumerate() {
         let earlier: Vec<usize> = order[..step].to_vec();
         let mut inputs = vec![a.clone(), b.clone()];
+        inputs.extend(largest.cloned());
         inputs.extend(
             earlier
                 .iter()
@@ -73,17 +89,27 @@ pub(super) fn substitute<T: FloatElement>(a: &Arc<Node>, b: &Arc<Node>, lower: b
             move |block| {
                 let c = block[1];
                 let mut deps = vec![(0, vec![i, i]), (1, vec![i, c])];
+                if first_earlier > 2 {
+                    deps.push((2, vec![]));
+                }
                 for (input, &j) in deps_earlier.iter().enumerate() {
                     deps.push((0, vec![i, j]));
-                    deps.push((2 + input, vec![j, c]));
+                    deps.push((first_earlier + input, vec![j, c]));
                 }
                 deps
             },
             move |b, tiles| {
                 let (block, shape) = (b.index, b.shape);
                 let (diag, rhs) = (matrix::<T>(tiles[0], 0), matrix::<T>(tiles[1], 0));
+                let tolerance = match first_earlier > 2 {
+                    true => {
+                        let largest = array_part::<T>(tiles[2], 0).iter().copied().next();
+                        Some(T::from_f64(n as f64) * T::epsilon() * largest.unwrap_or(T::ZERO))
+                    }
+                    false => None,
+                };
                 let mut x = rhs.data.to_vec();
-                for pair in tiles[2..].chunks(2) {
+                for pair in tiles[first_earlier..].chunks(2) {
                     let (aij, xj) = (matrix::<T>(pair[0], 0), matrix::<T>(pair[1], 0));
                     gemm(
                         Op::Plain,
@@ -98,7 +124,13 @@ pub(super) fn substitute<T: FloatElement>(a: &Arc<Node>, b: &Arc<Node>, lower: b
                         &mut x,
                     );
                 }
-                check_diagonal(diag.data, diag.rows, &[block[0], block[0]], origin)?;
+                check_diagonal(
+                    diag.data,
+                    diag.rows,
+                    tolerance,
+                    &[block[0], block[0]],
+                    origin,
+                )?;
                 let t = Triangular {
                     data: diag.data,
                     n: diag.rows,
@@ -117,17 +149,21 @@ pub(super) fn substitute<T: FloatElement>(a: &Arc<Node>, b: &Arc<Node>, lower: b
     })
 }
 
-/// An error naming the first diagonal entry of the `n x n` tile `data` that is zero relative
-/// to the tile's largest diagonal entry (`origin`: the tile's first global row).
+/// An error naming the first diagonal entry of the `n x n` tile `data` that is at most
+/// `tolerance` in magnitude (by default: zero relative to the tile's largest diagonal
+/// entry; `origin`: the tile's first global row).
 fn check_diagonal<T: FloatElement>(
     data: &[T],
     n: usize,
+    tolerance: Option<T>,
     tile: &[usize],
     origin: usize,
 ) -> Result<()> {
     let diagonal = || (0..n).map(|i| data[i * n + i].abs());
-    let largest = diagonal().fold(T::ZERO, |m, x| m.max(x));
-    let tolerance = T::from_f64(n as f64) * T::epsilon() * largest;
+    let tolerance = tolerance.unwrap_or_else(|| {
+        let largest = diagonal().fold(T::ZERO, |m, x| m.max(x));
+        T::from_f64(n as f64) * T::epsilon() * largest
+    });
     match diagonal().position(|x| x <= tolerance || !x.is_finite()) {
         Some(pivot) => Err(Error::Linalg(LinalgError::Singular {
             tile: tile.to_vec(),

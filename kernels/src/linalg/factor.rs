@@ -136,6 +136,27 @@ pub fn lu_partial_pivoting<T: FloatElement>(
     m: usize,
     n: usize,
 ) -> Result<Vec<usize>, usize> {
+    let largest = a.iter().fold(T::ZERO, |acc, &x| acc.max(x.abs()));
+    let tolerance = T::from_f64(m.max(n) as f64) * T::epsilon() * largest;
+    lu_partial_pivoting_within(a, m, n, tolerance)
+}
+
+/// [`lu_partial_pivoting`] with the pivots at most `tolerance` in magnitude counted as zero:
+/// for a panel of a larger matrix, a tolerance from that matrix (so that whether it is
+/// singular does not depend on how it is cut into panels).
+///
+/// ```
+/// use chunkwise_kernels::linalg::lu_partial_pivoting_within;
+/// // The second column of this panel is rounding noise next to a matrix of scale 1.
+/// let mut panel = [1.0, 0.0, 0.0, 1e-17];
+/// assert_eq!(lu_partial_pivoting_within(&mut panel, 2, 2, 4.0 * f64::EPSILON), Err(1));
+/// ```
+pub fn lu_partial_pivoting_within<T: FloatElement>(
+    a: &mut [T],
+    m: usize,
+    n: usize,
+    tolerance: T,
+) -> Result<Vec<usize>, usize> {
     let mut perm = vec![0usize; m];
     let mut perm_inv = vec![0usize; m];
     let mut buffer = MemBuffer::new(
@@ -146,8 +167,6 @@ pub fn lu_partial_pivoting<T: FloatElement>(
             Default::default(),
         ),
     );
-    let largest = a.iter().fold(T::ZERO, |acc, &x| acc.max(x.abs()));
-    let tolerance = T::from_f64(m.max(n) as f64) * T::epsilon() * largest;
     let mut matrix = MatMut::from_row_major_slice_mut(a, m, n);
     lu::partial_pivoting::factor::lu_in_place(
         matrix.as_mut(),

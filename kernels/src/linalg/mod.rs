@@ -24,8 +24,8 @@ pub use blas::{
 };
 pub use factor::{
     SvdFactors, Triangular, cholesky_lower, cholesky_lower_scratch, lu_partial_pivoting,
-    lu_partial_pivoting_scratch, solve_left, solve_right, thin_svd, thin_svd_scratch,
-    transpose_into,
+    lu_partial_pivoting_scratch, lu_partial_pivoting_within, solve_left, solve_right, thin_svd,
+    thin_svd_scratch, transpose_into,
 };
 pub use finite::{Region, all_finite, first_non_finite};
 pub use gram::{add_gram, add_gram_scratch};
