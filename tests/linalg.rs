@@ -160,6 +160,14 @@ fn dot_outer_and_norms_match_dense_computations() {
         x.norm(Norm::Two).unwrap().compute_scalar().unwrap(),
         spectral
     ));
+    // As NumPy: every norm of an empty vector or matrix is 0.
+    for shape in [vec![0], vec![0, 3], vec![3, 0], vec![0, 0]] {
+        let empty = chunkwise::zeros::<f64>(&shape, vec![2; shape.len()]).unwrap();
+        for norm in [Norm::One, Norm::Two, Norm::Inf, Norm::Frobenius] {
+            let value = empty.norm(norm).unwrap().compute_scalar().unwrap();
+            assert_eq!(value, 0.0, "{shape:?} {norm:?}");
+        }
+    }
 
     let u: Vec<f64> = (0..9).map(|i| (i as f64 - 4.0) * 0.75).collect();
     let w: Vec<f64> = (0..9).map(|i| 1.0 / (i as f64 + 1.0)).collect();

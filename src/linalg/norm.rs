@@ -37,6 +37,8 @@ impl<T: FloatElement> Array<T> {
         self.check()?;
         let abs = self.abs();
         match (self.ndim(), norm) {
+            // As NumPy: every norm of an empty vector or matrix is 0.
+            (1 | 2, _) if self.shape().contains(&0) => crate::zeros(&[], Vec::<usize>::new()),
             (1, Norm::One) => Ok(abs.sum()),
             (1, Norm::Inf) => Ok(abs.max()),
             (1, Norm::Two) | (1 | 2, Norm::Frobenius) => Ok(self.powi(2).sum().sqrt()),
