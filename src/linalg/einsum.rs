@@ -85,7 +85,9 @@ pub fn tensordot<T: FloatElement>(
 /// letters of both operands that the output drops are contracted, letters the output
 /// keeps from both are batch axes, and letters of one operand that the output drops are
 /// summed. In implicit mode the output is the letters that appear once, in alphabetical
-/// order. Not supported: repeated letters within one operand (diagonals), `...`.
+/// order. A letter has one length in both operands (NumPy also broadcasts a length of 1
+/// against another; here that is a shape mismatch: `broadcast_to` the operand first). Not
+/// supported: repeated letters within one operand (diagonals), `...`.
 ///
 /// ```
 /// let a = chunkwise::from_ndarray(&ndarray::arr2(&[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]), [1, 3]).unwrap();
