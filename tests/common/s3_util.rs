@@ -32,30 +32,47 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `python args...` and waits until 127.0.0.1:`port` accepts connections.
-    pub fn start(python: &Path, args: &[&str], port: u16, envs: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(python);
-        command
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (k, v) in envs {
-            command.env(k, v);
+    /// Starts `python` with the arguments `args(port)` for a free port, and waits until
+    /// that process listens on it. Another test may take the same free port between the
+    /// check and the server's bind: the server then exits while the port answers for the
+    /// other test, so the port must be this process's, and it starts again on another.
+    pub fn start(
+        python: &Path,
+        args: impl Fn(&str) -> Vec<String>,
+        envs: &[(&str, &str)],
+    ) -> Server {
+        for _ in 0..5 {
+            let port = free_port();
+            let args = args(&port.to_string());
+            let mut command = Command::new(python);
+            command
+                .args(&args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            for (k, v) in envs {
+                command.env(k, v);
+            }
+            let mut child = command
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {} {args:?}: {e}", python.display()));
+            let start = Instant::now();
+            while child.try_wait().is_ok_and(|status| status.is_none()) {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() && listens(child.id(), port) {
+                    return Server { child, port };
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "{args:?} did not listen on port {port} within 60 s"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {} {args:?}: {e}", python.display()));
-        let server = Server { child, port };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "{args:?} did not listen on port {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
+        panic!(
+            "{} {:?} exited before listening, five times",
+            python.display(),
+            args("PORT")
+        );
     }
 
     /// `http://127.0.0.1:port`.
@@ -91,16 +108,39 @@ pub fn with_moto(python: Option<PathBuf>) -> Option<PathBuf> {
     None
 }
 
+/// Whether process `pid` has a socket listening on 127.0.0.1:`port` (Linux: its open
+/// descriptors against /proc/net/tcp; elsewhere assumed, as the connection succeeded).
+fn listens(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return true;
+    };
+    let sockets: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = u16::from_str_radix(fields.get(1)?.rsplit(':').next()?, 16).ok()?;
+            let (listening, inode) = (*fields.get(3)? == "0A", fields.get(9)?);
+            (local_port == port && listening).then(|| format!("socket:[{inode}]"))
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|link| sockets.iter().any(|s| link.as_os_str() == s.as_str()))
+    })
+}
+
 /// moto's S3 server on a free port (`envs` for its settings).
 pub fn moto(python: &Path, envs: &[(&str, &str)]) -> Server {
-    let port = free_port();
-    let port_text = port.to_string();
-    Server::start(
-        python,
-        &["-m", "moto.server", "-H", "127.0.0.1", "-p", &port_text],
-        port,
-        envs,
-    )
+    let args = |port: &str| {
+        ["-m", "moto.server", "-H", "127.0.0.1", "-p", port]
+            .map(String::from)
+            .to_vec()
+    };
+    Server::start(python, args, envs)
 }
 
 /// The helper script `name` of tests/interop, from the library's tests or the tool's.
@@ -138,42 +178,44 @@ pub fn moto_with_user(python: &Path, bucket: &str) -> (Server, String, String) {
 /// `delay_ms`, and the first `fail` requests of each path that contains `only` get a 503.
 pub fn proxy(python: &Path, upstream: &Server, delay_ms: u32, fail: u32, only: &str) -> Server {
     let script = interop_script("s3_proxy.py");
-    let port = free_port();
-    let (port_text, delay, fail) = (port.to_string(), delay_ms.to_string(), fail.to_string());
+    let (delay, fail) = (delay_ms.to_string(), fail.to_string());
     let script = script.to_string_lossy().into_owned();
-    let args = [
-        script.as_str(),
-        &port_text,
-        &upstream.url(),
-        "--delay-ms",
-        &delay,
-        "--fail",
-        &fail,
-        "--only",
-        only,
-    ];
-    Server::start(python, &args, port, &[])
+    let upstream = upstream.url();
+    let args = |port: &str| {
+        [
+            script.as_str(),
+            port,
+            &upstream,
+            "--delay-ms",
+            &delay,
+            "--fail",
+            &fail,
+            "--only",
+            only,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    Server::start(python, args, &[])
 }
 
 /// Python's HTTP server on `dir`.
 pub fn http_server(python: &Path, dir: &Path) -> Server {
-    let port = free_port();
-    let port_text = port.to_string();
     let dir = dir.to_string_lossy().into_owned();
-    Server::start(
-        python,
-        &[
+    let args = |port: &str| {
+        [
             "-m",
             "http.server",
-            &port_text,
+            port,
             "--bind",
             "127.0.0.1",
             "--directory",
             &dir,
-        ],
-        port,
-        &[],
-    )
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    Server::start(python, args, &[])
 }
 
 /// Sends one unsigned HTTP request to 127.0.0.1:`port` (moto does not check signatures
