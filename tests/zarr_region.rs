@@ -119,6 +119,34 @@ fn stored(d: &std::path::Path) -> ArrayD<f64> {
         .unwrap()
 }
 
+/// Asserts that writing `update` into `region` of the array "x" at `d` is refused as a
+/// read that could race the write, and that the stored values are still `want`.
+#[track_caller]
+fn assert_refused_as_racing(
+    update: &chunkwise::Array<f64>,
+    d: &std::path::Path,
+    region: &[std::ops::Range<usize>],
+    want: &ArrayD<f64>,
+) {
+    let error = update
+        .to_zarr_region(d, "x", region, &Config::default())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("reads elements of the region"), "{error}");
+    assert_eq!(&stored(d), want, "nothing written");
+}
+
+/// The array "x" at `d`, read in tiles of `shape` (not its stored chunks).
+fn opened_in_tiles(d: &std::path::Path, shape: &[usize]) -> chunkwise::Array<f64> {
+    let tiles = zarr::OpenOptions {
+        chunks: Some(chunkwise::Chunks::Shape(shape.to_vec())),
+    };
+    zarr::open_with(d, "x", &tiles)
+        .unwrap()
+        .into_typed::<f64>()
+        .unwrap()
+}
+
 #[test]
 fn in_place_updates_that_cannot_race_are_written() {
     let d = dir("in-place-ok");
@@ -252,32 +280,17 @@ fn in_place_moves_inside_a_stored_unit_are_written_and_across_units_refused() {
     want.slice_mut(s![0..2, ..]).assign(&rows);
     assert_eq!(stored(&d), want);
     let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
-    let error = x
-        .slice(s![4..8, ..])
-        .unwrap()
-        .to_zarr_region(&d, "x", &[2..6, 0..10], &config)
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("reads elements of the region"), "{error}");
-    assert_eq!(stored(&d), want, "nothing written");
+    assert_refused_as_racing(&x.slice(s![4..8, ..]).unwrap(), &d, &[2..6, 0..10], &want);
     // Rows 4..8 into rows 0..4 reads outside the touched shard, but opened in tiles of
     // all 12 rows, the tiles read hold the touched shard too (a source task reads its tile
     // whole, and could see a shard half rewritten).
-    let tall = zarr::OpenOptions {
-        chunks: Some(chunkwise::Chunks::Shape(vec![12, 5])),
-    };
-    let x = zarr::open_with(&d, "x", &tall)
-        .unwrap()
-        .into_typed::<f64>()
-        .unwrap();
-    let error = x
-        .slice(s![4..8, ..])
-        .unwrap()
-        .to_zarr_region(&d, "x", &[0..4, 0..10], &config)
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("reads elements of the region"), "{error}");
-    assert_eq!(stored(&d), want, "nothing written");
+    let tall = opened_in_tiles(&d, &[12, 5]);
+    assert_refused_as_racing(
+        &tall.slice(s![4..8, ..]).unwrap(),
+        &d,
+        &[0..4, 0..10],
+        &want,
+    );
     let x = zarr::open(&d, "x").unwrap().into_typed::<f64>().unwrap();
     x.slice(s![4..8, ..])
         .unwrap()
@@ -292,7 +305,6 @@ fn in_place_moves_inside_a_stored_unit_are_written_and_across_units_refused() {
 #[test]
 fn in_place_updates_that_could_race_are_refused_before_anything_is_written() {
     let d = dir("in-place-refused");
-    let config = Config::default();
     let (x, want) = stored_grid(&d);
     let whole = [0..12, 0..10];
     let square = [0..10, 0..10];
@@ -323,28 +335,12 @@ fn in_place_updates_that_could_race_are_refused_before_anything_is_written() {
         (x.slice(s![..;-1, ..]).unwrap(), whole.to_vec()),
     ];
     for (update, region) in refused {
-        let error = update
-            .to_zarr_region(&d, "x", &region, &config)
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("reads elements of the region"), "{error}");
-        assert_eq!(stored(&d), want, "nothing written");
+        assert_refused_as_racing(&update, &d, &region, &want);
     }
     // Element for element, but read in tiles of two chunks each: a tile is read for the
     // task of one of its chunks while another task rewrites the other.
-    let tiles = zarr::OpenOptions {
-        chunks: Some(chunkwise::Chunks::Shape(vec![8, 10])),
-    };
-    let coarse = zarr::open_with(&d, "x", &tiles)
-        .unwrap()
-        .into_typed::<f64>()
-        .unwrap();
-    let error = (&coarse * 2.0)
-        .to_zarr_region(&d, "x", &whole, &config)
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("reads elements of the region"), "{error}");
-    assert_eq!(stored(&d), want, "nothing written");
+    let coarse = opened_in_tiles(&d, &[8, 10]);
+    assert_refused_as_racing(&(&coarse * 2.0), &d, &whole, &want);
     // A resumed write continues a write of the same data: it reads nothing it writes into.
     let resume = WriteOptions::default().mode(zarr::WriteMode::Resume);
     let error = (&x + 1.0)

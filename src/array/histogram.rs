@@ -75,13 +75,11 @@ impl Bins {
                 // The edges are made now, whole: refused, as NumPy's MemoryError, where
                 // they would take more than half of the memory this process may use.
                 let edge_bytes = (*count as u64).saturating_add(1).saturating_mul(8);
-                if edge_bytes > crate::physical_memory() / 2 {
-                    let why = format!(
-                        "{count} bins need {edge_bytes} bytes of edges, more than half of the \
-                         memory this process may use"
-                    );
-                    return Err(invalid(op, why));
-                }
+                crate::exec::check_built_bytes(
+                    op,
+                    &format!("the edges of {count} bins"),
+                    edge_bytes,
+                )?;
                 let bins = BinEdges::uniform(*count, lo, hi);
                 // As NumPy: a range too wide for f64 (its width overflows) or too narrow
                 // for the count (edges repeat) has no finite bins of equal width.

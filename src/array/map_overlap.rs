@@ -567,15 +567,8 @@ pub fn map_overlap<T: Element, U: Element>(
         }
         bytes.saturating_mul(len as u64)
     });
-    if grown_bytes > crate::physical_memory() / 2 {
-        return Err(invalid(
-            &name,
-            format!(
-                "depths {depths:?} grow a tile to {grown_bytes} bytes, more than half of the \
-                 memory this process may use"
-            ),
-        ));
-    }
+    let grown = format!("a tile grown by depths {depths:?}");
+    crate::exec::check_built_bytes(&name, &grown, grown_bytes)?;
     let fills: Vec<T> = boundaries
         .iter()
         .map(|b| match b {

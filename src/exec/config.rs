@@ -2,7 +2,7 @@
 
 use chunkwise_kernels::strip::DEFAULT_STRIP_LEN;
 
-use super::memory::physical_memory;
+use super::memory::default_budget;
 use crate::error::Result;
 
 /// Settings of one computation.
@@ -191,6 +191,6 @@ impl Config {
 
     /// The memory budget this config gives, in bytes.
     pub fn budget_bytes(&self) -> u64 {
-        self.memory_budget.unwrap_or_else(|| physical_memory() / 2)
+        self.memory_budget.unwrap_or_else(default_budget)
     }
 }

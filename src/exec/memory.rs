@@ -21,6 +21,27 @@ pub fn physical_memory() -> u64 {
     available_memory(read)
 }
 
+/// The memory budget of a config that sets none: half of [`physical_memory`].
+pub(crate) fn default_budget() -> u64 {
+    physical_memory() / 2
+}
+
+/// An error for `op` if `what`, made at once when the graph is built (before any budget
+/// applies), would take more than [`default_budget`] bytes.
+pub(crate) fn check_built_bytes(op: &str, what: &str, bytes: u64) -> crate::error::Result<()> {
+    if bytes <= default_budget() {
+        return Ok(());
+    }
+    Err(crate::error::Error::Build(
+        crate::error::BuildError::InvalidArgument {
+            op: op.into(),
+            reason: format!(
+                "{what} would take {bytes} bytes, more than half of the memory this process may use"
+            ),
+        },
+    ))
+}
+
 /// [`physical_memory`] with the files read through `read` (a path to its contents, `None`
 /// where the file is missing), so that tests can pass the contents in.
 fn available_memory(read: impl Fn(&str) -> Option<String>) -> u64 {

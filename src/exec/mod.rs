@@ -20,6 +20,7 @@ pub use config::Config;
 pub(crate) use driver::{
     compute_dense, compute_tiles, compute_tiles_many, optimized, plan_for, run_sinks,
 };
+pub(crate) use memory::check_built_bytes;
 pub use memory::physical_memory;
 pub use run::Report;
 pub use trace::TraceEvent;

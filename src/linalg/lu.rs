@@ -16,7 +16,9 @@ use chunkwise_kernels::linalg::{
 
 use super::finite::{Region, checked};
 use super::square_size;
-use super::stage::{array_part, assemble, blockwise, matrix, pick_part, tile_of, tuple};
+use super::stage::{
+    array_part, assemble, blockwise, matrix, pick_part, tile_of, tuple, zero_tolerance,
+};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
 use crate::error::{Error, LinalgError, Result};
@@ -98,9 +100,7 @@ impl<T: FloatElement> LuStages<T> {
                 move |b, tiles| {
                     let shape = b.shape;
                     let mut lu = matrix::<T>(tiles[0], 0).data.to_vec();
-                    let largest = array_part::<T>(tiles[1], 0).iter().copied().next();
-                    let tolerance =
-                        T::from_f64(n as f64) * T::epsilon() * largest.unwrap_or(T::ZERO);
+                    let tolerance = zero_tolerance::<T>(n, tiles[1]);
                     let order = lu_partial_pivoting_within(&mut lu, height, width, tolerance);
                     let order = order.map_err(|pivot| {
                         Error::Linalg(LinalgError::Singular {

@@ -39,6 +39,15 @@ pub(crate) fn array_part<T: Element>(value: &Value, part: usize) -> &ArrayD<T> {
     part_ref::<ArrayD<T>>(value, part)
 }
 
+/// The magnitude at or below which a pivot or diagonal entry of an `n x n` matrix is zero
+/// to working precision: `n * eps` times `largest`, a 0-d tile holding the largest
+/// magnitude of the whole matrix (or of its diagonal), so that whether the matrix is
+/// singular does not depend on its tiles.
+pub(crate) fn zero_tolerance<T: FloatElement>(n: usize, largest: &Value) -> T {
+    let largest = array_part::<T>(largest, 0).iter().copied().next();
+    T::from_f64(n as f64) * T::epsilon() * largest.unwrap_or(T::ZERO)
+}
+
 /// A 2-D tile (or part of a tuple value) as a row-major matrix.
 pub(crate) fn matrix<T: Element>(value: &Value, part: usize) -> MatrixTile<'_, T> {
     let array = array_part::<T>(value, part);

@@ -7,7 +7,7 @@ use chunkwise_kernels::dtype::FloatElement;
 use chunkwise_kernels::linalg::{Op, Triangular, gemm, solve_left};
 
 use super::finite::{Region, checked};
-use super::stage::{array_part, assemble, blockwise, matrix, tile_of};
+use super::stage::{assemble, blockwise, matrix, tile_of, zero_tolerance};
 use super::{square_size, with_rhs};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
@@ -101,13 +101,7 @@ pub(super) fn substitute<T: FloatElement>(
             move |b, tiles| {
                 let (block, shape) = (b.index, b.shape);
                 let (diag, rhs) = (matrix::<T>(tiles[0], 0), matrix::<T>(tiles[1], 0));
-                let tolerance = match first_earlier > 2 {
-                    true => {
-                        let largest = array_part::<T>(tiles[2], 0).iter().copied().next();
-                        Some(T::from_f64(n as f64) * T::epsilon() * largest.unwrap_or(T::ZERO))
-                    }
-                    false => None,
-                };
+                let tolerance = (first_earlier > 2).then(|| zero_tolerance::<T>(n, tiles[2]));
                 let mut x = rhs.data.to_vec();
                 for pair in tiles[first_earlier..].chunks(2) {
                     let (aij, xj) = (matrix::<T>(pair[0], 0), matrix::<T>(pair[1], 0));
