@@ -200,12 +200,21 @@ fn dot_outer_and_norms_match_dense_computations() {
     ));
 }
 
-/// `einsum` by definition: sums over every letter combination (the oracle for contractions).
+/// `einsum` of two operands by definition (see [`dense_einsum_of`]).
 fn dense_einsum(a: &ArrayD<f64>, la: &str, b: &ArrayD<f64>, lb: &str, lout: &str) -> ArrayD<f64> {
+    dense_einsum_of(&[(a, la), (b, lb)], lout)
+}
+
+/// `einsum` by definition, the oracle for contractions: for every combination of letter
+/// values, the product of the operands' entries is added to the output's entry. A letter
+/// repeated in one operand indexes each of its axes alike; an axis of length 1 is read at
+/// 0 whatever its letter's value (broadcasting).
+fn dense_einsum_of(operands: &[(&ArrayD<f64>, &str)], lout: &str) -> ArrayD<f64> {
     let mut sizes = std::collections::BTreeMap::new();
-    for (letters, x) in [(la, a), (lb, b)] {
+    for (x, letters) in operands {
         for (c, &n) in letters.chars().zip(x.shape()) {
-            sizes.insert(c, n);
+            let size = sizes.entry(c).or_insert(n);
+            *size = (*size).max(n);
         }
     }
     let letters: Vec<char> = sizes.keys().copied().collect();
@@ -219,8 +228,17 @@ fn dense_einsum(a: &ArrayD<f64>, la: &str, b: &ArrayD<f64>, lb: &str, lout: &str
             value.insert(*c, rest % sizes[c]);
             rest /= sizes[c];
         }
-        let index = |l: &str| -> Vec<usize> { l.chars().map(|c| value[&c]).collect() };
-        out[IxDyn(&index(lout))] += a[IxDyn(&index(la))] * b[IxDyn(&index(lb))];
+        let entry = |x: &ArrayD<f64>, l: &str| -> f64 {
+            let index: Vec<usize> = l
+                .chars()
+                .zip(x.shape())
+                .map(|(c, &n)| if n == 1 { 0 } else { value[&c] })
+                .collect();
+            x[IxDyn(&index)]
+        };
+        let product: f64 = operands.iter().map(|(x, l)| entry(x, l)).product();
+        let at: Vec<usize> = lout.chars().map(|c| value[&c]).collect();
+        out[IxDyn(&at)] += product;
     }
     out
 }
@@ -354,7 +372,16 @@ fn tensordot_and_einsum_match_the_definition() {
     let one = einsum("ijk->kj", &[&ta]).unwrap().compute().unwrap();
     let want = a.sum_axis(ndarray::Axis(0)).reversed_axes();
     assert_close_arrays(&one, &want.into_dyn(), "ijk->kj");
-    for bad in ["ii,ij->j", "ij,jk->iq", "i...,j", "ij,jk,kl"] {
+    for bad in [
+        "ii,ij->j",
+        "ij,jk->iq",
+        "i...,j",
+        "ij,jk,kl",
+        "ijk,kil->ii",
+        "i..jk,kil",
+        "ij...,kil->j",
+        "ijk,k%l",
+    ] {
         assert!(
             matches!(
                 einsum(bad, &[&ta, &tb]),
@@ -367,6 +394,120 @@ fn tensordot_and_einsum_match_the_definition() {
         einsum("ijk,ijl->kl", &[&ta, &tb]),
         Err(Error::Build(BuildError::ShapeMismatch { .. }))
     ));
+}
+
+#[test]
+fn einsum_diagonals_ellipses_broadcasts_and_chains_match_the_definition() {
+    use chunkwise::linalg::einsum;
+    // (spec, operands as (shape, tiles, oracle letters), oracle output letters)
+    type Case<'a> = (&'a str, Vec<(&'a [usize], &'a [usize], &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        // The trace, the diagonal, and a diagonal across the first and last axes.
+        ("ii", vec![(&[5, 5], &[2, 3], "ii")], ""),
+        ("ii->i", vec![(&[5, 5], &[3, 2], "ii")], "i"),
+        ("iji->j", vec![(&[4, 3, 4], &[3, 2, 1], "iji")], "j"),
+        ("iij->ji", vec![(&[3, 3, 2], &[2, 2, 1], "iij")], "ji"),
+        // A diagonal with a batch axis, against another operand.
+        (
+            "bii,bi->b",
+            vec![(&[3, 4, 4], &[2, 3, 2], "bii"), (&[3, 4], &[1, 4], "bi")],
+            "b",
+        ),
+        // '...' aligned at the right and broadcast (a length 1 against 4).
+        (
+            "...ij,...jk",
+            vec![
+                (&[3, 1, 2, 3], &[2, 1, 1, 2], "pqij"),
+                (&[4, 3, 2], &[3, 2, 2], "qjk"),
+            ],
+            "pqik",
+        ),
+        (
+            "...i,...i",
+            vec![(&[3], &[2], "i"), (&[2, 3], &[1, 3], "pi")],
+            "p",
+        ),
+        ("i...->...", vec![(&[2, 3, 4], &[1, 2, 3], "ipq")], "pq"),
+        ("...ij->...ji", vec![(&[2, 3, 4], &[1, 2, 3], "pij")], "pji"),
+        ("a...b->...", vec![(&[2, 3], &[1, 2], "ab")], ""),
+        // A contracted letter of length 1 broadcasts, as do free ones.
+        (
+            "ij,jk->ik",
+            vec![(&[2, 1], &[1, 1], "ij"), (&[3, 4], &[2, 3], "jk")],
+            "ik",
+        ),
+        (
+            "ij,ij->ji",
+            vec![(&[1, 3], &[1, 2], "ij"), (&[2, 1], &[1, 1], "ij")],
+            "ji",
+        ),
+        // Three and four operands, explicit and implicit.
+        (
+            "ij,jk,kl->il",
+            vec![
+                (&[3, 4], &[2, 3], "ij"),
+                (&[4, 5], &[3, 2], "jk"),
+                (&[5, 2], &[5, 1], "kl"),
+            ],
+            "il",
+        ),
+        (
+            "ij,jk,kl",
+            vec![
+                (&[3, 4], &[3, 4], "ij"),
+                (&[4, 5], &[1, 5], "jk"),
+                (&[5, 2], &[2, 2], "kl"),
+            ],
+            "il",
+        ),
+        (
+            "i,i,i,i->",
+            vec![
+                (&[6], &[4], "i"),
+                (&[6], &[5], "i"),
+                (&[6], &[6], "i"),
+                (&[6], &[1], "i"),
+            ],
+            "",
+        ),
+        (
+            "ab,bc,ca->b",
+            vec![
+                (&[3, 4], &[2, 2], "ab"),
+                (&[4, 2], &[3, 1], "bc"),
+                (&[2, 3], &[2, 2], "ca"),
+            ],
+            "b",
+        ),
+    ];
+    for (seed, (spec, operands, lout)) in cases.into_iter().enumerate() {
+        let dense: Vec<ArrayD<f64>> = operands
+            .iter()
+            .enumerate()
+            .map(|(k, (shape, _, _))| tensor(shape, seed * 5 + k))
+            .collect();
+        let tiled: Vec<_> = operands
+            .iter()
+            .zip(&dense)
+            .map(|((_, tiles, _), x)| from_ndarray(x, tiles.to_vec()).unwrap())
+            .collect();
+        let refs: Vec<_> = tiled.iter().collect();
+        let got = einsum(spec, &refs).unwrap().compute().unwrap();
+        let oracle: Vec<_> = dense.iter().zip(&operands).map(|(x, o)| (x, o.2)).collect();
+        assert_close_arrays(&got, &dense_einsum_of(&oracle, lout), spec);
+    }
+    // A diagonal of unequal lengths, letters whose lengths differ (neither 1).
+    let a = from_ndarray(&tensor(&[2, 3], 0), [1, 3]).unwrap();
+    let b = from_ndarray(&tensor(&[2, 4], 1), [2, 2]).unwrap();
+    for (spec, operands) in [("ii->", vec![&a]), ("ij,ij->i", vec![&a, &b])] {
+        assert!(
+            matches!(
+                einsum(spec, &operands),
+                Err(Error::Build(BuildError::ShapeMismatch { .. }))
+            ),
+            "{spec}"
+        );
+    }
 }
 
 #[test]
