@@ -125,8 +125,9 @@ fn axis_of(input: &AnyArray, dim: &str) -> Result<usize, Failure> {
     if let Some(axis) = names.iter().position(|n| n == dim) {
         return Ok(axis);
     }
-    match dim.parse::<usize>() {
-        Ok(axis) if axis < names.len() => Ok(axis),
+    let ndim = input.shape().len() as isize;
+    match dim.parse::<isize>() {
+        Ok(axis) if (-ndim..ndim).contains(&axis) => Ok(axis.rem_euclid(ndim) as usize),
         _ => Err(format!(
             "no dimension {dim:?}; the dimensions are {}",
             names.join(", ")
@@ -158,11 +159,19 @@ fn describe_group(group: &zarr::Group, out: &mut String) -> Result<(), Failure> 
         "/" => format!("/{name}"),
         p => format!("{p}/{name}"),
     };
+    // A node chunkwise cannot read (a data type or codec it does not support) is listed
+    // with the reason, and the others are still described.
     for name in group.arrays() {
-        out.push_str(&describe(&below(name), &group.array(name)?));
+        match group.array(name) {
+            Ok(array) => out.push_str(&describe(&below(name), &array)),
+            Err(e) => out.push_str(&format!("{}  (not readable: {e})\n", below(name))),
+        }
     }
     for name in group.groups() {
-        describe_group(&group.group(name)?, out)?;
+        match group.group(name) {
+            Ok(child) => describe_group(&child, out)?,
+            Err(e) => out.push_str(&format!("{} (group, not readable: {e})\n", below(name))),
+        }
     }
     Ok(())
 }
@@ -310,25 +319,44 @@ impl<'a> Written<'a> {
             Values::Stored(x) => dataset.any_array(name, x, options),
         };
         let existing = zarr::open_group(store, parent).ok();
-        let present = |dim: &str| {
-            existing
-                .as_ref()
-                .is_some_and(|g| g.arrays().iter().any(|a| a == dim))
+        let shape = match &values {
+            Values::Decoded(x) => x.shape(),
+            Values::Stored(x) => x.shape(),
         };
+        let mut coordinates = Vec::new();
         for (dim, coord) in self.coordinates(&dims) {
-            if dim == name || present(&dim) {
-                continue;
-            }
             let coord = match &sliced {
                 Some((along, range)) if *along == dim => coord.slice([*range])?,
                 _ => coord,
             };
+            coordinates.push((dim, coord));
+        }
+        let mut present = Vec::new();
+        if let Some(group) = &existing {
+            for (dim, &length) in dims.iter().zip(&shape) {
+                if *dim != name && group.arrays().contains(dim) {
+                    let ours = coordinates.iter().find(|(d, _)| d == dim).map(|(_, c)| c);
+                    let at = format!("{store}{}/{dim}", group.path().trim_end_matches('/'));
+                    agrees(group, dim, length, ours).map_err(|why| format!("{at} {why}"))?;
+                    present.push(dim.clone());
+                }
+            }
+        }
+        for (dim, coord) in coordinates {
+            if dim == name || present.contains(&dim) {
+                continue;
+            }
             let mut options = WriteOptions::default().keep_format(coord.format());
             options.attributes = kept_attributes(&coord);
             dataset = dataset.any_array(&dim, &coord, options.dimension_names([dim.as_str()]));
         }
         let group = match existing {
             Some(group) => group,
+            None if zarr::open(store, parent).is_ok() => {
+                return Err(
+                    format!("{store}{parent} is an array: an output cannot go in it").into(),
+                );
+            }
             None => {
                 let options = GroupOptions::default().version(version);
                 zarr::create_group(store, parent, &options)?
@@ -352,6 +380,44 @@ impl<'a> Written<'a> {
             })
             .collect()
     }
+}
+
+/// Why the array `dim` of the output's `group` cannot be the coordinate of an output
+/// dimension `dim` of `length`, if it cannot: xarray takes it as the coordinate of every
+/// array of the group with that dimension, so it must have that length and, where the
+/// input has a coordinate `ours`, its values (a group holds one coordinate per dimension:
+/// outputs on other grids go into groups of their own).
+fn agrees(
+    group: &zarr::Group,
+    dim: &str,
+    length: usize,
+    ours: Option<&AnyArray>,
+) -> Result<(), Failure> {
+    let theirs = group.array(dim)?;
+    if theirs.shape() != [length] {
+        return Err(format!(
+            "exists with shape {:?}, but the output's dimension '{dim}' has length \
+             {length}: xarray would take it as the output's coordinate (write the output \
+             into another group)",
+            theirs.shape()
+        )
+        .into());
+    }
+    let Some(ours) = ours else { return Ok(()) };
+    let (theirs, ours) = (
+        theirs.astype::<f64>().compute()?,
+        ours.astype::<f64>().compute()?,
+    );
+    let same = |(a, b): (&f64, &f64)| a == b || (a.is_nan() && b.is_nan());
+    if let Some(i) = (0..length).find(|&i| !same((&theirs[i], &ours[i]))) {
+        return Err(format!(
+            "exists with other values than the input's coordinate (at {i}: {} vs {}): \
+             xarray would label the output with them (write the output into another group)",
+            theirs[i], ours[i]
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// A node path as its parent group's path and its name (empty for the root).
@@ -432,14 +498,26 @@ pub(crate) fn convert(
             .chunks
             .clone()
             .unwrap_or_else(|| x.format().chunks.clone());
-        let shards: Vec<usize> = per_shard.iter().zip(&chunks).map(|(n, c)| n * c).collect();
+        let shards = per_shard
+            .iter()
+            .zip(&chunks)
+            .map(|(&n, &c)| {
+                n.checked_mul(c)
+                    .ok_or_else(|| format!("a shard of {n} chunks of {c} is too long"))
+            })
+            .collect::<Result<Vec<usize>, String>>()?;
         options.shards = match per_shard.iter().all(|&n| n == 1) {
             true => None,
+            false if options.version == ZarrVersion::V2 => {
+                return Err("Zarr v2 has no sharding: --shards needs a v3 output \
+                            (--zarr-version 3)"
+                    .into());
+            }
             false => Some(shards),
         };
     }
     if options.version == ZarrVersion::V2 {
-        // Zarr v2 has no sharding.
+        // Zarr v2 has no sharding: the input's shards are not kept.
         options.shards = None;
     }
     let written = Written::new(input, output, how);

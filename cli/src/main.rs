@@ -56,16 +56,16 @@ enum Command {
         /// The reduction.
         #[arg(long, value_enum)]
         op: Op,
-        /// The dimension: its name or its number.
-        #[arg(long)]
+        /// The dimension: its name or its number (negative from the last, as in NumPy).
+        #[arg(long, allow_negative_numbers = true)]
         dim: String,
         #[command(flatten)]
         io: InOut,
     },
     /// The anomaly from the mean over one dimension (the result is f64).
     Anomaly {
-        /// The dimension: its name or its number.
-        #[arg(long)]
+        /// The dimension: its name or its number (negative from the last, as in NumPy).
+        #[arg(long, allow_negative_numbers = true)]
         dim: String,
         #[command(flatten)]
         io: InOut,
@@ -102,8 +102,8 @@ enum Command {
     /// Take a range of one dimension (NumPy's `start:stop:step`: negative indices from the
     /// end, bounds clipped to the dimension).
     Slice {
-        /// The dimension: its name or its number.
-        #[arg(long)]
+        /// The dimension: its name or its number (negative from the last, as in NumPy).
+        #[arg(long, allow_negative_numbers = true)]
         dim: String,
         /// First index (the first, or the last for a negative step, when not given).
         #[arg(long, allow_negative_numbers = true)]
@@ -277,8 +277,20 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("chunkwise: {e}");
+            eprintln!("chunkwise: {}", message(&*e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A failure as the tool's user should read it: in the tool's terms where the library's
+/// message names its API.
+fn message(failure: &(dyn std::error::Error + 'static)) -> String {
+    use chunkwise::{Error, StorageError};
+    match failure.downcast_ref::<Error>() {
+        Some(Error::Storage(StorageError::AlreadyExists { path })) => {
+            format!("{path} already exists (--overwrite replaces an array)")
+        }
+        _ => failure.to_string(),
     }
 }

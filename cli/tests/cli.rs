@@ -88,6 +88,196 @@ fn info_describes_arrays() {
     assert!(store.contains("/tas  float32"), "{store}");
 }
 
+/// The refusal of `args`: fails cleanly (no panic) with a message that contains `says`.
+fn refused(args: &[&str], says: &str) {
+    let out = chunkwise(args);
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(!message.contains("panicked"), "{message}");
+    assert!(message.contains(says), "{args:?}: {message}");
+}
+
+/// A group holds one coordinate per dimension, which xarray gives every array of the group
+/// with that dimension: an output whose dimension has another length, or whose input has
+/// other coordinate values, is refused instead of being labelled with the group's.
+#[test]
+fn outputs_agree_with_the_coordinates_of_their_group() {
+    use chunkwise::io::zarr::{Dataset, GroupOptions};
+    let dir = Scratch::new("coords");
+    let dense = Array2::from_shape_fn((12, 3), |(t, y)| (t * 3 + y) as f64);
+    let tas = chunkwise::from_ndarray(&dense.clone().into_dyn(), [5, 3]).unwrap();
+    let time: Vec<f64> = (100..112).map(f64::from).collect();
+    Dataset::new()
+        .array(
+            "tas",
+            &tas,
+            WriteOptions::default().dimension_names(["time", "lat"]),
+        )
+        .coord("time", time.clone(), WriteOptions::default())
+        .coord("lat", vec![10.0, 20.0, 30.0], WriteOptions::default())
+        .to_zarr(dir.0.join("in.zarr"), "/", &GroupOptions::default())
+        .unwrap();
+    let input = dir.0.join("in.zarr/tas");
+    let input = input.to_str().unwrap();
+    let out = dir.0.join("out.zarr");
+    let at = |name: &str| out.join(name).to_str().unwrap().to_string();
+    let slice = |range: &[&str], name: &str| -> Vec<String> {
+        let mut args = vec!["slice".to_string()];
+        args.extend(range.iter().map(|a| a.to_string()));
+        args.extend([input.to_string(), at(name)]);
+        args
+    };
+    fn strs(args: &[String]) -> Vec<&str> {
+        args.iter().map(String::as_str).collect()
+    }
+
+    ok(&strs(&slice(&["--dim", "time", "--stop", "6"], "first")));
+    assert_eq!(read(&out, "/time").as_slice().unwrap(), &time[..6]);
+    // The same slice again agrees with the group's coordinates.
+    ok(&strs(&slice(&["--dim", "time", "--stop", "6"], "again")));
+    assert_close(
+        &read(&out, "/again"),
+        &dense.slice(s![..6, ..]).to_owned().into_dyn(),
+    );
+    // Other times of the same length, and another length of lat, are refused unwritten.
+    let later = slice(&["--dim", "time", "--start", "6"], "second");
+    refused(
+        &strs(&later),
+        "other values than the input's coordinate (at 0: 100 vs 106)",
+    );
+    let narrow = slice(&["--dim", "lat", "--stop", "1"], "narrow");
+    refused(&strs(&narrow), "has length 1");
+    assert!(!out.join("second").exists() && !out.join("narrow").exists());
+    // A coordinate whose chunk a killed run never wrote reads as fill values: refused too,
+    // not taken as the output's labels.
+    ok(&strs(&slice(
+        &["--dim", "time", "--stop", "6"],
+        "broken.zarr/first",
+    )));
+    let broken = dir.0.join("out.zarr/broken.zarr");
+    std::fs::remove_file(broken.join("time/c/0")).unwrap();
+    refused(
+        &strs(&slice(
+            &["--dim", "time", "--stop", "6"],
+            "broken.zarr/next",
+        )),
+        "other values",
+    );
+}
+
+/// Stored formats are kept whole where chunks or shards reach past the array's end (and
+/// for arrays of length 0); mistakes in formats, dimensions and paths are refused in the
+/// tool's terms; a group's `info` describes what it can read and says what it cannot.
+#[test]
+fn formats_dimensions_and_paths_at_their_edges() {
+    let dir = Scratch::new("edges");
+    let dense = input(&dir.0).mapv(f64::from).into_dyn();
+    let tas = dir.0.join("in.zarr/tas");
+    let tas = tas.to_str().unwrap();
+    let out = dir.0.join("out.zarr");
+    let at = |name: &str| out.join(name).to_str().unwrap().to_string();
+
+    // Shards of 3 x 2 chunks of 15 x 4 x 5 reach past the 40 x 6 x 5 array.
+    let (sharded, copy) = (at("sharded"), at("copy"));
+    ok(&["convert", "--shards", "3,2,1", tas, &sharded]);
+    ok(&["convert", "--codec", "gzip", &sharded, &copy]);
+    let text = ok(&["info", &copy]);
+    assert!(
+        text.contains("chunks [15, 4, 5]  shards [45, 8, 5]"),
+        "{text}"
+    );
+    assert_close(&read(&out, "/copy"), &dense);
+
+    // An empty slice can be converted, reduced and taken the anomaly of.
+    let empty = at("empty");
+    ok(&[
+        "slice", "--dim", "time", "--start", "5", "--stop", "5", tas, &empty,
+    ]);
+    for args in [
+        vec!["convert", &empty, "empty_copy"],
+        vec![
+            "reduce",
+            "--op",
+            "mean",
+            "--dim",
+            "lat",
+            &empty,
+            "empty_mean",
+        ],
+        vec!["anomaly", "--dim", "time", &empty, "empty_anomaly"],
+    ] {
+        let (head, output) = args.split_at(args.len() - 1);
+        let output = at(output[0]);
+        ok(&[head, &[output.as_str()]].concat());
+    }
+    assert_eq!(read(&out, "/empty_mean").shape(), &[0, 5]);
+    assert_eq!(read(&out, "/empty_anomaly").shape(), &[0, 6, 5]);
+
+    // Negative dimension numbers count from the last, as in NumPy.
+    ok(&["reduce", "--op", "max", "--dim", "-1", tas, &at("max_lon")]);
+    assert_close(
+        &read(&out, "/max_lon"),
+        &dense
+            .map_axis(Axis(2), |l| l.fold(f64::MIN, |a, &b| a.max(b)))
+            .into_dyn(),
+    );
+    // Shards do not exist in Zarr v2; shard lengths must fit a machine word.
+    let v2 = dir.0.join("v2.zarr/v");
+    refused(
+        &[
+            "convert",
+            "--zarr-version",
+            "2",
+            "--shards",
+            "2,1,1",
+            tas,
+            v2.to_str().unwrap(),
+        ],
+        "Zarr v2 has no sharding",
+    );
+    refused(
+        &[
+            "convert",
+            "--shards",
+            "9223372036854775807,1,1",
+            tas,
+            &at("huge"),
+        ],
+        "too long",
+    );
+    // Existing outputs and outputs inside an array are refused in the tool's terms.
+    refused(&["convert", tas, &copy], "--overwrite");
+    let inside = dir.0.join("in.zarr/tas/sub");
+    refused(
+        &["convert", "--overwrite", tas, inside.to_str().unwrap()],
+        "is an array",
+    );
+
+    // One array chunkwise cannot read does not hide the others from `info`.
+    let bytes = chunkwise::from_ndarray(&ndarray::arr1(&[1u8, 2, 3]).into_dyn(), [2]).unwrap();
+    let zstd = WriteOptions::default().compression(zarr::Compression::Zstd { level: 3 });
+    bytes.to_zarr(&out, "/bytes", &zstd).unwrap();
+    // As zarr-python writes it: the `bytes` codec of a one-byte type has no settings.
+    let meta = out.join("bytes/zarr.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    json["codecs"][0] = serde_json::json!({ "name": "bytes" });
+    std::fs::write(&meta, json.to_string()).unwrap();
+    let meta = out.join("copy/zarr.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, text.replace("\"float32\"", "\"complex64\"")).unwrap();
+    let listing = ok(&["info", out.to_str().unwrap()]);
+    assert!(listing.contains("/copy  (not readable: "), "{listing}");
+    assert!(listing.contains("complex64"), "{listing}");
+    assert!(listing.contains("/sharded  float32"), "{listing}");
+    // A one-byte type's `bytes` codec has no settings: its compression is still known.
+    assert!(
+        listing.contains("/bytes  uint8  shape [3]  chunks [2]"),
+        "{listing}"
+    );
+    assert!(listing.contains("Zstd { level: 3 }"), "{listing}");
+}
+
 #[test]
 fn reduce_and_anomaly_over_a_named_dimension() {
     let dir = Scratch::new("reduce");
@@ -452,8 +642,9 @@ fn rewrites_keep_the_inputs_format_and_meaning() {
         ok(&command);
         let expected = physical.select(Axis(0), &rows);
         assert!(same(&decoded(&out, name), &expected), "{name}");
+        // The input's chunks, as declared, even where the slice is shorter.
         let chunks = zarr::open(&out, name).unwrap().format().chunks.clone();
-        assert_eq!(chunks, [rows.len().min(4), 3], "{name}");
+        assert_eq!(chunks, [4, 3], "{name}");
     }
 }
 

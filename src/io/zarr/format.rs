@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 
 use super::cf::number;
 use super::metadata::{BloscCompressor, BloscShuffle, Compression, ZarrVersion};
-use super::read::{masked_fill, storage_grid};
+use super::read::{masked_fill, regular_chunk_shape, storage_grid};
 use super::store::Handle;
 use crate::error::Result;
 
@@ -35,8 +35,9 @@ use crate::error::Result;
 pub struct StoredFormat {
     /// The Zarr version.
     pub version: ZarrVersion,
-    /// The storage chunk shape (the inner chunks of a sharded array; the first chunk's
-    /// shape for an irregular grid).
+    /// The storage chunk shape as the metadata declares it, whole even where it reaches
+    /// past the array's end (the inner chunks of a sharded array; the first chunk's shape
+    /// for an irregular grid).
     pub chunks: Vec<usize>,
     /// The shard shape, for a sharded array.
     pub shards: Option<Vec<usize>>,
@@ -51,12 +52,23 @@ pub struct StoredFormat {
 }
 
 impl StoredFormat {
-    /// The format of `array`, from its metadata.
+    /// The format of `array`, from its metadata: the chunk (or shard) shape as declared,
+    /// whole even where it reaches past the array's end; for an irregular grid, the first
+    /// chunk's (at least 1 along an axis of length 0).
     pub(crate) fn of(array: &Handle) -> Result<StoredFormat> {
-        let grid = storage_grid(array)?;
-        let first = (0..grid.ndim())
-            .map(|axis| grid.chunk_len(axis, 0))
-            .collect();
+        let first = match regular_chunk_shape(array) {
+            Some(shape) => shape,
+            None => {
+                let grid = storage_grid(array)?;
+                let shape = grid.shape();
+                (0..grid.ndim())
+                    .map(|axis| match shape[axis] {
+                        0 => 1,
+                        _ => grid.chunk_len(axis, 0),
+                    })
+                    .collect()
+            }
+        };
         Ok(Self::with_first_chunk(array, first))
     }
 
@@ -80,7 +92,7 @@ impl StoredFormat {
                 let codecs = field("codecs").as_array().map_or(&[][..], Vec::as_slice);
                 let sharding = codecs
                     .first()
-                    .filter(|c| c.get("name").and_then(Json::as_str) == Some("sharding_indexed"))
+                    .filter(|c| codec_name(c) == Some("sharding_indexed"))
                     .and_then(|c| c.get("configuration"));
                 let (chunks, shards, codecs) = match sharding {
                     Some(config) => (
@@ -122,11 +134,15 @@ fn v2_compression(compressor: &Json) -> Option<Compression> {
     }
 }
 
+/// A v3 codec's name: its `name`, or the codec itself where it is a bare name (as zarrs
+/// writes a codec without settings, such as the `bytes` of a one-byte data type).
+fn codec_name(codec: &Json) -> Option<&str> {
+    codec.as_str().or_else(|| codec.get("name")?.as_str())
+}
+
 /// The compression of a v3 codec chain: `bytes`, then at most one compressor.
 fn v3_compression(codecs: &[Json]) -> Option<Compression> {
-    fn name(codec: &Json) -> Option<&str> {
-        codec.get("name")?.as_str()
-    }
+    let name = codec_name;
     match codecs {
         [bytes] if name(bytes)? == "bytes" => Some(Compression::None),
         [bytes, codec] if name(bytes)? == "bytes" => {

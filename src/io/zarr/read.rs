@@ -102,23 +102,7 @@ const MAX_LISTED_CHUNKS: u64 = 1 << 24;
 /// the metadata in O(rank), however many chunks it has; only irregular grids are listed.
 pub(crate) fn storage_grid(array: &Handle) -> Result<ChunkGrid> {
     let shape: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
-    let meta = serde_json::to_value(array.metadata()).unwrap_or(Json::Null);
-    let regular = match meta.get("chunk_grid") {
-        Some(grid) => matches!(
-            grid.get("name").and_then(Json::as_str),
-            Some("regular" | "zarrs.regular_bounded")
-        )
-        .then(|| grid.pointer("/configuration/chunk_shape"))
-        .flatten(),
-        None => meta.get("chunks"),
-    };
-    let chunk_shape: Option<Vec<usize>> = regular.and_then(|c| {
-        c.as_array()?
-            .iter()
-            .map(|n| n.as_u64().map(|n| n as usize))
-            .collect()
-    });
-    if let Some(chunk_shape) = chunk_shape {
+    if let Some(chunk_shape) = regular_chunk_shape(array) {
         return ChunkGrid::regular(&shape, &chunk_shape);
     }
     let listed: u64 = array.chunk_grid_shape().iter().sum();
@@ -132,6 +116,26 @@ pub(crate) fn storage_grid(array: &Handle) -> Result<ChunkGrid> {
         }));
     }
     ChunkGrid::from_sizes(&shape, listed_chunks(array)?)
+}
+
+/// The chunk (or shard) shape of a regular grid as its metadata declares it (it may reach
+/// past the array's end); `None` for other grids.
+pub(crate) fn regular_chunk_shape(array: &Handle) -> Option<Vec<usize>> {
+    let meta = serde_json::to_value(array.metadata()).unwrap_or(Json::Null);
+    let regular = match meta.get("chunk_grid") {
+        Some(grid) => matches!(
+            grid.get("name").and_then(Json::as_str),
+            Some("regular" | "zarrs.regular_bounded")
+        )
+        .then(|| grid.pointer("/configuration/chunk_shape"))
+        .flatten(),
+        None => meta.get("chunks"),
+    };
+    regular?
+        .as_array()?
+        .iter()
+        .map(|n| n.as_u64().map(|n| n as usize))
+        .collect()
 }
 
 /// The declared length of every chunk along each axis, asked of zarrs one by one (the last
