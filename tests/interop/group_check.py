@@ -78,8 +78,9 @@ def main():
     except ImportError:
         out["xarray"] = None
     else:
-        # The default (consolidated metadata when present) and without it must agree.
-        ds = dataset(xr.open_zarr(store, group=path))
+        # Through consolidated metadata (xarray reads a nested group's at the store's
+        # root) and without it must agree.
+        ds = dataset(xr.open_zarr(store, group=path, consolidated=True))
         again = dataset(xr.open_zarr(store, group=path, consolidated=False))
         out["xarray"] = ds
         out["xarray_unconsolidated_agrees"] = ds == again

@@ -11,8 +11,8 @@ use zarrs::storage::store::MemoryStore;
 use super::dataset::Dataset;
 use super::erasure::{ERASED_FIRST, Place, note_erased, refuse_reading};
 use super::hierarchy::{
-    NodeKind, consolidate_metadata, consolidated_children, ensure_parents, is_consolidated,
-    node_kind, refresh_consolidated, write_group,
+    NodeKind, consolidate_metadata, consolidate_root, consolidated_children, ensure_parents,
+    is_consolidated, node_kind, refresh_consolidated, write_group,
 };
 use super::metadata::ZarrVersion;
 use super::staging::{can_stage, is_staging};
@@ -359,7 +359,9 @@ impl Group {
     /// compression, fill value and write mode; one task per stored chunk; an overwrite
     /// staged and published whole), in this group's Zarr version. Every array is checked
     /// before anything is written. Afterwards the group's consolidated metadata is written
-    /// (v2 `.zmetadata`, v3 in `zarr.json`), as xarray reads it.
+    /// (v2 `.zmetadata`, v3 in `zarr.json`), as xarray reads it, and, for a group below
+    /// the store's root, the root's too (where xarray looks for it) if it has none yet;
+    /// groups above that have some are consolidated again.
     pub fn store(&self, dataset: &Dataset) -> Result<Report> {
         let config = dataset.run_config();
         let plans = config.agree(dataset.check().and_then(|()| {
@@ -388,6 +390,7 @@ impl Group {
             }
             consolidate_metadata(&self.store, &self.path)?;
             refresh_consolidated(&self.store, &self.path)?;
+            consolidate_root(&self.store, &self.path)?;
             Ok(String::new())
         })?;
         Ok(report)

@@ -273,6 +273,21 @@ pub(crate) fn is_consolidated(store: &Store, node_path: &str) -> Result<bool> {
     })
 }
 
+/// Consolidates the store's root group, where it has no consolidated metadata yet and
+/// `node_path` (just consolidated) is below it: xarray and zarr-python 3 read a nested
+/// group's consolidated metadata at the root (`xr.open_zarr(store, group="a/b")`), where
+/// xarray writes it.
+pub(crate) fn consolidate_root(store: &Store, node_path: &str) -> Result<()> {
+    let below_root = node_path.trim_matches('/') != "";
+    if below_root
+        && matches!(node_kind(store, "/")?, Some(NodeKind::Group(_)))
+        && !is_consolidated(store, "/")?
+    {
+        consolidate_metadata(store, "/")?;
+    }
+    Ok(())
+}
+
 /// Consolidates again every group above `node_path` that holds consolidated metadata, so
 /// that readers relying on it see the node just written.
 pub(crate) fn refresh_consolidated(store: &Store, node_path: &str) -> Result<()> {
