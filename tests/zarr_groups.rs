@@ -237,40 +237,45 @@ fn fill_values_are_written_as_zarr_python_and_xarray_expect() {
     let meta = |name: &str, file: &str| -> Json {
         serde_json::from_slice(&std::fs::read(d.join(name).join(file)).unwrap()).unwrap()
     };
+    // Each version in a store of its own (a group holds nodes of its version only).
+    let three = d.join("three");
     let v2 = WriteOptions::default().version(ZarrVersion::V2);
     x.to_zarr(d.path(), "v2", &v2).unwrap();
     x.to_zarr(d.path(), "v2nan", &v2.clone().fill_value(f64::NAN))
         .unwrap();
-    x.to_zarr(d.path(), "v3", &WriteOptions::default()).unwrap();
+    x.to_zarr(&three, "v3", &WriteOptions::default()).unwrap();
     x.to_zarr(
-        d.path(),
+        &three,
         "v3nan",
         &WriteOptions::default().fill_value(f64::NAN),
     )
     .unwrap();
     assert_eq!(meta("v2", ".zarray")["fill_value"], Json::Null);
     assert_eq!(meta("v2nan", ".zarray")["fill_value"], "NaN");
-    assert_eq!(meta("v3", "zarr.json")["fill_value"], 0.0);
-    assert_eq!(meta("v3nan", "zarr.json")["fill_value"], "NaN");
+    assert_eq!(meta("three/v3", "zarr.json")["fill_value"], 0.0);
+    assert_eq!(meta("three/v3nan", "zarr.json")["fill_value"], "NaN");
     // xarray's encoding of a float _FillValue: base64 of the little-endian f64.
     assert_eq!(
-        meta("v3nan", "zarr.json")["attributes"]["_FillValue"],
+        meta("three/v3nan", "zarr.json")["attributes"]["_FillValue"],
         "AAAAAAAA+H8="
     );
     let i = chunkwise::arange::<i16>(0, 4, 1, [4]).unwrap();
-    i.to_zarr(d.path(), "i", &WriteOptions::default().fill_value(-9999.0))
+    i.to_zarr(&three, "i", &WriteOptions::default().fill_value(-9999.0))
         .unwrap();
-    assert_eq!(meta("i", "zarr.json")["fill_value"], -9999);
-    assert_eq!(meta("i", "zarr.json")["attributes"]["_FillValue"], -9999);
+    assert_eq!(meta("three/i", "zarr.json")["fill_value"], -9999);
+    assert_eq!(
+        meta("three/i", "zarr.json")["attributes"]["_FillValue"],
+        -9999
+    );
     for (value, why) in [(0.5, "fraction"), (40000.0, "range"), (f64::NAN, "NaN")] {
         let err = i
-            .to_zarr(d.path(), "bad", &WriteOptions::default().fill_value(value))
+            .to_zarr(&three, "bad", &WriteOptions::default().fill_value(value))
             .unwrap_err();
         assert!(err.to_string().contains("fill value"), "{why}: {err}");
     }
     let err = x
         .to_zarr(
-            d.path(),
+            &three,
             "bad",
             &WriteOptions::default().attribute("_FillValue", 1.0),
         )
@@ -279,7 +284,7 @@ fn fill_values_are_written_as_zarr_python_and_xarray_expect() {
         err.to_string().contains("WriteOptions::fill_value"),
         "{err}"
     );
-    assert!(!d.join("bad").exists());
+    assert!(!three.join("bad").exists());
 }
 
 #[test]
@@ -493,6 +498,57 @@ fn bad_datasets_are_refused_before_anything_is_written() {
             .contains("is Zarr V3, the options ask for V2"),
         "{err}"
     );
+    // A refused Resume of a dataset writes nothing, not even the group's attributes.
+    let titled = GroupOptions::default().attribute("title", "old");
+    let one = || Dataset::new().array("x", &x, o());
+    one().to_zarr(d.path(), "g", &titled).unwrap();
+    let resume = titled.attribute("title", "new").mode(WriteMode::Resume);
+    let err = one().to_zarr(d.path(), "g", &resume).unwrap_err();
+    assert!(
+        matches!(err, Error::Storage(StorageError::AlreadyExists { .. })),
+        "{err}"
+    );
+    assert_eq!(
+        zarr::open_group(d.path(), "g").unwrap().attributes()["title"],
+        "old"
+    );
+    // Nor does a Create into a place without group metadata that holds an array already.
+    x.to_zarr(d.path(), "implicit/x", &o()).unwrap();
+    std::fs::remove_file(d.join("implicit/zarr.json")).unwrap();
+    assert!(
+        one()
+            .to_zarr(d.path(), "implicit", &GroupOptions::default())
+            .is_err()
+    );
+    assert!(!d.join("implicit/zarr.json").exists());
+}
+
+/// A node of the other Zarr version below a group is written (readers of the group do not
+/// list it, but open it by its path), and the group's consolidated metadata stays what its
+/// own readers can read: v2's `.zmetadata` took in v3 `zarr.json` documents, and
+/// zarr-python and xarray then failed to open the whole group.
+#[test]
+fn a_node_of_the_other_version_keeps_the_consolidated_metadata_readable() {
+    let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [2]).unwrap();
+    let dims = || WriteOptions::default().dimension_names(["i"]);
+    for (version, other) in [
+        (ZarrVersion::V2, ZarrVersion::V3),
+        (ZarrVersion::V3, ZarrVersion::V2),
+    ] {
+        let d = TempDir::new(&format!("groups-version-{version:?}"));
+        let root = GroupOptions::default().version(version);
+        let group = zarr::create_group(d.path(), "/", &root).unwrap();
+        group.store(&Dataset::new().array("a", &x, dims())).unwrap();
+        // Written after the group's consolidation, which it then refreshes.
+        x.to_zarr(d.path(), "b", &dims().version(other)).unwrap();
+        assert_eq!(read_back::<f64>(d.path(), "b"), x.compute().unwrap());
+        let Some(python) = python() else { continue };
+        let seen = described(&python, d.path(), None);
+        assert_eq!(seen["consolidated_arrays"], json!(["a"]), "{seen}");
+        if !seen["xarray"].is_null() {
+            assert!(seen["xarray"]["variables"]["a"].is_object(), "{seen}");
+        }
+    }
 }
 
 #[test]

@@ -221,12 +221,19 @@ pub(crate) fn store_dataset(
     options: &GroupOptions,
 ) -> Result<Report> {
     let node_path = group_path(&store, path)?;
-    // Every array checked against an empty store first: a refused dataset writes nothing.
-    let scratch = Store::from_storage(Arc::new(MemoryStore::new()));
+    // Every array checked first, so that a refused dataset writes nothing (not even the
+    // group's attributes): against the store itself for Create and Resume (an array there
+    // refuses, or must be resumable), against an empty store for Overwrite (which replaces
+    // whatever is there).
+    let checked_in = match options.mode {
+        WriteMode::Overwrite => Store::from_storage(Arc::new(MemoryStore::new())),
+        WriteMode::Create | WriteMode::Resume => store.clone(),
+    };
     dataset.check()?;
     for (name, node, array_options) in dataset.entries() {
         let array_options = array_options.clone().version(options.version);
-        plan_write(node, &scratch, &format!("/{name}"), &array_options)?;
+        let child = format!("{}/{name}", node_path.trim_end_matches('/'));
+        plan_write(node, &checked_in, &child, &array_options)?;
     }
     let config = dataset.run_config();
     match options.mode {

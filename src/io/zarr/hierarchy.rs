@@ -133,7 +133,8 @@ fn ancestors(node_path: &str) -> Vec<String> {
 
 /// Creates the groups above `node_path` that do not exist (in `version`, without
 /// attributes), so that the store stays a hierarchy Zarr readers can walk. An array above
-/// `node_path` is an error.
+/// `node_path` is an error. (A node below a group of the other Zarr version is written:
+/// readers of the group do not list it, but open it by its path.)
 pub(crate) fn ensure_parents(store: &Store, node_path: &str, version: ZarrVersion) -> Result<()> {
     for parent in ancestors(node_path) {
         match node_kind(store, &parent)? {
@@ -231,7 +232,8 @@ pub fn consolidate_metadata(store: impl super::IntoStore, path: &str) -> Result<
                     metadata.insert(name.to_string(), doc);
                 }
             }
-            for (rel, name) in documents {
+            // Only v2 documents: a v2 reader neither lists nor reads v3 nodes.
+            for (rel, name) in documents.into_iter().filter(|(_, n)| n != "zarr.json") {
                 let child = format!("{}/{rel}", node_path.trim_end_matches('/'));
                 if let Some(doc) = read_json(&store, &child, &name)? {
                     metadata.insert(format!("{rel}/{name}"), doc);
