@@ -155,6 +155,78 @@ mod s3 {
         );
     }
 
+    /// Names that URLs percent-encode (non-ASCII, `%`, `[`, `~`, `#`, spaces).
+    const ODD_NAMES: [&str; 6] = ["température", "q[0]", "x%y", "k~1", "a#b", "two words"];
+
+    /// Runs tests/interop/s3_names.py (see there).
+    fn s3_names(python: &Path, args: &[&str]) -> serde_json::Value {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/s3_names.py");
+        let out = Command::new(python)
+            .arg(&script)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "s3_names.py {args:?}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    }
+
+    /// Each name's values, as both sides write them: `arange(4) * (its index + 1)`.
+    fn odd_values(k: usize) -> Vec<f64> {
+        (0..4).map(|i| (i * (k + 1)) as f64).collect()
+    }
+
+    /// Keys are stored as the names are spelled, as zarr-python, fsspec and the AWS tools
+    /// store them (they were percent-encoded: `temp%C3%A9rature`), in the store's URL too.
+    #[test]
+    fn names_are_stored_as_spelled_on_s3() {
+        let Some((python, moto, _)) = server_and_store("unused") else {
+            return;
+        };
+        let endpoint = moto.url();
+        let ours = "s3://test/données ~1.zarr";
+        let store = Store::from_url_with(ours, &options(&endpoint)).unwrap();
+        let mut dataset = Dataset::new();
+        for (k, name) in ODD_NAMES.iter().enumerate() {
+            let x = from_ndarray(&ndarray::Array1::from(odd_values(k)), [2]).unwrap();
+            dataset = dataset.array(name, &x, WriteOptions::default());
+        }
+        dataset
+            .to_zarr(&store, "/", &GroupOptions::default())
+            .unwrap();
+        let mut sorted = ODD_NAMES.map(String::from).to_vec();
+        sorted.sort();
+        let seen = s3_names(&python, &["read", &endpoint, ours]);
+        assert_eq!(seen["arrays"], serde_json::json!(sorted), "{seen}");
+        for (k, name) in ODD_NAMES.iter().enumerate() {
+            assert_eq!(
+                seen["values"][name],
+                serde_json::json!(odd_values(k)),
+                "{name}"
+            );
+        }
+
+        let theirs = "s3://test/écrit [py].zarr";
+        let mut args = vec!["write", endpoint.as_str(), theirs];
+        args.extend(ODD_NAMES);
+        s3_names(&python, &args);
+        let store = Store::from_url_with(theirs, &options(&endpoint)).unwrap();
+        let group = zarr::open_group(&store, "/").unwrap();
+        assert_eq!(group.arrays(), sorted);
+        for (k, name) in ODD_NAMES.iter().enumerate() {
+            let back = group
+                .array(name)
+                .unwrap()
+                .astype::<f64>()
+                .compute()
+                .unwrap();
+            assert_eq!(back.into_raw_vec_and_offset().0, odd_values(k), "{name}");
+        }
+    }
+
     #[test]
     fn zarr_python_reads_what_we_write_to_s3_and_we_read_what_it_writes() {
         let Some((python, moto, _)) = server_and_store("unused") else {
@@ -364,7 +436,21 @@ mod s3 {
                 .to_zarr(&local, name, &WriteOptions::default().version(version))
                 .unwrap();
         }
+        // Names that URLs percent-encode, in a store below a `~user` directory.
+        let odd = dir.join("~user/données.zarr");
+        for (k, name) in ODD_NAMES.iter().enumerate() {
+            from_ndarray(&ndarray::Array1::from(odd_values(k)), [2])
+                .unwrap()
+                .to_zarr(&odd, name, &WriteOptions::default())
+                .unwrap();
+        }
         let server = http_server(&python, &dir.join(""));
+        for (k, name) in ODD_NAMES.iter().enumerate() {
+            let url = format!("{}/~user/données.zarr", server.url());
+            let back = zarr::open(url.as_str(), name).unwrap().astype::<f64>();
+            let back = back.compute().unwrap().into_raw_vec_and_offset().0;
+            assert_eq!(back, odd_values(k), "{name}");
+        }
         let url = format!("{}/store.zarr", server.url());
         for name in ["v2", "v3"] {
             let back = zarr::open(url.as_str(), name)
@@ -460,7 +546,21 @@ mod s3 {
                 .unwrap();
             zarr::create_group(&local, &format!("{name}/sub/inner"), &group).unwrap();
         }
+        // Names that URLs percent-encode, in a store below a `~user` directory.
+        let odd = dir.join("~user/données.zarr");
+        for (k, name) in ODD_NAMES.iter().enumerate() {
+            from_ndarray(&ndarray::Array1::from(odd_values(k)), [2])
+                .unwrap()
+                .to_zarr(&odd, name, &WriteOptions::default())
+                .unwrap();
+        }
         let server = http_server(&python, &dir.join(""));
+        for (k, name) in ODD_NAMES.iter().enumerate() {
+            let url = format!("{}/~user/données.zarr", server.url());
+            let back = zarr::open(url.as_str(), name).unwrap().astype::<f64>();
+            let back = back.compute().unwrap().into_raw_vec_and_offset().0;
+            assert_eq!(back, odd_values(k), "{name}");
+        }
         let url = format!("{}/store.zarr", server.url());
         for name in ["v2", "v3"] {
             let group = zarr::open_group(url.as_str(), name).unwrap();
@@ -485,8 +585,17 @@ mod s3 {
                 "{name}"
             );
         }
-        // The root has no consolidated metadata: an error that says what is missing.
-        let message = zarr::open_group(url.as_str(), "/").unwrap_err().to_string();
+        // The root's consolidated metadata, written with the groups below it (as xarray
+        // writes it), lists them.
+        let root = zarr::open_group(url.as_str(), "/").unwrap();
+        assert!(root.groups().contains(&"v2".to_string()), "{root:?}");
+        // A group with no consolidated metadata on the way up: an error that says so.
+        let bare = dir.join("bare.zarr");
+        zarr::create_group(&bare, "g", &GroupOptions::default()).unwrap();
+        let bare_url = format!("{}/bare.zarr", server.url());
+        let message = zarr::open_group(bare_url.as_str(), "g")
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("consolidated metadata"), "{message}");
     }
 }

@@ -280,7 +280,7 @@ pub(crate) fn is_consolidated(store: &Store, node_path: &str) -> Result<bool> {
 /// group's consolidated metadata at the root (`xr.open_zarr(store, group="a/b")`), where
 /// xarray writes it.
 pub(crate) fn consolidate_root(store: &Store, node_path: &str) -> Result<()> {
-    let below_root = node_path.trim_matches('/') != "";
+    let below_root = !node_path.trim_matches('/').is_empty();
     if below_root
         && matches!(node_kind(store, "/")?, Some(NodeKind::Group(_)))
         && !is_consolidated(store, "/")?

@@ -15,6 +15,7 @@ use zarrs_object_store::AsyncObjectStore;
 use zarrs_object_store::object_store::ObjectStore;
 use zarrs_object_store::object_store::aws::AmazonS3Builder;
 use zarrs_object_store::object_store::http::HttpBuilder;
+use zarrs_object_store::object_store::path::Path;
 use zarrs_object_store::object_store::prefix::PrefixStore;
 use zarrs_object_store::object_store::{BackoffConfig, ClientOptions, RetryConfig};
 use zarrs_storage::storage_adapter::async_to_sync::{
@@ -23,6 +24,7 @@ use zarrs_storage::storage_adapter::async_to_sync::{
 use zarrs_storage::{AsyncReadableStorageTraits, AsyncWritableStorageTraits};
 
 use super::fetch::Fetcher;
+use super::literal_keys::LiteralKeys;
 use super::options::RemoteOptions;
 use super::url::{Scheme, StoreUrl};
 use crate::error::{Error, Result, StorageError as CrateStorageError};
@@ -118,11 +120,15 @@ fn client(url: &StoreUrl, options: &RemoteOptions) -> Result<Arc<dyn ObjectStore
             Arc::new(builder.build().map_err(bad)?)
         }
     };
-    Ok(if url.prefix.is_empty() {
-        store
-    } else {
-        Arc::new(PrefixStore::new(store, url.prefix.as_str()))
-    })
+    // The URL's path is spelled as stored too (`~user/données.zarr`), as are the keys below.
+    let store = match url.prefix.is_empty() {
+        true => store,
+        false => {
+            let prefix = Path::parse(&url.prefix).map_err(|e| bad(e.into()))?;
+            Arc::new(PrefixStore::new(store, prefix))
+        }
+    };
+    Ok(Arc::new(LiteralKeys(store)))
 }
 
 /// A Zarr store on object storage, as zarrs' synchronous storage traits see it.

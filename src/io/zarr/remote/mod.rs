@@ -6,6 +6,8 @@
 mod client;
 #[cfg(feature = "object-store")]
 mod fetch;
+#[cfg(feature = "object-store")]
+mod literal_keys;
 mod options;
 mod profile;
 mod url;
