@@ -521,6 +521,34 @@ fn bad_datasets_are_refused_before_anything_is_written() {
             .is_err()
     );
     assert!(!d.join("implicit/zarr.json").exists());
+    // A later dataset must agree with the arrays the group keeps on each dimension's
+    // length (xarray cannot open a group whose arrays disagree), unless it replaces them.
+    let dims = |names: &[&str]| o().dimension_names(names.iter().copied());
+    let lat3 = Dataset::new().coord("lat", vec![1.0, 2.0, 3.0], o());
+    lat3.to_zarr(d.path(), "grid", &GroupOptions::default())
+        .unwrap();
+    let grid = zarr::open_group(d.path(), "grid").unwrap();
+    let four = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [4]).unwrap();
+    let err = grid
+        .store(&Dataset::new().array("t", &four, dims(&["lat"])))
+        .unwrap_err();
+    assert!(err.to_string().contains("\"lat\" has length 3"), "{err}");
+    assert!(!d.join("grid/t").exists());
+    let three = chunkwise::arange::<f64>(0.0, 3.0, 1.0, [3]).unwrap();
+    grid.store(&Dataset::new().array("t", &three, dims(&["lat"])))
+        .unwrap();
+    let replaced = Dataset::new()
+        .coord(
+            "lat",
+            vec![1.0, 2.0, 3.0, 4.0],
+            o().mode(WriteMode::Overwrite),
+        )
+        .array("t", &four, dims(&["lat"]).mode(WriteMode::Overwrite));
+    grid.store(&replaced).unwrap();
+    assert_eq!(
+        read_back::<f64>(d.path(), "grid/t"),
+        four.compute().unwrap()
+    );
 }
 
 /// A node of the other Zarr version below a group is written (readers of the group do not

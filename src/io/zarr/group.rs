@@ -371,7 +371,8 @@ impl Group {
     /// groups above that have some are consolidated again.
     pub fn store(&self, dataset: &Dataset) -> Result<Report> {
         let config = dataset.run_config();
-        let plans = config.agree(dataset.check().and_then(|()| {
+        let checks = dataset.check().and_then(|()| dataset.check_beside(self));
+        let plans = config.agree(checks.and_then(|()| {
             dataset
                 .entries()
                 .map(|(name, node, options)| {
