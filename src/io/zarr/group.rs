@@ -367,8 +367,9 @@ impl Group {
     /// staged and published whole), in this group's Zarr version. Every array is checked
     /// before anything is written. Afterwards the group's consolidated metadata is written
     /// (v2 `.zmetadata`, v3 in `zarr.json`), as xarray reads it, and, for a group below
-    /// the store's root, the root's too (where xarray looks for it) if it has none yet;
-    /// groups above that have some are consolidated again.
+    /// the store's root, the root's too (where xarray looks for it) if it has none yet and
+    /// every node of the store can be read; groups above that have some are consolidated
+    /// again.
     pub fn store(&self, dataset: &Dataset) -> Result<Report> {
         let config = dataset.run_config();
         let checks = dataset.check().and_then(|()| dataset.check_beside(self));
@@ -398,7 +399,7 @@ impl Group {
             }
             consolidate_metadata(&self.store, &self.path)?;
             refresh_consolidated(&self.store, &self.path)?;
-            consolidate_root(&self.store, &self.path)?;
+            consolidate_root(&self.store, &self.path);
             Ok(String::new())
         })?;
         Ok(report)

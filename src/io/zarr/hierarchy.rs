@@ -278,16 +278,23 @@ pub(crate) fn is_consolidated(store: &Store, node_path: &str) -> Result<bool> {
 /// Consolidates the store's root group, where it has no consolidated metadata yet and
 /// `node_path` (just consolidated) is below it: xarray and zarr-python 3 read a nested
 /// group's consolidated metadata at the root (`xr.open_zarr(store, group="a/b")`), where
-/// xarray writes it.
-pub(crate) fn consolidate_root(store: &Store, node_path: &str) -> Result<()> {
+/// xarray writes it. Best effort: a store whose other nodes cannot all be read (one of
+/// another program, damaged) keeps its root as it was (xarray then reads the group without
+/// consolidated metadata), and the write that asked stands.
+pub(crate) fn consolidate_root(store: &Store, node_path: &str) {
     let below_root = !node_path.trim_matches('/').is_empty();
+    let unconsolidated_group = || -> Result<bool> {
+        Ok(matches!(node_kind(store, "/")?, Some(NodeKind::Group(_)))
+            && !is_consolidated(store, "/")?)
+    };
     if below_root
-        && matches!(node_kind(store, "/")?, Some(NodeKind::Group(_)))
-        && !is_consolidated(store, "/")?
+        && let Err(e) = unconsolidated_group().and_then(|needed| match needed {
+            true => consolidate_metadata(store, "/"),
+            false => Ok(()),
+        })
     {
-        consolidate_metadata(store, "/")?;
+        tracing::warn!("consolidating the root of {}: {e}", store.describe());
     }
-    Ok(())
 }
 
 /// Consolidates again every group above `node_path` that holds consolidated metadata, so
