@@ -313,42 +313,52 @@ impl<'a> Written<'a> {
         }
         let dims = options.dimension_names.clone().unwrap_or_default();
         let version = options.version;
+        let (coordinates, carried) = self.coordinates(&dims, &sliced)?;
+        let mut options = options;
+        // The CF `coordinates` attribute names only the auxiliary coordinates carried.
+        if let Some(carried) = carried {
+            match carried.is_empty() {
+                true => options.attributes.remove("coordinates"),
+                false => options
+                    .attributes
+                    .insert("coordinates".into(), Json::from(carried.join(" "))),
+            };
+        }
+        let shape = match &values {
+            Values::Decoded(x) => x.shape(),
+            Values::Stored(x) => x.shape(),
+        };
         let dataset = Dataset::new().config(self.how.config());
         let mut dataset = match &values {
             Values::Decoded(x) => dataset.array(name, x, options),
             Values::Stored(x) => dataset.any_array(name, x, options),
         };
         let existing = zarr::open_group(store, parent).ok();
-        let shape = match &values {
-            Values::Decoded(x) => x.shape(),
-            Values::Stored(x) => x.shape(),
-        };
-        let mut coordinates = Vec::new();
-        for (dim, coord) in self.coordinates(&dims) {
-            let coord = match &sliced {
-                Some((along, range)) if *along == dim => coord.slice([*range])?,
-                _ => coord,
-            };
-            coordinates.push((dim, coord));
-        }
         let mut present = Vec::new();
         if let Some(group) = &existing {
-            for (dim, &length) in dims.iter().zip(&shape) {
-                if *dim != name && group.arrays().contains(dim) {
-                    let ours = coordinates.iter().find(|(d, _)| d == dim).map(|(_, c)| c);
-                    let at = format!("{store}{}/{dim}", group.path().trim_end_matches('/'));
-                    agrees(group, dim, length, ours).map_err(|why| format!("{at} {why}"))?;
-                    present.push(dim.clone());
+            let index_shapes = dims.iter().zip(&shape).map(|(d, &n)| (d, vec![n]));
+            let aux_shapes = coordinates
+                .iter()
+                .filter(|c| !dims.contains(&c.name))
+                .map(|c| (&c.name, c.values.shape()));
+            for (coord, shape) in index_shapes.chain(aux_shapes) {
+                if *coord != name && group.arrays().contains(coord) {
+                    let ours = coordinates.iter().find(|c| c.name == *coord);
+                    let at = format!("{store}{}/{coord}", group.path().trim_end_matches('/'));
+                    agrees(group, coord, &shape, ours.map(|c| &c.values))
+                        .map_err(|why| format!("{at} {why}"))?;
+                    present.push(coord.clone());
                 }
             }
         }
-        for (dim, coord) in coordinates {
-            if dim == name || present.contains(&dim) {
+        for coord in coordinates {
+            if coord.name == name || present.contains(&coord.name) {
                 continue;
             }
-            let mut options = WriteOptions::default().keep_format(coord.format());
-            options.attributes = kept_attributes(&coord);
-            dataset = dataset.any_array(&dim, &coord, options.dimension_names([dim.as_str()]));
+            let mut options = WriteOptions::default().keep_format(coord.values.format());
+            options.attributes = kept_attributes(&coord.values);
+            let options = options.dimension_names(coord.dims.iter().map(String::as_str));
+            dataset = dataset.any_array(&coord.name, &coord.values, options);
         }
         let group = match existing {
             Some(group) => group,
@@ -365,39 +375,100 @@ impl<'a> Written<'a> {
         Ok(group.store(&dataset)?)
     }
 
-    /// The input's coordinates among `dims`: the 1-D arrays of its group named as their
-    /// dimension (none if the group cannot be listed).
-    fn coordinates(&self, dims: &[String]) -> Vec<(String, AnyArray)> {
+    /// The input's coordinates that go beside an output of dimensions `dims`, sliced as
+    /// the output is: the 1-D arrays of the input's group named as one of `dims` (xarray's
+    /// index coordinates), and the auxiliary coordinates its CF `coordinates` attribute
+    /// names whose dimensions are all among `dims` (2-D `lat` and `lon` of a curvilinear
+    /// grid, a scalar `height`). With them, the names of the auxiliary coordinates carried,
+    /// if the input has a `coordinates` attribute. None if the group cannot be listed.
+    fn coordinates(
+        &self,
+        dims: &[String],
+        sliced: &Option<(&str, SliceInfoElem)>,
+    ) -> Result<(Vec<Coordinate>, Option<Vec<String>>), Failure> {
         let (parent, _) = split_node(&self.input.path);
         let Ok(group) = zarr::open_group(&self.input.store, parent) else {
-            return Vec::new();
+            return Ok((Vec::new(), None));
         };
-        dims.iter()
-            .filter(|dim| group.arrays().contains(dim))
-            .filter_map(|dim| Some((dim.clone(), group.array(dim).ok()?)))
-            .filter(|(dim, coord)| {
-                coord.shape().len() == 1 && dims_of(coord).first().is_none_or(|d| d == dim)
-            })
-            .collect()
+        let auxiliary: Option<Vec<String>> = self
+            .input
+            .open()?
+            .attributes()
+            .get("coordinates")
+            .and_then(Json::as_str)
+            .map(|names| names.split_whitespace().map(String::from).collect());
+        let index = dims.iter().filter_map(|dim| {
+            let array = group.array(dim).ok()?;
+            let own = dims_of(&array);
+            (array.shape().len() == 1 && own.first().is_none_or(|d| d == dim))
+                .then(|| (dim.clone(), array, vec![dim.clone()]))
+        });
+        let aux = auxiliary.iter().flatten().filter_map(|name| {
+            let array = group.array(name).ok()?;
+            let own = dims_of(&array);
+            (!dims.contains(name)
+                && own.len() == array.shape().len()
+                && own.iter().all(|d| dims.contains(d)))
+            .then(|| (name.clone(), array, own))
+        });
+        let mut coordinates = Vec::new();
+        let listed = |name: &String| group.arrays().contains(name);
+        for (name, values, own) in index.chain(aux).filter(|(name, _, _)| listed(name)) {
+            let values = match sliced {
+                Some((along, range)) if own.iter().any(|d| d == along) => {
+                    let info: Vec<SliceInfoElem> = own
+                        .iter()
+                        .map(|d| {
+                            if d == along {
+                                *range
+                            } else {
+                                SliceInfoElem::from(..)
+                            }
+                        })
+                        .collect();
+                    values.slice(info)?
+                }
+                _ => values,
+            };
+            coordinates.push(Coordinate {
+                name,
+                values,
+                dims: own,
+            });
+        }
+        let carried = auxiliary.map(|names| {
+            names
+                .into_iter()
+                .filter(|n| coordinates.iter().any(|c| c.name == *n))
+                .collect()
+        });
+        Ok((coordinates, carried))
     }
 }
 
-/// Why the array `dim` of the output's `group` cannot be the coordinate of an output
-/// dimension `dim` of `length`, if it cannot: xarray takes it as the coordinate of every
-/// array of the group with that dimension, so it must have that length and, where the
-/// input has a coordinate `ours`, its values (a group holds one coordinate per dimension:
-/// outputs on other grids go into groups of their own).
+/// A coordinate that goes beside an output: its name, values and dimension names.
+struct Coordinate {
+    name: String,
+    values: AnyArray,
+    dims: Vec<String>,
+}
+
+/// Why the array `coord` of the output's `group` cannot be the coordinate `coord` of the
+/// output, of `shape`, if it cannot: xarray takes it as the coordinate of every array of
+/// the group with its dimensions, so it must have that shape and, where the input has the
+/// coordinate (`ours`), its values (a group holds one coordinate of each name: outputs on
+/// other grids go into groups of their own).
 fn agrees(
     group: &zarr::Group,
-    dim: &str,
-    length: usize,
+    coord: &str,
+    shape: &[usize],
     ours: Option<&AnyArray>,
 ) -> Result<(), Failure> {
-    let theirs = group.array(dim)?;
-    if theirs.shape() != [length] {
+    let theirs = group.array(coord)?;
+    if theirs.shape() != shape {
         return Err(format!(
-            "exists with shape {:?}, but the output's dimension '{dim}' has length \
-             {length}: xarray would take it as the output's coordinate (write the output \
+            "exists with shape {:?}, but the output's coordinate '{coord}' has shape \
+             {shape:?}: xarray would take it as the output's coordinate (write the output \
              into another group)",
             theirs.shape()
         )
@@ -409,11 +480,15 @@ fn agrees(
         ours.astype::<f64>().compute()?,
     );
     let same = |(a, b): (&f64, &f64)| a == b || (a.is_nan() && b.is_nan());
-    if let Some(i) = (0..length).find(|&i| !same((&theirs[i], &ours[i]))) {
+    if let Some((i, (a, b))) = theirs
+        .iter()
+        .zip(&ours)
+        .enumerate()
+        .find(|(_, p)| !same(*p))
+    {
         return Err(format!(
-            "exists with other values than the input's coordinate (at {i}: {} vs {}): \
+            "exists with other values than the input's coordinate (at {i}: {a} vs {b}): \
              xarray would label the output with them (write the output into another group)",
-            theirs[i], ours[i]
         )
         .into());
     }

@@ -146,7 +146,7 @@ fn outputs_agree_with_the_coordinates_of_their_group() {
         "other values than the input's coordinate (at 0: 100 vs 106)",
     );
     let narrow = slice(&["--dim", "lat", "--stop", "1"], "narrow");
-    refused(&strs(&narrow), "has length 1");
+    refused(&strs(&narrow), "has shape");
     assert!(!out.join("second").exists() && !out.join("narrow").exists());
     // A coordinate whose chunk a killed run never wrote reads as fill values: refused too,
     // not taken as the output's labels.
@@ -188,8 +188,11 @@ fn formats_dimensions_and_paths_at_their_edges() {
     );
     assert_close(&read(&out, "/copy"), &dense);
 
-    // An empty slice can be converted, reduced and taken the anomaly of.
-    let empty = at("empty");
+    // An empty slice can be converted, reduced and taken the anomaly of (in a store of
+    // its own: a group's arrays agree on each dimension's length).
+    let empties = dir.0.join("empty.zarr");
+    let at_empties = |name: &str| empties.join(name).to_str().unwrap().to_string();
+    let empty = at_empties("empty");
     ok(&[
         "slice", "--dim", "time", "--start", "5", "--stop", "5", tas, &empty,
     ]);
@@ -207,11 +210,11 @@ fn formats_dimensions_and_paths_at_their_edges() {
         vec!["anomaly", "--dim", "time", &empty, "empty_anomaly"],
     ] {
         let (head, output) = args.split_at(args.len() - 1);
-        let output = at(output[0]);
+        let output = at_empties(output[0]);
         ok(&[head, &[output.as_str()]].concat());
     }
-    assert_eq!(read(&out, "/empty_mean").shape(), &[0, 5]);
-    assert_eq!(read(&out, "/empty_anomaly").shape(), &[0, 6, 5]);
+    assert_eq!(read(&empties, "/empty_mean").shape(), &[0, 5]);
+    assert_eq!(read(&empties, "/empty_anomaly").shape(), &[0, 6, 5]);
 
     // Negative dimension numbers count from the last, as in NumPy.
     ok(&["reduce", "--op", "max", "--dim", "-1", tas, &at("max_lon")]);
@@ -446,6 +449,8 @@ fn rechunk_convert_and_slice_keep_the_values() {
     ok(&["convert", tas, plain.to_str().unwrap()]);
     assert_close(&read(&plain, "/"), &dense);
 
+    // Fewer days than the arrays of `out`: in a store of its own.
+    let out = dir.0.join("last.zarr");
     let last = out.join("last_days");
     ok(&[
         "slice",
@@ -635,6 +640,8 @@ fn rewrites_keep_the_inputs_format_and_meaning() {
             vec![0, 1, 2],
         ),
     ] {
+        // In a store of its own: a group's arrays agree on each dimension's length.
+        let out = dir.0.join(format!("{name}.zarr"));
         let target = out.join(name);
         let mut command = vec!["slice", "--dim", "time"];
         command.extend(args);
@@ -661,6 +668,105 @@ fn python() -> Option<PathBuf> {
         panic!("CHUNKWISE_REQUIRE_INTEROP=1 but no Python with xarray was found");
     }
     found
+}
+
+/// Runs `script` with the test's Python and `args`, and returns what it prints.
+fn run_python(python: &Path, script: &str, args: &[&Path]) -> String {
+    let run = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8(run.stdout).unwrap()
+}
+
+/// A curvilinear grid as xarray writes it: 2-D `lat` and `lon`, a scalar `height` and a
+/// per-time `label` as auxiliary coordinates (CF `coordinates`). Outputs carry those whose
+/// dimensions they keep, sliced as the data is, and name only those in `coordinates`.
+#[test]
+fn outputs_carry_the_auxiliary_coordinates_of_the_dimensions_they_keep() {
+    let Some(python) = python() else {
+        println!("skipped: no Python with xarray");
+        return;
+    };
+    let dir = Scratch::new("aux");
+    let input = dir.0.join("in.zarr");
+    let write = "import sys, numpy as np, xarray as xr\n\
+                 t, y, x = np.arange(4), np.arange(3), np.arange(5)\n\
+                 tas = np.arange(60.0).reshape(4, 3, 5)\n\
+                 ds = xr.Dataset({'tas': (('time', 'y', 'x'), tas, {'units': 'K'})},\n\
+                   coords={'time': t, 'y': y, 'x': x,\n\
+                     'lat': (('y', 'x'), 10.0 * y[:, None] + x, {'units': 'degrees_north'}),\n\
+                     'lon': (('y', 'x'), 100.0 + y[:, None] - x),\n\
+                     'height': ((), 2.0), 'label': (('time',), 7.0 * t)})\n\
+                 ds.to_zarr(sys.argv[1], zarr_format=3, consolidated=True)";
+    run_python(&python, write, &[&input]);
+    let tas = input.join("tas");
+    let tas = tas.to_str().unwrap();
+    let (means, rows) = (dir.0.join("mean.zarr"), dir.0.join("rows.zarr"));
+    ok(&[
+        "reduce",
+        "--op",
+        "mean",
+        "--dim",
+        "time",
+        tas,
+        means.join("m").to_str().unwrap(),
+    ]);
+    let rows_args = ["slice", "--dim", "y", "--start", "1", tas];
+    ok(&[&rows_args[..], &[rows.join("r").to_str().unwrap()]].concat());
+    let read = "import sys, json, xarray as xr\n\
+                m = xr.open_zarr(sys.argv[1], consolidated=True)\n\
+                r = xr.open_zarr(sys.argv[2], consolidated=True)\n\
+                print(json.dumps({'m': sorted(m.m.coords), 'r': sorted(r.r.coords),\n\
+                  'm_lat': m.lat.values.tolist(), 'r_lat': r.lat.values.tolist(),\n\
+                  'r_lon': r.lon.values.tolist(), 'height': float(m.height),\n\
+                  'units': m.lat.attrs['units'], 'label': r.label.values.tolist(),\n\
+                  'm_vars': sorted(m.data_vars)}))";
+    let seen: serde_json::Value =
+        serde_json::from_str(&run_python(&python, read, &[&means, &rows])).unwrap();
+    let lat = |y0: usize| -> Vec<Vec<f64>> {
+        (y0..3)
+            .map(|y| (0..5).map(|x| (10 * y + x) as f64).collect())
+            .collect()
+    };
+    let lon: Vec<Vec<f64>> = (1..3)
+        .map(|y| (0..5).map(|x| 100.0 + y as f64 - x as f64).collect())
+        .collect();
+    // The mean over time keeps lat, lon and height, not the per-time label.
+    assert_eq!(
+        seen["m"],
+        serde_json::json!(["height", "lat", "lon", "x", "y"]),
+        "{seen}"
+    );
+    assert_eq!(seen["m_vars"], serde_json::json!(["m"]), "{seen}");
+    assert_eq!(seen["m_lat"], serde_json::json!(lat(0)));
+    assert_eq!(seen["height"], 2.0);
+    assert_eq!(seen["units"], "degrees_north");
+    // Rows 1.. of the grid: lat and lon sliced as the data, the label kept whole.
+    assert_eq!(
+        seen["r"],
+        serde_json::json!(["height", "label", "lat", "lon", "time", "x", "y"]),
+        "{seen}"
+    );
+    assert_eq!(seen["r_lat"], serde_json::json!(lat(1)));
+    assert_eq!(seen["r_lon"], serde_json::json!(lon));
+    assert_eq!(seen["label"], serde_json::json!([0.0, 7.0, 14.0, 21.0]));
+    // The mean's CF `coordinates` names what it carries, not the label it dropped.
+    let stored = zarr::open(&means, "m").unwrap();
+    let mut named: Vec<&str> = stored.attributes()["coordinates"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    named.sort();
+    assert_eq!(named, ["height", "lat", "lon"]);
 }
 
 #[test]
