@@ -209,6 +209,24 @@ mod s3 {
             );
         }
 
+        // Overwriting `x%41` (erased first on S3) erases its own keys, not those of `xA`.
+        let store = Store::from_url_with(ours, &options(&endpoint)).unwrap();
+        let four = |k: f64| &from_ndarray(&ndarray::Array1::from(odd_values(0)), [2]).unwrap() * k;
+        four(1.0)
+            .to_zarr(&store, "xA", &WriteOptions::default())
+            .unwrap();
+        four(2.0)
+            .to_zarr(&store, "x%41", &WriteOptions::default())
+            .unwrap();
+        let replace = WriteOptions::default().mode(zarr::WriteMode::Overwrite);
+        four(3.0).to_zarr(&store, "x%41", &replace).unwrap();
+        for (name, k) in [("xA", 1.0), ("x%41", 3.0)] {
+            let back = zarr::open(&store, name).unwrap().astype::<f64>();
+            let back = back.compute().unwrap().into_raw_vec_and_offset().0;
+            let want: Vec<f64> = odd_values(0).iter().map(|v| v * k).collect();
+            assert_eq!(back, want, "{name}");
+        }
+
         let theirs = "s3://test/écrit [py].zarr";
         let mut args = vec!["write", endpoint.as_str(), theirs];
         args.extend(ODD_NAMES);
@@ -445,11 +463,14 @@ mod s3 {
                 .unwrap();
         }
         let server = http_server(&python, &dir.join(""));
-        for (k, name) in ODD_NAMES.iter().enumerate() {
-            let url = format!("{}/~user/données.zarr", server.url());
-            let back = zarr::open(url.as_str(), name).unwrap().astype::<f64>();
-            let back = back.compute().unwrap().into_raw_vec_and_offset().0;
-            assert_eq!(back, odd_values(k), "{name}");
+        // The URL's path as spelled, and percent-encoded as a browser gives it.
+        for path in ["~user/données.zarr", "%7Euser/donn%C3%A9es.zarr"] {
+            for (k, name) in ODD_NAMES.iter().enumerate() {
+                let url = format!("{}/{path}", server.url());
+                let back = zarr::open(url.as_str(), name).unwrap().astype::<f64>();
+                let back = back.compute().unwrap().into_raw_vec_and_offset().0;
+                assert_eq!(back, odd_values(k), "{path} {name}");
+            }
         }
         let url = format!("{}/store.zarr", server.url());
         for name in ["v2", "v3"] {
@@ -555,11 +576,14 @@ mod s3 {
                 .unwrap();
         }
         let server = http_server(&python, &dir.join(""));
-        for (k, name) in ODD_NAMES.iter().enumerate() {
-            let url = format!("{}/~user/données.zarr", server.url());
-            let back = zarr::open(url.as_str(), name).unwrap().astype::<f64>();
-            let back = back.compute().unwrap().into_raw_vec_and_offset().0;
-            assert_eq!(back, odd_values(k), "{name}");
+        // The URL's path as spelled, and percent-encoded as a browser gives it.
+        for path in ["~user/données.zarr", "%7Euser/donn%C3%A9es.zarr"] {
+            for (k, name) in ODD_NAMES.iter().enumerate() {
+                let url = format!("{}/{path}", server.url());
+                let back = zarr::open(url.as_str(), name).unwrap().astype::<f64>();
+                let back = back.compute().unwrap().into_raw_vec_and_offset().0;
+                assert_eq!(back, odd_values(k), "{path} {name}");
+            }
         }
         let url = format!("{}/store.zarr", server.url());
         for name in ["v2", "v3"] {

@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use futures::{StreamExt, TryStreamExt};
 use tokio::runtime::Runtime;
 use zarrs::storage::byte_range::{ByteRange, ByteRangeIterator};
 use zarrs::storage::{
@@ -120,11 +121,16 @@ fn client(url: &StoreUrl, options: &RemoteOptions) -> Result<Arc<dyn ObjectStore
             Arc::new(builder.build().map_err(bad)?)
         }
     };
-    // The URL's path is spelled as stored too (`~user/données.zarr`), as are the keys below.
+    // The URL's path names the keys as stored (`~user/données.zarr`), as the keys below
+    // do: an s3:// path is the key itself, an https:// path may be percent-encoded.
     let store = match url.prefix.is_empty() {
         true => store,
         false => {
-            let prefix = Path::parse(&url.prefix).map_err(|e| bad(e.into()))?;
+            let prefix = match url.scheme {
+                Scheme::Http => Path::from_url_path(&url.prefix),
+                _ => Path::parse(&url.prefix),
+            };
+            let prefix = prefix.map_err(|e| bad(e.into()))?;
             Arc::new(PrefixStore::new(store, prefix))
         }
     };
@@ -140,6 +146,8 @@ pub(crate) struct RemoteStorage {
     block_on: IoBlockOn,
     /// Chunks fetched ahead by the tasks that read them.
     pub(crate) fetcher: Fetcher,
+    /// The object store below zarrs' adapter (for erasing a prefix in batches).
+    objects: Arc<dyn ObjectStore>,
     /// Why the store refuses writes (HTTP), if it does. Such a store cannot list either
     /// (a web server lists nothing that a client can rely on).
     read_only: Option<String>,
@@ -163,7 +171,8 @@ impl RemoteStorage {
             .then(|| "HTTP stores are read-only (write to s3:// or a directory)".to_string());
         Ok(RemoteStorage {
             sync: AsyncToSyncStorageAdapter::new(client.clone(), block_on),
-            fetcher: Fetcher::new(raw, runtime, options.request_limit()),
+            fetcher: Fetcher::new(raw.clone(), runtime, options.request_limit()),
+            objects: raw,
             client,
             block_on,
             read_only,
@@ -315,9 +324,23 @@ impl WritableStorageTraits for RemoteStorage {
         self.refuse_writes()?;
         self.sync.erase(key).map_err(|e| keyed(key, e))
     }
+    /// Lists the keys under `prefix` and deletes them in batches. (zarrs' adapter passes
+    /// the listed paths, spelled as stored, back as paths to delete, which
+    /// [`LiteralKeys`] would decode a second time: a node `x%41` would erase `xA`.)
     fn erase_prefix(&self, prefix: &StorePrefix) -> std::result::Result<(), StorageError> {
         self.refuse_writes()?;
-        self.sync.erase_prefix(prefix)
+        let keys = self.sync.list_prefix(prefix)?;
+        let paths = keys
+            .iter()
+            .map(|key| Ok(Path::from(key.as_str())))
+            .collect::<Vec<_>>();
+        let deleted = self
+            .objects
+            .delete_stream(futures::stream::iter(paths).boxed());
+        self.block_on
+            .block_on(deleted.try_collect::<Vec<_>>())
+            .map(drop)
+            .map_err(|e| StorageError::Other(format!("{}{}: {e}", self.url, prefix.as_str())))
     }
     fn supports_set_partial(&self) -> bool {
         false

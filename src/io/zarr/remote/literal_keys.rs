@@ -6,7 +6,9 @@
 //! the AWS tools store and look up the key as it is spelled, so neither side would find
 //! the other's nodes (and the HTTP client encoded the `%` once more). [`LiteralKeys`] sits
 //! between them and the S3 or HTTP client and turns each path back into the key it encodes;
-//! listings already give keys as stored.
+//! listings already give keys as stored. A listed location must therefore not be passed
+//! back as a path (it would be decoded twice): `RemoteStorage::erase_prefix` deletes the
+//! listed keys by their encoded paths.
 
 use std::fmt;
 use std::ops::Range;
@@ -76,13 +78,14 @@ impl<T: ObjectStore> ObjectStore for LiteralKeys<T> {
         self.0.list(prefix.map(literal).as_ref())
     }
 
+    /// `offset` is a location as listed (spelled as stored): it is passed as it is.
     fn list_with_offset(
         &self,
         prefix: Option<&Path>,
         offset: &Path,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
         self.0
-            .list_with_offset(prefix.map(literal).as_ref(), &literal(offset))
+            .list_with_offset(prefix.map(literal).as_ref(), offset)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
