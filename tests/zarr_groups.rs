@@ -534,6 +534,17 @@ fn bad_datasets_are_refused_before_anything_is_written() {
         .unwrap_err();
     assert!(err.to_string().contains("\"lat\" has length 3"), "{err}");
     assert!(!d.join("grid/t").exists());
+    // Nor is a Resume of the group that disagrees: its attributes stay as they were.
+    let resume = GroupOptions::default()
+        .attribute("title", "resumed")
+        .mode(WriteMode::Resume);
+    let err = Dataset::new()
+        .array("t", &four, dims(&["lat"]))
+        .to_zarr(d.path(), "grid", &resume)
+        .unwrap_err();
+    assert!(err.to_string().contains("\"lat\" has length 3"), "{err}");
+    let grid = zarr::open_group(d.path(), "grid").unwrap();
+    assert!(grid.attributes().get("title").is_none());
     let three = chunkwise::arange::<f64>(0.0, 3.0, 1.0, [3]).unwrap();
     grid.store(&Dataset::new().array("t", &three, dims(&["lat"])))
         .unwrap();

@@ -229,13 +229,24 @@ pub(crate) fn store_dataset(
         WriteMode::Overwrite => Store::from_storage(Arc::new(MemoryStore::new())),
         WriteMode::Create | WriteMode::Resume => store.clone(),
     };
-    dataset.check()?;
-    for (name, node, array_options) in dataset.entries() {
-        let array_options = array_options.clone().version(options.version);
-        let child = format!("{}/{name}", node_path.trim_end_matches('/'));
-        plan_write(node, &checked_in, &child, &array_options)?;
-    }
     let config = dataset.run_config();
+    let checks = || -> Result<()> {
+        dataset.check()?;
+        for (name, node, array_options) in dataset.entries() {
+            let array_options = array_options.clone().version(options.version);
+            let child = format!("{}/{name}", node_path.trim_end_matches('/'));
+            plan_write(node, &checked_in, &child, &array_options)?;
+        }
+        // And against the arrays a group kept by Resume keeps.
+        if options.mode == WriteMode::Resume
+            && let Ok(group) = open_group(&store, &node_path)
+        {
+            dataset.check_beside(&group)?;
+        }
+        Ok(())
+    };
+    // Every rank refuses, or none: the writes below are collective.
+    config.agree(checks())?;
     match options.mode {
         WriteMode::Overwrite => {
             if !can_stage(&store, &node_path) {

@@ -172,7 +172,8 @@ fn descendants(store: &Store, node_path: &str) -> Result<Vec<(String, String)>> 
             }
             let rel = format!("{relative}{name}");
             let child_path = format!("{}/{rel}", node_path.trim_end_matches('/'));
-            if node_kind(store, &child_path)?.is_none() {
+            let kind = node_kind(store, &child_path)?;
+            if kind.is_none() {
                 continue;
             }
             for meta in ["zarr.json", ".zarray", ".zgroup", ".zattrs"] {
@@ -185,7 +186,11 @@ fn descendants(store: &Store, node_path: &str) -> Result<Vec<(String, String)>> 
                     found.push((rel.clone(), meta.to_string()));
                 }
             }
-            pending.push(format!("{rel}/"));
+            // Only groups hold nodes: an array's directory holds its chunks (every chunk
+            // key of a v2 array with `.` separators, listed at once).
+            if matches!(kind, Some(NodeKind::Group(_))) {
+                pending.push(format!("{rel}/"));
+            }
         }
     }
     found.sort();
