@@ -436,10 +436,11 @@ impl<'a> Written<'a> {
                 dims: own,
             });
         }
+        let (_, output) = split_node(&self.output.path);
         let carried = auxiliary.map(|names| {
             names
                 .into_iter()
-                .filter(|n| coordinates.iter().any(|c| c.name == *n))
+                .filter(|n| n != output && coordinates.iter().any(|c| c.name == *n))
                 .collect()
         });
         Ok((coordinates, carried))
@@ -475,6 +476,20 @@ fn agrees(
         .into());
     }
     let Some(ours) = ours else { return Ok(()) };
+    // The same numbers in other units (days since another date, another calendar) are
+    // other labels.
+    for key in ["units", "calendar"] {
+        let (a, b) = (theirs.attributes().get(key), ours.attributes().get(key));
+        if a != b {
+            return Err(format!(
+                "exists with another '{key}' than the input's coordinate ({} vs {}): xarray \
+                 would label the output with it (write the output into another group)",
+                a.unwrap_or(&Json::Null),
+                b.unwrap_or(&Json::Null)
+            )
+            .into());
+        }
+    }
     let (theirs, ours) = (
         theirs.astype::<f64>().compute()?,
         ours.astype::<f64>().compute()?,

@@ -289,7 +289,10 @@ fn message(failure: &(dyn std::error::Error + 'static)) -> String {
     use chunkwise::{Error, StorageError};
     match failure.downcast_ref::<Error>() {
         Some(Error::Storage(StorageError::AlreadyExists { path })) => {
-            format!("{path} already exists (--overwrite replaces an array)")
+            format!(
+                "{path} already exists (--overwrite replaces what is there: an array, or a \
+                 group with everything in it)"
+            )
         }
         _ => failure.to_string(),
     }

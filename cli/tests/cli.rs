@@ -148,6 +148,14 @@ fn outputs_agree_with_the_coordinates_of_their_group() {
     let narrow = slice(&["--dim", "lat", "--stop", "1"], "narrow");
     refused(&strs(&narrow), "has shape");
     assert!(!out.join("second").exists() && !out.join("narrow").exists());
+    // The same numbers in other units are other labels.
+    let meta = out.join("time/zarr.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    json["attributes"]["units"] = serde_json::json!("days since 1900-01-01");
+    std::fs::write(&meta, json.to_string()).unwrap();
+    let other_units = slice(&["--dim", "time", "--stop", "6"], "other_units");
+    refused(&strs(&other_units), "another 'units'");
     // A coordinate whose chunk a killed run never wrote reads as fill values: refused too,
     // not taken as the output's labels.
     ok(&strs(&slice(
