@@ -1,11 +1,13 @@
 //! `tensordot` and `einsum`: contractions named by axes or by letters.
 
+use std::collections::HashMap;
+
 use chunkwise_kernels::dtype::FloatElement;
 
 use super::contract::{Spec, contract};
 use crate::array::{Array, Reduction};
 use crate::error::{BuildError, Error, Result};
-use crate::ops::layout::normalize_axis;
+use crate::ops::layout::{broadcast_to_in, normalize_axis};
 
 /// The sum of products of `a` and `b` over the axes `a_axes` of `a` paired with `b_axes`
 /// of `b` (NumPy's `tensordot(a, b, axes=(a_axes, b_axes))`): the result has the other
@@ -93,7 +95,9 @@ pub fn tensordot<T: FloatElement>(
 ///   alphabetical order.
 ///
 /// Three or more operands are contracted pairwise, left to right, each intermediate
-/// keeping the letters that later operands or the output name.
+/// keeping the letters that later operands or the output name. The order is not optimised
+/// (as opt_einsum would): order the operands so that neighbours share letters
+/// (`"ij,kl,jl->ik"` first forms the outer product of the first two).
 ///
 /// ```
 /// let a = chunkwise::from_ndarray(&ndarray::arr2(&[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]), [1, 3]).unwrap();
@@ -122,18 +126,7 @@ pub fn einsum<T: FloatElement>(spec: &str, operands: &[&Array<T>]) -> Result<Arr
         terms.push(diagonals(x, letters, &op)?);
     }
     let lengths = common_lengths(&terms, &op)?;
-    let terms = terms
-        .into_iter()
-        .map(|(x, letters)| {
-            let shape: Vec<usize> = letters.iter().map(|c| lengths[c]).collect();
-            let x = if x.shape() == shape {
-                x
-            } else {
-                x.broadcast_to(&shape)?
-            };
-            Ok((x, letters))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let terms = broadcast(&terms, &lengths)?;
     let out = &subscripts.out;
     let (mut result, mut letters) = terms[0].clone();
     if terms.len() == 1 {
@@ -321,13 +314,41 @@ fn diagonals<T: FloatElement>(
     Ok((x, letters))
 }
 
+/// The operands broadcast to the letters' `lengths`. A letter broadcast from length 1 is
+/// cut as an operand of its full length is, so that no tile runs the whole length.
+fn broadcast<T: FloatElement>(
+    terms: &[(Array<T>, Vec<char>)],
+    lengths: &HashMap<char, usize>,
+) -> Result<Vec<(Array<T>, Vec<char>)>> {
+    let cut = |c: &char| {
+        terms.iter().find_map(|(x, letters)| {
+            let axis = letters.iter().position(|d| d == c)?;
+            (x.shape()[axis] == lengths[c]).then(|| x.node.grid.axis(axis).clone())
+        })
+    };
+    terms
+        .iter()
+        .map(|(x, letters)| {
+            let shape: Vec<usize> = letters.iter().map(|c| lengths[c]).collect();
+            let x = match x.shape() == shape {
+                true => x.clone(),
+                false => {
+                    let chunks: Vec<_> = letters.iter().map(cut).collect();
+                    Array::from_node(broadcast_to_in(&x.node, &shape, &chunks)?)
+                }
+            };
+            Ok((x, letters.clone()))
+        })
+        .collect()
+}
+
 /// Each letter's length: the one length other than 1 that operands give it (a length of
 /// 1 broadcasts), or 1.
 fn common_lengths<T: FloatElement>(
     terms: &[(Array<T>, Vec<char>)],
     op: &str,
-) -> Result<std::collections::HashMap<char, usize>> {
-    let mut lengths = std::collections::HashMap::new();
+) -> Result<HashMap<char, usize>> {
+    let mut lengths = HashMap::new();
     for (x, letters) in terms {
         for (&c, n) in letters.iter().zip(x.shape()) {
             let length = lengths.entry(c).or_insert(n);
@@ -369,4 +390,22 @@ fn one_operand<T: FloatElement>(a: &Array<T>, letters: &[char], out: &[char]) ->
         .map(|c| kept.iter().position(|d| d == c).expect("kept letter") as isize)
         .collect();
     reduced.permute_axes(&order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broadcast_letter_is_cut_as_the_operand_of_its_full_length() {
+        let a = crate::ones::<f64>(&[1, 4, 4], [1, 2, 2]).unwrap();
+        let b = crate::ones::<f64>(&[50, 4, 4], [5, 2, 2]).unwrap();
+        let terms = [(a, vec!['b', 'i', 'j']), (b, vec!['b', 'j', 'k'])];
+        let lengths = common_lengths(&terms, "test").unwrap();
+        let broadcast = broadcast(&terms, &lengths).unwrap();
+        let grid = &broadcast[0].0.node.grid;
+        assert_eq!(broadcast[0].0.shape(), [50, 4, 4]);
+        assert_eq!(grid.axis(0), terms[1].0.node.grid.axis(0));
+        assert_eq!(grid.axis(1), terms[0].0.node.grid.axis(1));
+    }
 }

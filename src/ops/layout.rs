@@ -140,6 +140,16 @@ pub(crate) fn flip(node: &Arc<Node>, axes: Option<&[isize]>) -> Result<Arc<Node>
 /// 1 repeated): a view. Axes it keeps keep their chunks; new or repeated axes are one
 /// chunk, as Dask's `broadcast_to` makes them.
 pub(crate) fn broadcast_to(node: &Arc<Node>, shape: &[usize]) -> Result<Arc<Node>> {
+    broadcast_to_in(node, shape, &[])
+}
+
+/// [`broadcast_to`], with the new or repeated axes `a` cut as `chunks[a]` where given
+/// (as the operand they meet is cut, rather than one tile as long as the axis).
+pub(crate) fn broadcast_to_in(
+    node: &Arc<Node>,
+    shape: &[usize],
+    chunks: &[Option<AxisChunks>],
+) -> Result<Arc<Node>> {
     let own = node.shape();
     let fits = crate::chunks::broadcast_shapes("broadcast_to", shape, &own)?;
     if fits != shape {
@@ -150,10 +160,13 @@ pub(crate) fn broadcast_to(node: &Arc<Node>, shape: &[usize]) -> Result<Arc<Node
     }
     let lead = shape.len() - own.len();
     let axes: Vec<AxisChunks> = (0..shape.len())
-        .map(|a| match a.checked_sub(lead) {
-            Some(o) if own[o] == shape[a] => node.grid.axis(o).clone(),
-            _ => AxisChunks::single(shape[a]),
-        })
+        .map(
+            |a| match (a.checked_sub(lead), chunks.get(a).cloned().flatten()) {
+                (Some(o), _) if own[o] == shape[a] => node.grid.axis(o).clone(),
+                (_, Some(given)) if given.len() == shape[a] => given,
+                _ => AxisChunks::single(shape[a]),
+            },
+        )
         .collect();
     Ok(viewed(
         node,
