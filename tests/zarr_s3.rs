@@ -139,28 +139,12 @@ mod s3 {
         }
     }
 
-    /// Runs tests/interop/s3_check.py `mode` against `url`.
-    fn s3_check(python: &Path, mode: &str, endpoint: &str, url: &str, version: u8) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/s3_check.py");
-        let out = Command::new(python)
-            .arg(&script)
-            .args([mode, endpoint, url, &version.to_string()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "s3_check.py {mode} {url} v{version}:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Names that URLs percent-encode (non-ASCII, `%`, `[`, `~`, `#`, spaces).
-    const ODD_NAMES: [&str; 6] = ["température", "q[0]", "x%y", "k~1", "a#b", "two words"];
-
-    /// Runs tests/interop/s3_names.py (see there).
-    fn s3_names(python: &Path, args: &[&str]) -> serde_json::Value {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/s3_names.py");
+    /// Runs the helper script `name` of tests/interop with `args`; its output, once it
+    /// has succeeded.
+    fn interop_script(python: &Path, name: &str, args: &[&str]) -> Vec<u8> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/interop")
+            .join(name);
         let out = Command::new(python)
             .arg(&script)
             .args(args)
@@ -168,10 +152,25 @@ mod s3 {
             .unwrap();
         assert!(
             out.status.success(),
-            "s3_names.py {args:?}:\n{}",
+            "{name} {args:?}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).unwrap_or_default()
+        out.stdout
+    }
+
+    /// Runs tests/interop/s3_check.py `mode` against `url`.
+    fn s3_check(python: &Path, mode: &str, endpoint: &str, url: &str, version: u8) {
+        let version = version.to_string();
+        interop_script(python, "s3_check.py", &[mode, endpoint, url, &version]);
+    }
+
+    /// Names that URLs percent-encode (non-ASCII, `%`, `[`, `~`, `#`, spaces).
+    const ODD_NAMES: [&str; 6] = ["température", "q[0]", "x%y", "k~1", "a#b", "two words"];
+
+    /// Runs tests/interop/s3_names.py (see there): what it prints, as JSON.
+    fn s3_names(python: &Path, args: &[&str]) -> serde_json::Value {
+        serde_json::from_slice(&interop_script(python, "s3_names.py", args)).unwrap_or_default()
     }
 
     /// Each name's values, as both sides write them: `arange(4) * (its index + 1)`.

@@ -800,16 +800,7 @@ fn xarray_opens_what_the_tool_writes() {
                   ds = xr.open_zarr(sys.argv[1], consolidated=False)\n\
                   m = ds['tas_mean']\n\
                   print(','.join(m.dims), m.attrs['units'], repr(float(m.values[2, 3])))";
-    let run = Command::new(&python)
-        .args(["-c", script, out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let printed = String::from_utf8(run.stdout).unwrap();
+    let printed = run_python(&python, script, &[&out]);
     let fields: Vec<&str> = printed.split_whitespace().collect();
     assert_eq!(fields[..2], ["lat,lon", "K"]);
     let expected = dense.mean_axis(Axis(0)).unwrap()[[2, 3]];
@@ -860,21 +851,8 @@ fn xarray_opens_what_the_tool_writes() {
                   s = xr.open_zarr(sys.argv[2])\n\
                   print(sorted(m.coords), m.lat.values.tolist(), m.lon.attrs['units'])\n\
                   print(sorted(s.coords), s.time.values.tolist(), s.tas.shape)";
-    let run = Command::new(python)
-        .args([
-            "-c",
-            script,
-            with_coords.to_str().unwrap(),
-            dir.0.join("sliced.zarr").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let sliced_store = dir.0.join("sliced.zarr");
+    let printed = run_python(&python, script, &[&with_coords, &sliced_store]);
     let lines: Vec<&str> = printed.lines().collect();
     assert_eq!(
         lines,

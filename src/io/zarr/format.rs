@@ -142,12 +142,11 @@ fn codec_name(codec: &Json) -> Option<&str> {
 
 /// The compression of a v3 codec chain: `bytes`, then at most one compressor.
 fn v3_compression(codecs: &[Json]) -> Option<Compression> {
-    let name = codec_name;
     match codecs {
-        [bytes] if name(bytes)? == "bytes" => Some(Compression::None),
-        [bytes, codec] if name(bytes)? == "bytes" => {
+        [bytes] if codec_name(bytes)? == "bytes" => Some(Compression::None),
+        [bytes, codec] if codec_name(bytes)? == "bytes" => {
             let config = codec.get("configuration");
-            named(name(codec)?, &|key| config?.get(key))
+            named(codec_name(codec)?, &|key| config?.get(key))
         }
         _ => None,
     }
