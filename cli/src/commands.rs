@@ -4,7 +4,7 @@
 use chunkwise::io::zarr::{
     self, AnyArray, Compression, Dataset, GroupOptions, WriteMode, WriteOptions, ZarrVersion,
 };
-use chunkwise::{Array, Config, Reduction, Report};
+use chunkwise::{Array, Config, DType, Reduction, Report};
 use ndarray::SliceInfoElem;
 use serde_json::Value as Json;
 
@@ -334,45 +334,70 @@ impl<'a> Written<'a> {
             Values::Stored(x) => dataset.any_array(name, x, options),
         };
         let existing = zarr::open_group(store, parent).ok();
-        let mut present = Vec::new();
+        // The group's coordinates this output agrees with (kept), and those that
+        // `--overwrite` replaces by the input's.
+        let (mut present, mut replaced) = (Vec::new(), Vec::new());
         if let Some(group) = &existing {
             let index_shapes = dims.iter().zip(&shape).map(|(d, &n)| (d, vec![n]));
             let aux_shapes = coordinates
                 .iter()
                 .filter(|c| !dims.contains(&c.name))
                 .map(|c| (&c.name, c.values.shape()));
+            let at = |coord: &str| format!("{store}{}/{coord}", group.path().trim_end_matches('/'));
             for (coord, shape) in index_shapes.chain(aux_shapes) {
-                if *coord != name && group.arrays().contains(coord) {
-                    let ours = coordinates.iter().find(|c| c.name == *coord);
-                    let at = format!("{store}{}/{coord}", group.path().trim_end_matches('/'));
-                    agrees(group, coord, &shape, ours.map(|c| &c.values))
-                        .map_err(|why| format!("{at} {why}"))?;
-                    present.push(coord.clone());
+                if *coord == name || !group.arrays().contains(coord) {
+                    continue;
+                }
+                let ours = coordinates.iter().find(|c| c.name == *coord);
+                let why = match agrees(group, coord, &shape, ours.map(|c| &c.values)) {
+                    Ok(()) => {
+                        present.push(coord.clone());
+                        continue;
+                    }
+                    Err(why) => format!("{} {why}", at(coord)),
+                };
+                match (self.how.overwrite, ours.is_some()) {
+                    (true, true) => replaced.push((coord.clone(), why)),
+                    (false, true) => {
+                        return Err(format!(
+                            "{why} (write the output into another group, or replace the \
+                             coordinate with --overwrite if it labels nothing else)"
+                        )
+                        .into());
+                    }
+                    (_, false) => {
+                        return Err(format!("{why} (write the output into another group)").into());
+                    }
                 }
             }
+            only_labelling(group, name, &replaced, &coordinates)?;
         }
         for coord in coordinates {
             if coord.name == name || present.contains(&coord.name) {
                 continue;
             }
-            let mut options = WriteOptions::default().keep_format(coord.values.format());
+            let mode = match replaced.iter().any(|(r, _)| *r == coord.name) {
+                true => WriteMode::Overwrite,
+                false => WriteMode::Create,
+            };
+            let mut options = WriteOptions::default()
+                .keep_format(coord.values.format())
+                .mode(mode);
             options.attributes = kept_attributes(&coord.values);
             let options = options.dimension_names(coord.dims.iter().map(String::as_str));
             dataset = dataset.any_array(&coord.name, &coord.values, options);
         }
-        let group = match existing {
-            Some(group) => group,
+        match existing {
+            Some(group) => Ok(group.store(&dataset)?),
             None if zarr::open(store, parent).is_ok() => {
-                return Err(
-                    format!("{store}{parent} is an array: an output cannot go in it").into(),
-                );
+                Err(format!("{store}{parent} is an array: an output cannot go in it").into())
             }
+            // The group and its arrays in one step: a refused output writes nothing.
             None => {
                 let options = GroupOptions::default().version(version);
-                zarr::create_group(store, parent, &options)?
+                Ok(dataset.to_zarr(store, parent, &options)?)
             }
-        };
-        Ok(group.store(&dataset)?)
+        }
     }
 
     /// The input's coordinates that go beside an output of dimensions `dims`, sliced as
@@ -454,6 +479,49 @@ struct Coordinate {
     dims: Vec<String>,
 }
 
+/// An error unless the coordinates of `group` that `--overwrite` would replace
+/// (`replaced`: each with why it disagrees with the output) label nothing but the output
+/// `name` and each other: every other array of the group with one of their dimensions
+/// would be relabelled by the new values (or left with the old length, which xarray
+/// refuses to open).
+fn only_labelling(
+    group: &zarr::Group,
+    name: &str,
+    replaced: &[(String, String)],
+    coordinates: &[Coordinate],
+) -> Result<(), Failure> {
+    let Some((_, why)) = replaced.first() else {
+        return Ok(());
+    };
+    let is_replaced = |array: &str| replaced.iter().any(|(r, _)| r == array);
+    let mut dims: Vec<String> = coordinates
+        .iter()
+        .filter(|c| is_replaced(&c.name))
+        .flat_map(|c| c.dims.iter().cloned())
+        .collect();
+    for (coord, _) in replaced {
+        dims.extend(dims_of(&group.array(coord)?));
+    }
+    let others = group
+        .arrays()
+        .iter()
+        .filter(|a| *a != name && !is_replaced(a));
+    for other in others {
+        let shared = match group.array(other) {
+            Ok(array) => dims_of(&array).into_iter().find(|d| dims.contains(d)),
+            Err(e) => Some(format!("? ({e})")),
+        };
+        if let Some(dim) = shared {
+            return Err(format!(
+                "{why}, and --overwrite does not replace it: it also labels the group's \
+                 array '{other}' (dimension {dim}; write the output into another group)"
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// Why the array `coord` of the output's `group` cannot be the coordinate `coord` of the
 /// output, of `shape`, if it cannot: xarray takes it as the coordinate of every array of
 /// the group with its dimensions, so it must have that shape and, where the input has the
@@ -469,8 +537,7 @@ fn agrees(
     if theirs.shape() != shape {
         return Err(format!(
             "exists with shape {:?}, but the output's coordinate '{coord}' has shape \
-             {shape:?}: xarray would take it as the output's coordinate (write the output \
-             into another group)",
+             {shape:?}: xarray would take it as the output's coordinate",
             theirs.shape()
         )
         .into());
@@ -483,31 +550,50 @@ fn agrees(
         if a != b {
             return Err(format!(
                 "exists with another '{key}' than the input's coordinate ({} vs {}): xarray \
-                 would label the output with it (write the output into another group)",
+                 would label the output with it",
                 a.unwrap_or(&Json::Null),
                 b.unwrap_or(&Json::Null)
             )
             .into());
         }
     }
-    let (theirs, ours) = (
-        theirs.astype::<f64>().compute()?,
-        ours.astype::<f64>().compute()?,
-    );
-    let same = |(a, b): (&f64, &f64)| a == b || (a.is_nan() && b.is_nan());
-    if let Some((i, (a, b))) = theirs
-        .iter()
-        .zip(&ours)
-        .enumerate()
-        .find(|(_, p)| !same(*p))
-    {
+    if let Some((i, a, b)) = first_difference(&theirs, ours)? {
         return Err(format!(
             "exists with other values than the input's coordinate (at {i}: {a} vs {b}): \
-             xarray would label the output with them (write the output into another group)",
+             xarray would label the output with them",
         )
         .into());
     }
     Ok(())
+}
+
+/// The first element where `a` and `b` (of one shape) differ, as its flat index and the
+/// two values, or `None` if they are equal (NaN equal to NaN). Integers are compared
+/// exactly (int64 timestamps in nanoseconds are not exact as f64).
+fn first_difference(
+    a: &AnyArray,
+    b: &AnyArray,
+) -> Result<Option<(usize, String, String)>, Failure> {
+    let integral = |x: &AnyArray| !matches!(x.dtype(), DType::F32 | DType::F64);
+    if integral(a) && integral(b) {
+        // As i64 (a u64 wraps, one to one); the f64 comparison below tells a wrapped u64
+        // from the negative i64 it wraps to.
+        let (x, y) = (a.astype::<i64>().compute()?, b.astype::<i64>().compute()?);
+        let shown = |array: &AnyArray, value: i64| match array.dtype() {
+            DType::U64 => (value as u64).to_string(),
+            _ => value.to_string(),
+        };
+        if let Some((i, (p, q))) = x.iter().zip(&y).enumerate().find(|(_, (p, q))| p != q) {
+            return Ok(Some((i, shown(a, *p), shown(b, *q))));
+        }
+    }
+    let (x, y) = (a.astype::<f64>().compute()?, b.astype::<f64>().compute()?);
+    let same = |p: &f64, q: &f64| p == q || (p.is_nan() && q.is_nan());
+    Ok(x.iter()
+        .zip(&y)
+        .enumerate()
+        .find(|(_, (p, q))| !same(p, q))
+        .map(|(i, (p, q))| (i, p.to_string(), q.to_string())))
 }
 
 /// A node path as its parent group's path and its name (empty for the root).

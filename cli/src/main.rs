@@ -129,7 +129,8 @@ struct InOut {
     /// The output array (`store.zarr/path` or `s3://bucket/store.zarr/path`); its store is
     /// created if needed.
     output: String,
-    /// Replace the output array if it exists.
+    /// Replace the output array if it exists, and the coordinates of its group that
+    /// disagree with it if they label nothing else.
     #[arg(long)]
     overwrite: bool,
     /// Worker threads (default: all cores).

@@ -173,6 +173,106 @@ fn outputs_agree_with_the_coordinates_of_their_group() {
     );
 }
 
+/// `--overwrite` replaces a coordinate of another length or other values that labels
+/// nothing but the output (a command run again with other arguments), and still refuses
+/// one that labels another array of the group, writing nothing.
+#[test]
+fn overwrite_replaces_coordinates_that_label_only_the_output() {
+    use chunkwise::io::zarr::{Dataset, GroupOptions};
+    let dir = Scratch::new("replace");
+    let dense = Array2::from_shape_fn((12, 3), |(t, y)| (t * 3 + y) as f64);
+    let tas = chunkwise::from_ndarray(&dense.clone().into_dyn(), [5, 3]).unwrap();
+    let time: Vec<f64> = (100..112).map(f64::from).collect();
+    Dataset::new()
+        .array(
+            "tas",
+            &tas,
+            WriteOptions::default().dimension_names(["time", "lat"]),
+        )
+        .coord("time", time.clone(), WriteOptions::default())
+        .coord("lat", vec![10.0, 20.0, 30.0], WriteOptions::default())
+        .to_zarr(dir.0.join("in.zarr"), "/", &GroupOptions::default())
+        .unwrap();
+    let input = dir.0.join("in.zarr/tas");
+    let out = dir.0.join("out.zarr");
+    let (input, first, second) = (
+        input.to_str().unwrap(),
+        out.join("g/first"),
+        out.join("g/second"),
+    );
+    let (first, second) = (first.to_str().unwrap(), second.to_str().unwrap());
+
+    ok(&["slice", "--dim", "time", "--stop", "6", input, first]);
+    // Run again on other times: refused without --overwrite, which it names.
+    let later = ["slice", "--dim", "time", "--start", "4", input, first];
+    refused(&later, "or replace the coordinate with --overwrite");
+    assert_eq!(read(&out, "/g/time").as_slice().unwrap(), &time[..6]);
+    let later_overwrite = [&later[..5], &["--overwrite"], &later[5..]].concat();
+    ok(&later_overwrite);
+    assert_eq!(read(&out, "/g/time").as_slice().unwrap(), &time[4..]);
+    assert_eq!(read(&out, "/g/lat").as_slice().unwrap(), [10.0, 20.0, 30.0]);
+    assert_close(
+        &read(&out, "/g/first"),
+        &dense.slice(s![4.., ..]).to_owned().into_dyn(),
+    );
+    // Now `time` labels `first`: another output cannot replace it, even with --overwrite.
+    let other = [
+        "slice",
+        "--overwrite",
+        "--dim",
+        "time",
+        "--stop",
+        "3",
+        input,
+        second,
+    ];
+    refused(&other, "it also labels the group's array 'first'");
+    assert!(!out.join("g/second").exists());
+    assert_eq!(read(&out, "/g/time").as_slice().unwrap(), &time[4..]);
+}
+
+/// Integer coordinates are compared exactly: int64 nanosecond timestamps one apart are
+/// other labels, although they are one number as f64.
+#[test]
+fn integer_coordinates_are_compared_exactly() {
+    use chunkwise::io::zarr::{Dataset, GroupOptions};
+    let dir = Scratch::new("int-coords");
+    let start: i64 = 1_700_000_000_000_000_000;
+    let write_input = |name: &str, offset: i64| {
+        let times: Vec<i64> = (0..4)
+            .map(|i| start + offset + i * 3_600_000_000_000)
+            .collect();
+        assert_eq!(times[0] as f64, start as f64);
+        let time = chunkwise::from_ndarray(&ndarray::Array1::from(times).into_dyn(), [4]).unwrap();
+        let values = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [2]).unwrap();
+        Dataset::new()
+            .array(
+                "time",
+                &time,
+                WriteOptions::default()
+                    .dimension_names(["time"])
+                    .attribute("units", "nanoseconds since 1970-01-01"),
+            )
+            .array(
+                "v",
+                &values,
+                WriteOptions::default().dimension_names(["time"]),
+            )
+            .to_zarr(dir.0.join(name), "/", &GroupOptions::default())
+            .unwrap();
+        dir.0.join(name).join("v").to_str().unwrap().to_string()
+    };
+    let (exact, one_later) = (write_input("a.zarr", 0), write_input("b.zarr", 1));
+    let out = dir.0.join("out.zarr");
+    let at = |name: &str| out.join(name).to_str().unwrap().to_string();
+    ok(&["convert", &exact, &at("v")]);
+    ok(&["convert", &exact, &at("again")]);
+    refused(
+        &["convert", &one_later, &at("later")],
+        &format!("at 0: {start} vs {}", start + 1),
+    );
+}
+
 /// Stored formats are kept whole where chunks or shards reach past the array's end (and
 /// for arrays of length 0); mistakes in formats, dimensions and paths are refused in the
 /// tool's terms; a group's `info` describes what it can read and says what it cannot.
@@ -506,6 +606,13 @@ fn mistakes_are_reported_with_a_failing_status() {
     ]);
     let missing = chunkwise(&["info", dir.0.join("nothing.zarr").to_str().unwrap()]);
     assert!(!missing.status.success());
+    // An output the library refuses writes nothing, not even the group it would go in.
+    let hidden = dir.0.join("new.zarr/g/.hidden");
+    refused(
+        &["slice", "--dim", "time", tas, hidden.to_str().unwrap()],
+        "not starting with a dot",
+    );
+    assert!(!dir.0.join("new.zarr").exists());
     // Levels belong to a codec, and must be one of its levels.
     for args in [
         &["convert", "--level", "3", tas, out][..],
