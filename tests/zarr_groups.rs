@@ -637,6 +637,36 @@ fn arrays_written_later_join_the_consolidated_metadata() {
     assert_eq!(consolidated["metadata"]["x/.zarray"]["shape"], json!([8]));
 }
 
+/// A group is listed as the store holds it, not as its consolidated metadata last saw it:
+/// another writer (zarr-python's `create_array`) adds arrays without consolidating, and
+/// checks that missed them would let a write disagree with them.
+#[test]
+fn groups_list_arrays_their_consolidated_metadata_has_not_seen() {
+    for version in VERSIONS {
+        let d = TempDir::new(&format!("groups-stale-{version:?}"));
+        let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [4]).unwrap();
+        let options = WriteOptions::default().dimension_names(["t"]);
+        Dataset::new()
+            .array("x", &x, options.clone())
+            .to_zarr(d.path(), "g", &GroupOptions::default().version(version))
+            .unwrap();
+        // Written elsewhere and moved in, as a writer that does not consolidate leaves it.
+        let y = chunkwise::arange::<f64>(0.0, 6.0, 1.0, [6]).unwrap();
+        let elsewhere = d.join("elsewhere");
+        y.to_zarr(&elsewhere, "/", &options.clone().version(version))
+            .unwrap();
+        std::fs::rename(&elsewhere, d.join("g/y")).unwrap();
+        let group = zarr::open_group(d.path(), "g").unwrap();
+        assert_eq!(group.arrays(), ["x", "y"], "{version:?}");
+        // So a dataset that gives `t` another length than `y` has is refused.
+        let refused = group.store(&Dataset::new().array("z", &x, options));
+        assert!(
+            matches!(&refused, Err(Error::Build(e)) if e.to_string().contains("\"y\"")),
+            "{version:?}: {refused:?}"
+        );
+    }
+}
+
 #[test]
 fn a_group_replaced_in_one_step_is_what_xarray_opens() {
     for version in VERSIONS {

@@ -370,7 +370,9 @@ impl<'a> Written<'a> {
                     }
                 }
             }
-            only_labelling(group, name, &replaced, &coordinates)?;
+            if self.how.overwrite {
+                refuse_relabelling(group, (name, &at(name)), &replaced, &coordinates)?;
+            }
         }
         for coord in coordinates {
             if coord.name == name || present.contains(&coord.name) {
@@ -479,42 +481,65 @@ struct Coordinate {
     dims: Vec<String>,
 }
 
-/// An error unless the coordinates of `group` that `--overwrite` would replace
-/// (`replaced`: each with why it disagrees with the output) label nothing but the output
-/// `name` and each other: every other array of the group with one of their dimensions
-/// would be relabelled by the new values (or left with the old length, which xarray
-/// refuses to open).
-fn only_labelling(
+/// An error if `--overwrite` would relabel an array of `group` that it does not replace:
+/// the coordinates it replaces (`replaced`: each with why it disagrees with the output)
+/// label every other array with one of their dimensions (old or new), that names them in
+/// its CF `coordinates` attribute, or, for a scalar coordinate, every array; and the
+/// output `name` (`shown` in messages), if the group has it, must not be the coordinate of
+/// another array.
+fn refuse_relabelling(
     group: &zarr::Group,
-    name: &str,
+    (name, shown): (&str, &str),
     replaced: &[(String, String)],
     coordinates: &[Coordinate],
 ) -> Result<(), Failure> {
-    let Some((_, why)) = replaced.first() else {
-        return Ok(());
-    };
-    let is_replaced = |array: &str| replaced.iter().any(|(r, _)| r == array);
-    let mut dims: Vec<String> = coordinates
-        .iter()
-        .filter(|c| is_replaced(&c.name))
-        .flat_map(|c| c.dims.iter().cloned())
-        .collect();
-    for (coord, _) in replaced {
-        dims.extend(dims_of(&group.array(coord)?));
+    let mut labels = Vec::new();
+    for (coord, why) in replaced {
+        let mut dims = dims_of(&group.array(coord)?);
+        let new = coordinates.iter().filter(|c| c.name == *coord);
+        dims.extend(new.flat_map(|c| c.dims.iter().cloned()));
+        labels.push((coord, dims, why));
     }
-    let others = group
-        .arrays()
-        .iter()
-        .filter(|a| *a != name && !is_replaced(a));
-    for other in others {
-        let shared = match group.array(other) {
-            Ok(array) => dims_of(&array).into_iter().find(|d| dims.contains(d)),
-            Err(e) => Some(format!("? ({e})")),
+    let output_exists = group.arrays().iter().any(|a| a == name);
+    let is_replaced = |a: &str| a == name || replaced.iter().any(|(r, _)| r == a);
+    for other in group.arrays().iter().filter(|a| !is_replaced(a)) {
+        let array = match group.array(other) {
+            Ok(array) => array,
+            // Its dimensions are unknown: it may be labelled by what is replaced.
+            Err(e) => match labels.first() {
+                Some((_, _, why)) => {
+                    return Err(format!(
+                        "{why}, and --overwrite does not replace it: the group's array \
+                         '{other}' may use it, and cannot be read ({e})"
+                    )
+                    .into());
+                }
+                None => continue,
+            },
         };
-        if let Some(dim) = shared {
+        let own = dims_of(&array);
+        let named: Vec<&str> = array
+            .attributes()
+            .get("coordinates")
+            .and_then(Json::as_str)
+            .map_or_else(Vec::new, |names| names.split_whitespace().collect());
+        for (coord, dims, why) in &labels {
+            let how = match own.iter().find(|d| dims.contains(d)) {
+                _ if named.contains(&coord.as_str()) => "its coordinates attribute names it".into(),
+                _ if dims.is_empty() => "a scalar coordinate labels every array".into(),
+                Some(dim) => format!("dimension {dim}"),
+                None => continue,
+            };
             return Err(format!(
                 "{why}, and --overwrite does not replace it: it also labels the group's \
-                 array '{other}' (dimension {dim}; write the output into another group)"
+                 array '{other}' ({how}; write the output into another group)"
+            )
+            .into());
+        }
+        if output_exists && (own.iter().any(|d| d == name) || named.contains(&name)) {
+            return Err(format!(
+                "{shown} is a coordinate of the group's array '{other}': --overwrite does \
+                 not replace it (write the output into another group)"
             )
             .into());
         }
@@ -567,13 +592,21 @@ fn agrees(
     Ok(())
 }
 
-/// The first element where `a` and `b` (of one shape) differ, as its flat index and the
-/// two values, or `None` if they are equal (NaN equal to NaN). Integers are compared
-/// exactly (int64 timestamps in nanoseconds are not exact as f64).
+/// The first element where `a` and `b` (of one shape) differ as xarray reads them, as its
+/// flat index and the two values, or `None` if they are equal (NaN equal to NaN).
+/// Integers are compared exactly (int64 timestamps in nanoseconds are not exact as f64);
+/// values packed by `scale_factor` or `add_offset` (either of them) are compared unpacked.
 fn first_difference(
     a: &AnyArray,
     b: &AnyArray,
 ) -> Result<Option<(usize, String, String)>, Failure> {
+    let packed = |x: &AnyArray| {
+        let attributes = x.attributes();
+        attributes.contains_key("scale_factor") || attributes.contains_key("add_offset")
+    };
+    if packed(a) || packed(b) {
+        return first_float_difference(a.decode_cf::<f64>()?, b.decode_cf::<f64>()?);
+    }
     let integral = |x: &AnyArray| !matches!(x.dtype(), DType::F32 | DType::F64);
     if integral(a) && integral(b) {
         // As i64 (a u64 wraps, one to one); the f64 comparison below tells a wrapped u64
@@ -587,7 +620,15 @@ fn first_difference(
             return Ok(Some((i, shown(a, *p), shown(b, *q))));
         }
     }
-    let (x, y) = (a.astype::<f64>().compute()?, b.astype::<f64>().compute()?);
+    first_float_difference(a.astype::<f64>(), b.astype::<f64>())
+}
+
+/// [`first_difference`] of two arrays of f64.
+fn first_float_difference(
+    a: Array<f64>,
+    b: Array<f64>,
+) -> Result<Option<(usize, String, String)>, Failure> {
+    let (x, y) = (a.compute()?, b.compute()?);
     let same = |p: &f64, q: &f64| p == q || (p.is_nan() && q.is_nan());
     Ok(x.iter()
         .zip(&y)

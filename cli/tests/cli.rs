@@ -231,6 +231,100 @@ fn overwrite_replaces_coordinates_that_label_only_the_output() {
     assert_eq!(read(&out, "/g/time").as_slice().unwrap(), &time[4..]);
 }
 
+/// An input `tas(time, lat)` in `store`, with a scalar coordinate `height` that its CF
+/// `coordinates` attribute names, and `lat` stored as `lat` with `lat_options`.
+fn labelled_input<T: chunkwise::Element>(
+    store: &Path,
+    height: f64,
+    lat: Vec<T>,
+    lat_options: WriteOptions,
+) -> String {
+    use chunkwise::io::zarr::{Dataset, GroupOptions};
+    let dense = Array2::from_shape_fn((12, lat.len()), |(t, y)| (t * 3 + y) as f64);
+    let tas = chunkwise::from_ndarray(&dense.into_dyn(), [5, 3]).unwrap();
+    let n = lat.len();
+    let lat = chunkwise::from_ndarray(&ndarray::Array1::from(lat).into_dyn(), [n]).unwrap();
+    let height = chunkwise::from_ndarray(&ndarray::arr0(height).into_dyn(), []).unwrap();
+    let time: Vec<f64> = (100..112).map(f64::from).collect();
+    Dataset::new()
+        .array(
+            "tas",
+            &tas,
+            WriteOptions::default()
+                .dimension_names(["time", "lat"])
+                .attribute("coordinates", "height"),
+        )
+        .coord("time", time, WriteOptions::default())
+        .array("lat", &lat, lat_options.dimension_names(["lat"]))
+        .array("height", &height, WriteOptions::default())
+        .to_zarr(store, "/", &GroupOptions::default())
+        .unwrap();
+    store.join("tas").to_str().unwrap().to_string()
+}
+
+/// `--overwrite` never relabels an array it does not replace: not through a scalar
+/// coordinate (xarray gives it to every array), nor by replacing an array that is another's
+/// coordinate; and coordinates packed by `scale_factor` agree by the values xarray reads.
+#[test]
+fn overwrite_never_relabels_another_array() {
+    let dir = Scratch::new("relabel");
+    let plain = WriteOptions::default();
+    let a = labelled_input(
+        &dir.0.join("a.zarr"),
+        2.0,
+        vec![10.0, 20.0, 30.0],
+        plain.clone(),
+    );
+    let b = labelled_input(&dir.0.join("b.zarr"), 10.0, vec![10.0, 20.0, 30.0], plain);
+    let out = dir.0.join("out.zarr");
+    let at = |name: &str| out.join(name).to_str().unwrap().to_string();
+    ok(&["slice", "--dim", "time", "--start", "2", &a, &at("g/ta")]);
+    assert_eq!(read(&out, "/g/height").into_raw_vec_and_offset().0, [2.0]);
+    let mean = ["reduce", "--op", "mean", "--dim", "time", "--overwrite"];
+    refused(
+        &[&mean[..], &[&b, &at("g/tb")]].concat(),
+        "a scalar coordinate labels every array",
+    );
+    refused(
+        &[&mean[..], &[&a, &at("g/lat")]].concat(),
+        "is a coordinate of the group's array 'ta'",
+    );
+    assert!(!out.join("g/tb").exists());
+    assert_eq!(read(&out, "/g/height").into_raw_vec_and_offset().0, [2.0]);
+    assert_eq!(read(&out, "/g/lat").as_slice().unwrap(), [10.0, 20.0, 30.0]);
+
+    // Packed as int16: the same raw numbers are other labels under another scale factor,
+    // and other raw numbers the same labels under their own.
+    let packed = |name: &str, raw: Vec<i16>, scale: f64| {
+        let options = WriteOptions::default().attribute("scale_factor", scale);
+        labelled_input(&dir.0.join(name), 2.0, raw, options)
+    };
+    let tenths = packed("tenths.zarr", vec![100, 200, 300], 0.1);
+    let hundredths = packed("hundredths.zarr", vec![100, 200, 300], 0.01);
+    ok(&[
+        "slice",
+        "--dim",
+        "time",
+        "--start",
+        "2",
+        &tenths,
+        &at("p/ta"),
+    ]);
+    refused(
+        &[
+            "slice",
+            "--dim",
+            "time",
+            "--start",
+            "2",
+            &hundredths,
+            &at("p/tb"),
+        ],
+        "other values than the input's coordinate (at 0: 10 vs 1)",
+    );
+    ok(&["slice", "--dim", "time", "--start", "2", &a, &at("p/tc")]);
+}
+
 /// Integer coordinates are compared exactly: int64 nanosecond timestamps one apart are
 /// other labels, although they are one number as f64.
 #[test]

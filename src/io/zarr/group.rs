@@ -284,11 +284,14 @@ pub fn open_group(store: impl IntoStore, path: &str) -> Result<Group> {
             return Err(store.error(&node_path, "no group here (no .zgroup or zarr.json)"));
         }
     };
-    let group =
+    let mut group =
         ZGroup::open(store.storage.clone(), &node_path).map_err(|e| store.error(&node_path, e))?;
     let attributes = group.attributes().clone();
-    // Listed where the store can list (always current); else (HTTP) from the consolidated
-    // metadata, as zarr-python and xarray open such groups.
+    // Listed where the store can list (always current: zarrs would list a v3 group from
+    // its consolidated metadata, which misses what was added without consolidating, as
+    // zarr-python's `create_array` adds); else (HTTP) from the consolidated metadata, as
+    // zarr-python and xarray open such groups.
+    group.set_consolidated_metadata(None);
     let (arrays, groups) = match group.children(false) {
         Ok(children) => {
             let names = |want_array: bool| {
