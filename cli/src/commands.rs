@@ -424,14 +424,24 @@ impl<'a> Written<'a> {
             .get("coordinates")
             .and_then(Json::as_str)
             .map(|names| names.split_whitespace().map(String::from).collect());
+        // A coordinate that cannot be read (a string type) is not carried: said, not silent.
+        let readable = |name: &String| match group.array(name) {
+            Ok(array) => Some(array),
+            Err(e) => {
+                if group.arrays().contains(name) {
+                    eprintln!("chunkwise: warning: the coordinate '{name}' is not carried ({e})");
+                }
+                None
+            }
+        };
         let index = dims.iter().filter_map(|dim| {
-            let array = group.array(dim).ok()?;
+            let array = readable(dim)?;
             let own = dims_of(&array);
             (array.shape().len() == 1 && own.first().is_none_or(|d| d == dim))
                 .then(|| (dim.clone(), array, vec![dim.clone()]))
         });
         let aux = auxiliary.iter().flatten().filter_map(|name| {
-            let array = group.array(name).ok()?;
+            let array = readable(name)?;
             let own = dims_of(&array);
             (!dims.contains(name)
                 && own.len() == array.shape().len()

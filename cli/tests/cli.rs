@@ -275,7 +275,12 @@ fn overwrite_never_relabels_another_array() {
         vec![10.0, 20.0, 30.0],
         plain.clone(),
     );
-    let b = labelled_input(&dir.0.join("b.zarr"), 10.0, vec![10.0, 20.0, 30.0], plain);
+    let b = labelled_input(
+        &dir.0.join("b.zarr"),
+        10.0,
+        vec![10.0, 20.0, 30.0],
+        plain.clone(),
+    );
     let out = dir.0.join("out.zarr");
     let at = |name: &str| out.join(name).to_str().unwrap().to_string();
     ok(&["slice", "--dim", "time", "--start", "2", &a, &at("g/ta")]);
@@ -323,6 +328,20 @@ fn overwrite_never_relabels_another_array() {
         "other values than the input's coordinate (at 0: 10 vs 1)",
     );
     ok(&["slice", "--dim", "time", "--start", "2", &a, &at("p/tc")]);
+
+    // A coordinate chunkwise cannot read is not carried, and the tool says so.
+    let unreadable = labelled_input(&dir.0.join("c.zarr"), 2.0, vec![1.0, 2.0, 3.0], plain);
+    let meta = dir.0.join("c.zarr/lat/zarr.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, text.replace("\"float64\"", "\"complex128\"")).unwrap();
+    let run = chunkwise(&["slice", "--dim", "time", &unreadable, &at("c/t")]);
+    assert!(run.status.success());
+    let message = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        message.contains("warning: the coordinate 'lat' is not carried"),
+        "{message}"
+    );
+    assert!(!dir.0.join("out.zarr/c/lat").exists());
 }
 
 /// Integer coordinates are compared exactly: int64 nanosecond timestamps one apart are
