@@ -4,7 +4,7 @@
 use chunkwise::io::zarr::{
     self, AnyArray, Compression, Dataset, GroupOptions, WriteMode, WriteOptions, ZarrVersion,
 };
-use chunkwise::{Array, Config, DType, Reduction, Report};
+use chunkwise::{Array, Config, DType, Reduction, Report, StorageError};
 use ndarray::SliceInfoElem;
 use serde_json::Value as Json;
 
@@ -16,7 +16,8 @@ pub(crate) type Failure = Box<dyn std::error::Error>;
 /// Options every writing command shares.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Output {
-    /// Replace an existing array at the output path.
+    /// Replace an existing array at the output path, and the coordinates of its group
+    /// that disagree with the output if they label nothing else.
     pub(crate) overwrite: bool,
     /// Worker threads (all cores when `None`).
     pub(crate) threads: Option<usize>,
@@ -282,7 +283,11 @@ enum Values {
 
 /// The output of a command written with coordinates: the array, and beside it (in the
 /// output's group) the input's coordinates of its dimensions that the group lacks, as
-/// xarray finds coordinates (1-D arrays named as their dimension, in the input's group).
+/// xarray finds coordinates (1-D arrays named as their dimension, in the input's group,
+/// and those its CF `coordinates` attribute names). Coordinates the group has must agree
+/// with the output's, or be replaced by `--overwrite` where they label nothing else; an
+/// output that would relabel another array of the group is refused before anything is
+/// written.
 struct Written<'a> {
     input: &'a Location,
     output: &'a Location,
@@ -294,9 +299,10 @@ impl<'a> Written<'a> {
         Written { input, output, how }
     }
 
-    /// Writes `values` with `options`, and the coordinates of its dimensions; `sliced` is
-    /// the dimension that the output took a slice of, and the slice. An output at the
-    /// root of its store is an array alone (a store's root cannot hold coordinates too).
+    /// Writes `values` with `options`, and the coordinates of its dimensions (see
+    /// [`Written`]); `sliced` is the dimension that the output took a slice of, and the
+    /// slice. An output at the root of its store is an array alone (a store's root cannot
+    /// hold coordinates too).
     fn store(
         &self,
         values: Values,
@@ -333,52 +339,24 @@ impl<'a> Written<'a> {
             Values::Decoded(x) => dataset.array(name, x, options),
             Values::Stored(x) => dataset.any_array(name, x, options),
         };
-        let existing = zarr::open_group(store, parent).ok();
-        // The group's coordinates this output agrees with (kept), and those that
-        // `--overwrite` replaces by the input's.
-        let (mut present, mut replaced) = (Vec::new(), Vec::new());
-        if let Some(group) = &existing {
-            let index_shapes = dims.iter().zip(&shape).map(|(d, &n)| (d, vec![n]));
+        let at = |node: &str| format!("{store}{}/{node}", parent.trim_end_matches('/'));
+        let opened = zarr::open_group(store, parent);
+        let mut sorted = Sorted::default();
+        if let Ok(group) = &opened {
+            let index_shapes = dims.iter().zip(&shape).map(|(d, &n)| (d.clone(), vec![n]));
             let aux_shapes = coordinates
                 .iter()
                 .filter(|c| !dims.contains(&c.name))
-                .map(|c| (&c.name, c.values.shape()));
-            let at = |coord: &str| format!("{store}{}/{coord}", group.path().trim_end_matches('/'));
-            for (coord, shape) in index_shapes.chain(aux_shapes) {
-                if *coord == name || !group.arrays().contains(coord) {
-                    continue;
-                }
-                let ours = coordinates.iter().find(|c| c.name == *coord);
-                let why = match agrees(group, coord, &shape, ours.map(|c| &c.values)) {
-                    Ok(()) => {
-                        present.push(coord.clone());
-                        continue;
-                    }
-                    Err(why) => format!("{} {why}", at(coord)),
-                };
-                match (self.how.overwrite, ours.is_some()) {
-                    (true, true) => replaced.push((coord.clone(), why)),
-                    (false, true) => {
-                        return Err(format!(
-                            "{why} (write the output into another group, or replace the \
-                             coordinate with --overwrite if it labels nothing else)"
-                        )
-                        .into());
-                    }
-                    (_, false) => {
-                        return Err(format!("{why} (write the output into another group)").into());
-                    }
-                }
-            }
-            if self.how.overwrite {
-                refuse_relabelling(group, (name, &at(name)), &replaced, &coordinates)?;
-            }
+                .map(|c| (c.name.clone(), c.values.shape()));
+            let shapes: Vec<_> = index_shapes.chain(aux_shapes).collect();
+            sorted = sort_coordinates(group, name, &shapes, &coordinates, self.how.overwrite, at)?;
+            refuse_relabelling(group, (name, &at(name)), &sorted, &coordinates)?;
         }
         for coord in coordinates {
-            if coord.name == name || present.contains(&coord.name) {
+            if coord.name == name || sorted.present.contains(&coord.name) {
                 continue;
             }
-            let mode = match replaced.iter().any(|(r, _)| *r == coord.name) {
+            let mode = match sorted.replaced.iter().any(|(r, _)| *r == coord.name) {
                 true => WriteMode::Overwrite,
                 false => WriteMode::Create,
             };
@@ -389,15 +367,21 @@ impl<'a> Written<'a> {
             let options = options.dimension_names(coord.dims.iter().map(String::as_str));
             dataset = dataset.any_array(&coord.name, &coord.values, options);
         }
-        match existing {
-            Some(group) => Ok(group.store(&dataset)?),
-            None if zarr::open(store, parent).is_ok() => {
+        match opened {
+            Ok(group) => Ok(group.store(&dataset)?),
+            Err(_) if zarr::open(store, parent).is_ok() => {
                 Err(format!("{store}{parent} is an array: an output cannot go in it").into())
             }
             // The group and its arrays in one step: a refused output writes nothing.
-            None => {
+            Err(unopened) => {
                 let options = GroupOptions::default().version(version);
-                Ok(dataset.to_zarr(store, parent, &options)?)
+                match dataset.to_zarr(store, parent, &options) {
+                    // Something is there that is not a group chunkwise can open: why not.
+                    Err(chunkwise::Error::Storage(StorageError::AlreadyExists { .. })) => {
+                        Err(unopened.into())
+                    }
+                    written => Ok(written?),
+                }
             }
         }
     }
@@ -417,19 +401,23 @@ impl<'a> Written<'a> {
         let Ok(group) = zarr::open_group(&self.input.store, parent) else {
             return Ok((Vec::new(), None));
         };
-        let auxiliary: Option<Vec<String>> = self
-            .input
-            .open()?
-            .attributes()
-            .get("coordinates")
-            .and_then(Json::as_str)
-            .map(|names| names.split_whitespace().map(String::from).collect());
+        let input = self.input.open()?;
+        let auxiliary: Option<Vec<String>> =
+            input.attributes().contains_key("coordinates").then(|| {
+                cf_coordinates(input.attributes())
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
+            });
         // A coordinate that cannot be read (a string type) is not carried: said, not silent.
         let readable = |name: &String| match group.array(name) {
             Ok(array) => Some(array),
             Err(e) => {
                 if group.arrays().contains(name) {
-                    eprintln!("chunkwise: warning: the coordinate '{name}' is not carried ({e})");
+                    eprintln!(
+                        "chunkwise: warning: the coordinate '{name}' is not written beside the \
+                         output ({e})"
+                    );
                 }
                 None
             }
@@ -440,14 +428,16 @@ impl<'a> Written<'a> {
             (array.shape().len() == 1 && own.first().is_none_or(|d| d == dim))
                 .then(|| (dim.clone(), array, vec![dim.clone()]))
         });
-        let aux = auxiliary.iter().flatten().filter_map(|name| {
-            let array = readable(name)?;
-            let own = dims_of(&array);
-            (!dims.contains(name)
-                && own.len() == array.shape().len()
-                && own.iter().all(|d| dims.contains(d)))
-            .then(|| (name.clone(), array, own))
-        });
+        let aux = auxiliary
+            .iter()
+            .flatten()
+            .filter(|name| !dims.contains(name))
+            .filter_map(|name| {
+                let array = readable(name)?;
+                let own = dims_of(&array);
+                (own.len() == array.shape().len() && own.iter().all(|d| dims.contains(d)))
+                    .then(|| (name.clone(), array, own))
+            });
         let mut coordinates = Vec::new();
         let listed = |name: &String| group.arrays().contains(name);
         for (name, values, own) in index.chain(aux).filter(|(name, _, _)| listed(name)) {
@@ -491,33 +481,90 @@ struct Coordinate {
     dims: Vec<String>,
 }
 
-/// An error if `--overwrite` would relabel an array of `group` that it does not replace:
-/// the coordinates it replaces (`replaced`: each with why it disagrees with the output)
-/// label every other array with one of their dimensions (old or new), that names them in
-/// its CF `coordinates` attribute, or, for a scalar coordinate, every array; and the
-/// output `name` (`shown` in messages), if the group has it, must not be the coordinate of
-/// another array.
+/// The coordinates of an output already in its group: those that agree with the output
+/// (kept as they are), and those that `--overwrite` replaces by the input's (each with why
+/// it disagrees).
+#[derive(Default)]
+struct Sorted {
+    present: Vec<String>,
+    replaced: Vec<(String, String)>,
+}
+
+/// Sorts the output's coordinates of `shapes` (name and shape) that `group` has already
+/// (see [`Sorted`]), or refuses the output: a coordinate that disagrees with it and that
+/// `overwrite` does not allow replacing, or that the input does not have, or that cannot
+/// be read. `at` names a node of the group in messages.
+fn sort_coordinates(
+    group: &zarr::Group,
+    name: &str,
+    shapes: &[(String, Vec<usize>)],
+    coordinates: &[Coordinate],
+    overwrite: bool,
+    at: impl Fn(&str) -> String,
+) -> Result<Sorted, Failure> {
+    let mut sorted = Sorted::default();
+    for (coord, shape) in shapes {
+        if coord == name || !group.arrays().contains(coord) {
+            continue;
+        }
+        let theirs = group.array(coord).map_err(|e| {
+            format!(
+                "{} cannot be read ({e}), and xarray may take it as the output's coordinate \
+                 (write the output into another group)",
+                at(coord)
+            )
+        })?;
+        let ours = coordinates.iter().find(|c| c.name == *coord);
+        let why = match agrees(&theirs, coord, shape, ours.map(|c| &c.values)) {
+            Ok(()) => {
+                sorted.present.push(coord.clone());
+                continue;
+            }
+            Err(why) => format!("{} {why}", at(coord)),
+        };
+        match (overwrite, ours.is_some()) {
+            (true, true) => sorted.replaced.push((coord.clone(), why)),
+            (false, true) => {
+                return Err(format!(
+                    "{why} (write the output into another group, or replace the coordinate \
+                     with --overwrite if it labels nothing else)"
+                )
+                .into());
+            }
+            (_, false) => {
+                return Err(format!("{why} (write the output into another group)").into());
+            }
+        }
+    }
+    Ok(sorted)
+}
+
+/// Refuses an output that would relabel another array of its `group`, as xarray gives an
+/// array every coordinate whose dimensions are all among its own, and those its CF
+/// `coordinates` attribute names:
+/// - the output `name` (`shown` in messages) must not be a coordinate of another array;
+/// - a coordinate that `--overwrite` replaces must label no array but the output and its
+///   coordinates (a scalar coordinate labels every array).
+///
+/// A coordinate new to the group that labels an array already there is written, with a
+/// warning: that array had no labels of that name before.
 fn refuse_relabelling(
     group: &zarr::Group,
     (name, shown): (&str, &str),
-    replaced: &[(String, String)],
+    sorted: &Sorted,
     coordinates: &[Coordinate],
 ) -> Result<(), Failure> {
-    let mut labels = Vec::new();
-    for (coord, why) in replaced {
-        let mut dims = dims_of(&group.array(coord)?);
-        let new = coordinates.iter().filter(|c| c.name == *coord);
-        dims.extend(new.flat_map(|c| c.dims.iter().cloned()));
-        labels.push((coord, dims, why));
-    }
-    let output_exists = group.arrays().iter().any(|a| a == name);
-    let is_replaced = |a: &str| a == name || replaced.iter().any(|(r, _)| r == a);
-    for other in group.arrays().iter().filter(|a| !is_replaced(a)) {
+    let ours = |array: &str| {
+        array == name
+            || sorted.present.iter().any(|p| p == array)
+            || coordinates.iter().any(|c| c.name == array)
+    };
+    for other in group.arrays().iter().filter(|a| !ours(a)) {
         let array = match group.array(other) {
             Ok(array) => array,
-            // Its dimensions are unknown: it may be labelled by what is replaced.
-            Err(e) => match labels.first() {
-                Some((_, _, why)) => {
+            Err(e) => match sorted.replaced.first() {
+                // Its dimensions are unknown: it may be labelled by what is replaced.
+                Some((_, why)) => {
                     return Err(format!(
                         "{why}, and --overwrite does not replace it: the group's array \
                          '{other}' may use it, and cannot be read ({e})"
@@ -528,47 +575,71 @@ fn refuse_relabelling(
             },
         };
         let own = dims_of(&array);
-        let named: Vec<&str> = array
-            .attributes()
-            .get("coordinates")
-            .and_then(Json::as_str)
-            .map_or_else(Vec::new, |names| names.split_whitespace().collect());
-        for (coord, dims, why) in &labels {
-            let how = match own.iter().find(|d| dims.contains(d)) {
-                _ if named.contains(&coord.as_str()) => "its coordinates attribute names it".into(),
-                _ if dims.is_empty() => "a scalar coordinate labels every array".into(),
-                Some(dim) => format!("dimension {dim}"),
-                None => continue,
-            };
+        let named = cf_coordinates(array.attributes());
+        // How `coord` of dimensions `dims` labels `other`, if it does.
+        let labels = |coord: &str, dims: &[String]| -> Option<&str> {
+            if named.contains(&coord) {
+                Some("its coordinates attribute names it")
+            } else if dims.is_empty() {
+                Some("a scalar coordinate labels every array")
+            } else {
+                dims.iter()
+                    .all(|d| own.contains(d))
+                    .then_some("its dimensions are all the array's")
+            }
+        };
+        if own.iter().any(|d| d == name) || named.contains(&name) {
             return Err(format!(
-                "{why}, and --overwrite does not replace it: it also labels the group's \
-                 array '{other}' ({how}; write the output into another group)"
+                "{shown} would be a coordinate of the group's array '{other}' (write the \
+                 output into another group, or under another name)"
             )
             .into());
         }
-        if output_exists && (own.iter().any(|d| d == name) || named.contains(&name)) {
-            return Err(format!(
-                "{shown} is a coordinate of the group's array '{other}': --overwrite does \
-                 not replace it (write the output into another group)"
-            )
-            .into());
+        for (coord, why) in &sorted.replaced {
+            let old = dims_of(&group.array(coord)?);
+            let new = coordinates.iter().find(|c| c.name == *coord);
+            let how = labels(coord, &old).or_else(|| new.and_then(|c| labels(coord, &c.dims)));
+            if let Some(how) = how {
+                return Err(format!(
+                    "{why}, and --overwrite does not replace it: it also labels the group's \
+                     array '{other}' ({how}; write the output into another group)"
+                )
+                .into());
+            }
+        }
+        let added = coordinates.iter().filter(|c| {
+            c.name != name && !sorted.present.contains(&c.name) && !group.arrays().contains(&c.name)
+        });
+        for coord in added.filter(|c| labels(&c.name, &c.dims).is_some()) {
+            eprintln!(
+                "chunkwise: warning: the coordinate '{}' written beside the output also \
+                 labels the group's array '{other}', which had none of that name",
+                coord.name
+            );
         }
     }
     Ok(())
 }
 
-/// Why the array `coord` of the output's `group` cannot be the coordinate `coord` of the
-/// output, of `shape`, if it cannot: xarray takes it as the coordinate of every array of
-/// the group with its dimensions, so it must have that shape and, where the input has the
-/// coordinate (`ours`), its values (a group holds one coordinate of each name: outputs on
-/// other grids go into groups of their own).
+/// The names a CF `coordinates` attribute lists (none if there is none).
+fn cf_coordinates(attributes: &serde_json::Map<String, Json>) -> Vec<&str> {
+    attributes
+        .get("coordinates")
+        .and_then(Json::as_str)
+        .map_or_else(Vec::new, |names| names.split_whitespace().collect())
+}
+
+/// Why `theirs`, the array `coord` of the output's group, cannot be the coordinate `coord`
+/// of the output, of `shape`, if it cannot: xarray takes it as the coordinate of every
+/// array of the group with its dimensions, so it must have that shape and, where the input
+/// has the coordinate (`ours`), its values, `units` and `calendar` (a group holds one
+/// coordinate of each name: outputs on other grids go into groups of their own).
 fn agrees(
-    group: &zarr::Group,
+    theirs: &AnyArray,
     coord: &str,
     shape: &[usize],
     ours: Option<&AnyArray>,
 ) -> Result<(), Failure> {
-    let theirs = group.array(coord)?;
     if theirs.shape() != shape {
         return Err(format!(
             "exists with shape {:?}, but the output's coordinate '{coord}' has shape \
@@ -592,7 +663,7 @@ fn agrees(
             .into());
         }
     }
-    if let Some((i, a, b)) = first_difference(&theirs, ours)? {
+    if let Some((i, a, b)) = first_difference(theirs, ours)? {
         return Err(format!(
             "exists with other values than the input's coordinate (at {i}: {a} vs {b}): \
              xarray would label the output with them",
@@ -603,9 +674,9 @@ fn agrees(
 }
 
 /// The first element where `a` and `b` (of one shape) differ as xarray reads them, as its
-/// flat index and the two values, or `None` if they are equal (NaN equal to NaN).
-/// Integers are compared exactly (int64 timestamps in nanoseconds are not exact as f64);
-/// values packed by `scale_factor` or `add_offset` (either of them) are compared unpacked.
+/// flat index and the two values, or `None` if they are equal: integers (unpacked) exactly,
+/// as int64 timestamps in nanoseconds are not exact as f64; then every value as xarray
+/// decodes it (fill and missing values NaN, equal to NaN; packed values unpacked).
 fn first_difference(
     a: &AnyArray,
     b: &AnyArray,
@@ -614,13 +685,10 @@ fn first_difference(
         let attributes = x.attributes();
         attributes.contains_key("scale_factor") || attributes.contains_key("add_offset")
     };
-    if packed(a) || packed(b) {
-        return first_float_difference(a.decode_cf::<f64>()?, b.decode_cf::<f64>()?);
-    }
-    let integral = |x: &AnyArray| !matches!(x.dtype(), DType::F32 | DType::F64);
+    let integral = |x: &AnyArray| !matches!(x.dtype(), DType::F32 | DType::F64) && !packed(x);
     if integral(a) && integral(b) {
-        // As i64 (a u64 wraps, one to one); the f64 comparison below tells a wrapped u64
-        // from the negative i64 it wraps to.
+        // As i64: one to one, a u64 above i64::MAX wrapping to a negative value, which
+        // the decoded comparison below tells from a true negative one.
         let (x, y) = (a.astype::<i64>().compute()?, b.astype::<i64>().compute()?);
         let shown = |array: &AnyArray, value: i64| match array.dtype() {
             DType::U64 => (value as u64).to_string(),
@@ -630,7 +698,7 @@ fn first_difference(
             return Ok(Some((i, shown(a, *p), shown(b, *q))));
         }
     }
-    first_float_difference(a.astype::<f64>(), b.astype::<f64>())
+    first_float_difference(a.decode_cf::<f64>()?, b.decode_cf::<f64>()?)
 }
 
 /// [`first_difference`] of two arrays of f64.

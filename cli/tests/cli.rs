@@ -288,11 +288,11 @@ fn overwrite_never_relabels_another_array() {
     let mean = ["reduce", "--op", "mean", "--dim", "time", "--overwrite"];
     refused(
         &[&mean[..], &[&b, &at("g/tb")]].concat(),
-        "a scalar coordinate labels every array",
+        "it also labels the group's array 'ta' (its coordinates attribute names it",
     );
     refused(
         &[&mean[..], &[&a, &at("g/lat")]].concat(),
-        "is a coordinate of the group's array 'ta'",
+        "would be a coordinate of the group's array 'ta'",
     );
     assert!(!out.join("g/tb").exists());
     assert_eq!(read(&out, "/g/height").into_raw_vec_and_offset().0, [2.0]);
@@ -338,10 +338,24 @@ fn overwrite_never_relabels_another_array() {
     assert!(run.status.success());
     let message = String::from_utf8_lossy(&run.stderr);
     assert!(
-        message.contains("warning: the coordinate 'lat' is not carried"),
+        message.contains("warning: the coordinate 'lat' is not written beside the output"),
         "{message}"
     );
     assert!(!dir.0.join("out.zarr/c/lat").exists());
+    // Named as a dimension of `t`, an output would become its coordinate: refused.
+    let lat_mean = ["reduce", "--op", "mean", "--dim", "lat", &a, &at("c/lat")];
+    refused(&lat_mean, "would be a coordinate of the group's array 't'");
+    // A coordinate new to the group that labels `t` is written, and the tool says so.
+    let run = chunkwise(&["slice", "--dim", "time", &a, &at("c/t2")]);
+    assert!(run.status.success());
+    let message = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        message.contains(
+            "the coordinate 'lat' written beside the output also labels the group's array 't'"
+        ),
+        "{message}"
+    );
+    assert_eq!(read(&out, "/c/lat").as_slice().unwrap(), [10.0, 20.0, 30.0]);
 }
 
 /// Integer coordinates are compared exactly: int64 nanosecond timestamps one apart are
@@ -949,7 +963,7 @@ fn outputs_carry_the_auxiliary_coordinates_of_the_dimensions_they_keep() {
     ]);
     let rows_args = ["slice", "--dim", "y", "--start", "1", tas];
     ok(&[&rows_args[..], &[rows.join("r").to_str().unwrap()]].concat());
-    let read = "import sys, json, xarray as xr\n\
+    let script = "import sys, json, xarray as xr\n\
                 m = xr.open_zarr(sys.argv[1], consolidated=True)\n\
                 r = xr.open_zarr(sys.argv[2], consolidated=True)\n\
                 print(json.dumps({'m': sorted(m.m.coords), 'r': sorted(r.r.coords),\n\
@@ -958,7 +972,7 @@ fn outputs_carry_the_auxiliary_coordinates_of_the_dimensions_they_keep() {
                   'units': m.lat.attrs['units'], 'label': r.label.values.tolist(),\n\
                   'm_vars': sorted(m.data_vars)}))";
     let seen: serde_json::Value =
-        serde_json::from_str(&run_python(&python, read, &[&means, &rows])).unwrap();
+        serde_json::from_str(&run_python(&python, script, &[&means, &rows])).unwrap();
     let lat = |y0: usize| -> Vec<Vec<f64>> {
         (y0..3)
             .map(|y| (0..5).map(|x| (10 * y + x) as f64).collect())
@@ -995,6 +1009,21 @@ fn outputs_carry_the_auxiliary_coordinates_of_the_dimensions_they_keep() {
         .collect();
     named.sort();
     assert_eq!(named, ["height", "lat", "lon"]);
+    // Run again on other rows: y, lat and lon label only the output (x, which lat and lon
+    // share a dimension with, keeps its own values), so --overwrite replaces them.
+    let other_rows = ["slice", "--overwrite", "--dim", "y", "--start", "2", tas];
+    ok(&[&other_rows[..], &[rows.join("r").to_str().unwrap()]].concat());
+    assert_eq!(
+        read(&rows, "/lat"),
+        ndarray::Array2::from_shape_vec((1, 5), lat(2).concat())
+            .unwrap()
+            .into_dyn()
+    );
+    assert_eq!(read(&rows, "/y").as_slice().unwrap(), [2.0]);
+    assert_eq!(
+        read(&rows, "/x").as_slice().unwrap(),
+        [0.0, 1.0, 2.0, 3.0, 4.0]
+    );
 }
 
 #[test]
