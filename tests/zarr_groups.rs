@@ -664,6 +664,18 @@ fn groups_list_arrays_their_consolidated_metadata_has_not_seen() {
             matches!(&refused, Err(Error::Build(e)) if e.to_string().contains("\"y\"")),
             "{version:?}: {refused:?}"
         );
+        // A child that cannot be read makes the group fail to open, saying so, rather
+        // than be listed from consolidated metadata that may not know it.
+        let meta = match version {
+            ZarrVersion::V2 => "g/y/.zarray",
+            _ => "g/y/zarr.json",
+        };
+        std::fs::write(d.join(meta), "{ not json").unwrap();
+        let unreadable = zarr::open_group(d.path(), "g");
+        assert!(
+            matches!(&unreadable, Err(e) if e.to_string().contains("y")),
+            "{version:?}: {unreadable:?}"
+        );
     }
 }
 

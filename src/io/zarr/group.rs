@@ -289,8 +289,8 @@ pub fn open_group(store: impl IntoStore, path: &str) -> Result<Group> {
     let attributes = group.attributes().clone();
     // Listed where the store can list (always current: zarrs would list a v3 group from
     // its consolidated metadata, which misses what was added without consolidating, as
-    // zarr-python's `create_array` adds); else (HTTP) from the consolidated metadata, as
-    // zarr-python and xarray open such groups.
+    // zarr-python's `create_array` adds); else (HTTP, or a custom store that cannot) from
+    // the consolidated metadata, as zarr-python and xarray open such groups.
     group.set_consolidated_metadata(None);
     let (arrays, groups) = match group.children(false) {
         Ok(children) => {
@@ -309,6 +309,9 @@ pub fn open_group(store: impl IntoStore, path: &str) -> Result<Group> {
             };
             (names(true), names(false))
         }
+        // A store that lists says why it did not (an unreadable child): the consolidated
+        // metadata may not know the group as it is.
+        Err(e) if store.lists() => return Err(store.error(&node_path, e)),
         Err(e) => consolidated_children(&store, &node_path)?.ok_or_else(|| {
             store.error(
                 &node_path,

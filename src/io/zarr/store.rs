@@ -164,6 +164,16 @@ impl Store {
         self.url.is_some()
     }
 
+    /// Whether the store is known to list its keys: a directory or an S3 store (not an
+    /// HTTP store, nor a custom one, which may not).
+    pub(crate) fn lists(&self) -> bool {
+        #[cfg(feature = "object-store")]
+        if let Some(remote) = &self.remote {
+            return remote.read_only().is_none();
+        }
+        self.path.is_some()
+    }
+
     /// An error unless the store can be written (HTTP stores only read).
     pub(crate) fn check_writable(&self) -> Result<()> {
         #[cfg(feature = "object-store")]
