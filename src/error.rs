@@ -361,7 +361,7 @@ pub enum StorageError {
     },
     /// Writing would replace an existing array, and the write mode does not allow it.
     #[error(
-        "an array or group already exists at {path} (use WriteMode::Overwrite or WriteMode::Resume)"
+        "an array or group already exists at {path} (set WriteMode::Overwrite or WriteMode::Resume in the array's WriteOptions, or a group's GroupOptions: a group's mode is not its arrays')"
     )]
     AlreadyExists {
         /// The array's path.

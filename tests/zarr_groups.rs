@@ -679,6 +679,86 @@ fn groups_list_arrays_their_consolidated_metadata_has_not_seen() {
     }
 }
 
+/// A dataset grows along a dimension as xarray's `to_zarr(append_dim=...)` grows it: the
+/// data and its coordinate together, in chunks the append does not align with, and
+/// xarray opens the grown group (through consolidated metadata and without) with the
+/// values a dense concatenation gives. An append that would leave the group's arrays
+/// disagreeing is refused, writing nothing.
+#[test]
+fn datasets_grow_along_a_dimension_together() {
+    for version in VERSIONS {
+        let d = TempDir::new(&format!("groups-append-{version:?}"));
+        let rows = |from: usize, n: usize| {
+            let values: Vec<f32> = (from * 3..(from + n) * 3).map(|i| i as f32 * 0.5).collect();
+            let tas = ArrayD::from_shape_vec(IxDyn(&[n, 3]), values).unwrap();
+            let tas = from_ndarray(&tas, [5, 3]).unwrap();
+            let time: Vec<f64> = (from..from + n).map(|t| 100.0 + t as f64).collect();
+            Dataset::new()
+                .coord(
+                    "time",
+                    time,
+                    WriteOptions::default().units("days since 2000-01-01"),
+                )
+                .array(
+                    "tas",
+                    &tas,
+                    WriteOptions::default()
+                        .dimension_names(["time", "lat"])
+                        .fill_value(f64::NAN)
+                        .units("K"),
+                )
+        };
+        let first = rows(0, 10).coord("lat", vec![-10.0, 0.0, 10.0], WriteOptions::default());
+        first
+            .to_zarr(d.path(), "g/sub", &GroupOptions::default().version(version))
+            .unwrap();
+        let group = zarr::open_group(d.path(), "g/sub").unwrap();
+        group.append(&rows(10, 7), "time").unwrap();
+
+        // Refused, and nothing written: tas alone (time would keep its length), an
+        // array the group lacks, a dimension tas lacks, lengths that disagree.
+        let snapshot = || -> Vec<(String, Vec<u8>)> {
+            let files = files_under(d.path()).into_iter();
+            files
+                .map(|f| (f.clone(), std::fs::read(d.join(&f)).unwrap()))
+                .collect()
+        };
+        let before = snapshot();
+        let more = from_ndarray(&ArrayD::<f32>::zeros(IxDyn(&[2, 3])), [2, 3]).unwrap();
+        let alone = Dataset::new().array("tas", &more, WriteOptions::default());
+        let refused = group.append(&alone, "time").unwrap_err().to_string();
+        assert!(refused.contains("\"time\" has the dimension"), "{refused}");
+        let stranger = Dataset::new().array("pr", &more, WriteOptions::default());
+        assert!(group.append(&stranger, "time").is_err());
+        assert!(group.append(&rows(17, 2), "depth").is_err());
+        let short_time = Dataset::new()
+            .coord("time", vec![1.0], WriteOptions::default())
+            .array("tas", &more, WriteOptions::default());
+        let refused = group.append(&short_time, "time").unwrap_err().to_string();
+        assert!(refused.contains("grow together"), "{refused}");
+        assert!(snapshot() == before, "{version:?}: a refused append wrote");
+
+        let Some(python) = python() else { continue };
+        let seen = described(&python, d.path(), Some("g/sub"));
+        let xr = &seen["xarray"];
+        if xr.is_null() {
+            continue;
+        }
+        assert_eq!(xr["dims"], json!({"time": 17, "lat": 3}), "{version:?}");
+        assert_eq!(seen["xarray_unconsolidated_agrees"], true, "{version:?}");
+        // Decoded by xarray as datetime64[ns]: 2000-01-01 is day 10957 of the epoch.
+        let nanoseconds: Vec<i64> = (0..17)
+            .map(|t| (10957 + 100 + t) * 86_400 * 1_000_000_000)
+            .collect();
+        assert_eq!(xr["variables"]["time"]["values"], json!(nanoseconds));
+        assert_eq!(
+            xr["variables"]["tas"]["values"],
+            listed((0..51).map(|i| f64::from(i as f32 * 0.5)))
+        );
+        assert_eq!(xr["variables"]["tas"]["attrs"]["units"], "K");
+    }
+}
+
 #[test]
 fn a_group_replaced_in_one_step_is_what_xarray_opens() {
     for version in VERSIONS {

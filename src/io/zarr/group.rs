@@ -8,6 +8,7 @@ use zarrs::group::Group as ZGroup;
 use zarrs::node::NodeMetadata;
 use zarrs::storage::store::MemoryStore;
 
+use super::append::append_dataset;
 use super::dataset::Dataset;
 use super::erasure::{ERASED_FIRST, Place, note_erased, refuse_reading};
 use super::hierarchy::{
@@ -420,5 +421,48 @@ impl Group {
             Ok(String::new())
         })?;
         Ok(report)
+    }
+
+    /// Appends every array of `dataset` to the array of its name in this group along the
+    /// dimension `dim`, in one run, as xarray's `Dataset.to_zarr(append_dim=...)` grows a
+    /// dataset (a day's data and its `time` coordinate): inputs the arrays share are read
+    /// once, and the stored shapes grow only once all the new data is written.
+    ///
+    /// Each array is appended as it is stored (its chunks, codecs and fill value: the
+    /// dataset's write options are not used), along the axis its dimension names call
+    /// `dim`; the other axes must match. Refused before anything is written: an array the
+    /// group does not have or that has no dimension `dim`, arrays that would not grow from
+    /// one length by one length, an array of the group with dimension `dim` that the
+    /// dataset leaves out (it would keep its length, and xarray could not open the
+    /// group), and a computation that reads an array the append grows, other than its own
+    /// target as [`Array::to_zarr_region`](crate::Array::to_zarr_region) allows.
+    ///
+    /// ```
+    /// use chunkwise::io::zarr::{self, Dataset, GroupOptions, WriteOptions};
+    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-append-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let day = |first: f64| {
+    ///     let tas = chunkwise::full::<f64>(&[2, 3], first, [2, 3]).unwrap();
+    ///     Dataset::new()
+    ///         .coord("time", vec![first, first + 1.0], WriteOptions::default())
+    ///         .array("tas", &tas, WriteOptions::default().dimension_names(["time", "lat"]))
+    /// };
+    /// day(0.0).to_zarr(&dir, "/", &GroupOptions::default()).unwrap();
+    /// let group = zarr::open_group(&dir, "/").unwrap();
+    /// group.append(&day(2.0), "time").unwrap();
+    /// let time = group.array("time").unwrap().into_typed::<f64>().unwrap().compute().unwrap();
+    /// assert_eq!(time.as_slice().unwrap(), [0.0, 1.0, 2.0, 3.0]);
+    /// assert_eq!(group.array("tas").unwrap().shape(), [4, 3]);
+    /// // Appending to tas alone would leave time shorter: refused.
+    /// let tas = chunkwise::full::<f64>(&[1, 3], 9.0, [1, 3]).unwrap();
+    /// let alone = Dataset::new().array("tas", &tas, WriteOptions::default());
+    /// assert!(group.append(&alone, "time").is_err());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn append(&self, dataset: &Dataset, dim: &str) -> Result<Report> {
+        self.store.check_writable()?;
+        // Listed again: arrays added since this group was opened must grow too.
+        let now = open_group(self.store.clone(), &self.path)?;
+        append_dataset(&self.store, &self.path, &now.arrays, dataset, dim)
     }
 }

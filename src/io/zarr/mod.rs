@@ -14,6 +14,7 @@
 //! # }
 //! ```
 
+mod append;
 mod cf;
 mod dataset;
 mod direct;

@@ -12,6 +12,7 @@ use serde_json::{Map, Value as Json};
 use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
+use super::append::{Append, open_handle, run_appends};
 use super::erasure::{ERASED_FIRST, Place, RESUMED, note_erased, refuse_reading};
 use super::format::StoredFormat;
 use super::hierarchy::{ensure_parents, refresh_consolidated};
@@ -765,7 +766,9 @@ impl<T: Element> Array<T> {
     /// (the other axes must match, and so must the element type). The new part is written
     /// first, into chunks past the stored shape that readers do not see; the stored shape
     /// grows only once all of them are written. So a refused or failed append leaves the
-    /// array as it was, and a killed one leaves the old array, whole.
+    /// array as it was, and a killed one leaves the old array, whole. To grow the arrays of
+    /// a group's dimension together (data and coordinate, as xarray needs them), use
+    /// [`Group::append`](super::Group::append).
     pub fn append_zarr(
         &self,
         store: impl IntoStore,
@@ -777,56 +780,14 @@ impl<T: Element> Array<T> {
         let store = store.into_store()?;
         store.check_writable()?;
         let node_path = node_path(path)?;
-        let mut array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
-            .map_err(|e| store.error(&node_path, e))?;
-        let old: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
-        let shape = self.shape();
-        let fits = old.len() == shape.len()
-            && axis < old.len()
-            && old
-                .iter()
-                .zip(&shape)
-                .enumerate()
-                .all(|(a, (o, n))| a == axis || o == n);
-        if !fits {
-            let mut expected = old.clone();
-            if axis < expected.len() {
-                expected[axis] = shape.get(axis).copied().unwrap_or(0);
-            }
-            return Err(Error::Build(BuildError::ShapeMismatch {
-                op: format!("append_zarr along axis {axis}"),
-                expected,
-                found: shape,
-            }));
-        }
-        let mut grown = old.clone();
-        grown[axis] = old[axis].saturating_add(shape[axis]);
-        crate::chunks::check_size(&grown, T::DTYPE.size())?;
-        let grown: Vec<u64> = grown.iter().map(|&n| n as u64).collect();
-        // Grown in this handle only: the stored metadata changes after the data is written.
-        array
-            .set_shape(grown.clone())
-            .map_err(|e| store.error(&node_path, e))?;
-        let region: Vec<std::ops::Range<usize>> = old
-            .iter()
-            .enumerate()
-            .map(|(a, &n)| if a == axis { n..n + shape[axis] } else { 0..n })
-            .collect();
-        let array = Arc::new(array);
-        let report =
-            self.write_region("append_zarr", store.clone(), array.clone(), &region, config)?;
-        config.on_root(|| {
-            // Only the shape changes: the rest of the document stays as its writer wrote it.
-            super::hierarchy::set_stored_shape(&store, &node_path, &grown)?;
-            // Consolidated metadata above the array would still give the old shape.
-            refresh_consolidated(&store, &node_path)?;
-            Ok(String::new())
-        })?;
-        Ok(report)
+        let handle = open_handle(&store, &node_path)?;
+        let input = (&self.shape()[..], T::DTYPE.size());
+        let append = Append::prepare(&store, handle, &node_path, input, axis, "append_zarr")?;
+        let sink = append.sink(&self.node, &store, "append_zarr")?;
+        run_appends(&store, &[append], &[sink], config)
     }
 
-    /// Writes the array into `region` of `array` for `op` (checked against its element type
-    /// and shape, and for reads that would race the write, before anything is written).
+    /// Writes the array into `region` of `array` for `op` (see [`region_sink`]).
     fn write_region(
         &self,
         op: &str,
@@ -835,37 +796,66 @@ impl<T: Element> Array<T> {
         region: &[std::ops::Range<usize>],
         config: &Config,
     ) -> Result<Report> {
-        let path = array.path().to_string();
-        let dtype = super::read::stored_dtype(&array, &path)?;
-        if dtype != T::DTYPE {
-            return Err(Error::Build(BuildError::DTypeMismatch {
-                expected: dtype,
-                found: T::DTYPE,
-            }));
-        }
-        let stored: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
-        let region_shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
-        let inside = region.len() == stored.len()
-            && region
-                .iter()
-                .zip(&stored)
-                .all(|(r, &n)| r.start <= r.end && r.end <= n);
-        if !inside || region_shape != self.shape() {
-            return Err(Error::Build(BuildError::ShapeMismatch {
-                op: format!("{op} into {region:?} of an array of shape {stored:?}"),
-                expected: region_shape,
-                found: self.shape(),
-            }));
-        }
-        let units = super::read::storage_grid(&array)?;
-        refuse_racing_reads(&self.node, &Place::of(&store, &path), region, &units, op)?;
-        // Tiles cut at the storage chunk (or shard) boundaries, so each lies in one storage
-        // unit and no two tasks write the same unit.
-        let local = units.restrict(region);
-        let input = rechunk(&self.node, local.clone());
-        let origin: Vec<usize> = region.iter().map(|r| r.start).collect();
-        let array = Arc::new(guarded_for_writes(&array, &store)?);
-        let sink = sink_node(input, array, store, local, origin, HashSet::new());
+        let sink = region_sink(&self.node, op, store, array, region)?;
         run_sinks(&[sink], config)
     }
+}
+
+/// The sink that writes `input` into `region` of `array` for `op`, checked before anything
+/// is written: against the array's element type and shape, and for reads that would race
+/// the write.
+pub(crate) fn region_sink(
+    input: &Arc<Node>,
+    op: &str,
+    store: Store,
+    array: Arc<Handle>,
+    region: &[std::ops::Range<usize>],
+) -> Result<Arc<Node>> {
+    let path = array.path().to_string();
+    let dtype = super::read::stored_dtype(&array, &path)?;
+    if dtype != input.dtype {
+        return Err(Error::Build(BuildError::DTypeMismatch {
+            expected: dtype,
+            found: input.dtype,
+        }));
+    }
+    let stored: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
+    let inside = region.len() == stored.len()
+        && region
+            .iter()
+            .zip(&stored)
+            .all(|(r, &n)| r.start <= r.end && r.end <= n);
+    if !inside {
+        return Err(Error::Build(BuildError::InvalidArgument {
+            op: op.into(),
+            reason: format!(
+                "the region {region:?} is not inside the array {path} of shape {stored:?} \
+                 (one range per axis, start <= end <= length)"
+            ),
+        }));
+    }
+    let region_shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
+    if region_shape != input.shape() {
+        return Err(Error::Build(BuildError::ShapeMismatch {
+            op: format!("{op} into {region:?} of {path}"),
+            expected: region_shape,
+            found: input.shape(),
+        }));
+    }
+    let units = super::read::storage_grid(&array)?;
+    refuse_racing_reads(input, &Place::of(&store, &path), region, &units, op)?;
+    // Tiles cut at the storage chunk (or shard) boundaries, so each lies in one storage
+    // unit and no two tasks write the same unit.
+    let local = units.restrict(region);
+    let input = rechunk(input, local.clone());
+    let origin: Vec<usize> = region.iter().map(|r| r.start).collect();
+    let array = Arc::new(guarded_for_writes(&array, &store)?);
+    Ok(sink_node(
+        input,
+        array,
+        store,
+        local,
+        origin,
+        HashSet::new(),
+    ))
 }
