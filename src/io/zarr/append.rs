@@ -4,7 +4,7 @@
 //! The new part is written first, into chunks past the stored shape that readers do not
 //! see; the stored shapes grow only once all of them are written. So a refused or failed
 //! append leaves the arrays as they were, and a killed one leaves the old arrays, whole
-//! (or, killed between the shape updates of a group's arrays, the first of them grown).
+//! (or, killed between the shape updates of a group's arrays, those already grown).
 //!
 //! [`Group::append`]: super::Group::append
 
@@ -15,34 +15,40 @@ use super::dataset::Dataset;
 use super::erasure::{Place, refuse_reading};
 use super::hierarchy::{refresh_consolidated, set_stored_shape};
 use super::read::dimension_names;
-use super::store::{Handle, Store};
+use super::store::Store;
 use super::write::region_sink;
 use crate::error::{BuildError, Error, Result};
 use crate::exec::{Config, Report, run_sinks};
 use crate::graph::Node;
 
-/// One array's append, checked: the array grown in this handle only (the stored metadata
-/// changes after the data is written), and the region the new part goes into.
+const GROUP_APPEND: &str = "Group::append";
+
+/// One array's append, checked: the sink that writes the new part past the stored shape,
+/// the region it goes into, and the shape to store once it is written.
 pub(crate) struct Append {
     node_path: String,
-    handle: Arc<Handle>,
+    sink: Arc<Node>,
     region: Vec<Range<usize>>,
     grown: Vec<u64>,
 }
 
 impl Append {
-    /// Checks an append of an array of `shape` (elements of `itemsize` bytes) along `axis`
-    /// to the array `handle` at `node_path`, for `op` (the other axes must match), and
-    /// grows the handle.
+    /// Checks the append of `input` along `axis` to the array at `node_path` of `store`,
+    /// for `op`: the other axes must match, and the element type (see [`region_sink`]).
+    /// Nothing is written.
     pub(crate) fn prepare(
         store: &Store,
-        mut handle: Handle,
         node_path: &str,
-        (shape, itemsize): (&[usize], usize),
+        input: &Arc<Node>,
         axis: usize,
         op: &str,
     ) -> Result<Append> {
+        if let Some(e) = input.first_error() {
+            return Err(e);
+        }
+        let mut handle = store.open_array(node_path)?;
         let old: Vec<usize> = handle.shape().iter().map(|&n| n as usize).collect();
+        let shape = input.shape();
         let fits = old.len() == shape.len()
             && axis < old.len()
             && (0..old.len()).all(|a| a == axis || old[a] == shape[a]);
@@ -54,52 +60,45 @@ impl Append {
             return Err(Error::Build(BuildError::ShapeMismatch {
                 op: format!("{op} along axis {axis} of {node_path}"),
                 expected,
-                found: shape.to_vec(),
+                found: shape,
             }));
         }
         let mut grown = old.clone();
         grown[axis] = old[axis].saturating_add(shape[axis]);
-        crate::chunks::check_size(&grown, itemsize)?;
+        crate::chunks::check_size(&grown, input.dtype.size())?;
         let grown: Vec<u64> = grown.iter().map(|&n| n as u64).collect();
+        // Grown in this handle only: the stored metadata changes after the data is written.
         handle
             .set_shape(grown.clone())
             .map_err(|e| store.error(node_path, e))?;
-        let region = (0..old.len())
+        let region: Vec<Range<usize>> = (0..old.len())
             .map(|a| match a == axis {
                 true => old[a]..old[a] + shape[a],
                 false => 0..old[a],
             })
             .collect();
+        let sink = region_sink(input, op, store.clone(), Arc::new(handle), &region)?;
         Ok(Append {
             node_path: node_path.to_string(),
-            handle: Arc::new(handle),
+            sink,
             region,
             grown,
         })
     }
-
-    /// The sink that writes `input` into the new part (see [`region_sink`]).
-    pub(crate) fn sink(&self, input: &Arc<Node>, store: &Store, op: &str) -> Result<Arc<Node>> {
-        region_sink(input, op, store.clone(), self.handle.clone(), &self.region)
-    }
 }
 
-/// Computes the `sinks` of `appends` in one run, then grows the stored shapes (on the root
-/// rank) and the consolidated metadata above them.
-pub(crate) fn run_appends(
-    store: &Store,
-    appends: &[Append],
-    sinks: &[Arc<Node>],
-    config: &Config,
-) -> Result<Report> {
-    let report = run_sinks(sinks, config)?;
+/// Computes `appends` in one run, then grows their stored shapes (on the root rank) and
+/// the consolidated metadata above them.
+pub(crate) fn run_appends(store: &Store, appends: &[Append], config: &Config) -> Result<Report> {
+    let sinks: Vec<Arc<Node>> = appends.iter().map(|a| a.sink.clone()).collect();
+    let report = run_sinks(&sinks, config)?;
     config.on_root(|| {
         // Only the shapes change: the rest of each document stays as its writer wrote it.
         for append in appends {
             set_stored_shape(store, &append.node_path, &append.grown)?;
         }
-        // Consolidated metadata above the arrays would still give the old shapes: the
-        // groups above each parent consolidated again, once.
+        // Consolidated metadata would still give the old shapes: each parent of the arrays
+        // and the groups above it consolidated again, once.
         let mut refreshed: Vec<&str> = Vec::new();
         for append in appends {
             let parent = append.node_path.rsplit_once('/').map_or("", |(p, _)| p);
@@ -113,97 +112,140 @@ pub(crate) fn run_appends(
     Ok(report)
 }
 
+/// The error of a group append that cannot be made.
+fn refused(reason: String) -> Error {
+    Error::Build(BuildError::InvalidArgument {
+        op: GROUP_APPEND.into(),
+        reason,
+    })
+}
+
 /// Appends every array of `dataset` to the array of its name in the group at `group_path`
-/// (which holds `arrays`) along dimension `dim` (see [`Group::append`]).
+/// of `store` along dimension `dim` (see [`Group::append`]).
 ///
 /// [`Group::append`]: super::Group::append
 pub(crate) fn append_dataset(
     store: &Store,
     group_path: &str,
-    arrays: &[String],
     dataset: &Dataset,
     dim: &str,
 ) -> Result<Report> {
-    const OP: &str = "Group::append";
     let config = dataset.run_config();
-    let invalid = |reason: String| {
-        Error::Build(BuildError::InvalidArgument {
-            op: OP.into(),
-            reason,
-        })
-    };
-    let child = |name: &str| format!("{}/{name}", group_path.trim_end_matches('/'));
-    let checks = || -> Result<(Vec<Append>, Vec<Arc<Node>>)> {
+    let checks = || -> Result<Vec<Append>> {
         dataset.check()?;
-        let mut appends = Vec::new();
-        let mut lengths: Option<(usize, usize, &str)> = None;
-        for (name, node, _) in dataset.entries() {
-            if !arrays.iter().any(|a| a == name) {
-                return Err(invalid(format!(
-                    "the group has no array {name:?} to append to"
-                )));
-            }
-            let node_path = child(name);
-            let handle = open_handle(store, &node_path)?;
-            let axis = dimension_names(&handle)
-                .and_then(|names| names.iter().position(|d| d.as_deref() == Some(dim)))
-                .ok_or_else(|| invalid(format!("the array {name:?} has no dimension {dim:?}")))?;
-            let input = (&node.shape()[..], node.dtype.size());
-            let append = Append::prepare(store, handle, &node_path, input, axis, OP)?;
-            // Every array grows from one length by one length, as xarray's dimension does.
-            let (old, new) = (append.region[axis].start, append.region[axis].len());
-            match lengths {
-                Some((o, n, first)) if (o, n) != (old, new) => {
-                    return Err(invalid(format!(
-                        "{first:?} appends {n} to a length of {o} along {dim:?}, {name:?} \
-                         {new} to {old}: the arrays of a dimension grow together"
-                    )));
-                }
-                _ => lengths = Some((old, new, name)),
-            }
-            appends.push(append);
-        }
-        // Arrays of the dimension left out would disagree with the others: xarray could
-        // not open the group.
-        let appended = dataset.names();
-        for kept in arrays.iter().filter(|a| !appended.contains(&a.as_str())) {
-            let has_dim = match open_handle(store, &child(kept)) {
-                Ok(handle) => dimension_names(&handle)
-                    .is_some_and(|names| names.iter().flatten().any(|d| d == dim)),
-                Err(e) => {
-                    return Err(invalid(format!(
-                        "the group's array {kept:?} cannot be read ({e}), so whether it has \
-                         the dimension {dim:?} is unknown"
-                    )));
-                }
-            };
-            if has_dim {
-                return Err(invalid(format!(
-                    "the group's array {kept:?} has the dimension {dim:?} too, and would \
-                     keep its length: append it with the others"
-                )));
-            }
-        }
-        // An array's own new part is checked by its sink; a read of another array that
-        // this append grows could see its last chunk rewritten.
-        let mut sinks = Vec::new();
-        for (i, (_, node, _)) in dataset.entries().enumerate() {
-            let others = appends.iter().enumerate().filter(|(j, _)| *j != i);
-            for (_, other) in others {
-                let place = Place::of(store, &other.node_path);
-                refuse_reading(node, &place, OP, "which this append grows")?;
-            }
-            sinks.push(appends[i].sink(node, store, OP)?);
-        }
-        Ok((appends, sinks))
+        // Listed now: arrays added since the group was opened must grow too.
+        let group = super::open_group(store.clone(), group_path)?;
+        let appends = prepare_appends(store, &group, dataset, dim)?;
+        refuse_left_out(store, &group, dataset, dim)?;
+        refuse_reading_each_other(store, dataset, &appends)?;
+        Ok(appends)
     };
     // Every rank refuses, or none: the writes below are collective.
-    let (appends, sinks) = config.agree(checks())?;
-    run_appends(store, &appends, &sinks, config)
+    let appends = config.agree(checks())?;
+    run_appends(store, &appends, config)
 }
 
-/// The array at `node_path` of `store`.
-pub(crate) fn open_handle(store: &Store, node_path: &str) -> Result<Handle> {
-    zarrs::array::Array::open(store.storage.clone(), node_path)
-        .map_err(|e| store.error(node_path, e))
+/// The append of each array of `dataset` to its namesake in `group` along `dim`: each has
+/// the dimension (and, where the dataset names its dimensions, the stored ones), and all
+/// grow from one length by one length.
+fn prepare_appends(
+    store: &Store,
+    group: &super::Group,
+    dataset: &Dataset,
+    dim: &str,
+) -> Result<Vec<Append>> {
+    if dataset.names().is_empty() {
+        return Err(refused(format!(
+            "the dataset has no array to append along {dim:?}"
+        )));
+    }
+    let mut appends = Vec::new();
+    let mut lengths: Option<(usize, usize, &str)> = None;
+    for (name, node, options) in dataset.entries() {
+        if !group.arrays().iter().any(|a| a == name) {
+            return Err(refused(format!(
+                "the group has no array {name:?} to append to"
+            )));
+        }
+        let node_path = format!("{}/{name}", group.path().trim_end_matches('/'));
+        let stored = dimension_names(&store.open_array(&node_path)?).unwrap_or_default();
+        let axis = stored
+            .iter()
+            .position(|d| d.as_deref() == Some(dim))
+            .ok_or_else(|| refused(format!("the array {name:?} has no dimension {dim:?}")))?;
+        // Appended by position: dimension names that say otherwise would transpose it.
+        if let Some(named) = &options.dimension_names
+            && named.iter().map(Some).ne(stored.iter().map(Option::as_ref))
+        {
+            return Err(refused(format!(
+                "{name:?} has the dimensions {named:?}, the stored array {stored:?}"
+            )));
+        }
+        let append = Append::prepare(store, &node_path, node, axis, GROUP_APPEND)?;
+        // Every array grows from one length by one length, as xarray's dimension does.
+        let (old, new) = (append.region[axis].start, append.region[axis].len());
+        match lengths {
+            Some((o, n, first)) if (o, n) != (old, new) => {
+                return Err(refused(format!(
+                    "{first:?} appends {n} to a length of {o} along {dim:?}, {name:?} {new} \
+                     to {old}: the arrays of a dimension grow together"
+                )));
+            }
+            _ => lengths = Some((old, new, name)),
+        }
+        appends.push(append);
+    }
+    Ok(appends)
+}
+
+/// An error if `group` has an array with dimension `dim` that `dataset` leaves out: it
+/// would keep its length, and xarray could not open the group.
+fn refuse_left_out(
+    store: &Store,
+    group: &super::Group,
+    dataset: &Dataset,
+    dim: &str,
+) -> Result<()> {
+    let appended = dataset.names();
+    for kept in group
+        .arrays()
+        .iter()
+        .filter(|a| !appended.contains(&a.as_str()))
+    {
+        let node_path = format!("{}/{kept}", group.path().trim_end_matches('/'));
+        let handle = store.open_array(&node_path).map_err(|e| {
+            refused(format!(
+                "the group's array {kept:?} cannot be read ({e}), so whether it has the \
+                 dimension {dim:?} is unknown"
+            ))
+        })?;
+        let names = dimension_names(&handle).unwrap_or_default();
+        if names.iter().flatten().any(|d| d == dim) {
+            return Err(refused(format!(
+                "the group's array {kept:?} has the dimension {dim:?} too, and would keep \
+                 its length: append it with the others"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An error if an array of `dataset` reads another that the append grows: it could see
+/// that array's last chunk rewritten. (A read of its own target is checked by its sink.)
+fn refuse_reading_each_other(store: &Store, dataset: &Dataset, appends: &[Append]) -> Result<()> {
+    let places: Vec<Place> = appends
+        .iter()
+        .map(|a| Place::of(store, &a.node_path))
+        .collect();
+    for (i, (_, node, _)) in dataset.entries().enumerate() {
+        for place in places
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, p)| p)
+        {
+            refuse_reading(node, place, GROUP_APPEND, "which this append grows")?;
+        }
+    }
+    Ok(())
 }

@@ -42,7 +42,7 @@ pub struct Dataset {
 /// The error for a dataset that cannot be written.
 fn invalid(reason: String) -> Error {
     Error::Build(BuildError::InvalidArgument {
-        op: "Group::store".into(),
+        op: "Dataset".into(),
         reason,
     })
 }

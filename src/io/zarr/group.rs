@@ -434,8 +434,9 @@ impl Group {
     /// group does not have or that has no dimension `dim`, arrays that would not grow from
     /// one length by one length, an array of the group with dimension `dim` that the
     /// dataset leaves out (it would keep its length, and xarray could not open the
-    /// group), and a computation that reads an array the append grows, other than its own
-    /// target as [`Array::to_zarr_region`](crate::Array::to_zarr_region) allows.
+    /// group), dimension names in the dataset's options other than the stored ones, and a
+    /// computation that reads an array the append grows, other than its own target as
+    /// [`Array::to_zarr_region`](crate::Array::to_zarr_region) allows.
     ///
     /// ```
     /// use chunkwise::io::zarr::{self, Dataset, GroupOptions, WriteOptions};
@@ -461,8 +462,6 @@ impl Group {
     /// ```
     pub fn append(&self, dataset: &Dataset, dim: &str) -> Result<Report> {
         self.store.check_writable()?;
-        // Listed again: arrays added since this group was opened must grow too.
-        let now = open_group(self.store.clone(), &self.path)?;
-        append_dataset(&self.store, &self.path, &now.arrays, dataset, dim)
+        append_dataset(&self.store, &self.path, dataset, dim)
     }
 }

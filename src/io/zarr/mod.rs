@@ -50,7 +50,6 @@ use crate::chunks::{ChunkGrid, Chunks, check_size};
 use crate::error::Result;
 use paths::node_path;
 use read::{storage_grid, stored_dtype};
-use store::Handle;
 
 /// How to open an array: its tile grid.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -71,8 +70,7 @@ pub fn open(store: impl IntoStore, path: &str) -> Result<AnyArray> {
 pub fn open_with(store: impl IntoStore, path: &str, options: &OpenOptions) -> Result<AnyArray> {
     let store = store.into_store()?;
     let node_path = node_path(path)?;
-    let array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
-        .map_err(|e| store.error(&node_path, e))?;
+    let array = store.open_array(&node_path)?;
     let dtype = stored_dtype(&array, &node_path)?;
     let shape: Vec<usize> = array.shape().iter().map(|&n| n as usize).collect();
     check_size(&shape, dtype.size())?;

@@ -164,6 +164,11 @@ impl Store {
         self.url.is_some()
     }
 
+    /// The Zarr array at `node_path`, its storage failures named by its path.
+    pub(crate) fn open_array(&self, node_path: &str) -> Result<Handle> {
+        ZArray::open(self.storage.clone(), node_path).map_err(|e| self.error(node_path, e))
+    }
+
     /// Whether the store is known to list its keys: a directory or an S3 store (not an
     /// HTTP store, nor a custom one, which may not).
     pub(crate) fn lists(&self) -> bool {

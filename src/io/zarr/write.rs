@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json};
 use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
-use super::append::{Append, open_handle, run_appends};
+use super::append::{Append, run_appends};
 use super::erasure::{ERASED_FIRST, Place, RESUMED, note_erased, refuse_reading};
 use super::format::StoredFormat;
 use super::hierarchy::{ensure_parents, refresh_consolidated};
@@ -519,8 +519,7 @@ pub(crate) fn plan_write(
 /// write would be stored as the old metadata says, not as asked. Element type, shape and
 /// chunks are checked when the write starts.
 fn check_resumable(store: &Store, node_path: &str, asked: &Handle) -> Result<()> {
-    let stored: Handle = zarrs::array::Array::open(store.storage.clone(), node_path)
-        .map_err(|e| store.error(node_path, e))?;
+    let stored = store.open_array(node_path)?;
     let (stored, asked) = (StoredFormat::of(&stored)?, StoredFormat::of(asked)?);
     let same_fill = match (stored.fill_value, asked.fill_value) {
         (Some(a), Some(b)) => a == b || (a.is_nan() && b.is_nan()),
@@ -646,8 +645,7 @@ impl WritePlan {
             ..
         } = self;
         let shape = input.shape();
-        let array: Handle = zarrs::array::Array::open(store.storage.clone(), target)
-            .map_err(|e| store.error(target, e))?;
+        let array = store.open_array(target)?;
         let mut done = HashSet::new();
         if exists && mode == WriteMode::Resume {
             let stored = super::read::stored_dtype(&array, &node_path)?;
@@ -757,9 +755,15 @@ impl<T: Element> Array<T> {
         let store = store.into_store()?;
         store.check_writable()?;
         let node_path = node_path(path)?;
-        let array: Handle = zarrs::array::Array::open(store.storage.clone(), &node_path)
-            .map_err(|e| store.error(&node_path, e))?;
-        self.write_region("to_zarr_region", store, Arc::new(array), region, config)
+        let array = Arc::new(store.open_array(&node_path)?);
+        let sink = config.agree(region_sink(
+            &self.node,
+            "to_zarr_region",
+            store,
+            array,
+            region,
+        ))?;
+        run_sinks(&[sink], config)
     }
 
     /// Computes the array and appends it to the existing Zarr array at `path` along `axis`
@@ -780,24 +784,9 @@ impl<T: Element> Array<T> {
         let store = store.into_store()?;
         store.check_writable()?;
         let node_path = node_path(path)?;
-        let handle = open_handle(&store, &node_path)?;
-        let input = (&self.shape()[..], T::DTYPE.size());
-        let append = Append::prepare(&store, handle, &node_path, input, axis, "append_zarr")?;
-        let sink = append.sink(&self.node, &store, "append_zarr")?;
-        run_appends(&store, &[append], &[sink], config)
-    }
-
-    /// Writes the array into `region` of `array` for `op` (see [`region_sink`]).
-    fn write_region(
-        &self,
-        op: &str,
-        store: Store,
-        array: Arc<Handle>,
-        region: &[std::ops::Range<usize>],
-        config: &Config,
-    ) -> Result<Report> {
-        let sink = region_sink(&self.node, op, store, array, region)?;
-        run_sinks(&[sink], config)
+        let prepared = Append::prepare(&store, &node_path, &self.node, axis, "append_zarr");
+        let append = config.agree(prepared)?;
+        run_appends(&store, &[append], config)
     }
 }
 
