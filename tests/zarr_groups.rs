@@ -712,6 +712,17 @@ fn datasets_grow_along_a_dimension_together() {
         first
             .to_zarr(d.path(), "g/sub", &GroupOptions::default().version(version))
             .unwrap();
+        if version == ZarrVersion::V2 {
+            // A string variable without the dimension, as xarray writes it in v2: zarrs
+            // cannot open it, but its dimension names say it keeps its length.
+            let name = d.join("g/sub/name");
+            std::fs::create_dir_all(&name).unwrap();
+            let zarray = json!({"zarr_format": 2, "shape": [3], "chunks": [3], "dtype": "<U5",
+                "compressor": null, "fill_value": null, "order": "C", "filters": null});
+            std::fs::write(name.join(".zarray"), zarray.to_string()).unwrap();
+            let zattrs = json!({"_ARRAY_DIMENSIONS": ["lat"]});
+            std::fs::write(name.join(".zattrs"), zattrs.to_string()).unwrap();
+        }
         let group = zarr::open_group(d.path(), "g/sub").unwrap();
         group.append(&rows(10, 7), "time").unwrap();
 
@@ -748,6 +759,20 @@ fn datasets_grow_along_a_dimension_together() {
         let refused = group.append(&transposed, "time").unwrap_err().to_string();
         assert!(refused.contains("the stored array"), "{refused}");
         assert!(snapshot() == before, "{version:?}: a refused append wrote");
+        // An array with the dimension twice cannot grow along one axis.
+        let square = from_ndarray(&ArrayD::<f32>::zeros(IxDyn(&[2, 2])), [2, 2]).unwrap();
+        let twice = |n: usize, options: WriteOptions| {
+            Dataset::new()
+                .coord("time", vec![0.0; n], WriteOptions::default())
+                .array("c", &square.slice(ndarray::s![..n, ..]).unwrap(), options)
+        };
+        let dims = WriteOptions::default().dimension_names(["time", "time"]);
+        let options = GroupOptions::default().version(version);
+        twice(2, dims).to_zarr(d.path(), "twice", &options).unwrap();
+        let twice_group = zarr::open_group(d.path(), "twice").unwrap();
+        let more = twice(1, WriteOptions::default());
+        let refused = twice_group.append(&more, "time").unwrap_err().to_string();
+        assert!(refused.contains("more than once"), "{refused}");
 
         let Some(python) = python() else { continue };
         let seen = described(&python, d.path(), Some("g/sub"));

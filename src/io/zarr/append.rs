@@ -13,8 +13,7 @@ use std::sync::Arc;
 
 use super::dataset::Dataset;
 use super::erasure::{Place, refuse_reading};
-use super::hierarchy::{refresh_consolidated, set_stored_shape};
-use super::read::dimension_names;
+use super::hierarchy::{refresh_consolidated, set_stored_shape, stored_dimension_names};
 use super::store::Store;
 use super::write::region_sink;
 use crate::error::{BuildError, Error, Result};
@@ -168,11 +167,24 @@ fn prepare_appends(
             )));
         }
         let node_path = format!("{}/{name}", group.path().trim_end_matches('/'));
-        let stored = dimension_names(&store.open_array(&node_path)?).unwrap_or_default();
-        let axis = stored
-            .iter()
-            .position(|d| d.as_deref() == Some(dim))
-            .ok_or_else(|| refused(format!("the array {name:?} has no dimension {dim:?}")))?;
+        let stored = stored_dimension_names(store, &node_path)?.unwrap_or_default();
+        let axes: Vec<usize> = (0..stored.len())
+            .filter(|&a| stored[a].as_deref() == Some(dim))
+            .collect();
+        let axis = match axes[..] {
+            [axis] => axis,
+            [] => {
+                return Err(refused(format!(
+                    "the array {name:?} has no dimension {dim:?}"
+                )));
+            }
+            _ => {
+                return Err(refused(format!(
+                    "the array {name:?} has the dimension {dim:?} more than once {stored:?}: \
+                     an append grows one axis"
+                )));
+            }
+        };
         // Appended by position: dimension names that say otherwise would transpose it.
         if let Some(named) = &options.dimension_names
             && named.iter().map(Some).ne(stored.iter().map(Option::as_ref))
@@ -213,13 +225,7 @@ fn refuse_left_out(
         .filter(|a| !appended.contains(&a.as_str()))
     {
         let node_path = format!("{}/{kept}", group.path().trim_end_matches('/'));
-        let handle = store.open_array(&node_path).map_err(|e| {
-            refused(format!(
-                "the group's array {kept:?} cannot be read ({e}), so whether it has the \
-                 dimension {dim:?} is unknown"
-            ))
-        })?;
-        let names = dimension_names(&handle).unwrap_or_default();
+        let names = stored_dimension_names(store, &node_path)?.unwrap_or_default();
         if names.iter().flatten().any(|d| d == dim) {
             return Err(refused(format!(
                 "the group's array {kept:?} has the dimension {dim:?} too, and would keep \

@@ -27,6 +27,24 @@ fn key(store: &Store, node_path: &str, name: &str) -> Result<StoreKey> {
 }
 
 /// The JSON value at `name` of the node at `node_path`, if the key exists.
+/// The dimension names stored for the array at `node_path` (v3 `dimension_names`, else
+/// v2 `_ARRAY_DIMENSIONS`), read from its metadata documents alone: also for an array of a
+/// type chunkwise cannot open (a string coordinate). `None` if it has none.
+pub(crate) fn stored_dimension_names(
+    store: &Store,
+    node_path: &str,
+) -> Result<Option<Vec<Option<String>>>> {
+    let names = match read_json(store, node_path, "zarr.json")? {
+        Some(meta) => meta.get("dimension_names").cloned(),
+        None => read_json(store, node_path, ".zattrs")?
+            .and_then(|attrs| attrs.get("_ARRAY_DIMENSIONS").cloned()),
+    };
+    Ok(names.and_then(|n| {
+        let names = n.as_array()?;
+        Some(names.iter().map(|d| d.as_str().map(String::from)).collect())
+    }))
+}
+
 fn read_json(store: &Store, node_path: &str, name: &str) -> Result<Option<Json>> {
     let key = key(store, node_path, name)?;
     let Some(bytes) = store
