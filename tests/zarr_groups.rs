@@ -679,6 +679,43 @@ fn groups_list_arrays_their_consolidated_metadata_has_not_seen() {
     }
 }
 
+/// The arrays a group keeps are compared with a dataset stored beside them by their
+/// metadata alone, so a string variable as xarray writes it in v2 (which zarrs cannot open)
+/// still refuses a dataset that gives its dimension another length.
+#[test]
+fn arrays_chunkwise_cannot_open_still_fix_their_dimensions() {
+    let d = TempDir::new("groups-strings");
+    let v2 = GroupOptions::default().version(ZarrVersion::V2);
+    zarr::create_group(d.path(), "g", &v2).unwrap();
+    let name = d.join("g/name");
+    std::fs::create_dir_all(&name).unwrap();
+    let zarray = json!({"zarr_format": 2, "shape": [3], "chunks": [3], "dtype": "<U5",
+        "compressor": null, "fill_value": null, "order": "C", "filters": null});
+    std::fs::write(name.join(".zarray"), zarray.to_string()).unwrap();
+    std::fs::write(
+        name.join(".zattrs"),
+        json!({"_ARRAY_DIMENSIONS": ["station"]}).to_string(),
+    )
+    .unwrap();
+    let group = zarr::open_group(d.path(), "g").unwrap();
+    assert!(group.array("name").is_err(), "zarrs opened a <U5 array");
+    let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [4]).unwrap();
+    let four = Dataset::new().array(
+        "x",
+        &x,
+        WriteOptions::default().dimension_names(["station"]),
+    );
+    let refused = group.store(&four).unwrap_err().to_string();
+    assert!(refused.contains("\"name\""), "{refused}");
+    let three = chunkwise::arange::<f64>(0.0, 3.0, 1.0, [3]).unwrap();
+    let fits = Dataset::new().array(
+        "x",
+        &three,
+        WriteOptions::default().dimension_names(["station"]),
+    );
+    group.store(&fits).unwrap();
+}
+
 /// A dataset grows along a dimension as xarray's `to_zarr(append_dim=...)` grows it: the
 /// data and its coordinate together, in chunks the append does not align with, and
 /// xarray opens the grown group (through consolidated metadata and without) with the

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::dataset::Dataset;
 use super::erasure::{Place, refuse_reading};
-use super::hierarchy::{refresh_consolidated, set_stored_shape, stored_dimension_names};
+use super::hierarchy::{refresh_consolidated, set_stored_shape, stored_layout};
 use super::store::Store;
 use super::write::region_sink;
 use crate::error::{BuildError, Error, Result};
@@ -167,7 +167,7 @@ fn prepare_appends(
             )));
         }
         let node_path = format!("{}/{name}", group.path().trim_end_matches('/'));
-        let stored = stored_dimension_names(store, &node_path)?.unwrap_or_default();
+        let stored = stored_dimension_names(store, &node_path)?;
         let axes: Vec<usize> = (0..stored.len())
             .filter(|&a| stored[a].as_deref() == Some(dim))
             .collect();
@@ -225,7 +225,7 @@ fn refuse_left_out(
         .filter(|a| !appended.contains(&a.as_str()))
     {
         let node_path = format!("{}/{kept}", group.path().trim_end_matches('/'));
-        let names = stored_dimension_names(store, &node_path)?.unwrap_or_default();
+        let names = stored_dimension_names(store, &node_path)?;
         if names.iter().flatten().any(|d| d == dim) {
             return Err(refused(format!(
                 "the group's array {kept:?} has the dimension {dim:?} too, and would keep \
@@ -254,4 +254,10 @@ fn refuse_reading_each_other(store: &Store, dataset: &Dataset, appends: &[Append
         }
     }
     Ok(())
+}
+
+/// The dimension names stored for the array at `node_path` (none if it has none).
+fn stored_dimension_names(store: &Store, node_path: &str) -> Result<Vec<Option<String>>> {
+    let layout = stored_layout(store, node_path)?;
+    Ok(layout.and_then(|l| l.dimension_names).unwrap_or_default())
 }

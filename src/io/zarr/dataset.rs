@@ -212,29 +212,31 @@ impl Dataset {
 
     /// An error if an array of the dataset gives a dimension another length than an array
     /// already in `group` that the dataset keeps (one it does not write again): xarray
-    /// refuses to open a group whose arrays disagree. Arrays chunkwise cannot open are not
-    /// compared.
+    /// refuses to open a group whose arrays disagree. The kept arrays are judged by their
+    /// metadata documents alone, so arrays of types chunkwise cannot open count too.
     pub(crate) fn check_beside(&self, group: &super::Group) -> Result<()> {
         let written: Vec<&str> = self
             .arrays
             .iter()
             .map(|(name, _, _)| name.as_str())
             .collect();
+        let store = group.storage();
         for kept in group
             .arrays()
             .iter()
             .filter(|n| !written.contains(&n.as_str()))
         {
-            let Ok(stored) = group.array(kept) else {
+            let path = format!("{}/{kept}", group.path().trim_end_matches('/'));
+            let Some(stored) = super::hierarchy::stored_layout(store, &path)? else {
                 continue;
             };
-            let stored_dims = stored.dimension_names().unwrap_or(&[]);
-            for (dim, stored_len) in stored_dims.iter().zip(stored.shape()) {
+            let stored_dims = stored.dimension_names.unwrap_or_default();
+            for (dim, &stored_len) in stored_dims.iter().zip(&stored.shape) {
                 let Some(dim) = dim else { continue };
                 for (name, node, options) in &self.arrays {
                     let dims = options.dimension_names.as_deref().unwrap_or(&[]);
                     let len = dims.iter().zip(node.shape()).find(|(d, _)| *d == dim);
-                    if let Some((_, len)) = len.filter(|(_, len)| *len != stored_len) {
+                    if let Some((_, len)) = len.filter(|(_, len)| *len as u64 != stored_len) {
                         return Err(invalid(format!(
                             "dimension {dim:?} has length {stored_len} in the group's array \
                              {kept:?} and {len} in {name:?}: xarray cannot open a group whose \

@@ -331,6 +331,11 @@ pub fn open_group(store: impl IntoStore, path: &str) -> Result<Group> {
 }
 
 impl Group {
+    /// The store the group is in.
+    pub(crate) fn storage(&self) -> &Store {
+        &self.store
+    }
+
     /// The group's attributes.
     pub fn attributes(&self) -> &Map<String, Json> {
         &self.attributes

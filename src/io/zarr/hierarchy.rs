@@ -27,21 +27,44 @@ fn key(store: &Store, node_path: &str, name: &str) -> Result<StoreKey> {
 }
 
 /// The JSON value at `name` of the node at `node_path`, if the key exists.
-/// The dimension names stored for the array at `node_path` (v3 `dimension_names`, else
-/// v2 `_ARRAY_DIMENSIONS`), read from its metadata documents alone: also for an array of a
-/// type chunkwise cannot open (a string coordinate). `None` if it has none.
-pub(crate) fn stored_dimension_names(
-    store: &Store,
-    node_path: &str,
-) -> Result<Option<Vec<Option<String>>>> {
-    let names = match read_json(store, node_path, "zarr.json")? {
-        Some(meta) => meta.get("dimension_names").cloned(),
-        None => read_json(store, node_path, ".zattrs")?
-            .and_then(|attrs| attrs.get("_ARRAY_DIMENSIONS").cloned()),
+/// The shape and dimension names of a stored array, as its metadata documents give them.
+pub(crate) struct StoredLayout {
+    pub(crate) shape: Vec<u64>,
+    /// v3 `dimension_names`, else v2 `_ARRAY_DIMENSIONS` (`None` if it has neither).
+    pub(crate) dimension_names: Option<Vec<Option<String>>>,
+}
+
+/// The [`StoredLayout`] of the array at `node_path`, read from its metadata documents
+/// alone (one or two reads, where opening it takes more): also for an array of a type
+/// chunkwise cannot open (a string variable). `None` if no array is there.
+pub(crate) fn stored_layout(store: &Store, node_path: &str) -> Result<Option<StoredLayout>> {
+    let (array, names) = match read_json(store, node_path, "zarr.json")? {
+        Some(meta) if meta.get("node_type").and_then(Json::as_str) == Some("array") => {
+            let names = meta.get("dimension_names").cloned();
+            (meta, names)
+        }
+        Some(_) => return Ok(None),
+        None => match read_json(store, node_path, ".zarray")? {
+            Some(meta) => {
+                let attrs = read_json(store, node_path, ".zattrs")?;
+                let names = attrs.and_then(|a| a.get("_ARRAY_DIMENSIONS").cloned());
+                (meta, names)
+            }
+            None => return Ok(None),
+        },
     };
-    Ok(names.and_then(|n| {
+    let shape = array
+        .get("shape")
+        .and_then(Json::as_array)
+        .and_then(|s| s.iter().map(Json::as_u64).collect::<Option<Vec<u64>>>())
+        .ok_or_else(|| store.error(node_path, "array metadata without a valid shape"))?;
+    let dimension_names = names.and_then(|n| {
         let names = n.as_array()?;
         Some(names.iter().map(|d| d.as_str().map(String::from)).collect())
+    });
+    Ok(Some(StoredLayout {
+        shape,
+        dimension_names,
     }))
 }
 
