@@ -762,6 +762,22 @@ fn datasets_grow_along_a_dimension_together() {
         }
         let group = zarr::open_group(d.path(), "g/sub").unwrap();
         group.append(&rows(10, 7), "time").unwrap();
+        // Read back: the dense concatenation.
+        let tas: Vec<f32> = (0..51).map(|i| i as f32 * 0.5).collect();
+        let time: Vec<f64> = (0..17).map(|t| 100.0 + t as f64).collect();
+        assert_eq!(
+            read_back::<f32>(d.path(), "g/sub/tas")
+                .into_raw_vec_and_offset()
+                .0,
+            tas
+        );
+        assert_eq!(
+            read_back::<f64>(d.path(), "g/sub/time")
+                .into_raw_vec_and_offset()
+                .0,
+            time
+        );
+        assert_eq!(read_back::<f32>(d.path(), "g/sub/tas").shape(), [17, 3]);
 
         // Refused, and nothing written: tas alone (time would keep its length), an
         // array the group lacks, a dimension tas lacks, lengths that disagree.
@@ -777,8 +793,10 @@ fn datasets_grow_along_a_dimension_together() {
         let refused = group.append(&alone, "time").unwrap_err().to_string();
         assert!(refused.contains("\"time\" has the dimension"), "{refused}");
         let stranger = Dataset::new().array("pr", &more, WriteOptions::default());
-        assert!(group.append(&stranger, "time").is_err());
-        assert!(group.append(&rows(17, 2), "depth").is_err());
+        let refused = group.append(&stranger, "time").unwrap_err().to_string();
+        assert!(refused.contains("no array \"pr\""), "{refused}");
+        let refused = group.append(&rows(17, 2), "depth").unwrap_err().to_string();
+        assert!(refused.contains("has no dimension \"depth\""), "{refused}");
         let short_time = Dataset::new()
             .coord("time", vec![1.0], WriteOptions::default())
             .array("tas", &more, WriteOptions::default());

@@ -391,15 +391,26 @@ impl<'a> Written<'a> {
     /// index coordinates), and the auxiliary coordinates its CF `coordinates` attribute
     /// names whose dimensions are all among `dims` (2-D `lat` and `lon` of a curvilinear
     /// grid, a scalar `height`). With them, the names of the auxiliary coordinates carried,
-    /// if the input has a `coordinates` attribute. None if the group cannot be listed.
+    /// if the input has a `coordinates` attribute. None of either if the input's group
+    /// cannot be opened (with a warning), or the input is a store's root.
     fn coordinates(
         &self,
         dims: &[String],
         sliced: &Option<(&str, SliceInfoElem)>,
     ) -> Result<(Vec<Coordinate>, Option<Vec<String>>), Failure> {
-        let (parent, _) = split_node(&self.input.path);
-        let Ok(group) = zarr::open_group(&self.input.store, parent) else {
-            return Ok((Vec::new(), None));
+        let (parent, input_name) = split_node(&self.input.path);
+        let group = match zarr::open_group(&self.input.store, parent) {
+            Ok(group) => group,
+            // None carried: the output's `coordinates` attribute names none.
+            Err(e) => {
+                if !input_name.is_empty() {
+                    eprintln!(
+                        "chunkwise: warning: no coordinates are written beside the output: \
+                         the input's group cannot be opened ({e})"
+                    );
+                }
+                return Ok((Vec::new(), Some(Vec::new())));
+            }
         };
         let input = self.input.open()?;
         let auxiliary: Option<Vec<String>> =
@@ -560,25 +571,33 @@ fn refuse_relabelling(
             || coordinates.iter().any(|c| c.name == array)
     };
     for other in group.arrays().iter().filter(|a| !ours(a)) {
-        let array = match group.array(other) {
-            Ok(array) => array,
-            Err(e) => match sorted.replaced.first() {
-                // Its dimensions are unknown: it may be labelled by what is replaced.
-                Some((_, why)) => {
-                    return Err(format!(
-                        "{why}, and --overwrite does not replace it: the group's array \
-                         '{other}' may use it, and cannot be read ({e})"
-                    )
-                    .into());
-                }
-                None => continue,
-            },
+        let (own, named): (Vec<String>, Vec<String>) = match group.array(other) {
+            Ok(array) => {
+                let named = cf_coordinates(array.attributes());
+                (
+                    dims_of(&array),
+                    named.into_iter().map(String::from).collect(),
+                )
+            }
+            // Its attributes are unknown: it may be labelled by what is replaced.
+            Err(e) if !sorted.replaced.is_empty() => {
+                return Err(format!(
+                    "{}, and --overwrite does not replace it: the group's array '{other}' may \
+                     use it, and cannot be read ({e})",
+                    sorted.replaced[0].1
+                )
+                .into());
+            }
+            // Its dimensions, from its metadata alone (a string variable), tell whether the
+            // output would label it.
+            Err(_) => {
+                let dims = group.dimension_names(other)?.unwrap_or_default();
+                (dims.into_iter().flatten().collect(), Vec::new())
+            }
         };
-        let own = dims_of(&array);
-        let named = cf_coordinates(array.attributes());
         // How `coord` of dimensions `dims` labels `other`, if it does.
         let labels = |coord: &str, dims: &[String]| -> Option<&str> {
-            if named.contains(&coord) {
+            if named.iter().any(|n| n == coord) {
                 Some("its coordinates attribute names it")
             } else if dims.is_empty() {
                 Some("a scalar coordinate labels every array")
@@ -588,7 +607,7 @@ fn refuse_relabelling(
                     .then_some("its dimensions are all the array's")
             }
         };
-        if own.iter().any(|d| d == name) || named.contains(&name) {
+        if own.iter().chain(&named).any(|d| d == name) {
             return Err(format!(
                 "{shown} would be a coordinate of the group's array '{other}' (write the \
                  output into another group, or under another name)"
@@ -674,45 +693,46 @@ fn agrees(
 }
 
 /// The first element where `a` and `b` (of one shape) differ as xarray reads them, as its
-/// flat index and the two values, or `None` if they are equal: integers (unpacked) exactly,
-/// as int64 timestamps in nanoseconds are not exact as f64; then every value as xarray
-/// decodes it (fill and missing values NaN, equal to NaN; packed values unpacked).
+/// flat index and the two values, or `None` if they are equal: every value as xarray
+/// decodes it (fill and missing values NaN, equal to NaN; packed values unpacked), and
+/// integers that are not packed nor missing exactly, as int64 timestamps in nanoseconds
+/// are not exact as f64.
 fn first_difference(
     a: &AnyArray,
     b: &AnyArray,
 ) -> Result<Option<(usize, String, String)>, Failure> {
-    let packed = |x: &AnyArray| {
-        let attributes = x.attributes();
+    let (x, y) = (
+        a.decode_cf::<f64>()?.compute()?,
+        b.decode_cf::<f64>()?.compute()?,
+    );
+    let packed = |v: &AnyArray| {
+        let attributes = v.attributes();
         attributes.contains_key("scale_factor") || attributes.contains_key("add_offset")
     };
-    let integral = |x: &AnyArray| !matches!(x.dtype(), DType::F32 | DType::F64) && !packed(x);
+    let integral = |v: &AnyArray| !matches!(v.dtype(), DType::F32 | DType::F64) && !packed(v);
     if integral(a) && integral(b) {
         // As i64: one to one, a u64 above i64::MAX wrapping to a negative value, which
         // the decoded comparison below tells from a true negative one.
-        let (x, y) = (a.astype::<i64>().compute()?, b.astype::<i64>().compute()?);
+        let (p, q) = (a.astype::<i64>().compute()?, b.astype::<i64>().compute()?);
         let shown = |array: &AnyArray, value: i64| match array.dtype() {
             DType::U64 => (value as u64).to_string(),
             _ => value.to_string(),
         };
-        if let Some((i, (p, q))) = x.iter().zip(&y).enumerate().find(|(_, (p, q))| p != q) {
+        // Where both are missing, their raw fill values may differ.
+        let decoded = |w: &ndarray::ArrayD<f64>| w.iter().copied().collect::<Vec<f64>>();
+        let (u, v) = (decoded(&x), decoded(&y));
+        let differs =
+            |(i, (p, q)): &(usize, (&i64, &i64))| p != q && !(u[*i].is_nan() && v[*i].is_nan());
+        if let Some((i, (p, q))) = p.iter().zip(&q).enumerate().find(differs) {
             return Ok(Some((i, shown(a, *p), shown(b, *q))));
         }
     }
-    first_float_difference(a.decode_cf::<f64>()?, b.decode_cf::<f64>()?)
-}
-
-/// [`first_difference`] of two arrays of f64.
-fn first_float_difference(
-    a: Array<f64>,
-    b: Array<f64>,
-) -> Result<Option<(usize, String, String)>, Failure> {
-    let (x, y) = (a.compute()?, b.compute()?);
-    let same = |p: &f64, q: &f64| p == q || (p.is_nan() && q.is_nan());
+    let same = |u: &f64, v: &f64| u == v || (u.is_nan() && v.is_nan());
     Ok(x.iter()
         .zip(&y)
         .enumerate()
-        .find(|(_, (p, q))| !same(p, q))
-        .map(|(i, (p, q))| (i, p.to_string(), q.to_string())))
+        .find(|(_, (u, v))| !same(u, v))
+        .map(|(i, (u, v))| (i, u.to_string(), v.to_string())))
 }
 
 /// A node path as its parent group's path and its name (empty for the root).

@@ -356,6 +356,34 @@ fn overwrite_never_relabels_another_array() {
         "{message}"
     );
     assert_eq!(read(&out, "/c/lat").as_slice().unwrap(), [10.0, 20.0, 30.0]);
+
+    // A scalar coordinate labels every array, also one that names no coordinates.
+    ok(&["slice", "--dim", "time", &a, &at("h/ta")]);
+    let other = chunkwise::arange::<f64>(0.0, 2.0, 1.0, [2]).unwrap();
+    let x_dim = WriteOptions::default().dimension_names(["x"]);
+    other.to_zarr(&out, "/h/other", &x_dim).unwrap();
+    refused(
+        &[&mean[..], &[&b, &at("h/ta")]].concat(),
+        "it also labels the group's array 'other' (a scalar coordinate labels every array",
+    );
+    // An array chunkwise cannot read still has dimensions: an output named as one of them
+    // would become its coordinate.
+    let station = WriteOptions::default().dimension_names(["station"]);
+    other.to_zarr(&out, "/s/name", &station).unwrap();
+    let meta = out.join("s/name/zarr.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, text.replace("\"float64\"", "\"complex128\"")).unwrap();
+    let by_lat = [
+        "reduce",
+        "--op",
+        "mean",
+        "--dim",
+        "lat",
+        &a,
+        &at("s/station"),
+    ];
+    refused(&by_lat, "would be a coordinate of the group's array 'name'");
+    assert!(!out.join("s/station").exists());
 }
 
 /// Integer coordinates are compared exactly: int64 nanosecond timestamps one apart are

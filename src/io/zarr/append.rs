@@ -4,7 +4,8 @@
 //! The new part is written first, into chunks past the stored shape that readers do not
 //! see; the stored shapes grow only once all of them are written. So a refused or failed
 //! append leaves the arrays as they were, and a killed one leaves the old arrays, whole
-//! (or, killed between the shape updates of a group's arrays, those already grown).
+//! (or, killed or failing between the shape updates of a group's arrays, those already
+//! grown: their lengths then disagree, which a later `Group::append` refuses, saying so).
 //!
 //! [`Group::append`]: super::Group::append
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use super::dataset::Dataset;
 use super::erasure::{Place, refuse_reading};
 use super::hierarchy::{refresh_consolidated, set_stored_shape, stored_layout};
+use super::paths::child_path;
 use super::store::Store;
 use super::write::region_sink;
 use crate::error::{BuildError, Error, Result};
@@ -26,6 +28,7 @@ const GROUP_APPEND: &str = "Group::append";
 /// the region it goes into, and the shape to store once it is written.
 pub(crate) struct Append {
     node_path: String,
+    input: Arc<Node>,
     sink: Arc<Node>,
     region: Vec<Range<usize>>,
     grown: Vec<u64>,
@@ -79,6 +82,7 @@ impl Append {
         let sink = region_sink(input, op, store.clone(), Arc::new(handle), &region)?;
         Ok(Append {
             node_path: node_path.to_string(),
+            input: input.clone(),
             sink,
             region,
             grown,
@@ -136,7 +140,7 @@ pub(crate) fn append_dataset(
         let group = super::open_group(store.clone(), group_path)?;
         let appends = prepare_appends(store, &group, dataset, dim)?;
         refuse_left_out(store, &group, dataset, dim)?;
-        refuse_reading_each_other(store, dataset, &appends)?;
+        refuse_reading_each_other(store, &appends)?;
         Ok(appends)
     };
     // Every rank refuses, or none: the writes below are collective.
@@ -166,7 +170,7 @@ fn prepare_appends(
                 "the group has no array {name:?} to append to"
             )));
         }
-        let node_path = format!("{}/{name}", group.path().trim_end_matches('/'));
+        let node_path = child_path(group.path(), name);
         let stored = stored_dimension_names(store, &node_path)?;
         let axes: Vec<usize> = (0..stored.len())
             .filter(|&a| stored[a].as_deref() == Some(dim))
@@ -200,7 +204,9 @@ fn prepare_appends(
             Some((o, n, first)) if (o, n) != (old, new) => {
                 return Err(refused(format!(
                     "{first:?} appends {n} to a length of {o} along {dim:?}, {name:?} {new} \
-                     to {old}: the arrays of a dimension grow together"
+                     to {old}: the arrays of a dimension grow together (if an interrupted \
+                     append left some grown, append their part to the others with \
+                     append_zarr first)"
                 )));
             }
             _ => lengths = Some((old, new, name)),
@@ -224,7 +230,7 @@ fn refuse_left_out(
         .iter()
         .filter(|a| !appended.contains(&a.as_str()))
     {
-        let node_path = format!("{}/{kept}", group.path().trim_end_matches('/'));
+        let node_path = child_path(group.path(), kept);
         let names = stored_dimension_names(store, &node_path)?;
         if names.iter().flatten().any(|d| d == dim) {
             return Err(refused(format!(
@@ -236,21 +242,18 @@ fn refuse_left_out(
     Ok(())
 }
 
-/// An error if an array of `dataset` reads another that the append grows: it could see
+/// An error if the input of one of `appends` reads an array another grows: it could see
 /// that array's last chunk rewritten. (A read of its own target is checked by its sink.)
-fn refuse_reading_each_other(store: &Store, dataset: &Dataset, appends: &[Append]) -> Result<()> {
-    let places: Vec<Place> = appends
-        .iter()
-        .map(|a| Place::of(store, &a.node_path))
-        .collect();
-    for (i, (_, node, _)) in dataset.entries().enumerate() {
-        for place in places
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, p)| p)
-        {
-            refuse_reading(node, place, GROUP_APPEND, "which this append grows")?;
+fn refuse_reading_each_other(store: &Store, appends: &[Append]) -> Result<()> {
+    for (i, append) in appends.iter().enumerate() {
+        for (_, other) in appends.iter().enumerate().filter(|(j, _)| *j != i) {
+            let place = Place::of(store, &other.node_path);
+            refuse_reading(
+                &append.input,
+                &place,
+                GROUP_APPEND,
+                "which this append grows",
+            )?;
         }
     }
     Ok(())

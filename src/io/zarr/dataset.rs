@@ -211,22 +211,21 @@ impl Dataset {
     }
 
     /// An error if an array of the dataset gives a dimension another length than an array
-    /// already in `group` that the dataset keeps (one it does not write again): xarray
+    /// already in `group` (of `store`) that the dataset keeps (one it does not write again): xarray
     /// refuses to open a group whose arrays disagree. The kept arrays are judged by their
     /// metadata documents alone, so arrays of types chunkwise cannot open count too.
-    pub(crate) fn check_beside(&self, group: &super::Group) -> Result<()> {
+    pub(crate) fn check_beside(&self, store: &super::Store, group: &super::Group) -> Result<()> {
         let written: Vec<&str> = self
             .arrays
             .iter()
             .map(|(name, _, _)| name.as_str())
             .collect();
-        let store = group.storage();
         for kept in group
             .arrays()
             .iter()
             .filter(|n| !written.contains(&n.as_str()))
         {
-            let path = format!("{}/{kept}", group.path().trim_end_matches('/'));
+            let path = super::paths::child_path(group.path(), kept);
             let Some(stored) = super::hierarchy::stored_layout(store, &path)? else {
                 continue;
             };

@@ -13,9 +13,10 @@ use super::dataset::Dataset;
 use super::erasure::{ERASED_FIRST, Place, note_erased, refuse_reading};
 use super::hierarchy::{
     NodeKind, consolidate_metadata, consolidate_root, consolidated_children, ensure_parents,
-    is_consolidated, node_kind, refresh_consolidated, write_group,
+    is_consolidated, node_kind, refresh_consolidated, stored_layout, write_group,
 };
 use super::metadata::ZarrVersion;
+use super::paths::child_path;
 use super::staging::{can_stage, is_staging};
 use super::store::{IntoStore, Store};
 use super::write::{WriteMode, make_room, plan_write, refuse_reading_targets};
@@ -235,14 +236,14 @@ pub(crate) fn store_dataset(
         dataset.check()?;
         for (name, node, array_options) in dataset.entries() {
             let array_options = array_options.clone().version(options.version);
-            let child = format!("{}/{name}", node_path.trim_end_matches('/'));
+            let child = child_path(&node_path, name);
             plan_write(node, &checked_in, &child, &array_options)?;
         }
         // And against the arrays a group kept by Resume keeps.
         if options.mode == WriteMode::Resume
             && let Ok(group) = open_group(&store, &node_path)
         {
-            dataset.check_beside(&group)?;
+            dataset.check_beside(&store, &group)?;
         }
         Ok(())
     };
@@ -331,11 +332,6 @@ pub fn open_group(store: impl IntoStore, path: &str) -> Result<Group> {
 }
 
 impl Group {
-    /// The store the group is in.
-    pub(crate) fn storage(&self) -> &Store {
-        &self.store
-    }
-
     /// The group's attributes.
     pub fn attributes(&self) -> &Map<String, Json> {
         &self.attributes
@@ -363,7 +359,18 @@ impl Group {
 
     /// The node path of the child `name`.
     fn child(&self, name: &str) -> String {
-        format!("{}/{}", self.path.trim_end_matches('/'), name)
+        child_path(&self.path, name)
+    }
+
+    /// The dimension names of the array `name` of this group (`None` if it has none), read
+    /// from its metadata alone: also for an array of a type chunkwise cannot open, such as
+    /// the string variables xarray writes.
+    pub fn dimension_names(&self, name: &str) -> Result<Option<Vec<Option<String>>>> {
+        let path = self.child(name);
+        match stored_layout(&self.store, &path)? {
+            Some(layout) => Ok(layout.dimension_names),
+            None => Err(self.store.error(&path, "no array here")),
+        }
     }
 
     /// Opens the array `name` of this group.
@@ -395,7 +402,9 @@ impl Group {
     /// again.
     pub fn store(&self, dataset: &Dataset) -> Result<Report> {
         let config = dataset.run_config();
-        let checks = dataset.check().and_then(|()| dataset.check_beside(self));
+        let checks = dataset
+            .check()
+            .and_then(|()| dataset.check_beside(&self.store, self));
         let plans = config.agree(checks.and_then(|()| {
             dataset
                 .entries()
@@ -435,8 +444,9 @@ impl Group {
     ///
     /// Each array is appended as it is stored (its chunks, codecs and fill value: the
     /// dataset's write options are not used), along the axis its dimension names call
-    /// `dim`; the other axes must match. Refused before anything is written: an array the
-    /// group does not have or that has no dimension `dim`, arrays that would not grow from
+    /// `dim`; the other axes must match. Refused before anything is written: an empty
+    /// dataset, an array the group does not have or that has no dimension `dim` (or has it
+    /// twice), arrays that would not grow from
     /// one length by one length, an array of the group with dimension `dim` that the
     /// dataset leaves out (it would keep its length, and xarray could not open the
     /// group), dimension names in the dataset's options other than the stored ones, and a

@@ -26,7 +26,6 @@ fn key(store: &Store, node_path: &str, name: &str) -> Result<StoreKey> {
     StoreKey::new(format!("{}{name}", prefix.as_str())).map_err(|e| store.error(node_path, e))
 }
 
-/// The JSON value at `name` of the node at `node_path`, if the key exists.
 /// The shape and dimension names of a stored array, as its metadata documents give them.
 pub(crate) struct StoredLayout {
     pub(crate) shape: Vec<u64>,
@@ -68,6 +67,7 @@ pub(crate) fn stored_layout(store: &Store, node_path: &str) -> Result<Option<Sto
     }))
 }
 
+/// The JSON value at `name` of the node at `node_path`, if the key exists.
 fn read_json(store: &Store, node_path: &str, name: &str) -> Result<Option<Json>> {
     let key = key(store, node_path, name)?;
     let Some(bytes) = store
@@ -212,7 +212,7 @@ fn descendants(store: &Store, node_path: &str) -> Result<Vec<(String, String)>> 
                 continue;
             }
             let rel = format!("{relative}{name}");
-            let child_path = format!("{}/{rel}", node_path.trim_end_matches('/'));
+            let child_path = super::paths::child_path(node_path, &rel);
             let kind = node_kind(store, &child_path)?;
             if kind.is_none() {
                 continue;
@@ -280,7 +280,7 @@ pub fn consolidate_metadata(store: impl super::IntoStore, path: &str) -> Result<
             }
             // Only v2 documents: a v2 reader neither lists nor reads v3 nodes.
             for (rel, name) in documents.into_iter().filter(|(_, n)| n != "zarr.json") {
-                let child = format!("{}/{rel}", node_path.trim_end_matches('/'));
+                let child = super::paths::child_path(&node_path, &rel);
                 if let Some(doc) = read_json(&store, &child, &name)? {
                     metadata.insert(format!("{rel}/{name}"), doc);
                 }
@@ -291,7 +291,7 @@ pub fn consolidate_metadata(store: impl super::IntoStore, path: &str) -> Result<
         ZarrVersion::V3 => {
             let mut metadata = Map::new();
             for (rel, name) in documents.iter().filter(|(_, n)| n == "zarr.json") {
-                let child = format!("{}/{rel}", node_path.trim_end_matches('/'));
+                let child = super::paths::child_path(&node_path, rel);
                 if let Some(mut doc) = read_json(&store, &child, name)? {
                     if doc.get("node_type").and_then(Json::as_str) == Some("group") {
                         // As zarr-python: nested groups' children are listed flat above.

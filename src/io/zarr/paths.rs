@@ -69,6 +69,11 @@ pub(crate) fn check_key_under(node_path: &str, key: &str) -> Result<()> {
     }
 }
 
+/// The node path of `name` (one or more components) below the node at `parent`.
+pub(crate) fn child_path(parent: &str, name: &str) -> String {
+    format!("{}/{name}", parent.trim_end_matches('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -755,14 +755,11 @@ impl<T: Element> Array<T> {
         let store = store.into_store()?;
         store.check_writable()?;
         let node_path = node_path(path)?;
-        let array = Arc::new(store.open_array(&node_path)?);
-        let sink = config.agree(region_sink(
-            &self.node,
-            "to_zarr_region",
-            store,
-            array,
-            region,
-        ))?;
+        let checked = store.open_array(&node_path).and_then(|array| {
+            region_sink(&self.node, "to_zarr_region", store, Arc::new(array), region)
+        });
+        // Every rank refuses, or none: the write is collective.
+        let sink = config.agree(checked)?;
         run_sinks(&[sink], config)
     }
 
