@@ -178,6 +178,30 @@ mod s3 {
         (0..4).map(|i| (i * (k + 1)) as f64).collect()
     }
 
+    /// Arrays named [`ODD_NAMES`] (names that URLs percent-encode) in the local store
+    /// `store`, holding [`odd_values`].
+    fn write_odd_names(store: &Path) {
+        for (k, name) in ODD_NAMES.iter().enumerate() {
+            from_ndarray(&ndarray::Array1::from(odd_values(k)), [2])
+                .unwrap()
+                .to_zarr(store, name, &WriteOptions::default())
+                .unwrap();
+        }
+    }
+
+    /// Reads [`write_odd_names`]' arrays from `~user/données.zarr` of the HTTP server at
+    /// `server`, by the URL's path as spelled and percent-encoded as a browser gives it.
+    fn read_odd_names_over_http(server: &str) {
+        for path in ["~user/données.zarr", "%7Euser/donn%C3%A9es.zarr"] {
+            for (k, name) in ODD_NAMES.iter().enumerate() {
+                let url = format!("{server}/{path}");
+                let back = zarr::open(url.as_str(), name).unwrap().astype::<f64>();
+                let back = back.compute().unwrap().into_raw_vec_and_offset().0;
+                assert_eq!(back, odd_values(k), "{path} {name}");
+            }
+        }
+    }
+
     /// Keys are stored as the names are spelled, as zarr-python, fsspec and the AWS tools
     /// store them (they were percent-encoded: `temp%C3%A9rature`), in the store's URL too.
     #[test]
@@ -453,24 +477,9 @@ mod s3 {
                 .to_zarr(&local, name, &WriteOptions::default().version(version))
                 .unwrap();
         }
-        // Names that URLs percent-encode, in a store below a `~user` directory.
-        let odd = dir.join("~user/données.zarr");
-        for (k, name) in ODD_NAMES.iter().enumerate() {
-            from_ndarray(&ndarray::Array1::from(odd_values(k)), [2])
-                .unwrap()
-                .to_zarr(&odd, name, &WriteOptions::default())
-                .unwrap();
-        }
+        write_odd_names(&dir.join("~user/données.zarr"));
         let server = http_server(&python, &dir.join(""));
-        // The URL's path as spelled, and percent-encoded as a browser gives it.
-        for path in ["~user/données.zarr", "%7Euser/donn%C3%A9es.zarr"] {
-            for (k, name) in ODD_NAMES.iter().enumerate() {
-                let url = format!("{}/{path}", server.url());
-                let back = zarr::open(url.as_str(), name).unwrap().astype::<f64>();
-                let back = back.compute().unwrap().into_raw_vec_and_offset().0;
-                assert_eq!(back, odd_values(k), "{path} {name}");
-            }
-        }
+        read_odd_names_over_http(&server.url());
         let url = format!("{}/store.zarr", server.url());
         for name in ["v2", "v3"] {
             let back = zarr::open(url.as_str(), name)
@@ -566,24 +575,9 @@ mod s3 {
                 .unwrap();
             zarr::create_group(&local, &format!("{name}/sub/inner"), &group).unwrap();
         }
-        // Names that URLs percent-encode, in a store below a `~user` directory.
-        let odd = dir.join("~user/données.zarr");
-        for (k, name) in ODD_NAMES.iter().enumerate() {
-            from_ndarray(&ndarray::Array1::from(odd_values(k)), [2])
-                .unwrap()
-                .to_zarr(&odd, name, &WriteOptions::default())
-                .unwrap();
-        }
+        write_odd_names(&dir.join("~user/données.zarr"));
         let server = http_server(&python, &dir.join(""));
-        // The URL's path as spelled, and percent-encoded as a browser gives it.
-        for path in ["~user/données.zarr", "%7Euser/donn%C3%A9es.zarr"] {
-            for (k, name) in ODD_NAMES.iter().enumerate() {
-                let url = format!("{}/{path}", server.url());
-                let back = zarr::open(url.as_str(), name).unwrap().astype::<f64>();
-                let back = back.compute().unwrap().into_raw_vec_and_offset().0;
-                assert_eq!(back, odd_values(k), "{path} {name}");
-            }
-        }
+        read_odd_names_over_http(&server.url());
         let url = format!("{}/store.zarr", server.url());
         for name in ["v2", "v3"] {
             let group = zarr::open_group(url.as_str(), name).unwrap();

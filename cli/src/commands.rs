@@ -367,23 +367,7 @@ impl<'a> Written<'a> {
             let options = options.dimension_names(coord.dims.iter().map(String::as_str));
             dataset = dataset.any_array(&coord.name, &coord.values, options);
         }
-        match opened {
-            Ok(group) => Ok(group.store(&dataset)?),
-            Err(_) if zarr::open(store, parent).is_ok() => {
-                Err(format!("{store}{parent} is an array: an output cannot go in it").into())
-            }
-            // The group and its arrays in one step: a refused output writes nothing.
-            Err(unopened) => {
-                let options = GroupOptions::default().version(version);
-                match dataset.to_zarr(store, parent, &options) {
-                    // Something is there that is not a group chunkwise can open: why not.
-                    Err(chunkwise::Error::Storage(StorageError::AlreadyExists { .. })) => {
-                        Err(unopened.into())
-                    }
-                    written => Ok(written?),
-                }
-            }
-        }
+        store_in_group(store, parent, opened, &dataset, version)
     }
 
     /// The input's coordinates that go beside an output of dimensions `dims`, sliced as
@@ -482,6 +466,34 @@ impl<'a> Written<'a> {
                 .collect()
         });
         Ok((coordinates, carried))
+    }
+}
+
+/// Stores `dataset` in the group at `parent` of `store` (`opened`, if it could be
+/// opened), or, where there is none, as a new group of `version` with its arrays, in one
+/// step: a refused output writes nothing, not even the group.
+fn store_in_group(
+    store: &str,
+    parent: &str,
+    opened: chunkwise::Result<zarr::Group>,
+    dataset: &Dataset,
+    version: ZarrVersion,
+) -> Result<Report, Failure> {
+    match opened {
+        Ok(group) => Ok(group.store(dataset)?),
+        Err(_) if zarr::open(store, parent).is_ok() => {
+            Err(format!("{store}{parent} is an array: an output cannot go in it").into())
+        }
+        Err(unopened) => {
+            let options = GroupOptions::default().version(version);
+            match dataset.to_zarr(store, parent, &options) {
+                // Something is there that is not a group chunkwise can open: why not.
+                Err(chunkwise::Error::Storage(StorageError::AlreadyExists { .. })) => {
+                    Err(unopened.into())
+                }
+                written => Ok(written?),
+            }
+        }
     }
 }
 

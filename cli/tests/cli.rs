@@ -97,13 +97,10 @@ fn refused(args: &[&str], says: &str) {
     assert!(message.contains(says), "{args:?}: {message}");
 }
 
-/// A group holds one coordinate per dimension, which xarray gives every array of the group
-/// with that dimension: an output whose dimension has another length, or whose input has
-/// other coordinate values, is refused instead of being labelled with the group's.
-#[test]
-fn outputs_agree_with_the_coordinates_of_their_group() {
+/// `tas(time, lat)` of 12 x 3 in `store`, with its coordinates `time` (100..112) and `lat`:
+/// the dense values and the times.
+fn gridded_input(store: &Path) -> (Array2<f64>, Vec<f64>) {
     use chunkwise::io::zarr::{Dataset, GroupOptions};
-    let dir = Scratch::new("coords");
     let dense = Array2::from_shape_fn((12, 3), |(t, y)| (t * 3 + y) as f64);
     let tas = chunkwise::from_ndarray(&dense.clone().into_dyn(), [5, 3]).unwrap();
     let time: Vec<f64> = (100..112).map(f64::from).collect();
@@ -115,8 +112,18 @@ fn outputs_agree_with_the_coordinates_of_their_group() {
         )
         .coord("time", time.clone(), WriteOptions::default())
         .coord("lat", vec![10.0, 20.0, 30.0], WriteOptions::default())
-        .to_zarr(dir.0.join("in.zarr"), "/", &GroupOptions::default())
+        .to_zarr(store, "/", &GroupOptions::default())
         .unwrap();
+    (dense, time)
+}
+
+/// A group holds one coordinate per dimension, which xarray gives every array of the group
+/// with that dimension: an output whose dimension has another length, or whose input has
+/// other coordinate values, is refused instead of being labelled with the group's.
+#[test]
+fn outputs_agree_with_the_coordinates_of_their_group() {
+    let dir = Scratch::new("coords");
+    let (dense, time) = gridded_input(&dir.0.join("in.zarr"));
     let input = dir.0.join("in.zarr/tas");
     let input = input.to_str().unwrap();
     let out = dir.0.join("out.zarr");
@@ -178,21 +185,8 @@ fn outputs_agree_with_the_coordinates_of_their_group() {
 /// one that labels another array of the group, writing nothing.
 #[test]
 fn overwrite_replaces_coordinates_that_label_only_the_output() {
-    use chunkwise::io::zarr::{Dataset, GroupOptions};
     let dir = Scratch::new("replace");
-    let dense = Array2::from_shape_fn((12, 3), |(t, y)| (t * 3 + y) as f64);
-    let tas = chunkwise::from_ndarray(&dense.clone().into_dyn(), [5, 3]).unwrap();
-    let time: Vec<f64> = (100..112).map(f64::from).collect();
-    Dataset::new()
-        .array(
-            "tas",
-            &tas,
-            WriteOptions::default().dimension_names(["time", "lat"]),
-        )
-        .coord("time", time.clone(), WriteOptions::default())
-        .coord("lat", vec![10.0, 20.0, 30.0], WriteOptions::default())
-        .to_zarr(dir.0.join("in.zarr"), "/", &GroupOptions::default())
-        .unwrap();
+    let (dense, time) = gridded_input(&dir.0.join("in.zarr"));
     let input = dir.0.join("in.zarr/tas");
     let out = dir.0.join("out.zarr");
     let (input, first, second) = (
