@@ -375,6 +375,14 @@ pub enum StorageError {
         /// What needed the group.
         child: String,
     },
+    /// An array was asked for where a group is stored.
+    #[error("{path} is a group, not an array ({contents})")]
+    NotAnArray {
+        /// The store and node path.
+        path: String,
+        /// The group's arrays, to name one of them instead.
+        contents: String,
+    },
     /// A node path or store key that could reach outside its store or node (`..`, `.`,
     /// empty components, backslashes), refused before anything is read, written or erased.
     #[error("refused path {path}: it has {reason}")]

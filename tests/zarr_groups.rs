@@ -12,17 +12,20 @@ mod common;
 #[path = "common/zarr_util.rs"]
 mod zarr_util;
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chunkwise::io::zarr::{
-    self, Compression, Dataset, GroupOptions, WriteMode, WriteOptions, ZarrVersion,
+    self, Compression, Dataset, GroupOptions, Store, WriteMode, WriteOptions, ZarrVersion,
 };
 use chunkwise::{Error, StorageError, from_ndarray};
 use ndarray::{ArrayD, IxDyn};
 use serde_json::{Value as Json, json};
 use zarr_util::*;
+use zarrs::filesystem::FilesystemStore;
 
 const VERSIONS: [ZarrVersion; 2] = [ZarrVersion::V2, ZarrVersion::V3];
 
@@ -50,6 +53,27 @@ fn described(python: &Path, store: &Path, group: Option<&str>) -> Json {
         println!("xarray checks skipped: xarray is not installed");
     }
     json
+}
+
+/// What the script `name` of tests/interop prints (JSON; `null` for nothing) when run with
+/// `args`; `None` (the test is skipped) if the Python has no xarray, unless
+/// `CHUNKWISE_REQUIRE_INTEROP=1`.
+fn xarray_script(python: &Path, name: &str, args: &[&OsStr]) -> Option<Json> {
+    let out = interop_script(python, name, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && stderr.contains("No module named 'xarray'") {
+        assert!(
+            !require_interop(),
+            "CHUNKWISE_REQUIRE_INTEROP=1 but xarray is missing"
+        );
+        return None;
+    }
+    assert!(out.status.success(), "{name} failed:\n{stderr}");
+    if out.stdout.is_empty() {
+        return Some(Json::Null);
+    }
+    let printed = serde_json::from_slice(&out.stdout);
+    Some(printed.unwrap_or_else(|e| panic!("{name} printed no JSON ({e}):\n{stderr}")))
 }
 
 /// Values as group_check.py prints them (NaN as "NaN").
@@ -930,26 +954,13 @@ fn packed_variables_decode_as_xarray_decodes_them() {
     let Some(python) = python() else {
         return;
     };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/cf_packed.py");
     for version in ["2", "3"] {
         let d = TempDir::new("groups-cf");
         let store = d.join("packed.zarr");
-        let out = Command::new(&python)
-            .arg(&script)
-            .arg(&store)
-            .arg(version)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() && stderr.contains("No module named 'xarray'") {
-            assert!(
-                !require_interop(),
-                "CHUNKWISE_REQUIRE_INTEROP=1 but xarray is missing"
-            );
+        let args = [store.as_os_str(), version.as_ref()];
+        let Some(expected) = xarray_script(&python, "cf_packed.py", &args) else {
             return;
-        }
-        assert!(out.status.success(), "cf_packed.py failed:\n{stderr}");
-        let expected: Json = serde_json::from_slice(&out.stdout).unwrap();
+        };
         for name in ["t", "n", "q", "w"] {
             let label = format!("v{version} {name}");
             let array = zarr::open(&store, name).unwrap();
@@ -1026,4 +1037,160 @@ fn unsigned_bytes_in_signed_storage_decode_as_unsigned() {
     );
     let expected = [0.0, 0.5, 63.5, 64.0, 127.0, f64::NAN];
     assert_eq!(listed(decoded.compute().unwrap()), listed(expected));
+}
+
+/// zarr-python writes a float attribute that is not finite as a bare `NaN` or `Infinity`,
+/// which is not JSON: chunkwise reads such stores (the attribute as the string of that
+/// spelling), and an append, which rewrites the array's metadata and the consolidated
+/// metadata, leaves the attributes as zarr-python wrote them.
+#[test]
+fn non_finite_attributes_that_zarr_python_writes_are_read_and_kept() {
+    let Some(python) = python() else { return };
+    let run = |args: &[&OsStr]| xarray_script(&python, "nonfinite_attrs.py", args);
+    for version in ["2", "3"] {
+        let d = TempDir::new("groups-nonfinite");
+        let store = d.join("nan.zarr");
+        let Some(_) = run(&["write".as_ref(), store.as_os_str(), version.as_ref()]) else {
+            return;
+        };
+        let raw = std::fs::read_to_string(store.join(match version {
+            "2" => "g/tas/.zattrs",
+            _ => "g/tas/zarr.json",
+        }))
+        .unwrap();
+        assert!(raw.contains("NaN,") || raw.contains("NaN\n"), "{raw}");
+
+        let group = zarr::open_group(&store, "g").unwrap();
+        assert_eq!(group.attributes()["x"], json!("NaN"), "v{version}");
+        assert_eq!(group.attributes()["hi"], json!("Infinity"), "v{version}");
+        let tas = zarr::open(&store, "g/tas").unwrap();
+        let attrs = tas.attributes();
+        assert_eq!(
+            (&attrs["valid_max"], &attrs["lo"], &attrs["label"]),
+            (&json!("NaN"), &json!("-Infinity"), &json!("NaN")),
+            "v{version}"
+        );
+        let values = tas.into_typed::<f64>().unwrap().compute().unwrap();
+        assert_eq!(values.into_raw_vec_and_offset().0, [0., 1., 2., 3., 4., 5.]);
+
+        let more = from_ndarray(&ArrayD::from_elem(IxDyn(&[1, 3]), 7.0), [1, 3]).unwrap();
+        let rows = Dataset::new()
+            .coord("time", vec![2.0], WriteOptions::default())
+            .array(
+                "tas",
+                &more,
+                WriteOptions::default().dimension_names(["time", "lat"]),
+            );
+        group.append(&rows, "time").unwrap();
+
+        let Some(seen) = run(&["read".as_ref(), store.as_os_str()]) else {
+            return;
+        };
+        let tas_attrs = json!({"valid_max": "float:nan", "lo": "float:-inf", "label": "str:'NaN'"});
+        let group_attrs = json!({"x": "float:nan", "hi": "float:inf"});
+        for view in ["plain", "consolidated"] {
+            assert_eq!(seen[view]["tas"], tas_attrs, "v{version} {view}");
+            assert_eq!(seen[view]["group"], group_attrs, "v{version} {view}");
+            assert_eq!(seen[view]["shape"], json!([3, 3]), "v{version} {view}");
+        }
+        assert_eq!(seen["xarray"]["group"], group_attrs, "v{version}");
+        assert_eq!(seen["xarray"]["tas"], tas_attrs, "v{version}");
+        assert_eq!(
+            seen["xarray"]["values"],
+            json!([0., 1., 2., 3., 4., 5., 7., 7., 7.]),
+            "v{version}"
+        );
+    }
+}
+
+/// Metadata as zarr-python writes it, with a bare `NaN` and an integer beyond 64 bits
+/// among the attributes, opens; what chunkwise rewrites itself (an append's new shapes,
+/// consolidated metadata, which embeds every node's document) keeps such values as they
+/// were stored, also for the nodes the append does not touch. Checked on the stored text,
+/// for a directory store and for a zarrs store given to `Store::from_storage`.
+#[test]
+fn metadata_rewrites_keep_the_values_they_do_not_set() {
+    const BIG: &str = "1180591620717411303424";
+    for version in VERSIONS {
+        for custom in [false, true] {
+            let label = format!("{version:?} custom store: {custom}");
+            let d = TempDir::new("groups-verbatim");
+            let time = |from: usize, n: usize| -> Vec<f64> {
+                (from..from + n).map(|t| t as f64).collect()
+            };
+            let rows = |from: usize, n: usize| {
+                let values = chunkwise::arange::<f64>(0.0, n as f64, 1.0, [2]).unwrap();
+                Dataset::new()
+                    .coord("time", time(from, n), WriteOptions::default())
+                    .array(
+                        "tas",
+                        &values,
+                        WriteOptions::default().dimension_names(["time"]),
+                    )
+            };
+            let other = chunkwise::arange::<f64>(0.0, 2.0, 1.0, [2]).unwrap();
+            rows(0, 3)
+                .array(
+                    "other",
+                    &other,
+                    WriteOptions::default().dimension_names(["x"]),
+                )
+                .to_zarr(d.path(), "g", &GroupOptions::default().version(version))
+                .unwrap();
+            // The attributes, as zarr-python writes them: not JSON that serde reads exactly.
+            let attributes_of = |node: &str| match version {
+                ZarrVersion::V2 => d.join(&format!("g/{node}/.zattrs")),
+                _ => d.join(&format!("g/{node}/zarr.json")),
+            };
+            for node in ["tas", "other"] {
+                let path = attributes_of(node);
+                let mut doc: Json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                let attrs = match version {
+                    ZarrVersion::V2 => &mut doc,
+                    _ => &mut doc["attributes"],
+                };
+                attrs["big"] = json!("@big@");
+                attrs["missing"] = json!("@nan@");
+                let text = serde_json::to_string_pretty(&doc)
+                    .unwrap()
+                    .replace("\"@big@\"", BIG)
+                    .replace("\"@nan@\"", "NaN");
+                std::fs::write(&path, text).unwrap();
+            }
+            let store = match custom {
+                false => Store::directory(d.path()).unwrap(),
+                true => Store::from_storage(Arc::new(FilesystemStore::new(d.path()).unwrap())),
+            };
+            zarr::consolidate_metadata(&store, "g").unwrap();
+            let group = zarr::open_group(&store, "g").unwrap();
+            let tas = group.array("tas").unwrap();
+            assert_eq!(tas.attributes()["missing"], json!("NaN"), "{label}");
+            assert_eq!(
+                tas.attributes()["big"],
+                json!(1.1805916207174113e21),
+                "{label}"
+            );
+
+            group.append(&rows(3, 2), "time").unwrap();
+            assert_eq!(
+                read_back::<f64>(&store, "g/time")
+                    .into_raw_vec_and_offset()
+                    .0,
+                time(0, 5),
+                "{label}"
+            );
+            let consolidated = match version {
+                ZarrVersion::V2 => d.join("g/.zmetadata"),
+                _ => d.join("g/zarr.json"),
+            };
+            for path in [attributes_of("tas"), attributes_of("other"), consolidated] {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let shown = format!("{label}: {}:\n{text}", path.display());
+                let compact: String = text.split_whitespace().collect();
+                assert!(compact.contains(&format!("\"big\":{BIG}")), "{shown}");
+                assert!(compact.contains("\"missing\":NaN"), "{shown}");
+                assert!(!text.contains("\\u0001"), "{shown}");
+            }
+        }
+    }
 }

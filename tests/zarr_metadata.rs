@@ -12,7 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chunkwise::io::zarr::{
-    self, AnyArray, BloscCompressor, BloscShuffle, Compression, WriteOptions, ZarrVersion,
+    self, AnyArray, BloscCompressor, BloscShuffle, Compression, Dataset, GroupOptions,
+    WriteOptions, ZarrVersion,
 };
 use chunkwise::{BuildError, Error, StorageError, from_ndarray};
 use ndarray::{ArrayD, IxDyn, s};
@@ -298,6 +299,14 @@ fn unsupported_data_types() {
                "compressor": null, "fill_value": [0.0, 0.0], "order": "C", "filters": null})
         .to_string(),
     );
+    // As xarray writes a string variable in v2: zarrs rejects its null fill value first.
+    write(
+        "v2u4",
+        ".zarray",
+        json!({"zarr_format": 2, "shape": [3], "chunks": [3], "dtype": "<U4",
+               "compressor": null, "fill_value": null, "order": "C", "filters": null})
+        .to_string(),
+    );
     write("bogus", "zarr.json", v3_metadata("float128x", json!(0.0)));
     // An extension type, named by a document.
     let datetime =
@@ -312,7 +321,10 @@ fn unsupported_data_types() {
         ("c128", "complex128"),
         ("f16", "float16"),
         ("v2c16", "c16"),
+        ("v2u4", "<U4"),
         ("dt", "numpy.datetime64"),
+        // A type no Zarr implementation knows (zarrs refuses the metadata).
+        ("bogus", "float128x"),
     ];
     for (name, dtype) in cases {
         match open(name) {
@@ -323,13 +335,17 @@ fn unsupported_data_types() {
             other => panic!("{name}: expected UnsupportedDataType, got {other:?}"),
         }
     }
-    // A type no Zarr implementation knows: zarrs refuses the metadata.
-    match open("bogus") {
-        Err(Error::Storage(StorageError::Storage { path, message })) => {
-            assert!(path.contains("bogus"), "{path}");
-            assert!(message.contains("float128x"), "{message}");
+    // A group where an array was asked for: said so, with its arrays to pick from.
+    let group = zarr::create_group(d, "g", &GroupOptions::default()).unwrap();
+    let x = chunkwise::arange::<f64>(0.0, 3.0, 1.0, [3]).unwrap();
+    group
+        .store(&Dataset::new().array("x", &x, WriteOptions::default()))
+        .unwrap();
+    match open("g") {
+        Err(e @ Error::Storage(StorageError::NotAnArray { .. })) => {
+            assert!(e.to_string().contains("its arrays: x"), "{e}");
         }
-        other => panic!("bogus: expected a Storage error, got {other:?}"),
+        other => panic!("g: expected NotAnArray, got {other:?}"),
     }
 }
 

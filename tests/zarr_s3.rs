@@ -141,15 +141,8 @@ mod s3 {
 
     /// Runs the helper script `name` of tests/interop with `args`; its output, once it
     /// has succeeded.
-    fn interop_script(python: &Path, name: &str, args: &[&str]) -> Vec<u8> {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/interop")
-            .join(name);
-        let out = Command::new(python)
-            .arg(&script)
-            .args(args)
-            .output()
-            .unwrap();
+    fn checked_script(python: &Path, name: &str, args: &[&str]) -> Vec<u8> {
+        let out = interop_script(python, name, args);
         assert!(
             out.status.success(),
             "{name} {args:?}:\n{}\n{}",
@@ -162,7 +155,7 @@ mod s3 {
     /// Runs tests/interop/s3_check.py `mode` against `url`.
     fn s3_check(python: &Path, mode: &str, endpoint: &str, url: &str, version: u8) {
         let version = version.to_string();
-        interop_script(python, "s3_check.py", &[mode, endpoint, url, &version]);
+        checked_script(python, "s3_check.py", &[mode, endpoint, url, &version]);
     }
 
     /// Names that URLs percent-encode (non-ASCII, `%`, `[`, `~`, `#`, spaces).
@@ -170,7 +163,7 @@ mod s3 {
 
     /// Runs tests/interop/s3_names.py (see there): what it prints, as JSON.
     fn s3_names(python: &Path, args: &[&str]) -> serde_json::Value {
-        serde_json::from_slice(&interop_script(python, "s3_names.py", args)).unwrap_or_default()
+        serde_json::from_slice(&checked_script(python, "s3_names.py", args)).unwrap_or_default()
     }
 
     /// Each name's values, as both sides write them: `arange(4) * (its index + 1)`.

@@ -42,7 +42,7 @@ impl Output {
 
     /// Write options for an output with dimensions `dims`, the input's attributes and its
     /// Zarr version and compression.
-    fn options(&self, input: &AnyArray, dims: Vec<String>) -> WriteOptions {
+    fn options(&self, input: &AnyArray, dims: Vec<String>) -> Result<WriteOptions, Failure> {
         let mode = match self.overwrite {
             true => WriteMode::Overwrite,
             false => WriteMode::Create,
@@ -56,24 +56,30 @@ impl Output {
         if let Some(compression) = format.compression {
             options = options.compression(compression);
         }
-        options.attributes.extend(kept_attributes(input));
+        options.attributes.extend(kept_attributes(input)?);
         let history = match input.attributes().get("history").and_then(Json::as_str) {
             Some(before) => format!("{before}\n{}", self.history),
             None => self.history.clone(),
         };
-        options.attribute("history", history)
+        Ok(options.attribute("history", history))
     }
 
     /// [`Output::options`] for a rewrite of `input`'s stored values: its storage format
     /// (chunks, shards, fill value) too.
-    fn rewrite_options(&self, input: &AnyArray) -> WriteOptions {
-        self.options(input, dims(input)).keep_format(input.format())
+    fn rewrite_options(&self, input: &AnyArray) -> Result<WriteOptions, Failure> {
+        Ok(self
+            .options(input, dims(input))?
+            .keep_format(input.format()))
     }
 
     /// [`Output::options`] for f64 values decoded from `input`: without its packing
     /// attributes, NaN (missing) as the fill value, in the input's storage chunks along
     /// the axes it keeps (all but `reduced`).
-    fn decoded_options(&self, input: &AnyArray, reduced: Option<usize>) -> WriteOptions {
+    fn decoded_options(
+        &self,
+        input: &AnyArray,
+        reduced: Option<usize>,
+    ) -> Result<WriteOptions, Failure> {
         let mut names = dims(input);
         let mut chunks = input.format().chunks.clone();
         if let Some(axis) = reduced {
@@ -81,23 +87,24 @@ impl Output {
             chunks.remove(axis);
         }
         let mut options = self
-            .options(input, names)
+            .options(input, names)?
             .fill_value(f64::NAN)
             .chunks(chunks);
         options
             .attributes
             .retain(|key, _| !PACKING.contains(&key.as_str()));
-        options
+        Ok(options)
     }
 }
 
 /// `input`'s attributes but those the writer writes itself: the fill value (from the
 /// options' fill value), the dimension names, and `history` (which a command extends).
-fn kept_attributes(input: &AnyArray) -> serde_json::Map<String, Json> {
-    let mut attributes = input.attributes().clone();
+/// Each is copied as stored (a bare `NaN` stays a float for the readers of the output).
+fn kept_attributes(input: &AnyArray) -> Result<serde_json::Map<String, Json>, Failure> {
+    let mut attributes = input.attributes_to_copy()?;
     attributes
         .retain(|key, _| !["history", "_ARRAY_DIMENSIONS", "_FillValue"].contains(&key.as_str()));
-    attributes
+    Ok(attributes)
 }
 
 /// The attributes that say how a variable is packed: decoded values drop them.
@@ -127,6 +134,9 @@ fn axis_of(input: &AnyArray, dim: &str) -> Result<usize, Failure> {
         return Ok(axis);
     }
     let ndim = input.shape().len() as isize;
+    if ndim == 0 {
+        return Err(format!("the array is 0-dimensional: it has no dimension {dim:?}").into());
+    }
     match dim.parse::<isize>() {
         Ok(axis) if (-ndim..ndim).contains(&axis) => Ok(axis.rem_euclid(ndim) as usize),
         _ => Err(format!(
@@ -251,7 +261,7 @@ pub(crate) fn reduce(
     let x = input.open()?;
     let axis = axis_of(&x, dim)?;
     let result = reduced(&x.decode_cf::<f64>()?, op, axis);
-    let options = how.decoded_options(&x, Some(axis));
+    let options = how.decoded_options(&x, Some(axis))?;
     let written = Written::new(input, output, how);
     written.store(Values::Decoded(result), options, None)
 }
@@ -269,7 +279,7 @@ pub(crate) fn anomaly(
     let values = x.decode_cf::<f64>()?;
     let mean = values.nanmean_with(&Reduction::axis(axis as isize).keepdims(true));
     let result = &values - &mean;
-    let options = how.decoded_options(&x, None);
+    let options = how.decoded_options(&x, None)?;
     let written = Written::new(input, output, how);
     written.store(Values::Decoded(result), options, None)
 }
@@ -363,7 +373,7 @@ impl<'a> Written<'a> {
             let mut options = WriteOptions::default()
                 .keep_format(coord.values.format())
                 .mode(mode);
-            options.attributes = kept_attributes(&coord.values);
+            options.attributes = kept_attributes(&coord.values)?;
             let options = options.dimension_names(coord.dims.iter().map(String::as_str));
             dataset = dataset.any_array(&coord.name, &coord.values, options);
         }
@@ -427,6 +437,13 @@ impl<'a> Written<'a> {
             .iter()
             .flatten()
             .filter(|name| !dims.contains(name))
+            // Unreadable ones are mentioned only where they would label the output.
+            .filter(|name| match group.dimension_names(name) {
+                Ok(Some(own)) => own
+                    .iter()
+                    .all(|d| d.as_ref().is_some_and(|d| dims.contains(d))),
+                _ => true,
+            })
             .filter_map(|name| {
                 let array = readable(name)?;
                 let own = dims_of(&array);
@@ -796,7 +813,7 @@ pub(crate) fn convert(
             return Err(format!("{} {what} lengths for {ndim} dimensions", lengths.len()).into());
         }
     }
-    let mut options = how.rewrite_options(&x);
+    let mut options = how.rewrite_options(&x)?;
     if let Some(c) = format.compression {
         options = options.compression(c);
     }
@@ -865,7 +882,7 @@ pub(crate) fn slice(
     let mut info = vec![SliceInfoElem::from(..); x.shape().len()];
     info[axis] = range;
     let sliced = x.slice(&info)?;
-    let options = how.rewrite_options(&x);
+    let options = how.rewrite_options(&x)?;
     let names = dims(&x);
     let written = Written::new(input, output, how);
     written.store(

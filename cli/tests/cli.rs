@@ -780,6 +780,39 @@ fn mistakes_are_reported_with_a_failing_status() {
     let unsupported = chunkwise(&["info", tas]);
     let message = String::from_utf8_lossy(&unsupported.stderr);
     assert!(message.contains("complex64"), "{message}");
+    // A group given as the input: its arrays are named, to pick one.
+    let group = dir.0.join("in.zarr");
+    refused(
+        &[
+            "reduce",
+            "--op",
+            "mean",
+            "--dim",
+            "time",
+            group.to_str().unwrap(),
+            out,
+        ],
+        "is a group, not an array (its arrays: ",
+    );
+    // A 0-d array has no dimension to name.
+    let scalar = dir.0.join("scalar.zarr");
+    chunkwise::from_ndarray(&ndarray::arr0(3.5).into_dyn(), [])
+        .unwrap()
+        .to_zarr(&scalar, "s", &WriteOptions::default())
+        .unwrap();
+    let s = scalar.join("s");
+    refused(
+        &[
+            "reduce",
+            "--op",
+            "mean",
+            "--dim",
+            "0",
+            s.to_str().unwrap(),
+            out,
+        ],
+        "0-dimensional",
+    );
 }
 
 /// Rewrites keep what the input's values mean and how they are stored: the fill value
@@ -920,7 +953,7 @@ fn rewrites_keep_the_inputs_format_and_meaning() {
 }
 
 /// The CI venv's Python with zarr and xarray (`CHUNKWISE_ZARR_PYTHON`, or the workspace's
-/// `target/zarr-venv`); `None` (the test skipped) only where `CHUNKWISE_REQUIRE_INTEROP` is
+/// `target/zarr-venv`); `None` (the test skipped, saying so) only where `CHUNKWISE_REQUIRE_INTEROP` is
 /// not `1`.
 fn python() -> Option<PathBuf> {
     let from_env = std::env::var_os("CHUNKWISE_ZARR_PYTHON")
@@ -930,6 +963,9 @@ fn python() -> Option<PathBuf> {
     let found = from_env.into_iter().chain([venv]).find(|p| p.is_file());
     if found.is_none() && std::env::var("CHUNKWISE_REQUIRE_INTEROP").as_deref() == Ok("1") {
         panic!("CHUNKWISE_REQUIRE_INTEROP=1 but no Python with xarray was found");
+    }
+    if found.is_none() {
+        println!("skipped: no Python with xarray");
     }
     found
 }
@@ -955,10 +991,7 @@ fn run_python(python: &Path, script: &str, args: &[&Path]) -> String {
 /// dimensions they keep, sliced as the data is, and name only those in `coordinates`.
 #[test]
 fn outputs_carry_the_auxiliary_coordinates_of_the_dimensions_they_keep() {
-    let Some(python) = python() else {
-        println!("skipped: no Python with xarray");
-        return;
-    };
+    let Some(python) = python() else { return };
     let dir = Scratch::new("aux");
     let input = dir.0.join("in.zarr");
     let write = "import sys, numpy as np, xarray as xr\n\
@@ -1050,10 +1083,7 @@ fn outputs_carry_the_auxiliary_coordinates_of_the_dimensions_they_keep() {
 
 #[test]
 fn xarray_opens_what_the_tool_writes() {
-    let Some(python) = python() else {
-        println!("skipped: no Python with xarray");
-        return;
-    };
+    let Some(python) = python() else { return };
     let dir = Scratch::new("xarray");
     let dense = input(&dir.0).mapv(f64::from);
     let tas = dir.0.join("in.zarr/tas");
@@ -1325,5 +1355,52 @@ fn inputs_and_outputs_on_s3_and_inputs_over_https() {
     assert!(
         !out.status.success() && stderr.contains("read-only"),
         "{stderr}"
+    );
+}
+
+/// Attributes that zarr-python stores as JSON values cannot hold (a bare `NaN`, an
+/// integer beyond 64 bits) are carried to the outputs as stored: xarray reads them as the
+/// float and the integer, and can write the output again (a string `missing_value` would
+/// make its v2 encoder fail).
+#[test]
+fn attributes_are_carried_as_zarr_python_stored_them() {
+    let Some(python) = python() else { return };
+    let dir = Scratch::new("verbatim");
+    let input = dir.0.join("in.zarr");
+    let write = "import sys, numpy as np, xarray as xr\n\
+                 attrs = {'missing_value': float('nan'), 'big': 2**70, 'units': 'K'}\n\
+                 t = xr.DataArray(np.arange(12.0).reshape(4, 3), dims=('time', 'x'), attrs=attrs)\n\
+                 xr.Dataset({'t': t}).to_zarr(sys.argv[1], zarr_format=2, mode='w')";
+    run_python(&python, write, &[&input]);
+    let (copy, mean) = (dir.0.join("copy.zarr"), dir.0.join("mean.zarr"));
+    let (t, copy_t, mean_t) = (input.join("t"), copy.join("t"), mean.join("t"));
+    let t = t.to_str().unwrap();
+    ok(&["rechunk", "--chunks", "2,3", t, copy_t.to_str().unwrap()]);
+    ok(&[
+        "reduce",
+        "--op",
+        "mean",
+        "--dim",
+        "time",
+        t,
+        mean_t.to_str().unwrap(),
+    ]);
+    let check = "import os, sys, xarray as xr\n\
+                 for store in sys.argv[1:3]:\n\
+                 \x20   ds = xr.open_zarr(store)\n\
+                 \x20   m = ds['t'].encoding.get('missing_value')\n\
+                 \x20   print(type(m).__name__, repr(m), repr(ds['t'].attrs['big']), ds['t'].attrs['units'])\n\
+                 \x20   ds.to_zarr(os.path.join(sys.argv[3], os.path.basename(store)), zarr_format=2)";
+    let again = dir.0.join("again");
+    let printed = run_python(&python, check, &[&copy, &mean, &again]);
+    let lines: Vec<&str> = printed.lines().collect();
+    // The copy keeps missing_value; the mean (decoded values) drops the packing attributes.
+    assert_eq!(
+        lines,
+        [
+            "float nan 1180591620717411303424 K",
+            "NoneType None 1180591620717411303424 K"
+        ],
+        "{printed}"
     );
 }

@@ -8,6 +8,7 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+use std::ffi::OsStr;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -135,6 +136,22 @@ pub fn python() -> Option<PathBuf> {
     }
     println!("skipped: zarr-python not found (set up with: {SETUP})");
     None
+}
+
+/// Runs the helper script `name` of tests/interop with `args`.
+pub fn interop_script(
+    python: &Path,
+    name: &str,
+    args: &[impl AsRef<OsStr>],
+) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(name);
+    std::process::Command::new(python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()))
 }
 
 /// Whether the interoperability tests must run (`CHUNKWISE_REQUIRE_INTEROP=1`).

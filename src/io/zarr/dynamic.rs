@@ -31,6 +31,8 @@ pub struct AnyArray {
     /// `_FillValue` attribute in v3.
     cf_fill: Option<Json>,
     format: StoredFormat,
+    /// Where the array is stored: its store and node path.
+    stored_at: (Store, String),
 }
 
 impl AnyArray {
@@ -46,6 +48,7 @@ impl AnyArray {
         let format = StoredFormat::of(&array)?;
         let dimension_names = dimension_names(&array);
         let attributes = array.attributes().clone();
+        let stored_at = (store.clone(), array.path().to_string());
         let array = Arc::new(array);
         let source: Arc<dyn crate::tile::TileSource> =
             with_dtype!(dtype, T => Arc::new(ZarrSource::<T>::new(array.clone(), store.clone())));
@@ -56,6 +59,7 @@ impl AnyArray {
             attributes,
             cf_fill,
             format,
+            stored_at,
         })
     }
 
@@ -93,6 +97,44 @@ impl AnyArray {
     /// The array's user attributes.
     pub fn attributes(&self) -> &Map<String, Json> {
         &self.attributes
+    }
+
+    /// The array's attributes for writing with another array (into
+    /// [`WriteOptions::attributes`](super::WriteOptions::attributes)). They are those of
+    /// [`attributes`](Self::attributes), except for the values a JSON value cannot hold
+    /// exactly: zarr-python's bare `NaN` and `Infinity` (which `attributes` gives as the
+    /// strings `"NaN"` and `"Infinity"`) and integers beyond 64 bits (given as floats). Here
+    /// they are placeholder strings that chunkwise writes back exactly as they were stored.
+    /// Reads the array's metadata again.
+    ///
+    /// ```
+    /// use chunkwise::io::zarr::{self, WriteOptions};
+    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-copyattrs-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [2])?;
+    /// x.to_zarr(&dir, "x", &WriteOptions::default().attribute("valid_max", "nan"))?;
+    /// // As zarr-python stores a NaN attribute (Python's JSON).
+    /// let meta = dir.join("x/zarr.json");
+    /// let text = std::fs::read_to_string(&meta).unwrap();
+    /// std::fs::write(&meta, text.replace(r#""nan""#, "NaN")).unwrap();
+    /// let x = zarr::open(&dir, "x")?;
+    /// assert_eq!(x.attributes()["valid_max"], "NaN");
+    /// let mut options = WriteOptions::default();
+    /// options.attributes.extend(x.attributes_to_copy()?);
+    /// x.to_zarr(&dir, "y", &options)?;
+    /// let copied = std::fs::read_to_string(dir.join("y/zarr.json")).unwrap();
+    /// assert!(copied.contains(r#""valid_max": NaN"#));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn attributes_to_copy(&self) -> Result<Map<String, Json>> {
+        let (store, node_path) = &self.stored_at;
+        let stored = super::hierarchy::stored_attributes(store, node_path)?;
+        let exact = |(key, value): (&String, &Json)| {
+            let value = stored.get(key).unwrap_or(value).clone();
+            (key.clone(), value)
+        };
+        Ok(self.attributes.iter().map(exact).collect())
     }
 
     /// The typed array, if the stored type is `T`.

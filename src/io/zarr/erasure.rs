@@ -39,7 +39,7 @@ impl Place {
                 .display()
                 .to_string(),
             (None, Some(url)) => url.clone(),
-            (None, None) => format!("storage@{:p}", Arc::as_ptr(&store.storage).cast::<()>()),
+            (None, None) => format!("storage@{:p}", Arc::as_ptr(&store.raw).cast::<()>()),
         };
         let node = node_path.trim_matches('/');
         let place = match node.is_empty() {

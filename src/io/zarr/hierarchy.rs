@@ -7,7 +7,10 @@ use zarrs::storage::{
     ListableStorageTraits, ReadableStorageTraits, StoreKey, StorePrefix, WritableStorageTraits,
 };
 
+use super::bare_floats::unmark;
+use super::document::{Document, Documents, raw, read_stored};
 use super::metadata::ZarrVersion;
+use super::read::dtype_named;
 use super::staging::is_staging;
 use super::store::Store;
 use super::write::node_prefix;
@@ -21,7 +24,7 @@ pub(crate) enum NodeKind {
 }
 
 /// The key `name` in the node at `node_path`.
-fn key(store: &Store, node_path: &str, name: &str) -> Result<StoreKey> {
+pub(crate) fn key(store: &Store, node_path: &str, name: &str) -> Result<StoreKey> {
     let prefix = node_prefix(store, node_path)?;
     StoreKey::new(format!("{}{name}", prefix.as_str())).map_err(|e| store.error(node_path, e))
 }
@@ -31,6 +34,8 @@ pub(crate) struct StoredLayout {
     pub(crate) shape: Vec<u64>,
     /// v3 `dimension_names`, else v2 `_ARRAY_DIMENSIONS` (`None` if it has neither).
     pub(crate) dimension_names: Option<Vec<Option<String>>>,
+    /// The data type as written: v3 `data_type`, v2 `dtype` (a document as its JSON text).
+    pub(crate) data_type: String,
 }
 
 /// The [`StoredLayout`] of the array at `node_path`, read from its metadata documents
@@ -61,25 +66,66 @@ pub(crate) fn stored_layout(store: &Store, node_path: &str) -> Result<Option<Sto
         let names = n.as_array()?;
         Some(names.iter().map(|d| d.as_str().map(String::from)).collect())
     });
+    let data_type = match array.get("data_type").or_else(|| array.get("dtype")) {
+        Some(Json::String(name)) => name.clone(),
+        Some(other) => other.to_string(),
+        None => "(none)".to_string(),
+    };
     Ok(Some(StoredLayout {
         shape,
         dimension_names,
+        data_type,
     }))
 }
 
-/// The JSON value at `name` of the node at `node_path`, if the key exists.
-fn read_json(store: &Store, node_path: &str, name: &str) -> Result<Option<Json>> {
-    let key = key(store, node_path, name)?;
-    let Some(bytes) = store
-        .storage
-        .get(&key)
-        .map_err(|e| store.error(key.as_str(), e))?
-    else {
-        return Ok(None);
+/// What to say where zarrs cannot open the array at `node_path` (its error is `error`):
+/// that a group is there (naming its arrays, one of which was likely meant), or that the
+/// array's data type is one chunkwise does not read (zarrs may reject such metadata before
+/// the type, as for a v2 `<U4` with a null fill value); else `error` itself.
+pub(crate) fn why_unopenable(store: &Store, node_path: &str, error: Error) -> Error {
+    match node_kind(store, node_path) {
+        Ok(Some(NodeKind::Group(_))) => {
+            let contents = match super::open_group(store, node_path) {
+                Ok(group) if group.arrays().is_empty() => "it holds no arrays".to_string(),
+                Ok(group) => format!("its arrays: {}", group.arrays().join(", ")),
+                Err(_) => "its arrays cannot be listed".to_string(),
+            };
+            Error::Storage(StorageError::NotAnArray {
+                path: format!("{}{node_path}", store.describe()),
+                contents,
+            })
+        }
+        Ok(Some(NodeKind::Array)) => match stored_layout(store, node_path) {
+            Ok(Some(layout)) if dtype_named(&layout.data_type).is_none() => {
+                Error::Storage(StorageError::UnsupportedDataType {
+                    path: node_path.to_string(),
+                    dtype: layout.data_type,
+                })
+            }
+            _ => error,
+        },
+        _ => error,
+    }
+}
+
+/// The attributes of the array at `node_path` as stored (v3 `attributes`, v2 `.zattrs`),
+/// with the values a JSON value cannot hold exactly as placeholders that chunkwise writes
+/// back as stored (see `bare_floats`).
+pub(crate) fn stored_attributes(store: &Store, node_path: &str) -> Result<Map<String, Json>> {
+    let attributes = match read_json(store, node_path, "zarr.json")? {
+        Some(meta) => meta.get("attributes").cloned(),
+        None => read_json(store, node_path, ".zattrs")?,
     };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| store.error(key.as_str(), format!("invalid JSON: {e}")))
+    Ok(match attributes {
+        Some(Json::Object(attributes)) => attributes,
+        _ => Map::new(),
+    })
+}
+
+/// The JSON value at `name` of the node at `node_path`, if the key exists (values a JSON
+/// value cannot hold exactly as placeholders, see `bare_floats`).
+fn read_json(store: &Store, node_path: &str, name: &str) -> Result<Option<Json>> {
+    read_stored(store, node_path, name)
 }
 
 /// Writes `value` as the key `name` of the node at `node_path`.
@@ -87,8 +133,8 @@ fn write_json(store: &Store, node_path: &str, name: &str, value: &Json) -> Resul
     let key = key(store, node_path, name)?;
     let text = serde_json::to_string_pretty(value).map_err(|e| store.error(key.as_str(), e))?;
     store
-        .storage
-        .set(&key, text.into_bytes().into())
+        .raw
+        .set(&key, unmark(text).into_bytes().into())
         .map_err(|e| store.error(key.as_str(), e))
 }
 
@@ -97,13 +143,9 @@ fn write_json(store: &Store, node_path: &str, name: &str, value: &Json) -> Resul
 /// writes codecs without settings as bare names, which zarr-python 3.1 cannot read).
 pub(crate) fn set_stored_shape(store: &Store, node_path: &str, shape: &[u64]) -> Result<()> {
     for name in ["zarr.json", ".zarray"] {
-        if let Some(mut meta) = read_json(store, node_path, name)? {
-            let Some(fields) = meta.as_object_mut() else {
-                let key = key(store, node_path, name)?;
-                return Err(store.error(key.as_str(), "array metadata is not a JSON object"));
-            };
-            fields.insert("shape".into(), json!(shape));
-            return write_json(store, node_path, name, &meta);
+        if let Some(mut meta) = Document::read(store, node_path, name)? {
+            meta.set("shape", &shape);
+            return meta.write(store, node_path, name);
         }
     }
     Err(store.error(node_path, "array metadata is missing"))
@@ -120,7 +162,7 @@ pub(crate) fn node_kind(store: &Store, node_path: &str) -> Result<Option<NodeKin
     let exists = |name| -> Result<bool> {
         let key = key(store, node_path, name)?;
         let size = store
-            .storage
+            .raw
             .size_key(&key)
             .map_err(|e| store.error(key.as_str(), e))?;
         Ok(size.is_some())
@@ -219,7 +261,7 @@ fn descendants(store: &Store, node_path: &str) -> Result<Vec<(String, String)>> 
             }
             for meta in ["zarr.json", ".zarray", ".zgroup", ".zattrs"] {
                 if store
-                    .storage
+                    .raw
                     .size_key(&key(store, &child_path, meta)?)
                     .map_err(|e| store.error(&child_path, e))?
                     .is_some()
@@ -270,39 +312,40 @@ pub fn consolidate_metadata(store: impl super::IntoStore, path: &str) -> Result<
         }
     };
     let documents = descendants(&store, &node_path)?;
+    let mut metadata = Documents::new();
     match version {
         ZarrVersion::V2 => {
-            let mut metadata = Map::new();
             for name in [".zgroup", ".zattrs"] {
-                if let Some(doc) = read_json(&store, &node_path, name)? {
-                    metadata.insert(name.to_string(), doc);
+                if let Some(doc) = Document::read(&store, &node_path, name)? {
+                    metadata.insert(name.to_string(), doc.to_raw());
                 }
             }
             // Only v2 documents: a v2 reader neither lists nor reads v3 nodes.
             for (rel, name) in documents.into_iter().filter(|(_, n)| n != "zarr.json") {
                 let child = super::paths::child_path(&node_path, &rel);
-                if let Some(doc) = read_json(&store, &child, &name)? {
-                    metadata.insert(format!("{rel}/{name}"), doc);
+                if let Some(doc) = Document::read(&store, &child, &name)? {
+                    metadata.insert(format!("{rel}/{name}"), doc.to_raw());
                 }
             }
-            let consolidated = json!({"metadata": metadata, "zarr_consolidated_format": 1});
-            write_json(&store, &node_path, ".zmetadata", &consolidated)
+            let mut consolidated = Document::default();
+            consolidated.set("metadata", &metadata);
+            consolidated.set("zarr_consolidated_format", &1);
+            consolidated.write(&store, &node_path, ".zmetadata")
         }
         ZarrVersion::V3 => {
-            let mut metadata = Map::new();
             for (rel, name) in documents.iter().filter(|(_, n)| n == "zarr.json") {
                 let child = super::paths::child_path(&node_path, rel);
-                if let Some(mut doc) = read_json(&store, &child, name)? {
-                    if doc.get("node_type").and_then(Json::as_str) == Some("group") {
+                if let Some(mut doc) = Document::read(&store, &child, name)? {
+                    if doc.get::<String>("node_type").as_deref() == Some("group") {
                         // As zarr-python: nested groups' children are listed flat above.
-                        doc["consolidated_metadata"] = inline(Map::new());
+                        doc.set("consolidated_metadata", &inline(&Documents::new()));
                     }
-                    metadata.insert(rel.clone(), doc);
+                    metadata.insert(rel.clone(), doc.to_raw());
                 }
             }
-            let mut group = read_json(&store, &node_path, "zarr.json")?.unwrap_or_default();
-            group["consolidated_metadata"] = inline(metadata);
-            write_json(&store, &node_path, "zarr.json", &group)
+            let mut group = Document::read(&store, &node_path, "zarr.json")?.unwrap_or_default();
+            group.set("consolidated_metadata", &inline(&metadata));
+            group.write(&store, &node_path, "zarr.json")
         }
     }
 }
@@ -311,7 +354,7 @@ pub fn consolidate_metadata(store: impl super::IntoStore, path: &str) -> Result<
 pub(crate) fn is_consolidated(store: &Store, node_path: &str) -> Result<bool> {
     Ok(match node_kind(store, node_path)? {
         Some(NodeKind::Group(ZarrVersion::V2)) => store
-            .storage
+            .raw
             .size_key(&key(store, node_path, ".zmetadata")?)
             .map_err(|e| store.error(node_path, e))?
             .is_some(),
@@ -430,8 +473,13 @@ fn consolidated_nodes(
 }
 
 /// An inline consolidated metadata entry (v3).
-fn inline(metadata: Map<String, Json>) -> Json {
-    json!({"kind": "inline", "must_understand": false, "metadata": metadata})
+fn inline(metadata: &Documents) -> Documents {
+    let entry = [
+        ("kind", raw(&"inline")),
+        ("must_understand", raw(&false)),
+        ("metadata", raw(metadata)),
+    ];
+    entry.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 #[cfg(test)]

@@ -15,9 +15,11 @@
 //! ```
 
 mod append;
+mod bare_floats;
 mod cf;
 mod dataset;
 mod direct;
+mod document;
 mod dynamic;
 mod erasure;
 mod fill;

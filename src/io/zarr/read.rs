@@ -42,8 +42,19 @@ pub(crate) fn stored_dtype(array: &Handle, path: &str) -> Result<DType> {
         Some(other) => other.to_string(),
         None => "(none)".to_string(),
     };
+    dtype_named(&name).ok_or_else(|| {
+        Error::Storage(StorageError::UnsupportedDataType {
+            path: path.to_string(),
+            dtype: name,
+        })
+    })
+}
+
+/// The element type a stored data type name stands for (v3 `float64`, v2 `<f8`); `None`
+/// for those chunkwise does not read.
+pub(crate) fn dtype_named(name: &str) -> Option<DType> {
     let code = name.trim_start_matches(['<', '>', '|', '=']);
-    let dtype = match code {
+    Some(match code {
         "bool" | "b1" => DType::Bool,
         "int8" | "i1" => DType::I8,
         "int16" | "i2" => DType::I16,
@@ -55,14 +66,8 @@ pub(crate) fn stored_dtype(array: &Handle, path: &str) -> Result<DType> {
         "uint64" | "u8" => DType::U64,
         "float32" | "f4" => DType::F32,
         "float64" | "f8" => DType::F64,
-        _ => {
-            return Err(Error::Storage(StorageError::UnsupportedDataType {
-                path: path.to_string(),
-                dtype: name,
-            }));
-        }
-    };
-    Ok(dtype)
+        _ => return None,
+    })
 }
 
 /// Dimension names: v3 `dimension_names`, or xarray's `_ARRAY_DIMENSIONS` attribute in v2.

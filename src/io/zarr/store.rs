@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use zarrs::array::Array as ZArray;
+use zarrs::storage::byte_range::ByteRange;
 use zarrs::storage::{
-    ReadableWritableListableStorage, ReadableWritableListableStorageTraits, StoreKey,
+    Bytes, ReadableWritableListableStorage, ReadableWritableListableStorageTraits, StoreKey,
 };
 
+use super::bare_floats::QuotedFloats;
+use super::hierarchy::why_unopenable;
 use super::local::LocalStore;
 #[cfg(feature = "object-store")]
 use super::remote::RemoteStorage;
@@ -36,7 +39,11 @@ pub(crate) type Handle = ZArray<dyn ReadableWritableListableStorageTraits>;
 /// ```
 #[derive(Clone)]
 pub struct Store {
+    /// What zarrs reads and writes: the store, its metadata documents read with bare
+    /// `NaN`/`Infinity` tokens quoted (see `bare_floats`).
     pub(crate) storage: ReadableWritableListableStorage,
+    /// The store as given, for documents chunkwise rewrites itself and for its identity.
+    pub(crate) raw: ReadableWritableListableStorage,
     /// The directory, for stores on the filesystem (used in messages and cleanup).
     pub(crate) path: Option<PathBuf>,
     /// Whether writes to the directory reach the disk before they are published.
@@ -92,7 +99,8 @@ impl Store {
     /// Any store of the `zarrs` crate (in memory, instrumented, remote...).
     pub fn from_storage(storage: ReadableWritableListableStorage) -> Store {
         Store {
-            storage,
+            storage: Arc::new(QuotedFloats(storage.clone())),
+            raw: storage,
             path: None,
             synced: false,
             url: None,
@@ -164,9 +172,11 @@ impl Store {
         self.url.is_some()
     }
 
-    /// The Zarr array at `node_path`, its storage failures named by its path.
+    /// The Zarr array at `node_path`, its storage failures named by its path (and said
+    /// plainly where the node is a group or of a type chunkwise does not read).
     pub(crate) fn open_array(&self, node_path: &str) -> Result<Handle> {
-        ZArray::open(self.storage.clone(), node_path).map_err(|e| self.error(node_path, e))
+        ZArray::open(self.storage.clone(), node_path)
+            .map_err(|e| why_unopenable(self, node_path, self.error(node_path, e)))
     }
 
     /// Whether the store is known to list its keys: a directory or an S3 store (not an
@@ -267,4 +277,29 @@ impl IntoStore for Store {
     fn into_store(self) -> Result<Store> {
         Ok(self)
     }
+}
+
+/// The `ranges` of a whole stored `value`, each checked to lie inside it (an error saying
+/// which does not).
+pub(crate) fn slices(
+    value: &Bytes,
+    ranges: Vec<ByteRange>,
+) -> std::result::Result<Vec<Bytes>, String> {
+    let len = value.len() as u64;
+    ranges
+        .into_iter()
+        .map(|range| {
+            let bounds = match range {
+                ByteRange::FromStart(start, None) => Some(start..len),
+                ByteRange::FromStart(start, Some(n)) => start.checked_add(n).map(|e| start..e),
+                ByteRange::Suffix(n) => len.checked_sub(n).map(|s| s..len),
+            };
+            match bounds {
+                Some(r) if r.start <= r.end && r.end <= len => {
+                    Ok(value.slice(r.start as usize..r.end as usize))
+                }
+                _ => Err(format!("byte range {range} outside a value of {len} bytes")),
+            }
+        })
+        .collect()
 }

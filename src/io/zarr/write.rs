@@ -311,7 +311,7 @@ pub(crate) fn node_exists(store: &Store, node_path: &str) -> Result<bool> {
         let key = zarrs::storage::StoreKey::new(format!("{}{name}", prefix.as_str()))
             .map_err(|e| store.error(node_path, e))?;
         if store
-            .storage
+            .raw
             .size_key(&key)
             .map_err(|e| store.error(node_path, e))?
             .is_some()

@@ -29,6 +29,7 @@ use super::literal_keys::LiteralKeys;
 use super::options::RemoteOptions;
 use super::url::{Scheme, StoreUrl};
 use crate::error::{Error, Result, StorageError as CrateStorageError};
+use crate::io::zarr::store::slices;
 
 /// The async store every client is seen through.
 pub(crate) type AsyncStore = AsyncObjectStore<Arc<dyn ObjectStore>>;
@@ -212,29 +213,6 @@ pub(crate) fn keyed(key: &StoreKey, error: impl std::fmt::Display) -> StorageErr
     StorageError::from(Arc::new(std::io::Error::other(format!("{key}: {error}"))))
 }
 
-/// The `ranges` of a whole `value`, each checked to lie inside it.
-fn slices(
-    key: &StoreKey,
-    value: &Bytes,
-    ranges: Vec<ByteRange>,
-) -> std::result::Result<Vec<Bytes>, StorageError> {
-    let len = value.len() as u64;
-    ranges
-        .into_iter()
-        .map(|range| {
-            let r = range.to_range(len);
-            if r.start <= r.end && r.end <= len {
-                Ok(value.slice(r.start as usize..r.end as usize))
-            } else {
-                Err(keyed(
-                    key,
-                    format!("byte range {range} outside a value of {len} bytes"),
-                ))
-            }
-        })
-        .collect()
-}
-
 impl ReadableStorageTraits for RemoteStorage {
     fn get_partial_many<'a>(
         &'a self,
@@ -261,7 +239,10 @@ impl ReadableStorageTraits for RemoteStorage {
         };
         match value {
             Some(value) => Ok(Some(Box::new(
-                slices(key, &value, ranges)?.into_iter().map(Ok),
+                slices(&value, ranges)
+                    .map_err(|e| keyed(key, e))?
+                    .into_iter()
+                    .map(Ok),
             ))),
             None => Ok(None),
         }
