@@ -328,7 +328,9 @@ impl<'a> Written<'a> {
             });
         }
         let dims = options.dimension_names.clone().unwrap_or_default();
-        let version = options.version;
+        // A new group takes the version of the group it goes in, whose readers would not
+        // list it otherwise (`convert` refuses an explicit other version).
+        let version = enclosing_version(store, parent).unwrap_or(options.version);
         let (coordinates, carried) = self.coordinates(&dims, &sliced)?;
         let mut options = options;
         // The CF `coordinates` attribute names only the auxiliary coordinates carried.
@@ -773,6 +775,25 @@ fn split_node(path: &str) -> (&str, &str) {
     }
 }
 
+/// The nearest group that exists at or above `path` in `store`, and its Zarr version.
+fn enclosing_group(store: &str, path: &str) -> Option<(String, ZarrVersion)> {
+    let mut path = path;
+    loop {
+        if let Ok(group) = zarr::open_group(store, path) {
+            return Some((path.to_string(), group.version()));
+        }
+        if path.trim_matches('/').is_empty() {
+            return None;
+        }
+        path = split_node(path).0;
+    }
+}
+
+/// The Zarr version of [`enclosing_group`].
+fn enclosing_version(store: &str, path: &str) -> Option<ZarrVersion> {
+    enclosing_group(store, path).map(|(_, version)| version)
+}
+
 /// The dimension names an array has.
 fn dims_of(array: &AnyArray) -> Vec<String> {
     array
@@ -820,13 +841,12 @@ pub(crate) fn convert(
     if let Some(v) = format.version {
         // A group holds arrays of its own version (readers of the other do not list them).
         let (parent, _) = split_node(&output.path);
-        if let Ok(group) = zarr::open_group(&output.store, parent)
-            && group.version() != v
+        if let Some((group, version)) = enclosing_group(&output.store, parent)
+            && version != v
         {
             return Err(format!(
-                "{}{parent} is a Zarr {:?} group: a {v:?} array cannot go in it",
+                "{}{group} is a Zarr {version:?} group: a {v:?} array cannot go in it",
                 output.store,
-                group.version()
             )
             .into());
         }

@@ -815,6 +815,56 @@ fn mistakes_are_reported_with_a_failing_status() {
     );
 }
 
+/// A new group takes the Zarr version of the group it goes in (whose readers would not
+/// list it otherwise), however deep below; an explicit other version is refused there too.
+#[test]
+fn new_groups_take_the_version_of_the_group_they_go_in() {
+    let dir = Scratch::new("versions");
+    let dense = input(&dir.0).mapv(f64::from);
+    let store = dir.0.join("in.zarr");
+    let tas = store.join("tas");
+    let v2 = dir.0.join("v2.zarr").join("tas");
+    ok(&[
+        "convert",
+        "--zarr-version",
+        "2",
+        tas.to_str().unwrap(),
+        v2.to_str().unwrap(),
+    ]);
+    let deep = store.join("new/deeper/mean");
+    ok(&[
+        "reduce",
+        "--op",
+        "mean",
+        "--dim",
+        "time",
+        v2.to_str().unwrap(),
+        deep.to_str().unwrap(),
+    ]);
+    for group in ["new", "new/deeper"] {
+        let opened = zarr::open_group(&store, group).unwrap();
+        assert_eq!(opened.version(), zarr::ZarrVersion::V3, "{group}");
+    }
+    let mean = zarr::open(&store, "new/deeper/mean").unwrap();
+    assert_eq!(mean.format().version, zarr::ZarrVersion::V3);
+    assert_close(
+        &read(&store, "new/deeper/mean"),
+        &dense.mean_axis(Axis(0)).unwrap().into_dyn(),
+    );
+    let other = store.join("other/tas");
+    refused(
+        &[
+            "convert",
+            "--zarr-version",
+            "2",
+            tas.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+        "is a Zarr V3 group: a V2 array cannot go in it",
+    );
+    assert!(!store.join("other").exists());
+}
+
 /// Rewrites keep what the input's values mean and how they are stored: the fill value
 /// (and its `_FillValue`), the Zarr version, the codec and the storage chunks, unless
 /// asked otherwise; `--shards` counts chunks per shard; `slice` takes what NumPy takes.
