@@ -380,7 +380,7 @@ pub enum StorageError {
     NotAnArray {
         /// The store and node path.
         path: String,
-        /// The group's arrays, to name one of them instead.
+        /// What the group holds, to name one of its arrays instead.
         contents: String,
     },
     /// A node path or store key that could reach outside its store or node (`..`, `.`,

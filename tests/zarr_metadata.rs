@@ -343,7 +343,7 @@ fn unsupported_data_types() {
         .unwrap();
     match open("g") {
         Err(e @ Error::Storage(StorageError::NotAnArray { .. })) => {
-            assert!(e.to_string().contains("its arrays: x"), "{e}");
+            assert!(e.to_string().contains("it holds: x)"), "{e}");
         }
         other => panic!("g: expected NotAnArray, got {other:?}"),
     }

@@ -775,12 +775,14 @@ fn split_node(path: &str) -> (&str, &str) {
     }
 }
 
-/// The nearest group that exists at or above `path` in `store`, and its Zarr version.
+/// The nearest group that exists at or above `path` in `store`, and its Zarr version (read
+/// from each node's metadata alone: a group whose children chunkwise cannot all read is
+/// still found).
 fn enclosing_group(store: &str, path: &str) -> Option<(String, ZarrVersion)> {
     let mut path = path;
     loop {
-        if let Ok(group) = zarr::open_group(store, path) {
-            return Some((path.to_string(), group.version()));
+        if let Ok(Some(version)) = zarr::group_version(store, path) {
+            return Some((path.to_string(), version));
         }
         if path.trim_matches('/').is_empty() {
             return None;

@@ -792,7 +792,7 @@ fn mistakes_are_reported_with_a_failing_status() {
             group.to_str().unwrap(),
             out,
         ],
-        "is a group, not an array (its arrays: ",
+        "is a group, not an array (it holds: tas)",
     );
     // A 0-d array has no dimension to name.
     let scalar = dir.0.join("scalar.zarr");

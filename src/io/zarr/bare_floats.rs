@@ -151,13 +151,20 @@ pub(crate) fn unmark(json: String) -> String {
     while let Some(at) = rest.find(&start) {
         let token_start = at + start.len();
         // A marked string holds a token and nothing that needs escaping: it ends at the
-        // next quote.
-        let Some(len) = rest[token_start..].find('"') else {
-            break;
-        };
-        out.push_str(&rest[..at]);
-        out.push_str(&rest[token_start..token_start + len]);
-        rest = &rest[token_start + len + 1..];
+        // next quote. Anything else (a placeholder a program edited) stays a string.
+        let len = rest[token_start..].find('"').unwrap_or(0);
+        let token = &rest[token_start..token_start + len];
+        let integer = token.strip_prefix('-').unwrap_or(token);
+        if TOKENS.contains(&token)
+            || (!integer.is_empty() && integer.bytes().all(|b| b.is_ascii_digit()))
+        {
+            out.push_str(&rest[..at]);
+            out.push_str(token);
+            rest = &rest[token_start + len + 1..];
+        } else {
+            out.push_str(&rest[..token_start]);
+            rest = &rest[token_start..];
+        }
     }
     out.push_str(rest);
     out
@@ -314,6 +321,17 @@ mod tests {
         assert_eq!(unmark(serde_json::to_string(&marked).unwrap()), text);
         // Read plainly, they are the floats serde reads.
         assert!(plain(text)["big"].is_f64());
+    }
+
+    #[test]
+    fn placeholders_a_program_edited_stay_strings() {
+        let marked: Json = serde_json::from_slice(&quote(b"[NaN, 1]", Spelling::Marked)).unwrap();
+        let edited = format!("{} K", marked[0].as_str().unwrap());
+        let written = unmark(serde_json::to_string(&json!([edited, marked[0]])).unwrap());
+        assert!(written.ends_with(",NaN]"), "{written}");
+        let back: Json =
+            serde_json::from_slice(&quote(written.as_bytes(), Spelling::Plain)).expect(&written);
+        assert_eq!(back, json!([edited, "NaN"]));
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub(crate) fn read_stored<T: DeserializeOwned>(
     };
     serde_json::from_slice(&quote(&bytes, Spelling::Marked))
         .map(Some)
-        .map_err(|e| store.error(key.as_str(), format!("invalid JSON: {e}")))
+        .map_err(|e| store.error(key.as_str(), format!("not a valid metadata document: {e}")))
 }
 
 /// Documents (or fields) by their paths, in order: the `metadata` of consolidated metadata.

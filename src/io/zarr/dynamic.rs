@@ -104,8 +104,11 @@ impl AnyArray {
     /// [`attributes`](Self::attributes), except for the values a JSON value cannot hold
     /// exactly: zarr-python's bare `NaN` and `Infinity` (which `attributes` gives as the
     /// strings `"NaN"` and `"Infinity"`) and integers beyond 64 bits (given as floats). Here
-    /// they are placeholder strings that chunkwise writes back exactly as they were stored.
-    /// Reads the array's metadata again.
+    /// they are placeholder strings that chunkwise writes back exactly as they were stored,
+    /// in this process and through its stores only: shown, compared or serialised
+    /// elsewhere they read as a control character, a number and the token. Other floats
+    /// are the JSON values they read as (`1.0e-300` is written `1e-300`). Reads the array's
+    /// metadata again.
     ///
     /// ```
     /// use chunkwise::io::zarr::{self, WriteOptions};

@@ -85,10 +85,11 @@ pub(crate) fn stored_layout(store: &Store, node_path: &str) -> Result<Option<Sto
 pub(crate) fn why_unopenable(store: &Store, node_path: &str, error: Error) -> Error {
     match node_kind(store, node_path) {
         Ok(Some(NodeKind::Group(_))) => {
-            let contents = match super::open_group(store, node_path) {
-                Ok(group) if group.arrays().is_empty() => "it holds no arrays".to_string(),
-                Ok(group) => format!("its arrays: {}", group.arrays().join(", ")),
-                Err(_) => "its arrays cannot be listed".to_string(),
+            // One listing, not a read of each child: this is an error path.
+            let contents = match child_names(store, node_path) {
+                Ok(names) if names.is_empty() => "it holds nothing".to_string(),
+                Ok(names) => format!("it holds: {}", names.join(", ")),
+                Err(_) => "name an array in it".to_string(),
             };
             Error::Storage(StorageError::NotAnArray {
                 path: format!("{}{node_path}", store.describe()),
@@ -106,6 +107,46 @@ pub(crate) fn why_unopenable(store: &Store, node_path: &str, error: Error) -> Er
         },
         _ => error,
     }
+}
+
+/// The names of the nodes directly in the group at `node_path` (arrays and groups), from
+/// one listing of the store.
+fn child_names(store: &Store, node_path: &str) -> Result<Vec<String>> {
+    let prefix = node_prefix(store, node_path)?;
+    let listing = store
+        .raw
+        .list_dir(&prefix)
+        .map_err(|e| store.error(prefix.as_str(), e))?;
+    let mut names: Vec<String> = listing
+        .prefixes()
+        .iter()
+        .map(|child| child.as_str()[prefix.as_str().len()..].trim_end_matches('/'))
+        .filter(|name| !name.is_empty() && !is_staging(name))
+        .map(String::from)
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The Zarr version of the group at `path` in `store`, from its metadata alone (`None`
+/// where no group is: nothing, or an array).
+///
+/// ```
+/// use chunkwise::io::zarr::{self, GroupOptions, ZarrVersion};
+/// let dir = std::env::temp_dir().join(format!("chunkwise-doc-gv-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// zarr::create_group(&dir, "g", &GroupOptions::default().version(ZarrVersion::V2))?;
+/// assert_eq!(zarr::group_version(&dir, "g")?, Some(ZarrVersion::V2));
+/// assert_eq!(zarr::group_version(&dir, "g/nothing")?, None);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), chunkwise::Error>(())
+/// ```
+pub fn group_version(store: impl super::IntoStore, path: &str) -> Result<Option<ZarrVersion>> {
+    let store = store.into_store()?;
+    Ok(match node_kind(&store, &super::node_path(path)?)? {
+        Some(NodeKind::Group(version)) => Some(version),
+        _ => None,
+    })
 }
 
 /// The attributes of the array at `node_path` as stored (v3 `attributes`, v2 `.zattrs`),
