@@ -10,7 +10,7 @@ use zarrs::storage::{
 use super::bare_floats::unmark;
 use super::document::{Document, Documents, raw, read_stored};
 use super::metadata::ZarrVersion;
-use super::read::dtype_named;
+use super::read::{data_type_name, dtype_named};
 use super::staging::is_staging;
 use super::store::Store;
 use super::write::node_prefix;
@@ -66,11 +66,7 @@ pub(crate) fn stored_layout(store: &Store, node_path: &str) -> Result<Option<Sto
         let names = n.as_array()?;
         Some(names.iter().map(|d| d.as_str().map(String::from)).collect())
     });
-    let data_type = match array.get("data_type").or_else(|| array.get("dtype")) {
-        Some(Json::String(name)) => name.clone(),
-        Some(other) => other.to_string(),
-        None => "(none)".to_string(),
-    };
+    let data_type = data_type_name(&array);
     Ok(Some(StoredLayout {
         shape,
         dimension_names,

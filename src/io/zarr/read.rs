@@ -35,19 +35,23 @@ fn subset_of(ranges: &[Range<usize>]) -> ArraySubset {
 /// The element type of a stored array, from its metadata.
 pub(crate) fn stored_dtype(array: &Handle, path: &str) -> Result<DType> {
     let meta = serde_json::to_value(array.metadata()).unwrap_or(Json::Null);
-    let stored = meta.get("data_type").or_else(|| meta.get("dtype"));
-    // A name, or (v3 extension types, v2 structured dtypes) a document, named as written.
-    let name = match stored {
-        Some(Json::String(name)) => name.clone(),
-        Some(other) => other.to_string(),
-        None => "(none)".to_string(),
-    };
+    let name = data_type_name(&meta);
     dtype_named(&name).ok_or_else(|| {
         Error::Storage(StorageError::UnsupportedDataType {
             path: path.to_string(),
             dtype: name,
         })
     })
+}
+
+/// The data type an array's metadata document names (v3 `data_type`, v2 `dtype`): a name,
+/// or (v3 extension types, v2 structured dtypes) a document, as its JSON text.
+pub(crate) fn data_type_name(meta: &Json) -> String {
+    match meta.get("data_type").or_else(|| meta.get("dtype")) {
+        Some(Json::String(name)) => name.clone(),
+        Some(other) => other.to_string(),
+        None => "(none)".to_string(),
+    }
 }
 
 /// The element type a stored data type name stands for (v3 `float64`, v2 `<f8`); `None`
