@@ -365,6 +365,22 @@ impl Group {
     /// The dimension names of the array `name` of this group (`None` if it has none), read
     /// from its metadata alone: also for an array of a type chunkwise cannot open, such as
     /// the string variables xarray writes.
+    ///
+    /// ```
+    /// use chunkwise::io::zarr::{self, Dataset, GroupOptions, WriteOptions};
+    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-dims-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let tas = chunkwise::zeros::<f32>(&[2, 3], [2, 3])?;
+    /// Dataset::new()
+    ///     .array("tas", &tas, WriteOptions::default().dimension_names(["time", "lat"]))
+    ///     .to_zarr(&dir, "/", &GroupOptions::default())?;
+    /// let group = zarr::open_group(&dir, "/")?;
+    /// let names = group.dimension_names("tas")?;
+    /// assert_eq!(names, Some(vec![Some("time".to_string()), Some("lat".to_string())]));
+    /// assert!(group.dimension_names("missing").is_err());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
     pub fn dimension_names(&self, name: &str) -> Result<Option<Vec<Option<String>>>> {
         let path = self.child(name);
         match stored_layout(&self.store, &path)? {
