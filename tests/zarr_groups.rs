@@ -1194,3 +1194,208 @@ fn metadata_rewrites_keep_the_values_they_do_not_set() {
         }
     }
 }
+
+/// A directory store whose `after`-th next write of an array's metadata document fails
+/// (0: the next one), once: an append stopping between the shape updates of its arrays,
+/// as a killed process or a store error leaves it.
+struct FailingShapeWrite {
+    inner: Arc<FilesystemStore>,
+    after: std::sync::atomic::AtomicIsize,
+}
+
+mod failing_shape_write {
+    use super::FailingShapeWrite;
+    use std::sync::atomic::Ordering;
+    use zarrs::storage::byte_range::ByteRangeIterator;
+    use zarrs::storage::{
+        Bytes, ListableStorageTraits, MaybeBytesIterator, OffsetBytesIterator,
+        ReadableStorageTraits, StorageError, StoreKey, StoreKeys, StoreKeysPrefixes, StorePrefix,
+        WritableStorageTraits,
+    };
+
+    impl ReadableStorageTraits for FailingShapeWrite {
+        fn get_partial_many<'a>(
+            &'a self,
+            key: &StoreKey,
+            byte_ranges: ByteRangeIterator<'a>,
+        ) -> Result<MaybeBytesIterator<'a>, StorageError> {
+            self.inner.get_partial_many(key, byte_ranges)
+        }
+        fn size_key(&self, key: &StoreKey) -> Result<Option<u64>, StorageError> {
+            self.inner.size_key(key)
+        }
+        fn supports_get_partial(&self) -> bool {
+            self.inner.supports_get_partial()
+        }
+    }
+
+    impl ListableStorageTraits for FailingShapeWrite {
+        fn list(&self) -> Result<StoreKeys, StorageError> {
+            self.inner.list()
+        }
+        fn list_prefix(&self, prefix: &StorePrefix) -> Result<StoreKeys, StorageError> {
+            self.inner.list_prefix(prefix)
+        }
+        fn list_dir(&self, prefix: &StorePrefix) -> Result<StoreKeysPrefixes, StorageError> {
+            self.inner.list_dir(prefix)
+        }
+        fn size_prefix(&self, prefix: &StorePrefix) -> Result<u64, StorageError> {
+            self.inner.size_prefix(prefix)
+        }
+    }
+
+    impl WritableStorageTraits for FailingShapeWrite {
+        fn set(&self, key: &StoreKey, value: Bytes) -> Result<(), StorageError> {
+            let array_metadata = key.as_str().ends_with("/.zarray")
+                || (key.as_str().ends_with("/zarr.json")
+                    && String::from_utf8_lossy(&value).contains("\"array\""));
+            if array_metadata && self.after.fetch_sub(1, Ordering::SeqCst) == 0 {
+                return Err(StorageError::Other(format!(
+                    "injected failure writing {key}"
+                )));
+            }
+            self.inner.set(key, value)
+        }
+        fn set_partial_many(
+            &self,
+            key: &StoreKey,
+            offset_values: OffsetBytesIterator,
+        ) -> Result<(), StorageError> {
+            self.inner.set_partial_many(key, offset_values)
+        }
+        fn erase(&self, key: &StoreKey) -> Result<(), StorageError> {
+            self.inner.erase(key)
+        }
+        fn erase_prefix(&self, prefix: &StorePrefix) -> Result<(), StorageError> {
+            self.inner.erase_prefix(prefix)
+        }
+        fn supports_set_partial(&self) -> bool {
+            self.inner.supports_set_partial()
+        }
+    }
+}
+
+/// A group append that stops after growing some of its arrays (here: writing the second
+/// array's new shape fails) leaves a journal, with which the next append, or
+/// `finish_interrupted_append`, grows the rest first: the lengths agree again, the values
+/// are the dense concatenation (the new data was written before any shape grew), the
+/// consolidated metadata gives the grown shapes, and the journal is gone. A journal that
+/// no longer fits the arrays is an error that names it, and is kept.
+#[test]
+fn an_append_stopped_while_the_shapes_grow_is_finished_by_the_next() {
+    for version in VERSIONS {
+        for finish_by_appending in [false, true] {
+            let label = format!("{version:?}, finished by appending: {finish_by_appending}");
+            let d = TempDir::new("groups-interrupted-append");
+            let rows = |from: usize, n: usize| {
+                let values: Vec<f64> = (from * 2..(from + n) * 2).map(|i| i as f64).collect();
+                let tas = ArrayD::from_shape_vec(IxDyn(&[n, 2]), values).unwrap();
+                let tas = from_ndarray(&tas, [3, 2]).unwrap();
+                let time: Vec<f64> = (from..from + n).map(|t| t as f64).collect();
+                Dataset::new()
+                    .coord("time", time, WriteOptions::default())
+                    .array(
+                        "tas",
+                        &tas,
+                        WriteOptions::default().dimension_names(["time", "x"]),
+                    )
+            };
+            rows(0, 4)
+                .to_zarr(d.path(), "g", &GroupOptions::default().version(version))
+                .unwrap();
+            let failing = Arc::new(FailingShapeWrite {
+                inner: Arc::new(FilesystemStore::new(d.path()).unwrap()),
+                after: (-1).into(),
+            });
+            let store = Store::from_storage(failing.clone());
+            let group = zarr::open_group(&store, "g").unwrap();
+            failing.after.store(1, Ordering::SeqCst);
+            let failed = group.append(&rows(4, 3), "time").unwrap_err().to_string();
+            assert!(failed.contains("injected failure"), "{label}: {failed}");
+
+            // Half grown: one array has the new length, the other the old one.
+            let journal = d.join("g/.chunkwise-append.json");
+            assert!(journal.is_file(), "{label}");
+            let lengths = || {
+                ["time", "tas"]
+                    .map(|name| zarr::open(d.path(), &format!("g/{name}")).unwrap().shape()[0])
+            };
+            let mut half = lengths();
+            half.sort();
+            assert_eq!(half, [4, 7], "{label}");
+
+            let expected_length = match finish_by_appending {
+                false => {
+                    assert!(group.finish_interrupted_append().unwrap(), "{label}");
+                    assert!(!group.finish_interrupted_append().unwrap(), "{label}");
+                    7
+                }
+                true => {
+                    group.append(&rows(7, 2), "time").unwrap();
+                    9
+                }
+            };
+            assert!(!journal.exists(), "{label}");
+            assert_eq!(lengths(), [expected_length; 2], "{label}");
+            let time: Vec<f64> = (0..expected_length).map(|t| t as f64).collect();
+            let tas: Vec<f64> = (0..expected_length * 2).map(|i| i as f64).collect();
+            assert_eq!(
+                read_back::<f64>(d.path(), "g/time")
+                    .into_raw_vec_and_offset()
+                    .0,
+                time,
+                "{label}"
+            );
+            assert_eq!(
+                read_back::<f64>(d.path(), "g/tas")
+                    .into_raw_vec_and_offset()
+                    .0,
+                tas,
+                "{label}"
+            );
+            // The consolidated metadata, which readers of the group use, follows.
+            let consolidated = match version {
+                ZarrVersion::V2 => d.join("g/.zmetadata"),
+                _ => d.join("g/zarr.json"),
+            };
+            let text: String = std::fs::read_to_string(&consolidated)
+                .unwrap()
+                .split_whitespace()
+                .collect();
+            assert!(
+                text.contains(&format!("\"shape\":[{expected_length},2]")),
+                "{label}: {text}"
+            );
+            assert!(!text.contains("\"shape\":[4"), "{label}: {text}");
+        }
+
+        // A journal whose array changed since (grown by another append): an error naming the
+        // journal, which stays.
+        let d = TempDir::new("groups-stale-journal");
+        let time = |from: usize, n: usize| {
+            let values: Vec<f64> = (from..from + n).map(|t| t as f64).collect();
+            Dataset::new().coord("time", values, WriteOptions::default())
+        };
+        time(0, 2)
+            .to_zarr(d.path(), "g", &GroupOptions::default().version(version))
+            .unwrap();
+        let journal = json!({"arrays": [{"path": "/g/time", "from": [1], "to": [3]}]});
+        std::fs::write(d.join("g/.chunkwise-append.json"), journal.to_string()).unwrap();
+        let group = zarr::open_group(d.path(), "g").unwrap();
+        let refused = group.append(&time(2, 1), "time").unwrap_err().to_string();
+        assert!(
+            refused.contains(".chunkwise-append.json"),
+            "{version:?}: {refused}"
+        );
+        assert!(
+            refused.contains("[1]") && refused.contains("[2]"),
+            "{version:?}: {refused}"
+        );
+        assert!(d.join("g/.chunkwise-append.json").is_file(), "{version:?}");
+        assert_eq!(
+            zarr::open(d.path(), "g/time").unwrap().shape(),
+            [2],
+            "{version:?}"
+        );
+    }
+}

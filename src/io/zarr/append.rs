@@ -3,18 +3,28 @@
 //!
 //! The new part is written first, into chunks past the stored shape that readers do not
 //! see; the stored shapes grow only once all of them are written. So a refused or failed
-//! append leaves the arrays as they were, and a killed one leaves the old arrays, whole
-//! (or, killed or failing between the shape updates of a group's arrays, those already
-//! grown: their lengths then disagree, which a later `Group::append` refuses, saying so).
+//! append leaves the arrays as they were, and a killed one leaves the old arrays, whole.
+//!
+//! A group's arrays grow one metadata document at a time, which no store updates together.
+//! So before the first shape changes, a journal in the group (the key
+//! `.chunkwise-append.json`) records every array's shape before and after; it is erased once
+//! all have grown. An append killed or failing in between leaves the journal beside arrays
+//! whose lengths disagree, and the next [`Group::append`] (or
+//! [`Group::finish_interrupted_append`]) grows the rest first: the data they need is
+//! already written.
 //!
 //! [`Group::append`]: super::Group::append
+//! [`Group::finish_interrupted_append`]: super::Group::finish_interrupted_append
 
 use std::ops::Range;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+use zarrs::storage::{ReadableStorageTraits, WritableStorageTraits};
+
 use super::dataset::Dataset;
 use super::erasure::{Place, refuse_reading};
-use super::hierarchy::{refresh_consolidated, set_stored_shape, stored_layout};
+use super::hierarchy::{key, refresh_consolidated, set_stored_shape, stored_layout};
 use super::paths::child_path;
 use super::store::Store;
 use super::write::region_sink;
@@ -24,6 +34,9 @@ use crate::graph::Node;
 
 const GROUP_APPEND: &str = "Group::append";
 
+/// The key, in a group, of the journal of an append growing its arrays' shapes.
+const JOURNAL: &str = ".chunkwise-append.json";
+
 /// One array's append, checked: the sink that writes the new part past the stored shape,
 /// the region it goes into, and the shape to store once it is written.
 pub(crate) struct Append {
@@ -31,6 +44,7 @@ pub(crate) struct Append {
     input: Arc<Node>,
     sink: Arc<Node>,
     region: Vec<Range<usize>>,
+    old: Vec<u64>,
     grown: Vec<u64>,
 }
 
@@ -85,34 +99,147 @@ impl Append {
             input: input.clone(),
             sink,
             region,
+            old: old.iter().map(|&n| n as u64).collect(),
             grown,
         })
     }
 }
 
 /// Computes `appends` in one run, then grows their stored shapes (on the root rank) and
-/// the consolidated metadata above them.
-pub(crate) fn run_appends(store: &Store, appends: &[Append], config: &Config) -> Result<Report> {
+/// the consolidated metadata above them. The appends of a group (`journal_in`, its path)
+/// grow under a journal there.
+pub(crate) fn run_appends(
+    store: &Store,
+    appends: &[Append],
+    journal_in: Option<&str>,
+    config: &Config,
+) -> Result<Report> {
     let sinks: Vec<Arc<Node>> = appends.iter().map(|a| a.sink.clone()).collect();
     let report = run_sinks(&sinks, config)?;
+    let growth = Growth {
+        arrays: appends
+            .iter()
+            .map(|a| Grown {
+                path: a.node_path.clone(),
+                from: a.old.clone(),
+                to: a.grown.clone(),
+            })
+            .collect(),
+    };
     config.on_root(|| {
-        // Only the shapes change: the rest of each document stays as its writer wrote it.
-        for append in appends {
-            set_stored_shape(store, &append.node_path, &append.grown)?;
-        }
-        // Consolidated metadata would still give the old shapes: each parent of the arrays
-        // and the groups above it consolidated again, once.
-        let mut refreshed: Vec<&str> = Vec::new();
-        for append in appends {
-            let parent = append.node_path.rsplit_once('/').map_or("", |(p, _)| p);
-            if !refreshed.contains(&parent) {
-                refresh_consolidated(store, &append.node_path)?;
-                refreshed.push(parent);
-            }
+        match journal_in {
+            Some(group_path) => growth.journal(store, group_path)?.grow_and_erase(store)?,
+            None => growth.grow(store)?,
         }
         Ok(String::new())
     })?;
     Ok(report)
+}
+
+/// The shapes an append grows, once its data is written: what a journal records.
+#[derive(Serialize, Deserialize)]
+struct Growth {
+    arrays: Vec<Grown>,
+}
+
+/// One array's stored shape before and after an append.
+#[derive(Serialize, Deserialize)]
+struct Grown {
+    path: String,
+    from: Vec<u64>,
+    to: Vec<u64>,
+}
+
+/// A [`Growth`] recorded in the group at `group_path` of `store`.
+struct Journal<'a> {
+    growth: &'a Growth,
+    group_path: &'a str,
+}
+
+impl Growth {
+    /// Grows each array's stored shape (only the shape: the rest of each document stays as
+    /// its writer wrote it), then consolidates again, once, each parent of the arrays that
+    /// has consolidated metadata and the groups above it: it would still give the old
+    /// shapes.
+    fn grow(&self, store: &Store) -> Result<()> {
+        for array in &self.arrays {
+            set_stored_shape(store, &array.path, &array.to)?;
+        }
+        let mut refreshed: Vec<&str> = Vec::new();
+        for array in &self.arrays {
+            let parent = array.path.rsplit_once('/').map_or("", |(p, _)| p);
+            if !refreshed.contains(&parent) {
+                refresh_consolidated(store, &array.path)?;
+                refreshed.push(parent);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes this growth as the journal of the group at `group_path`.
+    fn journal<'a>(&'a self, store: &Store, group_path: &'a str) -> Result<Journal<'a>> {
+        let key = key(store, group_path, JOURNAL)?;
+        let text = serde_json::to_vec_pretty(self).map_err(|e| store.error(key.as_str(), e))?;
+        store
+            .raw
+            .set(&key, text.into())
+            .map_err(|e| store.error(key.as_str(), e))?;
+        Ok(Journal {
+            growth: self,
+            group_path,
+        })
+    }
+}
+
+impl Journal<'_> {
+    /// Grows the shapes the journal records, then erases it.
+    fn grow_and_erase(self, store: &Store) -> Result<()> {
+        self.growth.grow(store)?;
+        let key = key(store, self.group_path, JOURNAL)?;
+        store
+            .raw
+            .erase(&key)
+            .map_err(|e| store.error(key.as_str(), e))
+    }
+}
+
+/// Finishes the append of the group at `group_path` that an interrupted process left half
+/// done, if its journal is there: grows each array the journal records that still has its
+/// old shape, then erases the journal. Whether there was one. An error (and the journal
+/// kept) if an array has neither shape the journal gives for it: something else changed it
+/// since.
+pub(crate) fn finish_interrupted(store: &Store, group_path: &str) -> Result<bool> {
+    let key = key(store, group_path, JOURNAL)?;
+    let Some(text) = store
+        .raw
+        .get(&key)
+        .map_err(|e| store.error(key.as_str(), e))?
+    else {
+        return Ok(false);
+    };
+    let growth: Growth = serde_json::from_slice(&text)
+        .map_err(|e| store.error(key.as_str(), format!("not an append journal: {e}")))?;
+    for array in &growth.arrays {
+        let now = match stored_layout(store, &array.path)? {
+            Some(layout) if layout.shape == array.from || layout.shape == array.to => continue,
+            Some(layout) => format!("has the shape {:?}", layout.shape),
+            None => "is gone".to_string(),
+        };
+        return Err(store.error(
+            key.as_str(),
+            format!(
+                "an interrupted append was to grow {} from {:?} to {:?}, but it {now} now: \
+                 check the group, then erase this journal",
+                array.path, array.from, array.to
+            ),
+        ));
+    }
+    Journal {
+        growth: &growth,
+        group_path,
+    }
+    .grow_and_erase(store)?;
+    Ok(true)
 }
 
 /// The error of a group append that cannot be made.
@@ -134,6 +261,9 @@ pub(crate) fn append_dataset(
     dim: &str,
 ) -> Result<Report> {
     let config = dataset.run_config();
+    // An append that stopped while the shapes grew is finished first: the lengths it left
+    // disagree.
+    config.on_root(|| finish_interrupted(store, group_path).map(|_| String::new()))?;
     let checks = || -> Result<Vec<Append>> {
         dataset.check()?;
         // Listed now: arrays added since the group was opened must grow too.
@@ -145,7 +275,7 @@ pub(crate) fn append_dataset(
     };
     // Every rank refuses, or none: the writes below are collective.
     let appends = config.agree(checks())?;
-    run_appends(store, &appends, config)
+    run_appends(store, &appends, Some(group_path), config)
 }
 
 /// The append of each array of `dataset` to its namesake in `group` along `dim`: each has
@@ -204,9 +334,8 @@ fn prepare_appends(
             Some((o, n, first)) if (o, n) != (old, new) => {
                 return Err(refused(format!(
                     "{first:?} appends {n} to a length of {o} along {dim:?}, {name:?} {new} \
-                     to {old}: the arrays of a dimension grow together (if an interrupted \
-                     append left some grown, append their part to the others with \
-                     append_zarr first)"
+                     to {old}: the arrays of a dimension grow together (if some were grown \
+                     alone, append their part to the others with append_zarr first)"
                 )));
             }
             _ => lengths = Some((old, new, name)),

@@ -783,7 +783,7 @@ impl<T: Element> Array<T> {
         let node_path = node_path(path)?;
         let prepared = Append::prepare(&store, &node_path, &self.node, axis, "append_zarr");
         let append = config.agree(prepared)?;
-        run_appends(&store, &[append], config)
+        run_appends(&store, &[append], None, config)
     }
 }
 
