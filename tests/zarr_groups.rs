@@ -1190,6 +1190,7 @@ fn metadata_rewrites_keep_the_values_they_do_not_set() {
                 assert!(compact.contains(&format!("\"big\":{BIG}")), "{shown}");
                 assert!(compact.contains("\"missing\":NaN"), "{shown}");
                 assert!(!text.contains("\\u0001"), "{shown}");
+                assert_indented_by_depth(&text, &shown);
             }
         }
     }
@@ -1398,4 +1399,31 @@ fn an_append_stopped_while_the_shapes_grow_is_finished_by_the_next() {
             "{version:?}"
         );
     }
+}
+
+/// `text` (JSON) has one line per member or element, indented by two spaces for each
+/// object or array it is in, as zarr-python lays documents out: also where a document embeds
+/// others (consolidated metadata).
+fn assert_indented_by_depth(text: &str, shown: &str) {
+    let mut depth = 0usize;
+    for line in text.lines() {
+        let content = line.trim_start();
+        // A line that closes a container is indented as the line that opened it.
+        let closes = content.starts_with(['}', ']']);
+        let expected = 2 * (depth - usize::from(closes));
+        assert_eq!(line.len() - content.len(), expected, "{line:?} in {shown}");
+        let mut in_string = false;
+        let mut escaped = false;
+        for c in content.chars() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => in_string = !in_string,
+                '{' | '[' if !in_string => depth += 1,
+                '}' | ']' if !in_string => depth -= 1,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(depth, 0, "{shown}");
 }

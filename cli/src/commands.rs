@@ -165,7 +165,7 @@ pub(crate) fn info(location: &Location) -> Result<String, Failure> {
 /// Appends the description of `group`, its arrays and its groups, depth first.
 fn describe_group(group: &zarr::Group, out: &mut String) -> Result<(), Failure> {
     out.push_str(&format!("{} (group)\n", group.path()));
-    out.push_str(&attributes(group.attributes()));
+    out.push_str(&attributes(group.attributes_to_copy(), group.attributes()));
     let below = |name: &str| match group.path() {
         "/" => format!("/{name}"),
         p => format!("{p}/{name}"),
@@ -207,14 +207,21 @@ fn describe(path: &str, array: &AnyArray) -> String {
             ZarrVersion::V2 => 2,
             ZarrVersion::V3 => 3,
         },
-        attributes(array.attributes())
+        attributes(array.attributes_to_copy(), array.attributes())
     )
 }
 
-fn attributes(map: &serde_json::Map<String, Json>) -> String {
+/// A line per attribute, each value as it is stored (zarr-python's bare `NaN` apart from
+/// the string `"NaN"`, integers beyond 64 bits exact): from `exact`, the attributes to copy,
+/// or where their metadata could not be read again, from `read` (as JSON values).
+fn attributes(
+    exact: chunkwise::Result<serde_json::Map<String, Json>>,
+    read: &serde_json::Map<String, Json>,
+) -> String {
+    let map = exact.unwrap_or_else(|_| read.clone());
     map.iter()
         .filter(|(key, _)| key.as_str() != "_ARRAY_DIMENSIONS")
-        .map(|(key, value)| format!("    {key}: {value}\n"))
+        .map(|(key, value)| format!("    {key}: {}\n", zarr::attribute_text(value)))
         .collect()
 }
 

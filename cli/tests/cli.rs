@@ -1418,10 +1418,24 @@ fn attributes_are_carried_as_zarr_python_stored_them() {
     let dir = Scratch::new("verbatim");
     let input = dir.0.join("in.zarr");
     let write = "import sys, numpy as np, xarray as xr\n\
-                 attrs = {'missing_value': float('nan'), 'big': 2**70, 'units': 'K'}\n\
+                 attrs = {'missing_value': float('nan'), 'big': 2**70, 'units': 'K', 'note': 'NaN'}\n\
                  t = xr.DataArray(np.arange(12.0).reshape(4, 3), dims=('time', 'x'), attrs=attrs)\n\
-                 xr.Dataset({'t': t}).to_zarr(sys.argv[1], zarr_format=2, mode='w')";
+                 ds = xr.Dataset({'t': t}, attrs={'inf': float('-inf'), 'title': 'Infinity'})\n\
+                 ds.to_zarr(sys.argv[1], zarr_format=2, mode='w')";
     run_python(&python, write, &[&input]);
+    // `info` shows the values as stored: the number NaN apart from the string "NaN", the
+    // integer exactly.
+    let info = ok(&["info", input.to_str().unwrap()]);
+    for line in [
+        "    inf: -Infinity",
+        "    title: \"Infinity\"",
+        "    missing_value: NaN",
+        "    note: \"NaN\"",
+        "    big: 1180591620717411303424",
+        "    units: \"K\"",
+    ] {
+        assert!(info.lines().any(|l| l == line), "{line:?} in\n{info}");
+    }
     let (copy, mean) = (dir.0.join("copy.zarr"), dir.0.join("mean.zarr"));
     let (t, copy_t, mean_t) = (input.join("t"), copy.join("t"), mean.join("t"));
     let t = t.to_str().unwrap();

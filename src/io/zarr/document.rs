@@ -46,16 +46,86 @@ impl Document {
         raw(&self.fields)
     }
 
-    /// Writes the document as the key `name` of the node at `node_path`.
+    /// Writes the document as the key `name` of the node at `node_path`, laid out as one
+    /// (see [`pretty`]), also where it embeds documents as their writers laid them out.
     pub(crate) fn write(&self, store: &Store, node_path: &str, name: &str) -> Result<()> {
         let key = key(store, node_path, name)?;
-        let text =
-            serde_json::to_string_pretty(&self.fields).map_err(|e| store.error(key.as_str(), e))?;
+        let text = serde_json::to_string(&self.fields).map_err(|e| store.error(key.as_str(), e))?;
         store
             .raw
-            .set(&key, unmark(text).into_bytes().into())
+            .set(&key, unmark(pretty(&text)).into_bytes().into())
             .map_err(|e| store.error(key.as_str(), e))
     }
+}
+
+/// The JSON text `text` laid out as zarr-python and serde_json's pretty printer lay it out:
+/// one member or element per line, indented by two spaces per level, `": "` after a key,
+/// `{}` and `[]` when empty. Only whitespace outside strings changes: strings, numbers
+/// and bare tokens are copied as they are.
+fn pretty(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut depth = 0usize;
+    let new_line = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(bytes.len());
+                out.push_str(&text[start..i]);
+            }
+            open @ (b'{' | b'[') => {
+                let close = if open == b'{' { b'}' } else { b']' };
+                i += 1;
+                while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                if bytes.get(i) == Some(&close) {
+                    i += 1;
+                    out.push_str(if open == b'{' { "{}" } else { "[]" });
+                } else {
+                    out.push(char::from(open));
+                    depth += 1;
+                    new_line(&mut out, depth);
+                }
+            }
+            close @ (b'}' | b']') => {
+                depth = depth.saturating_sub(1);
+                new_line(&mut out, depth);
+                out.push(char::from(close));
+                i += 1;
+            }
+            b',' => {
+                out.push(',');
+                new_line(&mut out, depth);
+                i += 1;
+            }
+            b':' => {
+                out.push_str(": ");
+                i += 1;
+            }
+            byte if byte.is_ascii_whitespace() => i += 1,
+            _ => {
+                // A number, a literal or a bare token: up to the next structural byte.
+                while i < bytes.len()
+                    && !matches!(bytes[i], b'"' | b'{' | b'}' | b'[' | b']' | b',' | b':')
+                    && !bytes[i].is_ascii_whitespace()
+                {
+                    i += 1;
+                }
+                out.push_str(&text[start..i]);
+            }
+        }
+    }
+    out
 }
 
 /// The document `name` of the node at `node_path` read as a `T` (`None` if there is none),
@@ -106,18 +176,50 @@ mod tests {
         doc.set("added", &"last");
         doc.write(&store, "/", "zarr.json").unwrap();
         let written = std::fs::read_to_string(dir.join("zarr.json")).unwrap();
+        let compact: String = written.split_whitespace().collect();
         assert!(
-            written.contains(r#"{"big": 1180591620717411303424, "nan": NaN, "x": 1.0e-300}"#),
+            compact.contains(r#"{"big":1180591620717411303424,"nan":NaN,"x":1.0e-300}"#),
             "{written}"
         );
         let fields: Vec<&str> = written
             .lines()
-            .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+            .filter_map(|l| l.strip_prefix("  \"")?.split('"').next())
             .collect();
         assert_eq!(fields, ["shape", "attributes", "z", "added"], "{written}");
         let back: Json =
             serde_json::from_slice(&quote(written.as_bytes(), Spelling::Plain)).unwrap();
         assert_eq!(back["shape"], json!([5]));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn documents_embedding_others_are_laid_out_as_one() {
+        // An embedded document laid out by another writer (four spaces, members on one
+        // line), strings holding structural characters, and empty containers.
+        let text = "{\"metadata\": {\"a/zarr.json\": {\n    \"shape\": [3,\n 4],\n    \"attributes\": \
+                    {\"s\": \"{ [a, b]: \\\"c\\\" }\", \"nan\": NaN}, \"codecs\": [ ], \
+                    \"e\": { }}}, \"n\": -1.5e-3}";
+        let expected = r#"{
+  "metadata": {
+    "a/zarr.json": {
+      "shape": [
+        3,
+        4
+      ],
+      "attributes": {
+        "s": "{ [a, b]: \"c\" }",
+        "nan": NaN
+      },
+      "codecs": [],
+      "e": {}
+    }
+  },
+  "n": -1.5e-3
+}"#;
+        assert_eq!(pretty(text), expected);
+        // serde_json's own layout is kept as it is.
+        let value = json!({"a": [1, {"b": null}], "c": {}, "d": "x"});
+        let serde = serde_json::to_string_pretty(&value).unwrap();
+        assert_eq!(pretty(&serde_json::to_string(&value).unwrap()), serde);
     }
 }

@@ -132,12 +132,7 @@ impl AnyArray {
     /// ```
     pub fn attributes_to_copy(&self) -> Result<Map<String, Json>> {
         let (store, node_path) = &self.stored_at;
-        let stored = super::hierarchy::stored_attributes(store, node_path)?;
-        let exact = |(key, value): (&String, &Json)| {
-            let value = stored.get(key).unwrap_or(value).clone();
-            (key.clone(), value)
-        };
-        Ok(self.attributes.iter().map(exact).collect())
+        super::hierarchy::attributes_to_copy(store, node_path, &self.attributes)
     }
 
     /// The typed array, if the stored type is `T`.

@@ -337,6 +337,34 @@ impl Group {
         &self.attributes
     }
 
+    /// The group's attributes for writing elsewhere, with the values a JSON value cannot
+    /// hold exactly as placeholders that chunkwise writes back as they were stored, as
+    /// [`AnyArray::attributes_to_copy`] gives an array's (and [`attribute_text`] shows).
+    /// Reads the group's metadata again.
+    ///
+    /// [`attribute_text`]: super::attribute_text
+    ///
+    /// ```
+    /// use chunkwise::io::zarr::{self, GroupOptions};
+    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-groupattrs-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let options = GroupOptions::default().attribute("big", 1u64 << 40);
+    /// zarr::create_group(&dir, "g", &options)?;
+    /// // An integer beyond 64 bits, as Python writes 2**70.
+    /// let meta = dir.join("g/zarr.json");
+    /// let text = std::fs::read_to_string(&meta).unwrap();
+    /// std::fs::write(&meta, text.replace("1099511627776", "1180591620717411303424")).unwrap();
+    /// let group = zarr::open_group(&dir, "g")?;
+    /// assert_eq!(group.attributes()["big"], 1.1805916207174113e21);
+    /// let exact = group.attributes_to_copy()?;
+    /// assert_eq!(zarr::attribute_text(&exact["big"]), "1180591620717411303424");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), chunkwise::Error>(())
+    /// ```
+    pub fn attributes_to_copy(&self) -> Result<Map<String, Json>> {
+        super::hierarchy::attributes_to_copy(&self.store, &self.path, &self.attributes)
+    }
+
     /// Names of the arrays directly in the group, sorted.
     pub fn arrays(&self) -> &[String] {
         &self.arrays

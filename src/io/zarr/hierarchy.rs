@@ -159,6 +159,55 @@ pub(crate) fn stored_attributes(store: &Store, node_path: &str) -> Result<Map<St
     })
 }
 
+/// `attributes`, as the reader of the node at `node_path` gives them, with the values a
+/// JSON value cannot hold exactly as the placeholders of [`stored_attributes`]: what
+/// `attributes_to_copy` of arrays and groups gives.
+pub(crate) fn attributes_to_copy(
+    store: &Store,
+    node_path: &str,
+    attributes: &Map<String, Json>,
+) -> Result<Map<String, Json>> {
+    let stored = stored_attributes(store, node_path)?;
+    let exact = |(key, value): (&String, &Json)| {
+        let value = stored.get(key).unwrap_or(value).clone();
+        (key.clone(), value)
+    };
+    Ok(attributes.iter().map(exact).collect())
+}
+
+/// The JSON text of an attribute value as it is stored, for a value of
+/// [`AnyArray::attributes_to_copy`](super::AnyArray::attributes_to_copy) or
+/// [`Group::attributes_to_copy`](super::Group::attributes_to_copy): their placeholders
+/// are written as the bare `NaN`, `Infinity` or `-Infinity` of zarr-python, or the integer
+/// beyond 64 bits, that they stand for. Any other value gives its JSON text. For showing
+/// attributes as they are (`chunkwise info` does), where a JSON value cannot tell the
+/// number NaN from the string `"NaN"`.
+///
+/// ```
+/// use chunkwise::io::zarr::{self, WriteOptions};
+/// let dir = std::env::temp_dir().join(format!("chunkwise-doc-attrtext-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [2])?;
+/// let options = WriteOptions::default().attribute("note", "NaN").attribute("valid_max", "x");
+/// x.to_zarr(&dir, "x", &options)?;
+/// // valid_max as zarr-python stores a float NaN: a bare token.
+/// let meta = dir.join("x/zarr.json");
+/// let text = std::fs::read_to_string(&meta).unwrap();
+/// std::fs::write(&meta, text.replace(r#""x""#, "NaN")).unwrap();
+/// let x = zarr::open(&dir, "x")?;
+/// // Read as JSON values, the number and the string look alike ...
+/// assert_eq!(x.attributes()["valid_max"], x.attributes()["note"]);
+/// // ... and as stored they do not.
+/// let exact = x.attributes_to_copy()?;
+/// assert_eq!(zarr::attribute_text(&exact["valid_max"]), "NaN");
+/// assert_eq!(zarr::attribute_text(&exact["note"]), r#""NaN""#);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), chunkwise::Error>(())
+/// ```
+pub fn attribute_text(value: &Json) -> String {
+    unmark(value.to_string())
+}
+
 /// The JSON value at `name` of the node at `node_path`, if the key exists (values a JSON
 /// value cannot hold exactly as placeholders, see `bare_floats`).
 fn read_json(store: &Store, node_path: &str, name: &str) -> Result<Option<Json>> {

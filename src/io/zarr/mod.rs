@@ -42,7 +42,7 @@ pub use dataset::Dataset;
 pub use dynamic::AnyArray;
 pub use format::StoredFormat;
 pub use group::{Group, GroupOptions, create_group, open_group};
-pub use hierarchy::{consolidate_metadata, group_version};
+pub use hierarchy::{attribute_text, consolidate_metadata, group_version};
 pub use metadata::{BloscCompressor, BloscShuffle, Compression, ZarrVersion};
 pub use remote::{RemoteOptions, Retries};
 pub use store::{IntoStore, Store};
