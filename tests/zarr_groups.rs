@@ -1196,16 +1196,32 @@ fn metadata_rewrites_keep_the_values_they_do_not_set() {
     }
 }
 
-/// A directory store whose `after`-th next write of an array's metadata document fails
-/// (0: the next one), once: an append stopping between the shape updates of its arrays,
-/// as a killed process or a store error leaves it.
-struct FailingShapeWrite {
+/// A directory store whose writes of array metadata documents (`g/<array>/zarr.json` or
+/// `.zarray`) fail as armed: after `allowed` more succeed, the next `failures` fail. A shape
+/// update failing part-way, as a store error or a killed process leaves it.
+struct FailingShapeWrites {
     inner: Arc<FilesystemStore>,
-    after: std::sync::atomic::AtomicIsize,
+    allowed: std::sync::atomic::AtomicUsize,
+    failures: std::sync::atomic::AtomicUsize,
 }
 
-mod failing_shape_write {
-    use super::FailingShapeWrite;
+impl FailingShapeWrites {
+    fn over(dir: &Path) -> Arc<FailingShapeWrites> {
+        Arc::new(FailingShapeWrites {
+            inner: Arc::new(FilesystemStore::new(dir).unwrap()),
+            allowed: 0.into(),
+            failures: 0.into(),
+        })
+    }
+
+    fn arm(&self, allowed: usize, failures: usize) {
+        self.allowed.store(allowed, Ordering::SeqCst);
+        self.failures.store(failures, Ordering::SeqCst);
+    }
+}
+
+mod failing_shape_writes {
+    use super::FailingShapeWrites;
     use std::sync::atomic::Ordering;
     use zarrs::storage::byte_range::ByteRangeIterator;
     use zarrs::storage::{
@@ -1214,7 +1230,7 @@ mod failing_shape_write {
         WritableStorageTraits,
     };
 
-    impl ReadableStorageTraits for FailingShapeWrite {
+    impl ReadableStorageTraits for FailingShapeWrites {
         fn get_partial_many<'a>(
             &'a self,
             key: &StoreKey,
@@ -1230,7 +1246,7 @@ mod failing_shape_write {
         }
     }
 
-    impl ListableStorageTraits for FailingShapeWrite {
+    impl ListableStorageTraits for FailingShapeWrites {
         fn list(&self) -> Result<StoreKeys, StorageError> {
             self.inner.list()
         }
@@ -1245,12 +1261,16 @@ mod failing_shape_write {
         }
     }
 
-    impl WritableStorageTraits for FailingShapeWrite {
+    impl WritableStorageTraits for FailingShapeWrites {
         fn set(&self, key: &StoreKey, value: Bytes) -> Result<(), StorageError> {
-            let array_metadata = key.as_str().ends_with("/.zarray")
-                || (key.as_str().ends_with("/zarr.json")
-                    && String::from_utf8_lossy(&value).contains("\"array\""));
-            if array_metadata && self.after.fetch_sub(1, Ordering::SeqCst) == 0 {
+            let parts: Vec<&str> = key.as_str().split('/').collect();
+            let array_metadata = matches!(parts[..], ["g", _, "zarr.json" | ".zarray"]);
+            let take = |counter: &std::sync::atomic::AtomicUsize| {
+                counter
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            };
+            if array_metadata && !take(&self.allowed) && take(&self.failures) {
                 return Err(StorageError::Other(format!(
                     "injected failure writing {key}"
                 )));
@@ -1276,17 +1296,29 @@ mod failing_shape_write {
     }
 }
 
-/// A group append that stops after growing some of its arrays (here: writing the second
-/// array's new shape fails) leaves a journal, with which the next append, or
-/// `finish_interrupted_append`, grows the rest first: the lengths agree again, the values
-/// are the dense concatenation (the new data was written before any shape grew), the
-/// consolidated metadata gives the grown shapes, and the journal is gone. A journal that
-/// no longer fits the arrays is an error that names it, and is kept.
+/// How a group append that fails while its arrays' shapes grow ends, and what running it
+/// again gives:
+/// - a shape write that fails (the first or the second) is undone: the group keeps its
+///   lengths, no journal stays, and the same append run again gives the rows once;
+/// - where undoing fails too (as after a killed process), the group is left half grown
+///   with its journal; the next append undoes that one first (running it again gives the
+///   rows once), or `complete_interrupted_append` completes it.
+///
+/// Each end is checked on the values (the dense concatenation), on the consolidated
+/// metadata readers use, and on the journal's absence. A journal that no longer fits the
+/// arrays is an error that names it, and is kept.
 #[test]
-fn an_append_stopped_while_the_shapes_grow_is_finished_by_the_next() {
+fn an_append_failing_while_the_shapes_grow_is_undone_or_completed() {
     for version in VERSIONS {
-        for finish_by_appending in [false, true] {
-            let label = format!("{version:?}, finished by appending: {finish_by_appending}");
+        // (shape writes that succeed, then fail; how the test goes on)
+        let cases = [
+            (0, 1, "again"),
+            (1, 1, "again"),
+            (1, usize::MAX, "again"),
+            (1, usize::MAX, "complete"),
+        ];
+        for (allowed, failures, then) in cases {
+            let label = format!("{version:?}, {allowed} written then {failures} failing, {then}");
             let d = TempDir::new("groups-interrupted-append");
             let rows = |from: usize, n: usize| {
                 let values: Vec<f64> = (from * 2..(from + n) * 2).map(|i| i as f64).collect();
@@ -1304,56 +1336,49 @@ fn an_append_stopped_while_the_shapes_grow_is_finished_by_the_next() {
             rows(0, 4)
                 .to_zarr(d.path(), "g", &GroupOptions::default().version(version))
                 .unwrap();
-            let failing = Arc::new(FailingShapeWrite {
-                inner: Arc::new(FilesystemStore::new(d.path()).unwrap()),
-                after: (-1).into(),
-            });
-            let store = Store::from_storage(failing.clone());
-            let group = zarr::open_group(&store, "g").unwrap();
-            failing.after.store(1, Ordering::SeqCst);
+            let failing = FailingShapeWrites::over(d.path());
+            let group = zarr::open_group(Store::from_storage(failing.clone()), "g").unwrap();
+            failing.arm(allowed, failures);
             let failed = group.append(&rows(4, 3), "time").unwrap_err().to_string();
+            failing.arm(0, 0);
             assert!(failed.contains("injected failure"), "{label}: {failed}");
 
-            // Half grown: one array has the new length, the other the old one.
             let journal = d.join("g/.chunkwise-append.json");
-            assert!(journal.is_file(), "{label}");
             let lengths = || {
                 ["time", "tas"]
                     .map(|name| zarr::open(d.path(), &format!("g/{name}")).unwrap().shape()[0])
             };
-            let mut half = lengths();
-            half.sort();
-            assert_eq!(half, [4, 7], "{label}");
-
-            let expected_length = match finish_by_appending {
-                false => {
-                    assert!(group.finish_interrupted_append().unwrap(), "{label}");
-                    assert!(!group.finish_interrupted_append().unwrap(), "{label}");
-                    7
+            if failures == 1 {
+                // Undone at once.
+                assert!(!journal.exists(), "{label}");
+                assert_eq!(lengths(), [4, 4], "{label}");
+            } else {
+                assert!(failed.contains("half grown"), "{label}: {failed}");
+                assert!(journal.is_file(), "{label}");
+                let mut half = lengths();
+                half.sort();
+                assert_eq!(half, [4, 7], "{label}");
+            }
+            match then {
+                "complete" => {
+                    assert!(group.complete_interrupted_append().unwrap(), "{label}");
+                    assert!(!group.complete_interrupted_append().unwrap(), "{label}");
                 }
-                true => {
-                    group.append(&rows(7, 2), "time").unwrap();
-                    9
+                _ => {
+                    group.append(&rows(4, 3), "time").unwrap();
                 }
-            };
+            }
             assert!(!journal.exists(), "{label}");
-            assert_eq!(lengths(), [expected_length; 2], "{label}");
-            let time: Vec<f64> = (0..expected_length).map(|t| t as f64).collect();
-            let tas: Vec<f64> = (0..expected_length * 2).map(|i| i as f64).collect();
-            assert_eq!(
-                read_back::<f64>(d.path(), "g/time")
+            assert_eq!(lengths(), [7, 7], "{label}");
+            let time: Vec<f64> = (0..7).map(|t| t as f64).collect();
+            let tas: Vec<f64> = (0..14).map(|i| i as f64).collect();
+            let read = |name: &str| {
+                read_back::<f64>(d.path(), &format!("g/{name}"))
                     .into_raw_vec_and_offset()
-                    .0,
-                time,
-                "{label}"
-            );
-            assert_eq!(
-                read_back::<f64>(d.path(), "g/tas")
-                    .into_raw_vec_and_offset()
-                    .0,
-                tas,
-                "{label}"
-            );
+                    .0
+            };
+            assert_eq!(read("time"), time, "{label}");
+            assert_eq!(read("tas"), tas, "{label}");
             // The consolidated metadata, which readers of the group use, follows.
             let consolidated = match version {
                 ZarrVersion::V2 => d.join("g/.zmetadata"),
@@ -1363,15 +1388,12 @@ fn an_append_stopped_while_the_shapes_grow_is_finished_by_the_next() {
                 .unwrap()
                 .split_whitespace()
                 .collect();
-            assert!(
-                text.contains(&format!("\"shape\":[{expected_length},2]")),
-                "{label}: {text}"
-            );
-            assert!(!text.contains("\"shape\":[4"), "{label}: {text}");
+            assert!(text.contains("\"shape\":[7,2]"), "{label}: {text}");
+            assert!(text.contains("\"shape\":[7]"), "{label}: {text}");
         }
 
-        // A journal whose array changed since (grown by another append): an error naming the
-        // journal, which stays.
+        // A journal whose array changed since (grown by another append): an error naming
+        // the journal, which stays.
         let d = TempDir::new("groups-stale-journal");
         let time = |from: usize, n: usize| {
             let values: Vec<f64> = (from..from + n).map(|t| t as f64).collect();

@@ -8,13 +8,15 @@
 //! A group's arrays grow one metadata document at a time, which no store updates together.
 //! So before the first shape changes, a journal in the group (the key
 //! `.chunkwise-append.json`) records every array's shape before and after; it is erased once
-//! all have grown. An append killed or failing in between leaves the journal beside arrays
-//! whose lengths disagree, and the next [`Group::append`] (or
-//! [`Group::finish_interrupted_append`]) grows the rest first: the data they need is
-//! already written.
+//! all have grown. A shape write that fails undoes the shapes grown so far: the append then
+//! failed as a whole, and running it again is right. Where that cannot be done (the process
+//! was killed, or the store failed again), the journal stays beside arrays whose lengths
+//! disagree: the next [`Group::append`] undoes the interrupted append first, as if it had
+//! failed before growing anything, and [`Group::complete_interrupted_append`] completes it
+//! instead (its data is all written).
 //!
 //! [`Group::append`]: super::Group::append
-//! [`Group::finish_interrupted_append`]: super::Group::finish_interrupted_append
+//! [`Group::complete_interrupted_append`]: super::Group::complete_interrupted_append
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -107,7 +109,7 @@ impl Append {
 
 /// Computes `appends` in one run, then grows their stored shapes (on the root rank) and
 /// the consolidated metadata above them. The appends of a group (`journal_in`, its path)
-/// grow under a journal there.
+/// grow under a journal there, and a failure while they grow undoes those grown so far.
 pub(crate) fn run_appends(
     store: &Store,
     appends: &[Append],
@@ -128,8 +130,8 @@ pub(crate) fn run_appends(
     };
     config.on_root(|| {
         match journal_in {
-            Some(group_path) => growth.journal(store, group_path)?.grow_and_erase(store)?,
-            None => growth.grow(store)?,
+            Some(group_path) => growth.grow_journaled(store, group_path)?,
+            None => growth.store_shapes(store, Recovery::Complete)?,
         }
         Ok(String::new())
     })?;
@@ -150,20 +152,33 @@ struct Grown {
     to: Vec<u64>,
 }
 
-/// A [`Growth`] recorded in the group at `group_path` of `store`.
-struct Journal<'a> {
-    growth: &'a Growth,
-    group_path: &'a str,
+/// What to make of an append that stopped while its arrays grew.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Recovery {
+    /// Grow the arrays still at their old shape: the append as a whole.
+    Complete,
+    /// Give the grown arrays their old shape again: no append at all.
+    Undo,
+}
+
+impl Grown {
+    /// The shape `recovery` stores.
+    fn shape(&self, recovery: Recovery) -> &[u64] {
+        match recovery {
+            Recovery::Complete => &self.to,
+            Recovery::Undo => &self.from,
+        }
+    }
 }
 
 impl Growth {
-    /// Grows each array's stored shape (only the shape: the rest of each document stays as
-    /// its writer wrote it), then consolidates again, once, each parent of the arrays that
-    /// has consolidated metadata and the groups above it: it would still give the old
-    /// shapes.
-    fn grow(&self, store: &Store) -> Result<()> {
+    /// Stores each array's shape that `recovery` gives (only the shape: the rest of each
+    /// document stays as its writer wrote it), then consolidates again, once, each parent
+    /// of the arrays that has consolidated metadata and the groups above it: it would still
+    /// give the shapes before.
+    fn store_shapes(&self, store: &Store, recovery: Recovery) -> Result<()> {
         for array in &self.arrays {
-            set_stored_shape(store, &array.path, &array.to)?;
+            set_stored_shape(store, &array.path, array.shape(recovery))?;
         }
         let mut refreshed: Vec<&str> = Vec::new();
         for array in &self.arrays {
@@ -176,39 +191,63 @@ impl Growth {
         Ok(())
     }
 
-    /// Writes this growth as the journal of the group at `group_path`.
-    fn journal<'a>(&'a self, store: &Store, group_path: &'a str) -> Result<Journal<'a>> {
+    /// Grows the shapes under a journal in the group at `group_path`, erased once all have
+    /// grown. If that fails, the shapes grown so far are undone, so that the append failed
+    /// as a whole and can be run again; if undoing fails too, the journal stays, and the
+    /// error says how to recover.
+    fn grow_journaled(&self, store: &Store, group_path: &str) -> Result<()> {
         let key = key(store, group_path, JOURNAL)?;
         let text = serde_json::to_vec_pretty(self).map_err(|e| store.error(key.as_str(), e))?;
         store
             .raw
             .set(&key, text.into())
             .map_err(|e| store.error(key.as_str(), e))?;
-        Ok(Journal {
-            growth: self,
-            group_path,
-        })
+        let erase = || {
+            store
+                .raw
+                .erase(&key)
+                .map_err(|e| store.error(key.as_str(), e))
+        };
+        let Err(failed) = self.store_shapes(store, Recovery::Complete) else {
+            return erase().map_err(|e| {
+                store.error(
+                    key.as_str(),
+                    format!(
+                        "the append is complete, but its journal could not be erased ({e}): \
+                         erase it, or the next Group::append will undo this append"
+                    ),
+                )
+            });
+        };
+        match self
+            .store_shapes(store, Recovery::Undo)
+            .and_then(|()| erase())
+        {
+            Ok(()) => Err(failed),
+            Err(undo_failed) => Err(store.error(
+                key.as_str(),
+                format!(
+                    "{failed}; undoing the shapes grown so far failed too ({undo_failed}): \
+                     the group may be left half grown, with this journal. The next \
+                     Group::append undoes that append first; \
+                     Group::complete_interrupted_append completes it instead (its data is \
+                     written)"
+                ),
+            )),
+        }
     }
 }
 
-impl Journal<'_> {
-    /// Grows the shapes the journal records, then erases it.
-    fn grow_and_erase(self, store: &Store) -> Result<()> {
-        self.growth.grow(store)?;
-        let key = key(store, self.group_path, JOURNAL)?;
-        store
-            .raw
-            .erase(&key)
-            .map_err(|e| store.error(key.as_str(), e))
-    }
-}
-
-/// Finishes the append of the group at `group_path` that an interrupted process left half
-/// done, if its journal is there: grows each array the journal records that still has its
-/// old shape, then erases the journal. Whether there was one. An error (and the journal
-/// kept) if an array has neither shape the journal gives for it: something else changed it
-/// since.
-pub(crate) fn finish_interrupted(store: &Store, group_path: &str) -> Result<bool> {
+/// Completes or undoes (`recovery`) the append of the group at `group_path` that a killed
+/// process or a failing store left half done, if its journal is there, then erases the
+/// journal; whether there was one. Only the arrays whose shape changes are written. An
+/// error, keeping the journal, if an array has neither shape the journal gives for it:
+/// something else changed it since.
+pub(crate) fn recover_interrupted(
+    store: &Store,
+    group_path: &str,
+    recovery: Recovery,
+) -> Result<bool> {
     let key = key(store, group_path, JOURNAL)?;
     let Some(text) = store
         .raw
@@ -219,9 +258,14 @@ pub(crate) fn finish_interrupted(store: &Store, group_path: &str) -> Result<bool
     };
     let growth: Growth = serde_json::from_slice(&text)
         .map_err(|e| store.error(key.as_str(), format!("not an append journal: {e}")))?;
-    for array in &growth.arrays {
+    let mut changing = Growth { arrays: Vec::new() };
+    for array in growth.arrays {
         let now = match stored_layout(store, &array.path)? {
-            Some(layout) if layout.shape == array.from || layout.shape == array.to => continue,
+            Some(layout) if layout.shape == array.shape(recovery) => continue,
+            Some(layout) if layout.shape == array.from || layout.shape == array.to => {
+                changing.arrays.push(array);
+                continue;
+            }
             Some(layout) => format!("has the shape {:?}", layout.shape),
             None => "is gone".to_string(),
         };
@@ -234,11 +278,11 @@ pub(crate) fn finish_interrupted(store: &Store, group_path: &str) -> Result<bool
             ),
         ));
     }
-    Journal {
-        growth: &growth,
-        group_path,
-    }
-    .grow_and_erase(store)?;
+    changing.store_shapes(store, recovery)?;
+    store
+        .raw
+        .erase(&key)
+        .map_err(|e| store.error(key.as_str(), e))?;
     Ok(true)
 }
 
@@ -261,9 +305,17 @@ pub(crate) fn append_dataset(
     dim: &str,
 ) -> Result<Report> {
     let config = dataset.run_config();
-    // An append that stopped while the shapes grew is finished first: the lengths it left
-    // disagree.
-    config.on_root(|| finish_interrupted(store, group_path).map(|_| String::new()))?;
+    // An append that stopped while the shapes grew is undone first (the lengths it left
+    // disagree): it failed, and this may be the same append run again.
+    config.on_root(|| {
+        if recover_interrupted(store, group_path, Recovery::Undo)? {
+            tracing::warn!(
+                "undid an interrupted append of the group {group_path} of {}",
+                store.describe()
+            );
+        }
+        Ok(String::new())
+    })?;
     let checks = || -> Result<Vec<Append>> {
         dataset.check()?;
         // Listed now: arrays added since the group was opened must grow too.

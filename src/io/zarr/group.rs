@@ -8,7 +8,7 @@ use zarrs::group::Group as ZGroup;
 use zarrs::node::NodeMetadata;
 use zarrs::storage::store::MemoryStore;
 
-use super::append::{append_dataset, finish_interrupted};
+use super::append::{Recovery, append_dataset, recover_interrupted};
 use super::dataset::Dataset;
 use super::erasure::{ERASED_FIRST, Place, note_erased, refuse_reading};
 use super::hierarchy::{
@@ -498,9 +498,11 @@ impl Group {
     /// [`Array::to_zarr_region`](crate::Array::to_zarr_region) allows.
     ///
     /// The arrays' shapes grow one metadata document at a time, under a journal in the
-    /// group (the key `.chunkwise-append.json`) that is erased once all have grown. An
-    /// append killed or failing in between leaves lengths that disagree; the next append
-    /// (or [`Group::finish_interrupted_append`]) grows the rest first.
+    /// group (the key `.chunkwise-append.json`) that is erased once all have grown. A
+    /// failure in between undoes the shapes grown so far, so that the append failed as a
+    /// whole and can be run again. Killed in between (or if undoing fails too), it leaves
+    /// lengths that disagree and the journal: the next append undoes it first, and
+    /// [`Group::complete_interrupted_append`] completes it instead.
     ///
     /// ```
     /// use chunkwise::io::zarr::{self, Dataset, GroupOptions, WriteOptions};
@@ -529,27 +531,28 @@ impl Group {
         append_dataset(&self.store, &self.path, dataset, dim)
     }
 
-    /// Finishes an append of this group that stopped while its arrays' shapes grew (the
-    /// process was killed, or a shape could not be written), as the next
-    /// [`Group::append`] does first: grows each array that still has its old length (its
-    /// new data is written already), then erases the append's journal. Returns whether
-    /// there was one to finish. An error, keeping the journal, if an array has since
-    /// changed in another way.
+    /// Completes an append of this group that was killed while its arrays' shapes grew
+    /// (see [`Group::append`]), instead of letting the next append undo it: grows each
+    /// array that still has its old length (its new data is written already), then erases
+    /// the append's journal. Returns whether there was one. An error, keeping the journal,
+    /// if an array has since changed in another way. Call it from one process, and only if
+    /// nothing has written to the group's arrays since (an `append_zarr` of one of them
+    /// would have overwritten the data this exposes); do not append the same data again.
     ///
     /// ```
     /// use chunkwise::io::zarr::{self, Dataset, GroupOptions, WriteOptions};
-    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-finish-{}", std::process::id()));
+    /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-complete-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// let time = Dataset::new().coord("time", vec![0.0, 1.0], WriteOptions::default());
     /// time.to_zarr(&dir, "/", &GroupOptions::default()).unwrap();
     /// let group = zarr::open_group(&dir, "/").unwrap();
     /// group.append(&time, "time").unwrap();
-    /// // That append finished: nothing is left to do.
-    /// assert!(!group.finish_interrupted_append().unwrap());
+    /// // That append finished: nothing is left to complete.
+    /// assert!(!group.complete_interrupted_append().unwrap());
     /// # std::fs::remove_dir_all(&dir).unwrap();
     /// ```
-    pub fn finish_interrupted_append(&self) -> Result<bool> {
+    pub fn complete_interrupted_append(&self) -> Result<bool> {
         self.store.check_writable()?;
-        finish_interrupted(&self.store, &self.path)
+        recover_interrupted(&self.store, &self.path, Recovery::Complete)
     }
 }

@@ -145,7 +145,7 @@ pub fn group_version(store: impl super::IntoStore, path: &str) -> Result<Option<
     })
 }
 
-/// The attributes of the array at `node_path` as stored (v3 `attributes`, v2 `.zattrs`),
+/// The attributes of the array or group at `node_path` as stored (v3 `attributes`, v2 `.zattrs`),
 /// with the values a JSON value cannot hold exactly as placeholders that chunkwise writes
 /// back as stored (see `bare_floats`).
 pub(crate) fn stored_attributes(store: &Store, node_path: &str) -> Result<Map<String, Json>> {
