@@ -22,7 +22,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use zarrs::storage::{ReadableStorageTraits, WritableStorageTraits};
+use zarrs::storage::{ReadableStorageTraits, StoreKey, WritableStorageTraits};
 
 use super::dataset::Dataset;
 use super::erasure::{Place, refuse_reading};
@@ -238,6 +238,46 @@ impl Growth {
     }
 }
 
+/// The key of the journal of the group at `group_path`, and what it records, if there is
+/// one.
+fn read_journal(store: &Store, group_path: &str) -> Result<Option<(StoreKey, Growth)>> {
+    let key = key(store, group_path, JOURNAL)?;
+    let Some(text) = store
+        .raw
+        .get(&key)
+        .map_err(|e| store.error(key.as_str(), e))?
+    else {
+        return Ok(None);
+    };
+    let growth = serde_json::from_slice(&text)
+        .map_err(|e| store.error(key.as_str(), format!("not an append journal: {e}")))?;
+    Ok(Some((key, growth)))
+}
+
+/// An error if an interrupted append of the group holding the array at `node_path` (its
+/// journal is there) grows that array too: `op` growing it alone would overwrite the data
+/// that completing that append exposes, and leave lengths the journal does not know.
+pub(crate) fn refuse_growing_alone(store: &Store, node_path: &str, op: &str) -> Result<()> {
+    let group_path = match node_path.rsplit_once('/') {
+        Some((parent, _)) if !parent.is_empty() => parent,
+        _ => "/",
+    };
+    match read_journal(store, group_path)? {
+        Some((key, growth)) if growth.arrays.iter().any(|a| a.path == node_path) => {
+            Err(Error::Build(BuildError::InvalidArgument {
+                op: op.into(),
+                reason: format!(
+                    "an interrupted Group::append of {group_path} grows {node_path} too (its \
+                     journal {key} is there): the next Group::append undoes it, and \
+                     Group::complete_interrupted_append completes it; grow the array alone \
+                     after that"
+                ),
+            }))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Completes or undoes (`recovery`) the append of the group at `group_path` that a killed
 /// process or a failing store left half done, if its journal is there, then erases the
 /// journal; whether there was one. Only the arrays whose shape changes are written. An
@@ -248,16 +288,9 @@ pub(crate) fn recover_interrupted(
     group_path: &str,
     recovery: Recovery,
 ) -> Result<bool> {
-    let key = key(store, group_path, JOURNAL)?;
-    let Some(text) = store
-        .raw
-        .get(&key)
-        .map_err(|e| store.error(key.as_str(), e))?
-    else {
+    let Some((key, growth)) = read_journal(store, group_path)? else {
         return Ok(false);
     };
-    let growth: Growth = serde_json::from_slice(&text)
-        .map_err(|e| store.error(key.as_str(), format!("not an append journal: {e}")))?;
     let mut changing = Growth { arrays: Vec::new() };
     for array in growth.arrays {
         let now = match stored_layout(store, &array.path)? {

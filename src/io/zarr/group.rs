@@ -535,9 +535,10 @@ impl Group {
     /// (see [`Group::append`]), instead of letting the next append undo it: grows each
     /// array that still has its old length (its new data is written already), then erases
     /// the append's journal. Returns whether there was one. An error, keeping the journal,
-    /// if an array has since changed in another way. Call it from one process, and only if
-    /// nothing has written to the group's arrays since (an `append_zarr` of one of them
-    /// would have overwritten the data this exposes); do not append the same data again.
+    /// if an array has since changed in another way. Call it from one process, and do not
+    /// append the same data again. (While the journal is there,
+    /// [`Array::append_zarr`](crate::Array::append_zarr) of one of the arrays it grows is
+    /// refused: it would overwrite the data this exposes.)
     ///
     /// ```
     /// use chunkwise::io::zarr::{self, Dataset, GroupOptions, WriteOptions};

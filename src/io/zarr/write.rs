@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json};
 use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
-use super::append::{Append, run_appends};
+use super::append::{Append, refuse_growing_alone, run_appends};
 use super::erasure::{ERASED_FIRST, Place, RESUMED, note_erased, refuse_reading};
 use super::format::StoredFormat;
 use super::hierarchy::{ensure_parents, refresh_consolidated};
@@ -781,7 +781,8 @@ impl<T: Element> Array<T> {
         let store = store.into_store()?;
         store.check_writable()?;
         let node_path = node_path(path)?;
-        let prepared = Append::prepare(&store, &node_path, &self.node, axis, "append_zarr");
+        let prepared = refuse_growing_alone(&store, &node_path, "append_zarr")
+            .and_then(|()| Append::prepare(&store, &node_path, &self.node, axis, "append_zarr"));
         let append = config.agree(prepared)?;
         run_appends(&store, &[append], None, config)
     }
