@@ -22,11 +22,12 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use zarrs::storage::{ReadableStorageTraits, StoreKey, WritableStorageTraits};
+use zarrs::storage::{StoreKey, WritableStorageTraits};
 
 use super::dataset::Dataset;
+use super::document::read_stored;
 use super::erasure::{Place, refuse_reading};
-use super::hierarchy::{key, refresh_consolidated, set_stored_shape, stored_layout};
+use super::hierarchy::{key, refresh_consolidated, set_stored_shape, stored_layout, write_json};
 use super::paths::child_path;
 use super::store::Store;
 use super::write::region_sink;
@@ -196,18 +197,9 @@ impl Growth {
     /// as a whole and can be run again; if undoing fails too, the journal stays, and the
     /// error says how to recover.
     fn grow_journaled(&self, store: &Store, group_path: &str) -> Result<()> {
+        write_json(store, group_path, JOURNAL, self)?;
         let key = key(store, group_path, JOURNAL)?;
-        let text = serde_json::to_vec_pretty(self).map_err(|e| store.error(key.as_str(), e))?;
-        store
-            .raw
-            .set(&key, text.into())
-            .map_err(|e| store.error(key.as_str(), e))?;
-        let erase = || {
-            store
-                .raw
-                .erase(&key)
-                .map_err(|e| store.error(key.as_str(), e))
-        };
+        let erase = || erase_journal(store, &key);
         let Err(failed) = self.store_shapes(store, Recovery::Complete) else {
             return erase().map_err(|e| {
                 store.error(
@@ -241,17 +233,18 @@ impl Growth {
 /// The key of the journal of the group at `group_path`, and what it records, if there is
 /// one.
 fn read_journal(store: &Store, group_path: &str) -> Result<Option<(StoreKey, Growth)>> {
-    let key = key(store, group_path, JOURNAL)?;
-    let Some(text) = store
-        .raw
-        .get(&key)
-        .map_err(|e| store.error(key.as_str(), e))?
-    else {
+    let Some(growth) = read_stored(store, group_path, JOURNAL)? else {
         return Ok(None);
     };
-    let growth = serde_json::from_slice(&text)
-        .map_err(|e| store.error(key.as_str(), format!("not an append journal: {e}")))?;
-    Ok(Some((key, growth)))
+    Ok(Some((key(store, group_path, JOURNAL)?, growth)))
+}
+
+/// Erases the journal at `key`, once what it records is done or undone.
+fn erase_journal(store: &Store, key: &StoreKey) -> Result<()> {
+    store
+        .raw
+        .erase(key)
+        .map_err(|e| store.error(key.as_str(), e))
 }
 
 /// An error if an interrupted append of the group holding the array at `node_path` (its
@@ -312,10 +305,7 @@ pub(crate) fn recover_interrupted(
         ));
     }
     changing.store_shapes(store, recovery)?;
-    store
-        .raw
-        .erase(&key)
-        .map_err(|e| store.error(key.as_str(), e))?;
+    erase_journal(store, &key)?;
     Ok(true)
 }
 

@@ -215,7 +215,12 @@ fn read_json(store: &Store, node_path: &str, name: &str) -> Result<Option<Json>>
 }
 
 /// Writes `value` as the key `name` of the node at `node_path`.
-fn write_json(store: &Store, node_path: &str, name: &str, value: &Json) -> Result<()> {
+pub(crate) fn write_json(
+    store: &Store,
+    node_path: &str,
+    name: &str,
+    value: &impl serde::Serialize,
+) -> Result<()> {
     let key = key(store, node_path, name)?;
     let text = serde_json::to_string_pretty(value).map_err(|e| store.error(key.as_str(), e))?;
     store
