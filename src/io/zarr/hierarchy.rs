@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value as Json, json};
 use zarrs::storage::{
-    ListableStorageTraits, ReadableStorageTraits, StoreKey, StorePrefix, WritableStorageTraits,
+    ListableStorageTraits, ReadableStorageTraits, StoreKey, WritableStorageTraits,
 };
 
 use super::bare_floats::unmark;
@@ -330,21 +330,18 @@ pub(crate) fn ensure_parents(store: &Store, node_path: &str, version: ZarrVersio
 /// listed). Staging directories of overwrites in progress are left out.
 fn descendants(store: &Store, node_path: &str) -> Result<Vec<(String, String)>> {
     let mut found = Vec::new();
+    // Groups still to list, by their path relative to the group ("" for the group).
     let mut pending = vec![String::new()];
-    let root = node_prefix(store, node_path)?;
     while let Some(relative) = pending.pop() {
-        let prefix = StorePrefix::new(format!("{}{relative}", root.as_str()))
-            .map_err(|e| store.error(node_path, e))?;
-        let listing = store
-            .storage
-            .list_dir(&prefix)
-            .map_err(|e| store.error(prefix.as_str(), e))?;
-        for child in listing.prefixes() {
-            let name = child.as_str()[prefix.as_str().len()..].trim_end_matches('/');
-            if name.is_empty() || is_staging(name) {
-                continue;
-            }
-            let rel = format!("{relative}{name}");
+        let group = match relative.is_empty() {
+            true => node_path.to_string(),
+            false => super::paths::child_path(node_path, &relative),
+        };
+        for name in child_names(store, &group)? {
+            let rel = match relative.is_empty() {
+                true => name,
+                false => format!("{relative}/{name}"),
+            };
             let child_path = super::paths::child_path(node_path, &rel);
             let kind = node_kind(store, &child_path)?;
             if kind.is_none() {
@@ -363,7 +360,7 @@ fn descendants(store: &Store, node_path: &str) -> Result<Vec<(String, String)>> 
             // Only groups hold nodes: an array's directory holds its chunks (every chunk
             // key of a v2 array with `.` separators, listed at once).
             if matches!(kind, Some(NodeKind::Group(_))) {
-                pending.push(format!("{rel}/"));
+                pending.push(rel);
             }
         }
     }
