@@ -63,7 +63,7 @@ fn reduce_window(win: &[f64], op: Op, eps: f64) -> (f64, f64) {
     let big = win.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let var = |ddof: f64| {
         let dof = n - ddof;
-        let v = if dof <= 0.0 { f64::NAN } else { m2 / dof };
+        let v = m2 / dof.max(0.0);
         (v, 64.0 * eps * n * big * big / dof.max(1.0))
     };
     let extreme = |max: bool| {
@@ -294,6 +294,29 @@ fn nan_propagates_as_numpy_does() {
     let var = x.rolling(2, 0).var(0.0).unwrap().compute().unwrap();
     let v = var.as_slice().unwrap();
     assert!(v[0].is_nan() && v[1..] == [0.25, 0.25], "{v:?}");
+}
+
+#[test]
+fn a_window_of_no_more_than_ddof_elements_divides_by_zero_as_var_does() {
+    // Windows [1, 2], [2, 4], [4, 4]: with ddof 2 (or more), NumPy divides by
+    // max(2 - ddof, 0) = 0, giving an infinity, or NaN where the window is one value.
+    let values = [1.0f64, 2.0, 4.0, 4.0];
+    let x = from_ndarray(&ndarray::arr1(&values).into_dyn(), [3]).unwrap();
+    for ddof in [2.0, 3.0] {
+        let var = x.rolling(2, 0).var(ddof).unwrap().compute().unwrap();
+        let std = x.rolling(2, 0).std(ddof).unwrap().compute().unwrap();
+        for (start, (&v, &s)) in var.iter().zip(&std).enumerate() {
+            let window =
+                from_ndarray(&ndarray::arr1(&values[start..start + 2]).into_dyn(), [2]).unwrap();
+            let whole: f64 = window.var(ddof).compute_scalar().unwrap();
+            let constant = values[start] == values[start + 1];
+            assert_eq!(v.is_nan(), constant, "window {start}: {v}");
+            assert_eq!(whole.is_nan(), constant, "window {start}: {whole}");
+            if !constant {
+                assert_eq!((v, s, whole), (f64::INFINITY, f64::INFINITY, f64::INFINITY));
+            }
+        }
+    }
 }
 
 #[test]

@@ -22,8 +22,9 @@ pub enum RollingOp {
     Sum,
     /// The window's mean (accumulated as [`RollingOp::Sum`]).
     Mean,
-    /// The window's variance with `ddof` delta degrees of freedom (NaN where the window has
-    /// no more than `ddof` elements, as the crate's `var` gives).
+    /// The window's variance with `ddof` delta degrees of freedom, divided by
+    /// `max(w - ddof, 0)` as NumPy and the crate's `var` divide (an infinity where the
+    /// window has no more than `ddof` elements, NaN if they are also all equal).
     Var {
         /// Delta degrees of freedom: the sum of squared deviations is divided by `w - ddof`.
         ddof: f64,
@@ -367,12 +368,12 @@ impl<T: Numeric> WindowState<T> for Deviations {
     }
 
     fn value(&self) -> T {
-        let n = self.count as f64;
-        let dof = n - self.ddof;
-        let var = if self.non_finite.sum().is_some() || dof <= 0.0 {
+        // Divided by `max(n - ddof, 0)`, as NumPy divides: 0 / 0 is NaN.
+        let dof = (self.count as f64 - self.ddof).max(0.0);
+        let var = if self.non_finite.sum().is_some() {
             f64::NAN
         } else if self.same >= self.count {
-            0.0
+            0.0 / dof
         } else {
             self.m2().0 / dof
         };
@@ -460,13 +461,7 @@ mod tests {
                 let sum: f64 = win.iter().sum();
                 let mean = sum / w as f64;
                 let m2: f64 = win.iter().map(|v| (v - mean) * (v - mean)).sum();
-                let var = |ddof: f64| {
-                    if (w as f64) - ddof <= 0.0 {
-                        f64::NAN
-                    } else {
-                        m2 / (w as f64 - ddof)
-                    }
-                };
+                let var = |ddof: f64| m2 / (w as f64 - ddof).max(0.0);
                 let ext = |max: bool| {
                     win.iter().copied().fold(None::<f64>, |acc, v| match acc {
                         Some(a) if a.is_nan() => Some(a),

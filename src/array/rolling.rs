@@ -168,7 +168,9 @@ impl<T: FloatElement> Rolling<T> {
 
     /// The variance of each window with `ddof` delta degrees of freedom (running sums of
     /// deviations from a shift near the window's mean, in f64): NaN if the window holds a
-    /// NaN or an infinity, and where `window - ddof <= 0` (as [`Array::var`]).
+    /// NaN or an infinity. The squared deviations are divided by `max(window - ddof, 0)`,
+    /// as [`Array::var`] and NumPy divide: where that is 0, the variance is an infinity, or
+    /// NaN if the window holds one value repeated.
     ///
     /// ```
     /// let x = chunkwise::from_ndarray(&ndarray::arr1(&[1., 3., 5., 7., 9., 9., 9.]).into_dyn(), [2])?;
