@@ -279,6 +279,17 @@ fn zarr_case(cluster: &Cluster, config: &Config, dir: &Path) {
     assert_eq!(written, expected);
     let chunks = std::fs::read_dir(dir.join("out").join("c")).map(|d| d.count());
     assert!(chunks.is_ok(), "chunks written under out/c");
+    // Each process would write its own intermediate array: refused on every rank, and
+    // computed in one process it is the rechunked array.
+    let scratch = dir.join(format!("scratch-{}", cluster.rank()));
+    let via_store = x.rechunk_via_store([120, 10], &scratch).unwrap();
+    let refused = via_store.sum_axis(0).compute_with(config).unwrap_err();
+    let message = refused.to_string();
+    assert!(
+        message.contains("rechunk_via_store") && message.contains("distributed run"),
+        "{message}"
+    );
+    assert_eq!(via_store.compute_with(&local()).unwrap(), dense);
 }
 
 fn panic_case(cluster: &Cluster, config: &Config) {

@@ -74,6 +74,8 @@ struct ClosureMap {
     role: Role,
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by the `mpi` executor
     beside_first_input: bool,
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by the `mpi` executor
+    single_process: Option<String>,
     deps: Box<DepsFn>,
     run: Box<RunFn>,
     memory: Box<MemoryFn>,
@@ -115,6 +117,9 @@ impl BlockMap for ClosureMap {
     fn runs_beside_first_input(&self) -> bool {
         self.beside_first_input
     }
+    fn single_process(&self) -> Option<&str> {
+        self.single_process.as_deref()
+    }
 }
 
 /// A blockwise node being built; finish it with [`BlockwiseBuilder::run`] or
@@ -127,6 +132,7 @@ pub(crate) struct BlockwiseBuilder {
     memory: Box<MemoryFn>,
     role: Role,
     beside_first_input: bool,
+    single_process: Option<String>,
 }
 
 /// A node named `name` with tiles of `dtype` on `grid`, reading `inputs`. By default a
@@ -149,6 +155,7 @@ pub(crate) fn blockwise(
         }),
         role: Role::Opaque,
         beside_first_input: false,
+        single_process: None,
     }
 }
 
@@ -186,6 +193,13 @@ impl BlockwiseBuilder {
         self
     }
 
+    /// Says that the node's tiles can be computed only within one process, and `why`: a
+    /// distributed run refuses a plan holding the node.
+    pub(crate) fn single_process(mut self, why: impl Into<String>) -> Self {
+        self.single_process = Some(why.into());
+        self
+    }
+
     /// The node: tile `block` reads `deps(block)` and is `run(block, tiles)`.
     pub(crate) fn run(
         self,
@@ -196,6 +210,7 @@ impl BlockwiseBuilder {
             name: self.name,
             role: self.role,
             beside_first_input: self.beside_first_input,
+            single_process: self.single_process,
             deps: Box::new(deps),
             run: Box::new(run),
             memory: self.memory,

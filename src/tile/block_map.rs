@@ -39,6 +39,13 @@ pub(crate) trait BlockMap: Send + Sync + Debug {
     fn runs_beside_first_input(&self) -> bool {
         false
     }
+    /// Why the node's tiles can be computed only within one process (they read what only
+    /// that process wrote, such as its own scratch array), if they can: a distributed run
+    /// refuses a plan holding the node.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))] // used by the `mpi` executor
+    fn single_process(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A blockwise map that takes part `k` of its input's [`TupleTile`]s (or the whole tile, for

@@ -36,6 +36,22 @@ use crate::tile::encode::decode;
 /// The tag that tells the other processes this one failed.
 const FAILED: c_int = 0;
 
+/// An error naming the first node of `plan` whose tiles can be computed only within one
+/// process (see [`BlockMap::single_process`](crate::tile::block_map::BlockMap::single_process)).
+fn refuse_single_process(plan: &Plan) -> Result<()> {
+    for task in &plan.tasks {
+        if let NodeKind::Blockwise(b) = &task.node.kind
+            && let Some(why) = b.map.single_process()
+        {
+            return Err(distributed(&format!(
+                "{} cannot run in a distributed run: {why}",
+                b.map.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs plans on the processes of a [`Cluster`], each process its share.
 pub(crate) struct MpiExecutor<'c> {
     pub(crate) cluster: &'c Cluster,
@@ -58,6 +74,7 @@ impl Executor for MpiExecutor<'_> {
                     cluster.tag_limit()
                 )));
             }
+            refuse_single_process(plan)?;
             let owner = place(plan, cluster.size());
             let share = share(plan, &owner, rank, cluster.size(), &|r| {
                 config.gather.includes(r)

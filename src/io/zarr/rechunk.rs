@@ -52,43 +52,51 @@ fn read_back<T: Element + zarrs::array::ElementOwned>(
 ) -> Arc<Node> {
     let deps_to = to.clone();
     let name = format!("rechunk_via_store[{}]", array.path());
-    blockwise(name, to.clone(), T::DTYPE, vec![written]).run(
-        move |block| {
-            from.blocks_under(&deps_to, block)
-                .into_iter()
-                .map(|b| (0, b))
-                .collect()
-        },
-        move |block, _written| {
-            let _erased_when_dropped = &scratch;
-            let ranges: Vec<std::ops::Range<u64>> = to
-                .block_ranges(block.index)
-                .iter()
-                .map(|r| r.start as u64..r.end as u64)
-                .collect();
-            let _span = tracing::debug_span!("zarr_read", array = %array.path(), ranges = ?ranges)
-                .entered();
-            let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
-            array
-                .retrieve_array_subset_opt::<ArrayD<T>>(
-                    &ArraySubset::new_with_ranges(&ranges),
-                    &options,
-                )
-                .map(tile_value)
-                .map_err(|e| {
-                    crate::error::Error::Storage(StorageError::Storage {
-                        path: array.path().to_string(),
-                        message: e.to_string(),
+    blockwise(name, to.clone(), T::DTYPE, vec![written])
+        .single_process(
+            "each process writes its own intermediate array, so a tile could not be read \
+             where another process wrote it (rechunk in memory with `rechunk` instead)",
+        )
+        .run(
+            move |block| {
+                from.blocks_under(&deps_to, block)
+                    .into_iter()
+                    .map(|b| (0, b))
+                    .collect()
+            },
+            move |block, _written| {
+                let _erased_when_dropped = &scratch;
+                let ranges: Vec<std::ops::Range<u64>> = to
+                    .block_ranges(block.index)
+                    .iter()
+                    .map(|r| r.start as u64..r.end as u64)
+                    .collect();
+                let _span =
+                    tracing::debug_span!("zarr_read", array = %array.path(), ranges = ?ranges)
+                        .entered();
+                let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
+                array
+                    .retrieve_array_subset_opt::<ArrayD<T>>(
+                        &ArraySubset::new_with_ranges(&ranges),
+                        &options,
+                    )
+                    .map(tile_value)
+                    .map_err(|e| {
+                        crate::error::Error::Storage(StorageError::Storage {
+                            path: array.path().to_string(),
+                            message: e.to_string(),
+                        })
                     })
-                })
-        },
-    )
+            },
+        )
 }
 
 impl<T: Element> Array<T> {
     /// The same values on another tile grid, through an intermediate Zarr array in `store`
     /// (erased when the returned array is dropped). Each task holds one input or one output
     /// tile, so memory stays bounded even when every output tile crosses every input tile.
+    /// Computed in one process only: each process of a distributed run would write an
+    /// intermediate array of its own, so such a run refuses it (`rechunk` runs there).
     ///
     /// ```
     /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-rechunk-{}", std::process::id()));
