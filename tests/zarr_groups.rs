@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chunkwise::io::zarr::{
-    self, Compression, Dataset, GroupOptions, Store, WriteMode, WriteOptions, ZarrVersion,
+    self, Compression, Dataset, FillValue, GroupOptions, Store, WriteMode, WriteOptions,
+    ZarrVersion,
 };
 use chunkwise::{Error, StorageError, from_ndarray};
 use ndarray::{ArrayD, IxDyn};
@@ -309,6 +310,70 @@ fn fill_values_are_written_as_zarr_python_and_xarray_expect() {
         "{err}"
     );
     assert!(!three.join("bad").exists());
+}
+
+#[test]
+fn sixty_four_bit_integer_fill_values_stay_exact_through_a_rewrite() {
+    // netCDF's default int64 fill value, which an f64 rounds to i64::MIN.
+    const NETCDF: i64 = -9_223_372_036_854_775_806;
+    for version in VERSIONS {
+        let label = format!("{version:?}");
+        let d = TempDir::new("groups-fill64");
+        let values = ndarray::arr1(&[1i64, NETCDF, i64::MIN]).into_dyn();
+        let x = from_ndarray(&values, [3]).unwrap();
+        let options = WriteOptions::default()
+            .version(version)
+            .dimension_names(["t"])
+            .fill_value(NETCDF);
+        let group = GroupOptions::default().version(version);
+        Dataset::new()
+            .array("x", &x, options)
+            .to_zarr(d.path(), "/", &group)
+            .unwrap();
+        let stored = zarr::open(d.path(), "x").unwrap();
+        let format = stored.format().clone();
+        assert_eq!(format.fill_value, Some(FillValue::Integer(NETCDF.into())));
+        let copy = WriteOptions::default()
+            .dimension_names(["t"])
+            .keep_format(&format);
+        stored.to_zarr(d.path(), "copy", &copy).unwrap();
+        let (file, attributes) = match version {
+            ZarrVersion::V2 => (".zarray", ".zattrs"),
+            _ => ("zarr.json", "zarr.json"),
+        };
+        let read = |file: &str| -> Json {
+            serde_json::from_slice(&std::fs::read(d.join("copy").join(file)).unwrap()).unwrap()
+        };
+        assert_eq!(read(file)["fill_value"], json!(NETCDF), "{label}");
+        if version == ZarrVersion::V3 {
+            assert_eq!(read(attributes)["attributes"]["_FillValue"], json!(NETCDF));
+        }
+        // Masked as xarray masks: the fill value, not its f64 neighbour i64::MIN.
+        let decoded = zarr::open(d.path(), "copy")
+            .unwrap()
+            .decode_cf::<f64>()
+            .unwrap();
+        let decoded = decoded.compute().unwrap();
+        assert_eq!(decoded[0], 1.0, "{label}");
+        assert!(decoded[1].is_nan(), "{label}: {decoded}");
+        assert_eq!(decoded[2], i64::MIN as f64, "{label}");
+        let Some(python) = python() else { continue };
+        let seen = described(&python, d.path(), None);
+        let copied = &seen["zarr"]["arrays"]["copy"];
+        assert_eq!(copied["values"], json!([1, NETCDF, i64::MIN]), "{label}");
+        if version == ZarrVersion::V2 {
+            assert_eq!(copied["fill_value"], json!(NETCDF), "{label}");
+        }
+        if !seen["xarray"].is_null() {
+            // xarray compares in f64, where i64::MIN equals the fill value too.
+            let variable = &seen["xarray"]["variables"]["copy"]["values"];
+            assert_eq!(
+                (&variable[0], &variable[1]),
+                (&json!(1.0), &json!("NaN")),
+                "{label}"
+            );
+        }
+    }
 }
 
 #[test]

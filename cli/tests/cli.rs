@@ -607,7 +607,7 @@ fn reduce_and_anomaly_unpack_cf_packed_input_and_skip_missing_values() {
     });
     let options = WriteOptions::default()
         .dimension_names(["time", "lat", "lon"])
-        .fill_value(f64::from(fill))
+        .fill_value(fill)
         .attribute("scale_factor", scale)
         .attribute("add_offset", offset)
         .attribute("units", "K");
@@ -881,7 +881,7 @@ fn rewrites_keep_the_inputs_format_and_meaning() {
         .compression(zarr::Compression::Gzip { level: 4 })
         .chunks([4, 3])
         .dimension_names(["time", "x"])
-        .fill_value(f64::from(fill))
+        .fill_value(fill)
         .attribute("scale_factor", 0.5);
     chunkwise::from_ndarray(&packed.clone().into_dyn(), [4, 3])
         .unwrap()
@@ -928,7 +928,7 @@ fn rewrites_keep_the_inputs_format_and_meaning() {
         format.compression,
         Some(zarr::Compression::Gzip { level: 4 })
     );
-    assert_eq!(format.fill_value, Some(f64::from(fill)));
+    assert_eq!(format.fill_value, Some(zarr::FillValue::from(fill)));
     assert!(same(&decoded(&out, "rechunked"), &physical));
 
     // convert to v3 with shards of 2 x 1 chunks: the fill value becomes `_FillValue`, and
@@ -962,7 +962,7 @@ fn rewrites_keep_the_inputs_format_and_meaning() {
         (format.chunks.clone(), format.shards.clone()),
         (vec![4, 3], Some(vec![8, 3]))
     );
-    assert_eq!(format.fill_value, Some(f64::from(fill)));
+    assert_eq!(format.fill_value, Some(zarr::FillValue::from(fill)));
     assert!(same(&decoded(&out, "v3"), &physical));
     let again = out.join("again");
     ok(&[

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chunkwise_kernels::dtype::{DType, Element, FloatElement, Scalar};
 use serde_json::{Map, Value as Json};
 
-use super::fill::base64_decode;
+use super::fill::{FillValue, base64_decode};
 use crate::array::{Array, where_};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::Node;
@@ -152,9 +152,14 @@ fn as_list(value: &Json) -> Vec<&Json> {
     }
 }
 
-/// [`scalar`] as an f64.
-pub(crate) fn number(value: &Json) -> Option<f64> {
-    scalar(value).map(as_f64)
+/// A fill value as [`scalar`] reads it, integers kept exact.
+pub(crate) fn fill_of(value: &Json) -> Option<FillValue> {
+    Some(match scalar(value)? {
+        Scalar::Bool(b) => FillValue::Integer(b.into()),
+        Scalar::Int(i) => FillValue::Integer(i.into()),
+        Scalar::UInt(u) => FillValue::Integer(u.into()),
+        Scalar::Float(f) => FillValue::Float(f),
+    })
 }
 
 /// A number as Zarr and xarray write it in JSON: a number, `true`/`false`, `"NaN"`,

@@ -13,8 +13,95 @@ use super::metadata::ZarrVersion;
 use crate::error::{BuildError, Error, Result};
 use chunkwise_kernels::dtype::DType;
 
+/// A fill value to write (see [`WriteOptions::fill_value`](super::WriteOptions::fill_value)),
+/// and the one an array is stored with (see [`StoredFormat`](super::StoredFormat)): a float,
+/// or an integer kept exact (an `f64` rounds the 64-bit integers beyond 2^53, such as
+/// netCDF's default int64 fill value, -9223372036854775806).
+///
+/// ```
+/// use chunkwise::io::zarr::FillValue;
+/// assert_eq!(FillValue::from(-1.5), FillValue::Float(-1.5));
+/// let netcdf = FillValue::from(-9223372036854775806i64);
+/// assert_eq!(netcdf, FillValue::Integer(-9223372036854775806));
+/// assert_eq!(netcdf.to_string(), "-9223372036854775806");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FillValue {
+    /// A float (NaN and the infinities included).
+    Float(f64),
+    /// An integer (`true` and `false` are 1 and 0).
+    Integer(i128),
+}
+
+impl From<f64> for FillValue {
+    fn from(value: f64) -> FillValue {
+        FillValue::Float(value)
+    }
+}
+
+impl From<f32> for FillValue {
+    fn from(value: f32) -> FillValue {
+        FillValue::Float(value.into())
+    }
+}
+
+impl From<bool> for FillValue {
+    fn from(value: bool) -> FillValue {
+        FillValue::Integer(value.into())
+    }
+}
+
+/// `From` for each integer type.
+macro_rules! integer_fill_values {
+    ($($int:ty),*) => {$(
+        impl From<$int> for FillValue {
+            fn from(value: $int) -> FillValue {
+                FillValue::Integer(value.into())
+            }
+        }
+    )*};
+}
+integer_fill_values!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+impl std::fmt::Display for FillValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FillValue::Float(value) => write!(f, "{value}"),
+            FillValue::Integer(value) => write!(f, "{value}"),
+        }
+    }
+}
+
+impl FillValue {
+    /// The value as a float (rounded, for integers beyond 2^53).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            FillValue::Float(value) => value,
+            FillValue::Integer(value) => value as f64,
+        }
+    }
+
+    /// The value as an integer, if it is one exactly.
+    fn as_integer(self) -> Option<i128> {
+        match self {
+            // Exact: an f64 with no fraction converts to i128 without rounding (an infinity
+            // or NaN has none, and saturates or gives 0: refused by the fraction test).
+            FillValue::Float(value) => (value.fract() == 0.0).then_some(value as i128),
+            FillValue::Integer(value) => Some(value),
+        }
+    }
+
+    /// Whether the two are the same value: NaN is NaN, and `-1.0` is `-1`.
+    pub(crate) fn same_as(self, other: FillValue) -> bool {
+        match (self, other) {
+            (FillValue::Float(a), FillValue::Float(b)) => a == b || (a.is_nan() && b.is_nan()),
+            (a, b) => a.as_integer().is_some_and(|a| Some(a) == b.as_integer()),
+        }
+    }
+}
+
 /// The error for a fill value the element type cannot hold.
-fn unrepresentable(value: f64, dtype: DType) -> Error {
+fn unrepresentable(value: FillValue, dtype: DType) -> Error {
     Error::Build(BuildError::InvalidArgument {
         op: "to_zarr".into(),
         reason: format!(
@@ -25,7 +112,7 @@ fn unrepresentable(value: f64, dtype: DType) -> Error {
 }
 
 /// `value` as an integer of `dtype`'s range, if it is one.
-fn integer_in(value: f64, dtype: DType) -> Option<i128> {
+fn integer_in(value: FillValue, dtype: DType) -> Option<i128> {
     let (min, max): (i128, i128) = match dtype {
         DType::I8 => (i8::MIN.into(), i8::MAX.into()),
         DType::I16 => (i16::MIN.into(), i16::MAX.into()),
@@ -38,9 +125,7 @@ fn integer_in(value: f64, dtype: DType) -> Option<i128> {
         DType::Bool => (0, 1),
         _ => return None,
     };
-    // Exact: an f64 with no fraction converts to i128 without rounding.
-    let int = value as i128;
-    (value.fract() == 0.0 && (min..=max).contains(&int)).then_some(int)
+    value.as_integer().filter(|int| (min..=max).contains(int))
 }
 
 /// A float in Zarr's JSON form (`"NaN"`, `"Infinity"`, `"-Infinity"` or a number).
@@ -61,11 +146,11 @@ enum Fill {
     Bool(bool),
 }
 
-fn checked(value: f64, dtype: DType) -> Result<Fill> {
+fn checked(value: FillValue, dtype: DType) -> Result<Fill> {
     match dtype {
-        DType::F64 => Ok(Fill::Float(value)),
+        DType::F64 => Ok(Fill::Float(value.as_f64())),
         // Rounded to the nearest f32, as NumPy does; the value written is that f32.
-        DType::F32 => Ok(Fill::Float(f64::from(value as f32))),
+        DType::F32 => Ok(Fill::Float(f64::from(value.as_f64() as f32))),
         DType::Bool => integer_in(value, dtype)
             .map(|i| Fill::Bool(i == 1))
             .ok_or_else(|| unrepresentable(value, dtype)),
@@ -79,7 +164,7 @@ fn checked(value: f64, dtype: DType) -> Result<Fill> {
 pub(crate) fn fill_value_json(
     dtype: DType,
     version: ZarrVersion,
-    value: Option<f64>,
+    value: Option<FillValue>,
 ) -> Result<Json> {
     let Some(value) = value else {
         return Ok(match (version, dtype) {
@@ -98,7 +183,7 @@ pub(crate) fn fill_value_json(
 
 /// The `_FillValue` attribute xarray reads in v3 for a fill value the user set: floats as
 /// base64 of their little-endian f64 bytes, integers and booleans as themselves.
-pub(crate) fn xarray_fill_attribute(dtype: DType, value: f64) -> Result<Json> {
+pub(crate) fn xarray_fill_attribute(dtype: DType, value: FillValue) -> Result<Json> {
     Ok(match checked(value, dtype)? {
         Fill::Float(f) => json!(base64(&f.to_le_bytes())),
         Fill::Int(i) => int_json(i),
@@ -179,7 +264,7 @@ mod tests {
     fn nan_is_encoded_as_xarray_does() {
         // xarray: base64.standard_b64encode(struct.pack("<d", nan)) == b"AAAAAAAA+H8="
         assert_eq!(
-            xarray_fill_attribute(DType::F32, f64::NAN).unwrap(),
+            xarray_fill_attribute(DType::F32, f64::NAN.into()).unwrap(),
             json!("AAAAAAAA+H8=")
         );
         assert_eq!(base64(b"ab"), "YWI=");
@@ -210,13 +295,36 @@ mod tests {
 
     #[test]
     fn values_are_checked_against_the_type() {
-        let v2 = |d, v| fill_value_json(d, ZarrVersion::V2, Some(v));
-        assert_eq!(v2(DType::F64, f64::NAN).unwrap(), json!("NaN"));
-        assert_eq!(v2(DType::I16, -9999.0).unwrap(), json!(-9999));
-        assert!(v2(DType::U64, u64::MAX as f64).is_err());
-        assert!(v2(DType::U8, 256.0).is_err());
-        assert!(v2(DType::I32, 0.5).is_err());
-        assert!(v2(DType::I32, f64::NAN).is_err());
-        assert_eq!(v2(DType::Bool, 1.0).unwrap(), json!(true));
+        let v2 = |d, v: FillValue| fill_value_json(d, ZarrVersion::V2, Some(v));
+        assert_eq!(v2(DType::F64, f64::NAN.into()).unwrap(), json!("NaN"));
+        assert_eq!(v2(DType::I16, (-9999.0).into()).unwrap(), json!(-9999));
+        assert_eq!(v2(DType::I16, (-9999).into()).unwrap(), json!(-9999));
+        assert!(v2(DType::U64, (u64::MAX as f64).into()).is_err());
+        assert!(v2(DType::U8, 256.0.into()).is_err());
+        assert!(v2(DType::I32, 0.5.into()).is_err());
+        assert!(v2(DType::I32, f64::NAN.into()).is_err());
+        assert!(v2(DType::I32, f64::INFINITY.into()).is_err());
+        assert_eq!(v2(DType::Bool, 1.0.into()).unwrap(), json!(true));
+        assert_eq!(v2(DType::Bool, true.into()).unwrap(), json!(true));
+        // 64-bit integers exactly, which an f64 would round to a neighbour.
+        let netcdf = -9_223_372_036_854_775_806i64;
+        assert_eq!(v2(DType::I64, netcdf.into()).unwrap(), json!(netcdf));
+        assert_eq!(v2(DType::U64, u64::MAX.into()).unwrap(), json!(u64::MAX));
+        assert!(v2(DType::I64, u64::MAX.into()).is_err());
+        // An integer for a float array is that float.
+        assert_eq!(v2(DType::F64, (-1).into()).unwrap(), json!(-1.0));
+    }
+
+    #[test]
+    fn fill_values_are_the_same_as_numbers() {
+        let same = |a: FillValue, b: FillValue| a.same_as(b) && b.same_as(a);
+        assert!(same(f64::NAN.into(), f64::NAN.into()));
+        assert!(same((-1.0).into(), (-1).into()));
+        assert!(!same(0.5.into(), 0.into()));
+        assert!(!same(f64::NAN.into(), 0.into()));
+        assert!(!same(
+            (-(2f64.powi(63))).into(),
+            (-9_223_372_036_854_775_806i64).into()
+        ));
     }
 }

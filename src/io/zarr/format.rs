@@ -3,7 +3,8 @@
 
 use serde_json::Value as Json;
 
-use super::cf::number;
+use super::cf::fill_of;
+use super::fill::FillValue;
 use super::metadata::{BloscCompressor, BloscShuffle, Compression, ZarrVersion};
 use super::read::{masked_fill, regular_chunk_shape, storage_grid};
 use super::store::Handle;
@@ -13,7 +14,7 @@ use crate::error::Result;
 /// as [`WriteOptions::keep_format`](super::WriteOptions::keep_format) writes it again.
 ///
 /// ```
-/// use chunkwise::io::zarr::{self, Compression, WriteOptions, ZarrVersion};
+/// use chunkwise::io::zarr::{self, Compression, FillValue, WriteOptions, ZarrVersion};
 /// let dir = std::env::temp_dir().join(format!("chunkwise-doc-format-{}", std::process::id()));
 /// # let _ = std::fs::remove_dir_all(&dir);
 /// let x = chunkwise::arange::<i16>(0, 10, 1, [5])?;
@@ -26,7 +27,7 @@ use crate::error::Result;
 /// assert_eq!(format.version, ZarrVersion::V2);
 /// assert_eq!(format.chunks, [5]);
 /// assert_eq!(format.compression, Some(Compression::Gzip { level: 4 }));
-/// assert_eq!(format.fill_value, Some(-1.0));
+/// assert_eq!(format.fill_value, Some(FillValue::Integer(-1)));
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # Ok::<(), chunkwise::Error>(())
 /// ```
@@ -48,7 +49,7 @@ pub struct StoredFormat {
     /// [`WriteOptions::fill_value`](super::WriteOptions::fill_value) sets it: v2's
     /// `fill_value`, v3's `_FillValue` attribute (`None`: nothing is masked; a v3 array's
     /// `fill_value` without that attribute is not kept).
-    pub fill_value: Option<f64>,
+    pub fill_value: Option<FillValue>,
 }
 
 impl StoredFormat {
@@ -74,7 +75,7 @@ impl StoredFormat {
 
     /// The format of `array`, whose first stored chunk (or shard) is `chunks`.
     fn with_first_chunk(array: &Handle, chunks: Vec<usize>) -> StoredFormat {
-        let fill_value = masked_fill(array).as_ref().and_then(number);
+        let fill_value = masked_fill(array).as_ref().and_then(fill_of);
         let meta = serde_json::to_value(array.metadata()).unwrap_or(Json::Null);
         let field = |name: &str| meta.get(name).unwrap_or(&Json::Null);
         match meta.get("zarr_format").and_then(Json::as_u64) {

@@ -3,7 +3,7 @@
 use serde_json::{Value as Json, json};
 use zarrs::array::ArrayMetadata;
 
-use super::fill::{fill_value_json, xarray_fill_attribute};
+use super::fill::{FillValue, fill_value_json, xarray_fill_attribute};
 use crate::chunks::is_multiple_shape;
 use crate::error::{BuildError, Error, Result};
 use chunkwise_kernels::dtype::DType;
@@ -174,7 +174,7 @@ pub(crate) struct Layout<'a> {
     pub(crate) compression: Compression,
     pub(crate) dimension_names: Option<&'a [String]>,
     pub(crate) attributes: &'a serde_json::Map<String, Json>,
-    pub(crate) fill_value: Option<f64>,
+    pub(crate) fill_value: Option<FillValue>,
 }
 
 /// The metadata of a new array.

@@ -40,6 +40,7 @@ mod write;
 
 pub use dataset::Dataset;
 pub use dynamic::AnyArray;
+pub use fill::FillValue;
 pub use format::StoredFormat;
 pub use group::{Group, GroupOptions, create_group, open_group};
 pub use hierarchy::{attribute_text, consolidate_metadata, group_version};

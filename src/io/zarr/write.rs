@@ -14,6 +14,7 @@ use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
 use super::append::{Append, refuse_growing_alone, run_appends};
 use super::erasure::{ERASED_FIRST, Place, RESUMED, note_erased, refuse_reading};
+use super::fill::FillValue;
 use super::format::StoredFormat;
 use super::hierarchy::{ensure_parents, refresh_consolidated};
 use super::in_place::refuse_racing_reads;
@@ -79,7 +80,7 @@ pub struct WriteOptions {
     /// The fill value: what missing chunks read as, and what xarray masks as missing
     /// (`_FillValue`). `None` writes zarr-python's default in v3 (`0`, `0.0`, `false`) and
     /// no fill value in v2 (`null`), so that xarray masks nothing.
-    pub fill_value: Option<f64>,
+    pub fill_value: Option<FillValue>,
     /// What to do if the array exists.
     pub mode: WriteMode,
     /// How the computation runs.
@@ -141,13 +142,14 @@ impl WriteOptions {
     pub fn long_name(self, long_name: &str) -> Self {
         self.attribute("long_name", long_name)
     }
-    /// Sets the fill value (`f64::NAN` for floating-point arrays whose missing values are
-    /// NaN). Integer and boolean arrays must hold it exactly (`-9999.0`, `1.0`); `f32`
-    /// arrays round it to the nearest `f32`, as NumPy does. xarray masks
+    /// Sets the fill value: a float (`f64::NAN` for floating-point arrays whose missing
+    /// values are NaN) or an integer, kept exact (`-9223372036854775806i64`, netCDF's
+    /// int64 default). Integer and boolean arrays must hold it exactly (`-9999`, `-9999.0`,
+    /// `1.0`); `f32` arrays round it to the nearest `f32`, as NumPy does. xarray masks
     /// elements equal to it, as netCDF's `_FillValue` (in v3 the `_FillValue` attribute is
     /// written for it, as xarray does).
-    pub fn fill_value(mut self, value: f64) -> Self {
-        self.fill_value = Some(value);
+    pub fn fill_value(mut self, value: impl Into<FillValue>) -> Self {
+        self.fill_value = Some(value.into());
         self
     }
     /// Stores the array as `format` says (an opened array's [`AnyArray::format`]): its
@@ -522,8 +524,8 @@ fn check_resumable(store: &Store, node_path: &str, asked: &Handle) -> Result<()>
     let stored = store.open_array(node_path)?;
     let (stored, asked) = (StoredFormat::of(&stored)?, StoredFormat::of(asked)?);
     let same_fill = match (stored.fill_value, asked.fill_value) {
-        (Some(a), Some(b)) => a == b || (a.is_nan() && b.is_nan()),
-        (a, b) => a == b,
+        (Some(a), Some(b)) => a.same_as(b),
+        (a, b) => a.is_none() && b.is_none(),
     };
     let differences: Vec<String> = [
         (stored.version != asked.version, "version"),
