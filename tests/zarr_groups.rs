@@ -1372,6 +1372,53 @@ mod failing_shape_writes {
 /// Each end is checked on the values (the dense concatenation), on the consolidated
 /// metadata readers use, and on the journal's absence. A journal that no longer fits the
 /// arrays is an error that names it, and is kept.
+/// An `append_zarr` whose consolidated metadata cannot be refreshed after the shape grew (a
+/// sibling's document is unreadable) fails as a whole: the shape is the old one, and once
+/// the sibling is fixed the same append, run again, stores its rows once.
+#[test]
+fn an_array_append_whose_consolidation_fails_is_undone() {
+    for version in VERSIONS {
+        let label = format!("{version:?}");
+        let d = TempDir::new("groups-append-unconsolidated");
+        let x = chunkwise::arange::<f64>(0.0, 4.0, 1.0, [2]).unwrap();
+        let options = WriteOptions::default().dimension_names(["t"]);
+        Dataset::new()
+            .array("x", &x, options)
+            .to_zarr(d.path(), "/", &GroupOptions::default().version(version))
+            .unwrap();
+        let document = match version {
+            ZarrVersion::V2 => ".zarray",
+            _ => "zarr.json",
+        };
+        std::fs::create_dir(d.join("bad")).unwrap();
+        std::fs::write(d.join("bad").join(document), "{").unwrap();
+        let more = chunkwise::arange::<f64>(4.0, 6.0, 1.0, [2]).unwrap();
+        let config = chunkwise::Config::default();
+        let err = more.append_zarr(d.path(), "x", 0, &config).unwrap_err();
+        assert!(err.to_string().contains("bad"), "{label}: {err}");
+        assert_eq!(
+            read_back::<f64>(d.path(), "x").as_slice().unwrap(),
+            [0.0, 1.0, 2.0, 3.0]
+        );
+        std::fs::remove_dir_all(d.join("bad")).unwrap();
+        more.append_zarr(d.path(), "x", 0, &config).unwrap();
+        let grown = read_back::<f64>(d.path(), "x");
+        assert_eq!(
+            grown.as_slice().unwrap(),
+            [0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+            "{label}"
+        );
+        assert!(!d.join(".chunkwise-append.json").exists(), "{label}");
+        let (file, shape) = match version {
+            ZarrVersion::V2 => (".zmetadata", "/metadata/x~1.zarray/shape"),
+            _ => ("zarr.json", "/consolidated_metadata/metadata/x/shape"),
+        };
+        let consolidated: Json =
+            serde_json::from_slice(&std::fs::read(d.join(file)).unwrap()).unwrap();
+        assert_eq!(consolidated.pointer(shape), Some(&json!([6])), "{label}");
+    }
+}
+
 #[test]
 fn an_append_failing_while_the_shapes_grow_is_undone_or_completed() {
     for version in VERSIONS {

@@ -109,12 +109,12 @@ impl Append {
 }
 
 /// Computes `appends` in one run, then grows their stored shapes (on the root rank) and
-/// the consolidated metadata above them. The appends of a group (`journal_in`, its path)
-/// grow under a journal there, and a failure while they grow undoes those grown so far.
+/// the consolidated metadata above them, under a journal in the group at `journal_in`
+/// (theirs): a failure while they grow undoes those grown so far.
 pub(crate) fn run_appends(
     store: &Store,
     appends: &[Append],
-    journal_in: Option<&str>,
+    journal_in: &str,
     config: &Config,
 ) -> Result<Report> {
     let sinks: Vec<Arc<Node>> = appends.iter().map(|a| a.sink.clone()).collect();
@@ -130,10 +130,7 @@ pub(crate) fn run_appends(
             .collect(),
     };
     config.on_root(|| {
-        match journal_in {
-            Some(group_path) => growth.grow_journaled(store, group_path)?,
-            None => growth.store_shapes(store, Recovery::Complete)?,
-        }
+        growth.grow_journaled(store, journal_in)?;
         Ok(String::new())
     })?;
     Ok(report)
@@ -220,10 +217,10 @@ impl Growth {
                 key.as_str(),
                 format!(
                     "{failed}; undoing the shapes grown so far failed too ({undo_failed}): \
-                     the group may be left half grown, with this journal. The next \
-                     Group::append undoes that append first; \
-                     Group::complete_interrupted_append completes it instead (its data is \
-                     written)"
+                     the group may be left half grown, with this journal. The next append \
+                     (Group::append, or append_zarr of an array it grows alone) undoes that \
+                     append first; Group::complete_interrupted_append completes it instead \
+                     (its data is written)"
                 ),
             )),
         }
@@ -251,10 +248,7 @@ fn erase_journal(store: &Store, key: &StoreKey) -> Result<()> {
 /// journal is there) grows that array too: `op` growing it alone would overwrite the data
 /// that completing that append exposes, and leave lengths the journal does not know.
 pub(crate) fn refuse_growing_alone(store: &Store, node_path: &str, op: &str) -> Result<()> {
-    let group_path = match node_path.rsplit_once('/') {
-        Some((parent, _)) if !parent.is_empty() => parent,
-        _ => "/",
-    };
+    let group_path = journal_group(node_path);
     match read_journal(store, group_path)? {
         Some((key, growth)) if growth.arrays.iter().any(|a| a.path == node_path) => {
             Err(Error::Build(BuildError::InvalidArgument {
@@ -268,6 +262,28 @@ pub(crate) fn refuse_growing_alone(store: &Store, node_path: &str, op: &str) -> 
             }))
         }
         _ => Ok(()),
+    }
+}
+
+/// The group whose journal records the appends of the array at `node_path`: its parent
+/// (the root for an array at the root).
+pub(crate) fn journal_group(node_path: &str) -> &str {
+    match node_path.rsplit_once('/') {
+        Some((parent, _)) if !parent.is_empty() => parent,
+        _ => "/",
+    }
+}
+
+/// Undoes the append of the array at `node_path` alone that stopped while its shape grew
+/// (its journal records that array only), as [`append_dataset`] undoes a group's; whether
+/// there was one.
+pub(crate) fn undo_interrupted_alone(store: &Store, node_path: &str) -> Result<bool> {
+    let group_path = journal_group(node_path);
+    match read_journal(store, group_path)? {
+        Some((_, growth)) if matches!(&growth.arrays[..], [only] if only.path == node_path) => {
+            recover_interrupted(store, group_path, Recovery::Undo)
+        }
+        _ => Ok(false),
     }
 }
 
@@ -350,7 +366,7 @@ pub(crate) fn append_dataset(
     };
     // Every rank refuses, or none: the writes below are collective.
     let appends = config.agree(checks())?;
-    run_appends(store, &appends, Some(group_path), config)
+    run_appends(store, &appends, group_path, config)
 }
 
 /// The append of each array of `dataset` to its namesake in `group` along `dim`: each has

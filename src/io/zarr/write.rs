@@ -12,7 +12,9 @@ use serde_json::{Map, Value as Json};
 use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
-use super::append::{Append, refuse_growing_alone, run_appends};
+use super::append::{
+    Append, journal_group, refuse_growing_alone, run_appends, undo_interrupted_alone,
+};
 use super::erasure::{ERASED_FIRST, Place, RESUMED, note_erased, refuse_reading};
 use super::fill::FillValue;
 use super::format::StoredFormat;
@@ -769,7 +771,10 @@ impl<T: Element> Array<T> {
     /// (the other axes must match, and so must the element type). The new part is written
     /// first, into chunks past the stored shape that readers do not see; the stored shape
     /// grows only once all of them are written. So a refused or failed append leaves the
-    /// array as it was, and a killed one leaves the old array, whole. To grow the arrays of
+    /// array as it was (one that fails once the shape has grown, as when the consolidated
+    /// metadata above it cannot be refreshed, is undone), and a killed one leaves the old
+    /// array, whole, or grown under a journal in its group that the next append of the
+    /// array undoes first (see the README's write safety). To grow the arrays of
     /// a group's dimension together (data and coordinate, as xarray needs them), use
     /// [`Group::append`](super::Group::append).
     pub fn append_zarr(
@@ -783,10 +788,21 @@ impl<T: Element> Array<T> {
         let store = store.into_store()?;
         store.check_writable()?;
         let node_path = node_path(path)?;
+        // An append of this array that stopped while its shape grew is undone first: it
+        // failed, and this may be the same append run again.
+        config.on_root(|| {
+            if undo_interrupted_alone(&store, &node_path)? {
+                tracing::warn!(
+                    "undid an interrupted append of {node_path} of {}",
+                    store.describe()
+                );
+            }
+            Ok(String::new())
+        })?;
         let prepared = refuse_growing_alone(&store, &node_path, "append_zarr")
             .and_then(|()| Append::prepare(&store, &node_path, &self.node, axis, "append_zarr"));
         let append = config.agree(prepared)?;
-        run_appends(&store, &[append], None, config)
+        run_appends(&store, &[append], journal_group(&node_path), config)
     }
 }
 
