@@ -1372,6 +1372,43 @@ mod failing_shape_writes {
 /// Each end is checked on the values (the dense concatenation), on the consolidated
 /// metadata readers use, and on the journal's absence. A journal that no longer fits the
 /// arrays is an error that names it, and is kept.
+/// The intermediate array of `rechunk_via_store` is hidden: a group written into the same
+/// store lists (and consolidates) its own arrays only, while the intermediate one lives.
+#[test]
+fn a_rechunk_through_the_store_stays_out_of_its_groups() {
+    for version in VERSIONS {
+        let label = format!("{version:?}");
+        let d = TempDir::new("groups-rechunk-scratch");
+        let x = chunkwise::arange::<f64>(0.0, 64.0, 1.0, [64]).unwrap();
+        let y = x.rechunk_via_store([16], d.path()).unwrap();
+        Dataset::new()
+            .array("y", &y, WriteOptions::default().dimension_names(["t"]))
+            .to_zarr(d.path(), "/", &GroupOptions::default().version(version))
+            .unwrap();
+        let scratch = d.join(".chunkwise-scratch");
+        let hidden = std::fs::read_dir(&scratch).unwrap().count();
+        assert_eq!(hidden, 1, "{label}: the intermediate array is still there");
+        let group = zarr::open_group(d.path(), "/").unwrap();
+        assert_eq!(group.arrays(), ["y"], "{label}");
+        assert_eq!(
+            read_back::<f64>(d.path(), "y"),
+            x.compute().unwrap(),
+            "{label}"
+        );
+        let Some(python) = python() else { continue };
+        let seen = described(&python, d.path(), None);
+        assert_eq!(seen["consolidated_arrays"], json!(["y"]), "{label}");
+        let arrays: Vec<&String> = seen["zarr"]["arrays"].as_object().unwrap().keys().collect();
+        assert_eq!(arrays, ["y"], "{label}");
+        assert_eq!(seen["xarray_unconsolidated_agrees"], json!(true), "{label}");
+        drop(y);
+        assert!(
+            !scratch.exists(),
+            "{label}: erased with the array reading it"
+        );
+    }
+}
+
 /// An `append_zarr` whose consolidated metadata cannot be refreshed after the shape grew (a
 /// sibling's document is unreadable) fails as a whole: the shape is the old one, and once
 /// the sibling is fixed the same append, run again, stores its rows once.

@@ -16,6 +16,7 @@ use zarrs::array::ArraySubset;
 use zarrs::storage::{StorePrefix, WritableStorageTraits};
 
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
+use super::staging::{SCRATCH_DIR, scratch_path};
 use super::store::Handle;
 use super::store::{IntoStore, Store};
 use super::write::sink_node;
@@ -37,6 +38,10 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         if let Ok(prefix) = StorePrefix::new(format!("{}/", self.path.trim_matches('/'))) {
             let _ = self.store.storage.erase_prefix(&prefix);
+        }
+        // The scratch directory too, once empty (other scratch nodes may be in it).
+        if let Some(root) = &self.store.path {
+            let _ = std::fs::remove_dir(root.join(SCRATCH_DIR));
         }
     }
 }
@@ -117,12 +122,8 @@ impl<T: Element> Array<T> {
         let to = ChunkGrid::new(&shape, &chunks.into(), T::DTYPE.size())?;
         // Intermediate chunks divide every boundary of both grids.
         let middle = from.common_chunk(&to);
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let path = format!(
-            "/chunkwise-rechunk-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        // Hidden from the groups and consolidated metadata of the store.
+        let path = scratch_path(store.path.as_deref(), "rechunk");
         // One shard per input tile (one file written per stage-one task), holding chunks that
         // stage two reads partially: few files, and no read of data a task does not need.
         let shards: Option<Vec<usize>> = (0..shape.len())

@@ -27,6 +27,27 @@ pub(crate) fn is_staging(name: &str) -> bool {
     name.starts_with('.') && name.contains(STAGING_MARK)
 }
 
+/// The directory at a store's root that holds scratch nodes: it has no metadata, so no
+/// Zarr reader (chunkwise, zarr-python, xarray) takes it, or what is in it, for a node of
+/// the root group.
+pub(crate) const SCRATCH_DIR: &str = ".chunkwise-scratch";
+
+/// A node path unique to this process for a scratch node (`purpose` names it, such as
+/// `rechunk`), in [`SCRATCH_DIR`]. In a directory store (`root`), the scratch nodes of
+/// `purpose` that dead processes of this machine left there are erased.
+pub(crate) fn scratch_path(root: Option<&Path>, purpose: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let own = format!("{purpose}-{}-", host_name());
+    if let Some(root) = root {
+        reap_stale(&root.join(SCRATCH_DIR), &own);
+    }
+    format!(
+        "/{SCRATCH_DIR}/{own}{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// This machine's name, so that staging directories of another machine sharing the
 /// filesystem are never mistaken for stale ones.
 fn host_name() -> String {
