@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chunkwise::io::zarr::{
-    self, Compression, Dataset, GroupOptions, Store, WriteMode, WriteOptions,
+    self, Compression, Dataset, GroupOptions, Store, WriteMode, WriteOptions, ZarrVersion,
 };
 use chunkwise::{Array, BuildError, Config, Error, StorageError};
 use common::Lcg;
@@ -263,6 +263,64 @@ fn unsafe_node_paths_are_refused_before_anything_is_written_or_erased() {
         }
         sentinels.check();
         assert_eq!(read(&store, "x").unwrap(), x.compute().unwrap());
+    }
+}
+
+/// A node named as a metadata key (`g/zarr.json`, `g/.zarray`) would make its group
+/// unreadable, and one named as chunkwise's hidden entries would not be listed: both are
+/// refused, as arrays and as groups, anywhere in the path, and nothing is written.
+#[test]
+fn nodes_named_as_metadata_keys_or_hidden_entries_are_refused() {
+    for version in [ZarrVersion::V2, ZarrVersion::V3] {
+        let dir = TempDir::new("reserved-names");
+        let store = dir.join("store");
+        let x = chunkwise::full(&[4], 1.0f64, [4]).unwrap();
+        let group = GroupOptions::default().version(version);
+        zarr::create_group(&store, "g", &group).unwrap();
+        let reserved = [
+            "g/zarr.json",
+            "g/.zarray",
+            "g/.zgroup",
+            "g/.zattrs",
+            "g/.zmetadata",
+            "g/.zarray/x",
+            ".chunkwise-scratch/x",
+            "g/.chunkwise-append.json",
+            "g/.x.chunkwise-staging-host-1-0",
+        ];
+        for path in reserved {
+            let options = WriteOptions::default().version(version);
+            let err = x.to_zarr(&store, path, &options).unwrap_err();
+            assert!(
+                matches!(err, Error::Storage(StorageError::UnsafePath { .. })),
+                "{path}: {err}"
+            );
+            let err = zarr::create_group(&store, path, &group).unwrap_err();
+            assert!(
+                matches!(err, Error::Storage(StorageError::UnsafePath { .. })),
+                "{path}: {err}"
+            );
+        }
+        let g = zarr::open_group(&store, "g").unwrap();
+        assert!(
+            g.arrays().is_empty() && g.groups().is_empty(),
+            "{version:?}"
+        );
+        // Nothing but the group's own metadata is in it.
+        for entry in std::fs::read_dir(store.join("g")).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            assert!(
+                [".zgroup", ".zattrs", "zarr.json"].contains(&name.as_str()),
+                "{version:?}: {name} written in g"
+            );
+        }
+        // Other names with a dot stay allowed, as Zarr allows them.
+        x.to_zarr(
+            &store,
+            "g/.hidden",
+            &WriteOptions::default().version(version),
+        )
+        .unwrap();
     }
 }
 

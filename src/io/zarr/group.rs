@@ -16,7 +16,7 @@ use super::hierarchy::{
     is_consolidated, node_kind, refresh_consolidated, stored_layout, write_group,
 };
 use super::metadata::ZarrVersion;
-use super::paths::child_path;
+use super::paths::{child_path, new_node_path};
 use super::staging::{can_stage, is_staging};
 use super::store::{IntoStore, Store};
 use super::write::{WriteMode, make_room, plan_write, refuse_reading_targets};
@@ -130,20 +130,11 @@ pub fn create_group(store: impl IntoStore, path: &str, options: &GroupOptions) -
     }
 }
 
-/// The node path of a group to write at `path`: the store must be writable, and the name
-/// must not be one of an overwrite's staging directories.
+/// The node path of a group to write at `path`: the store must be writable, and the names
+/// must not be reserved (see [`new_node_path`]).
 fn group_path(store: &Store, path: &str) -> Result<String> {
     store.check_writable()?;
-    let node_path = node_path(path)?;
-    if let Some(name) = node_path.rsplit('/').next()
-        && is_staging(name)
-    {
-        return Err(Error::Storage(StorageError::UnsafePath {
-            path: path.to_string(),
-            reason: "the name of an overwrite's staging directory".into(),
-        }));
-    }
-    Ok(node_path)
+    new_node_path(path)
 }
 
 /// Writes the group of a Create or Resume (see [`GroupOptions::mode`]).

@@ -52,6 +52,32 @@ pub(crate) fn node_path(path: &str) -> Result<String> {
     }
 }
 
+/// Why `name` cannot name a node that is written, if it cannot: a reader would take the
+/// node for a metadata key of the group above (Zarr's), or for one of chunkwise's own
+/// entries (staging directories, scratch, journals), which readers do not list.
+fn reserved_name(name: &str) -> Option<&'static str> {
+    match name {
+        "zarr.json" | ".zarray" | ".zgroup" | ".zattrs" | ".zmetadata" => {
+            Some("the name of a Zarr metadata key")
+        }
+        _ if name.starts_with(".chunkwise-") || super::staging::is_staging(name) => {
+            Some("the name of one of chunkwise's own entries (staging, scratch or journal)")
+        }
+        _ => None,
+    }
+}
+
+/// [`node_path`] of a node to write (an array or a group): its components must not be
+/// reserved names either (Zarr's metadata keys, such as `zarr.json` or `.zarray`, and
+/// chunkwise's own hidden entries).
+pub(crate) fn new_node_path(path: &str) -> Result<String> {
+    let node_path = node_path(path)?;
+    match node_path.split('/').find_map(reserved_name) {
+        Some(reason) => Err(refused(path, reason)),
+        None => Ok(node_path),
+    }
+}
+
 /// Checks that `key`, written or erased on behalf of the node at `node_path`, lies under
 /// that node: a chunk key encoding in stored metadata must not lead a write elsewhere.
 pub(crate) fn check_key_under(node_path: &str, key: &str) -> Result<()> {

@@ -22,7 +22,7 @@ use super::hierarchy::{ensure_parents, refresh_consolidated};
 use super::in_place::refuse_racing_reads;
 use super::local::is_stale_temporary;
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
-use super::paths::{check_key_under, node_path};
+use super::paths::{check_key_under, new_node_path, node_path};
 use super::read::{check_chunk_size, guarded_for_writes};
 use super::staging::{Staging, can_stage};
 use super::store::Handle;
@@ -704,6 +704,8 @@ pub(crate) fn write_new(
     options: &WriteOptions,
 ) -> Result<Report> {
     let config = &options.config;
+    // A name the user gives: not a reserved one (chunkwise's own writes use some).
+    new_node_path(path)?;
     let prepared = plan_write(input, &store, path, options).and_then(|p| p.prepare(config))?;
     let report = run_sinks(std::slice::from_ref(&prepared.sink), config)?;
     let node_path = prepared.node_path.clone();
