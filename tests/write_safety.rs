@@ -744,6 +744,43 @@ fn killed_create_and_resume_are_completed_bit_exactly_by_resume() {
     }
 }
 
+/// Whether a staging directory of an overwrite of `a` is in `store`.
+fn staging_beside(store: &Path) -> bool {
+    std::fs::read_dir(store).unwrap().flatten().any(|entry| {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        name.starts_with(".a.chunkwise-staging-")
+    })
+}
+
+/// A resume of an array beside which an overwrite's staging directory is (the overwrite was
+/// killed, or runs on another machine sharing the directory) is refused: the array there
+/// is the old one, whose chunks it would keep as if they were its own. The overwrite, run
+/// again, replaces the array.
+#[test]
+fn a_resume_is_refused_where_an_overwrite_was_interrupted() {
+    let (_dir, sentinels, store) = old_array_in_a_store("resume-after-overwrite");
+    // An overwrite staged on another machine: this process does not erase it as stale.
+    let staged = store.join(".a.chunkwise-staging-elsewhere-1-0");
+    std::fs::create_dir(&staged).unwrap();
+    let new = slow_array(&SHAPE, CHUNKS, 0.0, 0);
+    let err = new
+        .to_zarr(&store, "a", &options(WriteMode::Resume))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(".a.chunkwise-staging-elsewhere-1-0"),
+        "{err}"
+    );
+    assert_eq!(
+        read(&store, "a").unwrap(),
+        ArrayD::from_elem(IxDyn(&SHAPE), OLD)
+    );
+    new.to_zarr(&store, "a", &options(WriteMode::Overwrite))
+        .unwrap();
+    assert_eq!(read(&store, "a").unwrap(), expected(&SHAPE, [0, 0], 0.0));
+    sentinels.check();
+}
+
 #[test]
 fn a_killed_overwrite_leaves_the_old_array_or_the_new_one() {
     let old = ArrayD::from_elem(IxDyn(&SHAPE), OLD);
@@ -758,6 +795,14 @@ fn a_killed_overwrite_leaves_the_old_array_or_the_new_one() {
             if got == old { "old" } else { "new" }
         );
         sentinels.check();
+        // Killed while staging: a resume would keep the old chunks, and is refused.
+        if got == old && staging_beside(&store) {
+            let resumed = slow_array(&SHAPE, CHUNKS, 0.0, 0)
+                .to_zarr(&store, "a", &options(WriteMode::Resume))
+                .unwrap_err();
+            assert!(resumed.to_string().contains("overwrite"), "{resumed}");
+            assert_eq!(read(&store, "a").unwrap(), old);
+        }
         // The next overwrite completes and clears what the killed one left.
         slow_array(&SHAPE, CHUNKS, 0.0, 0)
             .to_zarr(&store, "a", &options(WriteMode::Overwrite))

@@ -27,6 +27,19 @@ pub(crate) fn is_staging(name: &str) -> bool {
     name.starts_with('.') && name.contains(STAGING_MARK)
 }
 
+/// The name of a staging directory of an overwrite of the node at `node_path` (not the
+/// root) in the store in `root`, if there is one: an overwrite is running, or was killed
+/// and left it (the old node is then still at its path).
+pub(crate) fn staged_overwrite(root: &Path, node_path: &str) -> Option<String> {
+    let (parent, name) = node_path.rsplit_once('/')?;
+    let own = format!(".{name}{STAGING_MARK}");
+    let entries = std::fs::read_dir(root.join(parent.trim_start_matches('/'))).ok()?;
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .find(|entry| entry.starts_with(&own))
+}
+
 /// The directory at a store's root that holds scratch nodes: it has no metadata, so no
 /// Zarr reader (chunkwise, zarr-python, xarray) takes it, or what is in it, for a node of
 /// the root group.

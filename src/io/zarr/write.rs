@@ -24,7 +24,7 @@ use super::local::is_stale_temporary;
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
 use super::paths::{check_key_under, new_node_path, node_path};
 use super::read::{check_chunk_size, guarded_for_writes};
-use super::staging::{Staging, can_stage};
+use super::staging::{Staging, can_stage, staged_overwrite};
 use super::store::Handle;
 use super::store::{IntoStore, Store};
 use crate::array::Array;
@@ -523,6 +523,21 @@ pub(crate) fn plan_write(
 /// write would be stored as the old metadata says, not as asked. Element type, shape and
 /// chunks are checked when the write starts.
 fn check_resumable(store: &Store, node_path: &str, asked: &Handle) -> Result<()> {
+    // The array there is then the old one, whole: resuming would keep its chunks.
+    if let Some(staged) = store
+        .path
+        .as_deref()
+        .and_then(|root| staged_overwrite(root, node_path))
+    {
+        return Err(Error::Build(BuildError::InvalidArgument {
+            op: "to_zarr (resume)".into(),
+            reason: format!(
+                "an overwrite of {node_path} is running or was interrupted (its staging \
+                 directory {staged} is beside it), so the array there is the one it \
+                 replaces: run that overwrite (again) instead; Resume continues a Create"
+            ),
+        }));
+    }
     let stored = store.open_array(node_path)?;
     let (stored, asked) = (StoredFormat::of(&stored)?, StoredFormat::of(asked)?);
     let same_fill = match (stored.fill_value, asked.fill_value) {
