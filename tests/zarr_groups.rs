@@ -1361,17 +1361,6 @@ mod failing_shape_writes {
     }
 }
 
-/// How a group append that fails while its arrays' shapes grow ends, and what running it
-/// again gives:
-/// - a shape write that fails (the first or the second) is undone: the group keeps its
-///   lengths, no journal stays, and the same append run again gives the rows once;
-/// - where undoing fails too (as after a killed process), the group is left half grown
-///   with its journal; the next append undoes that one first (running it again gives the
-///   rows once), or `complete_interrupted_append` completes it.
-///
-/// Each end is checked on the values (the dense concatenation), on the consolidated
-/// metadata readers use, and on the journal's absence. A journal that no longer fits the
-/// arrays is an error that names it, and is kept.
 /// The intermediate array of `rechunk_via_store` is hidden: a group written into the same
 /// store lists (and consolidates) its own arrays only, while the intermediate one lives.
 #[test]
@@ -1433,10 +1422,12 @@ fn an_array_append_whose_consolidation_fails_is_undone() {
         let config = chunkwise::Config::default();
         let err = more.append_zarr(d.path(), "x", 0, &config).unwrap_err();
         assert!(err.to_string().contains("bad"), "{label}: {err}");
+        assert!(err.to_string().contains("old ones again"), "{label}: {err}");
         assert_eq!(
             read_back::<f64>(d.path(), "x").as_slice().unwrap(),
             [0.0, 1.0, 2.0, 3.0]
         );
+        assert!(!d.join("x/.chunkwise-append.json").exists(), "{label}");
         std::fs::remove_dir_all(d.join("bad")).unwrap();
         more.append_zarr(d.path(), "x", 0, &config).unwrap();
         let grown = read_back::<f64>(d.path(), "x");
@@ -1445,7 +1436,7 @@ fn an_array_append_whose_consolidation_fails_is_undone() {
             [0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
             "{label}"
         );
-        assert!(!d.join(".chunkwise-append.json").exists(), "{label}");
+        assert!(!d.join("x/.chunkwise-append.json").exists(), "{label}");
         let (file, shape) = match version {
             ZarrVersion::V2 => (".zmetadata", "/metadata/x~1.zarray/shape"),
             _ => ("zarr.json", "/consolidated_metadata/metadata/x/shape"),
@@ -1456,6 +1447,17 @@ fn an_array_append_whose_consolidation_fails_is_undone() {
     }
 }
 
+/// How a group append that fails while its arrays' shapes grow ends, and what running it
+/// again gives:
+/// - a shape write that fails (the first or the second) is undone: the group keeps its
+///   lengths, no journal stays, and the same append run again gives the rows once;
+/// - where undoing fails too (as after a killed process), the group is left half grown
+///   with its journal; the next append undoes that one first (running it again gives the
+///   rows once), or `complete_interrupted_append` completes it.
+///
+/// Each end is checked on the values (the dense concatenation), on the consolidated
+/// metadata readers use, and on the journal's absence. A journal that no longer fits the
+/// arrays is an error that names it, and is kept.
 #[test]
 fn an_append_failing_while_the_shapes_grow_is_undone_or_completed() {
     for version in VERSIONS {
@@ -1484,6 +1486,14 @@ fn an_append_failing_while_the_shapes_grow_is_undone_or_completed() {
             };
             rows(0, 4)
                 .to_zarr(d.path(), "g", &GroupOptions::default().version(version))
+                .unwrap();
+            // An array of another dimension, which the group's appends leave alone.
+            let other = WriteOptions::default()
+                .version(version)
+                .dimension_names(["y"]);
+            chunkwise::full::<f64>(&[4], 1.0, [4])
+                .unwrap()
+                .to_zarr(d.path(), "g/other", &other)
                 .unwrap();
             let failing = FailingShapeWrites::over(d.path());
             let group = zarr::open_group(Store::from_storage(failing.clone()), "g").unwrap();
@@ -1520,6 +1530,15 @@ fn an_append_failing_while_the_shapes_grow_is_undone_or_completed() {
                         "{label}: {refused}"
                     );
                 }
+                // Growing the other array alone keeps the group's journal as it is.
+                let recorded = std::fs::read(&journal).unwrap();
+                chunkwise::full::<f64>(&[1], 2.0, [1])
+                    .unwrap()
+                    .append_zarr(d.path(), "g/other", 0, &Default::default())
+                    .unwrap();
+                assert_eq!(std::fs::read(&journal).unwrap(), recorded, "{label}");
+                let other = read_back::<f64>(d.path(), "g/other");
+                assert_eq!(other.as_slice().unwrap(), [1.0, 1.0, 1.0, 1.0, 2.0]);
             }
             match then {
                 "complete" => {

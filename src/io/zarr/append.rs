@@ -109,8 +109,9 @@ impl Append {
 }
 
 /// Computes `appends` in one run, then grows their stored shapes (on the root rank) and
-/// the consolidated metadata above them, under a journal in the group at `journal_in`
-/// (theirs): a failure while they grow undoes those grown so far.
+/// the consolidated metadata above them, under a journal in the node at `journal_in` (the
+/// group of a group's append, the array of an array's alone): a failure while they grow
+/// undoes those grown so far.
 pub(crate) fn run_appends(
     store: &Store,
     appends: &[Append],
@@ -128,6 +129,7 @@ pub(crate) fn run_appends(
                 to: a.grown.clone(),
             })
             .collect(),
+        complete: false,
     };
     config.on_root(|| {
         growth.grow_journaled(store, journal_in)?;
@@ -140,10 +142,14 @@ pub(crate) fn run_appends(
 #[derive(Serialize, Deserialize)]
 struct Growth {
     arrays: Vec<Grown>,
+    /// Every array grew and the consolidated metadata was refreshed: only the journal's
+    /// erasure failed, and there is nothing to undo.
+    #[serde(default)]
+    complete: bool,
 }
 
 /// One array's stored shape before and after an append.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Grown {
     path: String,
     from: Vec<u64>,
@@ -171,13 +177,17 @@ impl Grown {
 
 impl Growth {
     /// Stores each array's shape that `recovery` gives (only the shape: the rest of each
-    /// document stays as its writer wrote it), then consolidates again, once, each parent
-    /// of the arrays that has consolidated metadata and the groups above it: it would still
-    /// give the shapes before.
-    fn store_shapes(&self, store: &Store, recovery: Recovery) -> Result<()> {
+    /// document stays as its writer wrote it).
+    fn set_shapes(&self, store: &Store, recovery: Recovery) -> Result<()> {
         for array in &self.arrays {
             set_stored_shape(store, &array.path, array.shape(recovery))?;
         }
+        Ok(())
+    }
+
+    /// Consolidates again, once, each parent of the arrays that has consolidated metadata
+    /// and the groups above it: it would still give the shapes before.
+    fn refresh(&self, store: &Store) -> Result<()> {
         let mut refreshed: Vec<&str> = Vec::new();
         for array in &self.arrays {
             let parent = array.path.rsplit_once('/').map_or("", |(p, _)| p);
@@ -189,38 +199,61 @@ impl Growth {
         Ok(())
     }
 
-    /// Grows the shapes under a journal in the group at `group_path`, erased once all have
-    /// grown. If that fails, the shapes grown so far are undone, so that the append failed
-    /// as a whole and can be run again; if undoing fails too, the journal stays, and the
-    /// error says how to recover.
-    fn grow_journaled(&self, store: &Store, group_path: &str) -> Result<()> {
-        write_json(store, group_path, JOURNAL, self)?;
-        let key = key(store, group_path, JOURNAL)?;
-        let erase = || erase_journal(store, &key);
+    /// [`Growth::set_shapes`], then [`Growth::refresh`].
+    fn store_shapes(&self, store: &Store, recovery: Recovery) -> Result<()> {
+        self.set_shapes(store, recovery)?;
+        self.refresh(store)
+    }
+
+    /// Grows the shapes under a journal in the node at `journal_in`, erased once all have
+    /// grown and the consolidated metadata is refreshed. If that fails, the shapes grown so
+    /// far are undone, so that the append failed as a whole and can be run again; if
+    /// undoing fails too, the journal stays, and the error says how to recover.
+    fn grow_journaled(&self, store: &Store, journal_in: &str) -> Result<()> {
+        write_json(store, journal_in, JOURNAL, self)?;
+        let key = key(store, journal_in, JOURNAL)?;
         let Err(failed) = self.store_shapes(store, Recovery::Complete) else {
-            return erase().map_err(|e| {
-                store.error(
-                    key.as_str(),
-                    format!(
-                        "the append is complete, but its journal could not be erased ({e}): \
-                         erase it, or the next Group::append will undo this append"
-                    ),
-                )
-            });
+            // Marked complete first: a journal that then cannot be erased is not undone.
+            let complete = Growth {
+                arrays: Vec::new(),
+                complete: true,
+            };
+            return write_json(store, journal_in, JOURNAL, &complete)
+                .and_then(|()| erase_journal(store, &key))
+                .map_err(|e| {
+                    store.error(
+                        key.as_str(),
+                        format!(
+                            "the append is complete, but its journal could not be erased \
+                             ({e}): erase it"
+                        ),
+                    )
+                });
         };
-        match self
-            .store_shapes(store, Recovery::Undo)
-            .and_then(|()| erase())
-        {
-            Ok(()) => Err(failed),
-            Err(undo_failed) => Err(store.error(
+        if let Err(undo_failed) = self.set_shapes(store, Recovery::Undo) {
+            return Err(store.error(
                 key.as_str(),
                 format!(
                     "{failed}; undoing the shapes grown so far failed too ({undo_failed}): \
-                     the group may be left half grown, with this journal. The next append \
-                     (Group::append, or append_zarr of an array it grows alone) undoes that \
-                     append first; Group::complete_interrupted_append completes it instead \
-                     (its data is written)"
+                     the arrays may be left half grown, with this journal. The next append \
+                     (Group::append, or append_zarr of an array grown alone) undoes that \
+                     append first; Group::complete_interrupted_append completes a group's \
+                     instead (its data is written)"
+                ),
+            ));
+        }
+        // The shapes are the old ones again: the journal has nothing left to undo.
+        erase_journal(store, &key)?;
+        match self.refresh(store) {
+            Ok(()) => Err(failed),
+            // As when the refresh failed first (a document it cannot read): the consolidated
+            // metadata may still give grown shapes where it was rewritten before.
+            Err(again) => Err(store.error(
+                key.as_str(),
+                format!(
+                    "{failed}; the shapes are the old ones again, but the consolidated \
+                     metadata above them could not be refreshed ({again}): consolidate \
+                     again once that is fixed"
                 ),
             )),
         }
@@ -248,7 +281,10 @@ fn erase_journal(store: &Store, key: &StoreKey) -> Result<()> {
 /// journal is there) grows that array too: `op` growing it alone would overwrite the data
 /// that completing that append exposes, and leave lengths the journal does not know.
 pub(crate) fn refuse_growing_alone(store: &Store, node_path: &str, op: &str) -> Result<()> {
-    let group_path = journal_group(node_path);
+    let group_path = match node_path.rsplit_once('/') {
+        Some((parent, _)) if !parent.is_empty() => parent,
+        _ => "/",
+    };
     match read_journal(store, group_path)? {
         Some((key, growth)) if growth.arrays.iter().any(|a| a.path == node_path) => {
             Err(Error::Build(BuildError::InvalidArgument {
@@ -265,47 +301,33 @@ pub(crate) fn refuse_growing_alone(store: &Store, node_path: &str, op: &str) -> 
     }
 }
 
-/// The group whose journal records the appends of the array at `node_path`: its parent
-/// (the root for an array at the root).
-pub(crate) fn journal_group(node_path: &str) -> &str {
-    match node_path.rsplit_once('/') {
-        Some((parent, _)) if !parent.is_empty() => parent,
-        _ => "/",
-    }
-}
-
-/// Undoes the append of the array at `node_path` alone that stopped while its shape grew
-/// (its journal records that array only), as [`append_dataset`] undoes a group's; whether
-/// there was one.
-pub(crate) fn undo_interrupted_alone(store: &Store, node_path: &str) -> Result<bool> {
-    let group_path = journal_group(node_path);
-    match read_journal(store, group_path)? {
-        Some((_, growth)) if matches!(&growth.arrays[..], [only] if only.path == node_path) => {
-            recover_interrupted(store, group_path, Recovery::Undo)
-        }
-        _ => Ok(false),
-    }
-}
-
-/// Completes or undoes (`recovery`) the append of the group at `group_path` that a killed
-/// process or a failing store left half done, if its journal is there, then erases the
-/// journal; whether there was one. Only the arrays whose shape changes are written. An
-/// error, keeping the journal, if an array has neither shape the journal gives for it:
-/// something else changed it since.
+/// Completes or undoes (`recovery`) the append that a killed process or a failing store
+/// left half done, if its journal is in the node at `journal_in` (a group, or an array
+/// appended to alone), then erases the journal; whether there was one. Only the arrays
+/// whose shape changes are written; the consolidated metadata above all of them is
+/// refreshed (the append may have stopped before it was). An error, keeping the journal,
+/// if an array has neither shape the journal gives for it: something else changed it since.
 pub(crate) fn recover_interrupted(
     store: &Store,
-    group_path: &str,
+    journal_in: &str,
     recovery: Recovery,
 ) -> Result<bool> {
-    let Some((key, growth)) = read_journal(store, group_path)? else {
+    let Some((key, growth)) = read_journal(store, journal_in)? else {
         return Ok(false);
     };
-    let mut changing = Growth { arrays: Vec::new() };
-    for array in growth.arrays {
+    if growth.complete {
+        erase_journal(store, &key)?;
+        return Ok(true);
+    }
+    let mut changing = Growth {
+        arrays: Vec::new(),
+        complete: false,
+    };
+    for array in &growth.arrays {
         let now = match stored_layout(store, &array.path)? {
             Some(layout) if layout.shape == array.shape(recovery) => continue,
             Some(layout) if layout.shape == array.from || layout.shape == array.to => {
-                changing.arrays.push(array);
+                changing.arrays.push(array.clone());
                 continue;
             }
             Some(layout) => format!("has the shape {:?}", layout.shape),
@@ -320,7 +342,8 @@ pub(crate) fn recover_interrupted(
             ),
         ));
     }
-    changing.store_shapes(store, recovery)?;
+    changing.set_shapes(store, recovery)?;
+    growth.refresh(store)?;
     erase_journal(store, &key)?;
     Ok(true)
 }

@@ -12,9 +12,7 @@ use serde_json::{Map, Value as Json};
 use zarrs::array::ArraySubset;
 use zarrs::storage::{ListableStorageTraits, StorePrefix, WritableStorageTraits};
 
-use super::append::{
-    Append, journal_group, refuse_growing_alone, run_appends, undo_interrupted_alone,
-};
+use super::append::{Append, Recovery, recover_interrupted, refuse_growing_alone, run_appends};
 use super::erasure::{ERASED_FIRST, Place, RESUMED, note_erased, refuse_reading};
 use super::fill::FillValue;
 use super::format::StoredFormat;
@@ -790,8 +788,8 @@ impl<T: Element> Array<T> {
     /// grows only once all of them are written. So a refused or failed append leaves the
     /// array as it was (one that fails once the shape has grown, as when the consolidated
     /// metadata above it cannot be refreshed, is undone), and a killed one leaves the old
-    /// array, whole, or grown under a journal in its group that the next append of the
-    /// array undoes first (see the README's write safety). To grow the arrays of
+    /// array, whole, or grown under a journal in the array that the next append of it
+    /// undoes first (see the README's write safety). To grow the arrays of
     /// a group's dimension together (data and coordinate, as xarray needs them), use
     /// [`Group::append`](super::Group::append).
     pub fn append_zarr(
@@ -808,7 +806,7 @@ impl<T: Element> Array<T> {
         // An append of this array that stopped while its shape grew is undone first: it
         // failed, and this may be the same append run again.
         config.on_root(|| {
-            if undo_interrupted_alone(&store, &node_path)? {
+            if recover_interrupted(&store, &node_path, Recovery::Undo)? {
                 tracing::warn!(
                     "undid an interrupted append of {node_path} of {}",
                     store.describe()
@@ -819,7 +817,8 @@ impl<T: Element> Array<T> {
         let prepared = refuse_growing_alone(&store, &node_path, "append_zarr")
             .and_then(|()| Append::prepare(&store, &node_path, &self.node, axis, "append_zarr"));
         let append = config.agree(prepared)?;
-        run_appends(&store, &[append], journal_group(&node_path), config)
+        // Under a journal in the array itself: appends of other arrays keep theirs.
+        run_appends(&store, &[append], &node_path, config)
     }
 }
 
