@@ -778,6 +778,23 @@ fn a_resume_is_refused_where_an_overwrite_was_interrupted() {
     new.to_zarr(&store, "a", &options(WriteMode::Overwrite))
         .unwrap();
     assert_eq!(read(&store, "a").unwrap(), expected(&SHAPE, [0, 0], 0.0));
+    // An overwrite of the group above: the array in it is the old group's.
+    new.to_zarr(&store, "g/b", &options(WriteMode::Create))
+        .unwrap();
+    std::fs::create_dir(store.join(".g.chunkwise-staging-elsewhere-2-0")).unwrap();
+    let err = new
+        .to_zarr(&store, "g/b", &options(WriteMode::Resume))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(".g.chunkwise-staging-elsewhere-2-0"),
+        "{err}"
+    );
+    // A node whose name merely begins like the staged one is not taken for it.
+    new.to_zarr(&store, "gg", &options(WriteMode::Create))
+        .unwrap();
+    new.to_zarr(&store, "gg", &options(WriteMode::Resume))
+        .unwrap();
     sentinels.check();
 }
 

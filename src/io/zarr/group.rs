@@ -17,7 +17,7 @@ use super::hierarchy::{
 };
 use super::metadata::ZarrVersion;
 use super::paths::{child_path, new_node_path};
-use super::staging::{can_stage, is_staging};
+use super::staging::{can_stage, is_own_entry};
 use super::store::{IntoStore, Store};
 use super::write::{WriteMode, make_room, plan_write, refuse_reading_targets};
 use super::{AnyArray, node_path, open};
@@ -295,7 +295,7 @@ pub fn open_group(store: impl IntoStore, path: &str) -> Result<Group> {
                         let path = c.path().as_str();
                         path.rsplit('/').next().unwrap_or_default().to_string()
                     })
-                    .filter(|name| !is_staging(name))
+                    .filter(|name| !is_own_entry(name))
                     .collect();
                 names.sort();
                 names

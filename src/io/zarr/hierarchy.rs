@@ -11,7 +11,7 @@ use super::bare_floats::unmark;
 use super::document::{Document, Documents, raw, read_stored};
 use super::metadata::ZarrVersion;
 use super::read::{data_type_name, dtype_named};
-use super::staging::is_staging;
+use super::staging::is_own_entry;
 use super::store::Store;
 use super::write::node_prefix;
 use crate::error::{Error, Result, StorageError};
@@ -117,7 +117,7 @@ fn child_names(store: &Store, node_path: &str) -> Result<Vec<String>> {
         .prefixes()
         .iter()
         .map(|child| child.as_str()[prefix.as_str().len()..].trim_end_matches('/'))
-        .filter(|name| !name.is_empty() && !is_staging(name))
+        .filter(|name| !name.is_empty() && !is_own_entry(name))
         .map(String::from)
         .collect();
     names.sort();
@@ -294,7 +294,7 @@ pub(crate) fn write_group(
 }
 
 /// The node paths above `node_path`, from the root down (none for the root).
-fn ancestors(node_path: &str) -> Vec<String> {
+pub(crate) fn ancestors(node_path: &str) -> Vec<String> {
     let parts: Vec<&str> = node_path
         .trim_matches('/')
         .split('/')

@@ -60,7 +60,7 @@ fn reserved_name(name: &str) -> Option<&'static str> {
         "zarr.json" | ".zarray" | ".zgroup" | ".zattrs" | ".zmetadata" => {
             Some("the name of a Zarr metadata key")
         }
-        _ if name.starts_with(".chunkwise-") || super::staging::is_staging(name) => {
+        _ if super::staging::is_own_entry(name) => {
             Some("the name of one of chunkwise's own entries (staging, scratch or journal)")
         }
         _ => None,

@@ -27,11 +27,19 @@ pub(crate) fn is_staging(name: &str) -> bool {
     name.starts_with('.') && name.contains(STAGING_MARK)
 }
 
+/// Whether `name`, in a group, is one of chunkwise's own entries (a staging directory, the
+/// scratch directory, a journal): never a child of the group.
+pub(crate) fn is_own_entry(name: &str) -> bool {
+    is_staging(name) || name.starts_with(".chunkwise-")
+}
+
 /// The name of a staging directory of an overwrite of the node at `node_path` (not the
 /// root) in the store in `root`, if there is one: an overwrite is running, or was killed
 /// and left it (the old node is then still at its path).
 pub(crate) fn staged_overwrite(root: &Path, node_path: &str) -> Option<String> {
-    let (parent, name) = node_path.rsplit_once('/')?;
+    let (parent, name) = node_path
+        .rsplit_once('/')
+        .filter(|(_, name)| !name.is_empty())?;
     let own = format!(".{name}{STAGING_MARK}");
     let entries = std::fs::read_dir(root.join(parent.trim_start_matches('/'))).ok()?;
     entries

@@ -521,18 +521,24 @@ pub(crate) fn plan_write(
 /// write would be stored as the old metadata says, not as asked. Element type, shape and
 /// chunks are checked when the write starts.
 fn check_resumable(store: &Store, node_path: &str, asked: &Handle) -> Result<()> {
-    // The array there is then the old one, whole: resuming would keep its chunks.
-    if let Some(staged) = store
-        .path
-        .as_deref()
-        .and_then(|root| staged_overwrite(root, node_path))
-    {
+    // The array there is then the old one, whole (or one of the old group's, for an
+    // overwrite of a group above it): resuming would keep its chunks.
+    let staged = store.path.as_deref().and_then(|root| {
+        let mut nodes = super::hierarchy::ancestors(node_path);
+        nodes.push(node_path.to_string());
+        nodes
+            .iter()
+            .find_map(|node| Some((node.clone(), staged_overwrite(root, node)?)))
+    });
+    if let Some((overwritten, staged)) = staged {
         return Err(Error::Build(BuildError::InvalidArgument {
             op: "to_zarr (resume)".into(),
             reason: format!(
-                "an overwrite of {node_path} is running or was interrupted (its staging \
-                 directory {staged} is beside it), so the array there is the one it \
-                 replaces: run that overwrite (again) instead; Resume continues a Create"
+                "an overwrite of {overwritten} is running or was interrupted (its staging \
+                 directory {staged} is beside it), so the array at {node_path} is the old \
+                 one: run that overwrite again instead (it erases the staging directories \
+                 that dead processes of this machine left), or erase {staged} if no \
+                 overwrite of it runs anywhere; Resume continues a Create"
             ),
         }));
     }
