@@ -531,3 +531,44 @@ fn a_long_inner_dimension_is_accumulated_in_a_chain_of_bounded_links() {
         assert!((g - w).abs() <= 1e-9 * (1.0 + w.abs()));
     }
 }
+
+/// Arguments NumPy refuses or handles at the edge: a tensordot axis paired twice is an
+/// error (not a silently summed axis), a 0 x 0 system factors and solves to empty results,
+/// and an oversampling near `usize::MAX` is clamped, not an overflow.
+#[test]
+fn edge_arguments_of_factorizations_and_contractions() {
+    use chunkwise::linalg::{
+        SvdCompressed, inv, lu, solve, solve_triangular, svd_compressed, tensordot,
+    };
+    let a = chunkwise::ones::<f64>(&[3, 4], [2, 2]).unwrap();
+    let b = chunkwise::ones::<f64>(&[3, 5], [2, 2]).unwrap();
+    for (a_axes, b_axes) in [([0, 1], [0, 0]), ([0, 0], [0, 1]), ([0, 1], [0, -2])] {
+        let err = tensordot(&a, &b, &a_axes, &b_axes).err();
+        let message = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            message.contains("paired twice"),
+            "{a_axes:?} {b_axes:?}: {message}"
+        );
+    }
+    let empty = chunkwise::zeros::<f64>(&[0, 0], [1, 1]).unwrap();
+    let rhs = chunkwise::zeros::<f64>(&[0], [1]).unwrap();
+    assert_eq!(inv(&empty).unwrap().compute().unwrap().shape(), [0, 0]);
+    assert_eq!(solve(&empty, &rhs).unwrap().compute().unwrap().shape(), [0]);
+    for lower in [true, false] {
+        let x = solve_triangular(&empty, &rhs, lower).unwrap();
+        assert_eq!(x.compute().unwrap().shape(), [0]);
+    }
+    let (p, l, u) = lu(&empty).unwrap();
+    for factor in [p, l, u] {
+        assert_eq!(factor.compute().unwrap().shape(), [0, 0]);
+    }
+    let tall = chunkwise::random::uniform::<f64>(3, -1.0, 1.0, &[10, 4], [5, 4]).unwrap();
+    let options = SvdCompressed {
+        oversampling: usize::MAX,
+        ..Default::default()
+    };
+    let (uu, s, vt) = svd_compressed(&tall, 2, options).unwrap();
+    assert_eq!(uu.compute().unwrap().shape(), [10, 2]);
+    assert_eq!(s.compute().unwrap().shape(), [2]);
+    assert_eq!(vt.compute().unwrap().shape(), [2, 4]);
+}

@@ -121,3 +121,23 @@ fn factorization_tasks_declare_their_kernels_scratch() {
     let error = (&back - &a).iter().fold(0.0f64, |e, x| e.max(x.abs()));
     assert!(error < 1e-9, "P L U differs from A by {error:e}");
 }
+
+/// A contraction link that reads one tile for each of several inner blocks (the inner
+/// tiles of the operands differ) holds that tile once: the planner counts it once, as the
+/// executor holds it, and accepts a budget that fits the tile, not a multiple of it.
+#[test]
+fn a_tile_read_for_several_inner_blocks_counts_once() {
+    // One 32 MiB tile of x, read by each link for its 64-row inner blocks of y.
+    let x = chunkwise::random::uniform::<f64>(1, -1.0, 1.0, &[1024, 4096], [1024, 4096]).unwrap();
+    let y = chunkwise::random::uniform::<f64>(2, -1.0, 1.0, &[4096, 1024], [64, 512]).unwrap();
+    let product = x.matmul(&y).unwrap();
+    let budget = Config::default().memory_budget(128 << 20);
+    let plan = product.explain_with(&budget);
+    assert!(plan.is_ok(), "{:?}", plan.err());
+    // Below the tile itself it is refused, before anything runs.
+    let refused = product.explain_with(&Config::default().memory_budget(32 << 20));
+    assert!(
+        matches!(refused, Err(Error::Plan(PlanError::TaskOverBudget { .. }))),
+        "{refused:?}"
+    );
+}

@@ -157,7 +157,12 @@ impl Plan {
             .tasks
             .iter()
             .map(|task| {
-                let inputs: u64 = task.deps.iter().map(|&d| self.tasks[d].out_bytes).sum();
+                // A tile read several times (a contraction link reading one tile for each
+                // of its inner blocks) is held once, as the executor holds it.
+                let mut deps = task.deps.clone();
+                deps.sort_unstable();
+                deps.dedup();
+                let inputs: u64 = deps.iter().map(|&d| self.tasks[d].out_bytes).sum();
                 (inputs + task.run_bytes(), task)
             })
             .max_by_key(|&(needed, _)| needed);

@@ -52,6 +52,18 @@ pub fn tensordot<T: FloatElement>(
         .iter()
         .map(|&x| normalize_axis(x, b.ndim()))
         .collect::<Result<_>>()?;
+    for (axes, operand) in [(&a_axes, "first"), (&b_axes, "second")] {
+        if let Some(k) = (1..axes.len()).find(|&k| axes[..k].contains(&axes[k])) {
+            return Err(Error::Build(BuildError::InvalidArgument {
+                op: "tensordot".into(),
+                reason: format!(
+                    "axis {} of the {operand} operand is paired twice (as NumPy, each axis \
+                     at most once)",
+                    axes[k]
+                ),
+            }));
+        }
+    }
     let letter =
         |i: usize| char::from_u32('a' as u32 + i as u32).expect("few enough axes for letters");
     let a_letters: Vec<char> = (0..a.ndim()).map(letter).collect();

@@ -15,10 +15,10 @@ use chunkwise_kernels::linalg::{
 };
 
 use super::finite::{Region, checked};
-use super::square_size;
 use super::stage::{
     array_part, assemble, blockwise, matrix, pick_part, tile_of, tuple, zero_tolerance,
 };
+use super::{largest_magnitude, square_size};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
 use crate::error::{Error, LinalgError, Result};
@@ -76,7 +76,7 @@ impl<T: FloatElement> LuStages<T> {
         // A pivot is zero to working precision against the largest entry of the whole
         // matrix, not of its panel: so whether the matrix is singular does not depend on
         // how it is cut into tiles.
-        let largest = a.abs().max().node;
+        let largest = largest_magnitude(a)?.node;
         // The matrix as full-height column panels.
         let mut trailing = rechunk(&a.node, ChunkGrid::from_valid(vec![vec![n], tiles.clone()]));
         let (mut panels, mut pivots, mut columns) = (Vec::new(), Vec::new(), Vec::new());

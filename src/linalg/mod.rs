@@ -84,6 +84,15 @@ fn square_size<T: Element>(op: &str, a: &Array<T>) -> Result<usize> {
     }
 }
 
+/// The largest magnitude of the elements of `x`, as a 0-d array: the scale a pivot is zero
+/// against (0 for an empty `x`, whose factors have no pivot).
+fn largest_magnitude<T: FloatElement>(x: &Array<T>) -> Result<Array<T>> {
+    match x.len() {
+        0 => crate::full(&[], T::from_f64(0.0), Vec::<usize>::new()),
+        _ => Ok(x.abs().max()),
+    }
+}
+
 /// Solves for a right-hand side `b` of `n` rows, checked to be finite (input "b" of `op`):
 /// see [`column_wise`]. Shape errors name `op`.
 fn with_rhs<T: FloatElement>(

@@ -140,7 +140,7 @@ pub fn svd_compressed<T: FloatElement>(
     options: SvdCompressed,
 ) -> Result<(Array<T>, Array<T>, Array<T>)> {
     let (m, n) = matrix_shape("svd_compressed", a)?;
-    let samples = (k + options.oversampling).min(m.min(n));
+    let samples = k.saturating_add(options.oversampling).min(m.min(n));
     if k == 0 || k > m.min(n) {
         return Err(Error::Build(BuildError::InvalidArgument {
             op: "svd_compressed".into(),

@@ -8,7 +8,7 @@ use chunkwise_kernels::linalg::{Op, Triangular, gemm, solve_left};
 
 use super::finite::{Region, checked};
 use super::stage::{assemble, blockwise, matrix, tile_of, zero_tolerance};
-use super::{square_size, with_rhs};
+use super::{largest_magnitude, square_size, with_rhs};
 use crate::array::Array;
 use crate::chunks::{ChunkGrid, refine};
 use crate::error::{Error, LinalgError, Result};
@@ -41,7 +41,7 @@ pub fn solve_triangular<T: FloatElement>(
     // Diagonal entries are zero to working precision against the largest of the whole
     // diagonal, so that whether `a` is singular does not depend on its tiles.
     let index: Vec<i64> = (0..n as i64).collect();
-    let largest = a.vindex(&[&index, &index])?.abs().max();
+    let largest = largest_magnitude(&a.vindex(&[&index, &index])?)?;
     with_rhs("solve_triangular", n, b, |b| {
         let x = substitute::<T>(&a.node, &b.node, lower, Some(&largest.node));
         Ok(Array::from_node(x))
