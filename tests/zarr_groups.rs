@@ -1398,6 +1398,58 @@ fn a_rechunk_through_the_store_stays_out_of_its_groups() {
     }
 }
 
+/// An `append_zarr` killed after its journal was written (in the array) and before the
+/// shape grew: a `Group::append` undoes it first, so that a later `append_zarr` of the array
+/// does not take the rows the group append added for its own, and shrink them away. Given
+/// the group's path, `append_zarr` leaves a group's journal alone.
+#[test]
+fn a_group_append_settles_an_array_append_left_half_done() {
+    for version in VERSIONS {
+        let label = format!("{version:?}");
+        let d = TempDir::new("groups-append-array-journal");
+        let rows = |from: usize, n: usize| {
+            let time: Vec<f64> = (from..from + n).map(|t| t as f64).collect();
+            let tas = ndarray::Array1::from(time.clone()).into_dyn() * 10.0;
+            let tas = from_ndarray(&tas, [3]).unwrap();
+            Dataset::new()
+                .coord("time", time, WriteOptions::default())
+                .array(
+                    "tas",
+                    &tas,
+                    WriteOptions::default().dimension_names(["time"]),
+                )
+        };
+        rows(0, 4)
+            .to_zarr(d.path(), "g", &GroupOptions::default().version(version))
+            .unwrap();
+        // What a kill between the journal and the shape write leaves: tas still has 4 rows.
+        let journal = json!({"arrays": [{"path": "/g/tas", "from": [4], "to": [7]}]});
+        let left = d.join("g/tas/.chunkwise-append.json");
+        std::fs::write(&left, journal.to_string()).unwrap();
+        let group = zarr::open_group(d.path(), "g").unwrap();
+        group.append(&rows(4, 3), "time").unwrap();
+        assert!(!left.exists(), "{label}");
+        let one = from_ndarray(&ndarray::arr1(&[70.0]).into_dyn(), [1]).unwrap();
+        one.append_zarr(d.path(), "g/tas", 0, &chunkwise::Config::default())
+            .unwrap();
+        let tas: Vec<f64> = (0..8).map(|t| t as f64 * 10.0).collect();
+        assert_eq!(
+            read_back::<f64>(d.path(), "g/tas")
+                .into_raw_vec_and_offset()
+                .0,
+            tas,
+            "{label}"
+        );
+        // A group's journal is not settled by append_zarr given the group's path.
+        let pending = json!({"arrays": [{"path": "/g/time", "from": [7], "to": [9]}]});
+        let group_journal = d.join("g/.chunkwise-append.json");
+        std::fs::write(&group_journal, pending.to_string()).unwrap();
+        let refused = one.append_zarr(d.path(), "g", 0, &chunkwise::Config::default());
+        assert!(refused.is_err(), "{label}");
+        assert!(group_journal.is_file(), "{label}");
+    }
+}
+
 /// An `append_zarr` whose consolidated metadata cannot be refreshed after the shape grew (a
 /// sibling's document is unreadable) fails as a whole: the shape is the old one, and once
 /// the sibling is fixed the same append, run again, stores its rows once.

@@ -5,15 +5,17 @@
 //! see; the stored shapes grow only once all of them are written. So a refused or failed
 //! append leaves the arrays as they were, and a killed one leaves the old arrays, whole.
 //!
-//! A group's arrays grow one metadata document at a time, which no store updates together.
-//! So before the first shape changes, a journal in the group (the key
-//! `.chunkwise-append.json`) records every array's shape before and after; it is erased once
-//! all have grown. A shape write that fails undoes the shapes grown so far: the append then
+//! A group's arrays grow one metadata document at a time, which no store updates together,
+//! and the consolidated metadata above them is rewritten after. So before the first shape
+//! changes, a journal (the key `.chunkwise-append.json`: in the group for a group's append,
+//! in the array for an array's alone) records every array's shape before and after; it is
+//! erased once all have grown. A failure undoes the shapes grown so far: the append then
 //! failed as a whole, and running it again is right. Where that cannot be done (the process
-//! was killed, or the store failed again), the journal stays beside arrays whose lengths
-//! disagree: the next [`Group::append`] undoes the interrupted append first, as if it had
-//! failed before growing anything, and [`Group::complete_interrupted_append`] completes it
-//! instead (its data is all written).
+//! was killed, or the store failed again), the journal stays: the next append undoes the
+//! interrupted one first, as if it had failed before growing anything ([`Group::append`]
+//! undoes those of the group and of each of its arrays), and
+//! [`Group::complete_interrupted_append`] completes a group's instead (its data is all
+//! written).
 //!
 //! [`Group::append`]: super::Group::append
 //! [`Group::complete_interrupted_append`]: super::Group::complete_interrupted_append
@@ -213,22 +215,31 @@ impl Growth {
         write_json(store, journal_in, JOURNAL, self)?;
         let key = key(store, journal_in, JOURNAL)?;
         let Err(failed) = self.store_shapes(store, Recovery::Complete) else {
-            // Marked complete first: a journal that then cannot be erased is not undone.
+            let Err(erase_failed) = erase_journal(store, &key) else {
+                return Ok(());
+            };
+            // Marked complete instead: the next append erases it, and undoes nothing.
             let complete = Growth {
                 arrays: Vec::new(),
                 complete: true,
             };
-            return write_json(store, journal_in, JOURNAL, &complete)
-                .and_then(|()| erase_journal(store, &key))
-                .map_err(|e| {
-                    store.error(
-                        key.as_str(),
-                        format!(
-                            "the append is complete, but its journal could not be erased \
-                             ({e}): erase it"
-                        ),
-                    )
-                });
+            return match write_json(store, journal_in, JOURNAL, &complete) {
+                Ok(()) => {
+                    tracing::warn!(
+                        "the append is complete, but its journal {key} could not be erased \
+                         ({erase_failed}): it is marked complete, and the next append erases it"
+                    );
+                    Ok(())
+                }
+                Err(mark_failed) => Err(store.error(
+                    key.as_str(),
+                    format!(
+                        "the append is complete, but its journal could neither be erased \
+                         ({erase_failed}) nor marked complete ({mark_failed}): erase it before \
+                         the next append, which would otherwise undo this one"
+                    ),
+                )),
+            };
         };
         if let Err(undo_failed) = self.set_shapes(store, Recovery::Undo) {
             return Err(store.error(
@@ -242,8 +253,17 @@ impl Growth {
                 ),
             ));
         }
-        // The shapes are the old ones again: the journal has nothing left to undo.
-        erase_journal(store, &key)?;
+        // The shapes are the old ones again: the journal has nothing left to undo (one left
+        // behind is erased by the next append, which finds nothing to change).
+        erase_journal(store, &key).map_err(|e| {
+            store.error(
+                key.as_str(),
+                format!(
+                    "{failed}; the shapes are the old ones again, but this journal could not \
+                     be erased ({e})"
+                ),
+            )
+        })?;
         match self.refresh(store) {
             Ok(()) => Err(failed),
             // As when the refresh failed first (a document it cannot read): the consolidated
@@ -303,7 +323,8 @@ pub(crate) fn refuse_growing_alone(store: &Store, node_path: &str, op: &str) -> 
 
 /// Completes or undoes (`recovery`) the append that a killed process or a failing store
 /// left half done, if its journal is in the node at `journal_in` (a group, or an array
-/// appended to alone), then erases the journal; whether there was one. Only the arrays
+/// appended to alone), then erases the journal; whether there was one (a journal of a
+/// complete append, which could not be erased then, is erased and does not count). Only the arrays
 /// whose shape changes are written; the consolidated metadata above all of them is
 /// refreshed (the append may have stopped before it was). An error, keeping the journal,
 /// if an array has neither shape the journal gives for it: something else changed it since.
@@ -317,7 +338,7 @@ pub(crate) fn recover_interrupted(
     };
     if growth.complete {
         erase_journal(store, &key)?;
-        return Ok(true);
+        return Ok(false);
     }
     let mut changing = Growth {
         arrays: Vec::new(),
@@ -375,6 +396,18 @@ pub(crate) fn append_dataset(
                 "undid an interrupted append of the group {group_path} of {}",
                 store.describe()
             );
+        }
+        // And appends of one of its arrays alone (their journals are in the arrays): left
+        // in place, one would later shrink the array this append grows.
+        let group = super::open_group(store.clone(), group_path)?;
+        for name in group.arrays() {
+            let array_path = child_path(group_path, name);
+            if recover_interrupted(store, &array_path, Recovery::Undo)? {
+                tracing::warn!(
+                    "undid an interrupted append of {array_path} of {}",
+                    store.describe()
+                );
+            }
         }
         Ok(String::new())
     })?;

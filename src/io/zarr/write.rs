@@ -16,7 +16,7 @@ use super::append::{Append, Recovery, recover_interrupted, refuse_growing_alone,
 use super::erasure::{ERASED_FIRST, Place, RESUMED, note_erased, refuse_reading};
 use super::fill::FillValue;
 use super::format::StoredFormat;
-use super::hierarchy::{ensure_parents, refresh_consolidated};
+use super::hierarchy::{ensure_parents, refresh_consolidated, stored_layout};
 use super::in_place::refuse_racing_reads;
 use super::local::is_stale_temporary;
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
@@ -810,9 +810,11 @@ impl<T: Element> Array<T> {
         store.check_writable()?;
         let node_path = node_path(path)?;
         // An append of this array that stopped while its shape grew is undone first: it
-        // failed, and this may be the same append run again.
+        // failed, and this may be the same append run again. (Only of an array: a group's
+        // journal is for Group::append, or complete_interrupted_append, to settle.)
         config.on_root(|| {
-            if recover_interrupted(&store, &node_path, Recovery::Undo)? {
+            let is_array = stored_layout(&store, &node_path)?.is_some();
+            if is_array && recover_interrupted(&store, &node_path, Recovery::Undo)? {
                 tracing::warn!(
                     "undid an interrupted append of {node_path} of {}",
                     store.describe()
