@@ -1426,9 +1426,21 @@ fn a_group_append_settles_an_array_append_left_half_done() {
         let journal = json!({"arrays": [{"path": "/g/tas", "from": [4], "to": [7]}]});
         let left = d.join("g/tas/.chunkwise-append.json");
         std::fs::write(&left, journal.to_string()).unwrap();
+        // An array the group append does not grow keeps its journal, even a stale one.
+        let other = WriteOptions::default()
+            .version(version)
+            .dimension_names(["y"]);
+        chunkwise::full::<f64>(&[4], 1.0, [4])
+            .unwrap()
+            .to_zarr(d.path(), "g/other", &other)
+            .unwrap();
+        let stale = json!({"arrays": [{"path": "/g/other", "from": [9], "to": [11]}]});
+        let unrelated = d.join("g/other/.chunkwise-append.json");
+        std::fs::write(&unrelated, stale.to_string()).unwrap();
         let group = zarr::open_group(d.path(), "g").unwrap();
         group.append(&rows(4, 3), "time").unwrap();
         assert!(!left.exists(), "{label}");
+        assert!(unrelated.is_file(), "{label}");
         let one = from_ndarray(&ndarray::arr1(&[70.0]).into_dyn(), [1]).unwrap();
         one.append_zarr(d.path(), "g/tas", 0, &chunkwise::Config::default())
             .unwrap();

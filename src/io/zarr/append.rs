@@ -215,31 +215,7 @@ impl Growth {
         write_json(store, journal_in, JOURNAL, self)?;
         let key = key(store, journal_in, JOURNAL)?;
         let Err(failed) = self.store_shapes(store, Recovery::Complete) else {
-            let Err(erase_failed) = erase_journal(store, &key) else {
-                return Ok(());
-            };
-            // Marked complete instead: the next append erases it, and undoes nothing.
-            let complete = Growth {
-                arrays: Vec::new(),
-                complete: true,
-            };
-            return match write_json(store, journal_in, JOURNAL, &complete) {
-                Ok(()) => {
-                    tracing::warn!(
-                        "the append is complete, but its journal {key} could not be erased \
-                         ({erase_failed}): it is marked complete, and the next append erases it"
-                    );
-                    Ok(())
-                }
-                Err(mark_failed) => Err(store.error(
-                    key.as_str(),
-                    format!(
-                        "the append is complete, but its journal could neither be erased \
-                         ({erase_failed}) nor marked complete ({mark_failed}): erase it before \
-                         the next append, which would otherwise undo this one"
-                    ),
-                )),
-            };
+            return settle_complete(store, journal_in, &key);
         };
         if let Err(undo_failed) = self.set_shapes(store, Recovery::Undo) {
             return Err(store.error(
@@ -365,8 +341,42 @@ pub(crate) fn recover_interrupted(
     }
     changing.set_shapes(store, recovery)?;
     growth.refresh(store)?;
-    erase_journal(store, &key)?;
+    match recovery {
+        Recovery::Complete => settle_complete(store, journal_in, &key)?,
+        // A journal left beside the old shapes undoes nothing: the next append erases it.
+        Recovery::Undo => erase_journal(store, &key)?,
+    }
     Ok(true)
+}
+
+/// Erases the journal at `key` (in the node at `journal_in`) of an append that is complete;
+/// if that fails, marks it complete, so that the next append erases it and undoes nothing;
+/// if that fails too, an error that says to erase it.
+fn settle_complete(store: &Store, journal_in: &str, key: &StoreKey) -> Result<()> {
+    let Err(erase_failed) = erase_journal(store, key) else {
+        return Ok(());
+    };
+    let complete = Growth {
+        arrays: Vec::new(),
+        complete: true,
+    };
+    match write_json(store, journal_in, JOURNAL, &complete) {
+        Ok(()) => {
+            tracing::warn!(
+                "the append is complete, but its journal {key} could not be erased \
+                 ({erase_failed}): it is marked complete, and the next append erases it"
+            );
+            Ok(())
+        }
+        Err(mark_failed) => Err(store.error(
+            key.as_str(),
+            format!(
+                "the append is complete, but its journal could neither be erased \
+                 ({erase_failed}) nor marked complete ({mark_failed}): erase it before the \
+                 next append, which would otherwise undo this one"
+            ),
+        )),
+    }
 }
 
 /// The error of a group append that cannot be made.
@@ -397,10 +407,15 @@ pub(crate) fn append_dataset(
                 store.describe()
             );
         }
-        // And appends of one of its arrays alone (their journals are in the arrays): left
-        // in place, one would later shrink the array this append grows.
+        // And appends of one of the arrays it grows alone (their journals are in the
+        // arrays): left in place, one would later shrink what this append grows.
         let group = super::open_group(store.clone(), group_path)?;
-        for name in group.arrays() {
+        let grown = dataset.names();
+        for name in group
+            .arrays()
+            .iter()
+            .filter(|n| grown.contains(&n.as_str()))
+        {
             let array_path = child_path(group_path, name);
             if recover_interrupted(store, &array_path, Recovery::Undo)? {
                 tracing::warn!(
