@@ -153,13 +153,14 @@ impl Plan {
     /// in `budget`.
     pub(crate) fn check_budget(&self, budget: u64) -> Result<()> {
         // The largest task, so that the error names the budget every task fits in.
+        let mut deps: Vec<usize> = Vec::new();
         let largest = self
             .tasks
             .iter()
             .map(|task| {
                 // A tile read several times (a contraction link reading one tile for each
                 // of its inner blocks) is held once, as the executor holds it.
-                let mut deps = task.deps.clone();
+                deps.clone_from(&task.deps);
                 deps.sort_unstable();
                 deps.dedup();
                 let inputs: u64 = deps.iter().map(|&d| self.tasks[d].out_bytes).sum();

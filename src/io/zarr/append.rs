@@ -256,13 +256,13 @@ impl Growth {
     }
 }
 
-/// The key of the journal of the group at `group_path`, and what it records, if there is
-/// one.
-fn read_journal(store: &Store, group_path: &str) -> Result<Option<(StoreKey, Growth)>> {
-    let Some(growth) = read_stored(store, group_path, JOURNAL)? else {
+/// The key of the journal in the node at `journal_in` (a group, or an array appended to
+/// alone), and what it records, if there is one.
+fn read_journal(store: &Store, journal_in: &str) -> Result<Option<(StoreKey, Growth)>> {
+    let Some(growth) = read_stored(store, journal_in, JOURNAL)? else {
         return Ok(None);
     };
-    Ok(Some((key(store, group_path, JOURNAL)?, growth)))
+    Ok(Some((key(store, journal_in, JOURNAL)?, growth)))
 }
 
 /// Erases the journal at `key`, once what it records is done or undone.
@@ -300,9 +300,9 @@ pub(crate) fn refuse_growing_alone(store: &Store, node_path: &str, op: &str) -> 
 /// Completes or undoes (`recovery`) the append that a killed process or a failing store
 /// left half done, if its journal is in the node at `journal_in` (a group, or an array
 /// appended to alone), then erases the journal; whether there was one (a journal of a
-/// complete append, which could not be erased then, is erased and does not count). Only the arrays
-/// whose shape changes are written; the consolidated metadata above all of them is
-/// refreshed (the append may have stopped before it was). An error, keeping the journal,
+/// complete append, which could not be erased then, is erased and does not count). Only
+/// the arrays whose shape changes are written; the consolidated metadata above all of them
+/// is refreshed (the append may have stopped before it was). An error, keeping the journal,
 /// if an array has neither shape the journal gives for it: something else changed it since.
 pub(crate) fn recover_interrupted(
     store: &Store,

@@ -21,6 +21,11 @@ pub(crate) fn can_stage(store: &super::store::Store, node_path: &str) -> bool {
 /// What every staging directory's name holds, after the array's own name.
 const STAGING_MARK: &str = ".chunkwise-staging-";
 
+/// How the names of the staging directories of the node `name` begin.
+fn staging_prefix(name: &str) -> String {
+    format!(".{name}{STAGING_MARK}")
+}
+
 /// Whether the node name `name` is a staging directory of an overwrite (in progress, or
 /// left by a killed process): such names are not arrays of their group.
 pub(crate) fn is_staging(name: &str) -> bool {
@@ -40,7 +45,7 @@ pub(crate) fn staged_overwrite(root: &Path, node_path: &str) -> Option<String> {
     let (parent, name) = node_path
         .rsplit_once('/')
         .filter(|(_, name)| !name.is_empty())?;
-    let own = format!(".{name}{STAGING_MARK}");
+    let own = staging_prefix(name);
     let entries = std::fs::read_dir(root.join(parent.trim_start_matches('/'))).ok()?;
     entries
         .flatten()
@@ -116,7 +121,7 @@ impl Staging {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let (parent, name) = node_path.rsplit_once('/').expect("node paths start with /");
         let host = host_name();
-        let own = format!(".{name}{STAGING_MARK}{host}-");
+        let own = format!("{}{host}-", staging_prefix(name));
         reap_stale(&root.join(parent.trim_start_matches('/')), &own);
         let staged = format!(
             "{parent}/{own}{}-{}",
