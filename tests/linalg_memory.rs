@@ -141,3 +141,47 @@ fn a_tile_read_for_several_inner_blocks_counts_once() {
         "{refused:?}"
     );
 }
+
+/// A budget too small for the links a contraction's chains were built with (256 MiB of
+/// operand tiles each) rebuilds them shorter: the product is computed within the budget,
+/// equal to the dense one, where a link of all 32 inner tiles pairs (32 MiB) was refused.
+#[test]
+fn a_small_budget_shortens_the_links_of_a_contraction() {
+    let (m, k, tile) = (256, 8192, 256);
+    let x = chunkwise::random::uniform::<f64>(3, -1.0, 1.0, &[m, k], [tile, tile]).unwrap();
+    let y = chunkwise::random::uniform::<f64>(4, -1.0, 1.0, &[k, m], [tile, tile]).unwrap();
+    let product = x.matmul(&y).unwrap();
+
+    let ample = Config::default().threads(2).memory_budget(1 << 30);
+    let unbounded = product.explain_with(&ample).unwrap();
+    assert!(
+        unbounded.contains("contract[32 of 32 k-tiles]"),
+        "{unbounded}"
+    );
+    // Two workers with 16 MiB: links of at most 4 MiB of operand tiles, 4 pairs of 1 MiB.
+    let budget = 16 << 20;
+    let config = Config::default().threads(2).memory_budget(budget);
+    let plan = product.explain_with(&config).unwrap();
+    let links: Vec<usize> = plan
+        .split("contract[")
+        .skip(1)
+        .map(|rest| rest.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(!links.is_empty() && links.iter().all(|&n| n == 4), "{plan}");
+
+    let (found, report) = product.compute_report(&config).unwrap();
+    assert!(
+        report.peak_bytes <= budget,
+        "{} > {budget}",
+        report.peak_bytes
+    );
+    let (x, y) = (x.compute().unwrap(), y.compute().unwrap());
+    let x = x.into_dimensionality::<Ix2>().unwrap();
+    let y = y.into_dimensionality::<Ix2>().unwrap();
+    let expected = x.dot(&y);
+    let found = found.into_dimensionality::<Ix2>().unwrap();
+    let error = (&found - &expected)
+        .iter()
+        .fold(0.0f64, |e, d| e.max(d.abs()));
+    assert!(error < 1e-10, "differs from the dense product by {error:e}");
+}

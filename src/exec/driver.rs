@@ -33,7 +33,12 @@ fn executor(config: &Config) -> Box<dyn Executor + '_> {
 
 /// The graph below `roots` after the optimiser's passes under `config`.
 pub(crate) fn optimized(roots: &[Arc<Node>], config: &Config) -> Result<Vec<Arc<Node>>> {
-    optimize(roots, config.fuse)
+    optimize(
+        roots,
+        config.fuse,
+        config.budget_bytes(),
+        config.worker_threads(),
+    )
 }
 
 /// The optimised, lowered plan of `roots` under `config`.

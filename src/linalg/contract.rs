@@ -35,7 +35,9 @@ use crate::chunks::{ChunkGrid, box_indices, refine};
 use crate::error::{BuildError, Error, Result};
 use crate::graph::Node;
 
-/// The most bytes of operand tiles one link of a contraction chain reads.
+/// The most bytes of operand tiles one link of a contraction chain reads (fewer under a
+/// memory budget smaller than twice this per worker thread: the chains are then rebuilt
+/// with shorter links when the graph is optimised).
 pub const LINK_INPUT_BYTES: usize = 256 << 20;
 
 /// A contraction: the letters naming the axes of each operand and of the output.

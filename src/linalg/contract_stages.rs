@@ -13,7 +13,7 @@ use super::stage::{array_part, blockwise, tile_of};
 use crate::array::{Array, Reduction};
 use crate::chunks::ChunkGrid;
 use crate::graph::Node;
-use crate::ops::blockwise::Role;
+use crate::ops::blockwise::{Chain, Role};
 use crate::tile::{TileMemory, Value};
 
 /// The operands of a contraction as its tasks read them.
@@ -77,54 +77,77 @@ impl Operands {
 /// The result tiles as chains: each output tile sums its contracted steps in links of at
 /// most [`LINK_INPUT_BYTES`] of operand tiles, each link accumulating into the previous
 /// link's tile. Of a symmetric result only the upper triangle of tiles is ever asked for.
+/// The last link can rebuild the chain with shorter links ([`Role::Chain`]), which the
+/// `relink-contractions` pass does under a budget too small for these.
 pub(super) fn chain<T: FloatElement>(operands: Arc<Operands>, grid: &ChunkGrid) -> Arc<Node> {
-    let per_link = (LINK_INPUT_BYTES / operands.pair_bytes::<T>().max(1)).max(1);
+    let steps_per_link = (LINK_INPUT_BYTES / operands.pair_bytes::<T>().max(1)).max(1);
+    let inputs = operands.inputs();
+    chain_of_links::<T>(operands, grid, &inputs, steps_per_link)
+}
+
+/// The chain of [`chain`] in links of `steps_per_link` contracted steps, reading the
+/// operands from `inputs` (`a`, then `b`: the operands' nodes or their rewrites).
+fn chain_of_links<T: FloatElement>(
+    operands: Arc<Operands>,
+    grid: &ChunkGrid,
+    inputs: &[Arc<Node>],
+    steps_per_link: usize,
+) -> Arc<Node> {
     let links: Vec<Vec<Vec<usize>>> = if operands.k_blocks.is_empty() {
         vec![Vec::new()]
     } else {
         operands
             .k_blocks
-            .chunks(per_link)
+            .chunks(steps_per_link)
             .map(<[_]>::to_vec)
             .collect()
     };
+    let count = links.len();
     let mut previous: Option<Arc<Node>> = None;
-    for link in links {
-        let mut inputs = operands.inputs();
-        inputs.extend(previous.clone());
+    for (i, link) in links.into_iter().enumerate() {
+        let mut link_inputs = inputs[..2].to_vec();
+        link_inputs.extend(previous.clone());
         let has_previous = previous.is_some();
         let name = format!(
             "contract[{} of {} k-tiles]",
             link.len(),
             operands.k_blocks.len().max(1)
         );
+        let mut builder = blockwise(name, grid.clone(), T::DTYPE, link_inputs).scratch({
+            let bytes = operands.copy_bytes::<T>();
+            move |_| bytes
+        });
+        if i + 1 == count {
+            let (operands, grid) = (operands.clone(), grid.clone());
+            builder = builder.role(Role::Chain(Chain {
+                step_bytes: operands.pair_bytes::<T>() as u64,
+                steps_per_link,
+                rebuild: Arc::new(move |inputs, steps| {
+                    chain_of_links::<T>(operands.clone(), &grid, inputs, steps)
+                }),
+            }));
+        }
         let (deps_of, run_of) = (operands.clone(), operands.clone());
         let link = Arc::new(link);
         let deps_link = link.clone();
-        let link = link.clone();
-        let stage = blockwise(name, grid.clone(), T::DTYPE, inputs)
-            .scratch({
-                let bytes = operands.copy_bytes::<T>();
-                move |_| bytes
-            })
-            .run(
-                move |block| {
-                    let mut deps = Vec::new();
-                    if has_previous {
-                        deps.push((2, block.to_vec()));
-                    }
-                    deps.extend(deps_of.deps(block, &deps_link));
-                    deps
-                },
-                move |b, tiles| {
-                    let (start, pairs) = match has_previous {
-                        true => (Some(tiles[0]), &tiles[1..]),
-                        false => (None, tiles),
-                    };
-                    let out = accumulate::<T>(start, pairs, b.index, &link, b.shape, &run_of);
-                    Ok(tile_of(out, b.shape))
-                },
-            );
+        let stage = builder.run(
+            move |block| {
+                let mut deps = Vec::new();
+                if has_previous {
+                    deps.push((2, block.to_vec()));
+                }
+                deps.extend(deps_of.deps(block, &deps_link));
+                deps
+            },
+            move |b, tiles| {
+                let (start, pairs) = match has_previous {
+                    true => (Some(tiles[0]), &tiles[1..]),
+                    false => (None, tiles),
+                };
+                let out = accumulate::<T>(start, pairs, b.index, &link, b.shape, &run_of);
+                Ok(tile_of(out, b.shape))
+            },
+        );
         previous = Some(stage);
     }
     previous.expect("at least one link")

@@ -53,7 +53,45 @@ pub(crate) enum Role {
     /// with those of other such nodes that read the same tiles (the `merge-partials` pass),
     /// so that the tiles are read once.
     Partials,
+    /// The last link of a chain of links (see [`Chain`]).
+    Chain(Chain),
 }
+
+/// A chain of nodes, each link adding the products of some input tiles into the previous
+/// link's tile (a contraction's output tiles, see `linalg::contract`), as the last link
+/// knows it: a pass may rebuild the chain with links that read fewer tiles, where the
+/// memory budget is too small for a link of the length chosen when the graph was built.
+#[derive(Clone)]
+pub(crate) struct Chain {
+    /// Bytes of the largest input tiles one step of the chain reads.
+    pub(crate) step_bytes: u64,
+    /// Steps per link.
+    pub(crate) steps_per_link: usize,
+    /// The chain again, reading the inputs of the last link but its previous link's tile
+    /// (those it was built on, or their rewrites), in links of the given steps.
+    pub(crate) rebuild: Arc<RebuildFn>,
+}
+
+/// Builds a [`Chain`] again from its inputs, in links of the given steps.
+type RebuildFn = dyn Fn(&[Arc<Node>], usize) -> Arc<Node> + Send + Sync;
+
+impl fmt::Debug for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chain")
+            .field("step_bytes", &self.step_bytes)
+            .field("steps_per_link", &self.steps_per_link)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Chain {
+    fn eq(&self, other: &Chain) -> bool {
+        Arc::ptr_eq(&self.rebuild, &other.rebuild)
+            && (self.step_bytes, self.steps_per_link) == (other.step_bytes, other.steps_per_link)
+    }
+}
+
+impl Eq for Chain {}
 
 /// The role of `node`'s map ([`Role::Opaque`] for other nodes).
 pub(crate) fn role_of(node: &Node) -> &Role {

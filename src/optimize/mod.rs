@@ -11,6 +11,7 @@ mod fuse_reduce;
 mod fusion;
 mod merge_partials;
 mod merge_reductions;
+mod relink;
 mod unshift_spread;
 mod validate;
 
@@ -45,12 +46,16 @@ pub(crate) trait Pass {
 /// 4. `fuse-into-reduce` next, so a reduction swallows the already-fused chain that feeds it;
 /// 5. `merge-reductions` after that, because only fused reductions show that they read the
 ///    same data through the same program (`mean` and `std` of one expression);
-/// 6. `validate` last: it changes nothing and rejects a plan whose shapes or dtypes a pass
+/// 6. `relink-contractions` after the rewrites of the contractions' operands, so that a
+///    rebuilt chain reads the rewritten operands: under a `budget` shared by `threads`
+///    workers too small for the links of a contraction's chains, they become shorter;
+/// 7. `validate` last: it changes nothing and rejects a plan whose shapes or dtypes a pass
 ///    broke, naming the pass.
 ///
-/// Without `fuse` only `merge-partials` and `validate` run: the graph is otherwise computed
-/// as the user built it (the variance of `x - c` then computes `x - c`).
-pub(crate) fn passes(fuse: bool) -> Vec<Box<dyn Pass>> {
+/// Without `fuse` only `merge-partials`, `relink-contractions` and `validate` run: the graph
+/// is otherwise computed as the user built it (the variance of `x - c` then computes
+/// `x - c`).
+pub(crate) fn passes(fuse: bool, budget: u64, threads: usize) -> Vec<Box<dyn Pass>> {
     let mut list: Vec<Box<dyn Pass>> = vec![Box::new(merge_partials::MergePartials)];
     if fuse {
         list.push(Box::new(unshift_spread::UnshiftSpread));
@@ -58,14 +63,20 @@ pub(crate) fn passes(fuse: bool) -> Vec<Box<dyn Pass>> {
         list.push(Box::new(fuse_reduce::FuseIntoReduce));
         list.push(Box::new(merge_reductions::MergeReductions));
     }
+    list.push(Box::new(relink::RelinkContractions { budget, threads }));
     list.push(Box::new(validate::Validate));
     list
 }
 
-/// Runs the passes; after each one, checks that the roots kept their shapes and dtypes.
-pub(crate) fn optimize(roots: &[Arc<Node>], fuse: bool) -> Result<Vec<Arc<Node>>> {
+/// Runs the [`passes`]; after each one, checks that the roots kept their shapes and dtypes.
+pub(crate) fn optimize(
+    roots: &[Arc<Node>],
+    fuse: bool,
+    budget: u64,
+    threads: usize,
+) -> Result<Vec<Arc<Node>>> {
     let mut current = roots.to_vec();
-    for pass in passes(fuse) {
+    for pass in passes(fuse, budget, threads) {
         let (next, _changed) = pass.run(&current)?;
         validate::check(&next).map_err(|reason| {
             Error::Plan(PlanError::InvalidPlan {

@@ -488,10 +488,12 @@ mod tests {
             (&a - &a.mean_axis(0)).std_axis(0, 1.0),
             a.transpose().rechunk([3, 5]).unwrap().max_axis(1),
             &sliced * 2.0,
+            (&a * 2.0).transpose().matmul(&a).unwrap(),
         ];
         let nodes: Vec<Arc<Node>> = roots.iter().map(|r| r.node.clone()).collect();
-        for fuse in [false, true] {
-            crate::optimize::optimize(&nodes, fuse).unwrap();
+        // A budget of one byte makes every contraction chain one step per link.
+        for (fuse, budget) in [(false, u64::MAX), (true, u64::MAX), (true, 1)] {
+            crate::optimize::optimize(&nodes, fuse, budget, 2).unwrap();
         }
         assert_eq!(check(&nodes), Ok(()));
     }
