@@ -179,6 +179,31 @@ fn slices_of_slices_and_of_computed_arrays() {
     assert_eq!(w.compute().unwrap(), &a.slice(s![1..;2, ..]) - &b);
 }
 
+/// A step longer than the axis takes one element (NumPy's `a[::2**63 - 1]`), also the
+/// longest steps of either sign, and in a slice of such a slice.
+#[test]
+fn steps_longer_than_the_axis_take_one_element() {
+    let a = dense_f64(&[9, 8], 4);
+    let x = arr(&a, &sizes(&[&[4, 1, 4], &[3, 3, 2]]));
+    for (rows, cols) in [
+        (isize::MAX, 1),
+        (isize::MIN, 3),
+        (9, isize::MAX),
+        (-10, isize::MIN),
+    ] {
+        let y = x.slice(s![..;rows, 1..;cols]).unwrap();
+        let want = a.slice(s![..;rows, 1..;cols]).to_owned().into_dyn();
+        assert_eq!(y.compute().unwrap(), want, "steps {rows}, {cols}");
+        let z = y.slice(s![..;-1, ..;isize::MAX]).unwrap();
+        let want = want.slice(s![..;-1, ..;isize::MAX]).to_owned().into_dyn();
+        assert_eq!(
+            z.compute().unwrap(),
+            want,
+            "steps {rows}, {cols}, then -1, max"
+        );
+    }
+}
+
 #[test]
 fn slicing_errors() {
     let x = arr(&dense_f64(&[10, 4], 1), &Chunks::Shape(vec![3, 3]));

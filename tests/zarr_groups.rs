@@ -1694,3 +1694,38 @@ fn assert_indented_by_depth(text: &str, shown: &str) {
     }
     assert_eq!(depth, 0, "{shown}");
 }
+
+/// A group's write that fails erases every array it had started (the coordinates too):
+/// the group holds what it held before, and xarray finds no partial variable in it.
+#[test]
+fn a_failed_group_write_leaves_no_partial_arrays() {
+    for version in VERSIONS {
+        let d = TempDir::new("failed-group");
+        let options = GroupOptions::default().version(version);
+        let root = zarr::create_group(d.path(), "/", &options).unwrap();
+        let kept = from_ndarray(&ArrayD::from_elem(IxDyn(&[4]), 1.5f64), [2]).unwrap();
+        root.store(&Dataset::new().array("kept", &kept, WriteOptions::default()))
+            .unwrap();
+        let failing = chunkwise::from_fn(&[4, 6], [2, 3], |block, ranges| {
+            assert!(block != [1, 1], "simulated failure in block {block:?}");
+            ArrayD::from_elem(IxDyn(&[ranges[0].len(), ranges[1].len()]), 2.0f64)
+        })
+        .unwrap();
+        let dims = WriteOptions::default()
+            .dimension_names(["y", "x"])
+            .config(chunkwise::Config::default().threads(1));
+        let dataset = Dataset::new()
+            .coord("y", vec![0.0, 1.0, 2.0, 3.0], WriteOptions::default())
+            .array("t", &failing, dims);
+        root.store(&dataset).unwrap_err();
+        let root = zarr::open_group(d.path(), "/").unwrap();
+        assert_eq!(root.arrays(), ["kept"], "{version:?}");
+        for name in ["t", "y"] {
+            assert!(
+                chunk_files(d.path(), name).is_empty(),
+                "{version:?}: chunks of {name} left: {:?}",
+                chunk_files(d.path(), name)
+            );
+        }
+    }
+}

@@ -117,7 +117,8 @@ fn source(
 
 /// Writes `data` as the array `a` of `d` with `options` on one thread, from a source that
 /// panics on block `crash_at`: asserts that the write failed with that panic and returns
-/// the units stored before it.
+/// the units stored before it. It stands for a killed write: in `Resume` mode, a failed
+/// write keeps what it stored (in the others it erases it, as a killed one cannot).
 fn interrupted_write(
     d: &Path,
     data: &Arc<ArrayD<f64>>,
@@ -125,7 +126,10 @@ fn interrupted_write(
     options: &WriteOptions,
 ) -> Vec<String> {
     let failing = source(data, Some(crash_at), &Arc::default());
-    let one_thread = options.clone().config(Config::default().threads(1));
+    let one_thread = options
+        .clone()
+        .mode(WriteMode::Resume)
+        .config(Config::default().threads(1));
     let err = failing.to_zarr(d, "a", &one_thread).unwrap_err();
     assert!(
         matches!(err, Error::Exec(ExecError::TaskPanicked { .. })),
@@ -432,4 +436,43 @@ fn resume_without_an_existing_array_writes_it() {
         .unwrap();
     let back = open_typed::<u8>(dir.path(), "a");
     assert_same(&back.compute().unwrap(), &data, "resume onto nothing");
+}
+
+/// A write that fails (here a generator's panic, after some chunks were stored) erases
+/// the array it had started, chunks and metadata, in either Zarr version, so that no
+/// reader takes the part written for the whole array; a file that is not the array's,
+/// under its path, stays. A write in `Resume` mode keeps what it stored, to be resumed.
+#[test]
+fn a_failed_write_leaves_no_partial_array() {
+    for version in [ZarrVersion::V2, ZarrVersion::V3] {
+        let dir = TempDir::new(&format!("failed-{version:?}"));
+        let d = dir.path();
+        let data = Arc::new(formula::<f64>(&[12, 12]));
+        std::fs::create_dir_all(d.join("a")).unwrap();
+        std::fs::write(d.join("a/notes.txt"), "not the array's").unwrap();
+        let options = WriteOptions::default().version(version);
+        let failing = source(&data, Some([2, 1]), &Arc::default());
+        let one_thread = options.config(Config::default().threads(1));
+        let err = failing.to_zarr(d, "a", &one_thread).unwrap_err();
+        assert!(
+            matches!(err, Error::Exec(ExecError::TaskPanicked { .. })),
+            "{version:?}: {err:?}"
+        );
+        assert_eq!(files_under(&d.join("a")), ["notes.txt"], "{version:?}");
+        assert!(zarr::open(d, "a").is_err(), "{version:?}: the array opens");
+
+        let resumable = one_thread.clone().mode(WriteMode::Resume);
+        failing.to_zarr(d, "b", &resumable).unwrap_err();
+        let kept = chunk_files(d, "b");
+        assert!(
+            !kept.is_empty() && kept.len() < 9,
+            "{version:?}: a failed resumable write keeps its chunks: {kept:?}"
+        );
+        let calls = Arc::new(AtomicUsize::new(0));
+        source(&data, None, &calls)
+            .to_zarr(d, "b", &resumable)
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 9 - kept.len(), "{version:?}");
+        assert_same(&read_back::<f64>(d, "b"), &data, "resumed after a failure");
+    }
 }

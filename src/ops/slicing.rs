@@ -33,14 +33,16 @@ fn resolve_index(index: isize, axis: usize, len: usize) -> Result<usize> {
 }
 
 /// The selection `start..end` every `step` (ndarray's semantics) of axis `axis` of `grid`:
-/// the first index it reads, and its chunks (each within one chunk of `grid`).
+/// the first index it reads, its chunks (each within one chunk of `grid`), and the step
+/// (one longer than the axis is shortened to its length: it takes the same element, and
+/// the offsets of a view stepping through tiles stay small).
 fn select_axis(
     grid: &ChunkGrid,
     axis: usize,
     start: isize,
     end: Option<isize>,
     step: isize,
-) -> Result<(usize, AxisChunks)> {
+) -> Result<(usize, AxisChunks, isize)> {
     let len = grid.shape()[axis];
     if step == 0 {
         return Err(Error::Build(BuildError::InvalidArgument {
@@ -48,6 +50,7 @@ fn select_axis(
             reason: format!("step 0 on axis {axis}"),
         }));
     }
+    let step = step.signum() * step.unsigned_abs().min(len.max(1)) as isize;
     let start = resolve_index(start, axis, len)?;
     let end = match end {
         Some(e) => resolve_index(e, axis, len)?,
@@ -74,7 +77,7 @@ fn select_axis(
     } else {
         end - 1
     };
-    Ok((first, out))
+    Ok((first, out, step))
 }
 
 /// `node` sliced by `info` (as from ndarray's `s![..]`).
@@ -120,7 +123,7 @@ pub(crate) fn slice(node: &Arc<Node>, info: &[SliceInfoElem]) -> Result<Arc<Node
                 axis += 1;
             }
             SliceInfoElem::Slice { start, end, step } => {
-                let (first, chunks) = select_axis(&node.grid, axis, start, end, step)?;
+                let (first, chunks, step) = select_axis(&node.grid, axis, start, end, step)?;
                 source.push(SourceAxis::Mapped {
                     axis: out_chunks.len(),
                     start: first,

@@ -19,7 +19,7 @@ use super::metadata::ZarrVersion;
 use super::paths::{child_path, new_node_path};
 use super::staging::{can_stage, is_own_entry};
 use super::store::{IntoStore, Store};
-use super::write::{WriteMode, make_room, plan_write, refuse_reading_targets};
+use super::write::{WriteMode, discard_failed, make_room, plan_write, refuse_reading_targets};
 use super::{AnyArray, node_path, open};
 use crate::error::{BuildError, Error, Result, StorageError};
 use crate::exec::{Config, Report, run_sinks};
@@ -458,7 +458,7 @@ impl Group {
         let report = if sinks.is_empty() {
             Report::default()
         } else {
-            run_sinks(&sinks, config)?
+            run_sinks(&sinks, config).map_err(|failed| discard_failed(&prepared, config, failed))?
         };
         config.on_root(|| {
             for write in prepared {

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::marker::PhantomData;
+use std::ops::Range;
 use std::sync::Arc;
 
 use chunkwise_kernels::dtype::Element;
@@ -26,7 +27,7 @@ use super::staging::{Staging, can_stage, staged_overwrite};
 use super::store::Handle;
 use super::store::{IntoStore, Store};
 use crate::array::Array;
-use crate::chunks::ChunkGrid;
+use crate::chunks::{ChunkGrid, box_indices};
 use crate::error::{BuildError, Error, Result, StorageError};
 use crate::exec::run_sinks;
 use crate::exec::{Config, Report};
@@ -44,7 +45,9 @@ pub enum WriteMode {
     /// Replace it.
     Overwrite,
     /// Continue a killed write of the same array: chunks already stored are skipped (and not
-    /// computed); the result is identical to an uninterrupted run.
+    /// computed); the result is identical to an uninterrupted run. A write in this mode that
+    /// fails keeps the chunks it stored (the other modes erase the array they started), so
+    /// that running it again continues it.
     Resume,
 }
 
@@ -420,9 +423,73 @@ pub(crate) struct PreparedWrite {
     staging: Option<Staging>,
     store: Store,
     pub(crate) node_path: String,
+    /// The array the chunks go to, where a failed run erases it: a new array, or one whose
+    /// old version was erased first (not a resumed write, which keeps what it wrote to be
+    /// resumed again, nor a staged overwrite, whose staging goes with it).
+    discarded_on_failure: Option<Handle>,
+}
+
+/// The error of a write whose run `failed`, once the arrays in `prepared` that it had
+/// started were erased (by the root rank): a failed write leaves no partial array for a
+/// reader to take for a whole one. If erasing fails too, the error says what is left.
+pub(crate) fn discard_failed(prepared: &[PreparedWrite], config: &Config, failed: Error) -> Error {
+    let discarded = config.on_root(|| {
+        for write in prepared {
+            write.discard()?;
+        }
+        Ok(String::new())
+    });
+    match discarded {
+        Ok(_) => failed,
+        Err(e) => Error::Storage(StorageError::Storage {
+            path: prepared
+                .iter()
+                .map(|p| format!("{}{}", p.store.describe(), p.node_path))
+                .collect::<Vec<_>>()
+                .join(", "),
+            message: format!(
+                "{failed}; erasing the part written failed too ({e}): erase the array, or \
+                 write it again with WriteMode::Resume"
+            ),
+        }),
+    }
 }
 
 impl PreparedWrite {
+    /// Erases what the write stored of its array, if a failed run erases it: the chunks,
+    /// then the metadata. Only the array's own keys go (the chunk keys of its grid among
+    /// those listed), so nothing else under its path is touched.
+    fn discard(&self) -> Result<()> {
+        let Some(array) = &self.discarded_on_failure else {
+            return Ok(());
+        };
+        let failed = |e| self.store.error(&self.node_path, e);
+        let listed: Option<HashSet<String>> = match self.store.lists() {
+            true => Some(
+                keys_under(&self.store, array.path().as_str())?
+                    .into_iter()
+                    .collect(),
+            ),
+            false => None,
+        };
+        let grid: Vec<Range<usize>> = array
+            .chunk_grid_shape()
+            .iter()
+            .map(|&n| 0..n as usize)
+            .collect();
+        for indices in box_indices(&grid) {
+            let indices: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
+            let key = array.chunk_key(&indices);
+            if listed
+                .as_ref()
+                .is_none_or(|keys| keys.contains(key.as_str()))
+            {
+                array.erase_chunk(&indices).map_err(failed)?;
+            }
+        }
+        array.erase_metadata().map_err(failed)
+    }
+
     /// Publishes the array once its sink has run: an overwrite's staged array replaces the
     /// old one.
     pub(crate) fn publish(self) -> Result<()> {
@@ -683,13 +750,16 @@ impl WritePlan {
         let input = rechunk(&input, grid.clone());
         let origin = vec![0; shape.len()];
         // Chunks a task updates in part are read back through the decode guard.
-        let array = Arc::new(guarded_for_writes(&array, &store)?);
-        let sink = sink_node(input, array, store.clone(), grid, origin, done);
+        let guarded = Arc::new(guarded_for_writes(&array, &store)?);
+        let sink = sink_node(input, guarded, store.clone(), grid, origin, done);
+        let discarded_on_failure =
+            (mode != WriteMode::Resume && staging.is_none()).then_some(array);
         Ok(PreparedWrite {
             sink,
             staging,
             store,
             node_path,
+            discarded_on_failure,
         })
     }
 }
@@ -700,7 +770,9 @@ impl<T: Element> Array<T> {
     /// tile: each storage chunk (or shard) is written by exactly one task as soon as its data
     /// exists, then freed. Tiles are rechunked to the storage chunks first where they differ.
     /// Every chunk is written to a temporary key and renamed, so a killed run leaves each
-    /// chunk old or new; [`WriteMode::Resume`] continues such a run.
+    /// chunk old or new; [`WriteMode::Resume`] continues such a run. A run that fails (an
+    /// error, or a panic in a task) erases what it stored of the new array, so that no
+    /// reader takes a part for the whole; in `Resume` mode it keeps it, to be resumed.
     ///
     /// Groups above `path` that do not exist yet are created (without attributes, in the
     /// array's Zarr version), so the store is a valid hierarchy that zarr-python and xarray
@@ -726,7 +798,8 @@ pub(crate) fn write_new(
     // A name the user gives: not a reserved one (chunkwise's own writes use some).
     new_node_path(path)?;
     let prepared = plan_write(input, &store, path, options).and_then(|p| p.prepare(config))?;
-    let report = run_sinks(std::slice::from_ref(&prepared.sink), config)?;
+    let report = run_sinks(std::slice::from_ref(&prepared.sink), config)
+        .map_err(|failed| discard_failed(std::slice::from_ref(&prepared), config, failed))?;
     let node_path = prepared.node_path.clone();
     config.on_root(|| {
         prepared.publish()?;
