@@ -57,8 +57,9 @@ impl Output {
             options = options.compression(compression);
         }
         options.attributes.extend(kept_attributes(input)?);
+        // The newest line first, as CDO and NCO write it.
         let history = match input.attributes().get("history").and_then(Json::as_str) {
-            Some(before) => format!("{before}\n{}", self.history),
+            Some(before) => format!("{}\n{before}", self.history),
             None => self.history.clone(),
         };
         Ok(options.attribute("history", history))
@@ -92,7 +93,7 @@ impl Output {
             .chunks(chunks);
         options
             .attributes
-            .retain(|key, _| !PACKING.contains(&key.as_str()));
+            .retain(|key, _| !PACKING.contains(&key.as_str()) && !RANGES.contains(&key.as_str()));
         Ok(options)
     }
 }
@@ -115,6 +116,11 @@ const PACKING: [&str; 5] = [
     "missing_value",
     "_Unsigned",
 ];
+
+/// The attributes that bound the input's values (in its packed units, where it is
+/// packed): a statistic or an anomaly of them has other bounds, and a reader that masks
+/// values outside them (CDO, netCDF) would mask good ones, so decoded values drop them.
+const RANGES: [&str; 4] = ["valid_min", "valid_max", "valid_range", "actual_range"];
 
 /// The input's dimension names, with `axis<k>` for unnamed ones.
 fn dims(input: &AnyArray) -> Vec<String> {
@@ -335,6 +341,16 @@ impl<'a> Written<'a> {
             });
         }
         let dims = options.dimension_names.clone().unwrap_or_default();
+        // xarray takes an array named as one of its dimensions for that dimension's
+        // coordinate (unless it is 1-D): its values would label the others.
+        if dims.iter().any(|d| d == name) && dims != [name] {
+            return Err(format!(
+                "the output '{name}' would be named as one of its dimensions ({}), which \
+                 xarray takes for that dimension's coordinate: name it otherwise",
+                dims.join(", ")
+            )
+            .into());
+        }
         // A new group takes the version of the group it goes in, whose readers would not
         // list it otherwise (`convert` refuses an explicit other version).
         let version = enclosing_version(store, parent).unwrap_or(options.version);
@@ -861,6 +877,7 @@ pub(crate) fn convert(
         }
         options = options.version(v);
     }
+    let mut options = in_output_version(options, output);
     if let Some(chunks) = &format.chunks {
         options = options.chunks(chunks);
         // New chunks are stored unsharded unless shards are asked for.
@@ -889,12 +906,22 @@ pub(crate) fn convert(
             false => Some(shards),
         };
     }
-    if options.version == ZarrVersion::V2 {
-        // Zarr v2 has no sharding: the input's shards are not kept.
-        options.shards = None;
-    }
     let written = Written::new(input, output, how);
     written.store(Values::Stored(Box::new(x)), options, None)
+}
+
+/// `options` in the Zarr version of the group the output goes in, if it goes in one (its
+/// readers would not list an array of the other), else in their own. Zarr v2 has no
+/// sharding: a v2 output keeps no shards of its input.
+fn in_output_version(mut options: WriteOptions, output: &Location) -> WriteOptions {
+    let (parent, _) = split_node(&output.path);
+    if let Some(version) = enclosing_version(&output.store, parent) {
+        options = options.version(version);
+    }
+    if options.version == ZarrVersion::V2 {
+        options.shards = None;
+    }
+    options
 }
 
 /// The elements `start:stop:step` of dimension `dim` of `input`, as NumPy takes them.
@@ -911,7 +938,7 @@ pub(crate) fn slice(
     let mut info = vec![SliceInfoElem::from(..); x.shape().len()];
     info[axis] = range;
     let sliced = x.slice(&info)?;
-    let options = how.rewrite_options(&x)?;
+    let options = in_output_version(how.rewrite_options(&x)?, output);
     let names = dims(&x);
     let written = Written::new(input, output, how);
     written.store(

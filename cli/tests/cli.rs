@@ -610,6 +610,7 @@ fn reduce_and_anomaly_unpack_cf_packed_input_and_skip_missing_values() {
         .fill_value(fill)
         .attribute("scale_factor", scale)
         .attribute("add_offset", offset)
+        .attribute("valid_range", serde_json::json!([-9000, 9000]))
         .attribute("units", "K");
     chunkwise::from_ndarray(&packed.clone().into_dyn(), [5, 3, 4])
         .unwrap()
@@ -657,11 +658,16 @@ fn reduce_and_anomaly_unpack_cf_packed_input_and_skip_missing_values() {
     assert_close(&filled(found), &filled(anomaly.into_dyn()));
     let written = zarr::open(&out, "mean").unwrap();
     assert_eq!(written.attributes()["units"], "K");
-    for packing in ["scale_factor", "add_offset"] {
-        assert!(
-            written.attributes().get(packing).is_none(),
-            "{packing} kept"
-        );
+    // The bounds of packed values bound no mean (nor an anomaly, negative where they
+    // were positive).
+    for packing in ["scale_factor", "add_offset", "valid_range"] {
+        for name in ["mean", "anomaly"] {
+            let written = zarr::open(&out, name).unwrap();
+            assert!(
+                written.attributes().get(packing).is_none(),
+                "{packing} kept in {name}"
+            );
+        }
     }
     // Missing is NaN now (xarray's base64 of NaN in v3), not the packed fill value.
     assert_eq!(written.attributes()["_FillValue"], "AAAAAAAA+H8=");
@@ -863,6 +869,49 @@ fn new_groups_take_the_version_of_the_group_they_go_in() {
         "is a Zarr V3 group: a V2 array cannot go in it",
     );
     assert!(!store.join("other").exists());
+    // A sharded v3 array converted or sliced into the v2 group loses its shards (v2 has
+    // none), and a v2 one into a v3 group takes the shards asked for.
+    let sharded = dir.0.join("sharded.zarr/tas");
+    ok(&[
+        "convert",
+        "--shards",
+        "2,1,1",
+        tas.to_str().unwrap(),
+        sharded.to_str().unwrap(),
+    ]);
+    let v2_group = dir.0.join("v2.zarr");
+    for (command, name) in [("convert", "c"), ("slice", "sub/s")] {
+        let into_v2 = v2_group.join(name);
+        let mut args = vec![
+            command,
+            sharded.to_str().unwrap(),
+            into_v2.to_str().unwrap(),
+        ];
+        if command == "slice" {
+            args.splice(1..1, ["--dim", "time", "--stop", "20"]);
+        }
+        ok(&args);
+        let written = zarr::open(&v2_group, name).unwrap();
+        assert_eq!(written.format().version, zarr::ZarrVersion::V2, "{command}");
+        assert_eq!(written.format().shards, None, "{command}");
+        let expected = match command {
+            "slice" => dense.slice(s![..20, .., ..]).to_owned().into_dyn(),
+            _ => dense.clone().into_dyn(),
+        };
+        assert_close(&read(&v2_group, name), &expected);
+    }
+    let into_v3 = store.join("resharded");
+    ok(&[
+        "convert",
+        "--shards",
+        "2,1,1",
+        v2.to_str().unwrap(),
+        into_v3.to_str().unwrap(),
+    ]);
+    let written = zarr::open(&store, "resharded").unwrap();
+    assert_eq!(written.format().version, zarr::ZarrVersion::V3);
+    assert!(written.format().shards.is_some());
+    assert_close(&read(&store, "resharded"), &dense.clone().into_dyn());
 }
 
 /// Rewrites keep what the input's values mean and how they are stored: the fill value
@@ -1466,5 +1515,106 @@ fn attributes_are_carried_as_zarr_python_stored_them() {
             "NoneType None 1180591620717411303424 K"
         ],
         "{printed}"
+    );
+}
+
+/// A run that fails part way (here on a corrupt chunk) exits with a failing status and
+/// leaves no output for xarray to take for a whole one: neither the array nor its
+/// coordinates; the same command then writes it once the input is mended.
+#[test]
+fn a_failed_run_leaves_no_output() {
+    let dir = Scratch::new("failed-run");
+    let (dense, _) = gridded_input(&dir.0.join("in.zarr"));
+    let tas = dir.0.join("in.zarr/tas");
+    let chunk = tas.join("c/1/0");
+    let good = std::fs::read(&chunk).unwrap();
+    std::fs::write(&chunk, b"not a chunk").unwrap();
+    let out = dir.0.join("out.zarr/a");
+    let (tas, out) = (tas.to_str().unwrap(), out.to_str().unwrap());
+    // One thread: the first tile is written before the corrupt one is read.
+    let args = ["anomaly", "--threads", "1", "--dim", "lat", tas, out];
+    refused(&args, "corrupt chunk");
+    let group = zarr::open_group(dir.0.join("out.zarr"), "/").unwrap();
+    assert!(group.arrays().is_empty(), "left: {:?}", group.arrays());
+    std::fs::write(&chunk, good).unwrap();
+    ok(&args);
+    let mean = dense.mean_axis(Axis(1)).unwrap().insert_axis(Axis(1));
+    assert_close(
+        &read(&dir.0.join("out.zarr"), "a"),
+        &(&dense - &mean).into_dyn(),
+    );
+}
+
+/// An output named as one of its own dimensions is refused (xarray would take its values
+/// for that dimension's labels); a 1-D one over that dimension is that coordinate, sliced.
+/// A step longer than the dimension takes its first element, as NumPy's does. Each new
+/// line of `history` comes first.
+#[test]
+fn outputs_named_as_a_dimension_and_long_steps() {
+    let dir = Scratch::new("dimension-names");
+    let (dense, time) = gridded_input(&dir.0.join("in.zarr"));
+    let store = dir.0.join("in.zarr");
+    let tas = store.join("tas");
+    let tas = tas.to_str().unwrap();
+    let named = dir.0.join("out.zarr/lat");
+    refused(
+        &["anomaly", "--dim", "time", tas, named.to_str().unwrap()],
+        "named as one of its dimensions",
+    );
+    assert!(!dir.0.join("out.zarr/lat").exists());
+    let time_in = store.join("time");
+    let time_out = dir.0.join("out.zarr/time");
+    ok(&[
+        "slice",
+        "--dim",
+        "time",
+        "--start",
+        "2",
+        time_in.to_str().unwrap(),
+        time_out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        read(&dir.0.join("out.zarr"), "time").as_slice().unwrap(),
+        &time[2..]
+    );
+
+    for step in ["9223372036854775807", "-9223372036854775808"] {
+        let out = dir.0.join("steps.zarr/s");
+        let out = out.to_str().unwrap();
+        ok(&[
+            "slice",
+            "--overwrite",
+            "--dim",
+            "time",
+            "--step",
+            step,
+            tas,
+            out,
+        ]);
+        let first = if step.starts_with('-') { 11 } else { 0 };
+        let expected = dense.slice(s![first..first + 1, ..]).to_owned().into_dyn();
+        assert_close(&read(&dir.0.join("steps.zarr"), "s"), &expected);
+    }
+    let once = dir.0.join("steps.zarr/s");
+    let twice = dir.0.join("twice.zarr/t");
+    ok(&[
+        "slice",
+        "--dim",
+        "lat",
+        "--stop",
+        "2",
+        once.to_str().unwrap(),
+        twice.to_str().unwrap(),
+    ]);
+    let history = zarr::open(dir.0.join("twice.zarr"), "t").unwrap();
+    let history = history.attributes()["history"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(lines.len(), 2, "{history}");
+    assert!(
+        lines[0].contains("--dim lat") && lines[1].contains("--dim time"),
+        "{history}"
     );
 }
