@@ -6,7 +6,8 @@ usage: cf_packed.py STORE ZARR_FORMAT
 
 Variables: `t` int16 with scale_factor, add_offset and _FillValue; `n` uint8 with
 scale_factor and missing_value only; `q` float32 with a float _FillValue; `w` float64
-without any packing. Floats are printed exactly (repr round-trips); NaN is "NaN".
+without any packing; `f` int16 that zarr-python wrote with a `_FillValue` attribute beside
+a Zarr v2 `fill_value` of null (xarray masks by the attribute then). Floats are printed exactly (repr round-trips); NaN is "NaN".
 """
 
 import json
@@ -15,6 +16,7 @@ import sys
 
 import numpy as np
 import xarray as xr
+import zarr
 
 
 def value(x):
@@ -42,10 +44,20 @@ def main(store, zarr_format):
         "w": {"_FillValue": None},
     }
     ds.to_zarr(store, mode="w", encoding=encoding, zarr_format=int(zarr_format), consolidated=True)
+    group = zarr.open_group(store, mode="a", zarr_format=int(zarr_format))
+    fill = None if zarr_format == "2" else 0
+    f = group.create_array("f", shape=shape, chunks=(4, 5), dtype="i2", fill_value=fill,
+                           **({"dimension_names": dims} if zarr_format == "3" else {}))
+    f[:] = np.arange(30, dtype="i2").reshape(shape) * 7 - 100
+    f[2, 2] = -9999
+    f.attrs.update({"_FillValue": -9999, "scale_factor": 0.5})
+    if zarr_format == "2":
+        f.attrs["_ARRAY_DIMENSIONS"] = list(dims)
+    zarr.consolidate_metadata(store)
     back = xr.open_zarr(store)
     print(json.dumps({
         name: {"dtype": str(back[name].dtype), "values": [value(v) for v in back[name].values.ravel()]}
-        for name in ["t", "n", "q", "w"]
+        for name in ["t", "n", "q", "w", "f"]
     }))
 
 

@@ -2,8 +2,8 @@
 //! elements equal to the fill value or to a `missing_value` become NaN, and the others are
 //! unpacked as `stored * scale_factor + add_offset`.
 //!
-//! The fill value is the one xarray masks by: the array's `fill_value` in Zarr v2, the
-//! `_FillValue` attribute in v3 (numbers, `"NaN"`-style strings, or floats as base64 of
+//! The fill value is the one xarray masks by: the array's `fill_value` in Zarr v2 (its
+//! `_FillValue` attribute where that is null), the `_FillValue` attribute in v3 (numbers, `"NaN"`-style strings, or floats as base64 of
 //! their little-endian f64 bytes, as xarray writes them). Fill values are compared in the
 //! stored type, as NumPy compares them: rounded to it for floats, by exact value for
 //! integers (a fill value an integer type cannot hold matches nothing). Signed integers

@@ -91,15 +91,18 @@ pub(crate) fn dimension_names(array: &Handle) -> Option<Vec<Option<String>>> {
 }
 
 /// The fill value xarray masks as missing: the `fill_value` of a Zarr v2 array (unless
-/// null), the `_FillValue` attribute of a v3 one.
+/// null: then its `_FillValue` attribute, as for v3), the `_FillValue` attribute of a v3
+/// one.
 pub(crate) fn masked_fill(array: &Handle) -> Option<Json> {
+    let attribute = || array.attributes().get("_FillValue").cloned();
     match array.metadata() {
         zarrs::array::ArrayMetadata::V2(_) => serde_json::to_value(array.metadata())
             .ok()?
             .get("fill_value")
             .filter(|v| !v.is_null())
-            .cloned(),
-        _ => array.attributes().get("_FillValue").cloned(),
+            .cloned()
+            .or_else(attribute),
+        _ => attribute(),
     }
 }
 
