@@ -1618,3 +1618,98 @@ fn outputs_named_as_a_dimension_and_long_steps() {
         "{history}"
     );
 }
+
+/// With no keys anywhere, credentials come from a container's credential endpoint (EKS Pod
+/// Identity: `AWS_CONTAINER_CREDENTIALS_FULL_URI` and its token file), as the AWS tools
+/// find them: here an endpoint on 127.0.0.1 that hands out keys only for the token of the
+/// file (the client cannot write without them), in front of a moto server.
+#[cfg(feature = "object-store")]
+#[test]
+fn credentials_come_from_a_container_endpoint() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let Some(python) = s3_util::with_moto(python()) else {
+        return;
+    };
+    let moto = s3_util::moto(&python, &[]);
+    s3_util::create_bucket(moto.port, "pod");
+    let (id, secret) = (s3_util::KEY.to_string(), s3_util::SECRET.to_string());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}/credentials", listener.local_addr().unwrap());
+    let served = Arc::new(AtomicUsize::new(0));
+    let counted = served.clone();
+    let keys = (id.clone(), secret.clone());
+    std::thread::spawn(move || {
+        let (id, secret) = keys;
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut authorized = false;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                authorized |= line.trim() == "authorization: pod-token";
+                line.clear();
+            }
+            let (status, body) = match authorized {
+                true => (
+                    "200 OK",
+                    format!(
+                        r#"{{"AccessKeyId":"{id}","SecretAccessKey":"{secret}","Token":"session","Expiration":"2099-01-01T00:00:00Z"}}"#
+                    ),
+                ),
+                false => ("403 Forbidden", String::new()),
+            };
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let dir = Scratch::new("pod-identity");
+    let dense = input(&dir.0);
+    std::fs::write(dir.0.join("token"), "pod-token").unwrap();
+    let local = dir.0.join("in.zarr/tas");
+    let out = chunkwise_without_aws()
+        .env("HOME", &dir.0)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", moto.url())
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &endpoint)
+        .env(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            dir.0.join("token"),
+        )
+        .args(["convert", local.to_str().unwrap(), "s3://pod/in.zarr/tas"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(served.load(Ordering::SeqCst) >= 1);
+    // Read back with the keys given outright.
+    let back = dir.0.join("back.zarr");
+    let out = chunkwise_without_aws()
+        .env("HOME", &dir.0)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", moto.url())
+        .env("AWS_ACCESS_KEY_ID", &id)
+        .env("AWS_SECRET_ACCESS_KEY", &secret)
+        .args([
+            "convert",
+            "s3://pod/in.zarr/tas",
+            &format!("{}/tas", back.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_close(&read(&back, "tas"), &dense.mapv(f64::from).into_dyn());
+}

@@ -14,7 +14,7 @@ use zarrs::storage::{
 };
 use zarrs_object_store::AsyncObjectStore;
 use zarrs_object_store::object_store::ObjectStore;
-use zarrs_object_store::object_store::aws::AmazonS3Builder;
+use zarrs_object_store::object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use zarrs_object_store::object_store::http::HttpBuilder;
 use zarrs_object_store::object_store::path::Path;
 use zarrs_object_store::object_store::prefix::PrefixStore;
@@ -71,6 +71,34 @@ impl AsyncToSyncBlockOn for IoBlockOn {
     }
 }
 
+/// The environment variables of the credential sources that the AWS tools find by
+/// themselves where no keys are given: a web identity (EKS's service accounts), a
+/// container's credentials (ECS tasks, EKS Pod Identity). Without them, the client asks
+/// the instance metadata service.
+const AMBIENT_CREDENTIAL_VARS: [&str; 7] = [
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+];
+
+/// `builder` with the credential sources of [`AMBIENT_CREDENTIAL_VARS`] that the
+/// environment sets.
+fn with_ambient_credentials(mut builder: AmazonS3Builder) -> AmazonS3Builder {
+    for name in AMBIENT_CREDENTIAL_VARS {
+        if let (Ok(value), Ok(key)) = (
+            std::env::var(name),
+            name.to_ascii_lowercase().parse::<AmazonS3ConfigKey>(),
+        ) {
+            builder = builder.with_config(key, value);
+        }
+    }
+    builder
+}
+
 /// The client `url` names, configured by `options`, below the URL's path.
 fn client(url: &StoreUrl, options: &RemoteOptions) -> Result<Arc<dyn ObjectStore>> {
     let retry = RetryConfig {
@@ -110,6 +138,9 @@ fn client(url: &StoreUrl, options: &RemoteOptions) -> Result<Arc<dyn ObjectStore
             }
             if let Some(token) = &options.session_token {
                 builder = builder.with_token(token);
+            }
+            if options.access_key_id.is_none() && !options.anonymous {
+                builder = with_ambient_credentials(builder);
             }
             Arc::new(builder.build().map_err(bad)?)
         }

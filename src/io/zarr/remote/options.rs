@@ -55,8 +55,11 @@ impl Retries {
 
 /// How [`Store::from_url_with`](super::super::Store::from_url_with) reaches object
 /// storage. [`RemoteOptions::from_env`] reads what the AWS command-line tools read;
-/// [`RemoteOptions::default`] sets nothing (credentials then come from the client's own
-/// sources: web identity, container or instance metadata).
+/// [`RemoteOptions::default`] sets nothing (credentials then come from the sources the AWS
+/// tools find by themselves: a web identity token (`AWS_WEB_IDENTITY_TOKEN_FILE` and
+/// `AWS_ROLE_ARN`, EKS), a container's credentials (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`
+/// on ECS, `AWS_CONTAINER_CREDENTIALS_FULL_URI` with its token file for EKS Pod Identity),
+/// else the instance metadata service).
 ///
 /// ```
 /// use chunkwise::io::zarr::{RemoteOptions, Retries};
