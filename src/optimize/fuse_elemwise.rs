@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::Pass;
-use super::fusion::{crowded_generators, fuse_nodes, fuse_program};
+use super::fusion::{fuse_nodes, fuse_program};
 use crate::error::Result;
 use crate::graph::{Elemwise, Node, NodeKind};
 
@@ -18,12 +18,11 @@ impl Pass for FuseElemwise {
     /// Fuses each elementwise node's fusable inputs into it, and records on it why the
     /// others were refused; reports a change only where something was fused.
     fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
-        let crowded = crowded_generators(roots);
-        Ok(fuse_nodes(roots, &|kind| {
+        Ok(fuse_nodes(roots, &|kind, crowded| {
             let NodeKind::Elemwise(e) = kind else {
                 return None;
             };
-            let fusion = fuse_program(&e.inputs, &e.program, &crowded);
+            let fusion = fuse_program(&e.inputs, &e.program, crowded);
             let kind = NodeKind::Elemwise(Elemwise {
                 inputs: fusion.inputs,
                 program: fusion.program,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::Pass;
-use super::fusion::{crowded_generators, fuse_nodes, fuse_program};
+use super::fusion::{fuse_nodes, fuse_program};
 use crate::error::Result;
 use crate::graph::{Node, NodeKind, Reduce};
 
@@ -18,12 +18,11 @@ impl Pass for FuseIntoReduce {
     /// Fuses each reduction's fusable inputs into its prelude, and records on it why the
     /// others were refused; reports a change only where something was fused.
     fn run(&self, roots: &[Arc<Node>]) -> Result<(Vec<Arc<Node>>, bool)> {
-        let crowded = crowded_generators(roots);
-        Ok(fuse_nodes(roots, &|kind| {
+        Ok(fuse_nodes(roots, &|kind, crowded| {
             let NodeKind::Reduce(r) = kind else {
                 return None;
             };
-            let fusion = fuse_program(&r.inputs, &r.program, &crowded);
+            let fusion = fuse_program(&r.inputs, &r.program, crowded);
             let kind = NodeKind::Reduce(Reduce {
                 inputs: fusion.inputs,
                 program: fusion.program,

@@ -2,7 +2,7 @@
 //! a program while recording why the others were refused.
 
 use chunkwise_kernels::strip::{Program, Step, StripOp, ValueRef};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -68,10 +68,31 @@ fn makes_values_from_positions(node: &Node) -> bool {
     }
 }
 
-/// The generators of the graph of `roots` that are read through more than
-/// [`MOST_TRANSLATED_READS`] distinct views other than the identity (by any nodes: the
-/// five slices of a stencil are five nodes before fusion joins them).
+/// Whether `node` makes values from element positions once fusion has inlined into it the
+/// generators it reads element for element or through translations (`uniform * 2`), as
+/// known for the nodes in `memo`.
+fn will_make_values_from_positions(node: &Node, memo: &mut HashMap<NodeId, bool>) -> bool {
+    if let Some(&known) = memo.get(&node.id) {
+        return known;
+    }
+    let makes = makes_values_from_positions(node)
+        || match &node.kind {
+            NodeKind::Elemwise(e) => e.inputs.iter().any(|i| {
+                let inlined = i.view.is_identity(&i.node.shape()) || i.view.is_translation();
+                inlined && will_make_values_from_positions(&i.node, memo)
+            }),
+            _ => false,
+        };
+    memo.insert(node.id, makes);
+    makes
+}
+
+/// The nodes of the graph of `roots` that make values from positions (or will, once
+/// fused: see [`will_make_values_from_positions`]) and are read through more than
+/// [`MOST_TRANSLATED_READS`] distinct views other than the identity (by any nodes: the five
+/// slices of a stencil are five nodes before fusion joins them).
 pub(crate) fn crowded_generators(roots: &[Arc<Node>]) -> HashSet<NodeId> {
+    let mut generates = HashMap::new();
     let mut views: HashSet<(NodeId, View)> = HashSet::new();
     let mut seen = HashSet::new();
     let mut stack: Vec<&Arc<Node>> = roots.iter().collect();
@@ -85,8 +106,8 @@ pub(crate) fn crowded_generators(roots: &[Arc<Node>]) -> HashSet<NodeId> {
             _ => &[],
         };
         for input in inputs {
-            if makes_values_from_positions(&input.node)
-                && !input.view.is_identity(&input.node.shape())
+            if !input.view.is_identity(&input.node.shape())
+                && will_make_values_from_positions(&input.node, &mut generates)
             {
                 views.insert((input.node.id, input.view.clone()));
             }
@@ -120,22 +141,32 @@ pub(crate) struct Fusion {
 /// notes, and the new kind (`None` for kinds a pass leaves alone).
 pub(crate) type FusedKind = Option<(bool, Vec<Note>, NodeKind)>;
 
-/// The rewrite both fusion passes make: `fuse(kind)` gives, for the nodes a pass fuses
-/// into, whether it fused any input, the refusal notes and the rebuilt kind. A node is
-/// replaced where it fused something or its notes changed; the result says whether
+/// The rewrite both fusion passes make: `fuse(kind, crowded)` gives, for the nodes a pass
+/// fuses into, whether it fused any input, the refusal notes and the rebuilt kind, knowing
+/// the [`crowded_generators`] of the graph (those rewritten so far by their new ids). A
+/// node is replaced where it fused something or its notes changed; the result says whether
 /// anything was fused.
 pub(crate) fn fuse_nodes(
     roots: &[Arc<Node>],
-    fuse: &dyn Fn(&NodeKind) -> FusedKind,
+    fuse: &dyn Fn(&NodeKind, &HashSet<NodeId>) -> FusedKind,
 ) -> (Vec<Arc<Node>>, bool) {
     let fused_any = Cell::new(false);
-    let (out, _) = super::rewrite(roots, &|node| {
-        let (fused, notes, kind) = fuse(&node.kind)?;
-        if !fused && notes == node.notes {
-            return None;
+    let crowded = RefCell::new(crowded_generators(roots));
+    let (out, _) = super::rewrite_from(roots, &|original, node| {
+        let replaced = fuse(&node.kind, &crowded.borrow()).and_then(|(fused, notes, kind)| {
+            if !fused && notes == node.notes {
+                return None;
+            }
+            fused_any.set(fused_any.get() || fused);
+            Some(Node::with_notes(kind, node.grid.clone(), node.dtype, notes))
+        });
+        // A crowded node rewritten (a generator's consumer that fused it) stays crowded.
+        if crowded.borrow().contains(&original.id) {
+            let mut crowded = crowded.borrow_mut();
+            crowded.insert(node.id);
+            crowded.extend(replaced.as_ref().map(|r| r.id));
         }
-        fused_any.set(fused_any.get() || fused);
-        Some(Node::with_notes(kind, node.grid.clone(), node.dtype, notes))
+        replaced
     });
     (out, fused_any.get())
 }

@@ -109,11 +109,16 @@ pub(crate) fn rewrite(
     roots: &[Arc<Node>],
     f: &dyn Fn(&Arc<Node>) -> Option<Arc<Node>>,
 ) -> (Vec<Arc<Node>>, bool) {
-    fn visit(
-        node: &Arc<Node>,
-        f: &dyn Fn(&Arc<Node>) -> Option<Arc<Node>>,
-        memo: &mut HashMap<NodeId, Arc<Node>>,
-    ) -> Arc<Node> {
+    rewrite_from(roots, &|_, rebuilt| f(rebuilt))
+}
+
+/// A node's replacement, if any, from the node as it was and as rebuilt on rewritten inputs.
+pub(crate) type RewriteFn<'a> = dyn Fn(&Arc<Node>, &Arc<Node>) -> Option<Arc<Node>> + 'a;
+
+/// [`rewrite`], with `f` seeing the node as it was too (`f(original, rebuilt)`): for a pass
+/// that keeps what it knew about the original nodes for their rewrites.
+pub(crate) fn rewrite_from(roots: &[Arc<Node>], f: &RewriteFn<'_>) -> (Vec<Arc<Node>>, bool) {
+    fn visit(node: &Arc<Node>, f: &RewriteFn, memo: &mut HashMap<NodeId, Arc<Node>>) -> Arc<Node> {
         if let Some(done) = memo.get(&node.id) {
             return done.clone();
         }
@@ -132,7 +137,7 @@ pub(crate) fn rewrite(
         } else {
             node.with_inputs(new_inputs)
         };
-        let result = f(&rebuilt).unwrap_or(rebuilt);
+        let result = f(node, &rebuilt).unwrap_or(rebuilt);
         memo.insert(node.id, result.clone());
         result
     }
