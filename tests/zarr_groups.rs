@@ -1730,3 +1730,77 @@ fn a_failed_group_write_leaves_no_partial_arrays() {
         }
     }
 }
+
+/// Writes that fail before or while they run leave no array, nor a listing of one:
+/// - a group's write whose second array cannot be prepared (its metadata write fails)
+///   erases the first, which was prepared;
+/// - an overwrite that cannot be staged (a store given to `Store::from_storage` erases the
+///   old array first) and then fails leaves the group's consolidated metadata without it,
+///   so a reader that lists the group from there (xarray) finds no array of fill values.
+#[test]
+fn failed_writes_leave_no_array_and_no_listing_of_one() {
+    for version in VERSIONS {
+        let d = TempDir::new("groups-failed-prepare");
+        let options = GroupOptions::default().version(version);
+        let x = from_ndarray(&grid(|i| i as f64), [2, 2]).unwrap();
+        let failing = FailingShapeWrites::over(d.path());
+        let group =
+            zarr::create_group(Store::from_storage(failing.clone()), "g", &options).unwrap();
+        failing.arm(1, 1);
+        let both = Dataset::new()
+            .array("a", &x, WriteOptions::default())
+            .array("b", &x, WriteOptions::default());
+        let failed = group.store(&both).unwrap_err().to_string();
+        failing.arm(0, 0);
+        assert!(failed.contains("injected failure"), "{version:?}: {failed}");
+        for name in ["a", "b"] {
+            assert!(
+                zarr::open(d.path(), &format!("g/{name}")).is_err(),
+                "{version:?}"
+            );
+        }
+        assert!(files_under(&d.join("g/a")).is_empty(), "{version:?}");
+
+        let kept = Dataset::new()
+            .array("a", &x, WriteOptions::default())
+            .array("keep", &x, WriteOptions::default());
+        zarr::open_group(d.path(), "g")
+            .unwrap()
+            .store(&kept)
+            .unwrap();
+        let unstaged = Store::from_storage(Arc::new(FilesystemStore::new(d.path()).unwrap()));
+        let crashing = chunkwise::from_fn(&[3, 4], [2, 2], |block, ranges| {
+            assert!(block != [1, 1], "simulated failure in block {block:?}");
+            ArrayD::from_elem(IxDyn(&[ranges[0].len(), ranges[1].len()]), 2.0f64)
+        })
+        .unwrap();
+        let overwrite = WriteOptions::default()
+            .version(version)
+            .mode(WriteMode::Overwrite)
+            .config(chunkwise::Config::default().threads(1));
+        crashing.to_zarr(&unstaged, "g/a", &overwrite).unwrap_err();
+        assert!(zarr::open(d.path(), "g/a").is_err(), "{version:?}");
+        let listed = zarr::open_group(unstaged, "g").unwrap();
+        assert_eq!(listed.arrays(), ["keep"], "{version:?}");
+        let (file, listing) = match version {
+            ZarrVersion::V2 => ("g/.zmetadata", "/metadata"),
+            _ => ("g/zarr.json", "/consolidated_metadata/metadata"),
+        };
+        let consolidated: Json =
+            serde_json::from_slice(&std::fs::read(d.join(file)).unwrap()).unwrap();
+        let keys: Vec<&String> = consolidated
+            .pointer(listing)
+            .and_then(Json::as_object)
+            .unwrap_or_else(|| panic!("{version:?}: no consolidated metadata in {file}"))
+            .keys()
+            .collect();
+        assert!(
+            keys.iter().any(|k| k.starts_with("keep")),
+            "{version:?}: {keys:?}"
+        );
+        assert!(
+            !keys.iter().any(|k| k.starts_with("a")),
+            "{version:?}: {keys:?}"
+        );
+    }
+}

@@ -900,7 +900,7 @@ pub(crate) fn convert(
             true => None,
             false if options.version == ZarrVersion::V2 => {
                 return Err("Zarr v2 has no sharding: --shards needs a v3 output \
-                            (--zarr-version 3)"
+                            (--zarr-version 3, outside a v2 group)"
                     .into());
             }
             false => Some(shards),

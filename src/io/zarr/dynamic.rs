@@ -27,8 +27,8 @@ pub struct AnyArray {
     node: Arc<Node>,
     dimension_names: Option<Vec<Option<String>>>,
     attributes: Map<String, Json>,
-    /// The fill value xarray masks as missing: the `fill_value` in Zarr v2, the
-    /// `_FillValue` attribute in v3.
+    /// The fill value xarray masks as missing: the `fill_value` in Zarr v2 (its
+    /// `_FillValue` attribute where that is null), the `_FillValue` attribute in v3.
     cf_fill: Option<Json>,
     format: StoredFormat,
     /// Where the array is stored: its store and node path.

@@ -450,10 +450,14 @@ impl Group {
                 .collect::<Result<Vec<_>>>()
                 .and_then(|plans| refuse_reading_targets(&plans).map(|()| plans))
         }))?;
-        let prepared = plans
-            .into_iter()
-            .map(|plan| plan.prepare(config))
-            .collect::<Result<Vec<_>>>()?;
+        let mut prepared = Vec::with_capacity(plans.len());
+        for plan in plans {
+            // A later array that cannot be prepared erases those prepared before it.
+            match plan.prepare(config) {
+                Ok(write) => prepared.push(write),
+                Err(failed) => return Err(discard_failed(&prepared, config, failed)),
+            }
+        }
         let sinks: Vec<_> = prepared.iter().map(|p| p.sink.clone()).collect();
         let report = if sinks.is_empty() {
             Report::default()

@@ -430,12 +430,19 @@ pub(crate) struct PreparedWrite {
 }
 
 /// The error of a write whose run `failed`, once the arrays in `prepared` that it had
-/// started were erased (by the root rank): a failed write leaves no partial array for a
-/// reader to take for a whole one. If erasing fails too, the error says what is left.
+/// started were erased (by the root rank) and the consolidated metadata above them
+/// refreshed: a failed write leaves no partial array for a reader to take for a whole one,
+/// nor a listing of one it erased. If that fails too, the error says what is left.
 pub(crate) fn discard_failed(prepared: &[PreparedWrite], config: &Config, failed: Error) -> Error {
     let discarded = config.on_root(|| {
-        for write in prepared {
+        let mut refreshed: Vec<&str> = Vec::new();
+        for write in prepared.iter().filter(|w| w.discarded_on_failure.is_some()) {
             write.discard()?;
+            let parent = write.node_path.rsplit_once('/').map_or("", |(p, _)| p);
+            if !refreshed.contains(&parent) {
+                refresh_consolidated(&write.store, &write.node_path)?;
+                refreshed.push(parent);
+            }
         }
         Ok(String::new())
     });
@@ -455,35 +462,53 @@ pub(crate) fn discard_failed(prepared: &[PreparedWrite], config: &Config, failed
     }
 }
 
+/// The indices of the chunk whose key is `key`, if it is a chunk key of `array`: the
+/// numbers in the key below the array's node, taken as indices, give the key back.
+fn chunk_indices_of(array: &Handle, prefix: &str, key: &str) -> Option<Vec<u64>> {
+    let below = key.strip_prefix(prefix)?;
+    let numbers: Vec<u64> = below
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()
+        .ok()?;
+    let indices = match array.chunk_grid_shape().len() {
+        0 => Vec::new(),
+        n if n == numbers.len() => numbers,
+        _ => return None,
+    };
+    let within = indices
+        .iter()
+        .zip(array.chunk_grid_shape())
+        .all(|(i, n)| i < n);
+    (within && array.chunk_key(&indices).as_str() == key).then_some(indices)
+}
+
 impl PreparedWrite {
     /// Erases what the write stored of its array, if a failed run erases it: the chunks,
-    /// then the metadata. Only the array's own keys go (the chunk keys of its grid among
-    /// those listed), so nothing else under its path is touched.
+    /// then the metadata. Only the array's own keys go (those listed under its node that
+    /// are chunk keys of its grid; where the store does not list, every chunk key of the
+    /// grid), so nothing else under its path is touched.
     fn discard(&self) -> Result<()> {
         let Some(array) = &self.discarded_on_failure else {
             return Ok(());
         };
         let failed = |e| self.store.error(&self.node_path, e);
-        let listed: Option<HashSet<String>> = match self.store.lists() {
-            true => Some(
-                keys_under(&self.store, array.path().as_str())?
-                    .into_iter()
-                    .collect(),
-            ),
-            false => None,
-        };
-        let grid: Vec<Range<usize>> = array
-            .chunk_grid_shape()
-            .iter()
-            .map(|&n| 0..n as usize)
-            .collect();
-        for indices in box_indices(&grid) {
-            let indices: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
-            let key = array.chunk_key(&indices);
-            if listed
-                .as_ref()
-                .is_none_or(|keys| keys.contains(key.as_str()))
-            {
+        if self.store.lists() {
+            let prefix = node_prefix(&self.store, array.path().as_str())?;
+            for key in keys_under(&self.store, array.path().as_str())? {
+                if let Some(indices) = chunk_indices_of(array, prefix.as_str(), &key) {
+                    array.erase_chunk(&indices).map_err(failed)?;
+                }
+            }
+        } else {
+            let grid: Vec<Range<usize>> = array
+                .chunk_grid_shape()
+                .iter()
+                .map(|&n| 0..n as usize)
+                .collect();
+            for indices in box_indices(&grid) {
+                let indices: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
                 array.erase_chunk(&indices).map_err(failed)?;
             }
         }
@@ -684,7 +709,37 @@ impl WritePlan {
             staging = staged;
             Ok(target)
         })?;
-        plan.attach(&target, staging)
+        // Metadata stored for a new array (not a staged one: its staging goes with it) is
+        // erased if the write cannot start after all.
+        let stored_new = staging.is_none() && !(plan.exists && plan.mode == WriteMode::Resume);
+        let store = plan.store.clone();
+        config
+            .agree(plan.attach(&target, staging))
+            .map_err(|failed| {
+                if !stored_new {
+                    return failed;
+                }
+                let erased = config.on_root(|| {
+                    let prefix = node_prefix(&store, &target)?;
+                    for name in ["zarr.json", ".zarray", ".zattrs"] {
+                        let key =
+                            zarrs::storage::StoreKey::new(format!("{}{name}", prefix.as_str()))
+                                .map_err(|e| store.error(&target, e))?;
+                        store
+                            .storage
+                            .erase(&key)
+                            .map_err(|e| store.error(&target, e))?;
+                    }
+                    Ok(String::new())
+                });
+                match erased {
+                    Ok(_) => failed,
+                    Err(e) => store.error(
+                        &target,
+                        format!("{failed}; erasing the array's metadata failed too ({e})"),
+                    ),
+                }
+            })
     }
 
     /// Stores what comes before the chunks: the groups above the array, and its metadata
