@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 /// The settings of one profile, merged from both files: keys as written
 /// (`aws_access_key_id`, `region`, `endpoint_url`, ...), and the keys of a nested section
-/// under its name (`s3.endpoint_url` from `s3 =` followed by indented lines).
+/// under its name (`s3.endpoint_url` from `s3 =` followed by indented lines, in the
+/// profile or in the `[services NAME]` section its `services = NAME` names).
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Profile {
     settings: HashMap<String, String>,
@@ -17,8 +18,11 @@ impl Profile {
     /// The profile the environment names (`AWS_PROFILE`, else `default`), read from the
     /// files it names (`AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE`, else
     /// `credentials` and `config` in `$HOME/.aws`). A setting in the credentials file wins
-    /// over the same setting in the config file. Files that are missing or unreadable give
-    /// nothing.
+    /// over the same setting in the config file, and credentials come as a whole from one
+    /// file (a key id in the credentials file takes no session token from the config
+    /// file). The services section the profile names gives its service endpoints (`s3 =`
+    /// then `endpoint_url = ...`), as the AWS SDKs read them. Files that are missing or
+    /// unreadable give nothing.
     pub(crate) fn load(
         var: &impl Fn(&str) -> Option<String>,
         read: &impl Fn(&Path) -> Option<String>,
@@ -39,11 +43,22 @@ impl Profile {
         };
         if let Some(text) = file("AWS_CONFIG_FILE", "config").and_then(|p| read(&p)) {
             profile.settings.extend(section(&text, &config_section));
+            if let Some(services) = profile.settings.get("services").cloned() {
+                for (key, value) in section(&text, &format!("services {services}")) {
+                    profile.settings.entry(key).or_insert(value);
+                }
+            }
         }
         if let Some(text) =
             file("AWS_SHARED_CREDENTIALS_FILE", "credentials").and_then(|p| read(&p))
         {
-            profile.settings.extend(section(&text, &name));
+            let credentials = section(&text, &name);
+            if credentials.contains_key("aws_access_key_id") {
+                for key in CREDENTIAL_KEYS {
+                    profile.settings.remove(key);
+                }
+            }
+            profile.settings.extend(credentials);
         }
         profile
     }
@@ -53,6 +68,13 @@ impl Profile {
         self.settings.get(key).filter(|v| !v.is_empty()).cloned()
     }
 }
+
+/// The settings that make up one set of credentials.
+const CREDENTIAL_KEYS: [&str; 3] = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+];
 
 /// The settings of section `[name]` of an INI-style AWS file. Lines starting with `#` or
 /// `;` are comments; an indented line belongs to the nested section opened by the last
@@ -110,6 +132,18 @@ s3 =
   addressing_style = path
 output = json
 ";
+    const SERVICES: &str = "\
+[profile local]
+region = us-east-1
+aws_access_key_id = AKIDCONFIG
+aws_secret_access_key = secret-config
+aws_session_token = token-config
+services = local-s3
+
+[services local-s3]
+s3 =
+  endpoint_url = http://127.0.0.1:9002
+";
     const CREDENTIALS: &str = "\
 [default]
 aws_access_key_id = AKIDDEFAULT
@@ -120,6 +154,10 @@ aws_access_key_id=AKIDDEV
 aws_secret_access_key=secret-dev
 ; temporary
 aws_session_token = token-dev
+
+[local]
+aws_access_key_id = AKIDLOCAL
+aws_secret_access_key = secret-local
 ";
 
     fn load(vars: &[(&str, &str)]) -> Profile {
@@ -127,7 +165,9 @@ aws_session_token = token-dev
         Profile::load(
             &|n: &str| vars.get(n).map(|v| v.to_string()),
             &|p: &Path| match p.to_str() {
-                Some("/home/u/.aws/config") | Some("/elsewhere/config") => Some(CONFIG.to_string()),
+                Some("/home/u/.aws/config") | Some("/elsewhere/config") => {
+                    Some(format!("{CONFIG}\n{SERVICES}"))
+                }
                 Some("/home/u/.aws/credentials") => Some(CREDENTIALS.to_string()),
                 _ => None,
             },
@@ -180,5 +220,30 @@ aws_session_token = token-dev
             load(&[("HOME", "/home/u"), ("AWS_PROFILE", "none")]),
             Profile::default()
         );
+    }
+
+    /// The endpoint of the services section the profile names; the credentials of the
+    /// credentials file as a whole, without the config file's session token.
+    #[test]
+    fn services_sections_and_credentials_as_a_whole() {
+        let p = load(&[("HOME", "/home/u"), ("AWS_PROFILE", "local")]);
+        assert_eq!(
+            p.get("s3.endpoint_url").as_deref(),
+            Some("http://127.0.0.1:9002")
+        );
+        assert_eq!(p.get("aws_access_key_id").as_deref(), Some("AKIDLOCAL"));
+        assert_eq!(
+            p.get("aws_secret_access_key").as_deref(),
+            Some("secret-local")
+        );
+        assert_eq!(p.get("aws_session_token"), None);
+        // Without a credentials file, the config file's credentials, token included.
+        let p = load(&[
+            ("HOME", "/home/u"),
+            ("AWS_PROFILE", "local"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nowhere/credentials"),
+        ]);
+        assert_eq!(p.get("aws_access_key_id").as_deref(), Some("AKIDCONFIG"));
+        assert_eq!(p.get("aws_session_token").as_deref(), Some("token-config"));
     }
 }
