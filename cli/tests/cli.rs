@@ -1635,14 +1635,12 @@ fn credentials_come_from_a_container_endpoint() {
     };
     let moto = s3_util::moto(&python, &[]);
     s3_util::create_bucket(moto.port, "pod");
-    let (id, secret) = (s3_util::KEY.to_string(), s3_util::SECRET.to_string());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}/credentials", listener.local_addr().unwrap());
     let served = Arc::new(AtomicUsize::new(0));
     let counted = served.clone();
-    let keys = (id.clone(), secret.clone());
     std::thread::spawn(move || {
-        let (id, secret) = keys;
+        let (id, secret) = (s3_util::KEY, s3_util::SECRET);
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut authorized = false;
@@ -1693,19 +1691,8 @@ fn credentials_come_from_a_container_endpoint() {
     assert!(served.load(Ordering::SeqCst) >= 1);
     // Read back with the keys given outright.
     let back = dir.0.join("back.zarr");
-    let out = chunkwise_without_aws()
-        .env("HOME", &dir.0)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", moto.url())
-        .env("AWS_ACCESS_KEY_ID", &id)
-        .env("AWS_SECRET_ACCESS_KEY", &secret)
-        .args([
-            "convert",
-            "s3://pod/in.zarr/tas",
-            &format!("{}/tas", back.display()),
-        ])
-        .output()
-        .unwrap();
+    let target = format!("{}/tas", back.display());
+    let out = chunkwise_on_s3(&moto.url(), &["convert", "s3://pod/in.zarr/tas", &target]);
     assert!(
         out.status.success(),
         "{}",
