@@ -245,6 +245,25 @@ fn compute_cases(cluster: &Cluster, config: &Config) {
     let oracle = d2.dot(&d2.t()).into_dyn();
     assert!(close(&product, &oracle, 1e-10));
 
+    // Budgets that differ between ranks: all plan under the least (rank 0's here, which
+    // shortens the links of the contraction's chains), so that their tasks are the same;
+    // the sums are those of one process, bit for bit.
+    let u = chunkwise::random::uniform::<f64>(3, -1.0, 1.0, &[128, 4096], [128, 128]).unwrap();
+    let v = chunkwise::random::uniform::<f64>(4, -1.0, 1.0, &[4096, 128], [128, 128]).unwrap();
+    let product = u.matmul(&v).unwrap();
+    let budget = match cluster.is_root() {
+        true => 4 << 20,
+        false => 1 << 30,
+    };
+    let uneven = config.clone().memory_budget(budget).gather(Gather::All);
+    let (got, _) = product.compute_report(&uneven).unwrap();
+    assert_eq!(
+        got,
+        product.compute_with(&local()).unwrap(),
+        "rank {}",
+        cluster.rank()
+    );
+
     // TSQR: the tree's R factors move, each tile's QR factors stay where they were made.
     let tall = chunkwise::random::normal::<f64>(9, 0.0, 1.0, &[2000, 12], [250, 12]).unwrap();
     let (q, r) = chunkwise::linalg::qr(&tall).unwrap();
@@ -290,6 +309,26 @@ fn zarr_case(cluster: &Cluster, config: &Config, dir: &Path) {
         "{message}"
     );
     assert_eq!(via_store.compute_with(&local()).unwrap(), dense);
+    // An overwrite that reads its own target (staged: rank 0 exchanges the directories at
+    // the end) replaces it for every rank: a handle any rank opened before refuses to read
+    // (as in one process: each rank computes alone here, by its own record of erasures),
+    // and one opened again reads the new values.
+    let old = zarr::open(dir, "out").unwrap().into_typed::<f32>().unwrap();
+    let overwrite = options.mode(zarr::WriteMode::Overwrite);
+    (&old * 2.0).to_zarr(dir, "out", &overwrite).unwrap();
+    let stale = old.sum().compute_with(&local());
+    assert!(
+        stale
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("open it again")),
+        "rank {}: {stale:?}",
+        cluster.rank()
+    );
+    let new = zarr::open(dir, "out").unwrap().into_typed::<f32>().unwrap();
+    assert_eq!(
+        new.compute_with(&local()).unwrap(),
+        expected.mapv(|v| v * 2.0)
+    );
 }
 
 fn panic_case(cluster: &Cluster, config: &Config) {

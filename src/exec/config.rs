@@ -193,4 +193,17 @@ impl Config {
     pub fn budget_bytes(&self) -> u64 {
         self.memory_budget.unwrap_or_else(default_budget)
     }
+
+    /// The memory budget and worker threads a computation is planned with: in a
+    /// distributed run the least of every process's (each sees its own machine's memory
+    /// and cores), so that all plan the same tasks; this process's otherwise.
+    pub(crate) fn planning_limits(&self) -> (u64, usize) {
+        #[cfg(feature = "mpi")]
+        if let Some(cluster) = &self.cluster {
+            let mine = [self.budget_bytes(), self.worker_threads() as u64];
+            let [budget, threads] = cluster.least(mine, self.exchange_timeout);
+            return (budget, threads as usize);
+        }
+        (self.budget_bytes(), self.worker_threads())
+    }
 }

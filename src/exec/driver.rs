@@ -31,7 +31,8 @@ fn executor(config: &Config) -> Box<dyn Executor + '_> {
     Box::new(RayonExecutor)
 }
 
-/// The graph below `roots` after the optimiser's passes under `config`.
+/// The graph below `roots` after the optimiser's passes under `config`, with this
+/// process's memory budget and threads.
 pub(crate) fn optimized(roots: &[Arc<Node>], config: &Config) -> Result<Vec<Arc<Node>>> {
     optimize(
         roots,
@@ -41,16 +42,33 @@ pub(crate) fn optimized(roots: &[Arc<Node>], config: &Config) -> Result<Vec<Arc<
     )
 }
 
-/// The optimised, lowered plan of `roots` under `config`.
+/// The optimised, lowered plan of `roots` under `config`, with this process's memory
+/// budget and threads (what `explain` shows).
 pub(crate) fn plan_for(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
+    plan_under(
+        roots,
+        config,
+        (config.budget_bytes(), config.worker_threads()),
+    )
+}
+
+/// The plan of `roots` that `config` runs: under [`Config::planning_limits`], which every
+/// process of a distributed run agrees on (task numbers tag the tiles they exchange).
+fn plan_to_run(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
+    plan_under(roots, config, config.planning_limits())
+}
+
+/// The optimised, lowered plan of `roots` under `config` with a memory budget and worker
+/// threads.
+fn plan_under(
+    roots: &[Arc<Node>],
+    config: &Config,
+    (budget, threads): (u64, usize),
+) -> Result<Plan> {
     let span =
         tracing::info_span!("plan", roots = roots.len(), tasks = tracing::field::Empty).entered();
-    let plan = Plan::new(
-        &optimized(roots, config)?,
-        config.strip_len,
-        config.budget_bytes(),
-        config.worker_threads(),
-    )?;
+    let optimized = optimize(roots, config.fuse, budget, threads)?;
+    let plan = Plan::new(&optimized, config.strip_len, budget, threads)?;
     span.record("tasks", plan.tasks.len());
     Ok(plan)
 }
@@ -61,7 +79,7 @@ pub(crate) fn evaluate(
     config: &Config,
     outputs: &Outputs<'_>,
 ) -> Result<Report> {
-    executor(config).execute(&plan_for(roots, config)?, config, outputs)
+    executor(config).execute(&plan_to_run(roots, config)?, config, outputs)
 }
 
 /// Runs `roots` for their effects (sink nodes that store their tiles).
@@ -83,7 +101,7 @@ pub(crate) fn compute_tiles_many(
 ) -> Result<(Vec<Vec<Value>>, Report)> {
     // Planned before the tile slots are allocated, so a plan with too many tiles is
     // refused first.
-    let plan = plan_for(roots, config)?;
+    let plan = plan_to_run(roots, config)?;
     if !config.gathers_here() {
         return Err(run_elsewhere(&plan, config));
     }
@@ -150,17 +168,22 @@ pub(crate) fn compute_dense<T: Element>(
     }
     // Planned first, so that a plan refused (too many tasks, a task over the budget) is
     // refused before the results are allocated.
-    let plan = plan_for(roots, config)?;
+    let plan = plan_to_run(roots, config)?;
+    // The results are allocated uninitialised and each output tile is copied into its block
+    // by the worker that computed it: no serial zero-fill first, and the page faults of a
+    // large result are taken by the workers in parallel. Where they cannot be allocated,
+    // every process of a distributed run fails before any runs.
+    let allocated = match config.gathers_here() {
+        true => roots
+            .iter()
+            .map(|r| uninit_result::<T>(&r.shape()))
+            .collect::<Result<Vec<ArrayD<MaybeUninit<T>>>>>(),
+        false => Ok(Vec::new()),
+    };
+    let mut results = config.agree(allocated)?;
     if !config.gathers_here() {
         return Err(run_elsewhere(&plan, config));
     }
-    // The results are allocated uninitialised and each output tile is copied into its block
-    // by the worker that computed it: no serial zero-fill first, and the page faults of a
-    // large result are taken by the workers in parallel.
-    let mut results: Vec<ArrayD<MaybeUninit<T>>> = roots
-        .iter()
-        .map(|r| uninit_result::<T>(&r.shape()))
-        .collect::<Result<_>>()?;
     for result in &mut results {
         advise_huge_pages(result.as_mut_ptr().cast(), result.len() * size_of::<T>());
     }

@@ -119,6 +119,15 @@ impl Cluster {
         agree(world, self.rank(), outcome, timeout)
     }
 
+    /// The least of each of `values` over all processes, on every process (once every
+    /// process has come here).
+    pub(crate) fn least<const N: usize>(&self, values: [u64; N], timeout: Duration) -> [u64; N] {
+        let (world, _calls) = self.serialize();
+        least_waiting(world, self.rank(), values, timeout, || {
+            "is ready to plan".to_string()
+        })
+    }
+
     /// Runs `step` on rank 0 only, once every rank has come here, and gives every rank its
     /// answer (or its error).
     pub(crate) fn on_root(
@@ -236,32 +245,11 @@ pub(crate) fn agree<T>(
         Err(Error::Exec(ExecError::OnRank { .. })) => STOPPED,
         Err(_) => rank as u64,
     };
-    let mut first = u64::MAX;
-    mpi::request::scope(|scope| {
-        let mut request =
-            comm.immediate_all_reduce_into(scope, &mine, &mut first, SystemOperation::min());
-        let start = Instant::now();
-        let mut idle = 0;
-        loop {
-            match request.test() {
-                Ok(_) => break,
-                Err(pending) => request = pending,
-            }
-            if start.elapsed() > timeout {
-                let here = match &outcome {
-                    Ok(_) => "succeeded".to_string(),
-                    Err(e) => format!("failed ({e})"),
-                };
-                eprintln!(
-                    "chunkwise: rank {rank} {here}, and the other processes did not finish \
-                     within {timeout:?}: aborting the MPI job"
-                );
-                comm.abort(2);
-            }
-            idle += 1;
-            pause(idle);
-        }
-    });
+    let here = || match &outcome {
+        Ok(_) => "succeeded".to_string(),
+        Err(e) => format!("failed ({e})"),
+    };
+    let [first] = least_waiting(comm, rank, [mine], timeout, here);
     if first == u64::MAX || first == STOPPED {
         // Every process succeeded, or each was stopped by a failure none of them owns
         // (cannot happen: the first failure stops the others).
@@ -279,6 +267,45 @@ pub(crate) fn agree<T>(
             message: String::from_utf8_lossy(&message).into_owned(),
         })),
     }
+}
+
+/// The least of each of `values` over all processes, on every process. A process that does
+/// not come within `timeout` aborts the MPI job, saying what this one did (`here`).
+fn least_waiting<const N: usize>(
+    comm: &SimpleCommunicator,
+    rank: usize,
+    values: [u64; N],
+    timeout: Duration,
+    here: impl Fn() -> String,
+) -> [u64; N] {
+    let mut least = [0u64; N];
+    mpi::request::scope(|scope| {
+        let mut request = comm.immediate_all_reduce_into(
+            scope,
+            &values[..],
+            &mut least[..],
+            SystemOperation::min(),
+        );
+        let start = Instant::now();
+        let mut idle = 0;
+        loop {
+            match request.test() {
+                Ok(_) => break,
+                Err(pending) => request = pending,
+            }
+            if start.elapsed() > timeout {
+                eprintln!(
+                    "chunkwise: rank {rank} {}, and the other processes did not finish \
+                     within {timeout:?}: aborting the MPI job",
+                    here()
+                );
+                comm.abort(2);
+            }
+            idle += 1;
+            pause(idle);
+        }
+    });
+    least
 }
 
 /// `bytes` of rank `root`, on every rank (the others pass anything).

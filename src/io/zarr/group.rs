@@ -197,12 +197,14 @@ fn replace_group(
     config.on_root(|| {
         if let Some(staging) = staging.take() {
             staging.publish().map_err(|e| store.error(node_path, e))?;
-            note_erased(Place::of(store, node_path));
         }
         // Readers of consolidated metadata above the group see it too.
         refresh_consolidated(store, node_path)?;
         Ok(String::new())
     })?;
+    // Every process notes the replacement (rank 0 made it): a source any of them opened
+    // there before must not read on.
+    note_erased(Place::of(store, node_path));
     Ok((open_group(store, node_path)?, report))
 }
 
@@ -464,6 +466,7 @@ impl Group {
         } else {
             run_sinks(&sinks, config).map_err(|failed| discard_failed(&prepared, config, failed))?
         };
+        let replaced: Vec<Place> = prepared.iter().filter_map(|w| w.replaces.clone()).collect();
         config.on_root(|| {
             for write in prepared {
                 write.publish()?;
@@ -473,6 +476,8 @@ impl Group {
             consolidate_root(&self.store, &self.path);
             Ok(String::new())
         })?;
+        // Every process notes the arrays replaced (rank 0 replaced them).
+        replaced.into_iter().for_each(note_erased);
         Ok(report)
     }
 

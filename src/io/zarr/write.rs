@@ -427,6 +427,8 @@ pub(crate) struct PreparedWrite {
     /// old version was erased first (not a resumed write, which keeps what it wrote to be
     /// resumed again, nor a staged overwrite, whose staging goes with it).
     discarded_on_failure: Option<Handle>,
+    /// The stored array this write replaces (an overwrite of one), on every process.
+    pub(crate) replaces: Option<Place>,
 }
 
 /// The error of a write whose run `failed`, once the arrays in `prepared` that it had
@@ -522,7 +524,6 @@ impl PreparedWrite {
             staging
                 .publish()
                 .map_err(|e| self.store.error(&self.node_path, e))?;
-            note_erased(Place::of(&self.store, &self.node_path));
         }
         Ok(())
     }
@@ -709,9 +710,13 @@ impl WritePlan {
             staging = staged;
             Ok(target)
         })?;
-        // Metadata stored for a new array (not a staged one: its staging goes with it) is
-        // erased if the write cannot start after all.
-        let stored_new = staging.is_none() && !(plan.exists && plan.mode == WriteMode::Resume);
+        // Every process notes an old array erased before writing (rank 0 erased it).
+        plan.erased_first().into_iter().for_each(note_erased);
+        // Metadata stored for a new array (not a staged one, at another path: its staging
+        // goes with it) is erased if the write cannot start after all. Known on every
+        // process of a distributed run (only the root holds the staging).
+        let stored_new =
+            target == plan.node_path && !(plan.exists && plan.mode == WriteMode::Resume);
         let store = plan.store.clone();
         config
             .agree(plan.attach(&target, staging))
@@ -809,12 +814,15 @@ impl WritePlan {
         let sink = sink_node(input, guarded, store.clone(), grid, origin, done);
         let discarded_on_failure =
             (mode != WriteMode::Resume && staging.is_none()).then_some(array);
+        let replaces =
+            (exists && mode == WriteMode::Overwrite).then(|| Place::of(&store, &node_path));
         Ok(PreparedWrite {
             sink,
             staging,
             store,
             node_path,
             discarded_on_failure,
+            replaces,
         })
     }
 }
@@ -852,15 +860,21 @@ pub(crate) fn write_new(
     let config = &options.config;
     // A name the user gives: not a reserved one (chunkwise's own writes use some).
     new_node_path(path)?;
-    let prepared = plan_write(input, &store, path, options).and_then(|p| p.prepare(config))?;
+    // Checked on every process of a distributed run, which all go on or fail together.
+    let prepared = config
+        .agree(plan_write(input, &store, path, options))
+        .and_then(|p| p.prepare(config))?;
     let report = run_sinks(std::slice::from_ref(&prepared.sink), config)
         .map_err(|failed| discard_failed(std::slice::from_ref(&prepared), config, failed))?;
     let node_path = prepared.node_path.clone();
+    let replaced = prepared.replaces.clone();
     config.on_root(|| {
         prepared.publish()?;
         refresh_consolidated(&store, &node_path)?;
         Ok(String::new())
     })?;
+    // Every process notes the array replaced (rank 0 replaced it).
+    replaced.into_iter().for_each(note_erased);
     Ok(report)
 }
 
