@@ -194,17 +194,18 @@ fn replace_group(
         Ok(target)
     })?;
     let report = fill(&open_group(store, &target)?)?;
-    config.on_root(|| {
+    let published = config.on_root(|| {
         if let Some(staging) = staging.take() {
             staging.publish().map_err(|e| store.error(node_path, e))?;
         }
         // Readers of consolidated metadata above the group see it too.
         refresh_consolidated(store, node_path)?;
         Ok(String::new())
-    })?;
-    // Every process notes the replacement (rank 0 made it): a source any of them opened
-    // there before must not read on.
+    });
+    // Every process notes the replacement (rank 0 made it), also where a step after it
+    // failed: a source any of them opened there before must not read on.
     note_erased(Place::of(store, node_path));
+    published?;
     Ok((open_group(store, node_path)?, report))
 }
 
@@ -467,7 +468,7 @@ impl Group {
             run_sinks(&sinks, config).map_err(|failed| discard_failed(&prepared, config, failed))?
         };
         let replaced: Vec<Place> = prepared.iter().filter_map(|w| w.replaces.clone()).collect();
-        config.on_root(|| {
+        let published = config.on_root(|| {
             for write in prepared {
                 write.publish()?;
             }
@@ -475,9 +476,11 @@ impl Group {
             refresh_consolidated(&self.store, &self.path)?;
             consolidate_root(&self.store, &self.path);
             Ok(String::new())
-        })?;
-        // Every process notes the arrays replaced (rank 0 replaced them).
+        });
+        // Every process notes the arrays replaced (rank 0 replaced them), also where a
+        // later step failed (see `write_new`).
         replaced.into_iter().for_each(note_erased);
+        published?;
         Ok(report)
     }
 

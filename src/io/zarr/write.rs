@@ -436,19 +436,45 @@ pub(crate) struct PreparedWrite {
 /// refreshed: a failed write leaves no partial array for a reader to take for a whole one,
 /// nor a listing of one it erased. If that fails too, the error says what is left.
 pub(crate) fn discard_failed(prepared: &[PreparedWrite], config: &Config, failed: Error) -> Error {
-    let discarded = config.on_root(|| {
-        let mut refreshed: Vec<&str> = Vec::new();
-        for write in prepared.iter().filter(|w| w.discarded_on_failure.is_some()) {
-            write.discard()?;
-            let parent = write.node_path.rsplit_once('/').map_or("", |(p, _)| p);
-            if !refreshed.contains(&parent) {
-                refresh_consolidated(&write.store, &write.node_path)?;
-                refreshed.push(parent);
+    let discarded: Vec<&PreparedWrite> = prepared
+        .iter()
+        .filter(|w| w.discarded_on_failure.is_some())
+        .collect();
+    let outcome = config.on_root(|| {
+        // Every array is erased before any listing is refreshed (a refresh lists what is
+        // stored then), and a failure leaves none of the others undone.
+        let mut errors: Vec<String> = discarded
+            .iter()
+            .filter_map(|w| w.discard().err().map(|e| e.to_string()))
+            .collect();
+        let mut parents: Vec<(&Store, &str)> = Vec::new();
+        for write in &discarded {
+            if !parents
+                .iter()
+                .any(|(_, p)| *p == parent_of(&write.node_path))
+            {
+                parents.push((&write.store, &write.node_path));
             }
         }
-        Ok(String::new())
+        errors.extend(
+            parents
+                .into_iter()
+                .filter_map(|(store, path)| refresh_consolidated(store, path).err())
+                .map(|e| e.to_string()),
+        );
+        match errors.is_empty() {
+            true => Ok(String::new()),
+            false => Err(Error::Storage(StorageError::Storage {
+                path: discarded
+                    .iter()
+                    .map(|w| format!("{}{}", w.store.describe(), w.node_path))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                message: errors.join("; "),
+            })),
+        }
     });
-    match discarded {
+    match outcome {
         Ok(_) => failed,
         Err(e) => Error::Storage(StorageError::Storage {
             path: prepared
@@ -457,11 +483,54 @@ pub(crate) fn discard_failed(prepared: &[PreparedWrite], config: &Config, failed
                 .collect::<Vec<_>>()
                 .join(", "),
             message: format!(
-                "{failed}; erasing the part written failed too ({e}): erase the array, or \
-                 write it again with WriteMode::Resume"
+                "{failed}; erasing the part written, or listing what is left, failed too \
+                 ({e}): erase the array and consolidate again, or write it again with \
+                 WriteMode::Resume"
             ),
         }),
     }
+}
+
+/// `failed`, once the consolidated metadata above `node_path` is refreshed (by the root
+/// rank): a write that erased the old array there before failing must not leave readers
+/// of the listing an array that is gone.
+fn unlisted_after(config: &Config, store: &Store, node_path: &str, failed: Error) -> Error {
+    let refreshed = config.on_root(|| {
+        refresh_consolidated(store, node_path)?;
+        Ok(String::new())
+    });
+    match refreshed {
+        Ok(_) => failed,
+        Err(e) => store.error(
+            node_path,
+            format!(
+                "{failed}; the old array is erased, but the consolidated metadata above it \
+                 could not be refreshed ({e}): consolidate again"
+            ),
+        ),
+    }
+}
+
+/// Erases the metadata documents of the node at `node_path` (either Zarr version).
+fn erase_metadata_at(store: &Store, node_path: &str) -> Result<()> {
+    let prefix = node_prefix(store, node_path)?;
+    for name in ["zarr.json", ".zarray", ".zattrs"] {
+        let key = zarrs::storage::StoreKey::new(format!("{}{name}", prefix.as_str()))
+            .map_err(|e| store.error(node_path, e))?;
+        store
+            .storage
+            .erase(&key)
+            .map_err(|e| store.error(node_path, e))?;
+    }
+    Ok(())
+}
+
+/// The path of the group holding the node at `node_path` ("" for the root's children).
+fn parent_of(node_path: &str) -> &str {
+    node_path
+        .trim_matches('/')
+        .rsplit_once('/')
+        .map_or("", |(p, _)| p)
 }
 
 /// The indices of the chunk whose key is `key`, if it is a chunk key of `array`: the
@@ -705,19 +774,26 @@ impl WritePlan {
     pub(crate) fn prepare(self, config: &Config) -> Result<PreparedWrite> {
         let plan = config.agree(Ok(self))?;
         let mut staging = None;
-        let target = config.on_root(|| {
+        let stored = config.on_root(|| {
             let (target, staged) = plan.store_metadata()?;
             staging = staged;
             Ok(target)
-        })?;
-        // Every process notes an old array erased before writing (rank 0 erased it).
-        plan.erased_first().into_iter().for_each(note_erased);
+        });
+        // Every process notes an old array erased before writing (rank 0 erased it, also
+        // where storing the new metadata then failed).
+        let erased_first = plan.erased_first();
+        erased_first.clone().into_iter().for_each(note_erased);
+        let (store, node_path) = (plan.store.clone(), plan.node_path.clone());
+        let unlisted = |failed| match erased_first.is_some() {
+            true => unlisted_after(config, &store, &node_path, failed),
+            false => failed,
+        };
+        let target = stored.map_err(unlisted)?;
         // Metadata stored for a new array (not a staged one, at another path: its staging
         // goes with it) is erased if the write cannot start after all. Known on every
         // process of a distributed run (only the root holds the staging).
         let stored_new =
             target == plan.node_path && !(plan.exists && plan.mode == WriteMode::Resume);
-        let store = plan.store.clone();
         config
             .agree(plan.attach(&target, staging))
             .map_err(|failed| {
@@ -725,25 +801,17 @@ impl WritePlan {
                     return failed;
                 }
                 let erased = config.on_root(|| {
-                    let prefix = node_prefix(&store, &target)?;
-                    for name in ["zarr.json", ".zarray", ".zattrs"] {
-                        let key =
-                            zarrs::storage::StoreKey::new(format!("{}{name}", prefix.as_str()))
-                                .map_err(|e| store.error(&target, e))?;
-                        store
-                            .storage
-                            .erase(&key)
-                            .map_err(|e| store.error(&target, e))?;
-                    }
+                    erase_metadata_at(&store, &target)?;
                     Ok(String::new())
                 });
-                match erased {
+                let failed = match erased {
                     Ok(_) => failed,
                     Err(e) => store.error(
                         &target,
                         format!("{failed}; erasing the array's metadata failed too ({e})"),
                     ),
-                }
+                };
+                unlisted(failed)
             })
     }
 
@@ -868,13 +936,16 @@ pub(crate) fn write_new(
         .map_err(|failed| discard_failed(std::slice::from_ref(&prepared), config, failed))?;
     let node_path = prepared.node_path.clone();
     let replaced = prepared.replaces.clone();
-    config.on_root(|| {
+    let published = config.on_root(|| {
         prepared.publish()?;
         refresh_consolidated(&store, &node_path)?;
         Ok(String::new())
-    })?;
-    // Every process notes the array replaced (rank 0 replaced it).
+    });
+    // Every process notes the array replaced (rank 0 replaced it), also where a step after
+    // the exchange failed: a handle opened before then refuses to read, never reads the
+    // new chunks through the old metadata.
     replaced.into_iter().for_each(note_erased);
+    published?;
     Ok(report)
 }
 

@@ -43,10 +43,11 @@ impl Profile {
         };
         if let Some(text) = file("AWS_CONFIG_FILE", "config").and_then(|p| read(&p)) {
             profile.settings.extend(section(&text, &config_section));
+            // The services section's endpoints win over those nested in the profile.
             if let Some(services) = profile.settings.get("services").cloned() {
-                for (key, value) in section(&text, &format!("services {services}")) {
-                    profile.settings.entry(key).or_insert(value);
-                }
+                profile
+                    .settings
+                    .extend(section(&text, &format!("services {services}")));
             }
         }
         if let Some(text) =
@@ -138,6 +139,8 @@ region = us-east-1
 aws_access_key_id = AKIDCONFIG
 aws_secret_access_key = secret-config
 aws_session_token = token-config
+s3 =
+  endpoint_url = http://127.0.0.1:9003
 services = local-s3
 
 [services local-s3]
@@ -222,7 +225,8 @@ aws_secret_access_key = secret-local
         );
     }
 
-    /// The endpoint of the services section the profile names; the credentials of the
+    /// The endpoint of the services section the profile names (over one nested in the
+    /// profile itself); the credentials of the
     /// credentials file as a whole, without the config file's session token.
     #[test]
     fn services_sections_and_credentials_as_a_whole() {
