@@ -1262,6 +1262,17 @@ fn metadata_rewrites_keep_the_values_they_do_not_set() {
     }
 }
 
+/// Writes `g/other` in `dir`: 4 ones along a dimension `y` that no append grows.
+fn write_other_dimension(dir: &Path, version: ZarrVersion) {
+    let other = WriteOptions::default()
+        .version(version)
+        .dimension_names(["y"]);
+    chunkwise::full::<f64>(&[4], 1.0, [4])
+        .unwrap()
+        .to_zarr(dir, "g/other", &other)
+        .unwrap();
+}
+
 /// A directory store whose writes of array metadata documents (`g/<array>/zarr.json` or
 /// `.zarray`) fail as armed: after `allowed` more succeed, the next `failures` fail. A shape
 /// update failing part-way, as a store error or a killed process leaves it.
@@ -1428,13 +1439,7 @@ fn a_group_append_settles_an_array_append_left_half_done() {
         let left = d.join("g/tas/.chunkwise-append.json");
         std::fs::write(&left, journal.to_string()).unwrap();
         // An array the group append does not grow keeps its journal, even a stale one.
-        let other = WriteOptions::default()
-            .version(version)
-            .dimension_names(["y"]);
-        chunkwise::full::<f64>(&[4], 1.0, [4])
-            .unwrap()
-            .to_zarr(d.path(), "g/other", &other)
-            .unwrap();
+        write_other_dimension(d.path(), version);
         let stale = json!({"arrays": [{"path": "/g/other", "from": [9], "to": [11]}]});
         let unrelated = d.join("g/other/.chunkwise-append.json");
         std::fs::write(&unrelated, stale.to_string()).unwrap();
@@ -1553,13 +1558,7 @@ fn an_append_failing_while_the_shapes_grow_is_undone_or_completed() {
                 .to_zarr(d.path(), "g", &GroupOptions::default().version(version))
                 .unwrap();
             // An array of another dimension, which the group's appends leave alone.
-            let other = WriteOptions::default()
-                .version(version)
-                .dimension_names(["y"]);
-            chunkwise::full::<f64>(&[4], 1.0, [4])
-                .unwrap()
-                .to_zarr(d.path(), "g/other", &other)
-                .unwrap();
+            write_other_dimension(d.path(), version);
             let failing = FailingShapeWrites::over(d.path());
             let group = zarr::open_group(Store::from_storage(failing.clone()), "g").unwrap();
             failing.arm(allowed, failures);

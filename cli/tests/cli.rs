@@ -35,7 +35,12 @@ fn chunkwise(args: &[&str]) -> Output {
 }
 
 fn ok(args: &[&str]) -> String {
-    let out = chunkwise(args);
+    succeeded(args, chunkwise(args))
+}
+
+/// The standard output of a run of the binary with `args`, after asserting that it
+/// succeeded (showing its standard error if not).
+fn succeeded(args: &[&str], out: Output) -> String {
     assert!(
         out.status.success(),
         "chunkwise {args:?} failed: {}",
@@ -1327,35 +1332,16 @@ fn credentials_region_and_endpoint_come_from_an_aws_profile() {
     std::fs::write(dir.0.join("aws-config"), config).unwrap();
     std::fs::write(dir.0.join("aws-credentials"), credentials).unwrap();
     let local = dir.0.join("in.zarr/tas");
-    let out = chunkwise_with_profile(
-        &dir.0,
-        "lab",
-        &[
-            "convert",
-            local.to_str().unwrap(),
-            "s3://private/in.zarr/tas",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let upload = [
+        "convert",
+        local.to_str().unwrap(),
+        "s3://private/in.zarr/tas",
+    ];
+    succeeded(&upload, chunkwise_with_profile(&dir.0, "lab", &upload));
     let back = dir.0.join("back.zarr");
-    let out = chunkwise_with_profile(
-        &dir.0,
-        "lab",
-        &[
-            "convert",
-            "s3://private/in.zarr/tas",
-            &format!("{}/tas", back.display()),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let target = format!("{}/tas", back.display());
+    let download = ["convert", "s3://private/in.zarr/tas", &target];
+    succeeded(&download, chunkwise_with_profile(&dir.0, "lab", &download));
     assert_close(&read(&back, "tas"), &dense.mapv(f64::from).into_dyn());
     // The profile's wrong secret reaches the server, which refuses it.
     let out = chunkwise_with_profile(&dir.0, "stale", &["info", "s3://private/in.zarr"]);
@@ -1377,15 +1363,7 @@ fn inputs_and_outputs_on_s3_and_inputs_over_https() {
     let dir = Scratch::new("s3");
     let dense = input(&dir.0);
     let local = dir.0.join("in.zarr/tas");
-    let run = |args: &[&str]| {
-        let out = chunkwise_on_s3(&moto.url(), args);
-        assert!(
-            out.status.success(),
-            "chunkwise {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| succeeded(args, chunkwise_on_s3(&moto.url(), args));
     // Local to S3, S3 to S3, and S3 to local.
     run(&["convert", local.to_str().unwrap(), "s3://cli/in.zarr/tas"]);
     run(&[
@@ -1671,6 +1649,7 @@ fn credentials_come_from_a_container_endpoint() {
     let dense = input(&dir.0);
     std::fs::write(dir.0.join("token"), "pod-token").unwrap();
     let local = dir.0.join("in.zarr/tas");
+    let upload = ["convert", local.to_str().unwrap(), "s3://pod/in.zarr/tas"];
     let out = chunkwise_without_aws()
         .env("HOME", &dir.0)
         .env("AWS_REGION", "us-east-1")
@@ -1680,23 +1659,15 @@ fn credentials_come_from_a_container_endpoint() {
             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
             dir.0.join("token"),
         )
-        .args(["convert", local.to_str().unwrap(), "s3://pod/in.zarr/tas"])
+        .args(upload)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&upload, out);
     assert!(served.load(Ordering::SeqCst) >= 1);
     // Read back with the keys given outright.
     let back = dir.0.join("back.zarr");
     let target = format!("{}/tas", back.display());
-    let out = chunkwise_on_s3(&moto.url(), &["convert", "s3://pod/in.zarr/tas", &target]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let download = ["convert", "s3://pod/in.zarr/tas", &target];
+    succeeded(&download, chunkwise_on_s3(&moto.url(), &download));
     assert_close(&read(&back, "tas"), &dense.mapv(f64::from).into_dyn());
 }

@@ -204,6 +204,11 @@ impl Config {
             let [budget, threads] = cluster.least(mine, self.exchange_timeout);
             return (budget, threads as usize);
         }
+        self.own_limits()
+    }
+
+    /// This process's memory budget and worker threads.
+    pub(crate) fn own_limits(&self) -> (u64, usize) {
         (self.budget_bytes(), self.worker_threads())
     }
 }

@@ -34,22 +34,14 @@ fn executor(config: &Config) -> Box<dyn Executor + '_> {
 /// The graph below `roots` after the optimiser's passes under `config`, with this
 /// process's memory budget and threads.
 pub(crate) fn optimized(roots: &[Arc<Node>], config: &Config) -> Result<Vec<Arc<Node>>> {
-    optimize(
-        roots,
-        config.fuse,
-        config.budget_bytes(),
-        config.worker_threads(),
-    )
+    let (budget, threads) = config.own_limits();
+    optimize(roots, config.fuse, budget, threads)
 }
 
 /// The optimised, lowered plan of `roots` under `config`, with this process's memory
 /// budget and threads (what `explain` shows).
 pub(crate) fn plan_for(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
-    plan_under(
-        roots,
-        config,
-        (config.budget_bytes(), config.worker_threads()),
-    )
+    plan_under(roots, config, config.own_limits())
 }
 
 /// The plan of `roots` that `config` runs: under [`Config::planning_limits`], which every

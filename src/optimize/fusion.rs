@@ -77,10 +77,11 @@ fn will_make_values_from_positions(node: &Node, memo: &mut HashMap<NodeId, bool>
     }
     let makes = makes_values_from_positions(node)
         || match &node.kind {
-            NodeKind::Elemwise(e) => e.inputs.iter().any(|i| {
-                let inlined = i.view.is_identity(&i.node.shape()) || i.view.is_translation();
-                inlined && will_make_values_from_positions(&i.node, memo)
-            }),
+            // Inlined element for element or through a translation (the identity is one).
+            NodeKind::Elemwise(e) => e
+                .inputs
+                .iter()
+                .any(|i| i.view.is_translation() && will_make_values_from_positions(&i.node, memo)),
             _ => false,
         };
     memo.insert(node.id, makes);

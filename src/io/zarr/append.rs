@@ -29,7 +29,9 @@ use zarrs::storage::{StoreKey, WritableStorageTraits};
 use super::dataset::Dataset;
 use super::document::read_stored;
 use super::erasure::{Place, refuse_reading};
-use super::hierarchy::{key, refresh_consolidated, set_stored_shape, stored_layout, write_json};
+use super::hierarchy::{
+    key, refresh_consolidated_above, set_stored_shape, stored_layout, write_json,
+};
 use super::paths::child_path;
 use super::store::Store;
 use super::write::region_sink;
@@ -190,15 +192,7 @@ impl Growth {
     /// Consolidates again, once, each parent of the arrays that has consolidated metadata
     /// and the groups above it: it would still give the shapes before.
     fn refresh(&self, store: &Store) -> Result<()> {
-        let mut refreshed: Vec<&str> = Vec::new();
-        for array in &self.arrays {
-            let parent = array.path.rsplit_once('/').map_or("", |(p, _)| p);
-            if !refreshed.contains(&parent) {
-                refresh_consolidated(store, &array.path)?;
-                refreshed.push(parent);
-            }
-        }
-        Ok(())
+        refresh_consolidated_above(store, self.arrays.iter().map(|a| a.path.as_str()))
     }
 
     /// [`Growth::set_shapes`], then [`Growth::refresh`].

@@ -293,6 +293,13 @@ pub(crate) fn write_group(
     }
 }
 
+/// The node paths above `node_path` and `node_path` itself, from the root down.
+pub(crate) fn ancestors_and_self(node_path: &str) -> Vec<String> {
+    let mut nodes = ancestors(node_path);
+    nodes.push(node_path.to_string());
+    nodes
+}
+
 /// The node paths above `node_path`, from the root down (none for the root).
 pub(crate) fn ancestors(node_path: &str) -> Vec<String> {
     let parts: Vec<&str> = node_path
@@ -485,6 +492,23 @@ pub(crate) fn refresh_consolidated(store: &Store, node_path: &str) -> Result<()>
     Ok(())
 }
 
+/// [`refresh_consolidated`] above each of the nodes at `node_paths`, once for the nodes
+/// of one group (they have the same groups above them).
+pub(crate) fn refresh_consolidated_above<'a>(
+    store: &Store,
+    node_paths: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    let mut refreshed: Vec<String> = Vec::new();
+    for node_path in node_paths {
+        let parent = ancestors(node_path).pop().unwrap_or_default();
+        if !refreshed.contains(&parent) {
+            refresh_consolidated(store, node_path)?;
+            refreshed.push(parent);
+        }
+    }
+    Ok(())
+}
+
 /// The names of the arrays and of the groups directly in the group at `node_path`, from
 /// consolidated metadata: the group's own, or else that of the nearest group above it that
 /// has some (zarr-python lists every node below a group there). `None` if no group on the
@@ -493,9 +517,7 @@ pub(crate) fn consolidated_children(
     store: &Store,
     node_path: &str,
 ) -> Result<Option<(Vec<String>, Vec<String>)>> {
-    let mut holders = ancestors(node_path);
-    holders.push(node_path.to_string());
-    for holder in holders.iter().rev() {
+    for holder in ancestors_and_self(node_path).iter().rev() {
         let Some(nodes) = consolidated_nodes(store, holder)? else {
             continue;
         };

@@ -17,7 +17,10 @@ use super::append::{Append, Recovery, recover_interrupted, refuse_growing_alone,
 use super::erasure::{ERASED_FIRST, Place, RESUMED, note_erased, refuse_reading};
 use super::fill::FillValue;
 use super::format::StoredFormat;
-use super::hierarchy::{ensure_parents, refresh_consolidated, stored_layout};
+use super::hierarchy::{
+    ancestors_and_self, ensure_parents, key, refresh_consolidated, refresh_consolidated_above,
+    stored_layout,
+};
 use super::in_place::refuse_racing_reads;
 use super::local::is_stale_temporary;
 use super::metadata::{Compression, Layout, ZarrVersion, array_metadata};
@@ -447,29 +450,16 @@ pub(crate) fn discard_failed(prepared: &[PreparedWrite], config: &Config, failed
             .iter()
             .filter_map(|w| w.discard().err().map(|e| e.to_string()))
             .collect();
-        let mut parents: Vec<(&Store, &str)> = Vec::new();
-        for write in &discarded {
-            if !parents
-                .iter()
-                .any(|(_, p)| *p == parent_of(&write.node_path))
-            {
-                parents.push((&write.store, &write.node_path));
+        if let Some(first) = discarded.first() {
+            let paths = discarded.iter().map(|w| w.node_path.as_str());
+            if let Err(e) = refresh_consolidated_above(&first.store, paths) {
+                errors.push(e.to_string());
             }
         }
-        errors.extend(
-            parents
-                .into_iter()
-                .filter_map(|(store, path)| refresh_consolidated(store, path).err())
-                .map(|e| e.to_string()),
-        );
         match errors.is_empty() {
             true => Ok(String::new()),
             false => Err(Error::Storage(StorageError::Storage {
-                path: discarded
-                    .iter()
-                    .map(|w| format!("{}{}", w.store.describe(), w.node_path))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                path: described(discarded.iter().copied()),
                 message: errors.join("; "),
             })),
         }
@@ -477,11 +467,7 @@ pub(crate) fn discard_failed(prepared: &[PreparedWrite], config: &Config, failed
     match outcome {
         Ok(_) => failed,
         Err(e) => Error::Storage(StorageError::Storage {
-            path: prepared
-                .iter()
-                .map(|p| format!("{}{}", p.store.describe(), p.node_path))
-                .collect::<Vec<_>>()
-                .join(", "),
+            path: described(prepared.iter()),
             message: format!(
                 "{failed}; erasing the part written, or listing what is left, failed too \
                  ({e}): erase the array and consolidate again, or write it again with \
@@ -511,26 +497,23 @@ fn unlisted_after(config: &Config, store: &Store, node_path: &str, failed: Error
     }
 }
 
+/// Where `writes` go, for errors: each store and node path.
+fn described<'a>(writes: impl Iterator<Item = &'a PreparedWrite>) -> String {
+    writes
+        .map(|w| format!("{}{}", w.store.describe(), w.node_path))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Erases the metadata documents of the node at `node_path` (either Zarr version).
 fn erase_metadata_at(store: &Store, node_path: &str) -> Result<()> {
-    let prefix = node_prefix(store, node_path)?;
     for name in ["zarr.json", ".zarray", ".zattrs"] {
-        let key = zarrs::storage::StoreKey::new(format!("{}{name}", prefix.as_str()))
-            .map_err(|e| store.error(node_path, e))?;
         store
             .storage
-            .erase(&key)
+            .erase(&key(store, node_path, name)?)
             .map_err(|e| store.error(node_path, e))?;
     }
     Ok(())
-}
-
-/// The path of the group holding the node at `node_path` ("" for the root's children).
-fn parent_of(node_path: &str) -> &str {
-    node_path
-        .trim_matches('/')
-        .rsplit_once('/')
-        .map_or("", |(p, _)| p)
 }
 
 /// The indices of the chunk whose key is `key`, if it is a chunk key of `array`: the
@@ -686,13 +669,11 @@ fn check_resumable(store: &Store, node_path: &str, asked: &Handle) -> Result<()>
     // The array there is then the old one, whole (or one of the old group's, for an
     // overwrite of a group above it): resuming would keep its chunks.
     let staged = store.path.as_deref().and_then(|root| {
-        let mut nodes = super::hierarchy::ancestors(node_path);
-        nodes.push(node_path.to_string());
-        nodes
-            .iter()
-            .find_map(|node| Some((node.clone(), staged_overwrite(root, node)?)))
+        ancestors_and_self(node_path)
+            .into_iter()
+            .find_map(|node| Some((staged_overwrite(root, &node)?, node)))
     });
-    if let Some((overwritten, staged)) = staged {
+    if let Some((staged, overwritten)) = staged {
         return Err(Error::Build(BuildError::InvalidArgument {
             op: "to_zarr (resume)".into(),
             reason: format!(
