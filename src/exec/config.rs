@@ -42,8 +42,9 @@ pub struct Config {
     #[cfg(feature = "mpi")]
     pub gather: super::mpi::Gather,
     /// How long a process of a distributed run waits for a tile from another, or for the
-    /// others at the end, before it fails (and at the end, aborts the job) instead of
-    /// hanging.
+    /// others at the end, after the last sign of work from the others (a process sends
+    /// them while its tasks run, however long a task takes), before it fails (and at the
+    /// end, aborts the job) instead of hanging.
     #[cfg(feature = "mpi")]
     pub exchange_timeout: std::time::Duration,
 }
@@ -130,7 +131,8 @@ impl Config {
         self
     }
 
-    /// Sets how long a process of a distributed run waits for the others.
+    /// Sets how long a process of a distributed run waits for the others after their last
+    /// sign of work (see [`Config::exchange_timeout`](Config#structfield.exchange_timeout)).
     #[cfg(feature = "mpi")]
     pub fn exchange_timeout(mut self, timeout: std::time::Duration) -> Config {
         self.exchange_timeout = timeout;

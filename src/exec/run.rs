@@ -156,6 +156,8 @@ pub(crate) struct Polled {
     pub(crate) outgoing: Vec<Outgoing>,
     /// Every task has finished (received tiles delivered, results queued).
     pub(crate) finished: bool,
+    /// A task is running on a worker.
+    pub(crate) working: bool,
     /// The run failed (here, or as told by [`Exchange::fail`]).
     pub(crate) failed: bool,
 }
@@ -440,6 +442,7 @@ impl<'a: 's, 's> Exchange<'_, 'a, 's> {
             receives: std::mem::take(&mut state.receives),
             outgoing: std::mem::take(&mut state.outbox),
             finished: state.completed == state.plan.tasks.len(),
+            working: state.running > 0,
             failed: state.failure.is_some(),
         }
     }

@@ -123,9 +123,8 @@ impl Cluster {
     /// process has come here).
     pub(crate) fn least<const N: usize>(&self, values: [u64; N], timeout: Duration) -> [u64; N] {
         let (world, _calls) = self.serialize();
-        least_waiting(world, self.rank(), values, timeout, || {
-            "is ready to plan".to_string()
-        })
+        let here = || "is ready to plan".to_string();
+        least_waiting(world, self.rank(), values, timeout, here, || false)
     }
 
     /// Runs `step` on rank 0 only, once every rank has come here, and gives every rank its
@@ -238,6 +237,18 @@ pub(crate) fn agree<T>(
     outcome: Result<T>,
     timeout: Duration,
 ) -> Result<T> {
+    agree_while(comm, rank, outcome, timeout, || false)
+}
+
+/// [`agree`], where the time-out counts from the last time `heard` says that another
+/// process showed signs of work.
+pub(crate) fn agree_while<T>(
+    comm: &SimpleCommunicator,
+    rank: usize,
+    outcome: Result<T>,
+    timeout: Duration,
+    heard: impl FnMut() -> bool,
+) -> Result<T> {
     // A process stopped by another's failure defers to it.
     const STOPPED: u64 = u64::MAX - 1;
     let mine: u64 = match &outcome {
@@ -249,7 +260,7 @@ pub(crate) fn agree<T>(
         Ok(_) => "succeeded".to_string(),
         Err(e) => format!("failed ({e})"),
     };
-    let [first] = least_waiting(comm, rank, [mine], timeout, here);
+    let [first] = least_waiting(comm, rank, [mine], timeout, here, heard);
     if first == u64::MAX || first == STOPPED {
         // Every process succeeded, or each was stopped by a failure none of them owns
         // (cannot happen: the first failure stops the others).
@@ -270,13 +281,15 @@ pub(crate) fn agree<T>(
 }
 
 /// The least of each of `values` over all processes, on every process. A process that does
-/// not come within `timeout` aborts the MPI job, saying what this one did (`here`).
-fn least_waiting<const N: usize>(
+/// not come within `timeout` (counted from the last time `heard` said that another showed
+/// signs of work) aborts the MPI job, saying what this one did (`here`).
+pub(crate) fn least_waiting<const N: usize>(
     comm: &SimpleCommunicator,
     rank: usize,
     values: [u64; N],
     timeout: Duration,
     here: impl Fn() -> String,
+    mut heard: impl FnMut() -> bool,
 ) -> [u64; N] {
     let mut least = [0u64; N];
     mpi::request::scope(|scope| {
@@ -286,17 +299,20 @@ fn least_waiting<const N: usize>(
             &mut least[..],
             SystemOperation::min(),
         );
-        let start = Instant::now();
+        let mut start = Instant::now();
         let mut idle = 0;
         loop {
             match request.test() {
                 Ok(_) => break,
                 Err(pending) => request = pending,
             }
+            if heard() {
+                start = Instant::now();
+            }
             if start.elapsed() > timeout {
                 eprintln!(
                     "chunkwise: rank {rank} {}, and the other processes did not finish \
-                     within {timeout:?}: aborting the MPI job",
+                     within {timeout:?} of their last sign of work: aborting the MPI job",
                     here()
                 );
                 comm.abort(2);

@@ -10,10 +10,16 @@
 //! A run ends with every process agreeing on its outcome: a non-blocking all-reduce of the
 //! lowest failed rank, then that rank's error broadcast to the others, so every process
 //! returns the same error, naming the rank and the task. A process that hears of a failure
-//! stops starting tasks; one that waits longer than the time-out for a tile, or for the
-//! others at the end, fails (and at the end aborts the MPI job) instead of hanging.
+//! stops starting tasks; one that waits for a tile, or for the others at the end, longer
+//! than the time-out after the last sign of work from the others (see [`alive`]), fails
+//! (and at the end aborts the MPI job) instead of hanging.
+//!
+//! [`alive`]: super::alive
 
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::raw::c_int;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -23,7 +29,8 @@ use mpi::request::{Request, StaticScope};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives};
 
-use super::cluster::{Cluster, agree, distributed, pause};
+use super::alive::Liveness;
+use super::cluster::{Cluster, agree, agree_while, distributed, least_waiting, pause};
 use super::place::{Share, place, share};
 use crate::error::{Error, ExecError, Result};
 use crate::exec::config::Config;
@@ -52,6 +59,26 @@ fn refuse_single_process(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
+/// A digest of what `plan` computes: the same in every process that builds the same
+/// program, as tasks are matched across processes by their numbers.
+fn digest(plan: &Plan) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    plan.tasks.len().hash(&mut hasher);
+    let mut nodes = HashSet::new();
+    for task in &plan.tasks {
+        std::mem::discriminant(&task.kind).hash(&mut hasher);
+        if let TaskKind::Combine { level } = task.kind {
+            level.hash(&mut hasher);
+        }
+        (task.node_number, &task.block, &task.deps, task.out_bytes).hash(&mut hasher);
+        if nodes.insert(task.node_number) {
+            let node = &task.node;
+            (std::mem::discriminant(&node.kind), node.dtype, &node.grid).hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
 /// Runs plans on the processes of a [`Cluster`], each process its share.
 pub(crate) struct MpiExecutor<'c> {
     pub(crate) cluster: &'c Cluster,
@@ -63,10 +90,22 @@ impl Executor for MpiExecutor<'_> {
         let (world, _calls) = cluster.serialize();
         let rank = cluster.rank();
         let timeout = config.exchange_timeout;
+        // The least digest and the greatest (the least of the complements) are equal when
+        // every process planned the same.
+        let digest = digest(plan);
+        let here = || "is ready to run".to_string();
+        let [least, complement] =
+            least_waiting(world, rank, [digest, !digest], timeout, here, || false);
         // Every process places the same plan the same way; each checks its own share
         // against the budget, and all agree before any runs (a process that never comes,
         // a program that computes on some ranks only, ends the job after the time-out).
         let planned = (|| {
+            if least != !complement {
+                return Err(distributed(
+                    "the processes planned different computations: every rank must build \
+                     the same arrays and compute them together",
+                ));
+            }
             if plan.tasks.len() >= cluster.tag_limit() as usize {
                 return Err(distributed(&format!(
                     "{} tasks, more than this MPI library's {} message tags",
@@ -92,9 +131,13 @@ impl Executor for MpiExecutor<'_> {
             share: &share,
             timeout,
             sent: AtomicU64::new(0),
+            live: Mutex::new(Liveness::new(world, timeout)),
         };
         let outcome = execute(&share.plan, config, outputs, Some(&link));
-        let mut report = agree(&comm, rank, outcome, timeout)?;
+        let mut live = link.live.into_inner().unwrap_or_else(|p| p.into_inner());
+        let agreed = agree_while(&comm, rank, outcome, timeout, || live.heard());
+        live.finish();
+        let mut report = agreed?;
         report.bytes_sent = link.sent.load(Ordering::Relaxed);
         let mut moved = 0u64;
         comm.all_reduce_into(&report.bytes_sent, &mut moved, SystemOperation::sum());
@@ -112,6 +155,8 @@ struct MpiLink<'r> {
     share: &'r Share,
     timeout: Duration,
     sent: AtomicU64,
+    /// Signs of work, sent and heard while the run goes on.
+    live: Mutex<Liveness>,
 }
 
 // SAFETY: the link calls MPI (through `comm`) only from the one thread that serves the
@@ -162,6 +207,7 @@ impl Link for MpiLink<'_> {
         // Admitted receive tasks whose tiles have not come: (task, rank, tag).
         let mut awaiting: Vec<(usize, usize, c_int)> = Vec::new();
         let mut last_arrival = Instant::now();
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         let mut idle = 0u32;
         loop {
             let polled = exchange.poll();
@@ -234,12 +280,15 @@ impl Link for MpiLink<'_> {
             if polled.finished && sending.is_empty() {
                 break;
             }
-            if awaiting.is_empty() {
+            live.beat(polled.working || progress);
+            let heard = live.heard();
+            if awaiting.is_empty() || heard {
                 last_arrival = Instant::now();
             } else if last_arrival.elapsed() > self.timeout {
                 let (t, from, _) = awaiting[0];
                 exchange.fail(distributed(&format!(
-                    "no tile from rank {from} for {} within {:?}",
+                    "no tile from rank {from} for {}, nor any sign of work from the others, \
+                     within {:?}",
                     plan.tasks[t].describe(),
                     self.timeout
                 )));

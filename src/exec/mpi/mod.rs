@@ -3,6 +3,8 @@
 //! that read them (see [`link`]).
 
 #[cfg(feature = "mpi")]
+mod alive;
+#[cfg(feature = "mpi")]
 mod cluster;
 #[cfg(feature = "mpi")]
 mod link;

@@ -1,0 +1,120 @@
+//! Signs of work between the processes of a run, so that a process waiting for the others
+//! tells a slow task from a process that does nothing.
+//!
+//! While a process works (a task ran, or a tile moved, since its last sign), its link sends
+//! every other process a one-byte message on a communicator of the run's own, once every
+//! quarter of the exchange time-out. A process waiting for a tile, or for the others at the
+//! end of the run, counts its time-out from the last sign it heard. So a task that takes
+//! longer than the time-out no longer ends the job, while a process that never joined the
+//! run, or a run in which every process waits for another, still does.
+//!
+//! Every sign is received before the communicator is freed ([`Liveness::finish`]), so that
+//! none is left for a later communicator to take.
+
+use std::os::raw::c_int;
+use std::time::{Duration, Instant};
+
+use mpi::point_to_point::{Destination, MatchedReceiveVec, Source};
+use mpi::request::{Request, StaticScope};
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::{Communicator, CommunicatorCollectives};
+
+/// What a sign carries (nothing but its coming).
+static SIGN: [u8; 1] = [1];
+const TAG: c_int = 1;
+
+/// One process's signs: those it sent and those it heard (see the module's documentation).
+pub(crate) struct Liveness {
+    comm: SimpleCommunicator,
+    rank: usize,
+    every: Duration,
+    last_sent: Instant,
+    worked: bool,
+    sent_to: Vec<u64>,
+    heard_from: Vec<u64>,
+    sends: Vec<Request<'static, [u8], StaticScope>>,
+}
+
+impl Liveness {
+    /// Signs for a run on the processes of `world` whose waits time out after `timeout`.
+    /// Collective: every process of `world` calls it.
+    pub(crate) fn new(world: &SimpleCommunicator, timeout: Duration) -> Liveness {
+        let ranks = world.size() as usize;
+        Liveness {
+            comm: world.duplicate(),
+            rank: world.rank() as usize,
+            every: timeout / 4,
+            last_sent: Instant::now(),
+            worked: false,
+            sent_to: vec![0; ranks],
+            heard_from: vec![0; ranks],
+            sends: Vec::new(),
+        }
+    }
+
+    /// Notes whether this process `worked` since the last call, and sends the others a sign
+    /// when one is due and it worked since the last one.
+    pub(crate) fn beat(&mut self, worked: bool) {
+        self.worked |= worked;
+        let sends = std::mem::take(&mut self.sends);
+        for send in sends {
+            if let Err(pending) = send.test() {
+                self.sends.push(pending);
+            }
+        }
+        if !self.worked || self.last_sent.elapsed() < self.every {
+            return;
+        }
+        for peer in (0..self.sent_to.len()).filter(|&p| p != self.rank) {
+            self.sent_to[peer] += 1;
+            let to = self.comm.process_at_rank(peer as c_int);
+            self.sends
+                .push(to.immediate_send_with_tag(StaticScope, &SIGN[..], TAG));
+        }
+        self.last_sent = Instant::now();
+        self.worked = false;
+    }
+
+    /// Receives the signs that have come; whether there were any.
+    pub(crate) fn heard(&mut self) -> bool {
+        let mut any = false;
+        while let Some((_, status)) = self
+            .comm
+            .any_process()
+            .immediate_matched_probe_with_tag(TAG)
+            .map(|probed| probed.matched_receive_vec::<u8>())
+        {
+            self.heard_from[status.source_rank() as usize] += 1;
+            any = true;
+        }
+        any
+    }
+
+    /// Receives the signs still on their way and completes this process's sends, once no
+    /// process sends any more. Collective: every process of the run calls it, after the
+    /// run's outcome is agreed.
+    pub(crate) fn finish(mut self) {
+        let mut coming = vec![0u64; self.sent_to.len()];
+        self.comm
+            .all_to_all_into(&self.sent_to[..], &mut coming[..]);
+        for (from, (&coming, &heard)) in coming.iter().zip(&self.heard_from).enumerate() {
+            let sender = self.comm.process_at_rank(from as c_int);
+            for _ in heard..coming {
+                sender.receive_vec_with_tag::<u8>(TAG);
+            }
+        }
+        for send in self.sends.drain(..) {
+            send.wait();
+        }
+    }
+}
+
+impl Drop for Liveness {
+    fn drop(&mut self) {
+        // Only where a run ended before `finish` (the job is ending): a send that may still
+        // read its (static) buffer is forgotten, as MPI will complete it or never.
+        for send in self.sends.drain(..) {
+            std::mem::forget(send);
+        }
+    }
+}
