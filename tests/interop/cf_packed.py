@@ -7,7 +7,10 @@ usage: cf_packed.py STORE ZARR_FORMAT
 Variables: `t` int16 with scale_factor, add_offset and _FillValue; `n` uint8 with
 scale_factor and missing_value only; `q` float32 with a float _FillValue; `w` float64
 without any packing; `f` int16 that zarr-python wrote with a `_FillValue` attribute beside
-a Zarr v2 `fill_value` of null (xarray masks by the attribute then). Floats are printed exactly (repr round-trips); NaN is "NaN".
+a Zarr v2 `fill_value` of null (xarray masks by the attribute then); `s` uint8 holding
+signed bytes (`_Unsigned = "false"`) and `u` int8 holding unsigned ones (`"true"`), each
+with a `_FillValue` and a `missing_value`, written the same way. Floats are printed exactly
+(repr round-trips); NaN is "NaN".
 """
 
 import json
@@ -22,6 +25,11 @@ import zarr
 def value(x):
     x = float(x)
     return "NaN" if math.isnan(x) else x
+
+
+def fill_value_of(zarr_format):
+    """The array's own fill value: none in v2 (xarray masks by `_FillValue` then), 0 in v3."""
+    return None if zarr_format == "2" else 0
 
 
 def main(store, zarr_format):
@@ -45,19 +53,34 @@ def main(store, zarr_format):
     }
     ds.to_zarr(store, mode="w", encoding=encoding, zarr_format=int(zarr_format), consolidated=True)
     group = zarr.open_group(store, mode="a", zarr_format=int(zarr_format))
-    fill = None if zarr_format == "2" else 0
-    f = group.create_array("f", shape=shape, chunks=(4, 5), dtype="i2", fill_value=fill,
+    f = group.create_array("f", shape=shape, chunks=(4, 5), dtype="i2", fill_value=fill_value_of(zarr_format),
                            **({"dimension_names": dims} if zarr_format == "3" else {}))
     f[:] = np.arange(30, dtype="i2").reshape(shape) * 7 - 100
     f[2, 2] = -9999
     f.attrs.update({"_FillValue": -9999, "scale_factor": 0.5})
     if zarr_format == "2":
         f.attrs["_ARRAY_DIMENSIONS"] = list(dims)
+    # Every byte value, and the fill values in the type each is written in: the signed type
+    # for "false", the stored one for "true"; missing values are compared after the view.
+    every_byte = np.arange(-100, 156, 8).astype("i2")[:30].reshape(shape)
+    for name, dtype, unsigned, fill, missing in [
+        ("s", "u1", "false", -1, 100),
+        ("u", "i1", "true", -2, 200),
+    ]:
+        v = group.create_array(name, shape=shape, chunks=(4, 5), dtype=dtype, fill_value=fill_value_of(zarr_format),
+                               **({"dimension_names": dims} if zarr_format == "3" else {}))
+        stored = every_byte.astype(dtype)
+        stored[0, :4] = np.array([-1, -2, 100, 200], dtype="i2").astype(dtype)
+        v[:] = stored
+        v.attrs.update({"_Unsigned": unsigned, "_FillValue": fill, "missing_value": missing,
+                        "scale_factor": 0.5})
+        if zarr_format == "2":
+            v.attrs["_ARRAY_DIMENSIONS"] = list(dims)
     zarr.consolidate_metadata(store)
     back = xr.open_zarr(store)
     print(json.dumps({
         name: {"dtype": str(back[name].dtype), "values": [value(v) for v in back[name].values.ravel()]}
-        for name in ["t", "n", "q", "w", "f"]
+        for name in ["t", "n", "q", "w", "f", "s", "u"]
     }))
 
 

@@ -6,8 +6,13 @@
 //! `_FillValue` attribute where that is null), the `_FillValue` attribute in v3 (numbers, `"NaN"`-style strings, or floats as base64 of
 //! their little-endian f64 bytes, as xarray writes them). Fill values are compared in the
 //! stored type, as NumPy compares them: rounded to it for floats, by exact value for
-//! integers (a fill value an integer type cannot hold matches nothing). Signed integers
-//! with `_Unsigned = "true"` (netCDF-3's unsigned bytes) are read as unsigned.
+//! integers (a fill value an integer type cannot hold matches nothing).
+//!
+//! `_Unsigned = "true"` reads signed integers as unsigned (netCDF-3's unsigned bytes), and
+//! `_Unsigned = "false"` unsigned integers as signed, as xarray does: the values are
+//! reinterpreted in the integer type of the same width and the other signedness, a
+//! `missing_value` is compared with them there, and the fill value in the type in which it
+//! was written (the stored signed type for `"true"`, the signed type for `"false"`).
 
 use std::sync::Arc;
 
@@ -24,23 +29,45 @@ use crate::tile::with_dtype;
 /// from stored to physical values.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Packing {
-    missing: Vec<Scalar>,
+    /// The fill values (xarray's `_FillValue`).
+    fills: Vec<Scalar>,
+    /// The `missing_value`s.
+    missing_values: Vec<Scalar>,
     scale_factor: Option<f64>,
     add_offset: Option<f64>,
-    /// `_Unsigned = "true"`: signed integers hold unsigned values (netCDF-3's bytes).
-    unsigned: bool,
+    /// What `_Unsigned` says the stored integers hold, if it says.
+    signedness: Option<Signedness>,
+}
+
+/// The integers that `_Unsigned` says are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signedness {
+    /// `"true"`: signed integers hold unsigned values.
+    Unsigned,
+    /// `"false"`: unsigned integers hold signed values.
+    Signed,
+}
+
+/// Where a value that means "missing" is compared with the stored elements.
+#[derive(Clone, Copy)]
+enum Compared {
+    /// In the stored type.
+    Stored,
+    /// In the type `_Unsigned` reinterprets them as (the stored type where it does not).
+    Viewed,
 }
 
 impl Packing {
     /// The packing that `fill` (the fill value xarray masks by, if any) and the CF
     /// attributes `missing_value`, `scale_factor` and `add_offset` describe.
     pub(crate) fn read(fill: Option<&Json>, attributes: &Map<String, Json>) -> Result<Packing> {
-        let mut missing = Vec::new();
-        for value in fill.into_iter().chain(attributes.get("missing_value")) {
-            for v in as_list(value) {
-                missing.push(scalar(v).ok_or_else(|| bad("a fill value", v))?);
-            }
-        }
+        let scalars = |value: Option<&Json>| -> Result<Vec<Scalar>> {
+            let values = value.map(as_list).unwrap_or_default();
+            values
+                .into_iter()
+                .map(|v| scalar(v).ok_or_else(|| bad("a fill value", v)))
+                .collect()
+        };
         let number = |name: &str| -> Result<Option<f64>> {
             let Some(value) = attributes.get(name) else {
                 return Ok(None);
@@ -55,16 +82,19 @@ impl Packing {
                 _ => Err(bad(name, value)),
             }
         };
-        let unsigned = match attributes.get("_Unsigned") {
-            Some(Json::String(s)) => s.eq_ignore_ascii_case("true"),
-            Some(Json::Bool(b)) => *b,
-            _ => false,
+        let signedness = match attributes.get("_Unsigned") {
+            Some(Json::String(s)) if s.eq_ignore_ascii_case("true") => Some(Signedness::Unsigned),
+            Some(Json::String(s)) if s.eq_ignore_ascii_case("false") => Some(Signedness::Signed),
+            Some(Json::Bool(true)) => Some(Signedness::Unsigned),
+            Some(Json::Bool(false)) => Some(Signedness::Signed),
+            _ => None,
         };
         Ok(Packing {
-            missing,
+            fills: scalars(fill)?,
+            missing_values: scalars(attributes.get("missing_value"))?,
             scale_factor: number("scale_factor")?,
             add_offset: number("add_offset")?,
-            unsigned,
+            signedness,
         })
     }
 
@@ -73,30 +103,45 @@ impl Packing {
         with_dtype!(stored.dtype, S => self.decode_typed::<S, T>(Array::from_node(stored.clone())))
     }
 
+    /// Decodes `stored`, its integers first reinterpreted as `_Unsigned` says.
     fn decode_typed<S: Element, T: FloatElement>(&self, stored: Array<S>) -> Array<T> {
+        use Signedness::{Signed, Unsigned};
+        match (self.signedness, S::DTYPE) {
+            (Some(Unsigned), DType::I8) => self.decode_as::<S, u8, T>(stored),
+            (Some(Unsigned), DType::I16) => self.decode_as::<S, u16, T>(stored),
+            (Some(Unsigned), DType::I32) => self.decode_as::<S, u32, T>(stored),
+            (Some(Unsigned), DType::I64) => self.decode_as::<S, u64, T>(stored),
+            (Some(Signed), DType::U8) => self.decode_as::<S, i8, T>(stored),
+            (Some(Signed), DType::U16) => self.decode_as::<S, i16, T>(stored),
+            (Some(Signed), DType::U32) => self.decode_as::<S, i32, T>(stored),
+            (Some(Signed), DType::U64) => self.decode_as::<S, i64, T>(stored),
+            _ => self.decode_as::<S, S, T>(stored),
+        }
+    }
+
+    /// Decodes `stored` viewed as `V` (an integer type of the same width, or `S` itself).
+    fn decode_as<S: Element, V: Element, T: FloatElement>(&self, stored: Array<S>) -> Array<T> {
+        // Between integers of one width, `as` keeps the bits.
+        let viewed = stored.astype::<V>();
+        let fills_compared = match self.signedness {
+            Some(Signedness::Signed) => Compared::Viewed,
+            _ => Compared::Stored,
+        };
+        let missing = (self.fills.iter().map(|&f| (f, fills_compared)))
+            .chain(self.missing_values.iter().map(|&m| (m, Compared::Viewed)));
         let mut is_missing: Option<Array<bool>> = None;
-        for &fill in &self.missing {
-            let Some(fill) = in_type::<S>(fill) else {
-                continue;
+        for (value, compared) in missing {
+            let equal = match compared {
+                Compared::Stored => equal_to(&stored, value),
+                Compared::Viewed => equal_to(&viewed, value),
             };
-            let equal = match S::is_nan(fill) {
-                true => stored.not_equal(&stored),
-                false => stored.equal(fill),
-            };
+            let Some(equal) = equal else { continue };
             is_missing = Some(match is_missing {
                 Some(m) => &m | &equal,
                 None => equal,
             });
         }
-        // Compared in the stored type: the unsigned view of a signed integer is a
-        // bijection, so its fill values match the same elements.
-        let mut values = match (self.unsigned, S::DTYPE) {
-            (true, DType::I8) => stored.astype::<u8>().astype::<T>(),
-            (true, DType::I16) => stored.astype::<u16>().astype::<T>(),
-            (true, DType::I32) => stored.astype::<u32>().astype::<T>(),
-            (true, DType::I64) => stored.astype::<u64>().astype::<T>(),
-            _ => stored.astype::<T>(),
-        };
+        let mut values = viewed.astype::<T>();
         if let Some(scale) = self.scale_factor {
             values = values * T::from_f64(scale);
         }
@@ -108,6 +153,16 @@ impl Packing {
             None => values,
         }
     }
+}
+
+/// Where `array` equals `value` as NumPy compares them (see [`in_type`]; NaN matches NaN);
+/// `None` where its type cannot hold `value`, so that nothing matches.
+fn equal_to<E: Element>(array: &Array<E>, value: Scalar) -> Option<Array<bool>> {
+    let value = in_type::<E>(value)?;
+    Some(match E::is_nan(value) {
+        true => array.not_equal(array),
+        false => array.equal(value),
+    })
 }
 
 /// `fill` as a value of `S`, compared as NumPy compares an array of `S` with it: rounded to
@@ -254,10 +309,8 @@ mod tests {
             ),
         )
         .unwrap();
-        assert_eq!(
-            p.missing,
-            [Scalar::Int(-32767), Scalar::Int(-1), Scalar::Int(-2)]
-        );
+        assert_eq!(p.fills, [Scalar::Int(-32767)]);
+        assert_eq!(p.missing_values, [Scalar::Int(-1), Scalar::Int(-2)]);
         assert_eq!((p.scale_factor, p.add_offset), (Some(0.01), Some(273.0)));
         assert_eq!(
             Packing::read(None, &Map::new()).unwrap(),

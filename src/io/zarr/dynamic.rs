@@ -150,7 +150,8 @@ impl AnyArray {
     /// (`mask_and_scale`): elements equal to the fill value (the `fill_value` in Zarr v2,
     /// the `_FillValue` attribute in v3) or to a `missing_value` become NaN, the others
     /// `stored * scale_factor + add_offset` (each applied if its attribute is there),
-    /// computed in `T`. Signed integers marked `_Unsigned = "true"` are read as unsigned.
+    /// computed in `T`. Signed integers marked `_Unsigned = "true"` are read as unsigned,
+    /// and unsigned ones marked `"false"` as signed.
     /// An array without these attributes is only converted to `T`.
     ///
     /// ```
