@@ -353,7 +353,7 @@ impl<'a> Written<'a> {
         }
         // A new group takes the version of the group it goes in, whose readers would not
         // list it otherwise (`convert` refuses an explicit other version).
-        let version = enclosing_version(store, parent).unwrap_or(options.version);
+        let version = group_of_output(self.output).map_or(options.version, |(_, v)| v);
         let (coordinates, carried) = self.coordinates(&dims, &sliced)?;
         let mut options = options;
         // The CF `coordinates` attribute names only the auxiliary coordinates carried.
@@ -814,9 +814,14 @@ fn enclosing_group(store: &str, path: &str) -> Option<(String, ZarrVersion)> {
     }
 }
 
-/// The Zarr version of [`enclosing_group`].
-fn enclosing_version(store: &str, path: &str) -> Option<ZarrVersion> {
-    enclosing_group(store, path).map(|(_, version)| version)
+/// The group that `output` goes in ([`enclosing_group`] of its parent) and its version;
+/// none for an output at its store's root, which replaces what is there.
+fn group_of_output(output: &Location) -> Option<(String, ZarrVersion)> {
+    let (parent, name) = split_node(&output.path);
+    match name.is_empty() {
+        true => None,
+        false => enclosing_group(&output.store, parent),
+    }
 }
 
 /// The dimension names an array has.
@@ -865,8 +870,7 @@ pub(crate) fn convert(
     }
     if let Some(v) = format.version {
         // A group holds arrays of its own version (readers of the other do not list them).
-        let (parent, _) = split_node(&output.path);
-        if let Some((group, version)) = enclosing_group(&output.store, parent)
+        if let Some((group, version)) = group_of_output(output)
             && version != v
         {
             return Err(format!(
@@ -914,8 +918,7 @@ pub(crate) fn convert(
 /// readers would not list an array of the other), else in their own. Zarr v2 has no
 /// sharding: a v2 output keeps no shards of its input.
 fn in_output_version(mut options: WriteOptions, output: &Location) -> WriteOptions {
-    let (parent, _) = split_node(&output.path);
-    if let Some(version) = enclosing_version(&output.store, parent) {
+    if let Some((_, version)) = group_of_output(output) {
         options = options.version(version);
     }
     if options.version == ZarrVersion::V2 {

@@ -917,6 +917,29 @@ fn new_groups_take_the_version_of_the_group_they_go_in() {
     assert_eq!(written.format().version, zarr::ZarrVersion::V3);
     assert!(written.format().shards.is_some());
     assert_close(&read(&store, "resharded"), &dense.clone().into_dyn());
+    // An output at a store's root replaces the group there: nothing encloses it, so it
+    // takes the version asked for, or the input's, not the replaced group's.
+    for (asked, version) in [
+        (Some("3"), zarr::ZarrVersion::V3),
+        (None, zarr::ZarrVersion::V3),
+    ] {
+        let mut args = vec!["convert", "--overwrite", tas.to_str().unwrap()];
+        args.extend(asked.iter().flat_map(|v| ["--zarr-version", v]));
+        args.push(v2_group.to_str().unwrap());
+        ok(&args);
+        let written = zarr::open(&v2_group, "/").unwrap();
+        assert_eq!(written.format().version, version, "{args:?}");
+        assert_close(&read(&v2_group, "/"), &dense.clone().into_dyn());
+        // The next round replaces a v2 group again.
+        std::fs::remove_dir_all(&v2_group).unwrap();
+        ok(&[
+            "convert",
+            "--zarr-version",
+            "2",
+            tas.to_str().unwrap(),
+            v2.to_str().unwrap(),
+        ]);
+    }
 }
 
 /// Rewrites keep what the input's values mean and how they are stored: the fill value
