@@ -102,6 +102,12 @@ fn a_task_longer_than_the_time_out_does_not_end_the_job() {
 }
 
 #[test]
+fn a_failure_while_another_rank_runs_a_long_task_ends_alike_on_every_rank() {
+    let dir = TempDir::new("mpi-fail-slow");
+    mpirun(2, "fail_while_slow", dir.path());
+}
+
+#[test]
 fn ranks_that_plan_different_computations_fail_alike() {
     let dir = TempDir::new("mpi-different");
     mpirun(2, "different", dir.path());
@@ -136,6 +142,7 @@ fn rank_main() {
         "budget" => budget_case(&cluster, &config),
         "slow" => slow_case(&cluster, &config),
         "different" => different_case(&cluster, &config),
+        "fail_while_slow" => fail_while_slow_case(&cluster, &config),
         "root_only" => root_only_case(&cluster, &config),
         other => panic!("no case {other}"),
     }));
@@ -435,15 +442,53 @@ fn slow_case(cluster: &Cluster, config: &Config) {
     same("after a slow run", &x.cumsum(0).unwrap(), cluster, &config);
 }
 
+fn fail_while_slow_case(cluster: &Cluster, config: &Config) {
+    let config = config.clone().exchange_timeout(Duration::from_millis(800));
+    let x = chunkwise::arange::<f64>(0.0, 1000.0, 1.0, [100]).unwrap();
+    // Rank 0's first block fails at once, while rank 1's first block takes several
+    // time-outs: rank 0 waits for it to end, hearing it work, instead of ending the job.
+    let rank = cluster.rank();
+    let bad = x
+        .map_blocks(move |b| {
+            match rank {
+                0 if b[0] == 0.0 => panic!("boom in the first block"),
+                1 => std::thread::sleep(Duration::from_secs(3)),
+                _ => {}
+            }
+            Ok(b.clone())
+        })
+        .unwrap()
+        .sum();
+    let err = bad.compute_gathered(&config).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("boom in the first block"),
+        "rank {rank}: {text}"
+    );
+    // The ranks stay usable: nothing of the failed run is taken for the next one.
+    same(
+        "after a failure during a long task",
+        &x.cumsum(0).unwrap(),
+        cluster,
+        &config,
+    );
+}
+
 fn different_case(cluster: &Cluster, config: &Config) {
-    // A mistake: the ranks chunk the array differently, so their tasks differ.
+    // Mistakes: the ranks chunk the array differently, so their tasks differ; or they
+    // compute another operation, in tasks of the same shapes.
     let chunk = if cluster.is_root() { 10 } else { 20 };
     let x = chunkwise::arange::<f64>(0.0, 100.0, 1.0, [chunk]).unwrap();
-    let err = x.sum().compute_gathered(config).unwrap_err();
-    assert!(
-        err.to_string().contains("planned different computations"),
-        "{err}"
-    );
+    let z = chunkwise::arange::<f64>(0.0, 100.0, 1.0, [10]).unwrap();
+    let other = match cluster.is_root() {
+        true => &z + 1.0,
+        false => &z * 2.0,
+    };
+    for mistake in [x.sum(), other.sum()] {
+        let err = mistake.compute_gathered(config).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("planned different computations"), "{text}");
+    }
     // The cluster is still in step: the same computation runs.
     let y = chunkwise::arange::<f64>(0.0, 100.0, 1.0, [10]).unwrap();
     same(

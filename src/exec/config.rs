@@ -43,8 +43,9 @@ pub struct Config {
     pub gather: super::mpi::Gather,
     /// How long a process of a distributed run waits for a tile from another, or for the
     /// others at the end, after the last sign of work from the others (a process sends
-    /// them while its tasks run, however long a task takes), before it fails (and at the
-    /// end, aborts the job) instead of hanging.
+    /// them while its tasks run, however long a task takes: a task that never ends keeps
+    /// the others waiting), before it fails (and at the end, aborts the job) instead of
+    /// hanging.
     #[cfg(feature = "mpi")]
     pub exchange_timeout: std::time::Duration,
 }

@@ -9,7 +9,8 @@ scale_factor and missing_value only; `q` float32 with a float _FillValue; `w` fl
 without any packing; `f` int16 that zarr-python wrote with a `_FillValue` attribute beside
 a Zarr v2 `fill_value` of null (xarray masks by the attribute then); `s` uint8 holding
 signed bytes (`_Unsigned = "false"`) and `u` int8 holding unsigned ones (`"true"`), each
-with a `_FillValue` and a `missing_value`, written the same way. Floats are printed exactly
+with a `_FillValue` and a `missing_value`, written the same way; `m` uint8 holding signed
+bytes whose fill value (255) is the array's own. Floats are printed exactly
 (repr round-trips); NaN is "NaN".
 """
 
@@ -60,27 +61,32 @@ def main(store, zarr_format):
     f.attrs.update({"_FillValue": -9999, "scale_factor": 0.5})
     if zarr_format == "2":
         f.attrs["_ARRAY_DIMENSIONS"] = list(dims)
-    # Every byte value, and the fill values in the type each is written in: the signed type
-    # for "false", the stored one for "true"; missing values are compared after the view.
-    every_byte = np.arange(-100, 156, 8).astype("i2")[:30].reshape(shape)
-    for name, dtype, unsigned, fill, missing in [
-        ("s", "u1", "false", -1, 100),
-        ("u", "i1", "true", -2, 200),
+    # Bytes of either sign, with fill values in the type each is written in: an attribute's
+    # in the signed type for "false", in the stored one for "true"; the array's own (v2) in
+    # the stored type. Missing values are compared after the reinterpretation.
+    some_bytes = np.arange(-100, 156, 8).astype("i2")[:30].reshape(shape)
+    for name, dtype, unsigned, fill, missing, own_fill in [
+        ("s", "u1", "false", -1, 100, fill_value_of(zarr_format)),
+        ("u", "i1", "true", -2, 200, fill_value_of(zarr_format)),
+        ("m", "u1", "false", None, None, 255),
     ]:
-        v = group.create_array(name, shape=shape, chunks=(4, 5), dtype=dtype, fill_value=fill_value_of(zarr_format),
+        v = group.create_array(name, shape=shape, chunks=(4, 5), dtype=dtype, fill_value=own_fill,
                                **({"dimension_names": dims} if zarr_format == "3" else {}))
-        stored = every_byte.astype(dtype)
+        stored = some_bytes.astype(dtype)
         stored[0, :4] = np.array([-1, -2, 100, 200], dtype="i2").astype(dtype)
         v[:] = stored
-        v.attrs.update({"_Unsigned": unsigned, "_FillValue": fill, "missing_value": missing,
-                        "scale_factor": 0.5})
+        v.attrs.update({"_Unsigned": unsigned, "scale_factor": 0.5})
+        if fill is not None:
+            v.attrs["_FillValue"] = fill
+        if missing is not None:
+            v.attrs["missing_value"] = missing
         if zarr_format == "2":
             v.attrs["_ARRAY_DIMENSIONS"] = list(dims)
     zarr.consolidate_metadata(store)
     back = xr.open_zarr(store)
     print(json.dumps({
         name: {"dtype": str(back[name].dtype), "values": [value(v) for v in back[name].values.ravel()]}
-        for name in ["t", "n", "q", "w", "f", "s", "u"]
+        for name in ["t", "n", "q", "w", "f", "s", "u", "m"]
     }))
 
 

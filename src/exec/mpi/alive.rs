@@ -8,8 +8,11 @@
 //! longer than the time-out no longer ends the job, while a process that never joined the
 //! run, or a run in which every process waits for another, still does.
 //!
-//! Every sign is received before the communicator is freed ([`Liveness::finish`]), so that
-//! none is left for a later communicator to take.
+//! Every sign is received before the communicator is freed ([`Liveness::finish`]; see
+//! [`Tally`]).
+//!
+//! A task that never ends (a user function that hangs) keeps its process sending signs, so
+//! the others wait for it as long as it runs, as they would in one process.
 
 use std::os::raw::c_int;
 use std::time::{Duration, Instant};
@@ -17,11 +20,16 @@ use std::time::{Duration, Instant};
 use mpi::point_to_point::{Destination, MatchedReceiveVec, Source};
 use mpi::request::{Request, StaticScope};
 use mpi::topology::SimpleCommunicator;
-use mpi::traits::{Communicator, CommunicatorCollectives};
+use mpi::traits::Communicator;
+
+use super::tally::{Tally, incomplete};
 
 /// What a sign carries (nothing but its coming).
 static SIGN: [u8; 1] = [1];
 const TAG: c_int = 1;
+
+/// The least time between two signs, however short the time-out.
+const LEAST_INTERVAL: Duration = Duration::from_millis(10);
 
 /// One process's signs: those it sent and those it heard (see the module's documentation).
 pub(crate) struct Liveness {
@@ -30,8 +38,7 @@ pub(crate) struct Liveness {
     every: Duration,
     last_sent: Instant,
     worked: bool,
-    sent_to: Vec<u64>,
-    heard_from: Vec<u64>,
+    tally: Tally,
     sends: Vec<Request<'static, [u8], StaticScope>>,
 }
 
@@ -39,15 +46,13 @@ impl Liveness {
     /// Signs for a run on the processes of `world` whose waits time out after `timeout`.
     /// Collective: every process of `world` calls it.
     pub(crate) fn new(world: &SimpleCommunicator, timeout: Duration) -> Liveness {
-        let ranks = world.size() as usize;
         Liveness {
             comm: world.duplicate(),
             rank: world.rank() as usize,
-            every: timeout / 4,
+            every: (timeout / 4).max(LEAST_INTERVAL),
             last_sent: Instant::now(),
             worked: false,
-            sent_to: vec![0; ranks],
-            heard_from: vec![0; ranks],
+            tally: Tally::new(world.size() as usize),
             sends: Vec::new(),
         }
     }
@@ -56,17 +61,12 @@ impl Liveness {
     /// when one is due and it worked since the last one.
     pub(crate) fn beat(&mut self, worked: bool) {
         self.worked |= worked;
-        let sends = std::mem::take(&mut self.sends);
-        for send in sends {
-            if let Err(pending) = send.test() {
-                self.sends.push(pending);
-            }
-        }
+        self.sends = incomplete(std::mem::take(&mut self.sends));
         if !self.worked || self.last_sent.elapsed() < self.every {
             return;
         }
-        for peer in (0..self.sent_to.len()).filter(|&p| p != self.rank) {
-            self.sent_to[peer] += 1;
+        for peer in (0..self.comm.size() as usize).filter(|&p| p != self.rank) {
+            self.tally.sent(peer);
             let to = self.comm.process_at_rank(peer as c_int);
             self.sends
                 .push(to.immediate_send_with_tag(StaticScope, &SIGN[..], TAG));
@@ -84,7 +84,7 @@ impl Liveness {
             .immediate_matched_probe_with_tag(TAG)
             .map(|probed| probed.matched_receive_vec::<u8>())
         {
-            self.heard_from[status.source_rank() as usize] += 1;
+            self.tally.received(status.source_rank() as usize);
             any = true;
         }
         any
@@ -93,16 +93,8 @@ impl Liveness {
     /// Receives the signs still on their way and completes this process's sends, once no
     /// process sends any more. Collective: every process of the run calls it, after the
     /// run's outcome is agreed.
-    pub(crate) fn finish(mut self) {
-        let mut coming = vec![0u64; self.sent_to.len()];
-        self.comm
-            .all_to_all_into(&self.sent_to[..], &mut coming[..]);
-        for (from, (&coming, &heard)) in coming.iter().zip(&self.heard_from).enumerate() {
-            let sender = self.comm.process_at_rank(from as c_int);
-            for _ in heard..coming {
-                sender.receive_vec_with_tag::<u8>(TAG);
-            }
-        }
+    pub(crate) fn finish(&mut self) {
+        self.tally.drain(&self.comm);
         for send in self.sends.drain(..) {
             send.wait();
         }

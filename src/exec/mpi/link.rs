@@ -32,11 +32,12 @@ use mpi::traits::{Communicator, CommunicatorCollectives};
 use super::alive::Liveness;
 use super::cluster::{Cluster, agree, agree_while, distributed, least_waiting, pause};
 use super::place::{Share, place, share};
+use super::tally::{Tally, incomplete};
 use crate::error::{Error, ExecError, Result};
 use crate::exec::config::Config;
 use crate::exec::plan::{Plan, TaskKind};
 use crate::exec::run::{Exchange, Executor, Link, Outputs, Report, execute};
-use crate::graph::NodeKind;
+use crate::graph::{self, NodeKind};
 use crate::tile::Value;
 use crate::tile::encode::decode;
 
@@ -60,7 +61,10 @@ fn refuse_single_process(plan: &Plan) -> Result<()> {
 }
 
 /// A digest of what `plan` computes: the same in every process that builds the same
-/// program, as tasks are matched across processes by their numbers.
+/// program, as tasks are matched across processes by their numbers. It covers the tasks
+/// and, for each node, its kind, type, chunks and label (the operation, for a stored
+/// source only its kind: ranks may open one store by different paths). User functions
+/// are known by their names only.
 fn digest(plan: &Plan) -> u64 {
     let mut hasher = DefaultHasher::new();
     plan.tasks.len().hash(&mut hasher);
@@ -74,6 +78,9 @@ fn digest(plan: &Plan) -> u64 {
         if nodes.insert(task.node_number) {
             let node = &task.node;
             (std::mem::discriminant(&node.kind), node.dtype, &node.grid).hash(&mut hasher);
+            if !matches!(node.kind, NodeKind::Source(graph::Source::Tiles(_))) {
+                node.label().hash(&mut hasher);
+            }
         }
     }
     hasher.finish()
@@ -100,6 +107,9 @@ impl Executor for MpiExecutor<'_> {
         // against the budget, and all agree before any runs (a process that never comes,
         // a program that computes on some ranks only, ends the job after the time-out).
         let planned = (|| {
+            // A node that cannot be distributed is named first (its label may differ by
+            // process, as the intermediate array of `rechunk_via_store` does).
+            refuse_single_process(plan)?;
             if least != !complement {
                 return Err(distributed(
                     "the processes planned different computations: every rank must build \
@@ -113,7 +123,6 @@ impl Executor for MpiExecutor<'_> {
                     cluster.tag_limit()
                 )));
             }
-            refuse_single_process(plan)?;
             let owner = place(plan, cluster.size());
             let share = share(plan, &owner, rank, cluster.size(), &|r| {
                 config.gather.includes(r)
@@ -132,11 +141,14 @@ impl Executor for MpiExecutor<'_> {
             timeout,
             sent: AtomicU64::new(0),
             live: Mutex::new(Liveness::new(world, timeout)),
+            tally: Mutex::new(Tally::new(cluster.size())),
+            unfinished: Mutex::new(Vec::new()),
         };
         let outcome = execute(&share.plan, config, outputs, Some(&link));
-        let mut live = link.live.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut live = lock(&link.live);
         let agreed = agree_while(&comm, rank, outcome, timeout, || live.heard());
         live.finish();
+        link.finish();
         let mut report = agreed?;
         report.bytes_sent = link.sent.load(Ordering::Relaxed);
         let mut moved = 0u64;
@@ -157,6 +169,15 @@ struct MpiLink<'r> {
     sent: AtomicU64,
     /// Signs of work, sent and heard while the run goes on.
     live: Mutex<Liveness>,
+    /// The messages sent and received on `comm`.
+    tally: Mutex<Tally>,
+    /// Sends a failed run left in flight, completed by [`MpiLink::finish`].
+    unfinished: Mutex<Vec<Sending>>,
+}
+
+/// The value of `mutex`, whoever panicked holding it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 // SAFETY: the link calls MPI (through `comm`) only from the one thread that serves the
@@ -172,16 +193,17 @@ struct Sending {
 }
 
 impl Sending {
-    /// Frees the buffer once every send has completed; the sends that did not complete are
-    /// kept.
+    /// Whether every send has completed (those that did not are kept).
     fn progress(&mut self) -> bool {
-        let requests = std::mem::take(&mut self.requests);
-        for request in requests {
-            if let Err(pending) = request.test() {
-                self.requests.push(pending);
-            }
-        }
+        self.requests = incomplete(std::mem::take(&mut self.requests));
         self.requests.is_empty()
+    }
+
+    /// Waits for every send to complete, then frees the buffer.
+    fn complete(mut self) {
+        for request in self.requests.drain(..) {
+            request.wait();
+        }
     }
 }
 
@@ -207,7 +229,9 @@ impl Link for MpiLink<'_> {
         // Admitted receive tasks whose tiles have not come: (task, rank, tag).
         let mut awaiting: Vec<(usize, usize, c_int)> = Vec::new();
         let mut last_arrival = Instant::now();
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live = lock(&self.live);
+        // The notice of this process's failure, once sent.
+        let mut told: Option<Sending> = None;
         let mut idle = 0u32;
         loop {
             let polled = exchange.poll();
@@ -246,6 +270,7 @@ impl Link for MpiLink<'_> {
                 .immediate_matched_probe_with_tag(FAILED)
                 .map(|probed| probed.matched_receive_vec::<u8>())
             {
+                lock(&self.tally).received(status.source_rank() as usize);
                 exchange.fail(Error::Exec(ExecError::OnRank {
                     rank: status.source_rank() as usize,
                     message: "stopped by its failure".into(),
@@ -261,6 +286,7 @@ impl Link for MpiLink<'_> {
                 match probe {
                     Some(probed) => {
                         let (bytes, _) = probed.matched_receive_vec::<u8>();
+                        lock(&self.tally).received(from);
                         exchange.deliver(t, self.decode(t, &bytes));
                         awaiting.swap_remove(k);
                         progress = true;
@@ -271,11 +297,21 @@ impl Link for MpiLink<'_> {
             }
             if polled.failed {
                 // Tell the others to stop. The failure is settled when every process agrees
-                // (see `agree`); sends that no one will receive are leaked with their
-                // buffers.
-                let peers: Vec<usize> = (0..self.ranks).filter(|&r| r != self.rank).collect();
-                drop(self.send(vec![1], &peers, FAILED));
-                break;
+                // (see `agree`), and the messages no one took are received then (see
+                // `finish`).
+                if told.is_none() {
+                    let peers: Vec<usize> = (0..self.ranks).filter(|&r| r != self.rank).collect();
+                    told = Some(self.send(vec![1], &peers, FAILED));
+                }
+                // Tasks that are running finish before the run ends: meanwhile the others,
+                // which wait for this process, hear that it works.
+                if !polled.working {
+                    break;
+                }
+                live.beat(true);
+                live.heard();
+                pause(u32::MAX);
+                continue;
             }
             if polled.finished && sending.is_empty() {
                 break;
@@ -297,10 +333,21 @@ impl Link for MpiLink<'_> {
             idle = if progress { 0 } else { idle.saturating_add(1) };
             pause(idle);
         }
+        lock(&self.unfinished).extend(sending.into_iter().chain(told));
     }
 }
 
 impl MpiLink<'_> {
+    /// Receives every message of the run still on its way to this process, and completes
+    /// the sends a failed run left in flight, so that nothing of this run is left on its
+    /// communicator (see [`Tally`]). Collective, once the run's outcome is agreed.
+    fn finish(&self) {
+        lock(&self.tally).drain(self.comm);
+        for sending in lock(&self.unfinished).drain(..) {
+            sending.complete();
+        }
+    }
+
     /// The tag of the messages carrying the tile of task `t` of this share.
     fn tag(&self, t: usize) -> c_int {
         (self.share.global[t] + 1) as c_int
@@ -309,9 +356,11 @@ impl MpiLink<'_> {
     /// Starts sending `bytes` to each of `to`.
     fn send(&self, bytes: Vec<u8>, to: &[usize], tag: c_int) -> Sending {
         let buffer: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        let mut tally = lock(&self.tally);
         let requests = to
             .iter()
             .map(|&peer| {
+                tally.sent(peer);
                 self.sent.fetch_add(buffer.len() as u64, Ordering::Relaxed);
                 self.comm
                     .process_at_rank(peer as c_int)

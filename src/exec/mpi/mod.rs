@@ -9,6 +9,8 @@ mod cluster;
 #[cfg(feature = "mpi")]
 mod link;
 mod place;
+#[cfg(feature = "mpi")]
+mod tally;
 
 #[cfg(feature = "mpi")]
 pub use cluster::{Cluster, DEFAULT_EXCHANGE_TIMEOUT, Gather};

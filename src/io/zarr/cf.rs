@@ -2,17 +2,19 @@
 //! elements equal to the fill value or to a `missing_value` become NaN, and the others are
 //! unpacked as `stored * scale_factor + add_offset`.
 //!
-//! The fill value is the one xarray masks by: the array's `fill_value` in Zarr v2 (its
-//! `_FillValue` attribute where that is null), the `_FillValue` attribute in v3 (numbers, `"NaN"`-style strings, or floats as base64 of
-//! their little-endian f64 bytes, as xarray writes them). Fill values are compared in the
-//! stored type, as NumPy compares them: rounded to it for floats, by exact value for
-//! integers (a fill value an integer type cannot hold matches nothing).
+//! The fill value is the one xarray masks by ([`CfFill`]): the array's `fill_value` in Zarr
+//! v2 (its `_FillValue` attribute where that is null), the `_FillValue` attribute in v3
+//! (numbers, `"NaN"`-style strings, or floats as base64 of their little-endian f64 bytes,
+//! as xarray writes them). Values that mean "missing" are compared as NumPy compares them:
+//! rounded to the element type for floats, by exact value for integers (a value an integer
+//! type cannot hold matches nothing).
 //!
 //! `_Unsigned = "true"` reads signed integers as unsigned (netCDF-3's unsigned bytes), and
-//! `_Unsigned = "false"` unsigned integers as signed, as xarray does: the values are
-//! reinterpreted in the integer type of the same width and the other signedness, a
-//! `missing_value` is compared with them there, and the fill value in the type in which it
-//! was written (the stored signed type for `"true"`, the signed type for `"false"`).
+//! `_Unsigned = "false"` unsigned integers as signed, as xarray does (which acts on these
+//! two strings alone): the values are reinterpreted in the integer type of the same width
+//! and the other signedness, and a `missing_value` is compared with them there. The fill
+//! value is compared in the type it was written in: the stored one, except a `_FillValue`
+//! attribute with `"false"`, which is signed.
 
 use std::sync::Arc;
 
@@ -29,8 +31,8 @@ use crate::tile::with_dtype;
 /// from stored to physical values.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Packing {
-    /// The fill values (xarray's `_FillValue`).
-    fills: Vec<Scalar>,
+    /// The fill values (xarray's `_FillValue`), each with where it is compared.
+    fills: Vec<(Scalar, Compared)>,
     /// The `missing_value`s.
     missing_values: Vec<Scalar>,
     scale_factor: Option<f64>,
@@ -48,8 +50,26 @@ enum Signedness {
     Signed,
 }
 
+/// The fill value xarray masks by, and where the store gives it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum CfFill {
+    /// The array's own `fill_value` (Zarr v2): a value of the stored type.
+    Metadata(Json),
+    /// The `_FillValue` attribute.
+    Attribute(Json),
+}
+
+impl CfFill {
+    /// The fill value.
+    pub(crate) fn value(&self) -> &Json {
+        match self {
+            CfFill::Metadata(value) | CfFill::Attribute(value) => value,
+        }
+    }
+}
+
 /// Where a value that means "missing" is compared with the stored elements.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Compared {
     /// In the stored type.
     Stored,
@@ -59,8 +79,8 @@ enum Compared {
 
 impl Packing {
     /// The packing that `fill` (the fill value xarray masks by, if any) and the CF
-    /// attributes `missing_value`, `scale_factor` and `add_offset` describe.
-    pub(crate) fn read(fill: Option<&Json>, attributes: &Map<String, Json>) -> Result<Packing> {
+    /// attributes `missing_value`, `scale_factor`, `add_offset` and `_Unsigned` describe.
+    pub(crate) fn read(fill: Option<&CfFill>, attributes: &Map<String, Json>) -> Result<Packing> {
         let scalars = |value: Option<&Json>| -> Result<Vec<Scalar>> {
             let values = value.map(as_list).unwrap_or_default();
             values
@@ -82,15 +102,20 @@ impl Packing {
                 _ => Err(bad(name, value)),
             }
         };
-        let signedness = match attributes.get("_Unsigned") {
-            Some(Json::String(s)) if s.eq_ignore_ascii_case("true") => Some(Signedness::Unsigned),
-            Some(Json::String(s)) if s.eq_ignore_ascii_case("false") => Some(Signedness::Signed),
-            Some(Json::Bool(true)) => Some(Signedness::Unsigned),
-            Some(Json::Bool(false)) => Some(Signedness::Signed),
+        let signedness = match attributes.get("_Unsigned").and_then(Json::as_str) {
+            Some("true") => Some(Signedness::Unsigned),
+            Some("false") => Some(Signedness::Signed),
             _ => None,
         };
+        // An attribute's fill value of unsigned integers that hold signed ones is signed;
+        // any other is of the stored type.
+        let compared = match (fill, signedness) {
+            (Some(CfFill::Attribute(_)), Some(Signedness::Signed)) => Compared::Viewed,
+            _ => Compared::Stored,
+        };
+        let fills = scalars(fill.map(CfFill::value))?;
         Ok(Packing {
-            fills: scalars(fill)?,
+            fills: fills.into_iter().map(|f| (f, compared)).collect(),
             missing_values: scalars(attributes.get("missing_value"))?,
             scale_factor: number("scale_factor")?,
             add_offset: number("add_offset")?,
@@ -123,11 +148,7 @@ impl Packing {
     fn decode_as<S: Element, V: Element, T: FloatElement>(&self, stored: Array<S>) -> Array<T> {
         // Between integers of one width, `as` keeps the bits.
         let viewed = stored.astype::<V>();
-        let fills_compared = match self.signedness {
-            Some(Signedness::Signed) => Compared::Viewed,
-            _ => Compared::Stored,
-        };
-        let missing = (self.fills.iter().map(|&f| (f, fills_compared)))
+        let missing = (self.fills.iter().copied())
             .chain(self.missing_values.iter().map(|&m| (m, Compared::Viewed)));
         let mut is_missing: Option<Array<bool>> = None;
         for (value, compared) in missing {
@@ -300,16 +321,31 @@ mod tests {
     }
 
     #[test]
+    fn unsigned_is_read_from_the_two_strings_xarray_reads() {
+        let signedness = |value: Json| {
+            let attributes = json!({ "_Unsigned": value });
+            Packing::read(None, attributes.as_object().unwrap())
+                .unwrap()
+                .signedness
+        };
+        assert_eq!(signedness(json!("true")), Some(Signedness::Unsigned));
+        assert_eq!(signedness(json!("false")), Some(Signedness::Signed));
+        for ignored in [json!(true), json!("TRUE"), json!("yes")] {
+            assert_eq!(signedness(ignored), None);
+        }
+    }
+
+    #[test]
     fn attributes_are_read_as_numbers_or_refused() {
         let attributes = |v: Json| v.as_object().unwrap().clone();
         let p = Packing::read(
-            Some(&json!(-32767)),
+            Some(&CfFill::Metadata(json!(-32767))),
             &attributes(
                 json!({"scale_factor": 0.01, "add_offset": [273], "missing_value": [-1, -2]}),
             ),
         )
         .unwrap();
-        assert_eq!(p.fills, [Scalar::Int(-32767)]);
+        assert_eq!(p.fills, [(Scalar::Int(-32767), Compared::Stored)]);
         assert_eq!(p.missing_values, [Scalar::Int(-1), Scalar::Int(-2)]);
         assert_eq!((p.scale_factor, p.add_offset), (Some(0.01), Some(273.0)));
         assert_eq!(

@@ -6,7 +6,7 @@ use chunkwise_kernels::dtype::{DType, Element, FloatElement};
 use ndarray::SliceInfoElem;
 use serde_json::{Map, Value as Json};
 
-use super::cf::Packing;
+use super::cf::{CfFill, Packing};
 use super::format::StoredFormat;
 use super::read::{ZarrSource, dimension_names, masked_fill};
 use super::store::{Handle, IntoStore, Store};
@@ -29,7 +29,7 @@ pub struct AnyArray {
     attributes: Map<String, Json>,
     /// The fill value xarray masks as missing: the `fill_value` in Zarr v2 (its
     /// `_FillValue` attribute where that is null), the `_FillValue` attribute in v3.
-    cf_fill: Option<Json>,
+    cf_fill: Option<CfFill>,
     format: StoredFormat,
     /// Where the array is stored: its store and node path.
     stored_at: (Store, String),

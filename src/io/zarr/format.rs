@@ -3,7 +3,7 @@
 
 use serde_json::Value as Json;
 
-use super::cf::fill_of;
+use super::cf::{CfFill, fill_of};
 use super::fill::FillValue;
 use super::metadata::{BloscCompressor, BloscShuffle, Compression, ZarrVersion};
 use super::read::{masked_fill, regular_chunk_shape, storage_grid};
@@ -75,7 +75,10 @@ impl StoredFormat {
 
     /// The format of `array`, whose first stored chunk (or shard) is `chunks`.
     fn with_first_chunk(array: &Handle, chunks: Vec<usize>) -> StoredFormat {
-        let fill_value = masked_fill(array).as_ref().and_then(fill_of);
+        let fill_value = masked_fill(array)
+            .as_ref()
+            .map(CfFill::value)
+            .and_then(fill_of);
         let meta = serde_json::to_value(array.metadata()).unwrap_or(Json::Null);
         let field = |name: &str| meta.get(name).unwrap_or(&Json::Null);
         match meta.get("zarr_format").and_then(Json::as_u64) {

@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 use zarrs::array::{Array as ZArray, ArraySubset};
 use zarrs::storage::{ReadableStorageTraits, ReadableWritableListableStorageTraits};
 
+use super::cf::CfFill;
 use super::direct::{
     Compressor, any_bytes_are_valid, decompress_into, direct_compressor, stream_zstd_file,
 };
@@ -93,14 +94,21 @@ pub(crate) fn dimension_names(array: &Handle) -> Option<Vec<Option<String>>> {
 /// The fill value xarray masks as missing: the `fill_value` of a Zarr v2 array (unless
 /// null: then its `_FillValue` attribute, as for v3), the `_FillValue` attribute of a v3
 /// one.
-pub(crate) fn masked_fill(array: &Handle) -> Option<Json> {
-    let attribute = || array.attributes().get("_FillValue").cloned();
+pub(crate) fn masked_fill(array: &Handle) -> Option<CfFill> {
+    let attribute = || {
+        array
+            .attributes()
+            .get("_FillValue")
+            .cloned()
+            .map(CfFill::Attribute)
+    };
     match array.metadata() {
         zarrs::array::ArrayMetadata::V2(_) => serde_json::to_value(array.metadata())
             .ok()?
             .get("fill_value")
             .filter(|v| !v.is_null())
             .cloned()
+            .map(CfFill::Metadata)
             .or_else(attribute),
         _ => attribute(),
     }
