@@ -1107,6 +1107,42 @@ fn unsigned_bytes_in_signed_storage_decode_as_unsigned() {
     assert_eq!(listed(decoded.compute().unwrap()), listed(expected));
 }
 
+/// A `_FillValue` attribute that the type `_Unsigned` makes it a value of cannot hold is
+/// refused, as xarray refuses it (NumPy's `OverflowError`), rather than masking nothing.
+#[test]
+fn fill_values_that_unsigned_cannot_hold_are_refused() {
+    let d = TempDir::new("groups-cf-unsigned-fill");
+    let bytes = ndarray::arr1(&[0u8, 1, 255]).into_dyn();
+    from_ndarray(&bytes, [3])
+        .unwrap()
+        .to_zarr(d.path(), "b", &WriteOptions::default())
+        .unwrap();
+    // The attributes as a netCDF-derived store holds them (chunkwise writes `_FillValue`
+    // from the fill value alone).
+    let meta = d.path().join("b/zarr.json");
+    let original: Json = serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    for (unsigned, fill, fits) in [
+        ("false", 255, false),
+        ("false", -1, true),
+        ("true", 255, true),
+    ] {
+        let mut json = original.clone();
+        json["attributes"] = json!({ "_Unsigned": unsigned, "_FillValue": fill });
+        std::fs::write(&meta, json.to_string()).unwrap();
+        let decoded = zarr::open(d.path(), "b").unwrap().decode_cf::<f64>();
+        assert_eq!(decoded.is_ok(), fits, "{unsigned} {fill}: {decoded:?}");
+        match decoded {
+            // Stored 255 is the fill: -1 read as signed, or 255 where "true" does not apply
+            // (to unsigned integers).
+            Ok(decoded) => assert_eq!(
+                listed(decoded.compute().unwrap()),
+                listed([0.0, 1.0, f64::NAN])
+            ),
+            Err(e) => assert!(e.to_string().contains("does not fit int8"), "{e}"),
+        }
+    }
+}
+
 /// zarr-python writes a float attribute that is not finite as a bare `NaN` or `Infinity`,
 /// which is not JSON: chunkwise reads such stores (the attribute as the string of that
 /// spelling), and an append, which rewrites the array's metadata and the consolidated

@@ -243,6 +243,12 @@ impl Link for MpiLink<'_> {
                 awaiting.push((t, from, self.tag(t)));
             }
             for outgoing in polled.outgoing {
+                // A failed run's tiles are neither sent nor received: no one would use them
+                // (those already on their way are taken by `finish`).
+                if polled.failed {
+                    exchange.sent(outgoing.bytes.len() as u64);
+                    continue;
+                }
                 if outgoing.bytes.len() > c_int::MAX as usize {
                     exchange.fail(distributed(&format!(
                         "{} makes a tile of {} bytes, more than one MPI message holds \
@@ -277,7 +283,7 @@ impl Link for MpiLink<'_> {
                 }));
             }
             let mut k = 0;
-            while k < awaiting.len() {
+            while !polled.failed && k < awaiting.len() {
                 let (t, from, tag) = awaiting[k];
                 let probe = self
                     .comm

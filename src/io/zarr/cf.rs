@@ -123,24 +123,68 @@ impl Packing {
         })
     }
 
-    /// The physical values of `stored` (any element type) as `T`.
-    pub(crate) fn decode<T: FloatElement>(&self, stored: &Arc<Node>) -> Array<T> {
-        with_dtype!(stored.dtype, S => self.decode_typed::<S, T>(Array::from_node(stored.clone())))
+    /// The physical values of `stored` (any element type) as `T`. A fill value that the
+    /// type it is compared in cannot hold, where `_Unsigned` reinterprets the integers, is
+    /// refused, as xarray (NumPy's `OverflowError`) refuses it.
+    pub(crate) fn decode<T: FloatElement>(&self, stored: &Arc<Node>) -> Result<Array<T>> {
+        let viewed = self.viewed_type(stored.dtype);
+        if viewed != stored.dtype {
+            for &(fill, compared) in &self.fills {
+                let dtype = match compared {
+                    Compared::Stored => stored.dtype,
+                    Compared::Viewed => viewed,
+                };
+                if !with_dtype!(dtype, X => in_type::<X>(fill).is_some()) {
+                    return Err(Error::Build(BuildError::InvalidArgument {
+                        op: "decode_cf".into(),
+                        reason: format!(
+                            "the fill value {} does not fit {dtype}, the type that \
+                             _Unsigned makes it a value of",
+                            as_f64(fill)
+                        ),
+                    }));
+                }
+            }
+        }
+        Ok(
+            with_dtype!(stored.dtype, S => self.decode_typed::<S, T>(Array::from_node(stored.clone()))),
+        )
+    }
+
+    /// The type `_Unsigned` reads integers of type `stored` as: the integer type of the
+    /// same width and the other signedness, or `stored` itself where it does not apply.
+    fn viewed_type(&self, stored: DType) -> DType {
+        use DType::{I8, I16, I32, I64, U8, U16, U32, U64};
+        use Signedness::{Signed, Unsigned};
+        match (self.signedness, stored) {
+            (Some(Unsigned), I8) => U8,
+            (Some(Unsigned), I16) => U16,
+            (Some(Unsigned), I32) => U32,
+            (Some(Unsigned), I64) => U64,
+            (Some(Signed), U8) => I8,
+            (Some(Signed), U16) => I16,
+            (Some(Signed), U32) => I32,
+            (Some(Signed), U64) => I64,
+            _ => stored,
+        }
     }
 
     /// Decodes `stored`, its integers first reinterpreted as `_Unsigned` says.
     fn decode_typed<S: Element, T: FloatElement>(&self, stored: Array<S>) -> Array<T> {
-        use Signedness::{Signed, Unsigned};
-        match (self.signedness, S::DTYPE) {
-            (Some(Unsigned), DType::I8) => self.decode_as::<S, u8, T>(stored),
-            (Some(Unsigned), DType::I16) => self.decode_as::<S, u16, T>(stored),
-            (Some(Unsigned), DType::I32) => self.decode_as::<S, u32, T>(stored),
-            (Some(Unsigned), DType::I64) => self.decode_as::<S, u64, T>(stored),
-            (Some(Signed), DType::U8) => self.decode_as::<S, i8, T>(stored),
-            (Some(Signed), DType::U16) => self.decode_as::<S, i16, T>(stored),
-            (Some(Signed), DType::U32) => self.decode_as::<S, i32, T>(stored),
-            (Some(Signed), DType::U64) => self.decode_as::<S, i64, T>(stored),
-            _ => self.decode_as::<S, S, T>(stored),
+        let viewed = self.viewed_type(S::DTYPE);
+        if viewed == S::DTYPE {
+            return self.decode_as::<S, S, T>(stored);
+        }
+        match viewed {
+            DType::U8 => self.decode_as::<S, u8, T>(stored),
+            DType::U16 => self.decode_as::<S, u16, T>(stored),
+            DType::U32 => self.decode_as::<S, u32, T>(stored),
+            DType::U64 => self.decode_as::<S, u64, T>(stored),
+            DType::I8 => self.decode_as::<S, i8, T>(stored),
+            DType::I16 => self.decode_as::<S, i16, T>(stored),
+            DType::I32 => self.decode_as::<S, i32, T>(stored),
+            DType::I64 => self.decode_as::<S, i64, T>(stored),
+            other => unreachable!("_Unsigned reinterprets integers as integers, not {other}"),
         }
     }
 

@@ -173,7 +173,7 @@ impl AnyArray {
     /// # Ok::<(), chunkwise::Error>(())
     /// ```
     pub fn decode_cf<T: FloatElement>(&self) -> Result<Array<T>> {
-        Ok(Packing::read(self.cf_fill.as_ref(), &self.attributes)?.decode(&self.node))
+        Packing::read(self.cf_fill.as_ref(), &self.attributes)?.decode(&self.node)
     }
 
     /// The elements `info` selects, as [`Array::slice`] takes them, in the stored element
