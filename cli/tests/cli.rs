@@ -835,13 +835,11 @@ fn new_groups_take_the_version_of_the_group_they_go_in() {
     let store = dir.0.join("in.zarr");
     let tas = store.join("tas");
     let v2 = dir.0.join("v2.zarr").join("tas");
-    ok(&[
-        "convert",
-        "--zarr-version",
-        "2",
-        tas.to_str().unwrap(),
-        v2.to_str().unwrap(),
-    ]);
+    let write_v2 = || {
+        let (tas, v2) = (tas.to_str().unwrap(), v2.to_str().unwrap());
+        ok(&["convert", "--zarr-version", "2", tas, v2]);
+    };
+    write_v2();
     let deep = store.join("new/deeper/mean");
     ok(&[
         "reduce",
@@ -932,13 +930,7 @@ fn new_groups_take_the_version_of_the_group_they_go_in() {
         assert_close(&read(&v2_group, "/"), &dense.clone().into_dyn());
         // The next round replaces a v2 group again.
         std::fs::remove_dir_all(&v2_group).unwrap();
-        ok(&[
-            "convert",
-            "--zarr-version",
-            "2",
-            tas.to_str().unwrap(),
-            v2.to_str().unwrap(),
-        ]);
+        write_v2();
     }
 }
 
