@@ -18,11 +18,11 @@ use std::os::raw::c_int;
 use std::time::{Duration, Instant};
 
 use mpi::point_to_point::{Destination, MatchedReceiveVec, Source};
-use mpi::request::{Request, StaticScope};
+use mpi::request::StaticScope;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::Communicator;
 
-use super::tally::{Tally, incomplete};
+use super::tally::{Sends, Tally, complete, forget, incomplete};
 
 /// What a sign carries (nothing but its coming).
 static SIGN: [u8; 1] = [1];
@@ -39,7 +39,7 @@ pub(crate) struct Liveness {
     last_sent: Instant,
     worked: bool,
     tally: Tally,
-    sends: Vec<Request<'static, [u8], StaticScope>>,
+    sends: Sends,
 }
 
 impl Liveness {
@@ -95,18 +95,13 @@ impl Liveness {
     /// run's outcome is agreed.
     pub(crate) fn finish(&mut self) {
         self.tally.drain(&self.comm);
-        for send in self.sends.drain(..) {
-            send.wait();
-        }
+        complete(&mut self.sends);
     }
 }
 
 impl Drop for Liveness {
     fn drop(&mut self) {
-        // Only where a run ended before `finish` (the job is ending): a send that may still
-        // read its (static) buffer is forgotten, as MPI will complete it or never.
-        for send in self.sends.drain(..) {
-            std::mem::forget(send);
-        }
+        // Only where a run ended before `finish` (the job is ending); the buffer is static.
+        forget(&mut self.sends);
     }
 }

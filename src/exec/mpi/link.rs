@@ -25,14 +25,14 @@ use std::time::{Duration, Instant};
 
 use mpi::collective::SystemOperation;
 use mpi::point_to_point::{Destination, MatchedReceiveVec, Source};
-use mpi::request::{Request, StaticScope};
+use mpi::request::StaticScope;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives};
 
 use super::alive::Liveness;
 use super::cluster::{Cluster, agree, agree_while, distributed, least_waiting, pause};
 use super::place::{Share, place, share};
-use super::tally::{Tally, incomplete};
+use super::tally::{Sends, Tally, complete, forget, incomplete};
 use crate::error::{Error, ExecError, Result};
 use crate::exec::config::Config;
 use crate::exec::plan::{Plan, TaskKind};
@@ -189,7 +189,7 @@ unsafe impl Sync for MpiLink<'_> {}
 /// sends still in flight.
 struct Sending {
     buffer: &'static [u8],
-    requests: Vec<Request<'static, [u8], StaticScope>>,
+    requests: Sends,
 }
 
 impl Sending {
@@ -201,9 +201,7 @@ impl Sending {
 
     /// Waits for every send to complete, then frees the buffer.
     fn complete(mut self) {
-        for request in self.requests.drain(..) {
-            request.wait();
-        }
+        complete(&mut self.requests);
     }
 }
 
@@ -214,10 +212,9 @@ impl Drop for Sending {
             // send reads it any more.
             drop(unsafe { Box::from_raw(self.buffer as *const [u8] as *mut [u8]) });
         } else {
-            // A failed run: MPI may still read the buffer, so it is leaked with its sends.
-            for request in self.requests.drain(..) {
-                std::mem::forget(request);
-            }
+            // A run that ended without completing them: MPI may still read the buffer, so
+            // it is leaked with its sends.
+            forget(&mut self.requests);
         }
     }
 }

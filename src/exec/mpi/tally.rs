@@ -49,10 +49,26 @@ impl Tally {
     }
 }
 
+/// Sends in flight, each reading a buffer that outlives it.
+pub(crate) type Sends = Vec<Request<'static, [u8], StaticScope>>;
+
+/// Waits for every send of `requests` to complete.
+pub(crate) fn complete(requests: &mut Sends) {
+    for request in requests.drain(..) {
+        request.wait();
+    }
+}
+
+/// Forgets the sends of `requests` (MPI completes them or never): where a run ends without
+/// completing them, as the job is ending; their buffers must be leaked with them.
+pub(crate) fn forget(requests: &mut Sends) {
+    for request in requests.drain(..) {
+        std::mem::forget(request);
+    }
+}
+
 /// The sends of `requests` that have not completed (those that have are done with).
-pub(crate) fn incomplete(
-    requests: Vec<Request<'static, [u8], StaticScope>>,
-) -> Vec<Request<'static, [u8], StaticScope>> {
+pub(crate) fn incomplete(requests: Sends) -> Sends {
     requests
         .into_iter()
         .filter_map(|request| request.test().err())
