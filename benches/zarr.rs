@@ -331,7 +331,7 @@ mod s3 {
         use chunkwise::Config;
         use chunkwise::io::zarr::{self, Compression, Store, WriteOptions};
 
-        use crate::common::{process_cpu_seconds, scale};
+        use crate::common::{child_cpu_seconds, process_cpu_seconds, scale};
         use crate::delay_proxy::ProxyProcess;
         use crate::s3_util;
         use crate::three_runs;
@@ -381,6 +381,30 @@ mod s3 {
             Some((field("median_s")?, field("cpu_s")?))
         }
 
+        /// The CPU time that the S3 server and the proxy take while a client reads: they
+        /// share the machine's cores with it.
+        struct ServersCpu {
+            pids: [u32; 2],
+            before: [f64; 2],
+        }
+
+        impl ServersCpu {
+            fn start(moto: &s3_util::Server, proxy: &ProxyProcess) -> ServersCpu {
+                let pids = [moto.pid(), proxy.pid()];
+                ServersCpu {
+                    pids,
+                    before: pids.map(child_cpu_seconds),
+                }
+            }
+
+            /// "server CPU ... per read" over the `reads` since [`ServersCpu::start`].
+            fn per_read(&self, reads: f64) -> String {
+                let [moto, proxy] =
+                    [0, 1].map(|i| (child_cpu_seconds(self.pids[i]) - self.before[i]) / reads);
+                format!("CPU per read of moto {moto:.2} s, of the proxy {proxy:.2} s")
+            }
+        }
+
         pub(crate) fn s3() {
             let (n, c) = (10_000 / scale(), 1000 / scale());
             let mb = (n * n * 8) as f64 / 1e6;
@@ -420,6 +444,7 @@ mod s3 {
                     ("tiles fetched ahead (io_concurrency 16)", Config::default()),
                 ] {
                     // Opening the array is timed too, as in Dask's runs.
+                    let servers = ServersCpu::start(&moto, &proxy);
                     let cpu_before = process_cpu_seconds();
                     let runs = three_runs(|| {
                         let array = zarr::open(&store, "x").unwrap();
@@ -429,17 +454,20 @@ mod s3 {
                     });
                     our_cpu = (process_cpu_seconds() - cpu_before) / 3.0;
                     println!(
-                        "  chunkwise, {what}: median {:.3} s (min {:.3}, first {:.3}), {:.0} MB/s, CPU {our_cpu:.2} s per read",
+                        "  chunkwise, {what}: median {:.3} s (min {:.3}, first {:.3}), {:.0} MB/s, CPU {our_cpu:.2} s per read; {}",
                         runs.median,
                         runs.min,
                         runs.first,
-                        mb / runs.median
+                        mb / runs.median,
+                        servers.per_read(3.0)
                     );
                     ours = runs.median;
                 }
+                let servers = ServersCpu::start(&moto, &proxy);
                 if let Some(peers) = &peers
                     && let Some((theirs, their_cpu)) = dask(peers, &proxy.url(), url)
                 {
+                    println!("  Dask: {}", servers.per_read(3.0));
                     println!(
                         "  chunkwise (fetched ahead) {ours:.3} s vs Dask {theirs:.3} s: {:.2}x; client CPU per read {our_cpu:.2} s vs {their_cpu:.2} s: {:.2}x",
                         theirs / ours,

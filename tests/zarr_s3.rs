@@ -32,7 +32,6 @@ mod s3_util;
 #[cfg(feature = "object-store")]
 mod s3 {
     use std::path::Path;
-    use std::process::Command;
 
     use chunkwise::io::zarr::{
         self, Compression, Dataset, GroupOptions, OpenOptions, Store, WriteOptions, ZarrVersion,
@@ -397,6 +396,75 @@ mod s3 {
             .unwrap();
         assert!((sum.sum() - values.sum()).abs() <= 1e-9 * values.sum().abs());
         assert!(report.peak_bytes <= 6 * tile, "{report:?}");
+        // The sum folds each chunk as it is decoded, by the task that reads it: those
+        // tasks fetch ahead too.
+        assert!(
+            x.sum()
+                .explain()
+                .unwrap()
+                .contains("folded as it is decoded")
+        );
+        let _ = most_in_flight(slow.port);
+        let sum = x.sum().compute_with(&ahead).unwrap();
+        assert!((sum.sum() - values.sum()).abs() <= 1e-9 * values.sum().abs());
+        let most = most_in_flight(slow.port);
+        assert!(most >= 4, "{most} requests in flight at most while summing");
+    }
+
+    #[test]
+    fn reductions_fold_fetched_zstd_chunks_as_they_are_decoded() {
+        let Some((python, moto, store)) = server_and_store("folded.zarr") else {
+            return;
+        };
+        // Chunks of 320 KB: three zstd blocks each, arriving in several pieces.
+        let data = formula::<f64>(&[400, 400]);
+        let options = WriteOptions::default().compression(Compression::Zstd { level: 1 });
+        from_ndarray(&data, [200, 200])
+            .unwrap()
+            .to_zarr(&store, "x", &options)
+            .unwrap();
+        let open = || {
+            zarr::open(&store, "x")
+                .unwrap()
+                .into_typed::<f64>()
+                .unwrap()
+        };
+        let x = open();
+        let plan = x.sum().explain().unwrap();
+        assert!(
+            plan.contains("folded as it is decoded"),
+            "the source is not streamed:\n{plan}"
+        );
+        let close = |got: f64, want: f64| (got - want).abs() <= 1e-9 * want.abs().max(1.0);
+        for config in [Config::default(), Config::default().io_concurrency(0)] {
+            let sum = x.sum().compute_with(&config).unwrap().sum();
+            assert!(close(sum, data.sum()), "{sum} vs {}", data.sum());
+            let means = x.mean_axis(0).compute_with(&config).unwrap();
+            let want = data.mean_axis(ndarray::Axis(0)).unwrap();
+            assert!(means.iter().zip(&want).all(|(&g, &w)| close(g, w)));
+        }
+
+        // A frame cut short, or followed by stray bytes, is a corrupt chunk, named.
+        let key = "x/c/1/0";
+        let path = format!("test/folded.zarr/{key}");
+        let rows = data.slice(s![200..400, 0..200]).to_owned();
+        let bytes: Vec<u8> = rows.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let frame = zstd_frame(&bytes);
+        let mut padded = frame.clone();
+        padded.extend_from_slice(b"stray bytes");
+        for damaged in [&frame[..frame.len() / 2], &padded[..]] {
+            put_object(&python, &moto.url(), &path, damaged);
+            let error = open().sum().compute().unwrap_err();
+            assert_corrupt_chunk(&error, key, "fetched");
+        }
+        // A chunk of two frames: the block-by-block decoder gives up after the first (its
+        // blocks already folded), and the tile comes again, whole, from zarrs' path.
+        let (head, tail) = bytes.split_at(bytes.len() / 2);
+        let mut two_frames = zstd_frame(head);
+        two_frames.extend(zstd_frame(tail));
+        put_object(&python, &moto.url(), &path, &two_frames);
+        let sum = open().sum().compute().unwrap().sum();
+        assert!(close(sum, data.sum()), "{sum} vs {}", data.sum());
     }
 
     #[test]
@@ -511,18 +579,11 @@ mod s3 {
         let x = chunkwise::arange::<f64>(0.0, 16.0, 1.0, [4]).unwrap();
         x.to_zarr(&store, "x", &WriteOptions::default()).unwrap();
         // 4 MiB where a chunk of four f64 takes a few hundred bytes at most.
-        let put = "import sys, s3fs\n\
-                   fs = s3fs.S3FileSystem(key=sys.argv[2], secret=sys.argv[3],\n\
-                       client_kwargs={'endpoint_url': sys.argv[1], 'region_name': 'us-east-1'})\n\
-                   fs.pipe('test/big.zarr/x/c/1', bytes(4 << 20))";
-        let out = Command::new(&python)
-            .args(["-c", put, &moto.url(), KEY, SECRET])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        put_object(
+            &python,
+            &moto.url(),
+            "test/big.zarr/x/c/1",
+            &vec![0; 4 << 20],
         );
         let a = zarr::open(&store, "x")
             .unwrap()

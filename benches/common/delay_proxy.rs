@@ -46,6 +46,11 @@ impl ProxyProcess {
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// The proxy's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for ProxyProcess {

@@ -50,6 +50,29 @@ pub(crate) fn process_cpu_seconds() -> f64 {
     seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
+/// The CPU time (user and system) that the process `pid` (a child of this one) has taken
+/// so far, in seconds, from `/proc/PID/stat`; NaN where that cannot be read.
+pub(crate) fn child_cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // The fields after the command's name, which is in parentheses and may hold spaces:
+    // utime and stime are the 14th and 15th fields of the line, in clock ticks.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: Vec<f64> = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    match ticks.as_slice() {
+        [user, system] if per_second > 0.0 => (user + system) / per_second,
+        _ => f64::NAN,
+    }
+}
+
 /// Median wall time of `reps` runs, and the last run's result.
 pub(crate) fn median<R>(reps: usize, mut f: impl FnMut() -> R) -> (Duration, R) {
     let mut times = Vec::new();

@@ -58,6 +58,16 @@ impl Task {
         self.out_bytes + self.scratch_bytes
     }
 
+    /// The source node whose tile of `block` this task reads itself: a source task's own
+    /// node, or a partial reduction's streamed input.
+    pub(crate) fn read_node(&self) -> Option<&Arc<Node>> {
+        match (&self.kind, &self.node.kind, self.streamed) {
+            (TaskKind::Source, _, _) => Some(&self.node),
+            (TaskKind::Partial, NodeKind::Reduce(r), Some(k)) => Some(&r.inputs[k].node),
+            _ => None,
+        }
+    }
+
     /// A name for errors and traces: node, stage and block.
     pub(crate) fn describe(&self) -> String {
         let stage = match &self.kind {
@@ -722,9 +732,17 @@ impl Lowering {
             for in_block in r.partial_blocks(block) {
                 deps.extend(self.input_tasks(&others, &r.in_grid, &in_block)?);
             }
+            // The streamed tile, decoded into the task's buffer, and what its source holds
+            // while reading it (such as the encoded chunk).
             let decoded = streamed.map_or(0, |k| {
                 let input = &r.inputs[k].node;
-                Self::tile_bytes(input, &input.grid, block)
+                let read = match &input.kind {
+                    NodeKind::Source(Source::Tiles(source)) => {
+                        source.read_bytes(block, &input.grid.block_ranges(block))
+                    }
+                    _ => 0,
+                };
+                Self::tile_bytes(input, &input.grid, block) + read
             });
             let scratch = r.program.scratch_bytes(self.strip_len) as u64
                 + self.view_buffers(&r.inputs, &r.in_grid)

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use super::plan::{Plan, TaskKind};
+use super::plan::Plan;
 use crate::graph::{NodeKind, Source};
 use crate::tile::{Prefetched, TileSource};
 
@@ -48,12 +48,11 @@ impl<'a> Prefetcher<'a> {
                 .iter()
                 .enumerate()
                 .filter_map(|(t, task)| {
-                    let (TaskKind::Source, NodeKind::Source(Source::Tiles(source))) =
-                        (&task.kind, &task.node.kind)
-                    else {
+                    let node = task.read_node()?;
+                    let NodeKind::Source(Source::Tiles(source)) = &node.kind else {
                         return None;
                     };
-                    let ranges = task.node.grid.block_ranges(&task.block);
+                    let ranges = node.grid.block_ranges(&task.block);
                     let bytes = source.prefetch_bytes(&task.block, &ranges)?;
                     Some(Read {
                         task: t,

@@ -79,6 +79,11 @@ impl Server {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Server {
@@ -252,6 +257,34 @@ pub fn most_in_flight(port: u16) -> usize {
         .next()
         .and_then(|body| body.trim().parse().ok())
         .expect("the proxy's stats")
+}
+
+/// Stores `value` under `path` (`bucket/key`) on the S3 server at `endpoint`, with s3fs
+/// (`python` has it): bytes that chunkwise would not write, such as a damaged chunk.
+pub fn put_object(python: &Path, endpoint: &str, path: &str, value: &[u8]) {
+    let put = "import sys, s3fs\n\
+               fs = s3fs.S3FileSystem(key=sys.argv[2], secret=sys.argv[3],\n\
+                   client_kwargs={'endpoint_url': sys.argv[1], 'region_name': 'us-east-1'})\n\
+               fs.pipe(sys.argv[4], sys.stdin.buffer.read())";
+    let mut child = Command::new(python)
+        .args(["-c", put, endpoint, KEY, SECRET, path])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python");
+    child
+        .stdin
+        .take()
+        .expect("its stdin")
+        .write_all(value)
+        .expect("write the value");
+    let out = child.wait_with_output().expect("python ends");
+    assert!(
+        out.status.success(),
+        "put {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Creates the bucket `name` on the server at `port`.

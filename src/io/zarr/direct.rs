@@ -7,10 +7,11 @@
 //! caller then takes the general path, which reports errors with the chunk's key.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chunkwise_kernels::dtype::{DType, Element};
 use serde_json::Value as Json;
+use zarrs::storage::Bytes;
 
 use super::store::Handle;
 
@@ -132,18 +133,178 @@ pub(super) fn decompress_into<T: Element>(
 /// one read.
 const BLOCK_HEADER: usize = 3;
 
-/// The most compressed bytes one step of [`stream_zstd_file`] takes: a block, stored raw at
-/// worst (`ZSTD_BLOCKSIZE_MAX`), and the next block's header.
+/// The most compressed bytes a step of [`stream_zstd`] takes (a block, stored raw at worst:
+/// `ZSTD_BLOCKSIZE_MAX`), with the next block's header read along from a file.
 const STEP_BYTES: usize = (1 << 17) + BLOCK_HEADER;
 
+/// Where the zstd frame of one whole chunk is streamed from.
+pub(super) enum ZstdFrame {
+    /// A chunk file of a local store.
+    File(PathBuf),
+    /// A chunk fetched from object storage, in the pieces its body arrived in.
+    Pieces(Vec<Bytes>),
+}
+
+impl ZstdFrame {
+    /// The frame decompressed into `len` elements, block by block, `decoded` seeing each
+    /// prefix (see [`stream_zstd_file`] and [`stream_zstd_pieces`]).
+    pub(super) fn stream<T: Element>(
+        &self,
+        len: usize,
+        decoded: &mut dyn FnMut(&[T]),
+    ) -> Option<Vec<T>> {
+        match self {
+            ZstdFrame::File(path) => stream_zstd_file(path, len, decoded),
+            ZstdFrame::Pieces(pieces) => stream_zstd_pieces(pieces, len, decoded),
+        }
+    }
+}
+
 /// Decompresses the zstd frame in the chunk file `path` into a new buffer of `len`
-/// elements, block by block (at most 128 KiB of output each): each block's bytes are read
-/// into a small buffer and decoded straight into place, so the compressed chunk is never
-/// held whole and nothing is copied on the way but the read itself. After each block,
-/// `decoded` sees the elements decoded so far, while they are still in cache. `None` if the
-/// file is missing or unreadable, or does not hold exactly one frame of `len` elements.
-pub(super) fn stream_zstd_file<T: Element>(
+/// elements, block by block (see [`stream_zstd`]): each block's bytes are read into a small
+/// buffer and decoded straight into place, so the compressed chunk is never held whole.
+/// `None` if the file is missing or unreadable, or does not hold exactly one frame of `len`
+/// elements.
+fn stream_zstd_file<T: Element>(
     path: &Path,
+    len: usize,
+    decoded: &mut dyn FnMut(&[T]),
+) -> Option<Vec<T>> {
+    let file = std::fs::File::open(path).ok()?;
+    stream_zstd(
+        &mut FileInput {
+            file,
+            buffer: vec![0u8; STEP_BYTES],
+            start: 0,
+            end: 0,
+        },
+        len,
+        decoded,
+    )
+}
+
+/// Decompresses the zstd frame made of `pieces` (a body as it arrived from the network)
+/// into a new buffer of `len` elements, block by block (see [`stream_zstd`]): a block that
+/// lies in one piece is decoded from it in place, one that straddles pieces is gathered
+/// into a small buffer first. `None` unless the pieces hold exactly one frame of `len`
+/// elements.
+fn stream_zstd_pieces<T: Element, P: AsRef<[u8]>>(
+    pieces: &[P],
+    len: usize,
+    decoded: &mut dyn FnMut(&[T]),
+) -> Option<Vec<T>> {
+    let mut input = PiecesInput {
+        pieces,
+        piece: 0,
+        at: 0,
+        gathered: Vec::new(),
+    };
+    stream_zstd(&mut input, len, decoded)
+}
+
+/// The bytes of one zstd frame, handed to the decoder a step at a time.
+trait FrameInput {
+    /// The next `need` bytes, contiguous; `None` if the input ends first or cannot be read.
+    fn take(&mut self, need: usize) -> Option<&[u8]>;
+    /// Whether any bytes follow those taken (`None`: the input cannot be read).
+    fn has_more(&mut self) -> Option<bool>;
+}
+
+/// A chunk file, read a block (and the next block's header) at a time.
+struct FileInput {
+    file: std::fs::File,
+    buffer: Vec<u8>,
+    /// The bytes read but not yet taken: `buffer[start..end]`.
+    start: usize,
+    end: usize,
+}
+
+impl FrameInput for FileInput {
+    fn take(&mut self, need: usize) -> Option<&[u8]> {
+        if self.end - self.start < need {
+            self.buffer.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+            // This step's bytes, and the next block's header where the file has one: a
+            // block then costs one read.
+            let want = (need + BLOCK_HEADER).min(self.buffer.len());
+            while self.end < want {
+                match self.file.read(&mut self.buffer[self.end..want]) {
+                    Ok(0) => break,
+                    Ok(got) => self.end += got,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => return None,
+                }
+            }
+            if self.end < need {
+                return None; // the file ends inside the frame
+            }
+        }
+        self.start += need;
+        Some(&self.buffer[self.start - need..self.start])
+    }
+
+    fn has_more(&mut self) -> Option<bool> {
+        Some(self.start < self.end || self.file.read(&mut [0u8; 1]).ok()? != 0)
+    }
+}
+
+/// A value in pieces: steps inside one piece are taken in place, others gathered.
+struct PiecesInput<'a, P> {
+    pieces: &'a [P],
+    /// The piece the next step starts in, and the offset in it.
+    piece: usize,
+    at: usize,
+    /// A step's bytes gathered from several pieces.
+    gathered: Vec<u8>,
+}
+
+impl<'a, P: AsRef<[u8]>> PiecesInput<'a, P> {
+    /// The untaken rest of the current piece, after skipping pieces taken whole.
+    fn rest(&mut self) -> &'a [u8] {
+        let pieces: &'a [P] = self.pieces;
+        while self.piece < pieces.len() && self.at == pieces[self.piece].as_ref().len() {
+            (self.piece, self.at) = (self.piece + 1, 0);
+        }
+        match pieces.get(self.piece) {
+            Some(piece) => &piece.as_ref()[self.at..],
+            None => &[],
+        }
+    }
+}
+
+impl<P: AsRef<[u8]>> FrameInput for PiecesInput<'_, P> {
+    fn take(&mut self, need: usize) -> Option<&[u8]> {
+        let rest = self.rest();
+        if rest.len() >= need {
+            self.at += need;
+            return Some(&rest[..need]);
+        }
+        self.gathered.clear();
+        while self.gathered.len() < need {
+            let want = need - self.gathered.len();
+            let rest = self.rest();
+            if rest.is_empty() {
+                return None; // the value ends inside the frame
+            }
+            let got = rest.len().min(want);
+            self.gathered.extend_from_slice(&rest[..got]);
+            self.at += got;
+        }
+        Some(&self.gathered)
+    }
+
+    fn has_more(&mut self) -> Option<bool> {
+        Some(!self.rest().is_empty())
+    }
+}
+
+/// Decompresses the one zstd frame of `input` into a new buffer of `len` elements, block
+/// by block (at most 128 KiB of output each), each decoded straight into place: no
+/// intermediate buffer of the whole chunk, no zero-filling. After each block, `decoded`
+/// sees the elements decoded so far, while they are still in cache. `None` unless the
+/// input holds exactly one frame of `len` elements and nothing after it.
+fn stream_zstd<T: Element>(
+    input: &mut dyn FrameInput,
     len: usize,
     decoded: &mut dyn FnMut(&[T]),
 ) -> Option<Vec<T>> {
@@ -151,49 +312,29 @@ pub(super) fn stream_zstd_file<T: Element>(
         return None;
     }
     let bytes = len.checked_mul(std::mem::size_of::<T>())?;
-    let mut file = std::fs::File::open(path).ok()?;
     let context = DecompressionContext::new()?;
     let mut out: Vec<T> = Vec::with_capacity(len);
     let destination = out.as_mut_ptr().cast::<u8>();
     let mut written = 0;
-    let mut buffer = vec![0u8; STEP_BYTES];
-    // The bytes read but not yet decoded: `buffer[start..end]`.
-    let (mut start, mut end) = (0, 0);
     loop {
         // SAFETY: a valid context.
         let need = unsafe { zstd_sys::ZSTD_nextSrcSizeToDecompress(context.0) };
         if need == 0 {
             break; // the frame is complete (and its checksum, if any, verified)
         }
-        if need > buffer.len() {
+        if need > STEP_BYTES {
             return None;
         }
-        if end - start < need {
-            buffer.copy_within(start..end, 0);
-            (start, end) = (0, end - start);
-            // This step's bytes, and the next block's header where the file has one.
-            let want = (need + BLOCK_HEADER).min(buffer.len());
-            while end < want {
-                match file.read(&mut buffer[end..want]) {
-                    Ok(0) => break,
-                    Ok(got) => end += got,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => return None,
-                }
-            }
-            if end < need {
-                return None; // the file ends inside the frame
-            }
-        }
+        let step = input.take(need)?;
         // SAFETY: the destination is the unwritten rest of `out`'s capacity (`bytes -
-        // written` bytes); zstd writes only there, reads `need` bytes of `buffer`, and
+        // written` bytes); zstd writes only there, reads the `need` bytes of `step`, and
         // refers back only to what it wrote before in the same buffer.
         let produced = unsafe {
             zstd_sys::ZSTD_decompressContinue(
                 context.0,
                 destination.add(written).cast(),
                 bytes - written,
-                buffer[start..].as_ptr().cast(),
+                step.as_ptr().cast(),
                 need,
             )
         };
@@ -201,7 +342,6 @@ pub(super) fn stream_zstd_file<T: Element>(
         if unsafe { zstd_sys::ZSTD_isError(produced) } != 0 {
             return None;
         }
-        start += need;
         if produced > 0 {
             written += produced;
             let ready = written / std::mem::size_of::<T>();
@@ -212,8 +352,7 @@ pub(super) fn stream_zstd_file<T: Element>(
         }
     }
     // Nothing may follow the frame.
-    let trailing = start < end || file.read(&mut [0u8; 1]).ok()? != 0;
-    if trailing || written != bytes {
+    if input.has_more()? || written != bytes {
         return None;
     }
     // SAFETY: zstd wrote all `bytes` bytes of the buffer, and any bytes are a valid `T`
@@ -327,6 +466,44 @@ mod tests {
         assert!(stream_zstd_file::<f64>(&file, values.len(), &mut |_| {}).is_none());
         std::fs::remove_file(&file).unwrap();
         assert!(stream_zstd_file::<f64>(&file, values.len(), &mut |_| {}).is_none());
+        // The same frame in pieces, as a body arrives: one piece, pieces of every few
+        // bytes, and pieces that split blocks and headers at odd places.
+        let splits: [&dyn Fn(usize) -> usize; 3] =
+            [&|_| usize::MAX, &|_| 7, &|k| 1 + k * 9973 % 70_001];
+        for split in splits {
+            let mut pieces = Vec::new();
+            let mut rest = &encoded[..];
+            while !rest.is_empty() {
+                let (piece, after) = rest.split_at(split(pieces.len()).min(rest.len()));
+                pieces.push(piece);
+                rest = after;
+            }
+            let mut prefixes = 0;
+            let back = stream_zstd_pieces::<f64, _>(&pieces, values.len(), &mut |prefix| {
+                assert!(
+                    prefix
+                        .iter()
+                        .zip(&values)
+                        .all(|(a, b)| a.to_bits() == b.to_bits())
+                );
+                prefixes += 1;
+            })
+            .unwrap();
+            assert!(prefixes > 2);
+            assert!(
+                back.iter()
+                    .zip(&values)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+            // Cut, or followed by a stray byte in a piece of its own: refused.
+            let cut = &pieces[..pieces.len() - 1];
+            assert!(stream_zstd_pieces::<f64, _>(cut, values.len(), &mut |_| {}).is_none());
+            let mut stray = pieces.clone();
+            stray.push(&[0]);
+            assert!(stream_zstd_pieces::<f64, _>(&stray, values.len(), &mut |_| {}).is_none());
+        }
+        let no_pieces: [&[u8]; 0] = [];
+        assert!(stream_zstd_pieces::<f64, _>(&no_pieces, values.len(), &mut |_| {}).is_none());
         // The one-shot decoder agrees.
         let once = decompress_into::<f64>(Compressor::Zstd, &encoded, values.len()).unwrap();
         assert!(

@@ -13,7 +13,7 @@ use zarrs::storage::{ReadableStorageTraits, ReadableWritableListableStorageTrait
 
 use super::cf::CfFill;
 use super::direct::{
-    Compressor, any_bytes_are_valid, decompress_into, direct_compressor, stream_zstd_file,
+    Compressor, ZstdFrame, any_bytes_are_valid, decompress_into, direct_compressor,
 };
 use super::erasure::{Place, erased_since, erasures};
 use super::guard::GuardedReads;
@@ -422,6 +422,22 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         Some((index, file))
     }
 
+    /// The zstd frame of the one whole chunk that `subset` covers, to decode block by
+    /// block: its file in a local store, its fetched body on object storage (while a lease
+    /// holds it). `None` for other layouts, and for a chunk that is not stored.
+    fn zstd_frame(&self, subset: &ArraySubset) -> Option<ZstdFrame> {
+        if self.direct != Some(Compressor::Zstd) {
+            return None;
+        }
+        match self.single_chunk(subset)? {
+            (_, Some(file)) => Some(ZstdFrame::File(file)),
+            (index, None) => {
+                let key = self.array.chunk_key(&index);
+                self.store.fetched_pieces(&key).map(ZstdFrame::Pieces)
+            }
+        }
+    }
+
     /// The tile covering exactly one stored chunk, decompressed straight into its buffer;
     /// `None` where the general path must run (another layout, a missing or undecodable
     /// chunk).
@@ -431,16 +447,16 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         subset: &ArraySubset,
         shape: &[usize],
     ) -> Option<Value> {
-        let (index, file) = self.single_chunk(subset)?;
         let len = shape.iter().product();
-        let values = match (compressor, file) {
-            (Compressor::Zstd, Some(file)) => stream_zstd_file::<T>(&file, len, &mut |_| {})?,
-            (_, file) => {
+        let values = match self.zstd_frame(subset) {
+            Some(frame) => frame.stream::<T>(len, &mut |_| {})?,
+            None => {
                 // The stored bytes as the store holds them (zarrs' `retrieve_encoded_chunk`
-                // would copy a shared buffer, such as a chunk fetched ahead, into a `Vec`).
-                // `decompress_into` writes at most `len` elements, but a file is read whole
-                // at the size it reports: through the guard, which refuses a size no chunk
-                // of this array can have (the general path then names the error).
+                // would copy a shared buffer into a `Vec`). `decompress_into` writes at most
+                // `len` elements, but a file is read whole at the size it reports: through
+                // the guard, which refuses a size no chunk of this array can have (the
+                // general path then names the error).
+                let (index, file) = self.single_chunk(subset)?;
                 let key = self.array.chunk_key(&index);
                 let encoded = match file {
                     Some(_) => self.reader().ok()?.storage().get(&key).ok()??,
@@ -536,7 +552,8 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         format!("zarr[{}]", self.array.path())
     }
 
-    /// Local zstd chunks of a number type, and tiles that are the chunks.
+    /// Zstd chunks of a number type, local or on object storage, and tiles that are the
+    /// chunks.
     fn streams(&self, grid: &ChunkGrid) -> bool {
         let zero = vec![0; grid.ndim()];
         let tiles_are_chunks = self.array.chunk_shape(&zero).ok().is_some_and(|chunk| {
@@ -544,13 +561,13 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
             grid.is_regular_of(&chunk)
         });
         self.direct == Some(Compressor::Zstd)
-            && self.store.path.is_some()
+            && (self.store.path.is_some() || self.store.is_remote())
             && any_bytes_are_valid::<T>()
             && tiles_are_chunks
     }
 
-    /// Tiles that are one zstd chunk of a local store are handed over as zstd decodes them,
-    /// a block (at most 128 KiB) at a time; others whole.
+    /// Tiles that are one zstd chunk, in a local file or fetched from object storage, are
+    /// handed over as zstd decodes them, a block (at most 128 KiB) at a time; others whole.
     fn stream_tile(
         &self,
         block: &[usize],
@@ -558,17 +575,15 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
         receive: &mut dyn FnMut(TilePiece<'_>),
     ) -> Result<()> {
         let _span = self.read_span(ranges).entered();
+        let _fetched = self.fetch(ranges);
         let subset = subset_of(ranges);
-        let file = match self.single_chunk(&subset) {
-            Some((_, Some(file))) if self.direct == Some(Compressor::Zstd) => file,
-            _ => {
-                receive(TilePiece::whole(&self.tile(block, ranges)?)?);
-                return Ok(());
-            }
+        let Some(frame) = self.zstd_frame(&subset) else {
+            receive(TilePiece::whole(&self.tile(block, ranges)?)?);
+            return Ok(());
         };
         let len = box_shape(ranges).iter().product();
         let mut started = false;
-        let decoded = stream_zstd_file::<T>(&file, len, &mut |prefix| {
+        let decoded = frame.stream::<T>(len, &mut |prefix| {
             started = true;
             receive(TilePiece::Prefix(T::to_strip(prefix)));
         });

@@ -167,6 +167,22 @@ impl Store {
         }
     }
 
+    /// The value of `key` as the pieces its body arrived in, if a lease (see
+    /// [`Store::fetch`]) holds it, after waiting for its GET; `None` if no lease holds it,
+    /// if there is no such key, or if the GET failed (a read of the key then says why).
+    pub(crate) fn fetched_pieces(&self, key: &StoreKey) -> Option<Vec<Bytes>> {
+        #[cfg(feature = "object-store")]
+        {
+            let body = self.remote.as_ref()?.fetcher.fetched(key)?.ok()??;
+            Some(body.pieces().to_vec())
+        }
+        #[cfg(not(feature = "object-store"))]
+        {
+            let _ = key;
+            None
+        }
+    }
+
     /// Whether this store is on object storage (its chunks are worth fetching ahead).
     pub(crate) fn is_remote(&self) -> bool {
         self.url.is_some()
@@ -285,7 +301,17 @@ pub(crate) fn slices(
     value: &Bytes,
     ranges: Vec<ByteRange>,
 ) -> std::result::Result<Vec<Bytes>, String> {
-    let len = value.len() as u64;
+    slices_of(value.len() as u64, ranges, |r| {
+        value.slice(r.start as usize..r.end as usize)
+    })
+}
+
+/// [`slices`] of a value of `len` bytes that `cut` cuts ranges from.
+pub(crate) fn slices_of(
+    len: u64,
+    ranges: Vec<ByteRange>,
+    cut: impl Fn(std::ops::Range<u64>) -> Bytes,
+) -> std::result::Result<Vec<Bytes>, String> {
     ranges
         .into_iter()
         .map(|range| {
@@ -295,9 +321,7 @@ pub(crate) fn slices(
                 ByteRange::Suffix(n) => len.checked_sub(n).map(|s| s..len),
             };
             match bounds {
-                Some(r) if r.start <= r.end && r.end <= len => {
-                    Ok(value.slice(r.start as usize..r.end as usize))
-                }
+                Some(r) if r.start <= r.end && r.end <= len => Ok(cut(r)),
                 _ => Err(format!("byte range {range} outside a value of {len} bytes")),
             }
         })

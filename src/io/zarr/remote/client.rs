@@ -24,12 +24,13 @@ use zarrs_storage::storage_adapter::async_to_sync::{
 };
 use zarrs_storage::{AsyncReadableStorageTraits, AsyncWritableStorageTraits};
 
+use super::body::Body;
 use super::fetch::Fetcher;
 use super::literal_keys::LiteralKeys;
 use super::options::RemoteOptions;
 use super::url::{Scheme, StoreUrl};
 use crate::error::{Error, Result, StorageError as CrateStorageError};
-use crate::io::zarr::store::slices;
+use crate::io::zarr::store::slices_of;
 
 /// The async store every client is seen through.
 pub(crate) type AsyncStore = AsyncObjectStore<Arc<dyn ObjectStore>>;
@@ -260,6 +261,7 @@ impl ReadableStorageTraits for RemoteStorage {
                 self.block_on
                     .block_on(self.client.get(key))
                     .map_err(|e| keyed(key, e))?
+                    .map(|value| Body::new(vec![value]))
             }
             None => {
                 return self
@@ -270,7 +272,7 @@ impl ReadableStorageTraits for RemoteStorage {
         };
         match value {
             Some(value) => Ok(Some(Box::new(
-                slices(&value, ranges)
+                slices_of(value.len(), ranges, |r| value.slice(r))
                     .map_err(|e| keyed(key, e))?
                     .into_iter()
                     .map(Ok),
@@ -281,7 +283,7 @@ impl ReadableStorageTraits for RemoteStorage {
 
     fn size_key(&self, key: &StoreKey) -> std::result::Result<Option<u64>, StorageError> {
         match self.fetcher.fetched(key) {
-            Some(fetched) => Ok(fetched?.map(|v| v.len() as u64)),
+            Some(fetched) => Ok(fetched?.map(|v| v.len())),
             None => self.sync.size_key(key).map_err(|e| keyed(key, e)),
         }
     }

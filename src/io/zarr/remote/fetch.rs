@@ -7,22 +7,24 @@
 //! and those of upcoming tiles arrive while the compute threads decode earlier ones. A
 //! value is kept while a lease on its key lives, and dropped with the last one. A value
 //! larger than the lease allows (more than any chunk of its array can take) is refused
-//! from the size the server announces, before its body is read.
+//! from the size the server announces, before its body is read. A value is kept as the
+//! pieces its body arrived in ([`Body`]), not copied into one buffer.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use futures::FutureExt;
+use futures::{FutureExt, TryStreamExt};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
-use zarrs::storage::{Bytes, StorageError, StoreKey};
+use zarrs::storage::{StorageError, StoreKey};
 use zarrs_object_store::object_store::{self, ObjectStore, ObjectStoreExt, path::Path};
 
+use super::body::Body;
 use super::client::keyed;
 
 /// What a GET gave: the value (`None`: no such key), or the error's message.
-type Outcome = std::result::Result<Option<Bytes>, String>;
+type Outcome = std::result::Result<Option<Body>, String>;
 
 /// One key's value, once its GET has finished.
 #[derive(Default)]
@@ -124,7 +126,7 @@ impl Fetcher {
     pub(crate) fn fetched(
         &self,
         key: &StoreKey,
-    ) -> Option<std::result::Result<Option<Bytes>, StorageError>> {
+    ) -> Option<std::result::Result<Option<Body>, StorageError>> {
         let slot = self.slots().get(key.as_str())?.0.clone();
         Some(slot.wait().map_err(|message| keyed(key, message)))
     }
@@ -132,11 +134,7 @@ impl Fetcher {
 
 /// The value of `key` (`None` if there is none), refused from the size the server
 /// announces, before its body is read, if that is more than `limit` bytes.
-async fn get_at_most(
-    client: &dyn ObjectStore,
-    key: &StoreKey,
-    limit: Option<u64>,
-) -> std::result::Result<Option<Bytes>, String> {
+async fn get_at_most(client: &dyn ObjectStore, key: &StoreKey, limit: Option<u64>) -> Outcome {
     let got = match client.get(&Path::from(key.as_str())).await {
         Ok(got) => got,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -148,7 +146,19 @@ async fn get_at_most(
              (not downloaded)",
             got.meta.size
         )),
-        _ => got.bytes().await.map(Some).map_err(|e| e.to_string()),
+        _ => {
+            let size = got.range.end - got.range.start;
+            let pieces: Vec<_> = got
+                .into_stream()
+                .try_collect()
+                .await
+                .map_err(|e| e.to_string())?;
+            let body = Body::new(pieces);
+            match body.len() == size {
+                true => Ok(Some(body)),
+                false => Err(format!("{} bytes received of {size}", body.len())),
+            }
+        }
     }
 }
 

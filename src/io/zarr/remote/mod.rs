@@ -3,6 +3,8 @@
 //! chunk fetches that keep many requests in flight while the compute threads decode.
 
 #[cfg(feature = "object-store")]
+mod body;
+#[cfg(feature = "object-store")]
 mod client;
 #[cfg(feature = "object-store")]
 mod fetch;
