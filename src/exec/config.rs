@@ -110,7 +110,7 @@ impl Config {
         self
     }
 
-    /// Sets how many source tasks on object storage are fetched ahead (0: none).
+    /// Sets how many tasks reading object storage have their chunks fetched ahead (0: none).
     pub fn io_concurrency(mut self, tasks: usize) -> Config {
         self.io_concurrency = tasks;
         self

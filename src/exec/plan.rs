@@ -734,7 +734,7 @@ impl Lowering {
             }
             // The streamed tile, decoded into the task's buffer, and what its source holds
             // while reading it (such as the encoded chunk).
-            let decoded = streamed.map_or(0, |k| {
+            let streamed_bytes = streamed.map_or(0, |k| {
                 let input = &r.inputs[k].node;
                 let read = match &input.kind {
                     NodeKind::Source(Source::Tiles(source)) => {
@@ -746,7 +746,7 @@ impl Lowering {
             });
             let scratch = r.program.scratch_bytes(self.strip_len) as u64
                 + self.view_buffers(&r.inputs, &r.in_grid)
-                + decoded;
+                + streamed_bytes;
             return Ok(Task {
                 node_number: 0,
                 kind: TaskKind::Partial,

@@ -1,8 +1,9 @@
-//! Fetching the stored chunks of upcoming source tasks while earlier tasks compute.
+//! Fetching the stored chunks of upcoming reads while earlier tasks compute.
 //!
 //! A source on object storage spends most of a task waiting on the network. So the
-//! executor asks such sources, in plan order, to start fetching the tiles of source tasks
-//! that have not started yet: at most `Config::io_concurrency` tasks ahead, and only while
+//! executor asks such sources, in plan order, to start fetching the tiles of the tasks that
+//! read them (source tasks, and partial reductions that read a source themselves, see
+//! `Task::read_node`) that have not started yet: at most `Config::io_concurrency` tasks ahead, and only while
 //! the fetched bytes fit in the memory budget beside everything else (they count like tiles
 //! started ahead of plan order, see `exec::run`). When a task starts, its own reservation
 //! takes over its fetched bytes; the data is released when the task has run.
@@ -14,7 +15,7 @@ use super::plan::Plan;
 use crate::graph::{NodeKind, Source};
 use crate::tile::{Prefetched, TileSource};
 
-/// One source task whose tile can be fetched ahead.
+/// One task reading a source tile that can be fetched ahead.
 struct Read<'a> {
     task: usize,
     source: &'a dyn TileSource,
@@ -26,7 +27,7 @@ struct Read<'a> {
 
 /// The fetches ahead of one run (see the module's documentation).
 pub(crate) struct Prefetcher<'a> {
-    /// Source tasks that fetch ahead, in plan order.
+    /// Tasks whose source tiles are fetched ahead, in plan order.
     reads: Vec<Read<'a>>,
     /// The first read not yet considered.
     cursor: usize,
@@ -39,7 +40,7 @@ pub(crate) struct Prefetcher<'a> {
 }
 
 impl<'a> Prefetcher<'a> {
-    /// The source tasks of `plan` that fetch ahead; none if `window` is 0.
+    /// The tasks of `plan` whose source tiles are fetched ahead; none if `window` is 0.
     pub(crate) fn new(plan: &'a Plan, window: usize) -> Prefetcher<'a> {
         let reads = if window == 0 {
             Vec::new()
@@ -73,7 +74,7 @@ impl<'a> Prefetcher<'a> {
         }
     }
 
-    /// Starts fetching the next source tasks in plan order that have not `started`, while
+    /// Starts fetching the source tiles of the next tasks in plan order that have not `started`, while
     /// fewer than the window are held and `fits(bytes)` says that fetched data of `bytes`
     /// in all fits the budget.
     pub(crate) fn advance(&mut self, started: &[bool], fits: impl Fn(u64) -> bool) {

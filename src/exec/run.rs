@@ -201,7 +201,7 @@ struct State<'a> {
     failure: Option<Error>,
     trace: Vec<TraceEvent>,
     progress: Progress,
-    /// Chunks of upcoming source tasks fetched ahead (object stores); their bytes count
+    /// Chunks of upcoming reads fetched ahead (object stores); their bytes count
     /// like tiles started ahead of plan order.
     prefetch: Prefetcher<'a>,
 }
@@ -290,7 +290,7 @@ impl<'a> Run<'a> {
         self.fetch_ahead(state);
     }
 
-    /// Starts fetching the chunks of upcoming source tasks, while the plan order can still
+    /// Starts fetching the chunks of upcoming reads, while the plan order can still
     /// finish beside them (the rule for tasks started ahead) and they fit beside what is
     /// held and reserved.
     fn fetch_ahead(&self, state: &mut State<'a>) {

@@ -132,9 +132,6 @@ fn check_tile(task: &Task, value: &Value, shape: &[usize]) -> Result<()> {
     }
 }
 
-/// The partial states of a tile whose input `streamed` the task reads itself: each piece
-/// of that input's tile is folded as soon as the source has decoded it, while it is still in
-/// cache. `deps` are the tiles of the other inputs, in order.
 /// The one tile a view reads, when tile `block` of the view is exactly that tile (an
 /// aligned slice such as `x[:, :-17]` in a `roll`, or a rechunk that keeps a tile): it is
 /// passed on, not copied.
@@ -191,6 +188,9 @@ fn grouped(r: &Reduce, blocks: &[Vec<usize>], deps: &[Value], strip_len: usize) 
     grouped_partial(&*r.reducer, &r.program, &tiles, &r.reduced, strip_len)
 }
 
+/// The partial states of a tile whose input `streamed` the task reads itself: each piece
+/// of that input's tile is folded as soon as the source has decoded it, while it is still in
+/// cache. `deps` are the tiles of the other inputs, in order.
 fn streamed_partial(
     task: &Task,
     r: &Reduce,

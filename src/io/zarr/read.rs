@@ -423,8 +423,9 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
     }
 
     /// The zstd frame of the one whole chunk that `subset` covers, to decode block by
-    /// block: its file in a local store, its fetched body on object storage (while a lease
-    /// holds it). `None` for other layouts, and for a chunk that is not stored.
+    /// block: its file in a local store, its fetched body on object storage. `None` for
+    /// other layouts, and on object storage where no lease holds the chunk, the chunk is
+    /// not stored, or its GET failed (the general path then reads it, or names the error).
     fn zstd_frame(&self, subset: &ArraySubset) -> Option<ZstdFrame> {
         if self.direct != Some(Compressor::Zstd) {
             return None;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use zarrs::storage::Bytes;
 
 /// The pieces of one value, in order (see the module's documentation).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub(crate) struct Body {
     pieces: Arc<[Bytes]>,
     /// Where each piece starts in the value, and the value's length last.
@@ -68,6 +68,17 @@ impl Body {
             joined.extend_from_slice(&bytes[from..to]);
         }
         joined.into()
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Body({} bytes in {} pieces)",
+            self.len(),
+            self.pieces.len()
+        )
     }
 }
 

@@ -7,8 +7,8 @@
 //! and those of upcoming tiles arrive while the compute threads decode earlier ones. A
 //! value is kept while a lease on its key lives, and dropped with the last one. A value
 //! larger than the lease allows (more than any chunk of its array can take) is refused
-//! from the size the server announces, before its body is read. A value is kept as the
-//! pieces its body arrived in ([`Body`]), not copied into one buffer.
+//! from the size the server announces, before its body is read. A large value is kept as
+//! the pieces its body arrived in ([`Body`]), not copied into one buffer.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -17,11 +17,18 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use futures::{FutureExt, TryStreamExt};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
-use zarrs::storage::{StorageError, StoreKey};
+use zarrs::storage::{Bytes, StorageError, StoreKey};
 use zarrs_object_store::object_store::{self, ObjectStore, ObjectStoreExt, path::Path};
 
 use super::body::Body;
 use super::client::keyed;
+
+/// Values smaller than this are gathered into one buffer of their own size; larger ones
+/// are kept in the pieces their body arrived in. A piece shares the HTTP client's read
+/// buffer (a few hundred KiB at most), so a value kept in pieces may keep up to two such
+/// buffers alive beside its own bytes: a small share of a large value, not of a small one,
+/// whose copy costs little.
+const KEPT_IN_PIECES_FROM: u64 = 4 << 20;
 
 /// What a GET gave: the value (`None`: no such key), or the error's message.
 type Outcome = std::result::Result<Option<Body>, String>;
@@ -148,16 +155,22 @@ async fn get_at_most(client: &dyn ObjectStore, key: &StoreKey, limit: Option<u64
         )),
         _ => {
             let size = got.range.end - got.range.start;
-            let pieces: Vec<_> = got
-                .into_stream()
-                .try_collect()
-                .await
-                .map_err(|e| e.to_string())?;
-            let body = Body::new(pieces);
-            match body.len() == size {
-                true => Ok(Some(body)),
-                false => Err(format!("{} bytes received of {size}", body.len())),
+            let mut body = got.into_stream();
+            let (mut pieces, mut received) = (Vec::new(), 0u64);
+            while let Some(piece) = body.try_next().await.map_err(|e| e.to_string())? {
+                received += piece.len() as u64;
+                if received > size {
+                    return Err(format!("more than the {size} bytes announced were sent"));
+                }
+                pieces.push(piece);
             }
+            if received != size {
+                return Err(format!("{received} bytes received of the {size} announced"));
+            }
+            if size < KEPT_IN_PIECES_FROM && pieces.len() > 1 {
+                pieces = vec![Bytes::from(pieces.concat())];
+            }
+            Ok(Some(Body::new(pieces)))
         }
     }
 }
