@@ -326,13 +326,10 @@ impl<'a> Run<'a> {
         );
         let began = Instant::now();
         let result = span.in_scope(|| {
-            catch_unwind(AssertUnwindSafe(|| run_task(task, &inputs, self.strip_len)))
-                .unwrap_or_else(|payload| {
-                    Err(Error::Exec(ExecError::TaskPanicked {
-                        task: task.describe(),
-                        message: panic_message(&payload),
-                    }))
-                })
+            caught(
+                || task.describe(),
+                || run_task(task, &inputs, self.strip_len),
+            )
         });
         drop(inputs);
         let event = self.tracing.then(|| TraceEvent {
@@ -345,7 +342,10 @@ impl<'a> Run<'a> {
         // Results that other processes read are encoded here, in parallel, not by the link.
         let readers = plan.sends.get(t).filter(|to| !to.is_empty());
         let outgoing = match (&result, readers) {
-            (Ok(value), Some(to)) => match encode(value) {
+            (Ok(value), Some(to)) => match caught(
+                || format!("encoding the result of {}", task.describe()),
+                || encode(value),
+            ) {
                 Ok(bytes) => Some(Outgoing {
                     task: t,
                     bytes,
@@ -400,17 +400,10 @@ impl<'a> Run<'a> {
         drop(state);
         if let Some((outputs, value)) = delivery {
             for (o, block) in &outputs {
-                let delivered =
-                    catch_unwind(AssertUnwindSafe(|| (self.outputs)(*o, block, &value)))
-                        .unwrap_or_else(|payload| {
-                            Err(Error::Exec(ExecError::TaskPanicked {
-                                task: format!(
-                                    "delivering the output of {}",
-                                    plan.tasks[t].describe()
-                                ),
-                                message: panic_message(&payload),
-                            }))
-                        });
+                let delivered = caught(
+                    || format!("delivering the output of {}", plan.tasks[t].describe()),
+                    || (self.outputs)(*o, block, &value),
+                );
                 if let Err(e) = delivered {
                     self.lock().failure.get_or_insert(e);
                     break;
@@ -615,6 +608,18 @@ pub(crate) fn execute(
         bytes_sent: 0,
         bytes_moved: 0,
         peak_sending_bytes: state.peak_sending,
+    })
+}
+
+/// What `work` returns, or, if it panics, `ExecError::TaskPanicked` naming `what` it was
+/// doing: a panic in a task (a user's closure, or a bug of ours) becomes the run's error,
+/// and the task is counted as ended like any other.
+fn caught<R>(what: impl FnOnce() -> String, work: impl FnOnce() -> Result<R>) -> Result<R> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+        Err(Error::Exec(ExecError::TaskPanicked {
+            task: what(),
+            message: panic_message(&payload),
+        }))
     })
 }
 
