@@ -212,8 +212,9 @@ pub enum ExecError {
         /// The budget.
         budget: u64,
     },
-    /// A user closure (or generator) panicked while computing a tile.
-    #[error("a closure panicked while computing {task}: {message}")]
+    /// A panic while computing a tile: in a user closure or generator, or (a bug) in
+    /// chunkwise's own work around it, such as encoding the tile for another process.
+    #[error("a panic while computing {task}: {message}")]
     TaskPanicked {
         /// The task, with its node and block index.
         task: String,

@@ -316,21 +316,22 @@ impl<'a> Run<'a> {
     {
         let plan: &Plan = self.lock().plan;
         let task = &plan.tasks[t];
-        let span = tracing::debug_span!(
-            parent: &self.span,
-            "task",
-            node = task.node_number,
-            kind = ?task.kind,
-            block = ?task.block,
-            op = %task.node.label(),
-        );
         let began = Instant::now();
-        let result = span.in_scope(|| {
-            caught(
-                || task.describe(),
-                || run_task(task, &inputs, self.strip_len),
-            )
-        });
+        // The span too: an application's tracing subscriber runs inside it.
+        let result = caught(
+            || task.describe(),
+            || {
+                let span = tracing::debug_span!(
+                    parent: &self.span,
+                    "task",
+                    node = task.node_number,
+                    kind = ?task.kind,
+                    block = ?task.block,
+                    op = %task.node.label(),
+                );
+                span.in_scope(|| run_task(task, &inputs, self.strip_len))
+            },
+        );
         drop(inputs);
         let event = self.tracing.then(|| TraceEvent {
             name: task.describe(),
@@ -343,7 +344,7 @@ impl<'a> Run<'a> {
         let readers = plan.sends.get(t).filter(|to| !to.is_empty());
         let outgoing = match (&result, readers) {
             (Ok(value), Some(to)) => match caught(
-                || format!("encoding the result of {}", task.describe()),
+                || format!("{}, encoding it for another process", task.describe()),
                 || encode(value),
             ) {
                 Ok(bytes) => Some(Outgoing {
@@ -401,7 +402,7 @@ impl<'a> Run<'a> {
         if let Some((outputs, value)) = delivery {
             for (o, block) in &outputs {
                 let delivered = caught(
-                    || format!("delivering the output of {}", plan.tasks[t].describe()),
+                    || format!("{}, delivering it as an output", plan.tasks[t].describe()),
                     || (self.outputs)(*o, block, &value),
                 );
                 if let Err(e) = delivered {

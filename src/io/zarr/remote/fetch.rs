@@ -23,11 +23,12 @@ use zarrs_object_store::object_store::{self, ObjectStore, ObjectStoreExt, path::
 use super::body::Body;
 use super::client::keyed;
 
-/// Values smaller than this are gathered into one buffer of their own size; larger ones
-/// are kept in the pieces their body arrived in. A piece shares the HTTP client's read
-/// buffer (a few hundred KiB at most), so a value kept in pieces may keep up to two such
-/// buffers alive beside its own bytes: a small share of a large value, not of a small one,
-/// whose copy costs little.
+/// Values smaller than this that arrive in several pieces are gathered into one buffer of
+/// their own size (one that arrives in one piece is kept as it is, as `object_store`'s
+/// `bytes()` keeps it); larger ones are kept in the pieces their body arrived in. A piece
+/// shares the HTTP client's read buffer (a few hundred KiB at most), so a value kept in
+/// pieces may keep up to two such buffers alive beside its own bytes: a small share of a
+/// large value, not of a small one, whose copy costs little.
 const KEPT_IN_PIECES_FROM: u64 = 4 << 20;
 
 /// What a GET gave: the value (`None`: no such key), or the error's message.
@@ -147,6 +148,7 @@ async fn get_at_most(client: &dyn ObjectStore, key: &StoreKey, limit: Option<u64
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
+    // Whole values only: `meta.size` is the value's size.
     match limit {
         Some(limit) if got.meta.size > limit => Err(format!(
             "{} bytes stored, more than a chunk of at most {limit} bytes can take \
