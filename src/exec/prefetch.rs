@@ -3,10 +3,11 @@
 //! A source on object storage spends most of a task waiting on the network. So the
 //! executor asks such sources, in plan order, to start fetching the tiles of the tasks that
 //! read them (source tasks, and partial reductions that read a source themselves, see
-//! `Task::read_node`) that have not started yet: at most `Config::io_concurrency` tasks ahead, and only while
-//! the fetched bytes fit in the memory budget beside everything else (they count like tiles
-//! started ahead of plan order, see `exec::run`). When a task starts, its own reservation
-//! takes over its fetched bytes; the data is released when the task has run.
+//! `Task::read_node`) and have not started yet: at most `Config::io_concurrency` tasks
+//! ahead, and only while the fetched bytes fit in the memory budget beside everything else
+//! (they count like tiles started ahead of plan order, see `exec::run`). When a task
+//! starts, its own reservation takes over its fetched bytes; the data is released when the
+//! task has run.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -74,9 +75,9 @@ impl<'a> Prefetcher<'a> {
         }
     }
 
-    /// Starts fetching the source tiles of the next tasks in plan order that have not `started`, while
-    /// fewer than the window are held and `fits(bytes)` says that fetched data of `bytes`
-    /// in all fits the budget.
+    /// Starts fetching the source tiles of the next tasks in plan order that have not
+    /// `started`, while fewer than the window are held and `fits(bytes)` says that fetched
+    /// data of `bytes` in all fits the budget.
     pub(crate) fn advance(&mut self, started: &[bool], fits: impl Fn(u64) -> bool) {
         while self.held.len() < self.window
             && let Some(read) = self.reads.get(self.cursor)
