@@ -397,7 +397,8 @@ mod s3 {
                 }
             }
 
-            /// "server CPU ... per read" over the `reads` since [`ServersCpu::start`].
+            /// "CPU per read of moto ..., of the proxy ...": their CPU time since
+            /// [`ServersCpu::start`], divided by the `reads` made since.
             fn per_read(&self, reads: f64) -> String {
                 let [moto, proxy] =
                     [0, 1].map(|i| (child_cpu_seconds(self.pids[i]) - self.before[i]) / reads);
