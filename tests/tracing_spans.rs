@@ -1,99 +1,48 @@
 //! `tracing` spans: a subscriber installed by the application sees the plan, the
-//! computation, each task (with its node and block) and each Zarr tile read and write.
+//! computation, each task (with its node and block) and each Zarr tile read and write, with
+//! how each tile read was decoded.
 
 #![allow(missing_docs)]
 
+#[path = "common/spans.rs"]
+mod spans;
 #[path = "common/zarr_util.rs"]
 mod zarr_util;
 
-use std::fmt::Write;
-use std::sync::Mutex;
-
-use chunkwise::io::zarr::{self, WriteOptions};
+use chunkwise::io::zarr::{
+    self, BloscCompressor, BloscShuffle, Compression, OpenOptions, WriteOptions,
+};
 use chunkwise::{Config, from_fn};
 use ndarray::{ArrayD, IxDyn};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 use zarr_util::TempDir;
 
-/// Every span opened, as its name and its fields (`name=value` pairs).
-#[derive(Default)]
-struct Collect {
-    spans: Mutex<Vec<(String, String)>>,
-}
-
-struct Fields<'a>(&'a mut String);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={:?} ", field.name(), value);
-    }
-}
-
-impl Subscriber for Collect {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-
-    fn new_span(&self, span: &Attributes<'_>) -> Id {
-        let mut fields = String::new();
-        span.record(&mut Fields(&mut fields));
-        let mut spans = self.spans.lock().unwrap();
-        spans.push((span.metadata().name().to_string(), fields));
-        Id::from_u64(spans.len() as u64)
-    }
-
-    fn record(&self, span: &Id, values: &Record<'_>) {
-        let mut spans = self.spans.lock().unwrap();
-        let (_, fields) = &mut spans[span.into_u64() as usize - 1];
-        values.record(&mut Fields(fields));
-    }
-
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, _: &Event<'_>) {}
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-fn named<'a>(spans: &'a [(String, String)], name: &str) -> Vec<&'a str> {
-    spans
-        .iter()
-        .filter(|(n, _)| n == name)
-        .map(|(_, f)| f.as_str())
-        .collect()
-}
-
-// One test in this binary: the subscriber is the process's global default, so that the
-// spans of the executor's worker threads reach it too.
+// One test in this binary, so that the counts of spans of every kind are this test's.
 #[test]
 fn plan_task_and_io_spans_reach_a_subscriber() {
-    static COLLECT: std::sync::OnceLock<&'static Collect> = std::sync::OnceLock::new();
-    let collect: &'static Collect = COLLECT.get_or_init(|| Box::leak(Box::default()));
-    tracing::subscriber::set_global_default(Forward(collect)).unwrap();
-
+    let spans = spans::spans();
     let dir = TempDir::new("tracing");
-    let a = from_fn::<f64, _>(&[8, 6], [4, 3], |_, ranges| {
+    let ones = from_fn::<f64, _>(&[8, 6], [4, 3], |_, ranges| {
         let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
         ArrayD::from_elem(IxDyn(&shape), 1.0)
     })
     .unwrap();
-    a.to_zarr(dir.path(), "a", &WriteOptions::default())
+    ones.to_zarr(dir.path(), "a", &WriteOptions::default())
         .unwrap();
-    let b = zarr::open(dir.path(), "a")
-        .unwrap()
-        .into_typed::<f64>()
-        .unwrap();
-    let total = (&b + 1.0).sum();
+    let open = |name: &str| {
+        zarr::open(dir.path(), name)
+            .unwrap()
+            .into_typed::<f64>()
+            .unwrap()
+    };
+    let total = (&open("a") + 1.0).sum();
     let value = total.compute_with(&Config::default().threads(2)).unwrap();
     assert_eq!(value.sum(), 96.0);
 
-    let spans = collect.spans.lock().unwrap().clone();
-    let plans = named(&spans, "plan");
-    assert_eq!(plans.len(), 2, "{spans:?}");
+    let plans = spans.named("plan");
+    assert_eq!(plans.len(), 2, "{plans:?}");
     assert!(plans.iter().all(|f| f.contains("tasks=")), "{plans:?}");
-    assert_eq!(named(&spans, "compute").len(), 2, "{spans:?}");
-    let tasks = named(&spans, "task");
+    assert_eq!(spans.named("compute").len(), 2);
+    let tasks = spans.named("task");
     // Four blocks written, then four read-and-add-and-sum partials and their combine.
     assert!(tasks.len() >= 9, "{tasks:?}");
     for block in ["[0, 0]", "[0, 1]", "[1, 0]", "[1, 1]"] {
@@ -103,33 +52,45 @@ fn plan_task_and_io_spans_reach_a_subscriber() {
         );
     }
     assert!(tasks.iter().all(|f| f.contains("node=")), "{tasks:?}");
-    assert_eq!(named(&spans, "zarr_write").len(), 4, "{spans:?}");
-    assert_eq!(named(&spans, "zarr_read").len(), 4, "{spans:?}");
-}
+    assert_eq!(spans.named("zarr_write").len(), 4);
+    // Each tile is one zstd chunk (the default compression), decoded block by block from
+    // its file as the sum folds it.
+    let reads = spans.zarr_reads("/a");
+    assert_eq!(reads.len(), 4, "{reads:?}");
+    let from_file = "decoded=\"zstd blocks of the chunk file\"";
+    assert!(reads.iter().all(|f| f.contains(from_file)), "{reads:?}");
 
-/// The subscriber, by reference (a `'static` one that the test can read afterwards).
-struct Forward(&'static Collect);
-
-impl Subscriber for Forward {
-    fn enabled(&self, m: &Metadata<'_>) -> bool {
-        self.0.enabled(m)
-    }
-    fn new_span(&self, span: &Attributes<'_>) -> Id {
-        self.0.new_span(span)
-    }
-    fn record(&self, span: &Id, values: &Record<'_>) {
-        self.0.record(span, values)
-    }
-    fn record_follows_from(&self, span: &Id, follows: &Id) {
-        self.0.record_follows_from(span, follows)
-    }
-    fn event(&self, event: &Event<'_>) {
-        self.0.event(event)
-    }
-    fn enter(&self, span: &Id) {
-        self.0.enter(span)
-    }
-    fn exit(&self, span: &Id) {
-        self.0.exit(span)
+    // Blosc chunks are decompressed whole into their tiles; a tile of two chunks (opened
+    // with tiles of its own), and chunks of a layout without a fast path, go through
+    // zarrs' codec pipeline.
+    let blosc = Compression::Blosc {
+        cname: BloscCompressor::Lz4,
+        clevel: 5,
+        shuffle: BloscShuffle::Shuffle,
+    };
+    let pipeline = "zarrs codec pipeline";
+    let layouts = [
+        ("blosc", blosc, [4, 3], "chunk decompressed whole"),
+        ("raw", Compression::None, [4, 3], pipeline),
+        ("rows", Compression::default(), [4, 6], pipeline),
+    ];
+    for (name, compression, tiles, how) in layouts {
+        let options = WriteOptions::default()
+            .compression(compression)
+            .chunks([4, 3]);
+        ones.to_zarr(dir.path(), name, &options).unwrap();
+        let tiles = OpenOptions {
+            chunks: Some(tiles.into()),
+        };
+        let read = zarr::open_with(dir.path(), name, &tiles).unwrap();
+        let read = read.into_typed::<f64>().unwrap().compute().unwrap();
+        assert_eq!(read, ones.compute().unwrap(), "{name}");
+        let reads = spans.zarr_reads(&format!("/{name}"));
+        let expected = format!("decoded={how:?}");
+        assert!(!reads.is_empty(), "{name}");
+        assert!(
+            reads.iter().all(|f| f.contains(&expected)),
+            "{name}: {reads:?}"
+        );
     }
 }

@@ -28,6 +28,9 @@ fn without_the_feature_urls_name_it() {
 #[cfg(feature = "object-store")]
 #[path = "common/s3_util.rs"]
 mod s3_util;
+#[cfg(feature = "object-store")]
+#[path = "common/spans.rs"]
+mod spans;
 
 #[cfg(feature = "object-store")]
 mod s3 {
@@ -416,6 +419,10 @@ mod s3 {
         let Some((python, moto, store)) = server_and_store("folded.zarr") else {
             return;
         };
+        // Which path decoded each tile, as the reads' spans record it (the arrays' names are
+        // this test's alone).
+        let spans = crate::spans::spans();
+        let from_body = "decoded=\"zstd blocks of the fetched body\"";
         // Chunks of 6 MB of noise, which zstd barely shrinks: kept in the pieces their
         // bodies arrive in. Then chunks of 320 KB, gathered into one buffer each.
         let noise = chunkwise::random::uniform::<f64>(3, 0.0, 1.0, &[2048, 768], [1024, 768]);
@@ -430,13 +437,16 @@ mod s3 {
         let sums = stored.sum_axis(1).compute().unwrap();
         let want = noise.sum_axis(ndarray::Axis(1));
         assert!(sums.iter().zip(&want).all(|(&g, &w)| close(g, w)));
+        let reads = spans.zarr_reads("/noise");
+        assert_eq!(reads.len(), 2, "{reads:?}");
+        assert!(reads.iter().all(|f| f.contains(from_body)), "{reads:?}");
         let data = formula::<f64>(&[400, 400]);
         from_ndarray(&data, [200, 200])
             .unwrap()
-            .to_zarr(&store, "x", &options)
+            .to_zarr(&store, "folded", &options)
             .unwrap();
         let open = || {
-            zarr::open(&store, "x")
+            zarr::open(&store, "folded")
                 .unwrap()
                 .into_typed::<f64>()
                 .unwrap()
@@ -454,9 +464,12 @@ mod s3 {
             let want = data.mean_axis(ndarray::Axis(0)).unwrap();
             assert!(means.iter().zip(&want).all(|(&g, &w)| close(g, w)));
         }
+        let reads = spans.zarr_reads("/folded");
+        assert_eq!(reads.len(), 4 * 4, "{reads:?}");
+        assert!(reads.iter().all(|f| f.contains(from_body)), "{reads:?}");
 
         // A frame cut short, or followed by stray bytes, is a corrupt chunk, named.
-        let key = "x/c/1/0";
+        let key = "folded/c/1/0";
         let path = format!("test/folded.zarr/{key}");
         let rows = data.slice(s![200..400, 0..200]).to_owned();
         let bytes: Vec<u8> = rows.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -474,8 +487,23 @@ mod s3 {
         let mut two_frames = zstd_frame(head);
         two_frames.extend(zstd_frame(tail));
         put_object(&python, &moto.url(), &path, &two_frames);
+        let before = spans.zarr_reads("/folded").len();
         let sum = open().sum().compute().unwrap().sum();
         assert!(close(sum, data.sum()), "{sum} vs {}", data.sum());
+        let reads = spans.zarr_reads("/folded").split_off(before);
+        let restarted = |f: &String| f.contains("ranges=[200..400, 0..200] ");
+        for read in &reads {
+            let how = match restarted(read) {
+                true => "decoded=\"zarrs codec pipeline\"",
+                false => from_body,
+            };
+            assert!(read.contains(how), "{reads:?}");
+        }
+        assert_eq!(
+            reads.iter().filter(|f| restarted(f)).count(),
+            1,
+            "{reads:?}"
+        );
     }
 
     #[test]

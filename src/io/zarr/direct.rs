@@ -146,6 +146,14 @@ pub(super) enum ZstdFrame {
 }
 
 impl ZstdFrame {
+    /// Where the frame is decoded from, as a read's `tracing` span records it.
+    pub(super) fn describe(&self) -> &'static str {
+        match self {
+            ZstdFrame::File(_) => "zstd blocks of the chunk file",
+            ZstdFrame::Pieces(_) => "zstd blocks of the fetched body",
+        }
+    }
+
     /// The frame decompressed into `len` elements, block by block, `decoded` seeing each
     /// prefix (see [`stream_zstd_file`] and [`stream_zstd_pieces`]).
     pub(super) fn stream<T: Element>(

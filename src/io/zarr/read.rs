@@ -285,6 +285,13 @@ fn guarded(array: &Handle) -> std::result::Result<ZArray<GuardedReads>, String> 
     Ok(array.with_storage(Arc::new(reads)))
 }
 
+/// `decoded` of a read's span: a chunk decompressed in one call into the tile's buffer.
+const WHOLE_CHUNK: &str = "chunk decompressed whole";
+
+/// `decoded` of a read's span: zarrs' codec pipeline (any other layout, or a chunk the
+/// faster paths could not decode).
+const CODEC_PIPELINE: &str = "zarrs codec pipeline";
+
 /// Why a stored chunk cannot be read.
 enum Failure {
     /// The store failed to give its bytes (an I/O error: a request failed for good).
@@ -399,9 +406,16 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         self.store.fetch(self.unit_keys(ranges), limit)
     }
 
-    /// The `tracing` span of reading the elements `ranges` (a tile) from the store.
+    /// The `tracing` span of reading the elements `ranges` (a tile) from the store. Its
+    /// field `decoded` says how the stored bytes became the tile: so an application's
+    /// subscriber, and the tests, see which path each tile took.
     fn read_span(&self, ranges: &[Range<usize>]) -> tracing::Span {
-        tracing::debug_span!("zarr_read", array = %self.array.path(), ranges = ?ranges)
+        tracing::debug_span!(
+            "zarr_read",
+            array = %self.array.path(),
+            ranges = ?ranges,
+            decoded = tracing::field::Empty,
+        )
     }
 
     /// The index of the one stored chunk that `subset` covers exactly, and its file in a
@@ -439,18 +453,23 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
         }
     }
 
-    /// The tile covering exactly one stored chunk, decompressed straight into its buffer;
-    /// `None` where the general path must run (another layout, a missing or undecodable
-    /// chunk).
+    /// The tile covering exactly one stored chunk, decompressed straight into its buffer
+    /// (`span` records how); `None` where the general path must run (another layout, a
+    /// missing or undecodable chunk).
     fn whole_chunk(
         &self,
         compressor: Compressor,
         subset: &ArraySubset,
         shape: &[usize],
+        span: &tracing::Span,
     ) -> Option<Value> {
         let len = shape.iter().product();
         let values = match self.zstd_frame(subset) {
-            Some(frame) => frame.stream::<T>(len, &mut |_| {})?,
+            Some(frame) => {
+                let values = frame.stream::<T>(len, &mut |_| {})?;
+                span.record("decoded", frame.describe());
+                values
+            }
             None => {
                 // The stored bytes as the store holds them (zarrs' `retrieve_encoded_chunk`
                 // would copy a shared buffer into a `Vec`). `decompress_into` writes at most
@@ -463,12 +482,39 @@ impl<T: Element + zarrs::array::ElementOwned> ZarrSource<T> {
                     Some(_) => self.reader().ok()?.storage().get(&key).ok()??,
                     None => self.array.storage().get(&key).ok()??,
                 };
-                decompress_into::<T>(compressor, &encoded, len)?
+                let values = decompress_into::<T>(compressor, &encoded, len)?;
+                span.record("decoded", WHOLE_CHUNK);
+                values
             }
         };
         Some(tile_value(
             ArrayD::from_shape_vec(ndarray::IxDyn(shape), values).ok()?,
         ))
+    }
+
+    /// The tile of `subset`, of `shape`, once its units are fetched (on object storage):
+    /// one whole chunk decompressed straight into its buffer where it can be, else through
+    /// zarrs' codec pipeline. `span` (the read's) records which.
+    fn fetched_tile(
+        &self,
+        subset: &ArraySubset,
+        shape: &[usize],
+        span: &tracing::Span,
+    ) -> Result<Value> {
+        let tile = match self.direct {
+            Some(compressor) => self.whole_chunk(compressor, subset, shape, span),
+            None => None,
+        };
+        let tile = match tile {
+            Some(tile) => tile,
+            None => {
+                span.record("decoded", CODEC_PIPELINE);
+                self.general_tile(subset)?
+            }
+        };
+        // Checked after the read: what was read before an erasure is what was stored.
+        self.check_not_erased()?;
+        Ok(tile)
     }
 
     /// The tile of `subset` through zarrs' codec pipeline, which names a corrupt chunk.
@@ -571,28 +617,34 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
     /// handed over as zstd decodes them, a block (at most 128 KiB) at a time; others whole.
     fn stream_tile(
         &self,
-        block: &[usize],
+        _: &[usize],
         ranges: &[Range<usize>],
         receive: &mut dyn FnMut(TilePiece<'_>),
     ) -> Result<()> {
-        let _span = self.read_span(ranges).entered();
+        let span = self.read_span(ranges);
+        let _entered = span.enter();
         let _fetched = self.fetch(ranges);
         let subset = subset_of(ranges);
+        let shape = box_shape(ranges);
         let Some(frame) = self.zstd_frame(&subset) else {
-            receive(TilePiece::whole(&self.tile(block, ranges)?)?);
+            let tile = self.fetched_tile(&subset, &shape, &span)?;
+            receive(TilePiece::whole(&tile)?);
             return Ok(());
         };
-        let len = box_shape(ranges).iter().product();
+        let len = shape.iter().product();
         let mut started = false;
-        let decoded = frame.stream::<T>(len, &mut |prefix| {
+        let streamed = frame.stream::<T>(len, &mut |prefix| {
             started = true;
             receive(TilePiece::Prefix(T::to_strip(prefix)));
         });
-        if decoded.is_none() {
+        if streamed.is_some() {
+            span.record("decoded", frame.describe());
+        } else {
             if started {
                 receive(TilePiece::Restart);
             }
             // The general path, which reports errors with the chunk's key.
+            span.record("decoded", CODEC_PIPELINE);
             receive(TilePiece::whole(&self.general_tile(&subset)?)?);
         }
         self.check_not_erased()
@@ -631,21 +683,11 @@ impl<T: Element + zarrs::array::ElementOwned> TileSource for ZarrSource<T> {
     }
 
     fn tile(&self, _: &[usize], ranges: &[Range<usize>]) -> Result<Value> {
-        let _span = self.read_span(ranges).entered();
+        let span = self.read_span(ranges);
+        let _entered = span.enter();
         // Every unit of the tile requested at once, before any is decoded.
         let _fetched = self.fetch(ranges);
-        let subset = subset_of(ranges);
-        let tile = match self.direct {
-            Some(compressor) => self.whole_chunk(compressor, &subset, &box_shape(ranges)),
-            None => None,
-        };
-        let tile = match tile {
-            Some(tile) => tile,
-            None => self.general_tile(&subset)?,
-        };
-        // Checked after the read: what was read before an erasure is what was stored.
-        self.check_not_erased()?;
-        Ok(tile)
+        self.fetched_tile(&subset_of(ranges), &box_shape(ranges), &span)
     }
 
     fn stored_place(&self) -> Option<String> {
