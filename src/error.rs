@@ -183,6 +183,18 @@ pub enum PlanError {
         /// The most tasks a plan may have.
         limit: u64,
     },
+    /// The graph is a chain of more nodes than planning can follow (a loop of very many
+    /// steps, each reading the last): found before anything runs.
+    #[error(
+        "the graph is {depth} nodes deep: {reason}; compute or persist an intermediate \
+         result to cut it"
+    )]
+    GraphTooDeep {
+        /// Nodes on the longest path of inputs.
+        depth: usize,
+        /// Why it cannot be planned.
+        reason: String,
+    },
     /// An optimiser pass produced an invalid plan (a bug in that pass).
     #[error("optimiser pass {pass} produced an invalid plan: {reason}")]
     InvalidPlan {

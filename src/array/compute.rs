@@ -8,7 +8,7 @@ use ndarray::{ArrayD, Dimension, Ix0};
 use super::Array as Lazy;
 use crate::error::{BuildError, Error, ExecError, Result};
 use crate::exec::{Config, Report, compute_dense, compute_tiles, optimized, plan_for};
-use crate::graph::{Node, NodeKind, Source, to_dot};
+use crate::graph::{Node, NodeKind, Source, to_dot, with_stack_for};
 use crate::ops::sources::Persisted;
 
 /// What the optimiser passes recorded on `node` (such as why an input was not fused).
@@ -151,8 +151,12 @@ impl<T: Element> Lazy<T> {
     /// [`Array::explain`](crate::Array::explain) with `config` (threads, budget, fusion on or off).
     pub fn explain_with(&self, config: &Config) -> Result<String> {
         self.check()?;
-        let plan = plan_for(std::slice::from_ref(&self.node), config)?;
-        Ok(plan.explain(config.worker_threads(), config.budget_bytes(), &fusion_note))
+        let roots = std::slice::from_ref(&self.node);
+        let plan = plan_for(roots, config)?;
+        // Its text follows the graph as deep as it goes.
+        with_stack_for(roots, || {
+            Ok(plan.explain(config.worker_threads(), config.budget_bytes(), &fusion_note))
+        })
     }
 
     /// The optimised graph in Graphviz DOT.

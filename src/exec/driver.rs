@@ -16,7 +16,7 @@ use super::plan::Plan;
 use super::run::{Executor, Outputs, RayonExecutor, Report};
 use crate::chunks::sub_view;
 use crate::error::{Error, ExecError, PlanError, Result};
-use crate::graph::Node;
+use crate::graph::{Node, with_stack_for};
 use crate::optimize::optimize;
 use crate::tile::Value;
 
@@ -35,7 +35,7 @@ fn executor(config: &Config) -> Box<dyn Executor + '_> {
 /// process's memory budget and threads.
 pub(crate) fn optimized(roots: &[Arc<Node>], config: &Config) -> Result<Vec<Arc<Node>>> {
     let (budget, threads) = config.own_limits();
-    optimize(roots, config.fuse, budget, threads)
+    with_stack_for(roots, || optimize(roots, config.fuse, budget, threads))
 }
 
 /// The optimised, lowered plan of `roots` under `config`, with this process's memory
@@ -59,8 +59,10 @@ fn plan_under(
 ) -> Result<Plan> {
     let span =
         tracing::info_span!("plan", roots = roots.len(), tasks = tracing::field::Empty).entered();
-    let optimized = optimize(roots, config.fuse, budget, threads)?;
-    let plan = Plan::new(&optimized, config.strip_len, budget, threads)?;
+    let plan = with_stack_for(roots, || {
+        let optimized = optimize(roots, config.fuse, budget, threads)?;
+        Plan::new(&optimized, config.strip_len, budget, threads)
+    })?;
     span.record("tasks", plan.tasks.len());
     Ok(plan)
 }

@@ -43,6 +43,9 @@ fn grid_text(node: &Node) -> String {
     )
 }
 
+/// How many levels [`plan_text`] indents at most.
+const MAX_INDENT: usize = 40;
+
 /// The graph below `roots` as indented text, one node per line, numbered in the order they
 /// are printed (so the text does not depend on how many nodes the process made before); a
 /// node read twice is printed once and referred to by number after that. `annotate` adds
@@ -55,7 +58,12 @@ pub(crate) fn plan_text(roots: &[Arc<Node>], annotate: &dyn Fn(&Node) -> String)
         out: &mut String,
         annotate: &dyn Fn(&Node) -> String,
     ) {
-        let indent = "  ".repeat(depth);
+        // Deep graphs are indented no further than [`MAX_INDENT`] levels (else the text
+        // would grow as the square of the depth), and say their level there.
+        let indent = match depth <= MAX_INDENT {
+            true => "  ".repeat(depth),
+            false => format!("{}[level {depth}] ", "  ".repeat(MAX_INDENT)),
+        };
         if let Some(n) = numbers.get(&node.id) {
             let _ = writeln!(out, "{indent}(#{n} again)");
             return;

@@ -9,6 +9,7 @@
 //!   combined as a tree of fixed shape.
 //! - [`NodeKind::Invalid`]: an error found while building, reported by `compute()`.
 
+mod deep;
 mod display;
 
 use std::fmt::Debug;
@@ -44,6 +45,10 @@ pub(crate) struct Node {
     /// What the optimiser passes decided about this node and want plans to show (such as
     /// why an input was not fused into it); empty for nodes as the user built them.
     pub(crate) notes: Vec<Note>,
+    /// The first building error in this node or anything it reads, found as it is made
+    /// (so that checking a graph does not walk it: building a chain of `n` operations,
+    /// each checked, takes a time that grows as `n`, not as its square).
+    error: Option<Error>,
 }
 
 /// A decision of an optimiser pass about a node, recorded when the pass decides, for plans.
@@ -369,12 +374,17 @@ impl Node {
         {
             return Node::invalid(e, dtype);
         }
+        let error = match &kind {
+            NodeKind::Invalid(e) => Some(e.clone()),
+            _ => inputs_of(&kind).into_iter().find_map(|i| i.error.clone()),
+        };
         Arc::new(Node {
             id: next_id(),
             kind,
             grid,
             dtype,
             notes,
+            error,
         })
     }
 
@@ -393,12 +403,7 @@ impl Node {
 
     /// The nodes this node reads.
     pub(crate) fn inputs(&self) -> Vec<&Arc<Node>> {
-        match &self.kind {
-            NodeKind::Source(_) | NodeKind::Invalid(_) => Vec::new(),
-            NodeKind::Elemwise(e) => e.inputs.iter().map(|i| &i.node).collect(),
-            NodeKind::Blockwise(b) => b.inputs.iter().collect(),
-            NodeKind::Reduce(r) => r.inputs.iter().map(|i| &i.node).collect(),
-        }
+        inputs_of(&self.kind)
     }
 
     /// A copy of this node reading `inputs` (in the order of [`Node::inputs`]) instead,
@@ -434,19 +439,8 @@ impl Node {
     }
 
     /// The first building error in this node or anything it reads.
-    pub(crate) fn first_error(self: &Arc<Node>) -> Option<Error> {
-        let mut seen = std::collections::HashSet::new();
-        let mut stack = vec![self.clone()];
-        while let Some(node) = stack.pop() {
-            if !seen.insert(node.id) {
-                continue;
-            }
-            if let NodeKind::Invalid(e) = &node.kind {
-                return Some(e.clone());
-            }
-            stack.extend(node.inputs().into_iter().cloned());
-        }
-        None
+    pub(crate) fn first_error(&self) -> Option<Error> {
+        self.error.clone()
     }
 
     /// A short label: the kind and what it computes.
@@ -487,6 +481,16 @@ impl Node {
     }
 }
 
+/// The nodes that a node of `kind` reads, in order (see [`Node::inputs`]).
+fn inputs_of(kind: &NodeKind) -> Vec<&Arc<Node>> {
+    match kind {
+        NodeKind::Source(_) | NodeKind::Invalid(_) => Vec::new(),
+        NodeKind::Elemwise(e) => e.inputs.iter().map(|i| &i.node).collect(),
+        NodeKind::Blockwise(b) => b.inputs.iter().collect(),
+        NodeKind::Reduce(r) => r.inputs.iter().map(|i| &i.node).collect(),
+    }
+}
+
 /// The views through which a program reads its inputs, for labels: ` with in1 = [1:9, :]`
 /// (nothing where every input is read element for element).
 fn views_text(inputs: &[ElemInput]) -> String {
@@ -502,4 +506,5 @@ fn views_text(inputs: &[ElemInput]) -> String {
     }
 }
 
+pub(crate) use deep::with_stack_for;
 pub(crate) use display::{node_numbers, plan_text, to_dot};

@@ -23,6 +23,11 @@ use crate::ops::generators::Translated;
 /// translations (`crowded`) is not fused through them either: each read would make its
 /// values again (a five-point stencil of a random array would make each value five times),
 /// and making its tiles once costs less than that.
+///
+/// A program of [`MOST_FUSED_STEPS`] steps or more is not fused into its consumers: a chain
+/// of many thousand elementwise steps (`x = x * a + b` in a loop) becomes kernels of that
+/// many steps each, with a tile written between them, instead of one kernel built again
+/// for every step it grows by (a time that grows as the square of the chain's length).
 fn refusal(input: &ElemInput, sources: Sources, crowded: bool) -> Option<&'static str> {
     let identity = input.view.is_identity(&input.node.shape());
     if crowded && !identity && makes_values_from_positions(&input.node) {
@@ -31,6 +36,9 @@ fn refusal(input: &ElemInput, sources: Sources, crowded: bool) -> Option<&'stati
     let moved = !identity && !input.view.is_translation();
     let generates = |e: &crate::graph::Elemwise| e.program.steps.iter().any(|s| s.args.is_empty());
     match &input.node.kind {
+        NodeKind::Elemwise(e) if e.program.steps.len() >= MOST_FUSED_STEPS => {
+            Some("a program of the most steps fused into one kernel")
+        }
         NodeKind::Source(Source::Generator(_)) if sources == Sources::Read => {
             Some("tiles read by a merged pass")
         }
@@ -53,6 +61,9 @@ fn refusal(input: &ElemInput, sources: Sources, crowded: bool) -> Option<&'stati
         NodeKind::Invalid(_) => Some("invalid node"),
     }
 }
+
+/// How many steps a program may have before it is fused no further (see [`refusal`]).
+pub(crate) const MOST_FUSED_STEPS: usize = 256;
 
 /// The most translations through which a program reads one generator with the generator
 /// made in its kernel at each (see [`refusal`]).
