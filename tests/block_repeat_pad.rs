@@ -283,3 +283,18 @@ fn repeat_and_pad_errors() {
         );
     }
 }
+
+#[test]
+fn a_constant_pad_keeps_irregular_tiles_of_the_other_axes() {
+    // Rows in tiles of 2 and 3: the constant block before the columns takes the same row
+    // tiles, so joining it moves none of the array's tiles (no rechunk in the plan).
+    let dense = integer_valued(&[5, 4], 9);
+    let x = from_ndarray(&dense, Chunks::Sizes(vec![vec![2, 3], vec![3, 1]])).unwrap();
+    let padded = x.pad(&[(0, 0), (2, 0)], Pad::Constant(-1.0)).unwrap();
+    let plan = padded.explain().unwrap();
+    assert!(!plan.contains("rechunk"), "{plan}");
+    assert_eq!(padded.chunks().chunks()[0], vec![2, 3]);
+    let constant = ArrayD::from_elem(IxDyn(&[5, 2]), -1.0);
+    let want = concatenate(Axis(1), &[constant.view(), dense.view()]).unwrap();
+    assert_eq!(padded.compute().unwrap(), want);
+}

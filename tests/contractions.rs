@@ -577,3 +577,42 @@ fn reductions_of_elementwise_work_share_the_pass_over_x() {
         .into_dyn();
     assert!(relative_error(&results[3], &want) <= 1e-13);
 }
+
+#[test]
+fn dot_of_more_axes_pairs_every_stack_of_one_with_every_stack_of_the_other() {
+    let a = ArrayD::from_shape_fn(IxDyn(&[2, 3, 4]), |i| (i[0] * 12 + i[1] * 4 + i[2]) as f64);
+    let b = ArrayD::from_shape_fn(IxDyn(&[3, 4, 5]), |i| {
+        ((i[0] + 2 * i[1] + 3 * i[2]) % 7) as f64
+    });
+    let v = ArrayD::from_shape_fn(IxDyn(&[4]), |i| i[0] as f64 - 1.5);
+    let lazy = |x: &ArrayD<f64>, tile: usize| {
+        let chunks: Vec<usize> = x.shape().iter().map(|&n| n.min(tile)).collect();
+        from_ndarray(x, chunks).unwrap()
+    };
+    // NumPy: dot(a, b)[i, j, k, m] = sum over l of a[i, j, l] * b[k, l, m].
+    let want = ArrayD::from_shape_fn(IxDyn(&[2, 3, 3, 5]), |o| {
+        (0..4)
+            .map(|l| a[[o[0], o[1], l]] * b[[o[2], l, o[3]]])
+            .sum::<f64>()
+    });
+    let got = lazy(&a, 2).dot(&lazy(&b, 3)).unwrap().compute().unwrap();
+    assert_eq!(got, want);
+    // A vector meets the last axis of `a`, or the second-to-last of `b`.
+    let want = ArrayD::from_shape_fn(IxDyn(&[2, 3]), |o| {
+        (0..4).map(|l| a[[o[0], o[1], l]] * v[[l]]).sum::<f64>()
+    });
+    assert_eq!(
+        lazy(&a, 2).dot(&lazy(&v, 3)).unwrap().compute().unwrap(),
+        want
+    );
+    let want = ArrayD::from_shape_fn(IxDyn(&[3, 5]), |o| {
+        (0..4).map(|l| v[[l]] * b[[o[0], l, o[1]]]).sum::<f64>()
+    });
+    assert_eq!(
+        lazy(&v, 3).dot(&lazy(&b, 2)).unwrap().compute().unwrap(),
+        want
+    );
+    // A 0-d operand scales.
+    let two = from_ndarray(&ndarray::arr0(2.0).into_dyn(), Vec::<usize>::new()).unwrap();
+    assert_eq!(two.dot(&lazy(&a, 2)).unwrap().compute().unwrap(), &a * 2.0);
+}

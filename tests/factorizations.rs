@@ -459,6 +459,37 @@ fn lstsq_matches_the_normal_equations_solution() {
 }
 
 #[test]
+fn lstsq_refuses_a_column_that_is_a_multiple_of_a_smaller_one() {
+    // The second column is 1000.7 times the first, rounded: rank one to working
+    // precision, whichever column comes first. R's diagonal alone (14 and about 1e-12)
+    // would pass the second column as independent when it comes second.
+    let column = Array1::from_iter((1..=8).map(f64::from));
+    let b = from_ndarray(&Array1::from_iter((0..8).map(|i| f64::from(i == 0))), [8]).unwrap();
+    let multiple = column.mapv(|c| 1000.7 * c);
+    for columns in [[&column, &multiple], [&multiple, &column]] {
+        let a = ndarray::stack![ndarray::Axis(1), *columns[0], *columns[1]];
+        let fit = linalg::lstsq(&from_ndarray(&a, [4, 2]).unwrap(), &b).unwrap();
+        match fit.solution.compute() {
+            Err(Error::Linalg(LinalgError::Singular { pivot: 1, .. })) => {}
+            other => panic!("expected Singular at pivot 1, got {other:?}"),
+        }
+    }
+    // Ill-conditioned but of full rank (singular values 1 and 1e-10): solved.
+    let a = ndarray::arr2(&[[1.0f64, 0.0], [0.0, 1e-10], [0.0, 0.0]]);
+    let b = ndarray::arr1(&[2.0f64, 3e-10, 0.0]);
+    let fit = linalg::lstsq(
+        &from_ndarray(&a, [2, 2]).unwrap(),
+        &from_ndarray(&b, [2]).unwrap(),
+    )
+    .unwrap();
+    let x = fit.solution.compute().unwrap();
+    assert!(
+        (x[[0]] - 2.0).abs() < 1e-12 && (x[[1]] - 3.0).abs() < 1e-6,
+        "{x}"
+    );
+}
+
+#[test]
 fn solvers_check_shapes() {
     let a = tiled(&general(6, 1), Chunks::Shape(vec![3, 3]));
     let b = tiled(&dense(5, 1, 1), Chunks::Shape(vec![5, 1]));
@@ -575,6 +606,31 @@ fn whether_a_matrix_is_singular_does_not_depend_on_its_tiles() {
             .unwrap();
         let residual = regular.dot(&x) - &b;
         assert!(residual.iter().all(|r| r.abs() < 1e-14), "tiles of {tile}");
+    }
+    // Partial pivoting grows U's last pivot to 1.99^48 (2e14) in a well-conditioned matrix:
+    // the pivots of 1 before it are not zero against the largest entry of `a` (1), however
+    // the matrix is tiled, in `lu` as in `solve`.
+    let n = 49;
+    let growth = Array2::from_shape_fn((n, n), |(i, j)| match (i, j) {
+        (_, j) if j == n - 1 => 1.0,
+        (i, j) if i == j => 1.0,
+        (i, j) if i > j => -0.99,
+        _ => 0.0,
+    });
+    let b = Array1::<f64>::ones(n);
+    for tile in [1, 25, 49] {
+        let a = from_ndarray(&growth, [tile, tile]).unwrap();
+        assert!(
+            linalg::lu(&a).unwrap().2.compute().is_ok(),
+            "lu, tiles of {tile}"
+        );
+        let x = linalg::solve(&a, &from_ndarray(&b, [tile]).unwrap()).unwrap();
+        let x = x
+            .compute()
+            .unwrap_or_else(|e| panic!("tiles of {tile}: {e}"));
+        assert!(x.iter().all(|v| v.is_finite()), "tiles of {tile}");
+        let inverse = linalg::inv(&a).unwrap().compute();
+        assert!(inverse.is_ok(), "inv, tiles of {tile}");
     }
     // A triangular matrix with a diagonal entry at rounding level next to the largest: the
     // same answer with tiles of one (where a tile's own diagonal would pass it) and two.

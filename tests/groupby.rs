@@ -7,7 +7,7 @@
 
 mod common;
 
-use chunkwise::{Error, GroupFunc, GroupMethod, from_ndarray};
+use chunkwise::{BuildError, Error, GroupFunc, GroupMethod, QuantileMethod, from_ndarray};
 use common::*;
 use ndarray::{ArrayD, Axis, IxDyn};
 use proptest::prelude::*;
@@ -352,6 +352,34 @@ fn bad_groupings_are_errors() {
     assert!(err.to_string().contains("spans tiles"), "{err}");
     let fan = x.groupby(0, &[0; 6]).unwrap().split_every(1);
     assert!(matches!(fan.sum().compute(), Err(Error::Build(_))));
+}
+
+#[test]
+fn a_quantile_out_of_range_is_refused_even_when_every_group_is_empty() {
+    let x = from_ndarray(&dense_f64(&[6, 2], 3), [3, 2]).unwrap();
+    let present = x.groupby(0, &[0, 0, 1, 1, 2, 2]).unwrap();
+    // Labels 7 only, none of the expected ones: every group is empty.
+    let absent = x.groupby_expected(0, &[7; 6], &[0, 1]).unwrap();
+    for by in [&present, &absent] {
+        for q in [-0.1, 1.5, f64::NAN] {
+            let error = by
+                .quantile(q, QuantileMethod::Linear)
+                .compute()
+                .unwrap_err();
+            assert!(
+                matches!(error, Error::Build(BuildError::InvalidArgument { .. })),
+                "q = {q}: {error}"
+            );
+        }
+    }
+    assert!(
+        absent
+            .median()
+            .compute()
+            .unwrap()
+            .iter()
+            .all(|v| v.is_nan())
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use chunkwise_kernels::reduce::{
     Reducer, ReducerVisitor, visit_sum_reducer,
 };
 
-use super::quantile::QuantileMethod;
+use super::quantile::{QuantileMethod, check_quantile};
 use super::structure::concatenate;
 use super::{Array, Reduction};
 use crate::chunks::{AxisChunks, Chunks, GroupMethod, NO_GROUP};
@@ -540,6 +540,8 @@ impl<T: Numeric, L> GroupBy<T, L> {
         method: QuantileMethod,
         skip_nan: bool,
     ) -> Result<Array<T::Real>> {
+        // Checked here too: with every group empty, no group's quantile would check it.
+        check_quantile(q)?;
         let axis = self.grouping.axis;
         let mut rows: Vec<Vec<i64>> = vec![Vec::new(); self.grouping.ngroups];
         for (i, &code) in self.grouping.codes.iter().enumerate() {

@@ -6,7 +6,7 @@ use chunkwise_kernels::dtype::Numeric;
 pub use chunkwise_kernels::quantile::QuantileMethod;
 
 use super::{Array, Reduction};
-use crate::error::{BuildError, Error};
+use crate::error::{BuildError, Error, Result};
 use crate::graph::Node;
 use crate::ops::quantile::{QuantileSpec, quantiles};
 use crate::ops::reduction::reduced_axes;
@@ -96,11 +96,8 @@ impl<T: Numeric> Array<T> {
         if let Err(e) = self.check() {
             return fail(e);
         }
-        if let Some(&q) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
-            return fail(Error::Build(BuildError::InvalidArgument {
-                op: "quantile".into(),
-                reason: format!("quantiles must be in [0, 1] (percentiles in [0, 100]), got {q}"),
-            }));
+        if let Err(e) = qs.iter().try_for_each(|&q| check_quantile(q)) {
+            return fail(e);
         }
         let reduced = match reduced_axes(how.axes.as_deref(), self.ndim(), "quantile") {
             Ok(reduced) => reduced,
@@ -126,5 +123,16 @@ impl<T: Numeric> Array<T> {
             true => all,
             false => all.squeeze(Some(&[0])).unwrap_or_else(fail),
         }
+    }
+}
+
+/// An error unless `q` is a quantile, in [0, 1] (NaN is not).
+pub(crate) fn check_quantile(q: f64) -> Result<()> {
+    match (0.0..=1.0).contains(&q) {
+        true => Ok(()),
+        false => Err(Error::Build(BuildError::InvalidArgument {
+            op: "quantile".into(),
+            reason: format!("quantiles must be in [0, 1] (percentiles in [0, 100]), got {q}"),
+        })),
     }
 }

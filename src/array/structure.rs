@@ -8,7 +8,7 @@ use chunkwise_kernels::dtype::Element;
 use super::Array;
 use super::derived::along;
 use super::map_blocks::invalid;
-use crate::chunks::{Chunks, check_size};
+use crate::chunks::{AxisChunks, Chunks, check_size};
 use crate::error::Result;
 
 /// The most pieces (copies, periods) that `tile` and `pad` join along one axis: each is a
@@ -335,13 +335,12 @@ impl<T: Element> Array<T> {
         let edge = || if at_start { part(0, 1) } else { part(n - 1, n) };
         match mode {
             Pad::Constant(value) => {
-                let chunks: Vec<usize> = self
-                    .chunks()
-                    .chunks()
-                    .iter()
-                    .map(|c| c.iter().copied().max().unwrap_or(1).max(1))
-                    .collect();
-                super::creation::full(&shape, value, Chunks::Shape(chunks))
+                // `self`'s tiles across the axis, so that joining them moves none of its
+                // tiles; along it, tiles as large as its largest.
+                let mut chunks = self.chunks().chunks();
+                let largest = chunks[axis].iter().copied().max().unwrap_or(1).max(1);
+                chunks[axis] = AxisChunks::regular(width, largest).sizes();
+                super::creation::full(&shape, value, Chunks::Sizes(chunks))
             }
             Pad::LinearRamp(end) => {
                 let ramp = ramp::linear_ramp(&edge()?.node, axis, width, end, at_start);

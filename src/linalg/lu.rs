@@ -61,6 +61,9 @@ pub(super) struct LuStages<T> {
     /// Per panel `k` but the last: the trailing columns after step `k`, each tile holding
     /// (updated rest of the column, the tile of `U` in block row `k`).
     columns: Vec<Arc<Node>>,
+    /// The largest magnitude of an entry of `a` (0-d): pivots are zero to working precision
+    /// against it.
+    largest: Arc<Node>,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -131,6 +134,7 @@ impl<T: FloatElement> LuStages<T> {
             panels,
             pivots,
             columns,
+            largest,
             _t: std::marker::PhantomData,
         })
     }
@@ -335,6 +339,12 @@ impl<T: FloatElement> LuStages<T> {
     /// The factorization's tiles (square, on both axes).
     pub(super) fn grid(&self) -> &ChunkGrid {
         &self.grid
+    }
+
+    /// The largest magnitude of an entry of `a` (0-d), against which the pivots were found
+    /// not to be zero.
+    pub(super) fn largest(&self) -> &Arc<Node> {
+        &self.largest
     }
 }
 

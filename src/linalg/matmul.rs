@@ -68,10 +68,26 @@ fn batch_letter(i: usize) -> char {
 
 /// Products of vectors.
 impl<T: FloatElement> Array<T> {
-    /// The dot product of two vectors (a 0-d array), or the matrix product for matrices
-    /// (NumPy's `dot` for 1-D and 2-D operands).
+    /// NumPy's `dot`: the dot product of two vectors (a 0-d array), the matrix product of
+    /// matrices (as [`Array::matmul`]), a product by a 0-d operand, and for more axes the
+    /// sum over the last axis of `self` and the second-to-last of `other` (its only axis for
+    /// a vector): the result has `self`'s other axes, then `other`'s. (Unlike `matmul`,
+    /// stacks of matrices are not paired: each of `self`'s meets each of `other`'s.)
+    ///
+    /// ```
+    /// let a = chunkwise::ones::<f64>(&[2, 3, 4], [1, 3, 2]).unwrap();
+    /// let b = chunkwise::ones::<f64>(&[5, 4, 6], [5, 2, 3]).unwrap();
+    /// let d = a.dot(&b).unwrap().compute().unwrap();
+    /// assert_eq!(d.shape(), &[2, 3, 5, 6]);
+    /// assert!(d.iter().all(|&v| v == 4.0));
+    /// ```
     pub fn dot(&self, other: &Array<T>) -> Result<Array<T>> {
-        self.matmul(other)
+        match (self.ndim(), other.ndim()) {
+            (0, _) | (_, 0) => Ok(self * other),
+            (1 | 2, 1 | 2) => self.matmul(other),
+            (_, 1) => super::tensordot(self, other, &[-1], &[0]),
+            _ => super::tensordot(self, other, &[-1], &[-2]),
+        }
     }
 
     /// The outer product of two vectors: `out[i, j] = self[i] * other[j]`.

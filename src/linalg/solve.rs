@@ -10,7 +10,7 @@ use super::qr::qr_of;
 use super::stage::{array_part, blockwise, matrix, tile_of};
 use super::svd::svd_of;
 use super::triangular::substitute;
-use super::{column_wise, matrix_shape, square_size, with_rhs};
+use super::{column_wise, largest_magnitude, matrix_shape, square_size, with_rhs};
 use crate::array::{Array, Reduction};
 use crate::chunks::ChunkGrid;
 use crate::error::{BuildError, Error, Result};
@@ -39,7 +39,11 @@ fn lu_solve<T: FloatElement>(a: &Array<T>, b: &Array<T>) -> Result<Array<T>> {
     let f = LuStages::<T>::new(a)?;
     let permuted = gather_rows::<T>(&b.node, &f.row_order(), &f.grid().chunks()[0]);
     let y = substitute::<T>(&f.l(), &permuted, true, None);
-    Ok(Array::from_node(substitute::<T>(&f.u(), &y, false, None)))
+    // U's diagonal is the pivots, zero against the largest entry of `a` as the LU found
+    // them (against the largest of their own tile, a pivot grown large elsewhere would
+    // make a good one look zero, depending on the tiles).
+    let x = substitute::<T>(&f.u(), &y, false, Some(f.largest()));
+    Ok(Array::from_node(x))
 }
 
 /// The inverse of a square matrix: `solve(a, I)`. A singular `a` gives
@@ -97,8 +101,12 @@ pub struct Lstsq<T: FloatElement> {
 }
 
 /// The least-squares solution of `a @ x = b` for a tall matrix `a` of full column rank
-/// (`m >= n`, the columns in one tile): `a = q r` by TSQR, then `r x = q^T b`. A NaN or
-/// an infinity in `a` or `b` gives [`LinalgError::NotFinite`](crate::LinalgError::NotFinite).
+/// (`m >= n`, the columns in one tile): `a = q r` by TSQR, then `r x = q^T b`. An `a`
+/// whose rank is short to working precision (a diagonal entry of `r` at most `n * eps`
+/// times the largest entry of `r`) gives
+/// [`LinalgError::Singular`](crate::LinalgError::Singular), where NumPy would return the
+/// minimum-norm solution; a NaN or an infinity in `a` or `b` gives
+/// [`LinalgError::NotFinite`](crate::LinalgError::NotFinite).
 ///
 /// ```
 /// // Fit y = 1 + 2 t exactly.
@@ -136,10 +144,13 @@ pub fn lstsq<T: FloatElement>(a: &Array<T>, b: &Array<T>) -> Result<Lstsq<T>> {
         checked("lstsq", "b", b, Region::All),
     );
     let (q, r) = qr_of(&a)?;
+    // Rank deficient when a diagonal entry of `r` is zero against its largest entry: the
+    // diagonal alone would miss a column that is a multiple of a smaller one before it
+    // (its size is then in `r` above the diagonal).
+    let largest = largest_magnitude(&r)?;
     let solution = column_wise(&q.transpose().matmul(&b)?, |qtb| {
-        Ok(Array::from_node(substitute::<T>(
-            &r.node, &qtb.node, false, None,
-        )))
+        let x = substitute::<T>(&r.node, &qtb.node, false, Some(&largest.node));
+        Ok(Array::from_node(x))
     })?;
     let residuals = (&a.matmul(&solution)? - &b)
         .powi(2)
