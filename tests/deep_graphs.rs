@@ -92,3 +92,43 @@ fn a_graph_too_deep_to_plan_is_an_error_and_drops_without_recursion() {
     // Dropped here: 300,000 nodes, each the only holder of the one before.
     drop(x);
 }
+
+#[test]
+fn chains_held_inside_closures_drop_without_recursion() {
+    // A power iteration: each product's contraction holds its operands in its block map
+    // too, not only as its inputs.
+    let m = chunkwise::eye::<f64>(4, 4, 0, [2, 2]).unwrap();
+    let mut x = chunkwise::ones::<f64>(&[4, 1], [2, 1]).unwrap();
+    for _ in 0..20_000 {
+        x = m.matmul(&x).unwrap();
+    }
+    drop(x);
+    // A user closure that captures the array before it.
+    let mut y = chunkwise::ones::<f32>(&[4], [2]).unwrap();
+    for _ in 0..100_000 {
+        let before = y.clone();
+        y = y
+            .map_blocks(move |b| Ok(b + before.shape()[0] as f32))
+            .unwrap();
+    }
+    drop(y);
+}
+
+#[test]
+fn a_contraction_relinked_into_a_long_chain_plans_on_a_stack_that_fits() {
+    // 10,000 tiles along the summed axis fit one link; under a small budget with four
+    // threads the optimiser relinks them into a chain of thousands of links, far deeper
+    // than the graph it was given.
+    let a = chunkwise::ones::<f64>(&[100, 1_000_000], [100, 100]).unwrap();
+    let b = chunkwise::ones::<f64>(&[1_000_000, 100], [100, 100]).unwrap();
+    let product = a.matmul(&b).unwrap();
+    let tight = chunkwise::Config::default()
+        .memory_budget(2 << 20)
+        .threads(4);
+    let plan = product.explain_with(&tight).unwrap();
+    assert!(
+        plan.contains("[level "),
+        "{}",
+        &plan[..plan.len().min(3000)]
+    );
+}

@@ -151,10 +151,9 @@ impl<T: Element> Lazy<T> {
     /// [`Array::explain`](crate::Array::explain) with `config` (threads, budget, fusion on or off).
     pub fn explain_with(&self, config: &Config) -> Result<String> {
         self.check()?;
-        let roots = std::slice::from_ref(&self.node);
-        let plan = plan_for(roots, config)?;
-        // Its text follows the graph as deep as it goes.
-        with_stack_for(roots, || {
+        let plan = plan_for(std::slice::from_ref(&self.node), config)?;
+        // Its text follows the optimised graph as deep as it goes.
+        with_stack_for(&plan.roots, || {
             Ok(plan.explain(config.worker_threads(), config.budget_bytes(), &fusion_note))
         })
     }

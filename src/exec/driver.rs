@@ -35,7 +35,7 @@ fn executor(config: &Config) -> Box<dyn Executor + '_> {
 /// process's memory budget and threads.
 pub(crate) fn optimized(roots: &[Arc<Node>], config: &Config) -> Result<Vec<Arc<Node>>> {
     let (budget, threads) = config.own_limits();
-    with_stack_for(roots, || optimize(roots, config.fuse, budget, threads))
+    optimize(roots, config.fuse, budget, threads)
 }
 
 /// The optimised, lowered plan of `roots` under `config`, with this process's memory
@@ -47,7 +47,9 @@ pub(crate) fn plan_for(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
 /// The plan of `roots` that `config` runs: under [`Config::planning_limits`], which every
 /// process of a distributed run agrees on (task numbers tag the tiles they exchange).
 fn plan_to_run(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
-    plan_under(roots, config, config.planning_limits())
+    // The same graph under the same limits plans alike everywhere, but a thread to plan a
+    // deep graph on can fail to start in one process alone: the processes agree.
+    config.agree(plan_under(roots, config, config.planning_limits()))
 }
 
 /// The optimised, lowered plan of `roots` under `config` with a memory budget and worker
@@ -59,8 +61,9 @@ fn plan_under(
 ) -> Result<Plan> {
     let span =
         tracing::info_span!("plan", roots = roots.len(), tasks = tracing::field::Empty).entered();
-    let plan = with_stack_for(roots, || {
-        let optimized = optimize(roots, config.fuse, budget, threads)?;
+    let optimized = optimize(roots, config.fuse, budget, threads)?;
+    // The planner walks the optimised graph, which may be deeper than `roots`.
+    let plan = with_stack_for(&optimized, || {
         Plan::new(&optimized, config.strip_len, budget, threads)
     })?;
     span.record("tasks", plan.tasks.len());

@@ -3,55 +3,93 @@
 //! optimiser's passes and the planner recurse once per level, and dropping a chain whose
 //! nodes each hold the next one alone recurses as deep. So:
 //!
-//! - a node drops the chain below it with a loop ([`Node`]'s `Drop`);
+//! - a node drops the chain below it in a loop ([`Node`]'s `Drop`);
 //! - [`with_stack_for`] runs the passes on a thread whose stack fits the graph's depth, when
 //!   the graph is deep (a shallow one, nearly every graph, is planned where it is asked for).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Node, NodeId, NodeKind};
+use chunkwise_kernels::strip::{Program, ValueRef};
+
+use super::{Elemwise, Node, NodeId, NodeKind};
 use crate::error::{Error, PlanError, Result};
 
-/// Graphs at most this deep are planned on the calling thread: well within the smallest
-/// stack a thread is likely to have (cargo's test threads have 2 MiB).
+/// Graphs at most this deep are planned on the calling thread. The passes take about 1 KiB
+/// of stack a level in an optimised build, a few KiB without optimisation: well within the
+/// smallest stack a thread is likely to have (cargo's test threads have 2 MiB).
 const SHALLOW: usize = 128;
 
-/// The stack that one level of the graph may take in the passes that recurse, with room
-/// for builds without optimisation, whose frames are several times larger.
+/// The stack a planning thread is given for each level of the graph: many times what the
+/// passes take, in any build (reserved, and only touched as it is used).
 const STACK_PER_LEVEL: usize = 16 << 10;
 
-/// The most stack a planning thread asks for: deeper graphs are refused, with an error
-/// that says to break them up.
-const MAX_STACK: usize = 4 << 30;
+/// The most stack a planning thread asks for, in GiB (less where `usize` cannot count
+/// it): deeper graphs are refused, with an error that says to break them up.
+const MAX_STACK_GIB: u64 = 4;
+
+thread_local! {
+    /// While a node's drop runs its loop on this thread: the kinds of the nodes released
+    /// meanwhile, whose drop is left to that loop (see [`Node`]'s `Drop`).
+    static RELEASED: RefCell<Option<Vec<NodeKind>>> = const { RefCell::new(None) };
+}
 
 impl Drop for Node {
+    /// A node's kind holds what it reads: its inputs, and the closures of block maps and
+    /// contractions, which may hold other nodes too. The first node dropped on a thread
+    /// drops its kind in a loop; a node released meanwhile (by that kind, or by one dropped
+    /// in the loop) hands its kind over to the loop instead of dropping it in place. So a
+    /// chain is dropped one node at a time, however its nodes hold one another, instead of
+    /// by recursion as deep as the chain.
     fn drop(&mut self) {
-        // Each input this node alone holds is unwrapped and its own inputs taken over, so
-        // a chain is dropped one node at a time instead of by recursion as deep as it is.
-        let mut orphans = self.take_inputs();
-        while let Some(input) = orphans.pop() {
-            if let Some(mut node) = Arc::into_inner(input) {
-                orphans.append(&mut node.take_inputs());
+        let kind = std::mem::replace(&mut self.kind, NodeKind::Elemwise(Elemwise::empty()));
+        let handed_over = RELEASED.try_with(|released| {
+            let mut released = released.borrow_mut();
+            match released.as_mut() {
+                Some(list) => {
+                    list.push(kind);
+                    None
+                }
+                None => {
+                    *released = Some(Vec::new());
+                    Some(kind)
+                }
             }
+        });
+        // Without the thread's storage (a node dropped as the thread ends), in place.
+        let Ok(Some(kind)) = handed_over else { return };
+        let _done = EndOfLoop;
+        let mut batch = vec![kind];
+        while !batch.is_empty() {
+            drop(batch);
+            batch = RELEASED.with(|released| {
+                std::mem::take(released.borrow_mut().as_mut().expect("set for this loop"))
+            });
         }
     }
 }
 
-impl Node {
-    /// Moves this node's inputs out (it reads nothing after): for [`Drop`].
-    fn take_inputs(&mut self) -> Vec<Arc<Node>> {
-        match &mut self.kind {
-            NodeKind::Source(_) | NodeKind::Invalid(_) => Vec::new(),
-            NodeKind::Elemwise(e) => std::mem::take(&mut e.inputs)
-                .into_iter()
-                .map(|i| i.node)
-                .collect(),
-            NodeKind::Blockwise(b) => std::mem::take(&mut b.inputs),
-            NodeKind::Reduce(r) => std::mem::take(&mut r.inputs)
-                .into_iter()
-                .map(|i| i.node)
-                .collect(),
+/// Ends the loop of [`Node`]'s `Drop` on this thread, also if a drop in it panics.
+struct EndOfLoop;
+
+impl Drop for EndOfLoop {
+    fn drop(&mut self) {
+        let _ = RELEASED.try_with(|released| released.borrow_mut().take());
+    }
+}
+
+impl Elemwise {
+    /// A program of no steps reading nothing: what a node's kind is replaced with when it
+    /// is dropped (it allocates nothing).
+    fn empty() -> Elemwise {
+        Elemwise {
+            inputs: Vec::new(),
+            program: Program {
+                inputs: Vec::new(),
+                steps: Vec::new(),
+                output: ValueRef::Input(0),
+            },
         }
     }
 }
@@ -96,15 +134,16 @@ pub(crate) fn with_stack_for<R: Send>(
         return work();
     }
     let too_deep = |reason: String| Error::Plan(PlanError::GraphTooDeep { depth, reason });
-    let stack = depth
-        .checked_mul(STACK_PER_LEVEL)
-        .filter(|&bytes| bytes <= MAX_STACK)
+    let most = (MAX_STACK_GIB << 30).min(usize::MAX as u64);
+    let stack = (depth as u64)
+        .checked_mul(STACK_PER_LEVEL as u64)
+        .filter(|&bytes| bytes <= most)
         .ok_or_else(|| {
             too_deep(format!(
-                "planning it would take more than {} GiB of stack",
-                MAX_STACK >> 30
+                "planning it would take more than {} MiB of stack",
+                most >> 20
             ))
-        })?;
+        })? as usize;
     std::thread::scope(|scope| {
         let planner = std::thread::Builder::new()
             .name("chunkwise-plan".into())

@@ -19,10 +19,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::{Error, PlanError, Result};
-use crate::graph::{Node, NodeId};
+use crate::graph::{Node, NodeId, with_stack_for};
 
 /// One graph-to-graph pass.
-pub(crate) trait Pass {
+pub(crate) trait Pass: Sync {
     /// The pass's name, for plans and errors.
     fn name(&self) -> &'static str;
     /// The rewritten roots, and whether anything changed.
@@ -68,7 +68,9 @@ pub(crate) fn passes(fuse: bool, budget: u64, threads: usize) -> Vec<Box<dyn Pas
     list
 }
 
-/// Runs the [`passes`]; after each one, checks that the roots kept their shapes and dtypes.
+/// Runs the [`passes`], each on a stack that fits the depth of the graph it is given (see
+/// [`with_stack_for`]: a pass may make the graph deeper, as relinking a contraction does);
+/// after each one, checks that the roots kept their shapes and dtypes.
 pub(crate) fn optimize(
     roots: &[Arc<Node>],
     fuse: bool,
@@ -77,7 +79,7 @@ pub(crate) fn optimize(
 ) -> Result<Vec<Arc<Node>>> {
     let mut current = roots.to_vec();
     for pass in passes(fuse, budget, threads) {
-        let (next, _changed) = pass.run(&current)?;
+        let (next, _changed) = with_stack_for(&current, || pass.run(&current))?;
         validate::check(&next).map_err(|reason| {
             Error::Plan(PlanError::InvalidPlan {
                 pass: pass.name().to_string(),

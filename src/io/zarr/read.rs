@@ -290,7 +290,7 @@ const WHOLE_CHUNK: &str = "chunk decompressed whole";
 
 /// `decoded` of a read's span: zarrs' codec pipeline (any other layout, or a chunk the
 /// faster paths could not decode).
-const CODEC_PIPELINE: &str = "zarrs codec pipeline";
+pub(super) const CODEC_PIPELINE: &str = "zarrs codec pipeline";
 
 /// Why a stored chunk cannot be read.
 enum Failure {

@@ -76,9 +76,13 @@ fn read_back<T: Element + zarrs::array::ElementOwned>(
                     .iter()
                     .map(|r| r.start as u64..r.end as u64)
                     .collect();
-                let _span =
-                    tracing::debug_span!("zarr_read", array = %array.path(), ranges = ?ranges)
-                        .entered();
+                let _span = tracing::debug_span!(
+                    "zarr_read",
+                    array = %array.path(),
+                    ranges = ?ranges,
+                    decoded = super::read::CODEC_PIPELINE,
+                )
+                .entered();
                 let options = zarrs::array::CodecOptions::default().with_concurrent_target(1);
                 array
                     .retrieve_array_subset_opt::<ArrayD<T>>(
