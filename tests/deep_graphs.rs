@@ -132,3 +132,26 @@ fn a_contraction_relinked_into_a_long_chain_plans_on_a_stack_that_fits() {
         &plan[..plan.len().min(3000)]
     );
 }
+
+#[test]
+fn a_deep_graph_held_in_thread_local_storage_drops_as_the_thread_ends() {
+    // The thread's storage is torn down in the reverse order of first use: the array's slot
+    // after anything chunkwise keeps per thread, which must still work then.
+    thread_local! {
+        static HELD: std::cell::RefCell<Option<chunkwise::Array<f32>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let worker = std::thread::Builder::new().stack_size(2 << 20).spawn(|| {
+        let mut y = chunkwise::ones::<f32>(&[4], [2]).unwrap();
+        HELD.with(|held| *held.borrow_mut() = Some(y.clone()));
+        for _ in 0..100_000 {
+            y = y.map_blocks(|b| Ok(b + 1.0)).unwrap();
+        }
+        assert_eq!(
+            y.slice(ndarray::s![..1]).unwrap().compute().unwrap()[[0]],
+            100_001.0
+        );
+        HELD.with(|held| *held.borrow_mut() = Some(y));
+    });
+    worker.unwrap().join().unwrap();
+}

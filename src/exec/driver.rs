@@ -48,8 +48,13 @@ pub(crate) fn plan_for(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
 /// process of a distributed run agrees on (task numbers tag the tiles they exchange).
 fn plan_to_run(roots: &[Arc<Node>], config: &Config) -> Result<Plan> {
     // The same graph under the same limits plans alike everywhere, but a thread to plan a
-    // deep graph on can fail to start in one process alone: the processes agree.
-    config.agree(plan_under(roots, config, config.planning_limits()))
+    // deep graph on can fail to start in one process alone: the processes agree. One whose
+    // own planning failed keeps its own error (a `PlanError` to act on, as in one process).
+    let planned = plan_under(roots, config, config.planning_limits());
+    let own_error = planned.as_ref().err().cloned();
+    config
+        .agree(planned)
+        .map_err(|agreed| own_error.unwrap_or(agreed))
 }
 
 /// The optimised, lowered plan of `roots` under `config` with a memory budget and worker

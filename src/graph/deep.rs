@@ -7,7 +7,7 @@
 //! - [`with_stack_for`] runs the passes on a thread whose stack fits the graph's depth, when
 //!   the graph is deep (a shallow one, nearly every graph, is planned where it is asked for).
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -30,9 +30,11 @@ const STACK_PER_LEVEL: usize = 16 << 10;
 const MAX_STACK_GIB: u64 = 4;
 
 thread_local! {
-    /// While a node's drop runs its loop on this thread: the kinds of the nodes released
-    /// meanwhile, whose drop is left to that loop (see [`Node`]'s `Drop`).
-    static RELEASED: RefCell<Option<Vec<NodeKind>>> = const { RefCell::new(None) };
+    /// While a node's drop runs its loop on this thread: that loop's list of the kinds of
+    /// the nodes released meanwhile, whose drop is left to it (see [`Node`]'s `Drop`); null
+    /// otherwise. A pointer, which needs no destructor, so that it is there even while the
+    /// thread's storage is torn down (a deep graph held in a thread-local is dropped then).
+    static RELEASED: Cell<*mut Vec<NodeKind>> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 impl Drop for Node {
@@ -44,38 +46,40 @@ impl Drop for Node {
     /// by recursion as deep as the chain.
     fn drop(&mut self) {
         let kind = std::mem::replace(&mut self.kind, NodeKind::Elemwise(Elemwise::empty()));
-        let handed_over = RELEASED.try_with(|released| {
-            let mut released = released.borrow_mut();
-            match released.as_mut() {
-                Some(list) => {
-                    list.push(kind);
-                    None
-                }
-                None => {
-                    *released = Some(Vec::new());
-                    Some(kind)
-                }
-            }
-        });
-        // Without the thread's storage (a node dropped as the thread ends), in place.
-        let Ok(Some(kind)) = handed_over else { return };
-        let _done = EndOfLoop;
+        let running = RELEASED.with(Cell::get);
+        if !running.is_null() {
+            // SAFETY: the pointer is set, on this thread only, to the list of the loop
+            // below, which lives until the pointer is cleared and is not touched by that
+            // loop while the drops that come here run.
+            unsafe { (*running).push(kind) };
+            return;
+        }
+        let mut released: Vec<NodeKind> = Vec::new();
+        let list: *mut Vec<NodeKind> = &mut released;
+        let _running = Running::on(list);
         let mut batch = vec![kind];
         while !batch.is_empty() {
             drop(batch);
-            batch = RELEASED.with(|released| {
-                std::mem::take(released.borrow_mut().as_mut().expect("set for this loop"))
-            });
+            // SAFETY: `list` points to `released`, alive here; no drop is running now.
+            batch = unsafe { std::mem::take(&mut *list) };
         }
     }
 }
 
-/// Ends the loop of [`Node`]'s `Drop` on this thread, also if a drop in it panics.
-struct EndOfLoop;
+/// Marks the loop of [`Node`]'s `Drop` as running on this thread, with its list, until it
+/// is dropped (also if a drop in the loop panics).
+struct Running;
 
-impl Drop for EndOfLoop {
+impl Running {
+    fn on(list: *mut Vec<NodeKind>) -> Running {
+        RELEASED.with(|released| released.set(list));
+        Running
+    }
+}
+
+impl Drop for Running {
     fn drop(&mut self) {
-        let _ = RELEASED.try_with(|released| released.borrow_mut().take());
+        RELEASED.with(|released| released.set(std::ptr::null_mut()));
     }
 }
 
@@ -140,8 +144,8 @@ pub(crate) fn with_stack_for<R: Send>(
         .filter(|&bytes| bytes <= most)
         .ok_or_else(|| {
             too_deep(format!(
-                "planning it would take more than {} MiB of stack",
-                most >> 20
+                "planning it would take more than {} GiB of stack",
+                most >> 30
             ))
         })? as usize;
     std::thread::scope(|scope| {
