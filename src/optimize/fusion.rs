@@ -63,7 +63,7 @@ fn refusal(input: &ElemInput, sources: Sources, crowded: bool) -> Option<&'stati
 }
 
 /// How many steps a program may have before it is fused no further (see [`refusal`]).
-pub(crate) const MOST_FUSED_STEPS: usize = 256;
+const MOST_FUSED_STEPS: usize = 256;
 
 /// The most translations through which a program reads one generator with the generator
 /// made in its kernel at each (see [`refusal`]).
